@@ -1,0 +1,109 @@
+# koop - build, test, bench, demo.
+#   make            build everything into bin/
+#   make test       the whole suite (Criterion), installing Debian packages if missing
+#   make test-asan  the same suite built with AddressSanitizer + UBSan
+#   make bench      benchmarks (figures as ratios to a baseline measured in the same run)
+#   make demo       a powiat hub and gmina nodes with sample data
+# Generated protobuf code lives in $(BUILD)/gen and is never committed.
+
+CC      ?= cc
+BUILD   ?= build
+BIN     ?= bin
+SAN     ?=
+OPT     ?= -O2
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -g $(OPT) -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
+               -Icommon -I$(BUILD)/gen
+ifeq ($(SAN),1)
+CFLAGS_BASE += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDSAN := -fsanitize=address,undefined
+endif
+CFLAGS  := $(CFLAGS_BASE) $(EXTRA_CFLAGS)
+LDLIBS  := -lczmq -lzmq -lprotobuf-c -llmdb -luv -linih -ljansson -lsodium -lpthread
+LDFLAGS := $(LDSAN)
+
+PROTOS    := $(wildcard proto/*.proto)
+GEN_C     := $(patsubst proto/%.proto,$(BUILD)/gen/%.pb-c.c,$(PROTOS))
+GEN_H     := $(GEN_C:.c=.h)
+COMMON_C  := $(wildcard common/*.c)
+LIB_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(COMMON_C)) $(GEN_C:.c=.o)
+LIBKOOP   := $(BUILD)/libkoop.a
+
+SERVICES  := registry
+PROGRAMS  := $(addprefix $(BIN)/koop-,$(SERVICES)) $(BIN)/koop-node $(BIN)/koopctl
+DEPS_OK   := $(BUILD)/.deps-ok
+
+.PHONY: all deps test test-asan test-unit bench demo clean
+.SECONDARY:
+
+all: $(DEPS_OK) $(PROGRAMS)
+
+# Debian packages: installed when missing (as root), otherwise the apt-get line is printed.
+deps $(DEPS_OK): scripts/deps.sh
+	@scripts/deps.sh build
+	@mkdir -p $(BUILD) && touch $(DEPS_OK)
+
+$(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto | $(DEPS_OK)
+	@mkdir -p $(BUILD)/gen
+	protoc-c --c_out=$(BUILD)/gen -Iproto $<
+
+$(BUILD)/%.o: %.c $(GEN_H) | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/gen/%.o: $(BUILD)/gen/%.c
+	$(CC) $(CFLAGS) -Wno-unused-parameter -c $< -o $@
+
+$(LIBKOOP): $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+define service_rule
+$(BIN)/koop-$(1): $(patsubst %.c,$(BUILD)/%.o,$(wildcard services/$(1)/*.c)) $(LIBKOOP)
+	@mkdir -p $(BIN)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+endef
+$(foreach s,$(SERVICES),$(eval $(call service_rule,$(s))))
+
+$(BIN)/koop-node: $(patsubst %.c,$(BUILD)/%.o,$(wildcard services/node/*.c)) $(LIBKOOP)
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BIN)/koopctl: $(patsubst %.c,$(BUILD)/%.o,$(wildcard services/koopctl/*.c)) $(LIBKOOP)
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# ---- tests ----
+TEST_C    := $(wildcard tests/unit/*.c tests/integration/*.c)
+TEST_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(TEST_C))
+TEST_BIN  := $(BUILD)/tests/koop-tests
+
+$(TEST_BIN): $(TEST_OBJS) $(LIBKOOP)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcriterion $(LDLIBS)
+
+# Criterion runs every test in its own process; integration tests start the
+# programs in $(BIN) (KOOP_BIN) on ipc sockets in their own temporary dirs.
+test: all $(TEST_BIN)
+	@scripts/deps.sh test
+	KOOP_BIN=$(abspath $(BIN)) $(TEST_BIN) -j2 --timeout 300 $(TEST_ARGS)
+
+test-asan:
+	$(MAKE) BUILD=build/asan BIN=build/asan/bin SAN=1 OPT=-O1 test
+
+bench: all
+	@scripts/deps.sh bench
+	$(MAKE) -s $(BUILD)/bench/koop-bench
+	KOOP_BIN=$(abspath $(BIN)) $(BUILD)/bench/koop-bench
+
+$(BUILD)/bench/koop-bench: $(patsubst %.c,$(BUILD)/%.o,$(wildcard bench/*.c)) $(LIBKOOP)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+demo: all
+	@scripts/deps.sh demo
+	scripts/demo.sh
+
+clean:
+	rm -rf build bin
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,27 @@
+/*
+ * clock - time for the whole process, and calendar dates.
+ *
+ * koop_clock_now_ms() is the time services use for business decisions
+ * (reminders, "overdue"); tests can shift it with KOOP_CLOCK_OFFSET_MS in
+ * the environment (an injectable clock). koop_clock_real_ms() is never shifted
+ * (ids, timeouts).
+ */
+#ifndef KOOP_CLOCK_H
+#define KOOP_CLOCK_H
+
+#include <stdint.h>
+
+uint64_t koop_clock_real_ms(void);
+uint64_t koop_clock_now_ms(void);
+/* Monotonic milliseconds, for latencies and timeouts. */
+uint64_t koop_clock_mono_ms(void);
+uint64_t koop_clock_mono_us(void);
+
+/* 1 when s is a real calendar date written YYYY-MM-DD (1900..2199). */
+int koop_date_valid(const char *s);
+/* Days since 1970-01-01 of a valid date; undefined for invalid ones. */
+int64_t koop_date_days(const char *s);
+/* Today's date (UTC, shifted clock) into out[11]. */
+void koop_date_today(char out[11]);
+
+#endif

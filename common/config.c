@@ -1,0 +1,203 @@
+#include "config.h"
+#include "koop.h"
+
+#include <ini.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { V_STR, V_PATH, V_ROLE, V_TERYT, V_ENDPOINT, V_ID };
+
+typedef struct {
+    const char *section;
+    const char *key;
+    size_t offset;
+    size_t size;
+    int kind;
+    int required;
+} s_key;
+
+#define K(sec, key, field, kind, req)                                                             \
+    {sec, key, offsetof(koop_config_t, field), sizeof(((koop_config_t *)0)->field), kind, req}
+
+static const s_key s_keys[] = {
+    K("node", "id", node_id, V_ID, 1),
+    K("node", "name", name, V_STR, 0),
+    K("node", "role", role, V_ROLE, 1),
+    K("node", "teryt", teryt, V_TERYT, 1),
+    K("node", "data_dir", data_dir, V_PATH, 1),
+    K("node", "runtime_dir", runtime_dir, V_PATH, 1),
+    K("endpoints", "registry", ep_registry, V_ENDPOINT, 1),
+    K("endpoints", "cases", ep_cases, V_ENDPOINT, 0),
+    K("endpoints", "notifier", ep_notifier, V_ENDPOINT, 0),
+    K("endpoints", "reporting", ep_reporting, V_ENDPOINT, 0),
+    K("endpoints", "sync", ep_sync, V_ENDPOINT, 0),
+    K("sync", "hub", sync_hub, V_ENDPOINT, 0),
+    K("sync", "hub_key", sync_hub_key, V_PATH, 0),
+    K("sync", "listen", sync_listen, V_ENDPOINT, 0),
+    K("notifier", "smtp_url", smtp_url, V_STR, 0),
+    K("notifier", "smtp_user", smtp_user, V_STR, 0),
+    K("notifier", "smtp_password_file", smtp_password_file, V_PATH, 0),
+    K("notifier", "from", mail_from, V_STR, 0),
+    K("notifier", "web_url", web_url, V_STR, 0),
+};
+
+typedef struct {
+    koop_config_t *cfg;
+    char msg[512]; /* first error, without the file:line prefix */
+    unsigned char seen[KOOP_ARRAY_LEN(s_keys)];
+} s_parse;
+
+static int
+s_check_value(s_parse *p, const s_key *k, const char *value, char *field)
+{
+    size_t len = strlen(value);
+
+    switch (k->kind) {
+    case V_ID:
+        if (len == 0 || len >= k->size)
+            goto bad;
+        for (size_t i = 0; i < len; i++) {
+            char c = value[i];
+            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '-' || c == '_'))
+                goto bad;
+        }
+        break;
+    case V_ROLE:
+        if (strcmp(value, "gmina") != 0 && strcmp(value, "hub") != 0) {
+            snprintf(p->msg, sizeof p->msg, "nieprawidłowa rola '%s' (dozwolone: gmina, hub)", value);
+            return 0;
+        }
+        break;
+    case V_TERYT:
+        if (len != 2 && len != 4 && len != 7)
+            goto bad;
+        for (size_t i = 0; i < len; i++)
+            if (value[i] < '0' || value[i] > '9')
+                goto bad;
+        break;
+    case V_ENDPOINT:
+        if (len && strncmp(value, "ipc://", 6) != 0 && strncmp(value, "tcp://", 6) != 0) {
+            snprintf(p->msg, sizeof p->msg,
+                     "nieprawidłowy adres '%s' w %s (oczekiwano ipc://... lub tcp://...)", value, k->key);
+            return 0;
+        }
+        break;
+    case V_PATH:
+        if (len && value[0] != '/') {
+            int n = snprintf(field, k->size, "%s/%s", p->cfg->dir, value);
+            if (n < 0 || (size_t)n >= k->size)
+                goto bad;
+            return 1;
+        }
+        break;
+    default:
+        break;
+    }
+    if (len >= k->size)
+        goto bad;
+    memcpy(field, value, len + 1);
+    return 1;
+bad:
+    snprintf(p->msg, sizeof p->msg, "nieprawidłowa wartość '%.100s' klucza %s w sekcji [%s]", value,
+             k->key, k->section);
+    return 0;
+}
+
+static int
+s_handler(void *user, const char *section, const char *name, const char *value)
+{
+    s_parse *p = user;
+    for (size_t i = 0; i < KOOP_ARRAY_LEN(s_keys); i++) {
+        const s_key *k = &s_keys[i];
+        if (strcmp(k->section, section) == 0 && strcmp(k->key, name) == 0) {
+            p->seen[i] = 1;
+            return s_check_value(p, k, value, (char *)p->cfg + k->offset);
+        }
+    }
+    snprintf(p->msg, sizeof p->msg, "nieznany klucz '%.60s' w sekcji [%.60s]", name, section);
+    return 0;
+}
+
+int
+koop_config_load(koop_config_t *cfg, const char *path, char *err, size_t errlen)
+{
+    s_parse p;
+    const char *slash;
+    int line;
+
+    memset(cfg, 0, sizeof *cfg);
+    memset(&p, 0, sizeof p);
+    p.cfg = cfg;
+    if (strlen(path) >= sizeof cfg->path) {
+        snprintf(err, errlen, "%s: za długa ścieżka", path);
+        return -1;
+    }
+    strcpy(cfg->path, path);
+    slash = strrchr(path, '/');
+    if (!slash)
+        strcpy(cfg->dir, ".");
+    else if (slash == path)
+        strcpy(cfg->dir, "/");
+    else
+        snprintf(cfg->dir, sizeof cfg->dir, "%.*s", (int)(slash - path), path);
+
+    line = ini_parse(path, s_handler, &p);
+    if (line == -1) {
+        snprintf(err, errlen, "%s: nie można otworzyć pliku konfiguracji", path);
+        return -1;
+    }
+    if (line == -2) {
+        snprintf(err, errlen, "%s: brak pamięci przy czytaniu konfiguracji", path);
+        return -1;
+    }
+    if (line > 0) {
+        snprintf(err, errlen, "%s:%d: %s", path, line,
+                 p.msg[0] ? p.msg : "błąd składni (oczekiwano [sekcja] lub klucz = wartość)");
+        return -1;
+    }
+    for (size_t i = 0; i < KOOP_ARRAY_LEN(s_keys); i++) {
+        if (s_keys[i].required && !p.seen[i]) {
+            snprintf(err, errlen, "%s: brak wymaganego klucza %s w sekcji [%s]", path, s_keys[i].key,
+                     s_keys[i].section);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+const char *
+koop_config_endpoint(const koop_config_t *cfg, const char *service)
+{
+    const char *ep = NULL;
+    if (strcmp(service, "registry") == 0)
+        ep = cfg->ep_registry;
+    else if (strcmp(service, "cases") == 0)
+        ep = cfg->ep_cases;
+    else if (strcmp(service, "notifier") == 0)
+        ep = cfg->ep_notifier;
+    else if (strcmp(service, "reporting") == 0)
+        ep = cfg->ep_reporting;
+    else if (strcmp(service, "sync") == 0)
+        ep = cfg->ep_sync;
+    return ep && *ep ? ep : NULL;
+}
+
+int
+koop_config_is_hub(const koop_config_t *cfg)
+{
+    return strcmp(cfg->role, "hub") == 0;
+}
+
+int
+koop_config_services(const koop_config_t *cfg, const char *out[KOOP_MAX_SERVICES])
+{
+    static const char *const all[] = {"registry", "cases", "notifier", "reporting", "sync"};
+    int n = 0;
+    for (size_t i = 0; i < KOOP_ARRAY_LEN(all) && n < KOOP_MAX_SERVICES; i++)
+        if (koop_config_endpoint(cfg, all[i]))
+            out[n++] = all[i];
+    return n;
+}

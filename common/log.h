@@ -1,0 +1,51 @@
+/*
+ * log - a service's event log, inside the service's own LMDB store.
+ *
+ * The transactional outbox: a handler changes its tables and appends the
+ * events describing the change in the same write transaction, so state and
+ * log never disagree. Each event is a koop.Event envelope (node, stream,
+ * seq, id, time, actor, scope, type, payload) stored under its sequence
+ * number as a big-endian key; sequences start at 1 and grow by exactly 1
+ * (no gaps: the next seq is always last + 1 inside the writing txn).
+ *
+ * Tables: "log" seq -> envelope bytes (never re-encoded afterwards);
+ *         "log_shared" seq -> "" for the SHARED events (what may leave the node);
+ *         "log_meta" "log_id" -> a random id made when the log is created, so a
+ *         reset or restored database is recognisable as a different log.
+ */
+#ifndef KOOP_LOG_H
+#define KOOP_LOG_H
+
+#include "store.h"
+#include <protobuf-c/protobuf-c.h>
+
+typedef struct koop_log koop_log_t;
+
+/* Opens the log of `stream` in `store` (creating its identity on first use). */
+int koop_log_open(koop_log_t **out, koop_store_t *store, const char *node, const char *stream);
+void koop_log_destroy(koop_log_t **self_p);
+
+const char *koop_log_id(const koop_log_t *self);
+const char *koop_log_stream(const koop_log_t *self);
+
+/* Appends one event in txn (the caller's write transaction) and returns its
+ * seq in *seq_out (may be NULL). scope is KOOP__SCOPE__SCOPE_LOCAL/SHARED;
+ * payload is the encoded event message (copied). */
+int koop_log_append(koop_log_t *self, MDB_txn *txn, const char *type, int scope,
+                    const char *actor, const uint8_t *payload, size_t payload_len,
+                    uint64_t *seq_out);
+
+/* Last seq in the log (0 when empty); with shared_only, the last SHARED one. */
+int koop_log_last(koop_log_t *self, MDB_txn *txn, int shared_only, uint64_t *last);
+
+/* Number of SHARED events with seq > after. */
+int koop_log_count_shared_after(koop_log_t *self, MDB_txn *txn, uint64_t after, uint64_t *count);
+
+/* Calls visit for up to `max` events with seq > after, in order; with
+ * shared_only, SHARED events only. The bytes are valid only during the call.
+ * visit returns 0 to go on, non-zero to stop (returned). */
+typedef int (*koop_log_visit_fn)(uint64_t seq, const uint8_t *bytes, size_t len, void *ctx);
+int koop_log_read(koop_log_t *self, MDB_txn *txn, uint64_t after, uint32_t max, int shared_only,
+                  koop_log_visit_fn visit, void *ctx);
+
+#endif

@@ -1,0 +1,36 @@
+/*
+ * pbjson - protobuf messages to and from JSON, driven by protobuf-c's
+ * descriptors, so every message koopctl (and later the gateway) shows or
+ * builds needs no hand-written conversion.
+ *
+ * Mapping: field names are the JSON keys; enums are the value name without
+ * its prefix, in lower case (SECTOR_SOCIAL_ASSISTANCE -> "social_assistance";
+ * the *_UNSPECIFIED zero value is omitted); repeated fields are arrays;
+ * proto2 fields that are not present are omitted.
+ *
+ * From JSON, a value may also be a string for any scalar ("3", "true"), and a
+ * repeated field may be one comma-separated string ("families,seniors"), so
+ * command-line options map straight onto fields.
+ */
+#ifndef KOOP_PBJSON_H
+#define KOOP_PBJSON_H
+
+#include <jansson.h>
+#include <protobuf-c/protobuf-c.h>
+
+/* A new JSON object for msg (caller decrefs). NULL on allocation failure. */
+json_t *koop_pbjson_to_json(const ProtobufCMessage *msg);
+
+/* Builds a message of type desc from a JSON object. Unknown keys and bad
+ * values are errors, described in err (Polish, names the key). Returns the
+ * message (free with protobuf_c_message_free_unpacked(m, NULL)) or NULL. */
+ProtobufCMessage *koop_pbjson_from_json(const ProtobufCMessageDescriptor *desc, json_t *obj,
+                                        char *err, size_t errlen);
+
+/* The JSON name of an enum value ("social_assistance"), into out. */
+void koop_pbjson_enum_name(const ProtobufCEnumValue *v, char *out, size_t outlen);
+
+/* Lists the allowed names of an enum into out, space-separated. */
+void koop_pbjson_enum_names(const ProtobufCEnumDescriptor *e, char *out, size_t outlen);
+
+#endif

@@ -1,0 +1,703 @@
+/*
+ * service.c - request batches, group commit, long-poll feed.
+ *
+ * Life of a batch (see service.h):
+ *   readable -> s_collect (decode, look up method, unpack payload)
+ *            -> s_execute (one write txn with nested txns per write, or one read txn)
+ *            -> replies sent after commit; parked fetches kept in s->parked
+ *   commit appended events -> s_wake_parked answers the fetches that now have events
+ *   timer (50 ms)          -> expired parked fetches get an empty batch
+ */
+#include "service.h"
+#include "clock.h"
+#include "loop.h"
+#include "rpc.h"
+#include "say.h"
+#include "envelope.pb-c.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#define PARKED_MAX 256
+#define FEED_MAX_EVENTS 10000
+#define FEED_MAX_BYTES (KOOP_MAX_MSG / 2)
+
+typedef struct {
+    zmq_msg_t identity;
+    uint64_t request_id;
+    const koop_method_t *method;
+    Koop__Request *env;          /* owned */
+    ProtobufCMessage *req;       /* owned, may be NULL */
+    koop_call_t call;
+    int decode_status;           /* non-OK: answered without running */
+    char decode_error[160];
+} s_entry;
+
+typedef struct {
+    zmq_msg_t identity;
+    uint64_t request_id;
+    char stream[64];
+    uint64_t after_seq;
+    uint32_t max;
+    int shared_only;
+    uint64_t deadline_ms;
+} s_parked;
+
+struct koop_service {
+    const koop_service_def_t *def;
+    koop_config_t cfg;
+    koop_store_t *store;
+    koop_log_t *log;
+    void *zctx;
+    void *router;
+    uv_loop_t loop;
+    koop_zwatch_t watch;
+    uv_timer_t parked_timer;
+    koop_signals_t signals;
+    void *user;
+    int stopping;
+    int events_appended;   /* set by koop_call_emit during a batch */
+    s_entry *batch;        /* KOOP_SERVICE_BATCH entries */
+    size_t nbatch;
+    s_parked parked[PARKED_MAX];
+    size_t nparked;
+    uint64_t dropped;      /* messages that could not be answered */
+};
+
+static const koop_method_t s_builtin[];
+
+/* ---- call helpers ---- */
+
+int
+koop_call_reply(koop_call_t *call, const ProtobufCMessage *msg)
+{
+    size_t len = protobuf_c_message_get_packed_size(msg);
+    free(call->reply);
+    call->reply = NULL;
+    call->reply_len = 0;
+    if (len > KOOP_MAX_MSG - 1024)
+        return koop_call_fail(call, KOOP_TOO_LARGE, "odpowiedź za duża (%zu bajtów): zawęź zapytanie", len);
+    call->reply = malloc(len ? len : 1);
+    if (!call->reply)
+        return koop_call_fail(call, KOOP_INTERNAL, "brak pamięci");
+    protobuf_c_message_pack(msg, call->reply);
+    call->reply_len = len;
+    return KOOP_OK;
+}
+
+int
+koop_call_fail(koop_call_t *call, int status, const char *fmt, ...)
+{
+    va_list ap;
+    call->status = status;
+    va_start(ap, fmt);
+    vsnprintf(call->error, sizeof call->error, fmt, ap);
+    va_end(ap);
+    return status;
+}
+
+int
+koop_call_store_error(koop_call_t *call, int rc)
+{
+    call->mdb_rc = rc;
+    koop_error("%s: storage error: %s", call->method, mdb_strerror(rc));
+    return koop_call_fail(call, KOOP_INTERNAL, "błąd zapisu danych: %s", mdb_strerror(rc));
+}
+
+int
+koop_call_emit(koop_call_t *call, const char *type, int scope, const ProtobufCMessage *msg)
+{
+    size_t len = protobuf_c_message_get_packed_size(msg);
+    uint8_t stackbuf[4096], *buf = len <= sizeof stackbuf ? stackbuf : malloc(len);
+    int rc;
+    if (!buf)
+        return koop_call_fail(call, KOOP_INTERNAL, "brak pamięci");
+    protobuf_c_message_pack(msg, buf);
+    rc = koop_log_append(call->svc->log, call->txn, type, scope, call->caller, buf, len, NULL);
+    if (buf != stackbuf)
+        free(buf);
+    if (rc != 0)
+        return koop_call_store_error(call, rc);
+    call->svc->events_appended = 1;
+    return KOOP_OK;
+}
+
+/* ---- accessors ---- */
+
+koop_store_t *koop_service_store(koop_service_t *svc) { return svc->store; }
+koop_log_t *koop_service_log(koop_service_t *svc) { return svc->log; }
+const koop_config_t *koop_service_config(koop_service_t *svc) { return &svc->cfg; }
+uv_loop_t *koop_service_loop(koop_service_t *svc) { return &svc->loop; }
+void *koop_service_zctx(koop_service_t *svc) { return svc->zctx; }
+void *koop_service_user(koop_service_t *svc) { return svc->user; }
+const char *koop_service_node(koop_service_t *svc) { return svc->cfg.node_id; }
+
+/* ---- replies ---- */
+
+static void
+s_send_reply(koop_service_t *s, zmq_msg_t *identity, uint64_t request_id, int status,
+             const char *error, const uint8_t *payload, size_t len)
+{
+    Koop__Reply r = KOOP__REPLY__INIT;
+    uint8_t stackbuf[8192], *buf;
+    size_t plen;
+    zmq_msg_t id;
+
+    r.has_request_id = 1;
+    r.request_id = request_id;
+    r.has_status = 1;
+    r.status = (Koop__Status)status;
+    r.error = (char *)(error && *error ? error : NULL);
+    if (len) {
+        r.has_payload = 1;
+        r.payload.data = (uint8_t *)payload;
+        r.payload.len = len;
+    }
+    plen = koop__reply__get_packed_size(&r);
+    buf = plen <= sizeof stackbuf ? stackbuf : malloc(plen);
+    if (!buf) {
+        s->dropped++;
+        return;
+    }
+    koop__reply__pack(&r, buf);
+    zmq_msg_init(&id);
+    zmq_msg_copy(&id, identity);
+    if (zmq_msg_send(&id, s->router, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&id);
+        s->dropped++; /* peer gone (ROUTER_MANDATORY) or its queue is full */
+    } else if (zmq_send(s->router, buf, plen, ZMQ_DONTWAIT) < 0) {
+        s->dropped++;
+    }
+    if (buf != stackbuf)
+        free(buf);
+}
+
+/* ---- built-in methods ---- */
+
+typedef struct {
+    Koop__FeedBatch *batch;
+    size_t bytes;
+    size_t cap;
+} s_feed_ctx;
+
+static int
+s_feed_visit(uint64_t seq, const uint8_t *bytes, size_t len, void *ctx)
+{
+    s_feed_ctx *f = ctx;
+    (void)seq;
+    if (f->batch->n_events > 0 && f->bytes + len > FEED_MAX_BYTES)
+        return 1; /* full: the consumer asks again */
+    if (f->batch->n_events == f->cap)
+        return 1;
+    f->batch->events[f->batch->n_events].data = (uint8_t *)bytes;
+    f->batch->events[f->batch->n_events].len = len;
+    f->batch->n_events++;
+    f->bytes += len;
+    return 0;
+}
+
+/* Fills a FeedBatch from txn; answers the call. The event bytes point into
+ * the txn's pages, so the reply is packed before the txn ends. */
+static int
+s_feed_answer(koop_call_t *call, const char *stream, uint64_t after, uint32_t max, int shared_only,
+              size_t *n_events)
+{
+    koop_service_t *s = call->svc;
+    Koop__FeedBatch batch = KOOP__FEED_BATCH__INIT;
+    s_feed_ctx f = {&batch, 0, 0};
+    uint64_t last = 0;
+    int rc;
+
+    if (strcmp(stream, koop_log_stream(s->log)) != 0)
+        return koop_call_fail(call, KOOP_NOT_FOUND, "nieznany strumień zdarzeń '%.60s'", stream);
+    if (max == 0 || max > FEED_MAX_EVENTS)
+        max = FEED_MAX_EVENTS;
+    f.cap = max;
+    batch.events = calloc(max, sizeof *batch.events);
+    if (!batch.events)
+        return koop_call_fail(call, KOOP_INTERNAL, "brak pamięci");
+    rc = koop_log_read(s->log, call->txn, after, max, shared_only, s_feed_visit, &f);
+    if (rc == 1)
+        rc = 0;
+    if (rc == 0)
+        rc = koop_log_last(s->log, call->txn, 0, &last);
+    if (rc != 0) {
+        free(batch.events);
+        return koop_call_store_error(call, rc);
+    }
+    batch.has_last_seq = 1;
+    batch.last_seq = last;
+    batch.log_id = (char *)koop_log_id(s->log);
+    rc = koop_call_reply(call, &batch.base);
+    if (n_events)
+        *n_events = batch.n_events;
+    free(batch.events);
+    return rc;
+}
+
+static int
+s_method_fetch(koop_call_t *call)
+{
+    const Koop__FeedFetch *q = (const Koop__FeedFetch *)call->req;
+    size_t n = 0;
+    int rc;
+    if (!q->stream)
+        return koop_call_fail(call, KOOP_INVALID, "feed.fetch: brak nazwy strumienia");
+    rc = s_feed_answer(call, q->stream, q->after_seq, q->max, q->shared_only, &n);
+    if (rc == KOOP_OK && n == 0 && q->wait_ms > 0)
+        call->parked = 1;
+    return rc;
+}
+
+static int
+s_method_ping(koop_call_t *call)
+{
+    koop_service_t *s = call->svc;
+    Koop__Pong p = KOOP__PONG__INIT;
+    uint64_t last = 0;
+    int rc = koop_log_last(s->log, call->txn, 0, &last);
+    if (rc != 0)
+        return koop_call_store_error(call, rc);
+    p.service = (char *)s->def->name;
+    p.node = s->cfg.node_id;
+    p.has_last_seq = 1;
+    p.last_seq = last;
+    p.log_id = (char *)koop_log_id(s->log);
+    p.has_pid = 1;
+    p.pid = (uint32_t)getpid();
+    return koop_call_reply(call, &p.base);
+}
+
+static const koop_method_t s_builtin[] = {
+    {"sys.ping", NULL, s_method_ping, 0},
+    {"feed.fetch", &koop__feed_fetch__descriptor, s_method_fetch, 0},
+};
+
+static const koop_method_t *
+s_find_method(koop_service_t *s, const char *name)
+{
+    for (size_t i = 0; i < KOOP_ARRAY_LEN(s_builtin); i++)
+        if (strcmp(s_builtin[i].name, name) == 0)
+            return &s_builtin[i];
+    for (size_t i = 0; i < s->def->nmethods; i++)
+        if (strcmp(s->def->methods[i].name, name) == 0)
+            return &s->def->methods[i];
+    return NULL;
+}
+
+/* ---- parked fetches ---- */
+
+static void
+s_park(koop_service_t *s, s_entry *e)
+{
+    const Koop__FeedFetch *q = (const Koop__FeedFetch *)e->req;
+    s_parked *p;
+    if (s->nparked == PARKED_MAX) {
+        /* answer now (empty): the consumer simply asks again */
+        s_send_reply(s, &e->identity, e->request_id, KOOP_OK, NULL, e->call.reply, e->call.reply_len);
+        return;
+    }
+    p = &s->parked[s->nparked++];
+    zmq_msg_init(&p->identity);
+    zmq_msg_copy(&p->identity, &e->identity);
+    p->request_id = e->request_id;
+    snprintf(p->stream, sizeof p->stream, "%s", q->stream);
+    p->after_seq = q->after_seq;
+    p->max = q->max;
+    p->shared_only = q->shared_only;
+    p->deadline_ms = koop_clock_mono_ms() + (q->wait_ms > 60000 ? 60000 : q->wait_ms);
+}
+
+static void
+s_unpark(koop_service_t *s, size_t i)
+{
+    zmq_msg_close(&s->parked[i].identity);
+    s->parked[i] = s->parked[--s->nparked];
+}
+
+/* Answers parked fetches that now have events (or expired when `expire`). */
+static void
+s_answer_parked(koop_service_t *s, int expire)
+{
+    MDB_txn *txn;
+    uint64_t now = koop_clock_mono_ms(), last_all = 0, last_shared = 0;
+    int rc;
+
+    if (s->nparked == 0)
+        return;
+    if ((rc = koop_store_read(s->store, &txn)) != 0) {
+        koop_error("feed: cannot read the log: %s", mdb_strerror(rc));
+        return;
+    }
+    if (koop_log_last(s->log, txn, 0, &last_all) != 0 || koop_log_last(s->log, txn, 1, &last_shared) != 0) {
+        mdb_txn_abort(txn);
+        return;
+    }
+    for (size_t i = 0; i < s->nparked;) {
+        s_parked *p = &s->parked[i];
+        uint64_t last = p->shared_only ? last_shared : last_all;
+        if (last > p->after_seq || (expire && now >= p->deadline_ms)) {
+            koop_call_t call = {.svc = s, .caller = "", .method = "feed.fetch", .txn = txn};
+            int st = s_feed_answer(&call, p->stream, p->after_seq, p->max, p->shared_only, NULL);
+            s_send_reply(s, &p->identity, p->request_id, st, call.error, call.reply, call.reply_len);
+            free(call.reply);
+            s_unpark(s, i);
+        } else {
+            i++;
+        }
+    }
+    mdb_txn_abort(txn);
+}
+
+void
+koop_service_events_committed(koop_service_t *svc)
+{
+    s_answer_parked(svc, 0);
+}
+
+static void
+s_on_parked_timer(uv_timer_t *t)
+{
+    s_answer_parked(t->data, 1);
+}
+
+/* ---- batches ---- */
+
+static void
+s_entry_reset_outputs(s_entry *e)
+{
+    free(e->call.reply);
+    e->call.reply = NULL;
+    e->call.reply_len = 0;
+    e->call.status = KOOP_OK;
+    e->call.mdb_rc = 0;
+    e->call.error[0] = '\0';
+    e->call.parked = 0;
+}
+
+static void
+s_entry_free(s_entry *e)
+{
+    zmq_msg_close(&e->identity);
+    if (e->req)
+        protobuf_c_message_free_unpacked(e->req, NULL);
+    if (e->env)
+        koop__request__free_unpacked(e->env, NULL);
+    free(e->call.reply);
+    memset(e, 0, sizeof *e);
+}
+
+/* Receives one request into e. Returns 1 when e holds something to answer,
+ * 0 when a message was dropped, -1 when nothing was there. */
+static int
+s_recv_one(koop_service_t *s, s_entry *e)
+{
+    zmq_msg_t body;
+    int more = 0;
+    size_t len = sizeof more;
+
+    memset(e, 0, sizeof *e);
+    zmq_msg_init(&e->identity);
+    if (zmq_msg_recv(&e->identity, s->router, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&e->identity);
+        return -1;
+    }
+    zmq_getsockopt(s->router, ZMQ_RCVMORE, &more, &len);
+    if (!more) {
+        zmq_msg_close(&e->identity);
+        s->dropped++;
+        return 0;
+    }
+    zmq_msg_init(&body);
+    zmq_msg_recv(&body, s->router, 0);
+    zmq_getsockopt(s->router, ZMQ_RCVMORE, &more, &len);
+    if (more) {
+        /* more frames than the protocol has: drain them and answer the error */
+        while (more) {
+            zmq_msg_t extra;
+            zmq_msg_init(&extra);
+            zmq_msg_recv(&extra, s->router, 0);
+            zmq_msg_close(&extra);
+            zmq_getsockopt(s->router, ZMQ_RCVMORE, &more, &len);
+        }
+        e->decode_status = KOOP_MALFORMED;
+        snprintf(e->decode_error, sizeof e->decode_error, "żądanie ma zbyt wiele ramek");
+        zmq_msg_close(&body);
+        return 1;
+    }
+    e->env = koop__request__unpack(NULL, zmq_msg_size(&body), zmq_msg_data(&body));
+    zmq_msg_close(&body);
+    if (!e->env || !e->env->method) {
+        e->decode_status = KOOP_MALFORMED;
+        snprintf(e->decode_error, sizeof e->decode_error,
+                 "nie można odczytać koperty żądania (uszkodzona wiadomość)");
+        return 1;
+    }
+    e->request_id = e->env->request_id;
+    e->method = s_find_method(s, e->env->method);
+    if (!e->method) {
+        e->decode_status = KOOP_INVALID;
+        snprintf(e->decode_error, sizeof e->decode_error, "nieznana metoda '%.60s' usługi %s",
+                 e->env->method, s->def->name);
+        return 1;
+    }
+    if (e->method->request) {
+        e->req = protobuf_c_message_unpack(e->method->request, NULL, e->env->payload.len,
+                                           e->env->payload.data);
+        if (!e->req) {
+            e->decode_status = KOOP_MALFORMED;
+            snprintf(e->decode_error, sizeof e->decode_error,
+                     "nie można odczytać treści żądania %.60s", e->env->method);
+            return 1;
+        }
+    }
+    e->call.svc = s;
+    e->call.caller = e->env->caller ? e->env->caller : "";
+    e->call.method = e->method->name;
+    e->call.req = e->req;
+    return 1;
+}
+
+static int
+s_run_writes(MDB_txn *txn, void *ctx)
+{
+    koop_service_t *s = ctx;
+    s->events_appended = 0;
+    for (size_t i = 0; i < s->nbatch; i++) {
+        s_entry *e = &s->batch[i];
+        int rc;
+        if (e->decode_status != KOOP_OK)
+            continue;
+        s_entry_reset_outputs(e);
+        if (!(e->method->flags & KOOP_METHOD_WRITE)) {
+            e->call.txn = txn;
+            e->method->fn(&e->call);
+        } else {
+            MDB_txn *child;
+            if ((rc = mdb_txn_begin(koop_store_env(s->store), txn, 0, &child)) != 0)
+                return rc;
+            e->call.txn = child;
+            if (e->method->fn(&e->call) == KOOP_OK && e->call.status == KOOP_OK) {
+                if ((rc = mdb_txn_commit(child)) != 0)
+                    koop_call_store_error(&e->call, rc);
+            } else {
+                mdb_txn_abort(child);
+            }
+            if (e->call.mdb_rc == MDB_MAP_FULL)
+                return MDB_MAP_FULL; /* grow and run the whole batch again */
+            if (s->def->after_write) {
+                e->call.txn = txn;
+                if ((rc = s->def->after_write(&e->call, txn)) != 0)
+                    return rc;
+            }
+        }
+        e->call.txn = NULL;
+    }
+    return 0;
+}
+
+static void
+s_execute(koop_service_t *s)
+{
+    int any_write = 0, rc;
+
+    for (size_t i = 0; i < s->nbatch; i++)
+        if (s->batch[i].decode_status == KOOP_OK && (s->batch[i].method->flags & KOOP_METHOD_WRITE))
+            any_write = 1;
+
+    if (any_write) {
+        rc = koop_store_write(s->store, s_run_writes, s);
+        if (rc != 0) {
+            koop_error("batch of %zu: commit failed: %s", s->nbatch, mdb_strerror(rc));
+            for (size_t i = 0; i < s->nbatch; i++) {
+                s_entry *e = &s->batch[i];
+                if (e->decode_status != KOOP_OK)
+                    continue;
+                s_entry_reset_outputs(e);
+                koop_call_fail(&e->call, KOOP_INTERNAL, "zapis nie powiódł się (%s): nic nie zapisano",
+                               mdb_strerror(rc));
+            }
+        }
+    } else {
+        MDB_txn *txn;
+        rc = koop_store_read(s->store, &txn);
+        for (size_t i = 0; i < s->nbatch; i++) {
+            s_entry *e = &s->batch[i];
+            if (e->decode_status != KOOP_OK)
+                continue;
+            if (rc != 0) {
+                koop_call_store_error(&e->call, rc);
+                continue;
+            }
+            e->call.txn = txn;
+            e->method->fn(&e->call);
+            e->call.txn = NULL;
+        }
+        if (rc == 0)
+            mdb_txn_abort(txn);
+    }
+
+    for (size_t i = 0; i < s->nbatch; i++) {
+        s_entry *e = &s->batch[i];
+        if (e->decode_status != KOOP_OK)
+            s_send_reply(s, &e->identity, e->request_id, e->decode_status, e->decode_error, NULL, 0);
+        else if (e->call.parked)
+            s_park(s, e);
+        else if (e->call.status != KOOP_OK)
+            s_send_reply(s, &e->identity, e->request_id, e->call.status, e->call.error, NULL, 0);
+        else
+            s_send_reply(s, &e->identity, e->request_id, KOOP_OK, NULL, e->call.reply, e->call.reply_len);
+        s_entry_free(e);
+    }
+    s->nbatch = 0;
+    if (any_write && s->events_appended) {
+        s->events_appended = 0;
+        s_answer_parked(s, 0);
+    }
+}
+
+static void
+s_on_readable(koop_zwatch_t *w)
+{
+    koop_service_t *s = w->zw_data;
+    while (!s->stopping && koop_zwatch_readable(w)) {
+        s->nbatch = 0;
+        while (s->nbatch < KOOP_SERVICE_BATCH) {
+            int r = s_recv_one(s, &s->batch[s->nbatch]);
+            if (r < 0)
+                break;
+            if (r > 0)
+                s->nbatch++;
+        }
+        if (s->nbatch)
+            s_execute(s);
+    }
+}
+
+/* ---- start / stop ---- */
+
+static void
+s_on_stop(void *data)
+{
+    koop_service_t *s = data;
+    koop_info("stopping");
+    s->stopping = 1;
+    koop_zwatch_stop(&s->watch);
+    uv_timer_stop(&s->parked_timer);
+    uv_close((uv_handle_t *)&s->parked_timer, NULL);
+    koop_signals_stop(&s->signals);
+    if (s->def->stop)
+        s->def->stop(s);
+}
+
+static void
+s_usage(const char *name)
+{
+    fprintf(stderr, "użycie: koop-%s -c PLIK_KONFIGURACJI\n", name);
+}
+
+int
+koop_service_main(const koop_service_def_t *def, int argc, char **argv, void *user)
+{
+    koop_service_t *s = calloc(1, sizeof *s);
+    const char *conf = NULL, *endpoint;
+    char err[600], dir[PATH_MAX + 64];
+    int rc, opt, exit_code = 1;
+
+    koop_say_init(def->name);
+    if (!s) {
+        koop_error("out of memory");
+        return 1;
+    }
+    s->def = def;
+    s->user = user;
+    while ((opt = getopt(argc, argv, "c:h")) != -1) {
+        if (opt == 'c')
+            conf = optarg;
+        else {
+            s_usage(def->name);
+            free(s);
+            return opt == 'h' ? 0 : 2;
+        }
+    }
+    if (!conf) {
+        s_usage(def->name);
+        free(s);
+        return 2;
+    }
+    if (koop_config_load(&s->cfg, conf, err, sizeof err) != 0) {
+        koop_error("%s", err);
+        free(s);
+        return 2;
+    }
+    endpoint = koop_config_endpoint(&s->cfg, def->name);
+    if (!endpoint) {
+        koop_error("%s: brak adresu usługi %s w sekcji [endpoints]", conf, def->name);
+        free(s);
+        return 2;
+    }
+    s->batch = calloc(KOOP_SERVICE_BATCH, sizeof *s->batch);
+    if (!s->batch)
+        goto done;
+    mkdir(s->cfg.data_dir, 0700);
+    snprintf(dir, sizeof dir, "%s/%s", s->cfg.data_dir, def->name);
+    if ((rc = koop_store_open(&s->store, dir, def->tables)) != 0) {
+        koop_error("cannot open store %s: %s", dir, mdb_strerror(rc));
+        goto done;
+    }
+    if ((rc = koop_log_open(&s->log, s->store, s->cfg.node_id, def->name)) != 0) {
+        koop_error("cannot open event log: %s", mdb_strerror(rc));
+        goto done;
+    }
+    if ((rc = uv_loop_init(&s->loop)) != 0)
+        goto done;
+    s->zctx = zmq_ctx_new();
+    if (!s->zctx)
+        goto done_loop;
+    mkdir(s->cfg.runtime_dir, 0700);
+    s->router = koop_rpc_router_new(s->zctx, endpoint);
+    if (!s->router) {
+        koop_error("cannot bind %s: %s", endpoint, zmq_strerror(errno));
+        goto done_loop;
+    }
+    if ((rc = koop_zwatch_start(&s->loop, &s->watch, s->router, s_on_readable, s)) != 0)
+        goto done_loop;
+    uv_timer_init(&s->loop, &s->parked_timer);
+    s->parked_timer.data = s;
+    uv_timer_start(&s->parked_timer, s_on_parked_timer, 50, 50);
+    if ((rc = koop_signals_start(&s->loop, &s->signals, s_on_stop, s)) != 0)
+        goto done_loop;
+    if (def->start && (rc = def->start(s)) != 0) {
+        koop_error("start failed (%d)", rc);
+        s_on_stop(s);
+        uv_run(&s->loop, UV_RUN_DEFAULT);
+        goto done_loop;
+    }
+    koop_info("serving %s (node %s, log %s)", endpoint, s->cfg.node_id, koop_log_id(s->log));
+    uv_run(&s->loop, UV_RUN_DEFAULT);
+    exit_code = 0;
+    if (s->dropped)
+        koop_warn("%llu message(s) could not be answered", (unsigned long long)s->dropped);
+    koop_info("stopped");
+done_loop:
+    while (s->nparked)
+        s_unpark(s, 0);
+    if (s->router)
+        zmq_close(s->router);
+    if (s->zctx)
+        zmq_ctx_term(s->zctx);
+    uv_loop_close(&s->loop);
+done:
+    koop_log_destroy(&s->log);
+    koop_store_destroy(&s->store);
+    free(s->batch);
+    free(s);
+    return exit_code;
+}

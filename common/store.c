@@ -1,0 +1,209 @@
+#include "store.h"
+#include "say.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define STORE_MAX_TABLES 32
+#define STORE_INITIAL_MAP ((size_t)16 << 20)
+
+struct koop_store {
+    MDB_env *env;
+    size_t map_size;
+    int ntables;
+    char *names[STORE_MAX_TABLES];
+    MDB_dbi dbis[STORE_MAX_TABLES];
+};
+
+/* Tables every store has: the event log (see log.h). */
+static const char *const s_log_tables[] = {"log", "log_shared", "log_meta", NULL};
+
+static int
+s_add_table(koop_store_t *self, MDB_txn *txn, const char *name)
+{
+    int rc;
+    if (self->ntables >= STORE_MAX_TABLES)
+        return EINVAL;
+    rc = mdb_dbi_open(txn, name, MDB_CREATE, &self->dbis[self->ntables]);
+    if (rc != 0)
+        return rc;
+    self->names[self->ntables] = strdup(name);
+    if (!self->names[self->ntables])
+        return ENOMEM;
+    self->ntables++;
+    return 0;
+}
+
+int
+koop_store_open(koop_store_t **out, const char *dir, const char *const *tables)
+{
+    koop_store_t *self = calloc(1, sizeof *self);
+    MDB_txn *txn = NULL;
+    MDB_envinfo info;
+    int rc, dead = 0;
+
+    *out = NULL;
+    if (!self)
+        return ENOMEM;
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        rc = errno;
+        goto fail;
+    }
+    if ((rc = mdb_env_create(&self->env)) != 0)
+        goto fail;
+    if ((rc = mdb_env_set_maxdbs(self->env, STORE_MAX_TABLES)) != 0)
+        goto fail;
+    if ((rc = mdb_env_set_mapsize(self->env, STORE_INITIAL_MAP)) != 0)
+        goto fail;
+    /* MDB_NOTLS: transactions are not tied to threads; the default sync
+     * mode keeps every commit durable (fsync) before it returns. */
+    if ((rc = mdb_env_open(self->env, dir, MDB_NOTLS, 0600)) != 0)
+        goto fail;
+    if ((rc = mdb_reader_check(self->env, &dead)) != 0)
+        goto fail;
+    if (dead > 0)
+        koop_warn("store %s: cleared %d stale reader slot(s)", dir, dead);
+    /* the file may be larger than the initial map after growth in an earlier run */
+    if ((rc = mdb_env_info(self->env, &info)) != 0)
+        goto fail;
+    self->map_size = info.me_mapsize;
+
+    if ((rc = mdb_txn_begin(self->env, NULL, 0, &txn)) != 0)
+        goto fail;
+    for (int i = 0; s_log_tables[i]; i++)
+        if ((rc = s_add_table(self, txn, s_log_tables[i])) != 0)
+            goto fail;
+    for (int i = 0; tables && tables[i]; i++)
+        if ((rc = s_add_table(self, txn, tables[i])) != 0)
+            goto fail;
+    rc = mdb_txn_commit(txn);
+    txn = NULL;
+    if (rc != 0)
+        goto fail;
+    *out = self;
+    return 0;
+fail:
+    if (txn)
+        mdb_txn_abort(txn);
+    koop_store_destroy(&self);
+    return rc;
+}
+
+void
+koop_store_destroy(koop_store_t **self_p)
+{
+    koop_store_t *self;
+    if (!self_p || !*self_p)
+        return;
+    self = *self_p;
+    if (self->env)
+        mdb_env_close(self->env);
+    for (int i = 0; i < self->ntables; i++)
+        free(self->names[i]);
+    free(self);
+    *self_p = NULL;
+}
+
+MDB_env *
+koop_store_env(koop_store_t *self)
+{
+    return self->env;
+}
+
+MDB_dbi
+koop_store_dbi(koop_store_t *self, const char *name)
+{
+    for (int i = 0; i < self->ntables; i++)
+        if (strcmp(self->names[i], name) == 0)
+            return self->dbis[i];
+    assert(!"table not opened");
+    return 0;
+}
+
+int
+koop_store_grow(koop_store_t *self)
+{
+    size_t next = self->map_size * 2;
+    int rc = mdb_env_set_mapsize(self->env, next);
+    if (rc == 0) {
+        koop_info("store: map grown to %zu MiB", next >> 20);
+        self->map_size = next;
+    }
+    return rc;
+}
+
+int
+koop_store_write(koop_store_t *self, koop_store_write_fn fn, void *ctx)
+{
+    for (int attempt = 0; attempt < 16; attempt++) {
+        MDB_txn *txn;
+        int rc = mdb_txn_begin(self->env, NULL, 0, &txn);
+        if (rc == MDB_MAP_RESIZED) {
+            /* another process grew it: adopt the new size */
+            if ((rc = mdb_env_set_mapsize(self->env, 0)) != 0)
+                return rc;
+            continue;
+        }
+        if (rc != 0)
+            return rc;
+        rc = fn(txn, ctx);
+        if (rc != 0) {
+            mdb_txn_abort(txn);
+        } else {
+            rc = mdb_txn_commit(txn);
+        }
+        if (rc != MDB_MAP_FULL)
+            return rc;
+        if ((rc = koop_store_grow(self)) != 0)
+            return rc;
+    }
+    return MDB_MAP_FULL;
+}
+
+int
+koop_store_read(koop_store_t *self, MDB_txn **txn)
+{
+    int rc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, txn);
+    if (rc == MDB_MAP_RESIZED) {
+        if ((rc = mdb_env_set_mapsize(self->env, 0)) != 0)
+            return rc;
+        rc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, txn);
+    }
+    return rc;
+}
+
+void
+koop_be64_put(unsigned char out[8], uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        out[i] = (unsigned char)(v & 0xff);
+        v >>= 8;
+    }
+}
+
+uint64_t
+koop_be64_get(const unsigned char in[8])
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | in[i];
+    return v;
+}
+
+int
+koop_store_get_str(MDB_txn *txn, MDB_dbi dbi, const char *key, MDB_val *val)
+{
+    MDB_val k = {strlen(key), (void *)key};
+    return mdb_get(txn, dbi, &k, val);
+}
+
+int
+koop_store_put_str(MDB_txn *txn, MDB_dbi dbi, const char *key, const void *data, size_t len)
+{
+    MDB_val k = {strlen(key), (void *)key};
+    MDB_val v = {len, (void *)data};
+    return mdb_put(txn, dbi, &k, &v, 0);
+}

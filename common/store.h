@@ -1,0 +1,59 @@
+/*
+ * store - one LMDB environment per service, with named tables.
+ *
+ * A service opens its store once at start (which also clears stale reader
+ * slots left by a killed process: mdb_reader_check) and then runs every
+ * change through koop_store_write(), which owns the transaction:
+ *
+ *     begin -> fn(txn, ctx) -> commit
+ *         fn or commit says MDB_MAP_FULL -> abort, double the map, run fn again
+ *
+ * So `fn` must be safe to run again from scratch (it only touches the txn and
+ * its own ctx, and resets its outputs at the start). The process must hold no
+ * other transaction while koop_store_write runs (one writer thread, short
+ * read transactions), since growing the map needs that.
+ *
+ * Return codes are LMDB's (0, MDB_* or errno); mdb_strerror() names them.
+ */
+#ifndef KOOP_STORE_H
+#define KOOP_STORE_H
+
+#include <lmdb.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct koop_store koop_store_t;
+
+/* Opens (creating) the environment in directory `dir` (created 0700 if
+ * missing) with the NULL-terminated list of table names (plus the tables
+ * the event log needs). Returns 0 and *out, or an error code. */
+int koop_store_open(koop_store_t **out, const char *dir, const char *const *tables);
+void koop_store_destroy(koop_store_t **self_p);
+
+MDB_env *koop_store_env(koop_store_t *self);
+/* The handle of a table named at open. A name not given at open is a
+ * programmer error (assert). */
+MDB_dbi koop_store_dbi(koop_store_t *self, const char *name);
+
+typedef int (*koop_store_write_fn)(MDB_txn *txn, void *ctx);
+/* Runs fn in a write transaction and commits it; grows the map and retries
+ * on MDB_MAP_FULL. fn returns 0 to commit or non-zero to abort (that value
+ * is returned). Returns 0 only after a durable commit. */
+int koop_store_write(koop_store_t *self, koop_store_write_fn fn, void *ctx);
+
+/* Begins a read-only transaction (caller aborts it). */
+int koop_store_read(koop_store_t *self, MDB_txn **txn);
+
+/* Grows the map (doubling). Only with no transaction open in this process. */
+int koop_store_grow(koop_store_t *self);
+
+/* Big-endian 64-bit keys, so LMDB's byte order is numeric order. */
+void koop_be64_put(unsigned char out[8], uint64_t v);
+uint64_t koop_be64_get(const unsigned char in[8]);
+
+/* Convenience for string-keyed records. */
+int koop_store_get_str(MDB_txn *txn, MDB_dbi dbi, const char *key, MDB_val *val);
+int koop_store_put_str(MDB_txn *txn, MDB_dbi dbi, const char *key, const void *data,
+                       size_t len);
+
+#endif

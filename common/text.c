@@ -1,0 +1,139 @@
+#include "text.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Decodes one UTF-8 sequence at s; returns its length or 0 when invalid. */
+static size_t
+s_utf8(const unsigned char *s, uint32_t *cp)
+{
+    if (s[0] < 0x80) {
+        *cp = s[0];
+        return 1;
+    }
+    if ((s[0] & 0xe0) == 0xc0 && (s[1] & 0xc0) == 0x80) {
+        *cp = ((uint32_t)(s[0] & 0x1f) << 6) | (s[1] & 0x3f);
+        return *cp >= 0x80 ? 2 : 0;
+    }
+    if ((s[0] & 0xf0) == 0xe0 && (s[1] & 0xc0) == 0x80 && (s[2] & 0xc0) == 0x80) {
+        *cp = ((uint32_t)(s[0] & 0x0f) << 12) | ((uint32_t)(s[1] & 0x3f) << 6) | (s[2] & 0x3f);
+        return (*cp >= 0x800 && (*cp < 0xd800 || *cp > 0xdfff)) ? 3 : 0;
+    }
+    if ((s[0] & 0xf8) == 0xf0 && (s[1] & 0xc0) == 0x80 && (s[2] & 0xc0) == 0x80 &&
+        (s[3] & 0xc0) == 0x80) {
+        *cp = ((uint32_t)(s[0] & 0x07) << 18) | ((uint32_t)(s[1] & 0x3f) << 12) |
+              ((uint32_t)(s[2] & 0x3f) << 6) | (s[3] & 0x3f);
+        return (*cp >= 0x10000 && *cp <= 0x10ffff) ? 4 : 0;
+    }
+    return 0;
+}
+
+int
+koop_text_valid(const char *s, size_t max)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t len;
+    if (!s)
+        return 0;
+    len = strlen(s);
+    if (len > max)
+        return 0;
+    while (*p) {
+        uint32_t cp;
+        size_t n = s_utf8(p, &cp);
+        if (n == 0)
+            return 0;
+        if (cp < 0x20 && cp != '\t' && cp != '\n')
+            return 0;
+        if (cp == 0x7f)
+            return 0;
+        p += n;
+    }
+    return 1;
+}
+
+/* Lower case of ASCII and of the Polish capitals (Ą Ć Ę Ł Ń Ó Ś Ź Ż). */
+static uint32_t
+s_fold(uint32_t cp)
+{
+    if (cp >= 'A' && cp <= 'Z')
+        return cp + 32;
+    switch (cp) {
+    case 0x104: case 0x106: case 0x118: case 0x141: case 0x143: case 0x15a: case 0x179: case 0x17b:
+        return cp + 1;
+    case 0xd3:
+        return 0xf3;
+    default:
+        return cp;
+    }
+}
+
+/* Folds s into a malloc'd array of code points; *n gets its length. */
+static uint32_t *
+s_fold_all(const char *s, size_t *n)
+{
+    size_t len = strlen(s), k = 0;
+    uint32_t *out = malloc((len + 1) * sizeof *out);
+    const unsigned char *p = (const unsigned char *)s;
+    if (!out)
+        return NULL;
+    while (*p) {
+        uint32_t cp;
+        size_t step = s_utf8(p, &cp);
+        if (step == 0) {
+            cp = *p;
+            step = 1;
+        }
+        out[k++] = s_fold(cp);
+        p += step;
+    }
+    *n = k;
+    return out;
+}
+
+int
+koop_text_contains(const char *hay, const char *needle)
+{
+    size_t nh, nn;
+    uint32_t *h, *n;
+    int found = 0;
+    if (!needle || !*needle)
+        return 1;
+    if (!hay)
+        return 0;
+    h = s_fold_all(hay, &nh);
+    n = s_fold_all(needle, &nn);
+    if (h && n)
+        for (size_t i = 0; !found && i + nn <= nh; i++)
+            found = memcmp(h + i, n, nn * sizeof *n) == 0;
+    free(h);
+    free(n);
+    return found;
+}
+
+int
+koop_text_equal(const char *a, const char *b)
+{
+    size_t na, nb;
+    uint32_t *x, *y;
+    int eq;
+    if (!a || !b)
+        return a == b;
+    x = s_fold_all(a, &na);
+    y = s_fold_all(b, &nb);
+    eq = x && y && na == nb && memcmp(x, y, na * sizeof *x) == 0;
+    free(x);
+    free(y);
+    return eq;
+}
+
+int
+koop_text_email(const char *s)
+{
+    const char *at = s ? strchr(s, '@') : NULL;
+    if (!at || at == s || strchr(at + 1, '@') || strchr(s, ' '))
+        return 0;
+    const char *dot = strchr(at + 1, '.');
+    return dot && dot > at + 1 && dot[1] != '\0';
+}

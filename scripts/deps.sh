@@ -1,0 +1,29 @@
+#!/bin/sh
+# deps.sh PURPOSE - make sure the Debian packages koop needs are installed.
+# PURPOSE: build | test | bench | demo. Installs what is missing when run as
+# root; otherwise prints the one apt-get line to run and fails.
+set -u
+build="gcc make pkg-config protobuf-c-compiler libprotobuf-c-dev libzmq3-dev liblmdb-dev libuv1-dev
+       libsodium-dev libinih-dev libjansson-dev libczmq-dev"
+case "${1:-build}" in
+  build) want="$build" ;;
+  test)  want="$build libcriterion-dev jq lmdb-utils procps" ;;
+  bench) want="$build lmdb-utils procps" ;;
+  demo)  want="$build jq procps" ;;
+  *) echo "deps.sh: unknown purpose $1" >&2; exit 2 ;;
+esac
+missing=""
+for p in $want; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" = 0 ]; then
+  echo "deps.sh: installing:$missing"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null 2>&1 || true
+  apt-get install -y -qq $missing >/dev/null || { echo "deps.sh: apt-get install failed" >&2; exit 1; }
+else
+  echo "Brakuje pakietów. Zainstaluj je poleceniem:" >&2
+  echo "  sudo apt-get install -y$missing" >&2
+  exit 1
+fi

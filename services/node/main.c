@@ -1,0 +1,249 @@
+/*
+ * koop-node - runs a whole node in the foreground: one process per service
+ * of the node's role (koop-<service> -c CONF, beside this program), each
+ * restarted when it dies, all stopped cleanly on SIGTERM/SIGINT.
+ *
+ *   child states: STARTING -> RUNNING --exit--> WAITING (backoff timer) -> STARTING
+ *                 any --SIGTERM to node--> STOPPING --exit--> DONE
+ *   backoff: 100 ms, doubling to 5 s; back to 100 ms after 10 s of uptime.
+ *   stop: SIGTERM to every child; SIGKILL to those still there after 8 s.
+ *
+ * A lock file in the runtime directory keeps a second koop-node off the same
+ * node.
+ */
+#include "clock.h"
+#include "config.h"
+#include "koop.h"
+#include "loop.h"
+#include "say.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+#define STABLE_MS 10000
+#define STOP_GRACE_MS 8000
+
+typedef struct s_node s_node;
+
+typedef struct {
+    s_node *node;
+    const char *name;
+    char exe[PATH_MAX + 32];
+    uv_process_t proc;
+    uv_timer_t restart;
+    int running;
+    uint64_t started_ms;
+    unsigned backoff_ms;
+    unsigned restarts;
+} s_child;
+
+struct s_node {
+    uv_loop_t loop;
+    koop_config_t cfg;
+    char conf[PATH_MAX];
+    s_child children[KOOP_MAX_SERVICES];
+    int nchildren;
+    int stopping;
+    uv_timer_t kill_timer;
+    koop_signals_t signals;
+};
+
+static void s_start_child(s_child *c);
+static void s_on_restart(uv_timer_t *t);
+
+static void
+s_maybe_finish(s_node *n)
+{
+    if (!n->stopping)
+        return;
+    for (int i = 0; i < n->nchildren; i++)
+        if (n->children[i].running)
+            return;
+    uv_timer_stop(&n->kill_timer);
+    uv_close((uv_handle_t *)&n->kill_timer, NULL);
+    for (int i = 0; i < n->nchildren; i++)
+        uv_close((uv_handle_t *)&n->children[i].restart, NULL);
+}
+
+static void
+s_on_exit(uv_process_t *p, int64_t status, int term_signal)
+{
+    s_child *c = p->data;
+    s_node *n = c->node;
+    uint64_t up = koop_clock_mono_ms() - c->started_ms;
+
+    c->running = 0;
+    uv_close((uv_handle_t *)p, NULL);
+    if (n->stopping) {
+        koop_info("%s stopped", c->name);
+        s_maybe_finish(n);
+        return;
+    }
+    if (up >= STABLE_MS)
+        c->backoff_ms = BACKOFF_MIN_MS;
+    koop_warn("usługa %s zakończyła się (%s %d) po %llu ms; ponowne uruchomienie za %u ms", c->name,
+              term_signal ? "sygnał" : "kod", term_signal ? term_signal : (int)status,
+              (unsigned long long)up, c->backoff_ms);
+    uv_timer_start(&c->restart, s_on_restart, c->backoff_ms, 0);
+    c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff_ms * 2;
+}
+
+static void
+s_on_restart(uv_timer_t *t)
+{
+    s_child *c = t->data;
+    if (!c->node->stopping) {
+        c->restarts++;
+        s_start_child(c);
+    }
+}
+
+static void
+s_start_child(s_child *c)
+{
+    char *args[] = {c->exe, "-c", c->node->conf, NULL};
+    uv_stdio_container_t stdio[3] = {
+        {.flags = UV_IGNORE}, {.flags = UV_INHERIT_FD, .data.fd = 1}, {.flags = UV_INHERIT_FD, .data.fd = 2}};
+    uv_process_options_t opt = {
+        .exit_cb = s_on_exit, .file = c->exe, .args = args, .stdio_count = 3, .stdio = stdio};
+    int rc;
+
+    c->proc.data = c;
+    c->started_ms = koop_clock_mono_ms();
+    rc = uv_spawn(&c->node->loop, &c->proc, &opt);
+    if (rc != 0) {
+        koop_error("nie można uruchomić %s: %s; ponowna próba za %u ms", c->exe, uv_strerror(rc), c->backoff_ms);
+        uv_close((uv_handle_t *)&c->proc, NULL);
+        uv_timer_start(&c->restart, s_on_restart, c->backoff_ms, 0);
+        c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff_ms * 2;
+        return;
+    }
+    c->running = 1;
+    koop_info("started %s (pid %d)", c->name, c->proc.pid);
+}
+
+static void
+s_on_kill_timer(uv_timer_t *t)
+{
+    s_node *n = t->data;
+    for (int i = 0; i < n->nchildren; i++)
+        if (n->children[i].running) {
+            koop_warn("%s did not stop in %d ms: SIGKILL", n->children[i].name, STOP_GRACE_MS);
+            uv_process_kill(&n->children[i].proc, SIGKILL);
+        }
+}
+
+static void
+s_on_stop(void *data)
+{
+    s_node *n = data;
+    koop_info("stopping node %s", n->cfg.node_id);
+    n->stopping = 1;
+    koop_signals_stop(&n->signals);
+    for (int i = 0; i < n->nchildren; i++) {
+        s_child *c = &n->children[i];
+        uv_timer_stop(&c->restart);
+        if (c->running)
+            uv_process_kill(&c->proc, SIGTERM);
+    }
+    uv_timer_start(&n->kill_timer, s_on_kill_timer, STOP_GRACE_MS, 0);
+    s_maybe_finish(n);
+}
+
+static int
+s_lock(const koop_config_t *cfg)
+{
+    char path[PATH_MAX + 16];
+    int fd;
+    mkdir(cfg->runtime_dir, 0700);
+    snprintf(path, sizeof path, "%s/node.lock", cfg->runtime_dir);
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        koop_error("nie można otworzyć %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        koop_error("węzeł %s już działa (zablokowany %s)", cfg->node_id, path);
+        close(fd);
+        return -1;
+    }
+    return fd; /* held until the process ends */
+}
+
+int
+main(int argc, char **argv)
+{
+    static s_node node;
+    s_node *n = &node;
+    const char *names[KOOP_MAX_SERVICES];
+    char err[600], self[PATH_MAX], *bindir;
+    const char *conf = NULL;
+    ssize_t len;
+    int opt, count, lockfd;
+
+    koop_say_init("koop-node");
+    while ((opt = getopt(argc, argv, "c:h")) != -1) {
+        if (opt == 'c')
+            conf = optarg;
+        else {
+            fprintf(stderr, "użycie: koop-node -c WĘZEŁ/koop.conf\n");
+            return opt == 'h' ? 0 : 2;
+        }
+    }
+    if (!conf) {
+        fprintf(stderr, "użycie: koop-node -c WĘZEŁ/koop.conf\n");
+        return 2;
+    }
+    if (!realpath(conf, n->conf)) {
+        fprintf(stderr, "błąd: %s: %s\n", conf, strerror(errno));
+        return 2;
+    }
+    if (koop_config_load(&n->cfg, n->conf, err, sizeof err) != 0) {
+        fprintf(stderr, "błąd konfiguracji: %s\n", err);
+        return 2;
+    }
+    if ((lockfd = s_lock(&n->cfg)) < 0)
+        return 1;
+    len = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (len <= 0) {
+        koop_error("cannot find own executable");
+        return 1;
+    }
+    self[len] = '\0';
+    bindir = dirname(self);
+    if (uv_loop_init(&n->loop) != 0)
+        return 1;
+    count = koop_config_services(&n->cfg, names);
+    for (int i = 0; i < count; i++) {
+        s_child *c = &n->children[n->nchildren++];
+        c->node = n;
+        c->name = names[i];
+        c->backoff_ms = BACKOFF_MIN_MS;
+        snprintf(c->exe, sizeof c->exe, "%s/koop-%s", bindir, names[i]);
+        uv_timer_init(&n->loop, &c->restart);
+        c->restart.data = c;
+    }
+    uv_timer_init(&n->loop, &n->kill_timer);
+    n->kill_timer.data = n;
+    if (koop_signals_start(&n->loop, &n->signals, s_on_stop, n) != 0)
+        return 1;
+    koop_info("node %s (%s, TERYT %s): %d service(s)", n->cfg.node_id, n->cfg.role, n->cfg.teryt, count);
+    for (int i = 0; i < n->nchildren; i++)
+        s_start_child(&n->children[i]);
+    uv_run(&n->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&n->loop);
+    close(lockfd);
+    koop_info("node stopped");
+    return 0;
+}

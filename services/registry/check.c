@@ -1,0 +1,89 @@
+/* check.c - validation of registry input; every failure names the field in Polish. */
+#include "registry.h"
+#include "clock.h"
+#include "text.h"
+
+#include <string.h>
+
+int
+reg_check_text(koop_call_t *call, const char *field, const char *value, int required, size_t max)
+{
+    if (!value || !*value) {
+        if (required)
+            return koop_call_fail(call, KOOP_INVALID, "brak wymaganego pola --%s", field);
+        return KOOP_OK;
+    }
+    if (!koop_text_valid(value, max))
+        return koop_call_fail(call, KOOP_INVALID,
+                              "pole --%s: tekst za długi (max %zu bajtów) lub z niedozwolonymi znakami",
+                              field, max);
+    return KOOP_OK;
+}
+
+int
+reg_check_date(koop_call_t *call, const char *field, const char *value, int required)
+{
+    if (!value || !*value) {
+        if (required)
+            return koop_call_fail(call, KOOP_INVALID, "brak wymaganej daty --%s (RRRR-MM-DD)", field);
+        return KOOP_OK;
+    }
+    if (!koop_date_valid(value))
+        return koop_call_fail(call, KOOP_INVALID, "pole --%s: '%.40s' nie jest datą RRRR-MM-DD", field,
+                              value);
+    return KOOP_OK;
+}
+
+int
+reg_check_teryt(koop_call_t *call, const char *value)
+{
+    size_t len;
+    if (!value || !*value)
+        return KOOP_OK;
+    len = strlen(value);
+    if (len != 2 && len != 4 && len != 7 && len != 6)
+        goto bad;
+    for (size_t i = 0; i < len; i++)
+        if (value[i] < '0' || value[i] > '9')
+            goto bad;
+    return KOOP_OK;
+bad:
+    return koop_call_fail(call, KOOP_INVALID,
+                          "pole --teryt: '%.20s' nie jest kodem TERYT (2, 4 lub 7 cyfr)", value);
+}
+
+int
+reg_check_contact(koop_call_t *call, const char *email, const char *phone)
+{
+    int rc;
+    if ((rc = reg_check_text(call, "email", email, 0, 254)) != KOOP_OK)
+        return rc;
+    if (email && *email && !koop_text_email(email))
+        return koop_call_fail(call, KOOP_INVALID, "pole --email: '%.80s' nie jest adresem e-mail",
+                              email);
+    if ((rc = reg_check_text(call, "phone", phone, 0, 40)) != KOOP_OK)
+        return rc;
+    if (phone)
+        for (const char *p = phone; *p; p++)
+            if (!strchr("+0123456789 -()", *p))
+                return koop_call_fail(call, KOOP_INVALID,
+                                      "pole --phone: '%.40s' nie jest numerem telefonu", phone);
+    return KOOP_OK;
+}
+
+MDB_dbi
+reg_dbi(koop_call_t *call, const reg_kind_t *kind)
+{
+    return koop_store_dbi(koop_service_store(call->svc), kind->table);
+}
+
+int
+reg_check_ref(koop_call_t *call, const reg_kind_t *kind, const char *field, const char *id)
+{
+    if (!id || !*id)
+        return koop_call_fail(call, KOOP_INVALID, "brak wymaganego pola --%s", field);
+    if (!koop_record_exists(call->txn, reg_dbi(call, kind), id))
+        return koop_call_fail(call, KOOP_NOT_FOUND, "pole --%s: nie ma takiego rekordu (%s: %.60s)",
+                              field, kind->what, id);
+    return KOOP_OK;
+}

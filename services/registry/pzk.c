@@ -1,0 +1,227 @@
+/*
+ * pzk.c - Partnerskie Zespoły Kooperacyjne and their membership.
+ *
+ *   create(formed) --join(inst, date)--> member active (left empty)
+ *                  --leave(inst, date)--> member left (left = date)
+ *   dissolve(date): the team ends; no join on or after that date.
+ *
+ * Invariants: formed <= joined <= left; an institution has at most one
+ * active membership per team; dates are the caller's (history can be entered).
+ */
+#include "registry.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int
+s_check_pzk(koop_call_t *call, const ProtobufCMessage *m)
+{
+    const Koop__Reg__Pzk *r = (const Koop__Reg__Pzk *)m;
+    int rc;
+    if ((rc = reg_check_text(call, "name", r->name, 1, 300)) != KOOP_OK)
+        return rc;
+    if ((rc = reg_check_teryt(call, r->teryt)) != KOOP_OK)
+        return rc;
+    if ((rc = reg_check_date(call, "formed", r->formed, 1)) != KOOP_OK)
+        return rc;
+    if ((rc = reg_check_date(call, "dissolved", r->dissolved, 0)) != KOOP_OK)
+        return rc;
+    if (r->dissolved && *r->dissolved && strcmp(r->dissolved, r->formed) < 0)
+        return koop_call_fail(call, KOOP_INVALID, "data rozwiązania (%s) jest przed datą utworzenia (%s)",
+                              r->dissolved, r->formed);
+    return KOOP_OK;
+}
+
+const reg_kind_t reg_pzk_kind = {
+    "pzk", "PZK", &koop__reg__pzk__descriptor, KOOP__SCOPE__SCOPE_SHARED,
+    "pzk.created", "pzk.updated", s_check_pzk,
+};
+
+int
+reg_pzk_create(koop_call_t *call)
+{
+    Koop__Reg__Pzk *in = (Koop__Reg__Pzk *)call->req;
+    char *given = in->teryt;
+    int rc;
+    if (in->n_members)
+        return koop_call_fail(call, KOOP_INVALID, "członków dodaje się poleceniem pzk join");
+    /* the node's gmina by default; the request owns its strings, so the
+     * borrowed default is put back before the request is freed */
+    if (!given || !*given)
+        in->teryt = (char *)koop_service_config(call->svc)->teryt;
+    rc = reg_add(call, &reg_pzk_kind);
+    in->teryt = given;
+    return rc;
+}
+
+/* Loads the team of a join/leave/dissolve and checks the date. */
+static int
+s_load(koop_call_t *call, const Koop__Reg__PzkChange *q, Koop__Reg__Pzk **pzk)
+{
+    int rc;
+    if (!q->pzk || !*q->pzk)
+        return koop_call_fail(call, KOOP_INVALID, "brak wymaganego pola --pzk");
+    if ((rc = reg_check_date(call, "date", q->date, 1)) != KOOP_OK)
+        return rc;
+    if ((rc = reg_load_owned(call, &reg_pzk_kind, q->pzk, (ProtobufCMessage **)pzk)) != KOOP_OK)
+        return rc;
+    if (strcmp(q->date, (*pzk)->formed) < 0)
+        return koop_call_fail(call, KOOP_INVALID, "data %s jest przed utworzeniem zespołu (%s)", q->date,
+                              (*pzk)->formed);
+    return KOOP_OK;
+}
+
+static Koop__Reg__PzkMember *
+s_active_member(Koop__Reg__Pzk *pzk, const char *institution)
+{
+    for (size_t i = 0; i < pzk->n_members; i++) {
+        Koop__Reg__PzkMember *m = pzk->members[i];
+        if (m->institution && strcmp(m->institution, institution) == 0 && (!m->left || !*m->left))
+            return m;
+    }
+    return NULL;
+}
+
+int
+reg_pzk_join(koop_call_t *call)
+{
+    const Koop__Reg__PzkChange *q = (const Koop__Reg__PzkChange *)call->req;
+    Koop__Reg__Pzk *pzk = NULL;
+    Koop__Reg__PzkMember member = KOOP__REG__PZK_MEMBER__INIT, **members = NULL;
+    int rc;
+
+    if ((rc = s_load(call, q, &pzk)) != KOOP_OK)
+        goto done;
+    if ((rc = reg_check_ref(call, &reg_institution_kind, "institution", q->institution)) != KOOP_OK)
+        goto done;
+    if (q->representative && *q->representative &&
+        (rc = reg_check_ref(call, &reg_person_kind, "representative", q->representative)) != KOOP_OK)
+        goto done;
+    if (pzk->dissolved && *pzk->dissolved && strcmp(q->date, pzk->dissolved) >= 0) {
+        rc = koop_call_fail(call, KOOP_CONFLICT, "zespół rozwiązano %s: nie można do niego dołączyć",
+                            pzk->dissolved);
+        goto done;
+    }
+    if (s_active_member(pzk, q->institution)) {
+        rc = koop_call_fail(call, KOOP_CONFLICT, "instytucja %.60s już jest członkiem zespołu",
+                            q->institution);
+        goto done;
+    }
+    if (pzk->n_members >= 1000) {
+        rc = koop_call_fail(call, KOOP_INVALID, "zespół ma już 1000 członkostw");
+        goto done;
+    }
+    members = malloc((pzk->n_members + 1) * sizeof *members);
+    if (!members) {
+        rc = koop_call_fail(call, KOOP_INTERNAL, "brak pamięci");
+        goto done;
+    }
+    memcpy(members, pzk->members, pzk->n_members * sizeof *members);
+    member.institution = q->institution;
+    member.joined = q->date;
+    member.representative = q->representative;
+    members[pzk->n_members] = &member;
+    {
+        /* store a view with the new member; the unpacked record keeps its own array */
+        Koop__Reg__Pzk view = *pzk;
+        view.members = members;
+        view.n_members = pzk->n_members + 1;
+        rc = reg_store(call, &reg_pzk_kind, &view.base, "pzk.joined");
+    }
+done:
+    free(members);
+    if (pzk)
+        koop__reg__pzk__free_unpacked(pzk, NULL);
+    return rc;
+}
+
+int
+reg_pzk_leave(koop_call_t *call)
+{
+    const Koop__Reg__PzkChange *q = (const Koop__Reg__PzkChange *)call->req;
+    Koop__Reg__Pzk *pzk = NULL;
+    Koop__Reg__PzkMember *m;
+    char *saved;
+    int rc;
+
+    if ((rc = s_load(call, q, &pzk)) != KOOP_OK)
+        goto done;
+    if (!q->institution || !*q->institution) {
+        rc = koop_call_fail(call, KOOP_INVALID, "brak wymaganego pola --institution");
+        goto done;
+    }
+    m = s_active_member(pzk, q->institution);
+    if (!m) {
+        rc = koop_call_fail(call, KOOP_CONFLICT, "instytucja %.60s nie jest członkiem zespołu",
+                            q->institution);
+        goto done;
+    }
+    if (strcmp(q->date, m->joined) < 0) {
+        rc = koop_call_fail(call, KOOP_INVALID, "data odejścia %s jest przed dołączeniem (%s)", q->date,
+                            m->joined);
+        goto done;
+    }
+    saved = m->left;
+    m->left = q->date;
+    rc = reg_store(call, &reg_pzk_kind, &pzk->base, "pzk.left");
+    m->left = saved;
+done:
+    if (pzk)
+        koop__reg__pzk__free_unpacked(pzk, NULL);
+    return rc;
+}
+
+int
+reg_pzk_dissolve(koop_call_t *call)
+{
+    const Koop__Reg__PzkChange *q = (const Koop__Reg__PzkChange *)call->req;
+    Koop__Reg__Pzk *pzk = NULL;
+    char *saved;
+    int rc;
+
+    if ((rc = s_load(call, q, &pzk)) != KOOP_OK)
+        goto done;
+    if (pzk->dissolved && *pzk->dissolved) {
+        rc = koop_call_fail(call, KOOP_CONFLICT, "zespół już rozwiązano (%s)", pzk->dissolved);
+        goto done;
+    }
+    for (size_t i = 0; i < pzk->n_members; i++) {
+        Koop__Reg__PzkMember *m = pzk->members[i];
+        if ((!m->left || !*m->left) && m->joined && strcmp(q->date, m->joined) < 0) {
+            rc = koop_call_fail(call, KOOP_INVALID, "data rozwiązania %s jest przed dołączeniem członka (%s)",
+                                q->date, m->joined);
+            goto done;
+        }
+    }
+    saved = pzk->dissolved;
+    pzk->dissolved = q->date;
+    rc = reg_store(call, &reg_pzk_kind, &pzk->base, "pzk.dissolved");
+    pzk->dissolved = saved;
+done:
+    if (pzk)
+        koop__reg__pzk__free_unpacked(pzk, NULL);
+    return rc;
+}
+
+static int
+s_match_pzk(koop_call_t *call, const ProtobufCMessage *m, const ProtobufCMessage *query)
+{
+    const Koop__Reg__Pzk *r = (const Koop__Reg__Pzk *)m;
+    const Koop__Reg__PzkQuery *q = (const Koop__Reg__PzkQuery *)query;
+    (void)call;
+    if (q->teryt && *q->teryt && (!r->teryt || strcmp(r->teryt, q->teryt) != 0))
+        return 0;
+    if (q->institution && *q->institution) {
+        for (size_t i = 0; i < r->n_members; i++)
+            if (r->members[i]->institution && strcmp(r->members[i]->institution, q->institution) == 0)
+                return 1;
+        return 0;
+    }
+    return 1;
+}
+
+int
+reg_pzk_list(koop_call_t *call)
+{
+    return reg_list(call, &reg_pzk_kind, s_match_pzk, &koop__reg__pzk_list__descriptor);
+}

@@ -1,0 +1,190 @@
+/* records.c - add / update / show shared by every registry record type. */
+#include "registry.h"
+#include "clock.h"
+#include "id.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A shallow, writable copy of an unpacked request (pointers still borrowed). */
+static ProtobufCMessage *
+s_shallow_copy(const ProtobufCMessage *m)
+{
+    ProtobufCMessage *c = malloc(m->descriptor->sizeof_message);
+    if (c)
+        memcpy(c, m, m->descriptor->sizeof_message);
+    return c;
+}
+
+int
+reg_store(koop_call_t *call, const reg_kind_t *kind, const ProtobufCMessage *rec, const char *type)
+{
+    const char *id = koop_record_str(rec, "id");
+    int rc = koop_record_put(call->txn, reg_dbi(call, kind), id, rec);
+    if (rc != 0)
+        return koop_call_store_error(call, rc);
+    if ((rc = koop_call_emit(call, type, kind->scope, rec)) != KOOP_OK)
+        return rc;
+    return koop_call_reply(call, rec);
+}
+
+int
+reg_add(koop_call_t *call, const reg_kind_t *kind)
+{
+    ProtobufCMessage *rec = s_shallow_copy(call->req);
+    char id[KOOP_ID_LEN];
+    int rc;
+
+    if (!rec)
+        return koop_call_fail(call, KOOP_INTERNAL, "brak pamięci");
+    if (koop_id_new(id) != 0) {
+        free(rec);
+        return koop_call_fail(call, KOOP_INTERNAL, "nie można utworzyć identyfikatora");
+    }
+    koop_record_set_str(rec, "id", id);
+    koop_record_set_str(rec, "owner", koop_service_node(call->svc));
+    koop_record_set_u64(rec, "updated_ms", koop_clock_real_ms());
+    koop_record_default_bool(rec, "active", 1);
+    rc = kind->check(call, rec);
+    if (rc == KOOP_OK)
+        rc = reg_store(call, kind, rec, kind->ev_added);
+    free(rec);
+    return rc;
+}
+
+int
+reg_load_owned(koop_call_t *call, const reg_kind_t *kind, const char *id, ProtobufCMessage **out)
+{
+    const char *owner;
+    int rc;
+    *out = NULL;
+    if (!id || !*id)
+        return koop_call_fail(call, KOOP_INVALID, "brak wymaganego pola --id");
+    rc = koop_record_get(call->txn, reg_dbi(call, kind), id, kind->desc, out);
+    if (rc == MDB_NOTFOUND)
+        return koop_call_fail(call, KOOP_NOT_FOUND, "nie ma takiego rekordu (%s: %.60s)", kind->what, id);
+    if (rc != 0)
+        return koop_call_store_error(call, rc);
+    owner = koop_record_str(*out, "owner");
+    if (owner && *owner && strcmp(owner, koop_service_node(call->svc)) != 0) {
+        protobuf_c_message_free_unpacked(*out, NULL);
+        *out = NULL;
+        return koop_call_fail(call, KOOP_DENIED,
+                              "%s %.60s należy do węzła %.60s: zmienić go może tylko ten węzeł",
+                              kind->what, id, owner);
+    }
+    return KOOP_OK;
+}
+
+int
+reg_update(koop_call_t *call, const reg_kind_t *kind)
+{
+    ProtobufCMessage *old = NULL, *merged = NULL, *patch = NULL;
+    const char *id = koop_record_str(call->req, "id");
+    int rc;
+
+    if ((rc = reg_load_owned(call, kind, id, &old)) != KOOP_OK)
+        return rc;
+    patch = s_shallow_copy(call->req);
+    if (!patch) {
+        rc = koop_call_fail(call, KOOP_INTERNAL, "brak pamięci");
+        goto done;
+    }
+    /* the id, the owner and the time are not the caller's to change */
+    koop_record_set_str(patch, "id", NULL);
+    koop_record_set_str(patch, "owner", NULL);
+    merged = koop_record_merge(old, patch);
+    if (!merged) {
+        rc = koop_call_fail(call, KOOP_INTERNAL, "brak pamięci");
+        goto done;
+    }
+    koop_record_set_u64(merged, "updated_ms", koop_clock_real_ms());
+    rc = kind->check(call, merged);
+    if (rc == KOOP_OK)
+        rc = reg_store(call, kind, merged, kind->ev_updated);
+done:
+    free(patch);
+    if (merged)
+        protobuf_c_message_free_unpacked(merged, NULL);
+    protobuf_c_message_free_unpacked(old, NULL);
+    return rc;
+}
+
+int
+reg_show(koop_call_t *call, const reg_kind_t *kind)
+{
+    const Koop__Reg__ById *q = (const Koop__Reg__ById *)call->req;
+    ProtobufCMessage *rec;
+    int rc;
+    if (!q->id || !*q->id)
+        return koop_call_fail(call, KOOP_INVALID, "brak wymaganego pola --id");
+    rc = koop_record_get(call->txn, reg_dbi(call, kind), q->id, kind->desc, &rec);
+    if (rc == MDB_NOTFOUND)
+        return koop_call_fail(call, KOOP_NOT_FOUND, "nie ma takiego rekordu (%s: %.60s)", kind->what,
+                              q->id);
+    if (rc != 0)
+        return koop_call_store_error(call, rc);
+    rc = koop_call_reply(call, rec);
+    protobuf_c_message_free_unpacked(rec, NULL);
+    return rc;
+}
+
+int
+reg_list(koop_call_t *call, const reg_kind_t *kind, reg_match_fn match,
+         const ProtobufCMessageDescriptor *list_desc)
+{
+    const ProtobufCFieldDescriptor *items_f =
+        protobuf_c_message_descriptor_get_field_by_name(list_desc, "items");
+    ProtobufCMessage **items = NULL, *list = NULL;
+    size_t n = 0, cap = 0;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int rc;
+
+    if ((rc = mdb_cursor_open(call->txn, reg_dbi(call, kind), &cur)) != 0)
+        return koop_call_store_error(call, rc);
+    while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
+        ProtobufCMessage *m = protobuf_c_message_unpack(kind->desc, NULL, v.mv_size, v.mv_data);
+        if (!m) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        if (!match(call, m, call->req)) {
+            protobuf_c_message_free_unpacked(m, NULL);
+            continue;
+        }
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 64;
+            ProtobufCMessage **g = realloc(items, ncap * sizeof *g);
+            if (!g) {
+                protobuf_c_message_free_unpacked(m, NULL);
+                rc = ENOMEM;
+                break;
+            }
+            items = g;
+            cap = ncap;
+        }
+        items[n++] = m;
+    }
+    mdb_cursor_close(cur);
+    if (rc == MDB_NOTFOUND) {
+        list = calloc(1, list_desc->sizeof_message);
+        if (list) {
+            protobuf_c_message_init(list_desc, list);
+            *(size_t *)((char *)list + items_f->quantifier_offset) = n;
+            *(ProtobufCMessage ***)((char *)list + items_f->offset) = items;
+            rc = koop_call_reply(call, list);
+            free(list);
+        } else {
+            rc = koop_call_fail(call, KOOP_INTERNAL, "brak pamięci");
+        }
+    } else {
+        rc = rc == ENOMEM ? koop_call_fail(call, KOOP_INTERNAL, "brak pamięci")
+                          : koop_call_store_error(call, rc);
+    }
+    for (size_t i = 0; i < n; i++)
+        protobuf_c_message_free_unpacked(items[i], NULL);
+    free(items);
+    return rc;
+}
