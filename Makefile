@@ -12,7 +12,7 @@ BIN     ?= bin
 SAN     ?=
 OPT     ?= -O2
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -g $(OPT) -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
-               -Icommon -I$(BUILD)/gen
+               -Icommon -I$(BUILD)/gen -Itests/support
 ifeq ($(SAN),1)
 CFLAGS_BASE += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDSAN := -fsanitize=address,undefined
@@ -73,7 +73,7 @@ $(BIN)/koopctl: $(patsubst %.c,$(BUILD)/%.o,$(wildcard services/koopctl/*.c)) $(
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # ---- tests ----
-TEST_C    := $(wildcard tests/unit/*.c tests/integration/*.c)
+TEST_C    := $(wildcard tests/unit/*.c tests/integration/*.c tests/support/*.c)
 TEST_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(TEST_C))
 TEST_BIN  := $(BUILD)/tests/koop-tests
 

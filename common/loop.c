@@ -50,29 +50,39 @@ koop_zwatch_start(uv_loop_t *loop, koop_zwatch_t *w, void *sock, koop_zwatch_cb 
         return rc;
     w->zw_poll.data = w;
     if ((rc = uv_prepare_init(loop, &w->zw_prepare)) != 0) {
-        uv_close((uv_handle_t *)&w->zw_poll, NULL);
+        uv_close((uv_handle_t *)&w->zw_poll, NULL); /* w must outlive this close */
         return rc;
     }
     w->zw_prepare.data = w;
     w->zw_active = 1;
     if ((rc = uv_poll_start(&w->zw_poll, UV_READABLE, s_on_poll)) != 0 ||
         (rc = uv_prepare_start(&w->zw_prepare, s_on_prepare)) != 0) {
-        koop_zwatch_stop(w);
+        koop_zwatch_stop(w, NULL);
         return rc;
     }
     return 0;
 }
 
+static void
+s_on_handle_closed(uv_handle_t *h)
+{
+    koop_zwatch_t *w = h->data;
+    if (--w->zw_open_handles == 0 && w->zw_on_closed)
+        w->zw_on_closed(w);
+}
+
 void
-koop_zwatch_stop(koop_zwatch_t *w)
+koop_zwatch_stop(koop_zwatch_t *w, void (*on_closed)(koop_zwatch_t *w))
 {
     if (!w->zw_active)
         return;
     w->zw_active = 0;
+    w->zw_on_closed = on_closed;
+    w->zw_open_handles = 2;
     uv_poll_stop(&w->zw_poll);
     uv_prepare_stop(&w->zw_prepare);
-    uv_close((uv_handle_t *)&w->zw_poll, NULL);
-    uv_close((uv_handle_t *)&w->zw_prepare, NULL);
+    uv_close((uv_handle_t *)&w->zw_poll, s_on_handle_closed);
+    uv_close((uv_handle_t *)&w->zw_prepare, s_on_handle_closed);
 }
 
 static void

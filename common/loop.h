@@ -23,13 +23,17 @@ struct koop_zwatch {
     koop_zwatch_cb zw_cb;
     void *zw_data; /* the owner's */
     int zw_active;
+    int zw_open_handles;
+    void (*zw_on_closed)(koop_zwatch_t *w);
 };
 
 /* Starts watching sock. Returns 0 or a libuv/-errno error. */
 int koop_zwatch_start(uv_loop_t *loop, koop_zwatch_t *w, void *sock, koop_zwatch_cb cb,
                       void *data);
-/* Stops and closes the handles (the socket stays open: the owner closes it). */
-void koop_zwatch_stop(koop_zwatch_t *w);
+/* Stops and closes the handles (the socket stays open: the owner closes it).
+ * on_closed (may be NULL) runs once both handles are closed: only then may
+ * the memory of w be freed or reused. */
+void koop_zwatch_stop(koop_zwatch_t *w, void (*on_closed)(koop_zwatch_t *w));
 /* 1 when a message can be received now. */
 int koop_zwatch_readable(koop_zwatch_t *w);
 

@@ -589,7 +589,7 @@ s_on_stop(void *data)
     koop_service_t *s = data;
     koop_info("stopping");
     s->stopping = 1;
-    koop_zwatch_stop(&s->watch);
+    koop_zwatch_stop(&s->watch, NULL);
     uv_timer_stop(&s->parked_timer);
     uv_close((uv_handle_t *)&s->parked_timer, NULL);
     koop_signals_stop(&s->signals);

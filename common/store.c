@@ -18,8 +18,8 @@ struct koop_store {
     MDB_dbi dbis[STORE_MAX_TABLES];
 };
 
-/* Tables every store has: the event log (see log.h). */
-static const char *const s_log_tables[] = {"log", "log_shared", "log_meta", NULL};
+/* Tables every store has: the event log (see log.h) and feed cursors (feed.h). */
+static const char *const s_log_tables[] = {"log", "log_shared", "log_meta", "feed_cursors", NULL};
 
 static int
 s_add_table(koop_store_t *self, MDB_txn *txn, const char *name)

@@ -25,7 +25,8 @@ s_usage(FILE *out)
             "użycie: koopctl -c WĘZEŁ.conf [--json] [--as OSOBA] RZECZOWNIK CZASOWNIK [--opcja wartość ...]\n"
             "        koopctl node init KATALOG --role gmina|hub --teryt KOD --name NAZWA [--hub ADRES --hub-key PLIK\n"
             "                --listen ADRES --smtp URL --id ID]\n"
-            "        koopctl -c WĘZEŁ.conf status\n\n"
+            "        koopctl -c WĘZEŁ.conf status\n"
+            "        koopctl -c WĘZEŁ.conf events list --stream USŁUGA [--after SEQ] [--limit N]\n\n"
             "Polecenia:\n");
     for (size_t t = 0; t < KOOP_ARRAY_LEN(s_tables); t++)
         for (size_t i = 0; i < *s_tables[t].n; i++) {
@@ -237,8 +238,18 @@ main(int argc, char **argv)
     }
     if (strcmp(argv[i], "node") == 0 && i + 1 < argc && strcmp(argv[i + 1], "init") == 0)
         return kc_node_init(argc - i - 2, argv + i + 2);
+    if (strcmp(argv[i], "events") == 0)
+        return kc_events(&ctx, argc - i - 1, argv + i + 1);
     if (strcmp(argv[i], "status") == 0)
         return kc_status(&ctx, argc - i - 1, argv + i + 1);
+    /* two-word nouns first ("ipw member add") */
+    if (i + 2 < argc) {
+        char noun2[128];
+        snprintf(noun2, sizeof noun2, "%s %s", argv[i], argv[i + 1]);
+        cmd = s_find(noun2, argv[i + 2], &known);
+        if (cmd)
+            return kc_run_command(&ctx, cmd, argc - i - 3, argv + i + 3);
+    }
     cmd = s_find(argv[i], i + 1 < argc ? argv[i + 1] : NULL, &known);
     if (!cmd) {
         if (known)

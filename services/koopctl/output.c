@@ -57,13 +57,27 @@ s_scalar(FILE *out, json_t *v)
     }
 }
 
+/* Prints s padded to `width` characters (not bytes: labels are Polish UTF-8). */
+static void
+s_padded(FILE *out, const char *s, int width)
+{
+    int chars = 0;
+    for (const char *p = s; *p; p++)
+        chars += ((unsigned char)*p & 0xc0) != 0x80;
+    fputs(s, out);
+    for (; chars < width; chars++)
+        fputc(' ', out);
+}
+
 static void
 s_object(FILE *out, json_t *obj, int indent)
 {
     const char *key;
     json_t *v;
     json_object_foreach(obj, key, v) {
-        fprintf(out, "%*s%-18s ", indent, "", s_label(key));
+        fprintf(out, "%*s", indent, "");
+        s_padded(out, s_label(key), 18);
+        fputc(' ', out);
         if (json_is_array(v) && json_array_size(v) && json_is_object(json_array_get(v, 0))) {
             fputc('\n', out);
             for (size_t i = 0; i < json_array_size(v); i++) {

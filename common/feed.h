@@ -1,0 +1,66 @@
+/*
+ * feed - consuming another service's event log (the consumer side of
+ * "feed.fetch", see service.h).
+ *
+ * A consumer applies each batch of events and moves its cursor in ONE write
+ * transaction of its own store, so every event takes effect exactly once
+ * across crashes. The cursor (last applied seq and the producer's log id)
+ * lives in the consumer's table "feed_cursors" under the stream name.
+ *
+ *   IDLE -> FETCHING (fetch after=cursor, wait=long-poll) -> reply
+ *        -> APPLY (one txn: apply every event, cursor = last seq) -> FETCHING
+ *   no reply within wait + 5 s, or a send that cannot go: reconnect, retry
+ *   after a short delay (the producer may be restarting; nothing is lost,
+ *   the next fetch starts from the stored cursor).
+ *
+ * Events must arrive as cursor+1, cursor+2, ...: a gap or a different
+ * producer log id (the producer's database was reset) stops the feed with an
+ * error in the log instead of applying anything out of order.
+ */
+#ifndef KOOP_FEED_H
+#define KOOP_FEED_H
+
+#include "envelope.pb-c.h"
+#include "store.h"
+
+#include <uv.h>
+
+typedef struct koop_feed koop_feed_t;
+
+/* Applies one event inside txn. Returns 0, or an LMDB/errno code that aborts
+ * the whole batch (it is fetched and applied again later). */
+typedef int (*koop_feed_apply_fn)(MDB_txn *txn, const Koop__Event *event, void *ctx);
+/* Called after a batch committed (e.g. to answer the consumer's own parked fetches). */
+typedef void (*koop_feed_committed_fn)(void *ctx);
+
+typedef struct {
+    uv_loop_t *loop;
+    void *zctx;
+    koop_store_t *store;       /* the consumer's store */
+    const char *endpoint;      /* the producer's ROUTER */
+    const char *stream;        /* the producer's stream name */
+    const char *cursor_key;    /* key of the cursor in feed_cursors; NULL = stream */
+    int shared_only;
+    uint32_t batch_max;        /* 0 = 1000 */
+    uint32_t wait_ms;          /* long-poll wait; 0 = 1000 */
+    koop_feed_apply_fn apply;
+    koop_feed_committed_fn committed;
+    void *ctx;
+} koop_feed_opts_t;
+
+/* Creates and starts a feed. NULL on failure (errno). */
+koop_feed_t *koop_feed_start(const koop_feed_opts_t *opts);
+/* Stops it and closes its handles (the loop must run once more to finish). */
+void koop_feed_destroy(koop_feed_t **self_p);
+
+/* The last applied seq. */
+uint64_t koop_feed_position(const koop_feed_t *self);
+/* 1 when the feed stopped on an error it cannot get past by itself. */
+int koop_feed_failed(const koop_feed_t *self);
+
+/* Reads a cursor from a consumer's store (0 when none). */
+int koop_feed_cursor_get(koop_store_t *store, MDB_txn *txn, const char *key, uint64_t *seq);
+/* Forgets a cursor (used by rebuilds that replay a log from the start). */
+int koop_feed_cursor_reset(koop_store_t *store, MDB_txn *txn, const char *key);
+
+#endif

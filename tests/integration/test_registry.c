@@ -1,0 +1,253 @@
+/*
+ * Registry end to end: a real node (koop-node + koop-registry) driven by the
+ * real koopctl: records, search, bad input, and restarts.
+ */
+#include "koop_test.h"
+
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+static kt_node_t node;
+
+static void
+s_setup(void)
+{
+    cr_assert_eq(kt_node_init(&node, "gmina", "2013032", "Kobylin-Borzymy", NULL), 0);
+    cr_assert_eq(kt_node_start(&node, 20), 0, "node did not start");
+}
+
+static void
+s_teardown(void)
+{
+    kt_node_destroy(&node);
+}
+
+TestSuite(registry, .init = s_setup, .fini = s_teardown, .timeout = 120);
+
+static size_t
+s_list_len(const char *noun, const char *verb, const char *k, const char *v)
+{
+    kt_run_t r;
+    size_t n;
+    kt_ctl(&r, &node, "--json", noun, verb, k, v, NULL);
+    cr_assert_eq(r.code, 0, "%s %s failed: %s", noun, verb, r.err);
+    cr_assert(json_is_array(r.json), "%s %s: not an array: %s", noun, verb, r.out);
+    n = json_array_size(r.json);
+    kt_run_free(&r);
+    return n;
+}
+
+Test(registry, institution_add_show_update_list)
+{
+    kt_run_t r;
+    char *id = kt_ctl_id(&node, "institution", "add", "--name", "GOPS Kobylin-Borzymy", "--sector",
+                         "social_assistance", "--level", "gmina", "--teryt", "2013032", "--email",
+                         "gops@example.org", NULL);
+    cr_assert_not_null(id);
+    kt_ctl(&r, &node, "--json", "institution", "show", "--id", id, NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_assert_str_eq(json_string_value(json_object_get(r.json, "name")), "GOPS Kobylin-Borzymy");
+    cr_assert_str_eq(json_string_value(json_object_get(r.json, "sector")), "social_assistance");
+    cr_assert(json_is_true(json_object_get(r.json, "active")));
+    kt_run_free(&r);
+
+    kt_ctl(&r, &node, "--json", "institution", "update", "--id", id, "--active", "false", "--phone",
+           "+48 86 275 00 00", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_assert(json_is_false(json_object_get(r.json, "active")));
+    cr_assert_str_eq(json_string_value(json_object_get(r.json, "name")), "GOPS Kobylin-Borzymy",
+                     "update must keep fields it was not given");
+    kt_run_free(&r);
+
+    cr_assert_eq(s_list_len("institution", "list", "--sector", "social_assistance"), 1);
+    cr_assert_eq(s_list_len("institution", "list", "--sector", "police"), 0);
+    cr_assert_eq(s_list_len("institution", "list", "--text", "kobylin"), 1, "text search ignores case");
+    free(id);
+}
+
+Test(registry, pzk_lifecycle_with_historical_dates)
+{
+    kt_run_t r;
+    char *gops = kt_ctl_id(&node, "institution", "add", "--name", "GOPS", "--sector", "social_assistance",
+                           "--level", "gmina", NULL);
+    char *pcpr = kt_ctl_id(&node, "institution", "add", "--name", "PCPR", "--sector", "family_support",
+                           "--level", "powiat", NULL);
+    char *pzk = kt_ctl_id(&node, "pzk", "create", "--name", "G-PZK", "--formed", "2019-06-14", NULL);
+    cr_assert(gops && pcpr && pzk);
+
+    kt_ctl(&r, &node, "--json", "pzk", "show", "--id", pzk, NULL);
+    cr_assert_str_eq(json_string_value(json_object_get(r.json, "teryt")), "2013032",
+                     "a PZK belongs to the node's gmina by default");
+    kt_run_free(&r);
+
+    kt_ctl(&r, &node, "pzk", "join", "--pzk", pzk, "--institution", pcpr, "--date", "2019-06-14", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    kt_run_free(&r);
+    kt_ctl(&r, &node, "pzk", "join", "--pzk", pzk, "--institution", pcpr, "--date", "2019-07-01", NULL);
+    cr_assert_neq(r.code, 0, "joining twice must be refused");
+    cr_assert(strstr(r.err, "już jest członkiem"), "unclear error: %s", r.err);
+    kt_run_free(&r);
+    kt_ctl(&r, &node, "pzk", "join", "--pzk", pzk, "--institution", gops, "--date", "2018-01-01", NULL);
+    cr_assert_neq(r.code, 0, "joining before the team was formed must be refused");
+    kt_run_free(&r);
+
+    kt_ctl(&r, &node, "pzk", "leave", "--pzk", pzk, "--institution", pcpr, "--date", "2020-03-01", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    kt_run_free(&r);
+    kt_ctl(&r, &node, "--json", "pzk", "dissolve", "--pzk", pzk, "--date", "2020-10-01", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_assert_str_eq(json_string_value(json_object_get(r.json, "dissolved")), "2020-10-01");
+    json_t *m = json_array_get(json_object_get(r.json, "members"), 0);
+    cr_assert_str_eq(json_string_value(json_object_get(m, "left")), "2020-03-01");
+    kt_run_free(&r);
+    kt_ctl(&r, &node, "pzk", "dissolve", "--pzk", pzk, "--date", "2020-11-01", NULL);
+    cr_assert_neq(r.code, 0, "dissolving twice must be refused");
+    kt_run_free(&r);
+    free(gops);
+    free(pcpr);
+    free(pzk);
+}
+
+Test(registry, agreement_needs_known_parties)
+{
+    kt_run_t r;
+    char *a = kt_ctl_id(&node, "institution", "add", "--name", "A", "--sector", "police", "--level", "powiat", NULL);
+    char *b = kt_ctl_id(&node, "institution", "add", "--name", "B", "--sector", "ngo", "--level", "gmina", NULL);
+    char parties[100];
+    snprintf(parties, sizeof parties, "%s,%s", a, b);
+    char *ag = kt_ctl_id(&node, "agreement", "add", "--parties", parties, "--signed", "2019-06-14", "--until",
+                         "2021-12-31", NULL);
+    cr_assert_not_null(ag);
+    snprintf(parties, sizeof parties, "%s,01a20dc3-0000-7000-8000-000000000000", a);
+    kt_ctl(&r, &node, "agreement", "add", "--parties", parties, "--signed", "2019-06-14", NULL);
+    cr_assert_neq(r.code, 0, "an unknown party must be refused");
+    kt_run_free(&r);
+    cr_assert_eq(s_list_len("agreement", "list", "--institution", b), 1);
+    free(a);
+    free(b);
+    free(ag);
+}
+
+Test(registry, catalogue_search_by_target_category_provider_text)
+{
+    char *pcpr = kt_ctl_id(&node, "institution", "add", "--name", "PCPR", "--sector", "family_support",
+                           "--level", "powiat", NULL);
+    char *gops = kt_ctl_id(&node, "institution", "add", "--name", "GOPS", "--sector", "social_assistance",
+                           "--level", "gmina", NULL);
+    char *s1 = kt_ctl_id(&node, "service", "add", "--name", "Poradnictwo rodzinne", "--provider", pcpr,
+                         "--target", "families,children_youth", "--category", "counselling",
+                         "--description", "Konsultacje psychologa dla RODZIN", NULL);
+    char *s2 = kt_ctl_id(&node, "service", "add", "--name", "Klub seniora", "--provider", gops, "--target",
+                         "seniors", "--category", "leisure", "--area", "Kobylin-Borzymy", NULL);
+    cr_assert(pcpr && gops && s1 && s2);
+    cr_assert_eq(s_list_len("service", "search", "--target", "families"), 1);
+    cr_assert_eq(s_list_len("service", "search", "--target", "seniors,families"), 2);
+    cr_assert_eq(s_list_len("service", "search", "--category", "Leisure"), 1);
+    cr_assert_eq(s_list_len("service", "search", "--provider", pcpr), 1);
+    cr_assert_eq(s_list_len("service", "search", "--area", "kobylin"), 1);
+    cr_assert_eq(s_list_len("service", "search", "--text", "rodzin"), 1, "text matches name/description");
+
+    kt_run_t r;
+    kt_ctl(&r, &node, "service", "update", "--id", s2, "--active", "false", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    kt_run_free(&r);
+    cr_assert_eq(s_list_len("service", "search", "--target", "seniors"), 0, "inactive entries are hidden");
+    cr_assert_eq(s_list_len("service", "search", "--active", "false"), 1);
+    free(pcpr);
+    free(gops);
+    free(s1);
+    free(s2);
+}
+
+/* Bad input from the CLI: a clear error, non-zero exit, nothing written. */
+Test(registry, bad_input_is_refused_and_changes_nothing)
+{
+    kt_run_t r;
+    const char *bad[][12] = {
+        {"institution", "add", "--name", "X", "--sector", "nonsense", "--level", "gmina", NULL},
+        {"institution", "add", "--sector", "police", "--level", "gmina", NULL},
+        {"institution", "add", "--name", "X", "--sector", "police", "--level", "gmina", "--email", "nie-mail", NULL},
+        {"institution", "add", "--name", "X", "--sector", "police", "--level", "gmina", "--teryt", "12a", NULL},
+        {"institution", "add", "--name", "X", "--sector", "police", "--level", "gmina", "--colour", "red", NULL},
+        {"institution", "add", "--name", "X", "--sector", "police", "--level", NULL},
+        {"person", "add", "--name", "Jan", "--institution", "no-such-id", "--role", "teacher", NULL},
+        {"pzk", "create", "--name", "P", "--formed", "2019-02-30", NULL},
+        {"service", "add", "--name", "S", "--provider", "x", "--target", "martians", "--category", "c", NULL},
+        {"institution", "show", "--id", "01a20dc3-0000-7000-8000-000000000000", NULL},
+        {"institution", "fly", NULL},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *argv[16];
+        size_t k = 0;
+        char exe[PATH_MAX + 16];
+        snprintf(exe, sizeof exe, "%s/koopctl", kt_bin());
+        argv[k++] = exe;
+        argv[k++] = "-c";
+        argv[k++] = node.conf;
+        for (size_t j = 0; bad[i][j]; j++)
+            argv[k++] = (char *)bad[i][j];
+        argv[k] = NULL;
+        kt_exec(&r, argv);
+        cr_assert_neq(r.code, 0, "case %zu accepted", i);
+        cr_assert(strlen(r.err) > 10, "case %zu: no clear error message", i);
+        cr_assert_str_eq(r.out, "", "case %zu printed output on failure", i);
+        kt_run_free(&r);
+    }
+    cr_assert_eq(s_list_len("institution", "list", "--text", ""), 0);
+    cr_assert_eq(s_list_len("person", "list", "--text", ""), 0);
+    /* still serving */
+    char *id = kt_ctl_id(&node, "institution", "add", "--name", "OK", "--sector", "police", "--level", "gmina", NULL);
+    cr_assert_not_null(id);
+    free(id);
+}
+
+/* kill -9 of the registry: koop-node restarts it and everything is there. */
+Test(registry, kill9_registry_is_restarted_with_data)
+{
+    kt_run_t r;
+    char *id = kt_ctl_id(&node, "institution", "add", "--name", "KPP", "--sector", "police", "--level",
+                         "powiat", NULL);
+    pid_t reg = kt_child_pid(node.pid, "koop-registry");
+    cr_assert(reg > 0, "no registry child of koop-node");
+    kill(reg, SIGKILL);
+    int back = 0;
+    for (int i = 0; i < 100 && !back; i++) {
+        kt_ctl(&r, &node, "--json", "--timeout", "1000", "institution", "show", "--id", id, NULL);
+        back = r.code == 0;
+        kt_run_free(&r);
+        if (!back)
+            kt_sleep_ms(100);
+    }
+    cr_assert(back, "registry not back after kill -9");
+    cr_assert_neq(kt_child_pid(node.pid, "koop-registry"), reg);
+    free(id);
+}
+
+Test(registry, node_restart_keeps_everything)
+{
+    char *id = kt_ctl_id(&node, "institution", "add", "--name", "SP nr 1", "--sector", "education", "--level",
+                         "gmina", NULL);
+    cr_assert_eq(kt_node_stop(&node), 0, "koop-node did not stop cleanly on SIGTERM");
+    cr_assert_eq(kt_node_start(&node, 20), 0);
+    kt_run_t r;
+    kt_ctl(&r, &node, "--json", "institution", "show", "--id", id, NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    kt_run_free(&r);
+    free(id);
+}
+
+Test(registry, status_reports_every_service)
+{
+    kt_run_t r;
+    kt_ctl(&r, &node, "--json", "status", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_assert(json_is_true(json_object_get(r.json, "ok")));
+    cr_assert_str_eq(json_string_value(json_object_get(r.json, "node")), "gmina-2013032");
+    kt_run_free(&r);
+    kt_node_stop(&node);
+    kt_ctl(&r, &node, "--timeout", "300", "status", NULL);
+    cr_assert_eq(r.code, 3, "status of a stopped node must fail with exit 3, got %d", r.code);
+    kt_run_free(&r);
+}

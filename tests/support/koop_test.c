@@ -1,0 +1,317 @@
+#include "koop_test.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_ARGS 64
+
+const char *
+kt_bin(void)
+{
+    const char *b = getenv("KOOP_BIN");
+    return b && *b ? b : "bin";
+}
+
+void
+kt_sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+/* Appends what fd has to *buf (grown). Returns bytes read, 0 at EOF, -1 error. */
+static ssize_t
+s_drain(int fd, char **buf, size_t *len, size_t *cap)
+{
+    char tmp[4096];
+    ssize_t n = read(fd, tmp, sizeof tmp);
+    if (n <= 0)
+        return n;
+    if (*len + (size_t)n + 1 > *cap) {
+        size_t ncap = (*cap ? *cap * 2 : 8192) + (size_t)n;
+        char *g = realloc(*buf, ncap);
+        if (!g)
+            return -1;
+        *buf = g;
+        *cap = ncap;
+    }
+    memcpy(*buf + *len, tmp, (size_t)n);
+    *len += (size_t)n;
+    (*buf)[*len] = '\0';
+    return n;
+}
+
+int
+kt_exec(kt_run_t *r, char *const argv[])
+{
+    int po[2], pe[2], status;
+    size_t ol = 0, oc = 0, el = 0, ec = 0;
+    pid_t pid;
+
+    memset(r, 0, sizeof *r);
+    if (pipe(po) != 0 || pipe(pe) != 0)
+        return -1;
+    pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        dup2(po[1], 1);
+        dup2(pe[1], 2);
+        close(po[0]);
+        close(pe[0]);
+        close(po[1]);
+        close(pe[1]);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    close(po[1]);
+    close(pe[1]);
+    struct pollfd fds[2] = {{po[0], POLLIN, 0}, {pe[0], POLLIN, 0}};
+    int open_fds = 2;
+    while (open_fds > 0) {
+        if (poll(fds, 2, -1) < 0 && errno != EINTR)
+            break;
+        if (fds[0].fd >= 0 && (fds[0].revents & (POLLIN | POLLHUP)) &&
+            s_drain(po[0], &r->out, &ol, &oc) <= 0) {
+            fds[0].fd = -1;
+            open_fds--;
+        }
+        if (fds[1].fd >= 0 && (fds[1].revents & (POLLIN | POLLHUP)) &&
+            s_drain(pe[0], &r->err, &el, &ec) <= 0) {
+            fds[1].fd = -1;
+            open_fds--;
+        }
+    }
+    close(po[0]);
+    close(pe[0]);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    r->code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    if (!r->out)
+        r->out = strdup("");
+    if (!r->err)
+        r->err = strdup("");
+    r->json = json_loads(r->out, JSON_DECODE_ANY, NULL);
+    return 0;
+}
+
+void
+kt_run_free(kt_run_t *r)
+{
+    free(r->out);
+    free(r->err);
+    json_decref(r->json);
+    memset(r, 0, sizeof *r);
+}
+
+static int
+s_ctl_v(kt_run_t *r, kt_node_t *n, int json, va_list ap)
+{
+    char exe[PATH_MAX + 16];
+    char *argv[MAX_ARGS + 8];
+    int k = 0;
+    const char *a;
+
+    snprintf(exe, sizeof exe, "%s/koopctl", kt_bin());
+    argv[k++] = exe;
+    argv[k++] = "-c";
+    argv[k++] = n->conf;
+    if (json)
+        argv[k++] = "--json";
+    while ((a = va_arg(ap, const char *)) != NULL && k < MAX_ARGS)
+        argv[k++] = (char *)a;
+    argv[k] = NULL;
+    return kt_exec(r, argv);
+}
+
+int
+kt_ctl(kt_run_t *r, kt_node_t *n, ...)
+{
+    va_list ap;
+    int rc;
+    va_start(ap, n);
+    rc = s_ctl_v(r, n, 0, ap);
+    va_end(ap);
+    return rc;
+}
+
+char *
+kt_ctl_id(kt_node_t *n, ...)
+{
+    kt_run_t r;
+    va_list ap;
+    char *id = NULL;
+    va_start(ap, n);
+    s_ctl_v(&r, n, 1, ap);
+    va_end(ap);
+    if (r.code == 0 && json_is_object(r.json) && json_is_string(json_object_get(r.json, "id")))
+        id = strdup(json_string_value(json_object_get(r.json, "id")));
+    else
+        fprintf(stderr, "kt_ctl_id: exit %d: %s%s\n", r.code, r.err, r.out);
+    kt_run_free(&r);
+    return id;
+}
+
+int
+kt_node_init(kt_node_t *n, const char *role, const char *teryt, const char *name, ...)
+{
+    char exe[PATH_MAX + 16];
+    char *argv[MAX_ARGS + 16];
+    kt_run_t r;
+    va_list ap;
+    const char *a;
+    int k = 0;
+
+    memset(n, 0, sizeof *n);
+    snprintf(n->dir, sizeof n->dir, "/tmp/kt.XXXXXX");
+    if (!mkdtemp(n->dir))
+        return -1;
+    snprintf(n->conf, sizeof n->conf, "%s/koop.conf", n->dir);
+    snprintf(exe, sizeof exe, "%s/koopctl", kt_bin());
+    argv[k++] = exe;
+    argv[k++] = "node";
+    argv[k++] = "init";
+    argv[k++] = n->dir;
+    argv[k++] = "--role";
+    argv[k++] = (char *)role;
+    argv[k++] = "--teryt";
+    argv[k++] = (char *)teryt;
+    argv[k++] = "--name";
+    argv[k++] = (char *)name;
+    va_start(ap, name);
+    while ((a = va_arg(ap, const char *)) != NULL && k < MAX_ARGS)
+        argv[k++] = (char *)a;
+    va_end(ap);
+    argv[k] = NULL;
+    if (kt_exec(&r, argv) != 0 || r.code != 0) {
+        fprintf(stderr, "node init failed: %s\n", r.err ? r.err : "");
+        kt_run_free(&r);
+        return -1;
+    }
+    kt_run_free(&r);
+    return 0;
+}
+
+int
+kt_node_start(kt_node_t *n, int timeout_s)
+{
+    char exe[PATH_MAX + 16], log[PATH_MAX + 16];
+    pid_t pid;
+
+    snprintf(exe, sizeof exe, "%s/koop-node", kt_bin());
+    snprintf(log, sizeof log, "%s/node.log", n->dir);
+    pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+            close(fd);
+        }
+        execl(exe, exe, "-c", n->conf, (char *)NULL);
+        _exit(127);
+    }
+    n->pid = pid;
+    for (int i = 0; i < timeout_s * 10; i++) {
+        kt_run_t r;
+        int status;
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            n->pid = 0;
+            return -1;
+        }
+        if (kt_ctl(&r, n, "--timeout", "500", "status", NULL) == 0 && r.code == 0) {
+            kt_run_free(&r);
+            return 0;
+        }
+        kt_run_free(&r);
+        kt_sleep_ms(100);
+    }
+    return -1;
+}
+
+int
+kt_node_stop(kt_node_t *n)
+{
+    int status;
+    if (!n->pid)
+        return 0;
+    kill(n->pid, SIGTERM);
+    for (int i = 0; i < 150; i++) {
+        if (waitpid(n->pid, &status, WNOHANG) == n->pid) {
+            n->pid = 0;
+            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        }
+        kt_sleep_ms(100);
+    }
+    kill(n->pid, SIGKILL);
+    waitpid(n->pid, &status, 0);
+    n->pid = 0;
+    return -1;
+}
+
+void
+kt_node_destroy(kt_node_t *n)
+{
+    char *argv[] = {"/bin/rm", "-rf", n->dir, NULL};
+    kt_run_t r;
+    kt_node_stop(n);
+    if (n->dir[0] && strncmp(n->dir, "/tmp/kt.", 8) == 0 && !getenv("KOOP_TEST_KEEP")) {
+        kt_exec(&r, argv);
+        kt_run_free(&r);
+    }
+}
+
+pid_t
+kt_child_pid(pid_t parent, const char *needle)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    pid_t found = 0;
+    if (!d)
+        return 0;
+    while (!found && (e = readdir(d)) != NULL) {
+        char path[300], buf[4096];
+        int ppid = 0;
+        FILE *f;
+        size_t len;
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+        f = fopen(path, "r");
+        if (!f)
+            continue;
+        len = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[len] = '\0';
+        char *rp = strrchr(buf, ')');
+        if (!rp || sscanf(rp + 2, "%*c %d", &ppid) != 1 || ppid != parent)
+            continue;
+        snprintf(path, sizeof path, "/proc/%s/cmdline", e->d_name);
+        f = fopen(path, "r");
+        if (!f)
+            continue;
+        len = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        for (size_t i = 0; i < len; i++)
+            if (buf[i] == '\0')
+                buf[i] = ' ';
+        buf[len] = '\0';
+        if (strstr(buf, needle))
+            found = (pid_t)atoi(e->d_name);
+    }
+    closedir(d);
+    return found;
+}
