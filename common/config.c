@@ -45,7 +45,10 @@ static const s_key s_keys[] = {
 
 typedef struct {
     koop_config_t *cfg;
-    char msg[512]; /* first error, without the file:line prefix */
+    FILE *file;
+    int line;      /* line the reader gave last */
+    int msg_line;  /* line of msg */
+    char msg[512]; /* first error the handler found, without the file:line prefix */
     unsigned char seen[KOOP_ARRAY_LEN(s_keys)];
 } s_parse;
 
@@ -106,19 +109,47 @@ bad:
     return 0;
 }
 
+/* Records the first error of the handler with its line. */
+static int
+s_fail(s_parse *p)
+{
+    if (!p->msg_line)
+        p->msg_line = p->line;
+    return 0;
+}
+
 static int
 s_handler(void *user, const char *section, const char *name, const char *value)
 {
     s_parse *p = user;
+    char saved[sizeof p->msg];
+    if (p->msg_line) /* keep the first message: later ones would overwrite it */
+        memcpy(saved, p->msg, sizeof saved);
     for (size_t i = 0; i < KOOP_ARRAY_LEN(s_keys); i++) {
         const s_key *k = &s_keys[i];
         if (strcmp(k->section, section) == 0 && strcmp(k->key, name) == 0) {
             p->seen[i] = 1;
-            return s_check_value(p, k, value, (char *)p->cfg + k->offset);
+            if (s_check_value(p, k, value, (char *)p->cfg + k->offset))
+                return 1;
+            goto fail;
         }
     }
     snprintf(p->msg, sizeof p->msg, "nieznany klucz '%.60s' w sekcji [%.60s]", name, section);
-    return 0;
+fail:
+    if (p->msg_line)
+        memcpy(p->msg, saved, sizeof saved);
+    return s_fail(p);
+}
+
+/* fgets that counts lines, so the handler knows where it is. */
+static char *
+s_reader(char *str, int num, void *stream)
+{
+    s_parse *p = stream;
+    char *r = fgets(str, num, p->file);
+    if (r)
+        p->line++;
+    return r;
 }
 
 int
@@ -144,18 +175,20 @@ koop_config_load(koop_config_t *cfg, const char *path, char *err, size_t errlen)
     else
         snprintf(cfg->dir, sizeof cfg->dir, "%.*s", (int)(slash - path), path);
 
-    line = ini_parse(path, s_handler, &p);
-    if (line == -1) {
+    p.file = fopen(path, "r");
+    if (!p.file) {
         snprintf(err, errlen, "%s: nie można otworzyć pliku konfiguracji", path);
         return -1;
     }
+    line = ini_parse_stream(s_reader, &p, s_handler, &p);
+    fclose(p.file);
     if (line == -2) {
         snprintf(err, errlen, "%s: brak pamięci przy czytaniu konfiguracji", path);
         return -1;
     }
     if (line > 0) {
         snprintf(err, errlen, "%s:%d: %s", path, line,
-                 p.msg[0] ? p.msg : "błąd składni (oczekiwano [sekcja] lub klucz = wartość)");
+                 p.msg_line == line ? p.msg : "błąd składni (oczekiwano [sekcja] lub klucz = wartość)");
         return -1;
     }
     for (size_t i = 0; i < KOOP_ARRAY_LEN(s_keys); i++) {

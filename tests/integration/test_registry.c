@@ -21,7 +21,7 @@ s_setup(void)
 static void
 s_teardown(void)
 {
-    kt_node_destroy(&node);
+    cr_assert_eq(kt_node_destroy(&node), 0, "the node's processes reported sanitizer errors");
 }
 
 TestSuite(registry, .init = s_setup, .fini = s_teardown, .timeout = 120);

@@ -262,16 +262,38 @@ kt_node_stop(kt_node_t *n)
     return -1;
 }
 
-void
+int
+kt_node_sanitizer_reports(const kt_node_t *n)
+{
+    char path[PATH_MAX + 16], line[4096];
+    FILE *f;
+    int reports = 0;
+    snprintf(path, sizeof path, "%s/node.log", n->dir);
+    f = fopen(path, "r");
+    if (!f)
+        return 0;
+    while (fgets(line, sizeof line, f))
+        if (strstr(line, "AddressSanitizer") || strstr(line, "LeakSanitizer") || strstr(line, "runtime error:")) {
+            fprintf(stderr, "%s: %s", path, line);
+            reports++;
+        }
+    fclose(f);
+    return reports;
+}
+
+int
 kt_node_destroy(kt_node_t *n)
 {
     char *argv[] = {"/bin/rm", "-rf", n->dir, NULL};
     kt_run_t r;
+    int reports;
     kt_node_stop(n);
+    reports = kt_node_sanitizer_reports(n);
     if (n->dir[0] && strncmp(n->dir, "/tmp/kt.", 8) == 0 && !getenv("KOOP_TEST_KEEP")) {
         kt_exec(&r, argv);
         kt_run_free(&r);
     }
+    return reports;
 }
 
 pid_t

@@ -34,8 +34,11 @@ int kt_node_init(kt_node_t *n, const char *role, const char *teryt, const char *
 int kt_node_start(kt_node_t *n, int timeout_s);
 /* SIGTERM and wait; returns the exit status or -1 if it had to be killed. */
 int kt_node_stop(kt_node_t *n);
-/* Stops (kill -9 if needed) and removes the directory. */
-void kt_node_destroy(kt_node_t *n);
+/* Stops (kill -9 if needed) and removes the directory (kept when
+ * KOOP_TEST_KEEP is set). Returns the number of sanitizer reports
+ * (ASan/UBSan/LSan) the node's processes wrote to its log: tests assert 0. */
+int kt_node_destroy(kt_node_t *n);
+int kt_node_sanitizer_reports(const kt_node_t *n);
 
 /* Runs koopctl -c n->conf ARGS... (NULL-terminated) and captures its output. */
 int kt_ctl(kt_run_t *r, kt_node_t *n, ...);

@@ -1,0 +1,185 @@
+/* Unit tests of common/store and common/log on real LMDB files. */
+#include "envelope.pb-c.h"
+#include "log.h"
+#include "store.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char dir[64];
+
+static void
+s_mkdir(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/ku.XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+}
+
+static void
+s_rmdir(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(store, .init = s_mkdir, .fini = s_rmdir);
+
+typedef struct {
+    koop_log_t *log;
+    int n;
+    size_t size;
+    int runs;
+} s_append_ctx;
+
+static int
+s_append_n(MDB_txn *txn, void *ctx)
+{
+    s_append_ctx *a = ctx;
+    static uint8_t payload[8192];
+    a->runs++;
+    for (int i = 0; i < a->n; i++) {
+        int scope = (i % 3 == 0) ? KOOP__SCOPE__SCOPE_SHARED : KOOP__SCOPE__SCOPE_LOCAL;
+        int rc = koop_log_append(a->log, txn, "test.event", scope, "tester", payload, a->size, NULL);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+Test(store, log_sequences_start_at_one_and_have_no_gaps)
+{
+    koop_store_t *s;
+    koop_log_t *log;
+    MDB_txn *txn;
+    uint64_t last, shared_last, count;
+    cr_assert_eq(koop_store_open(&s, dir, NULL), 0);
+    cr_assert_eq(koop_log_open(&log, s, "node-a", "test"), 0);
+    s_append_ctx a = {log, 10, 16, 0};
+    cr_assert_eq(koop_store_write(s, s_append_n, &a), 0);
+    cr_assert_eq(koop_store_write(s, s_append_n, &a), 0);
+    cr_assert_eq(koop_store_read(s, &txn), 0);
+    cr_assert_eq(koop_log_last(log, txn, 0, &last), 0);
+    cr_assert_eq(last, 20);
+    cr_assert_eq(koop_log_last(log, txn, 1, &shared_last), 0);
+    cr_assert_eq(shared_last, 20, "seq 1,4,7,10 then 11,14,17,20 are SHARED");
+    cr_assert_eq(koop_log_count_shared_after(log, txn, 10, &count), 0);
+    cr_assert_eq(count, 4);
+    mdb_txn_abort(txn);
+    koop_log_destroy(&log);
+    koop_store_destroy(&s);
+}
+
+typedef struct {
+    uint64_t seqs[64];
+    int n;
+    int scopes_ok;
+} s_seen;
+
+static int
+s_visit(uint64_t seq, const uint8_t *bytes, size_t len, void *ctx)
+{
+    s_seen *s = ctx;
+    Koop__Event *ev = koop__event__unpack(NULL, len, bytes);
+    cr_assert_not_null(ev, "a stored envelope must decode");
+    cr_assert_eq(ev->seq, seq, "the key is the envelope's seq");
+    cr_assert_str_eq(ev->node, "node-a");
+    cr_assert_str_eq(ev->stream, "test");
+    cr_assert_str_eq(ev->actor, "tester");
+    s->seqs[s->n++] = seq;
+    if (ev->scope != KOOP__SCOPE__SCOPE_SHARED)
+        s->scopes_ok = 0;
+    koop__event__free_unpacked(ev, NULL);
+    return 0;
+}
+
+Test(store, log_read_ranges_and_shared_only)
+{
+    koop_store_t *s;
+    koop_log_t *log;
+    MDB_txn *txn;
+    s_seen all = {.scopes_ok = 1}, shared = {.scopes_ok = 1};
+    cr_assert_eq(koop_store_open(&s, dir, NULL), 0);
+    cr_assert_eq(koop_log_open(&log, s, "node-a", "test"), 0);
+    s_append_ctx a = {log, 30, 16, 0};
+    cr_assert_eq(koop_store_write(s, s_append_n, &a), 0);
+    cr_assert_eq(koop_store_read(s, &txn), 0);
+    cr_assert_eq(koop_log_read(log, txn, 5, 10, 0, s_visit, &all), 0);
+    cr_assert_eq(all.n, 10);
+    for (int i = 0; i < 10; i++)
+        cr_assert_eq(all.seqs[i], (uint64_t)(6 + i));
+    cr_assert_eq(koop_log_read(log, txn, 1, 100, 1, s_visit, &shared), 0);
+    cr_assert_eq(shared.n, 9, "SHARED seqs after 1: 4,7,...,28");
+    cr_assert(shared.scopes_ok);
+    cr_assert_eq(shared.seqs[0], 4);
+    mdb_txn_abort(txn);
+    koop_log_destroy(&log);
+    koop_store_destroy(&s);
+}
+
+Test(store, log_identity_survives_reopen_and_differs_after_reset)
+{
+    koop_store_t *s;
+    koop_log_t *log;
+    char first[64];
+    char cmd[160];
+    cr_assert_eq(koop_store_open(&s, dir, NULL), 0);
+    cr_assert_eq(koop_log_open(&log, s, "n", "test"), 0);
+    snprintf(first, sizeof first, "%s", koop_log_id(log));
+    koop_log_destroy(&log);
+    koop_store_destroy(&s);
+    cr_assert_eq(koop_store_open(&s, dir, NULL), 0);
+    cr_assert_eq(koop_log_open(&log, s, "n", "test"), 0);
+    cr_assert_str_eq(koop_log_id(log), first);
+    koop_log_destroy(&log);
+    koop_store_destroy(&s);
+    snprintf(cmd, sizeof cmd, "rm -f %s/data.mdb %s/lock.mdb", dir, dir);
+    cr_assert_eq(system(cmd), 0);
+    cr_assert_eq(koop_store_open(&s, dir, NULL), 0);
+    cr_assert_eq(koop_log_open(&log, s, "n", "test"), 0);
+    cr_assert_str_neq(koop_log_id(log), first, "a reset database is a new log");
+    koop_log_destroy(&log);
+    koop_store_destroy(&s);
+}
+
+/* The map starts at 16 MiB: 40 MiB in one transaction must grow it (abort,
+ * grow, retry the whole transaction) and then commit everything exactly once. */
+Test(store, map_full_grows_and_retries_the_transaction)
+{
+    koop_store_t *s;
+    koop_log_t *log;
+    MDB_txn *txn;
+    MDB_envinfo info;
+    uint64_t last;
+    cr_assert_eq(koop_store_open(&s, dir, NULL), 0);
+    cr_assert_eq(koop_log_open(&log, s, "n", "test"), 0);
+    s_append_ctx a = {log, 5000, 8000, 0};
+    cr_assert_eq(koop_store_write(s, s_append_n, &a), 0);
+    cr_assert_gt(a.runs, 1, "the write must have hit MDB_MAP_FULL and been retried");
+    mdb_env_info(koop_store_env(s), &info);
+    cr_assert_gt(info.me_mapsize, (size_t)32 << 20);
+    cr_assert_eq(koop_store_read(s, &txn), 0);
+    cr_assert_eq(koop_log_last(log, txn, 0, &last), 0);
+    cr_assert_eq(last, 5000, "no event lost or doubled by the retry");
+    mdb_txn_abort(txn);
+    koop_log_destroy(&log);
+    koop_store_destroy(&s);
+    /* reopening adopts the grown size */
+    cr_assert_eq(koop_store_open(&s, dir, NULL), 0);
+    mdb_env_info(koop_store_env(s), &info);
+    cr_assert_gt(info.me_mapsize, (size_t)32 << 20);
+    koop_store_destroy(&s);
+}
+
+Test(store, be64_keys_sort_numerically)
+{
+    unsigned char a[8], b[8];
+    koop_be64_put(a, 255);
+    koop_be64_put(b, 256);
+    cr_assert_lt(memcmp(a, b, 8), 0);
+    cr_assert_eq(koop_be64_get(b), 256);
+    koop_be64_put(a, UINT64_MAX);
+    cr_assert_eq(koop_be64_get(a), UINT64_MAX);
+}

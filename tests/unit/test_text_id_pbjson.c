@@ -1,0 +1,119 @@
+/* Unit tests of common/text, common/id, common/clock and common/pbjson. */
+#include "clock.h"
+#include "id.h"
+#include "pbjson.h"
+#include "record.h"
+#include "registry.pb-c.h"
+#include "text.h"
+
+#include <criterion/criterion.h>
+#include <string.h>
+
+Test(text, utf8_and_control_characters)
+{
+    cr_assert(koop_text_valid("Zażółć gęślą jaźń", 100));
+    cr_assert(!koop_text_valid("\xc3\x28", 100), "invalid UTF-8");
+    cr_assert(!koop_text_valid("a\x01b", 100), "control character");
+    cr_assert(!koop_text_valid("abcdef", 5), "too long");
+    cr_assert(koop_text_valid("linia\ndruga", 100));
+}
+
+Test(text, contains_folds_polish_letters)
+{
+    cr_assert(koop_text_contains("ŁÓDŹ i okolice", "łódź"));
+    cr_assert(koop_text_contains("Poradnictwo RODZINNE", "rodzin"));
+    cr_assert(!koop_text_contains("Klub seniora", "rodzin"));
+    cr_assert(koop_text_equal("Świetlica", "świetlica"));
+    cr_assert(koop_text_email("anna@example.org"));
+    cr_assert(!koop_text_email("anna@"));
+    cr_assert(!koop_text_email("a b@example.org"));
+}
+
+Test(id, uuidv7_format_and_order)
+{
+    char a[KOOP_ID_LEN], b[KOOP_ID_LEN];
+    cr_assert_eq(koop_id_new(a), 0);
+    cr_assert(koop_id_valid(a), "%s", a);
+    cr_assert_eq(a[14], '7', "version 7");
+    for (int i = 0; i < 1000; i++) {
+        cr_assert_eq(koop_id_new(b), 0);
+        cr_assert_str_neq(a, b);
+    }
+    cr_assert_leq(strncmp(a, b, 8), 0, "ids sort by time");
+    cr_assert(!koop_id_valid("xyz"));
+}
+
+Test(clock, dates)
+{
+    cr_assert(koop_date_valid("2024-02-29"));
+    cr_assert(!koop_date_valid("2023-02-29"));
+    cr_assert(!koop_date_valid("2023-13-01"));
+    cr_assert(!koop_date_valid("2023-1-01"));
+    cr_assert(!koop_date_valid("23-01-01xx"));
+    cr_assert_eq(koop_date_days("1970-01-01"), 0);
+    cr_assert_eq(koop_date_days("2020-10-01") - koop_date_days("2019-06-01"), 488);
+}
+
+Test(pbjson, options_to_message_and_back)
+{
+    char err[300];
+    json_t *in = json_pack("{s:s, s:s, s:s, s:s}", "name", "Poradnia", "provider", "p1", "target",
+                           "families, seniors", "active", "false");
+    ProtobufCMessage *m = koop_pbjson_from_json(&koop__reg__catalogue_entry__descriptor, in, err, sizeof err);
+    cr_assert_not_null(m, "%s", err);
+    Koop__Reg__CatalogueEntry *e = (Koop__Reg__CatalogueEntry *)m;
+    cr_assert_eq(e->n_target, 2);
+    cr_assert_eq(e->target[0], KOOP__REG__TARGET__TARGET_FAMILIES);
+    cr_assert_eq(e->target[1], KOOP__REG__TARGET__TARGET_SENIORS);
+    cr_assert(e->has_active && !e->active);
+    json_t *out = koop_pbjson_to_json(m);
+    cr_assert_str_eq(json_string_value(json_array_get(json_object_get(out, "target"), 1)), "seniors");
+    cr_assert(json_is_false(json_object_get(out, "active")));
+    cr_assert_null(json_object_get(out, "category"), "absent fields are omitted");
+    json_decref(out);
+    json_decref(in);
+    protobuf_c_message_free_unpacked(m, NULL);
+}
+
+Test(pbjson, unknown_option_and_bad_enum_are_named)
+{
+    char err[600];
+    json_t *in = json_pack("{s:s}", "colour", "red");
+    cr_assert_null(koop_pbjson_from_json(&koop__reg__institution__descriptor, in, err, sizeof err));
+    cr_assert(strstr(err, "--colour"), "%s", err);
+    json_decref(in);
+    in = json_pack("{s:s}", "sector", "nonsense");
+    cr_assert_null(koop_pbjson_from_json(&koop__reg__institution__descriptor, in, err, sizeof err));
+    cr_assert(strstr(err, "social_assistance"), "the error lists the allowed values: %s", err);
+    json_decref(in);
+    in = json_pack("{s:s}", "active", "maybe");
+    cr_assert_null(koop_pbjson_from_json(&koop__reg__institution__descriptor, in, err, sizeof err));
+    json_decref(in);
+}
+
+Test(record, merge_replaces_present_fields_and_whole_lists)
+{
+    Koop__Reg__CatalogueEntry base = KOOP__REG__CATALOGUE_ENTRY__INIT, patch = KOOP__REG__CATALOGUE_ENTRY__INIT;
+    Koop__Reg__Target t1[] = {KOOP__REG__TARGET__TARGET_FAMILIES, KOOP__REG__TARGET__TARGET_ADULTS};
+    Koop__Reg__Target t2[] = {KOOP__REG__TARGET__TARGET_SENIORS};
+    base.name = "A";
+    base.category = "c";
+    base.n_target = 2;
+    base.target = t1;
+    base.has_active = 1;
+    base.active = 1;
+    patch.name = "B";
+    patch.n_target = 1;
+    patch.target = t2;
+    patch.has_active = 1;
+    patch.active = 0;
+    Koop__Reg__CatalogueEntry *m = (Koop__Reg__CatalogueEntry *)koop_record_merge(&base.base, &patch.base);
+    cr_assert_not_null(m);
+    cr_assert_str_eq(m->name, "B");
+    cr_assert_str_eq(m->category, "c", "a field not in the patch is kept");
+    cr_assert_eq(m->n_target, 1, "a list in the patch replaces the list");
+    cr_assert_eq(m->target[0], KOOP__REG__TARGET__TARGET_SENIORS);
+    cr_assert(!m->active);
+    cr_assert_eq(base.n_target, 2, "the base is left as it was");
+    protobuf_c_message_free_unpacked(&m->base, NULL);
+}
