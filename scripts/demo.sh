@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# make demo: a powiat hub and two gmina nodes with sample data from the
+# "Liderzy kooperacji" pilot in powiat wysokomazowiecki, driven through koopctl.
+# The nodes are stopped at the end; KOOP_DEMO_KEEP=1 leaves them running.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+KC=./bin/koopctl
+KN=./bin/koop-node
+DEMO=${KOOP_DEMO_DIR:-/tmp/koop-demo}
+PIDS=()
+cleanup() {
+  if [ "${KOOP_DEMO_KEEP:-0}" = 1 ]; then
+    echo "Węzły działają dalej (pid: ${PIDS[*]}); zatrzymaj: kill ${PIDS[*]}"; return
+  fi
+  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && wait "$p" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+
+say() { printf '\n== %s\n' "$*"; }
+jid() { jq -er '.id'; }
+start() { # start CONF: run koop-node in the background until `status` answers
+  "$KN" -c "$1" >>"$(dirname "$1")/node.log" 2>&1 &
+  PIDS+=("$!")
+  for _ in $(seq 1 100); do "$KC" -c "$1" status >/dev/null 2>&1 && return 0; sleep 0.1; done
+  echo "węzeł $1 nie wystartował; zobacz $(dirname "$1")/node.log" >&2; exit 1
+}
+
+rm -rf "$DEMO"; mkdir -p "$DEMO"
+port=$((20000 + RANDOM % 20000))
+say "Zakładanie węzłów w $DEMO"
+"$KC" node init "$DEMO/powiat" --role hub --teryt 2013 --name "Powiat wysokomazowiecki" --listen "tcp://127.0.0.1:$port"
+"$KC" node init "$DEMO/kobylin" --role gmina --teryt 2013032 --name "Gmina Kobylin-Borzymy" \
+  --hub "tcp://127.0.0.1:$port" --hub-key "$DEMO/powiat/keys/node.pub"
+"$KC" node init "$DEMO/wysokie" --role gmina --teryt 2013072 --name "Gmina Wysokie Mazowieckie" \
+  --hub "tcp://127.0.0.1:$port" --hub-key "$DEMO/powiat/keys/node.pub"
+H=$DEMO/powiat/koop.conf; G1=$DEMO/kobylin/koop.conf; G2=$DEMO/wysokie/koop.conf
+for c in "$H" "$G1" "$G2"; do start "$c"; done
+"$KC" -c "$H" status; "$KC" -c "$G1" status; "$KC" -c "$G2" status
+
+say "Powiat: instytucje powiatowe"
+pcpr=$("$KC" -c "$H" --json institution add --name "Powiatowe Centrum Pomocy Rodzinie w Wysokiem Mazowieckiem" \
+  --sector family_support --level powiat --teryt 2013 | jid)
+pup=$("$KC" -c "$H" --json institution add --name "Powiatowy Urząd Pracy w Wysokiem Mazowieckiem" \
+  --sector labour_office --level powiat --teryt 2013 | jid)
+kpp=$("$KC" -c "$H" --json institution add --name "Komenda Powiatowa Policji w Wysokiem Mazowieckiem" \
+  --sector police --level powiat --teryt 2013 | jid)
+"$KC" -c "$H" --json service add --name "Poradnictwo specjalistyczne dla rodzin" --provider "$pcpr" \
+  --target families,children_youth --category poradnictwo --area "powiat wysokomazowiecki" \
+  --contact "PCPR, tel. 86 275 00 00, pon.-pt. 7:30-15:30" >/dev/null
+"$KC" -c "$H" --json service add --name "Aktywizacja zawodowa – staże i szkolenia" --provider "$pup" \
+  --target adults --category praca --area "powiat wysokomazowiecki" >/dev/null
+"$KC" -c "$H" institution list
+
+load_gmina() { # load_gmina CONF GMINA_NAME TERYT
+  local c=$1 name=$2 teryt=$3 ops sp ngo p1 p2 pzk
+  ops=$("$KC" -c "$c" --json institution add --name "Gminny Ośrodek Pomocy Społecznej – $name" \
+    --sector social_assistance --level gmina --teryt "$teryt" | jid)
+  sp=$("$KC" -c "$c" --json institution add --name "Szkoła Podstawowa – $name" --sector education --level gmina --teryt "$teryt" | jid)
+  ngo=$("$KC" -c "$c" --json institution add --name "Stowarzyszenie na rzecz rozwoju gminy $name" --sector ngo --level gmina --teryt "$teryt" | jid)
+  # the powiat institutions as this gmina knows them (until the hub sends its own down)
+  local lpcpr lkpp
+  lpcpr=$("$KC" -c "$c" --json institution add --name "PCPR Wysokie Mazowieckie" --sector family_support --level powiat --teryt 2013 | jid)
+  lkpp=$("$KC" -c "$c" --json institution add --name "KPP Wysokie Mazowieckie" --sector police --level powiat --teryt 2013 | jid)
+  p1=$("$KC" -c "$c" --json person add --name "Koordynator $name" --institution "$ops" --role coordinator --email "koordynator@example.org" | jid)
+  p2=$("$KC" -c "$c" --json person add --name "Animator $name" --institution "$ops" --role animator --email "animator@example.org" | jid)
+  "$KC" -c "$c" --json agreement add --parties "$ops,$sp,$ngo,$lpcpr,$lkpp" --signed 2019-06-14 --until 2021-12-31 \
+    --text "Porozumienie o współpracy w Gminno-Powiatowym Partnerskim Zespole Kooperacji" >/dev/null
+  pzk=$("$KC" -c "$c" --json pzk create --name "G-PZK $name" --formed 2019-06-14 | jid)
+  for i in "$ops" "$sp" "$ngo" "$lpcpr" "$lkpp"; do
+    "$KC" -c "$c" --json pzk join --pzk "$pzk" --institution "$i" --date 2019-06-14 --representative "$p2" >/dev/null
+  done
+  "$KC" -c "$c" --json service add --name "Klub seniora" --provider "$ops" --target seniors --category "czas wolny" \
+    --area "$name" --schedule "wtorki 10-13" >/dev/null
+  "$KC" -c "$c" --json service add --name "Świetlica środowiskowa" --provider "$ngo" --target children_youth,families \
+    --category "opieka i wychowanie" --area "$name" --schedule "pon.-pt. 13-17" >/dev/null
+  "$KC" -c "$c" --json service add --name "Pedagog szkolny – konsultacje dla rodziców" --provider "$sp" \
+    --target families --category poradnictwo --area "$name" >/dev/null
+}
+say "Gmina Kobylin-Borzymy: OPS, szkoła, NGO, porozumienie, G-PZK, lista usług"
+load_gmina "$G1" "Kobylin-Borzymy" 2013032
+say "Gmina Wysokie Mazowieckie"
+load_gmina "$G2" "Wysokie Mazowieckie" 2013072
+
+say "Kobylin-Borzymy: usługi dla rodzin (service search --target families)"
+"$KC" -c "$G1" service search --target families
+say "Kobylin-Borzymy: G-PZK"
+"$KC" -c "$G1" pzk list
+say "Kobylin-Borzymy: dziennik zdarzeń rejestru (ostatnie 5)"
+"$KC" -c "$G1" events list --stream registry --after "$(( $("$KC" -c "$G1" --json status | jq '.services[0].last_seq') - 5 ))"
+say "Gotowe. Katalog demonstracji: $DEMO"
