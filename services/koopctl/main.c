@@ -16,6 +16,7 @@ typedef struct {
 
 static const s_table s_tables[] = {
     {kc_registry_commands, &kc_registry_ncommands},
+    {kc_notifier_commands, &kc_notifier_ncommands},
 };
 
 static void

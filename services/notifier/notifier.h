@@ -1,0 +1,104 @@
+/*
+ * notifier - every team member knows what is theirs to do, on time.
+ *
+ * Consumes the registry and cases feeds (cursor in the notifier's own
+ * transaction) and turns events into notifications by rules (rules.c):
+ * an inbox entry per person (inbox.c) and, by the person's preferences, an
+ * e-mail in the durable delivery queue (outbox.c) sent over SMTP (smtp.c).
+ * Reminders (reminders.c) are kept in LMDB by their time and fire from a
+ * libuv timer; they survive restarts and fire once.
+ *
+ * Exactly once: a notification's key is (event id, recipient, kind). The
+ * inbox, the queue and the sent log are keyed by it and written in the same
+ * transaction as the feed cursor, so a replayed event finds its key and adds
+ * nothing. A mail leaves the queue only in the transaction that records its
+ * successful delivery.
+ *
+ * No personal data in e-mails: a mail names the case number, the kind of
+ * action and the due date, and links to the web UI; never a family's name,
+ * address, or any free text (titles, notes).
+ */
+#ifndef NOTIF_NOTIFIER_H
+#define NOTIF_NOTIFIER_H
+
+#include "feed.h"
+#include "record.h"
+#include "service.h"
+#include "notifier.pb-c.h"
+
+#include <lmdb.h>
+#include <stdint.h>
+
+typedef struct notif notif_t;
+
+/* ---- smtp.c ---- */
+typedef struct {
+    char url[256];
+    char user[256];
+    char password[256];
+    char from[256];
+} notif_smtp_conf_t;
+
+/* Loads the SMTP settings from the node config (password from its file).
+ * Returns 0, or -1 with a Polish message in err. */
+int notif_smtp_conf_load(notif_smtp_conf_t *conf, const koop_config_t *cfg, char *err, size_t errlen);
+/* Sends one mail (blocking; run it off the loop thread). Returns 0, or -1
+ * with the reason in err. */
+int notif_smtp_send(const notif_smtp_conf_t *conf, const char *to, const char *subject,
+                    const char *body, const char *message_id, char *err, size_t errlen);
+
+/* ---- outbox.c: the delivery queue ---- */
+/* Queues mail (its key set) unless that key was queued or sent before.
+ * Returns 0 (queued or already known) or an LMDB error. */
+int notif_outbox_put(notif_t *n, MDB_txn *txn, const Koop__Notif__Mail *mail);
+/* Starts the delivery timer. */
+int notif_outbox_start(notif_t *n);
+void notif_outbox_stop(notif_t *n);
+/* Makes every waiting mail due now (after the relay was fixed). */
+int notif_outbox_retry_now(notif_t *n);
+int notif_outbox_status(notif_t *n, MDB_txn *txn, Koop__Notif__Status *st);
+void notif_outbox_kick(notif_t *n);
+
+/* ---- reminders.c ---- */
+int notif_reminders_start(notif_t *n);
+void notif_reminders_stop(notif_t *n);
+/* Fires what is due and sets the timer to the next reminder. */
+void notif_reminders_check(notif_t *n);
+
+/* ---- rules.c ---- */
+/* The feeds' apply callback (koop_feed_apply_fn): one event, in the feed's txn. */
+int notif_rules_apply(MDB_txn *txn, const Koop__Event *ev, void *ctx);
+
+/* ---- inbox.c ---- */
+int notif_inbox_list(koop_call_t *call);
+int notif_inbox_read(koop_call_t *call);
+/* Adds an inbox entry (id = key) unless present. */
+int notif_inbox_put(notif_t *n, MDB_txn *txn, const Koop__Notif__InboxEntry *e);
+
+/* ---- the service's shared state ---- */
+struct notif {
+    koop_service_t *svc;
+    koop_store_t *store;
+    notif_smtp_conf_t smtp;
+    int smtp_configured;
+    MDB_dbi dbi_recipients, dbi_inbox, dbi_outbox, dbi_outbox_due, dbi_sent, dbi_deliveries,
+        dbi_reminders, dbi_reminder_index, dbi_digest, dbi_tasks, dbi_ipws, dbi_institutions, dbi_meta;
+    koop_feed_t *feed_registry, *feed_cases;
+    uv_timer_t delivery_timer;
+    uv_timer_t reminder_timer;
+    int reminders_changed;  /* set when a transaction scheduled a reminder */
+    uv_work_t work;
+    int sending;
+    int stopping;
+    Koop__Notif__Mail *in_flight;   /* the mail being sent (owned) */
+    char in_flight_error[512];
+    int in_flight_rc;
+    /* status kept in memory and mirrored in the meta table */
+    uint64_t sent_count, failed_attempts, last_sent_ms, last_error_ms;
+    char last_error[700];
+};
+
+/* Returns the recipient (caller frees) or NULL. */
+Koop__Notif__Recipient *notif_recipient_get(notif_t *n, MDB_txn *txn, const char *person);
+
+#endif
