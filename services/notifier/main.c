@@ -210,8 +210,8 @@ s_retry(koop_call_t *call)
 static int
 s_clock(koop_call_t *call)
 {
-    /* tests move the injectable clock: reminders are checked at once */
-    notif_reminders_check(&s_notif);
+    /* reminders are checked right after this request (not inside its transaction) */
+    notif_reminders_kick(&s_notif);
     return koop_call_reply(call, &((Koop__Notif__StatusQuery)KOOP__NOTIF__STATUS_QUERY__INIT).base);
 }
 

@@ -64,6 +64,8 @@ int notif_reminders_start(notif_t *n);
 void notif_reminders_stop(notif_t *n);
 /* Fires what is due and sets the timer to the next reminder. */
 void notif_reminders_check(notif_t *n);
+/* Checks reminders as soon as the loop is free (from inside a request). */
+void notif_reminders_kick(notif_t *n);
 
 /* ---- rules.c ---- */
 /* The feeds' apply callback (koop_feed_apply_fn): one event, in the feed's txn. */

@@ -253,15 +253,43 @@ s_after_work(uv_work_t *w, int status)
         s_schedule(n, r.ok ? 0 : TICK_MS);
 }
 
+/* ms until the first queued mail is due (0 = due now), or UINT64_MAX when
+ * the queue is empty: a read, so an idle queue costs no commit. */
+static uint64_t
+s_peek(notif_t *n)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    uint64_t wait = UINT64_MAX, now = koop_clock_now_ms();
+    if (koop_store_read(n->store, &txn) != 0)
+        return 0;
+    if (mdb_cursor_open(txn, n->dbi_outbox_due, &cur) == 0) {
+        if (mdb_cursor_get(cur, &k, &v, MDB_FIRST) == 0 && k.mv_size >= 8) {
+            uint64_t due = koop_be64_get(k.mv_data);
+            wait = due > now ? due - now : 0;
+        }
+        mdb_cursor_close(cur);
+    }
+    mdb_txn_abort(txn);
+    return wait;
+}
+
 static void
 s_on_tick(uv_timer_t *t)
 {
     notif_t *n = t->data;
     s_pick p = {n, NULL, 0};
+    uint64_t wait;
     int rc;
 
     if (n->sending || n->stopping)
         return;
+    wait = s_peek(n);
+    if (wait > 0) {
+        s_schedule(n, wait < TICK_MS ? wait : TICK_MS);
+        return;
+    }
     rc = koop_store_write(n->store, s_pick_due, &p);
     if (rc != 0) {
         koop_error("delivery queue: %s", mdb_strerror(rc));

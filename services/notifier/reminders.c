@@ -281,16 +281,39 @@ s_on_timer(uv_timer_t *t)
     notif_reminders_check(n);
 }
 
+/* The first reminder's time (0 when none): a read, so an idle check costs no commit. */
+static uint64_t
+s_first_ms(notif_t *n)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    uint64_t first = 0;
+    if (koop_store_read(n->store, &txn) != 0)
+        return 1; /* let the write path report the error */
+    if (mdb_cursor_open(txn, n->dbi_reminders, &cur) == 0) {
+        if (mdb_cursor_get(cur, &k, &v, MDB_FIRST) == 0 && k.mv_size >= 8)
+            first = koop_be64_get(k.mv_data);
+        mdb_cursor_close(cur);
+    }
+    mdb_txn_abort(txn);
+    return first;
+}
+
 void
 notif_reminders_check(notif_t *n)
 {
     s_fire_ctx f = {n, 0, 0};
-    uint64_t wait = MAX_TIMER_MS, now;
-    int rc;
+    uint64_t wait = MAX_TIMER_MS, now, first;
+    int rc = 0;
     if (n->stopping)
         return;
     n->reminders_changed = 0;
-    rc = koop_store_write(n->store, s_fire_due, &f);
+    first = s_first_ms(n);
+    if (first && first <= koop_clock_now_ms())
+        rc = koop_store_write(n->store, s_fire_due, &f);
+    else
+        f.next_ms = first;
     if (rc != 0)
         koop_error("reminders: %s", mdb_strerror(rc));
     if (f.fired) {
@@ -301,6 +324,13 @@ notif_reminders_check(notif_t *n)
     if (f.next_ms && f.next_ms > now && f.next_ms - now < wait)
         wait = f.next_ms - now;
     uv_timer_start(&n->reminder_timer, s_on_timer, wait, 0);
+}
+
+void
+notif_reminders_kick(notif_t *n)
+{
+    if (!n->stopping)
+        uv_timer_start(&n->reminder_timer, s_on_timer, 0, 0);
 }
 
 int

@@ -1,0 +1,389 @@
+/*
+ * The notifier end to end: real nodes, a real SMTP server on loopback
+ * (tests/support/smtp_server.py, Debian's python3-aiosmtpd), the real koopctl.
+ */
+#include "koop_test.h"
+
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static kt_node_t node;
+static pid_t smtp_pid;
+static int smtp_port;
+static char maildir[PATH_MAX + 32];
+static char *sw, *cop, *coord, *gops, *kpp, *hh, *ipw;
+
+static int
+s_port_open(int port)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int fd = socket(AF_INET, SOCK_STREAM, 0), ok;
+    ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    close(fd);
+    return ok;
+}
+
+static void
+s_smtp_start(const char *auth)
+{
+    char port[16];
+    snprintf(port, sizeof port, "%d", smtp_port);
+    smtp_pid = fork();
+    cr_assert_geq(smtp_pid, 0);
+    if (smtp_pid == 0) {
+        int fd = open("/dev/null", 1);
+        dup2(fd, 1);
+        execl("/usr/bin/python3", "python3", "tests/support/smtp_server.py", port, maildir, auth, (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 100 && !s_port_open(smtp_port); i++)
+        kt_sleep_ms(50);
+    cr_assert(s_port_open(smtp_port), "the SMTP server did not start");
+}
+
+static void
+s_smtp_stop(void)
+{
+    if (smtp_pid > 0) {
+        kill(smtp_pid, SIGKILL);
+        waitpid(smtp_pid, NULL, 0);
+        smtp_pid = 0;
+    }
+}
+
+/* Reads every mail of the Maildir; calls fn(text) for each. Returns how many. */
+static int
+s_mails(void (*fn)(const char *text, void *ctx), void *ctx)
+{
+    const char *subs[] = {"new", "cur"};
+    int count = 0;
+    for (int s = 0; s < 2; s++) {
+        char d[PATH_MAX + 64];
+        snprintf(d, sizeof d, "%s/%s", maildir, subs[s]);
+        DIR *dir = opendir(d);
+        struct dirent *e;
+        if (!dir)
+            continue;
+        while ((e = readdir(dir)) != NULL) {
+            char p[PATH_MAX + 400], *buf;
+            FILE *f;
+            long len;
+            if (e->d_name[0] == '.')
+                continue;
+            snprintf(p, sizeof p, "%s/%s", d, e->d_name);
+            f = fopen(p, "r");
+            if (!f)
+                continue;
+            fseek(f, 0, SEEK_END);
+            len = ftell(f);
+            fseek(f, 0, SEEK_SET);
+            buf = calloc(1, (size_t)len + 1);
+            if (fread(buf, 1, (size_t)len, f) == (size_t)len) {
+                count++;
+                if (fn)
+                    fn(buf, ctx);
+            }
+            free(buf);
+            fclose(f);
+        }
+        closedir(dir);
+    }
+    return count;
+}
+
+typedef struct {
+    const char *to;
+    const char *needle;
+    int n;
+} s_count_ctx;
+
+static void
+s_count_fn(const char *text, void *ctx)
+{
+    s_count_ctx *c = ctx;
+    char to[200];
+    snprintf(to, sizeof to, "To: <%s>", c->to);
+    if (strstr(text, to) && (!c->needle || strstr(text, c->needle)))
+        c->n++;
+}
+
+static int
+s_count(const char *to, const char *needle)
+{
+    s_count_ctx c = {to, needle, 0};
+    s_mails(s_count_fn, &c);
+    return c.n;
+}
+
+static void
+s_pii_fn(const char *text, void *ctx)
+{
+    const char *pii[] = {"Brzęczyszczykiewicz", "85010112345", "Lipowa", "600100200", "Wizyta", "Zofia"};
+    (void)ctx;
+    for (size_t i = 0; i < sizeof pii / sizeof pii[0]; i++)
+        cr_assert_null(strstr(text, pii[i]), "a mail contains personal data or free text '%s':\n%s", pii[i], text);
+}
+
+static int
+s_wait_count(const char *to, const char *needle, int want, int seconds)
+{
+    int got = 0;
+    for (int i = 0; i < seconds * 10; i++) {
+        got = s_count(to, needle);
+        if (got >= want)
+            break;
+        kt_sleep_ms(100);
+    }
+    return got;
+}
+
+static void
+s_setup(void)
+{
+    char smtp[64];
+    smtp_port = 30000 + getpid() % 20000;
+    cr_assert_eq(kt_node_init(&node, "gmina", "2013032", "Notifier", "--smtp",
+                              (snprintf(smtp, sizeof smtp, "smtp://127.0.0.1:%d", smtp_port), smtp), NULL), 0);
+    snprintf(maildir, sizeof maildir, "%s/mail", node.dir);
+    s_smtp_start(NULL);
+    cr_assert_eq(kt_node_start(&node, 20), 0);
+    gops = kt_ctl_id(&node, "institution", "add", "--name", "GOPS", "--sector", "social_assistance", "--level", "gmina", NULL);
+    kpp = kt_ctl_id(&node, "institution", "add", "--name", "KPP", "--sector", "police", "--level", "powiat", NULL);
+    sw = kt_ctl_id(&node, "person", "add", "--name", "Anna Nowak", "--institution", gops, "--role", "social_worker",
+                   "--email", "anna@example.org", NULL);
+    cop = kt_ctl_id(&node, "person", "add", "--name", "Jan Dzielnicowy", "--institution", kpp, "--role",
+                    "police_officer", "--email", "jan@example.org", NULL);
+    coord = kt_ctl_id(&node, "person", "add", "--name", "Ewa Koordynator", "--institution", gops, "--role",
+                      "coordinator", "--email", "ewa@example.org", NULL);
+    hh = kt_ctl_id(&node, "--as", sw, "household", "add", "--name", "Zofia Brzęczyszczykiewicz", "--pesel",
+                   "85010112345", "--birth", "1985-01-01", "--address", "ul. Lipowa 7", "--phone", "+48600100200",
+                   "--size", "4", NULL);
+    ipw = kt_ctl_id(&node, "--as", sw, "ipw", "open", "--household", hh, "--coordinator", sw, "--opened", "2026-01-10", NULL);
+    cr_assert(gops && kpp && sw && cop && coord && hh && ipw);
+    kt_run_t r;
+    kt_ctl(&r, &node, "--as", sw, "ipw", "member", "add", "--ipw", ipw, "--person", cop, NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    kt_run_free(&r);
+}
+
+static void
+s_teardown(void)
+{
+    s_smtp_stop();
+    cr_assert_eq(kt_node_destroy(&node), 0, "sanitizer reports in the node's log");
+    free(sw); free(cop); free(coord); free(gops); free(kpp); free(hh); free(ipw);
+}
+
+TestSuite(notifier, .init = s_setup, .fini = s_teardown, .timeout = 180);
+
+static char *
+s_task(const char *due, const char *title)
+{
+    return kt_ctl_id(&node, "--as", sw, "task", "add", "--ipw", ipw, "--owner", cop, "--due", due, "--title", title, NULL);
+}
+
+static size_t
+s_inbox(const char *person, const char *kind)
+{
+    kt_run_t r;
+    size_t n = 0;
+    kt_ctl(&r, &node, "--json", "--as", person, "inbox", "list", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_assert(json_is_array(r.json));
+    for (size_t i = 0; i < json_array_size(r.json); i++) {
+        json_t *e = json_array_get(r.json, i);
+        cr_assert(json_object_get(e, "id") && json_object_get(e, "text") && json_object_get(e, "read"),
+                  "inbox entries have id, kind, read, text");
+        if (!kind || !strcmp(json_string_value(json_object_get(e, "kind")), kind))
+            n++;
+    }
+    kt_run_free(&r);
+    return n;
+}
+
+Test(notifier, task_assigned_reaches_owner_once_and_not_the_actor)
+{
+    char *t = s_task("2031-02-01", "Wizyta dzielnicowego");
+    cr_assert_not_null(t);
+    cr_assert_eq(s_wait_count("jan@example.org", "2031-02-01", 1, 20), 1, "no mail to the task owner");
+    kt_sleep_ms(1500);
+    cr_assert_eq(s_count("jan@example.org", "2031-02-01"), 1, "the owner got more than one mail");
+    cr_assert_eq(s_count("anna@example.org", "2031-02-01"), 0, "the person who assigned it was mailed");
+    cr_assert_eq(s_inbox(cop, "task_assigned"), 1);
+    cr_assert_eq(s_inbox(sw, "task_assigned"), 0);
+    s_mails(s_pii_fn, NULL);
+    /* mark read */
+    kt_run_t r;
+    kt_ctl(&r, &node, "--json", "--as", cop, "inbox", "read", "--id", "all", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    kt_run_free(&r);
+    kt_ctl(&r, &node, "--json", "--as", cop, "inbox", "list", "--unread", "true", NULL);
+    cr_assert_eq(json_array_size(r.json), 0, "entries are read now");
+    kt_run_free(&r);
+    free(t);
+}
+
+Test(notifier, kill9_of_notifier_loses_and_doubles_nothing)
+{
+    enum { TASKS = 12 };
+    char due[16];
+    for (int i = 0; i < TASKS; i++) {
+        if (i % 4 == 1) {
+            pid_t np = kt_child_pid(node.pid, "koop-notifier");
+            if (np > 0)
+                kill(np, SIGKILL);
+        }
+        snprintf(due, sizeof due, "2031-03-%02d", i + 1);
+        char *t = s_task(due, "Zadanie");
+        cr_assert_not_null(t);
+        free(t);
+    }
+    for (int i = 0; i < TASKS; i++) {
+        snprintf(due, sizeof due, "2031-03-%02d", i + 1);
+        cr_assert_eq(s_wait_count("jan@example.org", due, 1, 30), 1, "no mail for the task due %s", due);
+    }
+    kt_sleep_ms(2000);
+    for (int i = 0; i < TASKS; i++) {
+        snprintf(due, sizeof due, "2031-03-%02d", i + 1);
+        cr_assert_eq(s_count("jan@example.org", due), 1, "task due %s mailed more than once", due);
+    }
+    cr_assert_eq(s_inbox(cop, "task_assigned"), TASKS);
+    s_mails(s_pii_fn, NULL);
+}
+
+Test(notifier, mails_wait_while_the_relay_is_down_and_go_when_it_is_back)
+{
+    kt_run_t r;
+    s_smtp_stop();
+    char *t = s_task("2031-04-01", "Zadanie");
+    cr_assert_not_null(t);
+    int queued = 0;
+    for (int i = 0; i < 50 && !queued; i++) {
+        kt_ctl(&r, &node, "--json", "notify", "status", NULL);
+        queued = json_integer_value(json_object_get(r.json, "queue")) >= 1 &&
+                 json_string_value(json_object_get(r.json, "last_error"));
+        if (queued)
+            cr_assert(strstr(json_string_value(json_object_get(r.json, "last_error")), "127.0.0.1"),
+                      "the error names the relay: %s", r.out);
+        kt_run_free(&r);
+        kt_sleep_ms(200);
+    }
+    cr_assert(queued, "the mail is not waiting in the queue with an error while the relay is down");
+    s_smtp_start(NULL);
+    kt_ctl(&r, &node, "notify", "retry", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    kt_run_free(&r);
+    cr_assert_eq(s_wait_count("jan@example.org", "2031-04-01", 1, 20), 1, "the waiting mail was not delivered");
+    kt_ctl(&r, &node, "--json", "notify", "status", NULL);
+    cr_assert_eq(json_integer_value(json_object_get(r.json, "queue")), 0);
+    kt_run_free(&r);
+    free(t);
+}
+
+Test(notifier, wrong_credentials_are_reported_and_mail_is_kept)
+{
+    kt_run_t r;
+    char conf_line[200];
+    /* a relay that wants a login the node does not have */
+    s_smtp_stop();
+    s_smtp_start("koop:sekret");
+    char *t = s_task("2031-05-01", "Zadanie");
+    cr_assert_not_null(t);
+    int reported = 0;
+    for (int i = 0; i < 50 && !reported; i++) {
+        kt_ctl(&r, &node, "--json", "notify", "status", NULL);
+        const char *e = json_string_value(json_object_get(r.json, "last_error"));
+        reported = e && json_integer_value(json_object_get(r.json, "queue")) >= 1;
+        kt_run_free(&r);
+        kt_sleep_ms(200);
+    }
+    cr_assert(reported, "a refused login is not reported in notify status");
+    cr_assert_eq(s_count("jan@example.org", NULL), 0);
+    (void)conf_line;
+    free(t);
+}
+
+/* Reminders with the injectable clock: the node is restarted with the clock
+ * moved forward; each reminder fires once, and a task done before its
+ * reminder is not reminded. */
+Test(notifier, reminders_fire_once_at_the_right_time_and_survive_restarts)
+{
+    kt_run_t r;
+    char *t1 = s_task("2031-06-10", "Pierwsze");
+    char *t2 = s_task("2031-06-10", "Drugie");
+    cr_assert(t1 && t2);
+    kt_ctl(&r, &node, "--as", cop, "task", "done", "--task", t2, "--date", "2031-06-01", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    kt_run_free(&r);
+    kt_sleep_ms(500);
+    cr_assert_eq(s_inbox(cop, "task_due_soon"), 0, "a reminder fired too early");
+
+    /* move the clock to 2031-06-08 12:00 (due in 2 days: after the 3-day reminder) */
+    struct tm tm = {.tm_year = 131, .tm_mon = 5, .tm_mday = 8, .tm_hour = 12, .tm_isdst = -1};
+    long long offset = ((long long)mktime(&tm) - (long long)time(NULL)) * 1000;
+    char env[32];
+    snprintf(env, sizeof env, "%lld", offset);
+    kt_node_stop(&node);
+    setenv("KOOP_CLOCK_OFFSET_MS", env, 1);
+    cr_assert_eq(kt_node_start(&node, 20), 0);
+    size_t due_soon = 0;
+    for (int i = 0; i < 50 && !due_soon; i++) {
+        due_soon = s_inbox(cop, "task_due_soon");
+        kt_sleep_ms(100);
+    }
+    cr_assert_eq(due_soon, 1, "one due-soon reminder (the done task has none)");
+    cr_assert_eq(s_inbox(cop, "task_overdue"), 0);
+    cr_assert_eq(s_wait_count("jan@example.org", "Przypomnienie", 1, 20), 1);
+
+    /* restart at the same time: nothing fires twice */
+    kt_node_stop(&node);
+    cr_assert_eq(kt_node_start(&node, 20), 0);
+    kt_sleep_ms(1000);
+    cr_assert_eq(s_inbox(cop, "task_due_soon"), 1, "a reminder fired twice after a restart");
+
+    /* after the due date: overdue to the owner, then to the coordinator */
+    tm.tm_mday = 14;
+    offset = ((long long)mktime(&tm) - (long long)time(NULL)) * 1000;
+    snprintf(env, sizeof env, "%lld", offset);
+    kt_node_stop(&node);
+    setenv("KOOP_CLOCK_OFFSET_MS", env, 1);
+    cr_assert_eq(kt_node_start(&node, 20), 0);
+    size_t overdue = 0, coordinated = 0;
+    for (int i = 0; i < 50 && !(overdue && coordinated); i++) {
+        overdue = s_inbox(cop, "task_overdue");
+        coordinated = s_inbox(sw, "task_overdue_coordinator");
+        kt_sleep_ms(100);
+    }
+    cr_assert_eq(overdue, 1);
+    cr_assert_eq(coordinated, 1, "the IPW's coordinator is told of the overdue task");
+    unsetenv("KOOP_CLOCK_OFFSET_MS");
+    s_mails(s_pii_fn, NULL);
+    free(t1);
+    free(t2);
+}
+
+Test(notifier, ipw_steps_and_zzk_changes_reach_the_team)
+{
+    kt_run_t r;
+    kt_ctl(&r, &node, "--as", sw, "ipw", "activate", "--ipw", ipw, "--date", "2026-01-15", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    kt_run_free(&r);
+    size_t n = 0;
+    for (int i = 0; i < 50 && !n; i++) {
+        n = s_inbox(cop, "ipw_activated");
+        kt_sleep_ms(100);
+    }
+    cr_assert_eq(n, 1, "the ZZK member is told the IPW is active");
+    cr_assert_eq(s_inbox(sw, "ipw_activated"), 0, "the actor is not told");
+    cr_assert_geq(s_inbox(cop, "zzk_member_added"), 1, "the new member is told");
+}
