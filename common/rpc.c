@@ -151,8 +151,9 @@ koop_rpc_client_new(const char *endpoint)
         /* queue a request only on a live connection: a request handed to a
          * connection that is still being made to a restarting service could
          * otherwise vanish with it; zmq_send waits (up to SNDTIMEO) instead */
-        int one = 1;
+        int one = 1, sndtimeo = KOOP_RPC_SEND_TIMEOUT_MS;
         if (koop_rpc_sockopts(self->sock) != 0 ||
+            zmq_setsockopt(self->sock, ZMQ_SNDTIMEO, &sndtimeo, sizeof sndtimeo) != 0 ||
             zmq_setsockopt(self->sock, ZMQ_IMMEDIATE, &one, sizeof one) != 0 ||
             zmq_connect(self->sock, endpoint) != 0)
             goto fail;

@@ -42,6 +42,10 @@ int koop_rpc_unpack_reply(const uint8_t *buf, size_t len, uint64_t *request_id,
 
 typedef struct koop_rpc_client koop_rpc_client_t;
 
+/* A client queues a request only on a live connection (ZMQ_IMMEDIATE): a
+ * send waits for one up to this long (koop_rpc_call: up to its timeout). */
+#define KOOP_RPC_SEND_TIMEOUT_MS 15000
+
 /* A blocking client of one service (for koopctl, tests, benchmarks). */
 koop_rpc_client_t *koop_rpc_client_new(const char *endpoint);
 void koop_rpc_client_destroy(koop_rpc_client_t **self_p);
@@ -52,7 +56,9 @@ void koop_rpc_client_destroy(koop_rpc_client_t **self_p);
 int koop_rpc_call(koop_rpc_client_t *self, const char *caller, const char *method,
                   const ProtobufCMessage *req, int timeout_ms, koop_reply_t *reply);
 
-/* Sends without waiting and receives separately: for pipelined load (bench). */
+/* Sends without waiting for the reply and receives separately: for pipelined
+ * load (bench). koop_rpc_send returns -EAGAIN when no connection came within
+ * KOOP_RPC_SEND_TIMEOUT_MS. */
 int koop_rpc_send(koop_rpc_client_t *self, const char *caller, const char *method,
                   const ProtobufCMessage *req, uint64_t *request_id);
 int koop_rpc_recv(koop_rpc_client_t *self, int timeout_ms, uint64_t *request_id,

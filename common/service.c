@@ -21,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -272,6 +274,13 @@ s_method_ping(koop_call_t *call)
     p.log_id = (char *)koop_log_id(s->log);
     p.has_pid = 1;
     p.pid = (uint32_t)getpid();
+    {
+        MDB_envinfo info;
+        if (mdb_env_info(koop_store_env(s->store), &info) == 0) {
+            p.has_commits = 1;
+            p.commits = (uint64_t)info.me_last_txnid;
+        }
+    }
     return koop_call_reply(call, &p.base);
 }
 
@@ -612,6 +621,18 @@ koop_service_main(const koop_service_def_t *def, int argc, char **argv, void *us
     int rc, opt, exit_code = 1;
 
     koop_say_init(def->name);
+    {
+        /* started by koop-node: stop when it dies, even by SIGKILL, so no
+         * orphaned service keeps the node's sockets and files */
+        const char *parent = getenv("KOOP_NODE_PID");
+        if (parent && *parent) {
+            if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != (pid_t)atoi(parent)) {
+                koop_error("koop-node (pid %s) is gone; not starting", parent);
+                free(s);
+                return 1;
+            }
+        }
+    }
     if (!s) {
         koop_error("out of memory");
         return 1;

@@ -8,7 +8,9 @@
 #include <sys/stat.h>
 
 #define STORE_MAX_TABLES 32
-#define STORE_INITIAL_MAP ((size_t)16 << 20)
+/* The map is address space, not disk: a large start avoids growth (and its
+ * pause) in normal use; the file grows only as pages are used. */
+#define STORE_INITIAL_MAP ((size_t)256 << 20)
 
 struct koop_store {
     MDB_env *env;
@@ -40,6 +42,12 @@ s_add_table(koop_store_t *self, MDB_txn *txn, const char *name)
 int
 koop_store_open(koop_store_t **out, const char *dir, const char *const *tables)
 {
+    return koop_store_open_map(out, dir, tables, STORE_INITIAL_MAP);
+}
+
+int
+koop_store_open_map(koop_store_t **out, const char *dir, const char *const *tables, size_t map_size)
+{
     koop_store_t *self = calloc(1, sizeof *self);
     MDB_txn *txn = NULL;
     MDB_envinfo info;
@@ -56,7 +64,7 @@ koop_store_open(koop_store_t **out, const char *dir, const char *const *tables)
         goto fail;
     if ((rc = mdb_env_set_maxdbs(self->env, STORE_MAX_TABLES)) != 0)
         goto fail;
-    if ((rc = mdb_env_set_mapsize(self->env, STORE_INITIAL_MAP)) != 0)
+    if ((rc = mdb_env_set_mapsize(self->env, map_size)) != 0)
         goto fail;
     /* MDB_NOTLS: transactions are not tied to threads; the default sync
      * mode keeps every commit durable (fsync) before it returns. */

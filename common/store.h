@@ -28,6 +28,8 @@ typedef struct koop_store koop_store_t;
  * missing) with the NULL-terminated list of table names (plus the tables
  * the event log needs). Returns 0 and *out, or an error code. */
 int koop_store_open(koop_store_t **out, const char *dir, const char *const *tables);
+/* As koop_store_open, with the initial map size (bytes) given (tests). */
+int koop_store_open_map(koop_store_t **out, const char *dir, const char *const *tables, size_t map_size);
 void koop_store_destroy(koop_store_t **self_p);
 
 MDB_env *koop_store_env(koop_store_t *self);

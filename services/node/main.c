@@ -224,6 +224,12 @@ main(int argc, char **argv)
     bindir = dirname(self);
     if (uv_loop_init(&n->loop) != 0)
         return 1;
+    {
+        /* the services ask the kernel to stop them when this process dies */
+        char pid[24];
+        snprintf(pid, sizeof pid, "%d", (int)getpid());
+        setenv("KOOP_NODE_PID", pid, 1);
+    }
     count = koop_config_services(&n->cfg, names);
     for (int i = 0; i < count; i++) {
         s_child *c = &n->children[n->nchildren++];

@@ -41,7 +41,7 @@ reg_check_teryt(koop_call_t *call, const char *value)
     if (!value || !*value)
         return KOOP_OK;
     len = strlen(value);
-    if (len != 2 && len != 4 && len != 7 && len != 6)
+    if (len != 2 && len != 4 && len != 7)
         goto bad;
     for (size_t i = 0; i < len; i++)
         if (value[i] < '0' || value[i] > '9')

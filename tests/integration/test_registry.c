@@ -6,6 +6,8 @@
 
 #include <criterion/criterion.h>
 #include <signal.h>
+#include <stdio.h>
+#include <sys/wait.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -250,4 +252,32 @@ Test(registry, status_reports_every_service)
     kt_ctl(&r, &node, "--timeout", "300", "status", NULL);
     cr_assert_eq(r.code, 3, "status of a stopped node must fail with exit 3, got %d", r.code);
     kt_run_free(&r);
+}
+
+/* kill -9 of koop-node itself: its services stop too (no orphan keeps the
+ * node's sockets), and a new koop-node starts cleanly. */
+Test(registry, services_stop_when_koop_node_is_killed)
+{
+    pid_t reg = kt_child_pid(node.pid, "koop-registry");
+    int status, gone = 0;
+    cr_assert(reg > 0);
+    kill(node.pid, SIGKILL);
+    waitpid(node.pid, &status, 0);
+    node.pid = 0;
+    for (int i = 0; i < 50 && !gone; i++) {
+        char path[64], st = 0;
+        snprintf(path, sizeof path, "/proc/%d/stat", (int)reg);
+        FILE *f = fopen(path, "r");
+        if (!f) {
+            gone = 1;
+            break;
+        }
+        if (fscanf(f, "%*d %*s %c", &st) == 1 && st == 'Z')
+            gone = 1;
+        fclose(f);
+        if (!gone)
+            kt_sleep_ms(100);
+    }
+    cr_assert(gone, "the registry outlived its koop-node");
+    cr_assert_eq(kt_node_start(&node, 20), 0, "a new koop-node does not start after the old one was killed");
 }
