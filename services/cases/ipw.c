@@ -770,7 +770,8 @@ cases_ipw_timeline(koop_call_t *call)
         rc = koop_call_store_error(call, rc);
         goto done;
     }
-    qsort(items, n, sizeof *items, s_cmp_entries);
+    if (n > 1)
+        qsort(items, n, sizeof *items, s_cmp_entries);
     rc = cases_reply_list(call, &koop__cases__timeline_list__descriptor, items, n);
 done:
     if (cur)

@@ -72,10 +72,12 @@ cases_meeting_add(koop_call_t *call)
                                 q->participants[i], ipw->number);
             goto done;
         }
+        if (!zm->institution || !*zm->institution)
+            continue;
         for (k = 0; k < f.n_institutions; k++)
             if (strcmp(institutions[k], zm->institution) == 0)
                 break;
-        if (k == f.n_institutions && zm->institution && *zm->institution)
+        if (k == f.n_institutions)
             institutions[f.n_institutions++] = zm->institution;
     }
     if ((rc = cases_step_date(call, "date", q->date, ipw->opened, date)) != KOOP_OK ||

@@ -460,7 +460,8 @@ cases_task_mine(koop_call_t *call)
     else if (rc != 0 && rc != MDB_NOTFOUND)
         rc = koop_call_store_error(call, rc);
     else {
-        qsort(items, n, sizeof *items, s_cmp_due);
+        if (n > 1)
+            qsort(items, n, sizeof *items, s_cmp_due);
         rc = cases_reply_list(call, &koop__cases__task_list__descriptor, items, n);
     }
     for (size_t i = 0; i < n; i++)

@@ -152,12 +152,12 @@ cases_step_date(koop_call_t *call, const char *field, const char *given, const c
     if (given && *given) {
         if ((rc = cases_check_date(call, field, given, 1)) != KOOP_OK)
             return rc;
-        memcpy(out, given, 11);
+        snprintf(out, 11, "%s", given);
         return KOOP_OK;
     }
     koop_date_today(out);
     if (floor && *floor && cases_date_before(out, floor))
-        memcpy(out, floor, 11);
+        snprintf(out, 11, "%s", floor);
     return KOOP_OK;
 }
 
