@@ -4,10 +4,10 @@
 # root; otherwise prints the one apt-get line to run and fails.
 set -u
 build="gcc make pkg-config protobuf-c-compiler libprotobuf-c-dev libzmq3-dev liblmdb-dev libuv1-dev
-       libsodium-dev libinih-dev libjansson-dev libczmq-dev"
+       libsodium-dev libinih-dev libjansson-dev libczmq-dev libcurl4-openssl-dev"
 case "${1:-build}" in
   build) want="$build" ;;
-  test)  want="$build libcriterion-dev jq lmdb-utils procps" ;;
+  test)  want="$build libcriterion-dev jq lmdb-utils procps python3-aiosmtpd" ;;
   bench) want="$build lmdb-utils procps" ;;
   demo)  want="$build jq procps" ;;
   *) echo "deps.sh: unknown purpose $1" >&2; exit 2 ;;

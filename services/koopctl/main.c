@@ -17,6 +17,7 @@ typedef struct {
 static const s_table s_tables[] = {
     {kc_registry_commands, &kc_registry_ncommands},
     {kc_notifier_commands, &kc_notifier_ncommands},
+    {kc_cases_commands, &kc_cases_ncommands},
 };
 
 static void
@@ -32,7 +33,7 @@ s_usage(FILE *out)
     for (size_t t = 0; t < KOOP_ARRAY_LEN(s_tables); t++)
         for (size_t i = 0; i < *s_tables[t].n; i++) {
             const kc_command_t *c = &s_tables[t].table[i];
-            fprintf(out, "  %-12s %-9s %s\n", c->noun, c->verb, c->help);
+            fprintf(out, "  %-17s %-9s %s\n", c->noun, c->verb, c->help);
         }
     fprintf(out,
             "\nWartości: sektory social_assistance family_support labour_office police court education\n"
@@ -40,6 +41,8 @@ s_usage(FILE *out)
             "  role social_worker family_assistant coordinator animator model_expert supervisor\n"
             "  probation_officer teacher psychologist police_officer other; grupy docelowe (po przecinku)\n"
             "  children_youth adults families seniors pzk_members; daty RRRR-MM-DD.\n"
+            "Sprawy (wymagają --as OSOBA): obszary celów work housing health addiction parenting education\n"
+            "  finances relations legal other; skala PSR 0-10; wyniki IPW success no_success discontinued.\n"
             "Kody wyjścia: 0 ok, 1 odmowa usługi, 2 błąd użycia, 3 usługa nie odpowiada.\n");
 }
 
@@ -136,10 +139,10 @@ kc_call(kc_ctx_t *ctx, const char *service, const char *method, const ProtobufCM
         return KC_UNAVAILABLE;
     }
     if (reply.status != KOOP_OK) {
-        fprintf(stderr, "błąd (%s): %s\n", koop_status_name(reply.status),
-                reply.error ? reply.error : "bez opisu");
+        int status = reply.status; /* koop_reply_clear zeroes the reply */
+        fprintf(stderr, "błąd (%s): %s\n", koop_status_name(status), reply.error ? reply.error : "bez opisu");
         koop_reply_clear(&reply);
-        return reply.status == KOOP_UNAVAILABLE ? KC_UNAVAILABLE : KC_REFUSED;
+        return status == KOOP_UNAVAILABLE ? KC_UNAVAILABLE : KC_REFUSED;
     }
     if (reply_desc) {
         *out = protobuf_c_message_unpack(reply_desc, NULL, reply.len, reply.payload);

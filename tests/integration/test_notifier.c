@@ -14,6 +14,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <fcntl.h>
+#include <time.h>
 #include <unistd.h>
 
 static kt_node_t node;
@@ -343,7 +345,7 @@ Test(notifier, reminders_fire_once_at_the_right_time_and_survive_restarts)
     }
     cr_assert_eq(due_soon, 1, "one due-soon reminder (the done task has none)");
     cr_assert_eq(s_inbox(cop, "task_overdue"), 0);
-    cr_assert_eq(s_wait_count("jan@example.org", "Przypomnienie", 1, 20), 1);
+    cr_assert_eq(s_wait_count("jan@example.org", "Przypominamy", 1, 20), 1);
 
     /* restart at the same time: nothing fires twice */
     kt_node_stop(&node);
