@@ -49,6 +49,7 @@
 #define CASES_MAX_MEMBERS 50      /* ZZK memberships of one IPW */
 #define CASES_MAX_SCALINGS 200    /* reviews of one goal */
 #define CASES_MAX_REVIEWS 200
+#define CASES_MAX_HISTORY 500     /* status changes of one IPW */
 #define CASES_MAX_LIST 50         /* participants, share_with */
 #define CASES_MAX_CHILDREN 2000   /* goals+tasks+meetings+referrals of one IPW */
 

@@ -29,10 +29,11 @@ s_check_sex(koop_call_t *call, int has, Koop__Cases__Sex sex)
 static int
 s_check_targets(koop_call_t *call, const Koop__Reg__Target *t, size_t n)
 {
-    if (n > 5)
+    if (n > 4)
         return koop_call_fail(call, KOOP_INVALID, "--target: za dużo grup");
     for (size_t i = 0; i < n; i++) {
-        if (t[i] <= KOOP__REG__TARGET__TARGET_UNSPECIFIED || t[i] > KOOP__REG__TARGET__TARGET_PZK_MEMBERS)
+        /* pzk_members is a target group of services, not something a family is */
+        if (t[i] <= KOOP__REG__TARGET__TARGET_UNSPECIFIED || t[i] > KOOP__REG__TARGET__TARGET_SENIORS)
             return koop_call_fail(call, KOOP_INVALID,
                                   "--target: nieznana grupa (dozwolone: children_youth adults families seniors)");
         for (size_t j = 0; j < i; j++)

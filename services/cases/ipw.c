@@ -372,6 +372,10 @@ s_step(koop_call_t *call, const s_transition_t *t, const char *id, const char *d
                             s_last_date(ipw));
         goto done;
     }
+    if (ipw->n_history >= CASES_MAX_HISTORY) {
+        rc = koop_call_fail(call, KOOP_INVALID, "program %s ma już %d zmian stanu", ipw->number, CASES_MAX_HISTORY);
+        goto done;
+    }
     previous = ipw->status;
     ipw->status = t->to;
     if ((rc = s_push_transition(call, ipw, t->to, date)) != KOOP_OK)
