@@ -37,6 +37,7 @@
 #define CASES_H
 
 #include "cases.pb-c.h"
+#include "check.h"
 #include "envelope.pb-c.h"
 #include "feed.h"
 #include "record.h"
@@ -97,12 +98,10 @@ int cases_append_str(koop_call_t *call, char ***array, size_t *n, const char *va
 int cases_new_id(koop_call_t *call, char out[KOOP_ID_LEN]);
 
 /* Checks; each returns KOOP_OK or fails the call with a Polish message. */
-int cases_check_text(koop_call_t *call, const char *field, const char *value, int required, size_t max);
-int cases_check_date(koop_call_t *call, const char *field, const char *value, int required);
+/* (Text, dates and phones: common/check.h.) */
 int cases_check_id(koop_call_t *call, const char *field, const char *value, int required);
 int cases_check_psr(koop_call_t *call, const char *field, int has, int32_t value);
 int cases_check_pesel(koop_call_t *call, const char *field, const char *value, int required);
-int cases_check_phone(koop_call_t *call, const char *value);
 /* The date a step happened: `given` when set (checked), else today, but not
  * before `floor` (may be NULL). out gets YYYY-MM-DD. */
 int cases_step_date(koop_call_t *call, const char *field, const char *given, const char *floor,

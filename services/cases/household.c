@@ -75,12 +75,12 @@ cases_household_add(koop_call_t *call)
 
     if ((rc = cases_caller(call, &who)) != KOOP_OK)
         return rc;
-    if ((rc = cases_check_text(call, "name", q->name, 1, 200)) != KOOP_OK ||
+    if ((rc = koop_check_text(call, "name", q->name, 1, 200)) != KOOP_OK ||
         (rc = cases_check_pesel(call, "pesel", q->pesel, 0)) != KOOP_OK ||
-        (rc = cases_check_date(call, "birth", q->birth, 0)) != KOOP_OK ||
+        (rc = koop_check_date(call, "birth", q->birth, 0)) != KOOP_OK ||
         (rc = s_check_sex(call, q->has_sex, q->sex)) != KOOP_OK ||
-        (rc = cases_check_text(call, "address", q->address, 0, 300)) != KOOP_OK ||
-        (rc = cases_check_phone(call, q->phone)) != KOOP_OK ||
+        (rc = koop_check_text(call, "address", q->address, 0, 300)) != KOOP_OK ||
+        (rc = koop_check_phone(call, "phone", q->phone)) != KOOP_OK ||
         (rc = s_check_targets(call, q->target, q->n_target)) != KOOP_OK ||
         (rc = cases_step_date(call, "date", q->date, NULL, date)) != KOOP_OK)
         return rc;
@@ -162,7 +162,7 @@ cases_household_list(koop_call_t *call)
     int rc;
 
     if ((rc = cases_caller(call, &who)) != KOOP_OK ||
-        (rc = cases_check_text(call, "text", q->text, 0, 200)) != KOOP_OK)
+        (rc = koop_check_text(call, "text", q->text, 0, 200)) != KOOP_OK)
         return rc;
     if ((rc = mdb_cursor_open(call->txn, cases_dbi(call, "household"), &cur)) != 0)
         return koop_call_store_error(call, rc);
@@ -232,11 +232,11 @@ cases_household_member_add(koop_call_t *call)
     cases_audit_note(call, q->household, NULL, NULL);
     if ((rc = cases_caller(call, &who)) != KOOP_OK)
         return rc;
-    if ((rc = cases_check_text(call, "name", q->name, 1, 200)) != KOOP_OK ||
+    if ((rc = koop_check_text(call, "name", q->name, 1, 200)) != KOOP_OK ||
         (rc = cases_check_pesel(call, "pesel", q->pesel, 0)) != KOOP_OK ||
-        (rc = cases_check_date(call, "birth", q->birth, 0)) != KOOP_OK ||
+        (rc = koop_check_date(call, "birth", q->birth, 0)) != KOOP_OK ||
         (rc = s_check_sex(call, q->has_sex, q->sex)) != KOOP_OK ||
-        (rc = cases_check_text(call, "relation", q->relation, 0, 60)) != KOOP_OK ||
+        (rc = koop_check_text(call, "relation", q->relation, 0, 60)) != KOOP_OK ||
         (rc = cases_step_date(call, "date", q->date, NULL, date)) != KOOP_OK)
         return rc;
     if ((rc = s_load(call, &who, q->household, &h)) != KOOP_OK)
@@ -296,7 +296,7 @@ cases_consent_record(koop_call_t *call)
     if ((rc = cases_caller(call, &who)) != KOOP_OK)
         return rc;
     if ((rc = cases_step_date(call, "date", q->date, NULL, date)) != KOOP_OK ||
-        (rc = cases_check_text(call, "purpose", q->purpose, 1, KOOP_MAX_TEXT)) != KOOP_OK)
+        (rc = koop_check_text(call, "purpose", q->purpose, 1, KOOP_MAX_TEXT)) != KOOP_OK)
         return rc;
     if (q->n_share_with > CASES_MAX_LIST)
         return koop_call_fail(call, KOOP_INVALID, "--share-with: najwyżej %d instytucji", CASES_MAX_LIST);

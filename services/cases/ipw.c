@@ -207,7 +207,7 @@ cases_ipw_open(koop_call_t *call)
     cases_audit_note(call, q->household, NULL, NULL);
     if ((rc = cases_caller(call, &who)) != KOOP_OK)
         return rc;
-    if ((rc = cases_check_date(call, "opened", q->opened, 1)) != KOOP_OK ||
+    if ((rc = koop_check_date(call, "opened", q->opened, 1)) != KOOP_OK ||
         (rc = cases_check_id(call, "coordinator", q->coordinator, 1)) != KOOP_OK)
         return rc;
     rc = cases_load(call, "household", &koop__cases__household__descriptor, "household", q->household,
@@ -340,8 +340,8 @@ s_step(koop_call_t *call, const s_transition_t *t, const char *id, const char *d
     cases_audit_note(call, NULL, id, NULL);
     if ((rc = cases_caller(call, &who)) != KOOP_OK)
         return rc;
-    if ((rc = cases_check_date(call, "date", date, 1)) != KOOP_OK ||
-        (rc = cases_check_text(call, "reason", reason, 0, 1000)) != KOOP_OK)
+    if ((rc = koop_check_date(call, "date", date, 1)) != KOOP_OK ||
+        (rc = koop_check_text(call, "reason", reason, 0, 1000)) != KOOP_OK)
         return rc;
     if ((rc = cases_ipw_load(call, &who, "ipw", id, 0, &ipw)) != KOOP_OK)
         return rc;
@@ -447,8 +447,8 @@ cases_ipw_review(koop_call_t *call)
     cases_audit_note(call, NULL, q->ipw, NULL);
     if ((rc = cases_caller(call, &who)) != KOOP_OK)
         return rc;
-    if ((rc = cases_check_date(call, "date", q->date, 1)) != KOOP_OK ||
-        (rc = cases_check_text(call, "reason", q->reason, 0, 1000)) != KOOP_OK)
+    if ((rc = koop_check_date(call, "date", q->date, 1)) != KOOP_OK ||
+        (rc = koop_check_text(call, "reason", q->reason, 0, 1000)) != KOOP_OK)
         return rc;
     if ((rc = cases_ipw_load(call, &who, "ipw", q->ipw, 1, &ipw)) != KOOP_OK)
         return rc;
@@ -497,7 +497,7 @@ cases_member_add(koop_call_t *call)
     if ((rc = cases_caller(call, &who)) != KOOP_OK)
         return rc;
     if ((rc = cases_check_id(call, "person", q->person, 1)) != KOOP_OK ||
-        (rc = cases_check_date(call, "date", q->date, 0)) != KOOP_OK)
+        (rc = koop_check_date(call, "date", q->date, 0)) != KOOP_OK)
         return rc;
     if ((rc = cases_ipw_load(call, &who, "ipw", q->ipw, 1, &ipw)) != KOOP_OK)
         return rc;
@@ -584,7 +584,7 @@ cases_member_remove(koop_call_t *call)
     if ((rc = cases_caller(call, &who)) != KOOP_OK)
         return rc;
     if ((rc = cases_check_id(call, "person", q->person, 1)) != KOOP_OK ||
-        (rc = cases_check_date(call, "date", q->date, 0)) != KOOP_OK)
+        (rc = koop_check_date(call, "date", q->date, 0)) != KOOP_OK)
         return rc;
     if ((rc = cases_ipw_load(call, &who, "ipw", q->ipw, 1, &ipw)) != KOOP_OK)
         return rc;

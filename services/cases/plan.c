@@ -119,8 +119,8 @@ cases_goal_add(koop_call_t *call)
                               "education finances relations legal other)");
     if ((rc = cases_check_psr(call, "baseline", q->has_baseline, q->baseline)) != KOOP_OK ||
         (rc = cases_check_psr(call, "target", q->has_target, q->target)) != KOOP_OK ||
-        (rc = cases_check_text(call, "description", q->description, 0, KOOP_MAX_TEXT)) != KOOP_OK ||
-        (rc = cases_check_date(call, "date", q->date, 0)) != KOOP_OK)
+        (rc = koop_check_text(call, "description", q->description, 0, KOOP_MAX_TEXT)) != KOOP_OK ||
+        (rc = koop_check_date(call, "date", q->date, 0)) != KOOP_OK)
         return rc;
     if ((rc = cases_ipw_load(call, &who, "ipw", q->ipw, 1, &ipw)) != KOOP_OK)
         return rc;
@@ -168,7 +168,7 @@ cases_goal_scale(koop_call_t *call)
     if ((rc = cases_caller(call, &who)) != KOOP_OK)
         return rc;
     if ((rc = cases_check_psr(call, "value", q->has_value, q->value)) != KOOP_OK ||
-        (rc = cases_check_date(call, "date", q->date, 1)) != KOOP_OK)
+        (rc = koop_check_date(call, "date", q->date, 1)) != KOOP_OK)
         return rc;
     if ((rc = cases_load(call, "goal", &koop__cases__goal__descriptor, "goal", q->goal, "cel",
                          (ProtobufCMessage **)&g)) != KOOP_OK)
@@ -258,11 +258,11 @@ cases_task_add(koop_call_t *call)
     if ((rc = cases_caller(call, &who)) != KOOP_OK)
         return rc;
     if ((rc = cases_check_id(call, "owner", q->owner, 1)) != KOOP_OK ||
-        (rc = cases_check_date(call, "due", q->due, 1)) != KOOP_OK ||
-        (rc = cases_check_text(call, "title", q->title, 1, 300)) != KOOP_OK ||
+        (rc = koop_check_date(call, "due", q->due, 1)) != KOOP_OK ||
+        (rc = koop_check_text(call, "title", q->title, 1, 300)) != KOOP_OK ||
         (rc = cases_check_id(call, "goal", q->goal, 0)) != KOOP_OK ||
         (rc = cases_check_id(call, "service", q->service, 0)) != KOOP_OK ||
-        (rc = cases_check_date(call, "date", q->date, 0)) != KOOP_OK)
+        (rc = koop_check_date(call, "date", q->date, 0)) != KOOP_OK)
         return rc;
     if ((rc = cases_ipw_load(call, &who, "ipw", q->ipw, 1, &ipw)) != KOOP_OK)
         return rc;
@@ -352,8 +352,8 @@ s_task_step(koop_call_t *call, const s_task_step_t *s)
     cases_audit_note(call, NULL, NULL, q->task);
     if ((rc = cases_caller(call, &who)) != KOOP_OK)
         return rc;
-    if ((rc = cases_check_date(call, "date", q->date, 0)) != KOOP_OK ||
-        (rc = cases_check_text(call, "reason", q->reason, 0, 1000)) != KOOP_OK)
+    if ((rc = koop_check_date(call, "date", q->date, 0)) != KOOP_OK ||
+        (rc = koop_check_text(call, "reason", q->reason, 0, 1000)) != KOOP_OK)
         return rc;
     if ((rc = cases_load(call, "task", &koop__cases__task__descriptor, "task", q->task, "zadanie",
                          (ProtobufCMessage **)&t)) != KOOP_OK)
