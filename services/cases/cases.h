@@ -106,6 +106,9 @@ int cases_check_pesel(koop_call_t *call, const char *field, const char *value, i
  * before `floor` (may be NULL). out gets YYYY-MM-DD. */
 int cases_step_date(koop_call_t *call, const char *field, const char *given, const char *floor,
                     char out[11]);
+/* The date of a step in ipw: cases_step_date with the IPW's opening as the
+ * floor, and refused when given before it. */
+int cases_ipw_date(koop_call_t *call, const Koop__Cases__Ipw *ipw, const char *given, char out[11]);
 /* "a" is before "b" (both valid dates). */
 int cases_date_before(const char *a, const char *b);
 
@@ -146,6 +149,12 @@ int cases_check_children(koop_call_t *call, const char *ipw);
 /* Builds a list reply: a message of list_desc with `items` = items[0..n). */
 int cases_reply_list(koop_call_t *call, const ProtobufCMessageDescriptor *list_desc,
                      ProtobufCMessage **items, size_t n);
+/* Ends a handler that collected items (unpacked, malloc'd array) in a
+ * cursor scan whose last LMDB code is rc (MDB_NOTFOUND or 0: it ended
+ * normally): replies with them, or fails the call (store error, or the
+ * failure already set). Frees the items and the array; returns the status. */
+int cases_list_done(koop_call_t *call, int rc, const ProtobufCMessageDescriptor *list_desc,
+                    ProtobufCMessage **items, size_t n);
 
 /* ---- copy.c ---- */
 

@@ -187,15 +187,7 @@ cases_household_list(koop_call_t *call)
         }
     }
     mdb_cursor_close(cur);
-    if (call->status == KOOP_OK)
-        rc = rc == MDB_NOTFOUND ? cases_reply_list(call, &koop__cases__household_list__descriptor, items, n)
-                                : koop_call_store_error(call, rc);
-    else
-        rc = call->status;
-    for (size_t i = 0; i < n; i++)
-        protobuf_c_message_free_unpacked(items[i], NULL);
-    free(items);
-    return rc;
+    return cases_list_done(call, rc, &koop__cases__household_list__descriptor, items, n);
 }
 
 static Koop__Cases__HouseholdMember *

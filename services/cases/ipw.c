@@ -517,12 +517,8 @@ cases_member_add(koop_call_t *call)
         rc = koop_call_fail(call, KOOP_INVALID, "ZZK ma już %d członków", CASES_MAX_MEMBERS);
         goto done;
     }
-    if ((rc = cases_step_date(call, "date", q->date, ipw->opened, date)) != KOOP_OK)
+    if ((rc = cases_ipw_date(call, ipw, q->date, date)) != KOOP_OK)
         goto done;
-    if (cases_date_before(date, ipw->opened)) {
-        rc = koop_call_fail(call, KOOP_INVALID, "--date: %s jest przed otwarciem programu (%s)", date, ipw->opened);
-        goto done;
-    }
     if ((rc = cases_new_id(call, mid)) != KOOP_OK)
         goto done;
     if (!(m = s_new_member(mid, &p, date, 0))) {
@@ -708,15 +704,7 @@ cases_ipw_list(koop_call_t *call)
         }
     }
     mdb_cursor_close(cur);
-    if (call->status == KOOP_OK)
-        rc = rc == MDB_NOTFOUND ? cases_reply_list(call, &koop__cases__ipw_list__descriptor, items, n)
-                                : koop_call_store_error(call, rc);
-    else
-        rc = call->status;
-    for (size_t i = 0; i < n; i++)
-        protobuf_c_message_free_unpacked(items[i], NULL);
-    free(items);
-    return rc;
+    return cases_list_done(call, rc, &koop__cases__ipw_list__descriptor, items, n);
 }
 
 static int
@@ -740,7 +728,7 @@ cases_ipw_timeline(koop_call_t *call)
     ProtobufCMessage **items = NULL;
     size_t n = 0;
     cases_person_t who;
-    MDB_cursor *cur = NULL;
+    MDB_cursor *cur;
     MDB_val k, v;
     int rc;
 
@@ -748,8 +736,8 @@ cases_ipw_timeline(koop_call_t *call)
     if ((rc = cases_caller(call, &who)) != KOOP_OK || (rc = cases_ipw_load(call, &who, "ipw", q->ipw, 0, &ipw)) != KOOP_OK)
         return rc;
     if ((rc = mdb_cursor_open(call->txn, cases_dbi(call, "timeline"), &cur)) != 0) {
-        rc = koop_call_store_error(call, rc);
-        goto done;
+        koop__cases__ipw__free_unpacked(ipw, NULL);
+        return koop_call_store_error(call, rc);
     }
     k.mv_size = KOOP_ID_LEN - 1;
     k.mv_data = ipw->id;
@@ -766,23 +754,9 @@ cases_ipw_timeline(koop_call_t *call)
         }
         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
-    if (call->status != KOOP_OK) {
-        rc = call->status;
-        goto done;
-    }
-    if (rc != 0 && rc != MDB_NOTFOUND) {
-        rc = koop_call_store_error(call, rc);
-        goto done;
-    }
+    mdb_cursor_close(cur);
+    koop__cases__ipw__free_unpacked(ipw, NULL);
     if (n > 1)
         qsort(items, n, sizeof *items, s_cmp_entries);
-    rc = cases_reply_list(call, &koop__cases__timeline_list__descriptor, items, n);
-done:
-    if (cur)
-        mdb_cursor_close(cur);
-    for (size_t i = 0; i < n; i++)
-        protobuf_c_message_free_unpacked(items[i], NULL);
-    free(items);
-    koop__cases__ipw__free_unpacked(ipw, NULL);
-    return rc;
+    return cases_list_done(call, rc, &koop__cases__timeline_list__descriptor, items, n);
 }

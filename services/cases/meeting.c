@@ -80,13 +80,9 @@ cases_meeting_add(koop_call_t *call)
         if (k == f.n_institutions)
             institutions[f.n_institutions++] = zm->institution;
     }
-    if ((rc = cases_step_date(call, "date", q->date, ipw->opened, date)) != KOOP_OK ||
+    if ((rc = cases_ipw_date(call, ipw, q->date, date)) != KOOP_OK ||
         (rc = cases_check_children(call, ipw->id)) != KOOP_OK || (rc = cases_new_id(call, id)) != KOOP_OK)
         goto done;
-    if (cases_date_before(date, ipw->opened)) {
-        rc = koop_call_fail(call, KOOP_INVALID, "--date: %s jest przed otwarciem programu (%s)", date, ipw->opened);
-        goto done;
-    }
     cases_audit_note(call, NULL, NULL, id);
     m.id = id;
     m.ipw = ipw->id;
@@ -168,13 +164,9 @@ cases_referral_send(koop_call_t *call)
     }
     if ((rc = cases_catalogue(call, "service", q->service, provider, &sector)) != KOOP_OK)
         goto done;
-    if ((rc = cases_step_date(call, "date", q->date, ipw->opened, date)) != KOOP_OK ||
+    if ((rc = cases_ipw_date(call, ipw, q->date, date)) != KOOP_OK ||
         (rc = cases_check_children(call, ipw->id)) != KOOP_OK || (rc = cases_new_id(call, id)) != KOOP_OK)
         goto done;
-    if (cases_date_before(date, ipw->opened)) {
-        rc = koop_call_fail(call, KOOP_INVALID, "--date: %s jest przed otwarciem programu (%s)", date, ipw->opened);
-        goto done;
-    }
     cases_audit_note(call, NULL, NULL, id);
     r.id = id;
     r.ipw = ipw->id;

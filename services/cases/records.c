@@ -303,6 +303,19 @@ cases_child_scan(koop_call_t *call, const char *ipw, cases_child_fn fn, void *ct
     return KOOP_OK;
 }
 
+/* ---- dates within an IPW ---- */
+
+int
+cases_ipw_date(koop_call_t *call, const Koop__Cases__Ipw *ipw, const char *given, char out[11])
+{
+    int rc = cases_step_date(call, "date", given, ipw->opened, out);
+    if (rc != KOOP_OK)
+        return rc;
+    if (cases_date_before(out, ipw->opened))
+        return koop_call_fail(call, KOOP_INVALID, "--date: %s jest przed otwarciem programu (%s)", out, ipw->opened);
+    return KOOP_OK;
+}
+
 /* ---- list replies ---- */
 
 int
@@ -360,5 +373,21 @@ cases_append_str(koop_call_t *call, char ***array, size_t *n, const char *value)
         return koop_call_fail(call, KOOP_INTERNAL, "brak pamięci");
     if ((rc = cases_append(call, array, n, copy)) != KOOP_OK)
         free(copy);
+    return rc;
+}
+
+int
+cases_list_done(koop_call_t *call, int rc, const ProtobufCMessageDescriptor *list_desc, ProtobufCMessage **items,
+                size_t n)
+{
+    if (call->status != KOOP_OK)
+        rc = call->status;
+    else if (rc != 0 && rc != MDB_NOTFOUND)
+        rc = koop_call_store_error(call, rc);
+    else
+        rc = cases_reply_list(call, list_desc, items, n);
+    for (size_t i = 0; i < n; i++)
+        protobuf_c_message_free_unpacked(items[i], NULL);
+    free(items);
     return rc;
 }
