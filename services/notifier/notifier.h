@@ -42,10 +42,15 @@ typedef struct {
 /* Loads the SMTP settings from the node config (password from its file).
  * Returns 0, or -1 with a Polish message in err. */
 int notif_smtp_conf_load(notif_smtp_conf_t *conf, const koop_config_t *cfg, char *err, size_t errlen);
-/* Sends one mail (blocking; run it off the loop thread). Returns 0, or -1
- * with the reason in err. */
+/* Called (on the sending thread) just before the relay is given the end of
+ * the message; returns 0 when the delivery was recorded durably. */
+typedef int (*notif_smtp_commit_fn)(void *ctx);
+/* Sends one mail (blocking; run it off the loop thread). commit (may be NULL)
+ * runs at the commit point; *committed says whether it ran and succeeded.
+ * Returns 0, or -1 with the reason in err. */
 int notif_smtp_send(const notif_smtp_conf_t *conf, const char *to, const char *subject,
-                    const char *body, const char *message_id, char *err, size_t errlen);
+                    const char *body, const char *message_id, notif_smtp_commit_fn commit,
+                    void *commit_ctx, int *committed, char *err, size_t errlen);
 
 /* ---- outbox.c: the delivery queue ---- */
 /* Queues mail (its key set) unless that key was queued or sent before.
@@ -95,6 +100,7 @@ struct notif {
     Koop__Notif__Mail *in_flight;   /* the mail being sent (owned) */
     char in_flight_error[512];
     int in_flight_rc;
+    int in_flight_committed;   /* its delivery was recorded before the relay took it */
     /* status kept in memory and mirrored in the meta table */
     uint64_t sent_count, failed_attempts, last_sent_ms, last_error_ms;
     char last_error[700];

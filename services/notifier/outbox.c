@@ -7,9 +7,14 @@
  *     --failed--> queued again, next_ms = now + backoff (1 s doubling to 5 min)
  *
  * A mail is removed from the queue only by the transaction that records its
- * delivery, so a crash never loses one. A crash between the relay's accept
- * and that commit can repeat one mail (at-least-once at the relay): its
- * Message-ID is the idempotency key, so a receiver can tell the copies.
+ * delivery, so a crash never loses one. That transaction commits at the SMTP
+ * commit point: after the whole message went to the relay and just before
+ * the terminating "." (smtp.c), on the sending thread. A crash before it
+ * leaves the relay with a partial message, which it drops, and the mail
+ * still queued; a crash after it finds the mail recorded as sent. If the
+ * relay then refuses the message, it is put back in the queue. What is left
+ * is a window of one write(2) between that commit and the "." reaching the
+ * relay. The Message-ID is the idempotency key.
  */
 #include "notifier.h"
 #include "clock.h"
@@ -144,22 +149,46 @@ s_pick_due(MDB_txn *txn, void *ctx)
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+typedef struct {
+    notif_t *n;
+    Koop__Notif__Mail *mail;
+    int ok;
+    const char *error;
+    int requeue_sent;  /* the mail was recorded as sent, but the relay refused it */
+} s_record;
+
+static int s_record_result(MDB_txn *txn, void *ctx);
+
+/* The commit point (sending thread): record the delivery in one transaction
+ * of its own. LMDB serialises it with the loop thread's writes; the map is
+ * never grown from here (a full map fails the send, the mail stays queued). */
+static int
+s_commit_delivery(void *ctx)
+{
+    notif_t *n = ctx;
+    s_record r = {n, n->in_flight, 1, NULL, 0};
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(koop_store_env(n->store), NULL, 0, &txn);
+    if (rc != 0)
+        return rc;
+    if ((rc = s_record_result(txn, &r)) != 0) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    return mdb_txn_commit(txn);
+}
+
 static void
 s_work(uv_work_t *w)
 {
     notif_t *n = w->data;
     Koop__Notif__Mail *m = n->in_flight;
     n->in_flight_error[0] = '\0';
-    n->in_flight_rc = notif_smtp_send(&n->smtp, m->to, m->subject, m->body, m->key, n->in_flight_error,
+    n->in_flight_committed = 0;
+    n->in_flight_rc = notif_smtp_send(&n->smtp, m->to, m->subject, m->body, m->key, s_commit_delivery, n,
+                                      &n->in_flight_committed, n->in_flight_error,
                                       sizeof n->in_flight_error);
 }
-
-typedef struct {
-    notif_t *n;
-    Koop__Notif__Mail *mail;
-    int ok;
-    const char *error;
-} s_record;
 
 static int
 s_record_result(MDB_txn *txn, void *ctx)
@@ -176,6 +205,12 @@ s_record_result(MDB_txn *txn, void *ctx)
 
     if ((rc = s_due_put(n, txn, m->next_ms, m->key, 1)) != 0)
         return rc;
+    if (r->requeue_sent) {
+        kk.mv_size = strlen(m->key);
+        kk.mv_data = m->key;
+        if ((rc = mdb_del(txn, n->dbi_sent, &kk, NULL)) != 0 && rc != MDB_NOTFOUND)
+            return rc;
+    }
     if (r->ok) {
         kk.mv_size = strlen(m->key);
         kk.mv_data = m->key;
@@ -227,12 +262,16 @@ static void
 s_after_work(uv_work_t *w, int status)
 {
     notif_t *n = w->data;
-    s_record r = {n, n->in_flight, n->in_flight_rc == 0 && status == 0, n->in_flight_error};
-    int rc;
+    s_record r = {n, n->in_flight, n->in_flight_rc == 0 && status == 0, n->in_flight_error,
+                  n->in_flight_committed};
+    int rc = 0;
 
     if (status != 0)
         snprintf(n->in_flight_error, sizeof n->in_flight_error, "wysyłka przerwana");
-    rc = koop_store_write(n->store, s_record_result, &r);
+    /* delivered: already recorded at the commit point; otherwise record the
+     * failure (and take back a delivery recorded before the relay refused) */
+    if (!(r.ok && n->in_flight_committed))
+        rc = koop_store_write(n->store, s_record_result, &r);
     if (rc != 0)
         koop_error("delivery of %s: cannot record the result: %s", r.mail->key, mdb_strerror(rc));
     if (r.ok) {

@@ -40,14 +40,27 @@ typedef struct {
     const char *data;
     size_t len;
     size_t pos;
+    notif_smtp_commit_fn commit;
+    void *commit_ctx;
+    int committed;
 } s_payload;
 
+/* Hands the message to curl. When all of it is handed over, curl will next
+ * send the terminating "." that makes the relay take the mail: that is the
+ * commit point, so the delivery is recorded durably first (commit) and only
+ * then is the end of the data given to curl. A failed commit aborts the
+ * transfer before the ".": the relay drops the partial message. */
 static size_t
 s_read(char *buf, size_t size, size_t nmemb, void *user)
 {
     s_payload *p = user;
     size_t room = size * nmemb, left = p->len - p->pos;
     size_t n = left < room ? left : room;
+    if (n == 0 && !p->committed && p->commit) {
+        if (p->commit(p->commit_ctx) != 0)
+            return CURL_READFUNC_ABORT;
+        p->committed = 1;
+    }
     memcpy(buf, p->data + p->pos, n);
     p->pos += n;
     return n;
@@ -72,14 +85,15 @@ s_encode_header(const char *text, char *out, size_t outlen)
 
 int
 notif_smtp_send(const notif_smtp_conf_t *conf, const char *to, const char *subject, const char *body,
-                const char *message_id, char *err, size_t errlen)
+                const char *message_id, notif_smtp_commit_fn commit, void *commit_ctx, int *committed,
+                char *err, size_t errlen)
 {
     CURL *curl;
     CURLcode res;
     struct curl_slist *rcpt = NULL;
     char from[300], subj[1200], date[64], *msg = NULL;
     size_t cap;
-    s_payload p;
+    s_payload p = {0};
     time_t now = time(NULL);
     struct tm tm;
     int rc = -1;
@@ -122,6 +136,8 @@ notif_smtp_send(const notif_smtp_conf_t *conf, const char *to, const char *subje
         p.data = msg;
         p.len = k;
         p.pos = 0;
+        p.commit = commit;
+        p.commit_ctx = commit_ctx;
     }
     rcpt = curl_slist_append(NULL, to);
     if (!rcpt) {
@@ -146,7 +162,7 @@ notif_smtp_send(const notif_smtp_conf_t *conf, const char *to, const char *subje
     if (res != CURLE_OK) {
         long code = 0;
         curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
-        if (res == CURLE_LOGIN_DENIED)
+        if (res == CURLE_LOGIN_DENIED || code == 535 || code == 534 || code == 530)
             snprintf(err, errlen, "serwer poczty %s odrzucił dane logowania (smtp_user/smtp_password_file)", conf->url);
         else if (res == CURLE_COULDNT_CONNECT || res == CURLE_COULDNT_RESOLVE_HOST || res == CURLE_OPERATION_TIMEDOUT)
             snprintf(err, errlen, "serwer poczty %s nieosiągalny: %s", conf->url, curl_easy_strerror(res));
@@ -157,6 +173,8 @@ notif_smtp_send(const notif_smtp_conf_t *conf, const char *to, const char *subje
     }
     rc = 0;
 done:
+    if (committed)
+        *committed = p.committed;
     curl_slist_free_all(rcpt);
     free(msg);
     curl_easy_cleanup(curl);

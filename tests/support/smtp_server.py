@@ -21,7 +21,8 @@ creds = sys.argv[3].split(":", 1) if len(sys.argv) > 3 else None
 def authenticator(server, session, envelope, mechanism, auth_data):
     ok = (creds is not None and isinstance(auth_data, LoginPassword)
           and auth_data.login.decode() == creds[0] and auth_data.password.decode() == creds[1])
-    return AuthResult(success=ok)
+    # handled=False: aiosmtpd then answers 535 itself (handled=True would leave the client waiting)
+    return AuthResult(success=ok, handled=False)
 
 
 kwargs = {}
