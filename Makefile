@@ -88,7 +88,8 @@ test: all $(TEST_BIN)
 	KOOP_BIN=$(abspath $(BIN)) $(TEST_BIN) -j2 --timeout 300 $(TEST_ARGS)
 
 test-asan:
-	$(MAKE) BUILD=build/asan BIN=build/asan/bin SAN=1 OPT=-O1 test
+	LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp) \
+	  $(MAKE) BUILD=build/asan BIN=build/asan/bin SAN=1 OPT=-O1 test
 
 bench: all
 	@scripts/deps.sh bench
