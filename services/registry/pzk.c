@@ -116,7 +116,8 @@ reg_pzk_join(koop_call_t *call)
         rc = koop_call_fail(call, KOOP_INTERNAL, "brak pamięci");
         goto done;
     }
-    memcpy(members, pzk->members, pzk->n_members * sizeof *members);
+    if (pzk->n_members) /* members is NULL in a team without any */
+        memcpy(members, pzk->members, pzk->n_members * sizeof *members);
     member.institution = q->institution;
     member.joined = q->date;
     member.representative = q->representative;
