@@ -36,7 +36,7 @@ s_teardown(void)
     kt_node_destroy(&node);
 }
 
-TestSuite(registry_remote, .init = s_setup, .fini = s_teardown, .timeout = 60);
+TestSuite(registry_remote, .init = s_setup, .fini = s_teardown, .timeout = 120);
 
 /* A hub's "institution.added" event for a record owned by `owner`; caller frees. */
 static uint8_t *
