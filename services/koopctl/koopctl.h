@@ -74,5 +74,8 @@ struct Koop__Event;
 /* One event envelope as JSON (payload decoded when its type is known). */
 json_t *kc_event_to_json(const struct Koop__Event *ev);
 int kc_status(kc_ctx_t *ctx, int argc, char **argv);
+/* sync.c: `sync status` and `enrol CERT` (docs/SYNC.md). */
+int kc_sync(kc_ctx_t *ctx, int argc, char **argv);
+int kc_enrol(kc_ctx_t *ctx, int argc, char **argv);
 
 #endif
