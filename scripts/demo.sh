@@ -35,6 +35,9 @@ say "Zakładanie węzłów w $DEMO"
 "$KC" node init "$DEMO/wysokie" --role gmina --teryt 2013072 --name "Gmina Wysokie Mazowieckie" \
   --hub "tcp://127.0.0.1:$port" --hub-key "$DEMO/powiat/keys/node.pub"
 H=$DEMO/powiat/koop.conf; G1=$DEMO/kobylin/koop.conf; G2=$DEMO/wysokie/koop.conf
+say "Powiat przyjmuje swoje gminy (lista dozwolonych kluczy huba)"
+"$KC" -c "$H" enrol "$DEMO/kobylin/keys/node.pub"
+"$KC" -c "$H" enrol "$DEMO/wysokie/keys/node.pub"
 for c in "$H" "$G1" "$G2"; do start "$c"; done
 "$KC" -c "$H" status; "$KC" -c "$G1" status; "$KC" -c "$G2" status
 
@@ -63,6 +66,8 @@ load_gmina() { # load_gmina CONF GMINA_NAME TERYT
   lpcpr=$("$KC" -c "$c" --json institution add --name "PCPR Wysokie Mazowieckie" --sector family_support --level powiat --teryt 2013 | jid)
   lkpp=$("$KC" -c "$c" --json institution add --name "KPP Wysokie Mazowieckie" --sector police --level powiat --teryt 2013 | jid)
   p1=$("$KC" -c "$c" --json person add --name "Koordynator $name" --institution "$ops" --role coordinator --email "koordynator@example.org" | jid)
+  SW=$("$KC" -c "$c" --json person add --name "Pracownik socjalny $name" --institution "$ops" --role social_worker --email "ps@example.org" | jid)
+  COP=$("$KC" -c "$c" --json person add --name "Dzielnicowy $name" --institution "$lkpp" --role police_officer --email "kpp@example.org" | jid)
   p2=$("$KC" -c "$c" --json person add --name "Animator $name" --institution "$ops" --role animator --email "animator@example.org" | jid)
   "$KC" -c "$c" --json agreement add --parties "$ops,$sp,$ngo,$lpcpr,$lkpp" --signed 2019-06-14 --until 2021-12-31 \
     --text "Porozumienie o współpracy w Gminno-Powiatowym Partnerskim Zespole Kooperacji" >/dev/null
@@ -77,15 +82,54 @@ load_gmina() { # load_gmina CONF GMINA_NAME TERYT
   "$KC" -c "$c" --json service add --name "Pedagog szkolny – konsultacje dla rodziców" --provider "$sp" \
     --target families --category poradnictwo --area "$name" >/dev/null
 }
+# cases: five families each, entered with their historical dates (outcomes: 3 successes, 1 not, 1 open)
+load_cases() { # load_cases CONF
+  local c=$1 k hh ipw goal task out
+  local outcomes=(success success success no_success open)
+  for k in 0 1 2 3 4; do
+    hh=$("$KC" -c "$c" --json --as "$SW" household add --name "Rodzina $k" --pesel "8501011234$k" --birth 1985-01-01 \
+      --address "ul. Polna $k" --phone "+4860000000$k" --size $((2 + k % 3)) | jid)
+    ipw=$("$KC" -c "$c" --json --as "$SW" ipw open --household "$hh" --coordinator "$SW" --opened 2019-09-0$((k + 1)) | jid)
+    "$KC" -c "$c" --json --as "$SW" ipw member add --ipw "$ipw" --person "$COP" >/dev/null
+    "$KC" -c "$c" --json --as "$SW" ipw activate --ipw "$ipw" --date 2019-09-15 >/dev/null
+    goal=$("$KC" -c "$c" --json --as "$SW" goal add --ipw "$ipw" --area work --baseline 2 --target 7 | jid)
+    task=$("$KC" -c "$c" --json --as "$SW" task add --ipw "$ipw" --goal "$goal" --owner "$COP" --due 2019-10-15 \
+      --title "Wizyta dzielnicowego" | jid)
+    "$KC" -c "$c" --json --as "$COP" task done --task "$task" --date 2019-10-10 >/dev/null
+    "$KC" -c "$c" --json --as "$SW" goal scale --goal "$goal" --value $((4 + k)) --date 2020-06-01 >/dev/null
+    out=${outcomes[$k]}
+    [ "$out" = open ] || "$KC" -c "$c" --json --as "$SW" ipw close --ipw "$ipw" --date 2020-09-01 --outcome "$out" >/dev/null
+  done
+  # one task that is still to do, for the inbox and `task mine`
+  "$KC" -c "$c" --json --as "$SW" task add --ipw "$ipw" --owner "$COP" --due 2031-02-01 --title "Spotkanie z rodziną" >/dev/null
+}
 say "Gmina Kobylin-Borzymy: OPS, szkoła, NGO, porozumienie, G-PZK, lista usług"
 load_gmina "$G1" "Kobylin-Borzymy" 2013032
+SW_G1=$SW; COP_G1=$COP
+say "Kobylin-Borzymy: rodziny, IPW, cele, zadania (daty historyczne)"
+load_cases "$G1"
 say "Gmina Wysokie Mazowieckie"
 load_gmina "$G2" "Wysokie Mazowieckie" 2013072
+load_cases "$G2"
+
 
 say "Kobylin-Borzymy: usługi dla rodzin (service search --target families)"
 "$KC" -c "$G1" service search --target families
 say "Kobylin-Borzymy: G-PZK"
 "$KC" -c "$G1" pzk list
-say "Kobylin-Borzymy: dziennik zdarzeń rejestru (ostatnie 5)"
-"$KC" -c "$G1" events list --stream registry --after "$(( $("$KC" -c "$G1" --json status | jq '.services[0].last_seq') - 5 ))"
+say "Kobylin-Borzymy: IPW (ipw list, jako pracownik socjalny)"
+"$KC" -c "$G1" --as "$SW_G1" ipw list
+say "Kobylin-Borzymy: zadania dzielnicowego (task mine) i jego skrzynka powiadomień"
+"$KC" -c "$G1" --as "$COP_G1" task mine
+for _ in $(seq 1 50); do [ "$("$KC" -c "$G1" --json --as "$COP_G1" inbox list | jq length)" -gt 0 ] && break; sleep 0.2; done
+"$KC" -c "$G1" --as "$COP_G1" inbox list
+say "Synchronizacja z powiatem: czekam, aż gminy wyślą wszystkie zdarzenia SHARED"
+for _ in $(seq 1 150); do
+  p1=$("$KC" -c "$G1" --json sync status | jq -r .pending); p2=$("$KC" -c "$G2" --json sync status | jq -r .pending)
+  [ "$p1" = 0 ] && [ "$p2" = 0 ] && break; sleep 0.2
+done
+"$KC" -c "$G1" sync status
+"$KC" -c "$H" sync status
+say "Hub: ostatnie zdarzenia gminy Kobylin-Borzymy w kopii powiatu (bez danych osobowych)"
+"$KC" -c "$H" events list --stream cases --node gmina-2013032 --limit 8
 say "Gotowe. Katalog demonstracji: $DEMO"

@@ -127,7 +127,10 @@ s_list(FILE *out, json_t *arr)
         }
         s_scalar(out, json_object_get(o, "id"));
         json_object_foreach(o, key, v) {
+            /* technical fields stay in --json only */
             if (!strcmp(key, "id") || !strcmp(key, "owner") || !strcmp(key, "updated_ms") ||
+                !strcmp(key, "link") || !strcmp(key, "event") || !strcmp(key, "person") ||
+                !strcmp(key, "time_ms") || (!strcmp(key, "ipw") && json_object_get(o, "number")) ||
                 json_is_object(v) || (json_is_array(v) && json_array_size(v) &&
                                       json_is_object(json_array_get(v, 0))))
                 continue;

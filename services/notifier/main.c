@@ -46,6 +46,7 @@ s_start(koop_service_t *svc)
 
     n->svc = svc;
     n->store = st;
+    n->intent_fd = -1;
     n->dbi_recipients = koop_store_dbi(st, "recipients");
     n->dbi_inbox = koop_store_dbi(st, "inbox");
     n->dbi_outbox = koop_store_dbi(st, "outbox");

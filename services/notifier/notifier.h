@@ -100,7 +100,8 @@ struct notif {
     Koop__Notif__Mail *in_flight;   /* the mail being sent (owned) */
     char in_flight_error[512];
     int in_flight_rc;
-    int in_flight_committed;   /* its delivery was recorded before the relay took it */
+    int in_flight_committed;   /* the intent "S" was written before the final "." */
+    int intent_fd;             /* DATA_DIR/notifier/sending (outbox.c) */
     /* status kept in memory and mirrored in the meta table */
     uint64_t sent_count, failed_attempts, last_sent_ms, last_error_ms;
     char last_error[700];

@@ -7,22 +7,31 @@
  *     --failed--> queued again, next_ms = now + backoff (1 s doubling to 5 min)
  *
  * A mail is removed from the queue only by the transaction that records its
- * delivery, so a crash never loses one. That transaction commits at the SMTP
- * commit point: after the whole message went to the relay and just before
- * the terminating "." (smtp.c), on the sending thread. A crash before it
- * leaves the relay with a partial message, which it drops, and the mail
- * still queued; a crash after it finds the mail recorded as sent. If the
- * relay then refuses the message, it is put back in the queue. What is left
- * is a window of one write(2) between that commit and the "." reaching the
- * relay. The Message-ID is the idempotency key.
+ * delivery, so a crash never loses one. The SMTP commit point is the final
+ * "." of the message: a relay keeps a message only once it has it. Just
+ * before curl sends it, the sending thread appends "S <key>" to the intent
+ * file (DATA_DIR/notifier/sending, a plain write: it survives kill -9, which
+ * is what it is for; an fsync would only widen the window). A relay refusal
+ * after that appends "U <key>". After each delivery is recorded in LMDB the
+ * file is emptied. At start, a key with "S" and no "U" whose mail is still
+ * queued was taken by the relay before the process died: it is recorded as
+ * sent, not sent again. Killed before the "S": the relay has no "." and
+ * drops the partial message; the mail is still queued and goes again. What
+ * remains is the gap of one write(2) between the "S" and the ".". The
+ * Message-ID is the idempotency key, for mail systems that can use it.
  */
 #include "notifier.h"
 #include "clock.h"
 #include "say.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define BACKOFF_MIN_MS 1000u
 #define BACKOFF_MAX_MS 300000u
@@ -154,28 +163,25 @@ typedef struct {
     Koop__Notif__Mail *mail;
     int ok;
     const char *error;
-    int requeue_sent;  /* the mail was recorded as sent, but the relay refused it */
 } s_record;
 
-static int s_record_result(MDB_txn *txn, void *ctx);
-
-/* The commit point (sending thread): record the delivery in one transaction
- * of its own. LMDB serialises it with the loop thread's writes; the map is
- * never grown from here (a full map fails the send, the mail stays queued). */
+/* Appends "<tag> <key>\n" to the intent file in one write. */
 static int
-s_commit_delivery(void *ctx)
+s_intent(notif_t *n, char tag, const char *key)
+{
+    char line[600];
+    int len = snprintf(line, sizeof line, "%c %s\n", tag, key);
+    if (n->intent_fd < 0 || len < 0 || (size_t)len >= sizeof line)
+        return -1;
+    return write(n->intent_fd, line, (size_t)len) == len ? 0 : -1;
+}
+
+/* The commit point (sending thread), just before the final ".". */
+static int
+s_commit_point(void *ctx)
 {
     notif_t *n = ctx;
-    s_record r = {n, n->in_flight, 1, NULL, 0};
-    MDB_txn *txn;
-    int rc = mdb_txn_begin(koop_store_env(n->store), NULL, 0, &txn);
-    if (rc != 0)
-        return rc;
-    if ((rc = s_record_result(txn, &r)) != 0) {
-        mdb_txn_abort(txn);
-        return rc;
-    }
-    return mdb_txn_commit(txn);
+    return s_intent(n, 'S', n->in_flight->key);
 }
 
 static void
@@ -185,9 +191,11 @@ s_work(uv_work_t *w)
     Koop__Notif__Mail *m = n->in_flight;
     n->in_flight_error[0] = '\0';
     n->in_flight_committed = 0;
-    n->in_flight_rc = notif_smtp_send(&n->smtp, m->to, m->subject, m->body, m->key, s_commit_delivery, n,
+    n->in_flight_rc = notif_smtp_send(&n->smtp, m->to, m->subject, m->body, m->key, s_commit_point, n,
                                       &n->in_flight_committed, n->in_flight_error,
                                       sizeof n->in_flight_error);
+    if (n->in_flight_rc != 0 && n->in_flight_committed)
+        s_intent(n, 'U', m->key); /* the relay refused it after all */
 }
 
 static int
@@ -205,12 +213,6 @@ s_record_result(MDB_txn *txn, void *ctx)
 
     if ((rc = s_due_put(n, txn, m->next_ms, m->key, 1)) != 0)
         return rc;
-    if (r->requeue_sent) {
-        kk.mv_size = strlen(m->key);
-        kk.mv_data = m->key;
-        if ((rc = mdb_del(txn, n->dbi_sent, &kk, NULL)) != 0 && rc != MDB_NOTFOUND)
-            return rc;
-    }
     if (r->ok) {
         kk.mv_size = strlen(m->key);
         kk.mv_data = m->key;
@@ -262,16 +264,14 @@ static void
 s_after_work(uv_work_t *w, int status)
 {
     notif_t *n = w->data;
-    s_record r = {n, n->in_flight, n->in_flight_rc == 0 && status == 0, n->in_flight_error,
-                  n->in_flight_committed};
-    int rc = 0;
+    s_record r = {n, n->in_flight, n->in_flight_rc == 0 && status == 0, n->in_flight_error};
+    int rc;
 
     if (status != 0)
         snprintf(n->in_flight_error, sizeof n->in_flight_error, "wysyłka przerwana");
-    /* delivered: already recorded at the commit point; otherwise record the
-     * failure (and take back a delivery recorded before the relay refused) */
-    if (!(r.ok && n->in_flight_committed))
-        rc = koop_store_write(n->store, s_record_result, &r);
+    rc = koop_store_write(n->store, s_record_result, &r);
+    if (rc == 0 && n->intent_fd >= 0 && ftruncate(n->intent_fd, 0) != 0)
+        koop_warn("cannot empty the intent file: %s", strerror(errno));
     if (rc != 0)
         koop_error("delivery of %s: cannot record the result: %s", r.mail->key, mdb_strerror(rc));
     if (r.ok) {
@@ -364,10 +364,90 @@ notif_outbox_kick(notif_t *n)
         s_schedule(n, 0);
 }
 
+typedef struct {
+    notif_t *n;
+    char (*keys)[300];
+    size_t nkeys;
+    int recovered;
+} s_recover;
+
+/* Mails the relay took before the process died (see the top of the file):
+ * recorded as sent. */
+static int
+s_recover_sent(MDB_txn *txn, void *ctx)
+{
+    s_recover *rc_ = ctx;
+    rc_->recovered = 0;
+    for (size_t i = 0; i < rc_->nkeys; i++) {
+        ProtobufCMessage *m = NULL;
+        if (koop_record_get(txn, rc_->n->dbi_outbox, rc_->keys[i], &koop__notif__mail__descriptor, &m) != 0)
+            continue; /* recorded already */
+        s_record r = {rc_->n, (Koop__Notif__Mail *)m, 1, NULL};
+        int rc = s_record_result(txn, &r);
+        protobuf_c_message_free_unpacked(m, NULL);
+        if (rc != 0)
+            return rc;
+        rc_->recovered++;
+    }
+    return 0;
+}
+
+static int
+s_intent_open(notif_t *n)
+{
+    char path[PATH_MAX + 64], line[600];
+    s_recover r = {n, NULL, 0, 0};
+    FILE *f;
+    int rc = 0;
+
+    snprintf(path, sizeof path, "%s/notifier/sending", koop_service_config(n->svc)->data_dir);
+    f = fopen(path, "r");
+    if (f) {
+        r.keys = calloc(64, sizeof *r.keys);
+        size_t cap = 64;
+        while (r.keys && fgets(line, sizeof line, f)) {
+            line[strcspn(line, "\n")] = '\0';
+            if (strlen(line) < 3 || strlen(line) - 2 >= sizeof r.keys[0])
+                continue;
+            if (line[0] == 'S') {
+                if (r.nkeys == cap) {
+                    void *g = realloc(r.keys, cap * 2 * sizeof *r.keys);
+                    if (!g)
+                        break;
+                    r.keys = g;
+                    cap *= 2;
+                }
+                memcpy(r.keys[r.nkeys++], line + 2, strlen(line + 2) + 1); /* length checked above */
+            } else if (line[0] == 'U') {
+                for (size_t i = 0; i < r.nkeys; i++)
+                    if (strcmp(r.keys[i], line + 2) == 0)
+                        r.keys[i][0] = '\0';
+            }
+        }
+        fclose(f);
+        if (r.nkeys && (rc = koop_store_write(n->store, s_recover_sent, &r)) != 0)
+            koop_error("intent file %s: %s", path, mdb_strerror(rc));
+        if (r.recovered)
+            koop_info("%d mail(s) the relay had taken before a crash recorded as sent", r.recovered);
+        free(r.keys);
+        if (rc != 0)
+            return rc;
+    }
+    n->intent_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+    if (n->intent_fd < 0) {
+        koop_error("cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 int
 notif_outbox_start(notif_t *n)
 {
-    int rc = uv_timer_init(koop_service_loop(n->svc), &n->delivery_timer);
+    int rc = s_intent_open(n);
+    if (rc != 0)
+        return rc;
+    rc = uv_timer_init(koop_service_loop(n->svc), &n->delivery_timer);
     if (rc != 0)
         return rc;
     n->delivery_timer.data = n;
@@ -379,6 +459,7 @@ void
 notif_outbox_stop(notif_t *n)
 {
     n->stopping = 1;
+    /* the intent file stays open: a send in progress may still write to it */
     uv_timer_stop(&n->delivery_timer);
     uv_close((uv_handle_t *)&n->delivery_timer, NULL);
     /* a send in progress finishes and records its result (uv_work keeps the loop alive) */

@@ -41,6 +41,10 @@ s_at(const char *date, int days, int hour)
     return (uint64_t)mktime(&tm) * 1000u;
 }
 
+/* A reminder more than this far in the past when it is scheduled belongs to
+ * history being entered after the fact (a task due in 2019): not sent. */
+#define STALE_MS (24u * 3600u * 1000u)
+
 static int
 s_put(notif_t *n, MDB_txn *txn, const char *subject, const char *kind, uint64_t fire_ms)
 {
@@ -51,6 +55,8 @@ s_put(notif_t *n, MDB_txn *txn, const char *subject, const char *kind, uint64_t 
     int rc;
 
     snprintf(ikey, sizeof ikey, "%s|%s", subject, kind);
+    if (fire_ms + STALE_MS < koop_clock_now_ms())
+        return 0;
     if (koop_store_get_str(txn, n->dbi_reminder_index, ikey, &old) == 0)
         return 0; /* already scheduled */
     koop_be64_put(key, fire_ms);

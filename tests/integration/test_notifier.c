@@ -43,8 +43,9 @@ s_smtp_start(const char *auth)
     smtp_pid = fork();
     cr_assert_geq(smtp_pid, 0);
     if (smtp_pid == 0) {
-        int fd = open("/dev/null", 1);
+        int fd = open("/dev/null", O_WRONLY);
         dup2(fd, 1);
+        dup2(fd, 2);
         execl("/usr/bin/python3", "python3", "tests/support/smtp_server.py", port, maildir, auth, (char *)NULL);
         _exit(127);
     }
