@@ -3,13 +3,14 @@
  * service against a baseline measured in the same run and prints ratios;
  * timing never fails a section, only a breakage does.
  *
- *   koop-bench [SECTION ...]    sections: registry cases (default: all)
+ *   koop-bench [SECTION ...]    sections: registry cases notifier (default: all)
  */
 #include <stdio.h>
 #include <string.h>
 
 int bench_registry_run(void);
 int bench_cases_run(void);
+int bench_notifier_run(void);
 
 static const struct {
     const char *name;
@@ -17,6 +18,7 @@ static const struct {
 } s_sections[] = {
     {"registry", bench_registry_run},
     {"cases", bench_cases_run},
+    {"notifier", bench_notifier_run},
 };
 
 int
