@@ -913,6 +913,9 @@ s_on_tick(uv_timer_t *t)
     }
     for (size_t i = 0; i < up->nstreams; i++) {
         s_stream *st = &up->streams[i];
+        /* a producer that was down at HELLO: once it answers, HELLO again */
+        if (!st->log_id[0])
+            s_ask_log_id(st);
         if (st->nflight && now - st->progress_mono > SYNC_RETRANSMIT_MS) {
             koop_warn("uplink: strumień %s: brak potwierdzenia od %llu ms; wysyłam ponownie od %llu",
                       st->name, (unsigned long long)(now - st->progress_mono), (unsigned long long)st->acked);
