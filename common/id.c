@@ -2,63 +2,46 @@
 #include "clock.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
 
-/* Random bytes are drawn from the kernel a block at a time: one getrandom
- * per id was a fifth of a hub's ingest time (a hub makes an id per event it
- * stores). A forked child starts with an empty pool, so parent and child
- * never hand out the same bytes. Processes are single-threaded (one loop). */
-#define POOL_SIZE 4096
-static uint8_t s_pool[POOL_SIZE];
+/* Random bytes are taken from the kernel 4 KiB at a time: one getrandom per
+ * ~400 ids instead of one per id (it was a seventh of a write's CPU). Each
+ * process has its own pool; a forked child must not share it (koop never
+ * forks after making ids). */
+static uint8_t s_pool[4096];
 static size_t s_pool_left;
-static pthread_once_t s_once = PTHREAD_ONCE_INIT;
-
-static void
-s_forget_pool(void)
-{
-    s_pool_left = 0;
-}
-
-static void
-s_register_atfork(void)
-{
-    (void)pthread_atfork(NULL, NULL, s_forget_pool);
-}
 
 static int
-s_random(uint8_t *out, size_t n)
+s_random(uint8_t *out, size_t len)
 {
-    (void)pthread_once(&s_once, s_register_atfork);
-    if (s_pool_left < n) {
+    if (s_pool_left < len) {
         size_t got = 0;
-        while (got < POOL_SIZE) {
-            ssize_t r = getrandom(s_pool + got, POOL_SIZE - got, 0);
-            if (r < 0) {
-                if (errno == EINTR)
-                    continue;
-                s_pool_left = 0;
-                return -errno;
-            }
-            got += (size_t)r;
+        while (got < sizeof s_pool) {
+            ssize_t n = getrandom(s_pool + got, sizeof s_pool - got, 0);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                return n < 0 ? -errno : -EIO;
+            got += (size_t)n;
         }
-        s_pool_left = POOL_SIZE;
+        s_pool_left = sizeof s_pool;
     }
-    memcpy(out, s_pool + POOL_SIZE - s_pool_left, n);
-    memset(s_pool + POOL_SIZE - s_pool_left, 0, n); /* used bytes do not linger */
-    s_pool_left -= n;
+    memcpy(out, s_pool + sizeof s_pool - s_pool_left, len);
+    /* used bytes are wiped so they cannot be handed out twice */
+    memset(s_pool + sizeof s_pool - s_pool_left, 0, len);
+    s_pool_left -= len;
     return 0;
 }
+
+static const char s_hex[] = "0123456789abcdef";
 
 int
 koop_id_new(char out[KOOP_ID_LEN])
 {
-    static const char hex[] = "0123456789abcdef";
     uint8_t b[16];
     uint64_t ms = koop_clock_real_ms();
-    char *p = out;
     int rc = s_random(b + 6, 10);
 
     if (rc != 0)
@@ -67,14 +50,13 @@ koop_id_new(char out[KOOP_ID_LEN])
         b[i] = (uint8_t)(ms >> (40 - 8 * i));
     b[6] = (uint8_t)(0x70 | (b[6] & 0x0f)); /* version 7 */
     b[8] = (uint8_t)(0x80 | (b[8] & 0x3f)); /* variant 10 */
-    /* 8-4-4-4-12 hex digits */
-    for (int i = 0; i < 16; i++) {
+    for (int i = 0, k = 0; i < 16; i++) {
         if (i == 4 || i == 6 || i == 8 || i == 10)
-            *p++ = '-';
-        *p++ = hex[b[i] >> 4];
-        *p++ = hex[b[i] & 0x0f];
+            out[k++] = '-';
+        out[k++] = s_hex[b[i] >> 4];
+        out[k++] = s_hex[b[i] & 15];
     }
-    *p = '\0';
+    out[36] = '\0';
     return 0;
 }
 
