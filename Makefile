@@ -3,6 +3,7 @@
 #   make test       the whole suite (Criterion), installing Debian packages if missing
 #   make test-asan  the same suite built with AddressSanitizer + UBSan
 #   make bench      benchmarks (figures as ratios to a baseline measured in the same run)
+#   make bench-sync the sync catch-up benchmark alone
 #   make demo       a powiat hub and gmina nodes with sample data
 # Generated protobuf code lives in $(BUILD)/gen and is never committed.
 
@@ -32,7 +33,7 @@ SERVICES  := registry cases notifier sync
 PROGRAMS  := $(addprefix $(BIN)/koop-,$(SERVICES)) $(BIN)/koop-node $(BIN)/koopctl
 DEPS_OK   := $(BUILD)/.deps-ok
 
-.PHONY: all deps test test-asan test-unit bench demo clean
+.PHONY: all deps test test-asan test-unit bench bench-sync demo clean
 .SECONDARY:
 
 all: $(DEPS_OK) $(PROGRAMS)
@@ -95,6 +96,14 @@ bench: all
 	@scripts/deps.sh bench
 	$(MAKE) -s $(BUILD)/bench/koop-bench
 	KOOP_BIN=$(abspath $(BIN)) $(BUILD)/bench/koop-bench
+
+# The sync catch-up benchmark alone (bench/bench_sync.c; in koop-bench it is
+# the section "sync"). KOOP_BENCH_SYNC_EVENTS, KOOP_BENCH_PG(_EVENTS) tune it.
+bench-sync: all $(LIBKOOP)
+	@scripts/deps.sh bench
+	@mkdir -p $(BUILD)/bench
+	$(CC) $(CFLAGS) -DBENCH_SYNC_MAIN -o $(BUILD)/bench/koop-bench-sync bench/bench_sync.c $(LIBKOOP) $(LDFLAGS) $(LDLIBS)
+	KOOP_BIN=$(abspath $(BIN)) $(BUILD)/bench/koop-bench-sync
 
 $(BUILD)/bench/koop-bench: $(patsubst %.c,$(BUILD)/%.o,$(wildcard bench/*.c)) $(LIBKOOP)
 	@mkdir -p $(dir $@)

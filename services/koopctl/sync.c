@@ -123,6 +123,9 @@ s_status(kc_ctx_t *ctx)
         json_object_set_new(out, "listen", s_str(st->listen));
         json_object_set_new(out, "malformed", json_integer((json_int_t)st->malformed));
         json_object_set_new(out, "down_seq", json_integer((json_int_t)st->down_seq));
+        json_object_set_new(out, "ingest_commits", json_integer((json_int_t)st->ingest_commits));
+        json_object_set_new(out, "ingest_events", json_integer((json_int_t)st->ingest_events));
+        json_object_set_new(out, "ingest_ms", json_integer((json_int_t)(st->ingest_us / 1000)));
         for (size_t i = 0; i < st->n_nodes; i++) {
             const Koop__Sync__NodeStatus *n = st->nodes[i];
             json_t *no = json_object(), *streams = json_object();
@@ -131,6 +134,7 @@ s_status(kc_ctx_t *ctx)
             json_object_set_new(no, "last_contact", s_time(n->last_contact_ms));
             json_object_set_new(no, "last_contact_ms", json_integer((json_int_t)n->last_contact_ms));
             json_object_set_new(no, "down_seq", json_integer((json_int_t)n->down_seq));
+            json_object_set_new(no, "hello", s_time(n->hello_ms));
             for (size_t j = 0; j < n->n_streams; j++) {
                 const Koop__Sync__StreamStatus *s = n->streams[j];
                 json_t *so = json_object();
@@ -138,6 +142,7 @@ s_status(kc_ctx_t *ctx)
                 json_object_set_new(so, "events", json_integer((json_int_t)s->events));
                 json_object_set_new(so, "epoch", json_integer((json_int_t)s->epoch));
                 json_object_set_new(so, "log_id", s_str(s->log_id));
+                json_object_set_new(so, "stored", s_time(s->stored_ms));
                 if (s->state)
                     json_object_set_new(so, "state", s_str(s->state));
                 json_object_set_new(streams, s->stream ? s->stream : "?", so);

@@ -74,10 +74,13 @@ typedef struct {
     uint64_t last_seq;
     uint64_t events;
     uint64_t enrolled_at;      /* enrolment under which the log id was accepted */
+    uint64_t stored_ms;        /* when events of it were last stored */
     char log_id[SYNC_MAX_NAME + 1];
 } s_stream_state;
 
-#define STATE_HEAD (4 + 8 + 8 + 8)
+/* stored as: be32 epoch, be64 last_seq, be64 events, be64 enrolled_at,
+ * be64 stored_ms, log id */
+#define STATE_HEAD (4 + 8 + 8 + 8 + 8)
 
 static size_t
 s_state_key(char *out, size_t size, const char *node, const char *stream)
@@ -105,6 +108,7 @@ s_state_get(MDB_txn *txn, MDB_dbi dbi, const char *node, const char *stream, s_s
         st->last_seq = koop_be64_get(p + 4);
         st->events = koop_be64_get(p + 12);
         st->enrolled_at = koop_be64_get(p + 20);
+        st->stored_ms = koop_be64_get(p + 28);
         memcpy(st->log_id, p + STATE_HEAD, v.mv_size - STATE_HEAD);
         st->log_id[v.mv_size - STATE_HEAD] = '\0';
     }
@@ -126,6 +130,7 @@ s_state_put(MDB_txn *txn, MDB_dbi dbi, const char *node, const char *stream, con
     koop_be64_put(val + 4, st->last_seq);
     koop_be64_put(val + 12, st->events);
     koop_be64_put(val + 20, st->enrolled_at);
+    koop_be64_put(val + 28, st->stored_ms);
     memcpy(val + STATE_HEAD, st->log_id, n);
     v.mv_size = STATE_HEAD + n;
     v.mv_data = val;
@@ -159,6 +164,7 @@ typedef struct {
     int ready;
     uint64_t last_rx_mono;
     uint64_t last_contact_ms;
+    uint64_t hello_ms;
     char held[SYNC_MAX_STREAMS][SYNC_MAX_STREAM + 1];
     size_t nheld;
     char down_log_id[SYNC_MAX_NAME + 1];
@@ -216,6 +222,7 @@ struct sync_hub {
     uint64_t down_last;                     /* last key of down_log */
     uint64_t malformed;
     uint64_t unsent;
+    uint64_t ingest_commits, ingest_events, ingest_us, drain_events; /* metrics since start */
 };
 
 static void s_down_pump(sync_hub_t *hub, s_session *s);
@@ -491,16 +498,15 @@ s_batch(sync_hub_t *hub, MDB_txn *txn, s_work *w)
     chain = b->prev;
     for (size_t i = 0; i < b->n_items; i++) {
         const Koop__Sync__Item *it = b->items[i];
-        Koop__Event *ev;
-        int ok;
+        sync_event_head_t h;
         if (!it->has_seq || it->seq <= chain || !it->has_event || it->event.len == 0)
             goto malformed;
-        ev = koop__event__unpack(NULL, it->event.len, it->event.data);
-        ok = ev && ev->seq == it->seq && ev->node && strcmp(ev->node, s->node) == 0 && ev->stream &&
-             strcmp(ev->stream, w->stream) == 0 && ev->has_scope && ev->scope == KOOP__SCOPE__SCOPE_SHARED;
-        if (ev)
-            koop__event__free_unpacked(ev, NULL);
-        if (!ok)
+        /* read in place: node, stream, seq and scope must be this node's,
+         * this stream's, the item's, and SHARED */
+        if (sync_event_head(it->event.data, it->event.len, &h) != 0 || !h.has_seq || h.seq != it->seq ||
+            h.scope != KOOP__SCOPE__SCOPE_SHARED || h.node_len != strlen(s->node) ||
+            memcmp(h.node, s->node, h.node_len) != 0 || h.stream_len != strlen(w->stream) ||
+            memcmp(h.stream, w->stream, h.stream_len) != 0)
             goto malformed;
         chain = it->seq;
     }
@@ -534,9 +540,11 @@ s_batch(sync_hub_t *hub, MDB_txn *txn, s_work *w)
         if ((rc = mdb_put(txn, hub->dbi_ingest, &k, &v, 0)) != 0)
             return rc;
         st.events++;
+        hub->drain_events++;
     }
     if (start < b->n_items) {
         st.last_seq = b->items[b->n_items - 1]->seq;
+        st.stored_ms = koop_clock_real_ms();
         if ((rc = s_state_put(txn, hub->dbi_streams, s->node, w->stream, &st)) != 0)
             return rc;
     }
@@ -556,6 +564,7 @@ static int
 s_drain_fn(MDB_txn *txn, void *ctx)
 {
     sync_hub_t *hub = ctx;
+    hub->drain_events = 0; /* this run of the txn (it may run again after a map resize) */
     for (size_t i = 0; i < hub->nwork; i++) {
         s_work *w = &hub->work[i];
         int rc;
@@ -598,7 +607,7 @@ s_install_session(sync_hub_t *hub, s_work *w)
     s->rid_len = w->rid_len;
     s->ready = 1;
     s->last_rx_mono = now;
-    s->last_contact_ms = koop_clock_real_ms();
+    s->last_contact_ms = s->hello_ms = koop_clock_real_ms();
     s->nheld = 0;
     for (size_t i = 0; i < w->npos; i++)
         if (w->pos[i].verdict != KOOP__SYNC__VERDICT__VERDICT_OK && s->nheld < SYNC_MAX_STREAMS)
@@ -803,10 +812,13 @@ done:
 static void
 s_process_work(sync_hub_t *hub)
 {
+    uint64_t t0 = koop_clock_mono_us();
     int rc;
     if (hub->nwork == 0)
         return;
     rc = koop_store_write(hub->store, s_drain_fn, hub);
+    koop_debug("hub: %zu wiadomości, %llu zdarzeń zapisanych w %.1f ms", hub->nwork,
+               (unsigned long long)hub->drain_events, (double)(koop_clock_mono_us() - t0) / 1000.0);
     if (rc != 0) {
         koop_error("hub: zapis %zu wiadomości nie powiódł się: %s – nic nie potwierdzono", hub->nwork,
                    mdb_strerror(rc));
@@ -824,6 +836,11 @@ s_process_work(sync_hub_t *hub)
         s_answer(hub, w);
     }
     if (rc == 0) {
+        if (hub->drain_events) {
+            hub->ingest_commits++;
+            hub->ingest_events += hub->drain_events;
+            hub->ingest_us += koop_clock_mono_us() - t0;
+        }
         koop_service_events_committed(hub->sync->svc);
         for (size_t i = 0; i < hub->nwork; i++)
             if (hub->work[i].out == OUT_WELCOME) {
@@ -1496,7 +1513,8 @@ sync_hub_status(sync_hub_t *hub, koop_call_t *call, Koop__Sync__Status *st)
         koop__sync__stream_status__init(s);
         s->stream = strdup(stream);
         s->log_id = strdup(ss.log_id);
-        s->has_acked = s->has_epoch = s->has_events = 1;
+        s->has_acked = s->has_epoch = s->has_events = s->has_stored_ms = 1;
+        s->stored_ms = ss.stored_ms;
         s->acked = ss.last_seq;
         s->epoch = ss.epoch;
         s->events = ss.events;
@@ -1517,8 +1535,9 @@ sync_hub_status(sync_hub_t *hub, koop_call_t *call, Koop__Sync__Status *st)
         }
         n->connected = s_session_live(s, now);
         n->last_contact_ms = s->last_contact_ms;
-        n->has_down_seq = 1;
+        n->has_down_seq = n->has_hello_ms = 1;
         n->down_seq = s->down_seq;
+        n->hello_ms = s->hello_ms;
         n->key = s->key;
         for (size_t j = 0; j < n->n_streams; j++)
             if (s_held(s, n->streams[j]->stream))
@@ -1527,7 +1546,11 @@ sync_hub_status(sync_hub_t *hub, koop_call_t *call, Koop__Sync__Status *st)
     st->nodes = ns.nodes;
     st->n_nodes = ns.n;
     st->listen = (char *)hub->cfg->sync_listen;
-    st->has_malformed = st->has_down_seq = 1;
+    st->has_malformed = st->has_down_seq = st->has_ingest_commits = st->has_ingest_events = 1;
+    st->has_ingest_us = 1;
+    st->ingest_commits = hub->ingest_commits;
+    st->ingest_events = hub->ingest_events;
+    st->ingest_us = hub->ingest_us;
     st->malformed = hub->malformed;
     st->down_seq = hub->down_last;
     return 0;

@@ -70,6 +70,22 @@ int sync_link_sockopts(void *sock);
 int sync_pos_decode(const MDB_val *v, uint64_t *seq, char *log_id, size_t log_id_size);
 int sync_pos_put(MDB_txn *txn, MDB_dbi dbi, const char *key, uint64_t seq, const char *log_id);
 
+/* The fields of a koop.Event envelope the link checks, read in place
+ * (node and stream point into the bytes, not NUL-terminated). */
+typedef struct {
+    const char *node;
+    size_t node_len;
+    const char *stream;
+    size_t stream_len;
+    uint64_t seq;
+    int has_seq;
+    int scope;      /* -1 when absent */
+} sync_event_head_t;
+/* Scans an envelope's fields without allocating; every length is checked
+ * against the buffer. 0, or -EBADMSG for bytes that are not a valid
+ * message (truncated, bad varint, wrong wire type for a known field). */
+int sync_event_head(const uint8_t *buf, size_t len, sync_event_head_t *out);
+
 /* ---- local.c: one request at a time to a local service ---- */
 
 typedef struct sync_local sync_local_t;

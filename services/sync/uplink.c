@@ -75,6 +75,7 @@ typedef struct {
     uint64_t progress_mono;
     int held;                        /* the hub refused it: no batches until the next HELLO */
     char state[200];
+    uint64_t fetch_mono_us;          /* when the fetch in flight was sent (debug timing) */
     uint64_t status_pending;         /* last known, when the producer does not answer */
     uint64_t status_last;
 } s_stream;
@@ -293,7 +294,9 @@ s_on_monitor(koop_zwatch_t *w)
 static int
 s_connect(sync_uplink_t *up)
 {
-    int one = 1, ivl = 500, ivl_max = SYNC_BACKOFF_MAX_MS;
+    /* ZeroMQ's own reconnect (while this socket lives) stays short: after a
+     * long outage the hub is found again within ~2 s of coming back */
+    int one = 1, ivl = 250, ivl_max = 2000;
     char mon_ep[64];
 
     up->sock = zmq_socket(up->zctx, ZMQ_DEALER);
@@ -541,6 +544,9 @@ s_on_fetch(void *ctx, int status, const char *error, const uint8_t *payload, siz
         /* the connection's queue is full or it dropped: fetched again later */
         goto done;
     }
+    koop_debug("uplink: %s: paczka %llu, %zu zdarzeń po %llu (pobranie %.1f ms), w drodze %llu",
+               st->name, (unsigned long long)up->next_batch_no, n, (unsigned long long)prev,
+               (double)(koop_clock_mono_us() - st->fetch_mono_us) / 1000.0, (unsigned long long)st->inflight + n);
     if (st->nflight == 0)
         st->progress_mono = koop_clock_mono_ms();
     st->flight[st->nflight].batch_no = up->next_batch_no++;
@@ -578,6 +584,7 @@ s_pump(s_stream *st)
     q.wait_ms = FETCH_WAIT_MS;
     q.shared_only = 1;
     st->fetch_gen = st->gen;
+    st->fetch_mono_us = koop_clock_mono_us();
     if (sync_local_call(st->reader, "feed.fetch", &q.base, FETCH_WAIT_MS + 5000, s_on_fetch, st) != 0)
         snprintf(st->state, sizeof st->state, "usługa %s nie odpowiada", st->name);
 }
@@ -906,6 +913,9 @@ s_on_tick(uv_timer_t *t)
     }
     for (size_t i = 0; i < up->nstreams; i++) {
         s_stream *st = &up->streams[i];
+        /* a producer that was down at HELLO: once it answers, HELLO again */
+        if (!st->log_id[0])
+            s_ask_log_id(st);
         if (st->nflight && now - st->progress_mono > SYNC_RETRANSMIT_MS) {
             koop_warn("uplink: strumień %s: brak potwierdzenia od %llu ms; wysyłam ponownie od %llu",
                       st->name, (unsigned long long)(now - st->progress_mono), (unsigned long long)st->acked);

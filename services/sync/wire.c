@@ -98,3 +98,81 @@ sync_pos_put(MDB_txn *txn, MDB_dbi dbi, const char *key, uint64_t seq, const cha
     memcpy(val + 8, log_id ? log_id : "", n);
     return koop_store_put_str(txn, dbi, key, val, 8 + n);
 }
+
+/* ---- a koop.Event's head, read in place ---- */
+
+static int
+s_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+    uint64_t x = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (*p >= end)
+            return -1;
+        uint8_t b = *(*p)++;
+        x |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *v = x;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+int
+sync_event_head(const uint8_t *buf, size_t len, sync_event_head_t *out)
+{
+    const uint8_t *p = buf, *end = buf + len;
+    memset(out, 0, sizeof *out);
+    out->scope = -1;
+    while (p < end) {
+        uint64_t tag, v;
+        unsigned field, wire;
+        if (s_varint(&p, end, &tag) != 0)
+            return -EBADMSG;
+        field = (unsigned)(tag >> 3);
+        wire = (unsigned)(tag & 7);
+        if (field == 0)
+            return -EBADMSG;
+        switch (wire) {
+        case 0: /* varint */
+            if (s_varint(&p, end, &v) != 0)
+                return -EBADMSG;
+            if (field == 3) {
+                out->seq = v;
+                out->has_seq = 1;
+            } else if (field == 7) {
+                out->scope = v > 1 ? 2 : (int)v;
+            } else if (field == 1 || field == 2) {
+                return -EBADMSG;
+            }
+            break;
+        case 2: /* length-delimited */
+            if (s_varint(&p, end, &v) != 0 || v > (uint64_t)(end - p))
+                return -EBADMSG;
+            if (field == 1) {
+                out->node = (const char *)p;
+                out->node_len = (size_t)v;
+            } else if (field == 2) {
+                out->stream = (const char *)p;
+                out->stream_len = (size_t)v;
+            } else if (field == 3 || field == 7) {
+                return -EBADMSG;
+            }
+            p += v;
+            break;
+        case 1: /* 64-bit */
+            if (end - p < 8 || field == 1 || field == 2 || field == 3 || field == 7)
+                return -EBADMSG;
+            p += 8;
+            break;
+        case 5: /* 32-bit */
+            if (end - p < 4 || field == 1 || field == 2 || field == 3 || field == 7)
+                return -EBADMSG;
+            p += 4;
+            break;
+        default: /* groups are not in proto files here */
+            return -EBADMSG;
+        }
+    }
+    return 0;
+}
