@@ -3,7 +3,7 @@
  * service against a baseline measured in the same run and prints ratios;
  * timing never fails a section, only a breakage does.
  *
- *   koop-bench [SECTION ...]    sections: registry cases notifier (default: all)
+ *   koop-bench [SECTION ...]    sections: registry cases notifier sync (default: all)
  */
 #include <stdio.h>
 #include <string.h>
@@ -11,6 +11,7 @@
 int bench_registry_run(void);
 int bench_cases_run(void);
 int bench_notifier_run(void);
+int bench_sync_run(void);
 
 static const struct {
     const char *name;
@@ -19,6 +20,7 @@ static const struct {
     {"registry", bench_registry_run},
     {"cases", bench_cases_run},
     {"notifier", bench_notifier_run},
+    {"sync", bench_sync_run},
 };
 
 int

@@ -8,7 +8,7 @@ build="gcc make pkg-config protobuf-c-compiler libprotobuf-c-dev libzmq3-dev lib
 case "${1:-build}" in
   build) want="$build" ;;
   test)  want="$build libcriterion-dev jq lmdb-utils procps python3-aiosmtpd" ;;
-  bench) want="$build lmdb-utils procps" ;;
+  bench) want="$build lmdb-utils procps postgresql" ;;  # PostgreSQL: the sync comparison
   demo)  want="$build jq procps" ;;
   *) echo "deps.sh: unknown purpose $1" >&2; exit 2 ;;
 esac
