@@ -136,4 +136,14 @@ int bench_registry_open_loop(const char *endpoint, unsigned rate, double seconds
  * Returns 0, -ETIMEDOUT, or -EIO for an unexpected answer. */
 int bench_registry_ping(const char *endpoint, int timeout_ms, uint32_t *pid);
 
+/* ---- set-up requests (bench_rpc.c) ---- */
+struct koop_rpc_client;
+struct ProtobufCMessage;
+struct ProtobufCMessageDescriptor;
+/* One request (10 s timeout); when reply_desc is given, the reply's "id"
+ * field into id. Returns 0, or -1 after printing what failed. */
+int bench_call(struct koop_rpc_client *c, const char *caller, const char *method,
+               const struct ProtobufCMessage *req, const struct ProtobufCMessageDescriptor *reply_desc,
+               char id[40]);
+
 #endif

@@ -16,6 +16,7 @@
  * This file has only a weak main(), so a driver's own main() takes
  * precedence when both are linked into koop-bench.
  */
+#include "bench.h"
 #include "cases.pb-c.h"
 #include "clock.h"
 #include "config.h"
@@ -75,29 +76,6 @@ s_run(char *const argv[])
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-/* One request; the reply's "id" (any message whose first field is id) into id. */
-static int
-s_call(koop_rpc_client_t *c, const char *caller, const char *method, const ProtobufCMessage *req,
-       const ProtobufCMessageDescriptor *reply_desc, char id[40])
-{
-    koop_reply_t r;
-    int rc = koop_rpc_call(c, caller, method, req, 10000, &r);
-    if (rc != 0 || r.status != 0) {
-        fprintf(stderr, "bench: %s failed: %s\n", method, rc ? strerror(-rc) : (r.error ? r.error : "?"));
-        koop_reply_clear(&r);
-        return -1;
-    }
-    if (reply_desc && id) {
-        ProtobufCMessage *m = protobuf_c_message_unpack(reply_desc, NULL, r.len, r.payload);
-        const ProtobufCFieldDescriptor *f = m ? protobuf_c_message_descriptor_get_field_by_name(reply_desc, "id") : NULL;
-        const char *v = f ? *(const char **)((const char *)m + f->offset) : NULL;
-        snprintf(id, 40, "%s", v ? v : "");
-        if (m)
-            protobuf_c_message_free_unpacked(m, NULL);
-    }
-    koop_reply_clear(&r);
-    return 0;
-}
 
 /* Sends the next request of worker w. */
 static int
@@ -299,10 +277,10 @@ bench_cases_run(void)
         inst.name = "GOPS";
         inst.has_sector = 1, inst.sector = KOOP__REG__SECTOR__SECTOR_SOCIAL_ASSISTANCE;
         inst.has_level = 1, inst.level = KOOP__REG__LEVEL__LEVEL_GMINA;
-        if (s_call(reg, NULL, "institution.add", &inst.base, &koop__reg__institution__descriptor, gops) != 0)
+        if (bench_call(reg, NULL, "institution.add", &inst.base, &koop__reg__institution__descriptor, gops) != 0)
             goto done;
         p.name = "Anna Nowak", p.institution = gops, p.has_role = 1, p.role = KOOP__REG__ROLE__ROLE_SOCIAL_WORKER;
-        if (s_call(reg, NULL, "person.add", &p.base, &koop__reg__person__descriptor, sw) != 0)
+        if (bench_call(reg, NULL, "person.add", &p.base, &koop__reg__person__descriptor, sw) != 0)
             goto done;
     }
     lat = malloc(MAX_SAMPLES * sizeof *lat);

@@ -44,29 +44,6 @@ s_bin(void)
     return b && *b ? b : "bin";
 }
 
-/* One request; the reply's "id" into id (when reply_desc). */
-static int
-s_call(koop_rpc_client_t *c, const char *caller, const char *method, const ProtobufCMessage *req,
-       const ProtobufCMessageDescriptor *reply_desc, char id[40])
-{
-    koop_reply_t r;
-    int rc = koop_rpc_call(c, caller, method, req, 10000, &r);
-    if (rc != 0 || r.status != 0) {
-        fprintf(stderr, "bench: %s failed: %s\n", method, rc ? strerror(-rc) : (r.error ? r.error : "?"));
-        koop_reply_clear(&r);
-        return -1;
-    }
-    if (reply_desc && id) {
-        ProtobufCMessage *m = protobuf_c_message_unpack(reply_desc, NULL, r.len, r.payload);
-        const ProtobufCFieldDescriptor *f = m ? protobuf_c_message_descriptor_get_field_by_name(reply_desc, "id") : NULL;
-        const char *v = f ? *(const char **)((const char *)m + f->offset) : NULL;
-        snprintf(id, 40, "%s", v ? v : "");
-        if (m)
-            protobuf_c_message_free_unpacked(m, NULL);
-    }
-    koop_reply_clear(&r);
-    return 0;
-}
 
 /* How many entries the owner's inbox holds (its unread count: nothing reads them). */
 static int
@@ -174,28 +151,28 @@ bench_notifier_run(void)
         Koop__Cases__IpwStep a = KOOP__CASES__IPW_STEP__INIT;
         inst.name = "GOPS", inst.has_sector = 1, inst.sector = KOOP__REG__SECTOR__SECTOR_SOCIAL_ASSISTANCE;
         inst.has_level = 1, inst.level = KOOP__REG__LEVEL__LEVEL_GMINA;
-        if (s_call(reg, NULL, "institution.add", &inst.base, &koop__reg__institution__descriptor, gops) != 0)
+        if (bench_call(reg, NULL, "institution.add", &inst.base, &koop__reg__institution__descriptor, gops) != 0)
             goto done;
         inst.name = "KPP", inst.sector = KOOP__REG__SECTOR__SECTOR_POLICE;
-        if (s_call(reg, NULL, "institution.add", &inst.base, &koop__reg__institution__descriptor, kpp) != 0)
+        if (bench_call(reg, NULL, "institution.add", &inst.base, &koop__reg__institution__descriptor, kpp) != 0)
             goto done;
         p.name = "Anna", p.institution = gops, p.has_role = 1, p.role = KOOP__REG__ROLE__ROLE_SOCIAL_WORKER;
-        if (s_call(reg, NULL, "person.add", &p.base, &koop__reg__person__descriptor, sw) != 0)
+        if (bench_call(reg, NULL, "person.add", &p.base, &koop__reg__person__descriptor, sw) != 0)
             goto done;
         p.name = "Jan", p.institution = kpp, p.role = KOOP__REG__ROLE__ROLE_POLICE_OFFICER;
-        if (s_call(reg, NULL, "person.add", &p.base, &koop__reg__person__descriptor, owner) != 0)
+        if (bench_call(reg, NULL, "person.add", &p.base, &koop__reg__person__descriptor, owner) != 0)
             goto done;
         h.name = "Rodzina", h.has_size = 1, h.size = 3;
-        if (s_call(cases, sw, "household.add", &h.base, &koop__cases__household__descriptor, hh) != 0)
+        if (bench_call(cases, sw, "household.add", &h.base, &koop__cases__household__descriptor, hh) != 0)
             goto done;
         o.household = hh, o.coordinator = sw, o.opened = "2026-01-10";
-        if (s_call(cases, sw, "ipw.open", &o.base, &koop__cases__ipw__descriptor, ipw) != 0)
+        if (bench_call(cases, sw, "ipw.open", &o.base, &koop__cases__ipw__descriptor, ipw) != 0)
             goto done;
         m.ipw = ipw, m.person = owner;
-        if (s_call(cases, sw, "ipw.member.add", &m.base, NULL, NULL) != 0)
+        if (bench_call(cases, sw, "ipw.member.add", &m.base, NULL, NULL) != 0)
             goto done;
         a.ipw = ipw, a.date = "2026-01-15";
-        if (s_call(cases, sw, "ipw.activate", &a.base, NULL, NULL) != 0)
+        if (bench_call(cases, sw, "ipw.activate", &a.base, NULL, NULL) != 0)
             goto done;
     }
     /* the notifier has caught up with the set-up (member added, IPW activated) */
@@ -215,7 +192,7 @@ bench_notifier_run(void)
         uint32_t before = count;
         s_task(&t, ipw, owner);
         t0 = koop_clock_mono_us();
-        if (s_call(cases, sw, "task.add", &t.base, NULL, NULL) != 0)
+        if (bench_call(cases, sw, "task.add", &t.base, NULL, NULL) != 0)
             goto done;
         for (;;) {
             if (s_inbox_count(notif, owner, &count) != 0)
