@@ -28,7 +28,7 @@ COMMON_C  := $(wildcard common/*.c)
 LIB_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(COMMON_C)) $(GEN_C:.c=.o)
 LIBKOOP   := $(BUILD)/libkoop.a
 
-SERVICES  := registry
+SERVICES  := registry cases
 PROGRAMS  := $(addprefix $(BIN)/koop-,$(SERVICES)) $(BIN)/koop-node $(BIN)/koopctl
 DEPS_OK   := $(BUILD)/.deps-ok
 
@@ -50,7 +50,7 @@ $(BUILD)/%.o: %.c $(GEN_H) | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/gen/%.o: $(BUILD)/gen/%.c
+$(BUILD)/gen/%.o: $(BUILD)/gen/%.c $(GEN_H)
 	$(CC) $(CFLAGS) -Wno-unused-parameter -c $< -o $@
 
 $(LIBKOOP): $(LIB_OBJS)

@@ -6,13 +6,16 @@
 #include "koopctl.h"
 #include "envelope.pb-c.h"
 #include "pbjson.h"
+#include "cases.pb-c.h"
 #include "registry.pb-c.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Event type prefix -> payload message. */
+/* Event type prefix -> payload message; the first matching prefix wins.
+ * The cases stream writes each change twice: "local.<type>" (LOCAL, the
+ * record) and "<type>" (SHARED, its facts). */
 static const struct {
     const char *prefix;
     const ProtobufCMessageDescriptor *desc;
@@ -22,6 +25,21 @@ static const struct {
     {"agreement.", &koop__reg__agreement__descriptor},
     {"pzk.", &koop__reg__pzk__descriptor},
     {"catalogue.", &koop__reg__catalogue_entry__descriptor},
+    {"local.household.", &koop__cases__household__descriptor},
+    {"local.consent.", &koop__cases__consent__descriptor},
+    {"local.ipw.", &koop__cases__ipw__descriptor},
+    {"local.goal.", &koop__cases__goal__descriptor},
+    {"local.task.", &koop__cases__task__descriptor},
+    {"local.meeting.", &koop__cases__meeting__descriptor},
+    {"local.referral.", &koop__cases__referral__descriptor},
+    {"household.", &koop__cases__household_facts__descriptor},
+    {"consent.", &koop__cases__consent_facts__descriptor},
+    {"ipw.member_", &koop__cases__member_facts__descriptor},
+    {"ipw.", &koop__cases__ipw_facts__descriptor},
+    {"goal.", &koop__cases__goal_facts__descriptor},
+    {"task.", &koop__cases__task_facts__descriptor},
+    {"meeting.", &koop__cases__meeting_facts__descriptor},
+    {"referral.", &koop__cases__referral_facts__descriptor},
 };
 
 static const ProtobufCMessageDescriptor *

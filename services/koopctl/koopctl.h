@@ -47,6 +47,8 @@ extern const kc_command_t kc_registry_commands[];
 extern const size_t kc_registry_ncommands;
 extern const kc_command_t kc_notifier_commands[];
 extern const size_t kc_notifier_ncommands;
+extern const kc_command_t kc_cases_commands[];
+extern const size_t kc_cases_ncommands;
 
 /* Loads the config named by -c (once). Prints the error and returns KC_USAGE. */
 int kc_load_config(kc_ctx_t *ctx);

@@ -17,6 +17,7 @@ typedef struct {
 static const s_table s_tables[] = {
     {kc_registry_commands, &kc_registry_ncommands},
     {kc_notifier_commands, &kc_notifier_ncommands},
+    {kc_cases_commands, &kc_cases_ncommands},
 };
 
 static void
@@ -32,7 +33,7 @@ s_usage(FILE *out)
     for (size_t t = 0; t < KOOP_ARRAY_LEN(s_tables); t++)
         for (size_t i = 0; i < *s_tables[t].n; i++) {
             const kc_command_t *c = &s_tables[t].table[i];
-            fprintf(out, "  %-12s %-9s %s\n", c->noun, c->verb, c->help);
+            fprintf(out, "  %-17s %-9s %s\n", c->noun, c->verb, c->help);
         }
     fprintf(out,
             "\nWartości: sektory social_assistance family_support labour_office police court education\n"
@@ -40,6 +41,8 @@ s_usage(FILE *out)
             "  role social_worker family_assistant coordinator animator model_expert supervisor\n"
             "  probation_officer teacher psychologist police_officer other; grupy docelowe (po przecinku)\n"
             "  children_youth adults families seniors pzk_members; daty RRRR-MM-DD.\n"
+            "Sprawy (wymagają --as OSOBA): obszary celów work housing health addiction parenting education\n"
+            "  finances relations legal other; skala PSR 0-10; wyniki IPW success no_success discontinued.\n"
             "Kody wyjścia: 0 ok, 1 odmowa usługi, 2 błąd użycia, 3 usługa nie odpowiada.\n");
 }
 

@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 /* Services of each role, as they exist in this build, in start order. */
-static const char *const s_gmina_services[] = {"registry", NULL};
+static const char *const s_gmina_services[] = {"registry", "cases", NULL};
 static const char *const s_hub_services[] = {"registry", NULL};
 
 static int
