@@ -28,7 +28,7 @@ COMMON_C  := $(wildcard common/*.c)
 LIB_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(COMMON_C)) $(GEN_C:.c=.o)
 LIBKOOP   := $(BUILD)/libkoop.a
 
-SERVICES  := registry cases
+SERVICES  := registry cases reporting
 PROGRAMS  := $(addprefix $(BIN)/koop-,$(SERVICES)) $(BIN)/koop-node $(BIN)/koopctl
 DEPS_OK   := $(BUILD)/.deps-ok
 
@@ -74,7 +74,9 @@ $(BIN)/koopctl: $(patsubst %.c,$(BUILD)/%.o,$(wildcard services/koopctl/*.c)) $(
 
 # ---- tests ----
 TEST_C    := $(wildcard tests/unit/*.c tests/integration/*.c tests/support/*.c)
-TEST_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(TEST_C))
+# the reporting projection is unit-tested and benchmarked in process
+REP_LIB_C := $(filter-out services/reporting/main.c,$(wildcard services/reporting/*.c))
+TEST_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(TEST_C) $(REP_LIB_C))
 TEST_BIN  := $(BUILD)/tests/koop-tests
 
 $(TEST_BIN): $(TEST_OBJS) $(LIBKOOP)
@@ -95,7 +97,7 @@ bench: all
 	$(MAKE) -s $(BUILD)/bench/koop-bench
 	KOOP_BIN=$(abspath $(BIN)) $(BUILD)/bench/koop-bench
 
-$(BUILD)/bench/koop-bench: $(patsubst %.c,$(BUILD)/%.o,$(wildcard bench/*.c)) $(LIBKOOP)
+$(BUILD)/bench/koop-bench: $(patsubst %.c,$(BUILD)/%.o,$(wildcard bench/*.c) $(REP_LIB_C)) $(LIBKOOP)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
