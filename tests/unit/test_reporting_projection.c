@@ -60,7 +60,7 @@ s_teardown(void)
     cr_assert_eq(system(cmd), 0);
 }
 
-TestSuite(reporting_projection, .init = s_setup, .fini = s_teardown, .timeout = 60);
+TestSuite(reporting_projection, .init = s_setup, .fini = s_teardown);
 
 /* ---- building events ---- */
 
