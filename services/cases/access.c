@@ -238,7 +238,7 @@ cases_audit_show(koop_call_t *call)
     cases_person_t who;
     uint32_t limit = q->has_limit && q->limit ? q->limit : AUDIT_DEFAULT;
     size_t n = 0;
-    MDB_cursor *cur = NULL;
+    MDB_cursor *cur;
     MDB_val k, v;
     int rc;
 
@@ -256,8 +256,8 @@ cases_audit_show(koop_call_t *call)
     if (!items)
         return koop_call_fail(call, KOOP_INTERNAL, "brak pamięci");
     if ((rc = mdb_cursor_open(call->txn, cases_dbi(call, "audit"), &cur)) != 0) {
-        rc = koop_call_store_error(call, rc);
-        goto done;
+        free(items);
+        return koop_call_store_error(call, rc);
     }
     rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
     while (rc == 0 && n < limit) {
@@ -272,21 +272,11 @@ cases_audit_show(koop_call_t *call)
             koop__cases__audit_entry__free_unpacked(e, NULL);
         rc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
     }
-    if (rc != 0 && rc != MDB_NOTFOUND) {
-        rc = koop_call_store_error(call, rc);
-        goto done;
-    }
+    mdb_cursor_close(cur);
     for (size_t i = 0; i < n / 2; i++) {
         ProtobufCMessage *t = items[i];
         items[i] = items[n - 1 - i];
         items[n - 1 - i] = t;
     }
-    rc = cases_reply_list(call, &koop__cases__audit_list__descriptor, items, n);
-done:
-    if (cur)
-        mdb_cursor_close(cur);
-    for (size_t i = 0; i < n; i++)
-        protobuf_c_message_free_unpacked(items[i], NULL);
-    free(items);
-    return rc;
+    return cases_list_done(call, rc, &koop__cases__audit_list__descriptor, items, n);
 }

@@ -37,6 +37,7 @@
 #define CASES_H
 
 #include "cases.pb-c.h"
+#include "check.h"
 #include "envelope.pb-c.h"
 #include "feed.h"
 #include "record.h"
@@ -49,6 +50,7 @@
 #define CASES_MAX_MEMBERS 50      /* ZZK memberships of one IPW */
 #define CASES_MAX_SCALINGS 200    /* reviews of one goal */
 #define CASES_MAX_REVIEWS 200
+#define CASES_MAX_HISTORY 500     /* status changes of one IPW */
 #define CASES_MAX_LIST 50         /* participants, share_with */
 #define CASES_MAX_CHILDREN 2000   /* goals+tasks+meetings+referrals of one IPW */
 
@@ -96,16 +98,17 @@ int cases_append_str(koop_call_t *call, char ***array, size_t *n, const char *va
 int cases_new_id(koop_call_t *call, char out[KOOP_ID_LEN]);
 
 /* Checks; each returns KOOP_OK or fails the call with a Polish message. */
-int cases_check_text(koop_call_t *call, const char *field, const char *value, int required, size_t max);
-int cases_check_date(koop_call_t *call, const char *field, const char *value, int required);
+/* (Text, dates and phones: common/check.h.) */
 int cases_check_id(koop_call_t *call, const char *field, const char *value, int required);
 int cases_check_psr(koop_call_t *call, const char *field, int has, int32_t value);
 int cases_check_pesel(koop_call_t *call, const char *field, const char *value, int required);
-int cases_check_phone(koop_call_t *call, const char *value);
 /* The date a step happened: `given` when set (checked), else today, but not
  * before `floor` (may be NULL). out gets YYYY-MM-DD. */
 int cases_step_date(koop_call_t *call, const char *field, const char *given, const char *floor,
                     char out[11]);
+/* The date of a step in ipw: cases_step_date with the IPW's opening as the
+ * floor, and refused when given before it. */
+int cases_ipw_date(koop_call_t *call, const Koop__Cases__Ipw *ipw, const char *given, char out[11]);
 /* "a" is before "b" (both valid dates). */
 int cases_date_before(const char *a, const char *b);
 
@@ -146,6 +149,12 @@ int cases_check_children(koop_call_t *call, const char *ipw);
 /* Builds a list reply: a message of list_desc with `items` = items[0..n). */
 int cases_reply_list(koop_call_t *call, const ProtobufCMessageDescriptor *list_desc,
                      ProtobufCMessage **items, size_t n);
+/* Ends a handler that collected items (unpacked, malloc'd array) in a
+ * cursor scan whose last LMDB code is rc (MDB_NOTFOUND or 0: it ended
+ * normally): replies with them, or fails the call (store error, or the
+ * failure already set). Frees the items and the array; returns the status. */
+int cases_list_done(koop_call_t *call, int rc, const ProtobufCMessageDescriptor *list_desc,
+                    ProtobufCMessage **items, size_t n);
 
 /* ---- copy.c ---- */
 

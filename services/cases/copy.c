@@ -16,8 +16,9 @@
  * most) and stores the answer in the copy in the request's own transaction.
  * Only when the registry does not answer is the request refused, with
  * KOOP_UNAVAILABLE and a message saying to try again; after such a timeout
- * the registry is not asked again for 2 s, so a burst of requests while it is
- * down fails fast instead of stalling the service. Ids the copy does know
+ * the registry is not asked again for 2 s (or until the feed brings events
+ * from it again), so a burst of requests while it is down fails fast instead
+ * of stalling the service. Ids the copy does know
  * never cause a call: nothing that works offline depends on the registry.
  *
  * Order. Records carry the registry's updated_ms; an older version (a feed
@@ -141,6 +142,13 @@ cases_copy_apply(MDB_txn *txn, const Koop__Event *ev, void *ctx)
     return rc;
 }
 
+/* The feed got events from the registry: it is answering again. */
+static void
+s_feed_committed(void *ctx)
+{
+    ((cases_t *)ctx)->registry_down_until = 0;
+}
+
 int
 cases_copy_start(cases_t *c)
 {
@@ -156,6 +164,7 @@ cases_copy_start(cases_t *c)
     o.endpoint = ep;
     o.stream = "registry";
     o.apply = cases_copy_apply;
+    o.committed = s_feed_committed;
     o.ctx = c;
     c->feed = koop_feed_start(&o);
     if (!c->feed) {

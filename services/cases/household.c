@@ -29,10 +29,11 @@ s_check_sex(koop_call_t *call, int has, Koop__Cases__Sex sex)
 static int
 s_check_targets(koop_call_t *call, const Koop__Reg__Target *t, size_t n)
 {
-    if (n > 5)
+    if (n > 4)
         return koop_call_fail(call, KOOP_INVALID, "--target: za dużo grup");
     for (size_t i = 0; i < n; i++) {
-        if (t[i] <= KOOP__REG__TARGET__TARGET_UNSPECIFIED || t[i] > KOOP__REG__TARGET__TARGET_PZK_MEMBERS)
+        /* pzk_members is a target group of services, not something a family is */
+        if (t[i] <= KOOP__REG__TARGET__TARGET_UNSPECIFIED || t[i] > KOOP__REG__TARGET__TARGET_SENIORS)
             return koop_call_fail(call, KOOP_INVALID,
                                   "--target: nieznana grupa (dozwolone: children_youth adults families seniors)");
         for (size_t j = 0; j < i; j++)
@@ -74,12 +75,12 @@ cases_household_add(koop_call_t *call)
 
     if ((rc = cases_caller(call, &who)) != KOOP_OK)
         return rc;
-    if ((rc = cases_check_text(call, "name", q->name, 1, 200)) != KOOP_OK ||
+    if ((rc = koop_check_text(call, "name", q->name, 1, 200)) != KOOP_OK ||
         (rc = cases_check_pesel(call, "pesel", q->pesel, 0)) != KOOP_OK ||
-        (rc = cases_check_date(call, "birth", q->birth, 0)) != KOOP_OK ||
+        (rc = koop_check_date(call, "birth", q->birth, 0)) != KOOP_OK ||
         (rc = s_check_sex(call, q->has_sex, q->sex)) != KOOP_OK ||
-        (rc = cases_check_text(call, "address", q->address, 0, 300)) != KOOP_OK ||
-        (rc = cases_check_phone(call, q->phone)) != KOOP_OK ||
+        (rc = koop_check_text(call, "address", q->address, 0, 300)) != KOOP_OK ||
+        (rc = koop_check_phone(call, "phone", q->phone)) != KOOP_OK ||
         (rc = s_check_targets(call, q->target, q->n_target)) != KOOP_OK ||
         (rc = cases_step_date(call, "date", q->date, NULL, date)) != KOOP_OK)
         return rc;
@@ -161,7 +162,7 @@ cases_household_list(koop_call_t *call)
     int rc;
 
     if ((rc = cases_caller(call, &who)) != KOOP_OK ||
-        (rc = cases_check_text(call, "text", q->text, 0, 200)) != KOOP_OK)
+        (rc = koop_check_text(call, "text", q->text, 0, 200)) != KOOP_OK)
         return rc;
     if ((rc = mdb_cursor_open(call->txn, cases_dbi(call, "household"), &cur)) != 0)
         return koop_call_store_error(call, rc);
@@ -186,15 +187,7 @@ cases_household_list(koop_call_t *call)
         }
     }
     mdb_cursor_close(cur);
-    if (call->status == KOOP_OK)
-        rc = rc == MDB_NOTFOUND ? cases_reply_list(call, &koop__cases__household_list__descriptor, items, n)
-                                : koop_call_store_error(call, rc);
-    else
-        rc = call->status;
-    for (size_t i = 0; i < n; i++)
-        protobuf_c_message_free_unpacked(items[i], NULL);
-    free(items);
-    return rc;
+    return cases_list_done(call, rc, &koop__cases__household_list__descriptor, items, n);
 }
 
 static Koop__Cases__HouseholdMember *
@@ -231,11 +224,11 @@ cases_household_member_add(koop_call_t *call)
     cases_audit_note(call, q->household, NULL, NULL);
     if ((rc = cases_caller(call, &who)) != KOOP_OK)
         return rc;
-    if ((rc = cases_check_text(call, "name", q->name, 1, 200)) != KOOP_OK ||
+    if ((rc = koop_check_text(call, "name", q->name, 1, 200)) != KOOP_OK ||
         (rc = cases_check_pesel(call, "pesel", q->pesel, 0)) != KOOP_OK ||
-        (rc = cases_check_date(call, "birth", q->birth, 0)) != KOOP_OK ||
+        (rc = koop_check_date(call, "birth", q->birth, 0)) != KOOP_OK ||
         (rc = s_check_sex(call, q->has_sex, q->sex)) != KOOP_OK ||
-        (rc = cases_check_text(call, "relation", q->relation, 0, 60)) != KOOP_OK ||
+        (rc = koop_check_text(call, "relation", q->relation, 0, 60)) != KOOP_OK ||
         (rc = cases_step_date(call, "date", q->date, NULL, date)) != KOOP_OK)
         return rc;
     if ((rc = s_load(call, &who, q->household, &h)) != KOOP_OK)
@@ -295,7 +288,7 @@ cases_consent_record(koop_call_t *call)
     if ((rc = cases_caller(call, &who)) != KOOP_OK)
         return rc;
     if ((rc = cases_step_date(call, "date", q->date, NULL, date)) != KOOP_OK ||
-        (rc = cases_check_text(call, "purpose", q->purpose, 1, KOOP_MAX_TEXT)) != KOOP_OK)
+        (rc = koop_check_text(call, "purpose", q->purpose, 1, KOOP_MAX_TEXT)) != KOOP_OK)
         return rc;
     if (q->n_share_with > CASES_MAX_LIST)
         return koop_call_fail(call, KOOP_INVALID, "--share-with: najwyżej %d instytucji", CASES_MAX_LIST);

@@ -207,7 +207,7 @@ cases_ipw_open(koop_call_t *call)
     cases_audit_note(call, q->household, NULL, NULL);
     if ((rc = cases_caller(call, &who)) != KOOP_OK)
         return rc;
-    if ((rc = cases_check_date(call, "opened", q->opened, 1)) != KOOP_OK ||
+    if ((rc = koop_check_date(call, "opened", q->opened, 1)) != KOOP_OK ||
         (rc = cases_check_id(call, "coordinator", q->coordinator, 1)) != KOOP_OK)
         return rc;
     rc = cases_load(call, "household", &koop__cases__household__descriptor, "household", q->household,
@@ -340,8 +340,8 @@ s_step(koop_call_t *call, const s_transition_t *t, const char *id, const char *d
     cases_audit_note(call, NULL, id, NULL);
     if ((rc = cases_caller(call, &who)) != KOOP_OK)
         return rc;
-    if ((rc = cases_check_date(call, "date", date, 1)) != KOOP_OK ||
-        (rc = cases_check_text(call, "reason", reason, 0, 1000)) != KOOP_OK)
+    if ((rc = koop_check_date(call, "date", date, 1)) != KOOP_OK ||
+        (rc = koop_check_text(call, "reason", reason, 0, 1000)) != KOOP_OK)
         return rc;
     if ((rc = cases_ipw_load(call, &who, "ipw", id, 0, &ipw)) != KOOP_OK)
         return rc;
@@ -370,6 +370,10 @@ s_step(koop_call_t *call, const s_transition_t *t, const char *id, const char *d
     if (cases_date_before(date, s_last_date(ipw))) {
         rc = koop_call_fail(call, KOOP_INVALID, "--date: %s jest przed poprzednim krokiem programu (%s)", date,
                             s_last_date(ipw));
+        goto done;
+    }
+    if (ipw->n_history >= CASES_MAX_HISTORY) {
+        rc = koop_call_fail(call, KOOP_INVALID, "program %s ma już %d zmian stanu", ipw->number, CASES_MAX_HISTORY);
         goto done;
     }
     previous = ipw->status;
@@ -443,8 +447,8 @@ cases_ipw_review(koop_call_t *call)
     cases_audit_note(call, NULL, q->ipw, NULL);
     if ((rc = cases_caller(call, &who)) != KOOP_OK)
         return rc;
-    if ((rc = cases_check_date(call, "date", q->date, 1)) != KOOP_OK ||
-        (rc = cases_check_text(call, "reason", q->reason, 0, 1000)) != KOOP_OK)
+    if ((rc = koop_check_date(call, "date", q->date, 1)) != KOOP_OK ||
+        (rc = koop_check_text(call, "reason", q->reason, 0, 1000)) != KOOP_OK)
         return rc;
     if ((rc = cases_ipw_load(call, &who, "ipw", q->ipw, 1, &ipw)) != KOOP_OK)
         return rc;
@@ -493,7 +497,7 @@ cases_member_add(koop_call_t *call)
     if ((rc = cases_caller(call, &who)) != KOOP_OK)
         return rc;
     if ((rc = cases_check_id(call, "person", q->person, 1)) != KOOP_OK ||
-        (rc = cases_check_date(call, "date", q->date, 0)) != KOOP_OK)
+        (rc = koop_check_date(call, "date", q->date, 0)) != KOOP_OK)
         return rc;
     if ((rc = cases_ipw_load(call, &who, "ipw", q->ipw, 1, &ipw)) != KOOP_OK)
         return rc;
@@ -513,12 +517,8 @@ cases_member_add(koop_call_t *call)
         rc = koop_call_fail(call, KOOP_INVALID, "ZZK ma już %d członków", CASES_MAX_MEMBERS);
         goto done;
     }
-    if ((rc = cases_step_date(call, "date", q->date, ipw->opened, date)) != KOOP_OK)
+    if ((rc = cases_ipw_date(call, ipw, q->date, date)) != KOOP_OK)
         goto done;
-    if (cases_date_before(date, ipw->opened)) {
-        rc = koop_call_fail(call, KOOP_INVALID, "--date: %s jest przed otwarciem programu (%s)", date, ipw->opened);
-        goto done;
-    }
     if ((rc = cases_new_id(call, mid)) != KOOP_OK)
         goto done;
     if (!(m = s_new_member(mid, &p, date, 0))) {
@@ -580,7 +580,7 @@ cases_member_remove(koop_call_t *call)
     if ((rc = cases_caller(call, &who)) != KOOP_OK)
         return rc;
     if ((rc = cases_check_id(call, "person", q->person, 1)) != KOOP_OK ||
-        (rc = cases_check_date(call, "date", q->date, 0)) != KOOP_OK)
+        (rc = koop_check_date(call, "date", q->date, 0)) != KOOP_OK)
         return rc;
     if ((rc = cases_ipw_load(call, &who, "ipw", q->ipw, 1, &ipw)) != KOOP_OK)
         return rc;
@@ -704,15 +704,7 @@ cases_ipw_list(koop_call_t *call)
         }
     }
     mdb_cursor_close(cur);
-    if (call->status == KOOP_OK)
-        rc = rc == MDB_NOTFOUND ? cases_reply_list(call, &koop__cases__ipw_list__descriptor, items, n)
-                                : koop_call_store_error(call, rc);
-    else
-        rc = call->status;
-    for (size_t i = 0; i < n; i++)
-        protobuf_c_message_free_unpacked(items[i], NULL);
-    free(items);
-    return rc;
+    return cases_list_done(call, rc, &koop__cases__ipw_list__descriptor, items, n);
 }
 
 static int
@@ -736,7 +728,7 @@ cases_ipw_timeline(koop_call_t *call)
     ProtobufCMessage **items = NULL;
     size_t n = 0;
     cases_person_t who;
-    MDB_cursor *cur = NULL;
+    MDB_cursor *cur;
     MDB_val k, v;
     int rc;
 
@@ -744,8 +736,8 @@ cases_ipw_timeline(koop_call_t *call)
     if ((rc = cases_caller(call, &who)) != KOOP_OK || (rc = cases_ipw_load(call, &who, "ipw", q->ipw, 0, &ipw)) != KOOP_OK)
         return rc;
     if ((rc = mdb_cursor_open(call->txn, cases_dbi(call, "timeline"), &cur)) != 0) {
-        rc = koop_call_store_error(call, rc);
-        goto done;
+        koop__cases__ipw__free_unpacked(ipw, NULL);
+        return koop_call_store_error(call, rc);
     }
     k.mv_size = KOOP_ID_LEN - 1;
     k.mv_data = ipw->id;
@@ -762,22 +754,9 @@ cases_ipw_timeline(koop_call_t *call)
         }
         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
-    if (call->status != KOOP_OK) {
-        rc = call->status;
-        goto done;
-    }
-    if (rc != 0 && rc != MDB_NOTFOUND) {
-        rc = koop_call_store_error(call, rc);
-        goto done;
-    }
-    qsort(items, n, sizeof *items, s_cmp_entries);
-    rc = cases_reply_list(call, &koop__cases__timeline_list__descriptor, items, n);
-done:
-    if (cur)
-        mdb_cursor_close(cur);
-    for (size_t i = 0; i < n; i++)
-        protobuf_c_message_free_unpacked(items[i], NULL);
-    free(items);
+    mdb_cursor_close(cur);
     koop__cases__ipw__free_unpacked(ipw, NULL);
-    return rc;
+    if (n > 1)
+        qsort(items, n, sizeof *items, s_cmp_entries);
+    return cases_list_done(call, rc, &koop__cases__timeline_list__descriptor, items, n);
 }

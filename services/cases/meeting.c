@@ -48,9 +48,9 @@ cases_meeting_add(koop_call_t *call)
     cases_audit_note(call, NULL, q->ipw, NULL);
     if ((rc = cases_caller(call, &who)) != KOOP_OK)
         return rc;
-    if ((rc = cases_check_date(call, "date", q->date, 0)) != KOOP_OK ||
-        (rc = cases_check_text(call, "topic", q->topic, 0, 300)) != KOOP_OK ||
-        (rc = cases_check_text(call, "decisions", q->decisions, 0, KOOP_MAX_TEXT)) != KOOP_OK)
+    if ((rc = koop_check_date(call, "date", q->date, 0)) != KOOP_OK ||
+        (rc = koop_check_text(call, "topic", q->topic, 0, 300)) != KOOP_OK ||
+        (rc = koop_check_text(call, "decisions", q->decisions, 0, KOOP_MAX_TEXT)) != KOOP_OK)
         return rc;
     if (q->n_participants > CASES_MAX_LIST)
         return koop_call_fail(call, KOOP_INVALID, "--participants: najwyżej %d osób", CASES_MAX_LIST);
@@ -72,19 +72,17 @@ cases_meeting_add(koop_call_t *call)
                                 q->participants[i], ipw->number);
             goto done;
         }
+        if (!zm->institution || !*zm->institution)
+            continue;
         for (k = 0; k < f.n_institutions; k++)
             if (strcmp(institutions[k], zm->institution) == 0)
                 break;
-        if (k == f.n_institutions && zm->institution && *zm->institution)
+        if (k == f.n_institutions)
             institutions[f.n_institutions++] = zm->institution;
     }
-    if ((rc = cases_step_date(call, "date", q->date, ipw->opened, date)) != KOOP_OK ||
+    if ((rc = cases_ipw_date(call, ipw, q->date, date)) != KOOP_OK ||
         (rc = cases_check_children(call, ipw->id)) != KOOP_OK || (rc = cases_new_id(call, id)) != KOOP_OK)
         goto done;
-    if (cases_date_before(date, ipw->opened)) {
-        rc = koop_call_fail(call, KOOP_INVALID, "--date: %s jest przed otwarciem programu (%s)", date, ipw->opened);
-        goto done;
-    }
     cases_audit_note(call, NULL, NULL, id);
     m.id = id;
     m.ipw = ipw->id;
@@ -150,8 +148,8 @@ cases_referral_send(koop_call_t *call)
         return rc;
     if ((rc = cases_check_id(call, "service", q->service, 1)) != KOOP_OK ||
         (rc = cases_check_id(call, "goal", q->goal, 0)) != KOOP_OK ||
-        (rc = cases_check_date(call, "date", q->date, 0)) != KOOP_OK ||
-        (rc = cases_check_text(call, "note", q->note, 0, KOOP_MAX_TEXT)) != KOOP_OK)
+        (rc = koop_check_date(call, "date", q->date, 0)) != KOOP_OK ||
+        (rc = koop_check_text(call, "note", q->note, 0, KOOP_MAX_TEXT)) != KOOP_OK)
         return rc;
     if ((rc = cases_ipw_load(call, &who, "ipw", q->ipw, 1, &ipw)) != KOOP_OK)
         return rc;
@@ -166,13 +164,9 @@ cases_referral_send(koop_call_t *call)
     }
     if ((rc = cases_catalogue(call, "service", q->service, provider, &sector)) != KOOP_OK)
         goto done;
-    if ((rc = cases_step_date(call, "date", q->date, ipw->opened, date)) != KOOP_OK ||
+    if ((rc = cases_ipw_date(call, ipw, q->date, date)) != KOOP_OK ||
         (rc = cases_check_children(call, ipw->id)) != KOOP_OK || (rc = cases_new_id(call, id)) != KOOP_OK)
         goto done;
-    if (cases_date_before(date, ipw->opened)) {
-        rc = koop_call_fail(call, KOOP_INVALID, "--date: %s jest przed otwarciem programu (%s)", date, ipw->opened);
-        goto done;
-    }
     cases_audit_note(call, NULL, NULL, id);
     r.id = id;
     r.ipw = ipw->id;
@@ -239,8 +233,8 @@ s_referral_step(koop_call_t *call, const s_referral_step_t *s)
     cases_audit_note(call, NULL, NULL, q->referral);
     if ((rc = cases_caller(call, &who)) != KOOP_OK)
         return rc;
-    if ((rc = cases_check_date(call, "date", q->date, 0)) != KOOP_OK ||
-        (rc = cases_check_text(call, "reason", q->reason, 0, 1000)) != KOOP_OK)
+    if ((rc = koop_check_date(call, "date", q->date, 0)) != KOOP_OK ||
+        (rc = koop_check_text(call, "reason", q->reason, 0, 1000)) != KOOP_OK)
         return rc;
     if ((rc = cases_load(call, "referral", &koop__cases__referral__descriptor, "referral", q->referral, "skierowanie",
                          (ProtobufCMessage **)&r)) != KOOP_OK)

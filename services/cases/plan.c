@@ -119,18 +119,14 @@ cases_goal_add(koop_call_t *call)
                               "education finances relations legal other)");
     if ((rc = cases_check_psr(call, "baseline", q->has_baseline, q->baseline)) != KOOP_OK ||
         (rc = cases_check_psr(call, "target", q->has_target, q->target)) != KOOP_OK ||
-        (rc = cases_check_text(call, "description", q->description, 0, KOOP_MAX_TEXT)) != KOOP_OK ||
-        (rc = cases_check_date(call, "date", q->date, 0)) != KOOP_OK)
+        (rc = koop_check_text(call, "description", q->description, 0, KOOP_MAX_TEXT)) != KOOP_OK ||
+        (rc = koop_check_date(call, "date", q->date, 0)) != KOOP_OK)
         return rc;
     if ((rc = cases_ipw_load(call, &who, "ipw", q->ipw, 1, &ipw)) != KOOP_OK)
         return rc;
-    if ((rc = cases_step_date(call, "date", q->date, ipw->opened, date)) != KOOP_OK ||
+    if ((rc = cases_ipw_date(call, ipw, q->date, date)) != KOOP_OK ||
         (rc = cases_check_children(call, ipw->id)) != KOOP_OK || (rc = cases_new_id(call, id)) != KOOP_OK)
         goto done;
-    if (cases_date_before(date, ipw->opened)) {
-        rc = koop_call_fail(call, KOOP_INVALID, "--date: %s jest przed otwarciem programu (%s)", date, ipw->opened);
-        goto done;
-    }
     cases_audit_note(call, NULL, NULL, id);
     g.id = id;
     g.ipw = ipw->id;
@@ -161,24 +157,22 @@ cases_goal_scale(koop_call_t *call)
     Koop__Cases__Goal *g = NULL;
     Koop__Cases__Scaling *s = NULL;
     cases_person_t who;
-    char summary[120];
+    char date[11], summary[120];
     int rc;
 
     cases_audit_note(call, NULL, NULL, q->goal);
     if ((rc = cases_caller(call, &who)) != KOOP_OK)
         return rc;
     if ((rc = cases_check_psr(call, "value", q->has_value, q->value)) != KOOP_OK ||
-        (rc = cases_check_date(call, "date", q->date, 1)) != KOOP_OK)
+        (rc = koop_check_date(call, "date", q->date, 1)) != KOOP_OK)
         return rc;
     if ((rc = cases_load(call, "goal", &koop__cases__goal__descriptor, "goal", q->goal, "cel",
                          (ProtobufCMessage **)&g)) != KOOP_OK)
         return rc;
     if ((rc = cases_ipw_load(call, &who, "ipw", g->ipw, 1, &ipw)) != KOOP_OK)
         goto done;
-    if (cases_date_before(q->date, ipw->opened)) {
-        rc = koop_call_fail(call, KOOP_INVALID, "--date: %s jest przed otwarciem programu (%s)", q->date, ipw->opened);
+    if ((rc = cases_ipw_date(call, ipw, q->date, date)) != KOOP_OK)
         goto done;
-    }
     if (g->n_scalings >= CASES_MAX_SCALINGS) {
         rc = koop_call_fail(call, KOOP_INVALID, "cel ma już %d ocen", CASES_MAX_SCALINGS);
         goto done;
@@ -190,14 +184,14 @@ cases_goal_scale(koop_call_t *call)
     koop__cases__scaling__init(s);
     s->has_value = 1;
     s->value = q->value;
-    if ((rc = cases_set(call, &s->date, q->date)) != KOOP_OK ||
+    if ((rc = cases_set(call, &s->date, date)) != KOOP_OK ||
         (rc = cases_append(call, &g->scalings, &g->n_scalings, s)) != KOOP_OK) {
         koop__cases__scaling__free_unpacked(s, NULL);
         goto done;
     }
     snprintf(summary, sizeof summary, "ocena celu %s: %d (cel %d)", s_area_name(g->area), (int)q->value, (int)g->target);
     if ((rc = cases_save(call, "goal", g->id, &g->base)) != KOOP_OK ||
-        (rc = s_goal_change(call, g, "goal.scaled", q->date, 1, q->value, summary)) != KOOP_OK)
+        (rc = s_goal_change(call, g, "goal.scaled", date, 1, q->value, summary)) != KOOP_OK)
         goto done;
     rc = koop_call_reply(call, &g->base);
 done:
@@ -258,11 +252,11 @@ cases_task_add(koop_call_t *call)
     if ((rc = cases_caller(call, &who)) != KOOP_OK)
         return rc;
     if ((rc = cases_check_id(call, "owner", q->owner, 1)) != KOOP_OK ||
-        (rc = cases_check_date(call, "due", q->due, 1)) != KOOP_OK ||
-        (rc = cases_check_text(call, "title", q->title, 1, 300)) != KOOP_OK ||
+        (rc = koop_check_date(call, "due", q->due, 1)) != KOOP_OK ||
+        (rc = koop_check_text(call, "title", q->title, 1, 300)) != KOOP_OK ||
         (rc = cases_check_id(call, "goal", q->goal, 0)) != KOOP_OK ||
         (rc = cases_check_id(call, "service", q->service, 0)) != KOOP_OK ||
-        (rc = cases_check_date(call, "date", q->date, 0)) != KOOP_OK)
+        (rc = koop_check_date(call, "date", q->date, 0)) != KOOP_OK)
         return rc;
     if ((rc = cases_ipw_load(call, &who, "ipw", q->ipw, 1, &ipw)) != KOOP_OK)
         return rc;
@@ -278,13 +272,9 @@ cases_task_add(koop_call_t *call)
     }
     if (q->service && *q->service && (rc = cases_catalogue(call, "service", q->service, provider, &provider_sector)) != KOOP_OK)
         goto done;
-    if ((rc = cases_step_date(call, "date", q->date, ipw->opened, date)) != KOOP_OK ||
+    if ((rc = cases_ipw_date(call, ipw, q->date, date)) != KOOP_OK ||
         (rc = cases_check_children(call, ipw->id)) != KOOP_OK || (rc = cases_new_id(call, id)) != KOOP_OK)
         goto done;
-    if (cases_date_before(date, ipw->opened)) {
-        rc = koop_call_fail(call, KOOP_INVALID, "--date: %s jest przed otwarciem programu (%s)", date, ipw->opened);
-        goto done;
-    }
     cases_audit_note(call, NULL, NULL, id);
     t.id = id;
     t.ipw = ipw->id;
@@ -352,8 +342,8 @@ s_task_step(koop_call_t *call, const s_task_step_t *s)
     cases_audit_note(call, NULL, NULL, q->task);
     if ((rc = cases_caller(call, &who)) != KOOP_OK)
         return rc;
-    if ((rc = cases_check_date(call, "date", q->date, 0)) != KOOP_OK ||
-        (rc = cases_check_text(call, "reason", q->reason, 0, 1000)) != KOOP_OK)
+    if ((rc = koop_check_date(call, "date", q->date, 0)) != KOOP_OK ||
+        (rc = koop_check_text(call, "reason", q->reason, 0, 1000)) != KOOP_OK)
         return rc;
     if ((rc = cases_load(call, "task", &koop__cases__task__descriptor, "task", q->task, "zadanie",
                          (ProtobufCMessage **)&t)) != KOOP_OK)
@@ -440,6 +430,9 @@ cases_task_mine(koop_call_t *call)
             rc = koop_record_get(call->txn, cases_dbi(call, "ipw"), t->ipw, &koop__cases__ipw__descriptor,
                                  (ProtobufCMessage **)&ipw);
         if (rc != 0) {
+            /* index and records are written together: a miss is damage, not the end */
+            if (rc == MDB_NOTFOUND)
+                rc = MDB_CORRUPTED;
             if (t)
                 koop__cases__task__free_unpacked(t, NULL);
             break;
@@ -455,16 +448,7 @@ cases_task_mine(koop_call_t *call)
         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
     mdb_cursor_close(cur);
-    if (call->status != KOOP_OK)
-        rc = call->status;
-    else if (rc != 0 && rc != MDB_NOTFOUND)
-        rc = koop_call_store_error(call, rc);
-    else {
+    if (n > 1)
         qsort(items, n, sizeof *items, s_cmp_due);
-        rc = cases_reply_list(call, &koop__cases__task_list__descriptor, items, n);
-    }
-    for (size_t i = 0; i < n; i++)
-        protobuf_c_message_free_unpacked(items[i], NULL);
-    free(items);
-    return rc;
+    return cases_list_done(call, rc, &koop__cases__task_list__descriptor, items, n);
 }

@@ -1,10 +1,10 @@
 /* records.c - loading and saving case records, input checks, and the events
  * and timeline entries every change writes (see cases.h). */
 #include "cases.h"
+#include "check.h"
 #include "clock.h"
 #include "id.h"
 #include "say.h"
-#include "text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,35 +71,6 @@ cases_save(koop_call_t *call, const char *table, const char *id, const ProtobufC
 /* ---- checks ---- */
 
 int
-cases_check_text(koop_call_t *call, const char *field, const char *value, int required, size_t max)
-{
-    if (!value || !*value) {
-        if (required)
-            return koop_call_fail(call, KOOP_INVALID, "brak wymaganego pola --%s", field);
-        return KOOP_OK;
-    }
-    if (!koop_text_valid(value, max))
-        return koop_call_fail(call, KOOP_INVALID,
-                              "pole --%s: tekst za długi (max %zu bajtów) lub z niedozwolonymi znakami",
-                              field, max);
-    return KOOP_OK;
-}
-
-int
-cases_check_date(koop_call_t *call, const char *field, const char *value, int required)
-{
-    if (!value || !*value) {
-        if (required)
-            return koop_call_fail(call, KOOP_INVALID, "brak wymaganej daty --%s (RRRR-MM-DD)", field);
-        return KOOP_OK;
-    }
-    if (!koop_date_valid(value))
-        return koop_call_fail(call, KOOP_INVALID, "pole --%s: '%.40s' nie jest datą RRRR-MM-DD", field,
-                              value);
-    return KOOP_OK;
-}
-
-int
 cases_check_psr(koop_call_t *call, const char *field, int has, int32_t value)
 {
     if (!has)
@@ -126,20 +97,6 @@ cases_check_pesel(koop_call_t *call, const char *field, const char *value, int r
 }
 
 int
-cases_check_phone(koop_call_t *call, const char *value)
-{
-    int rc;
-    if ((rc = cases_check_text(call, "phone", value, 0, 40)) != KOOP_OK)
-        return rc;
-    if (value)
-        for (const char *p = value; *p; p++)
-            if (!strchr("+0123456789 -()", *p))
-                return koop_call_fail(call, KOOP_INVALID, "pole --phone: '%.40s' nie jest numerem telefonu",
-                                      value);
-    return KOOP_OK;
-}
-
-int
 cases_date_before(const char *a, const char *b)
 {
     return strcmp(a, b) < 0; /* YYYY-MM-DD sorts as text */
@@ -150,14 +107,14 @@ cases_step_date(koop_call_t *call, const char *field, const char *given, const c
 {
     int rc;
     if (given && *given) {
-        if ((rc = cases_check_date(call, field, given, 1)) != KOOP_OK)
+        if ((rc = koop_check_date(call, field, given, 1)) != KOOP_OK)
             return rc;
-        memcpy(out, given, 11);
+        snprintf(out, 11, "%s", given);
         return KOOP_OK;
     }
     koop_date_today(out);
     if (floor && *floor && cases_date_before(out, floor))
-        memcpy(out, floor, 11);
+        snprintf(out, 11, "%s", floor);
     return KOOP_OK;
 }
 
@@ -346,6 +303,19 @@ cases_child_scan(koop_call_t *call, const char *ipw, cases_child_fn fn, void *ct
     return KOOP_OK;
 }
 
+/* ---- dates within an IPW ---- */
+
+int
+cases_ipw_date(koop_call_t *call, const Koop__Cases__Ipw *ipw, const char *given, char out[11])
+{
+    int rc = cases_step_date(call, "date", given, ipw->opened, out);
+    if (rc != KOOP_OK)
+        return rc;
+    if (cases_date_before(out, ipw->opened))
+        return koop_call_fail(call, KOOP_INVALID, "--date: %s jest przed otwarciem programu (%s)", out, ipw->opened);
+    return KOOP_OK;
+}
+
 /* ---- list replies ---- */
 
 int
@@ -403,5 +373,21 @@ cases_append_str(koop_call_t *call, char ***array, size_t *n, const char *value)
         return koop_call_fail(call, KOOP_INTERNAL, "brak pamięci");
     if ((rc = cases_append(call, array, n, copy)) != KOOP_OK)
         free(copy);
+    return rc;
+}
+
+int
+cases_list_done(koop_call_t *call, int rc, const ProtobufCMessageDescriptor *list_desc, ProtobufCMessage **items,
+                size_t n)
+{
+    if (call->status != KOOP_OK)
+        rc = call->status;
+    else if (rc != 0 && rc != MDB_NOTFOUND)
+        rc = koop_call_store_error(call, rc);
+    else
+        rc = cases_reply_list(call, list_desc, items, n);
+    for (size_t i = 0; i < n; i++)
+        protobuf_c_message_free_unpacked(items[i], NULL);
+    free(items);
     return rc;
 }

@@ -140,10 +140,10 @@ kc_call(kc_ctx_t *ctx, const char *service, const char *method, const ProtobufCM
         return KC_UNAVAILABLE;
     }
     if (reply.status != KOOP_OK) {
-        fprintf(stderr, "błąd (%s): %s\n", koop_status_name(reply.status),
-                reply.error ? reply.error : "bez opisu");
+        int status = reply.status; /* koop_reply_clear zeroes the reply */
+        fprintf(stderr, "błąd (%s): %s\n", koop_status_name(status), reply.error ? reply.error : "bez opisu");
         koop_reply_clear(&reply);
-        return reply.status == KOOP_UNAVAILABLE ? KC_UNAVAILABLE : KC_REFUSED;
+        return status == KOOP_UNAVAILABLE ? KC_UNAVAILABLE : KC_REFUSED;
     }
     if (reply_desc) {
         *out = protobuf_c_message_unpack(reply_desc, NULL, reply.len, reply.payload);

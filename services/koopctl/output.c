@@ -7,7 +7,7 @@
 static const char *const s_labels[][2] = {
     {"id", "identyfikator"}, {"name", "nazwa"}, {"sector", "sektor"}, {"level", "poziom"},
     {"teryt", "TERYT"}, {"address", "adres"}, {"email", "e-mail"}, {"phone", "telefon"},
-    {"active", "aktywny"}, {"owner", "węzeł właściciel"}, {"updated_ms", "zmieniono (ms)"},
+    {"active", "aktywny"}, {"owner", "właściciel"}, {"updated_ms", "zmieniono (ms)"},
     {"institution", "instytucja"}, {"role", "rola"}, {"parties", "strony"},
     {"signed", "podpisano"}, {"until", "obowiązuje do"}, {"text", "zakres"},
     {"formed", "utworzono"}, {"dissolved", "rozwiązano"}, {"members", "członkowie"},
@@ -15,6 +15,23 @@ static const char *const s_labels[][2] = {
     {"description", "opis"}, {"provider", "realizator"}, {"target", "grupy docelowe"},
     {"category", "kategoria"}, {"area", "obszar"}, {"contact", "kontakt"},
     {"schedule", "harmonogram"}, {"verified", "zweryfikowano"},
+    /* cases */
+    {"pesel", "PESEL"}, {"birth", "data urodzenia"}, {"sex", "płeć"}, {"size", "liczba osób"},
+    {"relation", "pokrewieństwo"}, {"registered", "zarejestrowano"}, {"created_by", "wprowadził(a)"},
+    {"ipws", "programy (IPW)"}, {"consents", "zgody"}, {"purpose", "zakres zgody"},
+    {"share_with", "udostępnianie"}, {"withdrawn", "wycofano"}, {"recorded_by", "przyjął(ęła)"},
+    {"number", "numer"}, {"household", "gospodarstwo"}, {"coordinator", "koordynator"},
+    {"status", "stan"}, {"outcome", "wynik"}, {"reason", "powód"}, {"opened", "otwarto"},
+    {"closed", "zamknięto"}, {"reviews", "przeglądy"}, {"history", "historia"}, {"goals", "cele"},
+    {"tasks", "zadania"}, {"meetings", "spotkania"}, {"referrals", "skierowania"},
+    {"baseline", "skala na początku"}, {"scalings", "oceny"}, {"added", "dodano"},
+    {"title", "zadanie"}, {"owner_institution", "instytucja wykonawcy"}, {"owner_sector", "sektor wykonawcy"},
+    {"service", "usługa"}, {"service_provider", "realizator usługi"}, {"due", "termin"},
+    {"started", "rozpoczęto"}, {"done", "wykonano"}, {"cancelled", "anulowano"},
+    {"participants", "uczestnicy"}, {"topic", "temat"}, {"decisions", "ustalenia"},
+    {"sent", "wysłano"}, {"accepted", "przyjęto"}, {"declined", "odrzucono"}, {"note", "uwagi"},
+    {"caller", "kto"}, {"method", "co"}, {"allowed", "dozwolone"}, {"result", "wynik"},
+    {"error", "błąd"}, {"time_ms", "czas (ms)"},
 };
 
 static const char *

@@ -1,6 +1,6 @@
 /* check.c - validation of registry input; every failure names the field in Polish. */
 #include "registry.h"
-#include "clock.h"
+#include "check.h"
 #include "text.h"
 
 #include <string.h>
@@ -8,30 +8,13 @@
 int
 reg_check_text(koop_call_t *call, const char *field, const char *value, int required, size_t max)
 {
-    if (!value || !*value) {
-        if (required)
-            return koop_call_fail(call, KOOP_INVALID, "brak wymaganego pola --%s", field);
-        return KOOP_OK;
-    }
-    if (!koop_text_valid(value, max))
-        return koop_call_fail(call, KOOP_INVALID,
-                              "pole --%s: tekst za długi (max %zu bajtów) lub z niedozwolonymi znakami",
-                              field, max);
-    return KOOP_OK;
+    return koop_check_text(call, field, value, required, max);
 }
 
 int
 reg_check_date(koop_call_t *call, const char *field, const char *value, int required)
 {
-    if (!value || !*value) {
-        if (required)
-            return koop_call_fail(call, KOOP_INVALID, "brak wymaganej daty --%s (RRRR-MM-DD)", field);
-        return KOOP_OK;
-    }
-    if (!koop_date_valid(value))
-        return koop_call_fail(call, KOOP_INVALID, "pole --%s: '%.40s' nie jest datą RRRR-MM-DD", field,
-                              value);
-    return KOOP_OK;
+    return koop_check_date(call, field, value, required);
 }
 
 int
@@ -61,14 +44,7 @@ reg_check_contact(koop_call_t *call, const char *email, const char *phone)
     if (email && *email && !koop_text_email(email))
         return koop_call_fail(call, KOOP_INVALID, "pole --email: '%.80s' nie jest adresem e-mail",
                               email);
-    if ((rc = reg_check_text(call, "phone", phone, 0, 40)) != KOOP_OK)
-        return rc;
-    if (phone)
-        for (const char *p = phone; *p; p++)
-            if (!strchr("+0123456789 -()", *p))
-                return koop_call_fail(call, KOOP_INVALID,
-                                      "pole --phone: '%.40s' nie jest numerem telefonu", phone);
-    return KOOP_OK;
+    return koop_check_phone(call, "phone", phone);
 }
 
 MDB_dbi

@@ -116,7 +116,7 @@ reg_pzk_join(koop_call_t *call)
         rc = koop_call_fail(call, KOOP_INTERNAL, "brak pamięci");
         goto done;
     }
-    if (pzk->n_members)
+    if (pzk->n_members) /* members is NULL for a team with none: memcpy(NULL) is undefined */
         memcpy(members, pzk->members, pzk->n_members * sizeof *members);
     member.institution = q->institution;
     member.joined = q->date;
