@@ -28,7 +28,7 @@ COMMON_C  := $(wildcard common/*.c)
 LIB_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(COMMON_C)) $(GEN_C:.c=.o)
 LIBKOOP   := $(BUILD)/libkoop.a
 
-SERVICES  := registry cases reporting
+SERVICES  := registry cases reporting sync
 PROGRAMS  := $(addprefix $(BIN)/koop-,$(SERVICES)) $(BIN)/koop-node $(BIN)/koopctl
 DEPS_OK   := $(BUILD)/.deps-ok
 

@@ -129,6 +129,16 @@ koop_call_emit(koop_call_t *call, const char *type, int scope, const ProtobufCMe
     return KOOP_OK;
 }
 
+int
+koop_call_emit_raw(koop_call_t *call, const char *type, int scope, const uint8_t *payload, size_t len)
+{
+    int rc = koop_log_append(call->svc->log, call->txn, type, scope, call->caller, payload, len, NULL);
+    if (rc != 0)
+        return koop_call_store_error(call, rc);
+    call->svc->events_appended = 1;
+    return KOOP_OK;
+}
+
 /* ---- accessors ---- */
 
 koop_store_t *koop_service_store(koop_service_t *svc) { return svc->store; }
@@ -275,9 +285,31 @@ s_method_ping(koop_call_t *call)
     return koop_call_reply(call, &p.base);
 }
 
+/* How far the log is and how many SHARED events follow after_seq: what an
+ * uplink reports as pending without reading the events themselves. */
+static int
+s_method_stat(koop_call_t *call)
+{
+    const Koop__FeedFetch *q = (const Koop__FeedFetch *)call->req;
+    koop_service_t *s = call->svc;
+    Koop__FeedStat st = KOOP__FEED_STAT__INIT;
+    int rc;
+    if (!q->stream || strcmp(q->stream, koop_log_stream(s->log)) != 0)
+        return koop_call_fail(call, KOOP_NOT_FOUND, "nieznany strumień zdarzeń '%.60s'",
+                              q->stream ? q->stream : "");
+    st.has_last_seq = st.has_last_shared_seq = st.has_shared_after = 1;
+    if ((rc = koop_log_last(s->log, call->txn, 0, &st.last_seq)) != 0 ||
+        (rc = koop_log_last(s->log, call->txn, 1, &st.last_shared_seq)) != 0 ||
+        (rc = koop_log_count_shared_after(s->log, call->txn, q->after_seq, &st.shared_after)) != 0)
+        return koop_call_store_error(call, rc);
+    st.log_id = (char *)koop_log_id(s->log);
+    return koop_call_reply(call, &st.base);
+}
+
 static const koop_method_t s_builtin[] = {
     {"sys.ping", NULL, s_method_ping, 0},
     {"feed.fetch", &koop__feed_fetch__descriptor, s_method_fetch, 0},
+    {"feed.stat", &koop__feed_fetch__descriptor, s_method_stat, 0},
 };
 
 static const koop_method_t *

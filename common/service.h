@@ -15,7 +15,9 @@
  * runs in one read transaction. A commit that fails turns every write reply
  * into an INTERNAL error: nothing is acknowledged that is not durable.
  *
- * Built-in methods: "sys.ping" (koop.Pong) and "feed.fetch" (koop.FeedFetch ->
+ * Built-in methods: "sys.ping" (koop.Pong), "feed.stat" (koop.FeedFetch ->
+ * koop.FeedStat: the log's last seqs and how many SHARED events follow
+ * after_seq) and "feed.fetch" (koop.FeedFetch ->
  * koop.FeedBatch) with long-poll: a fetch with nothing to return and wait_ms
  * > 0 is parked and answered after the next commit that appends events, or
  * with an empty batch when wait_ms passes.
@@ -109,5 +111,9 @@ int koop_call_fail(koop_call_t *call, int status, const char *fmt, ...)
 int koop_call_store_error(koop_call_t *call, int rc);
 /* Appends an event with payload msg to the service's log in call->txn. */
 int koop_call_emit(koop_call_t *call, const char *type, int scope, const ProtobufCMessage *msg);
+/* As koop_call_emit with a payload that is already encoded (kept as these
+ * bytes, e.g. another node's event envelope). */
+int koop_call_emit_raw(koop_call_t *call, const char *type, int scope, const uint8_t *payload,
+                       size_t len);
 
 #endif

@@ -1,13 +1,17 @@
 /*
- * events.c - `koopctl events list --stream NAME [--after SEQ] [--limit N]`:
- * a service's event log, for operators and tests. Payloads of known event
- * types are decoded (kc_event_types); others are shown as hex.
+ * events.c - `koopctl events list --stream NAME [--node ID] [--after SEQ]
+ * [--limit N]`: a service's event log, for operators and tests; with --node,
+ * on a hub, the hub's copy of that node's stream (sync "hub.events").
+ * Payloads of known event types are decoded (s_types); envelopes carried
+ * inside events ("sync.event" of a hub's merged stream, "remote.*" records
+ * from a hub) are shown decoded under "event"; others are shown as hex.
  */
 #include "koopctl.h"
 #include "envelope.pb-c.h"
 #include "pbjson.h"
 #include "cases.pb-c.h"
 #include "registry.pb-c.h"
+#include "sync.pb-c.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +60,7 @@ kc_event_to_json(const Koop__Event *ev)
 {
     json_t *o = json_object();
     const ProtobufCMessageDescriptor *d = s_payload_desc(ev->type);
+    Koop__Event *inner;
     ProtobufCMessage *p = d ? protobuf_c_message_unpack(d, NULL, ev->payload.len, ev->payload.data) : NULL;
     json_object_set_new(o, "node", json_string(ev->node ? ev->node : ""));
     json_object_set_new(o, "stream", json_string(ev->stream ? ev->stream : ""));
@@ -68,6 +73,10 @@ kc_event_to_json(const Koop__Event *ev)
     if (p) {
         json_object_set_new(o, "data", koop_pbjson_to_json(p));
         protobuf_c_message_free_unpacked(p, NULL);
+    } else if (ev->type && (strcmp(ev->type, "sync.event") == 0 || strncmp(ev->type, "remote.", 7) == 0) &&
+               (inner = koop__event__unpack(NULL, ev->payload.len, ev->payload.data)) != NULL) {
+        json_object_set_new(o, "event", kc_event_to_json(inner));
+        koop__event__free_unpacked(inner, NULL);
     } else {
         char *hex = malloc(ev->payload.len * 2 + 1);
         if (hex) {
@@ -85,13 +94,13 @@ int
 kc_events(kc_ctx_t *ctx, int argc, char **argv)
 {
     json_t *opts, *arr;
-    const char *stream, *after_s, *limit_s;
+    const char *stream, *after_s, *limit_s, *node;
     uint64_t after = 0;
     long limit = 100;
     int rc;
 
     if (argc < 1 || strcmp(argv[0], "list") != 0) {
-        fprintf(stderr, "użycie: koopctl events list --stream NAZWA [--after SEQ] [--limit N]\n");
+        fprintf(stderr, "użycie: koopctl events list --stream NAZWA [--node ID] [--after SEQ] [--limit N]\n");
         return KC_USAGE;
     }
     opts = kc_parse_options(argc - 1, argv + 1);
@@ -100,8 +109,10 @@ kc_events(kc_ctx_t *ctx, int argc, char **argv)
     stream = json_string_value(json_object_get(opts, "stream"));
     after_s = json_string_value(json_object_get(opts, "after"));
     limit_s = json_string_value(json_object_get(opts, "limit"));
-    if (!stream || json_object_size(opts) != (size_t)(1 + !!after_s + !!limit_s)) {
-        fprintf(stderr, "błąd: podaj --stream NAZWA (np. registry); dozwolone też --after SEQ i --limit N\n");
+    node = json_string_value(json_object_get(opts, "node"));
+    if (!stream || json_object_size(opts) != (size_t)(1 + !!after_s + !!limit_s + !!node)) {
+        fprintf(stderr, "błąd: podaj --stream NAZWA (np. registry); dozwolone też --node ID (na hubie), "
+                        "--after SEQ i --limit N\n");
         json_decref(opts);
         return KC_USAGE;
     }
@@ -126,14 +137,25 @@ kc_events(kc_ctx_t *ctx, int argc, char **argv)
     arr = json_array();
     while ((long)json_array_size(arr) < limit) {
         Koop__FeedFetch q = KOOP__FEED_FETCH__INIT;
+        Koop__Sync__NodeEvents nq = KOOP__SYNC__NODE_EVENTS__INIT;
         ProtobufCMessage *rep;
         Koop__FeedBatch *b;
-        q.stream = (char *)stream;
-        q.has_after_seq = 1;
-        q.after_seq = after;
-        q.has_max = 1;
-        q.max = (uint32_t)(limit - (long)json_array_size(arr));
-        rc = kc_call(ctx, stream, "feed.fetch", &q.base, &koop__feed_batch__descriptor, &rep);
+        uint32_t want = (uint32_t)(limit - (long)json_array_size(arr));
+        if (node) {
+            nq.node = (char *)node;
+            nq.stream = (char *)stream;
+            nq.has_after_seq = nq.has_max = 1;
+            nq.after_seq = after;
+            nq.max = want;
+            rc = kc_call(ctx, "sync", "hub.events", &nq.base, &koop__feed_batch__descriptor, &rep);
+        } else {
+            q.stream = (char *)stream;
+            q.has_after_seq = 1;
+            q.after_seq = after;
+            q.has_max = 1;
+            q.max = want;
+            rc = kc_call(ctx, stream, "feed.fetch", &q.base, &koop__feed_batch__descriptor, &rep);
+        }
         if (rc != KC_OK) {
             json_decref(arr);
             json_decref(opts);

@@ -79,5 +79,8 @@ json_t *kc_event_to_json(const struct Koop__Event *ev);
 int kc_status(kc_ctx_t *ctx, int argc, char **argv);
 /* Runs a KC_REPORT command (commands_reporting.c). */
 int kc_report_run(kc_ctx_t *ctx, const kc_command_t *cmd, int argc, char **argv);
+/* sync.c: `sync status` and `enrol CERT` (docs/SYNC.md). */
+int kc_sync(kc_ctx_t *ctx, int argc, char **argv);
+int kc_enrol(kc_ctx_t *ctx, int argc, char **argv);
 
 #endif

@@ -29,7 +29,9 @@ s_usage(FILE *out)
             "        koopctl node init KATALOG --role gmina|hub --teryt KOD --name NAZWA [--hub ADRES --hub-key PLIK\n"
             "                --listen ADRES --smtp URL --id ID]\n"
             "        koopctl -c WĘZEŁ.conf status\n"
-            "        koopctl -c WĘZEŁ.conf events list --stream USŁUGA [--after SEQ] [--limit N]\n\n"
+            "        koopctl -c WĘZEŁ.conf events list --stream USŁUGA [--node ID] [--after SEQ] [--limit N]\n"
+            "        koopctl -c WĘZEŁ.conf sync status\n"
+            "        koopctl -c HUB.conf enrol GMINA/keys/node.pub [--node ID]\n\n"
             "Polecenia:\n");
     for (size_t t = 0; t < KOOP_ARRAY_LEN(s_tables); t++)
         for (size_t i = 0; i < *s_tables[t].n; i++) {
@@ -250,6 +252,10 @@ main(int argc, char **argv)
         return kc_events(&ctx, argc - i - 1, argv + i + 1);
     if (strcmp(argv[i], "status") == 0)
         return kc_status(&ctx, argc - i - 1, argv + i + 1);
+    if (strcmp(argv[i], "sync") == 0)
+        return kc_sync(&ctx, argc - i - 1, argv + i + 1);
+    if (strcmp(argv[i], "enrol") == 0)
+        return kc_enrol(&ctx, argc - i - 1, argv + i + 1);
     /* two-word nouns first ("ipw member add") */
     if (i + 2 < argc) {
         char noun2[128];

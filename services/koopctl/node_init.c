@@ -21,8 +21,8 @@
 #include <unistd.h>
 
 /* Services of each role, as they exist in this build, in start order. */
-static const char *const s_gmina_services[] = {"registry", "cases", "reporting", NULL};
-static const char *const s_hub_services[] = {"registry", "reporting", NULL};
+static const char *const s_gmina_services[] = {"registry", "cases", "reporting", "sync", NULL};
+static const char *const s_hub_services[] = {"registry", "reporting", "sync", NULL};
 
 static int
 s_free_tcp_port(void)
@@ -58,8 +58,10 @@ s_opt(json_t *opts, const char *key)
     return v ? json_string_value(v) : NULL;
 }
 
+/* The key pair; the public certificate names the node (node-id, role,
+ * teryt), so `koopctl enrol` on the hub binds the key to this node id. */
 static int
-s_write_keys(const char *dir)
+s_write_keys(const char *dir, const char *node_id, const char *role, const char *teryt)
 {
     char keys[PATH_MAX + 16], pub[PATH_MAX + 32], sec[PATH_MAX + 32];
     zcert_t *cert;
@@ -73,6 +75,9 @@ s_write_keys(const char *dir)
     cert = zcert_new();
     if (!cert)
         return -1;
+    zcert_set_meta(cert, "node-id", "%s", node_id);
+    zcert_set_meta(cert, "role", "%s", role);
+    zcert_set_meta(cert, "teryt", "%s", teryt);
     umask(077);
     if (zcert_save_public(cert, pub) == 0 && zcert_save_secret(cert, sec) == 0 && chmod(sec, 0600) == 0 &&
         chmod(pub, 0644) == 0)
@@ -139,6 +144,10 @@ kc_node_init(int argc, char **argv)
             fprintf(stderr, "błąd: adres '%s' musi mieć postać tcp://HOST:PORT\n", *p);
             goto done;
         }
+    if (!!hub != !!hub_key) {
+        fprintf(stderr, "błąd: --hub i --hub-key podaje się razem (adres huba i plik jego klucza publicznego)\n");
+        goto done;
+    }
     if (hub_key && access(hub_key, R_OK) != 0) {
         fprintf(stderr, "błąd: nie można odczytać klucza huba %s: %s\n", hub_key, strerror(errno));
         goto done;
@@ -173,7 +182,7 @@ kc_node_init(int argc, char **argv)
     mkdir(sub, 0700);
     snprintf(sub, sizeof sub, "%s/run", dir);
     mkdir(sub, 0700);
-    if (s_write_keys(dir) != 0) {
+    if (s_write_keys(dir, node_id, role, teryt) != 0) {
         fprintf(stderr, "błąd: nie można zapisać kluczy węzła w %s/keys\n", dir);
         rc = KC_REFUSED;
         goto done;

@@ -34,10 +34,13 @@ static const koop_method_t s_methods[] = {
     {"service.update", &koop__reg__catalogue_entry__descriptor, s_catalogue_update, W},
     {"service.show", &koop__reg__by_id__descriptor, s_catalogue_show, 0},
     {"service.search", &koop__reg__catalogue_query__descriptor, reg_catalogue_search, 0},
+    {"remote.apply", &koop__reg__remote_apply__descriptor, reg_remote_apply, W},
+    {"remote.position", &koop__reg__remote_position__descriptor, reg_remote_position, 0},
 };
 #undef W
 
-static const char *const s_tables[] = {"institution", "person", "agreement", "pzk", "catalogue", NULL};
+static const char *const s_tables[] = {"institution", "person", "agreement", "pzk", "catalogue",
+                                       "remote", NULL};
 
 static const koop_service_def_t s_registry = {
     .name = "registry",

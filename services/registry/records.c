@@ -68,11 +68,13 @@ reg_load_owned(koop_call_t *call, const reg_kind_t *kind, const char *id, Protob
         return koop_call_store_error(call, rc);
     owner = koop_record_str(*out, "owner");
     if (owner && *owner && strcmp(owner, koop_service_node(call->svc)) != 0) {
+        /* the message first: owner (and maybe id) point into the record */
+        koop_call_fail(call, KOOP_DENIED,
+                       "%s %.60s należy do węzła %.60s: zmienić go może tylko ten węzeł",
+                       kind->what, id, owner);
         protobuf_c_message_free_unpacked(*out, NULL);
         *out = NULL;
-        return koop_call_fail(call, KOOP_DENIED,
-                              "%s %.60s należy do węzła %.60s: zmienić go może tylko ten węzeł",
-                              kind->what, id, owner);
+        return KOOP_DENIED;
     }
     return KOOP_OK;
 }

@@ -8,7 +8,8 @@
  * events about people (names, e-mails, phones of staff) are LOCAL.
  *
  * Ownership: each record names its owner node; only the owner changes it
- * (records that came down from a hub are read-only here).
+ * (records that came down from a hub are read-only here: remote.c applies
+ * them, as LOCAL "remote.*" events carrying the hub's envelope).
  */
 #ifndef REG_REGISTRY_H
 #define REG_REGISTRY_H
@@ -70,5 +71,9 @@ int reg_pzk_dissolve(koop_call_t *call);
 int reg_pzk_list(koop_call_t *call);
 int reg_catalogue_add(koop_call_t *call);
 int reg_catalogue_search(koop_call_t *call);
+/* Hub-owned records from the hub (remote.c): apply a batch of the hub's
+ * events / tell the position in the hub's down log. */
+int reg_remote_apply(koop_call_t *call);
+int reg_remote_position(koop_call_t *call);
 
 #endif

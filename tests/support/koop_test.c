@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -216,6 +217,9 @@ kt_node_start(kt_node_t *n, int timeout_s)
         return -1;
     if (pid == 0) {
         int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        /* a test killed on timeout takes its node with it (SIGTERM: the node
+         * stops its services) instead of leaving it running */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (fd >= 0) {
             dup2(fd, 1);
             dup2(fd, 2);

@@ -1,0 +1,1634 @@
+/*
+ * hub.c - the hub's end of its gminas' uplinks (docs/SYNC.md).
+ *
+ * One ROUTER, CURVE server, bound at [sync] listen only after the ZAP
+ * handler runs (keys.c); every message carries User-Id = the sender's Z85
+ * key, which was enrolled when the connection was made.
+ *
+ * Per connection (ROUTER peer):
+ *   (no session) --HELLO: key enrolled, node id bound to this key--> READY
+ *                 (WELCOME: the hub's stored position per stream, or a verdict)
+ *   (no session) --BATCH / PING / DOWN_ACK--> REFUSE NO_SESSION (say HELLO)
+ *   READY --BATCH--> checked, appended in the drain's write txn --commit--> ACK
+ *         --PING--> PONG;  --DOWN_ACK--> next DOWN (down-flow)
+ *   A HELLO of the same key on a new connection replaces the old connection.
+ *   Silence for SYNC_DEAD_MS: shown as not connected; positions stay.
+ *
+ * Ingest (all HELLOs and BATCHes of one drain of the socket in ONE write
+ * transaction, acknowledged only after its commit returned):
+ *   - a batch continues the stored stream: prev == stored position (or the
+ *     stored position is prev or one of the batch's seqs: the overlap is
+ *     duplicates, skipped); prev beyond it is a GAP (refused, nothing kept,
+ *     the uplink rewinds to `expected`);
+ *   - every event is decoded and must name this node and stream, carry the
+ *     item's seq, and be SHARED; otherwise the whole batch is refused;
+ *   - each new event is appended to the hub's merged log ("sync" stream, a
+ *     "sync.event" whose payload is the received envelope, bytes as received)
+ *     and indexed under (node, stream, epoch, seq) -> merged seq.
+ *   - a new log identity for a (node, stream) that holds events is refused
+ *     (VERDICT_LOG_CHANGED) until the node's certificate is enrolled again
+ *     after the stream was first accepted; then a new epoch starts at 0:
+ *     the old events stay, nothing is spliced.
+ *
+ * Binding: a key serves one node id. A certificate enrolled with node-id
+ * metadata binds that id (and re-binding an id to a new key needs exactly
+ * that); a certificate without it binds the id of its first HELLO. A HELLO
+ * with another id is refused (CODE_DENIED), as is one with the hub's own id.
+ *
+ * Down-flow: the hub reads its own registry's log (all of it) and keeps the
+ * hub-owned records in "down_log" (seq -> the record event's envelope, bytes
+ * as written; for records from a hub above, the envelope that came from
+ * there) and "down_rec" (record id -> its latest seq). A node whose position
+ * is in another down log (or nowhere) gets a snapshot (every latest record,
+ * from_seq 0, the last chunk moving it to the end), then updates; one Down in
+ * flight per node, sent again after SYNC_DOWN_STALL_MS without a DownAck.
+ */
+#include "sync.h"
+#include "clock.h"
+#include "id.h"
+#include "loop.h"
+#include "record.h"
+#include "registry.pb-c.h"
+#include "say.h"
+#include "store.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#define TICK_MS 200
+#define DRAIN_MAX 256
+#define SESSIONS_MAX 4096
+#define RID_MAX 255
+#define DOWN_BYTES (512 * 1024)
+#define EVENTS_MAX 10000
+#define EVENTS_BYTES (KOOP_MAX_MSG / 2)
+
+/* ---- stored state of one (node, stream) ---- */
+
+typedef struct {
+    uint32_t epoch;
+    uint64_t last_seq;
+    uint64_t events;
+    uint64_t enrolled_at;      /* enrolment under which the log id was accepted */
+    char log_id[SYNC_MAX_NAME + 1];
+} s_stream_state;
+
+#define STATE_HEAD (4 + 8 + 8 + 8)
+
+static size_t
+s_state_key(char *out, size_t size, const char *node, const char *stream)
+{
+    int n = snprintf(out, size, "%s%c%s", node, '\0', stream);
+    return n < 0 || (size_t)n >= size ? 0 : (size_t)n;
+}
+
+static int
+s_state_get(MDB_txn *txn, MDB_dbi dbi, const char *node, const char *stream, s_stream_state *st)
+{
+    char key[2 * SYNC_MAX_NAME + 4];
+    MDB_val k, v;
+    int rc;
+    memset(st, 0, sizeof *st);
+    k.mv_size = s_state_key(key, sizeof key, node, stream);
+    k.mv_data = key;
+    if ((rc = mdb_get(txn, dbi, &k, &v)) != 0)
+        return rc;
+    if (v.mv_size < STATE_HEAD || v.mv_size - STATE_HEAD > SYNC_MAX_NAME)
+        return MDB_CORRUPTED;
+    {
+        const unsigned char *p = v.mv_data;
+        st->epoch = (uint32_t)(koop_be64_get(p) >> 32);
+        st->last_seq = koop_be64_get(p + 4);
+        st->events = koop_be64_get(p + 12);
+        st->enrolled_at = koop_be64_get(p + 20);
+        memcpy(st->log_id, p + STATE_HEAD, v.mv_size - STATE_HEAD);
+        st->log_id[v.mv_size - STATE_HEAD] = '\0';
+    }
+    return 0;
+}
+
+static int
+s_state_put(MDB_txn *txn, MDB_dbi dbi, const char *node, const char *stream, const s_stream_state *st)
+{
+    char key[2 * SYNC_MAX_NAME + 4];
+    unsigned char val[STATE_HEAD + SYNC_MAX_NAME + 8];
+    unsigned char tmp[8];
+    size_t n = strlen(st->log_id);
+    MDB_val k, v;
+    k.mv_size = s_state_key(key, sizeof key, node, stream);
+    k.mv_data = key;
+    koop_be64_put(tmp, (uint64_t)st->epoch << 32);
+    memcpy(val, tmp, 4);
+    koop_be64_put(val + 4, st->last_seq);
+    koop_be64_put(val + 12, st->events);
+    koop_be64_put(val + 20, st->enrolled_at);
+    memcpy(val + STATE_HEAD, st->log_id, n);
+    v.mv_size = STATE_HEAD + n;
+    v.mv_data = val;
+    return mdb_put(txn, dbi, &k, &v, 0);
+}
+
+/* hub_ingest key: node \0 stream \0 be32 epoch be64 seq */
+static size_t
+s_ingest_key(unsigned char *out, size_t size, const char *node, const char *stream, uint32_t epoch,
+             uint64_t seq)
+{
+    size_t a = strlen(node), b = strlen(stream), n = a + 1 + b + 1 + 12;
+    unsigned char tmp[8];
+    if (n > size)
+        return 0;
+    memcpy(out, node, a + 1);
+    memcpy(out + a + 1, stream, b + 1);
+    koop_be64_put(tmp, (uint64_t)epoch << 32);
+    memcpy(out + a + b + 2, tmp, 4);
+    koop_be64_put(out + a + b + 6, seq);
+    return n;
+}
+
+/* ---- sessions ---- */
+
+typedef struct {
+    char key[41];
+    char node[SYNC_MAX_NAME + 1];
+    uint8_t rid[RID_MAX];
+    size_t rid_len;
+    int ready;
+    uint64_t last_rx_mono;
+    uint64_t last_contact_ms;
+    char held[SYNC_MAX_STREAMS][SYNC_MAX_STREAM + 1];
+    size_t nheld;
+    char down_log_id[SYNC_MAX_NAME + 1];
+    uint64_t down_seq;
+    int down_inflight;
+    uint64_t down_sent_mono;
+    uint8_t **snap;            /* packed Down frames of a snapshot in progress */
+    size_t *snap_len;
+    size_t nsnap, snap_next;
+} s_session;
+
+/* One HELLO or BATCH of a drain, with what to answer after the commit. */
+enum { OUT_NONE, OUT_WELCOME, OUT_ACK, OUT_REFUSE };
+
+typedef struct {
+    uint8_t rid[RID_MAX];
+    size_t rid_len;
+    char key[41];
+    Koop__Sync__Frame *f;
+    int out;
+    int code;
+    uint64_t seq;
+    uint64_t batch_no;
+    char stream[SYNC_MAX_STREAM + 1];
+    char reason[200];
+    Koop__Sync__StreamPos pos[SYNC_MAX_STREAMS];
+    char pos_stream[SYNC_MAX_STREAMS][SYNC_MAX_STREAM + 1];
+    char pos_log[SYNC_MAX_STREAMS][SYNC_MAX_NAME + 1];
+    size_t npos;
+} s_work;
+
+struct sync_hub {
+    sync_t *sync;
+    const koop_config_t *cfg;
+    koop_store_t *store;
+    koop_log_t *log;
+    uv_loop_t *loop;
+    void *zctx;
+    MDB_dbi dbi_streams, dbi_ingest, dbi_bind, dbi_meta, dbi_down_log, dbi_down_rec;
+    sync_keypair_t keys;
+    sync_allow_t *allow;
+    sync_zap_t *zap;
+    void *sock;
+    koop_zwatch_t *watch;
+    uv_timer_t *tick;
+    s_session *sessions;
+    size_t nsessions;
+    s_work *work;
+    size_t nwork;
+    /* down-flow */
+    sync_local_t *down_reader;
+    char down_log_id[SYNC_MAX_NAME + 1];
+    char down_src_log[SYNC_MAX_NAME + 1];   /* the registry's log id the cursor belongs to */
+    uint64_t down_cursor;                   /* last registry seq looked at */
+    uint64_t down_last;                     /* last key of down_log */
+    uint64_t malformed;
+    uint64_t unsent;
+};
+
+static void s_down_pump(sync_hub_t *hub, s_session *s);
+
+static s_session *
+s_session_by_key(sync_hub_t *hub, const char *key)
+{
+    /* linear: a hub has tens to hundreds of children (a tree keeps it so) */
+    for (size_t i = 0; i < hub->nsessions; i++)
+        if (strcmp(hub->sessions[i].key, key) == 0)
+            return &hub->sessions[i];
+    return NULL;
+}
+
+static void
+s_snap_free(s_session *s)
+{
+    for (size_t i = 0; i < s->nsnap; i++)
+        free(s->snap[i]);
+    free(s->snap);
+    free(s->snap_len);
+    s->snap = NULL;
+    s->snap_len = NULL;
+    s->nsnap = s->snap_next = 0;
+}
+
+static int
+s_session_live(const s_session *s, uint64_t now)
+{
+    return s->ready && now - s->last_rx_mono <= SYNC_DEAD_MS;
+}
+
+/* ---- sending ---- */
+
+static int
+s_send_to(sync_hub_t *hub, const uint8_t *rid, size_t rid_len, const Koop__Sync__Frame *f)
+{
+    int rc = sync_frame_send(hub->sock, rid, rid_len, f);
+    if (rc != 0)
+        hub->unsent++; /* peer gone or its queue full: it retransmits or says HELLO again */
+    return rc;
+}
+
+static void
+s_send_refuse(sync_hub_t *hub, const uint8_t *rid, size_t rid_len, int code, const char *stream,
+              uint64_t expected, uint64_t batch_no, const char *reason)
+{
+    Koop__Sync__Frame f = KOOP__SYNC__FRAME__INIT;
+    Koop__Sync__Refuse r = KOOP__SYNC__REFUSE__INIT;
+    r.has_code = r.has_expected = r.has_batch_no = 1;
+    r.code = (Koop__Sync__Code)code;
+    r.stream = (char *)(stream && *stream ? stream : NULL);
+    r.expected = expected;
+    r.batch_no = batch_no;
+    r.reason = (char *)(reason && *reason ? reason : NULL);
+    f.body_case = KOOP__SYNC__FRAME__BODY_REFUSE;
+    f.refuse = &r;
+    (void)s_send_to(hub, rid, rid_len, &f);
+}
+
+/* ---- HELLO (inside the drain's write txn) ---- */
+
+static void
+s_refuse_work(s_work *w, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void
+s_refuse_work(s_work *w, int code, const char *fmt, ...)
+{
+    va_list ap;
+    w->out = OUT_REFUSE;
+    w->code = code;
+    va_start(ap, fmt);
+    vsnprintf(w->reason, sizeof w->reason, fmt, ap);
+    va_end(ap);
+}
+
+static int
+s_bind(sync_hub_t *hub, MDB_txn *txn, s_work *w, const sync_allow_entry_t *entry, const char *node)
+{
+    char kkey[48], nkey[SYNC_MAX_NAME + 4];
+    MDB_val v;
+    int rc;
+
+    snprintf(kkey, sizeof kkey, "k:%s", w->key);
+    snprintf(nkey, sizeof nkey, "n:%s", node);
+    rc = koop_store_get_str(txn, hub->dbi_bind, kkey, &v);
+    if (rc == 0 && (v.mv_size != strlen(node) || memcmp(v.mv_data, node, v.mv_size) != 0)) {
+        s_refuse_work(w, KOOP__SYNC__CODE__CODE_DENIED, "ten klucz należy do węzła %.*s, nie do %s",
+                      (int)(v.mv_size > 63 ? 63 : v.mv_size), (const char *)v.mv_data, node);
+        return 0;
+    }
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return rc;
+    rc = koop_store_get_str(txn, hub->dbi_bind, nkey, &v);
+    if (rc == 0 && (v.mv_size != strlen(w->key) || memcmp(v.mv_data, w->key, v.mv_size) != 0)) {
+        char old[48];
+        MDB_val ok;
+        if (!entry->node[0]) {
+            s_refuse_work(w, KOOP__SYNC__CODE__CODE_DENIED,
+                          "węzeł %s jest już związany z innym kluczem: odmowa", node);
+            return 0;
+        }
+        /* the operator enrolled this certificate for this very node id: re-key */
+        snprintf(old, sizeof old, "k:%.*s", (int)(v.mv_size > 40 ? 40 : v.mv_size), (const char *)v.mv_data);
+        ok.mv_size = strlen(old);
+        ok.mv_data = old;
+        if ((rc = mdb_del(txn, hub->dbi_bind, &ok, NULL)) != 0 && rc != MDB_NOTFOUND)
+            return rc;
+        koop_warn("hub: węzeł %s ma nowy klucz (zapisany przez operatora)", node);
+    } else if (rc != 0 && rc != MDB_NOTFOUND) {
+        return rc;
+    }
+    if ((rc = koop_store_put_str(txn, hub->dbi_bind, kkey, node, strlen(node))) != 0)
+        return rc;
+    return koop_store_put_str(txn, hub->dbi_bind, nkey, w->key, strlen(w->key));
+}
+
+static int
+s_hello(sync_hub_t *hub, MDB_txn *txn, s_work *w)
+{
+    const Koop__Sync__Hello *h = w->f->hello;
+    const sync_allow_entry_t *entry;
+    sync_allow_entry_t e;
+    int rc;
+
+    if (!h->has_version || h->version != SYNC_VERSION) {
+        s_refuse_work(w, KOOP__SYNC__CODE__CODE_VERSION, "nieobsługiwana wersja protokołu %u (hub: %d)",
+                      h->version, SYNC_VERSION);
+        return 0;
+    }
+    if (!sync_valid_name(h->node) || h->n_streams > SYNC_MAX_STREAMS) {
+        s_refuse_work(w, KOOP__SYNC__CODE__CODE_MALFORMED, "nieprawidłowe HELLO");
+        return 0;
+    }
+    entry = sync_allow_find(hub->allow, w->key);
+    if (!entry) {
+        s_refuse_work(w, KOOP__SYNC__CODE__CODE_DENIED, "klucz nie jest zapisany w hubie");
+        return 0;
+    }
+    e = *entry; /* the allow-list may be reread below */
+    if (e.node[0] && strcmp(e.node, h->node) != 0) {
+        s_refuse_work(w, KOOP__SYNC__CODE__CODE_DENIED, "ten klucz zapisano dla węzła %s, nie %s", e.node,
+                      h->node);
+        return 0;
+    }
+    if (strcmp(h->node, hub->cfg->node_id) == 0) {
+        s_refuse_work(w, KOOP__SYNC__CODE__CODE_DENIED, "węzeł podaje identyfikator huba");
+        return 0;
+    }
+    if ((rc = s_bind(hub, txn, w, &e, h->node)) != 0 || w->out == OUT_REFUSE)
+        return rc;
+
+    w->npos = 0;
+    for (size_t i = 0; i < h->n_streams; i++) {
+        const Koop__Sync__StreamPos *p = h->streams[i];
+        Koop__Sync__StreamPos *o = &w->pos[w->npos];
+        s_stream_state st;
+        int dup = 0, verdict = KOOP__SYNC__VERDICT__VERDICT_OK;
+
+        if (!sync_valid_stream(p->stream))
+            continue; /* cannot even name it back */
+        for (size_t j = 0; j < w->npos; j++)
+            dup |= strcmp(w->pos_stream[j], p->stream) == 0;
+        if (dup)
+            continue;
+        koop__sync__stream_pos__init(o);
+        snprintf(w->pos_stream[w->npos], sizeof w->pos_stream[0], "%s", p->stream);
+        o->stream = w->pos_stream[w->npos];
+        o->log_id = w->pos_log[w->npos];
+        o->has_seq = o->has_verdict = o->has_epoch = 1;
+        if (!sync_valid_name(p->log_id)) {
+            o->verdict = KOOP__SYNC__VERDICT__VERDICT_BAD_STREAM;
+            w->npos++;
+            continue;
+        }
+        rc = s_state_get(txn, hub->dbi_streams, h->node, p->stream, &st);
+        if (rc == MDB_NOTFOUND) {
+            memset(&st, 0, sizeof st);
+            st.epoch = 1;
+            st.enrolled_at = e.enrolled_at;
+            snprintf(st.log_id, sizeof st.log_id, "%s", p->log_id);
+            if ((rc = s_state_put(txn, hub->dbi_streams, h->node, p->stream, &st)) != 0)
+                return rc;
+        } else if (rc != 0) {
+            return rc;
+        } else if (strcmp(st.log_id, p->log_id) != 0) {
+            if (st.last_seq == 0) {
+                /* nothing stored under the old identity: nothing to splice */
+                snprintf(st.log_id, sizeof st.log_id, "%s", p->log_id);
+                st.enrolled_at = e.enrolled_at;
+            } else if (e.enrolled_at > st.enrolled_at) {
+                koop_warn("hub: węzeł %s, strumień %s: nowa tożsamość dziennika %s po ponownym zapisaniu "
+                          "węzła: nowa epoka %u (poprzednie %llu zdarzeń zostają)",
+                          h->node, p->stream, p->log_id, st.epoch + 1, (unsigned long long)st.events);
+                st.epoch++;
+                st.last_seq = 0;
+                st.events = 0;
+                st.enrolled_at = e.enrolled_at;
+                snprintf(st.log_id, sizeof st.log_id, "%s", p->log_id);
+            } else {
+                verdict = KOOP__SYNC__VERDICT__VERDICT_LOG_CHANGED;
+                koop_warn("hub: węzeł %s, strumień %s: nowa tożsamość dziennika (%s, było %s) – odmowa do "
+                          "czasu ponownego zapisania węzła (koopctl enrol)",
+                          h->node, p->stream, p->log_id, st.log_id);
+            }
+            if (verdict == KOOP__SYNC__VERDICT__VERDICT_OK &&
+                (rc = s_state_put(txn, hub->dbi_streams, h->node, p->stream, &st)) != 0)
+                return rc;
+        }
+        o->verdict = (Koop__Sync__Verdict)verdict;
+        /* the uplink matches a verdict by the log id it sent */
+        snprintf(w->pos_log[w->npos], sizeof w->pos_log[0], "%s",
+                 verdict == KOOP__SYNC__VERDICT__VERDICT_OK ? st.log_id : p->log_id);
+        o->seq = st.last_seq;
+        o->epoch = st.epoch;
+        w->npos++;
+    }
+    w->out = OUT_WELCOME;
+    return 0;
+}
+
+/* ---- BATCH (inside the drain's write txn) ---- */
+
+static int
+s_held(const s_session *s, const char *stream)
+{
+    for (size_t i = 0; i < s->nheld; i++)
+        if (strcmp(s->held[i], stream) == 0)
+            return 1;
+    return 0;
+}
+
+static int
+s_batch(sync_hub_t *hub, MDB_txn *txn, s_work *w)
+{
+    const Koop__Sync__Batch *b = w->f->batch;
+    s_session *s = s_session_by_key(hub, w->key);
+    s_stream_state st;
+    uint64_t chain;
+    size_t start = 0;
+    int rc;
+
+    w->batch_no = b->batch_no;
+    snprintf(w->stream, sizeof w->stream, "%s", sync_valid_stream(b->stream) ? b->stream : "");
+    if (!s || !s->ready || s->rid_len != w->rid_len || memcmp(s->rid, w->rid, w->rid_len) != 0) {
+        s_refuse_work(w, KOOP__SYNC__CODE__CODE_NO_SESSION, "brak sesji: najpierw HELLO");
+        return 0;
+    }
+    if (!w->stream[0] || b->n_items == 0 || b->n_items > SYNC_BATCH_MAX) {
+        hub->malformed++;
+        s_refuse_work(w, KOOP__SYNC__CODE__CODE_MALFORMED, "nieprawidłowa paczka");
+        return 0;
+    }
+    if (s_held(s, w->stream)) {
+        s_refuse_work(w, KOOP__SYNC__CODE__CODE_STREAM, "strumień %s wstrzymany (zob. WELCOME)", w->stream);
+        return 0;
+    }
+    rc = s_state_get(txn, hub->dbi_streams, s->node, w->stream, &st);
+    if (rc == MDB_NOTFOUND) {
+        s_refuse_work(w, KOOP__SYNC__CODE__CODE_STREAM, "strumienia %s nie zgłoszono w HELLO", w->stream);
+        return 0;
+    }
+    if (rc != 0)
+        return rc;
+    if (b->prev > st.last_seq) {
+        w->out = OUT_REFUSE;
+        w->code = KOOP__SYNC__CODE__CODE_GAP;
+        w->seq = st.last_seq;
+        snprintf(w->reason, sizeof w->reason, "luka: hub ma %llu, paczka zaczyna się po %llu",
+                 (unsigned long long)st.last_seq, (unsigned long long)b->prev);
+        return 0;
+    }
+    /* every event first: a refused batch keeps nothing */
+    chain = b->prev;
+    for (size_t i = 0; i < b->n_items; i++) {
+        const Koop__Sync__Item *it = b->items[i];
+        Koop__Event *ev;
+        int ok;
+        if (!it->has_seq || it->seq <= chain || !it->has_event || it->event.len == 0)
+            goto malformed;
+        ev = koop__event__unpack(NULL, it->event.len, it->event.data);
+        ok = ev && ev->seq == it->seq && ev->node && strcmp(ev->node, s->node) == 0 && ev->stream &&
+             strcmp(ev->stream, w->stream) == 0 && ev->has_scope && ev->scope == KOOP__SCOPE__SCOPE_SHARED;
+        if (ev)
+            koop__event__free_unpacked(ev, NULL);
+        if (!ok)
+            goto malformed;
+        chain = it->seq;
+    }
+    /* overlap with what is stored: duplicates up to the stored position, which
+     * must then be a point of the batch's chain (or beyond all of it) */
+    if (st.last_seq > b->prev) {
+        size_t i = 0;
+        while (i < b->n_items && b->items[i]->seq < st.last_seq)
+            i++;
+        if (i < b->n_items && b->items[i]->seq != st.last_seq) {
+            w->out = OUT_REFUSE;
+            w->code = KOOP__SYNC__CODE__CODE_GAP;
+            w->seq = st.last_seq;
+            snprintf(w->reason, sizeof w->reason, "paczka nie pasuje do pozycji %llu",
+                     (unsigned long long)st.last_seq);
+            return 0;
+        }
+        start = i < b->n_items ? i + 1 : b->n_items;
+    }
+    for (size_t i = start; i < b->n_items; i++) {
+        const Koop__Sync__Item *it = b->items[i];
+        unsigned char key[2 * SYNC_MAX_NAME + 24], val[8];
+        uint64_t mseq;
+        MDB_val k, v = {8, val};
+        if ((rc = koop_log_append(hub->log, txn, "sync.event", KOOP__SCOPE__SCOPE_SHARED, "", it->event.data,
+                                  it->event.len, &mseq)) != 0)
+            return rc;
+        k.mv_size = s_ingest_key(key, sizeof key, s->node, w->stream, st.epoch, it->seq);
+        k.mv_data = key;
+        koop_be64_put(val, mseq);
+        if ((rc = mdb_put(txn, hub->dbi_ingest, &k, &v, 0)) != 0)
+            return rc;
+        st.events++;
+    }
+    if (start < b->n_items) {
+        st.last_seq = b->items[b->n_items - 1]->seq;
+        if ((rc = s_state_put(txn, hub->dbi_streams, s->node, w->stream, &st)) != 0)
+            return rc;
+    }
+    w->out = OUT_ACK;
+    w->seq = st.last_seq;
+    return 0;
+malformed:
+    hub->malformed++;
+    s_refuse_work(w, KOOP__SYNC__CODE__CODE_MALFORMED,
+                  "zdarzenie w paczce jest nieprawidłowe (inny węzeł/strumień/seq albo nie SHARED)");
+    koop_warn("hub: węzeł %s, strumień %s: odrzucono paczkę %llu: %s", s->node, w->stream,
+              (unsigned long long)b->batch_no, w->reason);
+    return 0;
+}
+
+static int
+s_drain_fn(MDB_txn *txn, void *ctx)
+{
+    sync_hub_t *hub = ctx;
+    for (size_t i = 0; i < hub->nwork; i++) {
+        s_work *w = &hub->work[i];
+        int rc;
+        w->out = OUT_NONE;
+        w->reason[0] = '\0';
+        w->npos = 0;
+        if (w->f->body_case == KOOP__SYNC__FRAME__BODY_HELLO)
+            rc = s_hello(hub, txn, w);
+        else
+            rc = s_batch(hub, txn, w);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* After the commit: install sessions, then answer. */
+static void
+s_install_session(sync_hub_t *hub, s_work *w)
+{
+    const Koop__Sync__Hello *h = w->f->hello;
+    s_session *s = s_session_by_key(hub, w->key);
+    uint64_t now = koop_clock_mono_ms();
+
+    /* another key's session for the same node (the node was re-keyed): close it */
+    for (size_t i = 0; i < hub->nsessions; i++)
+        if (&hub->sessions[i] != s && strcmp(hub->sessions[i].node, h->node) == 0)
+            hub->sessions[i].ready = 0;
+    if (!s) {
+        if (hub->nsessions == SESSIONS_MAX) {
+            s_refuse_work(w, KOOP__SYNC__CODE__CODE_INTERNAL, "hub obsługuje już %d węzłów", SESSIONS_MAX);
+            return;
+        }
+        s = &hub->sessions[hub->nsessions++];
+        memset(s, 0, sizeof *s);
+        snprintf(s->key, sizeof s->key, "%s", w->key);
+    }
+    snprintf(s->node, sizeof s->node, "%s", h->node);
+    memcpy(s->rid, w->rid, w->rid_len);
+    s->rid_len = w->rid_len;
+    s->ready = 1;
+    s->last_rx_mono = now;
+    s->last_contact_ms = koop_clock_real_ms();
+    s->nheld = 0;
+    for (size_t i = 0; i < w->npos; i++)
+        if (w->pos[i].verdict != KOOP__SYNC__VERDICT__VERDICT_OK && s->nheld < SYNC_MAX_STREAMS)
+            snprintf(s->held[s->nheld++], sizeof s->held[0], "%s", w->pos_stream[i]);
+    snprintf(s->down_log_id, sizeof s->down_log_id, "%s",
+             h->down_log_id && sync_valid_name(h->down_log_id) ? h->down_log_id : "");
+    s->down_seq = h->down_seq;
+    s->down_inflight = 0;
+    s_snap_free(s);
+}
+
+static void
+s_answer(sync_hub_t *hub, s_work *w)
+{
+    Koop__Sync__Frame f = KOOP__SYNC__FRAME__INIT;
+    switch (w->out) {
+    case OUT_WELCOME: {
+        Koop__Sync__Welcome wel = KOOP__SYNC__WELCOME__INIT;
+        Koop__Sync__StreamPos *ptrs[SYNC_MAX_STREAMS];
+        for (size_t i = 0; i < w->npos; i++)
+            ptrs[i] = &w->pos[i];
+        wel.hub = (char *)hub->cfg->node_id;
+        wel.streams = ptrs;
+        wel.n_streams = w->npos;
+        wel.has_heartbeat_ms = wel.has_window = wel.has_batch_max = 1;
+        wel.heartbeat_ms = SYNC_HEARTBEAT_MS;
+        wel.window = SYNC_WINDOW;
+        wel.batch_max = SYNC_BATCH_MAX;
+        f.body_case = KOOP__SYNC__FRAME__BODY_WELCOME;
+        f.welcome = &wel;
+        (void)s_send_to(hub, w->rid, w->rid_len, &f);
+        koop_info("hub: węzeł %s połączony (%zu strumień(e))", w->f->hello->node, w->npos);
+        break;
+    }
+    case OUT_ACK: {
+        Koop__Sync__Ack a = KOOP__SYNC__ACK__INIT;
+        a.stream = w->stream;
+        a.has_seq = a.has_batch_no = 1;
+        a.seq = w->seq;
+        a.batch_no = w->batch_no;
+        f.body_case = KOOP__SYNC__FRAME__BODY_ACK;
+        f.ack = &a;
+        (void)s_send_to(hub, w->rid, w->rid_len, &f);
+        break;
+    }
+    case OUT_REFUSE:
+        if (w->f->body_case == KOOP__SYNC__FRAME__BODY_HELLO)
+            koop_warn("hub: odmowa HELLO węzła %.63s: %s", w->f->hello->node ? w->f->hello->node : "?",
+                      w->reason);
+        s_send_refuse(hub, w->rid, w->rid_len, w->code, w->stream, w->seq, w->batch_no, w->reason);
+        break;
+    default:
+        break;
+    }
+}
+
+/* ---- the socket ---- */
+
+static void
+s_work_clear(sync_hub_t *hub)
+{
+    for (size_t i = 0; i < hub->nwork; i++) {
+        if (hub->work[i].f)
+            koop__sync__frame__free_unpacked(hub->work[i].f, NULL);
+        hub->work[i].f = NULL;
+    }
+    hub->nwork = 0;
+}
+
+static void
+s_on_down_ack(sync_hub_t *hub, s_session *s, const Koop__Sync__DownAck *a)
+{
+    if (!s->down_inflight)
+        return;
+    s->down_inflight = 0;
+    if (s->snap && ++s->snap_next < s->nsnap) {
+        s_down_pump(hub, s);
+        return;
+    }
+    s_snap_free(s);
+    snprintf(s->down_log_id, sizeof s->down_log_id, "%s", a->log_id && sync_valid_name(a->log_id) ? a->log_id : "");
+    s->down_seq = a->seq;
+    s_down_pump(hub, s);
+}
+
+/* Receives one message; queues HELLO/BATCH as work, answers the rest.
+ * Returns 0 when there was a message, -1 when none. */
+static int
+s_recv_one(sync_hub_t *hub)
+{
+    zmq_msg_t rid, body;
+    int more = 0;
+    size_t ml = sizeof more;
+    const char *uid;
+    Koop__Sync__Frame *f;
+    s_session *s;
+
+    zmq_msg_init(&rid);
+    if (zmq_msg_recv(&rid, hub->sock, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&rid);
+        return -1;
+    }
+    zmq_getsockopt(hub->sock, ZMQ_RCVMORE, &more, &ml);
+    if (!more || zmq_msg_size(&rid) == 0 || zmq_msg_size(&rid) > RID_MAX) {
+        hub->malformed++;
+        while (more) {
+            zmq_msg_t x;
+            zmq_msg_init(&x);
+            zmq_msg_recv(&x, hub->sock, 0);
+            zmq_msg_close(&x);
+            zmq_getsockopt(hub->sock, ZMQ_RCVMORE, &more, &ml);
+        }
+        zmq_msg_close(&rid);
+        return 0;
+    }
+    zmq_msg_init(&body);
+    zmq_msg_recv(&body, hub->sock, 0);
+    zmq_getsockopt(hub->sock, ZMQ_RCVMORE, &more, &ml);
+    if (more) {
+        /* one frame per message: drain the rest, drop, count */
+        while (more) {
+            zmq_msg_t x;
+            zmq_msg_init(&x);
+            zmq_msg_recv(&x, hub->sock, 0);
+            zmq_msg_close(&x);
+            zmq_getsockopt(hub->sock, ZMQ_RCVMORE, &more, &ml);
+        }
+        hub->malformed++;
+        s_send_refuse(hub, zmq_msg_data(&rid), zmq_msg_size(&rid), KOOP__SYNC__CODE__CODE_MALFORMED, NULL, 0, 0,
+                      "jedna ramka na wiadomość");
+        goto done;
+    }
+    uid = zmq_msg_gets(&body, "User-Id");
+    if (!uid || strlen(uid) != 40) {
+        /* not authenticated by our ZAP handler: never take anything from it */
+        hub->malformed++;
+        goto done;
+    }
+    f = koop__sync__frame__unpack(NULL, zmq_msg_size(&body), zmq_msg_data(&body));
+    if (!f) {
+        hub->malformed++;
+        s_send_refuse(hub, zmq_msg_data(&rid), zmq_msg_size(&rid), KOOP__SYNC__CODE__CODE_MALFORMED, NULL, 0, 0,
+                      "nieczytelna wiadomość");
+        goto done;
+    }
+    s = s_session_by_key(hub, uid);
+    if (s && s->ready && s->rid_len == zmq_msg_size(&rid) && memcmp(s->rid, zmq_msg_data(&rid), s->rid_len) == 0) {
+        s->last_rx_mono = koop_clock_mono_ms();
+        s->last_contact_ms = koop_clock_real_ms();
+    } else {
+        s = NULL;
+    }
+    switch (f->body_case) {
+    case KOOP__SYNC__FRAME__BODY_HELLO:
+    case KOOP__SYNC__FRAME__BODY_BATCH: {
+        s_work *w = &hub->work[hub->nwork++];
+        memcpy(w->rid, zmq_msg_data(&rid), zmq_msg_size(&rid));
+        w->rid_len = zmq_msg_size(&rid);
+        snprintf(w->key, sizeof w->key, "%s", uid);
+        w->f = f;
+        w->stream[0] = '\0';
+        w->seq = w->batch_no = 0;
+        f = NULL;
+        break;
+    }
+    case KOOP__SYNC__FRAME__BODY_PING:
+        if (!s) {
+            s_send_refuse(hub, zmq_msg_data(&rid), zmq_msg_size(&rid), KOOP__SYNC__CODE__CODE_NO_SESSION, NULL, 0,
+                          0, "brak sesji: najpierw HELLO");
+        } else {
+            Koop__Sync__Frame pf = KOOP__SYNC__FRAME__INIT;
+            Koop__Sync__Pong p = KOOP__SYNC__PONG__INIT;
+            p.has_time_ms = 1;
+            p.time_ms = f->ping->time_ms;
+            pf.body_case = KOOP__SYNC__FRAME__BODY_PONG;
+            pf.pong = &p;
+            (void)s_send_to(hub, s->rid, s->rid_len, &pf);
+        }
+        break;
+    case KOOP__SYNC__FRAME__BODY_DOWN_ACK:
+        if (s)
+            s_on_down_ack(hub, s, f->down_ack);
+        else
+            s_send_refuse(hub, zmq_msg_data(&rid), zmq_msg_size(&rid), KOOP__SYNC__CODE__CODE_NO_SESSION, NULL, 0,
+                          0, "brak sesji: najpierw HELLO");
+        break;
+    default:
+        /* frames only a hub sends, or an empty one */
+        hub->malformed++;
+        s_send_refuse(hub, zmq_msg_data(&rid), zmq_msg_size(&rid), KOOP__SYNC__CODE__CODE_MALFORMED, NULL, 0, 0,
+                      "nieoczekiwana wiadomość");
+        break;
+    }
+    if (f)
+        koop__sync__frame__free_unpacked(f, NULL);
+done:
+    zmq_msg_close(&body);
+    zmq_msg_close(&rid);
+    return 0;
+}
+
+static void
+s_process_work(sync_hub_t *hub)
+{
+    int rc;
+    if (hub->nwork == 0)
+        return;
+    rc = koop_store_write(hub->store, s_drain_fn, hub);
+    if (rc != 0) {
+        koop_error("hub: zapis %zu wiadomości nie powiódł się: %s – nic nie potwierdzono", hub->nwork,
+                   mdb_strerror(rc));
+        for (size_t i = 0; i < hub->nwork; i++) {
+            s_work *w = &hub->work[i];
+            w->out = OUT_REFUSE;
+            w->code = KOOP__SYNC__CODE__CODE_INTERNAL;
+            snprintf(w->reason, sizeof w->reason, "błąd zapisu w hubie: %s", mdb_strerror(rc));
+        }
+    }
+    for (size_t i = 0; i < hub->nwork; i++) {
+        s_work *w = &hub->work[i];
+        if (rc == 0 && w->out == OUT_WELCOME)
+            s_install_session(hub, w);
+        s_answer(hub, w);
+    }
+    if (rc == 0) {
+        koop_service_events_committed(hub->sync->svc);
+        for (size_t i = 0; i < hub->nwork; i++)
+            if (hub->work[i].out == OUT_WELCOME) {
+                s_session *s = s_session_by_key(hub, hub->work[i].key);
+                if (s)
+                    s_down_pump(hub, s);
+            }
+    }
+    s_work_clear(hub);
+}
+
+static void
+s_on_readable(koop_zwatch_t *w)
+{
+    sync_hub_t *hub = w->zw_data;
+    while (hub->sock && koop_zwatch_readable(w)) {
+        while (hub->nwork < DRAIN_MAX && s_recv_one(hub) == 0)
+            ;
+        s_process_work(hub);
+    }
+}
+
+/* ---- down-flow: the hub's registry log -> down_log / down_rec ---- */
+
+static const struct {
+    const char *prefix;
+    const ProtobufCMessageDescriptor *desc;
+} s_kinds[] = {
+    {"institution.", &koop__reg__institution__descriptor},
+    {"agreement.", &koop__reg__agreement__descriptor},
+    {"pzk.", &koop__reg__pzk__descriptor},
+    {"catalogue.", &koop__reg__catalogue_entry__descriptor},
+};
+
+/* The record id of a hub-owned record event, or 0 when it is not one. */
+static int
+s_record_id(const Koop__Event *ev, char id[KOOP_ID_LEN])
+{
+    for (size_t i = 0; ev->type && i < KOOP_ARRAY_LEN(s_kinds); i++) {
+        if (strncmp(ev->type, s_kinds[i].prefix, strlen(s_kinds[i].prefix)) == 0) {
+            ProtobufCMessage *m = protobuf_c_message_unpack(s_kinds[i].desc, NULL, ev->payload.len, ev->payload.data);
+            const char *rid = m ? koop_record_str(m, "id") : NULL;
+            int ok = rid && koop_id_valid(rid);
+            if (ok)
+                memcpy(id, rid, KOOP_ID_LEN); /* 36 chars + NUL */
+            if (m)
+                protobuf_c_message_free_unpacked(m, NULL);
+            return ok;
+        }
+    }
+    return 0;
+}
+
+typedef struct {
+    sync_hub_t *hub;
+    Koop__FeedBatch *b;
+    int reset;                /* the registry's log changed: start a new down log */
+    char new_log_id[KOOP_ID_LEN];
+    uint64_t cursor, last;
+} s_down_ctx;
+
+static int
+s_drop_table(MDB_txn *txn, MDB_dbi dbi)
+{
+    return mdb_drop(txn, dbi, 0);
+}
+
+static int
+s_down_apply_fn(MDB_txn *txn, void *ctx)
+{
+    s_down_ctx *d = ctx;
+    sync_hub_t *hub = d->hub;
+    uint64_t cursor = hub->down_cursor, last = hub->down_last;
+    int rc;
+
+    if (d->reset) {
+        if ((rc = s_drop_table(txn, hub->dbi_down_log)) != 0 || (rc = s_drop_table(txn, hub->dbi_down_rec)) != 0)
+            return rc;
+        if ((rc = koop_store_put_str(txn, hub->dbi_meta, "down_log_id", d->new_log_id, strlen(d->new_log_id))) != 0)
+            return rc;
+        cursor = last = 0;
+    }
+    /* after a reset the batch belongs to the old cursor: fetched again from 0 */
+    for (size_t i = 0; !d->reset && i < d->b->n_events; i++) {
+        const ProtobufCBinaryData *raw = &d->b->events[i];
+        Koop__Event *ev = koop__event__unpack(NULL, raw->len, raw->data), *inner = NULL;
+        const uint8_t *bytes = NULL;
+        size_t len = 0;
+        char id[KOOP_ID_LEN];
+        if (!ev)
+            return MDB_CORRUPTED;
+        if (ev->seq <= cursor) {
+            koop__event__free_unpacked(ev, NULL);
+            continue;
+        }
+        cursor = ev->seq;
+        if (ev->scope == KOOP__SCOPE__SCOPE_SHARED && s_record_id(ev, id)) {
+            bytes = raw->data; /* this hub's own record */
+            len = raw->len;
+        } else if (ev->scope == KOOP__SCOPE__SCOPE_LOCAL && ev->type && strncmp(ev->type, "remote.", 7) == 0) {
+            /* a record from the hub above: forward its envelope as it came */
+            inner = koop__event__unpack(NULL, ev->payload.len, ev->payload.data);
+            if (inner && s_record_id(inner, id)) {
+                bytes = ev->payload.data;
+                len = ev->payload.len;
+            }
+        }
+        if (bytes) {
+            unsigned char key[8];
+            MDB_val k = {8, key}, v = {len, (void *)bytes}, rk = {strlen(id), id}, rv = {8, key};
+            koop_be64_put(key, ev->seq);
+            if ((rc = mdb_put(txn, hub->dbi_down_log, &k, &v, MDB_APPEND)) != 0 ||
+                (rc = mdb_put(txn, hub->dbi_down_rec, &rk, &rv, 0)) != 0) {
+                if (inner)
+                    koop__event__free_unpacked(inner, NULL);
+                koop__event__free_unpacked(ev, NULL);
+                return rc;
+            }
+            last = ev->seq;
+        }
+        if (inner)
+            koop__event__free_unpacked(inner, NULL);
+        koop__event__free_unpacked(ev, NULL);
+    }
+    if ((rc = sync_pos_put(txn, hub->dbi_meta, "down_cursor", cursor,
+                           d->b->log_id ? d->b->log_id : "")) != 0)
+        return rc;
+    d->cursor = cursor;
+    d->last = last;
+    return 0;
+}
+
+static void s_down_fetch(sync_hub_t *hub);
+
+static void
+s_on_down_fetch(void *ctx, int status, const char *error, const uint8_t *payload, size_t len)
+{
+    sync_hub_t *hub = ctx;
+    s_down_ctx d = {hub, NULL, 0, "", 0, 0};
+    int rc;
+
+    if (status != KOOP_OK) {
+        if (status != -ETIMEDOUT)
+            koop_warn("hub: rejestr nie odpowiada (%s): dane w dół później", error ? error : "?");
+        return; /* the tick asks again */
+    }
+    d.b = koop__feed_batch__unpack(NULL, len, payload);
+    if (!d.b)
+        return;
+    if (d.b->log_id && sync_valid_name(d.b->log_id) && hub->down_src_log[0] &&
+        strcmp(d.b->log_id, hub->down_src_log) != 0) {
+        koop_warn("hub: dziennik rejestru huba ma nową tożsamość (%s, było %s): nowy dziennik danych w dół, "
+                  "gminy dostaną pełną migawkę", d.b->log_id, hub->down_src_log);
+        d.reset = 1;
+        if (koop_id_new(d.new_log_id) != 0)
+            goto done;
+        hub->down_cursor = 0;
+        hub->down_last = 0;
+        snprintf(hub->down_src_log, sizeof hub->down_src_log, "%s", d.b->log_id);
+    }
+    if (d.b->n_events == 0 && !d.reset)
+        goto again;
+    rc = koop_store_write(hub->store, s_down_apply_fn, &d);
+    if (rc != 0) {
+        koop_error("hub: nie można zapisać danych w dół: %s", mdb_strerror(rc));
+        goto done;
+    }
+    if (d.reset) {
+        snprintf(hub->down_log_id, sizeof hub->down_log_id, "%s", d.new_log_id);
+        for (size_t i = 0; i < hub->nsessions; i++) {
+            hub->sessions[i].down_inflight = 0;
+            s_snap_free(&hub->sessions[i]);
+        }
+    }
+    hub->down_cursor = d.cursor;
+    if (d.b->log_id && sync_valid_name(d.b->log_id))
+        snprintf(hub->down_src_log, sizeof hub->down_src_log, "%s", d.b->log_id);
+    if (d.last != hub->down_last) {
+        hub->down_last = d.last;
+        for (size_t i = 0; i < hub->nsessions; i++)
+            s_down_pump(hub, &hub->sessions[i]);
+    }
+again:
+    koop__feed_batch__free_unpacked(d.b, NULL);
+    s_down_fetch(hub);
+    return;
+done:
+    koop__feed_batch__free_unpacked(d.b, NULL);
+}
+
+static void
+s_down_fetch(sync_hub_t *hub)
+{
+    Koop__FeedFetch q = KOOP__FEED_FETCH__INIT;
+    if (!hub->down_reader || sync_local_busy(hub->down_reader))
+        return;
+    q.stream = "registry";
+    q.has_after_seq = q.has_max = q.has_wait_ms = 1;
+    q.after_seq = hub->down_cursor;
+    q.max = 1000;
+    q.wait_ms = 1000;
+    (void)sync_local_call(hub->down_reader, "feed.fetch", &q.base, 6000, s_on_down_fetch, hub);
+}
+
+/* ---- down-flow: to one node ---- */
+
+static int
+s_seq_cmp(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Packs one Down of items[from..to) into the snapshot list. */
+static int
+s_snap_add(s_session *s, const char *log_id, Koop__Sync__Item **items, size_t n, uint64_t to_seq)
+{
+    Koop__Sync__Frame f = KOOP__SYNC__FRAME__INIT;
+    Koop__Sync__Down d = KOOP__SYNC__DOWN__INIT;
+    uint8_t **snap = realloc(s->snap, (s->nsnap + 1) * sizeof *snap);
+    size_t *lens;
+    if (!snap)
+        return -ENOMEM;
+    s->snap = snap;
+    lens = realloc(s->snap_len, (s->nsnap + 1) * sizeof *lens);
+    if (!lens)
+        return -ENOMEM;
+    s->snap_len = lens;
+    d.log_id = (char *)log_id;
+    d.has_from_seq = d.has_to_seq = 1;
+    d.from_seq = 0;
+    d.to_seq = to_seq;
+    d.items = items;
+    d.n_items = n;
+    f.body_case = KOOP__SYNC__FRAME__BODY_DOWN;
+    f.down = &d;
+    if (sync_frame_pack(&f, &s->snap[s->nsnap], &s->snap_len[s->nsnap]) != 0)
+        return -ENOMEM;
+    s->nsnap++;
+    return 0;
+}
+
+/* Builds the snapshot for s: every record's latest event, in log order. */
+static int
+s_snap_build(sync_hub_t *hub, s_session *s)
+{
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    uint64_t *seqs = NULL, last = 0;
+    size_t n = 0, cap = 0, i = 0;
+    Koop__Sync__Item *items = NULL, **ptrs = NULL;
+    int rc;
+
+    if ((rc = koop_store_read(hub->store, &txn)) != 0)
+        goto fail;
+    if ((rc = mdb_cursor_open(txn, hub->dbi_down_rec, &cur)) != 0)
+        goto fail;
+    while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
+        if (v.mv_size != 8)
+            continue;
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 256;
+            uint64_t *g = realloc(seqs, ncap * sizeof *g);
+            if (!g) {
+                rc = ENOMEM;
+                goto fail;
+            }
+            seqs = g;
+            cap = ncap;
+        }
+        seqs[n++] = koop_be64_get(v.mv_data);
+    }
+    mdb_cursor_close(cur);
+    cur = NULL;
+    if (rc != MDB_NOTFOUND)
+        goto fail;
+    qsort(seqs, n, sizeof *seqs, s_seq_cmp);
+    {
+        MDB_cursor *c2;
+        if ((rc = mdb_cursor_open(txn, hub->dbi_down_log, &c2)) != 0)
+            goto fail;
+        rc = mdb_cursor_get(c2, &k, &v, MDB_LAST);
+        if (rc == 0 && k.mv_size == 8)
+            last = koop_be64_get(k.mv_data);
+        mdb_cursor_close(c2);
+    }
+    items = calloc(SYNC_DOWN_MAX, sizeof *items);
+    ptrs = calloc(SYNC_DOWN_MAX, sizeof *ptrs);
+    if (!items || !ptrs) {
+        rc = ENOMEM;
+        goto fail;
+    }
+    s_snap_free(s);
+    while (i < n || s->nsnap == 0) {
+        size_t m = 0, bytes = 0;
+        while (i < n && m < SYNC_DOWN_MAX && bytes < DOWN_BYTES) {
+            unsigned char key[8];
+            MDB_val dk = {8, key};
+            koop_be64_put(key, seqs[i]);
+            if ((rc = mdb_get(txn, hub->dbi_down_log, &dk, &v)) == 0) {
+                koop__sync__item__init(&items[m]);
+                items[m].has_seq = items[m].has_event = 1;
+                items[m].seq = seqs[i];
+                items[m].event.data = v.mv_data; /* valid while txn lives */
+                items[m].event.len = v.mv_size;
+                ptrs[m] = &items[m];
+                bytes += v.mv_size;
+                m++;
+            } else if (rc != MDB_NOTFOUND) {
+                goto fail;
+            }
+            i++;
+        }
+        if ((rc = s_snap_add(s, hub->down_log_id, ptrs, m, i >= n ? last : 0)) != 0) {
+            rc = ENOMEM;
+            goto fail;
+        }
+    }
+    rc = 0;
+fail:
+    if (rc != 0) {
+        koop_error("hub: nie można przygotować migawki dla %s: %s", s->node, mdb_strerror(rc));
+        s_snap_free(s);
+    }
+    if (cur)
+        mdb_cursor_close(cur);
+    if (txn)
+        mdb_txn_abort(txn);
+    free(seqs);
+    free(items);
+    free(ptrs);
+    return rc;
+}
+
+/* Sends the updates after s->down_seq. */
+static int
+s_down_updates(sync_hub_t *hub, s_session *s)
+{
+    Koop__Sync__Frame f = KOOP__SYNC__FRAME__INIT;
+    Koop__Sync__Down d = KOOP__SYNC__DOWN__INIT;
+    Koop__Sync__Item items[SYNC_DOWN_MAX], *ptrs[SYNC_DOWN_MAX];
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    unsigned char key[8];
+    MDB_val k = {8, key}, v;
+    size_t n = 0, bytes = 0;
+    uint64_t to = s->down_seq;
+    int rc;
+
+    if ((rc = koop_store_read(hub->store, &txn)) != 0)
+        return rc;
+    if ((rc = mdb_cursor_open(txn, hub->dbi_down_log, &cur)) != 0) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    koop_be64_put(key, s->down_seq + 1);
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    while (rc == 0 && n < SYNC_DOWN_MAX && bytes < DOWN_BYTES && k.mv_size == 8) {
+        koop__sync__item__init(&items[n]);
+        items[n].has_seq = items[n].has_event = 1;
+        items[n].seq = koop_be64_get(k.mv_data);
+        items[n].event.data = v.mv_data;
+        items[n].event.len = v.mv_size;
+        ptrs[n] = &items[n];
+        to = items[n].seq;
+        bytes += v.mv_size;
+        n++;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    if (n > 0) {
+        d.log_id = hub->down_log_id;
+        d.has_from_seq = d.has_to_seq = 1;
+        d.from_seq = s->down_seq;
+        d.to_seq = to;
+        d.items = ptrs;
+        d.n_items = n;
+        f.body_case = KOOP__SYNC__FRAME__BODY_DOWN;
+        f.down = &d;
+        if (s_send_to(hub, s->rid, s->rid_len, &f) == 0) {
+            s->down_inflight = 1;
+            s->down_sent_mono = koop_clock_mono_ms();
+        }
+    }
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    return 0;
+}
+
+static void
+s_down_pump(sync_hub_t *hub, s_session *s)
+{
+    if (!s->ready || s->down_inflight || hub->down_last == 0 || !hub->sock)
+        return;
+    if (!s->snap && (strcmp(s->down_log_id, hub->down_log_id) != 0 || s->down_seq > hub->down_last)) {
+        if (s_snap_build(hub, s) != 0)
+            return;
+        koop_info("hub: węzeł %s dostaje migawkę danych huba (%zu część(i))", s->node, s->nsnap);
+    }
+    if (s->snap) {
+        if (zmq_send(hub->sock, s->rid, s->rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+            zmq_send(hub->sock, s->snap[s->snap_next], s->snap_len[s->snap_next], ZMQ_DONTWAIT) < 0) {
+            hub->unsent++;
+            return; /* tried again on the tick */
+        }
+        s->down_inflight = 1;
+        s->down_sent_mono = koop_clock_mono_ms();
+        return;
+    }
+    if (s->down_seq < hub->down_last)
+        (void)s_down_updates(hub, s);
+}
+
+/* ---- tick ---- */
+
+static void
+s_on_tick(uv_timer_t *t)
+{
+    sync_hub_t *hub = t->data;
+    uint64_t now = koop_clock_mono_ms();
+    for (size_t i = 0; i < hub->nsessions; i++) {
+        s_session *s = &hub->sessions[i];
+        if (!s->ready)
+            continue;
+        if (s->down_inflight && now - s->down_sent_mono > SYNC_DOWN_STALL_MS) {
+            s->down_inflight = 0;
+            s_snap_free(s); /* start the snapshot again if one was going */
+        }
+        if (s_session_live(s, now))
+            s_down_pump(hub, s);
+    }
+    s_down_fetch(hub);
+}
+
+/* ---- start / stop ---- */
+
+static int
+s_load_meta_fn(MDB_txn *txn, void *ctx)
+{
+    sync_hub_t *hub = ctx;
+    MDB_val v, k, dv;
+    MDB_cursor *cur;
+    int rc = koop_store_get_str(txn, hub->dbi_meta, "down_log_id", &v);
+    if (rc == 0 && v.mv_size > 0 && v.mv_size <= SYNC_MAX_NAME) {
+        memcpy(hub->down_log_id, v.mv_data, v.mv_size);
+        hub->down_log_id[v.mv_size] = '\0';
+    } else if (rc == 0 || rc == MDB_NOTFOUND) {
+        if (koop_id_new(hub->down_log_id) != 0)
+            return EIO;
+        if ((rc = koop_store_put_str(txn, hub->dbi_meta, "down_log_id", hub->down_log_id,
+                                     strlen(hub->down_log_id))) != 0)
+            return rc;
+    } else {
+        return rc;
+    }
+    rc = koop_store_get_str(txn, hub->dbi_meta, "down_cursor", &v);
+    if (rc == 0)
+        rc = sync_pos_decode(&v, &hub->down_cursor, hub->down_src_log, sizeof hub->down_src_log);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return rc;
+    if ((rc = mdb_cursor_open(txn, hub->dbi_down_log, &cur)) != 0)
+        return rc;
+    rc = mdb_cursor_get(cur, &k, &dv, MDB_LAST);
+    if (rc == 0 && k.mv_size == 8)
+        hub->down_last = koop_be64_get(k.mv_data);
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND || rc == 0 ? 0 : rc;
+}
+
+sync_hub_t *
+sync_hub_start(sync_t *sync)
+{
+    sync_hub_t *hub = calloc(1, sizeof *hub);
+    const koop_config_t *cfg = koop_service_config(sync->svc);
+    char path[PATH_MAX + 32], err[300];
+    int rc, one = 1;
+
+    if (!hub)
+        return NULL;
+    hub->sync = sync;
+    hub->cfg = cfg;
+    hub->store = koop_service_store(sync->svc);
+    hub->log = koop_service_log(sync->svc);
+    hub->loop = koop_service_loop(sync->svc);
+    hub->zctx = koop_service_zctx(sync->svc);
+    hub->dbi_streams = koop_store_dbi(hub->store, "hub_streams");
+    hub->dbi_ingest = koop_store_dbi(hub->store, "hub_ingest");
+    hub->dbi_bind = koop_store_dbi(hub->store, "hub_bind");
+    hub->dbi_meta = koop_store_dbi(hub->store, "hub_meta");
+    hub->dbi_down_log = koop_store_dbi(hub->store, "down_log");
+    hub->dbi_down_rec = koop_store_dbi(hub->store, "down_rec");
+    hub->sessions = calloc(SESSIONS_MAX, sizeof *hub->sessions);
+    hub->work = calloc(DRAIN_MAX, sizeof *hub->work);
+    hub->tick = calloc(1, sizeof *hub->tick);
+    if (!hub->sessions || !hub->work || !hub->tick)
+        goto fail;
+    if ((rc = koop_store_write(hub->store, s_load_meta_fn, hub)) != 0) {
+        koop_error("hub: nie można odczytać stanu: %s", mdb_strerror(rc));
+        goto fail;
+    }
+    uv_timer_init(hub->loop, hub->tick);
+    hub->tick->data = hub;
+    uv_timer_start(hub->tick, s_on_tick, TICK_MS, TICK_MS);
+    hub->down_reader = sync_local_new(hub->loop, hub->zctx, cfg->ep_registry);
+    if (!hub->down_reader)
+        goto fail;
+    s_down_fetch(hub);
+
+    if (!cfg->sync_listen[0]) {
+        koop_warn("hub: brak [sync] listen w konfiguracji: gminy nie mają gdzie się łączyć");
+        return hub;
+    }
+    snprintf(path, sizeof path, "%s/keys/node.key", cfg->dir);
+    if (sync_cert_load(path, 1, &hub->keys, err, sizeof err) != 0) {
+        koop_error("hub: %s: bez klucza huba nie przyjmuję połączeń", err);
+        goto fail;
+    }
+    snprintf(path, sizeof path, "%s/keys/enrolled", cfg->dir);
+    hub->allow = sync_allow_new(path);
+    if (!hub->allow)
+        goto fail;
+    /* ZAP first: a CURVE server bound without it would let every key in */
+    hub->zap = sync_zap_start(hub->loop, hub->zctx, hub->allow);
+    if (!hub->zap)
+        goto fail;
+    hub->sock = zmq_socket(hub->zctx, ZMQ_ROUTER);
+    if (!hub->sock || sync_link_sockopts(hub->sock) != 0 ||
+        zmq_setsockopt(hub->sock, ZMQ_ROUTER_MANDATORY, &one, sizeof one) != 0 ||
+        zmq_setsockopt(hub->sock, ZMQ_CURVE_SERVER, &one, sizeof one) != 0 ||
+        zmq_setsockopt(hub->sock, ZMQ_CURVE_SECRETKEY, hub->keys.secret_key, 32) != 0 ||
+        zmq_setsockopt(hub->sock, ZMQ_ZAP_DOMAIN, "koop", 4) != 0) {
+        koop_error("hub: nie można przygotować gniazda: %s", zmq_strerror(errno));
+        goto fail;
+    }
+    if (zmq_bind(hub->sock, cfg->sync_listen) != 0) {
+        koop_error("hub: nie można nasłuchiwać na %s: %s", cfg->sync_listen, zmq_strerror(errno));
+        goto fail;
+    }
+    hub->watch = calloc(1, sizeof *hub->watch);
+    if (!hub->watch)
+        goto fail;
+    if (koop_zwatch_start(hub->loop, hub->watch, hub->sock, s_on_readable, hub) != 0) {
+        hub->watch = NULL;
+        goto fail;
+    }
+    koop_info("hub: nasłuchuję na %s (CURVE, tylko zapisane węzły)", cfg->sync_listen);
+    return hub;
+fail:
+    sync_hub_stop(&hub);
+    return NULL;
+}
+
+static void
+s_free_watch(koop_zwatch_t *w)
+{
+    free(w);
+}
+
+static void
+s_free_handle(uv_handle_t *h)
+{
+    free(h);
+}
+
+void
+sync_hub_stop(sync_hub_t **self_p)
+{
+    sync_hub_t *hub;
+    if (!self_p || !*self_p)
+        return;
+    hub = *self_p;
+    if (hub->watch)
+        koop_zwatch_stop(hub->watch, s_free_watch);
+    if (hub->sock)
+        zmq_close(hub->sock);
+    sync_zap_stop(&hub->zap);
+    sync_allow_destroy(&hub->allow);
+    sync_local_destroy(&hub->down_reader);
+    if (hub->tick) {
+        if (uv_is_active((uv_handle_t *)hub->tick) || hub->tick->loop) {
+            uv_timer_stop(hub->tick);
+            uv_close((uv_handle_t *)hub->tick, s_free_handle);
+        } else {
+            free(hub->tick);
+        }
+    }
+    for (size_t i = 0; hub->sessions && i < hub->nsessions; i++)
+        s_snap_free(&hub->sessions[i]);
+    free(hub->sessions);
+    if (hub->work)
+        s_work_clear(hub);
+    free(hub->work);
+    free(hub);
+    *self_p = NULL;
+}
+
+/* ---- status and events ---- */
+
+typedef struct {
+    Koop__Sync__NodeStatus **nodes;
+    size_t n, cap;
+} s_nodes;
+
+static Koop__Sync__NodeStatus *
+s_node_get(s_nodes *ns, const char *node)
+{
+    Koop__Sync__NodeStatus *n;
+    for (size_t i = 0; i < ns->n; i++)
+        if (strcmp(ns->nodes[i]->node, node) == 0)
+            return ns->nodes[i];
+    if (ns->n == ns->cap) {
+        size_t ncap = ns->cap ? ns->cap * 2 : 16;
+        Koop__Sync__NodeStatus **g = realloc(ns->nodes, ncap * sizeof *g);
+        if (!g)
+            return NULL;
+        ns->nodes = g;
+        ns->cap = ncap;
+    }
+    n = calloc(1, sizeof *n);
+    if (!n)
+        return NULL;
+    koop__sync__node_status__init(n);
+    n->node = strdup(node);
+    if (!n->node) {
+        free(n);
+        return NULL;
+    }
+    n->has_connected = n->has_last_contact_ms = 1;
+    ns->nodes[ns->n++] = n;
+    return n;
+}
+
+int
+sync_hub_status(sync_hub_t *hub, koop_call_t *call, Koop__Sync__Status *st)
+{
+    s_nodes ns = {NULL, 0, 0};
+    MDB_cursor *cur;
+    MDB_val k, v;
+    uint64_t now = koop_clock_mono_ms();
+    int rc;
+
+    /* every (node, stream) the hub holds, connected or not */
+    if ((rc = mdb_cursor_open(call->txn, hub->dbi_streams, &cur)) != 0)
+        return rc;
+    while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
+        char key[2 * SYNC_MAX_NAME + 4];
+        const char *node, *stream;
+        s_stream_state ss;
+        Koop__Sync__NodeStatus *n;
+        Koop__Sync__StreamStatus *s, **g;
+        if (k.mv_size >= sizeof key)
+            continue;
+        memcpy(key, k.mv_data, k.mv_size);
+        key[k.mv_size] = '\0';
+        node = key;
+        if (strlen(node) + 1 >= k.mv_size)
+            continue;
+        stream = key + strlen(node) + 1;
+        if (s_state_get(call->txn, hub->dbi_streams, node, stream, &ss) != 0)
+            continue;
+        n = s_node_get(&ns, node);
+        s = calloc(1, sizeof *s);
+        g = n ? realloc(n->streams, (n->n_streams + 1) * sizeof *g) : NULL;
+        if (!s || !g) {
+            free(s);
+            rc = ENOMEM;
+            break;
+        }
+        n->streams = g;
+        koop__sync__stream_status__init(s);
+        s->stream = strdup(stream);
+        s->log_id = strdup(ss.log_id);
+        s->has_acked = s->has_epoch = s->has_events = 1;
+        s->acked = ss.last_seq;
+        s->epoch = ss.epoch;
+        s->events = ss.events;
+        n->streams[n->n_streams++] = s;
+    }
+    mdb_cursor_close(cur);
+    if (rc != MDB_NOTFOUND && rc != 0)
+        goto fail;
+    for (size_t i = 0; i < hub->nsessions; i++) {
+        s_session *s = &hub->sessions[i];
+        Koop__Sync__NodeStatus *n;
+        if (!s->node[0])
+            continue;
+        n = s_node_get(&ns, s->node);
+        if (!n) {
+            rc = ENOMEM;
+            goto fail;
+        }
+        n->connected = s_session_live(s, now);
+        n->last_contact_ms = s->last_contact_ms;
+        n->has_down_seq = 1;
+        n->down_seq = s->down_seq;
+        n->key = s->key;
+        for (size_t j = 0; j < n->n_streams; j++)
+            if (s_held(s, n->streams[j]->stream))
+                n->streams[j]->state = "wstrzymany: nowa tożsamość dziennika (koopctl enrol)";
+    }
+    st->nodes = ns.nodes;
+    st->n_nodes = ns.n;
+    st->listen = (char *)hub->cfg->sync_listen;
+    st->has_malformed = st->has_down_seq = 1;
+    st->malformed = hub->malformed;
+    st->down_seq = hub->down_last;
+    return 0;
+fail:
+    st->nodes = ns.nodes;
+    st->n_nodes = ns.n;
+    sync_hub_status_free(st);
+    return rc;
+}
+
+void
+sync_hub_status_free(Koop__Sync__Status *st)
+{
+    for (size_t i = 0; i < st->n_nodes; i++) {
+        Koop__Sync__NodeStatus *n = st->nodes[i];
+        for (size_t j = 0; j < n->n_streams; j++) {
+            free(n->streams[j]->stream);
+            free(n->streams[j]->log_id);
+            free(n->streams[j]);
+        }
+        free(n->streams);
+        free(n->node);
+        free(n);
+    }
+    free(st->nodes);
+    st->nodes = NULL;
+    st->n_nodes = 0;
+}
+
+int
+sync_hub_events(sync_hub_t *hub, koop_call_t *call)
+{
+    const Koop__Sync__NodeEvents *q = (const Koop__Sync__NodeEvents *)call->req;
+    Koop__FeedBatch batch = KOOP__FEED_BATCH__INIT;
+    Koop__Event **wrappers = NULL;
+    s_stream_state ss;
+    MDB_cursor *cur = NULL;
+    unsigned char key[2 * SYNC_MAX_NAME + 24];
+    size_t plen, n = 0, bytes = 0;
+    uint32_t max = q->max && q->max <= EVENTS_MAX ? q->max : EVENTS_MAX;
+    MDB_val k, v;
+    int rc;
+
+    if (!sync_valid_name(q->node) || !sync_valid_stream(q->stream))
+        return koop_call_fail(call, KOOP_INVALID, "podaj --node ID i --stream NAZWA");
+    rc = s_state_get(call->txn, hub->dbi_streams, q->node, q->stream, &ss);
+    if (rc == MDB_NOTFOUND)
+        return koop_call_fail(call, KOOP_NOT_FOUND, "hub nie ma strumienia %s węzła %s", q->stream, q->node);
+    if (rc != 0)
+        return koop_call_store_error(call, rc);
+    plen = s_ingest_key(key, sizeof key, q->node, q->stream, ss.epoch, 0) - 8;
+    wrappers = calloc(max, sizeof *wrappers);
+    batch.events = calloc(max, sizeof *batch.events);
+    if (!wrappers || !batch.events) {
+        rc = koop_call_fail(call, KOOP_INTERNAL, "brak pamięci");
+        goto done;
+    }
+    s_ingest_key(key, sizeof key, q->node, q->stream, ss.epoch, q->after_seq == UINT64_MAX ? q->after_seq : q->after_seq + 1);
+    k.mv_size = plen + 8;
+    k.mv_data = key;
+    if ((rc = mdb_cursor_open(call->txn, hub->dbi_ingest, &cur)) != 0) {
+        rc = koop_call_store_error(call, rc);
+        goto done;
+    }
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    while (rc == 0 && n < max && k.mv_size == plen + 8 && memcmp(k.mv_data, key, plen) == 0 && v.mv_size == 8) {
+        unsigned char mkey[8];
+        MDB_val mk = {8, mkey}, mv;
+        memcpy(mkey, v.mv_data, 8);
+        if ((rc = mdb_get(call->txn, koop_store_dbi(hub->store, "log"), &mk, &mv)) != 0)
+            break;
+        wrappers[n] = koop__event__unpack(NULL, mv.mv_size, mv.mv_data);
+        if (!wrappers[n]) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        if (n > 0 && bytes + wrappers[n]->payload.len > EVENTS_BYTES) {
+            koop__event__free_unpacked(wrappers[n], NULL);
+            wrappers[n] = NULL;
+            break;
+        }
+        batch.events[n] = wrappers[n]->payload; /* the node's envelope, bytes as received */
+        bytes += wrappers[n]->payload.len;
+        n++;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        rc = koop_call_store_error(call, rc);
+        goto done;
+    }
+    batch.n_events = n;
+    batch.has_last_seq = 1;
+    batch.last_seq = ss.last_seq;
+    batch.log_id = ss.log_id;
+    rc = koop_call_reply(call, &batch.base);
+done:
+    if (cur)
+        mdb_cursor_close(cur);
+    for (size_t i = 0; wrappers && i < n; i++)
+        koop__event__free_unpacked(wrappers[i], NULL);
+    free(wrappers);
+    free(batch.events);
+    return rc;
+}

@@ -1,0 +1,101 @@
+/* koop-sync - the sync service of a node (see sync.h and docs/SYNC.md). */
+#include "sync.h"
+#include "say.h"
+
+#include <string.h>
+
+static int
+s_status(koop_call_t *call)
+{
+    sync_t *sync = koop_service_user(call->svc);
+    const koop_config_t *cfg = koop_service_config(call->svc);
+    Koop__Sync__Status st = KOOP__SYNC__STATUS__INIT;
+    Koop__Sync__UplinkStatus up = KOOP__SYNC__UPLINK_STATUS__INIT;
+    int rc, hub_filled = 0, up_filled = 0;
+
+    st.node = (char *)cfg->node_id;
+    st.role = (char *)cfg->role;
+    if (sync->uplink) {
+        if (sync_uplink_status(sync->uplink, call, &up) != 0)
+            return koop_call_fail(call, KOOP_INTERNAL, "brak pamięci");
+        up_filled = 1;
+        st.uplink = &up;
+    }
+    if (sync->hub) {
+        if ((rc = sync_hub_status(sync->hub, call, &st)) != 0) {
+            rc = koop_call_store_error(call, rc);
+            goto done;
+        }
+        hub_filled = 1;
+    }
+    rc = koop_call_reply(call, &st.base);
+done:
+    if (hub_filled)
+        sync_hub_status_free(&st);
+    if (up_filled)
+        sync_uplink_status_free(&up);
+    return rc;
+}
+
+static int
+s_events(koop_call_t *call)
+{
+    sync_t *sync = koop_service_user(call->svc);
+    if (!sync->hub)
+        return koop_call_fail(call, KOOP_NOT_FOUND, "ten węzeł nie jest hubem: nie ma kopii strumieni innych węzłów");
+    return sync_hub_events(sync->hub, call);
+}
+
+static const koop_method_t s_methods[] = {
+    {"sync.status", NULL, s_status, 0},
+    {"hub.events", &koop__sync__node_events__descriptor, s_events, 0},
+};
+
+/* Tables of both sides (a hub with a higher hub runs both). */
+static const char *const s_tables[] = {"uplink_pos", "uplink_meta", "hub_streams", "hub_ingest", "hub_bind",
+                                       "hub_meta", "down_log", "down_rec", NULL};
+
+static int
+s_start(koop_service_t *svc)
+{
+    sync_t *sync = koop_service_user(svc);
+    const koop_config_t *cfg = koop_service_config(svc);
+    sync->svc = svc;
+    if (koop_config_is_hub(cfg)) {
+        sync->hub = sync_hub_start(sync);
+        if (!sync->hub)
+            return -1;
+    }
+    /* every gmina has an uplink (idle without [sync] hub: its status still
+     * counts what waits); a hub has one when it has a hub above it */
+    if (!koop_config_is_hub(cfg) || cfg->sync_hub[0]) {
+        sync->uplink = sync_uplink_start(sync);
+        if (!sync->uplink)
+            return -1;
+    }
+    return 0;
+}
+
+static void
+s_stop(koop_service_t *svc)
+{
+    sync_t *sync = koop_service_user(svc);
+    sync_uplink_stop(&sync->uplink);
+    sync_hub_stop(&sync->hub);
+}
+
+static const koop_service_def_t s_sync = {
+    .name = "sync",
+    .tables = s_tables,
+    .methods = s_methods,
+    .nmethods = KOOP_ARRAY_LEN(s_methods),
+    .start = s_start,
+    .stop = s_stop,
+};
+
+int
+main(int argc, char **argv)
+{
+    static sync_t sync;
+    return koop_service_main(&s_sync, argc, argv, &sync);
+}

@@ -1,0 +1,139 @@
+/*
+ * koop-sync - gmina -> hub sync (docs/SYNC.md), one program on every node,
+ * answering on the node's `sync` endpoint:
+ *
+ *   uplink.c  on a gmina, and on a hub that has a higher hub ([sync] hub):
+ *             sends the node's SHARED events up, applies hub-owned records
+ *             coming down;
+ *   hub.c     on a hub ([node] role = hub, [sync] listen): takes its
+ *             gminas' streams in, serves them as its own merged stream
+ *             "sync", sends its registry records down;
+ *   keys.c    CURVE key pairs (CZMQ certificates), the hub's allow-list of
+ *             enrolled gmina keys, and its ZAP handler;
+ *   local.c   asynchronous requests to the node's own services (feeds,
+ *             registry) on the loop;
+ *   wire.c    packing/sending frames, names and bounds shared by both sides.
+ *
+ * Both sides run on the service runtime's loop and store (service.h): one
+ * thread, one LMDB environment DATA_DIR/sync. The runtime's own log is the
+ * hub's merged stream ("sync"); on a gmina it stays empty.
+ */
+#ifndef SYNC_SYNC_H
+#define SYNC_SYNC_H
+
+#include "koop.h"
+#include "service.h"
+#include "envelope.pb-c.h"
+#include "sync.pb-c.h"
+
+#include <uv.h>
+
+#define SYNC_VERSION 1
+#define SYNC_MAX_NAME 63           /* node ids, log ids, stream names */
+#define SYNC_MAX_STREAM 32         /* stream names: [a-z0-9_], 1..32 */
+#define SYNC_MAX_STREAMS 16        /* per node */
+#define SYNC_BATCH_MAX 2000        /* events in one Batch */
+#define SYNC_BATCH_BYTES (1024 * 1024)
+#define SYNC_WINDOW 20000          /* unacknowledged events per stream */
+#define SYNC_HEARTBEAT_MS 1000     /* a Ping when nothing was sent for this long */
+#define SYNC_DEAD_MS 5000          /* nothing heard for this long: the link is down */
+#define SYNC_RETRANSMIT_MS 4000    /* no ack progress for this long: resend from the ack */
+#define SYNC_BACKOFF_MIN_MS 250
+#define SYNC_BACKOFF_MAX_MS 10000
+#define SYNC_DOWN_STALL_MS 10000   /* a Down not acknowledged for this long is sent again */
+#define SYNC_DOWN_MAX 500          /* records in one Down */
+
+typedef struct sync_uplink sync_uplink_t;
+typedef struct sync_hub sync_hub_t;
+
+/* The service's state (koop_service_user). */
+typedef struct {
+    koop_service_t *svc;
+    sync_uplink_t *uplink;   /* NULL when [sync] hub is not set */
+    sync_hub_t *hub;         /* NULL on a gmina */
+} sync_t;
+
+/* ---- wire.c ---- */
+
+/* 1 when s is a node id or log id (1..63 of [A-Za-z0-9_-]). */
+int sync_valid_name(const char *s);
+/* 1 when s is a stream name (1..32 of [a-z0-9_]). */
+int sync_valid_stream(const char *s);
+/* Packs frame; caller frees *out. 0 or -ENOMEM / -E2BIG (over KOOP_MAX_MSG). */
+int sync_frame_pack(const Koop__Sync__Frame *frame, uint8_t **out, size_t *len);
+/* Sends frame on a DEALER (rid NULL) or to rid on a ROUTER, never blocking.
+ * 0, or -errno (EAGAIN: no connection / queue full; EHOSTUNREACH: peer gone). */
+int sync_frame_send(void *sock, const void *rid, size_t rid_len, const Koop__Sync__Frame *frame);
+/* Socket options of both ends of the link: limits, linger, ZMTP heartbeats. */
+int sync_link_sockopts(void *sock);
+/* Reads a be64 + string value ("seq, log id"); 0 or MDB_CORRUPTED. */
+int sync_pos_decode(const MDB_val *v, uint64_t *seq, char *log_id, size_t log_id_size);
+int sync_pos_put(MDB_txn *txn, MDB_dbi dbi, const char *key, uint64_t seq, const char *log_id);
+
+/* ---- local.c: one request at a time to a local service ---- */
+
+typedef struct sync_local sync_local_t;
+/* status is a koop status, or -ETIMEDOUT / -EIO when no reply came. */
+typedef void (*sync_local_cb)(void *ctx, int status, const char *error, const uint8_t *payload,
+                              size_t len);
+sync_local_t *sync_local_new(uv_loop_t *loop, void *zctx, const char *endpoint);
+/* Stops; a pending callback is not called. */
+void sync_local_destroy(sync_local_t **self_p);
+/* Sends one request; cb runs once, with the reply or after timeout_ms.
+ * Returns 0, -EBUSY while a request is in flight, or -errno (cb not called). */
+int sync_local_call(sync_local_t *self, const char *method, const ProtobufCMessage *req,
+                    uint32_t timeout_ms, sync_local_cb cb, void *ctx);
+int sync_local_busy(const sync_local_t *self);
+
+/* ---- keys.c ---- */
+
+typedef struct {
+    uint8_t public_key[32];
+    uint8_t secret_key[32];
+} sync_keypair_t;
+
+/* Loads a certificate written by `koopctl node init` (CZMQ format). With
+ * secret, the secret key is required too. 0 or -errno; err gets a Polish
+ * message. */
+int sync_cert_load(const char *path, int secret, sync_keypair_t *out, char *err, size_t errlen);
+
+/* The hub's allow-list: the certificates in DIR/keys/enrolled (written by
+ * `koopctl enrol`), reread whenever the directory changes. */
+typedef struct sync_allow sync_allow_t;
+typedef struct {
+    char key[41];        /* Z85 public key */
+    char node[SYNC_MAX_NAME + 1]; /* node id from the certificate, "" when none */
+    uint64_t enrolled_at; /* unix ms of the (last) enrolment */
+} sync_allow_entry_t;
+sync_allow_t *sync_allow_new(const char *dir);
+void sync_allow_destroy(sync_allow_t **self_p);
+/* Looks a Z85 key up (rereading the directory when it changed). Returns the
+ * entry (borrowed until the next lookup) or NULL. */
+const sync_allow_entry_t *sync_allow_find(sync_allow_t *self, const char *z85);
+
+/* ZAP handler (RFC 27) on inproc://zeromq.zap.01 of zctx: CURVE clients
+ * whose key is in the allow-list are accepted with User-Id = their Z85 key;
+ * everyone else is refused. Must be started before any CURVE server binds. */
+typedef struct sync_zap sync_zap_t;
+sync_zap_t *sync_zap_start(uv_loop_t *loop, void *zctx, sync_allow_t *allow);
+void sync_zap_stop(sync_zap_t **self_p);
+
+/* ---- uplink.c ---- */
+
+sync_uplink_t *sync_uplink_start(sync_t *sync);
+void sync_uplink_stop(sync_uplink_t **self_p);
+/* Fills st (strings borrowed from the uplink or allocated in st's arena,
+ * freed by sync_uplink_status_free). Runs blocking feed.stat requests. */
+int sync_uplink_status(sync_uplink_t *self, koop_call_t *call, Koop__Sync__UplinkStatus *st);
+void sync_uplink_status_free(Koop__Sync__UplinkStatus *st);
+
+/* ---- hub.c ---- */
+
+sync_hub_t *sync_hub_start(sync_t *sync);
+void sync_hub_stop(sync_hub_t **self_p);
+int sync_hub_status(sync_hub_t *self, koop_call_t *call, Koop__Sync__Status *st);
+void sync_hub_status_free(Koop__Sync__Status *st);
+/* "hub.events": the hub's copy of one node's stream (inner envelopes). */
+int sync_hub_events(sync_hub_t *self, koop_call_t *call);
+
+#endif
