@@ -29,7 +29,7 @@ COMMON_C  := $(wildcard common/*.c)
 LIB_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(COMMON_C)) $(GEN_C:.c=.o)
 LIBKOOP   := $(BUILD)/libkoop.a
 
-SERVICES  := registry cases notifier sync
+SERVICES  := registry cases notifier reporting sync
 PROGRAMS  := $(addprefix $(BIN)/koop-,$(SERVICES)) $(BIN)/koop-node $(BIN)/koopctl
 DEPS_OK   := $(BUILD)/.deps-ok
 
@@ -75,7 +75,9 @@ $(BIN)/koopctl: $(patsubst %.c,$(BUILD)/%.o,$(wildcard services/koopctl/*.c)) $(
 
 # ---- tests ----
 TEST_C    := $(wildcard tests/unit/*.c tests/integration/*.c tests/support/*.c)
-TEST_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(TEST_C))
+# the reporting projection is unit-tested and benchmarked in process
+REP_LIB_C := $(filter-out services/reporting/main.c,$(wildcard services/reporting/*.c))
+TEST_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(TEST_C) $(REP_LIB_C))
 TEST_BIN  := $(BUILD)/tests/koop-tests
 
 $(TEST_BIN): $(TEST_OBJS) $(LIBKOOP)
@@ -105,7 +107,7 @@ bench-sync: all $(LIBKOOP)
 	$(CC) $(CFLAGS) -DBENCH_SYNC_MAIN -o $(BUILD)/bench/koop-bench-sync bench/bench_sync.c $(LIBKOOP) $(LDFLAGS) $(LDLIBS)
 	KOOP_BIN=$(abspath $(BIN)) $(BUILD)/bench/koop-bench-sync
 
-$(BUILD)/bench/koop-bench: $(patsubst %.c,$(BUILD)/%.o,$(wildcard bench/*.c)) $(LIBKOOP)
+$(BUILD)/bench/koop-bench: $(patsubst %.c,$(BUILD)/%.o,$(wildcard bench/*.c) $(REP_LIB_C)) $(LIBKOOP)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -3,7 +3,7 @@
  * service against a baseline measured in the same run and prints ratios;
  * timing never fails a section, only a breakage does.
  *
- *   koop-bench [SECTION ...]    sections: registry cases notifier sync (default: all)
+ *   koop-bench [SECTION ...]    sections: registry cases notifier sync reporting (default: all)
  */
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +12,7 @@ int bench_registry_run(void);
 int bench_cases_run(void);
 int bench_notifier_run(void);
 int bench_sync_run(void);
+int bench_reporting(void);
 
 static const struct {
     const char *name;
@@ -21,6 +22,7 @@ static const struct {
     {"cases", bench_cases_run},
     {"notifier", bench_notifier_run},
     {"sync", bench_sync_run},
+    {"reporting", bench_reporting},
 };
 
 int

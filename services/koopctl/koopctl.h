@@ -22,6 +22,7 @@ enum { KC_OK = 0, KC_REFUSED = 1, KC_USAGE = 2, KC_UNAVAILABLE = 3 };
 
 #define KC_LIST 1u     /* the reply has `items`: print them as an array */
 #define KC_AS 2u       /* needs --as (the acting person) */
+#define KC_REPORT 4u   /* a report: its own options (--json/--csv flags) and output (kc_report_run) */
 
 typedef struct {
     const char *noun;
@@ -49,6 +50,8 @@ extern const kc_command_t kc_notifier_commands[];
 extern const size_t kc_notifier_ncommands;
 extern const kc_command_t kc_cases_commands[];
 extern const size_t kc_cases_ncommands;
+extern const kc_command_t kc_reporting_commands[];
+extern const size_t kc_reporting_ncommands;
 
 /* Loads the config named by -c (once). Prints the error and returns KC_USAGE. */
 int kc_load_config(kc_ctx_t *ctx);
@@ -74,6 +77,8 @@ struct Koop__Event;
 /* One event envelope as JSON (payload decoded when its type is known). */
 json_t *kc_event_to_json(const struct Koop__Event *ev);
 int kc_status(kc_ctx_t *ctx, int argc, char **argv);
+/* Runs a KC_REPORT command (commands_reporting.c). */
+int kc_report_run(kc_ctx_t *ctx, const kc_command_t *cmd, int argc, char **argv);
 /* sync.c: `sync status` and `enrol CERT` (docs/SYNC.md). */
 int kc_sync(kc_ctx_t *ctx, int argc, char **argv);
 int kc_enrol(kc_ctx_t *ctx, int argc, char **argv);

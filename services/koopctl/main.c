@@ -18,6 +18,7 @@ static const s_table s_tables[] = {
     {kc_registry_commands, &kc_registry_ncommands},
     {kc_notifier_commands, &kc_notifier_ncommands},
     {kc_cases_commands, &kc_cases_ncommands},
+    {kc_reporting_commands, &kc_reporting_ncommands},
 };
 
 static void
@@ -162,10 +163,13 @@ int
 kc_run_command(kc_ctx_t *ctx, const kc_command_t *cmd, int argc, char **argv)
 {
     char err[600];
-    json_t *opts = kc_parse_options(argc, argv), *out;
+    json_t *opts, *out;
     ProtobufCMessage *req, *rep = NULL;
     int rc;
 
+    if (cmd->flags & KC_REPORT)
+        return kc_report_run(ctx, cmd, argc, argv);
+    opts = kc_parse_options(argc, argv);
     if (!opts)
         return KC_USAGE;
     req = koop_pbjson_from_json(cmd->request, opts, err, sizeof err);

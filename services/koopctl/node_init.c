@@ -21,8 +21,8 @@
 #include <unistd.h>
 
 /* Services of each role, as they exist in this build, in start order. */
-static const char *const s_gmina_services[] = {"registry", "cases", "notifier", "sync", NULL};
-static const char *const s_hub_services[] = {"registry", "sync", NULL};
+static const char *const s_gmina_services[] = {"registry", "cases", "notifier", "reporting", "sync", NULL};
+static const char *const s_hub_services[] = {"registry", "reporting", "sync", NULL};
 
 static int
 s_free_tcp_port(void)

@@ -1,0 +1,1632 @@
+/*
+ * projection.c - the reporting projection: the model's indicators kept as
+ * counters, built from events only, in the reporting service's own LMDB and
+ * changed in the feed's write transaction (the one that moves the cursor,
+ * feed.c), so each event counts exactly once across crashes.
+ *
+ * UNITS. An event belongs to a chain of units: the node that wrote it, then
+ * every node above it up to this one. On a gmina that is [gmina]. On a
+ * powiat hub the merged stream "sync" carries each gmina's envelope inside
+ * an envelope of the hub (payload = the gmina's bytes as stored), so its
+ * events are [gmina, hub]; the hub's own registry gives [hub]; one more
+ * level per hub above. Counters are kept for every unit of the chain: a
+ * powiat's figure is read, not summed over gminas, and a distinct count (an
+ * institution in two gminas' PZKs) stays distinct at the powiat.
+ *
+ * TABLES (keys big-endian; U = unit number u32; M = month u16, see
+ * reporting.h; D = day i32 biased to sort; ID = a 36-char UUID):
+ *   month     U M            -> rep_month_t: counters of the month;
+ *                               M = REP_MONTH_NOW: the list of services today
+ *   unit      node id        -> rep_unit_t (number, parent, hub flag, TERYT)
+ *   unit_no   U              -> node id
+ *   cov       kind ID U      -> coverage of a distinct entity (coverage.c)
+ *   cov_src   kind ID source -> spans one source gives it (coverage.c)
+ *   cov_gap   U kind sector E S -> gaps between covered spans (coverage.c)
+ *   open_due  U D            -> int64[13]: open tasks due on D, by owner sector
+ *   answer    U M days       -> referrals answered in M after `days` (medians)
+ *   category  U text         -> active list entries of the category
+ *   verified  U D            -> active list entries last verified on D
+ *   institution ID -> sector;  agreement, pzk, catalogue, ipw, goal, task,
+ *   referral  ID             -> the entity's state (structs below)
+ *   ipw_child ID kind ID     -> "" (goals/tasks/referrals of an IPW)
+ *   meta      "format" u32, "next_unit" u32, "stats" rep_stats_t
+ *
+ * INVARIANT. For every entity the counters hold exactly contrib(state) of its
+ * current state. Applying an event loads the state, subtracts contrib(old),
+ * adds contrib(new) (coalesced in a rep_acc_t, written once per unit and
+ * month) and stores the new state. So updates, late sectors and reviews
+ * entered out of date order land where they belong, and any interleaving of
+ * the feeds gives the same figures (what `rebuild` relies on). Entity rows
+ * exist only while a further event can change the entity: a closed IPW and
+ * its goals, tasks and referrals, a done or cancelled task, a declined or
+ * done referral are forgotten (their contribution stays). The tables thus
+ * grow with the open work and the number of partners and households, not
+ * with the length of the history; a report reads month rows (bounded by the
+ * calendar) and small side tables (report.c).
+ *
+ * Rows are C structs copied as bytes: the projection can always be rebuilt
+ * from the logs, and a store written by a build with another REP_FORMAT is
+ * cleared at start (rep_proj_init) and refilled by the feeds.
+ *
+ * A malformed or inconsistent event (bad id or date, an unknown IPW) is
+ * counted as rejected and skipped - it must not stop the feed; every check is
+ * made before the first write of that event.
+ */
+#include "reporting.h"
+#include "cases.pb-c.h"
+#include "clock.h"
+#include "id.h"
+#include "koop.h"
+#include "registry.pb-c.h"
+#include "say.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define REP_FORMAT 3u
+
+const char *const rep_tables[] = {
+    "month", "unit", "unit_no", "cov", "cov_src", "cov_gap", "open_due", "answer", "category", "verified",
+    "institution", "pzk", "agreement", "catalogue", "ipw", "goal", "task", "referral", "ipw_child", "meta",
+    NULL,
+};
+
+struct rep_proj {
+    koop_store_t *store;
+    rep_self_t self;
+    uint32_t self_no;
+    MDB_dbi month, unit, unit_no, meta;
+    MDB_dbi institution, pzk, agreement, catalogue, ipw, goal, task, referral, ipw_child;
+    MDB_dbi open_due, answer, category, verified;
+    rep_acc_t acc;   /* one event's pending counter changes */
+    uint64_t warned; /* rejected events logged so far (rate limit) */
+};
+
+/* ---- calendar ---- */
+
+static int32_t
+s_days_from_civil(int y, int m, int d)
+{
+    int era;
+    unsigned yoe, doy, doe;
+    y -= m <= 2;
+    era = (y >= 0 ? y : y - 399) / 400;
+    yoe = (unsigned)(y - era * 400);
+    doy = (unsigned)((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1);
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return (int32_t)(era * 146097 + (int)doe - 719468);
+}
+
+static void
+s_civil_from_days(int32_t z, int *y, int *m, int *d)
+{
+    int era;
+    unsigned doe, yoe, doy, mp;
+    z += 719468;
+    era = (z >= 0 ? z : z - 146096) / 146097;
+    doe = (unsigned)(z - era * 146097);
+    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = (int)yoe + era * 400 + (*m <= 2);
+}
+
+int
+rep_day_parse(const char *s, int32_t *day)
+{
+    if (!koop_date_valid(s))
+        return -1;
+    *day = (int32_t)koop_date_days(s);
+    return 0;
+}
+
+void
+rep_day_format(int32_t day, char out[11])
+{
+    int y, m, d;
+    s_civil_from_days(day, &y, &m, &d);
+    if (y < 0 || y > 9999)
+        y = 0;
+    snprintf(out, 11, "%04d-%02d-%02d", y, m, d);
+}
+
+uint16_t
+rep_month_of(int32_t day)
+{
+    int y, m, d, idx;
+    s_civil_from_days(day, &y, &m, &d);
+    idx = (y - 1900) * 12 + m - 1;
+    if (idx < 0)
+        idx = 0;
+    if (idx >= REP_MONTHS)
+        idx = REP_MONTHS - 1;
+    return (uint16_t)idx;
+}
+
+int32_t
+rep_month_first(uint16_t month)
+{
+    return s_days_from_civil(1900 + month / 12, month % 12 + 1, 1);
+}
+
+int32_t
+rep_month_last(uint16_t month)
+{
+    return rep_month_first((uint16_t)(month + 1)) - 1;
+}
+
+/* An optional date of an event: REP_NO_DAY when absent or empty; -1 when
+ * given but not a date. */
+static int
+s_opt_day(const char *s, int32_t *day)
+{
+    *day = REP_NO_DAY;
+    if (!s || !*s)
+        return 0;
+    return rep_day_parse(s, day);
+}
+
+/* ---- small helpers ---- */
+
+static void
+s_be32(unsigned char *out, uint32_t v)
+{
+    out[0] = (unsigned char)(v >> 24);
+    out[1] = (unsigned char)(v >> 16);
+    out[2] = (unsigned char)(v >> 8);
+    out[3] = (unsigned char)v;
+}
+
+/* Days keep their order as keys when biased. */
+static uint32_t
+s_day_key(int32_t day)
+{
+    return (uint32_t)day ^ 0x80000000u;
+}
+
+static int
+s_sector(int has, int sector)
+{
+    return has && sector > 0 && sector < REP_SECTORS ? sector : 0;
+}
+
+static int
+s_popcount(unsigned v)
+{
+    int n = 0;
+    for (; v; v &= v - 1)
+        n++;
+    return n;
+}
+
+MDB_dbi
+rep_dbi(rep_proj_t *p, const char *table)
+{
+    return koop_store_dbi(p->store, table);
+}
+
+int
+rep_counter_add(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, int64_t delta)
+{
+    MDB_val k = {klen, (void *)key}, v;
+    int64_t value = 0;
+    int rc;
+    if (delta == 0)
+        return 0;
+    rc = mdb_get(txn, dbi, &k, &v);
+    if (rc == 0 && v.mv_size == sizeof value)
+        memcpy(&value, v.mv_data, sizeof value);
+    else if (rc == 0)
+        return MDB_CORRUPTED;
+    else if (rc != MDB_NOTFOUND)
+        return rc;
+    value += delta;
+    if (value == 0)
+        return rc == 0 ? mdb_del(txn, dbi, &k, NULL) : 0;
+    v.mv_size = sizeof value;
+    v.mv_data = &value;
+    return mdb_put(txn, dbi, &k, &v, 0);
+}
+
+/* ---- meta ---- */
+
+static int
+s_meta_get(MDB_txn *txn, MDB_dbi dbi, const char *key, void *out, size_t size)
+{
+    MDB_val v;
+    int rc = koop_store_get_str(txn, dbi, key, &v);
+    if (rc != 0)
+        return rc;
+    if (v.mv_size != size)
+        return MDB_CORRUPTED;
+    memcpy(out, v.mv_data, size);
+    return 0;
+}
+
+int
+rep_proj_stats(rep_proj_t *p, MDB_txn *txn, rep_stats_t *out)
+{
+    int rc = s_meta_get(txn, p->meta, "stats", out, sizeof *out);
+    if (rc == MDB_NOTFOUND) {
+        memset(out, 0, sizeof *out);
+        return 0;
+    }
+    return rc;
+}
+
+/* ---- month counters and the accumulator ---- */
+
+int
+rep_month_get(rep_proj_t *p, MDB_txn *txn, uint32_t unit, uint16_t month, rep_month_t *out)
+{
+    unsigned char key[6];
+    MDB_val k = {sizeof key, key}, v;
+    int rc;
+    s_be32(key, unit);
+    key[4] = (unsigned char)(month >> 8);
+    key[5] = (unsigned char)month;
+    memset(out, 0, sizeof *out);
+    rc = mdb_get(txn, p->month, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc != 0)
+        return rc;
+    if (v.mv_size != sizeof *out)
+        return MDB_CORRUPTED;
+    memcpy(out, v.mv_data, sizeof *out);
+    return 0;
+}
+
+int
+rep_acc_flush(rep_proj_t *p, MDB_txn *txn, rep_acc_t *acc)
+{
+    int rc = 0;
+    /* entries of one (unit, month) are gathered by a pass per first-seen pair */
+    for (int i = 0; i < acc->n && rc == 0; i++) {
+        uint32_t unit = acc->d[i].unit;
+        uint16_t month = acc->d[i].month;
+        rep_month_t rec;
+        unsigned char key[6];
+        MDB_val k = {sizeof key, key}, v;
+        int any = 0, existed, nonzero = 0;
+        if (acc->d[i].field == UINT16_MAX)
+            continue; /* already written with an earlier entry */
+        for (int j = i; j < acc->n; j++)
+            if (acc->d[j].field != UINT16_MAX && acc->d[j].unit == unit && acc->d[j].month == month &&
+                acc->d[j].delta != 0)
+                any = 1;
+        if (!any) {
+            for (int j = i; j < acc->n; j++)
+                if (acc->d[j].unit == unit && acc->d[j].month == month)
+                    acc->d[j].field = UINT16_MAX;
+            continue;
+        }
+        if ((rc = rep_month_get(p, txn, unit, month, &rec)) != 0)
+            break;
+        existed = 0;
+        for (int f = 0; f < REP_F_COUNT && !existed; f++)
+            existed = rec.v[f] != 0;
+        for (int j = i; j < acc->n; j++)
+            if (acc->d[j].field != UINT16_MAX && acc->d[j].unit == unit && acc->d[j].month == month) {
+                rec.v[acc->d[j].field] += acc->d[j].delta;
+                acc->d[j].field = UINT16_MAX;
+            }
+        for (int f = 0; f < REP_F_COUNT && !nonzero; f++)
+            nonzero = rec.v[f] != 0;
+        s_be32(key, unit);
+        key[4] = (unsigned char)(month >> 8);
+        key[5] = (unsigned char)month;
+        if (!nonzero) {
+            rc = existed ? mdb_del(txn, p->month, &k, NULL) : 0;
+        } else {
+            v.mv_size = sizeof rec;
+            v.mv_data = &rec;
+            rc = mdb_put(txn, p->month, &k, &v, 0);
+        }
+    }
+    acc->n = 0;
+    return rc;
+}
+
+int
+rep_acc_add(rep_proj_t *p, MDB_txn *txn, rep_acc_t *acc, uint32_t unit, uint16_t month, int field, int64_t delta)
+{
+    int rc;
+    if (delta == 0)
+        return 0;
+    for (int i = acc->n - 1; i >= 0; i--)
+        if (acc->d[i].unit == unit && acc->d[i].month == month && acc->d[i].field == field) {
+            acc->d[i].delta += delta;
+            return 0;
+        }
+    if (acc->n == REP_ACC_MAX && (rc = rep_acc_flush(p, txn, acc)) != 0)
+        return rc;
+    acc->d[acc->n].unit = unit;
+    acc->d[acc->n].month = month;
+    acc->d[acc->n].field = (uint16_t)field;
+    acc->d[acc->n].delta = delta;
+    acc->n++;
+    return 0;
+}
+
+int
+rep_acc_chain(rep_proj_t *p, MDB_txn *txn, rep_acc_t *acc, const rep_chain_t *chain, uint16_t month, int field,
+              int64_t delta)
+{
+    int rc = 0;
+    for (int i = 0; i < chain->n && rc == 0; i++)
+        rc = rep_acc_add(p, txn, acc, chain->unit[i], month, field, delta);
+    return rc;
+}
+
+/* ---- units ---- */
+
+static int
+s_valid_node(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > 63)
+        return 0;
+    return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") == n;
+}
+
+static int
+s_teryt_valid(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    return (n == 2 || n == 4 || n == 7) && strspn(s, "0123456789") == n;
+}
+
+/* The TERYT in a node id made by `koopctl node init` ("gmina-2013032"). */
+static void
+s_teryt_of_node(const char *node, char teryt[8])
+{
+    const char *dash = strrchr(node, '-');
+    teryt[0] = '\0';
+    if (dash && s_teryt_valid(dash + 1))
+        snprintf(teryt, 8, "%s", dash + 1);
+}
+
+int
+rep_unit_by_node(rep_proj_t *p, MDB_txn *txn, const char *node, rep_unit_t *out)
+{
+    MDB_val v;
+    int rc = koop_store_get_str(txn, p->unit, node, &v);
+    if (rc != 0)
+        return rc;
+    if (v.mv_size != sizeof *out)
+        return MDB_CORRUPTED;
+    memcpy(out, v.mv_data, sizeof *out);
+    return 0;
+}
+
+int
+rep_unit_node(rep_proj_t *p, MDB_txn *txn, uint32_t no, char node[64], rep_unit_t *out)
+{
+    unsigned char key[4];
+    MDB_val k = {sizeof key, key}, v;
+    int rc;
+    s_be32(key, no);
+    if ((rc = mdb_get(txn, p->unit_no, &k, &v)) != 0)
+        return rc;
+    if (v.mv_size == 0 || v.mv_size > 63)
+        return MDB_CORRUPTED;
+    memcpy(node, v.mv_data, v.mv_size);
+    node[v.mv_size] = '\0';
+    return out ? rep_unit_by_node(p, txn, node, out) : 0;
+}
+
+int
+rep_unit_each(rep_proj_t *p, MDB_txn *txn, rep_unit_fn fn, void *ctx)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int rc;
+    if ((rc = mdb_cursor_open(txn, p->unit, &cur)) != 0)
+        return rc;
+    while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
+        char node[64];
+        rep_unit_t u;
+        if (k.mv_size == 0 || k.mv_size > 63 || v.mv_size != sizeof u) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        memcpy(node, k.mv_data, k.mv_size);
+        node[k.mv_size] = '\0';
+        memcpy(&u, v.mv_data, sizeof u);
+        if ((rc = fn(node, &u, ctx)) != 0)
+            break;
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int
+rep_unit_within(rep_proj_t *p, MDB_txn *txn, uint32_t unit, uint32_t ancestor, int *within)
+{
+    char node[64];
+    rep_unit_t u;
+    int rc;
+    *within = 0;
+    for (int depth = 0; unit != 0 && depth <= REP_MAX_DEPTH; depth++) {
+        if (unit == ancestor) {
+            *within = 1;
+            return 0;
+        }
+        if ((rc = rep_unit_node(p, txn, unit, node, &u)) != 0)
+            return rc == MDB_NOTFOUND ? 0 : rc;
+        unit = u.parent;
+    }
+    return 0;
+}
+
+static int
+s_unit_put(rep_proj_t *p, MDB_txn *txn, const char *node, const rep_unit_t *u)
+{
+    return koop_store_put_str(txn, p->unit, node, u, sizeof *u);
+}
+
+/* The unit of node, made when first seen. parent (0: none) and hub are what
+ * this event says; an existing unit keeps its parent and only gains the hub
+ * flag. */
+static int
+s_unit_ensure(rep_proj_t *p, MDB_txn *txn, const char *node, uint32_t parent, int hub, rep_unit_t *out)
+{
+    unsigned char key[4];
+    MDB_val k = {sizeof key, key}, v;
+    uint32_t next = 1;
+    int rc = rep_unit_by_node(p, txn, node, out);
+    if (rc == 0) {
+        int changed = 0;
+        if (out->parent == 0 && parent != 0 && parent != out->no && out->no != p->self_no) {
+            out->parent = parent;
+            changed = 1;
+        }
+        if (hub && !out->hub) {
+            out->hub = 1;
+            changed = 1;
+        }
+        return changed ? s_unit_put(p, txn, node, out) : 0;
+    }
+    if (rc != MDB_NOTFOUND)
+        return rc;
+    rc = s_meta_get(txn, p->meta, "next_unit", &next, sizeof next);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return rc;
+    memset(out, 0, sizeof *out);
+    out->no = next;
+    out->parent = parent;
+    out->hub = hub ? 1 : 0;
+    s_teryt_of_node(node, out->teryt);
+    next++;
+    if ((rc = koop_store_put_str(txn, p->meta, "next_unit", &next, sizeof next)) != 0)
+        return rc;
+    if ((rc = s_unit_put(p, txn, node, out)) != 0)
+        return rc;
+    s_be32(key, out->no);
+    v.mv_size = strlen(node);
+    v.mv_data = (void *)node;
+    return mdb_put(txn, p->unit_no, &k, &v, 0);
+}
+
+/* Learns a gmina's TERYT from one of its PZKs when the node id did not say it. */
+static int
+s_unit_learn_teryt(rep_proj_t *p, MDB_txn *txn, uint32_t unit, const char *teryt)
+{
+    char node[64];
+    rep_unit_t u;
+    int rc;
+    if (!s_teryt_valid(teryt) || strlen(teryt) != 7)
+        return 0;
+    if ((rc = rep_unit_node(p, txn, unit, node, &u)) != 0)
+        return rc == MDB_NOTFOUND ? 0 : rc;
+    if (u.teryt[0] || u.hub)
+        return 0;
+    memcpy(u.teryt, teryt, strlen(teryt) + 1); /* 7 digits */
+    return s_unit_put(p, txn, node, &u);
+}
+
+/* ---- lifecycle ---- */
+
+int
+rep_proj_new(rep_proj_t **out, koop_store_t *store, const rep_self_t *self)
+{
+    rep_proj_t *p = calloc(1, sizeof *p);
+    *out = NULL;
+    if (!p)
+        return -ENOMEM;
+    p->store = store;
+    p->self = *self;
+    p->month = koop_store_dbi(store, "month");
+    p->unit = koop_store_dbi(store, "unit");
+    p->unit_no = koop_store_dbi(store, "unit_no");
+    p->meta = koop_store_dbi(store, "meta");
+    p->institution = koop_store_dbi(store, "institution");
+    p->pzk = koop_store_dbi(store, "pzk");
+    p->agreement = koop_store_dbi(store, "agreement");
+    p->catalogue = koop_store_dbi(store, "catalogue");
+    p->ipw = koop_store_dbi(store, "ipw");
+    p->goal = koop_store_dbi(store, "goal");
+    p->task = koop_store_dbi(store, "task");
+    p->referral = koop_store_dbi(store, "referral");
+    p->ipw_child = koop_store_dbi(store, "ipw_child");
+    p->open_due = koop_store_dbi(store, "open_due");
+    p->answer = koop_store_dbi(store, "answer");
+    p->category = koop_store_dbi(store, "category");
+    p->verified = koop_store_dbi(store, "verified");
+    *out = p;
+    return 0;
+}
+
+void
+rep_proj_destroy(rep_proj_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    free(*self_p);
+    *self_p = NULL;
+}
+
+const rep_self_t *
+rep_proj_self(const rep_proj_t *p)
+{
+    return &p->self;
+}
+
+koop_store_t *
+rep_proj_store(const rep_proj_t *p)
+{
+    return p->store;
+}
+
+static int
+s_prepare(rep_proj_t *p, MDB_txn *txn)
+{
+    uint32_t format = REP_FORMAT;
+    rep_unit_t u;
+    int rc;
+    if ((rc = koop_store_put_str(txn, p->meta, "format", &format, sizeof format)) != 0)
+        return rc;
+    if ((rc = s_unit_ensure(p, txn, p->self.node, 0, p->self.hub, &u)) != 0)
+        return rc;
+    p->self_no = u.no;
+    if (s_teryt_valid(p->self.teryt) && strcmp(u.teryt, p->self.teryt) != 0) {
+        memcpy(u.teryt, p->self.teryt, strlen(p->self.teryt) + 1); /* 2, 4 or 7 digits */
+        rc = s_unit_put(p, txn, p->self.node, &u);
+    }
+    return rc;
+}
+
+int
+rep_proj_reset(rep_proj_t *p, MDB_txn *txn, uint64_t *dropped)
+{
+    rep_stats_t st;
+    int rc;
+    if ((rc = rep_proj_stats(p, txn, &st)) != 0)
+        return rc;
+    if (dropped)
+        *dropped = st.applied;
+    for (int i = 0; rep_tables[i]; i++)
+        if ((rc = mdb_drop(txn, koop_store_dbi(p->store, rep_tables[i]), 0)) != 0)
+            return rc;
+    return s_prepare(p, txn);
+}
+
+int
+rep_proj_init(rep_proj_t *p, MDB_txn *txn, int *cleared)
+{
+    uint32_t format = 0;
+    int rc = s_meta_get(txn, p->meta, "format", &format, sizeof format);
+    *cleared = 0;
+    if (rc != 0 && rc != MDB_NOTFOUND && rc != MDB_CORRUPTED)
+        return rc;
+    if (rc == 0 && format == REP_FORMAT)
+        return s_prepare(p, txn);
+    if (rc != MDB_NOTFOUND) {
+        koop_warn("projection format %u is not this build's (%u): clearing it; the feeds replay the logs",
+                  (unsigned)format, REP_FORMAT);
+        *cleared = 1;
+    }
+    return rep_proj_reset(p, txn, NULL);
+}
+
+/* ---- entity rows ---- */
+
+static int
+s_row_get(MDB_txn *txn, MDB_dbi dbi, const char *id, void *out, size_t size, size_t *got)
+{
+    MDB_val k = {REP_ID, (void *)id}, v;
+    int rc = mdb_get(txn, dbi, &k, &v);
+    if (rc != 0)
+        return rc;
+    if (got ? (v.mv_size > size) : (v.mv_size != size))
+        return MDB_CORRUPTED;
+    memcpy(out, v.mv_data, v.mv_size);
+    if (got)
+        *got = v.mv_size;
+    return 0;
+}
+
+static int
+s_row_put(MDB_txn *txn, MDB_dbi dbi, const char *id, const void *row, size_t size)
+{
+    MDB_val k = {REP_ID, (void *)id}, v = {size, (void *)row};
+    return mdb_put(txn, dbi, &k, &v, 0);
+}
+
+static int
+s_row_del(MDB_txn *txn, MDB_dbi dbi, const char *id)
+{
+    MDB_val k = {REP_ID, (void *)id};
+    int rc = mdb_del(txn, dbi, &k, NULL);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* What applying one event did. */
+enum { S_APPLIED, S_IGNORED, S_REJECTED };
+
+typedef struct {
+    rep_proj_t *p;
+    MDB_txn *txn;
+    rep_acc_t *acc;
+    const rep_chain_t *chain;
+    const Koop__Event *ev;
+    int verdict;
+    const char *why; /* for the log when rejected */
+} s_ctx;
+
+static int
+s_reject(s_ctx *c, const char *why)
+{
+    c->verdict = S_REJECTED;
+    c->why = why;
+    return 0;
+}
+
+static int
+s_add(s_ctx *c, uint16_t month, int field, int64_t delta)
+{
+    return rep_acc_chain(c->p, c->txn, c->acc, c->chain, month, field, delta);
+}
+
+/* ---- registry: institutions, agreements, PZKs, the list of services ---- */
+
+static int
+s_institution(s_ctx *c, const Koop__Reg__Institution *r)
+{
+    uint8_t old = 0, sector;
+    int rc, known;
+    if (!koop_id_valid(r->id))
+        return s_reject(c, "identyfikator instytucji");
+    sector = (uint8_t)s_sector(r->has_sector, r->sector);
+    rc = s_row_get(c->txn, c->p->institution, r->id, &old, sizeof old, NULL);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return rc;
+    known = rc == 0;
+    if (known && old == sector)
+        return 0;
+    if ((rc = s_row_put(c->txn, c->p->institution, r->id, &sector, sizeof sector)) != 0)
+        return rc;
+    /* it may already be counted in PZKs (joined before its sector was known) */
+    return rep_cov_attr(c->p, c->txn, c->acc, REP_KIND_INSTITUTION, r->id, -1, sector);
+}
+
+typedef struct {
+    int32_t signed_day;
+    int32_t parties;
+} s_agreement_row;
+
+static int
+s_agreement_contrib(s_ctx *c, const s_agreement_row *a, int sign)
+{
+    uint16_t m = rep_month_of(a->signed_day);
+    int rc = s_add(c, m, REP_F_AGR_SIGNED, sign);
+    return rc ? rc : s_add(c, m, REP_F_AGR_PARTIES, (int64_t)sign * a->parties);
+}
+
+static int
+s_agreement(s_ctx *c, const Koop__Reg__Agreement *r)
+{
+    s_agreement_row old, row = {0, 0};
+    int rc;
+    if (!koop_id_valid(r->id))
+        return s_reject(c, "identyfikator porozumienia");
+    if (rep_day_parse(r->signed_, &row.signed_day) != 0)
+        return s_reject(c, "data podpisania porozumienia");
+    row.parties = r->n_parties > 10000 ? 10000 : (int32_t)r->n_parties;
+    rc = s_row_get(c->txn, c->p->agreement, r->id, &old, sizeof old, NULL);
+    if (rc == 0 && (rc = s_agreement_contrib(c, &old, -1)) != 0)
+        return rc;
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return rc;
+    if ((rc = s_agreement_contrib(c, &row, +1)) != 0)
+        return rc;
+    return s_row_put(c->txn, c->p->agreement, r->id, &row, sizeof row);
+}
+
+/* pzk row: header, then the ids of the institutions that were ever members */
+typedef struct {
+    int32_t formed;
+    int32_t dissolved;
+    uint32_t n;
+} s_pzk_hdr;
+
+typedef struct {
+    s_pzk_hdr h;
+    char inst[REP_MAX_PZK_MEMBERS][REP_ID];
+} s_pzk_row;
+
+static int
+s_pzk_contrib(s_ctx *c, const s_pzk_hdr *h, int sign)
+{
+    uint16_t m = rep_month_of(h->formed);
+    int rc;
+    if ((rc = s_add(c, m, REP_F_PZK_FORMED, sign)) != 0 ||
+        (rc = s_add(c, m, REP_F_PZK_FORMED_DAYS, (int64_t)sign * h->formed)) != 0)
+        return rc;
+    if (h->dissolved == REP_NO_DAY)
+        return 0;
+    m = rep_month_of(h->dissolved);
+    if ((rc = s_add(c, m, REP_F_PZK_DISSOLVED, sign)) != 0 ||
+        (rc = s_add(c, m, REP_F_PZK_DISSOLVED_DAYS, (int64_t)sign * h->dissolved)) != 0)
+        return rc;
+    return s_add(c, m, REP_F_PZK_DISSOLVED_FORMED_DAYS, (int64_t)sign * h->formed);
+}
+
+/* The months institution `inst` was a member of team r (every membership). */
+static int
+s_pzk_spans(const Koop__Reg__Pzk *r, const s_pzk_hdr *h, const char *inst, rep_span_t *spans)
+{
+    int n = 0;
+    for (size_t i = 0; i < r->n_members && n < REP_MAX_SPANS; i++) {
+        const Koop__Reg__PzkMember *m = r->members[i];
+        int32_t joined, left, end;
+        if (!m->institution || strcmp(m->institution, inst) != 0)
+            continue;
+        if (rep_day_parse(m->joined, &joined) != 0)
+            joined = h->formed;
+        if (s_opt_day(m->left, &left) != 0)
+            left = REP_NO_DAY;
+        end = left;
+        if (h->dissolved != REP_NO_DAY && (end == REP_NO_DAY || end > h->dissolved))
+            end = h->dissolved;
+        if (end != REP_NO_DAY && end < joined)
+            end = joined;
+        spans[n].s = rep_month_of(joined);
+        spans[n].e = end == REP_NO_DAY ? REP_OPEN : rep_month_of(end);
+        n++;
+    }
+    return n;
+}
+
+static int
+s_pzk(s_ctx *c, const Koop__Reg__Pzk *r)
+{
+    s_pzk_row *old = NULL, *row = NULL;
+    rep_span_t spans[REP_MAX_SPANS];
+    size_t got;
+    int rc, had;
+
+    if (!koop_id_valid(r->id))
+        return s_reject(c, "identyfikator PZK");
+    if (r->n_members > REP_MAX_PZK_MEMBERS)
+        return s_reject(c, "za dużo członków PZK");
+    for (size_t i = 0; i < r->n_members; i++)
+        if (!r->members[i] || !koop_id_valid(r->members[i]->institution))
+            return s_reject(c, "identyfikator instytucji członka PZK");
+    old = malloc(sizeof *old);
+    row = calloc(1, sizeof *row);
+    if (!old || !row) {
+        rc = ENOMEM;
+        goto fail;
+    }
+    if (rep_day_parse(r->formed, &row->h.formed) != 0 || s_opt_day(r->dissolved, &row->h.dissolved) != 0) {
+        rc = s_reject(c, "data utworzenia lub rozwiązania PZK");
+        goto fail;
+    }
+    if (row->h.dissolved != REP_NO_DAY && row->h.dissolved < row->h.formed)
+        row->h.dissolved = row->h.formed;
+    for (size_t i = 0; i < r->n_members; i++) {
+        const char *id = r->members[i]->institution;
+        uint32_t k;
+        for (k = 0; k < row->h.n; k++)
+            if (memcmp(row->inst[k], id, REP_ID) == 0)
+                break;
+        if (k == row->h.n)
+            memcpy(row->inst[row->h.n++], id, REP_ID);
+    }
+    rc = s_row_get(c->txn, c->p->pzk, r->id, old, sizeof *old, &got);
+    had = rc == 0;
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        goto fail;
+    if (had && (got < sizeof old->h || got != sizeof old->h + (size_t)old->h.n * REP_ID)) {
+        rc = MDB_CORRUPTED;
+        goto fail;
+    }
+    if (had && (rc = s_pzk_contrib(c, &old->h, -1)) != 0)
+        goto fail;
+    if ((rc = s_pzk_contrib(c, &row->h, +1)) != 0)
+        goto fail;
+    /* memberships: every institution of the new record, and those that left the record */
+    for (uint32_t k = 0; k < row->h.n; k++) {
+        char id[KOOP_ID_LEN];
+        uint8_t sector = 0;
+        int n;
+        memcpy(id, row->inst[k], REP_ID);
+        id[REP_ID] = '\0';
+        rc = s_row_get(c->txn, c->p->institution, id, &sector, sizeof sector, NULL);
+        if (rc != 0 && rc != MDB_NOTFOUND)
+            goto fail;
+        n = s_pzk_spans(r, &row->h, id, spans);
+        if ((rc = rep_cov_source(c->p, c->txn, c->acc, REP_KIND_INSTITUTION, id, r->id, c->chain, spans, n, 1,
+                                 sector)) != 0)
+            goto fail;
+    }
+    for (uint32_t k = 0; had && k < old->h.n; k++) {
+        char id[KOOP_ID_LEN];
+        uint32_t j;
+        for (j = 0; j < row->h.n; j++)
+            if (memcmp(row->inst[j], old->inst[k], REP_ID) == 0)
+                break;
+        if (j < row->h.n)
+            continue;
+        memcpy(id, old->inst[k], REP_ID);
+        id[REP_ID] = '\0';
+        if ((rc = rep_cov_source(c->p, c->txn, c->acc, REP_KIND_INSTITUTION, id, r->id, c->chain, NULL, 0, -1,
+                                 -1)) != 0)
+            goto fail;
+    }
+    if ((rc = s_unit_learn_teryt(c->p, c->txn, c->chain->unit[0], r->teryt)) != 0)
+        goto fail;
+    rc = s_row_put(c->txn, c->p->pzk, r->id, row, sizeof row->h + (size_t)row->h.n * REP_ID);
+fail:
+    free(old);
+    free(row);
+    return rc;
+}
+
+typedef struct {
+    int32_t verified;
+    uint8_t active;
+    uint8_t targets;   /* bit t: koop.reg.Target t */
+    uint8_t catlen;
+    char category[101];
+} s_catalogue_row;
+
+static int
+s_day_table_add(MDB_txn *txn, MDB_dbi dbi, uint32_t unit, int32_t day, int64_t delta)
+{
+    unsigned char key[8];
+    s_be32(key, unit);
+    s_be32(key + 4, s_day_key(day));
+    return rep_counter_add(txn, dbi, key, sizeof key, delta);
+}
+
+static int
+s_catalogue_contrib(s_ctx *c, const s_catalogue_row *e, int sign)
+{
+    int rc;
+    for (int i = 0; i < c->chain->n; i++) {
+        uint32_t u = c->chain->unit[i];
+        unsigned char key[4 + 100];
+        if ((rc = rep_acc_add(c->p, c->txn, c->acc, u, REP_MONTH_NOW, REP_F_CAT_ENTRIES, sign)) != 0)
+            return rc;
+        if (!e->active)
+            continue;
+        if ((rc = rep_acc_add(c->p, c->txn, c->acc, u, REP_MONTH_NOW, REP_F_CAT_ACTIVE, sign)) != 0)
+            return rc;
+        for (int t = 1; t < REP_TARGETS; t++)
+            if ((e->targets & (1u << t)) &&
+                (rc = rep_acc_add(c->p, c->txn, c->acc, u, REP_MONTH_NOW, REP_F_CAT_TARGET + t, sign)) != 0)
+                return rc;
+        if (e->verified == REP_NO_DAY)
+            rc = rep_acc_add(c->p, c->txn, c->acc, u, REP_MONTH_NOW, REP_F_CAT_NEVER_VERIFIED, sign);
+        else
+            rc = s_day_table_add(c->txn, c->p->verified, u, e->verified, sign);
+        if (rc != 0)
+            return rc;
+        s_be32(key, u);
+        memcpy(key + 4, e->category, e->catlen);
+        if ((rc = rep_counter_add(c->txn, c->p->category, key, 4 + (size_t)e->catlen, sign)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int
+s_catalogue(s_ctx *c, const Koop__Reg__CatalogueEntry *r)
+{
+    s_catalogue_row old, row;
+    size_t got, len;
+    int rc;
+    if (!koop_id_valid(r->id))
+        return s_reject(c, "identyfikator pozycji listy usług");
+    memset(&row, 0, sizeof row);
+    if (s_opt_day(r->verified, &row.verified) != 0)
+        return s_reject(c, "data weryfikacji pozycji listy");
+    row.active = r->has_active ? (r->active != 0) : 1;
+    for (size_t i = 0; i < r->n_target; i++)
+        if (r->target[i] > 0 && r->target[i] < REP_TARGETS)
+            row.targets |= (uint8_t)(1u << r->target[i]);
+    len = r->category ? strlen(r->category) : 0;
+    if (len > 100)
+        return s_reject(c, "kategoria pozycji listy dłuższa niż 100 bajtów");
+    row.catlen = (uint8_t)len;
+    memcpy(row.category, r->category ? r->category : "", len);
+    memset(&old, 0, sizeof old);
+    rc = s_row_get(c->txn, c->p->catalogue, r->id, &old, sizeof old, &got);
+    if (rc == 0 && got != sizeof old)
+        return MDB_CORRUPTED;
+    if (rc == 0 && (rc = s_catalogue_contrib(c, &old, -1)) != 0)
+        return rc;
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return rc;
+    if ((rc = s_catalogue_contrib(c, &row, +1)) != 0)
+        return rc;
+    return s_row_put(c->txn, c->p->catalogue, r->id, &row, sizeof row);
+}
+
+/* ---- cases: IPWs and their households ---- */
+
+typedef struct {
+    int32_t opened, closed, signed_day;
+    uint16_t zzk;       /* ZZK memberships ever */
+    uint16_t sectors;   /* bit s: a member from sector s */
+    uint32_t hh_size;
+    uint8_t outcome;
+    uint8_t pad[3];
+    char household[REP_ID];
+} s_ipw_row;
+
+static int
+s_ipw_contrib(s_ctx *c, const s_ipw_row *w, int sign)
+{
+    int pc = s_popcount(w->sectors), hist = pc < REP_HIST - 1 ? pc : REP_HIST - 1, rc;
+    uint16_t m = rep_month_of(w->opened);
+    if ((rc = s_add(c, m, REP_F_IPW_OPENED, sign)) != 0 || (rc = s_add(c, m, REP_F_IPW_OPENED_ZZK, sign * w->zzk)) != 0 ||
+        (rc = s_add(c, m, REP_F_IPW_OPENED_SECT, sign * pc)) != 0 ||
+        (rc = s_add(c, m, REP_F_IPW_OPENED_HIST + hist, sign)) != 0)
+        return rc;
+    if (w->signed_day != REP_NO_DAY && (rc = s_add(c, rep_month_of(w->signed_day), REP_F_IPW_SIGNED, sign)) != 0)
+        return rc;
+    if (w->closed == REP_NO_DAY)
+        return 0;
+    m = rep_month_of(w->closed);
+    if ((rc = s_add(c, m, REP_F_IPW_CLOSED + w->outcome, sign)) != 0 ||
+        (rc = s_add(c, m, REP_F_IPW_CLOSED_DAYS, (int64_t)sign * (w->closed - w->opened))) != 0 ||
+        (rc = s_add(c, m, REP_F_IPW_CLOSED_ZZK, sign * w->zzk)) != 0 ||
+        (rc = s_add(c, m, REP_F_IPW_CLOSED_SECT, sign * pc)) != 0)
+        return rc;
+    return s_add(c, m, REP_F_IPW_CLOSED_HIST + hist, sign);
+}
+
+/* The household's months in this IPW, as a coverage source. */
+static int
+s_ipw_household(s_ctx *c, const s_ipw_row *w, const char *ipw)
+{
+    char hh[KOOP_ID_LEN];
+    rep_span_t span;
+    int rc;
+    memcpy(hh, w->household, REP_ID);
+    hh[REP_ID] = '\0';
+    span.s = rep_month_of(w->opened);
+    span.e = w->closed == REP_NO_DAY ? REP_OPEN : rep_month_of(w->closed);
+    /* the household's size as of this programme's opening */
+    if ((rc = rep_cov_attr(c->p, c->txn, c->acc, REP_KIND_HOUSEHOLD, hh, w->hh_size, -1)) != 0)
+        return rc;
+    return rep_cov_source(c->p, c->txn, c->acc, REP_KIND_HOUSEHOLD, hh, ipw, c->chain, &span, 1, w->hh_size, 0);
+}
+
+/* Forgets the goals, tasks and referrals of a closed IPW: none of them can
+ * change any more (cases.h: CLOSED is final). */
+static int
+s_ipw_forget_children(s_ctx *c, const char *ipw)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int rc;
+    if ((rc = mdb_cursor_open(c->txn, c->p->ipw_child, &cur)) != 0)
+        return rc;
+    k.mv_size = REP_ID;
+    k.mv_data = (void *)ipw;
+    /* after mdb_cursor_del the cursor stands on the next entry, which
+     * MDB_NEXT then returns (LMDB's delete-while-iterating idiom) */
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        const char *key = k.mv_data;
+        MDB_dbi dbi;
+        char child[KOOP_ID_LEN];
+        if (k.mv_size != 2 * REP_ID + 1 || memcmp(key, ipw, REP_ID) != 0)
+            break;
+        dbi = key[REP_ID] == 'g' ? c->p->goal : key[REP_ID] == 't' ? c->p->task : c->p->referral;
+        memcpy(child, key + REP_ID + 1, REP_ID);
+        child[REP_ID] = '\0';
+        if ((rc = s_row_del(c->txn, dbi, child)) != 0 || (rc = mdb_cursor_del(cur, 0)) != 0)
+            break;
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static int
+s_ipw_child_add(s_ctx *c, const char *ipw, char kind, const char *child)
+{
+    char key[2 * REP_ID + 1];
+    MDB_val k = {sizeof key, key}, v = {0, ""};
+    memcpy(key, ipw, REP_ID);
+    key[REP_ID] = kind;
+    memcpy(key + REP_ID + 1, child, REP_ID);
+    return mdb_put(c->txn, c->p->ipw_child, &k, &v, 0);
+}
+
+static int
+s_ipw(s_ctx *c, const char *type, const Koop__Cases__IpwFacts *f)
+{
+    s_ipw_row old, row;
+    int32_t date;
+    int rc, had, opened = strcmp(type, "ipw.opened") == 0, closed = strcmp(type, "ipw.closed") == 0;
+
+    if (!koop_id_valid(f->ipw))
+        return s_reject(c, "identyfikator IPW");
+    if (rep_day_parse(f->date, &date) != 0)
+        return s_reject(c, "data kroku IPW");
+    rc = s_row_get(c->txn, c->p->ipw, f->ipw, &old, sizeof old, NULL);
+    had = rc == 0;
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return rc;
+    if (!had && !opened)
+        return s_reject(c, "nieznany IPW (brak ipw.opened)");
+    if (opened) {
+        memset(&row, 0, sizeof row);
+        if (!koop_id_valid(f->household))
+            return s_reject(c, "identyfikator gospodarstwa");
+        if (rep_day_parse(f->opened, &row.opened) != 0)
+            row.opened = date;
+        row.closed = row.signed_day = REP_NO_DAY;
+        row.hh_size = f->has_household_size && f->household_size <= 1000 ? f->household_size : 1;
+        if (row.hh_size == 0)
+            row.hh_size = 1;
+        memcpy(row.household, f->household, REP_ID);
+        if (had) { /* the same IPW opened again: keep what its ZZK already holds */
+            row.zzk = old.zzk;
+            row.sectors = old.sectors;
+        }
+    } else {
+        row = old;
+    }
+    if (strcmp(type, "ipw.activated") == 0 && row.signed_day == REP_NO_DAY)
+        row.signed_day = date;
+    if (closed) {
+        int outcome = f->has_outcome && f->outcome >= 0 && f->outcome < REP_OUTCOMES ? (int)f->outcome : 0;
+        row.closed = date < row.opened ? row.opened : date;
+        row.outcome = (uint8_t)outcome;
+    }
+    if (had && memcmp(&old, &row, sizeof row) == 0)
+        return 0; /* suspended / resumed / reviewed: nothing counted changes */
+    if (had && (rc = s_ipw_contrib(c, &old, -1)) != 0)
+        return rc;
+    if ((rc = s_ipw_contrib(c, &row, +1)) != 0)
+        return rc;
+    if ((opened || closed) && (rc = s_ipw_household(c, &row, f->ipw)) != 0)
+        return rc;
+    if (closed) {
+        char hh[KOOP_ID_LEN];
+        memcpy(hh, row.household, REP_ID);
+        hh[REP_ID] = '\0';
+        if ((rc = rep_cov_freeze(c->p, c->txn, REP_KIND_HOUSEHOLD, hh, f->ipw)) != 0 ||
+            (rc = s_ipw_forget_children(c, f->ipw)) != 0)
+            return rc;
+        return s_row_del(c->txn, c->p->ipw, f->ipw);
+    }
+    return s_row_put(c->txn, c->p->ipw, f->ipw, &row, sizeof row);
+}
+
+static int
+s_ipw_member(s_ctx *c, const char *type, const Koop__Cases__MemberFacts *f)
+{
+    s_ipw_row old, row;
+    int rc, sector;
+    if (!koop_id_valid(f->ipw))
+        return s_reject(c, "identyfikator IPW");
+    if (strcmp(type, "ipw.member_added") != 0)
+        return 0; /* a member who leaves still worked on the case: ZZK size counts members ever */
+    rc = s_row_get(c->txn, c->p->ipw, f->ipw, &old, sizeof old, NULL);
+    if (rc == MDB_NOTFOUND)
+        return s_reject(c, "nieznany IPW");
+    if (rc != 0)
+        return rc;
+    row = old;
+    if (row.zzk < UINT16_MAX)
+        row.zzk++;
+    sector = s_sector(f->has_sector, f->sector);
+    if (sector)
+        row.sectors |= (uint16_t)(1u << sector);
+    if ((rc = s_ipw_contrib(c, &old, -1)) != 0 || (rc = s_ipw_contrib(c, &row, +1)) != 0)
+        return rc;
+    return s_row_put(c->txn, c->p->ipw, f->ipw, &row, sizeof row);
+}
+
+static int
+s_household(s_ctx *c, const char *type, const Koop__Cases__HouseholdFacts *f)
+{
+    int32_t date;
+    if (strcmp(type, "household.registered") != 0) {
+        c->verdict = S_IGNORED;
+        return 0;
+    }
+    if (!koop_id_valid(f->household) || rep_day_parse(f->date, &date) != 0)
+        return s_reject(c, "identyfikator lub data gospodarstwa");
+    return s_add(c, rep_month_of(date), REP_F_HH_REGISTERED, 1);
+}
+
+/* ---- goals with PSR scaling ---- */
+
+typedef struct {
+    int32_t day;
+    int32_t value;
+} s_scaling;
+
+typedef struct {
+    int32_t added;
+    int32_t area;
+    int32_t baseline;
+    uint32_t n;
+    s_scaling sc[REP_MAX_SCALINGS]; /* by date; equal dates in the order entered */
+} s_goal_row;
+
+#define S_GOAL_SIZE(g) (offsetof(s_goal_row, sc) + (size_t)(g)->n * sizeof(s_scaling))
+
+/* The telescoping sum: each review adds (value - previous value) in its
+ * month, the first one (value - baseline) and one reviewed goal; so the sum
+ * over months up to M is, for each goal reviewed by M, its last value as of
+ * M minus its baseline. */
+static int
+s_goal_contrib(s_ctx *c, const s_goal_row *g, int sign)
+{
+    int32_t prev = g->baseline;
+    int rc = s_add(c, rep_month_of(g->added), REP_F_GOAL_ADDED + g->area, sign);
+    for (uint32_t i = 0; i < g->n && rc == 0; i++) {
+        uint16_t m = rep_month_of(g->sc[i].day);
+        if (i == 0)
+            rc = s_add(c, m, REP_F_PSR_FIRST, sign);
+        if (rc == 0)
+            rc = s_add(c, m, REP_F_PSR_DELTA, (int64_t)sign * (g->sc[i].value - prev));
+        prev = g->sc[i].value;
+    }
+    return rc;
+}
+
+static int
+s_goal(s_ctx *c, const char *type, const Koop__Cases__GoalFacts *f)
+{
+    s_goal_row *old = NULL, *row = NULL;
+    int32_t date;
+    size_t got;
+    int rc, had, added = strcmp(type, "goal.added") == 0;
+
+    if (!koop_id_valid(f->goal) || rep_day_parse(f->date, &date) != 0)
+        return s_reject(c, "identyfikator lub data celu");
+    if (!added && strcmp(type, "goal.scaled") != 0) {
+        c->verdict = S_IGNORED;
+        return 0;
+    }
+    if (!added && (!f->has_value || f->value < 0 || f->value > 10))
+        return s_reject(c, "ocena celu spoza skali 0-10");
+    old = malloc(sizeof *old);
+    row = calloc(1, sizeof *row);
+    if (!old || !row) {
+        rc = ENOMEM;
+        goto fail;
+    }
+    rc = s_row_get(c->txn, c->p->goal, f->goal, old, sizeof *old, &got);
+    had = rc == 0;
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        goto fail;
+    if (had && (got < offsetof(s_goal_row, sc) || old->n > REP_MAX_SCALINGS || got != S_GOAL_SIZE(old))) {
+        rc = MDB_CORRUPTED;
+        goto fail;
+    }
+    if (!had && !added) {
+        rc = s_reject(c, "nieznany cel (brak goal.added)");
+        goto fail;
+    }
+    if (had)
+        memcpy(row, old, got);
+    if (added) {
+        row->added = date;
+        row->area = f->has_area && f->area > 0 && f->area < REP_AREAS ? (int32_t)f->area : 0;
+        row->baseline = f->has_baseline && f->baseline >= 0 && f->baseline <= 10 ? f->baseline : 0;
+    } else {
+        uint32_t at;
+        if (row->n >= REP_MAX_SCALINGS) {
+            rc = s_reject(c, "za dużo ocen jednego celu");
+            goto fail;
+        }
+        for (at = row->n; at > 0 && row->sc[at - 1].day > date; at--)
+            row->sc[at] = row->sc[at - 1];
+        row->sc[at].day = date;
+        row->sc[at].value = f->value;
+        row->n++;
+    }
+    if (had && (rc = s_goal_contrib(c, old, -1)) != 0)
+        goto fail;
+    if ((rc = s_goal_contrib(c, row, +1)) != 0)
+        goto fail;
+    if (added && !had && koop_id_valid(f->ipw) && (rc = s_ipw_child_add(c, f->ipw, 'g', f->goal)) != 0)
+        goto fail;
+    rc = s_row_put(c->txn, c->p->goal, f->goal, row, S_GOAL_SIZE(row));
+fail:
+    free(old);
+    free(row);
+    return rc;
+}
+
+/* ---- tasks ---- */
+
+enum { S_TASK_OPEN, S_TASK_DONE, S_TASK_CANCELLED };
+
+typedef struct {
+    int32_t due;
+    int32_t done;
+    uint8_t sector;
+    uint8_t state;
+    uint8_t pad[2];
+} s_task_row;
+
+static int
+s_open_due_add(s_ctx *c, uint32_t unit, int32_t due, int sector, int64_t delta)
+{
+    unsigned char key[8];
+    MDB_val k = {sizeof key, key}, v;
+    int64_t counts[REP_SECTORS];
+    int rc, any = 0;
+    s_be32(key, unit);
+    s_be32(key + 4, s_day_key(due));
+    memset(counts, 0, sizeof counts);
+    rc = mdb_get(c->txn, c->p->open_due, &k, &v);
+    if (rc == 0 && v.mv_size == sizeof counts)
+        memcpy(counts, v.mv_data, sizeof counts);
+    else if (rc == 0)
+        return MDB_CORRUPTED;
+    else if (rc != MDB_NOTFOUND)
+        return rc;
+    counts[sector] += delta;
+    for (int i = 0; i < REP_SECTORS; i++)
+        any |= counts[i] != 0;
+    if (!any)
+        return rc == 0 ? mdb_del(c->txn, c->p->open_due, &k, NULL) : 0;
+    v.mv_size = sizeof counts;
+    v.mv_data = counts;
+    return mdb_put(c->txn, c->p->open_due, &k, &v, 0);
+}
+
+static int
+s_task_contrib(s_ctx *c, const s_task_row *t, int sign)
+{
+    int field, rc;
+    switch (t->state) {
+    case S_TASK_DONE: field = t->done <= t->due ? REP_F_TASK_ON_TIME : REP_F_TASK_LATE; break;
+    case S_TASK_CANCELLED: field = REP_F_TASK_CANCELLED; break;
+    default: field = REP_F_TASK_OPEN; break;
+    }
+    if ((rc = s_add(c, rep_month_of(t->due), field + t->sector, sign)) != 0)
+        return rc;
+    if (t->state != S_TASK_OPEN)
+        return 0;
+    for (int i = 0; i < c->chain->n; i++)
+        if ((rc = s_open_due_add(c, c->chain->unit[i], t->due, t->sector, sign)) != 0)
+            return rc;
+    return 0;
+}
+
+static int
+s_task(s_ctx *c, const char *type, const Koop__Cases__TaskFacts *f)
+{
+    s_task_row old, row;
+    int32_t date;
+    int rc, had;
+    int added = strcmp(type, "task.added") == 0, done = strcmp(type, "task.done") == 0,
+        cancelled = strcmp(type, "task.cancelled") == 0;
+
+    if (!koop_id_valid(f->task) || rep_day_parse(f->date, &date) != 0)
+        return s_reject(c, "identyfikator lub data zadania");
+    if (!added && !done && !cancelled)
+        return 0; /* task.started: still open */
+    rc = s_row_get(c->txn, c->p->task, f->task, &old, sizeof old, NULL);
+    had = rc == 0;
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return rc;
+    if (!had && !added)
+        return s_reject(c, "nieznane zadanie (brak task.added)");
+    if (added) {
+        memset(&row, 0, sizeof row);
+        if (rep_day_parse(f->due, &row.due) != 0)
+            return s_reject(c, "termin zadania");
+        row.done = REP_NO_DAY;
+        row.sector = (uint8_t)s_sector(f->has_owner_sector, f->owner_sector);
+        row.state = S_TASK_OPEN;
+    } else {
+        row = old;
+        row.state = done ? S_TASK_DONE : S_TASK_CANCELLED;
+        row.done = date;
+    }
+    if (had && (rc = s_task_contrib(c, &old, -1)) != 0)
+        return rc;
+    if ((rc = s_task_contrib(c, &row, +1)) != 0)
+        return rc;
+    if (row.state != S_TASK_OPEN)
+        return s_row_del(c->txn, c->p->task, f->task); /* done and cancelled are final */
+    if (added && !had && koop_id_valid(f->ipw) && (rc = s_ipw_child_add(c, f->ipw, 't', f->task)) != 0)
+        return rc;
+    return s_row_put(c->txn, c->p->task, f->task, &row, sizeof row);
+}
+
+/* ---- meetings and referrals ---- */
+
+static int
+s_meeting(s_ctx *c, const Koop__Cases__MeetingFacts *f)
+{
+    int32_t date;
+    if (rep_day_parse(f->date, &date) != 0)
+        return s_reject(c, "data spotkania");
+    return s_add(c, rep_month_of(date), REP_F_MEETINGS, 1);
+}
+
+typedef struct {
+    int32_t sent, accepted, declined, done;
+} s_referral_row;
+
+static int
+s_referral_contrib(s_ctx *c, const s_referral_row *r, int sign)
+{
+    int32_t answer = r->accepted != REP_NO_DAY ? r->accepted : r->declined;
+    int rc = s_add(c, rep_month_of(r->sent), REP_F_REF_SENT, sign);
+    if (rc == 0 && r->accepted != REP_NO_DAY)
+        rc = s_add(c, rep_month_of(r->accepted), REP_F_REF_ACCEPTED, sign);
+    if (rc == 0 && r->declined != REP_NO_DAY)
+        rc = s_add(c, rep_month_of(r->declined), REP_F_REF_DECLINED, sign);
+    if (rc == 0 && r->done != REP_NO_DAY)
+        rc = s_add(c, rep_month_of(r->done), REP_F_REF_DONE, sign);
+    if (rc != 0 || answer == REP_NO_DAY)
+        return rc;
+    {
+        int32_t days = answer < r->sent ? 0 : answer - r->sent;
+        uint16_t m = rep_month_of(answer);
+        if ((rc = s_add(c, m, REP_F_REF_ANSWERED, sign)) != 0 || (rc = s_add(c, m, REP_F_REF_ANSWER_DAYS, (int64_t)sign * days)) != 0)
+            return rc;
+        if (days > UINT16_MAX)
+            days = UINT16_MAX;
+        for (int i = 0; i < c->chain->n; i++) {
+            unsigned char key[8];
+            s_be32(key, c->chain->unit[i]);
+            key[4] = (unsigned char)(m >> 8);
+            key[5] = (unsigned char)m;
+            key[6] = (unsigned char)(days >> 8);
+            key[7] = (unsigned char)days;
+            if ((rc = rep_counter_add(c->txn, c->p->answer, key, sizeof key, sign)) != 0)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+static int
+s_referral(s_ctx *c, const char *type, const Koop__Cases__ReferralFacts *f)
+{
+    s_referral_row old, row;
+    int32_t date;
+    int rc, had, sent = strcmp(type, "referral.sent") == 0;
+
+    if (!koop_id_valid(f->referral) || rep_day_parse(f->date, &date) != 0)
+        return s_reject(c, "identyfikator lub data skierowania");
+    rc = s_row_get(c->txn, c->p->referral, f->referral, &old, sizeof old, NULL);
+    had = rc == 0;
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return rc;
+    if (!had && !sent)
+        return s_reject(c, "nieznane skierowanie (brak referral.sent)");
+    if (sent) {
+        row.sent = date;
+        row.accepted = row.declined = row.done = REP_NO_DAY;
+    } else {
+        row = old;
+        if (strcmp(type, "referral.accepted") == 0)
+            row.accepted = date;
+        else if (strcmp(type, "referral.declined") == 0)
+            row.declined = date;
+        else if (strcmp(type, "referral.done") == 0)
+            row.done = date;
+        else
+            return s_reject(c, "nieznany krok skierowania");
+    }
+    if (had && (rc = s_referral_contrib(c, &old, -1)) != 0)
+        return rc;
+    if ((rc = s_referral_contrib(c, &row, +1)) != 0)
+        return rc;
+    if (row.declined != REP_NO_DAY || row.done != REP_NO_DAY)
+        return s_row_del(c->txn, c->p->referral, f->referral); /* final */
+    if (sent && !had && koop_id_valid(f->ipw) && (rc = s_ipw_child_add(c, f->ipw, 'r', f->referral)) != 0)
+        return rc;
+    return s_row_put(c->txn, c->p->referral, f->referral, &row, sizeof row);
+}
+
+/* ---- dispatch ---- */
+
+static int
+s_starts(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* Decodes the payload as desc and runs fn; a payload that does not decode is
+ * rejected. */
+#define S_DECODE(c, ev, T, unpack, free_fn, call)                                                          \
+    do {                                                                                                  \
+        T *m_ = unpack(NULL, (ev)->payload.len, (ev)->payload.data);                                     \
+        if (!m_)                                                                                          \
+            return s_reject((c), "treść zdarzenia nie daje się odczytać");                                 \
+        rc = call;                                                                                        \
+        free_fn(m_, NULL);                                                                                \
+        return rc;                                                                                        \
+    } while (0)
+
+static int
+s_dispatch(s_ctx *c)
+{
+    const Koop__Event *ev = c->ev;
+    const char *stream = ev->stream ? ev->stream : "", *type = ev->type ? ev->type : "";
+    int rc;
+
+    if (strcmp(stream, "registry") == 0) {
+        if (s_starts(type, "institution."))
+            S_DECODE(c, ev, Koop__Reg__Institution, koop__reg__institution__unpack, koop__reg__institution__free_unpacked,
+                     s_institution(c, m_));
+        if (s_starts(type, "agreement."))
+            S_DECODE(c, ev, Koop__Reg__Agreement, koop__reg__agreement__unpack, koop__reg__agreement__free_unpacked,
+                     s_agreement(c, m_));
+        if (s_starts(type, "pzk."))
+            S_DECODE(c, ev, Koop__Reg__Pzk, koop__reg__pzk__unpack, koop__reg__pzk__free_unpacked, s_pzk(c, m_));
+        if (s_starts(type, "catalogue."))
+            S_DECODE(c, ev, Koop__Reg__CatalogueEntry, koop__reg__catalogue_entry__unpack,
+                     koop__reg__catalogue_entry__free_unpacked, s_catalogue(c, m_));
+    } else if (strcmp(stream, "cases") == 0) {
+        if (s_starts(type, "ipw.member_"))
+            S_DECODE(c, ev, Koop__Cases__MemberFacts, koop__cases__member_facts__unpack,
+                     koop__cases__member_facts__free_unpacked, s_ipw_member(c, type, m_));
+        if (s_starts(type, "ipw."))
+            S_DECODE(c, ev, Koop__Cases__IpwFacts, koop__cases__ipw_facts__unpack, koop__cases__ipw_facts__free_unpacked,
+                     s_ipw(c, type, m_));
+        if (s_starts(type, "household."))
+            S_DECODE(c, ev, Koop__Cases__HouseholdFacts, koop__cases__household_facts__unpack,
+                     koop__cases__household_facts__free_unpacked, s_household(c, type, m_));
+        if (s_starts(type, "goal."))
+            S_DECODE(c, ev, Koop__Cases__GoalFacts, koop__cases__goal_facts__unpack,
+                     koop__cases__goal_facts__free_unpacked, s_goal(c, type, m_));
+        if (s_starts(type, "task."))
+            S_DECODE(c, ev, Koop__Cases__TaskFacts, koop__cases__task_facts__unpack,
+                     koop__cases__task_facts__free_unpacked, s_task(c, type, m_));
+        if (strcmp(type, "meeting.held") == 0)
+            S_DECODE(c, ev, Koop__Cases__MeetingFacts, koop__cases__meeting_facts__unpack,
+                     koop__cases__meeting_facts__free_unpacked, s_meeting(c, m_));
+        if (s_starts(type, "referral."))
+            S_DECODE(c, ev, Koop__Cases__ReferralFacts, koop__cases__referral_facts__unpack,
+                     koop__cases__referral_facts__free_unpacked, s_referral(c, type, m_));
+    }
+    c->verdict = S_IGNORED; /* people, consent, other services' events */
+    return 0;
+}
+
+/* The chain of units of an event whose envelopes, outermost first, were
+ * written by nodes[0..n). This node is the top of every chain. */
+static int
+s_chain(rep_proj_t *p, MDB_txn *txn, const char *const *nodes, int n, rep_chain_t *chain, int *ok)
+{
+    const char *path[REP_MAX_DEPTH];
+    int np = 0, rc;
+    uint32_t parent = 0;
+
+    *ok = 0;
+    chain->n = 0;
+    if (n == 1 && nodes[0] && strcmp(nodes[0], p->self.node) == 0) {
+        chain->unit[0] = p->self_no; /* this node's own feeds */
+        chain->n = 1;
+        *ok = 1;
+        return 0;
+    }
+    path[np++] = p->self.node;
+    for (int i = 0; i < n; i++) {
+        if (!s_valid_node(nodes[i]))
+            return 0;
+        if (strcmp(nodes[i], path[np - 1]) == 0)
+            continue;
+        for (int j = 0; j < np; j++)
+            if (strcmp(nodes[i], path[j]) == 0)
+                return 0; /* a loop: not a tree */
+        if (np == REP_MAX_DEPTH)
+            return 0;
+        path[np++] = nodes[i];
+    }
+    for (int i = 0; i < np; i++) {
+        rep_unit_t u;
+        if ((rc = s_unit_ensure(p, txn, path[i], parent, i + 1 < np, &u)) != 0)
+            return rc;
+        chain->unit[np - 1 - i] = u.no;
+        parent = u.no;
+    }
+    chain->n = np;
+    *ok = 1;
+    return 0;
+}
+
+static int
+s_count(rep_proj_t *p, MDB_txn *txn, int verdict)
+{
+    rep_stats_t st;
+    int rc = rep_proj_stats(p, txn, &st);
+    if (rc != 0)
+        return rc;
+    if (verdict == S_APPLIED)
+        st.applied++;
+    else if (verdict == S_IGNORED)
+        st.ignored++;
+    else
+        st.rejected++;
+    return koop_store_put_str(txn, p->meta, "stats", &st, sizeof st);
+}
+
+int
+rep_apply(MDB_txn *txn, const Koop__Event *event, void *ctx)
+{
+    rep_proj_t *p = ctx;
+    Koop__Event *inner[REP_MAX_DEPTH];
+    const char *nodes[REP_MAX_DEPTH];
+    const Koop__Event *cur = event;
+    int ninner = 0, nn = 0, rc = 0, ok;
+    rep_chain_t chain;
+    s_ctx c = {p, txn, &p->acc, &chain, NULL, S_APPLIED, NULL};
+
+    p->acc.n = 0;
+    /* a hub's merged stream: each envelope carries the envelope of a node below */
+    while (cur->stream && strcmp(cur->stream, "sync") == 0) {
+        if (ninner == REP_MAX_DEPTH - 1) {
+            s_reject(&c, "za głęboko zagnieżdżone koperty");
+            goto done;
+        }
+        nodes[nn++] = cur->node;
+        inner[ninner] = koop__event__unpack(NULL, cur->payload.len, cur->payload.data);
+        if (!inner[ninner]) {
+            s_reject(&c, "koperta z huba nie daje się odczytać");
+            goto done;
+        }
+        cur = inner[ninner++];
+    }
+    nodes[nn++] = cur->node;
+    c.ev = cur;
+    if (cur->scope != KOOP__SCOPE__SCOPE_SHARED) {
+        c.verdict = S_IGNORED; /* never counted: gmina and hub figures come from the same facts */
+        goto done;
+    }
+    if ((rc = s_chain(p, txn, nodes, nn, &chain, &ok)) != 0)
+        goto done;
+    if (!ok) {
+        s_reject(&c, "nieprawidłowy identyfikator węzła w kopercie");
+        goto done;
+    }
+    if ((rc = s_dispatch(&c)) != 0)
+        goto done;
+    rc = rep_acc_flush(p, txn, &p->acc);
+done:
+    if (rc == 0 && c.verdict == S_REJECTED && p->warned++ < 20)
+        koop_warn("zdarzenie %s seq %llu (%s, węzeł %s) pominięte: %s", c.ev && c.ev->type ? c.ev->type : "?",
+                  (unsigned long long)event->seq, event->stream ? event->stream : "?",
+                  c.ev && c.ev->node ? c.ev->node : "?", c.why ? c.why : "?");
+    if (rc == 0)
+        rc = s_count(p, txn, c.verdict);
+    for (int i = 0; i < ninner; i++)
+        koop__event__free_unpacked(inner[i], NULL);
+    p->acc.n = 0;
+    return rc;
+}

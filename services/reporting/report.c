@@ -1,0 +1,967 @@
+/*
+ * report.c - the figures of one unit and period, read from the projection.
+ *
+ * Periods are whole months: --from is the 1st of a month (or YYYY, YYYY-MM,
+ * YYYY-Qn), --to the last day of one; the report day T (as_of, default
+ * today) bounds what is "so far" (open PZKs' working time, overdue tasks,
+ * entries not verified for a year).
+ *
+ * Cost: one cursor pass over the unit's month rows up to the period's end
+ * (at most REP_MONTHS, in practice the months since the data began),
+ * whatever the number of events; plus small side tables: gaps of coverage,
+ * open tasks due in the month of T, answer times of referrals in the period,
+ * the list of services' categories and verification days, and the list of
+ * units. Sums over months before the period give the "active in the period"
+ * figures (opened by the end minus closed before the start).
+ *
+ * Definitions (docs/REPORTING.md):
+ *   partner_entities  distinct institutions member of a PZK of the unit at
+ *                     some time in the period (coverage.c), by sector
+ *   pzk_count         PZKs working at some time in the period;
+ *   pzk_avg_months    their mean working time, formed -> dissolved or the end
+ *                     of the period (T if earlier), in months of 30.44 days
+ *   ipw_success_rate  closed with SUCCESS / all closed in the period, percent
+ *   households        distinct households with an IPW running in the period;
+ *                     persons: their sizes (as of their latest IPW opening)
+ *   tasks             tasks due in the period: done on time / late / open
+ *                     and overdue at T / open not yet due / cancelled
+ *   psr_avg_change    mean of (last review as of the period's end - baseline)
+ *                     over goals reviewed by then
+ * Above a gmina (the report is made on a hub) a count of 1 or 2, and a ratio
+ * over such a count, is not given ("<3").
+ */
+#include "reporting.h"
+#include "clock.h"
+#include "koop.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_DAYS_PER_MONTH 30.44
+
+/* ---- names ---- */
+
+static const char *const s_sector_key[REP_SECTORS] = {
+    "unknown", "social_assistance", "family_support", "labour_office", "police", "court", "education",
+    "health", "housing", "ngo", "culture_sport", "church", "other",
+};
+static const char *const s_sector_pl[REP_SECTORS] = {
+    "sektor nieznany", "pomoc społeczna", "wspieranie rodziny", "rynek pracy", "policja", "sądownictwo",
+    "oświata", "ochrona zdrowia", "mieszkalnictwo", "organizacje pozarządowe", "kultura i sport",
+    "kościoły i związki wyznaniowe", "inne",
+};
+static const char *const s_area_key[REP_AREAS] = {
+    "unknown", "work", "housing", "health", "addiction", "parenting", "education", "finances", "relations", "legal", "other",
+};
+static const char *const s_area_pl[REP_AREAS] = {
+    "obszar nieznany", "praca", "mieszkanie", "zdrowie", "uzależnienia", "rodzicielstwo i opieka", "edukacja",
+    "finanse", "relacje", "sprawy prawne", "inne",
+};
+static const char *const s_target_key[REP_TARGETS] = {
+    "unknown", "children_youth", "adults", "families", "seniors", "pzk_members",
+};
+static const char *const s_target_pl[REP_TARGETS] = {
+    "nieokreślona", "dzieci i młodzież", "dorośli", "rodziny", "seniorzy", "członkowie PZK",
+};
+static const char *const s_outcome_key[REP_OUTCOMES] = {"unknown", "none", "success", "no_success", "discontinued"};
+static const char *const s_outcome_pl[REP_OUTCOMES] = {"wynik nieznany", "brak", "sukces", "bez sukcesu", "przerwany"};
+
+/* ---- building the reply ---- */
+
+typedef struct {
+    Koop__Rep__Report rep;        /* first: what rep_report returns */
+    Koop__Rep__Figure *figs;
+    Koop__Rep__Figure **ptrs;
+    size_t n, cap;
+    char **strs;                  /* strings the reply owns */
+    size_t nstrs, capstrs;
+    int suppress;                 /* made above a gmina */
+    int failed;                   /* out of memory */
+} s_out;
+
+static char *
+s_keep(s_out *o, const char *s)
+{
+    char *c;
+    if (o->nstrs == o->capstrs) {
+        size_t cap = o->capstrs ? o->capstrs * 2 : 32;
+        char **g = realloc(o->strs, cap * sizeof *g);
+        if (!g) {
+            o->failed = 1;
+            return NULL;
+        }
+        o->strs = g;
+        o->capstrs = cap;
+    }
+    if (!(c = strdup(s))) {
+        o->failed = 1;
+        return NULL;
+    }
+    o->strs[o->nstrs++] = c;
+    return c;
+}
+
+/* Rounds half away from zero (no libm). */
+static int64_t
+s_round(double x)
+{
+    return (int64_t)(x + (x >= 0 ? 0.5 : -0.5));
+}
+
+static double
+s_round1(double x)
+{
+    return (double)s_round(x * 10.0) / 10.0;
+}
+
+static int
+s_small(const s_out *o, int64_t n)
+{
+    return o->suppress && n >= 1 && n <= 2;
+}
+
+/* Adds a figure. den decides suppression (the count itself, or the count a
+ * ratio is over); has_value 0 leaves it without a value. */
+static Koop__Rep__Figure *
+s_figure(s_out *o, const char *group, const char *key, const char *dim, const char *label, const char *dim_label,
+         double value, int has_value, unsigned decimals, int64_t den)
+{
+    Koop__Rep__Figure *f;
+    if (o->failed)
+        return NULL;
+    if (o->n == o->cap) {
+        size_t cap = o->cap ? o->cap * 2 : 128;
+        Koop__Rep__Figure *g = realloc(o->figs, cap * sizeof *g);
+        if (!g) {
+            o->failed = 1;
+            return NULL;
+        }
+        o->figs = g;
+        o->cap = cap;
+    }
+    f = &o->figs[o->n++];
+    koop__rep__figure__init(f);
+    f->key = (char *)key;
+    f->group = (char *)group;
+    f->dim = (char *)(dim ? dim : "");
+    f->label = (char *)label;
+    f->dim_label = (char *)(dim_label ? dim_label : "");
+    f->has_decimals = 1;
+    f->decimals = decimals;
+    if (s_small(o, den)) {
+        f->has_suppressed = 1;
+        f->suppressed = 1;
+    } else if (has_value) {
+        f->has_value = 1;
+        f->value = decimals ? s_round1(value) : value;
+    }
+    return f;
+}
+
+static void
+s_count(s_out *o, const char *group, const char *key, const char *label, int64_t n)
+{
+    s_figure(o, group, key, NULL, label, NULL, (double)n, 1, 0, n);
+}
+
+static void
+s_count_dim(s_out *o, const char *group, const char *key, const char *dim, const char *label, const char *dim_label,
+            int64_t n)
+{
+    if (n != 0)
+        s_figure(o, group, key, dim, label, dim_label, (double)n, 1, 0, n);
+}
+
+static void
+s_ratio(s_out *o, const char *group, const char *key, const char *label, double num, int64_t den, double scale)
+{
+    s_figure(o, group, key, NULL, label, NULL, den ? num * scale / (double)den : 0, den != 0, 1, den);
+}
+
+/* ---- the period ---- */
+
+static int
+s_parse_bound(const char *s, int is_to, int32_t *day, char *err, size_t errlen)
+{
+    int y, m = 0, q = 0;
+    char tail;
+    size_t n = strlen(s);
+    if (n == 4 && sscanf(s, "%4d%c", &y, &tail) == 1) {
+        m = is_to ? 12 : 1;
+    } else if (n == 7 && s[4] == '-' && s[5] == 'Q' && sscanf(s, "%4d-Q%1d%c", &y, &q, &tail) == 2 && q >= 1 && q <= 4) {
+        m = is_to ? q * 3 : q * 3 - 2;
+    } else if (n == 7 && sscanf(s, "%4d-%2d%c", &y, &m, &tail) == 2) {
+        /* month checked below */
+    } else if (n == 10) {
+        int32_t d;
+        if (rep_day_parse(s, &d) != 0)
+            goto bad;
+        if (!is_to && d != rep_month_first(rep_month_of(d))) {
+            snprintf(err, errlen,
+                     "--from %s: raporty obejmują pełne miesiące: podaj pierwszy dzień miesiąca albo RRRR-MM", s);
+            return -1;
+        }
+        if (is_to && d != rep_month_last(rep_month_of(d))) {
+            snprintf(err, errlen,
+                     "--to %s: raporty obejmują pełne miesiące: podaj ostatni dzień miesiąca albo RRRR-MM", s);
+            return -1;
+        }
+        *day = d;
+        return 0;
+    } else {
+        goto bad;
+    }
+    if (y < 1900 || y > 2199 || m < 1 || m > 12)
+        goto bad;
+    {
+        uint16_t month = (uint16_t)((y - 1900) * 12 + m - 1);
+        *day = is_to ? rep_month_last(month) : rep_month_first(month);
+    }
+    return 0;
+bad:
+    snprintf(err, errlen, "--%s '%.40s': podaj datę RRRR-MM-DD, miesiąc RRRR-MM, kwartał RRRR-Qn albo rok RRRR",
+             is_to ? "to" : "from", s);
+    return -1;
+}
+
+/* ---- reading the projection ---- */
+
+typedef struct {
+    int64_t cum[REP_F_COUNT];    /* months up to the end of the period */
+    int64_t before[REP_F_COUNT]; /* months before its start */
+    int64_t in[REP_F_COUNT];     /* months of the period */
+    int64_t now[REP_F_COUNT];    /* REP_MONTH_NOW */
+    int64_t overdue[REP_SECTORS];
+} s_sums;
+
+/* Open tasks due on days [from, to] (in one month) by sector. */
+static int
+s_open_due(rep_proj_t *p, MDB_txn *txn, uint32_t unit, int32_t from, int32_t to, int64_t *by_sector)
+{
+    unsigned char key[8];
+    MDB_cursor *cur;
+    MDB_val k = {sizeof key, key}, v;
+    uint32_t last = (uint32_t)to ^ 0x80000000u;
+    int rc;
+    if (to < from)
+        return 0;
+    key[0] = (unsigned char)(unit >> 24);
+    key[1] = (unsigned char)(unit >> 16);
+    key[2] = (unsigned char)(unit >> 8);
+    key[3] = (unsigned char)unit;
+    {
+        uint32_t f = (uint32_t)from ^ 0x80000000u;
+        key[4] = (unsigned char)(f >> 24);
+        key[5] = (unsigned char)(f >> 16);
+        key[6] = (unsigned char)(f >> 8);
+        key[7] = (unsigned char)f;
+    }
+    if ((rc = mdb_cursor_open(txn, rep_dbi(p, "open_due"), &cur)) != 0)
+        return rc;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        const unsigned char *kb = k.mv_data;
+        int64_t counts[REP_SECTORS];
+        uint32_t day;
+        if (k.mv_size != 8 || memcmp(kb, key, 4) != 0)
+            break;
+        day = (uint32_t)kb[4] << 24 | (uint32_t)kb[5] << 16 | (uint32_t)kb[6] << 8 | kb[7];
+        if (day > last)
+            break;
+        if (v.mv_size != sizeof counts) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        memcpy(counts, v.mv_data, sizeof counts);
+        for (int s = 0; s < REP_SECTORS; s++)
+            by_sector[s] += counts[s];
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static int
+s_read_months(rep_proj_t *p, MDB_txn *txn, uint32_t unit, uint16_t m1, uint16_t m2, int32_t t, s_sums *s)
+{
+    unsigned char key[6];
+    MDB_cursor *cur;
+    MDB_val k = {sizeof key, key}, v;
+    int rc;
+
+    memset(s, 0, sizeof *s);
+    key[0] = (unsigned char)(unit >> 24);
+    key[1] = (unsigned char)(unit >> 16);
+    key[2] = (unsigned char)(unit >> 8);
+    key[3] = (unsigned char)unit;
+    key[4] = key[5] = 0;
+    if ((rc = mdb_cursor_open(txn, rep_dbi(p, "month"), &cur)) != 0)
+        return rc;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        const unsigned char *kb = k.mv_data;
+        rep_month_t rec;
+        uint16_t month;
+        if (k.mv_size != 6 || memcmp(kb, key, 4) != 0)
+            break;
+        month = (uint16_t)(kb[4] << 8 | kb[5]);
+        if (month > m2)
+            break;
+        if (v.mv_size != sizeof rec) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        memcpy(&rec, v.mv_data, sizeof rec);
+        for (int f = 0; f < REP_F_COUNT; f++) {
+            s->cum[f] += rec.v[f];
+            if (month < m1)
+                s->before[f] += rec.v[f];
+        }
+        if (month < m1)
+            continue;
+        /* open tasks due in the period are overdue when due before T */
+        if (rep_month_last(month) < t) {
+            for (int sct = 0; sct < REP_SECTORS; sct++)
+                s->overdue[sct] += rec.v[REP_F_TASK_OPEN + sct];
+        } else if (rep_month_first(month) < t) {
+            if ((rc = s_open_due(p, txn, unit, rep_month_first(month), t - 1, s->overdue)) != 0)
+                break;
+        }
+    }
+    mdb_cursor_close(cur);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return rc;
+    for (int f = 0; f < REP_F_COUNT; f++)
+        s->in[f] = s->cum[f] - s->before[f];
+    {
+        rep_month_t now;
+        if ((rc = rep_month_get(p, txn, unit, REP_MONTH_NOW, &now)) != 0)
+            return rc;
+        memcpy(s->now, now.v, sizeof s->now);
+    }
+    return 0;
+}
+
+typedef struct {
+    uint16_t days;
+    int64_t count;
+} s_answer;
+
+static int
+s_cmp_answer(const void *a, const void *b)
+{
+    const s_answer *x = a, *y = b;
+    return x->days < y->days ? -1 : x->days > y->days;
+}
+
+/* The median time to answer a referral (days), answers in months m1..m2. */
+static int
+s_answer_median(rep_proj_t *p, MDB_txn *txn, uint32_t unit, uint16_t m1, uint16_t m2, double *median, int64_t *total)
+{
+    unsigned char key[8];
+    MDB_cursor *cur;
+    MDB_val k = {sizeof key, key}, v;
+    s_answer *a = NULL;
+    size_t n = 0, cap = 0;
+    int rc;
+
+    *median = 0;
+    *total = 0;
+    key[0] = (unsigned char)(unit >> 24);
+    key[1] = (unsigned char)(unit >> 16);
+    key[2] = (unsigned char)(unit >> 8);
+    key[3] = (unsigned char)unit;
+    key[4] = (unsigned char)(m1 >> 8);
+    key[5] = (unsigned char)m1;
+    key[6] = key[7] = 0;
+    if ((rc = mdb_cursor_open(txn, rep_dbi(p, "answer"), &cur)) != 0)
+        return rc;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        const unsigned char *kb = k.mv_data;
+        int64_t count;
+        if (k.mv_size != 8 || memcmp(kb, key, 4) != 0 || (uint16_t)(kb[4] << 8 | kb[5]) > m2)
+            break;
+        if (v.mv_size != sizeof count) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        memcpy(&count, v.mv_data, sizeof count);
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 64;
+            s_answer *g = realloc(a, ncap * sizeof *g);
+            if (!g) {
+                rc = ENOMEM;
+                break;
+            }
+            a = g;
+            cap = ncap;
+        }
+        a[n].days = (uint16_t)(kb[6] << 8 | kb[7]);
+        a[n].count = count;
+        *total += count;
+        n++;
+    }
+    mdb_cursor_close(cur);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        goto fail;
+    rc = 0;
+    if (*total > 0) {
+        int64_t lo = (*total - 1) / 2, hi = *total / 2, seen = 0;
+        double vlo = 0, vhi = 0;
+        qsort(a, n, sizeof *a, s_cmp_answer);
+        for (size_t i = 0; i < n; i++) {
+            if (lo >= seen && lo < seen + a[i].count)
+                vlo = a[i].days;
+            if (hi >= seen && hi < seen + a[i].count)
+                vhi = a[i].days;
+            seen += a[i].count;
+        }
+        *median = (vlo + vhi) / 2.0;
+    }
+fail:
+    free(a);
+    return rc;
+}
+
+/* Active entries of the list not verified for a year before t. */
+static int
+s_unverified(rep_proj_t *p, MDB_txn *txn, uint32_t unit, int32_t t, int64_t *out)
+{
+    unsigned char key[8];
+    MDB_cursor *cur;
+    MDB_val k = {sizeof key, key}, v;
+    uint32_t limit = (uint32_t)(t - 365) ^ 0x80000000u;
+    int rc;
+
+    key[0] = (unsigned char)(unit >> 24);
+    key[1] = (unsigned char)(unit >> 16);
+    key[2] = (unsigned char)(unit >> 8);
+    key[3] = (unsigned char)unit;
+    key[4] = key[5] = key[6] = key[7] = 0;
+    if ((rc = mdb_cursor_open(txn, rep_dbi(p, "verified"), &cur)) != 0)
+        return rc;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        const unsigned char *kb = k.mv_data;
+        int64_t count;
+        if (k.mv_size != 8 || memcmp(kb, key, 4) != 0)
+            break;
+        if (((uint32_t)kb[4] << 24 | (uint32_t)kb[5] << 16 | (uint32_t)kb[6] << 8 | kb[7]) >= limit)
+            break;
+        if (v.mv_size != sizeof count) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        memcpy(&count, v.mv_data, sizeof count);
+        *out += count;
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static int
+s_categories(rep_proj_t *p, MDB_txn *txn, uint32_t unit, s_out *o)
+{
+    unsigned char key[4];
+    MDB_cursor *cur;
+    MDB_val k = {sizeof key, key}, v;
+    int rc;
+    key[0] = (unsigned char)(unit >> 24);
+    key[1] = (unsigned char)(unit >> 16);
+    key[2] = (unsigned char)(unit >> 8);
+    key[3] = (unsigned char)unit;
+    if ((rc = mdb_cursor_open(txn, rep_dbi(p, "category"), &cur)) != 0)
+        return rc;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        char name[101];
+        int64_t count;
+        const char *kept;
+        if (k.mv_size < 4 || k.mv_size > 4 + 100 || memcmp(k.mv_data, key, 4) != 0)
+            break;
+        if (v.mv_size != sizeof count) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        memcpy(&count, v.mv_data, sizeof count);
+        memcpy(name, (char *)k.mv_data + 4, k.mv_size - 4);
+        name[k.mv_size - 4] = '\0';
+        if (!(kept = s_keep(o, name[0] ? name : "(bez kategorii)")))
+            break;
+        s_count_dim(o, "catalogue", "catalogue_by_category", kept, "Aktywne pozycje listy wg kategorii", kept, count);
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+typedef struct {
+    rep_proj_t *p;
+    MDB_txn *txn;
+    uint32_t unit;
+    const char *want;   /* TERYT wanted */
+    uint32_t found;
+    int64_t gminas;
+    int rc;
+} s_units_ctx;
+
+static int
+s_find_teryt(const char *node, const rep_unit_t *u, void *ctx)
+{
+    s_units_ctx *c = ctx;
+    (void)node;
+    if (strcmp(u->teryt, c->want) == 0 && !c->found) {
+        c->found = u->no;
+        return 1;
+    }
+    return 0;
+}
+
+static int
+s_count_gminas(const char *node, const rep_unit_t *u, void *ctx)
+{
+    s_units_ctx *c = ctx;
+    int within;
+    (void)node;
+    if (u->hub)
+        return 0;
+    if ((c->rc = rep_unit_within(c->p, c->txn, u->no, c->unit, &within)) != 0)
+        return 1;
+    c->gminas += within;
+    return 0;
+}
+
+static const char *
+s_level(const rep_unit_t *u)
+{
+    switch (strlen(u->teryt)) {
+    case 7: return "gmina";
+    case 4: return "powiat";
+    case 2: return "województwo";
+    default: return u->hub ? "kraj" : "gmina";
+    }
+}
+
+/* ---- Polish words ---- */
+
+/* 0: one (1), 1: few (2-4, 22-24 ...), 2: many */
+static int
+s_plural(int64_t n, int suppressed)
+{
+    if (suppressed)
+        return 1;
+    if (n == 1)
+        return 0;
+    if (n % 10 >= 2 && n % 10 <= 4 && (n % 100 < 12 || n % 100 > 14))
+        return 1;
+    return 2;
+}
+
+static void
+s_num(char *out, size_t len, const Koop__Rep__Figure *f)
+{
+    if (!f || f->suppressed)
+        snprintf(out, len, "<3");
+    else if (!f->has_value)
+        snprintf(out, len, "–");
+    else if (f->decimals) {
+        char *comma;
+        snprintf(out, len, "%.1f", f->value);
+        if ((comma = strchr(out, '.')))
+            *comma = ',';
+    } else
+        snprintf(out, len, "%lld", (long long)s_round(f->value));
+}
+
+static const Koop__Rep__Figure *
+s_find(const s_out *o, const char *key)
+{
+    for (size_t i = 0; i < o->n; i++)
+        if (strcmp(o->figs[i].key, key) == 0 && !o->figs[i].dim[0])
+            return &o->figs[i];
+    return NULL;
+}
+
+static int64_t
+s_val(const Koop__Rep__Figure *f)
+{
+    return f && f->has_value ? (int64_t)s_round(f->value) : 0;
+}
+
+/* The evaluation in the model's words ("350 partner entities cooperated in
+ * PZKs; an average PZK worked 16 months; 140 of 172 persons/families
+ * completed their IPW successfully (81.4 %)"), in Polish. */
+static char *
+s_summary(const s_out *o)
+{
+    const Koop__Rep__Figure *pe = s_find(o, "partner_entities"), *pc = s_find(o, "pzk_count"),
+                            *pm = s_find(o, "pzk_avg_months"), *cl = s_find(o, "ipw_closed"),
+                            *su = s_find(o, "ipw_success"), *rt = s_find(o, "ipw_success_rate"),
+                            *hh = s_find(o, "households"), *pp = s_find(o, "persons");
+    static const char *const partners[3][2] = {{"podmiot partnerski", "współpracował"},
+                                               {"podmioty partnerskie", "współpracowały"},
+                                               {"podmiotów partnerskich", "współpracowało"}};
+    static const char *const finished[3] = {"zakończyła", "zakończyły", "zakończyło"};
+    static const char *const households[3] = {"gospodarstwo domowe", "gospodarstwa domowe", "gospodarstw domowych"};
+    static const char *const persons[3] = {"osobę", "osoby", "osób"};
+    char a[32], b[32], c[32], buf[1024];
+    size_t len = 0;
+    int k;
+
+    s_num(a, sizeof a, pe);
+    k = s_plural(s_val(pe), pe && pe->suppressed);
+    len += (size_t)snprintf(buf + len, sizeof buf - len, "%s %s %s w PZK", a, partners[k][0], partners[k][1]);
+    if (pm && (pm->has_value || pm->suppressed)) {
+        s_num(a, sizeof a, pm);
+        s_num(b, sizeof b, pc);
+        len += (size_t)snprintf(buf + len, sizeof buf - len, "; przeciętny PZK działał %s miesiąca (PZK w okresie: %s)",
+                                a, b);
+    } else {
+        len += (size_t)snprintf(buf + len, sizeof buf - len, "; w okresie nie działał żaden PZK");
+    }
+    if (cl && (s_val(cl) > 0 || cl->suppressed)) {
+        s_num(a, sizeof a, su);
+        s_num(b, sizeof b, cl);
+        s_num(c, sizeof c, rt);
+        k = s_plural(s_val(su), su && su->suppressed);
+        len += (size_t)snprintf(buf + len, sizeof buf - len,
+                                "; %s spośród %s %s, których IPW zamknięto, %s go sukcesem (%s %%)", a, b,
+                                s_val(cl) == 1 && !cl->suppressed ? "osoby/rodziny" : "osób/rodzin", finished[k], c);
+    } else {
+        len += (size_t)snprintf(buf + len, sizeof buf - len, "; w okresie nie zamknięto żadnego IPW");
+    }
+    s_num(a, sizeof a, hh);
+    s_num(b, sizeof b, pp);
+    k = s_plural(s_val(hh), hh && hh->suppressed);
+    snprintf(buf + len, sizeof buf - len, "; IPW objęły %s %s (%s %s).", a, households[k], b,
+             persons[s_plural(s_val(pp), pp && pp->suppressed)]);
+    return strdup(buf);
+}
+
+/* ---- the figures ---- */
+
+static void
+s_figures_pzk(s_out *o, const s_sums *s, int32_t end, int64_t partners_by_sector[REP_SECTORS], int evaluation)
+{
+    int64_t partners = 0, dissolved = s->in[REP_F_PZK_DISSOLVED];
+    /* working in the period: dissolved in it, or formed by its end and not dissolved by then */
+    int64_t running = s->cum[REP_F_PZK_FORMED] - s->cum[REP_F_PZK_DISSOLVED];
+    double days = (double)(s->in[REP_F_PZK_DISSOLVED_DAYS] - s->in[REP_F_PZK_DISSOLVED_FORMED_DAYS]) +
+                  (double)running * end -
+                  (double)(s->cum[REP_F_PZK_FORMED_DAYS] - s->cum[REP_F_PZK_DISSOLVED_FORMED_DAYS]);
+    for (int i = 0; i < REP_SECTORS; i++)
+        partners += partners_by_sector[i];
+    s_count(o, "pzk", "partner_entities", "Podmioty partnerskie w PZK (różne instytucje)", partners);
+    if (!evaluation)
+        for (int i = 0; i < REP_SECTORS; i++)
+            s_count_dim(o, "pzk", "partner_entities", s_sector_key[i], "Podmioty partnerskie w PZK wg sektora",
+                        s_sector_pl[i], partners_by_sector[i]);
+    s_count(o, "pzk", "pzk_count", "PZK działające w okresie", dissolved + running);
+    s_ratio(o, "pzk", "pzk_avg_months", "Przeciętny czas działania PZK (miesiące)", days, dissolved + running,
+            1.0 / S_DAYS_PER_MONTH);
+    if (!evaluation) {
+        s_count(o, "pzk", "pzk_formed", "PZK utworzone w okresie", s->in[REP_F_PZK_FORMED]);
+        s_count(o, "pzk", "pzk_dissolved", "PZK rozwiązane w okresie", dissolved);
+    }
+    s_count(o, "pzk", "agreements", "Porozumienia podpisane w okresie", s->in[REP_F_AGR_SIGNED]);
+    if (!evaluation)
+        s_ratio(o, "pzk", "agreement_avg_parties", "Przeciętna liczba stron porozumienia",
+                (double)s->in[REP_F_AGR_PARTIES], s->in[REP_F_AGR_SIGNED], 1.0);
+}
+
+static void
+s_figures_ipw(s_out *o, const s_sums *s, int64_t households, int64_t persons, int evaluation)
+{
+    int64_t closed = 0, active;
+    for (int i = 0; i < REP_OUTCOMES; i++)
+        closed += s->in[REP_F_IPW_CLOSED + i];
+    active = s->cum[REP_F_IPW_OPENED];
+    for (int i = 0; i < REP_OUTCOMES; i++)
+        active -= s->before[REP_F_IPW_CLOSED + i];
+    s_count(o, "ipw", "ipw_opened", "IPW otwarte w okresie", s->in[REP_F_IPW_OPENED]);
+    if (!evaluation)
+        s_count(o, "ipw", "ipw_signed", "IPW podpisane (po raz pierwszy realizowane) w okresie", s->in[REP_F_IPW_SIGNED]);
+    s_count(o, "ipw", "ipw_active", "IPW realizowane w okresie (otwarte do jego końca, niezamknięte przed początkiem)",
+            active);
+    s_count(o, "ipw", "ipw_closed", "IPW zamknięte w okresie", closed);
+    if (!evaluation)
+        for (int i = 2; i < REP_OUTCOMES; i++)
+            s_count_dim(o, "ipw", "ipw_closed", s_outcome_key[i], "IPW zamknięte wg wyniku", s_outcome_pl[i],
+                        s->in[REP_F_IPW_CLOSED + i]);
+    s_count(o, "ipw", "ipw_success", "IPW zakończone sukcesem", s->in[REP_F_IPW_CLOSED + 2]);
+    s_ratio(o, "ipw", "ipw_success_rate", "Odsetek IPW zakończonych sukcesem (%)", (double)s->in[REP_F_IPW_CLOSED + 2],
+            closed, 100.0);
+    s_ratio(o, "ipw", "ipw_avg_months", "Przeciętny czas trwania zamkniętego IPW (miesiące)",
+            (double)s->in[REP_F_IPW_CLOSED_DAYS], closed, 1.0 / S_DAYS_PER_MONTH);
+    s_count(o, "ipw", "households", "Gospodarstwa domowe (osoby/rodziny) objęte IPW w okresie", households);
+    s_count(o, "ipw", "persons", "Osoby w gospodarstwach objętych IPW", persons);
+    if (!evaluation)
+        s_count(o, "ipw", "households_registered", "Gospodarstwa domowe zarejestrowane w okresie",
+                s->in[REP_F_HH_REGISTERED]);
+}
+
+static void
+s_figures_rest(s_out *o, const s_sums *s, double median, int64_t answers)
+{
+    int64_t goals = 0, active, zzk, sect, due = 0, on_time = 0, late = 0, open = 0, overdue = 0, cancelled = 0;
+    static const char *const hist_key[REP_HIST] = {"0", "1", "2", "3", "4", "5", "6+"};
+    static const char *const hist_pl[REP_HIST] = {"sektor nieznany", "1 sektor", "2 sektory", "3 sektory",
+                                                  "4 sektory", "5 sektorów", "6 i więcej sektorów"};
+
+    /* goals */
+    for (int a = 0; a < REP_AREAS; a++)
+        goals += s->in[REP_F_GOAL_ADDED + a];
+    s_count(o, "goals", "goals_added", "Cele dodane w okresie", goals);
+    for (int a = 0; a < REP_AREAS; a++)
+        s_count_dim(o, "goals", "goals_added", s_area_key[a], "Cele wg obszaru", s_area_pl[a], s->in[REP_F_GOAL_ADDED + a]);
+    s_count(o, "goals", "psr_goals_reviewed", "Cele z co najmniej jedną oceną (do końca okresu)", s->cum[REP_F_PSR_FIRST]);
+    s_ratio(o, "goals", "psr_avg_change", "Przeciętna zmiana oceny PSR: od wartości wyjściowej do ostatniej oceny",
+            (double)s->cum[REP_F_PSR_DELTA], s->cum[REP_F_PSR_FIRST], 1.0);
+
+    /* tasks due in the period */
+    for (int i = 0; i < REP_SECTORS; i++) {
+        on_time += s->in[REP_F_TASK_ON_TIME + i];
+        late += s->in[REP_F_TASK_LATE + i];
+        open += s->in[REP_F_TASK_OPEN + i];
+        cancelled += s->in[REP_F_TASK_CANCELLED + i];
+        overdue += s->overdue[i];
+    }
+    due = on_time + late + open + cancelled;
+    s_count(o, "tasks", "tasks_due", "Zadania z terminem w okresie", due);
+    s_count(o, "tasks", "tasks_on_time", "Zadania wykonane w terminie", on_time);
+    for (int i = 0; i < REP_SECTORS; i++)
+        s_count_dim(o, "tasks", "tasks_on_time", s_sector_key[i], "Zadania wykonane w terminie wg sektora właściciela",
+                    s_sector_pl[i], s->in[REP_F_TASK_ON_TIME + i]);
+    s_count(o, "tasks", "tasks_late", "Zadania wykonane po terminie", late);
+    for (int i = 0; i < REP_SECTORS; i++)
+        s_count_dim(o, "tasks", "tasks_late", s_sector_key[i], "Zadania wykonane po terminie wg sektora właściciela",
+                    s_sector_pl[i], s->in[REP_F_TASK_LATE + i]);
+    s_count(o, "tasks", "tasks_overdue", "Zadania zaległe (niewykonane po terminie)", overdue);
+    for (int i = 0; i < REP_SECTORS; i++)
+        s_count_dim(o, "tasks", "tasks_overdue", s_sector_key[i], "Zadania zaległe wg sektora właściciela",
+                    s_sector_pl[i], s->overdue[i]);
+    s_count(o, "tasks", "tasks_not_yet_due", "Zadania w toku przed terminem", open - overdue);
+    s_count(o, "tasks", "tasks_cancelled", "Zadania anulowane", cancelled);
+    s_ratio(o, "tasks", "tasks_on_time_rate", "Odsetek zadań wykonanych w terminie (%)", (double)on_time, on_time + late,
+            100.0);
+
+    /* referrals */
+    s_count(o, "referrals", "referrals_sent", "Skierowania wysłane w okresie", s->in[REP_F_REF_SENT]);
+    s_count(o, "referrals", "referrals_accepted", "Skierowania przyjęte", s->in[REP_F_REF_ACCEPTED]);
+    s_count(o, "referrals", "referrals_declined", "Skierowania odrzucone", s->in[REP_F_REF_DECLINED]);
+    s_count(o, "referrals", "referrals_done", "Skierowania zrealizowane", s->in[REP_F_REF_DONE]);
+    s_figure(o, "referrals", "referral_median_answer_days", NULL, "Mediana czasu odpowiedzi na skierowanie (dni)", NULL,
+             median, answers > 0, 1, answers);
+
+    /* ZZK of the IPWs running in the period */
+    active = s->cum[REP_F_IPW_OPENED];
+    for (int i = 0; i < REP_OUTCOMES; i++)
+        active -= s->before[REP_F_IPW_CLOSED + i];
+    zzk = s->cum[REP_F_IPW_OPENED_ZZK] - s->before[REP_F_IPW_CLOSED_ZZK];
+    sect = s->cum[REP_F_IPW_OPENED_SECT] - s->before[REP_F_IPW_CLOSED_SECT];
+    s_ratio(o, "zzk", "zzk_avg_size", "Przeciętna liczba członków ZZK na IPW", (double)zzk, active, 1.0);
+    s_ratio(o, "zzk", "zzk_avg_sectors", "Przeciętna liczba sektorów w ZZK na IPW", (double)sect, active, 1.0);
+    for (int h = 0; h < REP_HIST; h++)
+        s_count_dim(o, "zzk", "ipw_by_zzk_sectors", hist_key[h], "IPW wg liczby sektorów w ZZK", hist_pl[h],
+                    s->cum[REP_F_IPW_OPENED_HIST + h] - s->before[REP_F_IPW_CLOSED_HIST + h]);
+    s_count(o, "zzk", "meetings", "Spotkania ZZK w okresie", s->in[REP_F_MEETINGS]);
+
+}
+
+/* The list of services as of today (REP_MONTH_NOW and the side tables). */
+static int
+s_figures_catalogue(rep_proj_t *p, MDB_txn *txn, uint32_t unit, s_out *o, const s_sums *s, int64_t unverified)
+{
+    int rc;
+    s_count(o, "catalogue", "catalogue_entries", "Pozycje na liście aktywności i usług", s->now[REP_F_CAT_ENTRIES]);
+    s_count(o, "catalogue", "catalogue_active", "Pozycje aktywne", s->now[REP_F_CAT_ACTIVE]);
+    for (int t = 1; t < REP_TARGETS; t++)
+        s_count_dim(o, "catalogue", "catalogue_by_target", s_target_key[t], "Aktywne pozycje wg grupy docelowej",
+                    s_target_pl[t], s->now[REP_F_CAT_TARGET + t]);
+    if ((rc = s_categories(p, txn, unit, o)) != 0)
+        return rc;
+    s_count(o, "catalogue", "catalogue_unverified", "Aktywne pozycje niezweryfikowane od roku",
+            s->now[REP_F_CAT_NEVER_VERIFIED] + unverified);
+    return 0;
+}
+
+static void
+s_free_out(s_out *o)
+{
+    for (size_t i = 0; i < o->nstrs; i++)
+        free(o->strs[i]);
+    free(o->strs);
+    free(o->figs);
+    free(o->ptrs);
+    free(o->rep.summary);
+    free(o);
+}
+
+void
+rep_report_free(Koop__Rep__Report **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    s_free_out((s_out *)*self_p);
+    *self_p = NULL;
+}
+
+int
+rep_report(rep_proj_t *p, MDB_txn *txn, const Koop__Rep__ReportQuery *q, int evaluation, Koop__Rep__Report **out,
+           char *err, size_t errlen)
+{
+    const rep_self_t *self = rep_proj_self(p);
+    s_out *o = calloc(1, sizeof *o);
+    s_sums *s = malloc(sizeof *s);
+    rep_unit_t unit;
+    char node[64], from_s[11] = "", to_s[11] = "", asof_s[11];
+    int32_t from = REP_NO_DAY, to = REP_NO_DAY, t, end;
+    uint16_t m1, m2;
+    int64_t partners[REP_SECTORS], households, persons, gaps_n, gaps_w, answers = 0, unverified = 0;
+    double median = 0;
+    rep_stats_t st;
+    s_units_ctx uc;
+    int rc, status = KOOP_INTERNAL;
+
+    *out = NULL;
+    if (!o || !s) {
+        snprintf(err, errlen, "brak pamięci");
+        goto fail;
+    }
+    koop__rep__report__init(&o->rep);
+    o->suppress = self->hub;
+
+    /* the period and the report day */
+    status = KOOP_INVALID;
+    if (q->as_of && *q->as_of) {
+        if (rep_day_parse(q->as_of, &t) != 0) {
+            snprintf(err, errlen, "--as-of '%.40s': podaj datę RRRR-MM-DD", q->as_of);
+            goto fail;
+        }
+    } else {
+        char today[11];
+        koop_date_today(today);
+        if (rep_day_parse(today, &t) != 0) {
+            snprintf(err, errlen, "nie można ustalić dzisiejszej daty");
+            goto fail;
+        }
+    }
+    if (q->from && *q->from && s_parse_bound(q->from, 0, &from, err, errlen) != 0)
+        goto fail;
+    if (q->to && *q->to && s_parse_bound(q->to, 1, &to, err, errlen) != 0)
+        goto fail;
+    if (from != REP_NO_DAY && to != REP_NO_DAY && to < from) {
+        snprintf(err, errlen, "koniec okresu (%s) jest przed jego początkiem (%s)", q->to, q->from);
+        goto fail;
+    }
+    m1 = from == REP_NO_DAY ? 0 : rep_month_of(from);
+    m2 = to == REP_NO_DAY ? rep_month_of(t) : rep_month_of(to);
+    end = to == REP_NO_DAY || to > t ? t : to;
+    if (from != REP_NO_DAY)
+        rep_day_format(from, from_s);
+    if (to != REP_NO_DAY)
+        rep_day_format(to, to_s);
+    rep_day_format(t, asof_s);
+
+    /* the unit: a node id, or a TERYT code */
+    status = KOOP_INTERNAL;
+    if (!q->unit || !*q->unit) {
+        rc = rep_unit_by_node(p, txn, self->node, &unit);
+    } else {
+        if (strlen(q->unit) > 63) {
+            status = KOOP_INVALID;
+            snprintf(err, errlen, "--unit: za długi identyfikator");
+            goto fail;
+        }
+        rc = rep_unit_by_node(p, txn, q->unit, &unit);
+        if (rc == MDB_NOTFOUND) {
+            memset(&uc, 0, sizeof uc);
+            uc.want = q->unit;
+            if ((rc = rep_unit_each(p, txn, s_find_teryt, &uc)) != 0 && rc != 1)
+                goto store_fail;
+            rc = uc.found ? rep_unit_node(p, txn, uc.found, node, &unit) : MDB_NOTFOUND;
+        }
+    }
+    if (rc == MDB_NOTFOUND) {
+        status = KOOP_NOT_FOUND;
+        snprintf(err, errlen,
+                 "nieznana jednostka '%.63s': podaj identyfikator węzła albo kod TERYT gminy lub powiatu, z którego "
+                 "zdarzenia dotarły (koopctl report status pokazuje znane jednostki)",
+                 q->unit ? q->unit : "");
+        goto fail;
+    }
+    if (rc != 0)
+        goto store_fail;
+    if ((rc = rep_unit_node(p, txn, unit.no, node, NULL)) != 0)
+        goto store_fail;
+
+    /* the counters */
+    if ((rc = s_read_months(p, txn, unit.no, m1, m2, t, s)) != 0)
+        goto store_fail;
+    for (int i = 0; i < REP_SECTORS; i++) {
+        if ((rc = rep_cov_gaps(p, txn, unit.no, REP_KIND_INSTITUTION, i, m1, m2, &gaps_n, &gaps_w)) != 0)
+            goto store_fail;
+        partners[i] = s->cum[REP_F_INST_START + i] - s->before[REP_F_INST_END + i] - gaps_n;
+    }
+    if ((rc = rep_cov_gaps(p, txn, unit.no, REP_KIND_HOUSEHOLD, 0, m1, m2, &gaps_n, &gaps_w)) != 0)
+        goto store_fail;
+    households = s->cum[REP_F_HH_START] - s->before[REP_F_HH_END] - gaps_n;
+    persons = s->cum[REP_F_HH_START_W] - s->before[REP_F_HH_END_W] - gaps_w;
+    if (!evaluation && ((rc = s_answer_median(p, txn, unit.no, m1, m2, &median, &answers)) != 0 ||
+                        (rc = s_unverified(p, txn, unit.no, t, &unverified)) != 0))
+        goto store_fail;
+    if ((rc = rep_proj_stats(p, txn, &st)) != 0)
+        goto store_fail;
+
+    /* the figures */
+    s_figures_pzk(o, s, end, partners, evaluation);
+    s_figures_ipw(o, s, households, persons, evaluation);
+    if (!evaluation) {
+        s_figures_rest(o, s, median, answers);
+        if ((rc = s_figures_catalogue(p, txn, unit.no, o, s, unverified)) != 0)
+            goto store_fail;
+        memset(&uc, 0, sizeof uc);
+        uc.p = p;
+        uc.txn = txn;
+        uc.unit = unit.no;
+        if ((rc = rep_unit_each(p, txn, s_count_gminas, &uc)) != 0 && rc != 1)
+            goto store_fail;
+        if ((rc = uc.rc) != 0)
+            goto store_fail;
+        s_figure(o, "units", "gminas", NULL, "Gminy, z których dotarły dane", NULL, (double)uc.gminas, 1, 0, 0);
+    }
+    if (o->failed || !(o->ptrs = malloc((o->n ? o->n : 1) * sizeof *o->ptrs))) {
+        snprintf(err, errlen, "brak pamięci");
+        goto fail;
+    }
+    for (size_t i = 0; i < o->n; i++)
+        o->ptrs[i] = &o->figs[i];
+    o->rep.n_figures = o->n;
+    o->rep.figures = o->ptrs;
+    if (evaluation && !(o->rep.summary = s_summary(o))) {
+        snprintf(err, errlen, "brak pamięci");
+        goto fail;
+    }
+    o->rep.unit = s_keep(o, node);
+    o->rep.unit_name = s_keep(o, strcmp(node, self->node) == 0 ? self->name : "");
+    o->rep.teryt = s_keep(o, unit.teryt);
+    o->rep.level = (char *)s_level(&unit);
+    o->rep.from = s_keep(o, from_s);
+    o->rep.to = s_keep(o, to_s);
+    o->rep.as_of = s_keep(o, asof_s);
+    o->rep.has_small_counts_suppressed = 1;
+    o->rep.small_counts_suppressed = o->suppress;
+    o->rep.has_events = 1;
+    o->rep.events = st.applied;
+    if (o->failed) {
+        snprintf(err, errlen, "brak pamięci");
+        goto fail;
+    }
+    free(s);
+    *out = &o->rep;
+    return KOOP_OK;
+store_fail:
+    status = KOOP_INTERNAL;
+    snprintf(err, errlen, "błąd odczytu projekcji: %s", rc == ENOMEM ? "brak pamięci" : mdb_strerror(rc));
+fail:
+    if (o)
+        s_free_out(o);
+    free(s);
+    return status;
+}
