@@ -132,4 +132,10 @@ done
 "$KC" -c "$H" sync status
 say "Hub: ostatnie zdarzenia gminy Kobylin-Borzymy w kopii powiatu (bez danych osobowych)"
 "$KC" -c "$H" events list --stream cases --node gmina-2013032 --limit 8
+say "Ewaluacja: gmina Kobylin-Borzymy"
+for _ in $(seq 1 50); do [ "$("$KC" -c "$G1" --json report evaluation | jq -r .ipw_opened)" = 5 ] && break; sleep 0.2; done
+"$KC" -c "$G1" report evaluation
+say "Ewaluacja: powiat wysokomazowiecki (z obu gmin, na hubie; małe liczby jako <3)"
+for _ in $(seq 1 50); do [ "$("$KC" -c "$H" --json report evaluation | jq -r .ipw_opened)" = 10 ] && break; sleep 0.2; done
+"$KC" -c "$H" report evaluation
 say "Gotowe. Katalog demonstracji: $DEMO"

@@ -556,7 +556,9 @@ s_plural(int64_t n, int suppressed)
 static void
 s_num(char *out, size_t len, const Koop__Rep__Figure *f)
 {
-    if (!f || f->suppressed)
+    if (f && f->suppressed && f->decimals)
+        snprintf(out, len, "ukryte (<3 przypadki)"); /* a mean or a rate over a small count, not a count */
+    else if (!f || f->suppressed)
         snprintf(out, len, "<3");
     else if (!f->has_value)
         snprintf(out, len, "–");
@@ -607,7 +609,11 @@ s_summary(const s_out *o)
     s_num(a, sizeof a, pe);
     k = s_plural(s_val(pe), pe && pe->suppressed);
     len += (size_t)snprintf(buf + len, sizeof buf - len, "%s %s %s w PZK", a, partners[k][0], partners[k][1]);
-    if (pm && (pm->has_value || pm->suppressed)) {
+    if (pm && pm->suppressed) {
+        s_num(b, sizeof b, pc);
+        len += (size_t)snprintf(buf + len, sizeof buf - len,
+                                "; przeciętny czas działania PZK nie jest podawany (PZK w okresie: %s)", b);
+    } else if (pm && pm->has_value) {
         s_num(a, sizeof a, pm);
         s_num(b, sizeof b, pc);
         len += (size_t)snprintf(buf + len, sizeof buf - len, "; przeciętny PZK działał %s miesiąca (PZK w okresie: %s)",
