@@ -72,6 +72,7 @@ int kc_call(kc_ctx_t *ctx, const char *service, const char *method, const Protob
 void kc_print(kc_ctx_t *ctx, json_t *value);
 
 int kc_node_init(int argc, char **argv);
+int kc_keys(kc_ctx_t *ctx, int argc, char **argv);
 int kc_events(kc_ctx_t *ctx, int argc, char **argv);
 struct Koop__Event;
 /* One event envelope as JSON (payload decoded when its type is known). */

@@ -31,7 +31,8 @@ s_usage(FILE *out)
             "        koopctl -c WĘZEŁ.conf status\n"
             "        koopctl -c WĘZEŁ.conf events list --stream USŁUGA [--node ID] [--after SEQ] [--limit N]\n"
             "        koopctl -c WĘZEŁ.conf sync status\n"
-            "        koopctl -c HUB.conf enrol GMINA/keys/node.pub [--node ID]\n\n"
+            "        koopctl -c HUB.conf enrol GMINA/keys/node.pub [--node ID]\n"
+            "        koopctl -c WĘZEŁ.conf keys generate [--force]\n\n"
             "Polecenia:\n");
     for (size_t t = 0; t < KOOP_ARRAY_LEN(s_tables); t++)
         for (size_t i = 0; i < *s_tables[t].n; i++) {
@@ -254,6 +255,8 @@ main(int argc, char **argv)
         return kc_status(&ctx, argc - i - 1, argv + i + 1);
     if (strcmp(argv[i], "sync") == 0)
         return kc_sync(&ctx, argc - i - 1, argv + i + 1);
+    if (strcmp(argv[i], "keys") == 0)
+        return kc_keys(&ctx, argc - i - 1, argv + i + 1);
     if (strcmp(argv[i], "enrol") == 0)
         return kc_enrol(&ctx, argc - i - 1, argv + i + 1);
     /* two-word nouns first ("ipw member add") */

@@ -244,3 +244,45 @@ done:
     json_decref(opts);
     return rc;
 }
+
+/* `koopctl -c NODE.conf keys generate [--force]`: a new CURVE key pair for the
+ * node (keys/node.pub, keys/node.key 0600, named with the node's id). An
+ * existing pair is kept unless --force, which keeps the old one as *.old; the
+ * hub must then enrol the new public certificate. */
+int
+kc_keys(kc_ctx_t *ctx, int argc, char **argv)
+{
+    char pub[PATH_MAX + 32], sec[PATH_MAX + 32], old[PATH_MAX + 48];
+    int force = argc == 2 && strcmp(argv[1], "--force") == 0, rc;
+
+    if (argc < 1 || strcmp(argv[0], "generate") != 0 || (argc == 2 && !force) || argc > 2) {
+        fprintf(stderr, "użycie: koopctl -c WĘZEŁ.conf keys generate [--force]\n");
+        return KC_USAGE;
+    }
+    if ((rc = kc_load_config(ctx)) != KC_OK)
+        return rc;
+    snprintf(pub, sizeof pub, "%s/keys/node.pub", ctx->cfg.dir);
+    snprintf(sec, sizeof sec, "%s/keys/node.key", ctx->cfg.dir);
+    if (access(sec, F_OK) == 0) {
+        if (!force) {
+            fprintf(stderr, "błąd: węzeł ma już parę kluczy (%s); nowa wymaga --force i ponownego "
+                            "zapisania klucza w hubie (koopctl enrol)\n", sec);
+            return KC_REFUSED;
+        }
+        snprintf(old, sizeof old, "%s.old", sec);
+        if (rename(sec, old) != 0) {
+            fprintf(stderr, "błąd: nie można zachować starego klucza: %s\n", strerror(errno));
+            return KC_REFUSED;
+        }
+        snprintf(old, sizeof old, "%s.old", pub);
+        rename(pub, old);
+    }
+    if (s_write_keys(ctx->cfg.dir, ctx->cfg.node_id, ctx->cfg.role, ctx->cfg.teryt) != 0) {
+        fprintf(stderr, "błąd: nie można zapisać kluczy w %s/keys\n", ctx->cfg.dir);
+        return KC_REFUSED;
+    }
+    printf("Nowa para kluczy węzła %s: %s (publiczny), %s (tajny, 0600)\n", ctx->cfg.node_id, pub, sec);
+    if (force)
+        printf("Zapisz nowy klucz publiczny w hubie: koopctl -c HUB.conf enrol %s\n", pub);
+    return KC_OK;
+}

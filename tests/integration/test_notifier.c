@@ -411,3 +411,56 @@ Test(notifier, ipw_steps_and_zzk_changes_reach_the_team)
     cr_assert_eq(s_inbox(sw, "ipw_activated"), 0, "the actor is not told");
     cr_assert_geq(s_inbox(cop, "zzk_member_added"), 1, "the new member is told");
 }
+
+/* Preferences: mail off keeps the inbox only; quiet hours hold a mail until they end. */
+Test(notifier, preferences_mail_off_and_quiet_hours)
+{
+    kt_run_t r;
+    int ok = 0;
+    for (int i = 0; i < 50 && !ok; i++) {
+        kt_ctl(&r, &node, "--as", cop, "notify", "prefs", "--mail", "false", NULL);
+        ok = r.code == 0;
+        kt_run_free(&r);
+        if (!ok)
+            kt_sleep_ms(100);
+    }
+    cr_assert(ok, "notify prefs --mail false refused");
+    char *t1 = s_task("2031-07-01", "Zadanie");
+    cr_assert_not_null(t1);
+    size_t n = 0;
+    for (int i = 0; i < 50 && !n; i++) {
+        n = s_inbox(cop, "task_assigned");
+        kt_sleep_ms(100);
+    }
+    cr_assert_eq(n, 1, "the inbox entry comes with mail off too");
+    kt_sleep_ms(1500);
+    cr_assert_eq(s_count("jan@example.org", "2031-07-01"), 0, "a mail went out with mail off");
+
+    /* quiet hours from now to two hours later */
+    time_t now = time(NULL);
+    struct tm tm;
+    char quiet[16];
+    localtime_r(&now, &tm);
+    snprintf(quiet, sizeof quiet, "%d-%d", tm.tm_hour, (tm.tm_hour + 2) % 24);
+    kt_ctl(&r, &node, "--as", cop, "notify", "prefs", "--mail", "true", "--quiet", quiet, NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    kt_run_free(&r);
+    char *t2 = s_task("2031-08-01", "Zadanie");
+    cr_assert_not_null(t2);
+    int held = 0;
+    for (int i = 0; i < 50 && !held; i++) {
+        kt_ctl(&r, &node, "--json", "notify", "status", NULL);
+        long long next = json_integer_value(json_object_get(r.json, "next_attempt_ms"));
+        held = json_integer_value(json_object_get(r.json, "queue")) >= 1 && next > (long long)now * 1000 + 30 * 60 * 1000;
+        kt_run_free(&r);
+        if (!held)
+            kt_sleep_ms(100);
+    }
+    cr_assert(held, "the mail is not held until the quiet hours end");
+    cr_assert_eq(s_count("jan@example.org", "2031-08-01"), 0, "a mail went out in quiet hours");
+    kt_ctl(&r, &node, "--as", cop, "notify", "prefs", "--quiet", "25-3", NULL);
+    cr_assert_eq(r.code, 1, "bad quiet hours accepted");
+    kt_run_free(&r);
+    free(t1);
+    free(t2);
+}

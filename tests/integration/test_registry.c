@@ -7,6 +7,7 @@
 #include <criterion/criterion.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <stdlib.h>
 #include <string.h>
@@ -280,4 +281,33 @@ Test(registry, services_stop_when_koop_node_is_killed)
     }
     cr_assert(gone, "the registry outlived its koop-node");
     cr_assert_eq(kt_node_start(&node, 20), 0, "a new koop-node does not start after the old one was killed");
+}
+
+/* koopctl keys generate: the pair node init made is kept; --force makes a new
+ * one (old kept as *.old), secret key mode 0600. */
+Test(registry, keys_generate_keeps_a_pair_and_rotates_with_force)
+{
+    kt_run_t r;
+    char pub[PATH_MAX + 32], sec[PATH_MAX + 32], before[4096] = "", after[4096] = "";
+    struct stat st;
+    FILE *f;
+    snprintf(pub, sizeof pub, "%s/keys/node.pub", node.dir);
+    snprintf(sec, sizeof sec, "%s/keys/node.key", node.dir);
+    f = fopen(pub, "r");
+    cr_assert_not_null(f, "node init made no public certificate");
+    cr_assert_gt(fread(before, 1, sizeof before - 1, f), 0);
+    fclose(f);
+    kt_ctl(&r, &node, "keys", "generate", NULL);
+    cr_assert_eq(r.code, 1, "an existing key pair was overwritten without --force");
+    kt_run_free(&r);
+    kt_ctl(&r, &node, "keys", "generate", "--force", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    kt_run_free(&r);
+    f = fopen(pub, "r");
+    cr_assert_gt(fread(after, 1, sizeof after - 1, f), 0);
+    fclose(f);
+    cr_assert(strstr(after, "node-id") && strstr(after, "gmina-2013032"), "the certificate names the node");
+    cr_assert_str_neq(strstr(before, "public-key"), strstr(after, "public-key"), "no new key was made");
+    cr_assert_eq(stat(sec, &st), 0);
+    cr_assert_eq(st.st_mode & 0777, 0600);
 }
