@@ -534,7 +534,7 @@ s_level(const rep_unit_t *u)
     case 7: return "gmina";
     case 4: return "powiat";
     case 2: return "województwo";
-    default: return u->hub ? "kraj" : "gmina";
+    default: return u->hub ? "jednostka nadrzędna" : "gmina"; /* a node id without a TERYT in it */
     }
 }
 
