@@ -88,11 +88,11 @@ $(TEST_BIN): $(TEST_OBJS) $(LIBKOOP)
 # programs in $(BIN) (KOOP_BIN) on ipc sockets in their own temporary dirs.
 test: all $(TEST_BIN)
 	@scripts/deps.sh test
-	KOOP_BIN=$(abspath $(BIN)) $(TEST_BIN) -j2 --timeout 300 $(TEST_ARGS)
+	KOOP_BIN=$(abspath $(BIN)) $(if $(SAN),LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp):print_suppressions=0) \
+	  $(TEST_BIN) -j2 --timeout 300 $(TEST_ARGS)
 
 test-asan:
-	LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp) \
-	  $(MAKE) BUILD=build/asan BIN=build/asan/bin SAN=1 OPT=-O1 test
+	$(MAKE) BUILD=build/asan BIN=build/asan/bin SAN=1 OPT=-O1 test
 
 bench: all
 	@scripts/deps.sh bench

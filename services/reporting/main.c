@@ -77,12 +77,25 @@ s_feeds_start(s_rep *r)
     return rc;
 }
 
+static void s_on_restart(uv_timer_t *t);
+
+/* Starts the feeds after `ms` (the timer cannot fail on a live loop; if it
+ * did, the feeds start now rather than never). */
+static void
+s_restart_later(s_rep *r, uint64_t ms)
+{
+    if (uv_timer_start(&r->restart, s_on_restart, ms, 0) != 0) {
+        koop_error("cannot arm the feed restart timer: starting the feeds now");
+        (void)s_feeds_start(r); /* failures are logged there */
+    }
+}
+
 static void
 s_on_restart(uv_timer_t *t)
 {
     s_rep *r = t->data;
     if (s_feeds_start(r) != 0)
-        uv_timer_start(&r->restart, s_on_restart, 1000, 0);
+        s_restart_later(r, 1000);
     else
         koop_info("rebuild: feeds replay the logs from the start");
 }
@@ -127,7 +140,8 @@ s_start(koop_service_t *svc)
         koop_error("cannot prepare the projection: %s", mdb_strerror(rc));
         return -1;
     }
-    uv_timer_init(koop_service_loop(svc), &r->restart);
+    if (uv_timer_init(koop_service_loop(svc), &r->restart) != 0)
+        return -1;
     r->restart.data = r;
     r->restart_ready = 1;
     for (size_t i = 0; i < KOOP_ARRAY_LEN(s_all_streams); i++) {
@@ -200,7 +214,7 @@ s_rebuild(koop_call_t *call)
         if ((rc = koop_feed_cursor_reset(koop_service_store(r->svc), call->txn, s_all_streams[i])) != 0)
             goto fail;
     /* started after this batch commits (or fails: then from the old cursors) */
-    uv_timer_start(&r->restart, s_on_restart, 0, 0);
+    s_restart_later(r, 0);
     reply.has_started = 1;
     reply.started = 1;
     reply.n_feeds = (size_t)r->nfeeds;
@@ -210,7 +224,7 @@ s_rebuild(koop_call_t *call)
     koop_info("rebuild: projection of %llu events cleared", (unsigned long long)dropped);
     return koop_call_reply(call, &reply.base);
 fail:
-    uv_timer_start(&r->restart, s_on_restart, 0, 0);
+    s_restart_later(r, 0);
     return koop_call_store_error(call, rc);
 }
 

@@ -27,8 +27,9 @@
  *                     and overdue at T / open not yet due / cancelled
  *   psr_avg_change    mean of (last review as of the period's end - baseline)
  *                     over goals reviewed by then
- * Above a gmina (the report is made on a hub) a count of 1 or 2, and a ratio
- * over such a count, is not given ("<3").
+ * Above a gmina (the report is made on a hub) a count of 1 or 2, a ratio or
+ * average over such a count, and a percentage whose part or rest is 1 or 2,
+ * are not given ("<3").
  */
 #include "reporting.h"
 #include "clock.h"
@@ -178,6 +179,19 @@ static void
 s_ratio(s_out *o, const char *group, const char *key, const char *label, double num, int64_t den, double scale)
 {
     s_figure(o, group, key, NULL, label, NULL, den ? num * scale / (double)den : 0, den != 0, 1, den);
+}
+
+/* A percentage of two counts: hidden above a gmina also when the part, or
+ * the rest, is 1 or 2 (66.7 % of 3 would tell the 2 and the 1). */
+static void
+s_share(s_out *o, const char *group, const char *key, const char *label, int64_t part, int64_t whole)
+{
+    Koop__Rep__Figure *f = s_figure(o, group, key, NULL, label, NULL,
+                                    whole ? (double)part * 100.0 / (double)whole : 0, whole != 0, 1, whole);
+    if (f && (s_small(o, part) || s_small(o, whole - part))) {
+        f->has_value = 0;
+        f->has_suppressed = f->suppressed = 1;
+    }
 }
 
 /* ---- the period ---- */
@@ -534,7 +548,7 @@ s_level(const rep_unit_t *u)
     case 7: return "gmina";
     case 4: return "powiat";
     case 2: return "województwo";
-    default: return u->hub ? "kraj" : "gmina";
+    default: return u->hub ? "jednostka nadrzędna" : "gmina"; /* a node id without a TERYT in it */
     }
 }
 
@@ -602,7 +616,7 @@ s_summary(const s_out *o)
     static const char *const finished[3] = {"zakończyła", "zakończyły", "zakończyło"};
     static const char *const households[3] = {"gospodarstwo domowe", "gospodarstwa domowe", "gospodarstw domowych"};
     static const char *const persons[3] = {"osobę", "osoby", "osób"};
-    char a[32], b[32], c[32], buf[1024];
+    char a[32], b[32], c[64], buf[1024];
     size_t len = 0;
     int k;
 
@@ -625,9 +639,13 @@ s_summary(const s_out *o)
         s_num(a, sizeof a, su);
         s_num(b, sizeof b, cl);
         s_num(c, sizeof c, rt);
+        if (!rt || rt->suppressed)
+            snprintf(c, sizeof c, "odsetek ukryty – małe liczby");
+        else
+            strncat(c, " %", sizeof c - strlen(c) - 1);
         k = s_plural(s_val(su), su && su->suppressed);
         len += (size_t)snprintf(buf + len, sizeof buf - len,
-                                "; %s spośród %s %s, których IPW zamknięto, %s go sukcesem (%s %%)", a, b,
+                                "; %s spośród %s %s, których IPW zamknięto, %s go sukcesem (%s)", a, b,
                                 s_val(cl) == 1 && !cl->suppressed ? "osoby/rodziny" : "osób/rodzin", finished[k], c);
     } else {
         len += (size_t)snprintf(buf + len, sizeof buf - len, "; w okresie nie zamknięto żadnego IPW");
@@ -691,8 +709,7 @@ s_figures_ipw(s_out *o, const s_sums *s, int64_t households, int64_t persons, in
             s_count_dim(o, "ipw", "ipw_closed", s_outcome_key[i], "IPW zamknięte wg wyniku", s_outcome_pl[i],
                         s->in[REP_F_IPW_CLOSED + i]);
     s_count(o, "ipw", "ipw_success", "IPW zakończone sukcesem", s->in[REP_F_IPW_CLOSED + 2]);
-    s_ratio(o, "ipw", "ipw_success_rate", "Odsetek IPW zakończonych sukcesem (%)", (double)s->in[REP_F_IPW_CLOSED + 2],
-            closed, 100.0);
+    s_share(o, "ipw", "ipw_success_rate", "Odsetek IPW zakończonych sukcesem (%)", s->in[REP_F_IPW_CLOSED + 2], closed);
     s_ratio(o, "ipw", "ipw_avg_months", "Przeciętny czas trwania zamkniętego IPW (miesiące)",
             (double)s->in[REP_F_IPW_CLOSED_DAYS], closed, 1.0 / S_DAYS_PER_MONTH);
     s_count(o, "ipw", "households", "Gospodarstwa domowe (osoby/rodziny) objęte IPW w okresie", households);
@@ -744,8 +761,7 @@ s_figures_rest(s_out *o, const s_sums *s, double median, int64_t answers)
                     s_sector_pl[i], s->overdue[i]);
     s_count(o, "tasks", "tasks_not_yet_due", "Zadania w toku przed terminem", open - overdue);
     s_count(o, "tasks", "tasks_cancelled", "Zadania anulowane", cancelled);
-    s_ratio(o, "tasks", "tasks_on_time_rate", "Odsetek zadań wykonanych w terminie (%)", (double)on_time, on_time + late,
-            100.0);
+    s_share(o, "tasks", "tasks_on_time_rate", "Odsetek zadań wykonanych w terminie (%)", on_time, on_time + late);
 
     /* referrals */
     s_count(o, "referrals", "referrals_sent", "Skierowania wysłane w okresie", s->in[REP_F_REF_SENT]);
