@@ -100,13 +100,23 @@ Test(cases_faults, kill9_during_writes_loses_nothing_acknowledged)
     cr_assert_eq(koop_rpc_call(c, g.sw, "sys.ping", NULL, 1000, &reply), 0);
     koop_reply_clear(&reply);
 
+    /* the killer waits for the first acknowledged write (a slow, loaded
+     * machine may ack nothing in a fixed delay), then strikes at a random
+     * moment of the stream */
+    int go[2];
+    cr_assert_eq(pipe(go), 0);
     killer = fork();
     cr_assert(killer >= 0);
     if (killer == 0) {
-        kt_sleep_ms(150 + (int)(s_now_ms() % 100));
-        kill(victim, SIGKILL);
+        char b;
+        close(go[1]);
+        if (read(go[0], &b, 1) == 1) {
+            kt_sleep_ms(20 + (int)(s_now_ms() % 150));
+            kill(victim, SIGKILL);
+        }
         _exit(0);
     }
+    close(go[0]);
     while (!dead && sent + WINDOW <= MAX_SENT) {
         size_t inflight = 0;
         for (int i = 0; i < WINDOW; i++) {
@@ -133,10 +143,13 @@ Test(cases_faults, kill9_during_writes_loses_nothing_acknowledged)
                 cr_assert_not_null(h);
                 acked[nacked++] = strdup(h->id);
                 koop__cases__household__free_unpacked(h, NULL);
+                if (nacked == 1)
+                    cr_assert_eq(write(go[1], "x", 1), 1);
             }
             koop_reply_clear(&reply);
         }
     }
+    close(go[1]);
     cr_assert_eq(waitpid(killer, &status, 0), killer);
     koop_rpc_client_destroy(&c);
     cr_assert(dead, "the stream never saw koop-cases die");
