@@ -24,6 +24,7 @@
  * registry), the gminas do not (it came down as a LOCAL record).
  */
 #include "koop_test.h"
+#include "kt_report.h"
 #include "kt_sync.h"
 
 #include <criterion/criterion.h>
@@ -306,42 +307,16 @@ s_report(kt_node_t *n, const char *verb, const char *unit, const char *from, con
     return j;
 }
 
-/* -1: null, -2: absent, -3: "<3" */
-static double
-s_num(json_t *v)
-{
-    if (!v)
-        return -2;
-    if (json_is_null(v))
-        return -1;
-    if (json_is_string(v))
-        return strcmp(json_string_value(v), "<3") == 0 ? -3 : -4;
-    return json_number_value(v);
-}
-
-static double
-s_ind(json_t *rep, const char *key, const char *dim)
-{
-    json_t *figs = json_object_get(rep, "figures");
-    for (size_t i = 0; i < json_array_size(figs); i++) {
-        json_t *f = json_array_get(figs, i);
-        if (strcmp(json_string_value(json_object_get(f, "key")), key) == 0 &&
-            strcmp(json_string_value(json_object_get(f, "dim")), dim ? dim : "") == 0)
-            return s_num(json_object_get(f, "value"));
-    }
-    return -2;
-}
-
 #define EVAL(rep, key, want)                                                                                      \
     do {                                                                                                          \
-        double g_ = s_num(json_object_get((rep), (key)));                                                         \
+        double g_ = kt_report_num(json_object_get((rep), (key)));                                                         \
         cr_expect(g_ > (want) - 1e-9 && g_ < (want) + 1e-9, "%s %s: got %g, want %g", what, (key), g_,            \
                   (double)(want));                                                                                \
     } while (0)
 
 #define IND(rep, key, dim, want)                                                                                  \
     do {                                                                                                          \
-        double g_ = s_ind((rep), (key), (dim));                                                                   \
+        double g_ = kt_report_figure((rep), (key), (dim));                                                                   \
         cr_expect(g_ > (want) - 1e-9 && g_ < (want) + 1e-9, "%s %s/%s: got %g, want %g", what, (key),            \
                   (dim) ? (const char *)(dim) : "", g_, (double)(want));                                          \
     } while (0)
