@@ -31,27 +31,36 @@ LIBKOOP   := $(BUILD)/libkoop.a
 
 SERVICES  := registry cases notifier reporting sync
 PROGRAMS  := $(addprefix $(BIN)/koop-,$(SERVICES)) $(BIN)/koop-node $(BIN)/koopctl
-DEPS_OK   := $(BUILD)/.deps-ok
+# What the goals on the command line need from Debian (scripts/deps.sh
+# purposes): `make test` installs Criterion before it compiles anything.
+DEPS_PURPOSES := build $(sort $(foreach g,$(MAKECMDGOALS),$(DEPS_PURPOSE_$(g))))
+DEPS_PURPOSE_test       := test
+DEPS_PURPOSE_test-asan  := test
+DEPS_PURPOSE_bench      := bench
+DEPS_PURPOSE_bench-sync := bench
+DEPS_PURPOSE_demo       := demo
 
 .PHONY: all deps test test-asan test-unit bench bench-sync demo clean
 .SECONDARY:
 
-all: $(DEPS_OK) $(PROGRAMS)
+all: $(PROGRAMS)
 
-# Debian packages: installed when missing (as root), otherwise the apt-get line is printed.
-deps $(DEPS_OK): scripts/deps.sh
-	@scripts/deps.sh build
-	@mkdir -p $(BUILD) && touch $(DEPS_OK)
+# Debian packages: installed when missing (as root), otherwise the apt-get
+# line is printed and the build stops. An order-only prerequisite of every
+# file the build makes, so it runs first, once per make, and never forces a
+# rebuild by itself (deps.sh is quick when everything is there).
+deps:
+	@scripts/deps.sh $(DEPS_PURPOSES)
 
-$(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto | $(DEPS_OK)
+$(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto | deps
 	@mkdir -p $(BUILD)/gen
 	protoc-c --c_out=$(BUILD)/gen -Iproto $<
 
-$(BUILD)/%.o: %.c $(GEN_H) | $(DEPS_OK)
+$(BUILD)/%.o: %.c $(GEN_H) | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/gen/%.o: $(BUILD)/gen/%.c $(GEN_H)
+$(BUILD)/gen/%.o: $(BUILD)/gen/%.c $(GEN_H) | deps
 	$(CC) $(CFLAGS) -Wno-unused-parameter -c $< -o $@
 
 $(LIBKOOP): $(LIB_OBJS)
@@ -87,7 +96,6 @@ $(TEST_BIN): $(TEST_OBJS) $(LIBKOOP)
 # Criterion runs every test in its own process; integration tests start the
 # programs in $(BIN) (KOOP_BIN) on ipc sockets in their own temporary dirs.
 test: all $(TEST_BIN)
-	@scripts/deps.sh test
 	KOOP_BIN=$(abspath $(BIN)) $(if $(SAN),LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp):print_suppressions=0) \
 	  $(TEST_BIN) -j2 --timeout 300 $(TEST_ARGS)
 
@@ -95,14 +103,12 @@ test-asan:
 	$(MAKE) BUILD=build/asan BIN=build/asan/bin SAN=1 OPT=-O1 test
 
 bench: all
-	@scripts/deps.sh bench
 	$(MAKE) -s $(BUILD)/bench/koop-bench
 	KOOP_BIN=$(abspath $(BIN)) $(BUILD)/bench/koop-bench
 
 # The sync catch-up benchmark alone (bench/bench_sync.c; in koop-bench it is
 # the section "sync"). KOOP_BENCH_SYNC_EVENTS, KOOP_BENCH_PG(_EVENTS) tune it.
 bench-sync: all $(LIBKOOP)
-	@scripts/deps.sh bench
 	@mkdir -p $(BUILD)/bench
 	$(CC) $(CFLAGS) -DBENCH_SYNC_MAIN -o $(BUILD)/bench/koop-bench-sync bench/bench_sync.c $(LIBKOOP) $(LDFLAGS) $(LDLIBS)
 	KOOP_BIN=$(abspath $(BIN)) $(BUILD)/bench/koop-bench-sync
@@ -112,7 +118,6 @@ $(BUILD)/bench/koop-bench: $(patsubst %.c,$(BUILD)/%.o,$(wildcard bench/*.c) $(R
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 demo: all
-	@scripts/deps.sh demo
 	scripts/demo.sh
 
 clean:

@@ -1,17 +1,25 @@
 #!/bin/sh
-# deps.sh PURPOSE - make sure the Debian packages koop needs are installed.
-# PURPOSE: build | test | bench | demo. Installs what is missing when run as
-# root; otherwise prints the one apt-get line to run and fails.
+# deps.sh PURPOSE... - make sure the Debian packages koop needs are installed.
+# PURPOSE: build | test | bench | demo (several may be given; make passes the
+# ones its goals need, before it compiles anything). Installs what is missing
+# when run as root; otherwise prints the one apt-get line to run and fails.
+# Every package the build, the suite, the benchmarks or the demo use is named
+# here: a fresh Debian 12 (minbase + make, git) has nothing else.
 set -u
 build="gcc make pkg-config protobuf-c-compiler libprotobuf-c-dev libzmq3-dev liblmdb-dev libuv1-dev
        libsodium-dev libinih-dev libjansson-dev libczmq-dev libcurl4-openssl-dev"
-case "${1:-build}" in
-  build) want="$build" ;;
-  test)  want="$build libcriterion-dev jq lmdb-utils procps python3-aiosmtpd" ;;
-  bench) want="$build lmdb-utils procps postgresql" ;;  # PostgreSQL: the sync comparison
-  demo)  want="$build jq procps" ;;
-  *) echo "deps.sh: unknown purpose $1" >&2; exit 2 ;;
-esac
+want=""
+[ $# -gt 0 ] || set -- build
+for purpose in "$@"; do
+  case "$purpose" in
+    build) want="$want $build" ;;
+    test)  want="$want $build libcriterion-dev jq lmdb-utils procps python3-aiosmtpd" ;;
+    bench) want="$want $build lmdb-utils procps postgresql" ;;  # PostgreSQL: the sync comparison
+    demo)  want="$want $build jq procps" ;;
+    *) echo "deps.sh: unknown purpose $purpose" >&2; exit 2 ;;
+  esac
+done
+want=$(printf '%s\n' $want | sort -u)
 missing=""
 for p in $want; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
