@@ -33,12 +33,12 @@ SERVICES  := registry cases notifier reporting sync
 PROGRAMS  := $(addprefix $(BIN)/koop-,$(SERVICES)) $(BIN)/koop-node $(BIN)/koopctl
 # What the goals on the command line need from Debian (scripts/deps.sh
 # purposes): `make test` installs Criterion before it compiles anything.
-DEPS_PURPOSES := build $(sort $(foreach g,$(MAKECMDGOALS),$(DEPS_PURPOSE_$(g))))
 DEPS_PURPOSE_test       := test
 DEPS_PURPOSE_test-asan  := test
 DEPS_PURPOSE_bench      := bench
 DEPS_PURPOSE_bench-sync := bench
 DEPS_PURPOSE_demo       := demo
+DEPS_PURPOSES := build $(sort $(foreach g,$(MAKECMDGOALS),$(DEPS_PURPOSE_$(g))))
 
 .PHONY: all deps test test-asan test-unit bench bench-sync demo clean
 .SECONDARY:
