@@ -21,7 +21,7 @@
 #include "clock.h"
 #include "config.h"
 #include "registry.pb-c.h"
-#include "rpc.h"
+#include "client.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -303,7 +303,7 @@ bench_cases_run(void)
         for (i = 0; i < WORKERS && w[i].request_id != rid; i++)
             ;
         if (i == WORKERS || r.status != 0) {
-            fprintf(stderr, "bench: step %d failed: %s\n", i < WORKERS ? w[i].step : -1, r.error ? r.error : "?");
+            fprintf(stderr, "bench: step %d failed: %s\n", i < WORKERS ? w[i].step : -1, r.err.code);
             koop_reply_clear(&r);
             goto done;
         }

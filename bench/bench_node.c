@@ -23,7 +23,7 @@
 #include "config.h"
 #include "envelope.pb-c.h"
 #include "koop.h"
-#include "rpc.h"
+#include "client.h"
 
 #include <errno.h>
 #include <fcntl.h>

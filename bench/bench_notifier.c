@@ -19,7 +19,7 @@
 #include "config.h"
 #include "notifier.pb-c.h"
 #include "registry.pb-c.h"
-#include "rpc.h"
+#include "client.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -225,7 +225,7 @@ bench_notifier_run(void)
             }
             koop_reply_t r;
             if (koop_rpc_recv(cases, 10000, &rid, &r) != 0 || r.status != 0) {
-                fprintf(stderr, "bench: task.add failed: %s\n", r.error ? r.error : "no reply");
+                fprintf(stderr, "bench: task.add failed: %s\n", r.err.code[0] ? r.err.code : "no reply");
                 koop_reply_clear(&r);
                 goto done;
             }

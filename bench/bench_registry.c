@@ -29,7 +29,7 @@
  */
 #include "bench.h"
 #include "clock.h"
-#include "rpc.h"
+#include "client.h"
 #include "envelope.pb-c.h"
 #include "registry.pb-c.h"
 
@@ -76,8 +76,7 @@ static int
 s_refused(const char *mode, const koop_reply_t *reply)
 {
     fprintf(stderr, "koop-bench: %s: %s refused: status %d (%s)%s%s\n", mode, METHOD, reply->status,
-            koop_status_name(reply->status), reply->error ? ": " : "",
-            reply->error ? reply->error : "");
+            koop_status_name(reply->status), reply->err.code[0] ? ": " : "", reply->err.code);
     return -EPROTO;
 }
 

@@ -1,6 +1,6 @@
 /* bench_rpc.c - one request to a service, for the benchmarks' set-up steps. */
 #include "bench.h"
-#include "rpc.h"
+#include "client.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -12,7 +12,7 @@ bench_call(koop_rpc_client_t *c, const char *caller, const char *method, const P
     koop_reply_t r;
     int rc = koop_rpc_call(c, caller, method, req, 10000, &r);
     if (rc != 0 || r.status != 0) {
-        fprintf(stderr, "bench: %s failed: %s\n", method, rc ? strerror(-rc) : (r.error ? r.error : "?"));
+        fprintf(stderr, "bench: %s failed: %s\n", method, rc ? strerror(-rc) : r.err.code);
         koop_reply_clear(&r);
         return -1;
     }

@@ -29,7 +29,7 @@
 #include "config.h"
 #include "envelope.pb-c.h"
 #include "registry.pb-c.h"
-#include "rpc.h"
+#include "client.h"
 #include "store.h"
 #include "sync.pb-c.h"
 
@@ -166,7 +166,7 @@ static int
 s_node_wait(s_node *n)
 {
     for (int i = 0; i < 200; i++) {
-        if (s_ping(n->cfg.ep_registry, NULL) == 0 && s_ping(n->cfg.ep_sync, NULL) == 0)
+        if (s_ping(koop_config_endpoint(&n->cfg, "registry"), NULL) == 0 && s_ping(koop_config_endpoint(&n->cfg, "sync"), NULL) == 0)
             return 0;
         usleep(50000);
     }
@@ -597,14 +597,14 @@ bench_sync(void)
     if (s_node_wait(&g) != 0)
         goto done;
     t0 = koop_clock_mono_us();
-    wrote = s_write(g.cfg.ep_registry, n);
+    wrote = s_write(koop_config_endpoint(&g.cfg, "registry"), n);
     if (wrote != n) {
         fprintf(stderr, "bench sync: only %llu of %llu writes acknowledged\n", (unsigned long long)wrote,
                 (unsigned long long)n);
         goto done;
     }
     g_rate = (double)n / ((double)(koop_clock_mono_us() - t0) / 1e6);
-    st = s_status(g.cfg.ep_sync);
+    st = s_status(koop_config_endpoint(&g.cfg, "sync"));
     if (!st || !st->uplink || st->uplink->pending != n) {
         fprintf(stderr, "bench sync: the gmina should have %llu pending (has %llu)\n", (unsigned long long)n,
                 st && st->uplink ? (unsigned long long)st->uplink->pending : 0ull);
@@ -616,13 +616,13 @@ bench_sync(void)
         if (strcmp(st->uplink->streams[i]->stream, "registry") == 0)
             target = st->uplink->streams[i]->last_seq;
     koop__sync__status__free_unpacked(st, NULL);
-    ev_size = s_mean_event_size(g.cfg.ep_registry);
+    ev_size = s_mean_event_size(koop_config_endpoint(&g.cfg, "registry"));
     printf("  backlog written at %.0f events/s (pipelined, group-committed), mean envelope %zu bytes\n", g_rate,
            ev_size);
 
     /* the hub comes up: from here until both ends hold the acknowledgement */
-    hub_client = koop_rpc_client_new(hub.cfg.ep_sync);
-    g_client = koop_rpc_client_new(g.cfg.ep_sync);
+    hub_client = koop_rpc_client_new(koop_config_endpoint(&hub.cfg, "sync"));
+    g_client = koop_rpc_client_new(koop_config_endpoint(&g.cfg, "sync"));
     if (!hub_client || !g_client)
         goto done;
     t0 = koop_clock_mono_us();
@@ -657,7 +657,7 @@ bench_sync(void)
         }
         usleep(hub_done_us ? 2000 : 10000);
     }
-    if (s_ping(hub.cfg.ep_sync, &hub_pid) != 0)
+    if (s_ping(koop_config_endpoint(&hub.cfg, "sync"), &hub_pid) != 0)
         goto done;
     rss_kb = s_peak_rss_kb(hub_pid);
     /* catch-up rate: from the gmina's HELLO to the commit that stored the

@@ -28,11 +28,10 @@ static const s_key s_keys[] = {
     K("node", "teryt", teryt, V_TERYT, 1),
     K("node", "data_dir", data_dir, V_PATH, 1),
     K("node", "runtime_dir", runtime_dir, V_PATH, 1),
-    K("endpoints", "registry", ep_registry, V_ENDPOINT, 1),
-    K("endpoints", "cases", ep_cases, V_ENDPOINT, 0),
-    K("endpoints", "notifier", ep_notifier, V_ENDPOINT, 0),
-    K("endpoints", "reporting", ep_reporting, V_ENDPOINT, 0),
-    K("endpoints", "sync", ep_sync, V_ENDPOINT, 0),
+#define KOOP_SERVICE(name, roles, flags)                                                            \
+    K("endpoints", #name, endpoints[KOOP_SVC_ID_##name], V_ENDPOINT, KOOP_SVC_ID_##name == KOOP_SVC_ID_registry),
+#include "services.def"
+#undef KOOP_SERVICE
     K("sync", "hub", sync_hub, V_ENDPOINT, 0),
     K("sync", "hub_key", sync_hub_key, V_PATH, 0),
     K("sync", "listen", sync_listen, V_ENDPOINT, 0),
@@ -204,18 +203,8 @@ koop_config_load(koop_config_t *cfg, const char *path, char *err, size_t errlen)
 const char *
 koop_config_endpoint(const koop_config_t *cfg, const char *service)
 {
-    const char *ep = NULL;
-    if (strcmp(service, "registry") == 0)
-        ep = cfg->ep_registry;
-    else if (strcmp(service, "cases") == 0)
-        ep = cfg->ep_cases;
-    else if (strcmp(service, "notifier") == 0)
-        ep = cfg->ep_notifier;
-    else if (strcmp(service, "reporting") == 0)
-        ep = cfg->ep_reporting;
-    else if (strcmp(service, "sync") == 0)
-        ep = cfg->ep_sync;
-    return ep && *ep ? ep : NULL;
+    const koop_service_info_t *svc = koop_service_info(service);
+    return svc && cfg->endpoints[svc->id][0] ? cfg->endpoints[svc->id] : NULL;
 }
 
 int
@@ -227,10 +216,9 @@ koop_config_is_hub(const koop_config_t *cfg)
 int
 koop_config_services(const koop_config_t *cfg, const char *out[KOOP_MAX_SERVICES])
 {
-    static const char *const all[] = {"registry", "cases", "notifier", "reporting", "sync"};
     int n = 0;
-    for (size_t i = 0; i < KOOP_ARRAY_LEN(all) && n < KOOP_MAX_SERVICES; i++)
-        if (koop_config_endpoint(cfg, all[i]))
-            out[n++] = all[i];
+    for (size_t i = 0; i < KOOP_SVC_COUNT; i++)
+        if (cfg->endpoints[i][0])
+            out[n++] = koop_services[i].name;
     return n;
 }

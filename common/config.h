@@ -2,7 +2,7 @@
  * config - the node's INI file (one per node, written by `koopctl node init`).
  *
  *   [node]      id, name, role (gmina|hub), teryt, data_dir, runtime_dir
- *   [endpoints] registry, cases, notifier, reporting, sync  (ipc:// or tcp://)
+ *   [endpoints] one per service of common/services.def  (ipc:// or tcp://)
  *   [sync]      hub, hub_key, listen
  *   [notifier]  smtp_url, smtp_user, smtp_password_file, from, web_url
  *
@@ -11,6 +11,8 @@
  */
 #ifndef KOOP_CONFIG_H
 #define KOOP_CONFIG_H
+
+#include "services.h"
 
 #include <limits.h>
 #include <stddef.h>
@@ -26,11 +28,7 @@ typedef struct koop_config {
     char teryt[16];
     char data_dir[PATH_MAX];
     char runtime_dir[PATH_MAX];
-    char ep_registry[KOOP_CONF_STR];
-    char ep_cases[KOOP_CONF_STR];
-    char ep_notifier[KOOP_CONF_STR];
-    char ep_reporting[KOOP_CONF_STR];
-    char ep_sync[KOOP_CONF_STR];
+    char endpoints[KOOP_SVC_COUNT][KOOP_CONF_STR]; /* [endpoints], by services.def */
     char sync_hub[KOOP_CONF_STR];
     char sync_hub_key[PATH_MAX];
     char sync_listen[KOOP_CONF_STR];
@@ -52,7 +50,7 @@ const char *koop_config_endpoint(const koop_config_t *cfg, const char *service);
 /* 1 when role is "hub". */
 int koop_config_is_hub(const koop_config_t *cfg);
 
-#define KOOP_MAX_SERVICES 8
+#define KOOP_MAX_SERVICES KOOP_SVC_COUNT
 /* The services this node runs (those with an endpoint), in start order;
  * returns how many were written to out. */
 int koop_config_services(const koop_config_t *cfg, const char *out[KOOP_MAX_SERVICES]);

@@ -1,14 +1,12 @@
 #include "feed.h"
+#include "client.h"
 #include "clock.h"
 #include "koop.h"
-#include "loop.h"
-#include "rpc.h"
 #include "say.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zmq.h>
 
 #define RETRY_MS 200
 #define GRACE_MS 5000
@@ -19,14 +17,16 @@ struct koop_feed {
     char key[96];
     char endpoint[256];
     char log_id[64];        /* the producer's log id the cursor belongs to */
-    void *sock;
-    koop_zwatch_t *watch;   /* one per connection; freed when its handles closed */
-    uv_timer_t timer;       /* retry delay and reply deadline */
+    uv_timer_t timer;       /* retry delay */
     uint64_t cursor;
-    uint64_t request_id;
+    uint64_t call_id;       /* the fetch in flight (client.h) */
+    uint64_t fetches;       /* fetches sent; the one in flight is number `fetches` */
+    uint64_t caught_up_ms;  /* mono ms of the last answer that left us caught up */
+    uint64_t sent_ms;       /* mono ms the fetch in flight was sent */
     int in_flight;
+    int in_flight_waits;    /* the fetch in flight is a long poll */
+    int poke_next;          /* the next fetch must not wait */
     int failed;
-    int watching;
 };
 
 /* ---- cursor storage: value = be64 seq, then the producer's log id ---- */
@@ -73,57 +73,10 @@ s_load_cursor(MDB_txn *txn, void *ctx)
     return 0;
 }
 
-/* ---- socket ---- */
+/* ---- fetching ---- */
 
-static void s_on_readable(koop_zwatch_t *w);
 static void s_on_timer(uv_timer_t *t);
-
-static int
-s_connect(koop_feed_t *f)
-{
-    int one = 1;
-    f->sock = zmq_socket(f->opts.zctx, ZMQ_DEALER);
-    if (!f->sock)
-        return -errno;
-    if (koop_rpc_sockopts(f->sock) != 0 || zmq_setsockopt(f->sock, ZMQ_IMMEDIATE, &one, sizeof one) != 0 ||
-        zmq_connect(f->sock, f->endpoint) != 0) {
-        int e = errno;
-        zmq_close(f->sock);
-        f->sock = NULL;
-        return -e;
-    }
-    f->watch = calloc(1, sizeof *f->watch);
-    if (!f->watch || koop_zwatch_start(f->opts.loop, f->watch, f->sock, s_on_readable, f) != 0) {
-        /* a failed start may still be closing its handles: w is leaked, not freed */
-        f->watch = NULL;
-        zmq_close(f->sock);
-        f->sock = NULL;
-        return -EIO;
-    }
-    f->watching = 1;
-    return 0;
-}
-
-static void
-s_free_watch(koop_zwatch_t *w)
-{
-    free(w);
-}
-
-static void
-s_disconnect(koop_feed_t *f)
-{
-    if (f->watching) {
-        koop_zwatch_stop(f->watch, s_free_watch);
-        f->watch = NULL;
-        f->watching = 0;
-    }
-    if (f->sock) {
-        zmq_close(f->sock);
-        f->sock = NULL;
-    }
-    f->in_flight = 0;
-}
+static void s_on_reply(void *ctx, const koop_reply_t *reply);
 
 static void
 s_retry_later(koop_feed_t *f)
@@ -135,48 +88,72 @@ static void
 s_send_fetch(koop_feed_t *f)
 {
     Koop__FeedFetch q = KOOP__FEED_FETCH__INIT;
-    uint8_t *buf;
-    size_t len;
 
     if (f->failed || f->in_flight)
         return;
-    if (!f->sock && s_connect(f) != 0) {
-        s_retry_later(f);
-        return;
-    }
     q.stream = f->stream;
     q.has_after_seq = 1;
     q.after_seq = f->cursor;
     q.has_max = 1;
     q.max = f->opts.batch_max;
     q.has_wait_ms = 1;
-    q.wait_ms = f->opts.wait_ms;
+    q.wait_ms = f->poke_next ? 0 : f->opts.wait_ms;
     q.has_shared_only = 1;
     q.shared_only = f->opts.shared_only ? 1 : 0;
-    if (koop_rpc_pack_request(++f->request_id, NULL, "feed.fetch", &q.base, &buf, &len) != 0) {
+    if (koop_client_call(f->opts.client, f->endpoint, NULL, "feed.fetch", &q.base, f->opts.wait_ms + GRACE_MS,
+                         s_on_reply, f, &f->call_id) != 0) {
         s_retry_later(f);
         return;
     }
-    if (zmq_send(f->sock, buf, len, ZMQ_DONTWAIT) < 0) {
-        /* no live connection yet (ZMQ_IMMEDIATE): try again shortly */
-        free(buf);
-        s_retry_later(f);
-        return;
-    }
-    free(buf);
+    f->fetches++;
+    f->sent_ms = koop_clock_mono_ms();
     f->in_flight = 1;
-    uv_timer_start(&f->timer, s_on_timer, f->opts.wait_ms + GRACE_MS, 0);
+    f->in_flight_waits = !f->poke_next;
+    f->poke_next = 0;
+}
+
+uint64_t
+koop_feed_poke(koop_feed_t *f)
+{
+    if (f->failed)
+        return f->fetches + 1;
+    if (f->in_flight && f->in_flight_waits) {
+        /* a long poll sent before now may be answered late: ask afresh
+         * (its late answer, if any, is dropped; the cursor decides) */
+        (void)koop_client_cancel(f->opts.client, f->call_id);
+        f->in_flight = 0;
+        uv_timer_stop(&f->timer);
+        f->poke_next = 1;
+        s_send_fetch(f);
+        return f->in_flight ? f->fetches : f->fetches + 1;
+    }
+    if (f->in_flight) {
+        /* a quick fetch is under way, but sent before now: the next one tells */
+        f->poke_next = 1;
+        return f->fetches + 1;
+    }
+    f->poke_next = 1;
+    uv_timer_stop(&f->timer);
+    s_send_fetch(f);
+    return f->in_flight ? f->fetches : f->fetches + 1;
+}
+
+/* A fetch that must not wait, unanswered for this long: the producer is not there. */
+#define QUICK_ANSWER_MS 500
+
+int
+koop_feed_current(const koop_feed_t *f)
+{
+    uint64_t now = koop_clock_mono_ms();
+    if (f->failed || !f->caught_up_ms || now - f->caught_up_ms > (uint64_t)f->opts.wait_ms + GRACE_MS)
+        return 0;
+    return !(f->in_flight && !f->in_flight_waits && now - f->sent_ms > QUICK_ANSWER_MS);
 }
 
 static void
 s_on_timer(uv_timer_t *t)
 {
-    koop_feed_t *f = t->data;
-    if (f->in_flight) {
-        koop_warn("feed %s: no answer from %s; reconnecting", f->stream, f->endpoint);
-        s_disconnect(f);
-    }
-    s_send_fetch(f);
+    s_send_fetch(t->data);
 }
 
 /* ---- applying a batch ---- */
@@ -226,28 +203,26 @@ s_apply_batch(MDB_txn *txn, void *ctx)
 }
 
 static void
-s_handle_reply(koop_feed_t *f, const uint8_t *data, size_t len)
+s_on_reply(void *ctx, const koop_reply_t *reply)
 {
-    koop_reply_t reply;
-    uint64_t id;
+    koop_feed_t *f = ctx;
     Koop__FeedBatch *batch;
     s_apply_ctx a = {f, NULL, 0, 0};
-    int rc;
+    uint64_t fetch = f->fetches;
+    int rc, caught_up;
 
-    if (koop_rpc_unpack_reply(data, len, &id, &reply) != 0 || id != f->request_id) {
-        koop_reply_clear(&reply);
-        return; /* not the answer we wait for */
-    }
     f->in_flight = 0;
-    uv_timer_stop(&f->timer);
-    if (reply.status != KOOP_OK) {
-        koop_error("feed %s: producer refused: %s", f->stream, reply.error ? reply.error : "?");
-        koop_reply_clear(&reply);
+    if (reply->status != KOOP_OK) {
+        char msg[300];
+        koop_error_render(&reply->err, KOOP_LANG_PL, NULL, msg, sizeof msg);
+        if (reply->err.id == KOOP_ERR_CLIENT_TIMEOUT)
+            koop_warn("feed %s: %s", f->stream, msg);
+        else
+            koop_error("feed %s: producer refused: %s", f->stream, msg);
         s_retry_later(f);
         return;
     }
-    batch = koop__feed_batch__unpack(NULL, reply.len, reply.payload);
-    koop_reply_clear(&reply);
+    batch = koop__feed_batch__unpack(NULL, reply->len, reply->payload);
     if (!batch) {
         s_retry_later(f);
         return;
@@ -265,7 +240,7 @@ s_handle_reply(koop_feed_t *f, const uint8_t *data, size_t len)
         rc = koop_store_write(f->opts.store, s_apply_batch, &a);
         if (rc != 0) {
             koop_error("feed %s: applying events after %llu failed: %s", f->stream,
-                       (unsigned long long)f->cursor, a.gap ? "gap in sequence" : mdb_strerror(rc));
+                       (unsigned long long)f->cursor, a.gap ? "gap in sequence" : koop_strerror(rc));
             koop__feed_batch__free_unpacked(batch, NULL);
             s_retry_later(f);
             return;
@@ -276,24 +251,14 @@ s_handle_reply(koop_feed_t *f, const uint8_t *data, size_t len)
         if (f->opts.committed)
             f->opts.committed(f->opts.ctx);
     }
+    /* a shared_only consumer may stop short of the last (LOCAL) seqs */
+    caught_up = batch->n_events < f->opts.batch_max && (f->opts.shared_only || f->cursor >= batch->last_seq);
+    if (caught_up)
+        f->caught_up_ms = koop_clock_mono_ms();
     koop__feed_batch__free_unpacked(batch, NULL);
     s_send_fetch(f);
-}
-
-static void
-s_on_readable(koop_zwatch_t *w)
-{
-    koop_feed_t *f = w->zw_data;
-    while (f->sock && koop_zwatch_readable(w)) {
-        zmq_msg_t msg;
-        zmq_msg_init(&msg);
-        if (zmq_msg_recv(&msg, f->sock, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(&msg);
-            break;
-        }
-        s_handle_reply(f, zmq_msg_data(&msg), zmq_msg_size(&msg));
-        zmq_msg_close(&msg);
-    }
+    if (f->opts.replied)
+        f->opts.replied(f->opts.ctx, fetch, caught_up);
 }
 
 koop_feed_t *
@@ -315,7 +280,7 @@ koop_feed_start(const koop_feed_opts_t *opts)
     f->opts.endpoint = f->endpoint;
     f->opts.cursor_key = f->key;
     if ((rc = koop_store_write(f->opts.store, s_load_cursor, f)) != 0) {
-        koop_error("feed %s: cannot read cursor: %s", f->stream, mdb_strerror(rc));
+        koop_error("feed %s: cannot read cursor: %s", f->stream, koop_strerror(rc));
         free(f);
         errno = EIO;
         return NULL;
@@ -339,7 +304,8 @@ koop_feed_destroy(koop_feed_t **self_p)
     if (!self_p || !*self_p)
         return;
     f = *self_p;
-    s_disconnect(f);
+    if (f->in_flight)
+        (void)koop_client_cancel(f->opts.client, f->call_id);
     uv_timer_stop(&f->timer);
     uv_close((uv_handle_t *)&f->timer, s_free_on_close);
     *self_p = NULL;

@@ -9,7 +9,7 @@
  *
  *   IDLE -> FETCHING (fetch after=cursor, wait=long-poll) -> reply
  *        -> APPLY (one txn: apply every event, cursor = last seq) -> FETCHING
- *   no reply within wait + 5 s, or a send that cannot go: reconnect, retry
+ *   no reply within wait + 5 s, or a fetch that cannot be sent: retry
  *   after a short delay (the producer may be restarting; nothing is lost,
  *   the next fetch starts from the stored cursor).
  *
@@ -32,10 +32,16 @@ typedef struct koop_feed koop_feed_t;
 typedef int (*koop_feed_apply_fn)(MDB_txn *txn, const Koop__Event *event, void *ctx);
 /* Called after a batch committed (e.g. to answer the consumer's own parked fetches). */
 typedef void (*koop_feed_committed_fn)(void *ctx);
+/* Called after every answer of the producer was applied: fetch is the
+ * answer's number (koop_feed_poke), caught_up 1 when the consumer then held
+ * everything the producer had when it answered. */
+typedef void (*koop_feed_replied_fn)(void *ctx, uint64_t fetch, int caught_up);
+
+struct koop_client;
 
 typedef struct {
     uv_loop_t *loop;
-    void *zctx;
+    struct koop_client *client; /* the process's client (client.h), e.g. koop_service_client() */
     koop_store_t *store;       /* the consumer's store */
     const char *endpoint;      /* the producer's ROUTER */
     const char *stream;        /* the producer's stream name */
@@ -45,6 +51,7 @@ typedef struct {
     uint32_t wait_ms;          /* long-poll wait; 0 = 1000 */
     koop_feed_apply_fn apply;
     koop_feed_committed_fn committed;
+    koop_feed_replied_fn replied;  /* may be NULL */
     void *ctx;
 } koop_feed_opts_t;
 
@@ -57,6 +64,13 @@ void koop_feed_destroy(koop_feed_t **self_p);
 uint64_t koop_feed_position(const koop_feed_t *self);
 /* 1 when the feed stopped on an error it cannot get past by itself. */
 int koop_feed_failed(const koop_feed_t *self);
+/* Asks the producer now (not waiting for the long poll) and returns the
+ * number of the fetch whose answer, with caught_up (replied), proves the
+ * consumer has everything the producer committed before this call. */
+uint64_t koop_feed_poke(koop_feed_t *self);
+/* 1 when the last answer (within the long-poll time and a margin) left the
+ * consumer caught up: the producer is there and nothing is missing. */
+int koop_feed_current(const koop_feed_t *self);
 
 /* Reads a cursor from a consumer's store (0 when none). */
 int koop_feed_cursor_get(koop_store_t *store, MDB_txn *txn, const char *key, uint64_t *seq);

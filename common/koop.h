@@ -1,11 +1,17 @@
 /*
  * koop.h - status codes and small helpers shared by every module.
  *
- * Conventions (see docs/STYLE-NOTES in ../shared/STYLE.md):
- *  - library functions return 0 on success; store/log functions return the
- *    LMDB/errno code they met (non-zero), other functions a negative -errno;
- *  - request handlers return a koop status (KOOP_OK .. KOOP_TOO_LARGE), the
- *    same numbers as koop.Status in proto/envelope.proto.
+ * The one error convention (docs/FOUNDATION.md, "Errors"):
+ *  - library functions (store, log, record, feed, rpc, client, config, ...)
+ *    return 0 on success or a NEGATIVE code: -errno for system errors, or
+ *    one of LMDB's own codes (MDB_NOTFOUND .. MDB_LAST_ERRCODE, all in
+ *    -30799..-30780, disjoint from -errno); positive errno values that LMDB
+ *    functions return are turned into -errno at the store boundary
+ *    (koop_store_rc). koop_strerror() names any of them;
+ *  - request handlers return a koop status (KOOP_OK .. KOOP_DEADLINE,
+ *    positive, the same numbers as koop.Status in proto/envelope.proto), and
+ *    say why with a code from common/errors.def (koop_fail, service.h).
+ * The three ranges never overlap, so a value always says which it is.
  */
 #ifndef KOOP_H
 #define KOOP_H
@@ -23,6 +29,7 @@ enum koop_status {
     KOOP_UNAVAILABLE = 6,
     KOOP_MALFORMED = 7,
     KOOP_TOO_LARGE = 8,
+    KOOP_DEADLINE = 9,
 };
 
 /* Largest message any koop socket accepts (ZMQ_MAXMSGSIZE). */
@@ -34,6 +41,8 @@ enum koop_status {
 
 /* A short Polish name of a status, for messages ("nieprawidłowe dane"). */
 const char *koop_status_name(int status);
+/* The name of a library error code: -errno or an LMDB code (0: "ok"). */
+const char *koop_strerror(int rc);
 
 #define KOOP_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -175,7 +175,7 @@ s_parse_enum(const ProtobufCFieldDescriptor *f, const char *s, int *out)
 
 /* Parses one scalar from j (a JSON value or a string) into p. */
 static int
-s_scalar_from_json(const ProtobufCFieldDescriptor *f, json_t *j, void *p, char *err, size_t errlen)
+s_scalar_from_json(const ProtobufCFieldDescriptor *f, json_t *j, void *p, koop_error_t *err)
 {
     const char *s = json_is_string(j) ? json_string_value(j) : NULL;
     char *end;
@@ -201,8 +201,7 @@ s_scalar_from_json(const ProtobufCFieldDescriptor *f, json_t *j, void *p, char *
         if (!s || s_parse_enum(f, s, &v) != 0) {
             char names[512];
             koop_pbjson_enum_names(f->descriptor, names, sizeof names);
-            snprintf(err, errlen, "--%s: nieprawidłowa wartość '%.60s' (dozwolone: %s)", f->name,
-                     s ? s : "?", names);
+            koop_error_set(err, KOOP_ERR_FIELD_ENUM, f->name, (const char *const[]){s ? s : "?", names, NULL});
             return -1;
         }
         *(int *)p = v;
@@ -269,13 +268,25 @@ s_scalar_from_json(const ProtobufCFieldDescriptor *f, json_t *j, void *p, char *
     case PROTOBUF_C_TYPE_MESSAGE:
         if (!json_is_object(j))
             goto bad;
-        *(ProtobufCMessage **)p = koop_pbjson_from_json(f->descriptor, j, err, errlen);
+        *(ProtobufCMessage **)p = koop_pbjson_from_json(f->descriptor, j, err);
         return *(ProtobufCMessage **)p ? 0 : -1;
     case PROTOBUF_C_TYPE_BYTES:
         goto bad;
     }
 bad:
-    snprintf(err, errlen, "--%s: nieprawidłowa wartość", f->name);
+    {
+        const char *what = s ? s : json_is_number(j) ? "liczba" : "?";
+        switch (f->type) {
+        case PROTOBUF_C_TYPE_BOOL:
+            koop_error_set(err, KOOP_ERR_FIELD_BOOL, f->name, (const char *const[]){what, NULL});
+            break;
+        case PROTOBUF_C_TYPE_STRING: case PROTOBUF_C_TYPE_MESSAGE: case PROTOBUF_C_TYPE_BYTES:
+            koop_error_set(err, KOOP_ERR_FIELD_INVALID, f->name, (const char *const[]){what, NULL});
+            break;
+        default:
+            koop_error_set(err, KOOP_ERR_FIELD_NUMBER, f->name, (const char *const[]){what, NULL});
+        }
+    }
     return -1;
 }
 
@@ -302,26 +313,26 @@ s_split(const char *s)
 }
 
 ProtobufCMessage *
-koop_pbjson_from_json(const ProtobufCMessageDescriptor *desc, json_t *obj, char *err, size_t errlen)
+koop_pbjson_from_json(const ProtobufCMessageDescriptor *desc, json_t *obj, koop_error_t *err)
 {
     ProtobufCMessage *m;
     const char *key;
     json_t *val;
 
     if (!json_is_object(obj)) {
-        snprintf(err, errlen, "oczekiwano obiektu JSON");
+        koop_error_set(err, KOOP_ERR_FIELD_OBJECT, NULL, NULL);
         return NULL;
     }
     m = calloc(1, desc->sizeof_message);
     if (!m) {
-        snprintf(err, errlen, "brak pamięci");
+        koop_error_set(err, KOOP_ERR_INTERNAL_NO_MEMORY, NULL, NULL);
         return NULL;
     }
     protobuf_c_message_init(desc, m);
     json_object_foreach(obj, key, val) {
         const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(desc, key);
         if (!f) {
-            snprintf(err, errlen, "nieznana opcja --%.60s", key);
+            koop_error_set(err, KOOP_ERR_FIELD_UNKNOWN, key, NULL);
             goto fail;
         }
         if (f->label == PROTOBUF_C_LABEL_REPEATED) {
@@ -330,23 +341,23 @@ koop_pbjson_from_json(const ProtobufCMessageDescriptor *desc, json_t *obj, char 
             char *items;
             if (!json_is_array(arr)) {
                 json_decref(arr);
-                snprintf(err, errlen, "--%s: oczekiwano listy", f->name);
+                koop_error_set(err, KOOP_ERR_LIST_EXPECTED, f->name, NULL);
                 goto fail;
             }
             if (n > 10000) {
                 json_decref(arr);
-                snprintf(err, errlen, "--%s: za długa lista", f->name);
+                koop_error_set(err, KOOP_ERR_LIST_TOO_LONG, f->name, (const char *const[]){"10000", NULL});
                 goto fail;
             }
             items = calloc(n ? n : 1, es);
             if (!items) {
                 json_decref(arr);
-                snprintf(err, errlen, "brak pamięci");
+                koop_error_set(err, KOOP_ERR_INTERNAL_NO_MEMORY, NULL, NULL);
                 goto fail;
             }
             *(char **)MEMBER(m, f) = items;
             for (size_t k = 0; k < n; k++) {
-                if (s_scalar_from_json(f, json_array_get(arr, k), items + k * es, err, errlen) != 0) {
+                if (s_scalar_from_json(f, json_array_get(arr, k), items + k * es, err) != 0) {
                     json_decref(arr);
                     goto fail;
                 }
@@ -354,7 +365,7 @@ koop_pbjson_from_json(const ProtobufCMessageDescriptor *desc, json_t *obj, char 
             }
             json_decref(arr);
         } else {
-            if (s_scalar_from_json(f, val, MEMBER(m, f), err, errlen) != 0)
+            if (s_scalar_from_json(f, val, MEMBER(m, f), err) != 0)
                 goto fail;
             if (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->quantifier_offset &&
                 f->type != PROTOBUF_C_TYPE_STRING && f->type != PROTOBUF_C_TYPE_MESSAGE)

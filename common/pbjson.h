@@ -15,6 +15,8 @@
 #ifndef KOOP_PBJSON_H
 #define KOOP_PBJSON_H
 
+#include "errors.h"
+
 #include <jansson.h>
 #include <protobuf-c/protobuf-c.h>
 
@@ -22,10 +24,10 @@
 json_t *koop_pbjson_to_json(const ProtobufCMessage *msg);
 
 /* Builds a message of type desc from a JSON object. Unknown keys and bad
- * values are errors, described in err (Polish, names the key). Returns the
- * message (free with protobuf_c_message_free_unpacked(m, NULL)) or NULL. */
-ProtobufCMessage *koop_pbjson_from_json(const ProtobufCMessageDescriptor *desc, json_t *obj,
-                                        char *err, size_t errlen);
+ * values are errors, set in *err (code, the key as field, the value).
+ * Returns the message (free with protobuf_c_message_free_unpacked(m, NULL))
+ * or NULL. */
+ProtobufCMessage *koop_pbjson_from_json(const ProtobufCMessageDescriptor *desc, json_t *obj, koop_error_t *err);
 
 /* The JSON name of an enum value ("social_assistance"), into out. */
 void koop_pbjson_enum_name(const ProtobufCEnumValue *v, char *out, size_t outlen);

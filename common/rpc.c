@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -66,14 +65,13 @@ koop_reply_clear(koop_reply_t *reply)
 {
     if (!reply)
         return;
-    free(reply->error);
     free(reply->payload);
     memset(reply, 0, sizeof *reply);
 }
 
 int
-koop_rpc_pack_request(uint64_t request_id, const char *caller, const char *method,
-                      const ProtobufCMessage *req, uint8_t **out, size_t *len)
+koop_rpc_pack_call(uint64_t request_id, const char *caller, const char *method, const ProtobufCMessage *req,
+                   uint64_t deadline_ms, uint8_t **out, size_t *len)
 {
     Koop__Request env = KOOP__REQUEST__INIT;
     uint8_t *inner = NULL;
@@ -93,6 +91,10 @@ koop_rpc_pack_request(uint64_t request_id, const char *caller, const char *metho
     env.request_id = request_id;
     env.caller = (char *)(caller ? caller : "");
     env.method = (char *)method;
+    if (deadline_ms) {
+        env.has_deadline_ms = 1;
+        env.deadline_ms = deadline_ms;
+    }
     env.has_payload = 1;
     env.payload.data = inner;
     env.payload.len = inner_len;
@@ -108,6 +110,13 @@ koop_rpc_pack_request(uint64_t request_id, const char *caller, const char *metho
 }
 
 int
+koop_rpc_pack_request(uint64_t request_id, const char *caller, const char *method,
+                      const ProtobufCMessage *req, uint8_t **out, size_t *len)
+{
+    return koop_rpc_pack_call(request_id, caller, method, req, 0, out, len);
+}
+
+int
 koop_rpc_unpack_reply(const uint8_t *buf, size_t len, uint64_t *request_id, koop_reply_t *reply)
 {
     Koop__Reply *r = koop__reply__unpack(NULL, len, buf);
@@ -116,133 +125,23 @@ koop_rpc_unpack_reply(const uint8_t *buf, size_t len, uint64_t *request_id, koop
         return -EBADMSG;
     *request_id = r->request_id;
     reply->status = r->has_status ? (int)r->status : KOOP_OK;
-    if (r->error && *r->error)
-        reply->error = strdup(r->error);
+    if (reply->status != KOOP_OK) {
+        if (r->code && *r->code)
+            koop_error_set_code(&reply->err, r->code, reply->status, r->field, (const char *const *)r->args,
+                                r->n_args);
+        else /* a peer without codes: keep its words */
+            koop_error_set_code(&reply->err, "legacy", reply->status, r->field,
+                                (const char *const[]){r->error ? r->error : ""}, 1);
+    }
     if (r->has_payload && r->payload.len) {
         reply->payload = malloc(r->payload.len);
-        if (reply->payload) {
-            memcpy(reply->payload, r->payload.data, r->payload.len);
-            reply->len = r->payload.len;
+        if (!reply->payload) {
+            koop__reply__free_unpacked(r, NULL);
+            return -ENOMEM;
         }
+        memcpy(reply->payload, r->payload.data, r->payload.len);
+        reply->len = r->payload.len;
     }
     koop__reply__free_unpacked(r, NULL);
     return 0;
-}
-
-struct koop_rpc_client {
-    void *zctx;
-    void *sock;
-    uint64_t next_id;
-};
-
-koop_rpc_client_t *
-koop_rpc_client_new(const char *endpoint)
-{
-    koop_rpc_client_t *self = calloc(1, sizeof *self);
-    if (!self)
-        return NULL;
-    self->zctx = zmq_ctx_new();
-    if (!self->zctx)
-        goto fail;
-    self->sock = zmq_socket(self->zctx, ZMQ_DEALER);
-    if (!self->sock)
-        goto fail;
-    {
-        /* queue a request only on a live connection: a request handed to a
-         * connection that is still being made to a restarting service could
-         * otherwise vanish with it; zmq_send waits (up to SNDTIMEO) instead */
-        int one = 1, sndtimeo = KOOP_RPC_SEND_TIMEOUT_MS;
-        if (koop_rpc_sockopts(self->sock) != 0 ||
-            zmq_setsockopt(self->sock, ZMQ_SNDTIMEO, &sndtimeo, sizeof sndtimeo) != 0 ||
-            zmq_setsockopt(self->sock, ZMQ_IMMEDIATE, &one, sizeof one) != 0 ||
-            zmq_connect(self->sock, endpoint) != 0)
-            goto fail;
-    }
-    self->next_id = 1;
-    return self;
-fail:
-    koop_rpc_client_destroy(&self);
-    return NULL;
-}
-
-void
-koop_rpc_client_destroy(koop_rpc_client_t **self_p)
-{
-    koop_rpc_client_t *self;
-    if (!self_p || !*self_p)
-        return;
-    self = *self_p;
-    if (self->sock)
-        zmq_close(self->sock);
-    if (self->zctx)
-        zmq_ctx_term(self->zctx);
-    free(self);
-    *self_p = NULL;
-}
-
-int
-koop_rpc_send(koop_rpc_client_t *self, const char *caller, const char *method,
-              const ProtobufCMessage *req, uint64_t *request_id)
-{
-    uint8_t *buf;
-    size_t len;
-    uint64_t id = self->next_id++;
-    int rc = koop_rpc_pack_request(id, caller, method, req, &buf, &len);
-    if (rc != 0)
-        return rc;
-    rc = zmq_send(self->sock, buf, len, 0) < 0 ? -errno : 0;
-    free(buf);
-    if (rc == 0 && request_id)
-        *request_id = id;
-    return rc;
-}
-
-int
-koop_rpc_recv(koop_rpc_client_t *self, int timeout_ms, uint64_t *request_id, koop_reply_t *reply)
-{
-    zmq_pollitem_t item = {self->sock, 0, ZMQ_POLLIN, 0};
-    zmq_msg_t msg;
-    int rc = zmq_poll(&item, 1, timeout_ms);
-    if (rc < 0)
-        return -errno;
-    if (rc == 0)
-        return -ETIMEDOUT;
-    zmq_msg_init(&msg);
-    if (zmq_msg_recv(&msg, self->sock, 0) < 0) {
-        rc = -errno;
-        zmq_msg_close(&msg);
-        return rc;
-    }
-    rc = koop_rpc_unpack_reply(zmq_msg_data(&msg), zmq_msg_size(&msg), request_id, reply);
-    zmq_msg_close(&msg);
-    return rc;
-}
-
-int
-koop_rpc_call(koop_rpc_client_t *self, const char *caller, const char *method,
-              const ProtobufCMessage *req, int timeout_ms, koop_reply_t *reply)
-{
-    uint64_t want, got;
-    int64_t left = timeout_ms;
-    int rc;
-    memset(reply, 0, sizeof *reply);
-    zmq_setsockopt(self->sock, ZMQ_SNDTIMEO, &timeout_ms, sizeof timeout_ms);
-    rc = koop_rpc_send(self, caller, method, req, &want);
-    if (rc == -EAGAIN)
-        return -ETIMEDOUT; /* no connection within the timeout */
-    if (rc != 0)
-        return rc;
-    while (left >= 0) {
-        struct timespec t0, t1;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        rc = koop_rpc_recv(self, (int)left, &got, reply);
-        if (rc != 0)
-            return rc;
-        if (got == want)
-            return 0;
-        koop_reply_clear(reply); /* a late answer to an earlier call */
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        left -= (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
-    }
-    return -ETIMEDOUT;
 }

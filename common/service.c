@@ -7,8 +7,12 @@
  *            -> replies sent after commit; parked fetches kept in s->parked
  *   commit appended events -> s_wake_parked answers the fetches that now have events
  *   timer (50 ms)          -> expired parked fetches get an empty batch
+ *   a handler defers       -> the entry waits in s->deferred (nothing written)
+ *   koop_service_retry_deferred / timer (expiry) -> run again as a batch of their own
  */
 #include "service.h"
+#include "api.h"
+#include "client.h"
 #include "clock.h"
 #include "loop.h"
 #include "rpc.h"
@@ -28,6 +32,7 @@
 #include <zmq.h>
 
 #define PARKED_MAX 256
+#define DEFERRED_MAX 256
 #define FEED_MAX_EVENTS 10000
 #define FEED_MAX_BYTES (KOOP_MAX_MSG / 2)
 
@@ -35,11 +40,12 @@ typedef struct {
     zmq_msg_t identity;
     uint64_t request_id;
     const koop_method_t *method;
+    const koop_api_method_t *api; /* the method's row of api.def */
     Koop__Request *env;          /* owned */
     ProtobufCMessage *req;       /* owned, may be NULL */
     koop_call_t call;
     int decode_status;           /* non-OK: answered without running */
-    char decode_error[160];
+    koop_error_t decode_err;
 } s_entry;
 
 typedef struct {
@@ -58,6 +64,7 @@ struct koop_service {
     koop_store_t *store;
     koop_log_t *log;
     void *zctx;
+    koop_client_t *client; /* the process's requests to other services */
     void *router;
     uv_loop_t loop;
     koop_zwatch_t watch;
@@ -68,12 +75,21 @@ struct koop_service {
     int events_appended;   /* set by koop_call_emit during a batch */
     s_entry *batch;        /* KOOP_SERVICE_BATCH entries */
     size_t nbatch;
+    s_entry *deferred;     /* DEFERRED_MAX entries put aside by koop_call_defer */
+    uint64_t *deferred_until; /* mono ms when each must run for the last time */
+    size_t ndeferred;
+    size_t defers_this_batch;
     s_parked parked[PARKED_MAX];
     size_t nparked;
     uint64_t dropped;      /* messages that could not be answered */
+    uint64_t expired;      /* requests answered DEADLINE without running */
+    const koop_api_method_t **apis; /* api.def row of each def->methods[i] */
 };
 
 static const koop_method_t s_builtin[];
+static const koop_api_method_t *s_builtin_api[];
+static void s_execute(koop_service_t *s);
+static void s_retry_deferred(koop_service_t *s, uint64_t final_tag, int expire_only);
 
 /* ---- call helpers ---- */
 
@@ -85,23 +101,33 @@ koop_call_reply(koop_call_t *call, const ProtobufCMessage *msg)
     call->reply = NULL;
     call->reply_len = 0;
     if (len > KOOP_MAX_MSG - 1024)
-        return koop_call_fail(call, KOOP_TOO_LARGE, "odpowiedź za duża (%zu bajtów): zawęź zapytanie", len);
+        return koop_fail(call, REPLY_TOO_LARGE, NULL, KOOP_NUM(len));
     call->reply = malloc(len ? len : 1);
     if (!call->reply)
-        return koop_call_fail(call, KOOP_INTERNAL, "brak pamięci");
+        return koop_fail(call, INTERNAL_NO_MEMORY, NULL);
     protobuf_c_message_pack(msg, call->reply);
     call->reply_len = len;
     return KOOP_OK;
 }
 
 int
+koop_call_error(koop_call_t *call, koop_err_t id, const char *field, const char *const *args)
+{
+    koop_error_set(&call->err, id, field, args);
+    call->status = call->err.status;
+    return call->status;
+}
+
+int
 koop_call_fail(koop_call_t *call, int status, const char *fmt, ...)
 {
+    char msg[KOOP_ERR_ARG_MAX];
     va_list ap;
-    call->status = status;
     va_start(ap, fmt);
-    vsnprintf(call->error, sizeof call->error, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    koop_call_error(call, KOOP_ERR_LEGACY, NULL, (const char *const[]){msg, NULL});
+    call->status = call->err.status = status;
     return status;
 }
 
@@ -109,8 +135,10 @@ int
 koop_call_store_error(koop_call_t *call, int rc)
 {
     call->mdb_rc = rc;
-    koop_error("%s: storage error: %s", call->method, mdb_strerror(rc));
-    return koop_call_fail(call, KOOP_INTERNAL, "błąd zapisu danych: %s", mdb_strerror(rc));
+    koop_error("%s: storage error: %s", call->method, koop_strerror(rc));
+    if (rc == ENOSPC || rc == -ENOSPC)
+        return koop_fail(call, INTERNAL_DISK_FULL, NULL);
+    return koop_fail(call, INTERNAL_STORAGE, NULL, koop_strerror(rc));
 }
 
 int
@@ -120,7 +148,7 @@ koop_call_emit(koop_call_t *call, const char *type, int scope, const ProtobufCMe
     uint8_t stackbuf[4096], *buf = len <= sizeof stackbuf ? stackbuf : malloc(len);
     int rc;
     if (!buf)
-        return koop_call_fail(call, KOOP_INTERNAL, "brak pamięci");
+        return koop_fail(call, INTERNAL_NO_MEMORY, NULL);
     protobuf_c_message_pack(msg, buf);
     rc = koop_log_append(call->svc->log, call->txn, type, scope, call->caller, buf, len, NULL);
     if (buf != stackbuf)
@@ -141,6 +169,18 @@ koop_call_emit_raw(koop_call_t *call, const char *type, int scope, const uint8_t
     return KOOP_OK;
 }
 
+int
+koop_call_defer(koop_call_t *call, uint64_t tag)
+{
+    koop_service_t *s = call->svc;
+    if (call->final || s->ndeferred + s->defers_this_batch >= DEFERRED_MAX)
+        return 0;
+    s->defers_this_batch++;
+    call->defer_tag = tag;
+    call->status = KOOP_DEFERRED;
+    return KOOP_DEFERRED;
+}
+
 /* ---- accessors ---- */
 
 koop_store_t *koop_service_store(koop_service_t *svc) { return svc->store; }
@@ -148,17 +188,22 @@ koop_log_t *koop_service_log(koop_service_t *svc) { return svc->log; }
 const koop_config_t *koop_service_config(koop_service_t *svc) { return &svc->cfg; }
 uv_loop_t *koop_service_loop(koop_service_t *svc) { return &svc->loop; }
 void *koop_service_zctx(koop_service_t *svc) { return svc->zctx; }
+koop_client_t *koop_service_client(koop_service_t *svc) { return svc->client; }
 void *koop_service_user(koop_service_t *svc) { return svc->user; }
 const char *koop_service_node(koop_service_t *svc) { return svc->cfg.node_id; }
 
 /* ---- replies ---- */
 
+/* Sends a reply: the payload when status is OK, else err (code, field,
+ * arguments and the Polish message, for logs). */
 static void
 s_send_reply(koop_service_t *s, zmq_msg_t *identity, uint64_t request_id, int status,
-             const char *error, const uint8_t *payload, size_t len)
+             const koop_error_t *err, const uint8_t *payload, size_t len)
 {
     Koop__Reply r = KOOP__REPLY__INIT;
     uint8_t stackbuf[8192], *buf;
+    char message[512];
+    char *args[KOOP_ERR_MAX_ARGS];
     size_t plen;
     zmq_msg_t id;
 
@@ -166,7 +211,16 @@ s_send_reply(koop_service_t *s, zmq_msg_t *identity, uint64_t request_id, int st
     r.request_id = request_id;
     r.has_status = 1;
     r.status = (Koop__Status)status;
-    r.error = (char *)(error && *error ? error : NULL);
+    if (status != KOOP_OK && err && err->code[0]) {
+        koop_error_render(err, KOOP_LANG_PL, NULL, message, sizeof message);
+        r.error = message;
+        r.code = (char *)err->code;
+        r.field = err->field[0] ? (char *)err->field : NULL;
+        for (size_t i = 0; i < err->nargs; i++)
+            args[i] = (char *)err->args[i];
+        r.args = args;
+        r.n_args = err->nargs;
+    }
     if (len) {
         r.has_payload = 1;
         r.payload.data = (uint8_t *)payload;
@@ -228,13 +282,13 @@ s_feed_answer(koop_call_t *call, const char *stream, uint64_t after, uint32_t ma
     int rc;
 
     if (strcmp(stream, koop_log_stream(s->log)) != 0)
-        return koop_call_fail(call, KOOP_NOT_FOUND, "nieznany strumień zdarzeń '%.60s'", stream);
+        return koop_fail(call, FEED_STREAM_UNKNOWN, "stream", stream);
     if (max == 0 || max > FEED_MAX_EVENTS)
         max = FEED_MAX_EVENTS;
     f.cap = max;
     batch.events = calloc(max, sizeof *batch.events);
     if (!batch.events)
-        return koop_call_fail(call, KOOP_INTERNAL, "brak pamięci");
+        return koop_fail(call, INTERNAL_NO_MEMORY, NULL);
     rc = koop_log_read(s->log, call->txn, after, max, shared_only, s_feed_visit, &f);
     if (rc == 1)
         rc = 0;
@@ -261,7 +315,7 @@ s_method_fetch(koop_call_t *call)
     size_t n = 0;
     int rc;
     if (!q->stream)
-        return koop_call_fail(call, KOOP_INVALID, "feed.fetch: brak nazwy strumienia");
+        return koop_fail(call, FEED_STREAM_REQUIRED, "stream");
     rc = s_feed_answer(call, q->stream, q->after_seq, q->max, q->shared_only, &n);
     if (rc == KOOP_OK && n == 0 && q->wait_ms > 0)
         call->parked = 1;
@@ -304,8 +358,7 @@ s_method_stat(koop_call_t *call)
     Koop__FeedStat st = KOOP__FEED_STAT__INIT;
     int rc;
     if (!q->stream || strcmp(q->stream, koop_log_stream(s->log)) != 0)
-        return koop_call_fail(call, KOOP_NOT_FOUND, "nieznany strumień zdarzeń '%.60s'",
-                              q->stream ? q->stream : "");
+        return koop_fail(call, FEED_STREAM_UNKNOWN, "stream", q->stream ? q->stream : "");
     st.has_last_seq = st.has_last_shared_seq = st.has_shared_after = 1;
     if ((rc = koop_log_last(s->log, call->txn, 0, &st.last_seq)) != 0 ||
         (rc = koop_log_last(s->log, call->txn, 1, &st.last_shared_seq)) != 0 ||
@@ -315,22 +368,61 @@ s_method_stat(koop_call_t *call)
     return koop_call_reply(call, &st.base);
 }
 
+/* The methods every service answers: the `sys` rows of api.def. */
 static const koop_method_t s_builtin[] = {
-    {"sys.ping", NULL, s_method_ping, 0},
-    {"feed.fetch", &koop__feed_fetch__descriptor, s_method_fetch, 0},
-    {"feed.stat", &koop__feed_fetch__descriptor, s_method_stat, 0},
+#define KOOP_API_sys(fn, name, ...) {name, fn},
+#include "api_rows.h"
+#undef KOOP_API_sys
 };
+static const koop_api_method_t *s_builtin_api[KOOP_ARRAY_LEN(s_builtin)];
 
+/* The method called name and its api.def row (*api), or NULL. */
 static const koop_method_t *
-s_find_method(koop_service_t *s, const char *name)
+s_find_method(koop_service_t *s, const char *name, const koop_api_method_t **api)
 {
     for (size_t i = 0; i < KOOP_ARRAY_LEN(s_builtin); i++)
-        if (strcmp(s_builtin[i].name, name) == 0)
+        if (strcmp(s_builtin[i].name, name) == 0) {
+            *api = s_builtin_api[i];
             return &s_builtin[i];
+        }
     for (size_t i = 0; i < s->def->nmethods; i++)
-        if (strcmp(s->def->methods[i].name, name) == 0)
+        if (strcmp(s->def->methods[i].name, name) == 0) {
+            *api = s->apis[i];
             return &s->def->methods[i];
+        }
     return NULL;
+}
+
+/* Pairs every method with its api.def row; a method without a row, or a
+ * row of this service without a method, is a programming error reported at
+ * start. Returns 0 or -EINVAL. */
+static int
+s_resolve_methods(koop_service_t *s)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < KOOP_ARRAY_LEN(s_builtin); i++)
+        if (!(s_builtin_api[i] = koop_api_find(s_builtin[i].name)))
+            return -EINVAL;
+    s->apis = calloc(s->def->nmethods ? s->def->nmethods : 1, sizeof *s->apis);
+    if (!s->apis)
+        return -ENOMEM;
+    for (size_t i = 0; i < s->def->nmethods; i++) {
+        const koop_api_method_t *a = koop_api_find(s->def->methods[i].name);
+        if (!a || strcmp(a->service, s->def->name) != 0) {
+            koop_error("metoda %s nie ma wiersza usługi %s w common/api.def", s->def->methods[i].name,
+                       s->def->name);
+            return -EINVAL;
+        }
+        s->apis[i] = a;
+    }
+    for (size_t i = 0; i < koop_api_nmethods; i++)
+        n += strcmp(koop_api_methods[i].service, s->def->name) == 0;
+    if (n != s->def->nmethods) {
+        koop_error("usługa %s obsługuje %zu metod, a common/api.def opisuje %zu", s->def->name,
+                   s->def->nmethods, n);
+        return -EINVAL;
+    }
+    return 0;
 }
 
 /* ---- parked fetches ---- */
@@ -387,7 +479,7 @@ s_answer_parked(koop_service_t *s, int expire)
         if (last > p->after_seq || (expire && now >= p->deadline_ms)) {
             koop_call_t call = {.svc = s, .caller = "", .method = "feed.fetch", .txn = txn};
             int st = s_feed_answer(&call, p->stream, p->after_seq, p->max, p->shared_only, NULL);
-            s_send_reply(s, &p->identity, p->request_id, st, call.error, call.reply, call.reply_len);
+            s_send_reply(s, &p->identity, p->request_id, st, &call.err, call.reply, call.reply_len);
             free(call.reply);
             s_unpark(s, i);
         } else {
@@ -407,6 +499,7 @@ static void
 s_on_parked_timer(uv_timer_t *t)
 {
     s_answer_parked(t->data, 1);
+    s_retry_deferred(t->data, 0, 1);
 }
 
 /* ---- batches ---- */
@@ -419,7 +512,7 @@ s_entry_reset_outputs(s_entry *e)
     e->call.reply_len = 0;
     e->call.status = KOOP_OK;
     e->call.mdb_rc = 0;
-    e->call.error[0] = '\0';
+    koop_error_clear(&e->call.err);
     e->call.parked = 0;
 }
 
@@ -468,36 +561,40 @@ s_recv_one(koop_service_t *s, s_entry *e)
             zmq_msg_close(&extra);
             zmq_getsockopt(s->router, ZMQ_RCVMORE, &more, &len);
         }
-        e->decode_status = KOOP_MALFORMED;
-        snprintf(e->decode_error, sizeof e->decode_error, "żądanie ma zbyt wiele ramek");
+        koop_error_set(&e->decode_err, KOOP_ERR_REQUEST_FRAMES, NULL, NULL);
+        e->decode_status = e->decode_err.status;
         zmq_msg_close(&body);
         return 1;
     }
     e->env = koop__request__unpack(NULL, zmq_msg_size(&body), zmq_msg_data(&body));
     zmq_msg_close(&body);
     if (!e->env || !e->env->method) {
-        e->decode_status = KOOP_MALFORMED;
-        snprintf(e->decode_error, sizeof e->decode_error,
-                 "nie można odczytać koperty żądania (uszkodzona wiadomość)");
+        koop_error_set(&e->decode_err, KOOP_ERR_REQUEST_MALFORMED, NULL, NULL);
+        e->decode_status = e->decode_err.status;
         return 1;
     }
     e->request_id = e->env->request_id;
-    e->method = s_find_method(s, e->env->method);
+    e->method = s_find_method(s, e->env->method, &e->api);
     if (!e->method) {
-        e->decode_status = KOOP_INVALID;
-        snprintf(e->decode_error, sizeof e->decode_error, "nieznana metoda '%.60s' usługi %s",
-                 e->env->method, s->def->name);
+        koop_error_set(&e->decode_err, KOOP_ERR_METHOD_UNKNOWN, NULL,
+                       (const char *const[]){e->env->method, s->def->name, NULL});
+        e->decode_status = e->decode_err.status;
         return 1;
     }
-    if (e->method->request) {
-        e->req = protobuf_c_message_unpack(e->method->request, NULL, e->env->payload.len,
-                                           e->env->payload.data);
-        if (!e->req) {
-            e->decode_status = KOOP_MALFORMED;
-            snprintf(e->decode_error, sizeof e->decode_error,
-                     "nie można odczytać treści żądania %.60s", e->env->method);
-            return 1;
-        }
+    if (e->env->has_deadline_ms && e->env->deadline_ms && koop_clock_real_ms() > e->env->deadline_ms) {
+        /* the caller has given up on it: answering is enough, running it
+         * would change things nobody waits for */
+        koop_error_set(&e->decode_err, KOOP_ERR_REQUEST_DEADLINE, NULL, NULL);
+        e->decode_status = e->decode_err.status;
+        s->expired++;
+        return 1;
+    }
+    e->req = protobuf_c_message_unpack(e->api->request, NULL, e->env->payload.len, e->env->payload.data);
+    if (!e->req) {
+        koop_error_set(&e->decode_err, KOOP_ERR_REQUEST_PAYLOAD, NULL,
+                       (const char *const[]){e->env->method, NULL});
+        e->decode_status = e->decode_err.status;
+        return 1;
     }
     e->call.svc = s;
     e->call.caller = e->env->caller ? e->env->caller : "";
@@ -511,13 +608,16 @@ s_run_writes(MDB_txn *txn, void *ctx)
 {
     koop_service_t *s = ctx;
     s->events_appended = 0;
+    s->defers_this_batch = 0;
     for (size_t i = 0; i < s->nbatch; i++) {
         s_entry *e = &s->batch[i];
         int rc;
         if (e->decode_status != KOOP_OK)
             continue;
         s_entry_reset_outputs(e);
-        if (!(e->method->flags & KOOP_METHOD_WRITE)) {
+        if (s->def->before_call)
+            s->def->before_call(&e->call);
+        if (!(e->api->flags & KOOP_API_WRITE)) {
             e->call.txn = txn;
             e->method->fn(&e->call);
         } else {
@@ -533,7 +633,7 @@ s_run_writes(MDB_txn *txn, void *ctx)
             }
             if (e->call.mdb_rc == MDB_MAP_FULL)
                 return MDB_MAP_FULL; /* grow and run the whole batch again */
-            if (s->def->after_write) {
+            if (s->def->after_write && e->call.status != KOOP_DEFERRED) {
                 e->call.txn = txn;
                 if ((rc = s->def->after_write(&e->call, txn)) != 0)
                     return rc;
@@ -544,13 +644,63 @@ s_run_writes(MDB_txn *txn, void *ctx)
     return 0;
 }
 
+/* Keeps e aside until it is retried (koop_call_defer). */
+static void
+s_defer(koop_service_t *s, s_entry *e)
+{
+    uint64_t now = koop_clock_mono_ms(), until = now + KOOP_DEFER_MAX_MS;
+    if (e->env->has_deadline_ms && e->env->deadline_ms) {
+        /* run for the last time well before the caller gives up */
+        uint64_t real = koop_clock_real_ms();
+        uint64_t left = e->env->deadline_ms > real ? e->env->deadline_ms - real : 0;
+        if (now + left / 2 < until)
+            until = now + left / 2;
+    }
+    s->deferred[s->ndeferred] = *e;
+    s->deferred_until[s->ndeferred] = until;
+    s->ndeferred++;
+    memset(e, 0, sizeof *e);
+}
+
+/* Runs deferred calls again as one batch (with expire_only, only those whose
+ * time is up). Those whose tag <= final_tag, or whose time is up, run for
+ * the last time; the others may defer again. Only between batches. */
+static void
+s_retry_deferred(koop_service_t *s, uint64_t final_tag, int expire_only)
+{
+    uint64_t now = koop_clock_mono_ms();
+    size_t keep = 0;
+    if (s->nbatch || s->stopping || !s->ndeferred)
+        return;
+    for (size_t i = 0; i < s->ndeferred; i++) {
+        s_entry *e = &s->deferred[i];
+        int due = now >= s->deferred_until[i];
+        if (expire_only && !due) {
+            s->deferred_until[keep] = s->deferred_until[i];
+            s->deferred[keep++] = *e;
+            continue;
+        }
+        e->call.final = due || e->call.defer_tag <= final_tag;
+        s->batch[s->nbatch++] = *e;
+    }
+    s->ndeferred = keep;
+    if (s->nbatch)
+        s_execute(s);
+}
+
+void
+koop_service_retry_deferred(koop_service_t *svc, uint64_t final_tag)
+{
+    s_retry_deferred(svc, final_tag, 0);
+}
+
 static void
 s_execute(koop_service_t *s)
 {
     int any_write = 0, rc;
 
     for (size_t i = 0; i < s->nbatch; i++)
-        if (s->batch[i].decode_status == KOOP_OK && (s->batch[i].method->flags & KOOP_METHOD_WRITE))
+        if (s->batch[i].decode_status == KOOP_OK && (s->batch[i].api->flags & KOOP_API_WRITE))
             any_write = 1;
 
     if (any_write) {
@@ -562,8 +712,10 @@ s_execute(koop_service_t *s)
                 if (e->decode_status != KOOP_OK)
                     continue;
                 s_entry_reset_outputs(e);
-                koop_call_fail(&e->call, KOOP_INTERNAL, "zapis nie powiódł się (%s): nic nie zapisano",
-                               mdb_strerror(rc));
+                if (rc == ENOSPC || rc == -ENOSPC)
+                    koop_fail(&e->call, INTERNAL_DISK_FULL, NULL);
+                else
+                    koop_fail(&e->call, INTERNAL_COMMIT, NULL, koop_strerror(rc));
             }
         }
     } else {
@@ -577,22 +729,30 @@ s_execute(koop_service_t *s)
                 koop_call_store_error(&e->call, rc);
                 continue;
             }
+            s_entry_reset_outputs(e);
+            if (s->def->before_call)
+                s->def->before_call(&e->call);
             e->call.txn = txn;
             e->method->fn(&e->call);
             e->call.txn = NULL;
         }
         if (rc == 0)
             mdb_txn_abort(txn);
+        s->defers_this_batch = 0;
     }
 
     for (size_t i = 0; i < s->nbatch; i++) {
         s_entry *e = &s->batch[i];
         if (e->decode_status != KOOP_OK)
-            s_send_reply(s, &e->identity, e->request_id, e->decode_status, e->decode_error, NULL, 0);
+            s_send_reply(s, &e->identity, e->request_id, e->decode_status, &e->decode_err, NULL, 0);
         else if (e->call.parked)
             s_park(s, e);
+        else if (e->call.status == KOOP_DEFERRED && s->ndeferred < DEFERRED_MAX) {
+            s_defer(s, e);
+            continue;
+        }
         else if (e->call.status != KOOP_OK)
-            s_send_reply(s, &e->identity, e->request_id, e->call.status, e->call.error, NULL, 0);
+            s_send_reply(s, &e->identity, e->request_id, e->call.status, &e->call.err, NULL, 0);
         else
             s_send_reply(s, &e->identity, e->request_id, KOOP_OK, NULL, e->call.reply, e->call.reply_len);
         s_entry_free(e);
@@ -636,6 +796,7 @@ s_on_stop(void *data)
     koop_signals_stop(&s->signals);
     if (s->def->stop)
         s->def->stop(s);
+    koop_client_destroy(&s->client);
 }
 
 static void
@@ -697,7 +858,9 @@ koop_service_main(const koop_service_def_t *def, int argc, char **argv, void *us
         return 2;
     }
     s->batch = calloc(KOOP_SERVICE_BATCH, sizeof *s->batch);
-    if (!s->batch)
+    s->deferred = calloc(DEFERRED_MAX, sizeof *s->deferred);
+    s->deferred_until = calloc(DEFERRED_MAX, sizeof *s->deferred_until);
+    if (!s->batch || !s->deferred || !s->deferred_until || s_resolve_methods(s) != 0)
         goto done;
     mkdir(s->cfg.data_dir, 0700);
     snprintf(dir, sizeof dir, "%s/%s", s->cfg.data_dir, def->name);
@@ -712,7 +875,7 @@ koop_service_main(const koop_service_def_t *def, int argc, char **argv, void *us
     if ((rc = uv_loop_init(&s->loop)) != 0)
         goto done;
     s->zctx = zmq_ctx_new();
-    if (!s->zctx)
+    if (!s->zctx || !(s->client = koop_client_new(&s->loop, s->zctx)))
         goto done_loop;
     mkdir(s->cfg.runtime_dir, 0700);
     s->router = koop_rpc_router_new(s->zctx, endpoint);
@@ -738,10 +901,19 @@ koop_service_main(const koop_service_def_t *def, int argc, char **argv, void *us
     exit_code = 0;
     if (s->dropped)
         koop_warn("%llu message(s) could not be answered", (unsigned long long)s->dropped);
+    if (s->expired)
+        koop_info("%llu request(s) answered past their deadline without running",
+                  (unsigned long long)s->expired);
     koop_info("stopped");
 done_loop:
     while (s->nparked)
         s_unpark(s, 0);
+    while (s->ndeferred) /* unanswered: their callers time out */
+        s_entry_free(&s->deferred[--s->ndeferred]);
+    if (s->client) { /* a start that failed before the loop ran */
+        koop_client_destroy(&s->client);
+        uv_run(&s->loop, UV_RUN_DEFAULT);
+    }
     if (s->router)
         zmq_close(s->router);
     if (s->zctx)
@@ -751,6 +923,9 @@ done:
     koop_log_destroy(&s->log);
     koop_store_destroy(&s->store);
     free(s->batch);
+    free(s->deferred);
+    free(s->deferred_until);
+    free(s->apis);
     free(s);
     return exit_code;
 }

@@ -31,6 +31,7 @@
 #define KOOP_SERVICE_H
 
 #include "config.h"
+#include "errors.h"
 #include "koop.h"
 #include "log.h"
 #include "store.h"
@@ -52,22 +53,35 @@ struct koop_call {
     /* outputs, set through koop_call_reply / koop_call_fail */
     int status;
     int mdb_rc;                   /* storage error met, for the runtime (map full -> retry) */
-    char error[512];
+    koop_error_t err;             /* why, when status is not KOOP_OK */
     uint8_t *reply;
     size_t reply_len;
     int parked;                   /* feed.fetch waiting for events */
+    int final;                    /* a deferred call run for the last time: may not defer */
+    uint64_t defer_tag;           /* set by koop_call_defer */
     void *user;                   /* the service's own per-call state (e.g. audit) */
 };
 
+/* A handler's status meaning "put aside" (koop_call_defer); never sent. */
+#define KOOP_DEFERRED 64
+/* How long a deferred call may wait at most before it runs for the last time. */
+#define KOOP_DEFER_MAX_MS 2000
+
 typedef int (*koop_handler_fn)(koop_call_t *call);
 
-#define KOOP_METHOD_WRITE 1u
-
+/* A method the service serves: its row of common/api.def (request and
+ * reply types, flags) and its handler. A service builds its table from its
+ * rows of api.def, so nothing here is written twice:
+ *
+ *     static const koop_method_t s_methods[] = {
+ *     #define KOOP_API_registry(fn, name, ...) {name, fn},
+ *     #include "api_rows.h"
+ *     #undef KOOP_API_registry
+ *     };
+ */
 typedef struct {
     const char *name;                          /* "institution.add" */
-    const ProtobufCMessageDescriptor *request; /* NULL: no payload */
     koop_handler_fn fn;
-    unsigned flags;
 } koop_method_t;
 
 typedef struct {
@@ -82,6 +96,9 @@ typedef struct {
      * (the cases service writes its audit log here). */
     int (*start)(koop_service_t *svc);
     void (*stop)(koop_service_t *svc);
+    /* before_call runs before every handler (also when a batch runs again
+     * after the map grew): the service resets its per-call state there. */
+    void (*before_call)(koop_call_t *call);
     int (*after_write)(koop_call_t *call, MDB_txn *batch_txn);
 } koop_service_def_t;
 
@@ -94,8 +111,29 @@ koop_log_t *koop_service_log(koop_service_t *svc);
 const koop_config_t *koop_service_config(koop_service_t *svc);
 uv_loop_t *koop_service_loop(koop_service_t *svc);
 void *koop_service_zctx(koop_service_t *svc);
+/* The process's client for requests to other services (client.h). */
+struct koop_client *koop_service_client(koop_service_t *svc);
 void *koop_service_user(koop_service_t *svc);
 const char *koop_service_node(koop_service_t *svc);
+
+/* Deferring a call: a handler that needs something another service is
+ * about to deliver (a registry record its copy has not applied yet, the
+ * positions of the node's streams) never waits for it: it starts what will
+ * bring it, and puts the call aside:
+ *
+ *     if (koop_call_defer(call, tag) == KOOP_DEFERRED)
+ *         return KOOP_DEFERRED;
+ *     ... decide now (the call cannot be deferred again) ...
+ *
+ * Nothing the handler wrote is kept (its nested transaction is aborted, no
+ * after_write runs). koop_service_retry_deferred(svc, final_tag) runs every
+ * deferred call again (from the loop, in a batch of its own); those with
+ * tag <= final_tag run for the last time (call->final), as does every call
+ * deferred for KOOP_DEFER_MAX_MS or near its deadline. Returns KOOP_DEFERRED
+ * when the call was put aside, 0 when it cannot be (final run, too many
+ * deferred calls): then the handler decides now. */
+int koop_call_defer(koop_call_t *call, uint64_t tag);
+void koop_service_retry_deferred(koop_service_t *svc, uint64_t final_tag);
 
 /* Answers parked fetches after a commit that the service made itself
  * (outside a request batch) and that appended events. */
@@ -104,10 +142,20 @@ void koop_service_events_committed(koop_service_t *svc);
 /* Sets the reply message (packed now; msg stays the caller's). Returns 0 or
  * fails the call as INTERNAL. */
 int koop_call_reply(koop_call_t *call, const ProtobufCMessage *msg);
-/* Fails the call with status and a Polish message; returns status. */
+/* Fails the call with an error of the catalogue (errors.def): its status,
+ * the request field it is about (NULL: none) and the message's arguments
+ * (NULL-terminated, may be NULL). Returns the code's status. Use the macro:
+ *     return koop_fail(call, FIELD_REQUIRED, "name");
+ *     return koop_fail(call, DATE_ORDER, "date", date, "opened", ipw->opened);
+ * Numbers as arguments: KOOP_NUM(n). */
+int koop_call_error(koop_call_t *call, koop_err_t id, const char *field, const char *const *args);
+#define koop_fail(call, ID, field, ...)                                                            \
+    koop_call_error((call), KOOP_ERR_##ID, (field), (const char *const[]){__VA_ARGS__ __VA_OPT__(, ) NULL})
+/* TRANSITION ONLY: a free-text refusal (code "legacy"); being replaced by koop_fail. */
 int koop_call_fail(koop_call_t *call, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* Fails the call because storage said rc; returns KOOP_INTERNAL. */
+/* Fails the call because storage said rc (a library code, koop.h);
+ * returns KOOP_INTERNAL. */
 int koop_call_store_error(koop_call_t *call, int rc);
 /* Appends an event with payload msg to the service's log in call->txn. */
 int koop_call_emit(koop_call_t *call, const char *type, int scope, const ProtobufCMessage *msg);

@@ -1,5 +1,8 @@
 #include "koop.h"
 
+#include <lmdb.h>
+#include <string.h>
+
 const char *
 koop_status_name(int status)
 {
@@ -13,6 +16,17 @@ koop_status_name(int status)
     case KOOP_UNAVAILABLE: return "usługa niedostępna";
     case KOOP_MALFORMED: return "uszkodzona wiadomość";
     case KOOP_TOO_LARGE: return "wiadomość za duża";
+    case KOOP_DEADLINE: return "minął termin żądania";
     default: return "nieznany błąd";
     }
+}
+
+const char *
+koop_strerror(int rc)
+{
+    if (rc == 0)
+        return "ok";
+    if (rc <= MDB_KEYEXIST && rc >= MDB_LAST_ERRCODE)
+        return mdb_strerror(rc);
+    return strerror(rc < 0 ? -rc : rc);
 }

@@ -178,6 +178,7 @@ cases_after_write(koop_call_t *call, MDB_txn *txn)
     MDB_cursor *cur;
     MDB_val k, v;
     unsigned char key[8];
+    char message[512];
     uint64_t last = 0;
     int rc;
 
@@ -201,7 +202,11 @@ cases_after_write(koop_call_t *call, MDB_txn *txn)
     e.has_allowed = 1;
     e.allowed = call->status != KOOP_DENIED;
     e.result = (char *)(call->status == KOOP_OK ? "ok" : koop_status_name(call->status));
-    e.error = call->status != KOOP_OK && call->error[0] ? call->error : NULL;
+    if (call->status != KOOP_OK && call->err.code[0]) {
+        koop_error_render(&call->err, KOOP_LANG_PL, NULL, message, sizeof message);
+        e.error = message;
+        e.code = call->err.code;
+    }
     koop_be64_put(key, e.seq);
     k.mv_size = 8;
     k.mv_data = key;

@@ -6,7 +6,7 @@
  *   main.c      method table, start/stop (the registry feed)
  *   records.c   loading/saving records, input checks, events + timeline
  *   copy.c      the read-only copy of registry records (people, institutions,
- *               catalogue entries) and its catch-up lookups
+ *               catalogue entries), fed by the registry's events
  *   access.c    who may see what, the audit log (after_write), audit.show
  *   household.c households, their members, consent
  *   ipw.c       the IPW lifecycle (state diagram there), ZZK, show/list/timeline
@@ -42,7 +42,7 @@
 #include "feed.h"
 #include "record.h"
 #include "registry.pb-c.h"
-#include "rpc.h"
+#include "client.h"
 #include "service.h"
 
 /* Limits on what one record may hold (bounds on input from outside). */
@@ -58,8 +58,6 @@
 typedef struct cases {
     koop_service_t *svc;
     koop_feed_t *feed;
-    koop_rpc_client_t *registry;  /* for catch-up lookups; made when first needed */
-    uint64_t registry_down_until; /* mono ms: do not ask the registry before this */
     /* what the call being handled is about, for its audit entry (access.c) */
     char note_household[KOOP_ID_LEN];
     char note_ipw[KOOP_ID_LEN];

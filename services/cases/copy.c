@@ -10,19 +10,18 @@
  *
  * Catching up. The feed runs behind the registry by up to one round trip:
  * a person added a moment ago may not be in the copy yet when the first
- * request naming them arrives (scripts do exactly this). A handler cannot
- * wait for the feed (the loop would stop), so on an id the copy does not
- * know, the handler asks the registry itself ("person.show", ...; 1.5 s at
- * most) and stores the answer in the copy in the request's own transaction.
- * Only when the registry does not answer is the request refused, with
- * KOOP_UNAVAILABLE and a message saying to try again; after such a timeout
- * the registry is not asked again for 2 s (or until the feed brings events
- * from it again), so a burst of requests while it is down fails fast instead
- * of stalling the service. Ids the copy does know
- * never cause a call: nothing that works offline depends on the registry.
+ * request naming them arrives (scripts do exactly this). A handler never
+ * waits for the registry: on an id the copy does not know, it pokes the feed
+ * (a fetch that answers at once) and defers the call (service.h); the
+ * feed's answers run deferred calls again, and the answer to a fetch sent
+ * after the deferral, with the copy caught up, decides: the id is unknown to
+ * the registry (NOT_FOUND). When the registry does not answer, the call runs
+ * for the last time after KOOP_DEFER_MAX_MS and is refused as UNAVAILABLE,
+ * with a message saying to try again. Ids the copy does know never cause a
+ * request: nothing that works offline depends on the registry.
  *
- * Order. Records carry the registry's updated_ms; an older version (a feed
- * event behind an answer fetched directly) never replaces a newer one.
+ * Order. Records carry the registry's updated_ms; an older version never
+ * replaces a newer one.
  */
 #include "cases.h"
 #include "clock.h"
@@ -32,8 +31,6 @@
 
 #include <string.h>
 
-#define LOOKUP_TIMEOUT_MS 1500
-#define LOOKUP_BACKOFF_MS 2000
 
 /* ---- storing copy records ---- */
 
@@ -142,11 +139,13 @@ cases_copy_apply(MDB_txn *txn, const Koop__Event *ev, void *ctx)
     return rc;
 }
 
-/* The feed got events from the registry: it is answering again. */
+/* Every answer of the registry's feed: deferred calls try again; those
+ * deferred before the fetch that just caught up get their final answer. */
 static void
-s_feed_committed(void *ctx)
+s_feed_replied(void *ctx, uint64_t fetch, int caught_up)
 {
-    ((cases_t *)ctx)->registry_down_until = 0;
+    cases_t *c = ctx;
+    koop_service_retry_deferred(c->svc, caught_up ? fetch : 0);
 }
 
 int
@@ -159,12 +158,12 @@ cases_copy_start(cases_t *c)
         return 0;
     }
     o.loop = koop_service_loop(c->svc);
-    o.zctx = koop_service_zctx(c->svc);
+    o.client = koop_service_client(c->svc);
     o.store = koop_service_store(c->svc);
     o.endpoint = ep;
     o.stream = "registry";
     o.apply = cases_copy_apply;
-    o.committed = s_feed_committed;
+    o.replied = s_feed_replied;
     o.ctx = c;
     c->feed = koop_feed_start(&o);
     if (!c->feed) {
@@ -178,105 +177,46 @@ void
 cases_copy_stop(cases_t *c)
 {
     koop_feed_destroy(&c->feed);
-    koop_rpc_client_destroy(&c->registry);
 }
 
-/* ---- catching up: asking the registry directly ---- */
+/* ---- lookups ---- */
 
-/* Asks the registry for record id with method. Returns KOOP_OK and *out
- * (caller frees), KOOP_NOT_FOUND, or KOOP_UNAVAILABLE. */
+/* An id the copy does not hold (yet): defer until the feed tells, then
+ * refuse. kind is the record's kind ("person") for the message. */
 static int
-s_fetch(cases_t *c, const char *method, const char *id, const ProtobufCMessageDescriptor *desc,
-        ProtobufCMessage **out)
+s_missing(koop_call_t *call, const char *field, const char *kind, const char *id)
 {
-    const char *ep = koop_config_endpoint(koop_service_config(c->svc), "registry");
-    Koop__Reg__ById q = KOOP__REG__BY_ID__INIT;
-    koop_reply_t reply;
-    int rc, st;
-
-    *out = NULL;
-    if (!ep || koop_clock_mono_ms() < c->registry_down_until)
-        return KOOP_UNAVAILABLE;
-    if (!c->registry && !(c->registry = koop_rpc_client_new(ep)))
-        return KOOP_UNAVAILABLE;
-    q.id = (char *)id;
-    rc = koop_rpc_call(c->registry, NULL, method, &q.base, LOOKUP_TIMEOUT_MS, &reply);
-    if (rc != 0) {
-        koop_warn("registry does not answer %s (%s); not asking again for %d ms", method, ep, LOOKUP_BACKOFF_MS);
-        c->registry_down_until = koop_clock_mono_ms() + LOOKUP_BACKOFF_MS;
-        return KOOP_UNAVAILABLE;
-    }
-    st = reply.status;
-    if (st == KOOP_OK) {
-        *out = protobuf_c_message_unpack(desc, NULL, reply.len, reply.payload);
-        if (!*out)
-            st = KOOP_UNAVAILABLE;
-    } else if (st != KOOP_NOT_FOUND) {
-        koop_warn("registry refused %s: %s", method, reply.error ? reply.error : "?");
-        st = KOOP_UNAVAILABLE;
-    }
-    koop_reply_clear(&reply);
-    return st;
+    cases_t *c = cases_of(call);
+    if (c->feed && koop_call_defer(call, koop_feed_poke(c->feed)) == KOOP_DEFERRED)
+        return KOOP_DEFERRED;
+    if (c->feed && koop_feed_current(c->feed))
+        return koop_fail(call, RECORD_NOT_FOUND, field, kind, id);
+    return koop_fail(call, REGISTRY_COPY_BEHIND, field, kind, id);
 }
 
-static int
-s_unavailable(koop_call_t *call, const char *what, const char *id)
-{
-    return koop_call_fail(call, KOOP_UNAVAILABLE,
-                          "rejestr nie odpowiada, a %s %s nie ma jeszcze w kopii rejestru usługi spraw: "
-                          "spróbuj ponownie za chwilę",
-                          what, id);
-}
-
-/* Loads copy record id from table; on a miss fetches it from the registry
- * with method and stores it through put. */
+/* Loads copy record id from table (kind names it in messages). */
 static int
 s_lookup(koop_call_t *call, const char *field, const char *id, const char *table,
-         const ProtobufCMessageDescriptor *copy_desc, const char *method,
-         const ProtobufCMessageDescriptor *reg_desc, int (*put)(MDB_txn *, MDB_dbi, const void *),
-         const char *what, ProtobufCMessage **out)
+         const ProtobufCMessageDescriptor *copy_desc, const char *kind, ProtobufCMessage **out)
 {
-    MDB_dbi dbi = cases_dbi(call, table);
-    ProtobufCMessage *fetched = NULL;
     int rc;
-
     *out = NULL;
     if ((rc = cases_check_id(call, field, id, 1)) != KOOP_OK)
         return rc;
-    rc = koop_record_get(call->txn, dbi, id, copy_desc, out);
+    rc = koop_record_get(call->txn, cases_dbi(call, table), id, copy_desc, out);
     if (rc == 0)
         return KOOP_OK;
     if (rc != MDB_NOTFOUND)
         return koop_call_store_error(call, rc);
-    switch (s_fetch(cases_of(call), method, id, reg_desc, &fetched)) {
-    case KOOP_OK:
-        break;
-    case KOOP_NOT_FOUND:
-        return koop_call_fail(call, KOOP_NOT_FOUND, "pole --%s: w rejestrze nie ma takiego rekordu (%s: %s)",
-                              field, what, id);
-    default:
-        return s_unavailable(call, what, id);
-    }
-    rc = put(call->txn, dbi, fetched);
-    protobuf_c_message_free_unpacked(fetched, NULL);
-    if (rc != 0)
-        return koop_call_store_error(call, rc);
-    rc = koop_record_get(call->txn, dbi, id, copy_desc, out);
-    if (rc != 0)
-        return koop_call_store_error(call, rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc);
-    return KOOP_OK;
+    return s_missing(call, field, kind, id);
 }
-
-static int s_put_person_v(MDB_txn *t, MDB_dbi d, const void *m) { return s_put_person(t, d, m); }
-static int s_put_institution_v(MDB_txn *t, MDB_dbi d, const void *m) { return s_put_institution(t, d, m); }
-static int s_put_service_v(MDB_txn *t, MDB_dbi d, const void *m) { return s_put_service(t, d, m); }
 
 static int
 s_institution(koop_call_t *call, const char *field, const char *id, Koop__Reg__Sector *sector)
 {
     ProtobufCMessage *m;
     int rc = s_lookup(call, field, id, "copy_institution", &koop__cases__copy_institution__descriptor,
-                      "institution.show", &koop__reg__institution__descriptor, s_put_institution_v, "instytucja", &m);
+                      "institution", &m);
     if (rc != KOOP_OK)
         return rc;
     *sector = ((Koop__Cases__CopyInstitution *)m)->sector;
@@ -291,8 +231,8 @@ cases_person(koop_call_t *call, const char *field, const char *id, cases_person_
     int rc;
 
     memset(out, 0, sizeof *out);
-    rc = s_lookup(call, field, id, "copy_person", &koop__cases__copy_person__descriptor, "person.show",
-                  &koop__reg__person__descriptor, s_put_person_v, "osoba", (ProtobufCMessage **)&p);
+    rc = s_lookup(call, field, id, "copy_person", &koop__cases__copy_person__descriptor, "person",
+                  (ProtobufCMessage **)&p);
     if (rc != KOOP_OK)
         return rc;
     snprintf(out->id, sizeof out->id, "%s", p->id);
@@ -310,8 +250,7 @@ cases_catalogue(koop_call_t *call, const char *field, const char *id, char provi
                 Koop__Reg__Sector *sector)
 {
     Koop__Cases__CopyService *s;
-    int rc = s_lookup(call, field, id, "copy_service", &koop__cases__copy_service__descriptor, "service.show",
-                      &koop__reg__catalogue_entry__descriptor, s_put_service_v, "usługa z listy",
+    int rc = s_lookup(call, field, id, "copy_service", &koop__cases__copy_service__descriptor, "catalogue",
                       (ProtobufCMessage **)&s);
     if (rc != KOOP_OK)
         return rc;

@@ -1,44 +1,49 @@
-/* main.c - koopctl: global options, dispatch, requests and output (see koopctl.h). */
+/* main.c - koopctl: global options, dispatch from api.def, requests and errors (see koopctl.h). */
 #include "koopctl.h"
+#include "client.h"
 #include "koop.h"
 #include "pbjson.h"
-#include "rpc.h"
+#include "present.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
-    const kc_command_t *table;
-    const size_t *n;
-} s_table;
-
-static const s_table s_tables[] = {
-    {kc_registry_commands, &kc_registry_ncommands},
-    {kc_notifier_commands, &kc_notifier_ncommands},
-    {kc_cases_commands, &kc_cases_ncommands},
-    {kc_reporting_commands, &kc_reporting_ncommands},
+/* Commands that are not one method of api.def. words: how many argv words
+ * name the command (the function gets what follows them). */
+static const struct {
+    const char *noun, *verb;
+    int words;
+    int (*fn)(kc_ctx_t *ctx, int argc, char **argv);
+    const char *help;
+} s_local[] = {
+    {"node", "init", 2, kc_node_init,
+     "KATALOG --role gmina|hub --teryt KOD --name NAZWA [--hub ADRES --hub-key PLIK --listen ADRES "
+     "--smtp URL --id ID]"},
+    {"status", "", 1, kc_status, "(czy każda usługa węzła odpowiada)"},
+    {"events", "list", 1, kc_events, "--stream USŁUGA [--node ID] [--after SEQ] [--limit N]"},
+    {"keys", "generate", 1, kc_keys, "[--force] (nowa para kluczy węzła)"},
+    {"enrol", "", 1, kc_enrol, "GMINA/keys/node.pub [--node ID] (hub: dopuść klucz gminy)"},
 };
 
 static void
 s_usage(FILE *out)
 {
     fprintf(out,
-            "użycie: koopctl -c WĘZEŁ.conf [--json] [--as OSOBA] RZECZOWNIK CZASOWNIK [--opcja wartość ...]\n"
-            "        koopctl node init KATALOG --role gmina|hub --teryt KOD --name NAZWA [--hub ADRES --hub-key PLIK\n"
-            "                --listen ADRES --smtp URL --id ID]\n"
-            "        koopctl -c WĘZEŁ.conf status\n"
-            "        koopctl -c WĘZEŁ.conf events list --stream USŁUGA [--node ID] [--after SEQ] [--limit N]\n"
-            "        koopctl -c WĘZEŁ.conf sync status\n"
-            "        koopctl -c HUB.conf enrol GMINA/keys/node.pub [--node ID]\n"
-            "        koopctl -c WĘZEŁ.conf keys generate [--force]\n\n"
-            "Polecenia:\n");
-    for (size_t t = 0; t < KOOP_ARRAY_LEN(s_tables); t++)
-        for (size_t i = 0; i < *s_tables[t].n; i++) {
-            const kc_command_t *c = &s_tables[t].table[i];
-            fprintf(out, "  %-17s %-9s %s\n", c->noun, c->verb, c->help);
-        }
+            "użycie: koopctl -c WĘZEŁ.conf [--json] [--as OSOBA] [--lang pl|en] RZECZOWNIK CZASOWNIK "
+            "[--opcja wartość ...]\n\n"
+            "Polecenia węzła:\n");
+    for (size_t i = 0; i < KOOP_ARRAY_LEN(s_local); i++)
+        fprintf(out, "  %-17s %-10s %s\n", s_local[i].noun, s_local[i].verb, s_local[i].help);
+    fprintf(out, "\nPolecenia usług (common/api.def):\n");
+    for (size_t i = 0; i < koop_api_nmethods; i++) {
+        const koop_api_method_t *m = &koop_api_methods[i];
+        if (m->flags & KOOP_API_INTERNAL)
+            continue;
+        fprintf(out, "  %-17s %-10s %s%s%s\n", m->noun, m->verb, m->flags & KOOP_API_PERSON ? "--as OSOBA " : "",
+                m->help, m->flags & KOOP_API_COORD ? " (koordynatorzy)" : "");
+    }
     fprintf(out,
             "\nWartości: sektory social_assistance family_support labour_office police court education\n"
             "  health housing ngo culture_sport church other; poziomy gmina powiat voivodeship;\n"
@@ -47,7 +52,63 @@ s_usage(FILE *out)
             "  children_youth adults families seniors pzk_members; daty RRRR-MM-DD.\n"
             "Sprawy (wymagają --as OSOBA): obszary celów work housing health addiction parenting education\n"
             "  finances relations legal other; skala PSR 0-10; wyniki IPW success no_success discontinued.\n"
+            "Błędy: z --json jeden obiekt {\"error\": {\"code\", \"field\", \"message\"}} na stderr;\n"
+            "  KOOP_LANG=en albo --lang en: komunikaty po angielsku.\n"
             "Kody wyjścia: 0 ok, 1 odmowa usługi, 2 błąd użycia, 3 usługa nie odpowiada.\n");
+}
+
+/* Lists the verbs of a noun (koopctl ipw). */
+static void
+s_noun_usage(FILE *out, const char *noun)
+{
+    fprintf(out, "użycie: koopctl -c WĘZEŁ.conf %s CZASOWNIK [--opcja wartość ...]\n", noun);
+    for (size_t i = 0; i < koop_api_nmethods; i++) {
+        const koop_api_method_t *m = &koop_api_methods[i];
+        if (!(m->flags & KOOP_API_INTERNAL) && strcmp(m->noun, noun) == 0)
+            fprintf(out, "  %-10s %s\n", m->verb, m->help);
+    }
+}
+
+/* ---- errors ---- */
+
+int
+kc_fail(kc_ctx_t *ctx, const koop_error_t *e, int exit_code)
+{
+    char label[80], msg[1024];
+    const char *field_label = NULL;
+    if (e->field[0]) {
+        /* the field as the option that sets it: --share-with */
+        snprintf(label, sizeof label, "--%s", e->field);
+        for (char *p = label + 2; *p; p++)
+            if (*p == '_')
+                *p = '-';
+        field_label = label;
+    }
+    if (ctx->json) {
+        json_t *o = koop_present_error(e, ctx->lang, field_label);
+        json_dumpf(o, stderr, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        fputc('\n', stderr);
+        json_decref(o);
+    } else {
+        koop_error_render(e, ctx->lang, field_label, msg, sizeof msg);
+        fprintf(stderr, "%s: %s\n", ctx->lang == KOOP_LANG_EN ? "error" : "błąd", msg);
+    }
+    return exit_code;
+}
+
+int
+kc_fail_id(kc_ctx_t *ctx, int exit_code, koop_err_t id, const char *field, const char *const *args)
+{
+    koop_error_t e;
+    koop_error_set(&e, id, field, args);
+    return kc_fail(ctx, &e, exit_code);
+}
+
+/* The exit code of a service's refusal. */
+static int
+s_exit_of(int status)
+{
+    return status == KOOP_UNAVAILABLE || status == KOOP_DEADLINE ? KC_UNAVAILABLE : KC_REFUSED;
 }
 
 int
@@ -56,45 +117,42 @@ kc_load_config(kc_ctx_t *ctx)
     char err[600];
     if (ctx->cfg_loaded)
         return KC_OK;
-    if (!ctx->conf_path) {
-        fprintf(stderr, "błąd: podaj plik konfiguracji węzła: koopctl -c WĘZEŁ/koop.conf ...\n");
-        return KC_USAGE;
-    }
-    if (koop_config_load(&ctx->cfg, ctx->conf_path, err, sizeof err) != 0) {
-        fprintf(stderr, "błąd konfiguracji: %s\n", err);
-        return KC_USAGE;
-    }
+    if (!ctx->conf_path)
+        return kc_error(ctx, KC_USAGE, CLI_NO_CONFIG, NULL);
+    if (koop_config_load(&ctx->cfg, ctx->conf_path, err, sizeof err) != 0)
+        return kc_error(ctx, KC_USAGE, CLI_CONFIG, NULL, err);
     ctx->cfg_loaded = 1;
     return KC_OK;
 }
 
 json_t *
-kc_parse_options(int argc, char **argv)
+kc_parse_options(kc_ctx_t *ctx, int argc, char **argv)
 {
     json_t *obj = json_object();
     for (int i = 0; obj && i < argc; i++) {
         const char *a = argv[i];
+        char key[64];
+        json_t *v;
         if (strncmp(a, "--", 2) != 0 || !a[2]) {
-            fprintf(stderr, "błąd: nieoczekiwany argument '%s' (opcje mają postać --nazwa wartość)\n", a);
-            goto fail;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "błąd: opcja %s wymaga wartości\n", a);
-            goto fail;
-        }
-        if (json_object_get(obj, a + 2)) {
-            fprintf(stderr, "błąd: opcja %s podana dwa razy\n", a);
+            kc_error(ctx, KC_USAGE, CLI_ARGUMENT, NULL, a);
             goto fail;
         }
         /* option names use dashes, fields underscores */
-        char key[64];
         snprintf(key, sizeof key, "%s", a + 2);
         for (char *p = key; *p; p++)
             if (*p == '-')
                 *p = '_';
-        json_t *v = json_string(argv[i + 1]);
+        if (i + 1 >= argc) {
+            kc_error(ctx, KC_USAGE, FIELD_NO_VALUE, key);
+            goto fail;
+        }
+        if (json_object_get(obj, key)) {
+            kc_error(ctx, KC_USAGE, FIELD_TWICE, key);
+            goto fail;
+        }
+        v = json_string(argv[i + 1]);
         if (!v) {
-            fprintf(stderr, "błąd: wartość opcji %s nie jest poprawnym tekstem UTF-8\n", a);
+            kc_error(ctx, KC_USAGE, FIELD_NOT_UTF8, key);
             goto fail;
         }
         json_object_set_new(obj, key, v);
@@ -113,115 +171,112 @@ kc_call(kc_ctx_t *ctx, const char *service, const char *method, const ProtobufCM
     const char *ep;
     koop_rpc_client_t *client;
     koop_reply_t reply;
+    char ms[24];
     int rc;
 
     *out = NULL;
     if ((rc = kc_load_config(ctx)) != KC_OK)
         return rc;
     ep = koop_config_endpoint(&ctx->cfg, service);
-    if (!ep) {
-        fprintf(stderr, "błąd: węzeł %s nie ma usługi %s (brak adresu w [endpoints] w %s)\n",
-                ctx->cfg.node_id, service, ctx->conf_path);
-        return KC_USAGE;
-    }
+    if (!ep)
+        return kc_error(ctx, KC_USAGE, CLI_NO_SERVICE, NULL, ctx->cfg.node_id, service, ctx->conf_path);
     client = koop_rpc_client_new(ep);
-    if (!client) {
-        fprintf(stderr, "błąd: nie można połączyć się z usługą %s (%s): %s\n", service, ep, strerror(errno));
-        return KC_UNAVAILABLE;
-    }
+    if (!client)
+        return kc_error(ctx, KC_UNAVAILABLE, CLI_EXCHANGE, NULL, service, strerror(errno));
     rc = koop_rpc_call(client, ctx->as, method, req, ctx->timeout_ms, &reply);
     koop_rpc_client_destroy(&client);
-    if (rc == -ETIMEDOUT) {
-        fprintf(stderr,
-                "błąd: usługa %s nie odpowiada (%s) w ciągu %d ms – czy węzeł działa? "
-                "(koop-node -c %s)\n",
-                service, ep, ctx->timeout_ms, ctx->conf_path);
-        return KC_UNAVAILABLE;
-    }
-    if (rc != 0) {
-        fprintf(stderr, "błąd: wymiana z usługą %s nie powiodła się: %s\n", service, strerror(-rc));
-        return KC_UNAVAILABLE;
-    }
+    if (rc == -ETIMEDOUT)
+        return kc_error(ctx, KC_UNAVAILABLE, CLI_NO_ANSWER, NULL, service, ep, koop_num_str(ms, ctx->timeout_ms),
+                        ctx->conf_path);
+    if (rc != 0)
+        return kc_error(ctx, KC_UNAVAILABLE, CLI_EXCHANGE, NULL, service, strerror(-rc));
     if (reply.status != KOOP_OK) {
-        int status = reply.status; /* koop_reply_clear zeroes the reply */
-        fprintf(stderr, "błąd (%s): %s\n", koop_status_name(status), reply.error ? reply.error : "bez opisu");
+        rc = kc_fail(ctx, &reply.err, s_exit_of(reply.status));
         koop_reply_clear(&reply);
-        return status == KOOP_UNAVAILABLE ? KC_UNAVAILABLE : KC_REFUSED;
+        return rc;
     }
     if (reply_desc) {
         *out = protobuf_c_message_unpack(reply_desc, NULL, reply.len, reply.payload);
         if (!*out) {
-            fprintf(stderr, "błąd: nie można odczytać odpowiedzi usługi %s\n", service);
             koop_reply_clear(&reply);
-            return KC_UNAVAILABLE;
+            return kc_error(ctx, KC_UNAVAILABLE, CLI_BAD_REPLY, NULL, service);
         }
     }
     koop_reply_clear(&reply);
     return KC_OK;
 }
 
-int
-kc_run_command(kc_ctx_t *ctx, const kc_command_t *cmd, int argc, char **argv)
+void
+kc_print(kc_ctx_t *ctx, json_t *value)
 {
-    char err[600];
-    json_t *opts, *out;
-    ProtobufCMessage *req, *rep = NULL;
-    int rc;
+    if (ctx->json)
+        koop_present_dump(value, stdout);
+    else
+        koop_present_value_text(value, ctx->lang, stdout);
+}
 
-    if (cmd->flags & KC_REPORT)
-        return kc_report_run(ctx, cmd, argc, argv);
-    opts = kc_parse_options(argc, argv);
+/* Runs one method of api.def: options -> request, reply -> output. A
+ * report also takes --json / --csv after the verb. */
+static int
+s_run_method(kc_ctx_t *ctx, const koop_api_method_t *m, int argc, char **argv)
+{
+    koop_fmt_t fmt = KOOP_FMT_TEXT;
+    koop_error_t err;
+    ProtobufCMessage *req, *rep = NULL;
+    char **rest = calloc((size_t)argc + 1, sizeof *rest);
+    json_t *opts;
+    int nrest = 0, rc;
+
+    if (!rest)
+        return kc_error(ctx, KC_UNAVAILABLE, INTERNAL_NO_MEMORY, NULL);
+    for (int i = 0; i < argc; i++) {
+        if ((m->flags & KOOP_API_REPORT) && strcmp(argv[i], "--json") == 0)
+            ctx->json = 1;
+        else if ((m->flags & KOOP_API_REPORT) && strcmp(argv[i], "--csv") == 0)
+            fmt = KOOP_FMT_CSV;
+        else
+            rest[nrest++] = argv[i];
+    }
+    if (fmt == KOOP_FMT_CSV && ctx->json) {
+        free(rest);
+        return kc_error(ctx, KC_USAGE, FIELD_INVALID, "csv", "--json");
+    }
+    opts = kc_parse_options(ctx, nrest, rest);
+    free(rest);
     if (!opts)
         return KC_USAGE;
-    req = koop_pbjson_from_json(cmd->request, opts, err, sizeof err);
+    req = koop_pbjson_from_json(m->request, opts, &err);
     json_decref(opts);
     if (!req) {
-        fprintf(stderr, "błąd: %s\n  użycie: koopctl %s %s %s\n", err, cmd->noun, cmd->verb, cmd->help);
-        return KC_USAGE;
+        rc = kc_fail(ctx, &err, KC_USAGE);
+        if (!ctx->json)
+            fprintf(stderr, "  użycie: koopctl %s %s %s\n", m->noun, m->verb, m->help);
+        return rc;
     }
-    if ((cmd->flags & KC_AS) && (!ctx->as || !*ctx->as)) {
+    if ((m->flags & KOOP_API_PERSON) && (!ctx->as || !*ctx->as)) {
         protobuf_c_message_free_unpacked(req, NULL);
-        fprintf(stderr, "błąd: to polecenie wymaga podania osoby działającej: --as ID_OSOBY\n");
-        return KC_REFUSED;
+        return kc_error(ctx, KC_REFUSED, CLI_NO_PERSON, "as");
     }
-    rc = kc_call(ctx, cmd->service, cmd->method, req, cmd->reply, &rep);
+    rc = kc_call(ctx, m->service, m->name, req, m->reply, &rep);
     protobuf_c_message_free_unpacked(req, NULL);
     if (rc != KC_OK)
         return rc;
-    out = koop_pbjson_to_json(rep);
-    protobuf_c_message_free_unpacked(rep, NULL);
-    if (cmd->flags & KC_LIST) {
-        json_t *items = json_object_get(out, "items");
-        items = items ? json_incref(items) : json_array();
+    if (ctx->json) {
+        json_t *out = koop_present_json(m, rep);
+        koop_present_dump(out, stdout);
         json_decref(out);
-        out = items;
+    } else {
+        koop_present_text(m, rep, fmt, ctx->lang, stdout);
     }
-    kc_print(ctx, out);
-    json_decref(out);
+    protobuf_c_message_free_unpacked(rep, NULL);
     return KC_OK;
-}
-
-static const kc_command_t *
-s_find(const char *noun, const char *verb, int *noun_known)
-{
-    *noun_known = 0;
-    for (size_t t = 0; t < KOOP_ARRAY_LEN(s_tables); t++)
-        for (size_t i = 0; i < *s_tables[t].n; i++) {
-            const kc_command_t *c = &s_tables[t].table[i];
-            if (strcmp(c->noun, noun) == 0) {
-                *noun_known = 1;
-                if (verb && strcmp(c->verb, verb) == 0)
-                    return c;
-            }
-        }
-    return NULL;
 }
 
 int
 main(int argc, char **argv)
 {
-    kc_ctx_t ctx = {.timeout_ms = 15000};
-    const kc_command_t *cmd;
+    kc_ctx_t ctx = {.timeout_ms = 15000, .lang = koop_lang_from_env()};
+    const koop_api_method_t *m;
     int i = 1, known;
 
     for (; i < argc; i++) {
@@ -234,12 +289,16 @@ main(int argc, char **argv)
             ctx.as = argv[++i];
         else if (strcmp(a, "--timeout") == 0 && i + 1 < argc)
             ctx.timeout_ms = atoi(argv[++i]) > 0 ? atoi(argv[i]) : 15000;
-        else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+        else if (strcmp(a, "--lang") == 0 && i + 1 < argc) {
+            int l = koop_lang_parse(argv[++i]);
+            if (l < 0)
+                return kc_error(&ctx, KC_USAGE, CLI_LANG, "lang", argv[i]);
+            ctx.lang = (koop_lang_t)l;
+        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             s_usage(stdout);
             return 0;
         } else if (a[0] == '-') {
-            fprintf(stderr, "błąd: nieznana opcja globalna %s (lub brak jej wartości)\n", a);
-            return KC_USAGE;
+            return kc_error(&ctx, KC_USAGE, CLI_GLOBAL_OPTION, NULL, a);
         } else
             break;
     }
@@ -247,34 +306,31 @@ main(int argc, char **argv)
         s_usage(stderr);
         return KC_USAGE;
     }
-    if (strcmp(argv[i], "node") == 0 && i + 1 < argc && strcmp(argv[i + 1], "init") == 0)
-        return kc_node_init(argc - i - 2, argv + i + 2);
-    if (strcmp(argv[i], "events") == 0)
-        return kc_events(&ctx, argc - i - 1, argv + i + 1);
-    if (strcmp(argv[i], "status") == 0)
-        return kc_status(&ctx, argc - i - 1, argv + i + 1);
-    if (strcmp(argv[i], "sync") == 0)
-        return kc_sync(&ctx, argc - i - 1, argv + i + 1);
-    if (strcmp(argv[i], "keys") == 0)
-        return kc_keys(&ctx, argc - i - 1, argv + i + 1);
-    if (strcmp(argv[i], "enrol") == 0)
-        return kc_enrol(&ctx, argc - i - 1, argv + i + 1);
+    for (size_t k = 0; k < KOOP_ARRAY_LEN(s_local); k++) {
+        if (strcmp(argv[i], s_local[k].noun) != 0)
+            continue;
+        if (s_local[k].words == 2 && (i + 1 >= argc || strcmp(argv[i + 1], s_local[k].verb) != 0))
+            continue;
+        return s_local[k].fn(&ctx, argc - i - s_local[k].words, argv + i + s_local[k].words);
+    }
     /* two-word nouns first ("ipw member add") */
     if (i + 2 < argc) {
         char noun2[128];
         snprintf(noun2, sizeof noun2, "%s %s", argv[i], argv[i + 1]);
-        cmd = s_find(noun2, argv[i + 2], &known);
-        if (cmd)
-            return kc_run_command(&ctx, cmd, argc - i - 3, argv + i + 3);
+        m = koop_api_find_cli(noun2, argv[i + 2], &known);
+        if (m)
+            return s_run_method(&ctx, m, argc - i - 3, argv + i + 3);
     }
-    cmd = s_find(argv[i], i + 1 < argc ? argv[i + 1] : NULL, &known);
-    if (!cmd) {
-        if (known)
-            fprintf(stderr, "błąd: nieznane polecenie '%s %s' (koopctl --help)\n", argv[i],
-                    i + 1 < argc ? argv[i + 1] : "");
-        else
-            fprintf(stderr, "błąd: nieznane polecenie '%s' (koopctl --help)\n", argv[i]);
-        return KC_USAGE;
+    m = koop_api_find_cli(argv[i], i + 1 < argc ? argv[i + 1] : NULL, &known);
+    if (!m) {
+        char cmd[160];
+        if (known && (i + 1 >= argc || strcmp(argv[i + 1], "--help") == 0 || strcmp(argv[i + 1], "-h") == 0)) {
+            s_noun_usage(i + 1 >= argc ? stderr : stdout, argv[i]);
+            return i + 1 >= argc ? KC_USAGE : 0;
+        }
+        snprintf(cmd, sizeof cmd, "%s%s%s", argv[i], known && i + 1 < argc ? " " : "",
+                 known && i + 1 < argc ? argv[i + 1] : "");
+        return kc_error(&ctx, KC_USAGE, CLI_UNKNOWN_COMMAND, NULL, cmd);
     }
-    return kc_run_command(&ctx, cmd, argc - i - 2, argv + i + 2);
+    return s_run_method(&ctx, m, argc - i - 2, argv + i + 2);
 }

@@ -20,9 +20,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Services of each role, as they exist in this build, in start order. */
-static const char *const s_gmina_services[] = {"registry", "cases", "notifier", "reporting", "sync", NULL};
-static const char *const s_hub_services[] = {"registry", "reporting", "sync", NULL};
 
 static int
 s_free_tcp_port(void)
@@ -87,10 +84,9 @@ s_write_keys(const char *dir, const char *node_id, const char *role, const char 
 }
 
 int
-kc_node_init(int argc, char **argv)
+kc_node_init(kc_ctx_t *ctx, int argc, char **argv)
 {
     const char *dir_arg, *role, *teryt, *name, *hub, *hub_key, *listen, *smtp, *id;
-    const char *const *services;
     char dir[PATH_MAX], conf[PATH_MAX + 16], sub[PATH_MAX + 16], node_id[64];
     json_t *opts;
     FILE *f;
@@ -102,7 +98,7 @@ kc_node_init(int argc, char **argv)
         return KC_USAGE;
     }
     dir_arg = argv[0];
-    opts = kc_parse_options(argc - 1, argv + 1);
+    opts = kc_parse_options(ctx, argc - 1, argv + 1);
     if (!opts)
         return KC_USAGE;
     role = s_opt(opts, "role");
@@ -193,7 +189,6 @@ kc_node_init(int argc, char **argv)
         rc = KC_REFUSED;
         goto done;
     }
-    services = strcmp(role, "hub") == 0 ? s_hub_services : s_gmina_services;
     fprintf(f,
             "# koop node configuration, written by `koopctl node init`.\n"
             "# Start the node with: koop-node -c %s\n\n"
@@ -212,12 +207,14 @@ kc_node_init(int argc, char **argv)
             "[endpoints]\n"
             "# where each service of this node listens (ipc:// in runtime_dir, or tcp://127.0.0.1:PORT)\n",
             conf, node_id, name, role, teryt);
-    for (int i = 0; services[i]; i++) {
+    for (size_t i = 0; i < KOOP_SVC_COUNT; i++) {
         char ep[PATH_MAX + 64];
-        snprintf(ep, sizeof ep, "ipc://%s/run/%s.sock", dir, services[i]);
+        if (!koop_service_runs_on(&koop_services[i], role))
+            continue;
+        snprintf(ep, sizeof ep, "ipc://%s/run/%s.sock", dir, koop_services[i].name);
         if (strlen(ep) > 100) /* a unix socket path is at most 107 bytes */
             snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", s_free_tcp_port());
-        fprintf(f, "%s = %s\n", services[i], ep);
+        fprintf(f, "%s = %s\n", koop_services[i].name, ep);
     }
     fprintf(f, "\n[sync]\n# uplink of a gmina to its hub (CURVE-encrypted)\n");
     fprintf(f, "%shub = %s\n", hub ? "" : "# ", hub ? hub : "tcp://HUB-HOST:7700");

@@ -1,7 +1,7 @@
 /* status.c - `koopctl status`: does every service of the node answer? */
 #include "koopctl.h"
 #include "envelope.pb-c.h"
-#include "rpc.h"
+#include "client.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -13,11 +13,8 @@ kc_status(kc_ctx_t *ctx, int argc, char **argv)
     json_t *out, *arr;
     int n, all_ok = 1, rc;
 
-    (void)argv;
-    if (argc > 0) {
-        fprintf(stderr, "błąd: status nie przyjmuje opcji\n");
-        return KC_USAGE;
-    }
+    if (argc > 0)
+        return kc_error(ctx, KC_USAGE, CLI_ARGUMENT, NULL, argv[0]);
     if ((rc = kc_load_config(ctx)) != KC_OK)
         return rc;
     n = koop_config_services(&ctx->cfg, names);

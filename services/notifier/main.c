@@ -27,7 +27,7 @@ s_feed(notif_t *n, const char *stream)
     if (!ep)
         return NULL;
     o.loop = koop_service_loop(n->svc);
-    o.zctx = koop_service_zctx(n->svc);
+    o.client = koop_service_client(n->svc);
     o.store = n->store;
     o.endpoint = ep;
     o.stream = stream;
@@ -216,16 +216,11 @@ s_clock(koop_call_t *call)
     return koop_call_reply(call, &((Koop__Notif__StatusQuery)KOOP__NOTIF__STATUS_QUERY__INIT).base);
 }
 
-#define W KOOP_METHOD_WRITE
 static const koop_method_t s_methods[] = {
-    {"inbox.list", &koop__notif__inbox_query__descriptor, notif_inbox_list, 0},
-    {"inbox.read", &koop__notif__inbox_read__descriptor, notif_inbox_read, W},
-    {"notify.status", &koop__notif__status_query__descriptor, s_status, 0},
-    {"notify.prefs", &koop__notif__prefs__descriptor, s_prefs, W},
-    {"notify.retry", &koop__notif__status_query__descriptor, s_retry, W},
-    {"notify.check_reminders", &koop__notif__status_query__descriptor, s_clock, 0},
+#define KOOP_API_notifier(fn, name, ...) {name, fn},
+#include "api_rows.h"
+#undef KOOP_API_notifier
 };
-#undef W
 
 static const char *const s_tables[] = {"recipients", "inbox", "outbox", "outbox_due", "sent", "deliveries",
                                        "reminders", "reminder_index", "digest", "tasks", "ipws", "contacts",

@@ -12,32 +12,11 @@ static int s_pzk_show(koop_call_t *c) { return reg_show(c, &reg_pzk_kind); }
 static int s_catalogue_update(koop_call_t *c) { return reg_update(c, &reg_catalogue_kind); }
 static int s_catalogue_show(koop_call_t *c) { return reg_show(c, &reg_catalogue_kind); }
 
-#define W KOOP_METHOD_WRITE
 static const koop_method_t s_methods[] = {
-    {"institution.add", &koop__reg__institution__descriptor, s_institution_add, W},
-    {"institution.update", &koop__reg__institution__descriptor, s_institution_update, W},
-    {"institution.show", &koop__reg__by_id__descriptor, s_institution_show, 0},
-    {"institution.list", &koop__reg__institution_query__descriptor, reg_institution_list, 0},
-    {"person.add", &koop__reg__person__descriptor, s_person_add, W},
-    {"person.update", &koop__reg__person__descriptor, s_person_update, W},
-    {"person.show", &koop__reg__by_id__descriptor, s_person_show, 0},
-    {"person.list", &koop__reg__person_query__descriptor, reg_person_list, 0},
-    {"agreement.add", &koop__reg__agreement__descriptor, s_agreement_add, W},
-    {"agreement.list", &koop__reg__agreement_query__descriptor, reg_agreement_list, 0},
-    {"pzk.create", &koop__reg__pzk__descriptor, reg_pzk_create, W},
-    {"pzk.join", &koop__reg__pzk_change__descriptor, reg_pzk_join, W},
-    {"pzk.leave", &koop__reg__pzk_change__descriptor, reg_pzk_leave, W},
-    {"pzk.dissolve", &koop__reg__pzk_change__descriptor, reg_pzk_dissolve, W},
-    {"pzk.show", &koop__reg__by_id__descriptor, s_pzk_show, 0},
-    {"pzk.list", &koop__reg__pzk_query__descriptor, reg_pzk_list, 0},
-    {"service.add", &koop__reg__catalogue_entry__descriptor, reg_catalogue_add, W},
-    {"service.update", &koop__reg__catalogue_entry__descriptor, s_catalogue_update, W},
-    {"service.show", &koop__reg__by_id__descriptor, s_catalogue_show, 0},
-    {"service.search", &koop__reg__catalogue_query__descriptor, reg_catalogue_search, 0},
-    {"remote.apply", &koop__reg__remote_apply__descriptor, reg_remote_apply, W},
-    {"remote.position", &koop__reg__remote_position__descriptor, reg_remote_position, 0},
+#define KOOP_API_registry(fn, name, ...) {name, fn},
+#include "api_rows.h"
+#undef KOOP_API_registry
 };
-#undef W
 
 static const char *const s_tables[] = {"institution", "person", "agreement", "pzk", "catalogue",
                                        "remote", NULL};

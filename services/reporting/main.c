@@ -41,8 +41,6 @@ typedef struct {
 
 static s_rep s_state;
 
-/* Every stream a projection may hold a cursor for (forgotten on rebuild). */
-static const char *const s_all_streams[] = {"registry", "cases", "sync"};
 
 static void
 s_feeds_stop(s_rep *r)
@@ -60,7 +58,7 @@ s_feeds_start(s_rep *r)
         if (r->feeds[i])
             continue;
         o.loop = koop_service_loop(r->svc);
-        o.zctx = koop_service_zctx(r->svc);
+        o.client = koop_service_client(r->svc);
         o.store = koop_service_store(r->svc);
         o.endpoint = r->endpoints[i];
         o.stream = r->names[i];
@@ -111,8 +109,9 @@ s_init_fn(MDB_txn *txn, void *ctx)
 {
     s_init_ctx *c = ctx;
     int rc = rep_proj_init(c->proj, txn, &c->cleared);
-    for (size_t i = 0; rc == 0 && c->cleared && i < KOOP_ARRAY_LEN(s_all_streams); i++)
-        rc = koop_feed_cursor_reset(c->store, txn, s_all_streams[i]);
+    for (size_t i = 0; rc == 0 && c->cleared && i < KOOP_SVC_COUNT; i++)
+        if (koop_services[i].flags & KOOP_SVC_FEED)
+            rc = koop_feed_cursor_reset(c->store, txn, koop_services[i].name);
     return rc;
 }
 
@@ -144,10 +143,13 @@ s_start(koop_service_t *svc)
         return -1;
     r->restart.data = r;
     r->restart_ready = 1;
-    for (size_t i = 0; i < KOOP_ARRAY_LEN(s_all_streams); i++) {
-        const char *name = s_all_streams[i], *ep = koop_config_endpoint(cfg, name);
-        if (!ep || (strcmp(name, "sync") == 0 && !self.hub))
-            continue; /* a gmina's sync log holds nothing of its own */
+    /* the feeds (services.def): every producer of the node; a gmina's sync
+     * log holds nothing of its own */
+    for (size_t i = 0; i < KOOP_SVC_COUNT; i++) {
+        const koop_service_info_t *info = &koop_services[i];
+        const char *name = info->name, *ep = koop_config_endpoint(cfg, name);
+        if (!(info->flags & KOOP_SVC_FEED) || !ep || ((info->flags & KOOP_SVC_HUB_STREAM) && !self.hub))
+            continue;
         r->names[r->nfeeds] = name;
         r->endpoints[r->nfeeds] = ep;
         r->nfeeds++;
@@ -210,8 +212,9 @@ s_rebuild(koop_call_t *call)
     s_feeds_stop(r);
     if ((rc = rep_proj_reset(r->proj, call->txn, &dropped)) != 0)
         goto fail;
-    for (size_t i = 0; i < KOOP_ARRAY_LEN(s_all_streams); i++)
-        if ((rc = koop_feed_cursor_reset(koop_service_store(r->svc), call->txn, s_all_streams[i])) != 0)
+    for (size_t i = 0; i < KOOP_SVC_COUNT; i++)
+        if ((koop_services[i].flags & KOOP_SVC_FEED) &&
+            (rc = koop_feed_cursor_reset(koop_service_store(r->svc), call->txn, koop_services[i].name)) != 0)
             goto fail;
     /* started after this batch commits (or fails: then from the old cursors) */
     s_restart_later(r, 0);
@@ -330,14 +333,11 @@ done:
     return rc;
 }
 
-#define W KOOP_METHOD_WRITE
 static const koop_method_t s_methods[] = {
-    {"report.evaluation", &koop__rep__report_query__descriptor, s_evaluation, 0},
-    {"report.indicators", &koop__rep__report_query__descriptor, s_indicators, 0},
-    {"report.rebuild", &koop__empty__descriptor, s_rebuild, W},
-    {"report.status", &koop__empty__descriptor, s_status, 0},
+#define KOOP_API_reporting(fn, name, ...) {name, fn},
+#include "api_rows.h"
+#undef KOOP_API_reporting
 };
-#undef W
 
 static const koop_service_def_t s_reporting = {
     .name = "reporting",

@@ -1344,7 +1344,7 @@ sync_hub_start(sync_t *sync)
     uv_timer_init(hub->loop, hub->tick);
     hub->tick->data = hub;
     uv_timer_start(hub->tick, s_on_tick, TICK_MS, TICK_MS);
-    hub->down_reader = sync_local_new(hub->loop, hub->zctx, cfg->ep_registry);
+    hub->down_reader = sync_local_new(koop_service_client(hub->sync->svc), koop_config_endpoint(cfg, "registry"));
     if (!hub->down_reader)
         goto fail;
     s_down_fetch(hub);

@@ -14,6 +14,8 @@ s_status(koop_call_t *call)
     Koop__Sync__UplinkStatus up = KOOP__SYNC__UPLINK_STATUS__INIT;
     int rc, hub_filled = 0, up_filled = 0;
 
+    if (sync->uplink && !sync_uplink_status_ready(sync->uplink, call))
+        return KOOP_DEFERRED;
     st.node = (char *)cfg->node_id;
     st.role = (char *)cfg->role;
     if (sync->uplink) {
@@ -48,8 +50,9 @@ s_events(koop_call_t *call)
 }
 
 static const koop_method_t s_methods[] = {
-    {"sync.status", NULL, s_status, 0},
-    {"hub.events", &koop__sync__node_events__descriptor, s_events, 0},
+#define KOOP_API_sync(fn, name, ...) {name, fn},
+#include "api_rows.h"
+#undef KOOP_API_sync
 };
 
 /* Tables of both sides (a hub with a higher hub runs both). */

@@ -86,13 +86,14 @@ typedef struct {
  * message (truncated, bad varint, wrong wire type for a known field). */
 int sync_event_head(const uint8_t *buf, size_t len, sync_event_head_t *out);
 
-/* ---- local.c: one request at a time to a local service ---- */
+/* ---- local.c: one request at a time to a local service (over the client) ---- */
 
 typedef struct sync_local sync_local_t;
 /* status is a koop status, or -ETIMEDOUT / -EIO when no reply came. */
 typedef void (*sync_local_cb)(void *ctx, int status, const char *error, const uint8_t *payload,
                               size_t len);
-sync_local_t *sync_local_new(uv_loop_t *loop, void *zctx, const char *endpoint);
+struct koop_client;
+sync_local_t *sync_local_new(struct koop_client *client, const char *endpoint);
 /* Stops; a pending callback is not called. */
 void sync_local_destroy(sync_local_t **self_p);
 /* Sends one request; cb runs once, with the reply or after timeout_ms.
@@ -138,8 +139,12 @@ void sync_zap_stop(sync_zap_t **self_p);
 
 sync_uplink_t *sync_uplink_start(sync_t *sync);
 void sync_uplink_stop(sync_uplink_t **self_p);
+/* sync.status first asks every producer of the node how far it is, without
+ * blocking: 1 when the answers are in (or the call runs for the last time),
+ * 0 when the call was deferred until they are (return KOOP_DEFERRED). */
+int sync_uplink_status_ready(sync_uplink_t *self, koop_call_t *call);
 /* Fills st (strings borrowed from the uplink or allocated in st's arena,
- * freed by sync_uplink_status_free). Runs blocking feed.stat requests. */
+ * freed by sync_uplink_status_free) from the last answers. */
 int sync_uplink_status(sync_uplink_t *self, koop_call_t *call, Koop__Sync__UplinkStatus *st);
 void sync_uplink_status_free(Koop__Sync__UplinkStatus *st);
 

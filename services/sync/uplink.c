@@ -31,8 +31,9 @@
 #include "sync.h"
 #include "clock.h"
 #include "loop.h"
+#include "client.h"
 #include "registry.pb-c.h"
-#include "rpc.h"
+#include "client.h"
 #include "say.h"
 
 #include <errno.h>
@@ -78,6 +79,7 @@ typedef struct {
     uint64_t fetch_mono_us;          /* when the fetch in flight was sent (debug timing) */
     uint64_t status_pending;         /* last known, when the producer does not answer */
     uint64_t status_last;
+    int status_asking;               /* a status feed.stat is in flight */
 } s_stream;
 
 struct sync_uplink {
@@ -98,6 +100,12 @@ struct sync_uplink {
     s_stream streams[SYNC_MAX_STREAMS];
     size_t nstreams;
     sync_local_t *registry;          /* down-flow */
+    /* sync.status: every stream's producer is asked (feed.stat) without
+     * blocking; a status call defers until a round started after it ends */
+    uint64_t status_round;           /* rounds started */
+    uint64_t status_done;            /* last round that ended */
+    size_t status_waiting;           /* answers the round in flight still waits for */
+    int status_again;                /* start another round when this one ends */
     char hub_node[SYNC_MAX_NAME + 1];
     char down_log_id[SYNC_MAX_NAME + 1];
     uint64_t down_seq;
@@ -945,23 +953,24 @@ sync_uplink_start(sync_t *sync)
     up->zctx = koop_service_zctx(sync->svc);
     up->backoff_ms = SYNC_BACKOFF_MIN_MS;
     up->state = cfg->sync_hub[0] ? UP_WAIT : UP_OFF;
-    /* the streams: every service of this node that keeps a log; a hub also
-     * forwards its own merged stream to the hub above it */
+    /* the streams (services.def): every service of this node whose SHARED
+     * events go up; a hub also forwards its own merged stream */
     n = koop_config_services(cfg, names);
     for (int i = 0; i < n && up->nstreams < SYNC_MAX_STREAMS; i++) {
+        const koop_service_info_t *info = koop_service_info(names[i]);
         s_stream *st;
-        if (strcmp(names[i], "sync") == 0 && !koop_config_is_hub(cfg))
+        if (!(info->flags & KOOP_SVC_STREAM) && !((info->flags & KOOP_SVC_HUB_STREAM) && koop_config_is_hub(cfg)))
             continue;
         st = &up->streams[up->nstreams++];
         st->up = up;
         snprintf(st->name, sizeof st->name, "%s", names[i]);
         st->endpoint = koop_config_endpoint(cfg, names[i]);
         st->own = strcmp(names[i], "sync") == 0;
-        st->reader = sync_local_new(up->loop, up->zctx, st->endpoint);
+        st->reader = sync_local_new(koop_service_client(up->sync->svc), st->endpoint);
         if (!st->reader)
             goto fail;
     }
-    up->registry = sync_local_new(up->loop, up->zctx, cfg->ep_registry);
+    up->registry = sync_local_new(koop_service_client(up->sync->svc), koop_config_endpoint(cfg, "registry"));
     if (!up->registry)
         goto fail;
     if ((rc = koop_store_write(up->store, s_load_fn, up)) != 0) {
@@ -1029,6 +1038,84 @@ sync_uplink_stop(sync_uplink_t **self_p)
 
 /* ---- status ---- */
 
+static void s_status_round(sync_uplink_t *up);
+
+static void
+s_on_status_stat(void *ctx, const koop_reply_t *reply)
+{
+    s_stream *st = ctx;
+    sync_uplink_t *up = st->up;
+    Koop__FeedStat *fs = reply->status == KOOP_OK ? koop__feed_stat__unpack(NULL, reply->len, reply->payload) : NULL;
+    st->status_asking = 0;
+    if (fs) {
+        /* acked of another log (reset database): everything is pending */
+        if (fs->log_id && st->acked_log_id[0] && strcmp(fs->log_id, st->acked_log_id) != 0)
+            st->status_pending = fs->last_shared_seq ? fs->shared_after : 0;
+        else
+            st->status_pending = fs->shared_after;
+        st->status_last = fs->last_shared_seq;
+        koop__feed_stat__free_unpacked(fs, NULL);
+    }
+    if (up->status_waiting && --up->status_waiting == 0) {
+        up->status_done = up->status_round;
+        koop_service_retry_deferred(up->sync->svc, up->status_done);
+        if (up->status_again) {
+            up->status_again = 0;
+            s_status_round(up);
+        }
+    }
+}
+
+/* Asks every producer how much is after the acknowledged position. */
+static void
+s_status_round(sync_uplink_t *up)
+{
+    koop_client_t *client = koop_service_client(up->sync->svc);
+    up->status_round++;
+    up->status_waiting = 0;
+    for (size_t i = 0; i < up->nstreams; i++) {
+        s_stream *st = &up->streams[i];
+        Koop__FeedFetch q = KOOP__FEED_FETCH__INIT;
+        if (st->own || st->status_asking)
+            continue;
+        q.stream = st->name;
+        q.has_after_seq = 1;
+        q.after_seq = st->acked;
+        if (koop_client_call(client, st->endpoint, NULL, "feed.stat", &q.base, KOOP_DEFER_MAX_MS * 3 / 4,
+                             s_on_status_stat, st, NULL) == 0) {
+            st->status_asking = 1;
+            up->status_waiting++;
+        }
+    }
+    if (!up->status_waiting)
+        up->status_done = up->status_round;
+}
+
+/* The round whose end will tell the status as of now (starting one when
+ * none is under way). */
+static uint64_t
+s_status_ask(sync_uplink_t *up)
+{
+    if (up->status_waiting) {
+        up->status_again = 1; /* the round under way started before this call */
+        return up->status_round + 1;
+    }
+    s_status_round(up);
+    return up->status_round;
+}
+
+int
+sync_uplink_status_ready(sync_uplink_t *up, koop_call_t *call)
+{
+    uint64_t round;
+    if (call->final)
+        return 1;
+    round = s_status_ask(up);
+    if (round <= up->status_done)
+        return 1; /* nothing to ask (no producer of another process) */
+    return koop_call_defer(call, round) == KOOP_DEFERRED ? 0 : 1;
+}
+
 int
 sync_uplink_status(sync_uplink_t *up, koop_call_t *call, Koop__Sync__UplinkStatus *out)
 {
@@ -1052,30 +1139,7 @@ sync_uplink_status(sync_uplink_t *up, koop_call_t *call, Koop__Sync__UplinkStatu
             koop_log_t *log = koop_service_log(up->sync->svc);
             if (koop_log_last(log, call->txn, 1, &st->status_last) == 0)
                 (void)koop_log_count_shared_after(log, call->txn, st->acked, &st->status_pending);
-        } else {
-            /* ask the producer how much is after the acknowledged position */
-            koop_rpc_client_t *c = koop_rpc_client_new(st->endpoint);
-            Koop__FeedFetch q = KOOP__FEED_FETCH__INIT;
-            koop_reply_t reply;
-            q.stream = st->name;
-            q.has_after_seq = 1;
-            q.after_seq = st->acked;
-            if (c && koop_rpc_call(c, NULL, "feed.stat", &q.base, 2000, &reply) == 0) {
-                Koop__FeedStat *fs =
-                    reply.status == KOOP_OK ? koop__feed_stat__unpack(NULL, reply.len, reply.payload) : NULL;
-                if (fs) {
-                    /* acked of another log (reset database): everything is pending */
-                    if (fs->log_id && st->acked_log_id[0] && strcmp(fs->log_id, st->acked_log_id) != 0)
-                        st->status_pending = fs->last_shared_seq ? fs->shared_after : 0;
-                    else
-                        st->status_pending = fs->shared_after;
-                    st->status_last = fs->last_shared_seq;
-                    koop__feed_stat__free_unpacked(fs, NULL);
-                }
-                koop_reply_clear(&reply);
-            }
-            koop_rpc_client_destroy(&c);
-        }
+        } /* else: as the last status round found (sync_uplink_status_ready) */
         s->stream = st->name;
         s->log_id = st->log_id[0] ? st->log_id : st->acked_log_id;
         s->has_last_seq = s->has_acked = s->has_pending = 1;

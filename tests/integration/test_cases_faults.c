@@ -8,7 +8,7 @@
 #include "cases.pb-c.h"
 #include "config.h"
 #include "envelope.pb-c.h"
-#include "rpc.h"
+#include "client.h"
 
 #include <criterion/criterion.h>
 #include <signal.h>

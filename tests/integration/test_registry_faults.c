@@ -7,7 +7,7 @@
 #include "koop.h"
 #include "koop_test.h"
 #include "registry.pb-c.h"
-#include "rpc.h"
+#include "client.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -56,7 +56,8 @@ s_raw(void *ctx, const void *const *frames, const size_t *lens, int n)
         cr_assert_eq(koop_rpc_unpack_reply(zmq_msg_data(&m), zmq_msg_size(&m), &id, &r), 0,
                      "the reply to bad input must itself be a valid reply");
         status = r.status;
-        cr_assert(r.error && strlen(r.error) > 5, "an error reply needs a clear message");
+        cr_assert(r.err.code[0] && koop_err_find(r.err.code) != KOOP_ERR_NONE,
+                  "an error reply needs a code of the catalogue (got '%s')", r.err.code);
         koop_reply_clear(&r);
         zmq_msg_close(&m);
     }

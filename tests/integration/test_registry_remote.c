@@ -8,7 +8,7 @@
 #include "envelope.pb-c.h"
 #include "id.h"
 #include "registry.pb-c.h"
-#include "rpc.h"
+#include "client.h"
 
 #include <criterion/criterion.h>
 #include <stdlib.h>
@@ -25,7 +25,7 @@ s_setup(void)
     cr_assert_eq(kt_node_init(&node, "gmina", "2013032", "Kobylin-Borzymy", NULL), 0);
     cr_assert_eq(kt_node_start(&node, 20), 0, "node did not start");
     cr_assert_eq(koop_config_load(&cfg, node.conf, err, sizeof err), 0, "%s", err);
-    client = koop_rpc_client_new(cfg.ep_registry);
+    client = koop_rpc_client_new(koop_config_endpoint(&cfg, "registry"));
     cr_assert_not_null(client);
 }
 

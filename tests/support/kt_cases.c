@@ -1,7 +1,7 @@
 #include "kt_cases.h"
 #include "config.h"
 #include "envelope.pb-c.h"
-#include "rpc.h"
+#include "client.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -2,7 +2,7 @@
 #include "config.h"
 #include "envelope.pb-c.h"
 #include "registry.pb-c.h"
-#include "rpc.h"
+#include "client.h"
 #include "sync.pb-c.h"
 
 #include <arpa/inet.h>
@@ -232,7 +232,7 @@ s_collect(koop_rpc_client_t *c, const char *method, ProtobufCMessage *(*req)(uin
         int rc = koop_rpc_call(c, NULL, method, q, 10000, &reply);
         free(q);
         if (rc != 0 || reply.status != 0) {
-            fprintf(stderr, "%s failed: %d %s\n", method, rc, reply.error ? reply.error : "");
+            fprintf(stderr, "%s failed: %d %s\n", method, rc, reply.err.code);
             koop_reply_clear(&reply);
             return -1;
         }

@@ -56,11 +56,11 @@ Test(clock, dates)
 
 Test(pbjson, options_to_message_and_back)
 {
-    char err[300];
+    koop_error_t err;
     json_t *in = json_pack("{s:s, s:s, s:s, s:s}", "name", "Poradnia", "provider", "p1", "target",
                            "families, seniors", "active", "false");
-    ProtobufCMessage *m = koop_pbjson_from_json(&koop__reg__catalogue_entry__descriptor, in, err, sizeof err);
-    cr_assert_not_null(m, "%s", err);
+    ProtobufCMessage *m = koop_pbjson_from_json(&koop__reg__catalogue_entry__descriptor, in, &err);
+    cr_assert_not_null(m, "%s", err.code);
     Koop__Reg__CatalogueEntry *e = (Koop__Reg__CatalogueEntry *)m;
     cr_assert_eq(e->n_target, 2);
     cr_assert_eq(e->target[0], KOOP__REG__TARGET__TARGET_FAMILIES);
@@ -77,17 +77,26 @@ Test(pbjson, options_to_message_and_back)
 
 Test(pbjson, unknown_option_and_bad_enum_are_named)
 {
-    char err[600];
+    koop_error_t err;
+    char msg[600];
     json_t *in = json_pack("{s:s}", "colour", "red");
-    cr_assert_null(koop_pbjson_from_json(&koop__reg__institution__descriptor, in, err, sizeof err));
-    cr_assert(strstr(err, "--colour"), "%s", err);
+    cr_assert_null(koop_pbjson_from_json(&koop__reg__institution__descriptor, in, &err));
+    cr_assert_str_eq(err.code, "field.unknown");
+    cr_assert_str_eq(err.field, "colour");
     json_decref(in);
     in = json_pack("{s:s}", "sector", "nonsense");
-    cr_assert_null(koop_pbjson_from_json(&koop__reg__institution__descriptor, in, err, sizeof err));
-    cr_assert(strstr(err, "social_assistance"), "the error lists the allowed values: %s", err);
+    cr_assert_null(koop_pbjson_from_json(&koop__reg__institution__descriptor, in, &err));
+    cr_assert_str_eq(err.code, "field.enum");
+    cr_assert_str_eq(err.field, "sector");
+    koop_error_render(&err, KOOP_LANG_PL, "--sector", msg, sizeof msg);
+    cr_assert(strstr(msg, "social_assistance") && strstr(msg, "--sector"), "the message names the option and the allowed values: %s", msg);
+    koop_error_render(&err, KOOP_LANG_EN, "--sector", msg, sizeof msg);
+    cr_assert(strstr(msg, "allowed values"), "English: %s", msg);
     json_decref(in);
     in = json_pack("{s:s}", "active", "maybe");
-    cr_assert_null(koop_pbjson_from_json(&koop__reg__institution__descriptor, in, err, sizeof err));
+    cr_assert_null(koop_pbjson_from_json(&koop__reg__institution__descriptor, in, &err));
+    cr_assert_str_eq(err.code, "field.bool");
+    cr_assert_str_eq(err.field, "active");
     json_decref(in);
 }
 

@@ -1,0 +1,71 @@
+/*
+ * present - replies as people and scripts see them: the one place that
+ * turns a method's reply into JSON (koopctl --json and the gateway's API
+ * send the same bytes) and into readable text (koopctl; the web UI shows
+ * the same names and values).
+ *
+ *   present.c         dispatch by method, the generic shapes (a record, a
+ *                     list), text of records and lists, labels, errors
+ *   present_report.c  report figures: JSON with suppression marks, CSV, text
+ *   present_sync.c    the sync status of a gmina and of a hub
+ *   present_event.c   event envelopes, payloads decoded by events.def
+ *
+ * JSON keeps ids and field names as in the .proto files; text uses the
+ * labels of labels.def and Polish (or English) words.
+ */
+#ifndef KOOP_PRESENT_H
+#define KOOP_PRESENT_H
+
+#include "api.h"
+#include "errors.h"
+#include "envelope.pb-c.h"
+
+#include <jansson.h>
+#include <protobuf-c/protobuf-c.h>
+#include <stdio.h>
+
+/* Output formats of koop_present_text. */
+typedef enum { KOOP_FMT_TEXT = 0, KOOP_FMT_CSV = 1 } koop_fmt_t;
+
+/* The reply of method m as JSON (a LIST method: its items array). Caller
+ * decrefs; NULL on lack of memory. */
+json_t *koop_present_json(const koop_api_method_t *m, const ProtobufCMessage *reply);
+/* Writes the reply of m for people (or as CSV, for reports). */
+void koop_present_text(const koop_api_method_t *m, const ProtobufCMessage *reply, koop_fmt_t fmt,
+                       koop_lang_t lang, FILE *out);
+
+/* Prints any JSON value as koopctl --json does (2-space indent, key order
+ * kept, one trailing newline). */
+void koop_present_dump(json_t *value, FILE *out);
+/* Prints a JSON value for people: an object as "label  value" lines, an
+ * array as one line per item. */
+void koop_present_value_text(json_t *value, koop_lang_t lang, FILE *out);
+
+/* {"error": {"code", "field" (when there is one), "message"}}; the message
+ * in lang with {field} written as field_label (NULL: the field's name). */
+json_t *koop_present_error(const koop_error_t *e, koop_lang_t lang, const char *field_label);
+
+/* Writes s padded to width characters (not bytes: Polish UTF-8). */
+void koop_present_padded(FILE *out, const char *s, int width);
+
+/* The label of a field for people ("name" -> "nazwa"); the field itself
+ * when it has none. */
+const char *koop_present_label(const char *field, koop_lang_t lang);
+
+/* One event envelope as JSON: the envelope's fields, its payload decoded by
+ * its type (events.def) under "data", an envelope carried inside (a hub's
+ * merged stream, records from a hub) under "event", else "payload_hex". */
+json_t *koop_present_event(const Koop__Event *ev);
+/* One event as a line of text. */
+void koop_present_event_line(json_t *event, FILE *out);
+
+/* ---- present_report.c, present_sync.c ---- */
+json_t *koop_present_report_json(const koop_api_method_t *m, const ProtobufCMessage *reply);
+void koop_present_report_text(const koop_api_method_t *m, const ProtobufCMessage *reply, koop_fmt_t fmt,
+                              FILE *out);
+json_t *koop_present_sync_json(const ProtobufCMessage *reply);
+void koop_present_sync_text(const ProtobufCMessage *reply, FILE *out);
+/* ISO 8601 UTC ("2026-12-01T10:00:00.000Z") of unix ms, null when 0. */
+json_t *koop_present_time(uint64_t ms);
+
+#endif
