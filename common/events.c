@@ -5,6 +5,8 @@
 #include "registry.pb-c.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <string.h>
 
 const koop_event_type_t koop_event_types[] = {
@@ -15,12 +17,42 @@ const koop_event_type_t koop_event_types[] = {
 };
 const size_t koop_event_ntypes = sizeof koop_event_types / sizeof koop_event_types[0];
 
+/* Type lookup is on every consumer's hot path: an open-addressing table of
+ * the rows, filled on first use (FNV-1a of the type string). */
+#define SLOTS 512 /* power of two, > 4 x the number of types */
+static const koop_event_type_t *s_slots[SLOTS];
+static pthread_once_t s_once = PTHREAD_ONCE_INIT;
+
+static uint32_t
+s_hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+static void
+s_fill(void)
+{
+    for (size_t i = 0; i < koop_event_ntypes; i++) {
+        uint32_t h = s_hash(koop_event_types[i].type) & (SLOTS - 1);
+        while (s_slots[h])
+            h = (h + 1) & (SLOTS - 1);
+        s_slots[h] = &koop_event_types[i];
+    }
+}
+
 const koop_event_type_t *
 koop_event_type(const char *type)
 {
-    for (size_t i = 0; type && i < koop_event_ntypes; i++)
-        if (strcmp(koop_event_types[i].type, type) == 0)
-            return &koop_event_types[i];
+    uint32_t h;
+    if (!type)
+        return NULL;
+    pthread_once(&s_once, s_fill);
+    for (h = s_hash(type) & (SLOTS - 1); s_slots[h]; h = (h + 1) & (SLOTS - 1))
+        if (strcmp(s_slots[h]->type, type) == 0)
+            return s_slots[h];
     return NULL;
 }
 
@@ -29,6 +61,8 @@ koop_event_type_of(koop_ev_t id)
 {
     return id > KOOP_EV_NONE && id < KOOP_EV_COUNT ? &koop_event_types[id - 1] : NULL;
 }
+
+_Static_assert(KOOP_EV_COUNT - 1 < SLOTS / 4, "events.def outgrew the lookup table: raise SLOTS");
 
 int
 koop_event_decode(const Koop__Event *ev, const koop_event_type_t **type, ProtobufCMessage **payload)

@@ -27,6 +27,7 @@
 #include "clock.h"
 #include "config.h"
 #include "id.h"
+#include "events.h"
 #include "say.h"
 
 #include <string.h>
@@ -104,39 +105,53 @@ s_put_service(MDB_txn *txn, MDB_dbi dbi, const Koop__Reg__CatalogueEntry *e)
 
 /* ---- the feed ---- */
 
+/* Applies one registry record event (the envelope as the registry wrote
+ * it, or a hub's envelope carried by remote.*). Only a record's owner may
+ * change it: the record's owner must be the node of the event that brings
+ * it. Returns 0 or a storage error; a bad event is reported and skipped. */
+static int
+s_apply(MDB_txn *txn, cases_t *c, const Koop__Event *ev, int depth)
+{
+    koop_store_t *store = koop_service_store(c->svc);
+    const koop_event_type_t *t;
+    ProtobufCMessage *m = NULL;
+    const char *owner;
+    int rc = koop_event_decode(ev, &t, &m);
+
+    if (rc != 0) {
+        /* skipping is safer than stalling the copy forever on one event */
+        koop_warn("zdarzenie rejestru %llu (%.60s) pominięte: %s", (unsigned long long)ev->seq,
+                  ev->type ? ev->type : "?", koop_event_decode_error(rc));
+        return 0;
+    }
+    if (t->payload == &koop__event__descriptor) {
+        rc = depth == 0 ? s_apply(txn, c, (const Koop__Event *)m, 1) : 0;
+        goto done;
+    }
+    owner = koop_record_str(m, "owner");
+    if (t->payload != &koop__reg__person__descriptor && t->payload != &koop__reg__institution__descriptor &&
+        t->payload != &koop__reg__catalogue_entry__descriptor)
+        goto done; /* agreements, PZKs: not needed here */
+    if (!owner || !ev->node || strcmp(owner, ev->node) != 0) {
+        koop_warn("zdarzenie rejestru %llu (%s) pominięte: rekord węzła %.60s zmieniany przez węzeł %.60s",
+                  (unsigned long long)ev->seq, t->type, owner ? owner : "?", ev->node ? ev->node : "?");
+        goto done;
+    }
+    if (t->payload == &koop__reg__person__descriptor)
+        rc = s_put_person(txn, koop_store_dbi(store, "copy_person"), (Koop__Reg__Person *)m);
+    else if (t->payload == &koop__reg__institution__descriptor)
+        rc = s_put_institution(txn, koop_store_dbi(store, "copy_institution"), (Koop__Reg__Institution *)m);
+    else
+        rc = s_put_service(txn, koop_store_dbi(store, "copy_service"), (Koop__Reg__CatalogueEntry *)m);
+done:
+    protobuf_c_message_free_unpacked(m, NULL);
+    return rc;
+}
+
 int
 cases_copy_apply(MDB_txn *txn, const Koop__Event *ev, void *ctx)
 {
-    cases_t *c = ctx;
-    koop_store_t *store = koop_service_store(c->svc);
-    const char *type = ev->type ? ev->type : "";
-    ProtobufCMessage *m = NULL;
-    int rc = 0;
-
-    if (strncmp(type, "person.", 7) == 0) {
-        m = protobuf_c_message_unpack(&koop__reg__person__descriptor, NULL, ev->payload.len, ev->payload.data);
-        if (m)
-            rc = s_put_person(txn, koop_store_dbi(store, "copy_person"), (Koop__Reg__Person *)m);
-    } else if (strncmp(type, "institution.", 12) == 0) {
-        m = protobuf_c_message_unpack(&koop__reg__institution__descriptor, NULL, ev->payload.len,
-                                      ev->payload.data);
-        if (m)
-            rc = s_put_institution(txn, koop_store_dbi(store, "copy_institution"), (Koop__Reg__Institution *)m);
-    } else if (strncmp(type, "catalogue.", 10) == 0) {
-        m = protobuf_c_message_unpack(&koop__reg__catalogue_entry__descriptor, NULL, ev->payload.len,
-                                      ev->payload.data);
-        if (m)
-            rc = s_put_service(txn, koop_store_dbi(store, "copy_service"), (Koop__Reg__CatalogueEntry *)m);
-    } else {
-        return 0; /* agreements, PZKs: not needed here */
-    }
-    if (!m) {
-        /* skipping is safer than stalling the copy forever on one event */
-        koop_warn("registry event %llu (%s) cannot be decoded; skipped", (unsigned long long)ev->seq, type);
-        return 0;
-    }
-    protobuf_c_message_free_unpacked(m, NULL);
-    return rc;
+    return s_apply(txn, ctx, ev, 0);
 }
 
 /* Every answer of the registry's feed: deferred calls try again; those

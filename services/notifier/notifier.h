@@ -104,6 +104,7 @@ struct notif {
     int intent_fd;             /* DATA_DIR/notifier/sending (outbox.c) */
     /* status kept in memory and mirrored in the meta table */
     uint64_t sent_count, failed_attempts, last_sent_ms, last_error_ms;
+    uint64_t undecodable;      /* events of the feeds that did not decode (reported) */
     char last_error[700];
 };
 

@@ -18,6 +18,7 @@
  * case number, the kind of action and the due date, and a link.
  */
 #include "notifier.h"
+#include "events.h"
 #include "cases.pb-c.h"
 #include "clock.h"
 #include "registry.pb-c.h"
@@ -471,56 +472,56 @@ s_catalogue_event(notif_t *n, MDB_txn *txn, const Koop__Event *ev, const Koop__R
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-#define PAYLOAD(desc, ev) protobuf_c_message_unpack(desc, NULL, (ev)->payload.len, (ev)->payload.data)
-
+/* Decodes the event by its type (common/events.def); an event that does
+ * not decode is reported and skipped. Records of a hub (remote.*) are not
+ * the notifier's: people and the case work are all this node's. */
 int
 notif_rules_apply(MDB_txn *txn, const Koop__Event *ev, void *ctx)
 {
     notif_t *n = ctx;
-    const char *type = ev->type ? ev->type : "";
-    const ProtobufCMessageDescriptor *d = NULL;
+    const koop_event_type_t *t;
     ProtobufCMessage *p;
-    int rc = 0;
+    int rc = koop_event_decode(ev, &t, &p);
 
-    if (!strncmp(type, "person.", 7))
-        d = &koop__reg__person__descriptor;
-    else if (!strncmp(type, "institution.", 12))
-        d = &koop__reg__institution__descriptor;
-    else if (!strncmp(type, "pzk.", 4))
-        d = &koop__reg__pzk__descriptor;
-    else if (!strcmp(type, "catalogue.added") || !strcmp(type, "catalogue.updated"))
-        d = &koop__reg__catalogue_entry__descriptor;
-    else if (!strncmp(type, "local.task.", 11))
-        d = &koop__cases__task__descriptor;
-    else if (!strncmp(type, "local.ipw.", 10))
-        d = &koop__cases__ipw__descriptor;
-    else if (!strncmp(type, "local.meeting.", 14))
-        d = &koop__cases__meeting__descriptor;
-    else if (!strncmp(type, "local.referral.", 15))
-        d = &koop__cases__referral__descriptor;
-    if (!d)
-        return 0; /* not for the notifier */
-    p = PAYLOAD(d, ev);
-    if (!p) {
-        koop_warn("event %s (%s) has a payload that does not decode; skipped", ev->id, type);
+    if (rc != 0) {
+        if (n->undecodable++ < 20)
+            koop_warn("zdarzenie %llu (%.60s, %.20s) pominięte: %s", (unsigned long long)ev->seq,
+                      ev->type ? ev->type : "?", ev->stream ? ev->stream : "?", koop_event_decode_error(rc));
         return 0;
     }
-    if (d == &koop__reg__person__descriptor)
+    switch (t->id) {
+    case KOOP_EV_PERSON_ADDED: case KOOP_EV_PERSON_UPDATED:
         rc = s_apply_person(n, txn, (Koop__Reg__Person *)p);
-    else if (d == &koop__reg__institution__descriptor)
+        break;
+    case KOOP_EV_INSTITUTION_ADDED: case KOOP_EV_INSTITUTION_UPDATED:
         rc = s_apply_institution(n, txn, (Koop__Reg__Institution *)p);
-    else if (d == &koop__reg__pzk__descriptor)
+        break;
+    case KOOP_EV_PZK_CREATED: case KOOP_EV_PZK_UPDATED: case KOOP_EV_PZK_JOINED: case KOOP_EV_PZK_LEFT:
+    case KOOP_EV_PZK_DISSOLVED:
         rc = s_apply_pzk(n, txn, (Koop__Reg__Pzk *)p);
-    else if (d == &koop__reg__catalogue_entry__descriptor)
+        break;
+    case KOOP_EV_CATALOGUE_ADDED: case KOOP_EV_CATALOGUE_UPDATED:
         rc = s_catalogue_event(n, txn, ev, (Koop__Reg__CatalogueEntry *)p);
-    else if (d == &koop__cases__task__descriptor)
+        break;
+    case KOOP_EV_LOCAL_TASK_ADDED: case KOOP_EV_LOCAL_TASK_STARTED: case KOOP_EV_LOCAL_TASK_DONE:
+    case KOOP_EV_LOCAL_TASK_CANCELLED:
         rc = s_task_event(n, txn, ev, (Koop__Cases__Task *)p);
-    else if (d == &koop__cases__ipw__descriptor)
+        break;
+    case KOOP_EV_LOCAL_IPW_OPENED: case KOOP_EV_LOCAL_IPW_ACTIVATED: case KOOP_EV_LOCAL_IPW_SUSPENDED:
+    case KOOP_EV_LOCAL_IPW_RESUMED: case KOOP_EV_LOCAL_IPW_REVIEWED: case KOOP_EV_LOCAL_IPW_CLOSED:
+    case KOOP_EV_LOCAL_IPW_MEMBER_ADDED: case KOOP_EV_LOCAL_IPW_MEMBER_REMOVED:
         rc = s_ipw_event(n, txn, ev, (Koop__Cases__Ipw *)p);
-    else if (d == &koop__cases__meeting__descriptor)
+        break;
+    case KOOP_EV_LOCAL_MEETING_HELD:
         rc = s_meeting_event(n, txn, ev, (Koop__Cases__Meeting *)p);
-    else if (d == &koop__cases__referral__descriptor)
+        break;
+    case KOOP_EV_LOCAL_REFERRAL_SENT: case KOOP_EV_LOCAL_REFERRAL_ACCEPTED: case KOOP_EV_LOCAL_REFERRAL_DECLINED:
+    case KOOP_EV_LOCAL_REFERRAL_DONE:
         rc = s_referral_event(n, txn, ev, (Koop__Cases__Referral *)p);
+        break;
+    default:
+        rc = 0; /* not for the notifier: facts, agreements, households, records of a hub */
+    }
     protobuf_c_message_free_unpacked(p, NULL);
     return rc;
 }

@@ -22,6 +22,7 @@
  * record this node owns.
  */
 #include "registry.h"
+#include "events.h"
 #include "id.h"
 #include "say.h"
 
@@ -32,22 +33,20 @@
 #define REMOTE_MAX_EVENTS 10000
 #define REMOTE_MAX_ID 63
 
-static const struct {
-    const char *prefix;
-    const reg_kind_t *kind;
-} s_kinds[] = {
-    {"institution.", &reg_institution_kind},
-    {"agreement.", &reg_agreement_kind},
-    {"pzk.", &reg_pzk_kind},
-    {"catalogue.", &reg_catalogue_kind},
-};
+/* The kinds of record a hub may send down: its SHARED registry records. */
+static const reg_kind_t *const s_kinds[] = {&reg_institution_kind, &reg_agreement_kind, &reg_pzk_kind,
+                                            &reg_catalogue_kind};
 
+/* The record kind of an event type (events.def), NULL when it is not a
+ * SHARED registry record. */
 static const reg_kind_t *
-s_kind_of(const char *type)
+s_kind_of(const koop_event_type_t *t)
 {
-    for (size_t i = 0; type && i < KOOP_ARRAY_LEN(s_kinds); i++)
-        if (strncmp(type, s_kinds[i].prefix, strlen(s_kinds[i].prefix)) == 0)
-            return s_kinds[i].kind;
+    if (!t || strcmp(t->stream, "registry") != 0 || t->scope != KOOP__SCOPE__SCOPE_SHARED)
+        return NULL;
+    for (size_t i = 0; i < KOOP_ARRAY_LEN(s_kinds); i++)
+        if (s_kinds[i]->desc == t->payload)
+            return s_kinds[i];
     return NULL;
 }
 
@@ -105,6 +104,7 @@ s_apply_one(koop_call_t *call, const ProtobufCBinaryData *bytes)
     Koop__Event *ev = NULL;
     ProtobufCMessage *rec = NULL, *old = NULL;
     const reg_kind_t *kind;
+    const koop_event_type_t *t;
     const char *id, *owner;
     char type[160];
     int rc, result = 0;
@@ -112,14 +112,14 @@ s_apply_one(koop_call_t *call, const ProtobufCBinaryData *bytes)
     if (bytes->len == 0 || bytes->len > KOOP_MAX_MSG)
         goto skip;
     ev = koop__event__unpack(NULL, bytes->len, bytes->data);
-    if (!ev || !ev->type || strlen(ev->type) > 100 || !(kind = s_kind_of(ev->type)))
-        goto skip;
-    rec = protobuf_c_message_unpack(kind->desc, NULL, ev->payload.len, ev->payload.data);
-    if (!rec)
+    if (!ev || koop_event_decode(ev, &t, &rec) != 0 || !(kind = s_kind_of(t)))
         goto skip;
     id = koop_record_str(rec, "id");
     owner = koop_record_str(rec, "owner");
-    if (!koop_id_valid(id) || !s_valid_name(owner) || strcmp(owner, self) == 0)
+    /* only the record's owner may change it: the hub's own records, or
+     * those of a node below it (checked by the hub on the way in) */
+    if (!koop_id_valid(id) || !s_valid_name(owner) || strcmp(owner, self) == 0 || !ev->node ||
+        strcmp(owner, ev->node) != 0)
         goto skip;
     rc = koop_record_get(call->txn, reg_dbi(call, kind), id, kind->desc, &old);
     if (rc == 0) {

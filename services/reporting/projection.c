@@ -55,6 +55,7 @@
 #include "reporting.h"
 #include "cases.pb-c.h"
 #include "clock.h"
+#include "events.h"
 #include "id.h"
 #include "koop.h"
 #include "registry.pb-c.h"
@@ -1455,68 +1456,61 @@ s_referral(s_ctx *c, const char *type, const Koop__Cases__ReferralFacts *f)
 
 /* ---- dispatch ---- */
 
-static int
-s_starts(const char *s, const char *prefix)
-{
-    return strncmp(s, prefix, strlen(prefix)) == 0;
-}
-
-/* Decodes the payload as desc and runs fn; a payload that does not decode is
- * rejected. */
-#define S_DECODE(c, ev, T, unpack, free_fn, call)                                                          \
-    do {                                                                                                  \
-        T *m_ = unpack(NULL, (ev)->payload.len, (ev)->payload.data);                                     \
-        if (!m_)                                                                                          \
-            return s_reject((c), "treść zdarzenia nie daje się odczytać");                                 \
-        rc = call;                                                                                        \
-        free_fn(m_, NULL);                                                                                \
-        return rc;                                                                                        \
-    } while (0)
-
+/* Decodes the event by its type (common/events.def) and applies it: an
+ * event of a type the table does not know, or whose payload does not match
+ * its type, is rejected and counted, never passed over in silence. */
 static int
 s_dispatch(s_ctx *c)
 {
-    const Koop__Event *ev = c->ev;
-    const char *stream = ev->stream ? ev->stream : "", *type = ev->type ? ev->type : "";
-    int rc;
+    const koop_event_type_t *t;
+    ProtobufCMessage *m;
+    int rc = koop_event_decode(c->ev, &t, &m);
 
-    if (strcmp(stream, "registry") == 0) {
-        if (s_starts(type, "institution."))
-            S_DECODE(c, ev, Koop__Reg__Institution, koop__reg__institution__unpack, koop__reg__institution__free_unpacked,
-                     s_institution(c, m_));
-        if (s_starts(type, "agreement."))
-            S_DECODE(c, ev, Koop__Reg__Agreement, koop__reg__agreement__unpack, koop__reg__agreement__free_unpacked,
-                     s_agreement(c, m_));
-        if (s_starts(type, "pzk."))
-            S_DECODE(c, ev, Koop__Reg__Pzk, koop__reg__pzk__unpack, koop__reg__pzk__free_unpacked, s_pzk(c, m_));
-        if (s_starts(type, "catalogue."))
-            S_DECODE(c, ev, Koop__Reg__CatalogueEntry, koop__reg__catalogue_entry__unpack,
-                     koop__reg__catalogue_entry__free_unpacked, s_catalogue(c, m_));
-    } else if (strcmp(stream, "cases") == 0) {
-        if (s_starts(type, "ipw.member_"))
-            S_DECODE(c, ev, Koop__Cases__MemberFacts, koop__cases__member_facts__unpack,
-                     koop__cases__member_facts__free_unpacked, s_ipw_member(c, type, m_));
-        if (s_starts(type, "ipw."))
-            S_DECODE(c, ev, Koop__Cases__IpwFacts, koop__cases__ipw_facts__unpack, koop__cases__ipw_facts__free_unpacked,
-                     s_ipw(c, type, m_));
-        if (s_starts(type, "household."))
-            S_DECODE(c, ev, Koop__Cases__HouseholdFacts, koop__cases__household_facts__unpack,
-                     koop__cases__household_facts__free_unpacked, s_household(c, type, m_));
-        if (s_starts(type, "goal."))
-            S_DECODE(c, ev, Koop__Cases__GoalFacts, koop__cases__goal_facts__unpack,
-                     koop__cases__goal_facts__free_unpacked, s_goal(c, type, m_));
-        if (s_starts(type, "task."))
-            S_DECODE(c, ev, Koop__Cases__TaskFacts, koop__cases__task_facts__unpack,
-                     koop__cases__task_facts__free_unpacked, s_task(c, type, m_));
-        if (strcmp(type, "meeting.held") == 0)
-            S_DECODE(c, ev, Koop__Cases__MeetingFacts, koop__cases__meeting_facts__unpack,
-                     koop__cases__meeting_facts__free_unpacked, s_meeting(c, m_));
-        if (s_starts(type, "referral."))
-            S_DECODE(c, ev, Koop__Cases__ReferralFacts, koop__cases__referral_facts__unpack,
-                     koop__cases__referral_facts__free_unpacked, s_referral(c, type, m_));
+    if (rc != 0)
+        return s_reject(c, koop_event_decode_error(rc));
+    switch (t->id) {
+    case KOOP_EV_INSTITUTION_ADDED: case KOOP_EV_INSTITUTION_UPDATED:
+        rc = s_institution(c, (Koop__Reg__Institution *)m);
+        break;
+    case KOOP_EV_AGREEMENT_ADDED: case KOOP_EV_AGREEMENT_UPDATED:
+        rc = s_agreement(c, (Koop__Reg__Agreement *)m);
+        break;
+    case KOOP_EV_PZK_CREATED: case KOOP_EV_PZK_UPDATED: case KOOP_EV_PZK_JOINED: case KOOP_EV_PZK_LEFT:
+    case KOOP_EV_PZK_DISSOLVED:
+        rc = s_pzk(c, (Koop__Reg__Pzk *)m);
+        break;
+    case KOOP_EV_CATALOGUE_ADDED: case KOOP_EV_CATALOGUE_UPDATED:
+        rc = s_catalogue(c, (Koop__Reg__CatalogueEntry *)m);
+        break;
+    case KOOP_EV_IPW_MEMBER_ADDED: case KOOP_EV_IPW_MEMBER_REMOVED:
+        rc = s_ipw_member(c, t->type, (Koop__Cases__MemberFacts *)m);
+        break;
+    case KOOP_EV_IPW_OPENED: case KOOP_EV_IPW_ACTIVATED: case KOOP_EV_IPW_SUSPENDED:
+    case KOOP_EV_IPW_RESUMED: case KOOP_EV_IPW_REVIEWED: case KOOP_EV_IPW_CLOSED:
+        rc = s_ipw(c, t->type, (Koop__Cases__IpwFacts *)m);
+        break;
+    case KOOP_EV_HOUSEHOLD_REGISTERED: case KOOP_EV_HOUSEHOLD_MEMBER_ADDED:
+        rc = s_household(c, t->type, (Koop__Cases__HouseholdFacts *)m);
+        break;
+    case KOOP_EV_GOAL_ADDED: case KOOP_EV_GOAL_SCALED:
+        rc = s_goal(c, t->type, (Koop__Cases__GoalFacts *)m);
+        break;
+    case KOOP_EV_TASK_ADDED: case KOOP_EV_TASK_STARTED: case KOOP_EV_TASK_DONE: case KOOP_EV_TASK_CANCELLED:
+        rc = s_task(c, t->type, (Koop__Cases__TaskFacts *)m);
+        break;
+    case KOOP_EV_MEETING_HELD:
+        rc = s_meeting(c, (Koop__Cases__MeetingFacts *)m);
+        break;
+    case KOOP_EV_REFERRAL_SENT: case KOOP_EV_REFERRAL_ACCEPTED: case KOOP_EV_REFERRAL_DECLINED:
+    case KOOP_EV_REFERRAL_DONE:
+        rc = s_referral(c, t->type, (Koop__Cases__ReferralFacts *)m);
+        break;
+    default:
+        c->verdict = S_IGNORED; /* consent, other services' events: not an indicator */
+        rc = 0;
     }
-    c->verdict = S_IGNORED; /* people, consent, other services' events */
-    return 0;
+    protobuf_c_message_free_unpacked(m, NULL);
+    return rc;
 }
 
 /* The chain of units of an event whose envelopes, outermost first, were
