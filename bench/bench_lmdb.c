@@ -144,7 +144,7 @@ bench_lmdb_append(const char *tmpdir, unsigned batch, double min_seconds, bench_
     return bench_rmtree(dir);
 
 fail:
-    fprintf(stderr, "koop-bench: raw LMDB in %s (batch %u): %s\n", dir, batch, mdb_strerror(rc));
+    fprintf(stderr, "koop-bench: raw LMDB in %s (batch %u): %s\n", dir, batch, koop_strerror(rc));
     err = -EIO;
     if (txn)
         mdb_txn_abort(txn);

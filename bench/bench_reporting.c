@@ -313,7 +313,7 @@ s_feed(s_bench *b)
         s_batch bt = {b, b->gen, b->target - b->done < b->batch ? b->target - b->done : b->batch};
         int rc = koop_store_write(b->store, s_apply_batch, &bt);
         if (rc != 0) {
-            fprintf(stderr, "bench_reporting: batch failed: %s\n", mdb_strerror(rc));
+            fprintf(stderr, "bench_reporting: batch failed: %s\n", koop_strerror(rc));
             return -1;
         }
         b->done += bt.count;

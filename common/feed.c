@@ -51,7 +51,7 @@ int
 koop_feed_cursor_reset(koop_store_t *store, MDB_txn *txn, const char *key)
 {
     MDB_val k = {strlen(key), (void *)key};
-    int rc = mdb_del(txn, koop_store_dbi(store, "feed_cursors"), &k, NULL);
+    int rc = koop_mdb_rc(mdb_del(txn, koop_store_dbi(store, "feed_cursors"), &k, NULL));
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
@@ -184,7 +184,7 @@ s_apply_batch(MDB_txn *txn, void *ctx)
         if (ev->seq <= pos || (!f->opts.shared_only && ev->seq != pos + 1)) {
             koop__event__free_unpacked(ev, NULL);
             a->gap = 1;
-            return EPROTO;
+            return -EPROTO;
         }
         rc = f->opts.apply(txn, ev, f->opts.ctx);
         pos = ev->seq;
@@ -193,7 +193,7 @@ s_apply_batch(MDB_txn *txn, void *ctx)
             return rc;
     }
     if (idlen >= 64)
-        return EINVAL;
+        return -EINVAL;
     koop_be64_put(val, pos);
     memcpy(val + 8, a->batch->log_id ? a->batch->log_id : "", idlen);
     if ((rc = koop_store_put_str(txn, koop_store_dbi(f->opts.store, "feed_cursors"), f->key, val, 8 + idlen)) != 0)

@@ -27,7 +27,7 @@ s_ensure_id(MDB_txn *txn, void *ctx)
     int rc = koop_store_get_str(txn, self->dbi_meta, "log_id", &v);
     if (rc == 0) {
         if (v.mv_size >= sizeof self->log_id)
-            return EINVAL;
+            return -EINVAL;
         memcpy(self->log_id, v.mv_data, v.mv_size);
         self->log_id[v.mv_size] = '\0';
         return 0;
@@ -48,10 +48,10 @@ koop_log_open(koop_log_t **out, koop_store_t *store, const char *node, const cha
 
     *out = NULL;
     if (!self)
-        return ENOMEM;
+        return -ENOMEM;
     if (strlen(node) >= sizeof self->node || strlen(stream) >= sizeof self->stream) {
         free(self);
-        return EINVAL;
+        return -EINVAL;
     }
     self->store = store;
     strcpy(self->node, node);
@@ -93,10 +93,10 @@ s_last_key(MDB_txn *txn, MDB_dbi dbi, uint64_t *last)
 {
     MDB_cursor *cur;
     MDB_val k, v;
-    int rc = mdb_cursor_open(txn, dbi, &cur);
+    int rc = koop_mdb_rc(mdb_cursor_open(txn, dbi, &cur));
     if (rc != 0)
         return rc;
-    rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+    rc = koop_mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_LAST));
     mdb_cursor_close(cur);
     if (rc == MDB_NOTFOUND) {
         *last = 0;
@@ -149,12 +149,12 @@ koop_log_append(koop_log_t *self, MDB_txn *txn, const char *type, int scope, con
     koop_be64_put(key, ev.seq);
     v.mv_size = koop__event__get_packed_size(&ev);
     /* reserve the value in the page and encode straight into it */
-    if ((rc = mdb_put(txn, self->dbi_log, &k, &v, MDB_APPEND | MDB_RESERVE)) != 0)
+    if ((rc = koop_mdb_rc(mdb_put(txn, self->dbi_log, &k, &v, MDB_APPEND | MDB_RESERVE))) != 0)
         return rc;
     koop__event__pack(&ev, v.mv_data);
     if (scope == KOOP__SCOPE__SCOPE_SHARED) {
         MDB_val empty = {0, ""};
-        if ((rc = mdb_put(txn, self->dbi_shared, &k, &empty, MDB_APPEND)) != 0)
+        if ((rc = koop_mdb_rc(mdb_put(txn, self->dbi_shared, &k, &empty, MDB_APPEND))) != 0)
             return rc;
     }
     if (seq_out)
@@ -172,12 +172,12 @@ koop_log_count_shared_after(koop_log_t *self, MDB_txn *txn, uint64_t after, uint
     int rc;
 
     koop_be64_put(key, after + 1);
-    if ((rc = mdb_cursor_open(txn, self->dbi_shared, &cur)) != 0)
+    if ((rc = koop_mdb_rc(mdb_cursor_open(txn, self->dbi_shared, &cur))) != 0)
         return rc;
-    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    rc = koop_mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE));
     while (rc == 0) {
         n++;
-        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+        rc = koop_mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_NEXT));
     }
     mdb_cursor_close(cur);
     if (rc != MDB_NOTFOUND)
@@ -199,11 +199,11 @@ koop_log_read(koop_log_t *self, MDB_txn *txn, uint64_t after, uint32_t max, int 
     if (after == UINT64_MAX)
         return 0;
     koop_be64_put(key, after + 1);
-    if ((rc = mdb_cursor_open(txn, shared_only ? self->dbi_shared : self->dbi_log, &cur)) != 0)
+    if ((rc = koop_mdb_rc(mdb_cursor_open(txn, shared_only ? self->dbi_shared : self->dbi_log, &cur))) != 0)
         return rc;
-    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    rc = koop_mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE));
     while (rc == 0 && n < max) {
-        if (shared_only && (rc = mdb_get(txn, self->dbi_log, &k, &v)) != 0)
+        if (shared_only && (rc = koop_mdb_rc(mdb_get(txn, self->dbi_log, &k, &v))) != 0)
             break;
         if (k.mv_size != 8) {
             rc = MDB_CORRUPTED;
@@ -212,7 +212,7 @@ koop_log_read(koop_log_t *self, MDB_txn *txn, uint64_t after, uint32_t max, int 
         if ((rc = visit(koop_be64_get(k.mv_data), v.mv_data, v.mv_size, ctx)) != 0)
             break;
         n++;
-        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+        rc = koop_mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_NEXT));
     }
     mdb_cursor_close(cur);
     return rc == MDB_NOTFOUND ? 0 : rc;

@@ -25,7 +25,7 @@ koop_record_put(MDB_txn *txn, MDB_dbi dbi, const char *id, const ProtobufCMessag
     MDB_val k = {strlen(id), (void *)id}, v;
     int rc;
     v.mv_size = protobuf_c_message_get_packed_size(msg);
-    if ((rc = mdb_put(txn, dbi, &k, &v, MDB_RESERVE)) != 0)
+    if ((rc = koop_mdb_rc(mdb_put(txn, dbi, &k, &v, MDB_RESERVE))) != 0)
         return rc;
     protobuf_c_message_pack(msg, v.mv_data);
     return 0;
@@ -89,10 +89,10 @@ koop_record_scan(MDB_txn *txn, MDB_dbi dbi, const ProtobufCMessageDescriptor *de
 {
     MDB_cursor *cur;
     MDB_val k, v;
-    int rc = mdb_cursor_open(txn, dbi, &cur);
+    int rc = koop_mdb_rc(mdb_cursor_open(txn, dbi, &cur));
     if (rc != 0)
         return rc;
-    while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
+    while ((rc = koop_mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_NEXT))) == 0) {
         ProtobufCMessage *m = protobuf_c_message_unpack(desc, NULL, v.mv_size, v.mv_data);
         if (!m) {
             rc = MDB_CORRUPTED;

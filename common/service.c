@@ -466,7 +466,7 @@ s_answer_parked(koop_service_t *s, int expire)
     if (s->nparked == 0)
         return;
     if ((rc = koop_store_read(s->store, &txn)) != 0) {
-        koop_error("feed: cannot read the log: %s", mdb_strerror(rc));
+        koop_error("feed: cannot read the log: %s", koop_strerror(rc));
         return;
     }
     if (koop_log_last(s->log, txn, 0, &last_all) != 0 || koop_log_last(s->log, txn, 1, &last_shared) != 0) {
@@ -706,7 +706,7 @@ s_execute(koop_service_t *s)
     if (any_write) {
         rc = koop_store_write(s->store, s_run_writes, s);
         if (rc != 0) {
-            koop_error("batch of %zu: commit failed: %s", s->nbatch, mdb_strerror(rc));
+            koop_error("batch of %zu: commit failed: %s", s->nbatch, koop_strerror(rc));
             for (size_t i = 0; i < s->nbatch; i++) {
                 s_entry *e = &s->batch[i];
                 if (e->decode_status != KOOP_OK)
@@ -865,11 +865,11 @@ koop_service_main(const koop_service_def_t *def, int argc, char **argv, void *us
     mkdir(s->cfg.data_dir, 0700);
     snprintf(dir, sizeof dir, "%s/%s", s->cfg.data_dir, def->name);
     if ((rc = koop_store_open(&s->store, dir, def->tables)) != 0) {
-        koop_error("cannot open store %s: %s", dir, mdb_strerror(rc));
+        koop_error("cannot open store %s: %s", dir, koop_strerror(rc));
         goto done;
     }
     if ((rc = koop_log_open(&s->log, s->store, s->cfg.node_id, def->name)) != 0) {
-        koop_error("cannot open event log: %s", mdb_strerror(rc));
+        koop_error("cannot open event log: %s", koop_strerror(rc));
         goto done;
     }
     if ((rc = uv_loop_init(&s->loop)) != 0)

@@ -28,13 +28,13 @@ s_add_table(koop_store_t *self, MDB_txn *txn, const char *name)
 {
     int rc;
     if (self->ntables >= STORE_MAX_TABLES)
-        return EINVAL;
-    rc = mdb_dbi_open(txn, name, MDB_CREATE, &self->dbis[self->ntables]);
+        return -EINVAL;
+    rc = koop_mdb_rc(mdb_dbi_open(txn, name, MDB_CREATE, &self->dbis[self->ntables]));
     if (rc != 0)
         return rc;
     self->names[self->ntables] = strdup(name);
     if (!self->names[self->ntables])
-        return ENOMEM;
+        return -ENOMEM;
     self->ntables++;
     return 0;
 }
@@ -55,31 +55,31 @@ koop_store_open_map(koop_store_t **out, const char *dir, const char *const *tabl
 
     *out = NULL;
     if (!self)
-        return ENOMEM;
+        return -ENOMEM;
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        rc = errno;
+        rc = -errno;
         goto fail;
     }
-    if ((rc = mdb_env_create(&self->env)) != 0)
+    if ((rc = koop_mdb_rc(mdb_env_create(&self->env))) != 0)
         goto fail;
-    if ((rc = mdb_env_set_maxdbs(self->env, STORE_MAX_TABLES)) != 0)
+    if ((rc = koop_mdb_rc(mdb_env_set_maxdbs(self->env, STORE_MAX_TABLES))) != 0)
         goto fail;
-    if ((rc = mdb_env_set_mapsize(self->env, map_size)) != 0)
+    if ((rc = koop_mdb_rc(mdb_env_set_mapsize(self->env, map_size))) != 0)
         goto fail;
     /* MDB_NOTLS: transactions are not tied to threads; the default sync
      * mode keeps every commit durable (fsync) before it returns. */
-    if ((rc = mdb_env_open(self->env, dir, MDB_NOTLS, 0600)) != 0)
+    if ((rc = koop_mdb_rc(mdb_env_open(self->env, dir, MDB_NOTLS, 0600))) != 0)
         goto fail;
-    if ((rc = mdb_reader_check(self->env, &dead)) != 0)
+    if ((rc = koop_mdb_rc(mdb_reader_check(self->env, &dead))) != 0)
         goto fail;
     if (dead > 0)
         koop_warn("store %s: cleared %d stale reader slot(s)", dir, dead);
     /* the file may be larger than the initial map after growth in an earlier run */
-    if ((rc = mdb_env_info(self->env, &info)) != 0)
+    if ((rc = koop_mdb_rc(mdb_env_info(self->env, &info))) != 0)
         goto fail;
     self->map_size = info.me_mapsize;
 
-    if ((rc = mdb_txn_begin(self->env, NULL, 0, &txn)) != 0)
+    if ((rc = koop_mdb_rc(mdb_txn_begin(self->env, NULL, 0, &txn))) != 0)
         goto fail;
     for (int i = 0; s_log_tables[i]; i++)
         if ((rc = s_add_table(self, txn, s_log_tables[i])) != 0)
@@ -87,7 +87,7 @@ koop_store_open_map(koop_store_t **out, const char *dir, const char *const *tabl
     for (int i = 0; tables && tables[i]; i++)
         if ((rc = s_add_table(self, txn, tables[i])) != 0)
             goto fail;
-    rc = mdb_txn_commit(txn);
+    rc = koop_mdb_rc(mdb_txn_commit(txn));
     txn = NULL;
     if (rc != 0)
         goto fail;
@@ -135,7 +135,7 @@ int
 koop_store_grow(koop_store_t *self)
 {
     size_t next = self->map_size * 2;
-    int rc = mdb_env_set_mapsize(self->env, next);
+    int rc = koop_mdb_rc(mdb_env_set_mapsize(self->env, next));
     if (rc == 0) {
         koop_info("store: map grown to %zu MiB", next >> 20);
         self->map_size = next;
@@ -148,10 +148,10 @@ koop_store_write(koop_store_t *self, koop_store_write_fn fn, void *ctx)
 {
     for (int attempt = 0; attempt < 16; attempt++) {
         MDB_txn *txn;
-        int rc = mdb_txn_begin(self->env, NULL, 0, &txn);
+        int rc = koop_mdb_rc(mdb_txn_begin(self->env, NULL, 0, &txn));
         if (rc == MDB_MAP_RESIZED) {
             /* another process grew it: adopt the new size */
-            if ((rc = mdb_env_set_mapsize(self->env, 0)) != 0)
+            if ((rc = koop_mdb_rc(mdb_env_set_mapsize(self->env, 0))) != 0)
                 return rc;
             continue;
         }
@@ -161,7 +161,7 @@ koop_store_write(koop_store_t *self, koop_store_write_fn fn, void *ctx)
         if (rc != 0) {
             mdb_txn_abort(txn);
         } else {
-            rc = mdb_txn_commit(txn);
+            rc = koop_mdb_rc(mdb_txn_commit(txn));
         }
         if (rc != MDB_MAP_FULL)
             return rc;
@@ -174,11 +174,11 @@ koop_store_write(koop_store_t *self, koop_store_write_fn fn, void *ctx)
 int
 koop_store_read(koop_store_t *self, MDB_txn **txn)
 {
-    int rc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, txn);
+    int rc = koop_mdb_rc(mdb_txn_begin(self->env, NULL, MDB_RDONLY, txn));
     if (rc == MDB_MAP_RESIZED) {
-        if ((rc = mdb_env_set_mapsize(self->env, 0)) != 0)
+        if ((rc = koop_mdb_rc(mdb_env_set_mapsize(self->env, 0))) != 0)
             return rc;
-        rc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, txn);
+        rc = koop_mdb_rc(mdb_txn_begin(self->env, NULL, MDB_RDONLY, txn));
     }
     return rc;
 }
@@ -205,7 +205,7 @@ int
 koop_store_get_str(MDB_txn *txn, MDB_dbi dbi, const char *key, MDB_val *val)
 {
     MDB_val k = {strlen(key), (void *)key};
-    return mdb_get(txn, dbi, &k, val);
+    return koop_mdb_rc(mdb_get(txn, dbi, &k, val));
 }
 
 int
@@ -213,5 +213,5 @@ koop_store_put_str(MDB_txn *txn, MDB_dbi dbi, const char *key, const void *data,
 {
     MDB_val k = {strlen(key), (void *)key};
     MDB_val v = {len, (void *)data};
-    return mdb_put(txn, dbi, &k, &v, 0);
+    return koop_mdb_rc(mdb_put(txn, dbi, &k, &v, 0));
 }

@@ -13,16 +13,27 @@
  * other transaction while koop_store_write runs (one writer thread, short
  * read transactions), since growing the map needs that.
  *
- * Return codes are LMDB's (0, MDB_* or errno); mdb_strerror() names them.
+ * Return codes follow koop.h: 0, an LMDB code (MDB_*, negative) or -errno;
+ * koop_strerror() names them. LMDB's own functions return positive errno
+ * values too: the library passes every LMDB result through koop_mdb_rc.
  */
 #ifndef KOOP_STORE_H
 #define KOOP_STORE_H
+
+#include "koop.h"
 
 #include <lmdb.h>
 #include <stddef.h>
 #include <stdint.h>
 
 typedef struct koop_store koop_store_t;
+
+/* An LMDB result in the library's convention: positive errno -> -errno. */
+static inline int
+koop_mdb_rc(int rc)
+{
+    return rc > 0 ? -rc : rc;
+}
 
 /* Opens (creating) the environment in directory `dir` (created 0700 if
  * missing) with the NULL-terminated list of table names (plus the tables

@@ -216,7 +216,7 @@ cases_after_write(koop_call_t *call, MDB_txn *txn)
     koop__cases__audit_entry__pack(&e, v.mv_data);
 done:
     if (rc != 0)
-        koop_error("audit entry for %s cannot be written: %s", call->method, mdb_strerror(rc));
+        koop_error("audit entry for %s cannot be written: %s", call->method, koop_strerror(rc));
     cases_audit_reset(call);
     return rc; /* non-zero fails the whole batch: nothing unaudited is acknowledged */
 }

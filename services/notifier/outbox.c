@@ -273,7 +273,7 @@ s_after_work(uv_work_t *w, int status)
     if (rc == 0 && n->intent_fd >= 0 && ftruncate(n->intent_fd, 0) != 0)
         koop_warn("cannot empty the intent file: %s", strerror(errno));
     if (rc != 0)
-        koop_error("delivery of %s: cannot record the result: %s", r.mail->key, mdb_strerror(rc));
+        koop_error("delivery of %s: cannot record the result: %s", r.mail->key, koop_strerror(rc));
     if (r.ok) {
         n->sent_count++;
         n->last_sent_ms = koop_clock_real_ms();
@@ -331,7 +331,7 @@ s_on_tick(uv_timer_t *t)
     }
     rc = koop_store_write(n->store, s_pick_due, &p);
     if (rc != 0) {
-        koop_error("delivery queue: %s", mdb_strerror(rc));
+        koop_error("delivery queue: %s", koop_strerror(rc));
         s_schedule(n, TICK_MS);
         return;
     }
@@ -426,7 +426,7 @@ s_intent_open(notif_t *n)
         }
         fclose(f);
         if (r.nkeys && (rc = koop_store_write(n->store, s_recover_sent, &r)) != 0)
-            koop_error("intent file %s: %s", path, mdb_strerror(rc));
+            koop_error("intent file %s: %s", path, koop_strerror(rc));
         if (r.recovered)
             koop_info("%d mail(s) the relay had taken before a crash recorded as sent", r.recovered);
         free(r.keys);

@@ -321,7 +321,7 @@ notif_reminders_check(notif_t *n)
     else
         f.next_ms = first;
     if (rc != 0)
-        koop_error("reminders: %s", mdb_strerror(rc));
+        koop_error("reminders: %s", koop_strerror(rc));
     if (f.fired) {
         koop_info("%d reminder(s) fired", f.fired);
         notif_outbox_kick(n);

@@ -136,7 +136,7 @@ s_start(koop_service_t *svc)
     ic.store = koop_service_store(svc);
     ic.cleared = 0;
     if ((rc = koop_store_write(ic.store, s_init_fn, &ic)) != 0) {
-        koop_error("cannot prepare the projection: %s", mdb_strerror(rc));
+        koop_error("cannot prepare the projection: %s", koop_strerror(rc));
         return -1;
     }
     if (uv_timer_init(koop_service_loop(svc), &r->restart) != 0)

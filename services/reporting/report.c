@@ -980,7 +980,7 @@ rep_report(rep_proj_t *p, MDB_txn *txn, const Koop__Rep__ReportQuery *q, int eva
     return KOOP_OK;
 store_fail:
     status = KOOP_INTERNAL;
-    snprintf(err, errlen, "błąd odczytu projekcji: %s", rc == ENOMEM ? "brak pamięci" : mdb_strerror(rc));
+    snprintf(err, errlen, "błąd odczytu projekcji: %s", rc == ENOMEM ? "brak pamięci" : koop_strerror(rc));
 fail:
     if (o)
         s_free_out(o);

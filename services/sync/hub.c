@@ -821,12 +821,12 @@ s_process_work(sync_hub_t *hub)
                (unsigned long long)hub->drain_events, (double)(koop_clock_mono_us() - t0) / 1000.0);
     if (rc != 0) {
         koop_error("hub: zapis %zu wiadomości nie powiódł się: %s – nic nie potwierdzono", hub->nwork,
-                   mdb_strerror(rc));
+                   koop_strerror(rc));
         for (size_t i = 0; i < hub->nwork; i++) {
             s_work *w = &hub->work[i];
             w->out = OUT_REFUSE;
             w->code = KOOP__SYNC__CODE__CODE_INTERNAL;
-            snprintf(w->reason, sizeof w->reason, "błąd zapisu w hubie: %s", mdb_strerror(rc));
+            snprintf(w->reason, sizeof w->reason, "błąd zapisu w hubie: %s", koop_strerror(rc));
         }
     }
     for (size_t i = 0; i < hub->nwork; i++) {
@@ -1005,7 +1005,7 @@ s_on_down_fetch(void *ctx, int status, const char *error, const uint8_t *payload
         goto again;
     rc = koop_store_write(hub->store, s_down_apply_fn, &d);
     if (rc != 0) {
-        koop_error("hub: nie można zapisać danych w dół: %s", mdb_strerror(rc));
+        koop_error("hub: nie można zapisać danych w dół: %s", koop_strerror(rc));
         goto done;
     }
     if (d.reset) {
@@ -1163,7 +1163,7 @@ s_snap_build(sync_hub_t *hub, s_session *s)
     rc = 0;
 fail:
     if (rc != 0) {
-        koop_error("hub: nie można przygotować migawki dla %s: %s", s->node, mdb_strerror(rc));
+        koop_error("hub: nie można przygotować migawki dla %s: %s", s->node, koop_strerror(rc));
         s_snap_free(s);
     }
     if (cur)
@@ -1338,7 +1338,7 @@ sync_hub_start(sync_t *sync)
     if (!hub->sessions || !hub->work || !hub->tick)
         goto fail;
     if ((rc = koop_store_write(hub->store, s_load_meta_fn, hub)) != 0) {
-        koop_error("hub: nie można odczytać stanu: %s", mdb_strerror(rc));
+        koop_error("hub: nie można odczytać stanu: %s", koop_strerror(rc));
         goto fail;
     }
     uv_timer_init(hub->loop, hub->tick);

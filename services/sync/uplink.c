@@ -179,7 +179,7 @@ s_save(sync_uplink_t *up)
         return;
     rc = koop_store_write(up->store, s_save_fn, up);
     if (rc != 0) {
-        koop_error("uplink: nie można zapisać pozycji: %s", mdb_strerror(rc));
+        koop_error("uplink: nie można zapisać pozycji: %s", koop_strerror(rc));
         return; /* still dirty: tried again after the next ack */
     }
     for (size_t i = 0; i < up->nstreams; i++)
@@ -191,7 +191,7 @@ s_save_meta(sync_uplink_t *up)
 {
     int rc = koop_store_write(up->store, s_save_fn, up);
     if (rc != 0)
-        koop_error("uplink: nie można zapisać pozycji: %s", mdb_strerror(rc));
+        koop_error("uplink: nie można zapisać pozycji: %s", koop_strerror(rc));
     else
         for (size_t i = 0; i < up->nstreams; i++)
             up->streams[i].dirty = 0;
@@ -974,7 +974,7 @@ sync_uplink_start(sync_t *sync)
     if (!up->registry)
         goto fail;
     if ((rc = koop_store_write(up->store, s_load_fn, up)) != 0) {
-        koop_error("uplink: nie można odczytać pozycji: %s", mdb_strerror(rc));
+        koop_error("uplink: nie można odczytać pozycji: %s", koop_strerror(rc));
         goto fail;
     }
     if (up->state != UP_OFF) {
