@@ -11,8 +11,10 @@
 #include "service.h"
 #include "clock.h"
 #include "loop.h"
+#include "preflight.h"
 #include "rpc.h"
 #include "say.h"
+#include "version.h"
 #include "envelope.pb-c.h"
 
 #include <errno.h>
@@ -23,7 +25,6 @@
 #include <string.h>
 #include <signal.h>
 #include <sys/prctl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -649,9 +650,13 @@ koop_service_main(const koop_service_def_t *def, int argc, char **argv, void *us
 {
     koop_service_t *s = calloc(1, sizeof *s);
     const char *conf = NULL, *endpoint;
-    char err[600], dir[PATH_MAX + 64];
+    char err[600];
     int rc, opt, exit_code = 1;
 
+    if (koop_version_asked(argc, argv)) {
+        free(s);
+        return 0;
+    }
     koop_say_init(def->name);
     {
         /* started by koop-node: stop when it dies, even by SIGKILL, so no
@@ -686,25 +691,23 @@ koop_service_main(const koop_service_def_t *def, int argc, char **argv, void *us
         return 2;
     }
     if (koop_config_load(&s->cfg, conf, err, sizeof err) != 0) {
-        koop_error("%s", err);
+        koop_error("błąd konfiguracji: %s", err);
         free(s);
-        return 2;
+        return KOOP_EXIT_REFUSED;
     }
     endpoint = koop_config_endpoint(&s->cfg, def->name);
     if (!endpoint) {
         koop_error("%s: brak adresu usługi %s w sekcji [endpoints]", conf, def->name);
         free(s);
-        return 2;
+        return KOOP_EXIT_REFUSED;
     }
     s->batch = calloc(KOOP_SERVICE_BATCH, sizeof *s->batch);
     if (!s->batch)
         goto done;
-    mkdir(s->cfg.data_dir, 0700);
-    snprintf(dir, sizeof dir, "%s/%s", s->cfg.data_dir, def->name);
-    if ((rc = koop_store_open(&s->store, dir, def->tables)) != 0) {
-        koop_error("cannot open store %s: %s", dir, mdb_strerror(rc));
+    if ((exit_code = koop_preflight_service(&s->cfg, def->name, endpoint, def->takes_person, def->tables,
+                                            &s->store)) != 0)
         goto done;
-    }
+    exit_code = 1;
     if ((rc = koop_log_open(&s->log, s->store, s->cfg.node_id, def->name)) != 0) {
         koop_error("cannot open event log: %s", mdb_strerror(rc));
         goto done;
@@ -714,7 +717,6 @@ koop_service_main(const koop_service_def_t *def, int argc, char **argv, void *us
     s->zctx = zmq_ctx_new();
     if (!s->zctx)
         goto done_loop;
-    mkdir(s->cfg.runtime_dir, 0700);
     s->router = koop_rpc_router_new(s->zctx, endpoint);
     if (!s->router) {
         koop_error("cannot bind %s: %s", endpoint, zmq_strerror(errno));

@@ -105,6 +105,7 @@ static const koop_service_def_t s_cases = {
     .start = s_start,
     .stop = s_stop,
     .after_write = cases_after_write,
+    .takes_person = 1,
 };
 
 int

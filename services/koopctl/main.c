@@ -3,6 +3,7 @@
 #include "koop.h"
 #include "pbjson.h"
 #include "rpc.h"
+#include "version.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -27,7 +28,7 @@ s_usage(FILE *out)
     fprintf(out,
             "użycie: koopctl -c WĘZEŁ.conf [--json] [--as OSOBA] RZECZOWNIK CZASOWNIK [--opcja wartość ...]\n"
             "        koopctl node init KATALOG --role gmina|hub --teryt KOD --name NAZWA [--hub ADRES --hub-key PLIK\n"
-            "                --listen ADRES --smtp URL --id ID]\n"
+            "                --listen ADRES --smtp URL --id ID --data-dir KATALOG --runtime-dir KATALOG]\n"
             "        koopctl -c WĘZEŁ.conf status\n"
             "        koopctl -c WĘZEŁ.conf events list --stream USŁUGA [--node ID] [--after SEQ] [--limit N]\n"
             "        koopctl -c WĘZEŁ.conf sync status\n"
@@ -234,7 +235,10 @@ main(int argc, char **argv)
             ctx.as = argv[++i];
         else if (strcmp(a, "--timeout") == 0 && i + 1 < argc)
             ctx.timeout_ms = atoi(argv[++i]) > 0 ? atoi(argv[i]) : 15000;
-        else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+        else if (strcmp(a, "--version") == 0) {
+            koop_version_print();
+            return 0;
+        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             s_usage(stdout);
             return 0;
         } else if (a[0] == '-') {

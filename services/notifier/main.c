@@ -238,6 +238,7 @@ static const koop_service_def_t s_def = {
     .nmethods = KOOP_ARRAY_LEN(s_methods),
     .start = s_start,
     .stop = s_stop,
+    .takes_person = 1,
 };
 
 int
