@@ -95,7 +95,7 @@ $(BIN)/koopctl: $(patsubst %.c,$(BUILD)/%.o,$(wildcard services/koopctl/*.c)) $(
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # ---- tests ----
-TEST_C    := $(wildcard tests/unit/*.c tests/integration/*.c tests/support/*.c)
+TEST_C    := $(wildcard tests/unit/*.c tests/integration/*.c tests/deploy/*.c tests/support/*.c)
 # the reporting projection is unit-tested and benchmarked in process
 REP_LIB_C := $(filter-out services/reporting/main.c,$(wildcard services/reporting/*.c))
 TEST_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(TEST_C) $(REP_LIB_C))
@@ -106,9 +106,10 @@ $(TEST_BIN): $(TEST_OBJS) $(LIBKOOP)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcriterion $(LDLIBS)
 
 # Criterion runs every test in its own process; integration tests start the
-# programs in $(BIN) (KOOP_BIN) on ipc sockets in their own temporary dirs.
+# programs in $(BIN) (KOOP_BIN) on ipc sockets in their own temporary dirs;
+# tests/deploy runs `make install` of this tree (KOOP_SRC, KOOP_BUILD).
 test: all $(TEST_BIN)
-	KOOP_BIN=$(abspath $(BIN)) $(if $(SAN),LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp):print_suppressions=0) \
+	KOOP_BIN=$(abspath $(BIN)) KOOP_SRC=$(CURDIR) KOOP_BUILD=$(abspath $(BUILD)) $(if $(SAN),LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp):print_suppressions=0) \
 	  $(TEST_BIN) -j2 --timeout 300 $(TEST_ARGS)
 
 test-asan:
@@ -164,4 +165,5 @@ deb: | deps
 clean:
 	rm -rf build bin
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+# (not those of the package build's own copy of the tree in $(BUILD)/deb)
+-include $(shell find $(BUILD) -path $(BUILD)/deb -prune -o -name '*.d' -type f -print 2>/dev/null)

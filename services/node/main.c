@@ -45,7 +45,6 @@
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 #define STABLE_MS 10000
-#define STOP_GRACE_MS 8000
 #define GIVE_UP_AFTER 5
 #define FAIL_SPAWN (-1000) /* failure code of a child that could not be started */
 
@@ -209,7 +208,7 @@ s_on_kill_timer(uv_timer_t *t)
     s_node *n = t->data;
     for (int i = 0; i < n->nchildren; i++)
         if (n->children[i].running) {
-            koop_warn("%s did not stop in %d ms: SIGKILL", n->children[i].name, STOP_GRACE_MS);
+            koop_warn("%s did not stop in %d ms: SIGKILL", n->children[i].name, NODE_STOP_GRACE_MS);
             uv_process_kill(&n->children[i].proc, SIGKILL);
         }
 }
@@ -229,7 +228,7 @@ s_on_stop(void *data)
         if (c->running)
             uv_process_kill(&c->proc, SIGTERM);
     }
-    uv_timer_start(&n->kill_timer, s_on_kill_timer, STOP_GRACE_MS, 0);
+    uv_timer_start(&n->kill_timer, s_on_kill_timer, NODE_STOP_GRACE_MS, 0);
     s_maybe_finish(n);
 }
 

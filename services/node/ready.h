@@ -1,5 +1,6 @@
 /*
- * ready - when is a node ready, and telling systemd.
+ * ready - koop-node and systemd: when the node is ready, telling systemd,
+ * and how long a stop may take.
  *
  * node_probe: every PROBE_TICK_MS, on the node's loop and without blocking
  * it, koop-node's DEALER per service sends sys.ping (again after
@@ -18,6 +19,10 @@
 #define KOOP_NODE_READY_H
 
 #include <uv.h>
+
+/* koop-node gives its services this long to stop after SIGTERM, then
+ * SIGKILLs them; the unit's TimeoutStopSec must be longer (tests/deploy). */
+#define NODE_STOP_GRACE_MS 8000
 
 typedef struct node_probe node_probe_t;
 
