@@ -3,7 +3,9 @@
  *
  * Creates DIR/koop.conf (commented), DIR/data, DIR/run (0700) and the node's
  * CURVE key pair DIR/keys/node.pub + DIR/keys/node.key (0600, CZMQ
- * certificate format). Refuses to overwrite an existing node.
+ * certificate format). With --hub-key, a copy of the hub's public
+ * certificate goes to DIR/keys/hub.pub, so the node's directory holds all
+ * it reads. Refuses to overwrite an existing node.
  * --data-dir and --runtime-dir put the data and the sockets elsewhere (an
  * installed node: /var/lib/koop/NAME and /run/koop/NAME, see
  * docs/OPERATIONS.md). Every service listens on an ipc:// socket in the
@@ -44,6 +46,24 @@ s_absolute(const char *path, char *out, size_t size)
     else
         return -1;
     return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
+/* dir/sub, made 0700 (dir/keys exists). */
+static int
+s_mkdirs_in(const char *dir, const char *sub)
+{
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/%s", dir, sub);
+    return mkdir(path, 0700) == 0 || errno == EEXIST ? 0 : -1;
+}
+
+/* The hub's public certificate, copied into dir/keys/hub.pub (0644). */
+static int
+s_save_hub_key(const char *dir, zcert_t *cert)
+{
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/keys/hub.pub", dir);
+    return zcert_save_public(cert, path) == 0 && chmod(path, 0644) == 0 ? 0 : -1;
 }
 
 /* Where the data and the sockets of the node in dir go: the options as
@@ -127,6 +147,7 @@ kc_node_init(int argc, char **argv)
 {
     const char *dir_arg, *role, *teryt, *name, *hub, *hub_key, *listen, *smtp, *id, *data_arg, *run_arg;
     const char *const *services;
+    zcert_t *hub_cert = NULL;
     char dir[PATH_MAX], conf[PATH_MAX + 16], node_id[64], data_dir[PATH_MAX + 16], run_dir[PATH_MAX + 16];
     json_t *opts;
     FILE *f;
@@ -192,6 +213,10 @@ kc_node_init(int argc, char **argv)
         fprintf(stderr, "błąd: nie można odczytać klucza huba %s: %s\n", hub_key, strerror(errno));
         goto done;
     }
+    if (hub_key && !(hub_cert = zcert_load(hub_key))) {
+        fprintf(stderr, "błąd: %s nie jest certyfikatem huba (oczekiwano pliku keys/node.pub huba)\n", hub_key);
+        goto done;
+    }
     if (id) {
         if (!*id || strlen(id) >= sizeof node_id || strspn(id, "abcdefghijklmnopqrstuvwxyz"
                                                                 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") != strlen(id)) {
@@ -242,7 +267,11 @@ kc_node_init(int argc, char **argv)
         rc = KC_REFUSED;
         goto done;
     }
-    if (s_write_keys(dir, node_id, role, teryt) != 0) {
+    if (s_write_keys(dir, node_id, role, teryt) != 0 ||
+        /* a hub's allow-list (koopctl enrol): made now, so that it has the
+         * node directory's owner (chown -R koop: in docs/OPERATIONS.md) */
+        (strcmp(role, "hub") == 0 && s_mkdirs_in(dir, "keys/enrolled") != 0) ||
+        (hub_cert && s_save_hub_key(dir, hub_cert) != 0)) {
         fprintf(stderr, "błąd: nie można zapisać kluczy węzła w %s/keys\n", dir);
         rc = KC_REFUSED;
         goto done;
@@ -276,12 +305,8 @@ kc_node_init(int argc, char **argv)
         fprintf(f, "%s = ipc://%s/%s.sock\n", services[i], run_dir, services[i]);
     fprintf(f, "\n[sync]\n# uplink of a gmina to its hub (CURVE-encrypted)\n");
     fprintf(f, "%shub = %s\n", hub ? "" : "# ", hub ? hub : "tcp://HUB-HOST:7700");
-    if (hub_key) {
-        char kp[PATH_MAX];
-        fprintf(f, "hub_key = %s\n", realpath(hub_key, kp) ? kp : hub_key);
-    } else {
-        fprintf(f, "# hub_key = /path/to/hub/keys/node.pub\n");
-    }
+    fprintf(f, "# the hub's public certificate (compare its fingerprint with the hub by phone)\n");
+    fprintf(f, "%shub_key = keys/hub.pub\n", hub_key ? "" : "# ");
     fprintf(f, "# where a hub listens for its gminas' uplinks\n%slisten = %s\n", listen ? "" : "# ",
             listen ? listen : "tcp://0.0.0.0:7700");
     fprintf(f, "\n[notifier]\n# e-mail relay for notifications (no personal data is ever mailed)\n");
@@ -296,6 +321,7 @@ kc_node_init(int argc, char **argv)
     printf("Utworzono węzeł %s (%s, %s) w %s\nUruchom: koop-node -c %s\n", node_id, role, name, dir, conf);
     rc = KC_OK;
 done:
+    zcert_destroy(&hub_cert);
     json_decref(opts);
     return rc;
 }

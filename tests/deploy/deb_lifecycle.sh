@@ -20,8 +20,8 @@ snapshot() {
     -o -path /var/cache -o -path /var/log -o -path /var/lib/dpkg -o -path /var/lib/apt -o -path /run \) -prune \
     -o -print | sort
 }
-# runs as the koop user in this process (setpriv execs: $! is the program itself)
-as_koop() { setpriv --reuid=koop --regid=koop --init-groups -- "$@"; }
+# runs a program as the koop user; setpriv execs it, so $! is the program itself
+as_koop="setpriv --reuid=koop --regid=koop --init-groups --"
 node_up() { # wait until every service of the node answers
   for _ in $(seq 1 100); do koopctl -c /etc/koop/gmina/koop.conf status >/dev/null 2>&1 && return 0; sleep 0.2; done
   cat /tmp/node.log; fail "the node did not come up"
@@ -42,7 +42,7 @@ step "a gmina node as docs/OPERATIONS.md lays it out, run as koop"
 koopctl node init /etc/koop/gmina --role gmina --teryt 2013032 --name "Gmina Kobylin-Borzymy" \
   --data-dir /var/lib/koop/gmina --runtime-dir /run/koop/gmina
 chown -R koop:koop /etc/koop/gmina /var/lib/koop/gmina /run/koop/gmina
-as_koop koop-node -c /etc/koop/gmina/koop.conf >/tmp/node.log 2>&1 &
+$as_koop koop-node -c /etc/koop/gmina/koop.conf >/tmp/node.log 2>&1 &
 pid=$!
 node_up
 id1=$(koopctl -c /etc/koop/gmina/koop.conf --json institution add --name "OPS Kobylin-Borzymy" \
@@ -61,7 +61,7 @@ koopctl --version | grep -qx "koop $next" || fail "koopctl --version after the u
 koop-node --version | grep -qx "koop $next" || fail "koop-node --version after the upgrade"
 id koop >/dev/null || fail "the upgrade lost the koop user"
 [ -f /etc/koop/gmina/koop.conf ] && [ -f /etc/koop/gmina/keys/node.key ] || fail "the upgrade lost the node's config or keys"
-as_koop koop-node -c /etc/koop/gmina/koop.conf >/tmp/node.log 2>&1 &
+$as_koop koop-node -c /etc/koop/gmina/koop.conf >/tmp/node.log 2>&1 &
 pid=$!
 node_up
 koopctl -c /etc/koop/gmina/koop.conf --json institution show --id "$id1" | grep -q "OPS Kobylin-Borzymy" \
