@@ -66,13 +66,14 @@ s_check_data_dir(const koop_config_t *cfg)
     return 0;
 }
 
-/* mkdir -p: missing parents 0755, the directory itself 0700. */
-static int
-s_mkdirs(const char *path)
+int
+koop_preflight_mkdirs(const char *path, unsigned mode)
 {
     char buf[PATH_MAX];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
+        errno = ENAMETOOLONG;
         return -1;
+    }
     for (char *p = buf + 1; *p; p++) {
         if (*p != '/')
             continue;
@@ -81,7 +82,7 @@ s_mkdirs(const char *path)
             return -1;
         *p = '/';
     }
-    return mkdir(buf, 0700) == 0 || errno == EEXIST ? 0 : -1;
+    return mkdir(buf, (mode_t)mode) == 0 || errno == EEXIST ? 0 : -1;
 }
 
 static int
@@ -90,7 +91,8 @@ s_ensure_runtime_dir(const koop_config_t *cfg)
     struct stat st;
     if (stat(cfg->runtime_dir, &st) == 0 && S_ISDIR(st.st_mode))
         return 0;
-    if (s_mkdirs(cfg->runtime_dir) != 0 || stat(cfg->runtime_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    if (koop_preflight_mkdirs(cfg->runtime_dir, 0700) != 0 || stat(cfg->runtime_dir, &st) != 0 ||
+        !S_ISDIR(st.st_mode)) {
         koop_error("nie można utworzyć katalogu gniazd %s (%s): popraw runtime_dir w sekcji [node] pliku %s "
                    "albo utwórz go dla użytkownika węzła (install -d -m 0700 KATALOG)",
                    cfg->runtime_dir, strerror(errno), cfg->path);

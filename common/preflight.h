@@ -53,6 +53,10 @@ int koop_preflight_node(const koop_config_t *cfg, int private_runtime);
 int koop_preflight_service(const koop_config_t *cfg, const char *name, const char *endpoint,
                            int takes_person, const char *const *tables, koop_store_t **store);
 
+/* mkdir -p: the missing parents of path 0755, path itself with mode.
+ * Returns 0 (also when it exists) or -1 with errno. */
+int koop_preflight_mkdirs(const char *path, unsigned mode);
+
 /* 1 when a tcp:// endpoint's host is a loopback address (127.0.0.0/8, [::1]);
  * 0 for any other host, a name, "*" or an interface. */
 int koop_preflight_tcp_is_loopback(const char *endpoint);

@@ -15,6 +15,7 @@
  */
 #include "koopctl.h"
 #include "koop.h"
+#include "preflight.h"
 
 #include <czmq.h>
 #include <errno.h>
@@ -75,24 +76,6 @@ s_node_paths(const char *dir, const char *data_arg, const char *run_arg, char *d
     int n1 = data_arg ? s_absolute(data_arg, data_dir, size) : snprintf(data_dir, size, "%s/data", dir) >= (int)size;
     int n2 = run_arg ? s_absolute(run_arg, run_dir, size) : snprintf(run_dir, size, "%s/run", dir) >= (int)size;
     return n1 || n2 ? -1 : 0;
-}
-
-/* mkdir -p with mode for the last component (parents 0755). */
-static int
-s_mkdirs(const char *path, mode_t mode)
-{
-    char buf[PATH_MAX];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
-        return -1;
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    return mkdir(buf, mode) == 0 || errno == EEXIST ? 0 : -1;
 }
 
 static int
@@ -245,7 +228,7 @@ kc_node_init(int argc, char **argv)
             goto done;
         }
     }
-    if (s_mkdirs(dir_arg, 0700) != 0) {
+    if (koop_preflight_mkdirs(dir_arg, 0700) != 0) {
         fprintf(stderr, "błąd: nie można utworzyć katalogu %s: %s\n", dir_arg, strerror(errno));
         rc = KC_REFUSED;
         goto done;
@@ -262,7 +245,7 @@ kc_node_init(int argc, char **argv)
         goto done;
     }
     if (s_node_paths(dir, data_arg, run_arg, data_dir, run_dir, sizeof data_dir) != 0 ||
-        s_mkdirs(data_dir, 0700) != 0 || s_mkdirs(run_dir, 0700) != 0) {
+        koop_preflight_mkdirs(data_dir, 0700) != 0 || koop_preflight_mkdirs(run_dir, 0700) != 0) {
         fprintf(stderr, "błąd: nie można utworzyć katalogów %s i %s: %s\n", data_dir, run_dir, strerror(errno));
         rc = KC_REFUSED;
         goto done;

@@ -369,13 +369,11 @@ Test(preflight, systemd_is_told_ready_when_every_service_answers)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     static char environ_text[1 << 16];
-    char buf[512], exe[PATH_MAX], log[PATH_MAX], env[PATH_MAX + 32];
+    char buf[512], exe[PATH_MAX], log[PATH_MAX], env[32];
     struct pollfd pfd;
     kt_run_t r;
     ssize_t n;
     pid_t reg;
-    FILE *f;
-    size_t len;
     int fd;
 
     S_FMT(sa.sun_path, "%s/notify", node.dir);
@@ -406,15 +404,8 @@ Test(preflight, systemd_is_told_ready_when_every_service_answers)
 
     reg = kt_child_pid(node.pid, "koop-registry");
     cr_assert(reg > 0);
-    S_FMT(env, "/proc/%d/environ", (int)reg);
-    f = fopen(env, "r");
-    cr_assert(f);
-    len = fread(environ_text, 1, sizeof environ_text - 1, f);
-    fclose(f);
-    for (size_t i = 0; i < len; i++)
-        if (environ_text[i] == '\0')
-            environ_text[i] = '\n';
-    environ_text[len] = '\0';
+    S_FMT(env, "%d", (int)reg);
+    cr_assert_eq(kt_proc_text(env, "environ", '\n', environ_text, sizeof environ_text), 0);
     cr_expect(strstr(environ_text, "KOOP_NODE_PID="), "not the environment of a service of the node");
     cr_expect(!strstr(environ_text, "NOTIFY_SOCKET="), "a service inherited NOTIFY_SOCKET");
 

@@ -336,6 +336,25 @@ kt_node_destroy(kt_node_t *n)
     return reports;
 }
 
+int
+kt_proc_text(const char *pid, const char *file, char sep, char *buf, size_t size)
+{
+    char path[300];
+    size_t len;
+    FILE *f;
+    snprintf(path, sizeof path, "/proc/%s/%s", pid, file);
+    f = fopen(path, "r");
+    if (!f)
+        return -1;
+    len = fread(buf, 1, size - 1, f);
+    fclose(f);
+    for (size_t i = 0; i < len; i++)
+        if (buf[i] == '\0')
+            buf[i] = sep;
+    buf[len] = '\0';
+    return 0;
+}
+
 pid_t
 kt_child_pid(pid_t parent, const char *needle)
 {
@@ -361,17 +380,7 @@ kt_child_pid(pid_t parent, const char *needle)
         char *rp = strrchr(buf, ')');
         if (!rp || sscanf(rp + 2, "%*c %d", &ppid) != 1 || ppid != parent)
             continue;
-        snprintf(path, sizeof path, "/proc/%s/cmdline", e->d_name);
-        f = fopen(path, "r");
-        if (!f)
-            continue;
-        len = fread(buf, 1, sizeof buf - 1, f);
-        fclose(f);
-        for (size_t i = 0; i < len; i++)
-            if (buf[i] == '\0')
-                buf[i] = ' ';
-        buf[len] = '\0';
-        if (strstr(buf, needle))
+        if (kt_proc_text(e->d_name, "cmdline", ' ', buf, sizeof buf) == 0 && strstr(buf, needle))
             found = (pid_t)atoi(e->d_name);
     }
     closedir(d);
