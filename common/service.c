@@ -704,10 +704,11 @@ koop_service_main(const koop_service_def_t *def, int argc, char **argv, void *us
     s->batch = calloc(KOOP_SERVICE_BATCH, sizeof *s->batch);
     if (!s->batch)
         goto done;
-    if ((exit_code = koop_preflight_service(&s->cfg, def->name, endpoint, def->takes_person, def->tables,
-                                            &s->store)) != 0)
+    if ((rc = koop_preflight_service(&s->cfg, def->name, endpoint, def->takes_person, def->tables,
+                                     &s->store)) != 0) {
+        exit_code = rc;
         goto done;
-    exit_code = 1;
+    }
     if ((rc = koop_log_open(&s->log, s->store, s->cfg.node_id, def->name)) != 0) {
         koop_error("cannot open event log: %s", mdb_strerror(rc));
         goto done;
