@@ -1,6 +1,6 @@
 #!/bin/sh
 # deps.sh PURPOSE... - make sure the Debian packages koop needs are installed.
-# PURPOSE: build | test | bench | demo | deb (several may be given; make passes
+# PURPOSE: build | test | bench | demo | deb | boot (several may be given; make passes
 # the ones its goals need, before it compiles anything). Installs what is
 # missing when run as root; otherwise prints the one apt-get line to run and
 # fails. `deps.sh --list PURPOSE...` only prints the packages, one a line
@@ -24,6 +24,8 @@ for purpose in "$@"; do
     # make deb: debhelper (with dpkg-dev), and build-essential, which
     # dpkg-buildpackage requires besides the Build-Depends
     deb)   want="$want $build debhelper build-essential" ;;
+    # tests/deploy/unit_boot.sh: a Debian 12 container booted with systemd
+    boot)  want="$want $build debhelper build-essential systemd-container mmdebstrap" ;;
     *) echo "deps.sh: unknown purpose $purpose" >&2; exit 2 ;;
   esac
 done

@@ -1,8 +1,9 @@
 /*
  * Running koop for real: the version of every program, `make install`, the
  * example configs and the systemd unit (systemd-analyze verify and security).
- * The Debian package's install, upgrade and purge need a machine of their
- * own: tests/deploy/deb_lifecycle.sh in a fresh Debian 12.
+ * What needs a machine of its own is run by hand: the Debian package's
+ * install, upgrade and purge (tests/deploy/deb_lifecycle.sh in a fresh
+ * Debian 12) and the unit under a booted systemd (tests/deploy/unit_boot.sh).
  */
 #include "config.h"
 #include "koop_test.h"
