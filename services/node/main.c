@@ -255,7 +255,8 @@ s_lock(const koop_config_t *cfg)
         return -1;
     }
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        koop_error("węzeł %s już działa (zablokowany %s)", cfg->node_id, path);
+        koop_error("węzeł %s już działa (zablokowany %s): nie uruchamiaj go drugi raz; zatrzymaj działający "
+                   "(systemctl stop koop-node@NAZWA albo SIGTERM do jego koop-node)", cfg->node_id, path);
         close(fd);
         return -1;
     }
@@ -300,7 +301,7 @@ main(int argc, char **argv)
     if (koop_preflight_node(&n->cfg, 1) != 0)
         return KOOP_EXIT_REFUSED;
     if ((lockfd = s_lock(&n->cfg)) < 0)
-        return 1;
+        return KOOP_EXIT_REFUSED;
     len = readlink("/proc/self/exe", self, sizeof self - 1);
     if (len <= 0) {
         koop_error("cannot find own executable");

@@ -193,6 +193,18 @@ Test(preflight, second_instance_of_a_service_leaves_and_the_node_goes_on)
     kt_run_free(&r);
 }
 
+Test(preflight, second_koop_node_of_the_same_node_is_refused)
+{
+    kt_run_t r;
+    cr_assert_eq(kt_node_start(&node, 30), 0);
+    s_run(&r, "koop-node", 30);
+    s_expect_refused(&r, "a second koop-node", "węzeł gmina-2013032 już działa", "node.lock", NULL);
+    kt_run_free(&r);
+    cr_assert_eq(kt_ctl(&r, &node, "status", NULL), 0);
+    cr_expect_eq(r.code, 0, "status after the second koop-node: %s", r.out);
+    kt_run_free(&r);
+}
+
 Test(preflight, changed_node_id_is_refused_and_the_old_one_starts_again)
 {
     kt_run_t r;
