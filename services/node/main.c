@@ -81,7 +81,7 @@ static void s_start_child(s_child *c);
 static void s_on_restart(uv_timer_t *t);
 static void s_on_stop(void *data);
 
-/* Stops the node because of c; main returns exit_code. */
+/* Stops the node (every service); main then returns exit_code. */
 static void
 s_give_up(s_node *n, int exit_code)
 {
