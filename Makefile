@@ -5,6 +5,10 @@
 #   make bench      benchmarks (figures as ratios to a baseline measured in the same run)
 #   make bench-sync the sync catch-up benchmark alone
 #   make demo       a powiat hub and gmina nodes with sample data
+#   make install    programs, systemd unit, sysusers.d, examples and docs under
+#                   $(DESTDIR)$(PREFIX) (PREFIX=/usr/local by default)
+#   make deb        the Debian package build/koop_VERSION_ARCH.deb (debhelper)
+# The version is the file VERSION, and nowhere else.
 # Generated protobuf code lives in $(BUILD)/gen and is never committed.
 
 CC      ?= cc
@@ -20,7 +24,8 @@ LDSAN := -fsanitize=address,undefined
 endif
 CFLAGS  := $(CFLAGS_BASE) $(EXTRA_CFLAGS)
 LDLIBS  := -lcurl -lczmq -lzmq -lprotobuf-c -llmdb -luv -linih -ljansson -lsodium -lpthread
-LDFLAGS := $(LDSAN)
+LDFLAGS := $(LDSAN) $(EXTRA_LDFLAGS)
+KOOP_VERSION := $(shell cat VERSION)
 
 PROTOS    := $(wildcard proto/*.proto)
 GEN_C     := $(patsubst proto/%.proto,$(BUILD)/gen/%.pb-c.c,$(PROTOS))
@@ -38,9 +43,10 @@ DEPS_PURPOSE_test-asan  := test
 DEPS_PURPOSE_bench      := bench
 DEPS_PURPOSE_bench-sync := bench
 DEPS_PURPOSE_demo       := demo
+DEPS_PURPOSE_deb        := deb
 DEPS_PURPOSES := build $(sort $(foreach g,$(MAKECMDGOALS),$(DEPS_PURPOSE_$(g))))
 
-.PHONY: all deps test test-asan test-unit bench bench-sync demo clean
+.PHONY: all deps test test-asan test-unit bench bench-sync demo install uninstall deb clean
 .SECONDARY:
 
 all: $(PROGRAMS)
@@ -49,8 +55,10 @@ all: $(PROGRAMS)
 # line is printed and the build stops. An order-only prerequisite of every
 # file the build makes, so it runs first, once per make, and never forces a
 # rebuild by itself (deps.sh is quick when everything is there).
+# NO_DEPS=1 skips it (the Debian package build: dpkg-buildpackage has
+# already checked the Build-Depends).
 deps:
-	@scripts/deps.sh $(DEPS_PURPOSES)
+	@$(if $(NO_DEPS),true,scripts/deps.sh $(DEPS_PURPOSES))
 
 $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto | deps
 	@mkdir -p $(BUILD)/gen
@@ -62,6 +70,10 @@ $(BUILD)/%.o: %.c $(GEN_H) | deps
 
 $(BUILD)/gen/%.o: $(BUILD)/gen/%.c $(GEN_H) | deps
 	$(CC) $(CFLAGS) -Wno-unused-parameter -c $< -o $@
+
+# only version.o knows the version, so a new one rebuilds one object
+$(BUILD)/common/version.o: CFLAGS += -DKOOP_VERSION='"$(KOOP_VERSION)"'
+$(BUILD)/common/version.o: VERSION
 
 $(LIBKOOP): $(LIB_OBJS)
 	@rm -f $@
@@ -83,7 +95,7 @@ $(BIN)/koopctl: $(patsubst %.c,$(BUILD)/%.o,$(wildcard services/koopctl/*.c)) $(
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # ---- tests ----
-TEST_C    := $(wildcard tests/unit/*.c tests/integration/*.c tests/support/*.c)
+TEST_C    := $(wildcard tests/unit/*.c tests/integration/*.c tests/deploy/*.c tests/support/*.c)
 # the reporting projection is unit-tested and benchmarked in process
 REP_LIB_C := $(filter-out services/reporting/main.c,$(wildcard services/reporting/*.c))
 TEST_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(TEST_C) $(REP_LIB_C))
@@ -94,9 +106,10 @@ $(TEST_BIN): $(TEST_OBJS) $(LIBKOOP)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcriterion $(LDLIBS)
 
 # Criterion runs every test in its own process; integration tests start the
-# programs in $(BIN) (KOOP_BIN) on ipc sockets in their own temporary dirs.
+# programs in $(BIN) (KOOP_BIN) on ipc sockets in their own temporary dirs;
+# tests/deploy runs `make install` of this tree (KOOP_SRC, KOOP_BUILD).
 test: all $(TEST_BIN)
-	KOOP_BIN=$(abspath $(BIN)) $(if $(SAN),LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp):print_suppressions=0) \
+	KOOP_BIN=$(abspath $(BIN)) KOOP_SRC=$(CURDIR) KOOP_BUILD=$(abspath $(BUILD)) $(if $(SAN),LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp):print_suppressions=0) \
 	  $(TEST_BIN) -j2 --timeout 300 $(TEST_ARGS)
 
 test-asan:
@@ -120,7 +133,37 @@ $(BUILD)/bench/koop-bench: $(patsubst %.c,$(BUILD)/%.o,$(wildcard bench/*.c) $(R
 demo: all
 	scripts/demo.sh
 
+# ---- install, Debian package ----
+PREFIX          ?= /usr/local
+BINDIR          ?= $(PREFIX)/bin
+DOCDIR          ?= $(PREFIX)/share/doc/koop
+SYSTEMD_UNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR     ?= $(PREFIX)/lib/sysusers.d
+UNIT            := deploy/systemd/koop-node@.service
+
+# The unit names /usr/bin/koop-node; installed elsewhere it names BINDIR.
+install: $(PROGRAMS)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSTEMD_UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
+	  $(DESTDIR)$(DOCDIR)/examples
+	install -m 0755 $(PROGRAMS) $(DESTDIR)$(BINDIR)/
+	sed 's|/usr/bin/koop-node|$(BINDIR)/koop-node|' $(UNIT) >$(DESTDIR)$(SYSTEMD_UNITDIR)/$(notdir $(UNIT))
+	chmod 0644 $(DESTDIR)$(SYSTEMD_UNITDIR)/$(notdir $(UNIT))
+	install -m 0644 deploy/sysusers.d/koop.conf $(DESTDIR)$(SYSUSERSDIR)/koop.conf
+	install -m 0644 deploy/examples/*.conf $(DESTDIR)$(DOCDIR)/examples/
+	install -m 0644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(PROGRAMS))) \
+	  $(DESTDIR)$(SYSTEMD_UNITDIR)/$(notdir $(UNIT)) $(DESTDIR)$(SYSUSERSDIR)/koop.conf
+	rm -rf $(DESTDIR)$(DOCDIR)
+
+# dpkg-buildpackage in a copy of the tree (build/deb), with debian/ made from
+# deploy/debian and the version from VERSION (scripts/deb.sh).
+deb: | deps
+	scripts/deb.sh $(BUILD)/deb
+
 clean:
 	rm -rf build bin
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+# (not those of the package build's own copy of the tree in $(BUILD)/deb)
+-include $(shell find $(BUILD) -path $(BUILD)/deb -prune -o -name '*.d' -type f -print 2>/dev/null)

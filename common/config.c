@@ -208,6 +208,16 @@ koop_config_endpoint(const koop_config_t *cfg, const char *service)
 }
 
 int
+koop_config_key(size_t i, const char **section, const char **key)
+{
+    if (i >= KOOP_ARRAY_LEN(s_keys))
+        return 0;
+    *section = s_keys[i].section;
+    *key = s_keys[i].key;
+    return 1;
+}
+
+int
 koop_config_is_hub(const koop_config_t *cfg)
 {
     return strcmp(cfg->role, "hub") == 0;

@@ -47,6 +47,10 @@ int koop_config_load(koop_config_t *cfg, const char *path, char *err, size_t err
  * or not configured. */
 const char *koop_config_endpoint(const koop_config_t *cfg, const char *service);
 
+/* The i-th key a node's file may hold, in file order: its section and name.
+ * Returns 1, or 0 when i is past the last key. */
+int koop_config_key(size_t i, const char **section, const char **key);
+
 /* 1 when role is "hub". */
 int koop_config_is_hub(const koop_config_t *cfg);
 

@@ -15,8 +15,10 @@
 #include "client.h"
 #include "clock.h"
 #include "loop.h"
+#include "preflight.h"
 #include "rpc.h"
 #include "say.h"
+#include "version.h"
 #include "envelope.pb-c.h"
 
 #include <errno.h>
@@ -27,7 +29,6 @@
 #include <string.h>
 #include <signal.h>
 #include <sys/prctl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -810,9 +811,13 @@ koop_service_main(const koop_service_def_t *def, int argc, char **argv, void *us
 {
     koop_service_t *s = calloc(1, sizeof *s);
     const char *conf = NULL, *endpoint;
-    char err[600], dir[PATH_MAX + 64];
+    char err[600];
     int rc, opt, exit_code = 1;
 
+    if (koop_version_asked(argc, argv)) {
+        free(s);
+        return 0;
+    }
     koop_say_init(def->name);
     {
         /* started by koop-node: stop when it dies, even by SIGKILL, so no
@@ -847,25 +852,27 @@ koop_service_main(const koop_service_def_t *def, int argc, char **argv, void *us
         return 2;
     }
     if (koop_config_load(&s->cfg, conf, err, sizeof err) != 0) {
-        koop_error("%s", err);
+        koop_error("błąd konfiguracji: %s", err);
         free(s);
-        return 2;
+        return KOOP_EXIT_REFUSED;
     }
     endpoint = koop_config_endpoint(&s->cfg, def->name);
     if (!endpoint) {
         koop_error("%s: brak adresu usługi %s w sekcji [endpoints]", conf, def->name);
         free(s);
-        return 2;
+        return KOOP_EXIT_REFUSED;
     }
     s->batch = calloc(KOOP_SERVICE_BATCH, sizeof *s->batch);
     s->deferred = calloc(DEFERRED_MAX, sizeof *s->deferred);
     s->deferred_until = calloc(DEFERRED_MAX, sizeof *s->deferred_until);
     if (!s->batch || !s->deferred || !s->deferred_until || s_resolve_methods(s) != 0)
         goto done;
-    mkdir(s->cfg.data_dir, 0700);
-    snprintf(dir, sizeof dir, "%s/%s", s->cfg.data_dir, def->name);
-    if ((rc = koop_store_open(&s->store, dir, def->tables)) != 0) {
-        koop_error("cannot open store %s: %s", dir, koop_strerror(rc));
+    /* whether it takes a person comes from services.def */
+    if ((rc = koop_preflight_service(&s->cfg, def->name, endpoint,
+                                     (koop_service_info(def->name) ? koop_service_info(def->name)->flags : 0) &
+                                         KOOP_SVC_PERSON,
+                                     def->tables, &s->store)) != 0) {
+        exit_code = rc;
         goto done;
     }
     if ((rc = koop_log_open(&s->log, s->store, s->cfg.node_id, def->name)) != 0) {
@@ -877,7 +884,6 @@ koop_service_main(const koop_service_def_t *def, int argc, char **argv, void *us
     s->zctx = zmq_ctx_new();
     if (!s->zctx || !(s->client = koop_client_new(&s->loop, s->zctx)))
         goto done_loop;
-    mkdir(s->cfg.runtime_dir, 0700);
     s->router = koop_rpc_router_new(s->zctx, endpoint);
     if (!s->router) {
         koop_error("cannot bind %s: %s", endpoint, zmq_strerror(errno));

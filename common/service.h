@@ -102,8 +102,10 @@ typedef struct {
     int (*after_write)(koop_call_t *call, MDB_txn *batch_txn);
 } koop_service_def_t;
 
-/* Runs the service: parses `-c FILE`, serves until a stop signal. Returns the
- * process exit code. `user` is the service's own state (koop_service_user). */
+/* Runs the service: parses `-c FILE` (or prints --version), checks what
+ * preflight.h lists, serves until a stop signal. Returns the process exit
+ * code (KOOP_EXIT_REFUSED when a start-up check refused). `user` is the
+ * service's own state (koop_service_user). */
 int koop_service_main(const koop_service_def_t *def, int argc, char **argv, void *user);
 
 koop_store_t *koop_service_store(koop_service_t *svc);

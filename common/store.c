@@ -3,6 +3,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -20,8 +21,10 @@ struct koop_store {
     MDB_dbi dbis[STORE_MAX_TABLES];
 };
 
-/* Tables every store has: the event log (see log.h) and feed cursors (feed.h). */
-static const char *const s_log_tables[] = {"log", "log_shared", "log_meta", "feed_cursors", NULL};
+/* Tables every store has: the event log (see log.h), feed cursors (feed.h)
+ * and the store's stamp (koop_store_stamp). */
+static const char *const s_log_tables[] = {"log", "log_shared", "log_meta", "feed_cursors", "store_meta",
+                                           NULL};
 
 static int
 s_add_table(koop_store_t *self, MDB_txn *txn, const char *name)
@@ -181,6 +184,54 @@ koop_store_read(koop_store_t *self, MDB_txn **txn)
         rc = koop_mdb_rc(mdb_txn_begin(self->env, NULL, MDB_RDONLY, txn));
     }
     return rc;
+}
+
+typedef struct {
+    koop_store_t *store;
+    const char *node_id;
+    char *node;
+    size_t size;
+    unsigned *format;
+} s_stamp_ctx;
+
+static int
+s_stamp(MDB_txn *txn, void *ctx)
+{
+    s_stamp_ctx *c = ctx;
+    MDB_dbi dbi = koop_store_dbi(c->store, "store_meta");
+    MDB_val node, format;
+    char num[16];
+    int rc = koop_store_get_str(txn, dbi, "node_id", &node);
+
+    if (rc == MDB_NOTFOUND) {
+        snprintf(num, sizeof num, "%u", KOOP_STORE_FORMAT);
+        if ((rc = koop_store_put_str(txn, dbi, "node_id", c->node_id, strlen(c->node_id))) != 0 ||
+            (rc = koop_store_put_str(txn, dbi, "format", num, strlen(num))) != 0)
+            return rc;
+        rc = koop_store_get_str(txn, dbi, "node_id", &node);
+    }
+    if (rc != 0)
+        return rc;
+    if ((rc = koop_store_get_str(txn, dbi, "format", &format)) != 0)
+        return rc == MDB_NOTFOUND ? EINVAL : rc;
+    if (node.mv_size >= c->size || format.mv_size == 0 || format.mv_size >= sizeof num)
+        return EINVAL;
+    memcpy(c->node, node.mv_data, node.mv_size);
+    c->node[node.mv_size] = '\0';
+    memcpy(num, format.mv_data, format.mv_size);
+    num[format.mv_size] = '\0';
+    if (strspn(num, "0123456789") != format.mv_size)
+        return EINVAL;
+    *c->format = (unsigned)strtoul(num, NULL, 10);
+    return 0;
+}
+
+int
+koop_store_stamp(koop_store_t *self, const char *node_id, char *stored_node, size_t size,
+                 unsigned *stored_format)
+{
+    s_stamp_ctx c = {self, node_id, stored_node, size, stored_format};
+    return koop_store_write(self, s_stamp, &c);
 }
 
 void

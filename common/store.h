@@ -60,6 +60,20 @@ int koop_store_read(koop_store_t *self, MDB_txn **txn);
 /* Grows the map (doubling). Only with no transaction open in this process. */
 int koop_store_grow(koop_store_t *self);
 
+/* The on-disk format of every store (tables, keys and record encodings).
+ * Raise it with a change that existing stores must be migrated for; the
+ * migration then belongs where koop_preflight checks the stamp. */
+#define KOOP_STORE_FORMAT 1
+
+/* The stamp a store carries from its first open on: the id of the node it
+ * belongs to and its on-disk format (table "store_meta"). When the store has
+ * none yet (a new store, or one made before stamps existed) it is written now
+ * as (node_id, KOOP_STORE_FORMAT). Fills stored_node (size bytes) and
+ * *stored_format with the stamp. Returns 0 or an LMDB/errno code (EINVAL for
+ * a stamp that cannot be read). */
+int koop_store_stamp(koop_store_t *self, const char *node_id, char *stored_node, size_t size,
+                     unsigned *stored_format);
+
 /* Big-endian 64-bit keys, so LMDB's byte order is numeric order. */
 void koop_be64_put(unsigned char out[8], uint64_t v);
 uint64_t koop_be64_get(const unsigned char in[8]);

@@ -1,25 +1,36 @@
 #!/bin/sh
 # deps.sh PURPOSE... - make sure the Debian packages koop needs are installed.
-# PURPOSE: build | test | bench | demo (several may be given; make passes the
-# ones its goals need, before it compiles anything). Installs what is missing
-# when run as root; otherwise prints the one apt-get line to run and fails.
+# PURPOSE: build | test | bench | demo | deb | boot (several may be given; make passes
+# the ones its goals need, before it compiles anything). Installs what is
+# missing when run as root; otherwise prints the one apt-get line to run and
+# fails. `deps.sh --list PURPOSE...` only prints the packages, one a line
+# (scripts/deb.sh writes the package's Build-Depends from `--list build`).
 # Every package the build, the suite, the benchmarks or the demo use is named
 # here: a fresh Debian 12 (minbase + make, git) has nothing else.
 set -u
 build="gcc make pkg-config protobuf-c-compiler libprotobuf-c-dev libzmq3-dev liblmdb-dev libuv1-dev
        libsodium-dev libinih-dev libjansson-dev libczmq-dev libcurl4-openssl-dev"
 want=""
+list=0
+[ "${1:-}" = --list ] && { list=1; shift; }
 [ $# -gt 0 ] || set -- build
 for purpose in "$@"; do
   case "$purpose" in
     build) want="$want $build" ;;
-    test)  want="$want $build libcriterion-dev jq lmdb-utils procps python3-aiosmtpd" ;;
+    # systemd: systemd-analyze checks the unit (tests/deploy)
+    test)  want="$want $build libcriterion-dev jq lmdb-utils procps python3-aiosmtpd systemd" ;;
     bench) want="$want $build lmdb-utils procps postgresql" ;;  # PostgreSQL: the sync comparison
     demo)  want="$want $build jq procps" ;;
+    # make deb: debhelper (with dpkg-dev), and build-essential, which
+    # dpkg-buildpackage requires besides the Build-Depends
+    deb)   want="$want $build debhelper build-essential" ;;
+    # tests/deploy/unit_boot.sh: a Debian 12 container booted with systemd
+    boot)  want="$want $build debhelper build-essential systemd-container mmdebstrap" ;;
     *) echo "deps.sh: unknown purpose $purpose" >&2; exit 2 ;;
   esac
 done
 want=$(printf '%s\n' $want | sort -u)
+[ $list = 1 ] && { printf '%s\n' $want; exit 0; }
 missing=""
 for p in $want; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

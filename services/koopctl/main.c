@@ -4,6 +4,7 @@
 #include "koop.h"
 #include "pbjson.h"
 #include "present.h"
+#include "version.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -20,7 +21,7 @@ static const struct {
 } s_local[] = {
     {"node", "init", 2, kc_node_init,
      "KATALOG --role gmina|hub --teryt KOD --name NAZWA [--hub ADRES --hub-key PLIK --listen ADRES "
-     "--smtp URL --id ID]"},
+     "--smtp URL --id ID --data-dir KATALOG --runtime-dir KATALOG]"},
     {"status", "", 1, kc_status, "(czy każda usługa węzła odpowiada)"},
     {"events", "list", 1, kc_events, "--stream USŁUGA [--node ID] [--after SEQ] [--limit N]"},
     {"keys", "generate", 1, kc_keys, "[--force] (nowa para kluczy węzła)"},
@@ -294,6 +295,9 @@ main(int argc, char **argv)
             if (l < 0)
                 return kc_error(&ctx, KC_USAGE, CLI_LANG, "lang", argv[i]);
             ctx.lang = (koop_lang_t)l;
+        } else if (strcmp(a, "--version") == 0) {
+            koop_version_print();
+            return 0;
         } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             s_usage(stdout);
             return 0;

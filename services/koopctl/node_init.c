@@ -3,37 +3,76 @@
  *
  * Creates DIR/koop.conf (commented), DIR/data, DIR/run (0700) and the node's
  * CURVE key pair DIR/keys/node.pub + DIR/keys/node.key (0600, CZMQ
- * certificate format). Refuses to overwrite an existing node.
+ * certificate format). With --hub-key, a copy of the hub's public
+ * certificate goes to DIR/keys/hub.pub, so the node's directory holds all
+ * it reads. Refuses to overwrite an existing node.
+ * --data-dir and --runtime-dir put the data and the sockets elsewhere (an
+ * installed node: /var/lib/koop/NAME and /run/koop/NAME, see
+ * docs/OPERATIONS.md). Every service listens on an ipc:// socket in the
+ * runtime directory; when that path would be too long for a unix socket,
+ * node init refuses (it never falls back to TCP, which any local user
+ * could reach).
  */
 #include "koopctl.h"
 #include "koop.h"
+#include "preflight.h"
 
-#include <arpa/inet.h>
 #include <czmq.h>
 #include <errno.h>
 #include <limits.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 
+/* A unix socket path holds at most 107 bytes; ZeroMQ's ipc:// wants fewer. */
+#define SOCKET_PATH_MAX 100
+
+/* An absolute form of path (relative to the working directory), to measure
+ * and to write into the config before the directory exists. */
 static int
-s_free_tcp_port(void)
+s_absolute(const char *path, char *out, size_t size)
 {
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
-    if (fd < 0)
+    char cwd[PATH_MAX];
+    int n;
+    if (path[0] == '/')
+        n = snprintf(out, size, "%s", path);
+    else if (getcwd(cwd, sizeof cwd))
+        n = snprintf(out, size, "%s/%s", cwd, path);
+    else
         return -1;
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    close(fd);
-    return port;
+    return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
+/* dir/sub, made 0700 (dir/keys exists). */
+static int
+s_mkdirs_in(const char *dir, const char *sub)
+{
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/%s", dir, sub);
+    return mkdir(path, 0700) == 0 || errno == EEXIST ? 0 : -1;
+}
+
+/* The hub's public certificate, copied into dir/keys/hub.pub (0644). */
+static int
+s_save_hub_key(const char *dir, zcert_t *cert)
+{
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/keys/hub.pub", dir);
+    return zcert_save_public(cert, path) == 0 && chmod(path, 0644) == 0 ? 0 : -1;
+}
+
+/* Where the data and the sockets of the node in dir go: the options as
+ * given (made absolute), else dir/data and dir/run. */
+static int
+s_node_paths(const char *dir, const char *data_arg, const char *run_arg, char *data_dir, char *run_dir,
+             size_t size)
+{
+    int n1 = data_arg ? s_absolute(data_arg, data_dir, size) : snprintf(data_dir, size, "%s/data", dir) >= (int)size;
+    int n2 = run_arg ? s_absolute(run_arg, run_dir, size) : snprintf(run_dir, size, "%s/run", dir) >= (int)size;
+    return n1 || n2 ? -1 : 0;
 }
 
 static int
@@ -86,15 +125,17 @@ s_write_keys(const char *dir, const char *node_id, const char *role, const char 
 int
 kc_node_init(kc_ctx_t *ctx, int argc, char **argv)
 {
-    const char *dir_arg, *role, *teryt, *name, *hub, *hub_key, *listen, *smtp, *id;
-    char dir[PATH_MAX], conf[PATH_MAX + 16], sub[PATH_MAX + 16], node_id[64];
+    const char *dir_arg, *role, *teryt, *name, *hub, *hub_key, *listen, *smtp, *id, *data_arg, *run_arg;
+    zcert_t *hub_cert = NULL;
+    char dir[PATH_MAX], conf[PATH_MAX + 16], node_id[64], data_dir[PATH_MAX + 16], run_dir[PATH_MAX + 16];
     json_t *opts;
     FILE *f;
     int rc = KC_USAGE;
 
     if (argc < 1 || argv[0][0] == '-') {
         fprintf(stderr, "użycie: koopctl node init KATALOG --role gmina|hub --teryt KOD --name NAZWA "
-                        "[--hub ADRES --hub-key PLIK --listen ADRES --smtp URL --id ID]\n");
+                        "[--hub ADRES --hub-key PLIK --listen ADRES --smtp URL --id ID --data-dir KATALOG "
+                        "--runtime-dir KATALOG]\n");
         return KC_USAGE;
     }
     dir_arg = argv[0];
@@ -109,8 +150,11 @@ kc_node_init(kc_ctx_t *ctx, int argc, char **argv)
     listen = s_opt(opts, "listen");
     smtp = s_opt(opts, "smtp");
     id = s_opt(opts, "id");
+    data_arg = s_opt(opts, "data_dir");
+    run_arg = s_opt(opts, "runtime_dir");
     {
-        const char *known[] = {"role", "teryt", "name", "hub", "hub_key", "listen", "smtp", "id"};
+        const char *known[] = {"role", "teryt", "name", "hub", "hub_key", "listen", "smtp", "id",
+                               "data_dir", "runtime_dir"};
         const char *key;
         json_t *v;
         json_object_foreach(opts, key, v) {
@@ -148,6 +192,10 @@ kc_node_init(kc_ctx_t *ctx, int argc, char **argv)
         fprintf(stderr, "błąd: nie można odczytać klucza huba %s: %s\n", hub_key, strerror(errno));
         goto done;
     }
+    if (hub_key && !(hub_cert = zcert_load(hub_key))) {
+        fprintf(stderr, "błąd: %s nie jest certyfikatem huba (oczekiwano pliku keys/node.pub huba)\n", hub_key);
+        goto done;
+    }
     if (id) {
         if (!*id || strlen(id) >= sizeof node_id || strspn(id, "abcdefghijklmnopqrstuvwxyz"
                                                                 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") != strlen(id)) {
@@ -158,7 +206,26 @@ kc_node_init(kc_ctx_t *ctx, int argc, char **argv)
     } else {
         snprintf(node_id, sizeof node_id, "%s-%s", role, teryt);
     }
-    if (mkdir(dir_arg, 0700) != 0 && errno != EEXIST) {
+    /* every path is known before anything is created: a refusal changes nothing */
+    if (s_absolute(dir_arg, dir, sizeof dir) != 0 ||
+        s_node_paths(dir, data_arg, run_arg, data_dir, run_dir, sizeof data_dir) != 0) {
+        fprintf(stderr, "błąd: za długa ścieżka katalogu węzła\n");
+        goto done;
+    }
+    for (size_t i = 0; i < KOOP_SVC_COUNT; i++) {
+        size_t len = strlen(run_dir) + 1 + strlen(koop_services[i].name) + strlen(".sock");
+        if (!koop_service_runs_on(&koop_services[i], role))
+            continue;
+        if (len > SOCKET_PATH_MAX) {
+            fprintf(stderr,
+                    "błąd: gniazdo %s/%s.sock miałoby %zu bajtów (najwyżej %d): wybierz krótszy katalog węzła "
+                    "albo podaj krótszy --runtime-dir (np. /run/koop/NAZWA); nic nie utworzono\n",
+                    run_dir, koop_services[i].name, len, SOCKET_PATH_MAX);
+            rc = KC_REFUSED;
+            goto done;
+        }
+    }
+    if (koop_preflight_mkdirs(dir_arg, 0700) != 0) {
         fprintf(stderr, "błąd: nie można utworzyć katalogu %s: %s\n", dir_arg, strerror(errno));
         rc = KC_REFUSED;
         goto done;
@@ -174,11 +241,17 @@ kc_node_init(kc_ctx_t *ctx, int argc, char **argv)
         rc = KC_REFUSED;
         goto done;
     }
-    snprintf(sub, sizeof sub, "%s/data", dir);
-    mkdir(sub, 0700);
-    snprintf(sub, sizeof sub, "%s/run", dir);
-    mkdir(sub, 0700);
-    if (s_write_keys(dir, node_id, role, teryt) != 0) {
+    if (s_node_paths(dir, data_arg, run_arg, data_dir, run_dir, sizeof data_dir) != 0 ||
+        koop_preflight_mkdirs(data_dir, 0700) != 0 || koop_preflight_mkdirs(run_dir, 0700) != 0) {
+        fprintf(stderr, "błąd: nie można utworzyć katalogów %s i %s: %s\n", data_dir, run_dir, strerror(errno));
+        rc = KC_REFUSED;
+        goto done;
+    }
+    if (s_write_keys(dir, node_id, role, teryt) != 0 ||
+        /* a hub's allow-list (koopctl enrol): made now, so that it has the
+         * node directory's owner (chown -R koop: in docs/OPERATIONS.md) */
+        (strcmp(role, "hub") == 0 && s_mkdirs_in(dir, "keys/enrolled") != 0) ||
+        (hub_cert && s_save_hub_key(dir, hub_cert) != 0)) {
         fprintf(stderr, "błąd: nie można zapisać kluczy węzła w %s/keys\n", dir);
         rc = KC_REFUSED;
         goto done;
@@ -200,30 +273,21 @@ kc_node_init(kc_ctx_t *ctx, int argc, char **argv)
             "role = %s\n"
             "# TERYT code of the area: 7 digits for a gmina, 4 for a powiat\n"
             "teryt = %s\n"
-            "# LMDB files of every service (back this directory up)\n"
-            "data_dir = data\n"
-            "# sockets of the services (mode 0700)\n"
-            "runtime_dir = run\n\n"
+            "# LMDB files of every service (back this directory up); it must exist\n"
+            "data_dir = %s\n"
+            "# sockets of the services: mode 0700, owned by the user the node runs as\n"
+            "runtime_dir = %s\n\n"
             "[endpoints]\n"
-            "# where each service of this node listens (ipc:// in runtime_dir, or tcp://127.0.0.1:PORT)\n",
-            conf, node_id, name, role, teryt);
-    for (size_t i = 0; i < KOOP_SVC_COUNT; i++) {
-        char ep[PATH_MAX + 64];
-        if (!koop_service_runs_on(&koop_services[i], role))
-            continue;
-        snprintf(ep, sizeof ep, "ipc://%s/run/%s.sock", dir, koop_services[i].name);
-        if (strlen(ep) > 100) /* a unix socket path is at most 107 bytes */
-            snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", s_free_tcp_port());
-        fprintf(f, "%s = %s\n", koop_services[i].name, ep);
-    }
+            "# where each service of this node listens (ipc:// in runtime_dir; tcp:// only on\n"
+            "# 127.0.0.1 for registry, cases and notifier, which act for a person)\n",
+            conf, node_id, name, role, teryt, data_arg ? data_dir : "data", run_arg ? run_dir : "run");
+    for (size_t i = 0; i < KOOP_SVC_COUNT; i++)
+        if (koop_service_runs_on(&koop_services[i], role))
+            fprintf(f, "%s = ipc://%s/%s.sock\n", koop_services[i].name, run_dir, koop_services[i].name);
     fprintf(f, "\n[sync]\n# uplink of a gmina to its hub (CURVE-encrypted)\n");
     fprintf(f, "%shub = %s\n", hub ? "" : "# ", hub ? hub : "tcp://HUB-HOST:7700");
-    if (hub_key) {
-        char kp[PATH_MAX];
-        fprintf(f, "hub_key = %s\n", realpath(hub_key, kp) ? kp : hub_key);
-    } else {
-        fprintf(f, "# hub_key = /path/to/hub/keys/node.pub\n");
-    }
+    fprintf(f, "# the hub's public certificate (compare its fingerprint with the hub by phone)\n");
+    fprintf(f, "%shub_key = keys/hub.pub\n", hub_key ? "" : "# ");
     fprintf(f, "# where a hub listens for its gminas' uplinks\n%slisten = %s\n", listen ? "" : "# ",
             listen ? listen : "tcp://0.0.0.0:7700");
     fprintf(f, "\n[notifier]\n# e-mail relay for notifications (no personal data is ever mailed)\n");
@@ -238,6 +302,7 @@ kc_node_init(kc_ctx_t *ctx, int argc, char **argv)
     printf("Utworzono węzeł %s (%s, %s) w %s\nUruchom: koop-node -c %s\n", node_id, role, name, dir, conf);
     rc = KC_OK;
 done:
+    zcert_destroy(&hub_cert);
     json_decref(opts);
     return rc;
 }

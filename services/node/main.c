@@ -7,15 +7,28 @@
  *                 any --SIGTERM to node--> STOPPING --exit--> DONE
  *   backoff: 100 ms, doubling to 5 s; back to 100 ms after 10 s of uptime.
  *   stop: SIGTERM to every child; SIGKILL to those still there after 8 s.
+ *   give up (the node stops every service and exits non-zero):
+ *     - a child exits KOOP_EXIT_REFUSED: one of its start-up checks refused
+ *       (preflight.h); the node exits KOOP_EXIT_REFUSED too;
+ *     - a child fails the same way (same exit code, crash signal or spawn
+ *       error) GIVE_UP_AFTER times in a row, each within 10 s of its start:
+ *       the node exits 1. Killed from outside (SIGKILL, SIGTERM) is not a
+ *       failure of the service and is simply restarted.
+ *   ready: once every service answers sys.ping (ready.h), "READY=1" to
+ *   systemd (Type=notify); "STOPPING=1" when the stop begins.
  *
- * A lock file in the runtime directory keeps a second koop-node off the same
- * node.
+ * Before anything starts, koop_preflight_node checks the data and runtime
+ * directories (the node's exit code is then KOOP_EXIT_REFUSED), and a lock
+ * file in the runtime directory keeps a second koop-node off the same node.
  */
 #include "clock.h"
 #include "config.h"
 #include "koop.h"
 #include "loop.h"
+#include "preflight.h"
+#include "ready.h"
 #include "say.h"
+#include "version.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -32,7 +45,8 @@
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 #define STABLE_MS 10000
-#define STOP_GRACE_MS 8000
+#define GIVE_UP_AFTER 5
+#define FAIL_SPAWN (-1000) /* failure code of a child that could not be started */
 
 typedef struct s_node s_node;
 
@@ -46,6 +60,8 @@ typedef struct {
     uint64_t started_ms;
     unsigned backoff_ms;
     unsigned restarts;
+    int fail_code;      /* how it failed last: exit code, -signal or FAIL_SPAWN */
+    unsigned fails;     /* failures in a row with fail_code, each soon after start */
 } s_child;
 
 struct s_node {
@@ -55,12 +71,52 @@ struct s_node {
     s_child children[KOOP_MAX_SERVICES];
     int nchildren;
     int stopping;
+    int exit_code;
     uv_timer_t kill_timer;
     koop_signals_t signals;
+    node_probe_t *probe;
 };
 
 static void s_start_child(s_child *c);
 static void s_on_restart(uv_timer_t *t);
+static void s_on_stop(void *data);
+
+/* Stops the node (every service); main then returns exit_code. */
+static void
+s_give_up(s_node *n, int exit_code)
+{
+    if (n->stopping)
+        return;
+    n->exit_code = exit_code;
+    s_on_stop(n);
+}
+
+/* Counts a failure of c soon after its start; 1 when the node gave up. */
+static int
+s_count_failure(s_child *c, int code, const char *how)
+{
+    if (c->fails > 0 && c->fail_code == code) {
+        c->fails++;
+    } else {
+        c->fail_code = code;
+        c->fails = 1;
+    }
+    if (c->fails < GIVE_UP_AFTER)
+        return 0;
+    koop_error("usługa %s zawodzi tak samo przy każdym starcie (%s, %u razy z rzędu): zatrzymuję węzeł %s; "
+               "przyczyna jest w komunikatach usługi powyżej (journalctl -u koop-node@...)",
+               c->name, how, c->fails, c->node->cfg.node_id);
+    node_notify("STATUS=usługa nie startuje; zobacz dziennik");
+    s_give_up(c->node, 1);
+    return 1;
+}
+
+static void
+s_backoff(s_child *c)
+{
+    uv_timer_start(&c->restart, s_on_restart, c->backoff_ms, 0);
+    c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff_ms * 2;
+}
 
 static void
 s_maybe_finish(s_node *n)
@@ -90,13 +146,26 @@ s_on_exit(uv_process_t *p, int64_t status, int term_signal)
         s_maybe_finish(n);
         return;
     }
-    if (up >= STABLE_MS)
+    if (!term_signal && status == KOOP_EXIT_REFUSED) {
+        koop_error("usługa %s odmówiła startu (powód powyżej): zatrzymuję węzeł %s; popraw to i uruchom węzeł "
+                   "ponownie", c->name, n->cfg.node_id);
+        node_notify("STATUS=usługa odmówiła startu; zobacz dziennik");
+        s_give_up(n, KOOP_EXIT_REFUSED);
+        return;
+    }
+    if (up >= STABLE_MS) {
         c->backoff_ms = BACKOFF_MIN_MS;
+        c->fails = 0;
+    } else if (term_signal != SIGKILL && term_signal != SIGTERM && (term_signal || status != 0)) {
+        char how[32];
+        snprintf(how, sizeof how, "%s %d", term_signal ? "sygnał" : "kod", term_signal ? term_signal : (int)status);
+        if (s_count_failure(c, term_signal ? -term_signal : (int)status, how))
+            return;
+    }
     koop_warn("usługa %s zakończyła się (%s %d) po %llu ms; ponowne uruchomienie za %u ms", c->name,
               term_signal ? "sygnał" : "kod", term_signal ? term_signal : (int)status,
               (unsigned long long)up, c->backoff_ms);
-    uv_timer_start(&c->restart, s_on_restart, c->backoff_ms, 0);
-    c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff_ms * 2;
+    s_backoff(c);
 }
 
 static void
@@ -125,12 +194,12 @@ s_start_child(s_child *c)
     if (rc != 0) {
         koop_error("nie można uruchomić %s: %s; ponowna próba za %u ms", c->exe, uv_strerror(rc), c->backoff_ms);
         uv_close((uv_handle_t *)&c->proc, NULL);
-        uv_timer_start(&c->restart, s_on_restart, c->backoff_ms, 0);
-        c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff_ms * 2;
+        if (!s_count_failure(c, FAIL_SPAWN, uv_strerror(rc)))
+            s_backoff(c);
         return;
     }
     c->running = 1;
-    koop_info("started %s (pid %d)", c->name, c->proc.pid);
+    koop_info("uruchomiono %s (pid %d)", c->name, c->proc.pid);
 }
 
 static void
@@ -139,7 +208,7 @@ s_on_kill_timer(uv_timer_t *t)
     s_node *n = t->data;
     for (int i = 0; i < n->nchildren; i++)
         if (n->children[i].running) {
-            koop_warn("%s did not stop in %d ms: SIGKILL", n->children[i].name, STOP_GRACE_MS);
+            koop_warn("%s did not stop in %d ms: SIGKILL", n->children[i].name, NODE_STOP_GRACE_MS);
             uv_process_kill(&n->children[i].proc, SIGKILL);
         }
 }
@@ -148,8 +217,10 @@ static void
 s_on_stop(void *data)
 {
     s_node *n = data;
-    koop_info("stopping node %s", n->cfg.node_id);
+    koop_info("zatrzymywanie węzła %s", n->cfg.node_id);
     n->stopping = 1;
+    node_notify("STOPPING=1");
+    node_probe_destroy(&n->probe);
     koop_signals_stop(&n->signals);
     for (int i = 0; i < n->nchildren; i++) {
         s_child *c = &n->children[i];
@@ -157,8 +228,19 @@ s_on_stop(void *data)
         if (c->running)
             uv_process_kill(&c->proc, SIGTERM);
     }
-    uv_timer_start(&n->kill_timer, s_on_kill_timer, STOP_GRACE_MS, 0);
+    uv_timer_start(&n->kill_timer, s_on_kill_timer, NODE_STOP_GRACE_MS, 0);
     s_maybe_finish(n);
+}
+
+static void
+s_on_ready(void *data)
+{
+    s_node *n = data;
+    char status[160];
+    node_probe_destroy(&n->probe);
+    koop_info("węzeł %s gotowy: wszystkie usługi (%d) odpowiadają", n->cfg.node_id, n->nchildren);
+    snprintf(status, sizeof status, "READY=1\nSTATUS=węzeł %s: %d usług działa", n->cfg.node_id, n->nchildren);
+    node_notify(status);
 }
 
 static int
@@ -166,7 +248,6 @@ s_lock(const koop_config_t *cfg)
 {
     char path[PATH_MAX + 16];
     int fd;
-    mkdir(cfg->runtime_dir, 0700);
     snprintf(path, sizeof path, "%s/node.lock", cfg->runtime_dir);
     fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) {
@@ -174,7 +255,8 @@ s_lock(const koop_config_t *cfg)
         return -1;
     }
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        koop_error("węzeł %s już działa (zablokowany %s)", cfg->node_id, path);
+        koop_error("węzeł %s już działa (zablokowany %s): nie uruchamiaj go drugi raz; zatrzymaj działający "
+                   "(systemctl stop koop-node@NAZWA albo SIGTERM do jego koop-node)", cfg->node_id, path);
         close(fd);
         return -1;
     }
@@ -186,13 +268,16 @@ main(int argc, char **argv)
 {
     static s_node node;
     s_node *n = &node;
-    const char *names[KOOP_MAX_SERVICES];
+    const char *names[KOOP_MAX_SERVICES], *endpoints[KOOP_MAX_SERVICES];
     char err[600], self[PATH_MAX], *bindir;
     const char *conf = NULL;
     ssize_t len;
     int opt, count, lockfd;
 
+    if (koop_version_asked(argc, argv))
+        return 0;
     koop_say_init("koop-node");
+    node_notify_init();
     while ((opt = getopt(argc, argv, "c:h")) != -1) {
         if (opt == 'c')
             conf = optarg;
@@ -206,15 +291,17 @@ main(int argc, char **argv)
         return 2;
     }
     if (!realpath(conf, n->conf)) {
-        fprintf(stderr, "błąd: %s: %s\n", conf, strerror(errno));
-        return 2;
+        koop_error("plik konfiguracji %s: %s: podaj plik węzła (koopctl node init go tworzy)", conf, strerror(errno));
+        return KOOP_EXIT_REFUSED;
     }
     if (koop_config_load(&n->cfg, n->conf, err, sizeof err) != 0) {
-        fprintf(stderr, "błąd konfiguracji: %s\n", err);
-        return 2;
+        koop_error("błąd konfiguracji: %s", err);
+        return KOOP_EXIT_REFUSED;
     }
+    if (koop_preflight_node(&n->cfg, 1) != 0)
+        return KOOP_EXIT_REFUSED;
     if ((lockfd = s_lock(&n->cfg)) < 0)
-        return 1;
+        return KOOP_EXIT_REFUSED;
     len = readlink("/proc/self/exe", self, sizeof self - 1);
     if (len <= 0) {
         koop_error("cannot find own executable");
@@ -231,6 +318,8 @@ main(int argc, char **argv)
         setenv("KOOP_NODE_PID", pid, 1);
     }
     count = koop_config_services(&n->cfg, names);
+    for (int i = 0; i < count; i++)
+        endpoints[i] = koop_config_endpoint(&n->cfg, names[i]);
     for (int i = 0; i < count; i++) {
         s_child *c = &n->children[n->nchildren++];
         c->node = n;
@@ -245,11 +334,14 @@ main(int argc, char **argv)
     if (koop_signals_start(&n->loop, &n->signals, s_on_stop, n) != 0)
         return 1;
     koop_info("node %s (%s, TERYT %s): %d service(s)", n->cfg.node_id, n->cfg.role, n->cfg.teryt, count);
+    n->probe = node_probe_start(&n->loop, endpoints, count, s_on_ready, n);
+    if (!n->probe)
+        koop_warn("nie można sprawdzać gotowości usług: systemd nie dostanie READY=1");
     for (int i = 0; i < n->nchildren; i++)
         s_start_child(&n->children[i]);
     uv_run(&n->loop, UV_RUN_DEFAULT);
     uv_loop_close(&n->loop);
     close(lockfd);
-    koop_info("node stopped");
-    return 0;
+    koop_info("węzeł zatrzymany%s", n->exit_code ? " z błędem" : "");
+    return n->exit_code;
 }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -56,8 +57,29 @@ s_drain(int fd, char **buf, size_t *len, size_t *cap)
 int
 kt_exec(kt_run_t *r, char *const argv[])
 {
-    int po[2], pe[2], status;
+    return kt_exec_as(r, argv, 0, (uid_t)-1);
+}
+
+int
+kt_exec_for(kt_run_t *r, char *const argv[], int timeout_s)
+{
+    return kt_exec_as(r, argv, timeout_s, (uid_t)-1);
+}
+
+static int
+s_elapsed_ms(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int)((t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000);
+}
+
+int
+kt_exec_as(kt_run_t *r, char *const argv[], int timeout_s, uid_t uid)
+{
+    int po[2], pe[2], status, timed_out = 0;
     size_t ol = 0, oc = 0, el = 0, ec = 0;
+    struct timespec t0;
     pid_t pid;
 
     memset(r, 0, sizeof *r);
@@ -67,6 +89,10 @@ kt_exec(kt_run_t *r, char *const argv[])
     if (pid < 0)
         return -1;
     if (pid == 0) {
+        if (uid != (uid_t)-1 && (setgroups(0, NULL) != 0 || setgid((gid_t)uid) != 0 || setuid(uid) != 0))
+            _exit(126);
+        /* killed on timeout with its children: its own process group */
+        setpgid(0, 0);
         dup2(po[1], 1);
         dup2(pe[1], 2);
         close(po[0]);
@@ -80,8 +106,18 @@ kt_exec(kt_run_t *r, char *const argv[])
     close(pe[1]);
     struct pollfd fds[2] = {{po[0], POLLIN, 0}, {pe[0], POLLIN, 0}};
     int open_fds = 2;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     while (open_fds > 0) {
-        if (poll(fds, 2, -1) < 0 && errno != EINTR)
+        int wait_ms = -1;
+        if (timeout_s > 0) {
+            wait_ms = timeout_s * 1000 - s_elapsed_ms(&t0);
+            if (wait_ms <= 0) {
+                timed_out = 1;
+                kill(-pid, SIGKILL);
+                break;
+            }
+        }
+        if (poll(fds, 2, wait_ms) < 0 && errno != EINTR)
             break;
         if (fds[0].fd >= 0 && (fds[0].revents & (POLLIN | POLLHUP)) &&
             s_drain(po[0], &r->out, &ol, &oc) <= 0) {
@@ -98,7 +134,7 @@ kt_exec(kt_run_t *r, char *const argv[])
     close(pe[0]);
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
-    r->code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    r->code = timed_out ? 124 : WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     if (!r->out)
         r->out = strdup("");
     if (!r->err)
@@ -300,6 +336,25 @@ kt_node_destroy(kt_node_t *n)
     return reports;
 }
 
+int
+kt_proc_text(const char *pid, const char *file, char sep, char *buf, size_t size)
+{
+    char path[300];
+    size_t len;
+    FILE *f;
+    snprintf(path, sizeof path, "/proc/%s/%s", pid, file);
+    f = fopen(path, "r");
+    if (!f)
+        return -1;
+    len = fread(buf, 1, size - 1, f);
+    fclose(f);
+    for (size_t i = 0; i < len; i++)
+        if (buf[i] == '\0')
+            buf[i] = sep;
+    buf[len] = '\0';
+    return 0;
+}
+
 pid_t
 kt_child_pid(pid_t parent, const char *needle)
 {
@@ -325,17 +380,7 @@ kt_child_pid(pid_t parent, const char *needle)
         char *rp = strrchr(buf, ')');
         if (!rp || sscanf(rp + 2, "%*c %d", &ppid) != 1 || ppid != parent)
             continue;
-        snprintf(path, sizeof path, "/proc/%s/cmdline", e->d_name);
-        f = fopen(path, "r");
-        if (!f)
-            continue;
-        len = fread(buf, 1, sizeof buf - 1, f);
-        fclose(f);
-        for (size_t i = 0; i < len; i++)
-            if (buf[i] == '\0')
-                buf[i] = ' ';
-        buf[len] = '\0';
-        if (strstr(buf, needle))
+        if (kt_proc_text(e->d_name, "cmdline", ' ', buf, sizeof buf) == 0 && strstr(buf, needle))
             found = (pid_t)atoi(e->d_name);
     }
     closedir(d);

@@ -49,6 +49,15 @@ void kt_run_free(kt_run_t *r);
 
 /* Runs any program with args (NULL-terminated argv) and captures output. */
 int kt_exec(kt_run_t *r, char *const argv[]);
+/* As kt_exec, but after timeout_s seconds (0: none) the program and its
+ * process group are killed and r->code is 124 (as timeout(1) says). */
+int kt_exec_for(kt_run_t *r, char *const argv[], int timeout_s);
+/* As kt_exec_for, run as user and group id uid ((uid_t)-1: as this process). */
+int kt_exec_as(kt_run_t *r, char *const argv[], int timeout_s, uid_t uid);
+
+/* Reads /proc/PID/FILE (cmdline, environ: NUL-separated) into buf with
+ * every NUL turned into sep. Returns 0 or -1. */
+int kt_proc_text(const char *pid, const char *file, char sep, char *buf, size_t size);
 
 /* The pid of the child of `parent` whose command line contains `needle`, or 0. */
 pid_t kt_child_pid(pid_t parent, const char *needle);
