@@ -170,6 +170,10 @@ koop_error_render(const koop_error_t *e, koop_lang_t lang, const char *field_lab
             s_put(out, len, &used, ": ");
             s_put(out, len, &used, field);
         }
+        for (size_t i = 0; i < e->nargs; i++) {
+            s_put(out, len, &used, i ? "; " : ": ");
+            s_put(out, len, &used, e->args[i]);
+        }
         return used;
     }
     for (const char *p = t; *p;) {
@@ -197,6 +201,15 @@ koop_error_render(const koop_error_t *e, koop_lang_t lang, const char *field_lab
         }
     }
     return used;
+}
+
+void
+koop_field_option(const char *field, char *out, size_t len)
+{
+    snprintf(out, len, "--%s", field);
+    for (char *p = out + 2; p < out + len && *p; p++)
+        if (*p == '_')
+            *p = '-';
 }
 
 int
