@@ -119,13 +119,27 @@ koop_error_set_code(koop_error_t *e, const char *code, int status, const char *f
         s_copy_arg(e->args[e->nargs++], KOOP_ERR_ARG_MAX, args[i] ? args[i] : "");
 }
 
-static const char *
-s_word(const char *token, koop_lang_t lang)
+/* The row of token in the words table, or -1. */
+static int
+s_word_row(const char *token)
 {
     for (size_t i = 0; i < KOOP_ARRAY_LEN(s_words); i++)
         if (strcmp(s_words[i][0], token) == 0)
-            return s_words[i][1 + lang];
-    return token;
+            return (int)i;
+    return -1;
+}
+
+int
+koop_err_word_known(const char *token)
+{
+    return token && s_word_row(token) >= 0;
+}
+
+static const char *
+s_word(const char *token, koop_lang_t lang)
+{
+    int row = s_word_row(token);
+    return row >= 0 ? s_words[row][1 + lang] : token;
 }
 
 /* Appends s to out at *used (bounded). */

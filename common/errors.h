@@ -80,6 +80,8 @@ int koop_lang_parse(const char *s);
  * and the words table. */
 const char *koop_err_template(koop_err_t id, koop_lang_t lang);
 size_t koop_err_words(const char *const (**words)[3]);
+/* 1 when token is a word of the words table. */
+int koop_err_word_known(const char *token);
 
 /* Formats a number as an error argument: KOOP_NUM(n) is a string valid to
  * the end of the enclosing full expression's block. */

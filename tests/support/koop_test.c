@@ -154,18 +154,6 @@ kt_error_is(const kt_run_t *r, const char *code)
     return is;
 }
 
-/* 1 when token is a word of the catalogue's words table. */
-static int
-s_is_word(const char *token)
-{
-    const char *const(*words)[3];
-    size_t n = koop_err_words(&words);
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(words[i][0], token) == 0)
-            return 1;
-    return 0;
-}
-
 /* Checks r's error object; args (NULL-terminated, may be empty) as in
  * kt_refused. */
 static void
@@ -193,7 +181,7 @@ s_check_refusal(const kt_run_t *r, koop_lang_t lang, const char *code, const cha
         cr_assert_str_eq(got_msg, msg, "%s: message '%s', want '%s'", what, got_msg, msg);
         for (const char *p = t; (p = strchr(p, '{')) != NULL; p++)
             if (p[1] >= '1' && p[1] <= '9' && p[2] == '|' && (size_t)(p[1] - '1') < nargs)
-                cr_assert(s_is_word(args[p[1] - '1']), "%s: '%s' (argument %c of %s) is not in the words table",
+                cr_assert(koop_err_word_known(args[p[1] - '1']), "%s: '%s' (argument %c of %s) is not in the words table",
                           what, args[p[1] - '1'], p[1], code);
     }
     json_decref(doc);
