@@ -160,10 +160,8 @@ s_prefs(koop_call_t *call)
             r->quiet_from = from;
             r->quiet_to = to;
         } else {
-            /* the error first: its argument is the request's */
-            rc = koop_fail(call, QUIET_INVALID, "quiet", p->quiet);
             koop__notif__recipient__free_unpacked(r, NULL);
-            return rc;
+            return koop_fail(call, QUIET_INVALID, "quiet", p->quiet);
         }
     }
     r->has_has_prefs = 1;
