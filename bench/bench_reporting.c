@@ -340,16 +340,16 @@ s_latency(s_bench *b, int evaluation, const char *from, const char *to, double *
     for (int i = 0; i < S_REPEAT; i++) {
         Koop__Rep__Report *r = NULL;
         MDB_txn *txn;
-        char err[300];
+        koop_error_t err;
         uint64_t t0 = koop_clock_mono_us();
         int st;
         if (koop_store_read(b->store, &txn) != 0)
             return -1;
-        st = rep_report(b->proj, txn, &q, evaluation, &r, err, sizeof err);
+        st = rep_report(b->proj, txn, &q, evaluation, &r, &err);
         mdb_txn_abort(txn);
         t[i] = koop_clock_mono_us() - t0;
         if (st != 0) {
-            fprintf(stderr, "bench_reporting: report failed: %s\n", err);
+            fprintf(stderr, "bench_reporting: report failed: %s\n", err.code);
             return -1;
         }
         for (size_t f = 0; ipw_opened && f < r->n_figures; f++)

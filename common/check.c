@@ -1,7 +1,9 @@
 #include "check.h"
 #include "clock.h"
+#include "pbjson.h"
 #include "text.h"
 
+#include <stdio.h>
 #include <string.h>
 
 int
@@ -9,13 +11,11 @@ koop_check_text(koop_call_t *call, const char *field, const char *value, int req
 {
     if (!value || !*value) {
         if (required)
-            return koop_call_fail(call, KOOP_INVALID, "brak wymaganego pola --%s", field);
+            return koop_fail(call, FIELD_REQUIRED, field);
         return KOOP_OK;
     }
     if (!koop_text_valid(value, max))
-        return koop_call_fail(call, KOOP_INVALID,
-                              "pole --%s: tekst za długi (max %zu bajtów) lub z niedozwolonymi znakami",
-                              field, max);
+        return koop_fail(call, FIELD_TEXT, field, KOOP_NUM(max));
     return KOOP_OK;
 }
 
@@ -24,12 +24,11 @@ koop_check_date(koop_call_t *call, const char *field, const char *value, int req
 {
     if (!value || !*value) {
         if (required)
-            return koop_call_fail(call, KOOP_INVALID, "brak wymaganej daty --%s (RRRR-MM-DD)", field);
+            return koop_fail(call, DATE_REQUIRED, field);
         return KOOP_OK;
     }
     if (!koop_date_valid(value))
-        return koop_call_fail(call, KOOP_INVALID, "pole --%s: '%.40s' nie jest datą RRRR-MM-DD", field,
-                              value);
+        return koop_fail(call, DATE_INVALID, field, value);
     return KOOP_OK;
 }
 
@@ -42,7 +41,100 @@ koop_check_phone(koop_call_t *call, const char *field, const char *value)
     if (value)
         for (const char *p = value; *p; p++)
             if (!strchr("+0123456789 -()", *p))
-                return koop_call_fail(call, KOOP_INVALID, "pole --%s: '%.40s' nie jest numerem telefonu",
-                                      field, value);
+                return koop_fail(call, PHONE_INVALID, field, value);
+    return KOOP_OK;
+}
+
+/* The names of e's values first..last, space-separated, into out. */
+static void
+s_enum_names(const ProtobufCEnumDescriptor *e, int first, int last, char *out, size_t len)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (unsigned i = 0; i < e->n_values; i++) {
+        char name[64];
+        int n;
+        if (e->values[i].value < first || e->values[i].value > last)
+            continue;
+        koop_pbjson_enum_name(&e->values[i], name, sizeof name);
+        n = snprintf(out + used, len - used, "%s%s", used ? " " : "", name);
+        if (n < 0 || (size_t)n >= len - used)
+            break;
+        used += (size_t)n;
+    }
+}
+
+/* The highest value of e. */
+static int
+s_enum_last(const ProtobufCEnumDescriptor *e)
+{
+    int last = 0;
+    for (unsigned i = 0; i < e->n_values; i++)
+        if (e->values[i].value > last)
+            last = e->values[i].value;
+    return last;
+}
+
+/* The name of value in e, or its number when e has none. */
+static void
+s_enum_name(const ProtobufCEnumDescriptor *e, int value, char out[64])
+{
+    const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(e, value);
+    if (v)
+        koop_pbjson_enum_name(v, out, 64);
+    else
+        snprintf(out, 64, "%d", value);
+}
+
+/* Refuses value (outside first..last) as field.enum. */
+static int
+s_enum_refuse(koop_call_t *call, const char *field, int value, const ProtobufCEnumDescriptor *e, int first,
+              int last)
+{
+    char names[KOOP_ERR_ARG_MAX], given[64];
+    s_enum_names(e, first, last, names, sizeof names);
+    s_enum_name(e, value, given);
+    return koop_fail(call, FIELD_ENUM, field, given, names);
+}
+
+int
+koop_check_enum(koop_call_t *call, const char *field, int has, int value, const ProtobufCEnumDescriptor *e,
+                int first, int last, int required)
+{
+    char names[KOOP_ERR_ARG_MAX];
+    if (!last)
+        last = s_enum_last(e);
+    if (!has || value == 0) {
+        if (!required)
+            return KOOP_OK;
+        s_enum_names(e, first, last, names, sizeof names);
+        return koop_fail(call, FIELD_ENUM_REQUIRED, field, names);
+    }
+    if (value < first || value > last)
+        return s_enum_refuse(call, field, value, e, first, last);
+    return KOOP_OK;
+}
+
+int
+koop_check_enum_list(koop_call_t *call, const char *field, const void *values, size_t n, size_t max,
+                     const ProtobufCEnumDescriptor *e, int first, int last, int required)
+{
+    const int *v = values;
+    char name[64];
+    if (!last)
+        last = s_enum_last(e);
+    if (n == 0)
+        return koop_check_enum(call, field, 0, 0, e, first, last, required);
+    if (max && n > max)
+        return koop_fail(call, LIST_TOO_LONG, field, KOOP_NUM(max));
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] < first || v[i] > last)
+            return s_enum_refuse(call, field, v[i], e, first, last);
+        for (size_t j = 0; j < i; j++)
+            if (v[i] == v[j]) {
+                s_enum_name(e, v[i], name);
+                return koop_fail(call, LIST_DUPLICATE, field, name);
+            }
+    }
     return KOOP_OK;
 }

@@ -1,8 +1,8 @@
 /*
  * check - validation of request fields shared by the services. Each check
- * returns KOOP_OK or fails the call (koop_call_fail) with a Polish message
- * that names the option (`--field`), so the person at the keyboard knows
- * what to change.
+ * returns KOOP_OK or fails the call with a code of the catalogue
+ * (errors.def) naming the field by its request name, which the client
+ * renders (koopctl as `--field`, the web as the form label).
  */
 #ifndef KOOP_CHECK_H
 #define KOOP_CHECK_H
@@ -16,5 +16,17 @@ int koop_check_text(koop_call_t *call, const char *field, const char *value, int
 int koop_check_date(koop_call_t *call, const char *field, const char *value, int required);
 /* A phone number: digits, spaces, + - ( ), at most 40 bytes; optional. */
 int koop_check_phone(koop_call_t *call, const char *field, const char *value);
+/* An enum field whose allowed values are first..last of e (0 for last: the
+ * enum's highest). Absent (has 0 or the value 0) is refused when required
+ * (field.enum_required); a value outside first..last is refused
+ * (field.enum). The allowed names (as the JSON and the command line write
+ * them) are the message's argument. */
+int koop_check_enum(koop_call_t *call, const char *field, int has, int value, const ProtobufCEnumDescriptor *e,
+                    int first, int last, int required);
+/* A repeated enum field: at least one value when required, at most max
+ * (0: no bound), each as koop_check_enum, none twice (list.duplicate).
+ * values points at the field's array (protobuf-c enums are int-sized). */
+int koop_check_enum_list(koop_call_t *call, const char *field, const void *values, size_t n, size_t max,
+                         const ProtobufCEnumDescriptor *e, int first, int last, int required);
 
 #endif

@@ -119,13 +119,27 @@ koop_error_set_code(koop_error_t *e, const char *code, int status, const char *f
         s_copy_arg(e->args[e->nargs++], KOOP_ERR_ARG_MAX, args[i] ? args[i] : "");
 }
 
-static const char *
-s_word(const char *token, koop_lang_t lang)
+/* The row of token in the words table, or -1. */
+static int
+s_word_row(const char *token)
 {
     for (size_t i = 0; i < KOOP_ARRAY_LEN(s_words); i++)
         if (strcmp(s_words[i][0], token) == 0)
-            return s_words[i][1 + lang];
-    return token;
+            return (int)i;
+    return -1;
+}
+
+int
+koop_err_word_known(const char *token)
+{
+    return token && s_word_row(token) >= 0;
+}
+
+static const char *
+s_word(const char *token, koop_lang_t lang)
+{
+    int row = s_word_row(token);
+    return row >= 0 ? s_words[row][1 + lang] : token;
 }
 
 /* Appends s to out at *used (bounded). */
@@ -170,6 +184,10 @@ koop_error_render(const koop_error_t *e, koop_lang_t lang, const char *field_lab
             s_put(out, len, &used, ": ");
             s_put(out, len, &used, field);
         }
+        for (size_t i = 0; i < e->nargs; i++) {
+            s_put(out, len, &used, i ? "; " : ": ");
+            s_put(out, len, &used, e->args[i]);
+        }
         return used;
     }
     for (const char *p = t; *p;) {
@@ -197,6 +215,15 @@ koop_error_render(const koop_error_t *e, koop_lang_t lang, const char *field_lab
         }
     }
     return used;
+}
+
+void
+koop_field_option(const char *field, char *out, size_t len)
+{
+    snprintf(out, len, "--%s", field);
+    for (char *p = out + 2; p < out + len && *p; p++)
+        if (*p == '_')
+            *p = '-';
 }
 
 int

@@ -50,16 +50,26 @@ koop_err_t koop_err_find(const char *code);
  * arguments are copied, cut to KOOP_ERR_ARG_MAX-1 bytes at a character
  * boundary, control characters replaced by '?'). */
 void koop_error_set(koop_error_t *e, koop_err_t id, const char *field, const char *const *args);
+/* koop_error_set of a catalogue error, arguments listed:
+ *     koop_error_fill(err, DATE_INVALID, "as_of", q->as_of);  */
+#define koop_error_fill(e, ID, field, ...)                                                          \
+    koop_error_set((e), KOOP_ERR_##ID, (field), (const char *const[]){__VA_ARGS__ __VA_OPT__(, ) NULL})
 /* Fills e from a received code (an unknown code keeps its string). */
 void koop_error_set_code(koop_error_t *e, const char *code, int status, const char *field,
                          const char *const *args, size_t nargs);
 void koop_error_clear(koop_error_t *e);
 
 /* Renders e's message in lang into out (always NUL-terminated). field_label
- * is how {field} is written (NULL: the field's own name). Returns the length
- * written. */
+ * is how {field} is written (NULL: the field's own name). A code this build
+ * does not know is rendered as "refused (code)" with its field and
+ * arguments (a peer without codes sends its own words as code "legacy" with
+ * one argument: they are shown as they came). Returns the length written. */
 size_t koop_error_render(const koop_error_t *e, koop_lang_t lang, const char *field_label, char *out,
                          size_t len);
+
+/* How the command line names a field: "share_with" -> "--share-with"
+ * (into out, always NUL-terminated). */
+void koop_field_option(const char *field, char *out, size_t len);
 
 /* The language asked for by KOOP_LANG (pl, en; anything else: pl). */
 koop_lang_t koop_lang_from_env(void);
@@ -70,6 +80,8 @@ int koop_lang_parse(const char *s);
  * and the words table. */
 const char *koop_err_template(koop_err_t id, koop_lang_t lang);
 size_t koop_err_words(const char *const (**words)[3]);
+/* 1 when token is a word of the words table. */
+int koop_err_word_known(const char *token);
 
 /* Formats a number as an error argument: KOOP_NUM(n) is a string valid to
  * the end of the enclosing full expression's block. */

@@ -244,7 +244,7 @@ s_check_stamp(const koop_config_t *cfg, koop_store_t *store, const char *dir)
 
     if (rc != 0) {
         koop_error("nie można odczytać znacznika danych w %s (%s): przywróć katalog z kopii zapasowej",
-                   dir, mdb_strerror(rc));
+                   dir, koop_strerror(rc));
         return -1;
     }
     if (strcmp(node, cfg->node_id) != 0) {
@@ -291,12 +291,12 @@ koop_preflight_service(const koop_config_t *cfg, const char *name, const char *e
     if (rc == EACCES || rc == EPERM || rc == EROFS) {
         koop_error("węzeł działający jako %s nie może otworzyć danych %s (%s): pliki mają innego właściciela "
                    "(czy węzeł uruchomiono kiedyś jako root?); nadaj je użytkownikowi węzła: chown -R %s %s",
-                   s_user(geteuid(), user, sizeof user), dir, mdb_strerror(rc), s_me(), cfg->data_dir);
+                   s_user(geteuid(), user, sizeof user), dir, koop_strerror(rc), s_me(), cfg->data_dir);
         return KOOP_EXIT_REFUSED;
     }
     if (rc != 0) {
         /* not a refusal: koop-node tries again, and gives up if it keeps failing the same way */
-        koop_error("nie można otworzyć danych %s: %s", dir, mdb_strerror(rc));
+        koop_error("nie można otworzyć danych %s: %s", dir, koop_strerror(rc));
         return 1;
     }
     if (s_check_stamp(cfg, *store, dir) != 0) {

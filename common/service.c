@@ -23,7 +23,6 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,16 +119,13 @@ koop_call_error(koop_call_t *call, koop_err_t id, const char *field, const char 
 }
 
 int
-koop_call_fail(koop_call_t *call, int status, const char *fmt, ...)
+koop_call_fail_error(koop_call_t *call, const koop_error_t *e)
 {
-    char msg[KOOP_ERR_ARG_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    koop_call_error(call, KOOP_ERR_LEGACY, NULL, (const char *const[]){msg, NULL});
-    call->status = call->err.status = status;
-    return status;
+    if (e->status == KOOP_OK) /* nothing said why: a programming error, never a success */
+        return koop_call_error(call, KOOP_ERR_UNKNOWN_CODE, NULL, NULL);
+    call->err = *e;
+    call->status = e->status;
+    return call->status;
 }
 
 int

@@ -50,7 +50,7 @@ struct koop_call {
     const char *method;
     MDB_txn *txn;                 /* the transaction the handler works in */
     const ProtobufCMessage *req;  /* unpacked request; NULL when the method takes none */
-    /* outputs, set through koop_call_reply / koop_call_fail */
+    /* outputs, set through koop_call_reply / koop_fail */
     int status;
     int mdb_rc;                   /* storage error met, for the runtime (map full -> retry) */
     koop_error_t err;             /* why, when status is not KOOP_OK */
@@ -153,9 +153,10 @@ int koop_call_reply(koop_call_t *call, const ProtobufCMessage *msg);
 int koop_call_error(koop_call_t *call, koop_err_t id, const char *field, const char *const *args);
 #define koop_fail(call, ID, field, ...)                                                            \
     koop_call_error((call), KOOP_ERR_##ID, (field), (const char *const[]){__VA_ARGS__ __VA_OPT__(, ) NULL})
-/* TRANSITION ONLY: a free-text refusal (code "legacy"); being replaced by koop_fail. */
-int koop_call_fail(koop_call_t *call, int status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+/* Fails the call with an error already filled (by code that works without
+ * a call, e.g. koop_error_fill in a module the handler uses). Returns its
+ * status. */
+int koop_call_fail_error(koop_call_t *call, const koop_error_t *e);
 /* Fails the call because storage said rc (a library code, koop.h);
  * returns KOOP_INTERNAL. */
 int koop_call_store_error(koop_call_t *call, int rc);

@@ -57,20 +57,16 @@ cases_caller(koop_call_t *call, cases_person_t *who)
     int rc;
     memset(who, 0, sizeof *who);
     if (!call->caller || !*call->caller)
-        return koop_call_fail(call, KOOP_DENIED,
-                              "brak osoby działającej: podaj --as ID_OSOBY (dane spraw widzą tylko "
-                              "członkowie ZZK i koordynatorzy)");
+        return koop_fail(call, ACCESS_NO_CALLER, "as", "case_data");
     if (!koop_id_valid(call->caller))
-        return koop_call_fail(call, KOOP_DENIED, "--as: '%.40s' nie jest identyfikatorem osoby", call->caller);
+        return koop_fail(call, ACCESS_CALLER_INVALID, "as", call->caller);
     rc = cases_person(call, "as", call->caller, who);
     if (rc == KOOP_NOT_FOUND)
-        return koop_call_fail(call, KOOP_DENIED, "osoby działającej %s nie ma w rejestrze: brak dostępu",
-                              call->caller);
+        return koop_fail(call, ACCESS_CALLER_UNKNOWN, "as", call->caller);
     if (rc != KOOP_OK)
         return rc;
     if (!who->active)
-        return koop_call_fail(call, KOOP_DENIED, "osoba %s jest w rejestrze nieaktywna: brak dostępu",
-                              call->caller);
+        return koop_fail(call, ACCESS_CALLER_INACTIVE, "as", call->caller);
     return KOOP_OK;
 }
 
@@ -102,9 +98,7 @@ cases_can_ipw(koop_call_t *call, const cases_person_t *who, const Koop__Cases__I
 {
     if (cases_ipw_visible(who, ipw))
         return KOOP_OK;
-    return koop_call_fail(call, KOOP_DENIED,
-                          "brak dostępu: osoba %s nie należy do ZZK programu %s i nie jest koordynatorem",
-                          who->id, ipw->number ? ipw->number : ipw->id);
+    return koop_fail(call, ACCESS_DENIED_NOT_IN_ZZK, NULL, who->id, ipw->number ? ipw->number : ipw->id);
 }
 
 int
@@ -137,10 +131,7 @@ cases_can_household(koop_call_t *call, const cases_person_t *who, const Koop__Ca
     int visible, rc = cases_household_visible(call, who, h, &visible);
     if (rc != KOOP_OK || visible)
         return rc;
-    return koop_call_fail(call, KOOP_DENIED,
-                          "brak dostępu: gospodarstwo %s widzą tylko koordynatorzy, osoba, która je "
-                          "zarejestrowała, i członkowie ZZK jego programów",
-                          h->id);
+    return koop_fail(call, ACCESS_DENIED_HOUSEHOLD, NULL, h->id);
 }
 
 int
@@ -149,15 +140,14 @@ cases_ipw_load(koop_call_t *call, const cases_person_t *who, const char *field, 
 {
     int rc;
     cases_audit_note(call, NULL, id, NULL);
-    rc = cases_load(call, "ipw", &koop__cases__ipw__descriptor, field, id, "IPW", (ProtobufCMessage **)out);
+    rc = cases_load(call, "ipw", &koop__cases__ipw__descriptor, field, id, (ProtobufCMessage **)out);
     if (rc != KOOP_OK)
         return rc;
     cases_audit_note(call, (*out)->household, NULL, NULL);
     if ((rc = cases_can_ipw(call, who, *out)) != KOOP_OK)
         goto fail;
     if (for_change && (*out)->status == KOOP__CASES__IPW_STATUS__IPW_CLOSED) {
-        rc = koop_call_fail(call, KOOP_CONFLICT, "program %s jest zamknięty (%s): nie można go już zmieniać",
-                            (*out)->number, (*out)->closed ? (*out)->closed : "");
+        rc = koop_fail(call, IPW_CLOSED, field, (*out)->number, (*out)->closed ? (*out)->closed : "");
         goto fail;
     }
     return KOOP_OK;
@@ -251,15 +241,15 @@ cases_audit_show(koop_call_t *call)
     if ((rc = cases_caller(call, &who)) != KOOP_OK)
         return rc;
     if (!cases_is_coordinator(&who))
-        return koop_call_fail(call, KOOP_DENIED, "dziennik dostępu może przeglądać tylko koordynator");
+        return koop_fail(call, ACCESS_DENIED_COORDINATOR_ONLY, NULL, "audit_log");
     if ((rc = cases_check_id(call, "ipw", q->ipw, 0)) != KOOP_OK ||
         (rc = cases_check_id(call, "person", q->person, 0)) != KOOP_OK)
         return rc;
     if (limit > AUDIT_MAX)
-        return koop_call_fail(call, KOOP_INVALID, "--limit: najwyżej %d wpisów naraz", AUDIT_MAX);
+        return koop_fail(call, FIELD_RANGE, "limit", KOOP_NUM(limit), "1", KOOP_NUM(AUDIT_MAX));
     items = calloc(limit, sizeof *items);
     if (!items)
-        return koop_call_fail(call, KOOP_INTERNAL, "brak pamięci");
+        return koop_fail(call, INTERNAL_NO_MEMORY, NULL);
     if ((rc = mdb_cursor_open(call->txn, cases_dbi(call, "audit"), &cur)) != 0) {
         free(items);
         return koop_call_store_error(call, rc);

@@ -78,11 +78,12 @@ typedef struct {
 /* ---- records.c ---- */
 
 MDB_dbi cases_dbi(koop_call_t *call, const char *table);
-/* Loads record `id` of table (option `field` named it; `what` is the Polish
- * noun). Fails the call: INVALID when id is missing or malformed, NOT_FOUND
- * when absent. Caller frees *out. */
+/* Loads record `id` of table (request field `field` named it; the table's
+ * name is the kind of record in messages, a word of errors.def). Fails the
+ * call: INVALID when id is missing or malformed, NOT_FOUND when absent.
+ * Caller frees *out. */
 int cases_load(koop_call_t *call, const char *table, const ProtobufCMessageDescriptor *desc,
-               const char *field, const char *id, const char *what, ProtobufCMessage **out);
+               const char *field, const char *id, ProtobufCMessage **out);
 int cases_save(koop_call_t *call, const char *table, const char *id, const ProtobufCMessage *rec);
 /* Changing unpacked records (they own their strings and arrays): cases_set
  * replaces a string with a copy of value (NULL for ""); cases_append adds an
@@ -95,7 +96,7 @@ int cases_append_str(koop_call_t *call, char ***array, size_t *n, const char *va
 /* A new id into out; fails the call when none can be made. */
 int cases_new_id(koop_call_t *call, char out[KOOP_ID_LEN]);
 
-/* Checks; each returns KOOP_OK or fails the call with a Polish message. */
+/* Checks; each returns KOOP_OK or fails the call (a code of errors.def). */
 /* (Text, dates and phones: common/check.h.) */
 int cases_check_id(koop_call_t *call, const char *field, const char *value, int required);
 int cases_check_psr(koop_call_t *call, const char *field, int has, int32_t value);
@@ -177,13 +178,14 @@ int cases_institution(koop_call_t *call, const char *field, const char *id, Koop
 void cases_audit_note(koop_call_t *call, const char *household, const char *ipw, const char *ref);
 /* Forgets the notes (before each call, and after its audit entry). */
 void cases_audit_reset(koop_call_t *call);
-/* The acting person: refused without --as, when unknown or inactive. */
+/* The acting person (the envelope's caller, koopctl --as): refused
+ * (access.*) when there is none, or it is unknown or inactive. */
 int cases_caller(koop_call_t *call, cases_person_t *who);
 int cases_is_coordinator(const cases_person_t *who);
 /* The active ZZK membership of person in ipw, or NULL. */
 Koop__Cases__ZzkMember *cases_member(const Koop__Cases__Ipw *ipw, const char *person);
 /* Access checks: the *_visible forms answer, the cases_can_* forms fail the
- * call with KOOP_DENIED and a Polish message. */
+ * call with KOOP_DENIED (access.denied.*). */
 int cases_ipw_visible(const cases_person_t *who, const Koop__Cases__Ipw *ipw);
 int cases_household_visible(koop_call_t *call, const cases_person_t *who, const Koop__Cases__Household *h,
                             int *visible);

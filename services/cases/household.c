@@ -21,26 +21,15 @@
 static int
 s_check_sex(koop_call_t *call, int has, Koop__Cases__Sex sex)
 {
-    if (has && (sex < KOOP__CASES__SEX__SEX_UNSPECIFIED || sex > KOOP__CASES__SEX__SEX_MALE))
-        return koop_call_fail(call, KOOP_INVALID, "--sex: dozwolone female, male");
-    return KOOP_OK;
+    return koop_check_enum(call, "sex", has, sex, &koop__cases__sex__descriptor, 1, 0, 0);
 }
 
 static int
 s_check_targets(koop_call_t *call, const Koop__Reg__Target *t, size_t n)
 {
-    if (n > 4)
-        return koop_call_fail(call, KOOP_INVALID, "--target: za dużo grup");
-    for (size_t i = 0; i < n; i++) {
-        /* pzk_members is a target group of services, not something a family is */
-        if (t[i] <= KOOP__REG__TARGET__TARGET_UNSPECIFIED || t[i] > KOOP__REG__TARGET__TARGET_SENIORS)
-            return koop_call_fail(call, KOOP_INVALID,
-                                  "--target: nieznana grupa (dozwolone: children_youth adults families seniors)");
-        for (size_t j = 0; j < i; j++)
-            if (t[i] == t[j])
-                return koop_call_fail(call, KOOP_INVALID, "--target: grupa podana dwa razy");
-    }
-    return KOOP_OK;
+    /* pzk_members is a target group of services, not something a family is */
+    return koop_check_enum_list(call, "target", t, n, KOOP__REG__TARGET__TARGET_SENIORS,
+                                &koop__reg__target__descriptor, 1, KOOP__REG__TARGET__TARGET_SENIORS, 0);
 }
 
 /* Emits household facts (size, age bands on `date`) after a change. */
@@ -85,12 +74,11 @@ cases_household_add(koop_call_t *call)
         (rc = cases_step_date(call, "date", q->date, NULL, date)) != KOOP_OK)
         return rc;
     if (!q->has_size)
-        return koop_call_fail(call, KOOP_INVALID, "brak wymaganego pola --size (liczba osób w gospodarstwie)");
+        return koop_fail(call, FIELD_REQUIRED, "size");
     if (q->size < 1 || q->size > CASES_MAX_HOUSEHOLD_SIZE)
-        return koop_call_fail(call, KOOP_INVALID, "--size: od 1 do %d osób", CASES_MAX_HOUSEHOLD_SIZE);
+        return koop_fail(call, FIELD_RANGE, "size", KOOP_NUM(q->size), "1", KOOP_NUM(CASES_MAX_HOUSEHOLD_SIZE));
     if (q->birth && *q->birth && cases_date_before(date, q->birth))
-        return koop_call_fail(call, KOOP_INVALID, "--birth: data urodzenia %s jest po dacie rejestracji %s",
-                              q->birth, date);
+        return koop_fail(call, DATE_AFTER, "birth", q->birth, "registered", date);
     if ((rc = cases_new_id(call, id)) != KOOP_OK)
         return rc;
     cases_audit_note(call, id, NULL, NULL);
@@ -117,14 +105,13 @@ cases_household_add(koop_call_t *call)
     return koop_call_reply(call, &h.base);
 }
 
-/* Loads the household named by option `field` for who (noted for the audit). */
+/* Loads the household `id` (request field "household") for who (noted for the audit). */
 static int
 s_load(koop_call_t *call, const cases_person_t *who, const char *id, Koop__Cases__Household **h)
 {
     int rc;
     cases_audit_note(call, id, NULL, NULL);
-    rc = cases_load(call, "household", &koop__cases__household__descriptor, "household", id, "gospodarstwo",
-                    (ProtobufCMessage **)h);
+    rc = cases_load(call, "household", &koop__cases__household__descriptor, "household", id, (ProtobufCMessage **)h);
     if (rc != KOOP_OK)
         return rc;
     if ((rc = cases_can_household(call, who, *h)) != KOOP_OK) {
@@ -234,11 +221,11 @@ cases_household_member_add(koop_call_t *call)
     if ((rc = s_load(call, &who, q->household, &h)) != KOOP_OK)
         return rc;
     if (h->n_members + 1 >= CASES_MAX_HOUSEHOLD_SIZE) {
-        rc = koop_call_fail(call, KOOP_INVALID, "gospodarstwo ma już %d osób", CASES_MAX_HOUSEHOLD_SIZE);
+        rc = koop_fail(call, RECORD_LIMIT, "household", "household", KOOP_NUM(CASES_MAX_HOUSEHOLD_SIZE), "persons");
         goto done;
     }
     if (!(m = s_member_new(q))) {
-        rc = koop_call_fail(call, KOOP_INTERNAL, "brak pamięci");
+        rc = koop_fail(call, INTERNAL_NO_MEMORY, NULL);
         goto done;
     }
     if ((rc = cases_append(call, &h->members, &h->n_members, m)) != KOOP_OK) {
@@ -291,27 +278,26 @@ cases_consent_record(koop_call_t *call)
         (rc = koop_check_text(call, "purpose", q->purpose, 1, KOOP_MAX_TEXT)) != KOOP_OK)
         return rc;
     if (q->n_share_with > CASES_MAX_LIST)
-        return koop_call_fail(call, KOOP_INVALID, "--share-with: najwyżej %d instytucji", CASES_MAX_LIST);
+        return koop_fail(call, LIST_TOO_LONG, "share_with", KOOP_NUM(CASES_MAX_LIST));
     for (size_t i = 0; i < q->n_share_with; i++) {
         Koop__Reg__Sector sector;
-        if ((rc = cases_institution(call, "share-with", q->share_with[i], &sector)) != KOOP_OK)
+        if ((rc = cases_institution(call, "share_with", q->share_with[i], &sector)) != KOOP_OK)
             return rc;
         for (size_t j = 0; j < i; j++)
             if (strcmp(q->share_with[i], q->share_with[j]) == 0)
-                return koop_call_fail(call, KOOP_INVALID, "--share-with: instytucja %s podana dwa razy",
-                                      q->share_with[i]);
+                return koop_fail(call, LIST_DUPLICATE, "share_with", q->share_with[i]);
     }
     if ((rc = s_load(call, &who, q->household, &h)) != KOOP_OK)
         return rc;
     if (h->n_consents >= MAX_CONSENTS) {
-        rc = koop_call_fail(call, KOOP_INVALID, "gospodarstwo ma już %d zgód", MAX_CONSENTS);
+        rc = koop_fail(call, RECORD_LIMIT, "household", "household", KOOP_NUM(MAX_CONSENTS), "consents");
         goto done;
     }
     if ((rc = cases_new_id(call, id)) != KOOP_OK)
         goto done;
     cases_audit_note(call, NULL, NULL, id);
     if (!(c = calloc(1, sizeof *c))) {
-        rc = koop_call_fail(call, KOOP_INTERNAL, "brak pamięci");
+        rc = koop_fail(call, INTERNAL_NO_MEMORY, NULL);
         goto done;
     }
     koop__cases__consent__init(c);
@@ -365,7 +351,7 @@ cases_consent_withdraw(koop_call_t *call)
     k.mv_data = q->consent;
     rc = mdb_get(call->txn, cases_dbi(call, "consent"), &k, &v);
     if (rc == MDB_NOTFOUND)
-        return koop_call_fail(call, KOOP_NOT_FOUND, "pole --consent: nie ma takiej zgody (%s)", q->consent);
+        return koop_fail(call, RECORD_NOT_FOUND, "consent", "consent", q->consent);
     if (rc != 0)
         return koop_call_store_error(call, rc);
     if (v.mv_size != KOOP_ID_LEN - 1)
@@ -382,14 +368,13 @@ cases_consent_withdraw(koop_call_t *call)
         goto done;
     }
     if (c->withdrawn && *c->withdrawn) {
-        rc = koop_call_fail(call, KOOP_CONFLICT, "zgodę wycofano już %s", c->withdrawn);
+        rc = koop_fail(call, CONSENT_WITHDRAWN, "consent", c->withdrawn);
         goto done;
     }
     if ((rc = cases_step_date(call, "date", q->date, c->date, date)) != KOOP_OK)
         goto done;
     if (cases_date_before(date, c->date)) {
-        rc = koop_call_fail(call, KOOP_INVALID, "--date: wycofanie (%s) nie może być przed udzieleniem zgody (%s)",
-                            date, c->date);
+        rc = koop_fail(call, DATE_ORDER, "date", date, "consent_given", c->date);
         goto done;
     }
     if ((rc = cases_set(call, &c->withdrawn, date)) != KOOP_OK)

@@ -25,8 +25,9 @@
  *   - a household has at most one IPW that is not CLOSED;
  *   - numbers IPW/<year of opened>/<seq> are unique per gmina: the sequence
  *     is per year, assigned in the order IPWs are entered.
- * An illegal transition is refused with KOOP_CONFLICT and a message naming
- * the current state and what the step needs.
+ * An illegal transition is refused with state.illegal_transition
+ * (KOOP_CONFLICT): the programme, its state, the step asked for and the
+ * states that step needs.
  */
 #include "cases.h"
 #include "clock.h"
@@ -39,15 +40,16 @@
 #define ST(x) KOOP__CASES__IPW_STATUS__IPW_##x
 #define BIT(x) (1u << ST(x))
 
+/* The state as a word of errors.def, for refusals. */
 static const char *
-s_status_name(Koop__Cases__IpwStatus st)
+s_state_word(Koop__Cases__IpwStatus st)
 {
     switch (st) {
-    case ST(DRAFT): return "projekt (draft)";
-    case ST(ACTIVE): return "realizowany (active)";
-    case ST(SUSPENDED): return "zawieszony (suspended)";
-    case ST(CLOSED): return "zamknięty (closed)";
-    default: return "nieokreślony";
+    case ST(DRAFT): return "ipw_draft";
+    case ST(ACTIVE): return "ipw_active";
+    case ST(SUSPENDED): return "ipw_suspended";
+    case ST(CLOSED): return "ipw_closed";
+    default: return "?";
     }
 }
 
@@ -147,7 +149,7 @@ s_push_transition(koop_call_t *call, Koop__Cases__Ipw *ipw, Koop__Cases__IpwStat
     Koop__Cases__Transition *t = calloc(1, sizeof *t);
     int rc;
     if (!t)
-        return koop_call_fail(call, KOOP_INTERNAL, "brak pamięci");
+        return koop_fail(call, INTERNAL_NO_MEMORY, NULL);
     koop__cases__transition__init(t);
     t->has_status = 1;
     t->status = st;
@@ -211,7 +213,7 @@ cases_ipw_open(koop_call_t *call)
         (rc = cases_check_id(call, "coordinator", q->coordinator, 1)) != KOOP_OK)
         return rc;
     rc = cases_load(call, "household", &koop__cases__household__descriptor, "household", q->household,
-                    "gospodarstwo", (ProtobufCMessage **)&h);
+                    (ProtobufCMessage **)&h);
     if (rc != KOOP_OK)
         return rc;
     if ((rc = cases_can_household(call, &who, h)) != KOOP_OK)
@@ -219,7 +221,7 @@ cases_ipw_open(koop_call_t *call)
     if ((rc = cases_person(call, "coordinator", q->coordinator, &cp)) != KOOP_OK)
         goto done;
     if (!cp.active) {
-        rc = koop_call_fail(call, KOOP_INVALID, "--coordinator: osoba %s jest w rejestrze nieaktywna", cp.id);
+        rc = koop_fail(call, PERSON_INACTIVE, "coordinator", cp.id);
         goto done;
     }
     for (size_t i = 0; i < h->n_ipws; i++) {
@@ -233,16 +235,14 @@ cases_ipw_open(koop_call_t *call)
             goto done;
         }
         if (other->status != ST(CLOSED)) {
-            rc = koop_call_fail(call, KOOP_CONFLICT,
-                                "gospodarstwo ma już otwarty program %s (%s): zamknij go, zanim otworzysz nowy",
-                                other->number, s_status_name(other->status));
+            rc = koop_fail(call, IPW_ALREADY_OPEN, "household", other->number, s_state_word(other->status));
             koop__cases__ipw__free_unpacked(other, NULL);
             goto done;
         }
         koop__cases__ipw__free_unpacked(other, NULL);
     }
     if (h->n_ipws >= 100) {
-        rc = koop_call_fail(call, KOOP_INVALID, "gospodarstwo ma już 100 programów");
+        rc = koop_fail(call, RECORD_LIMIT, "household", "household", "100", "ipws");
         goto done;
     }
     if ((rc = cases_new_id(call, id)) != KOOP_OK || (rc = cases_new_id(call, mid)) != KOOP_OK ||
@@ -250,7 +250,7 @@ cases_ipw_open(koop_call_t *call)
         goto done;
     cases_audit_note(call, NULL, id, NULL);
     if (!(coord = s_new_member(mid, &cp, q->opened, 1))) {
-        rc = koop_call_fail(call, KOOP_INTERNAL, "brak pamięci");
+        rc = koop_fail(call, INTERNAL_NO_MEMORY, NULL);
         goto done;
     }
     draft.has_status = 1;
@@ -298,22 +298,22 @@ done:
 /* ---- transitions ---- */
 
 typedef struct {
-    const char *verb;      /* "aktywować" */
+    const char *method;    /* the step asked for, a word of errors.def */
     unsigned from;         /* allowed current states */
     Koop__Cases__IpwStatus to;
     const char *type;
     const char *summary;
-    const char *needs;     /* what the step needs, for the refusal */
+    const char *needs;     /* the states the step needs (a word), for the refusal */
 } s_transition_t;
 
-static const s_transition_t s_activate = {"aktywować", BIT(DRAFT), ST(ACTIVE), "ipw.activated",
-                                          "program podpisany i realizowany", "program w stanie projektu (draft)"};
-static const s_transition_t s_suspend = {"zawiesić", BIT(ACTIVE), ST(SUSPENDED), "ipw.suspended",
-                                         "program zawieszony", "program realizowany (active)"};
-static const s_transition_t s_resume = {"wznowić", BIT(SUSPENDED), ST(ACTIVE), "ipw.resumed",
-                                        "program wznowiony", "program zawieszony (suspended)"};
-static const s_transition_t s_close = {"zamknąć", BIT(DRAFT) | BIT(ACTIVE) | BIT(SUSPENDED), ST(CLOSED),
-                                       "ipw.closed", "program zamknięty", "program, który nie jest zamknięty"};
+static const s_transition_t s_activate = {"ipw.activate", BIT(DRAFT), ST(ACTIVE), "ipw.activated",
+                                          "program podpisany i realizowany", "ipw_draft"};
+static const s_transition_t s_suspend = {"ipw.suspend", BIT(ACTIVE), ST(SUSPENDED), "ipw.suspended",
+                                         "program zawieszony", "ipw_active"};
+static const s_transition_t s_resume = {"ipw.resume", BIT(SUSPENDED), ST(ACTIVE), "ipw.resumed",
+                                        "program wznowiony", "ipw_suspended"};
+static const s_transition_t s_close = {"ipw.close", BIT(DRAFT) | BIT(ACTIVE) | BIT(SUSPENDED), ST(CLOSED),
+                                       "ipw.closed", "program zamknięty", "ipw_open"};
 
 static const char *
 s_outcome_name(Koop__Cases__Outcome o)
@@ -346,34 +346,26 @@ s_step(koop_call_t *call, const s_transition_t *t, const char *id, const char *d
     if ((rc = cases_ipw_load(call, &who, "ipw", id, 0, &ipw)) != KOOP_OK)
         return rc;
     if (!(t->from & (1u << ipw->status))) {
-        rc = koop_call_fail(call, KOOP_CONFLICT,
-                            "niedozwolone przejście: nie można %s programu %s, bo jest %s; "
-                            "to polecenie wymaga: %s",
-                            t->verb, ipw->number, s_status_name(ipw->status), t->needs);
+        rc = koop_fail(call, STATE_ILLEGAL_TRANSITION, NULL, ipw->number, s_state_word(ipw->status), t->method,
+                       t->needs);
         goto done;
     }
     if (t == &s_close) {
-        if (!has_outcome || outcome == KOOP__CASES__OUTCOME__OUTCOME_NONE ||
-            outcome == KOOP__CASES__OUTCOME__OUTCOME_UNSPECIFIED) {
-            rc = koop_call_fail(call, KOOP_INVALID,
-                                "brak lub nieprawidłowy --outcome (dozwolone: success no_success discontinued)");
+        /* none is the outcome of a programme not closed yet */
+        if ((rc = koop_check_enum(call, "outcome", has_outcome, outcome, &koop__cases__outcome__descriptor,
+                                  KOOP__CASES__OUTCOME__OUTCOME_SUCCESS, 0, 1)) != KOOP_OK)
             goto done;
-        }
         if (ipw->status == ST(DRAFT) && outcome != KOOP__CASES__OUTCOME__OUTCOME_DISCONTINUED) {
-            rc = koop_call_fail(call, KOOP_CONFLICT,
-                                "niedozwolone przejście: program %s nie był realizowany (draft), więc można go "
-                                "zamknąć tylko z wynikiem discontinued",
-                                ipw->number);
+            rc = koop_fail(call, IPW_CLOSE_DRAFT, "outcome", ipw->number, "discontinued");
             goto done;
         }
     }
     if (cases_date_before(date, s_last_date(ipw))) {
-        rc = koop_call_fail(call, KOOP_INVALID, "--date: %s jest przed poprzednim krokiem programu (%s)", date,
-                            s_last_date(ipw));
+        rc = koop_fail(call, DATE_ORDER, "date", date, "ipw_last_step", s_last_date(ipw));
         goto done;
     }
     if (ipw->n_history >= CASES_MAX_HISTORY) {
-        rc = koop_call_fail(call, KOOP_INVALID, "program %s ma już %d zmian stanu", ipw->number, CASES_MAX_HISTORY);
+        rc = koop_fail(call, RECORD_LIMIT, "ipw", "ipw", KOOP_NUM(CASES_MAX_HISTORY), "status_changes");
         goto done;
     }
     previous = ipw->status;
@@ -453,17 +445,16 @@ cases_ipw_review(koop_call_t *call)
     if ((rc = cases_ipw_load(call, &who, "ipw", q->ipw, 1, &ipw)) != KOOP_OK)
         return rc;
     if (ipw->status != ST(ACTIVE) && ipw->status != ST(SUSPENDED)) {
-        rc = koop_call_fail(call, KOOP_CONFLICT, "przegląd dotyczy programu realizowanego; program %s jest %s",
-                            ipw->number, s_status_name(ipw->status));
+        rc = koop_fail(call, STATE_ILLEGAL_TRANSITION, NULL, ipw->number, s_state_word(ipw->status), "ipw.review",
+                       "ipw_running");
         goto done;
     }
     if (ipw->signed_ && cases_date_before(q->date, ipw->signed_)) {
-        rc = koop_call_fail(call, KOOP_INVALID, "--date: przegląd %s przed podpisaniem programu (%s)", q->date,
-                            ipw->signed_);
+        rc = koop_fail(call, DATE_ORDER, "date", q->date, "ipw_signed", ipw->signed_);
         goto done;
     }
     if (ipw->n_reviews >= CASES_MAX_REVIEWS) {
-        rc = koop_call_fail(call, KOOP_INVALID, "program ma już %d przeglądów", CASES_MAX_REVIEWS);
+        rc = koop_fail(call, RECORD_LIMIT, "ipw", "ipw", KOOP_NUM(CASES_MAX_REVIEWS), "reviews");
         goto done;
     }
     if ((rc = cases_append_str(call, &ipw->reviews, &ipw->n_reviews, q->date)) != KOOP_OK)
@@ -504,17 +495,17 @@ cases_member_add(koop_call_t *call)
     if ((rc = cases_person(call, "person", q->person, &p)) != KOOP_OK)
         goto done;
     if (!p.active) {
-        rc = koop_call_fail(call, KOOP_INVALID, "--person: osoba %s jest w rejestrze nieaktywna", p.id);
+        rc = koop_fail(call, PERSON_INACTIVE, "person", p.id);
         goto done;
     }
     if (cases_member(ipw, p.id)) {
-        rc = koop_call_fail(call, KOOP_CONFLICT, "osoba %s już należy do ZZK programu %s", p.id, ipw->number);
+        rc = koop_fail(call, ZZK_ALREADY_MEMBER, "person", p.id, ipw->number);
         goto done;
     }
     for (size_t i = 0; i < ipw->n_members; i++)
         active += !ipw->members[i]->removed || !*ipw->members[i]->removed;
     if (active >= CASES_MAX_MEMBERS || ipw->n_members >= 4 * CASES_MAX_MEMBERS) {
-        rc = koop_call_fail(call, KOOP_INVALID, "ZZK ma już %d członków", CASES_MAX_MEMBERS);
+        rc = koop_fail(call, RECORD_LIMIT, "ipw", "zzk", KOOP_NUM(CASES_MAX_MEMBERS), "members");
         goto done;
     }
     if ((rc = cases_ipw_date(call, ipw, q->date, date)) != KOOP_OK)
@@ -522,7 +513,7 @@ cases_member_add(koop_call_t *call)
     if ((rc = cases_new_id(call, mid)) != KOOP_OK)
         goto done;
     if (!(m = s_new_member(mid, &p, date, 0))) {
-        rc = koop_call_fail(call, KOOP_INTERNAL, "brak pamięci");
+        rc = koop_fail(call, INTERNAL_NO_MEMORY, NULL);
         goto done;
     }
     if ((rc = cases_append(call, &ipw->members, &ipw->n_members, m)) != KOOP_OK) {
@@ -585,26 +576,23 @@ cases_member_remove(koop_call_t *call)
     if ((rc = cases_ipw_load(call, &who, "ipw", q->ipw, 1, &ipw)) != KOOP_OK)
         return rc;
     if (!(m = cases_member(ipw, q->person))) {
-        rc = koop_call_fail(call, KOOP_NOT_FOUND, "osoba %s nie należy do ZZK programu %s", q->person, ipw->number);
+        rc = koop_fail(call, ZZK_NOT_MEMBER, "person", q->person, ipw->number);
         goto done;
     }
     if (m->coordinator) {
-        rc = koop_call_fail(call, KOOP_CONFLICT, "nie można usunąć z ZZK koordynatora programu %s", ipw->number);
+        rc = koop_fail(call, ZZK_COORDINATOR, "person", ipw->number);
         goto done;
     }
     if ((rc = cases_child_scan(call, ipw->id, s_count_open_tasks, &open)) != KOOP_OK)
         goto done;
     if (open.open_tasks) {
-        rc = koop_call_fail(call, KOOP_CONFLICT,
-                            "osoba %s ma w programie %s %d otwarte zadanie(a): zakończ je lub anuluj przed "
-                            "usunięciem z ZZK",
-                            q->person, ipw->number, open.open_tasks);
+        rc = koop_fail(call, ZZK_OPEN_TASKS, "person", q->person, ipw->number, KOOP_NUM(open.open_tasks));
         goto done;
     }
     if ((rc = cases_step_date(call, "date", q->date, m->added, date)) != KOOP_OK)
         goto done;
     if (cases_date_before(date, m->added)) {
-        rc = koop_call_fail(call, KOOP_INVALID, "--date: %s jest przed dołączeniem do ZZK (%s)", date, m->added);
+        rc = koop_fail(call, DATE_ORDER, "date", date, "zzk_added", m->added);
         goto done;
     }
     if ((rc = cases_set(call, &m->removed, date)) != KOOP_OK)

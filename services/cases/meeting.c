@@ -53,14 +53,13 @@ cases_meeting_add(koop_call_t *call)
         (rc = koop_check_text(call, "decisions", q->decisions, 0, KOOP_MAX_TEXT)) != KOOP_OK)
         return rc;
     if (q->n_participants > CASES_MAX_LIST)
-        return koop_call_fail(call, KOOP_INVALID, "--participants: najwyżej %d osób", CASES_MAX_LIST);
+        return koop_fail(call, LIST_TOO_LONG, "participants", KOOP_NUM(CASES_MAX_LIST));
     for (size_t i = 0; i < q->n_participants; i++) {
         if ((rc = cases_check_id(call, "participants", q->participants[i], 1)) != KOOP_OK)
             return rc;
         for (size_t j = 0; j < i; j++)
             if (strcmp(q->participants[i], q->participants[j]) == 0)
-                return koop_call_fail(call, KOOP_INVALID, "--participants: osoba %s podana dwa razy",
-                                      q->participants[i]);
+                return koop_fail(call, LIST_DUPLICATE, "participants", q->participants[i]);
     }
     if ((rc = cases_ipw_load(call, &who, "ipw", q->ipw, 1, &ipw)) != KOOP_OK)
         return rc;
@@ -68,8 +67,7 @@ cases_meeting_add(koop_call_t *call)
         const Koop__Cases__ZzkMember *zm = s_ever_member(ipw, q->participants[i]);
         size_t k;
         if (!zm) {
-            rc = koop_call_fail(call, KOOP_INVALID, "--participants: osoba %s nie należy do ZZK programu %s",
-                                q->participants[i], ipw->number);
+            rc = koop_fail(call, ZZK_MEMBER_REQUIRED, "participants", q->participants[i], ipw->number);
             goto done;
         }
         if (!zm->institution || !*zm->institution)
@@ -154,11 +152,11 @@ cases_referral_send(koop_call_t *call)
     if ((rc = cases_ipw_load(call, &who, "ipw", q->ipw, 1, &ipw)) != KOOP_OK)
         return rc;
     if (q->goal && *q->goal) {
-        rc = cases_load(call, "goal", &koop__cases__goal__descriptor, "goal", q->goal, "cel", (ProtobufCMessage **)&goal);
+        rc = cases_load(call, "goal", &koop__cases__goal__descriptor, "goal", q->goal, (ProtobufCMessage **)&goal);
         if (rc != KOOP_OK)
             goto done;
         if (!goal->ipw || strcmp(goal->ipw, ipw->id) != 0) {
-            rc = koop_call_fail(call, KOOP_INVALID, "--goal: cel %s nie należy do tego programu", q->goal);
+            rc = koop_fail(call, GOAL_OTHER_IPW, "goal", q->goal);
             goto done;
         }
     }
@@ -194,28 +192,29 @@ done:
 }
 
 typedef struct {
-    const char *verb;
+    const char *method;  /* the step asked for, a word of errors.def */
     Koop__Cases__ReferralStatus from, to;
     const char *type;
     const char *summary;
 } s_referral_step_t;
 
-static const s_referral_step_t s_accept = {"przyjąć", RS(SENT), RS(ACCEPTED), "referral.accepted",
+static const s_referral_step_t s_accept = {"referral.accept", RS(SENT), RS(ACCEPTED), "referral.accepted",
                                            "skierowanie przyjęte"};
-static const s_referral_step_t s_decline = {"odrzucić", RS(SENT), RS(DECLINED), "referral.declined",
+static const s_referral_step_t s_decline = {"referral.decline", RS(SENT), RS(DECLINED), "referral.declined",
                                             "skierowanie odrzucone"};
-static const s_referral_step_t s_finish = {"zakończyć", RS(ACCEPTED), RS(DONE), "referral.done",
+static const s_referral_step_t s_finish = {"referral.done", RS(ACCEPTED), RS(DONE), "referral.done",
                                            "usługa zrealizowana"};
 
+/* The state as a word of errors.def, for refusals. */
 static const char *
-s_referral_status_name(Koop__Cases__ReferralStatus st)
+s_referral_state_word(Koop__Cases__ReferralStatus st)
 {
     switch (st) {
-    case RS(SENT): return "wysłane (sent)";
-    case RS(ACCEPTED): return "przyjęte (accepted)";
-    case RS(DECLINED): return "odrzucone (declined)";
-    case RS(DONE): return "zrealizowane (done)";
-    default: return "nieokreślone";
+    case RS(SENT): return "referral_sent";
+    case RS(ACCEPTED): return "referral_accepted";
+    case RS(DECLINED): return "referral_declined";
+    case RS(DONE): return "referral_done";
+    default: return "?";
     }
 }
 
@@ -236,21 +235,21 @@ s_referral_step(koop_call_t *call, const s_referral_step_t *s)
     if ((rc = koop_check_date(call, "date", q->date, 0)) != KOOP_OK ||
         (rc = koop_check_text(call, "reason", q->reason, 0, 1000)) != KOOP_OK)
         return rc;
-    if ((rc = cases_load(call, "referral", &koop__cases__referral__descriptor, "referral", q->referral, "skierowanie",
+    if ((rc = cases_load(call, "referral", &koop__cases__referral__descriptor, "referral", q->referral,
                          (ProtobufCMessage **)&r)) != KOOP_OK)
         return rc;
     if ((rc = cases_ipw_load(call, &who, "ipw", r->ipw, 1, &ipw)) != KOOP_OK)
         goto done;
     if (r->status != s->from) {
-        rc = koop_call_fail(call, KOOP_CONFLICT, "niedozwolone przejście: nie można %s skierowania, bo jest %s", s->verb,
-                            s_referral_status_name(r->status));
+        rc = koop_fail(call, STATE_ILLEGAL_TRANSITION, NULL, r->id, s_referral_state_word(r->status), s->method,
+                       s_referral_state_word(s->from));
         goto done;
     }
     last = r->status == RS(ACCEPTED) && r->accepted ? r->accepted : r->sent;
     if ((rc = cases_step_date(call, "date", q->date, last, date)) != KOOP_OK)
         goto done;
     if (last && cases_date_before(date, last)) {
-        rc = koop_call_fail(call, KOOP_INVALID, "--date: %s jest przed poprzednim krokiem skierowania (%s)", date, last);
+        rc = koop_fail(call, DATE_ORDER, "date", date, "referral_last_step", last);
         goto done;
     }
     r->status = s->to;

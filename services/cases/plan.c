@@ -37,17 +37,17 @@ s_area_name(Koop__Cases__Area a)
     return a >= 0 && (size_t)a < KOOP_ARRAY_LEN(names) ? names[a] : "?";
 }
 
-/* Loads the goal `id` (option `field`) and checks it belongs to ipw. */
+/* Loads the goal `id` (request field `field`) and checks it belongs to ipw. */
 static int
 s_goal_of(koop_call_t *call, const char *field, const char *id, const char *ipw, Koop__Cases__Goal **out)
 {
-    int rc = cases_load(call, "goal", &koop__cases__goal__descriptor, field, id, "cel", (ProtobufCMessage **)out);
+    int rc = cases_load(call, "goal", &koop__cases__goal__descriptor, field, id, (ProtobufCMessage **)out);
     if (rc != KOOP_OK)
         return rc;
     if (!(*out)->ipw || strcmp((*out)->ipw, ipw) != 0) {
         koop__cases__goal__free_unpacked(*out, NULL);
         *out = NULL;
-        return koop_call_fail(call, KOOP_INVALID, "--%s: cel %s nie należy do tego programu", field, id);
+        return koop_fail(call, GOAL_OTHER_IPW, field, id);
     }
     return KOOP_OK;
 }
@@ -75,8 +75,7 @@ cases_check_children(koop_call_t *call, const char *ipw)
     if (rc != KOOP_OK)
         return rc;
     if (c.n >= CASES_MAX_CHILDREN)
-        return koop_call_fail(call, KOOP_INVALID, "program ma już %d celów, zadań, spotkań i skierowań",
-                              CASES_MAX_CHILDREN);
+        return koop_fail(call, RECORD_LIMIT, "ipw", "ipw", KOOP_NUM(CASES_MAX_CHILDREN), "children");
     return KOOP_OK;
 }
 
@@ -113,11 +112,8 @@ cases_goal_add(koop_call_t *call)
     cases_audit_note(call, NULL, q->ipw, NULL);
     if ((rc = cases_caller(call, &who)) != KOOP_OK)
         return rc;
-    if (!q->has_area || q->area <= KOOP__CASES__AREA__AREA_UNSPECIFIED || q->area > KOOP__CASES__AREA__AREA_OTHER)
-        return koop_call_fail(call, KOOP_INVALID,
-                              "brak lub nieprawidłowy --area (dozwolone: work housing health addiction parenting "
-                              "education finances relations legal other)");
-    if ((rc = cases_check_psr(call, "baseline", q->has_baseline, q->baseline)) != KOOP_OK ||
+    if ((rc = koop_check_enum(call, "area", q->has_area, q->area, &koop__cases__area__descriptor, 1, 0, 1)) != KOOP_OK ||
+        (rc = cases_check_psr(call, "baseline", q->has_baseline, q->baseline)) != KOOP_OK ||
         (rc = cases_check_psr(call, "target", q->has_target, q->target)) != KOOP_OK ||
         (rc = koop_check_text(call, "description", q->description, 0, KOOP_MAX_TEXT)) != KOOP_OK ||
         (rc = koop_check_date(call, "date", q->date, 0)) != KOOP_OK)
@@ -166,19 +162,19 @@ cases_goal_scale(koop_call_t *call)
     if ((rc = cases_check_psr(call, "value", q->has_value, q->value)) != KOOP_OK ||
         (rc = koop_check_date(call, "date", q->date, 1)) != KOOP_OK)
         return rc;
-    if ((rc = cases_load(call, "goal", &koop__cases__goal__descriptor, "goal", q->goal, "cel",
-                         (ProtobufCMessage **)&g)) != KOOP_OK)
+    if ((rc = cases_load(call, "goal", &koop__cases__goal__descriptor, "goal", q->goal, (ProtobufCMessage **)&g)) !=
+        KOOP_OK)
         return rc;
     if ((rc = cases_ipw_load(call, &who, "ipw", g->ipw, 1, &ipw)) != KOOP_OK)
         goto done;
     if ((rc = cases_ipw_date(call, ipw, q->date, date)) != KOOP_OK)
         goto done;
     if (g->n_scalings >= CASES_MAX_SCALINGS) {
-        rc = koop_call_fail(call, KOOP_INVALID, "cel ma już %d ocen", CASES_MAX_SCALINGS);
+        rc = koop_fail(call, RECORD_LIMIT, "goal", "goal", KOOP_NUM(CASES_MAX_SCALINGS), "scalings");
         goto done;
     }
     if (!(s = calloc(1, sizeof *s))) {
-        rc = koop_call_fail(call, KOOP_INTERNAL, "brak pamięci");
+        rc = koop_fail(call, INTERNAL_NO_MEMORY, NULL);
         goto done;
     }
     koop__cases__scaling__init(s);
@@ -265,9 +261,7 @@ cases_task_add(koop_call_t *call)
     if ((rc = cases_person(call, "owner", q->owner, &owner)) != KOOP_OK)
         goto done;
     if (!cases_member(ipw, owner.id)) {
-        rc = koop_call_fail(call, KOOP_INVALID,
-                            "--owner: osoba %s nie należy do ZZK programu %s (dodaj ją: ipw member add)", owner.id,
-                            ipw->number);
+        rc = koop_fail(call, ZZK_MEMBER_REQUIRED, "owner", owner.id, ipw->number);
         goto done;
     }
     if (q->service && *q->service && (rc = cases_catalogue(call, "service", q->service, provider, &provider_sector)) != KOOP_OK)
@@ -303,28 +297,31 @@ done:
 }
 
 typedef struct {
-    const char *verb;
+    const char *method;  /* the step asked for, a word of errors.def */
     unsigned from;
+    const char *needs;   /* the states of `from`, a word */
     Koop__Cases__TaskStatus to;
     const char *type;
     const char *summary;
 } s_task_step_t;
 
-static const s_task_step_t s_start = {"rozpocząć", 1u << TS(PLANNED), TS(IN_PROGRESS), "task.started", "rozpoczęto"};
-static const s_task_step_t s_done = {"zakończyć", 1u << TS(PLANNED) | 1u << TS(IN_PROGRESS), TS(DONE), "task.done",
-                                     "wykonano"};
-static const s_task_step_t s_cancel = {"anulować", 1u << TS(PLANNED) | 1u << TS(IN_PROGRESS), TS(CANCELLED),
-                                       "task.cancelled", "anulowano"};
+static const s_task_step_t s_start = {"task.start", 1u << TS(PLANNED), "task_planned", TS(IN_PROGRESS),
+                                      "task.started", "rozpoczęto"};
+static const s_task_step_t s_done = {"task.done", 1u << TS(PLANNED) | 1u << TS(IN_PROGRESS), "task_open", TS(DONE),
+                                     "task.done", "wykonano"};
+static const s_task_step_t s_cancel = {"task.cancel", 1u << TS(PLANNED) | 1u << TS(IN_PROGRESS), "task_open",
+                                       TS(CANCELLED), "task.cancelled", "anulowano"};
 
+/* The state as a word of errors.def, for refusals. */
 static const char *
-s_task_status_name(Koop__Cases__TaskStatus st)
+s_task_state_word(Koop__Cases__TaskStatus st)
 {
     switch (st) {
-    case TS(PLANNED): return "zaplanowane (planned)";
-    case TS(IN_PROGRESS): return "w toku (in_progress)";
-    case TS(DONE): return "wykonane (done)";
-    case TS(CANCELLED): return "anulowane (cancelled)";
-    default: return "nieokreślone";
+    case TS(PLANNED): return "task_planned";
+    case TS(IN_PROGRESS): return "task_in_progress";
+    case TS(DONE): return "task_done";
+    case TS(CANCELLED): return "task_cancelled";
+    default: return "?";
     }
 }
 
@@ -345,22 +342,20 @@ s_task_step(koop_call_t *call, const s_task_step_t *s)
     if ((rc = koop_check_date(call, "date", q->date, 0)) != KOOP_OK ||
         (rc = koop_check_text(call, "reason", q->reason, 0, 1000)) != KOOP_OK)
         return rc;
-    if ((rc = cases_load(call, "task", &koop__cases__task__descriptor, "task", q->task, "zadanie",
-                         (ProtobufCMessage **)&t)) != KOOP_OK)
+    if ((rc = cases_load(call, "task", &koop__cases__task__descriptor, "task", q->task, (ProtobufCMessage **)&t)) !=
+        KOOP_OK)
         return rc;
     if ((rc = cases_ipw_load(call, &who, "ipw", t->ipw, 1, &ipw)) != KOOP_OK)
         goto done;
     if (!(s->from & (1u << t->status))) {
-        rc = koop_call_fail(call, KOOP_CONFLICT, "niedozwolone przejście: nie można %s zadania, bo jest %s", s->verb,
-                            s_task_status_name(t->status));
+        rc = koop_fail(call, STATE_ILLEGAL_TRANSITION, NULL, t->id, s_task_state_word(t->status), s->method, s->needs);
         goto done;
     }
     floor = t->started && *t->started ? t->started : ipw->opened;
     if ((rc = cases_step_date(call, "date", q->date, floor, date)) != KOOP_OK)
         goto done;
     if (cases_date_before(date, floor)) {
-        rc = koop_call_fail(call, KOOP_INVALID, "--date: %s jest przed %s (%s)", date,
-                            floor == ipw->opened ? "otwarciem programu" : "rozpoczęciem zadania", floor);
+        rc = koop_fail(call, DATE_ORDER, "date", date, floor == ipw->opened ? "ipw_opened" : "task_started", floor);
         goto done;
     }
     t->status = s->to;

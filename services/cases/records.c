@@ -26,7 +26,7 @@ int
 cases_new_id(koop_call_t *call, char out[KOOP_ID_LEN])
 {
     if (koop_id_new(out) != 0)
-        return koop_call_fail(call, KOOP_INTERNAL, "nie można utworzyć identyfikatora");
+        return koop_fail(call, INTERNAL_ID, NULL);
     return KOOP_OK;
 }
 
@@ -35,18 +35,17 @@ cases_check_id(koop_call_t *call, const char *field, const char *value, int requ
 {
     if (!value || !*value) {
         if (required)
-            return koop_call_fail(call, KOOP_INVALID, "brak wymaganego pola --%s", field);
+            return koop_fail(call, FIELD_REQUIRED, field);
         return KOOP_OK;
     }
     if (!koop_id_valid(value))
-        return koop_call_fail(call, KOOP_INVALID, "pole --%s: '%.40s' nie jest identyfikatorem", field,
-                              value);
+        return koop_fail(call, ID_INVALID, field, value);
     return KOOP_OK;
 }
 
 int
 cases_load(koop_call_t *call, const char *table, const ProtobufCMessageDescriptor *desc,
-           const char *field, const char *id, const char *what, ProtobufCMessage **out)
+           const char *field, const char *id, ProtobufCMessage **out)
 {
     int rc;
     *out = NULL;
@@ -54,8 +53,7 @@ cases_load(koop_call_t *call, const char *table, const ProtobufCMessageDescripto
         return rc;
     rc = koop_record_get(call->txn, cases_dbi(call, table), id, desc, out);
     if (rc == MDB_NOTFOUND)
-        return koop_call_fail(call, KOOP_NOT_FOUND, "pole --%s: nie ma takiego rekordu (%s: %s)", field,
-                              what, id);
+        return koop_fail(call, RECORD_NOT_FOUND, field, table, id);
     if (rc != 0)
         return koop_call_store_error(call, rc);
     return KOOP_OK;
@@ -74,9 +72,9 @@ int
 cases_check_psr(koop_call_t *call, const char *field, int has, int32_t value)
 {
     if (!has)
-        return koop_call_fail(call, KOOP_INVALID, "brak wymaganego pola --%s (skala PSR 0–10)", field);
+        return koop_fail(call, PSR_REQUIRED, field);
     if (value < 0 || value > 10)
-        return koop_call_fail(call, KOOP_INVALID, "pole --%s: %d poza skalą PSR 0–10", field, (int)value);
+        return koop_fail(call, PSR_RANGE, field, KOOP_NUM(value));
     return KOOP_OK;
 }
 
@@ -88,11 +86,12 @@ cases_check_pesel(koop_call_t *call, const char *field, const char *value, int r
 {
     if (!value || !*value) {
         if (required)
-            return koop_call_fail(call, KOOP_INVALID, "brak wymaganego pola --%s", field);
+            return koop_fail(call, FIELD_REQUIRED, field);
         return KOOP_OK;
     }
+    /* the number itself is not repeated: messages go to the audit log */
     if (strlen(value) != 11 || strspn(value, "0123456789") != 11)
-        return koop_call_fail(call, KOOP_INVALID, "pole --%s: numer PESEL ma 11 cyfr", field);
+        return koop_fail(call, PESEL_INVALID, field);
     return KOOP_OK;
 }
 
@@ -244,9 +243,7 @@ cases_record_change(koop_call_t *call, const cases_change_t *ch)
             /* a programming error: refuse the whole change rather than leak */
             koop_error("%s: SHARED facts of %s hold something that is not an id or a date", call->method,
                        ch->type);
-            return koop_call_fail(call, KOOP_INTERNAL,
-                                  "błąd wewnętrzny: zdarzenie %s nie przeszło kontroli prywatności; nic nie zapisano",
-                                  ch->type);
+            return koop_fail(call, INTERNAL_PRIVACY, NULL, ch->type);
         }
         if ((rc = koop_call_emit(call, ch->type, KOOP__SCOPE__SCOPE_SHARED, ch->facts)) != KOOP_OK)
             return rc;
@@ -312,7 +309,7 @@ cases_ipw_date(koop_call_t *call, const Koop__Cases__Ipw *ipw, const char *given
     if (rc != KOOP_OK)
         return rc;
     if (cases_date_before(out, ipw->opened))
-        return koop_call_fail(call, KOOP_INVALID, "--date: %s jest przed otwarciem programu (%s)", out, ipw->opened);
+        return koop_fail(call, DATE_ORDER, "date", out, "ipw_opened", ipw->opened);
     return KOOP_OK;
 }
 
@@ -326,7 +323,7 @@ cases_reply_list(koop_call_t *call, const ProtobufCMessageDescriptor *list_desc,
     ProtobufCMessage *list = calloc(1, list_desc->sizeof_message);
     int rc;
     if (!list)
-        return koop_call_fail(call, KOOP_INTERNAL, "brak pamięci");
+        return koop_fail(call, INTERNAL_NO_MEMORY, NULL);
     protobuf_c_message_init(list_desc, list);
     *(size_t *)((char *)list + f->quantifier_offset) = n;
     *(ProtobufCMessage ***)((char *)list + f->offset) = items;
@@ -345,7 +342,7 @@ cases_set(koop_call_t *call, char **field, const char *value)
 {
     char *copy = NULL;
     if (value && *value && !(copy = strdup(value)))
-        return koop_call_fail(call, KOOP_INTERNAL, "brak pamięci");
+        return koop_fail(call, INTERNAL_NO_MEMORY, NULL);
     free(*field);
     *field = copy;
     return KOOP_OK;
@@ -357,7 +354,7 @@ cases_append(koop_call_t *call, void *array_p, size_t *n, void *elem)
     void ***arr = array_p;
     void **grown = realloc(*arr, (*n + 1) * sizeof *grown);
     if (!grown)
-        return koop_call_fail(call, KOOP_INTERNAL, "brak pamięci");
+        return koop_fail(call, INTERNAL_NO_MEMORY, NULL);
     grown[*n] = elem;
     *arr = grown;
     (*n)++;
@@ -370,7 +367,7 @@ cases_append_str(koop_call_t *call, char ***array, size_t *n, const char *value)
     char *copy = strdup(value ? value : "");
     int rc;
     if (!copy)
-        return koop_call_fail(call, KOOP_INTERNAL, "brak pamięci");
+        return koop_fail(call, INTERNAL_NO_MEMORY, NULL);
     if ((rc = cases_append(call, array, n, copy)) != KOOP_OK)
         free(copy);
     return rc;

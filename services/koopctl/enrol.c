@@ -1,7 +1,7 @@
 /*
- * sync.c - `koopctl enrol CERT` (a hub's allow-list), see docs/SYNC.md.
+ * enrol.c - `koopctl enrol CERT` (a hub's allow-list), see docs/SYNC.md.
  * (`sync status` is a method of api.def, printed by common/present_sync.c.)
- *
+ * Errors are codes of errors.def (cli.*), printed by kc_error.
  */
 #include "koopctl.h"
 #include "koop.h"
@@ -32,48 +32,41 @@ kc_enrol(kc_ctx_t *ctx, int argc, char **argv)
 {
     static const uint8_t zero[32];
     char dir[PATH_MAX + 32], path[PATH_MAX + 128], tmp[PATH_MAX + 160], hex[65];
-    const char *node = NULL, *cert_path;
+    const char *node = NULL, *cert_path, *field;
     zcert_t *in = NULL, *out = NULL;
     struct timeval tv;
     int rc;
 
-    if (argc != 1 && !(argc == 3 && strcmp(argv[1], "--node") == 0)) {
-        fprintf(stderr, "użycie: koopctl -c HUB.conf enrol PLIK_CERTYFIKATU_PUBLICZNEGO [--node ID_WĘZŁA]\n");
-        return KC_USAGE;
-    }
+    if (argc != 1 && !(argc == 3 && strcmp(argv[1], "--node") == 0))
+        return kc_error(ctx, KC_USAGE, CLI_ENROL_USAGE, NULL);
     cert_path = argv[0];
     if (argc == 3)
         node = argv[2];
     if ((rc = kc_load_config(ctx)) != KC_OK)
         return rc;
-    if (!koop_config_is_hub(&ctx->cfg)) {
-        fprintf(stderr, "błąd: %s nie jest konfiguracją huba (role = hub): węzły zapisuje się w hubie\n",
-                ctx->conf_path);
-        return KC_USAGE;
-    }
+    if (!koop_config_is_hub(&ctx->cfg))
+        return kc_error(ctx, KC_USAGE, CLI_NOT_HUB, NULL, ctx->conf_path);
     in = zcert_load(cert_path);
     if (!in || memcmp(zcert_public_key(in), zero, 32) == 0) {
-        fprintf(stderr, "błąd: %s nie jest certyfikatem węzła (oczekiwano KATALOG_WĘZŁA/keys/node.pub)\n",
-                cert_path);
-        rc = KC_USAGE;
+        rc = kc_error(ctx, KC_USAGE, CLI_NOT_CERTIFICATE, NULL, cert_path);
         goto done;
     }
+    /* the node named by --node, else by the certificate */
+    field = node ? "node" : NULL;
     if (!node)
         node = zcert_meta(in, "node-id");
     if (node && !s_valid_id(node)) {
-        fprintf(stderr, "błąd: nieprawidłowy identyfikator węzła '%s'\n", node);
-        rc = KC_USAGE;
+        rc = kc_error(ctx, KC_USAGE, CLI_NODE_ID, field, node);
         goto done;
     }
     if (node && strcmp(node, ctx->cfg.node_id) == 0) {
-        fprintf(stderr, "błąd: to klucz samego huba %s\n", node);
-        rc = KC_REFUSED;
+        rc = kc_error(ctx, KC_REFUSED, CLI_OWN_KEY, field, node);
         goto done;
     }
     /* only the public key goes to the hub, with who it is and when it was enrolled */
     out = zcert_new_from(zcert_public_key(in), zero);
     if (!out) {
-        rc = KC_REFUSED;
+        rc = kc_error(ctx, KC_REFUSED, INTERNAL_NO_MEMORY, NULL);
         goto done;
     }
     if (node)
@@ -89,8 +82,7 @@ kc_enrol(kc_ctx_t *ctx, int argc, char **argv)
     mkdir(dir, 0700);
     snprintf(dir, sizeof dir, "%s/keys/enrolled", ctx->cfg.dir);
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        fprintf(stderr, "błąd: nie można utworzyć %s: %s\n", dir, strerror(errno));
-        rc = KC_REFUSED;
+        rc = kc_error(ctx, KC_REFUSED, CLI_FILE, NULL, dir, strerror(errno));
         goto done;
     }
     snprintf(path, sizeof path, "%s/%s.pub", dir, hex);
@@ -98,9 +90,8 @@ kc_enrol(kc_ctx_t *ctx, int argc, char **argv)
     /* write and rename: the hub rereads the directory when it changes, and
      * never sees half a file */
     if (zcert_save_public(out, tmp) != 0 || rename(tmp, path) != 0) {
-        fprintf(stderr, "błąd: nie można zapisać %s: %s\n", path, strerror(errno));
+        rc = kc_error(ctx, KC_REFUSED, CLI_FILE, NULL, path, strerror(errno));
         unlink(tmp);
-        rc = KC_REFUSED;
         goto done;
     }
     if (ctx->json) {

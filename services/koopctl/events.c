@@ -33,10 +33,20 @@ kc_events(kc_ctx_t *ctx, int argc, char **argv)
     after_s = json_string_value(json_object_get(opts, "after"));
     limit_s = json_string_value(json_object_get(opts, "limit"));
     node = json_string_value(json_object_get(opts, "node"));
-    if (!stream || json_object_size(opts) != (size_t)(1 + !!after_s + !!limit_s + !!node)) {
+    if (!stream) {
         json_decref(opts);
-        return !stream ? kc_error(ctx, KC_USAGE, FIELD_REQUIRED, "stream")
-                       : kc_error(ctx, KC_USAGE, FIELD_UNKNOWN, "stream");
+        return kc_error(ctx, KC_USAGE, FIELD_REQUIRED, "stream");
+    }
+    {
+        const char *key;
+        json_t *v;
+        json_object_foreach(opts, key, v) {
+            if (strcmp(key, "stream") && strcmp(key, "after") && strcmp(key, "limit") && strcmp(key, "node")) {
+                rc = kc_error(ctx, KC_USAGE, FIELD_UNKNOWN, key);
+                json_decref(opts);
+                return rc;
+            }
+        }
     }
     if (after_s) {
         char *end;

@@ -79,10 +79,7 @@ kc_fail(kc_ctx_t *ctx, const koop_error_t *e, int exit_code)
     const char *field_label = NULL;
     if (e->field[0]) {
         /* the field as the option that sets it: --share-with */
-        snprintf(label, sizeof label, "--%s", e->field);
-        for (char *p = label + 2; *p; p++)
-            if (*p == '_')
-                *p = '-';
+        koop_field_option(e->field, label, sizeof label);
         field_label = label;
     }
     if (ctx->json) {

@@ -111,7 +111,7 @@ notif_inbox_list(koop_call_t *call)
     s_list l = {(const Koop__Notif__InboxQuery *)call->req, NULL, 0, 0, 0};
     int rc;
     if (!call->caller[0])
-        return koop_call_fail(call, KOOP_DENIED, "skrzynka jest osobista: podaj --as ID_OSOBY");
+        return koop_fail(call, ACCESS_NO_CALLER, "as", "inbox");
     rc = s_scan(n, call->txn, call->caller, s_collect, &l);
     if (rc == 0) {
         out.n_items = l.n;
@@ -120,7 +120,7 @@ notif_inbox_list(koop_call_t *call)
         out.unread = l.unread;
         rc = koop_call_reply(call, &out.base);
     } else {
-        rc = rc == ENOMEM ? koop_call_fail(call, KOOP_INTERNAL, "brak pamięci") : koop_call_store_error(call, rc);
+        rc = rc == ENOMEM ? koop_fail(call, INTERNAL_NO_MEMORY, NULL) : koop_call_store_error(call, rc);
     }
     for (size_t i = 0; i < l.n; i++)
         koop__notif__inbox_entry__free_unpacked(l.items[i], NULL);
@@ -170,15 +170,17 @@ notif_inbox_read(koop_call_t *call)
     s_mark m;
     int rc;
     if (!call->caller[0])
-        return koop_call_fail(call, KOOP_DENIED, "skrzynka jest osobista: podaj --as ID_OSOBY");
-    if (!q->id || !*q->id || strlen(q->id) > 200)
-        return koop_call_fail(call, KOOP_INVALID, "podaj --id WPISU (albo --id all)");
+        return koop_fail(call, ACCESS_NO_CALLER, "as", "inbox");
+    if (!q->id || !*q->id)
+        return koop_fail(call, INBOX_ID_REQUIRED, "id");
+    if (strlen(q->id) > 200)
+        return koop_fail(call, FIELD_TEXT, "id", "200");
     m.id = q->id;
     m.found = 0;
     if ((rc = s_scan(n, call->txn, call->caller, s_mark_read, &m)) != 0)
         return koop_call_store_error(call, rc);
     if (!m.found && strcmp(q->id, "all") != 0)
-        return koop_call_fail(call, KOOP_NOT_FOUND, "nie ma takiego wpisu w Twojej skrzynce: %.60s", q->id);
+        return koop_fail(call, RECORD_NOT_FOUND, "id", "inbox_entry", q->id);
     /* answer with the inbox as it is now */
     call->req = &all.base;
     rc = notif_inbox_list(call);

@@ -129,10 +129,10 @@ s_prefs(koop_call_t *call)
     Koop__Notif__Recipient *r;
     int rc;
     if (!call->caller[0])
-        return koop_call_fail(call, KOOP_DENIED, "ustawienia są osobiste: podaj --as ID_OSOBY");
+        return koop_fail(call, ACCESS_NO_CALLER, "as", "prefs");
     r = notif_recipient_get(n, call->txn, call->caller);
     if (!r)
-        return koop_call_fail(call, KOOP_NOT_FOUND, "nie znam osoby %.60s (czy jest w rejestrze?)", call->caller);
+        return koop_fail(call, RECIPIENT_UNKNOWN, "as", call->caller);
     if (p->has_mail) {
         r->has_mail = 1;
         r->mail = p->mail;
@@ -144,7 +144,7 @@ s_prefs(koop_call_t *call)
     if (p->has_due_days) {
         if (p->due_days < 1 || p->due_days > 60) {
             koop__notif__recipient__free_unpacked(r, NULL);
-            return koop_call_fail(call, KOOP_INVALID, "--due-days: od 1 do 60 dni");
+            return koop_fail(call, FIELD_RANGE, "due_days", KOOP_NUM(p->due_days), "1", "60");
         }
         r->has_due_days = 1;
         r->due_days = p->due_days;
@@ -161,7 +161,7 @@ s_prefs(koop_call_t *call)
             r->quiet_to = to;
         } else {
             koop__notif__recipient__free_unpacked(r, NULL);
-            return koop_call_fail(call, KOOP_INVALID, "--quiet: godziny ciszy jako OD-DO, np. 22-7, albo none");
+            return koop_fail(call, QUIET_INVALID, "quiet", p->quiet);
         }
     }
     r->has_has_prefs = 1;

@@ -1,5 +1,6 @@
 /* catalogue.c - the list of activities and services (lista aktywności i usług). */
 #include "registry.h"
+#include "check.h"
 #include "clock.h"
 #include "text.h"
 
@@ -16,20 +17,9 @@ s_check_entry(koop_call_t *call, const ProtobufCMessage *m)
         return rc;
     if ((rc = reg_check_ref(call, &reg_institution_kind, "provider", r->provider)) != KOOP_OK)
         return rc;
-    if (r->n_target == 0)
-        return koop_call_fail(call, KOOP_INVALID,
-                              "brak wymaganego pola --target (po przecinku: children_youth adults "
-                              "families seniors pzk_members)");
-    for (size_t i = 0; i < r->n_target; i++) {
-        if (r->target[i] <= KOOP__REG__TARGET__TARGET_UNSPECIFIED ||
-            r->target[i] > KOOP__REG__TARGET__TARGET_PZK_MEMBERS)
-            return koop_call_fail(call, KOOP_INVALID,
-                                  "--target: nieznana grupa (dozwolone: children_youth adults "
-                                  "families seniors pzk_members)");
-        for (size_t j = 0; j < i; j++)
-            if (r->target[i] == r->target[j])
-                return koop_call_fail(call, KOOP_INVALID, "--target: grupa podana dwa razy");
-    }
+    if ((rc = koop_check_enum_list(call, "target", r->target, r->n_target, 0, &koop__reg__target__descriptor, 1, 0,
+                                   1)) != KOOP_OK)
+        return rc;
     if ((rc = reg_check_text(call, "category", r->category, 1, 100)) != KOOP_OK)
         return rc;
     if ((rc = reg_check_text(call, "area", r->area, 0, 200)) != KOOP_OK)
@@ -42,7 +32,7 @@ s_check_entry(koop_call_t *call, const ProtobufCMessage *m)
 }
 
 const reg_kind_t reg_catalogue_kind = {
-    "catalogue", "usługa", &koop__reg__catalogue_entry__descriptor, KOOP__SCOPE__SCOPE_SHARED,
+    "catalogue", "catalogue", &koop__reg__catalogue_entry__descriptor, KOOP__SCOPE__SCOPE_SHARED,
     "catalogue.added", "catalogue.updated", s_check_entry,
 };
 

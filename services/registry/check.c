@@ -1,4 +1,4 @@
-/* check.c - validation of registry input; every failure names the field in Polish. */
+/* check.c - validation of registry input; every failure names the request field (errors.def). */
 #include "registry.h"
 #include "check.h"
 #include "text.h"
@@ -31,8 +31,7 @@ reg_check_teryt(koop_call_t *call, const char *value)
             goto bad;
     return KOOP_OK;
 bad:
-    return koop_call_fail(call, KOOP_INVALID,
-                          "pole --teryt: '%.20s' nie jest kodem TERYT (2, 4 lub 7 cyfr)", value);
+    return koop_fail(call, TERYT_INVALID, "teryt", value);
 }
 
 int
@@ -42,8 +41,7 @@ reg_check_contact(koop_call_t *call, const char *email, const char *phone)
     if ((rc = reg_check_text(call, "email", email, 0, 254)) != KOOP_OK)
         return rc;
     if (email && *email && !koop_text_email(email))
-        return koop_call_fail(call, KOOP_INVALID, "pole --email: '%.80s' nie jest adresem e-mail",
-                              email);
+        return koop_fail(call, EMAIL_INVALID, "email", email);
     return koop_check_phone(call, "phone", phone);
 }
 
@@ -57,9 +55,8 @@ int
 reg_check_ref(koop_call_t *call, const reg_kind_t *kind, const char *field, const char *id)
 {
     if (!id || !*id)
-        return koop_call_fail(call, KOOP_INVALID, "brak wymaganego pola --%s", field);
+        return koop_fail(call, FIELD_REQUIRED, field);
     if (!koop_record_exists(call->txn, reg_dbi(call, kind), id))
-        return koop_call_fail(call, KOOP_NOT_FOUND, "pole --%s: nie ma takiego rekordu (%s: %.60s)",
-                              field, kind->what, id);
+        return koop_fail(call, RECORD_NOT_FOUND, field, kind->what, id);
     return KOOP_OK;
 }

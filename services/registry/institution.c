@@ -1,5 +1,6 @@
 /* institution.c - institutions and the people who work in them. */
 #include "registry.h"
+#include "check.h"
 #include "text.h"
 
 #include <string.h>
@@ -11,16 +12,11 @@ s_check_institution(koop_call_t *call, const ProtobufCMessage *m)
     int rc;
     if ((rc = reg_check_text(call, "name", r->name, 1, 300)) != KOOP_OK)
         return rc;
-    if (!r->has_sector || r->sector <= KOOP__REG__SECTOR__SECTOR_UNSPECIFIED ||
-        r->sector > KOOP__REG__SECTOR__SECTOR_OTHER)
-        return koop_call_fail(call, KOOP_INVALID,
-                              "brak lub nieprawidłowy --sector (dozwolone: social_assistance "
-                              "family_support labour_office police court education health housing "
-                              "ngo culture_sport church other)");
-    if (!r->has_level || r->level <= KOOP__REG__LEVEL__LEVEL_UNSPECIFIED ||
-        r->level > KOOP__REG__LEVEL__LEVEL_VOIVODESHIP)
-        return koop_call_fail(call, KOOP_INVALID,
-                              "brak lub nieprawidłowy --level (dozwolone: gmina powiat voivodeship)");
+    if ((rc = koop_check_enum(call, "sector", r->has_sector, r->sector, &koop__reg__sector__descriptor, 1, 0, 1)) !=
+            KOOP_OK ||
+        (rc = koop_check_enum(call, "level", r->has_level, r->level, &koop__reg__level__descriptor, 1, 0, 1)) !=
+            KOOP_OK)
+        return rc;
     if ((rc = reg_check_teryt(call, r->teryt)) != KOOP_OK)
         return rc;
     if ((rc = reg_check_text(call, "address", r->address, 0, 500)) != KOOP_OK)
@@ -29,7 +25,7 @@ s_check_institution(koop_call_t *call, const ProtobufCMessage *m)
 }
 
 const reg_kind_t reg_institution_kind = {
-    "institution", "instytucja", &koop__reg__institution__descriptor, KOOP__SCOPE__SCOPE_SHARED,
+    "institution", "institution", &koop__reg__institution__descriptor, KOOP__SCOPE__SCOPE_SHARED,
     "institution.added", "institution.updated", s_check_institution,
 };
 
@@ -67,18 +63,14 @@ s_check_person(koop_call_t *call, const ProtobufCMessage *m)
         return rc;
     if ((rc = reg_check_ref(call, &reg_institution_kind, "institution", r->institution)) != KOOP_OK)
         return rc;
-    if (!r->has_role || r->role <= KOOP__REG__ROLE__ROLE_UNSPECIFIED ||
-        r->role > KOOP__REG__ROLE__ROLE_OTHER)
-        return koop_call_fail(call, KOOP_INVALID,
-                              "brak lub nieprawidłowa --role (dozwolone: social_worker "
-                              "family_assistant coordinator animator model_expert supervisor "
-                              "probation_officer teacher psychologist police_officer other)");
+    if ((rc = koop_check_enum(call, "role", r->has_role, r->role, &koop__reg__role__descriptor, 1, 0, 1)) != KOOP_OK)
+        return rc;
     return reg_check_contact(call, r->email, r->phone);
 }
 
 /* People are staff with names, e-mails and phones: their events stay LOCAL. */
 const reg_kind_t reg_person_kind = {
-    "person", "osoba", &koop__reg__person__descriptor, KOOP__SCOPE__SCOPE_LOCAL,
+    "person", "person", &koop__reg__person__descriptor, KOOP__SCOPE__SCOPE_LOCAL,
     "person.added", "person.updated", s_check_person,
 };
 

@@ -27,13 +27,12 @@ s_check_pzk(koop_call_t *call, const ProtobufCMessage *m)
     if ((rc = reg_check_date(call, "dissolved", r->dissolved, 0)) != KOOP_OK)
         return rc;
     if (r->dissolved && *r->dissolved && strcmp(r->dissolved, r->formed) < 0)
-        return koop_call_fail(call, KOOP_INVALID, "data rozwiązania (%s) jest przed datą utworzenia (%s)",
-                              r->dissolved, r->formed);
+        return koop_fail(call, DATE_ORDER, "dissolved", r->dissolved, "formed", r->formed);
     return KOOP_OK;
 }
 
 const reg_kind_t reg_pzk_kind = {
-    "pzk", "PZK", &koop__reg__pzk__descriptor, KOOP__SCOPE__SCOPE_SHARED,
+    "pzk", "pzk", &koop__reg__pzk__descriptor, KOOP__SCOPE__SCOPE_SHARED,
     "pzk.created", "pzk.updated", s_check_pzk,
 };
 
@@ -44,7 +43,7 @@ reg_pzk_create(koop_call_t *call)
     char *given = in->teryt;
     int rc;
     if (in->n_members)
-        return koop_call_fail(call, KOOP_INVALID, "członków dodaje się poleceniem pzk join");
+        return koop_fail(call, PZK_MEMBERS_BY_JOIN, "members");
     /* the node's gmina by default; the request owns its strings, so the
      * borrowed default is put back before the request is freed */
     if (!given || !*given)
@@ -60,14 +59,13 @@ s_load(koop_call_t *call, const Koop__Reg__PzkChange *q, Koop__Reg__Pzk **pzk)
 {
     int rc;
     if (!q->pzk || !*q->pzk)
-        return koop_call_fail(call, KOOP_INVALID, "brak wymaganego pola --pzk");
+        return koop_fail(call, FIELD_REQUIRED, "pzk");
     if ((rc = reg_check_date(call, "date", q->date, 1)) != KOOP_OK)
         return rc;
-    if ((rc = reg_load_owned(call, &reg_pzk_kind, q->pzk, (ProtobufCMessage **)pzk)) != KOOP_OK)
+    if ((rc = reg_load_owned(call, &reg_pzk_kind, "pzk", q->pzk, (ProtobufCMessage **)pzk)) != KOOP_OK)
         return rc;
     if (strcmp(q->date, (*pzk)->formed) < 0)
-        return koop_call_fail(call, KOOP_INVALID, "data %s jest przed utworzeniem zespołu (%s)", q->date,
-                              (*pzk)->formed);
+        return koop_fail(call, DATE_ORDER, "date", q->date, "formed", (*pzk)->formed);
     return KOOP_OK;
 }
 
@@ -98,22 +96,20 @@ reg_pzk_join(koop_call_t *call)
         (rc = reg_check_ref(call, &reg_person_kind, "representative", q->representative)) != KOOP_OK)
         goto done;
     if (pzk->dissolved && *pzk->dissolved && strcmp(q->date, pzk->dissolved) >= 0) {
-        rc = koop_call_fail(call, KOOP_CONFLICT, "zespół rozwiązano %s: nie można do niego dołączyć",
-                            pzk->dissolved);
+        rc = koop_fail(call, PZK_DISSOLVED, "date", pzk->dissolved);
         goto done;
     }
     if (s_active_member(pzk, q->institution)) {
-        rc = koop_call_fail(call, KOOP_CONFLICT, "instytucja %.60s już jest członkiem zespołu",
-                            q->institution);
+        rc = koop_fail(call, PZK_ALREADY_MEMBER, "institution", q->institution);
         goto done;
     }
     if (pzk->n_members >= 1000) {
-        rc = koop_call_fail(call, KOOP_INVALID, "zespół ma już 1000 członkostw");
+        rc = koop_fail(call, RECORD_LIMIT, "pzk", "pzk", "1000", "memberships");
         goto done;
     }
     members = malloc((pzk->n_members + 1) * sizeof *members);
     if (!members) {
-        rc = koop_call_fail(call, KOOP_INTERNAL, "brak pamięci");
+        rc = koop_fail(call, INTERNAL_NO_MEMORY, NULL);
         goto done;
     }
     if (pzk->n_members) /* members is NULL for a team with none: memcpy(NULL) is undefined */
@@ -148,18 +144,16 @@ reg_pzk_leave(koop_call_t *call)
     if ((rc = s_load(call, q, &pzk)) != KOOP_OK)
         goto done;
     if (!q->institution || !*q->institution) {
-        rc = koop_call_fail(call, KOOP_INVALID, "brak wymaganego pola --institution");
+        rc = koop_fail(call, FIELD_REQUIRED, "institution");
         goto done;
     }
     m = s_active_member(pzk, q->institution);
     if (!m) {
-        rc = koop_call_fail(call, KOOP_CONFLICT, "instytucja %.60s nie jest członkiem zespołu",
-                            q->institution);
+        rc = koop_fail(call, PZK_NOT_MEMBER, "institution", q->institution);
         goto done;
     }
     if (strcmp(q->date, m->joined) < 0) {
-        rc = koop_call_fail(call, KOOP_INVALID, "data odejścia %s jest przed dołączeniem (%s)", q->date,
-                            m->joined);
+        rc = koop_fail(call, DATE_ORDER, "date", q->date, "joined", m->joined);
         goto done;
     }
     saved = m->left;
@@ -183,14 +177,13 @@ reg_pzk_dissolve(koop_call_t *call)
     if ((rc = s_load(call, q, &pzk)) != KOOP_OK)
         goto done;
     if (pzk->dissolved && *pzk->dissolved) {
-        rc = koop_call_fail(call, KOOP_CONFLICT, "zespół już rozwiązano (%s)", pzk->dissolved);
+        rc = koop_fail(call, PZK_ALREADY_DISSOLVED, "pzk", pzk->dissolved);
         goto done;
     }
     for (size_t i = 0; i < pzk->n_members; i++) {
         Koop__Reg__PzkMember *m = pzk->members[i];
         if ((!m->left || !*m->left) && m->joined && strcmp(q->date, m->joined) < 0) {
-            rc = koop_call_fail(call, KOOP_INVALID, "data rozwiązania %s jest przed dołączeniem członka (%s)",
-                                q->date, m->joined);
+            rc = koop_fail(call, DATE_ORDER, "date", q->date, "member_joined", m->joined);
             goto done;
         }
     }

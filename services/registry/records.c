@@ -37,10 +37,10 @@ reg_add(koop_call_t *call, const reg_kind_t *kind)
     int rc;
 
     if (!rec)
-        return koop_call_fail(call, KOOP_INTERNAL, "brak pamięci");
+        return koop_fail(call, INTERNAL_NO_MEMORY, NULL);
     if (koop_id_new(id) != 0) {
         free(rec);
-        return koop_call_fail(call, KOOP_INTERNAL, "nie można utworzyć identyfikatora");
+        return koop_fail(call, INTERNAL_ID, NULL);
     }
     koop_record_set_str(rec, "id", id);
     koop_record_set_str(rec, "owner", koop_service_node(call->svc));
@@ -54,24 +54,23 @@ reg_add(koop_call_t *call, const reg_kind_t *kind)
 }
 
 int
-reg_load_owned(koop_call_t *call, const reg_kind_t *kind, const char *id, ProtobufCMessage **out)
+reg_load_owned(koop_call_t *call, const reg_kind_t *kind, const char *field, const char *id,
+               ProtobufCMessage **out)
 {
     const char *owner;
     int rc;
     *out = NULL;
     if (!id || !*id)
-        return koop_call_fail(call, KOOP_INVALID, "brak wymaganego pola --id");
+        return koop_fail(call, FIELD_REQUIRED, field);
     rc = koop_record_get(call->txn, reg_dbi(call, kind), id, kind->desc, out);
     if (rc == MDB_NOTFOUND)
-        return koop_call_fail(call, KOOP_NOT_FOUND, "nie ma takiego rekordu (%s: %.60s)", kind->what, id);
+        return koop_fail(call, RECORD_NOT_FOUND, field, kind->what, id);
     if (rc != 0)
         return koop_call_store_error(call, rc);
     owner = koop_record_str(*out, "owner");
     if (owner && *owner && strcmp(owner, koop_service_node(call->svc)) != 0) {
-        /* the message first: owner (and maybe id) point into the record */
-        koop_call_fail(call, KOOP_DENIED,
-                       "%s %.60s należy do węzła %.60s: zmienić go może tylko ten węzeł",
-                       kind->what, id, owner);
+        /* the error first: owner (and maybe id) point into the record */
+        koop_fail(call, RECORD_NOT_OWNER, field, kind->what, id, owner);
         protobuf_c_message_free_unpacked(*out, NULL);
         *out = NULL;
         return KOOP_DENIED;
@@ -86,11 +85,11 @@ reg_update(koop_call_t *call, const reg_kind_t *kind)
     const char *id = koop_record_str(call->req, "id");
     int rc;
 
-    if ((rc = reg_load_owned(call, kind, id, &old)) != KOOP_OK)
+    if ((rc = reg_load_owned(call, kind, "id", id, &old)) != KOOP_OK)
         return rc;
     patch = s_shallow_copy(call->req);
     if (!patch) {
-        rc = koop_call_fail(call, KOOP_INTERNAL, "brak pamięci");
+        rc = koop_fail(call, INTERNAL_NO_MEMORY, NULL);
         goto done;
     }
     /* the id, the owner and the time are not the caller's to change */
@@ -98,7 +97,7 @@ reg_update(koop_call_t *call, const reg_kind_t *kind)
     koop_record_set_str(patch, "owner", NULL);
     merged = koop_record_merge(old, patch);
     if (!merged) {
-        rc = koop_call_fail(call, KOOP_INTERNAL, "brak pamięci");
+        rc = koop_fail(call, INTERNAL_NO_MEMORY, NULL);
         goto done;
     }
     koop_record_set_u64(merged, "updated_ms", koop_clock_real_ms());
@@ -120,11 +119,10 @@ reg_show(koop_call_t *call, const reg_kind_t *kind)
     ProtobufCMessage *rec;
     int rc;
     if (!q->id || !*q->id)
-        return koop_call_fail(call, KOOP_INVALID, "brak wymaganego pola --id");
+        return koop_fail(call, FIELD_REQUIRED, "id");
     rc = koop_record_get(call->txn, reg_dbi(call, kind), q->id, kind->desc, &rec);
     if (rc == MDB_NOTFOUND)
-        return koop_call_fail(call, KOOP_NOT_FOUND, "nie ma takiego rekordu (%s: %.60s)", kind->what,
-                              q->id);
+        return koop_fail(call, RECORD_NOT_FOUND, "id", kind->what, q->id);
     if (rc != 0)
         return koop_call_store_error(call, rc);
     rc = koop_call_reply(call, rec);
@@ -179,11 +177,10 @@ reg_list(koop_call_t *call, const reg_kind_t *kind, reg_match_fn match,
             rc = koop_call_reply(call, list);
             free(list);
         } else {
-            rc = koop_call_fail(call, KOOP_INTERNAL, "brak pamięci");
+            rc = koop_fail(call, INTERNAL_NO_MEMORY, NULL);
         }
     } else {
-        rc = rc == ENOMEM ? koop_call_fail(call, KOOP_INTERNAL, "brak pamięci")
-                          : koop_call_store_error(call, rc);
+        rc = rc == ENOMEM ? koop_fail(call, INTERNAL_NO_MEMORY, NULL) : koop_call_store_error(call, rc);
     }
     for (size_t i = 0; i < n; i++)
         protobuf_c_message_free_unpacked(items[i], NULL);

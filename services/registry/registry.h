@@ -22,7 +22,7 @@
 /* How one record type is stored and announced. */
 typedef struct reg_kind {
     const char *table;
-    const char *what;        /* Polish noun for messages: "instytucja" */
+    const char *what;        /* the kind in messages: a word of errors.def ("institution") */
     const ProtobufCMessageDescriptor *desc;
     int scope;               /* KOOP__SCOPE__SCOPE_SHARED or _LOCAL */
     const char *ev_added;
@@ -46,9 +46,10 @@ int reg_store(koop_call_t *call, const reg_kind_t *kind, const ProtobufCMessage 
 typedef int (*reg_match_fn)(koop_call_t *call, const ProtobufCMessage *rec, const ProtobufCMessage *query);
 int reg_list(koop_call_t *call, const reg_kind_t *kind, reg_match_fn match,
              const ProtobufCMessageDescriptor *list_desc);
-/* Loads a record the node owns for changing; fails the call when absent or
- * owned by another node. Caller frees *out. */
-int reg_load_owned(koop_call_t *call, const reg_kind_t *kind, const char *id,
+/* Loads the record id (request field `field` names it) the node owns for
+ * changing; fails the call when absent or owned by another node. Caller
+ * frees *out. */
+int reg_load_owned(koop_call_t *call, const reg_kind_t *kind, const char *field, const char *id,
                    ProtobufCMessage **out);
 
 /* Validation helpers: each returns KOOP_OK or fails the call (check.c). */

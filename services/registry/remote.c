@@ -168,12 +168,11 @@ reg_remote_apply(koop_call_t *call)
     int rc;
 
     if (!s_valid_name(q->source) || strcmp(q->source, koop_service_node(call->svc)) == 0)
-        return koop_call_fail(call, KOOP_INVALID, "remote.apply: nieprawidłowy węzeł źródłowy");
+        return koop_fail(call, REMOTE_SOURCE, "source", q->source ? q->source : "");
     if (!s_valid_name(q->log_id))
-        return koop_call_fail(call, KOOP_INVALID, "remote.apply: nieprawidłowy identyfikator dziennika");
+        return koop_fail(call, FIELD_INVALID, "log_id", q->log_id ? q->log_id : "");
     if (q->n_events > REMOTE_MAX_EVENTS)
-        return koop_call_fail(call, KOOP_TOO_LARGE, "remote.apply: za dużo zdarzeń (max %d)",
-                              REMOTE_MAX_EVENTS);
+        return koop_fail(call, REMOTE_TOO_MANY, "events", KOOP_NUM(REMOTE_MAX_EVENTS));
     if ((rc = s_position_get(call, q->source, &pos)) != 0)
         return koop_call_store_error(call, rc);
     /* an update applies only where this node is; otherwise say where that is */
@@ -211,7 +210,7 @@ reg_remote_position(koop_call_t *call)
     s_position pos;
     int rc;
     if (!s_valid_name(q->source))
-        return koop_call_fail(call, KOOP_INVALID, "remote.position: nieprawidłowy węzeł źródłowy");
+        return koop_fail(call, REMOTE_SOURCE, "source", q->source ? q->source : "");
     if ((rc = s_position_get(call, q->source, &pos)) != 0)
         return koop_call_store_error(call, rc);
     out.source = q->source;

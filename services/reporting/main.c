@@ -179,10 +179,10 @@ s_report(koop_call_t *call, int evaluation)
 {
     const Koop__Rep__ReportQuery *q = (const Koop__Rep__ReportQuery *)call->req;
     Koop__Rep__Report *rep = NULL;
-    char err[400];
-    int st = rep_report(s_state.proj, call->txn, q, evaluation, &rep, err, sizeof err);
+    koop_error_t err;
+    int st = rep_report(s_state.proj, call->txn, q, evaluation, &rep, &err);
     if (st != KOOP_OK)
-        return koop_call_fail(call, st, "%s", err);
+        return koop_call_fail_error(call, &err);
     st = koop_call_reply(call, &rep->base);
     rep_report_free(&rep);
     return st;
@@ -311,7 +311,7 @@ s_status(koop_call_t *call)
     u.ptrs = calloc(u.cap, sizeof *u.ptrs);
     u.parents = calloc(u.cap, sizeof *u.parents);
     if (!u.infos || !u.ptrs || !u.parents) {
-        rc = koop_call_fail(call, KOOP_INTERNAL, "brak pamięci");
+        rc = koop_fail(call, INTERNAL_NO_MEMORY, NULL);
         goto done;
     }
     rc = rep_unit_each(r->proj, call->txn, s_collect_unit, &u);

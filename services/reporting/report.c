@@ -197,7 +197,7 @@ s_share(s_out *o, const char *group, const char *key, const char *label, int64_t
 /* ---- the period ---- */
 
 static int
-s_parse_bound(const char *s, int is_to, int32_t *day, char *err, size_t errlen)
+s_parse_bound(const char *s, int is_to, int32_t *day, koop_error_t *err)
 {
     int y, m = 0, q = 0;
     char tail;
@@ -213,13 +213,11 @@ s_parse_bound(const char *s, int is_to, int32_t *day, char *err, size_t errlen)
         if (rep_day_parse(s, &d) != 0)
             goto bad;
         if (!is_to && d != rep_month_first(rep_month_of(d))) {
-            snprintf(err, errlen,
-                     "--from %s: raporty obejmują pełne miesiące: podaj pierwszy dzień miesiąca albo RRRR-MM", s);
+            koop_error_fill(err, REPORT_WHOLE_MONTHS, "from", s, "first_day");
             return -1;
         }
         if (is_to && d != rep_month_last(rep_month_of(d))) {
-            snprintf(err, errlen,
-                     "--to %s: raporty obejmują pełne miesiące: podaj ostatni dzień miesiąca albo RRRR-MM", s);
+            koop_error_fill(err, REPORT_WHOLE_MONTHS, "to", s, "last_day");
             return -1;
         }
         *day = d;
@@ -235,8 +233,7 @@ s_parse_bound(const char *s, int is_to, int32_t *day, char *err, size_t errlen)
     }
     return 0;
 bad:
-    snprintf(err, errlen, "--%s '%.40s': podaj datę RRRR-MM-DD, miesiąc RRRR-MM, kwartał RRRR-Qn albo rok RRRR",
-             is_to ? "to" : "from", s);
+    koop_error_fill(err, REPORT_PERIOD, is_to ? "to" : "from", s);
     return -1;
 }
 
@@ -826,7 +823,7 @@ rep_report_free(Koop__Rep__Report **self_p)
 
 int
 rep_report(rep_proj_t *p, MDB_txn *txn, const Koop__Rep__ReportQuery *q, int evaluation, Koop__Rep__Report **out,
-           char *err, size_t errlen)
+           koop_error_t *err)
 {
     const rep_self_t *self = rep_proj_self(p);
     s_out *o = calloc(1, sizeof *o);
@@ -839,37 +836,37 @@ rep_report(rep_proj_t *p, MDB_txn *txn, const Koop__Rep__ReportQuery *q, int eva
     double median = 0;
     rep_stats_t st;
     s_units_ctx uc;
-    int rc, status = KOOP_INTERNAL;
+    int rc;
 
     *out = NULL;
+    koop_error_clear(err);
     if (!o || !s) {
-        snprintf(err, errlen, "brak pamięci");
+        koop_error_fill(err, INTERNAL_NO_MEMORY, NULL);
         goto fail;
     }
     koop__rep__report__init(&o->rep);
     o->suppress = self->hub;
 
     /* the period and the report day */
-    status = KOOP_INVALID;
     if (q->as_of && *q->as_of) {
         if (rep_day_parse(q->as_of, &t) != 0) {
-            snprintf(err, errlen, "--as-of '%.40s': podaj datę RRRR-MM-DD", q->as_of);
+            koop_error_fill(err, DATE_INVALID, "as_of", q->as_of);
             goto fail;
         }
     } else {
         char today[11];
         koop_date_today(today);
         if (rep_day_parse(today, &t) != 0) {
-            snprintf(err, errlen, "nie można ustalić dzisiejszej daty");
+            koop_error_fill(err, INTERNAL_CLOCK, NULL);
             goto fail;
         }
     }
-    if (q->from && *q->from && s_parse_bound(q->from, 0, &from, err, errlen) != 0)
+    if (q->from && *q->from && s_parse_bound(q->from, 0, &from, err) != 0)
         goto fail;
-    if (q->to && *q->to && s_parse_bound(q->to, 1, &to, err, errlen) != 0)
+    if (q->to && *q->to && s_parse_bound(q->to, 1, &to, err) != 0)
         goto fail;
     if (from != REP_NO_DAY && to != REP_NO_DAY && to < from) {
-        snprintf(err, errlen, "koniec okresu (%s) jest przed jego początkiem (%s)", q->to, q->from);
+        koop_error_fill(err, DATE_ORDER, "to", q->to, "period_start", q->from);
         goto fail;
     }
     m1 = from == REP_NO_DAY ? 0 : rep_month_of(from);
@@ -882,13 +879,11 @@ rep_report(rep_proj_t *p, MDB_txn *txn, const Koop__Rep__ReportQuery *q, int eva
     rep_day_format(t, asof_s);
 
     /* the unit: a node id, or a TERYT code */
-    status = KOOP_INTERNAL;
     if (!q->unit || !*q->unit) {
         rc = rep_unit_by_node(p, txn, self->node, &unit);
     } else {
         if (strlen(q->unit) > 63) {
-            status = KOOP_INVALID;
-            snprintf(err, errlen, "--unit: za długi identyfikator");
+            koop_error_fill(err, FIELD_TEXT, "unit", "63");
             goto fail;
         }
         rc = rep_unit_by_node(p, txn, q->unit, &unit);
@@ -901,11 +896,7 @@ rep_report(rep_proj_t *p, MDB_txn *txn, const Koop__Rep__ReportQuery *q, int eva
         }
     }
     if (rc == MDB_NOTFOUND) {
-        status = KOOP_NOT_FOUND;
-        snprintf(err, errlen,
-                 "nieznana jednostka '%.63s': podaj identyfikator węzła albo kod TERYT gminy lub powiatu, z którego "
-                 "zdarzenia dotarły (koopctl report status pokazuje znane jednostki)",
-                 q->unit ? q->unit : "");
+        koop_error_fill(err, REPORT_UNIT_UNKNOWN, "unit", q->unit ? q->unit : "");
         goto fail;
     }
     if (rc != 0)
@@ -949,7 +940,7 @@ rep_report(rep_proj_t *p, MDB_txn *txn, const Koop__Rep__ReportQuery *q, int eva
         s_figure(o, "units", "gminas", NULL, "Gminy, z których dotarły dane", NULL, (double)uc.gminas, 1, 0, 0);
     }
     if (o->failed || !(o->ptrs = malloc((o->n ? o->n : 1) * sizeof *o->ptrs))) {
-        snprintf(err, errlen, "brak pamięci");
+        koop_error_fill(err, INTERNAL_NO_MEMORY, NULL);
         goto fail;
     }
     for (size_t i = 0; i < o->n; i++)
@@ -957,7 +948,7 @@ rep_report(rep_proj_t *p, MDB_txn *txn, const Koop__Rep__ReportQuery *q, int eva
     o->rep.n_figures = o->n;
     o->rep.figures = o->ptrs;
     if (evaluation && !(o->rep.summary = s_summary(o))) {
-        snprintf(err, errlen, "brak pamięci");
+        koop_error_fill(err, INTERNAL_NO_MEMORY, NULL);
         goto fail;
     }
     o->rep.unit = s_keep(o, node);
@@ -972,18 +963,20 @@ rep_report(rep_proj_t *p, MDB_txn *txn, const Koop__Rep__ReportQuery *q, int eva
     o->rep.has_events = 1;
     o->rep.events = st.applied;
     if (o->failed) {
-        snprintf(err, errlen, "brak pamięci");
+        koop_error_fill(err, INTERNAL_NO_MEMORY, NULL);
         goto fail;
     }
     free(s);
     *out = &o->rep;
     return KOOP_OK;
 store_fail:
-    status = KOOP_INTERNAL;
-    snprintf(err, errlen, "błąd odczytu projekcji: %s", rc == ENOMEM ? "brak pamięci" : koop_strerror(rc));
+    if (rc == ENOMEM || rc == -ENOMEM)
+        koop_error_fill(err, INTERNAL_NO_MEMORY, NULL);
+    else
+        koop_error_fill(err, INTERNAL_READ, NULL, koop_strerror(rc));
 fail:
     if (o)
         s_free_out(o);
     free(s);
-    return status;
+    return err->status;
 }

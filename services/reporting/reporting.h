@@ -19,6 +19,7 @@
 #define REP_REPORTING_H
 
 #include "envelope.pb-c.h"
+#include "errors.h"
 #include "reporting.pb-c.h"
 #include "store.h"
 
@@ -235,10 +236,10 @@ int rep_cov_gaps(rep_proj_t *p, MDB_txn *txn, uint32_t unit, char kind, int sect
 
 /* Builds the report on q for the evaluation (evaluation = 1: the figures of
  * the model's evaluation and its summary) or every indicator. Returns a koop
- * status; on error err holds a Polish message. *out is freed with
- * rep_report_free. */
+ * status; on error *err holds why (a code of errors.def naming the query's
+ * field). *out is freed with rep_report_free. */
 int rep_report(rep_proj_t *p, MDB_txn *txn, const Koop__Rep__ReportQuery *q, int evaluation,
-               Koop__Rep__Report **out, char *err, size_t errlen);
+               Koop__Rep__Report **out, koop_error_t *err);
 void rep_report_free(Koop__Rep__Report **self_p);
 
 #endif

@@ -1594,18 +1594,24 @@ sync_hub_events(sync_hub_t *hub, koop_call_t *call)
     MDB_val k, v;
     int rc;
 
-    if (!sync_valid_name(q->node) || !sync_valid_stream(q->stream))
-        return koop_call_fail(call, KOOP_INVALID, "podaj --node ID i --stream NAZWA");
+    if (!q->node || !*q->node)
+        return koop_fail(call, FIELD_REQUIRED, "node");
+    if (!sync_valid_name(q->node))
+        return koop_fail(call, FIELD_INVALID, "node", q->node);
+    if (!q->stream || !*q->stream)
+        return koop_fail(call, FIELD_REQUIRED, "stream");
+    if (!sync_valid_stream(q->stream))
+        return koop_fail(call, FIELD_INVALID, "stream", q->stream);
     rc = s_state_get(call->txn, hub->dbi_streams, q->node, q->stream, &ss);
     if (rc == MDB_NOTFOUND)
-        return koop_call_fail(call, KOOP_NOT_FOUND, "hub nie ma strumienia %s węzła %s", q->stream, q->node);
+        return koop_fail(call, SYNC_NO_STREAM, "stream", q->stream, q->node);
     if (rc != 0)
         return koop_call_store_error(call, rc);
     plen = s_ingest_key(key, sizeof key, q->node, q->stream, ss.epoch, 0) - 8;
     wrappers = calloc(max, sizeof *wrappers);
     batch.events = calloc(max, sizeof *batch.events);
     if (!wrappers || !batch.events) {
-        rc = koop_call_fail(call, KOOP_INTERNAL, "brak pamięci");
+        rc = koop_fail(call, INTERNAL_NO_MEMORY, NULL);
         goto done;
     }
     s_ingest_key(key, sizeof key, q->node, q->stream, ss.epoch, q->after_seq == UINT64_MAX ? q->after_seq : q->after_seq + 1);

@@ -20,7 +20,7 @@ s_status(koop_call_t *call)
     st.role = (char *)cfg->role;
     if (sync->uplink) {
         if (sync_uplink_status(sync->uplink, call, &up) != 0)
-            return koop_call_fail(call, KOOP_INTERNAL, "brak pamięci");
+            return koop_fail(call, INTERNAL_NO_MEMORY, NULL);
         up_filled = 1;
         st.uplink = &up;
     }
@@ -45,7 +45,7 @@ s_events(koop_call_t *call)
 {
     sync_t *sync = koop_service_user(call->svc);
     if (!sync->hub)
-        return koop_call_fail(call, KOOP_NOT_FOUND, "ten węzeł nie jest hubem: nie ma kopii strumieni innych węzłów");
+        return koop_fail(call, SYNC_NOT_HUB, NULL);
     return sync_hub_events(sync->hub, call);
 }
 

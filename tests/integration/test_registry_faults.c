@@ -37,13 +37,14 @@ s_teardown(void)
 TestSuite(registry_faults, .init = s_setup, .fini = s_teardown, .timeout = 180);
 
 /* Sends raw frames on a fresh DEALER and returns the reply status, or -1 when
- * no reply came within 2 s. */
+ * no reply came within 2 s; *err gets the reply's error. */
 static int
-s_raw(void *ctx, const void *const *frames, const size_t *lens, int n)
+s_raw(void *ctx, const void *const *frames, const size_t *lens, int n, koop_error_t *err)
 {
     void *s = koop_rpc_dealer_new(ctx, koop_config_endpoint(&cfg, "registry"));
     zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
     int status = -1;
+    koop_error_clear(err);
     cr_assert_not_null(s);
     for (int i = 0; i < n; i++)
         cr_assert_geq(zmq_send(s, frames[i], lens[i], i + 1 < n ? ZMQ_SNDMORE : 0), 0);
@@ -58,6 +59,7 @@ s_raw(void *ctx, const void *const *frames, const size_t *lens, int n)
         status = r.status;
         cr_assert(r.err.code[0] && koop_err_find(r.err.code) != KOOP_ERR_NONE,
                   "an error reply needs a code of the catalogue (got '%s')", r.err.code);
+        *err = r.err;
         koop_reply_clear(&r);
         zmq_msg_close(&m);
     }
@@ -89,28 +91,33 @@ Test(registry_faults, garbage_on_the_wire_gets_error_replies_and_changes_nothing
     uint8_t *env;
     size_t len;
     Koop__Reg__Person person = KOOP__REG__PERSON__INIT;
+    koop_error_t e;
 
     /* random bytes */
     const char garbage[] = "\xff\xff\xff\x07garbage\x00\x01";
     const void *f1[] = {garbage};
     size_t l1[] = {sizeof garbage};
-    cr_assert_eq(s_raw(ctx, f1, l1, 1), KOOP_MALFORMED);
+    cr_assert_eq(s_raw(ctx, f1, l1, 1, &e), KOOP_MALFORMED);
+    kt_err_is("random bytes", e.code, e.field, "request.malformed", NULL);
 
     /* too many frames */
     const void *f2[] = {"a", "b", "c"};
     size_t l2[] = {1, 1, 1};
-    cr_assert_eq(s_raw(ctx, f2, l2, 3), KOOP_MALFORMED);
+    cr_assert_eq(s_raw(ctx, f2, l2, 3, &e), KOOP_MALFORMED);
+    kt_err_is("too many frames", e.code, e.field, "request.frames", NULL);
 
     /* an empty message */
     const void *f3[] = {""};
     size_t l3[] = {0};
-    cr_assert_eq(s_raw(ctx, f3, l3, 1), KOOP_MALFORMED);
+    cr_assert_eq(s_raw(ctx, f3, l3, 1, &e), KOOP_MALFORMED);
+    kt_err_is("an empty message", e.code, e.field, "request.malformed", NULL);
 
     /* an unknown method */
     cr_assert_eq(koop_rpc_pack_request(7, "", "institution.explode", NULL, &env, &len), 0);
     const void *f4[] = {env};
     size_t l4[] = {len};
-    cr_assert_eq(s_raw(ctx, f4, l4, 1), KOOP_INVALID);
+    cr_assert_eq(s_raw(ctx, f4, l4, 1, &e), KOOP_INVALID);
+    kt_err_is("an unknown method", e.code, e.field, "method.unknown", NULL);
     free(env);
 
     /* the wrong message type for the method: a person for institution.add */
@@ -119,8 +126,14 @@ Test(registry_faults, garbage_on_the_wire_gets_error_replies_and_changes_nothing
     cr_assert_eq(koop_rpc_pack_request(8, "", "institution.add", &person.base, &env, &len), 0);
     const void *f5[] = {env};
     size_t l5[] = {len};
-    int st = s_raw(ctx, f5, l5, 1);
+    int st = s_raw(ctx, f5, l5, 1, &e);
+    /* a person's fields read as an institution's: wrong wire types (not
+     * readable) or, if readable, an institution without sector */
     cr_assert(st == KOOP_INVALID || st == KOOP_MALFORMED, "got %d", st);
+    if (st == KOOP_MALFORMED)
+        kt_err_is("the wrong message type", e.code, e.field, "request.payload", NULL);
+    else
+        cr_assert(strncmp(e.code, "field.", 6) == 0, "the wrong message type: %s", e.code);
     free(env);
 
     /* a payload that is not protobuf at all */
@@ -136,7 +149,8 @@ Test(registry_faults, garbage_on_the_wire_gets_error_replies_and_changes_nothing
         koop__request__pack(&req, env);
         const void *f6[] = {env};
         size_t l6[] = {len};
-        cr_assert_eq(s_raw(ctx, f6, l6, 1), KOOP_MALFORMED);
+        cr_assert_eq(s_raw(ctx, f6, l6, 1, &e), KOOP_MALFORMED);
+        kt_err_is("a payload that is not protobuf", e.code, e.field, "request.payload", NULL);
         free(env);
     }
 
@@ -146,7 +160,7 @@ Test(registry_faults, garbage_on_the_wire_gets_error_replies_and_changes_nothing
         char *buf = calloc(1, big);
         const void *f7[] = {buf};
         size_t l7[] = {big};
-        cr_assert_eq(s_raw(ctx, f7, l7, 1), -1);
+        cr_assert_eq(s_raw(ctx, f7, l7, 1, &e), -1);
         free(buf);
     }
 
@@ -164,7 +178,8 @@ Test(registry_faults, garbage_on_the_wire_gets_error_replies_and_changes_nothing
         cr_assert_eq(koop_rpc_pack_request(9, "", "institution.add", &inst.base, &env, &len), 0);
         const void *f8[] = {env};
         size_t l8[] = {len};
-        cr_assert_eq(s_raw(ctx, f8, l8, 1), KOOP_INVALID);
+        cr_assert_eq(s_raw(ctx, f8, l8, 1, &e), KOOP_INVALID);
+        kt_err_is("an over-long name", e.code, e.field, "field.text", "name");
         free(env);
         free(name);
     }
@@ -180,7 +195,10 @@ Test(registry_faults, garbage_on_the_wire_gets_error_replies_and_changes_nothing
         cr_assert_eq(koop_rpc_pack_request(10, "", "institution.add", &inst.base, &env, &len), 0);
         const void *f9[] = {env};
         size_t l9[] = {len};
-        cr_assert_eq(s_raw(ctx, f9, l9, 1), KOOP_INVALID);
+        cr_assert_eq(s_raw(ctx, f9, l9, 1, &e), KOOP_INVALID);
+        kt_err_is("an enum value out of range", e.code, e.field, "field.enum", "sector");
+        cr_assert_str_eq(e.args[0], "99");
+        cr_assert(strstr(e.args[1], "social_assistance") && strstr(e.args[1], "other"), "allowed: %s", e.args[1]);
         free(env);
     }
 

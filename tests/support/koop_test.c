@@ -1,5 +1,7 @@
 #include "koop_test.h"
+#include "errors.h"
 
+#include <criterion/criterion.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -83,6 +85,20 @@ kt_exec_as(kt_run_t *r, char *const argv[], int timeout_s, uid_t uid)
     pid_t pid;
 
     memset(r, 0, sizeof *r);
+    {
+        size_t n = 1;
+        for (int i = 0; argv[i]; i++)
+            n += strlen(argv[i]) + 1;
+        if ((r->cmd = malloc(n)) != NULL) {
+            r->cmd[0] = '\0';
+            for (int i = 0; argv[i]; i++) {
+                const char *slash = i ? NULL : strrchr(argv[i], '/');
+                if (i)
+                    strcat(r->cmd, " ");
+                strcat(r->cmd, slash ? slash + 1 : argv[i]);
+            }
+        }
+    }
     if (pipe(po) != 0 || pipe(pe) != 0)
         return -1;
     pid = fork();
@@ -148,8 +164,101 @@ kt_run_free(kt_run_t *r)
 {
     free(r->out);
     free(r->err);
+    free(r->cmd);
     json_decref(r->json);
     memset(r, 0, sizeof *r);
+}
+
+void
+kt_err_is(const char *what, const char *got_code, const char *got_field, const char *code, const char *field)
+{
+    cr_assert_neq(koop_err_find(code), KOOP_ERR_NONE, "%s: the test expects '%s', which the catalogue does not have",
+                  what, code);
+    cr_assert_str_eq(got_code ? got_code : "", code, "%s: code '%s', want '%s'", what, got_code ? got_code : "",
+                     code);
+    cr_assert_str_eq(got_field ? got_field : "", field ? field : "", "%s: field '%s', want '%s'", what,
+                     got_field ? got_field : "", field ? field : "");
+}
+
+int
+kt_error_is(const kt_run_t *r, const char *code)
+{
+    json_t *doc = r->code ? json_loads(r->err, 0, NULL) : NULL;
+    const char *got = json_string_value(json_object_get(json_object_get(doc, "error"), "code"));
+    int is = got && strcmp(got, code) == 0;
+    json_decref(doc);
+    return is;
+}
+
+/* Checks r's error object; args (NULL-terminated, may be empty) as in
+ * kt_refused. */
+static void
+s_check_refusal(const kt_run_t *r, koop_lang_t lang, const char *code, const char *field, const char *const *args,
+                size_t nargs)
+{
+    const char *what = r->cmd ? r->cmd : "koopctl";
+    json_t *doc = json_loads(r->err, 0, NULL), *e = json_object_get(doc, "error");
+    const char *got_msg = json_string_value(json_object_get(e, "message"));
+
+    cr_assert(json_is_object(e), "%s: stderr is not one {\"error\": ...} object: %s", what, r->err);
+    cr_assert_str_eq(r->out, "", "%s: printed output on failure", what);
+    kt_err_is(what, json_string_value(json_object_get(e, "code")), json_string_value(json_object_get(e, "field")),
+              code, field);
+    cr_assert(got_msg && strlen(got_msg) > 10, "%s: no clear message: %s", what, r->err);
+    if (nargs) {
+        koop_err_t id = koop_err_find(code);
+        koop_error_t want;
+        char label[80], msg[1024];
+        const char *t = koop_err_template(id, KOOP_LANG_PL);
+        koop_error_set(&want, id, field, args);
+        if (field)
+            koop_field_option(field, label, sizeof label);
+        koop_error_render(&want, lang, field ? label : NULL, msg, sizeof msg);
+        cr_assert_str_eq(got_msg, msg, "%s: message '%s', want '%s'", what, got_msg, msg);
+        for (const char *p = t; (p = strchr(p, '{')) != NULL; p++)
+            if (p[1] >= '1' && p[1] <= '9' && p[2] == '|' && (size_t)(p[1] - '1') < nargs)
+                cr_assert(koop_err_word_known(args[p[1] - '1']), "%s: '%s' (argument %c of %s) is not in the words table",
+                          what, args[p[1] - '1'], p[1], code);
+    }
+    json_decref(doc);
+}
+
+static int
+s_refused_v(kt_run_t *r, koop_lang_t lang, int want_exit, const char *code, const char *field, va_list ap)
+{
+    const char *args[KOOP_ERR_MAX_ARGS + 1];
+    size_t n = 0;
+    int exit_code = r->code;
+    while (n < KOOP_ERR_MAX_ARGS && (args[n] = va_arg(ap, const char *)) != NULL)
+        n++;
+    args[n] = NULL;
+    cr_assert_eq(r->code, want_exit, "%s: exit %d, want %d (stdout %s, stderr %s)", r->cmd ? r->cmd : "koopctl",
+                 r->code, want_exit, r->out, r->err);
+    s_check_refusal(r, lang, code, field, args, n);
+    kt_run_free(r);
+    return exit_code;
+}
+
+int
+kt_refused(kt_run_t *r, int want_exit, const char *code, const char *field, ...)
+{
+    va_list ap;
+    int rc;
+    va_start(ap, field);
+    rc = s_refused_v(r, koop_lang_from_env(), want_exit, code, field, ap);
+    va_end(ap);
+    return rc;
+}
+
+int
+kt_refused_in(kt_run_t *r, int lang, int want_exit, const char *code, const char *field, ...)
+{
+    va_list ap;
+    int rc;
+    va_start(ap, field);
+    rc = s_refused_v(r, (koop_lang_t)lang, want_exit, code, field, ap);
+    va_end(ap);
+    return rc;
 }
 
 static int
@@ -181,6 +290,22 @@ kt_ctl(kt_run_t *r, kt_node_t *n, ...)
     rc = s_ctl_v(r, n, 0, ap);
     va_end(ap);
     return rc;
+}
+
+int
+kt_ctl_refused(kt_node_t *n, const char *code, const char *field, ...)
+{
+    kt_run_t r;
+    va_list ap;
+    int exit_code;
+    va_start(ap, field);
+    s_ctl_v(&r, n, 1, ap);
+    va_end(ap);
+    cr_assert_neq(r.code, 0, "%s: accepted: %s", r.cmd ? r.cmd : "koopctl", r.out);
+    s_check_refusal(&r, koop_lang_from_env(), code, field, (const char *const[]){NULL}, 0);
+    exit_code = r.code;
+    kt_run_free(&r);
+    return exit_code;
 }
 
 char *

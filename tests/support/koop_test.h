@@ -22,6 +22,7 @@ typedef struct {
     char *out;     /* stdout, NUL-terminated */
     char *err;     /* stderr */
     json_t *json;  /* stdout parsed, or NULL */
+    char *cmd;     /* the command line, for messages */
 } kt_run_t;
 
 /* The directory holding the programs under test. */
@@ -46,6 +47,28 @@ int kt_ctl(kt_run_t *r, kt_node_t *n, ...);
  * object, or NULL (and the error printed) when the command failed. */
 char *kt_ctl_id(kt_node_t *n, ...);
 void kt_run_free(kt_run_t *r);
+
+/* Refusals. A command run with --json that was refused printed nothing on
+ * stdout and one object {"error": {code, field, message}} on stderr.
+ * kt_refused asserts (criterion) that r exited with want_exit, with `code`
+ * (a code of the catalogue) and `field` (NULL: none), and - when expected
+ * arguments follow (NULL-terminated; none: not checked) - that the message
+ * is exactly the catalogue's rendering of them in koopctl's language (every
+ * {N|w} argument a word of the words table). Frees r; returns its exit
+ * code. kt_ctl_refused runs koopctl --json -c n->conf ARGS... (NULL-
+ * terminated), checks code and field the same way and returns the exit
+ * code. */
+int kt_refused(kt_run_t *r, int want_exit, const char *code, const char *field, ...);
+/* kt_refused with the message expected in lang (KOOP_LANG_PL / _EN), e.g.
+ * for a run with --lang en. */
+int kt_refused_in(kt_run_t *r, int lang, int want_exit, const char *code, const char *field, ...);
+int kt_ctl_refused(kt_node_t *n, const char *code, const char *field, ...);
+/* 1 when r (run with --json) was refused with code; no assertion (for
+ * loops that wait for a refusal to come or go). */
+int kt_error_is(const kt_run_t *r, const char *code);
+/* The same checks of a reply's error (code, field) for raw requests. */
+void kt_err_is(const char *what, const char *got_code, const char *got_field, const char *code,
+               const char *field);
 
 /* Runs any program with args (NULL-terminated argv) and captures output. */
 int kt_exec(kt_run_t *r, char *const argv[]);

@@ -117,9 +117,10 @@ kt_open_ipw(kt_gmina_t *g, const char *as, const char *opened, char **household)
     return ipw;
 }
 
-int
-kt_request(kt_node_t *n, const char *service, const char *caller, const char *method,
-           const ProtobufCMessage *req, int timeout_ms, uint8_t **payload, size_t *len)
+/* kt_request, also giving the reply's error (when error is not NULL). */
+static int
+s_request(kt_node_t *n, const char *service, const char *caller, const char *method, const ProtobufCMessage *req,
+          int timeout_ms, uint8_t **payload, size_t *len, koop_error_t *error)
 {
     koop_config_t cfg;
     char err[600];
@@ -131,6 +132,8 @@ kt_request(kt_node_t *n, const char *service, const char *caller, const char *me
         *payload = NULL;
     if (len)
         *len = 0;
+    if (error)
+        koop_error_clear(error);
     if (koop_config_load(&cfg, n->conf, err, sizeof err) != 0)
         return -1;
     c = koop_rpc_client_new(koop_config_endpoint(&cfg, service));
@@ -144,9 +147,30 @@ kt_request(kt_node_t *n, const char *service, const char *caller, const char *me
         }
         if (len)
             *len = reply.len;
+        if (error)
+            *error = reply.err;
         koop_reply_clear(&reply);
     }
     koop_rpc_client_destroy(&c);
+    return st;
+}
+
+int
+kt_request(kt_node_t *n, const char *service, const char *caller, const char *method,
+           const ProtobufCMessage *req, int timeout_ms, uint8_t **payload, size_t *len)
+{
+    return s_request(n, service, caller, method, req, timeout_ms, payload, len, NULL);
+}
+
+int
+kt_request_refused(kt_node_t *n, const char *service, const char *caller, const char *method,
+                   const ProtobufCMessage *req, const char *code, const char *field)
+{
+    koop_error_t e;
+    char what[160];
+    int st = s_request(n, service, caller, method, req, 5000, NULL, NULL, &e);
+    snprintf(what, sizeof what, "%s %s (as %s)", service, method, caller ? caller : "nobody");
+    kt_err_is(what, e.code, e.field, code, field);
     return st;
 }
 

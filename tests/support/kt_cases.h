@@ -42,6 +42,10 @@ char *kt_open_ipw(kt_gmina_t *g, const char *as, const char *opened, char **hous
 struct ProtobufCMessage;
 int kt_request(kt_node_t *n, const char *service, const char *caller, const char *method,
                const struct ProtobufCMessage *req, int timeout_ms, uint8_t **payload, size_t *len);
+/* Sends one request that must be refused: asserts (criterion) the reply's
+ * error code and field (NULL: none); returns the reply status. */
+int kt_request_refused(kt_node_t *n, const char *service, const char *caller, const char *method,
+                       const struct ProtobufCMessage *req, const char *code, const char *field);
 
 /* One event of a log, as stored. */
 typedef struct {

@@ -263,16 +263,16 @@ s_report(const char *unit, const char *from, const char *to, const char *as_of, 
     Koop__Rep__ReportQuery q = KOOP__REP__REPORT_QUERY__INIT;
     Koop__Rep__Report *r = NULL;
     MDB_txn *txn;
-    char err[400] = "";
+    koop_error_t err;
     int st;
     q.unit = (char *)unit;
     q.from = (char *)from;
     q.to = (char *)to;
     q.as_of = (char *)as_of;
     cr_assert_eq(koop_store_read(store, &txn), 0);
-    st = rep_report(proj, txn, &q, evaluation, &r, err, sizeof err);
+    st = rep_report(proj, txn, &q, evaluation, &r, &err);
     mdb_txn_abort(txn);
-    cr_assert_eq(st, 0, "report failed (%d): %s", st, err);
+    cr_assert_eq(st, 0, "report failed (%d): %s %s", st, err.code, err.field);
     return r;
 }
 
@@ -707,25 +707,32 @@ Test(reporting_projection, periods_are_whole_months)
     Koop__Rep__ReportQuery q = KOOP__REP__REPORT_QUERY__INIT;
     Koop__Rep__Report *r = NULL;
     MDB_txn *txn;
-    char err[400];
+    koop_error_t err;
     s_open("gmina-2013032", "2013032", 0);
     cr_assert_eq(koop_store_read(store, &txn), 0);
     q.from = "2020-01-15";
-    cr_expect_eq(rep_report(proj, txn, &q, 1, &r, err, sizeof err), 1);
-    cr_expect(strstr(err, "pełne miesiące"), "%s", err);
+    cr_expect_eq(rep_report(proj, txn, &q, 1, &r, &err), 1);
+    cr_expect_str_eq(err.code, "report.whole_months");
+    cr_expect_str_eq(err.field, "from");
     q.from = "2020-01-01";
     q.to = "2019-12";
-    cr_expect_eq(rep_report(proj, txn, &q, 1, &r, err, sizeof err), 1);
+    cr_expect_eq(rep_report(proj, txn, &q, 1, &r, &err), 1);
+    cr_expect_str_eq(err.code, "date.order");
+    cr_expect_str_eq(err.field, "to");
     q.to = "2020-Q5";
-    cr_expect_eq(rep_report(proj, txn, &q, 1, &r, err, sizeof err), 1);
+    cr_expect_eq(rep_report(proj, txn, &q, 1, &r, &err), 1);
+    cr_expect_str_eq(err.code, "report.period");
+    cr_expect_str_eq(err.field, "to");
     q.to = "2020-Q1";
-    cr_expect_eq(rep_report(proj, txn, &q, 1, &r, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(rep_report(proj, txn, &q, 1, &r, &err), 0, "%s", err.code);
     cr_expect_str_eq(r->from, "2020-01-01");
     cr_expect_str_eq(r->to, "2020-03-31");
     rep_report_free(&r);
     q.to = NULL;
     q.unit = "gmina-9999999";
-    cr_expect_eq(rep_report(proj, txn, &q, 1, &r, err, sizeof err), 2);
+    cr_expect_eq(rep_report(proj, txn, &q, 1, &r, &err), 2);
+    cr_expect_str_eq(err.code, "report.unit_unknown");
+    cr_expect_str_eq(err.field, "unit");
     mdb_txn_abort(txn);
 }
 

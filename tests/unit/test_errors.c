@@ -1,0 +1,392 @@
+/*
+ * The error catalogue (common/errors.def) and the rendering of messages:
+ * every code has a Polish and an English message whose placeholders agree,
+ * codes are unique and well formed, every word used with {N|w} is in the
+ * words table (also the literal arguments of every koop_fail, kc_error and
+ * koop_error_fill in the sources), and rendering fills fields, arguments and
+ * words, and says what it can of a code it does not know.
+ */
+#include "errors.h"
+
+#include <criterion/criterion.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_PH 16
+
+/* The placeholders of a template, each as written ("{field}", "{2}",
+ * "{1|w}"), sorted, without repeats; returns how many, or -1 (and says why
+ * in why) for a brace that is not a placeholder. */
+static int
+s_placeholders(const char *t, char out[MAX_PH][16], char *why, size_t whylen)
+{
+    int n = 0;
+    for (const char *p = t; (p = strchr(p, '{')) != NULL;) {
+        const char *end = strchr(p, '}');
+        char ph[16];
+        size_t len = end ? (size_t)(end - p) + 1 : 0;
+        int ok = end && len < sizeof ph;
+        if (ok) {
+            memcpy(ph, p, len);
+            ph[len] = '\0';
+            ok = strcmp(ph, "{field}") == 0 ||
+                 (ph[1] >= '1' && ph[1] - '0' <= KOOP_ERR_MAX_ARGS &&
+                  (strcmp(ph + 2, "}") == 0 || strcmp(ph + 2, "|w}") == 0));
+        }
+        if (!ok) {
+            snprintf(why, whylen, "'%.20s' is not a placeholder", p);
+            return -1;
+        }
+        int seen = 0;
+        for (int i = 0; i < n; i++)
+            seen |= strcmp(out[i], ph) == 0;
+        if (!seen && n < MAX_PH)
+            snprintf(out[n++], 16, "%s", ph);
+        p = end + 1;
+    }
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && strcmp(out[j - 1], out[j]) > 0; j--) {
+            char tmp[16];
+            memcpy(tmp, out[j], 16);
+            memcpy(out[j], out[j - 1], 16);
+            memcpy(out[j - 1], tmp, 16);
+        }
+    return n;
+}
+
+Test(errors, every_code_has_a_polish_and_an_english_message)
+{
+    for (int id = 1; id < KOOP_ERR_COUNT; id++) {
+        const char *pl = koop_err_template((koop_err_t)id, KOOP_LANG_PL);
+        const char *en = koop_err_template((koop_err_t)id, KOOP_LANG_EN);
+        const char *code = koop_err_code((koop_err_t)id);
+        cr_expect(pl && strlen(pl) > 5, "%s has no Polish message", code);
+        cr_expect(en && strlen(en) > 5, "%s has no English message", code);
+        cr_expect(pl && en && strcmp(pl, en) != 0, "%s: the English message is the Polish one", code);
+    }
+    cr_expect_null(koop_err_template(KOOP_ERR_NONE, KOOP_LANG_PL));
+    cr_expect_null(koop_err_template(KOOP_ERR_COUNT, KOOP_LANG_EN));
+}
+
+Test(errors, placeholders_of_the_two_languages_agree)
+{
+    for (int id = 1; id < KOOP_ERR_COUNT; id++) {
+        char pl[MAX_PH][16], en[MAX_PH][16], why[80];
+        const char *code = koop_err_code((koop_err_t)id);
+        int npl = s_placeholders(koop_err_template((koop_err_t)id, KOOP_LANG_PL), pl, why, sizeof why);
+        cr_expect_geq(npl, 0, "%s (pl): %s", code, why);
+        int nen = s_placeholders(koop_err_template((koop_err_t)id, KOOP_LANG_EN), en, why, sizeof why);
+        cr_expect_geq(nen, 0, "%s (en): %s", code, why);
+        cr_expect_eq(npl, nen, "%s: %d placeholders in Polish, %d in English", code, npl, nen);
+        for (int i = 0; i < npl && i < nen; i++)
+            cr_expect_str_eq(pl[i], en[i], "%s: %s in Polish, %s in English", code, pl[i], en[i]);
+    }
+}
+
+Test(errors, codes_are_unique_well_formed_and_found)
+{
+    for (int id = 1; id < KOOP_ERR_COUNT; id++) {
+        const char *code = koop_err_code((koop_err_t)id);
+        size_t len = strlen(code);
+        cr_expect(len > 0 && len < 64, "code %d: length %zu", id, len);
+        cr_expect_eq(strspn(code, "abcdefghijklmnopqrstuvwxyz_."), len, "'%s' is not [a-z_.]+", code);
+        cr_expect(code[0] != '.' && code[len - 1] != '.' && !strstr(code, ".."), "'%s': empty part", code);
+        cr_expect(koop_err_status((koop_err_t)id) > KOOP_OK && koop_err_status((koop_err_t)id) <= KOOP_DEADLINE,
+                  "%s: status %d", code, koop_err_status((koop_err_t)id));
+        for (int other = 1; other < id; other++)
+            cr_expect_str_neq(code, koop_err_code((koop_err_t)other), "'%s' twice", code);
+        cr_expect_eq(koop_err_find(code), (koop_err_t)id, "%s is not found by its code", code);
+    }
+    cr_expect_eq(koop_err_find("field.required"), KOOP_ERR_FIELD_REQUIRED);
+    cr_expect_eq(koop_err_find("no.such_code"), KOOP_ERR_NONE);
+    cr_expect_eq(koop_err_find(""), KOOP_ERR_NONE);
+    cr_expect_eq(koop_err_find(NULL), KOOP_ERR_NONE);
+    cr_expect_eq(koop_err_find("legacy"), KOOP_ERR_NONE, "the transition code must not come back");
+    /* refusals of access are DENIED, and answered as such */
+    cr_expect_eq(koop_err_status(KOOP_ERR_ACCESS_DENIED_NOT_IN_ZZK), KOOP_DENIED);
+    cr_expect_eq(koop_err_status(KOOP_ERR_STATE_ILLEGAL_TRANSITION), KOOP_CONFLICT);
+    for (int id = 1; id < KOOP_ERR_COUNT; id++)
+        if (strncmp(koop_err_code((koop_err_t)id), "access.", 7) == 0)
+            cr_expect_eq(koop_err_status((koop_err_t)id), KOOP_DENIED, "%s is not DENIED",
+                         koop_err_code((koop_err_t)id));
+}
+
+Test(errors, words_are_unique_and_translated)
+{
+    const char *const(*words)[3];
+    size_t n = koop_err_words(&words);
+    cr_assert_gt(n, 20);
+    cr_expect(koop_err_word_known("ipw_draft"));
+    cr_expect(!koop_err_word_known("no_such_word"));
+    cr_expect(!koop_err_word_known(NULL));
+    for (size_t i = 0; i < n; i++) {
+        cr_expect(words[i][0][0] && words[i][1][0] && words[i][2][0], "word %zu has an empty part", i);
+        cr_expect_eq(strspn(words[i][0], "abcdefghijklmnopqrstuvwxyz_."), strlen(words[i][0]),
+                     "token '%s' is not [a-z_.]+", words[i][0]);
+        for (size_t j = 0; j < i; j++)
+            cr_expect_str_neq(words[i][0], words[j][0], "word '%s' twice", words[i][0]);
+    }
+}
+
+/* ---- the literal arguments of the sources ---- */
+
+typedef struct {
+    size_t calls;  /* koop_fail / kc_error / koop_error_fill calls seen */
+    size_t words;  /* literal arguments at {N|w} checked */
+} s_scan_t;
+
+/* Splits the call's arguments at top-level commas (outside (), {}, strings).
+ * p points after the opening parenthesis. Fills args with pointers to the
+ * start of each argument and their lengths; returns how many. */
+static int
+s_split_args(const char *p, const char *args[16], size_t lens[16])
+{
+    int depth = 0, n = 0;
+    const char *start = p;
+    for (; *p; p++) {
+        if (*p == '"') {
+            for (p++; *p && *p != '"'; p++)
+                if (*p == '\\' && p[1])
+                    p++;
+            continue;
+        }
+        if (*p == '(' || *p == '{' || *p == '[')
+            depth++;
+        else if ((*p == ')' || *p == '}' || *p == ']') && depth > 0)
+            depth--;
+        else if ((*p == ',' && depth == 0) || (*p == ')' && depth == 0)) {
+            if (n < 16) {
+                while (isspace((unsigned char)*start))
+                    start++;
+                args[n] = start;
+                lens[n] = (size_t)(p - start);
+                while (lens[n] && isspace((unsigned char)start[lens[n] - 1]))
+                    lens[n]--;
+                n++;
+            }
+            if (*p == ')')
+                break;
+            start = p + 1;
+        }
+    }
+    return n;
+}
+
+/* The C names of the catalogue's ids (what the sources write). */
+static const struct {
+    const char *id;
+    koop_err_t e;
+} s_ids[] = {
+#define KOOP_ERROR(cid, code, status, pl, en) {#cid, KOOP_ERR_##cid},
+#include "errors.def"
+#undef KOOP_ERROR
+};
+
+/* Checks the calls of macro (whose catalogue id is argument id_at and
+ * whose message arguments start at args_at) in one source text. */
+static void
+s_scan_calls(const char *path, const char *text, const char *macro, int id_at, int args_at, s_scan_t *sc)
+{
+    size_t mlen = strlen(macro);
+    for (const char *p = text; (p = strstr(p, macro)) != NULL; p += mlen) {
+        const char *args[16];
+        size_t lens[16];
+        char id[64];
+        int n;
+        koop_err_t e = KOOP_ERR_NONE;
+        if (p > text && (isalnum((unsigned char)p[-1]) || p[-1] == '_'))
+            continue;
+        if (p[mlen] != '(')
+            continue;
+        n = s_split_args(p + mlen + 1, args, lens);
+        if (n <= id_at || lens[id_at] >= sizeof id || !isupper((unsigned char)args[id_at][0]))
+            continue; /* the macro's own definition, or a call with the id in a variable */
+        memcpy(id, args[id_at], lens[id_at]);
+        id[lens[id_at]] = '\0';
+        sc->calls++;
+        for (size_t k = 0; k < sizeof s_ids / sizeof s_ids[0]; k++)
+            if (strcmp(s_ids[k].id, id) == 0)
+                e = s_ids[k].e;
+        cr_expect_neq(e, KOOP_ERR_NONE, "%s: %s(%s...) is not in the catalogue", path, macro, id);
+        if (e == KOOP_ERR_NONE)
+            continue;
+        for (int lang = 0; lang < 2; lang++) {
+            const char *t = koop_err_template(e, (koop_lang_t)lang);
+            for (const char *q = t; (q = strstr(q, "|w}")) != NULL; q++) {
+                int at = args_at + (q[-1] - '1');
+                char token[96];
+                if (at >= n || args[at][0] != '"' || lens[at] < 2 || lens[at] - 2 >= sizeof token)
+                    continue; /* a variable: checked where its values are made, and by the tests */
+                memcpy(token, args[at] + 1, lens[at] - 2);
+                token[lens[at] - 2] = '\0';
+                sc->words++;
+                cr_expect(koop_err_word_known(token), "%s: %s(%s, ...\"%s\"): not in the words table", path, macro, id, token);
+            }
+        }
+    }
+}
+
+static void
+s_scan_dir(const char *dir, s_scan_t *sc)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    cr_assert_not_null(d, "cannot open %s (the suite runs from the project's root)", dir);
+    while ((de = readdir(d)) != NULL) {
+        char path[600];
+        size_t len = strlen(de->d_name);
+        if (de->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        if (de->d_type == DT_DIR) {
+            s_scan_dir(path, sc);
+            continue;
+        }
+        if (len < 3 || strcmp(de->d_name + len - 2, ".c") != 0)
+            continue;
+        FILE *f = fopen(path, "r");
+        cr_assert_not_null(f, "%s", path);
+        fseek(f, 0, SEEK_END);
+        long size = ftell(f);
+        fseek(f, 0, SEEK_SET);
+        char *text = malloc((size_t)size + 1);
+        cr_assert_eq(fread(text, 1, (size_t)size, f), (size_t)size);
+        text[size] = '\0';
+        fclose(f);
+        s_scan_calls(path, text, "koop_fail", 1, 3, sc);
+        s_scan_calls(path, text, "koop_error_fill", 1, 3, sc);
+        s_scan_calls(path, text, "kc_error", 2, 4, sc);
+        free(text);
+    }
+    closedir(d);
+}
+
+Test(errors, every_word_the_sources_use_is_in_the_words_table)
+{
+    s_scan_t sc = {0, 0};
+    s_scan_dir("common", &sc);
+    s_scan_dir("services", &sc);
+    /* the scan must have seen the refusals, or it proves nothing */
+    cr_expect_gt(sc.calls, 150, "only %zu calls found", sc.calls);
+    cr_expect_gt(sc.words, 20, "only %zu literal words checked", sc.words);
+}
+
+/* ---- rendering ---- */
+
+static const char *
+s_render(const koop_error_t *e, koop_lang_t lang, const char *label)
+{
+    static char out[1024];
+    koop_error_render(e, lang, label, out, sizeof out);
+    return out;
+}
+
+Test(errors, renders_the_field_as_the_client_names_it)
+{
+    koop_error_t e;
+    char label[80];
+    koop_error_fill(&e, FIELD_REQUIRED, "share_with");
+    cr_expect_str_eq(e.code, "field.required");
+    cr_expect_str_eq(e.field, "share_with");
+    cr_expect_eq(e.status, KOOP_INVALID);
+    koop_field_option(e.field, label, sizeof label);
+    cr_expect_str_eq(label, "--share-with");
+    cr_expect_str_eq(s_render(&e, KOOP_LANG_PL, label), "brak wymaganego pola --share-with");
+    cr_expect_str_eq(s_render(&e, KOOP_LANG_EN, label), "the field --share-with is required");
+    cr_expect_str_eq(s_render(&e, KOOP_LANG_EN, "Udostępnij"), "the field Udostępnij is required");
+    cr_expect_str_eq(s_render(&e, KOOP_LANG_PL, NULL), "brak wymaganego pola share_with", "no label: the name");
+}
+
+Test(errors, renders_arguments_and_words_in_both_languages)
+{
+    koop_error_t e;
+    koop_error_fill(&e, DATE_ORDER, "date", "2026-01-05", "ipw_opened", "2026-01-10");
+    cr_expect_eq(e.nargs, 3);
+    cr_expect_str_eq(s_render(&e, KOOP_LANG_PL, "--date"),
+                     "pole --date: 2026-01-05 jest przed otwarciem programu (2026-01-10)");
+    cr_expect_str_eq(s_render(&e, KOOP_LANG_EN, "--date"),
+                     "--date: 2026-01-05 is before the programme was opened (2026-01-10)");
+
+    koop_error_fill(&e, STATE_ILLEGAL_TRANSITION, NULL, "IPW/2026/0001", "ipw_draft", "ipw.suspend", "ipw_active");
+    cr_expect_str_eq(e.field, "");
+    cr_expect_eq(e.status, KOOP_CONFLICT);
+    cr_expect_str_eq(s_render(&e, KOOP_LANG_PL, NULL),
+                     "niedozwolone przejście: nie można zawiesić programu IPW/2026/0001, bo jest w przygotowaniu "
+                     "(draft); dozwolone, gdy jest realizowany (active)");
+    cr_expect_str_eq(s_render(&e, KOOP_LANG_EN, NULL),
+                     "illegal transition: cannot suspend the programme IPW/2026/0001: it is a draft; allowed when "
+                     "it is active");
+
+    /* a token that is not a word is shown as it is; a missing argument as '?' */
+    koop_error_fill(&e, RECORD_LIMIT, "household", "spaceship", "30");
+    cr_expect_str_eq(s_render(&e, KOOP_LANG_PL, NULL), "spaceship ma już 30 ? (najwięcej, ile można)");
+
+    /* numbers */
+    koop_error_fill(&e, FIELD_RANGE, "limit", KOOP_NUM(9999), KOOP_NUM(1), KOOP_NUM(5000));
+    cr_expect_str_eq(s_render(&e, KOOP_LANG_EN, "--limit"), "--limit: 9999 is outside the range 1–5000");
+}
+
+Test(errors, arguments_are_bounded_and_cleaned)
+{
+    koop_error_t e;
+    char long_arg[400];
+    /* 'ż' is two bytes: a cut never splits it */
+    for (size_t i = 0; i + 2 < sizeof long_arg; i += 2)
+        memcpy(long_arg + i, "ż", 2);
+    long_arg[sizeof long_arg - 2] = '\0';
+    koop_error_fill(&e, FIELD_INVALID, "name", long_arg);
+    cr_expect_lt(strlen(e.args[0]), KOOP_ERR_ARG_MAX);
+    cr_expect_eq(strlen(e.args[0]) % 2, 0, "a character was cut in half");
+    koop_error_fill(&e, FIELD_INVALID, "name", "a\nb\x1b[31m");
+    cr_expect_str_eq(e.args[0], "a?b?[31m", "control characters are not passed on");
+    /* an id outside the catalogue becomes "unknown" */
+    koop_error_set(&e, KOOP_ERR_COUNT, NULL, NULL);
+    cr_expect_str_eq(e.code, "unknown");
+}
+
+Test(errors, a_code_this_build_does_not_know_is_shown_with_what_came)
+{
+    koop_error_t e;
+    /* from a newer peer */
+    koop_error_set_code(&e, "ipw.frozen", KOOP_CONFLICT, "ipw", (const char *const[]){"IPW/2026/0001", "x"}, 2);
+    cr_expect_eq(e.id, KOOP_ERR_UNKNOWN_CODE);
+    cr_expect_str_eq(e.code, "ipw.frozen", "the code is kept as it came");
+    cr_expect_eq(e.status, KOOP_CONFLICT);
+    cr_expect_str_eq(s_render(&e, KOOP_LANG_PL, "--ipw"), "odmowa (ipw.frozen): --ipw: IPW/2026/0001; x");
+    cr_expect_str_eq(s_render(&e, KOOP_LANG_EN, NULL), "refused (ipw.frozen): ipw: IPW/2026/0001; x");
+    /* a peer without codes sends its words (koop_rpc_unpack_reply: code "legacy") */
+    koop_error_set_code(&e, "legacy", KOOP_INVALID, NULL, (const char *const[]){"brak wymaganego pola --name"}, 1);
+    cr_expect_str_eq(s_render(&e, KOOP_LANG_PL, NULL), "odmowa (legacy): brak wymaganego pola --name");
+    /* nothing at all */
+    koop_error_set_code(&e, NULL, KOOP_INTERNAL, NULL, NULL, 0);
+    cr_expect_str_eq(e.code, "unknown");
+    cr_expect_str_eq(s_render(&e, KOOP_LANG_EN, NULL), "refused (unknown)");
+}
+
+Test(errors, rendering_fits_the_buffer)
+{
+    koop_error_t e;
+    char small[12];
+    koop_error_fill(&e, ACCESS_DENIED_HOUSEHOLD, NULL, "01a20dc3-0000-7000-8000-000000000000");
+    cr_expect_eq(koop_error_render(&e, KOOP_LANG_PL, NULL, small, sizeof small), sizeof small - 1);
+    cr_expect_eq(strlen(small), sizeof small - 1);
+    cr_expect_eq(koop_error_render(&e, KOOP_LANG_PL, NULL, small, 0), 0);
+}
+
+Test(errors, language_from_koop_lang)
+{
+    setenv("KOOP_LANG", "en", 1);
+    cr_expect_eq(koop_lang_from_env(), KOOP_LANG_EN);
+    setenv("KOOP_LANG", "en_GB.UTF-8", 1);
+    cr_expect_eq(koop_lang_from_env(), KOOP_LANG_EN);
+    setenv("KOOP_LANG", "pl", 1);
+    cr_expect_eq(koop_lang_from_env(), KOOP_LANG_PL);
+    setenv("KOOP_LANG", "klingon", 1);
+    cr_expect_eq(koop_lang_from_env(), KOOP_LANG_PL, "anything else: Polish");
+    unsetenv("KOOP_LANG");
+    cr_expect_eq(koop_lang_from_env(), KOOP_LANG_PL);
+    cr_expect_eq(koop_lang_parse("de"), -1);
+}
