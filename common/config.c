@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { V_STR, V_PATH, V_ROLE, V_TERYT, V_ENDPOINT, V_ID };
+enum { V_STR, V_PATH, V_ROLE, V_TERYT, V_ENDPOINT, V_ID, V_YEARS, V_TIMER, V_PUBLISH };
 
 typedef struct {
     const char *section;
@@ -35,6 +35,11 @@ static const s_key s_keys[] = {
     K("sync", "hub", sync_hub, V_ENDPOINT, 0),
     K("sync", "hub_key", sync_hub_key, V_PATH, 0),
     K("sync", "listen", sync_listen, V_ENDPOINT, 0),
+    K("retention", "case_years", retention_case_years, V_YEARS, 0),
+    K("retention", "household_years", retention_household_years, V_YEARS, 0),
+    K("retention", "audit_years", retention_audit_years, V_YEARS, 0),
+    K("retention", "timer", retention_timer, V_TIMER, 0),
+    K("reporting", "publish", reporting_publish, V_PUBLISH, 0),
     K("notifier", "smtp_url", smtp_url, V_STR, 0),
     K("notifier", "smtp_user", smtp_user, V_STR, 0),
     K("notifier", "smtp_password_file", smtp_password_file, V_PATH, 0),
@@ -84,6 +89,26 @@ s_check_value(s_parse *p, const s_key *k, const char *value, char *field)
         if (len && strncmp(value, "ipc://", 6) != 0 && strncmp(value, "tcp://", 6) != 0) {
             snprintf(p->msg, sizeof p->msg,
                      "nieprawidłowy adres '%s' w %s (oczekiwano ipc://... lub tcp://...)", value, k->key);
+            return 0;
+        }
+        break;
+    case V_YEARS: /* 1..100 */
+        if (len == 0 || len > 3 || strspn(value, "0123456789") != len || atoi(value) < 1 || atoi(value) > 100) {
+            snprintf(p->msg, sizeof p->msg, "nieprawidłowa liczba lat '%.20s' klucza %s (od 1 do 100)", value, k->key);
+            return 0;
+        }
+        break;
+    case V_TIMER:
+        if (strcmp(value, "daily") != 0 && strcmp(value, "off") != 0) {
+            snprintf(p->msg, sizeof p->msg, "nieprawidłowa wartość '%.20s' klucza %s (dozwolone: daily, off)", value,
+                     k->key);
+            return 0;
+        }
+        break;
+    case V_PUBLISH:
+        if (strcmp(value, "approved") != 0 && strcmp(value, "provisional") != 0) {
+            snprintf(p->msg, sizeof p->msg,
+                     "nieprawidłowa wartość '%.20s' klucza %s (dozwolone: approved, provisional)", value, k->key);
             return 0;
         }
         break;
@@ -215,6 +240,12 @@ koop_config_key(size_t i, const char **section, const char **key)
     *section = s_keys[i].section;
     *key = s_keys[i].key;
     return 1;
+}
+
+int
+koop_config_years(const char *value, int dflt)
+{
+    return value && *value ? atoi(value) : dflt;
 }
 
 int

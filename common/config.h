@@ -4,6 +4,8 @@
  *   [node]      id, name, role (gmina|hub), teryt, data_dir, runtime_dir
  *   [endpoints] one per service of common/services.def  (ipc:// or tcp://)
  *   [sync]      hub, hub_key, listen
+ *   [retention] case_years, household_years, audit_years, timer (docs/ACCOUNTABILITY.md)
+ *   [reporting] publish (approved | provisional)
  *   [notifier]  smtp_url, smtp_user, smtp_password_file, from, web_url
  *
  * Relative paths are taken relative to the file's directory. An unknown
@@ -37,6 +39,12 @@ typedef struct koop_config {
     char smtp_password_file[PATH_MAX];
     char mail_from[KOOP_CONF_STR];
     char web_url[KOOP_CONF_STR];
+    /* [retention]: years as digits ("" = the default of docs/ACCOUNTABILITY.md) */
+    char retention_case_years[4];
+    char retention_household_years[4];
+    char retention_audit_years[4];
+    char retention_timer[8];   /* daily (default) | off */
+    char reporting_publish[16]; /* provisional (default) | approved */
 } koop_config_t;
 
 /* Loads `path` into *cfg. On error returns -1 and writes a Polish message
@@ -50,6 +58,9 @@ const char *koop_config_endpoint(const koop_config_t *cfg, const char *service);
 /* The i-th key a node's file may hold, in file order: its section and name.
  * Returns 1, or 0 when i is past the last key. */
 int koop_config_key(size_t i, const char **section, const char **key);
+
+/* A [retention] number of years, or dflt when the key is not set. */
+int koop_config_years(const char *value, int dflt);
 
 /* 1 when role is "hub". */
 int koop_config_is_hub(const koop_config_t *cfg);

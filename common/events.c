@@ -74,6 +74,8 @@ koop_event_decode(const Koop__Event *ev, const koop_event_type_t **type, Protobu
         return -ENOENT;
     if (!ev->stream || strcmp(ev->stream, t->stream) != 0 || (int)ev->scope != t->scope)
         return -EPROTO;
+    if (!ev->has_payload)
+        return -ENODATA; /* retention removed it (log.h koop_log_redact) */
     *payload = protobuf_c_message_unpack(t->payload, NULL, ev->payload.len, ev->payload.data);
     return *payload ? 0 : -EBADMSG;
 }
@@ -86,6 +88,7 @@ koop_event_decode_error(int rc)
     case -ENOENT: return "nieznany typ zdarzenia";
     case -EPROTO: return "strumień lub zakres nie zgadza się z typem zdarzenia";
     case -EBADMSG: return "treści zdarzenia nie można odczytać";
+    case -ENODATA: return "treść zdarzenia usunięta po okresie przechowywania";
     default: return "błąd";
     }
 }

@@ -37,7 +37,8 @@ const koop_event_type_t *koop_event_type_of(koop_ev_t id);
  * scope are those of its type. Returns 0 with *type and *payload (caller
  * frees it with protobuf_c_message_free_unpacked), or: -ENOENT the type is
  * not in the table, -EPROTO stream or scope do not match it, -EBADMSG the
- * payload does not decode as the type's message. *type is set whenever the
+ * payload does not decode as the type's message, -ENODATA retention removed
+ * the payload (an envelope without one). *type is set whenever the
  * type is known. */
 int koop_event_decode(const Koop__Event *ev, const koop_event_type_t **type, ProtobufCMessage **payload);
 

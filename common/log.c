@@ -1,6 +1,7 @@
 #include "log.h"
 #include "clock.h"
 #include "id.h"
+#include "log_chain.h"
 #include "envelope.pb-c.h"
 
 #include <errno.h>
@@ -13,6 +14,7 @@ struct koop_log {
     char node[64];
     char stream[64];
     char log_id[KOOP_ID_LEN];
+    koop_log_chain_t chain;
 };
 
 typedef struct {
@@ -59,7 +61,8 @@ koop_log_open(koop_log_t **out, koop_store_t *store, const char *node, const cha
     self->dbi_log = koop_store_dbi(store, "log");
     self->dbi_shared = koop_store_dbi(store, "log_shared");
     self->dbi_meta = koop_store_dbi(store, "log_meta");
-    if ((rc = koop_store_write(store, s_ensure_id, &ctx)) != 0) {
+    if ((rc = koop_store_write(store, s_ensure_id, &ctx)) != 0 ||
+        (rc = koop_log_chain_open(&self->chain, store, self->log_id)) != 0) {
         free(self);
         return rc;
     }
@@ -86,6 +89,18 @@ const char *
 koop_log_stream(const koop_log_t *self)
 {
     return self->stream;
+}
+
+const char *
+koop_log_node(const koop_log_t *self)
+{
+    return self->node;
+}
+
+const koop_log_chain_t *
+koop_log_chain_of(const koop_log_t *self)
+{
+    return &self->chain;
 }
 
 static int
@@ -152,9 +167,13 @@ koop_log_append(koop_log_t *self, MDB_txn *txn, const char *type, int scope, con
     if ((rc = koop_mdb_rc(mdb_put(txn, self->dbi_log, &k, &v, MDB_APPEND | MDB_RESERVE))) != 0)
         return rc;
     koop__event__pack(&ev, v.mv_data);
-    if (scope == KOOP__SCOPE__SCOPE_SHARED) {
-        MDB_val empty = {0, ""};
-        if ((rc = koop_mdb_rc(mdb_put(txn, self->dbi_shared, &k, &empty, MDB_APPEND))) != 0)
+    {
+        /* the payload field (tag, length, bytes) is the last one packed */
+        size_t field = 1 + 1 + payload_len;
+        for (size_t n = payload_len; n >= 0x80; n >>= 7)
+            field++;
+        if ((rc = koop_log_chain_append(&self->chain, txn, ev.seq, scope == KOOP__SCOPE__SCOPE_SHARED, v.mv_data,
+                                        v.mv_size - field, payload, payload_len)) != 0)
             return rc;
     }
     if (seq_out)

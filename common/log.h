@@ -9,13 +9,20 @@
  * (no gaps: the next seq is always last + 1 inside the writing txn).
  *
  * Tables: "log" seq -> envelope bytes (never re-encoded afterwards);
- *         "log_shared" seq -> "" for the SHARED events (what may leave the node);
+ *         "log_shared" seq -> S(seq) for the SHARED events (what may leave the node);
+ *         "log_chain" seq -> L(seq); "log_redacted" (retention): see log_chain.h;
  *         "log_meta" "log_id" -> a random id made when the log is created, so a
  *         reset or restored database is recognisable as a different log.
+ *
+ * Both chains (chain.h) are written in the appending transaction: L over
+ * every entry, S over the SHARED ones, which is the chain a hub receiving
+ * only those can check.
  */
 #ifndef KOOP_LOG_H
 #define KOOP_LOG_H
 
+#include "chain.h"
+#include "errors.h"
 #include "store.h"
 #include <protobuf-c/protobuf-c.h>
 
@@ -27,6 +34,7 @@ void koop_log_destroy(koop_log_t **self_p);
 
 const char *koop_log_id(const koop_log_t *self);
 const char *koop_log_stream(const koop_log_t *self);
+const char *koop_log_node(const koop_log_t *self);
 
 /* Appends one event in txn (the caller's write transaction) and returns its
  * seq in *seq_out (may be NULL). scope is KOOP__SCOPE__SCOPE_LOCAL/SHARED;
@@ -47,5 +55,49 @@ int koop_log_count_shared_after(koop_log_t *self, MDB_txn *txn, uint64_t after, 
 typedef int (*koop_log_visit_fn)(uint64_t seq, const uint8_t *bytes, size_t len, void *ctx);
 int koop_log_read(koop_log_t *self, MDB_txn *txn, uint64_t after, uint32_t max, int shared_only,
                   koop_log_visit_fn visit, void *ctx);
+
+/* ---- the chains (chain.h, log_chain.h, docs/ACCOUNTABILITY.md) ---- */
+
+/* The links as of seq: L of the last entry at or before seq, and S of the
+ * last SHARED one at or before it (the genesis links when there is none).
+ * Either output may be NULL. 0 or an error code. */
+int koop_log_links(koop_log_t *self, MDB_txn *txn, uint64_t seq, uint8_t link[KOOP_CHAIN_LEN],
+                   uint8_t shared[KOOP_CHAIN_LEN]);
+
+/* What koop_log_verify found. */
+typedef struct {
+    uint64_t entries;   /* entries walked */
+    uint64_t last_seq;
+    uint64_t shared;    /* SHARED entries */
+    uint64_t redacted;  /* entries whose payload retention removed */
+    uint64_t problems;
+    uint8_t head[KOOP_CHAIN_LEN], shared_head[KOOP_CHAIN_LEN]; /* stored L and S of the last entries */
+} koop_log_check_t;
+
+typedef struct {
+    /* a finding (a verify.* code of errors.def and its arguments), in seq order */
+    void (*problem)(void *ctx, uint64_t seq, koop_err_t code, const char *const *args);
+    /* each entry as stored, in order (redacted: retention removed its
+     * payload); may be NULL; non-zero stops the walk (returned) */
+    int (*entry)(void *ctx, uint64_t seq, const uint8_t *env, size_t len, int redacted);
+    void *ctx;
+} koop_log_walk_t;
+
+/* Walks the whole log in txn and checks, for every entry: its seq follows
+ * the one before (a gap is a removed entry), its envelope is in the form
+ * the log writes and names this node, stream and seq, its stored L and (for
+ * a SHARED entry) S are the links of its bytes after the stored links
+ * before it, and a removed payload has its hash in log_redacted. Links
+ * without an entry (a removed last entry) are found too. Each link is
+ * checked against the stored one before it, so a changed entry is named
+ * exactly; a history rewritten with every later link recomputed is found
+ * against heads kept elsewhere (the hub's, sync verify). Returns 0 (the
+ * findings went to walk->problem) or a storage error. */
+int koop_log_verify(koop_log_t *self, MDB_txn *txn, const koop_log_walk_t *walk, koop_log_check_t *out);
+
+/* Retention: removes the payload of LOCAL entry seq, keeping B(payload) in
+ * log_redacted, so both chains still verify. 0 (also when it was removed
+ * already), -EPERM for a SHARED entry, MDB_NOTFOUND, or an error code. */
+int koop_log_redact(koop_log_t *self, MDB_txn *txn, uint64_t seq);
 
 #endif

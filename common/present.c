@@ -188,6 +188,14 @@ koop_present_text(const koop_api_method_t *m, const ProtobufCMessage *reply, koo
         koop_present_sync_text(reply, out);
         return;
     }
+    if (reply->descriptor == &koop__verify_report__descriptor) {
+        koop_present_verify_text(reply, lang, out);
+        return;
+    }
+    if (reply->descriptor == koop_api_find("household.export")->reply) {
+        koop_present_export_text(reply, out);
+        return;
+    }
     v = koop_present_json(m, reply);
     if (v)
         koop_present_value_text(v, lang, out);

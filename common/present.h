@@ -9,6 +9,8 @@
  *   present_report.c  report figures: JSON with suppression marks, CSV, text
  *   present_sync.c    the sync status of a gmina and of a hub
  *   present_event.c   event envelopes, payloads decoded by events.def
+ *   present_check.c   the report of a check (events.verify, audit.verify)
+ *   present_export.c  the person's own copy (household.export) as a document
  *
  * JSON keeps ids and field names as in the .proto files; text uses the
  * labels of labels.def and Polish (or English) words.
@@ -64,6 +66,10 @@ json_t *koop_present_report_json(const koop_api_method_t *m, const ProtobufCMess
 void koop_present_report_text(const koop_api_method_t *m, const ProtobufCMessage *reply, koop_fmt_t fmt,
                               FILE *out);
 json_t *koop_present_sync_json(const ProtobufCMessage *reply);
+/* present_check.c: a koop.VerifyReport; present_export.c: the document of
+ * koop.cases.HouseholdExport (Polish). */
+void koop_present_verify_text(const ProtobufCMessage *reply, koop_lang_t lang, FILE *out);
+void koop_present_export_text(const ProtobufCMessage *reply, FILE *out);
 void koop_present_sync_text(const ProtobufCMessage *reply, FILE *out);
 /* ISO 8601 UTC ("2026-12-01T10:00:00.000Z") of unix ms, null when 0. */
 json_t *koop_present_time(uint64_t ms);

@@ -188,6 +188,7 @@ void *koop_service_zctx(koop_service_t *svc) { return svc->zctx; }
 koop_client_t *koop_service_client(koop_service_t *svc) { return svc->client; }
 void *koop_service_user(koop_service_t *svc) { return svc->user; }
 const char *koop_service_node(koop_service_t *svc) { return svc->cfg.node_id; }
+const koop_service_def_t *koop_service_def(koop_service_t *svc) { return svc->def; }
 
 /* ---- replies ---- */
 
@@ -248,13 +249,13 @@ typedef struct {
     Koop__FeedBatch *batch;
     size_t bytes;
     size_t cap;
+    uint64_t last; /* seq of the last event taken */
 } s_feed_ctx;
 
 static int
 s_feed_visit(uint64_t seq, const uint8_t *bytes, size_t len, void *ctx)
 {
     s_feed_ctx *f = ctx;
-    (void)seq;
     if (f->batch->n_events > 0 && f->bytes + len > FEED_MAX_BYTES)
         return 1; /* full: the consumer asks again */
     if (f->batch->n_events == f->cap)
@@ -263,6 +264,7 @@ s_feed_visit(uint64_t seq, const uint8_t *bytes, size_t len, void *ctx)
     f->batch->events[f->batch->n_events].len = len;
     f->batch->n_events++;
     f->bytes += len;
+    f->last = seq;
     return 0;
 }
 
@@ -274,7 +276,8 @@ s_feed_answer(koop_call_t *call, const char *stream, uint64_t after, uint32_t ma
 {
     koop_service_t *s = call->svc;
     Koop__FeedBatch batch = KOOP__FEED_BATCH__INIT;
-    s_feed_ctx f = {&batch, 0, 0};
+    s_feed_ctx f = {&batch, 0, 0, after};
+    uint8_t prev_shared[KOOP_CHAIN_LEN], shared[KOOP_CHAIN_LEN], link[KOOP_CHAIN_LEN];
     uint64_t last = 0;
     int rc;
 
@@ -291,10 +294,17 @@ s_feed_answer(koop_call_t *call, const char *stream, uint64_t after, uint32_t ma
         rc = 0;
     if (rc == 0)
         rc = koop_log_last(s->log, call->txn, 0, &last);
+    /* the chains, for an uplink's batch (docs/ACCOUNTABILITY.md) */
+    if (rc == 0 && (rc = koop_log_links(s->log, call->txn, after, NULL, prev_shared)) == 0)
+        rc = koop_log_links(s->log, call->txn, f.last, link, shared);
     if (rc != 0) {
         free(batch.events);
         return koop_call_store_error(call, rc);
     }
+    batch.has_prev_shared_link = batch.has_shared_link = batch.has_link = 1;
+    batch.prev_shared_link = (ProtobufCBinaryData){KOOP_CHAIN_LEN, prev_shared};
+    batch.shared_link = (ProtobufCBinaryData){KOOP_CHAIN_LEN, shared};
+    batch.link = (ProtobufCBinaryData){KOOP_CHAIN_LEN, link};
     batch.has_last_seq = 1;
     batch.last_seq = last;
     batch.log_id = (char *)koop_log_id(s->log);

@@ -15,7 +15,8 @@
  * runs in one read transaction. A commit that fails turns every write reply
  * into an INTERNAL error: nothing is acknowledged that is not durable.
  *
- * Built-in methods: "sys.ping" (koop.Pong), "feed.stat" (koop.FeedFetch ->
+ * Built-in methods: "sys.ping" (koop.Pong), "events.verify" and
+ * "feed.digest" (verify.h), "feed.stat" (koop.FeedFetch ->
  * koop.FeedStat: the log's last seqs and how many SHARED events follow
  * after_seq) and "feed.fetch" (koop.FeedFetch ->
  * koop.FeedBatch) with long-poll: a fetch with nothing to return and wait_ms
@@ -35,6 +36,7 @@
 #include "koop.h"
 #include "log.h"
 #include "store.h"
+#include "verify.h"
 
 #include <protobuf-c/protobuf-c.h>
 #include <uv.h>
@@ -100,6 +102,9 @@ typedef struct {
      * after the map grew): the service resets its per-call state there. */
     void (*before_call)(koop_call_t *call);
     int (*after_write)(koop_call_t *call, MDB_txn *batch_txn);
+    /* Optional: the state tables events.verify checks against the log
+     * (verify.h); NULL: the chains only. */
+    const koop_verify_def_t *verify;
 } koop_service_def_t;
 
 /* Runs the service: parses `-c FILE` (or prints --version), checks what
@@ -117,6 +122,7 @@ void *koop_service_zctx(koop_service_t *svc);
 struct koop_client *koop_service_client(koop_service_t *svc);
 void *koop_service_user(koop_service_t *svc);
 const char *koop_service_node(koop_service_t *svc);
+const koop_service_def_t *koop_service_def(koop_service_t *svc);
 
 /* Deferring a call: a handler that needs something another service is
  * about to deliver (a registry record its copy has not applied yet, the

@@ -21,10 +21,10 @@ struct koop_store {
     MDB_dbi dbis[STORE_MAX_TABLES];
 };
 
-/* Tables every store has: the event log (see log.h), feed cursors (feed.h)
+/* Tables every store has: the event log and its chains (see log.h), feed cursors (feed.h)
  * and the store's stamp (koop_store_stamp). */
-static const char *const s_log_tables[] = {"log", "log_shared", "log_meta", "feed_cursors", "store_meta",
-                                           NULL};
+static const char *const s_log_tables[] = {"log", "log_shared", "log_chain", "log_redacted", "log_meta",
+                                           "feed_cursors", "store_meta", NULL};
 
 static int
 s_add_table(koop_store_t *self, MDB_txn *txn, const char *name)

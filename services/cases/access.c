@@ -20,7 +20,8 @@
  * "audit" table in the batch transaction. So the entry commits with the
  * batch, a refused attempt is recorded although its own changes were rolled
  * back, and a reply is never sent for a call whose audit entry is not
- * durable. Handlers say what a call is about with cases_audit_note() before
+ * durable. Each entry is chained to the one before it (verify.c).
+ * Handlers say what a call is about with cases_audit_note() before
  * checking access, so refused attempts name the case too.
  */
 #include "cases.h"
@@ -165,23 +166,14 @@ cases_after_write(koop_call_t *call, MDB_txn *txn)
     cases_t *c = cases_of(call);
     Koop__Cases__AuditEntry e = KOOP__CASES__AUDIT_ENTRY__INIT;
     MDB_dbi dbi = cases_dbi(call, "audit");
-    MDB_cursor *cur;
     MDB_val k, v;
     unsigned char key[8];
     char message[512];
-    uint64_t last = 0;
     int rc;
 
-    if ((rc = mdb_cursor_open(txn, dbi, &cur)) != 0)
-        goto done;
-    rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
-    if (rc == 0 && k.mv_size == 8)
-        last = koop_be64_get(k.mv_data);
-    mdb_cursor_close(cur);
-    if (rc != 0 && rc != MDB_NOTFOUND)
+    if ((rc = cases_audit_next_seq(call, txn, &e.seq)) != 0)
         goto done;
     e.has_seq = 1;
-    e.seq = last + 1;
     e.has_time_ms = 1;
     e.time_ms = koop_clock_real_ms();
     e.caller = (char *)(call->caller ? call->caller : "");
@@ -204,6 +196,7 @@ cases_after_write(koop_call_t *call, MDB_txn *txn)
     if ((rc = mdb_put(txn, dbi, &k, &v, MDB_APPEND | MDB_RESERVE)) != 0)
         goto done;
     koop__cases__audit_entry__pack(&e, v.mv_data);
+    rc = cases_audit_chain(call, txn, e.seq, v.mv_data, v.mv_size); /* verify.c */
 done:
     if (rc != 0)
         koop_error("audit entry for %s cannot be written: %s", call->method, koop_strerror(rc));

@@ -12,6 +12,9 @@
  *   ipw.c       the IPW lifecycle (state diagram there), ZZK, show/list/timeline
  *   plan.c      goals with PSR scaling, tasks, "my tasks"
  *   meeting.c   ZZK meetings and referrals to listed services
+ *   export.c    the person's own copy of everything held (household.export)
+ *   retention.c the retention schedule (retention.run, daily timer)
+ *   verify.c    what events.verify checks here; the audit chain, audit.verify
  *
  * Events. Every change appends, in the transaction of the change:
  *   1. a LOCAL event "local.<type>" whose payload is the record after the
@@ -62,6 +65,8 @@ typedef struct cases {
     char note_household[KOOP_ID_LEN];
     char note_ipw[KOOP_ID_LEN];
     char note_ref[KOOP_ID_LEN];
+    uv_timer_t retention_timer; /* retention.c */
+    int retention_timer_on;
 } cases_t;
 
 cases_t *cases_of(koop_call_t *call);
@@ -233,5 +238,34 @@ int cases_referral_decline(koop_call_t *call);
 int cases_referral_done(koop_call_t *call);
 
 int cases_audit_show(koop_call_t *call);
+int cases_audit_verify(koop_call_t *call);
+int cases_household_export(koop_call_t *call);
+int cases_retention_run(koop_call_t *call);
+
+/* ---- verify.c: events.verify of this service, the audit chain ---- */
+
+extern const koop_verify_def_t cases_verify_def;
+/* The seq of the next audit entry (after the last one, or after the base
+ * retention left when it removed them all). */
+int cases_audit_next_seq(koop_call_t *call, MDB_txn *txn, uint64_t *seq);
+/* Adds the chain link of audit entry seq (its stored bytes) in txn. */
+int cases_audit_chain(koop_call_t *call, MDB_txn *txn, uint64_t seq, const void *entry, size_t len);
+
+/* ---- retention.c ---- */
+
+int cases_retention_start(cases_t *c);
+void cases_retention_stop(cases_t *c);
+/* The table and message of a child kind of an IPW ('g', 't', 'm', 'r');
+ * -1 for another kind. */
+int cases_child_kind(char kind, const char **table, const ProtobufCMessageDescriptor **desc);
+/* events.verify: retention.erased sets the stubs as what the tables hold;
+ * every entry whose payload is gone must be listed by one (done). */
+int cases_retention_verify_event(koop_verify_t *v, uint64_t seq, const koop_event_type_t *t,
+                                 const ProtobufCMessage *payload, int redacted);
+int cases_retention_verify_done(koop_verify_t *v, MDB_txn *txn);
+/* audit.verify: the base of the audit chain is the one the last
+ * retention.run that removed audit entries recorded. */
+int cases_retention_audit_base_check(koop_call_t *call, koop_verify_report_t *r, uint64_t base,
+                                     const uint8_t link[32]);
 
 #endif

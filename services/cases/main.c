@@ -12,7 +12,7 @@ static const koop_method_t s_methods[] = {
 
 static const char *const s_tables[] = {
     "household", "consent", "ipw", "ipw_child", "goal", "task", "task_owner", "meeting", "referral",
-    "timeline", "meta", "audit", "copy_person", "copy_institution", "copy_service", NULL,
+    "timeline", "meta", "audit", "audit_chain", "copy_person", "copy_institution", "copy_service", NULL,
 };
 
 static int
@@ -20,12 +20,15 @@ s_start(koop_service_t *svc)
 {
     cases_t *c = koop_service_user(svc);
     c->svc = svc;
+    if (cases_retention_start(c) != 0)
+        return -1;
     return cases_copy_start(c);
 }
 
 static void
 s_stop(koop_service_t *svc)
 {
+    cases_retention_stop(koop_service_user(svc));
     cases_copy_stop(koop_service_user(svc));
 }
 
@@ -40,6 +43,7 @@ static const koop_service_def_t s_cases = {
     /* each handler starts with no audit notes of an earlier call (a batch
      * retried after the map grew runs the calls again) */
     .before_call = cases_audit_reset,
+    .verify = &cases_verify_def,
 };
 
 int

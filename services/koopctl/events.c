@@ -24,9 +24,7 @@ kc_events(kc_ctx_t *ctx, int argc, char **argv)
     long limit = 100;
     int rc;
 
-    if (argc < 1 || strcmp(argv[0], "list") != 0)
-        return kc_error(ctx, KC_USAGE, CLI_UNKNOWN_COMMAND, NULL, argc ? argv[0] : "events");
-    opts = kc_parse_options(ctx, argc - 1, argv + 1);
+    opts = kc_parse_options(ctx, argc, argv);
     if (!opts)
         return KC_USAGE;
     stream = json_string_value(json_object_get(opts, "stream"));

@@ -3,6 +3,7 @@
 #include "client.h"
 #include "koop.h"
 #include "pbjson.h"
+#include "record.h"
 #include "present.h"
 #include "version.h"
 
@@ -23,7 +24,7 @@ static const struct {
      "KATALOG --role gmina|hub --teryt KOD --name NAZWA [--hub ADRES --hub-key PLIK --listen ADRES "
      "--smtp URL --id ID --data-dir KATALOG --runtime-dir KATALOG]"},
     {"status", "", 1, kc_status, "(czy każda usługa węzła odpowiada)"},
-    {"events", "list", 1, kc_events, "--stream USŁUGA [--node ID] [--after SEQ] [--limit N]"},
+    {"events", "list", 2, kc_events, "--stream USŁUGA [--node ID] [--after SEQ] [--limit N]"},
     {"keys", "generate", 1, kc_keys, "[--force] (nowa para kluczy węzła)"},
     {"enrol", "", 1, kc_enrol, "GMINA/keys/node.pub [--node ID] (hub: dopuść klucz gminy)"},
 };
@@ -213,6 +214,16 @@ kc_print(kc_ctx_t *ctx, json_t *value)
         koop_present_value_text(value, ctx->lang, stdout);
 }
 
+/* The `ok` field of a check's reply (api.def KOOP_API_CHECK). */
+static int
+s_reply_ok(const ProtobufCMessage *rep)
+{
+    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(rep->descriptor, "ok");
+    if (!f || f->type != PROTOBUF_C_TYPE_BOOL)
+        return 1;
+    return *(const protobuf_c_boolean *)((const char *)rep + f->offset) != 0;
+}
+
 /* Runs one method of api.def: options -> request, reply -> output. A
  * report also takes --json / --csv after the verb. */
 static int
@@ -255,7 +266,17 @@ s_run_method(kc_ctx_t *ctx, const koop_api_method_t *m, int argc, char **argv)
         protobuf_c_message_free_unpacked(req, NULL);
         return kc_error(ctx, KC_REFUSED, CLI_NO_PERSON, "as");
     }
-    rc = kc_call(ctx, m->service, m->name, req, m->reply, &rep);
+    {
+        /* a sys method (every service has it) goes to the service it names */
+        const char *service = m->service;
+        if (strcmp(service, "sys") == 0)
+            service = koop_record_str(req, "stream");
+        if (!service || !*service) {
+            protobuf_c_message_free_unpacked(req, NULL);
+            return kc_error(ctx, KC_USAGE, FIELD_REQUIRED, "stream");
+        }
+        rc = kc_call(ctx, service, m->name, req, m->reply, &rep);
+    }
     protobuf_c_message_free_unpacked(req, NULL);
     if (rc != KC_OK)
         return rc;
@@ -266,8 +287,11 @@ s_run_method(kc_ctx_t *ctx, const koop_api_method_t *m, int argc, char **argv)
     } else {
         koop_present_text(m, rep, fmt, ctx->lang, stdout);
     }
+    /* a check that found something exits as a refusal does */
+    if ((m->flags & KOOP_API_CHECK) && !s_reply_ok(rep))
+        rc = KC_REFUSED;
     protobuf_c_message_free_unpacked(rep, NULL);
-    return KC_OK;
+    return rc;
 }
 
 int

@@ -290,6 +290,14 @@ kc_node_init(kc_ctx_t *ctx, int argc, char **argv)
     fprintf(f, "%shub_key = keys/hub.pub\n", hub_key ? "" : "# ");
     fprintf(f, "# where a hub listens for its gminas' uplinks\n%slisten = %s\n", listen ? "" : "# ",
             listen ? listen : "tcp://0.0.0.0:7700");
+    fprintf(f, "\n[retention]\n# how long personal data is kept (docs/ACCOUNTABILITY.md); the defaults:\n"
+               "# years after a household's last IPW closed\n# case_years = 10\n"
+               "# years after registering a household that never had an IPW\n# household_years = 10\n"
+               "# years an access log entry is kept\n# audit_years = 5\n"
+               "# daily: the cases service applies the schedule once a day; off: only koopctl retention run\n"
+               "# timer = daily\n");
+    fprintf(f, "\n[reporting]\n# reports above a gmina: approved (only periods the gmina approved) or\n"
+               "# provisional (every period, unapproved ones marked as provisional)\n# publish = provisional\n");
     fprintf(f, "\n[notifier]\n# e-mail relay for notifications (no personal data is ever mailed)\n");
     fprintf(f, "%ssmtp_url = %s\n", smtp ? "" : "# ", smtp ? smtp : "smtp://127.0.0.1:25");
     fprintf(f, "# smtp_user = koop\n# smtp_password_file = /etc/koop/smtp.pass\n"

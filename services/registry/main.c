@@ -21,11 +21,23 @@ static const koop_method_t s_methods[] = {
 static const char *const s_tables[] = {"institution", "person", "agreement", "pzk", "catalogue",
                                        "remote", NULL};
 
+/* events.verify: every record is the record its last event carries (for
+ * a hub's record, the payload of the hub's envelope in remote.*). */
+static const koop_verify_table_t s_verify_tables[] = {
+    {"institution", &koop__reg__institution__descriptor, NULL},
+    {"person", &koop__reg__person__descriptor, NULL},
+    {"agreement", &koop__reg__agreement__descriptor, NULL},
+    {"pzk", &koop__reg__pzk__descriptor, NULL},
+    {"catalogue", &koop__reg__catalogue_entry__descriptor, NULL},
+};
+static const koop_verify_def_t s_verify = {s_verify_tables, KOOP_ARRAY_LEN(s_verify_tables), NULL, NULL};
+
 static const koop_service_def_t s_registry = {
     .name = "registry",
     .tables = s_tables,
     .methods = s_methods,
     .nmethods = KOOP_ARRAY_LEN(s_methods),
+    .verify = &s_verify,
 };
 
 int

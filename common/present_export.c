@@ -1,0 +1,272 @@
+/* present_export.c - the person's own copy (household.export, GDPR art. 15)
+ * as a printable document in Polish: every field held, then who read or
+ * changed the data and when. The JSON form is the reply as it is. */
+#include "present.h"
+#include "cases.pb-c.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static void
+s_time(char out[32], uint64_t ms)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    if (!ms || !gmtime_r(&t, &tm) || !strftime(out, 32, "%Y-%m-%d %H:%M:%S UTC", &tm))
+        snprintf(out, 32, "–");
+}
+
+static const char *
+s_or(const char *s)
+{
+    return s && *s ? s : "–";
+}
+
+/* One "label: value" line, skipped when there is no value. */
+static void
+s_line(FILE *out, int indent, const char *label, const char *value)
+{
+    if (!value || !*value)
+        return;
+    fprintf(out, "%*s", indent, "");
+    koop_present_padded(out, label, 24);
+    fprintf(out, " %s\n", value);
+}
+
+static const char *
+s_enum(const ProtobufCEnumDescriptor *d, int v, const char *const *pl, size_t npl)
+{
+    const ProtobufCEnumValue *ev;
+    if (v >= 0 && (size_t)v < npl && pl[v])
+        return pl[v];
+    ev = protobuf_c_enum_descriptor_get_value(d, v);
+    return ev ? ev->name : "?";
+}
+
+static const char *const s_sex[] = {NULL, "kobieta", "mężczyzna"};
+static const char *const s_status[] = {NULL, "w przygotowaniu", "realizowany", "zawieszony", "zamknięty"};
+static const char *const s_outcome[] = {NULL, "brak (w toku)", "sukces", "bez sukcesu", "przerwany"};
+static const char *const s_task[] = {NULL, "zaplanowane", "w toku", "wykonane", "anulowane"};
+static const char *const s_referral[] = {NULL, "wysłane", "przyjęte", "odrzucone", "zrealizowane"};
+static const char *const s_area[] = {NULL, "praca", "mieszkanie", "zdrowie", "uzależnienia", "rodzicielstwo i opieka",
+                                     "edukacja", "finanse", "relacje", "sprawy prawne", "inne"};
+static const char *const s_role[] = {NULL, "pracownik socjalny", "asystent rodziny", "koordynator", "animator",
+                                     "ekspert ds. modelu", "superwizor", "kurator sądowy", "nauczyciel", "psycholog",
+                                     "policjant", "inna"};
+static const char *const s_sector[] = {NULL, "pomoc społeczna", "wspieranie rodziny", "rynek pracy", "policja",
+                                       "sądownictwo", "oświata", "ochrona zdrowia", "mieszkalnictwo",
+                                       "organizacje pozarządowe", "kultura i sport", "kościoły i związki wyznaniowe",
+                                       "inne"};
+static const char *const s_target[] = {NULL, "dzieci i młodzież", "dorośli", "rodziny", "seniorzy", "członkowie PZK"};
+
+#define S_ENUM(d, v, table) s_enum(&(d), (int)(v), (table), KOOP_ARRAY_LEN(table))
+
+/* ids joined with ", " into buf */
+static const char *
+s_join(char *buf, size_t size, char *const *ids, size_t n)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < n && used < size; i++)
+        used += (size_t)snprintf(buf + used, size - used, "%s%s", i ? ", " : "", ids[i]);
+    return buf;
+}
+
+static void
+s_household(FILE *out, const Koop__Cases__Household *h)
+{
+    char buf[1024];
+    fprintf(out, "1. GOSPODARSTWO DOMOWE\n");
+    s_line(out, 3, "Identyfikator:", h->id);
+    s_line(out, 3, "Imię i nazwisko:", h->name);
+    s_line(out, 3, "PESEL:", h->pesel);
+    s_line(out, 3, "Data urodzenia:", h->birth);
+    if (h->has_sex && h->sex)
+        s_line(out, 3, "Płeć:", S_ENUM(koop__cases__sex__descriptor, h->sex, s_sex));
+    s_line(out, 3, "Adres:", h->address);
+    s_line(out, 3, "Telefon:", h->phone);
+    snprintf(buf, sizeof buf, "%u", h->size);
+    s_line(out, 3, "Liczba osób:", buf);
+    buf[0] = '\0';
+    for (size_t i = 0; i < h->n_target; i++)
+        snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%s%s", i ? ", " : "",
+                 S_ENUM(koop__reg__target__descriptor, h->target[i], s_target));
+    s_line(out, 3, "Grupy docelowe:", buf);
+    s_line(out, 3, "Zarejestrowano:", h->registered);
+    s_line(out, 3, "Zarejestrował(a):", h->created_by);
+    s_line(out, 3, "Węzeł (właściciel):", h->owner);
+    if (h->erased && *h->erased) {
+        snprintf(buf, sizeof buf, "%s (zasada %s): dane osobowe usunięto po okresie przechowywania", h->erased,
+                 s_or(h->erased_rule));
+        s_line(out, 3, "Retencja:", buf);
+    }
+    fprintf(out, "\n2. CZŁONKOWIE GOSPODARSTWA\n");
+    if (!h->n_members)
+        fprintf(out, "   (nikt poza osobą wyżej)\n");
+    for (size_t i = 0; i < h->n_members; i++) {
+        const Koop__Cases__HouseholdMember *m = h->members[i];
+        fprintf(out, "   %zu) %s\n", i + 1, s_or(m->name));
+        s_line(out, 6, "PESEL:", m->pesel);
+        s_line(out, 6, "Data urodzenia:", m->birth);
+        if (m->has_sex && m->sex)
+            s_line(out, 6, "Płeć:", S_ENUM(koop__cases__sex__descriptor, m->sex, s_sex));
+        s_line(out, 6, "Pokrewieństwo:", m->relation);
+    }
+    fprintf(out, "\n3. ZGODY\n");
+    if (!h->n_consents)
+        fprintf(out, "   (brak)\n");
+    for (size_t i = 0; i < h->n_consents; i++) {
+        const Koop__Cases__Consent *c = h->consents[i];
+        fprintf(out, "   %zu) udzielona %s%s%s\n", i + 1, s_or(c->date), c->withdrawn && *c->withdrawn ? ", wycofana " : "",
+                c->withdrawn && *c->withdrawn ? c->withdrawn : "");
+        s_line(out, 6, "Identyfikator:", c->id);
+        s_line(out, 6, "Cel i zakres:", c->purpose);
+        s_line(out, 6, "Udostępnienie:", s_join(buf, sizeof buf, c->share_with, c->n_share_with));
+        s_line(out, 6, "Odebrał(a):", c->recorded_by);
+    }
+}
+
+static void
+s_ipw(FILE *out, size_t no, const Koop__Cases__Ipw *ipw, const Koop__Cases__ExportTimeline *tl)
+{
+    char buf[1024];
+    fprintf(out, "   4.%zu %s\n", no, s_or(ipw->number));
+    s_line(out, 6, "Identyfikator:", ipw->id);
+    s_line(out, 6, "Stan:", S_ENUM(koop__cases__ipw_status__descriptor, ipw->status, s_status));
+    s_line(out, 6, "Wynik:", S_ENUM(koop__cases__outcome__descriptor, ipw->outcome, s_outcome));
+    s_line(out, 6, "Otwarto:", ipw->opened);
+    s_line(out, 6, "Podpisano:", ipw->signed_);
+    s_line(out, 6, "Zamknięto:", ipw->closed);
+    s_line(out, 6, "Powód:", ipw->reason);
+    s_line(out, 6, "Koordynator:", ipw->coordinator);
+    s_line(out, 6, "Przeglądy:", s_join(buf, sizeof buf, ipw->reviews, ipw->n_reviews));
+    buf[0] = '\0';
+    for (size_t i = 0; i < ipw->n_history; i++)
+        snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%s%s %s", i ? ", " : "", s_or(ipw->history[i]->date),
+                 S_ENUM(koop__cases__ipw_status__descriptor, ipw->history[i]->status, s_status));
+    s_line(out, 6, "Historia stanów:", buf);
+    fprintf(out, "      Zespół ZZK:\n");
+    for (size_t i = 0; i < ipw->n_members; i++) {
+        const Koop__Cases__ZzkMember *m = ipw->members[i];
+        fprintf(out, "        - osoba %s, instytucja %s (%s), od %s%s%s%s\n", s_or(m->person), s_or(m->institution),
+                S_ENUM(koop__reg__sector__descriptor, m->sector, s_sector), s_or(m->added),
+                m->removed && *m->removed ? " do " : "", m->removed && *m->removed ? m->removed : "",
+                m->coordinator ? ", koordynator programu" : "");
+    }
+    fprintf(out, "      Cele:%s\n", ipw->n_goals ? "" : " (brak)");
+    for (size_t i = 0; i < ipw->n_goals; i++) {
+        const Koop__Cases__Goal *g = ipw->goals[i];
+        fprintf(out, "        - %s (obszar: %s, dodano %s), PSR: wyjściowo %d, docelowo %d\n", s_or(g->description),
+                S_ENUM(koop__cases__area__descriptor, g->area, s_area), s_or(g->added), g->baseline, g->target);
+        for (size_t j = 0; j < g->n_scalings; j++)
+            fprintf(out, "            ocena %s: %d\n", s_or(g->scalings[j]->date), g->scalings[j]->value);
+    }
+    fprintf(out, "      Zadania:%s\n", ipw->n_tasks ? "" : " (brak)");
+    for (size_t i = 0; i < ipw->n_tasks; i++) {
+        const Koop__Cases__Task *t = ipw->tasks[i];
+        fprintf(out, "        - %s (termin %s, stan: %s)\n", s_or(t->title), s_or(t->due),
+                S_ENUM(koop__cases__task_status__descriptor, t->status, s_task));
+        s_line(out, 10, "Wykonuje:", t->owner);
+        s_line(out, 10, "Instytucja:", t->owner_institution);
+        s_line(out, 10, "Usługa z listy:", t->service);
+        s_line(out, 10, "Dodano:", t->added);
+        s_line(out, 10, "Rozpoczęto:", t->started);
+        s_line(out, 10, "Wykonano:", t->done);
+        s_line(out, 10, "Anulowano:", t->cancelled);
+        s_line(out, 10, "Powód:", t->reason);
+    }
+    fprintf(out, "      Spotkania ZZK:%s\n", ipw->n_meetings ? "" : " (brak)");
+    for (size_t i = 0; i < ipw->n_meetings; i++) {
+        const Koop__Cases__Meeting *m = ipw->meetings[i];
+        fprintf(out, "        - %s\n", s_or(m->date));
+        s_line(out, 10, "Uczestnicy:", s_join(buf, sizeof buf, m->participants, m->n_participants));
+        s_line(out, 10, "Temat:", m->topic);
+        s_line(out, 10, "Ustalenia:", m->decisions);
+    }
+    fprintf(out, "      Skierowania:%s\n", ipw->n_referrals ? "" : " (brak)");
+    for (size_t i = 0; i < ipw->n_referrals; i++) {
+        const Koop__Cases__Referral *r = ipw->referrals[i];
+        fprintf(out, "        - usługa %s, realizator %s (stan: %s)\n", s_or(r->service), s_or(r->provider),
+                S_ENUM(koop__cases__referral_status__descriptor, r->status, s_referral));
+        s_line(out, 10, "Wysłano:", r->sent);
+        s_line(out, 10, "Przyjęto:", r->accepted);
+        s_line(out, 10, "Odrzucono:", r->declined);
+        s_line(out, 10, "Zrealizowano:", r->done);
+        s_line(out, 10, "Notatka:", r->note);
+        s_line(out, 10, "Powód:", r->reason);
+    }
+    if (tl && tl->n_entries) {
+        fprintf(out, "      Przebieg (oś czasu):\n");
+        for (size_t i = 0; i < tl->n_entries; i++) {
+            const Koop__Cases__TimelineEntry *e = tl->entries[i];
+            fprintf(out, "        - %s %s: %s (osoba %s)\n", s_or(e->date), s_or(e->type), s_or(e->summary),
+                    s_or(e->actor));
+        }
+    }
+}
+
+/* Reading or changing: the methods that only show data. */
+static int
+s_is_read(const char *method)
+{
+    static const char *const verbs[] = {".show", ".list", ".timeline", ".export", ".mine", ".verify"};
+    size_t n = method ? strlen(method) : 0;
+    for (size_t i = 0; i < KOOP_ARRAY_LEN(verbs); i++) {
+        size_t k = strlen(verbs[i]);
+        if (n >= k && strcmp(method + n - k, verbs[i]) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+void
+koop_present_export_text(const ProtobufCMessage *reply, FILE *out)
+{
+    const Koop__Cases__HouseholdExport *x = (const Koop__Cases__HouseholdExport *)reply;
+    char when[32];
+
+    s_time(when, x->made_ms);
+    fprintf(out, "KOPIA DANYCH OSOBOWYCH (art. 15 RODO)\n"
+                 "Wszystkie dane o gospodarstwie domowym i jego członkach przechowywane w węźle %s,\n"
+                 "oraz kto i kiedy miał w nie wgląd albo je zmieniał.\n"
+                 "Sporządzono: %s; sporządził(a): osoba %s\n\n",
+            s_or(x->node), when, s_or(x->made_by));
+    if (x->household)
+        s_household(out, x->household);
+    fprintf(out, "\n4. PROGRAMY IPW (Indywidualne Programy Współpracy)\n");
+    if (!x->n_ipws)
+        fprintf(out, "   (brak)\n");
+    for (size_t i = 0; i < x->n_ipws; i++) {
+        const Koop__Cases__ExportTimeline *tl = NULL;
+        for (size_t j = 0; j < x->n_timeline; j++)
+            if (x->timeline[j]->ipw && x->ipws[i]->id && strcmp(x->timeline[j]->ipw, x->ipws[i]->id) == 0)
+                tl = x->timeline[j];
+        s_ipw(out, i + 1, x->ipws[i], tl);
+    }
+    fprintf(out, "\n5. KTO I KIEDY MIAŁ WGLĄD W DANE ALBO JE ZMIENIAŁ (dziennik dostępu)\n");
+    if (!x->n_audit)
+        fprintf(out, "   (brak wpisów)\n");
+    for (size_t i = 0; i < x->n_audit; i++) {
+        const Koop__Cases__AuditEntry *e = x->audit[i];
+        const char *res = !e->allowed ? ", ODMOWA dostępu"
+                          : e->result && strcmp(e->result, "ok") != 0 ? ", nie powiodło się" : "";
+        int coded = e->code && *e->code;
+        s_time(when, e->time_ms);
+        fprintf(out, "   %s  osoba %s  %s – %s%s%s%s%s\n", when,
+                e->caller && *e->caller ? e->caller : "(administrator)", s_is_read(e->method) ? "odczyt (wgląd)" : "zmiana",
+                s_or(e->method), res, coded ? " (" : "", coded ? e->code : "", coded ? ")" : "");
+    }
+    fprintf(out, "\n6. OSOBY WYMIENIONE W KOPII (pracownicy instytucji)\n");
+    if (!x->n_people)
+        fprintf(out, "   (brak)\n");
+    for (size_t i = 0; i < x->n_people; i++) {
+        const Koop__Cases__ExportPerson *p = x->people[i];
+        fprintf(out, "   - %s: %s", s_or(p->id), p->has_role ? S_ENUM(koop__reg__role__descriptor, p->role, s_role) : "–");
+        if (p->institution && *p->institution)
+            fprintf(out, ", instytucja %s%s%s%s", p->institution, p->has_sector ? " (" : "",
+                    p->has_sector ? S_ENUM(koop__reg__sector__descriptor, p->sector, s_sector) : "",
+                    p->has_sector ? ")" : "");
+        fputc('\n', out);
+    }
+}
