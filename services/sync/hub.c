@@ -22,6 +22,9 @@
  *     the uplink rewinds to `expected`);
  *   - every event is decoded and must name this node and stream, carry the
  *     item's seq, and be SHARED; otherwise the whole batch is refused;
+ *   - the batch must continue the node's SHARED chain as the hub holds it,
+ *     and its events must be the bytes the node chained (chain.c); else
+ *     REFUSE CHAIN, nothing kept;
  *   - each new event is appended to the hub's merged log ("sync" stream, a
  *     "sync.event" whose payload is the received envelope, bytes as received)
  *     and indexed under (node, stream, epoch, seq) -> merged seq.
@@ -510,6 +513,19 @@ s_batch(sync_hub_t *hub, MDB_txn *txn, s_work *w)
             goto malformed;
         chain = it->seq;
     }
+    /* the node's SHARED chain must continue the head the hub holds (chain.c) */
+    rc = sync_chain_check(txn, hub->store, s->node, w->stream, st.epoch, st.last_seq, st.log_id, b, w->reason,
+                          sizeof w->reason);
+    if (rc != 0 && rc != 1)
+        return rc;
+    if (rc == 1) {
+        w->out = OUT_REFUSE;
+        w->code = KOOP__SYNC__CODE__CODE_CHAIN;
+        w->seq = st.last_seq;
+        koop_warn("hub: węzeł %s, strumień %s: odrzucono paczkę %llu: %s", s->node, w->stream,
+                  (unsigned long long)b->batch_no, w->reason);
+        return 0;
+    }
     /* overlap with what is stored: duplicates up to the stored position, which
      * must then be a point of the batch's chain (or beyond all of it) */
     if (st.last_seq > b->prev) {
@@ -543,6 +559,8 @@ s_batch(sync_hub_t *hub, MDB_txn *txn, s_work *w)
         hub->drain_events++;
     }
     if (start < b->n_items) {
+        if ((rc = sync_chain_store(txn, hub->store, s->node, w->stream, st.epoch, st.last_seq, b)) != 0)
+            return rc;
         st.last_seq = b->items[b->n_items - 1]->seq;
         st.stored_ms = koop_clock_real_ms();
         if ((rc = s_state_put(txn, hub->dbi_streams, s->node, w->stream, &st)) != 0)

@@ -57,7 +57,8 @@ static const koop_method_t s_methods[] = {
 
 /* Tables of both sides (a hub with a higher hub runs both). */
 static const char *const s_tables[] = {"uplink_pos", "uplink_meta", "hub_streams", "hub_ingest", "hub_bind",
-                                       "hub_meta", "down_log", "down_rec", NULL};
+                                       "hub_meta", "down_log", "down_rec", "hub_chain", "hub_witness",
+                                       "hub_verify", NULL};
 
 static int
 s_start(koop_service_t *svc)

@@ -12,7 +12,10 @@
  *             enrolled gmina keys, and its ZAP handler;
  *   local.c   asynchronous requests to the node's own services (feeds,
  *             registry) on the loop;
- *   wire.c    packing/sending frames, names and bounds shared by both sides.
+ *   wire.c    packing/sending frames, names and bounds shared by both sides;
+ *   chain.c   the hub's check of each node's SHARED chain, heads and witnesses;
+ *   verify.c  sync verify: a stream compared with the hub's copy by range
+ *             digests, differing ranges sent again (anti-entropy).
  *
  * Both sides run on the service runtime's loop and store (service.h): one
  * thread, one LMDB environment DATA_DIR/sync. The runtime's own log is the
@@ -23,6 +26,7 @@
 
 #include "koop.h"
 #include "service.h"
+#include "store.h"
 #include "envelope.pb-c.h"
 #include "sync.pb-c.h"
 
@@ -134,6 +138,33 @@ const sync_allow_entry_t *sync_allow_find(sync_allow_t *self, const char *z85);
 typedef struct sync_zap sync_zap_t;
 sync_zap_t *sync_zap_start(uv_loop_t *loop, void *zctx, sync_allow_t *allow);
 void sync_zap_stop(sync_zap_t **self_p);
+
+/* ---- chain.c: the hub's heads of its nodes' chains ---- */
+
+typedef struct {
+    int known;
+    uint32_t epoch;
+    uint64_t seq;
+    uint8_t shared[32]; /* S(seq) */
+    uint8_t link[32];   /* L(seq), as the node said */
+} sync_head_t;
+/* The last accepted head of (node, stream): 0, MDB_NOTFOUND or an error. */
+int sync_chain_head(MDB_txn *txn, koop_store_t *store, const char *node, const char *stream, sync_head_t *out);
+/* Checks that batch b continues the stored chain of (node, stream) (stored
+ * position `stored` in `epoch` of log `log_id`) and that its items are the
+ * chained bytes. 0 ok; 1 refused (reason filled, Polish); or an LMDB error. */
+int sync_chain_check(MDB_txn *txn, koop_store_t *store, const char *node, const char *stream, uint32_t epoch,
+                     uint64_t stored, const char *log_id, const Koop__Sync__Batch *b, char *reason,
+                     size_t reason_len);
+/* Keeps the head after b (stored before at `before`), and a witness every
+ * 1024 seqs. 0 or an LMDB error. */
+int sync_chain_store(MDB_txn *txn, koop_store_t *store, const char *node, const char *stream, uint32_t epoch,
+                     uint64_t before, const Koop__Sync__Batch *b);
+/* Calls fn for each witness (seq <= upto) of (node, stream, epoch): its L
+ * and S (link[0..31], link[32..63]). */
+typedef int (*sync_witness_fn)(void *ctx, uint64_t seq, const uint8_t *links);
+int sync_chain_witnesses(MDB_txn *txn, koop_store_t *store, const char *node, const char *stream, uint32_t epoch,
+                         uint64_t upto, sync_witness_fn fn, void *ctx);
 
 /* ---- uplink.c ---- */
 

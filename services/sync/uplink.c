@@ -542,6 +542,13 @@ s_on_fetch(void *ctx, int status, const char *error, const uint8_t *payload, siz
     batch.stream = st->name;
     batch.has_prev = batch.has_batch_no = 1;
     batch.prev = prev;
+    /* the producer's chains as of prev and the last event (docs/ACCOUNTABILITY.md) */
+    batch.has_prev_link = b->has_prev_shared_link;
+    batch.prev_link = b->prev_shared_link;
+    batch.has_link = b->has_shared_link;
+    batch.link = b->shared_link;
+    batch.has_head = b->has_link;
+    batch.head = b->link;
     batch.batch_no = up->next_batch_no;
     batch.items = ptrs;
     batch.n_items = n;
@@ -711,6 +718,7 @@ s_on_refuse(sync_uplink_t *up, const Koop__Sync__Refuse *r)
         break;
     case KOOP__SYNC__CODE__CODE_MALFORMED:
     case KOOP__SYNC__CODE__CODE_STREAM:
+    case KOOP__SYNC__CODE__CODE_CHAIN:
         if (st && r->batch_no >= st->rewind_batch_no) {
             st->held = 1;
             snprintf(st->state, sizeof st->state, "hub odmówił przyjęcia: %.150s", why);

@@ -6,6 +6,7 @@
  * --filter 'sync/<star>').
  */
 #include "kt_sync.h"
+#include "chain.h"
 #include "config.h"
 #include "envelope.pb-c.h"
 #include "id.h"
@@ -434,6 +435,9 @@ s_event(uint8_t *out, size_t *len, const char *node, const char *stream, uint64_
     ev.scope = scope;
     ev.id = id;
     ev.type = "institution.added";
+    ev.has_payload = 1; /* as a log writes it: the payload field last */
+    ev.payload.data = (uint8_t *)"x";
+    ev.payload.len = 1;
     *len = koop__event__pack(&ev, out);
 }
 
@@ -554,11 +558,55 @@ Test(sync, malformed_or_forged_frames_are_refused_and_counted)
         it.seq = 2;
         it.event.len = evlen;
         b.prev = 0;
-        for (int i = 0; i < 2; i++) {
+        /* without the chain's links: refused */
+        rep = s_raw_frame(&c, &f);
+        cr_assert_eq(rep->refuse->code, KOOP__SYNC__CODE__CODE_CHAIN, "a batch without chain links was taken");
+        koop__sync__frame__free_unpacked(rep, NULL);
+        {
+            uint8_t gen[32], l2[32], wrong[32] = {1};
+            koop_chain_genesis(gen, "koop.shared", "log-surowy");
+            cr_assert_eq(koop_chain_entry(l2, gen, ev, evlen, NULL), 0);
+            b.has_prev_link = b.has_link = 1;
+            b.prev_link = (ProtobufCBinaryData){32, gen};
+            /* a link the events do not give (an entry changed after it was chained) */
+            b.link = (ProtobufCBinaryData){32, wrong};
             rep = s_raw_frame(&c, &f);
-            cr_assert_eq(rep->body_case, KOOP__SYNC__FRAME__BODY_ACK);
-            cr_assert_eq(rep->ack->seq, 2);
+            cr_assert_eq(rep->refuse->code, KOOP__SYNC__CODE__CODE_CHAIN);
             koop__sync__frame__free_unpacked(rep, NULL);
+            /* not starting at the log's genesis */
+            b.prev_link = (ProtobufCBinaryData){32, wrong};
+            b.link = (ProtobufCBinaryData){32, l2};
+            rep = s_raw_frame(&c, &f);
+            cr_assert_eq(rep->refuse->code, KOOP__SYNC__CODE__CODE_CHAIN);
+            koop__sync__frame__free_unpacked(rep, NULL);
+            b.prev_link = (ProtobufCBinaryData){32, gen};
+            for (int i = 0; i < 2; i++) {
+                rep = s_raw_frame(&c, &f);
+                cr_assert_eq(rep->body_case, KOOP__SYNC__FRAME__BODY_ACK);
+                cr_assert_eq(rep->ack->seq, 2);
+                koop__sync__frame__free_unpacked(rep, NULL);
+            }
+            /* the next batch must continue S(2): one from another history is refused */
+            s_event(ev, &evlen, "gmina-2013042", "registry", 3, KOOP__SCOPE__SCOPE_SHARED);
+            it.seq = 3;
+            it.event.len = evlen;
+            b.prev = 2;
+            b.prev_link = (ProtobufCBinaryData){32, wrong};
+            {
+                uint8_t l3[32];
+                cr_assert_eq(koop_chain_entry(l3, wrong, ev, evlen, NULL), 0);
+                b.link = (ProtobufCBinaryData){32, l3};
+                rep = s_raw_frame(&c, &f);
+                cr_assert_eq(rep->refuse->code, KOOP__SYNC__CODE__CODE_CHAIN, "a chain that does not continue");
+                koop__sync__frame__free_unpacked(rep, NULL);
+                cr_assert_eq(koop_chain_entry(l3, l2, ev, evlen, NULL), 0);
+                b.prev_link = (ProtobufCBinaryData){32, l2};
+                b.link = (ProtobufCBinaryData){32, l3};
+                rep = s_raw_frame(&c, &f);
+                cr_assert_eq(rep->body_case, KOOP__SYNC__FRAME__BODY_ACK, "the chain continued");
+                cr_assert_eq(rep->ack->seq, 3);
+                koop__sync__frame__free_unpacked(rep, NULL);
+            }
         }
     }
     /* too big for the socket: zmq drops the connection, the hub goes on */
@@ -580,7 +628,7 @@ Test(sync, malformed_or_forged_frames_are_refused_and_counted)
     {
         json_t *n = s_hub_node(st, "gmina-2013042");
         cr_assert_eq(json_integer_value(json_object_get(json_object_get(json_object_get(n, "streams"), "registry"), "events")),
-                     1, "only the one good event is kept");
+                     2, "only the two good events are kept");
     }
     json_decref(st);
 }

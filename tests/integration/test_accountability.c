@@ -1,0 +1,301 @@
+/*
+ * Accountability (docs/ACCOUNTABILITY.md) on real nodes: the chains verify;
+ * an LMDB value edited with a tool (python3-lmdb) in a state table or in a
+ * log, and a removed entry, are found at their positions; the audit chain;
+ * the hub refuses a stream whose chain does not continue (a gmina restored
+ * from an old copy); retention keeps every report figure; the person's own
+ * copy holds every field entered and every audit entry about it; approved
+ * periods reopen on a change; sync verify repairs a range removed from the
+ * hub's copy.
+ */
+#include "kt_cases.h"
+#include "kt_lmdb.h"
+#include "kt_report.h"
+#include "kt_sync.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_NODES 4
+static kt_node_t nodes[MAX_NODES];
+static int nnodes;
+static kt_gmina_t gmina;
+static int gmina_up;
+
+static kt_node_t *
+s_new(void)
+{
+    cr_assert(nnodes < MAX_NODES);
+    return &nodes[nnodes++];
+}
+
+static void
+s_fini(void)
+{
+    for (int i = 0; i < nnodes; i++)
+        cr_expect_eq(kt_node_destroy(&nodes[i]), 0, "sanitizer reports");
+    nnodes = 0;
+    if (gmina_up)
+        kt_gmina_teardown(&gmina);
+    gmina_up = 0;
+}
+
+TestSuite(accountability, .fini = s_fini, .timeout = 240);
+
+static void
+s_gmina(void)
+{
+    cr_assert_eq(kt_gmina_setup(&gmina), 0);
+    gmina_up = 1;
+}
+
+/* `koopctl --json [--as AS] events|audit verify ...`: the report (caller
+ * decrefs); *exit gets koopctl's exit code. */
+static json_t *
+s_verify(kt_node_t *n, const char *as, const char *stream, int *exit_code)
+{
+    kt_run_t r;
+    json_t *out;
+    if (stream)
+        kt_ctl(&r, n, "--json", "events", "verify", "--stream", stream, NULL);
+    else
+        kt_ctl(&r, n, "--json", "--as", as, "audit", "verify", NULL);
+    *exit_code = r.code;
+    cr_assert_not_null(r.json, "%s: no report: %s", r.cmd, r.err);
+    out = json_incref(r.json);
+    kt_run_free(&r);
+    return out;
+}
+
+/* Asserts the report is clean. */
+static void
+s_verify_ok(kt_node_t *n, const char *as, const char *stream)
+{
+    int code;
+    json_t *rep = s_verify(n, as, stream, &code);
+    cr_assert_eq(code, 0, "%s: %s", stream ? stream : "audit", json_dumps(rep, JSON_COMPACT));
+    cr_assert(json_is_true(json_object_get(rep, "ok")));
+    json_decref(rep);
+}
+
+/* Asserts the first finding has code and seq, and (when given) arguments 1
+ * and 2; returns the number of findings. */
+static long
+s_verify_found(kt_node_t *n, const char *as, const char *stream, const char *code, uint64_t seq, const char *arg1,
+               const char *arg2)
+{
+    int exit_code;
+    json_t *rep = s_verify(n, as, stream, &exit_code), *p;
+    long found;
+    cr_assert_eq(exit_code, 1, "a finding exits 1: %s", json_dumps(rep, JSON_COMPACT));
+    cr_assert(json_is_false(json_object_get(rep, "ok")));
+    p = json_array_get(json_object_get(rep, "problems"), 0);
+    cr_assert_not_null(p);
+    cr_assert_str_eq(json_string_value(json_object_get(p, "code")), code, "%s", json_dumps(rep, JSON_COMPACT));
+    cr_assert_eq(json_integer_value(json_object_get(p, "seq")), (json_int_t)seq, "%s", json_dumps(rep, JSON_COMPACT));
+    if (arg1)
+        cr_assert_str_eq(json_string_value(json_array_get(json_object_get(p, "args"), 0)), arg1);
+    if (arg2)
+        cr_assert_str_eq(json_string_value(json_array_get(json_object_get(p, "args"), 1)), arg2);
+    found = (long)json_integer_value(json_object_get(rep, "found"));
+    json_decref(rep);
+    return found;
+}
+
+/* The seq of the first event of `type` in a node's log (koopctl events list). */
+static uint64_t
+s_seq_of(kt_node_t *n, const char *stream, const char *type)
+{
+    kt_run_t r;
+    size_t i;
+    json_t *e;
+    uint64_t seq = 0;
+    kt_ctl(&r, n, "--json", "events", "list", "--stream", stream, "--limit", "10000", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    json_array_foreach(r.json, i, e) if (!seq && strcmp(json_string_value(json_object_get(e, "type")), type) == 0)
+        seq = (uint64_t)json_integer_value(json_object_get(e, "seq"));
+    kt_run_free(&r);
+    cr_assert_gt(seq, 0, "no %s event", type);
+    return seq;
+}
+
+Test(accountability, an_edited_record_an_edited_entry_and_a_removed_entry_are_found_at_their_positions)
+{
+    kt_node_t *n;
+    char env[PATH_MAX + 32], key[128], want[24];
+    char *hh, *ipw;
+    uint64_t seq;
+
+    s_gmina();
+    n = &gmina.node;
+    hh = kt_as_id(&gmina, gmina.coord, "household", "add", "--name", "Zofia Brzęczyszczykiewicz", "--pesel",
+                  "85010112345", "--address", "ul. Lipowa 7", "--size", "2", NULL);
+    cr_assert_not_null(hh);
+    ipw = kt_as_id(&gmina, gmina.coord, "ipw", "open", "--household", hh, "--coordinator", gmina.sw, "--opened",
+                   "2026-01-10", NULL);
+    cr_assert_not_null(ipw);
+    free(kt_as_id(&gmina, gmina.coord, "goal", "add", "--ipw", ipw, "--area", "work", "--baseline", "2", "--target",
+                  "7", "--description", "Praca zarobkowa", NULL));
+    s_verify_ok(n, NULL, "registry");
+    s_verify_ok(n, NULL, "cases");
+
+    /* 1. a state table: the household's name in its record */
+    cr_assert_eq(kt_node_stop(n), 0);
+    kt_lmdb_env(n, "cases", env, sizeof env);
+    cr_assert_eq(kt_lmdb_edit(env, "household", NULL, "Zofia", "Zofja", key, sizeof key), 0);
+    cr_assert_eq(kt_node_start(n, 20), 0);
+    /* the last event that made the record: the IPW's opening added it to the household */
+    seq = s_seq_of(n, "cases", "local.ipw.opened");
+    s_verify_found(n, NULL, "cases", "verify.record_differs", seq, "household", hh);
+    s_verify_ok(n, NULL, "registry");
+    /* put back byte for byte: nothing found again */
+    cr_assert_eq(kt_node_stop(n), 0);
+    cr_assert_eq(kt_lmdb_edit(env, "household", key, "Zofja", "Zofia", NULL, 0), 0);
+    cr_assert_eq(kt_node_start(n, 20), 0);
+    s_verify_ok(n, NULL, "cases");
+
+    /* 2. the log: a LOCAL entry's payload (the goal's description) */
+    seq = s_seq_of(n, "cases", "local.goal.added");
+    cr_assert_eq(kt_node_stop(n), 0);
+    kt_lmdb_seq_key(seq, key);
+    cr_assert_eq(kt_lmdb_edit(env, "log", key, "zarobkowa", "zarobkowe", NULL, 0), 0);
+    cr_assert_eq(kt_node_start(n, 20), 0);
+    s_verify_found(n, NULL, "cases", "verify.entry_changed", seq, NULL, NULL);
+    cr_assert_eq(kt_node_stop(n), 0);
+    cr_assert_eq(kt_lmdb_edit(env, "log", key, "zarobkowe", "zarobkowa", NULL, 0), 0);
+    cr_assert_eq(kt_node_start(n, 20), 0);
+    s_verify_ok(n, NULL, "cases");
+
+    /* the registry's log: an institution's SHARED entry (both chains) */
+    {
+        char renv[PATH_MAX + 32], rkey[128];
+        uint64_t rseq = s_seq_of(n, "registry", "institution.added");
+        kt_lmdb_env(n, "registry", renv, sizeof renv);
+        cr_assert_eq(kt_node_stop(n), 0);
+        kt_lmdb_seq_key(rseq, rkey);
+        cr_assert_eq(kt_lmdb_edit(renv, "log", rkey, "GOPS", "GOPX", NULL, 0), 0);
+        cr_assert_eq(kt_node_start(n, 20), 0);
+        cr_assert_geq(s_verify_found(n, NULL, "registry", "verify.entry_changed", rseq, NULL, NULL), 2,
+                      "the entry, its SHARED link and the record against the changed event");
+    }
+
+    /* 3. an entry removed from the middle of the cases log */
+    seq = s_seq_of(n, "cases", "local.ipw.opened");
+    cr_assert_eq(kt_node_stop(n), 0);
+    kt_lmdb_seq_key(seq, key);
+    cr_assert_eq(kt_lmdb_edit(env, "log", key, "", NULL, NULL, 0), 0);
+    cr_assert_eq(kt_node_start(n, 20), 0);
+    snprintf(want, sizeof want, "%llu", (unsigned long long)seq);
+    s_verify_found(n, NULL, "cases", "verify.entry_missing", seq, want, want);
+    free(hh);
+    free(ipw);
+}
+
+Test(accountability, the_audit_chain_finds_an_edited_and_a_removed_entry)
+{
+    kt_node_t *n;
+    char env[PATH_MAX + 32], key[128];
+    char *hh;
+    kt_run_t r;
+
+    s_gmina();
+    n = &gmina.node;
+    hh = kt_as_id(&gmina, gmina.sw, "household", "add", "--name", "Rodzina Nowaków", "--size", "3", NULL);
+    cr_assert_not_null(hh);
+    kt_as(&r, &gmina, gmina.sw, "household", "show", "--household", hh, NULL);
+    kt_run_free(&r);
+    kt_as(&r, &gmina, gmina.outsider, "household", "show", "--household", hh, NULL); /* refused: audited too */
+    kt_run_free(&r);
+    s_verify_ok(n, gmina.coord, NULL);
+    /* not for everyone */
+    cr_assert_eq(kt_ctl_refused(n, "access.denied.coordinator_only", NULL, "--as", gmina.sw, "audit", "verify", NULL),
+                 1);
+
+    cr_assert_eq(kt_node_stop(n), 0);
+    kt_lmdb_env(n, "cases", env, sizeof env);
+    /* the refused attempt made to look allowed */
+    cr_assert_eq(kt_lmdb_edit(env, "audit", NULL, "access.denied.household", "access.denied.h0usehold", key,
+                              sizeof key),
+                 0);
+    cr_assert_eq(kt_node_start(n, 20), 0);
+    s_verify_found(n, gmina.coord, NULL, "verify.audit_changed", strtoull(key, NULL, 16), NULL, NULL);
+    cr_assert_eq(kt_node_stop(n), 0);
+    cr_assert_eq(kt_lmdb_edit(env, "audit", key, "access.denied.h0usehold", "access.denied.household", NULL, 0), 0);
+    /* the first entry removed */
+    kt_lmdb_seq_key(1, key);
+    cr_assert_eq(kt_lmdb_edit(env, "audit", key, "", NULL, NULL, 0), 0);
+    cr_assert_eq(kt_node_start(n, 20), 0);
+    s_verify_found(n, gmina.coord, NULL, "verify.audit_missing", 1, "1", "1");
+    free(hh);
+}
+
+/* The gmina's registry restored from an old copy (same log identity) writes
+ * a history that differs from what the hub holds: the hub refuses it
+ * instead of splicing it onto the stream. */
+Test(accountability, the_hub_refuses_a_stream_whose_chain_does_not_continue)
+{
+    kt_node_t *hub = s_new(), *g = s_new();
+    char env[PATH_MAX + 32], backup[PATH_MAX + 48], cmd[4 * PATH_MAX];
+    int port = 0, refused = 0;
+    uint64_t n = 0;
+    json_t *st;
+
+    cr_assert_eq(kt_hub_init(hub, "2013", "Powiat", &port), 0);
+    cr_assert_eq(kt_gmina_init(g, "2013032", "Kobylin-Borzymy", port, hub), 0);
+    cr_assert_eq(kt_enrol(hub, g), 0);
+    cr_assert_eq(kt_node_start(hub, 20), 0);
+    cr_assert_eq(kt_node_start(g, 20), 0);
+    cr_assert_eq(kt_add_institutions(g, 5, "Przed"), 5);
+    cr_assert_eq(kt_wait_synced(g, 30), 0);
+    /* a copy of the registry's files, then more events the hub takes */
+    cr_assert_eq(kt_node_stop(g), 0);
+    kt_lmdb_env(g, "registry", env, sizeof env);
+    snprintf(backup, sizeof backup, "%s.copy", env);
+    snprintf(cmd, sizeof cmd, "cp -a '%s' '%s'", env, backup);
+    cr_assert_eq(system(cmd), 0);
+    cr_assert_eq(kt_node_start(g, 20), 0);
+    cr_assert_eq(kt_add_institutions(g, 5, "Po"), 5);
+    cr_assert_eq(kt_wait_synced(g, 30), 0);
+    cr_assert_eq(kt_compare_streams(g, hub, "registry", &n), 0);
+    cr_assert_eq(n, 5 + 5);
+    /* restored from the copy: the same log id, another history from seq 6 on */
+    cr_assert_eq(kt_node_stop(g), 0);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && mv '%s' '%s'", env, backup, env);
+    cr_assert_eq(system(cmd), 0);
+    cr_assert_eq(kt_node_start(g, 20), 0);
+    cr_assert_eq(kt_add_institutions(g, 7, "Inna historia"), 7);
+    for (int i = 0; i < 100 && !refused; i++) {
+        json_t *s = kt_sync_status(g);
+        const char *state = json_string_value(
+            json_object_get(json_object_get(json_object_get(s, "streams"), "registry"), "state"));
+        refused = state && strstr(state, "łańcuch") != NULL;
+        json_decref(s);
+        if (!refused)
+            kt_sleep_ms(200);
+    }
+    cr_assert(refused, "the uplink did not report the hub's refusal");
+    /* the hub kept the old history, nothing spliced onto it */
+    st = kt_sync_status(hub);
+    {
+        size_t i;
+        json_t *node, *reg = NULL;
+        json_array_foreach(json_object_get(st, "nodes"), i, node)
+            if (!strcmp(json_string_value(json_object_get(node, "node")), "gmina-2013032"))
+                reg = json_object_get(json_object_get(node, "streams"), "registry");
+        cr_assert_not_null(reg);
+        cr_assert_eq(json_integer_value(json_object_get(reg, "events")), 10);
+        cr_assert_eq(json_integer_value(json_object_get(reg, "acked")), 10);
+    }
+    json_decref(st);
+    {
+        kt_run_t r;
+        kt_ctl(&r, hub, "--json", "events", "list", "--stream", "registry", "--node", "gmina-2013032", "--limit", "100",
+               NULL);
+        cr_assert_eq(r.code, 0);
+        cr_assert_eq(json_array_size(r.json), 10);
+        cr_assert_null(strstr(r.out, "Inna historia"), "the other history reached the hub");
+        kt_run_free(&r);
+    }
+}
