@@ -188,6 +188,10 @@ koop_present_text(const koop_api_method_t *m, const ProtobufCMessage *reply, koo
         koop_present_sync_text(reply, out);
         return;
     }
+    if (reply->descriptor == koop_api_find("sync.verify")->reply) {
+        koop_present_sync_verify_text(reply, out);
+        return;
+    }
     if (reply->descriptor == &koop__verify_report__descriptor) {
         koop_present_verify_text(reply, lang, out);
         return;

@@ -71,6 +71,8 @@ json_t *koop_present_sync_json(const ProtobufCMessage *reply);
 void koop_present_verify_text(const ProtobufCMessage *reply, koop_lang_t lang, FILE *out);
 void koop_present_export_text(const ProtobufCMessage *reply, FILE *out);
 void koop_present_sync_text(const ProtobufCMessage *reply, FILE *out);
+/* The result of sync verify (koop.sync.VerifyResult). */
+void koop_present_sync_verify_text(const ProtobufCMessage *reply, FILE *out);
 /* ISO 8601 UTC ("2026-12-01T10:00:00.000Z") of unix ms, null when 0. */
 json_t *koop_present_time(uint64_t ms);
 

@@ -5,15 +5,18 @@
  * JSON, on a gmina:
  *   {node, role, hub, hub_node, connected, last_contact, last_contact_ms,
  *    pending, streams: {NAME: {last_seq, acked, pending, log_id, state}},
- *    down: {log_id, seq}, last_error}
- * on a hub: {node, role, listen, malformed, down_seq,
+ *    down: {log_id, seq}, last_error,
+ *    verify: the last sync verify (VerifyResult) or null}
+ * on a hub: {node, role, listen, malformed, down_seq, ingest_*, verify_results,
+ *    verify_differing, verify_repaired,
  *    nodes: [{node, connected, last_contact, last_contact_ms, down_seq,
- *             streams: {NAME: {acked, events, epoch, log_id}}}],
+ *             streams: {NAME: {acked, events, epoch, log_id}}, verify}],
  *    uplink: {...as on a gmina} when it has a hub above it}
  * `acked` is a position in the node's stream (its seq), the same number on
  * both ends once the link caught up.
  */
 #include "present.h"
+#include "pbjson.h"
 #include "sync.pb-c.h"
 
 #include <stdio.h>
@@ -94,6 +97,40 @@ s_print_uplink(FILE *out, const Koop__Sync__UplinkStatus *u, const char *indent)
         fprintf(out, "%sostatni błąd: %s\n", indent, u->last_error);
 }
 
+/* The last sync verify (docs/ACCOUNTABILITY.md), or null. */
+static json_t *
+s_verify_json(const Koop__Sync__VerifyResult *r)
+{
+    json_t *o;
+    if (!r)
+        return json_null();
+    o = koop_pbjson_to_json(&r->base);
+    if (o) {
+        json_object_set_new(o, "started", koop_present_time(r->started_ms));
+        json_object_set_new(o, "finished", koop_present_time(r->finished_ms));
+    }
+    return o ? o : json_null();
+}
+
+static void
+s_print_verify(FILE *out, const Koop__Sync__VerifyResult *r, const char *indent)
+{
+    json_t *t;
+    if (!r)
+        return;
+    t = koop_present_time(r->finished_ms ? r->finished_ms : r->started_ms);
+    fprintf(out, "%ssprawdzenie kopii huba (sync verify, %s): %s\n", indent,
+            json_is_string(t) ? json_string_value(t) : "–", r->state ? r->state : "?");
+    json_decref(t);
+    for (size_t i = 0; i < r->n_streams; i++) {
+        const Koop__Sync__StreamVerify *s = r->streams[i];
+        fprintf(out, "%s  %-10s do %llu: zdarzeń %llu, różnych zakresów %zu, przywrócono %llu%s%s\n", indent,
+                s->stream, (unsigned long long)s->upto, (unsigned long long)s->events, s->n_differing,
+                (unsigned long long)s->repaired, s->state ? " – " : (s->ok ? " – zgodne" : " – NIEZGODNE"),
+                s->state ? s->state : "");
+    }
+}
+
 json_t *
 koop_present_sync_json(const ProtobufCMessage *reply)
 {
@@ -103,6 +140,7 @@ koop_present_sync_json(const ProtobufCMessage *reply)
         out = s_uplink_json(st->uplink);
         json_object_set_new(out, "node", s_str(st->node));
         json_object_set_new(out, "role", s_str(st->role));
+        json_object_set_new(out, "verify", s_verify_json(st->verify));
     } else {
         json_t *nodes = json_array();
         out = json_object();
@@ -114,6 +152,9 @@ koop_present_sync_json(const ProtobufCMessage *reply)
         json_object_set_new(out, "ingest_commits", json_integer((json_int_t)st->ingest_commits));
         json_object_set_new(out, "ingest_events", json_integer((json_int_t)st->ingest_events));
         json_object_set_new(out, "ingest_ms", json_integer((json_int_t)(st->ingest_us / 1000)));
+        json_object_set_new(out, "verify_results", json_integer((json_int_t)st->verify_results));
+        json_object_set_new(out, "verify_differing", json_integer((json_int_t)st->verify_differing));
+        json_object_set_new(out, "verify_repaired", json_integer((json_int_t)st->verify_repaired));
         for (size_t i = 0; i < st->n_nodes; i++) {
             const Koop__Sync__NodeStatus *n = st->nodes[i];
             json_t *no = json_object(), *streams = json_object();
@@ -136,6 +177,7 @@ koop_present_sync_json(const ProtobufCMessage *reply)
                 json_object_set_new(streams, s->stream ? s->stream : "?", so);
             }
             json_object_set_new(no, "streams", streams);
+            json_object_set_new(no, "verify", s_verify_json(n->verify));
             json_array_append_new(nodes, no);
         }
         json_object_set_new(out, "nodes", nodes);
@@ -146,6 +188,13 @@ koop_present_sync_json(const ProtobufCMessage *reply)
 }
 
 void
+koop_present_sync_verify_text(const ProtobufCMessage *reply, FILE *out)
+{
+    s_print_verify(out, (const Koop__Sync__VerifyResult *)reply, "");
+    fflush(out);
+}
+
+void
 koop_present_sync_text(const ProtobufCMessage *reply, FILE *out)
 {
     const Koop__Sync__Status *st = (const Koop__Sync__Status *)reply;
@@ -153,6 +202,7 @@ koop_present_sync_text(const ProtobufCMessage *reply, FILE *out)
         fprintf(out, "węzeł %s (gmina)\n", st->node);
         if (st->uplink)
             s_print_uplink(out, st->uplink, "");
+        s_print_verify(out, st->verify, "");
     } else {
         fprintf(out, "hub %s, nasłuch: %s\n", st->node, st->listen && *st->listen ? st->listen : "(brak [sync] listen)");
         if (st->n_nodes == 0)
@@ -168,6 +218,7 @@ koop_present_sync_text(const ProtobufCMessage *reply, FILE *out)
                        (unsigned long long)n->streams[j]->acked, n->streams[j]->epoch,
                        (unsigned long long)n->streams[j]->events, n->streams[j]->state ? " – " : "",
                        n->streams[j]->state ? n->streams[j]->state : "");
+            s_print_verify(out, n->verify, "    ");
         }
         if (st->malformed)
             fprintf(out, "  odrzucone wiadomości: %llu\n", (unsigned long long)st->malformed);

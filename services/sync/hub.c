@@ -174,6 +174,7 @@ typedef struct {
     uint64_t down_seq;
     int down_inflight;
     uint64_t down_sent_mono;
+    uint64_t verify_due_mono;  /* when to ask it for sync verify (daily) */
     uint8_t **snap;            /* packed Down frames of a snapshot in progress */
     size_t *snap_len;
     size_t nsnap, snap_next;
@@ -226,9 +227,11 @@ struct sync_hub {
     uint64_t malformed;
     uint64_t unsent;
     uint64_t ingest_commits, ingest_events, ingest_us, drain_events; /* metrics since start */
+    uint64_t verify_results, verify_differing, verify_repaired;       /* sync verify (verify.c) */
 };
 
 static void s_down_pump(sync_hub_t *hub, s_session *s);
+static uint64_t s_verify_delay(sync_hub_t *hub, const char *node);
 
 static s_session *
 s_session_by_key(sync_hub_t *hub, const char *key)
@@ -635,6 +638,7 @@ s_install_session(sync_hub_t *hub, s_work *w)
     s->down_seq = h->down_seq;
     s->down_inflight = 0;
     s_snap_free(s);
+    s->verify_due_mono = now + s_verify_delay(hub, s->node);
 }
 
 static void
@@ -709,6 +713,165 @@ s_on_down_ack(sync_hub_t *hub, s_session *s, const Koop__Sync__DownAck *a)
     snprintf(s->down_log_id, sizeof s->down_log_id, "%s", a->log_id && sync_valid_name(a->log_id) ? a->log_id : "");
     s->down_seq = a->seq;
     s_down_pump(hub, s);
+}
+
+/* ---- sync verify (verify.c): digests, repairs, results, the daily ask ---- */
+
+#define VERIFY_EVERY_MS (24ull * 3600 * 1000)
+#define VERIFY_FIRST_MS (60ull * 1000)
+
+/* How long until the node should be asked again: a day after its last
+ * result, or soon after it connects when it has none as recent. */
+static uint64_t
+s_verify_delay(sync_hub_t *hub, const char *node)
+{
+    MDB_txn *txn;
+    MDB_val v;
+    uint64_t delay = VERIFY_FIRST_MS, now = koop_clock_real_ms();
+    if (koop_store_read(hub->store, &txn) != 0)
+        return delay;
+    if (koop_store_get_str(txn, koop_store_dbi(hub->store, "hub_verify"), node, &v) == 0) {
+        Koop__Sync__VerifyResult *r = koop__sync__verify_result__unpack(NULL, v.mv_size, v.mv_data);
+        if (r && r->finished_ms && r->finished_ms + VERIFY_EVERY_MS > now)
+            delay = r->finished_ms + VERIFY_EVERY_MS - now;
+        if (r)
+            koop__sync__verify_result__free_unpacked(r, NULL);
+    }
+    mdb_txn_abort(txn);
+    return delay;
+}
+
+static int
+s_send_verify_ask(sync_hub_t *hub, s_session *s)
+{
+    Koop__Sync__Frame f = KOOP__SYNC__FRAME__INIT;
+    Koop__Sync__VerifyAsk a = KOOP__SYNC__VERIFY_ASK__INIT;
+    a.has_time_ms = 1;
+    a.time_ms = koop_clock_real_ms();
+    f.body_case = KOOP__SYNC__FRAME__BODY_VERIFY_ASK;
+    f.verify_ask = &a;
+    s->verify_due_mono = koop_clock_mono_ms() + VERIFY_EVERY_MS;
+    return s_send_to(hub, s->rid, s->rid_len, &f);
+}
+
+size_t
+sync_hub_verify_all(sync_hub_t *hub)
+{
+    uint64_t now = koop_clock_mono_ms();
+    size_t n = 0;
+    for (size_t i = 0; i < hub->nsessions; i++)
+        if (s_session_live(&hub->sessions[i], now) && s_send_verify_ask(hub, &hub->sessions[i]) == 0)
+            n++;
+    return n;
+}
+
+typedef struct {
+    sync_hub_t *hub;
+    s_session *s;
+    const Koop__Sync__Frame *f;
+    uint32_t put, same;
+    int refused;
+    char reason[200];
+} s_verify_ctx;
+
+static int
+s_verify_write_fn(MDB_txn *txn, void *ctx)
+{
+    s_verify_ctx *c = ctx;
+    sync_hub_t *hub = c->hub;
+    s_stream_state st;
+    int rc;
+    c->put = c->same = 0;
+    c->refused = 0;
+    if (c->f->body_case == KOOP__SYNC__FRAME__BODY_VERIFY_RESULT) {
+        const Koop__Sync__VerifyResult *r = c->f->verify_result;
+        size_t len = koop__sync__verify_result__get_packed_size(r);
+        MDB_val k = {strlen(c->s->node), c->s->node}, v = {len, NULL};
+        if ((rc = mdb_put(txn, koop_store_dbi(hub->store, "hub_verify"), &k, &v, MDB_RESERVE)) != 0)
+            return rc;
+        koop__sync__verify_result__pack(r, v.mv_data);
+        return 0;
+    }
+    if (!sync_valid_stream(c->f->repair->stream) ||
+        (rc = s_state_get(txn, hub->dbi_streams, c->s->node, c->f->repair->stream, &st)) == MDB_NOTFOUND) {
+        c->refused = 1;
+        snprintf(c->reason, sizeof c->reason, "nieznany strumień");
+        return 0;
+    }
+    if (rc != 0)
+        return rc;
+    rc = sync_verify_repair(txn, hub->store, hub->log, c->s->node, st.epoch, st.last_seq, c->f->repair, &c->put,
+                            &c->same, c->reason, sizeof c->reason);
+    if (rc == 1) {
+        c->refused = 1;
+        return 0;
+    }
+    return rc;
+}
+
+static void
+s_on_verify_frame(sync_hub_t *hub, s_session *s, const Koop__Sync__Frame *f)
+{
+    s_verify_ctx c = {hub, s, f, 0, 0, 0, ""};
+    Koop__Sync__Frame out = KOOP__SYNC__FRAME__INIT;
+    int rc;
+
+    if (f->body_case == KOOP__SYNC__FRAME__BODY_DIGEST_ASK) {
+        const Koop__Sync__DigestAsk *a = f->digest_ask;
+        sync_digest_t *d = NULL;
+        s_stream_state st;
+        MDB_txn *txn;
+        if (!sync_valid_stream(a->stream) || koop_store_read(hub->store, &txn) != 0)
+            return;
+        if (s_state_get(txn, hub->dbi_streams, s->node, a->stream, &st) == 0)
+            d = sync_verify_digest(txn, hub->store, s->node, st.epoch, st.last_seq, a);
+        mdb_txn_abort(txn);
+        if (!d)
+            return; /* the uplink's step times out and says so */
+        out.body_case = KOOP__SYNC__FRAME__BODY_DIGEST;
+        out.digest = (Koop__Sync__Digest *)sync_digest_msg(d);
+        (void)s_send_to(hub, s->rid, s->rid_len, &out);
+        sync_digest_free(&d);
+        return;
+    }
+    rc = koop_store_write(hub->store, s_verify_write_fn, &c);
+    if (f->body_case == KOOP__SYNC__FRAME__BODY_VERIFY_RESULT) {
+        const Koop__Sync__VerifyResult *r = f->verify_result;
+        if (rc != 0) {
+            koop_error("hub: nie można zapisać wyniku sync verify węzła %s: %s", s->node, koop_strerror(rc));
+            return;
+        }
+        hub->verify_results++;
+        for (size_t i = 0; i < r->n_streams; i++) {
+            hub->verify_differing += r->streams[i]->n_differing;
+            hub->verify_repaired += r->streams[i]->repaired;
+        }
+        koop_info("hub: sync verify węzła %s: %s", s->node, r->state ? r->state : "?");
+        return;
+    }
+    {
+        Koop__Sync__Repaired rd = KOOP__SYNC__REPAIRED__INIT;
+        rd.stream = f->repair->stream;
+        rd.has_id = rd.has_stored = rd.has_same = 1;
+        rd.id = f->repair->id;
+        if (rc != 0) {
+            koop_error("hub: naprawa strumienia %s węzła %s nie powiodła się: %s", f->repair->stream, s->node,
+                       koop_strerror(rc));
+            snprintf(c.reason, sizeof c.reason, "błąd zapisu w hubie");
+            c.refused = 1;
+            c.put = c.same = 0;
+        } else if (c.put) {
+            koop_warn("hub: sync verify węzła %s, strumień %s: przywrócono %u zdarzeń kopii", s->node,
+                      f->repair->stream, c.put);
+            koop_service_events_committed(hub->sync->svc);
+        }
+        rd.stored = c.put;
+        rd.same = c.same;
+        rd.refused = c.refused ? c.reason : NULL;
+        out.body_case = KOOP__SYNC__FRAME__BODY_REPAIRED;
+        out.repaired = &rd;
+        (void)s_send_to(hub, s->rid, s->rid_len, &out);
+    }
 }
 
 /* Receives one message; queues HELLO/BATCH as work, answers the rest.
@@ -804,6 +967,15 @@ s_recv_one(sync_hub_t *hub)
             pf.pong = &p;
             (void)s_send_to(hub, s->rid, s->rid_len, &pf);
         }
+        break;
+    case KOOP__SYNC__FRAME__BODY_DIGEST_ASK:
+    case KOOP__SYNC__FRAME__BODY_REPAIR:
+    case KOOP__SYNC__FRAME__BODY_VERIFY_RESULT:
+        if (s)
+            s_on_verify_frame(hub, s, f);
+        else
+            s_send_refuse(hub, zmq_msg_data(&rid), zmq_msg_size(&rid), KOOP__SYNC__CODE__CODE_NO_SESSION, NULL, 0,
+                          0, "brak sesji: najpierw HELLO");
         break;
     case KOOP__SYNC__FRAME__BODY_DOWN_ACK:
         if (s)
@@ -1289,6 +1461,8 @@ s_on_tick(uv_timer_t *t)
         }
         if (s_session_live(s, now))
             s_down_pump(hub, s);
+        if (s_session_live(s, now) && now >= s->verify_due_mono)
+            (void)s_send_verify_ask(hub, s); /* the daily sync verify */
     }
     s_down_fetch(hub);
 }
@@ -1561,9 +1735,19 @@ sync_hub_status(sync_hub_t *hub, koop_call_t *call, Koop__Sync__Status *st)
             if (s_held(s, n->streams[j]->stream))
                 n->streams[j]->state = "wstrzymany: nowa tożsamość dziennika (koopctl enrol)";
     }
+    for (size_t i = 0; i < ns.n; i++) {
+        /* each node's last sync verify */
+        MDB_val vr;
+        if (koop_store_get_str(call->txn, koop_store_dbi(hub->store, "hub_verify"), ns.nodes[i]->node, &vr) == 0)
+            ns.nodes[i]->verify = koop__sync__verify_result__unpack(NULL, vr.mv_size, vr.mv_data);
+    }
     st->nodes = ns.nodes;
     st->n_nodes = ns.n;
     st->listen = (char *)hub->cfg->sync_listen;
+    st->has_verify_results = st->has_verify_differing = st->has_verify_repaired = 1;
+    st->verify_results = hub->verify_results;
+    st->verify_differing = hub->verify_differing;
+    st->verify_repaired = hub->verify_repaired;
     st->has_malformed = st->has_down_seq = st->has_ingest_commits = st->has_ingest_events = 1;
     st->has_ingest_us = 1;
     st->ingest_commits = hub->ingest_commits;
@@ -1591,6 +1775,8 @@ sync_hub_status_free(Koop__Sync__Status *st)
         }
         free(n->streams);
         free(n->node);
+        if (n->verify)
+            koop__sync__verify_result__free_unpacked(n->verify, NULL);
         free(n);
     }
     free(st->nodes);

@@ -19,10 +19,14 @@ s_status(koop_call_t *call)
     st.node = (char *)cfg->node_id;
     st.role = (char *)cfg->role;
     if (sync->uplink) {
+        uint64_t run;
+        const Koop__Sync__VerifyResult *vr = sync_verifier_result(sync_uplink_verifier(sync->uplink), &run, NULL);
         if (sync_uplink_status(sync->uplink, call, &up) != 0)
             return koop_fail(call, INTERNAL_NO_MEMORY, NULL);
         up_filled = 1;
         st.uplink = &up;
+        if (run)
+            st.verify = (Koop__Sync__VerifyResult *)vr;
     }
     if (sync->hub) {
         if ((rc = sync_hub_status(sync->hub, call, &st)) != 0) {
@@ -38,6 +42,46 @@ done:
     if (up_filled)
         sync_uplink_status_free(&up);
     return rc;
+}
+
+/* sync.verify: on a node with an uplink, a run over its streams (waited for
+ * while it lasts, up to the deferral limit: then the reply says it is still
+ * running and the result comes in sync status); on a hub, every connected
+ * node is asked to run one (their results come in the hub's sync status). */
+static int
+s_verify(koop_call_t *call)
+{
+    sync_t *sync = koop_service_user(call->svc);
+    Koop__Sync__VerifyResult asked = KOOP__SYNC__VERIFY_RESULT__INIT;
+    char state[120];
+    if (sync->uplink) {
+        sync_verifier_t *v = sync_uplink_verifier(sync->uplink);
+        const Koop__Sync__VerifyResult *r;
+        int running = 0;
+        if (!call->final) {
+            uint64_t run = sync_verifier_start(v);
+            (void)sync_verifier_result(v, NULL, &running);
+            if (running && koop_call_defer(call, run) == KOOP_DEFERRED)
+                return KOOP_DEFERRED;
+        }
+        r = sync_verifier_result(v, NULL, &running);
+        if (running) {
+            /* still comparing: say so (the result comes in sync status) */
+            Koop__Sync__VerifyResult partial = *r;
+            partial.state = "w toku: wynik pokaże sync status";
+            return koop_call_reply(call, &partial.base);
+        }
+        return koop_call_reply(call, &r->base);
+    }
+    if (!sync->hub)
+        return koop_fail(call, SYNC_NOT_HUB, NULL);
+    snprintf(state, sizeof state, "zlecono sprawdzenie %zu połączonym węzłom: wyniki w sync status",
+             sync_hub_verify_all(sync->hub));
+    asked.node = (char *)koop_service_node(call->svc);
+    asked.state = state;
+    asked.has_ok = 1;
+    asked.ok = 1;
+    return koop_call_reply(call, &asked.base);
 }
 
 static int

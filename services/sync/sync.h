@@ -166,6 +166,38 @@ typedef int (*sync_witness_fn)(void *ctx, uint64_t seq, const uint8_t *links);
 int sync_chain_witnesses(MDB_txn *txn, koop_store_t *store, const char *node, const char *stream, uint32_t epoch,
                          uint64_t upto, sync_witness_fn fn, void *ctx);
 
+/* ---- verify.c: sync verify (anti-entropy) ---- */
+
+/* The hub's side: the Digest answering a (the node's copy in `epoch`,
+ * stored up to `stored`), or NULL (logged). Free with sync_digest_free. */
+typedef struct sync_digest sync_digest_t;
+sync_digest_t *sync_verify_digest(MDB_txn *txn, koop_store_t *store, const char *node, uint32_t epoch,
+                                  uint64_t stored, const Koop__Sync__DigestAsk *a);
+const Koop__Sync__Digest *sync_digest_msg(const sync_digest_t *d);
+void sync_digest_free(sync_digest_t **d);
+/* Puts back, in txn, the events of r the copy lacks or holds differently
+ * (appended to the merged log again and indexed). 0 with *put and *same;
+ * 1 refused (reason filled: nothing kept); or an error code. */
+int sync_verify_repair(MDB_txn *txn, koop_store_t *store, koop_log_t *log, const char *node, uint32_t epoch,
+                       uint64_t stored, const Koop__Sync__Repair *r, uint32_t *put, uint32_t *same, char *reason,
+                       size_t reason_len);
+
+/* The node's side: runs of sync verify over the uplink's streams. */
+typedef struct sync_verifier sync_verifier_t;
+struct koop_client;
+sync_verifier_t *sync_verifier_new(sync_uplink_t *up, struct koop_client *client);
+void sync_verifier_destroy(sync_verifier_t **self_p);
+/* Starts a run unless one is running; returns the run's number (when it
+ * ends, deferred calls with a tag up to it are retried). */
+uint64_t sync_verifier_start(sync_verifier_t *v);
+/* Takes the frames of a run (Digest, Repaired, VerifyAsk): 1 when taken. */
+int sync_verifier_on_frame(sync_verifier_t *v, const Koop__Sync__Frame *f);
+/* Timeouts (the uplink's tick). */
+void sync_verifier_tick(sync_verifier_t *v);
+/* The result of the last run (or of the one running: *running); *run its
+ * number (0: none yet). Valid until the next call. */
+const Koop__Sync__VerifyResult *sync_verifier_result(sync_verifier_t *v, uint64_t *run, int *running);
+
 /* ---- uplink.c ---- */
 
 sync_uplink_t *sync_uplink_start(sync_t *sync);
@@ -178,12 +210,25 @@ int sync_uplink_status_ready(sync_uplink_t *self, koop_call_t *call);
  * freed by sync_uplink_status_free) from the last answers. */
 int sync_uplink_status(sync_uplink_t *self, koop_call_t *call, Koop__Sync__UplinkStatus *st);
 void sync_uplink_status_free(Koop__Sync__UplinkStatus *st);
+/* For sync verify (verify.c): frames to the hub (-ENOTCONN unless READY),
+ * the streams with the position the hub acknowledged (why: NULL, or why it
+ * is not sent now), the node, the service. */
+int sync_uplink_send_frame(sync_uplink_t *up, const Koop__Sync__Frame *f);
+int sync_uplink_is_ready(const sync_uplink_t *up);
+size_t sync_uplink_nstreams(const sync_uplink_t *up);
+void sync_uplink_stream(const sync_uplink_t *up, size_t i, const char **name, const char **endpoint,
+                        uint64_t *acked, const char **why);
+const char *sync_uplink_node(const sync_uplink_t *up);
+koop_service_t *sync_uplink_service(const sync_uplink_t *up);
+sync_verifier_t *sync_uplink_verifier(sync_uplink_t *up);
 
 /* ---- hub.c ---- */
 
 sync_hub_t *sync_hub_start(sync_t *sync);
 void sync_hub_stop(sync_hub_t **self_p);
 int sync_hub_status(sync_hub_t *self, koop_call_t *call, Koop__Sync__Status *st);
+/* Asks every connected node to run sync verify now; returns how many. */
+size_t sync_hub_verify_all(sync_hub_t *self);
 void sync_hub_status_free(Koop__Sync__Status *st);
 /* "hub.events": the hub's copy of one node's stream (inner envelopes). */
 int sync_hub_events(sync_hub_t *self, koop_call_t *call);

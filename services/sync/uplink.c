@@ -119,6 +119,7 @@ struct sync_uplink {
     uint64_t rehello_mono;           /* 0 = none planned */
     uint64_t down_dropped;
     char last_error[300];
+    sync_verifier_t *verifier;       /* sync verify (verify.c) */
 };
 
 static void s_on_readable(koop_zwatch_t *w);
@@ -815,6 +816,7 @@ s_on_frame(sync_uplink_t *up, const uint8_t *data, size_t len)
     case KOOP__SYNC__FRAME__BODY_PONG:
         break;
     default:
+        (void)sync_verifier_on_frame(up->verifier, f); /* Digest, Repaired, VerifyAsk */
         break;
     }
     koop__sync__frame__free_unpacked(f, NULL);
@@ -864,6 +866,8 @@ s_on_tick(uv_timer_t *t)
 {
     sync_uplink_t *up = t->data;
     uint64_t now = koop_clock_mono_ms();
+
+    sync_verifier_tick(up->verifier);
 
     switch (up->state) {
     case UP_OFF:
@@ -979,7 +983,8 @@ sync_uplink_start(sync_t *sync)
             goto fail;
     }
     up->registry = sync_local_new(koop_service_client(up->sync->svc), koop_config_endpoint(cfg, "registry"));
-    if (!up->registry)
+    up->verifier = sync_verifier_new(up, koop_service_client(up->sync->svc));
+    if (!up->registry || !up->verifier)
         goto fail;
     if ((rc = koop_store_write(up->store, s_load_fn, up)) != 0) {
         koop_error("uplink: nie można odczytać pozycji: %s", koop_strerror(rc));
@@ -1036,12 +1041,62 @@ sync_uplink_stop(sync_uplink_t **self_p)
     for (size_t i = 0; i < up->nstreams; i++)
         sync_local_destroy(&up->streams[i].reader);
     sync_local_destroy(&up->registry);
+    sync_verifier_destroy(&up->verifier);
     if (up->tick) {
         uv_timer_stop(up->tick);
         uv_close((uv_handle_t *)up->tick, s_free_handle);
     }
     free(up);
     *self_p = NULL;
+}
+
+/* ---- for sync verify (verify.c) ---- */
+
+int
+sync_uplink_send_frame(sync_uplink_t *up, const Koop__Sync__Frame *f)
+{
+    return up->state == UP_READY ? s_send(up, f) : -ENOTCONN;
+}
+
+int
+sync_uplink_is_ready(const sync_uplink_t *up)
+{
+    return up->state == UP_READY;
+}
+
+size_t
+sync_uplink_nstreams(const sync_uplink_t *up)
+{
+    return up->nstreams;
+}
+
+void
+sync_uplink_stream(const sync_uplink_t *up, size_t i, const char **name, const char **endpoint, uint64_t *acked,
+                   const char **why)
+{
+    const s_stream *st = &up->streams[i];
+    *name = st->name;
+    *endpoint = st->endpoint;
+    *acked = st->acked;
+    *why = st->held ? (st->state[0] ? st->state : "wstrzymany") : NULL;
+}
+
+const char *
+sync_uplink_node(const sync_uplink_t *up)
+{
+    return up->cfg->node_id;
+}
+
+koop_service_t *
+sync_uplink_service(const sync_uplink_t *up)
+{
+    return up->sync->svc;
+}
+
+sync_verifier_t *
+sync_uplink_verifier(sync_uplink_t *up)
+{
+    return up->verifier;
 }
 
 /* ---- status ---- */

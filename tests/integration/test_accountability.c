@@ -299,3 +299,89 @@ Test(accountability, the_hub_refuses_a_stream_whose_chain_does_not_continue)
         kt_run_free(&r);
     }
 }
+
+/* A range deliberately removed from the hub's copy (its index entries
+ * deleted with python3-lmdb while the hub was stopped): sync verify finds
+ * the ranges that differ and the hub gets them back; the hub's status shows
+ * the result. */
+Test(accountability, sync_verify_finds_and_repairs_a_range_removed_from_the_hubs_copy)
+{
+    kt_node_t *hub = s_new(), *g = s_new();
+    char env[PATH_MAX + 32], key[17];
+    int port = 0;
+    uint64_t n = 0;
+    kt_run_t r;
+    json_t *st, *reg;
+
+    cr_assert_eq(kt_hub_init(hub, "2013", "Powiat", &port), 0);
+    cr_assert_eq(kt_gmina_init(g, "2013032", "Kobylin-Borzymy", port, hub), 0);
+    cr_assert_eq(kt_enrol(hub, g), 0);
+    cr_assert_eq(kt_node_start(hub, 20), 0);
+    cr_assert_eq(kt_node_start(g, 20), 0);
+    cr_assert_eq(kt_add_institutions(g, 200, "Instytucja"), 200);
+    cr_assert_eq(kt_wait_synced(g, 60), 0);
+    /* a synced gmina: nothing differs */
+    kt_ctl(&r, g, "--json", "sync", "verify", NULL);
+    cr_assert_eq(r.code, 0, "%s%s", r.out, r.err);
+    cr_assert(json_is_true(json_object_get(r.json, "ok")), "%s", r.out);
+    kt_run_free(&r);
+
+    /* seqs 50..90 of the gmina's registry stream removed from the hub's copy */
+    cr_assert_eq(kt_node_stop(hub), 0);
+    kt_lmdb_env(hub, "sync", env, sizeof env);
+    for (uint64_t seq = 50; seq <= 90; seq++) {
+        /* hub_ingest key: node \0 stream \0 be32 epoch be64 seq */
+        char hex[256];
+        const char *prefix = "676d696e612d32303133303332" "00" "7265676973747279" "00" "00000001";
+        kt_lmdb_seq_key(seq, key);
+        snprintf(hex, sizeof hex, "%s%s", prefix, key);
+        cr_assert_eq(kt_lmdb_edit(env, "hub_ingest", hex, "", NULL, NULL, 0), 0, "seq %llu", (unsigned long long)seq);
+    }
+    cr_assert_eq(kt_node_start(hub, 20), 0);
+    cr_assert_eq(kt_wait_synced(g, 30), 0);
+    cr_assert_neq(kt_compare_streams(g, hub, "registry", &n), 0, "the copy lacks 41 events");
+
+    kt_ctl(&r, g, "--json", "sync", "verify", NULL);
+    cr_assert_eq(r.code, 0, "%s%s", r.out, r.err);
+    reg = NULL;
+    {
+        size_t i;
+        json_t *s;
+        json_array_foreach(json_object_get(r.json, "streams"), i, s)
+            if (!strcmp(json_string_value(json_object_get(s, "stream")), "registry"))
+                reg = s;
+    }
+    cr_assert_not_null(reg, "%s", r.out);
+    cr_assert_geq(json_array_size(json_object_get(reg, "differing")), 1, "%s", r.out);
+    cr_assert_eq(json_integer_value(json_object_get(reg, "repaired")), 41, "%s", r.out);
+    cr_assert(json_is_true(json_object_get(reg, "ok")), "%s", r.out);
+    {
+        /* the differing ranges found lie around the removed one */
+        size_t i;
+        json_t *d;
+        json_array_foreach(json_object_get(reg, "differing"), i, d) {
+            cr_assert_leq(json_integer_value(json_object_get(d, "from")), 90);
+            cr_assert_geq(json_integer_value(json_object_get(d, "to")), 50);
+        }
+    }
+    kt_run_free(&r);
+    cr_assert_eq(kt_compare_streams(g, hub, "registry", &n), 0, "the hub's copy is whole again");
+    cr_assert_eq(n, 200);
+    /* the hub shows the result (and counts it) */
+    st = kt_sync_status(hub);
+    cr_assert_geq(json_integer_value(json_object_get(st, "verify_repaired")), 41, "%s", json_dumps(st, JSON_COMPACT));
+    {
+        size_t i;
+        json_t *node, *v = NULL;
+        json_array_foreach(json_object_get(st, "nodes"), i, node)
+            if (!strcmp(json_string_value(json_object_get(node, "node")), "gmina-2013032"))
+                v = json_object_get(node, "verify");
+        cr_assert(json_is_object(v), "%s", json_dumps(st, JSON_COMPACT));
+        cr_assert(json_is_true(json_object_get(v, "ok")));
+    }
+    json_decref(st);
+    /* and a second run finds nothing */
+    kt_ctl(&r, g, "--json", "sync", "verify", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.out);
+    kt_run_free(&r);
+}
