@@ -3,6 +3,7 @@
 
 #include "cases.pb-c.h"
 #include "registry.pb-c.h"
+#include "reporting.pb-c.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -8,6 +8,7 @@
  * null / empty / "–".
  */
 #include "present.h"
+#include "pbjson.h"
 #include "reporting.pb-c.h"
 
 #include <stdio.h>
@@ -89,6 +90,14 @@ s_header_json(const Koop__Rep__Report *r)
     json_object_set_new(o, "as_of", json_string(r->as_of ? r->as_of : ""));
     json_object_set_new(o, "small_counts_suppressed", json_boolean(r->small_counts_suppressed));
     json_object_set_new(o, "events", json_integer((json_int_t)r->events));
+    if (r->approval) {
+        /* approved periods (services/reporting/approval.c) */
+        json_t *list = json_array();
+        json_object_set_new(o, "approval", json_string(r->approval));
+        for (size_t i = 0; i < r->n_approvals; i++)
+            json_array_append_new(list, koop_pbjson_to_json(&r->approvals[i]->base));
+        json_object_set_new(o, "approvals", list);
+    }
     return o;
 }
 
@@ -101,6 +110,22 @@ s_text_header(FILE *out, const char *what, const Koop__Rep__Report *r)
     fprintf(out, "Okres: %s – %s (stan na %s)%s\n", r->from && *r->from ? r->from : "od początku",
            r->to && *r->to ? r->to : r->as_of, r->as_of,
            r->small_counts_suppressed ? "; liczby 1–2 ukryte jako <3" : "");
+    if (r->approval) {
+        fprintf(out, "Zatwierdzenie: %s",
+                !strcmp(r->approval, "approved")   ? "okres zatwierdzony przez jednostkę"
+                : !strcmp(r->approval, "withheld") ? "NIEZATWIERDZONY – wskaźniki nie są publikowane"
+                                                   : "WSTĘPNE – okres nie jest (w całości) zatwierdzony");
+        for (size_t i = 0; i < r->n_approvals; i++) {
+            const Koop__Rep__Approval *a = r->approvals[i];
+            int reopened = a->state == KOOP__REP__APPROVAL_STATE__APPROVAL_REOPENED;
+            fprintf(out, "%s %s: %s%s%s", i ? ";" : " (", a->period ? a->period : "?",
+                    reopened ? "otwarty ponownie, " : "zatwierdzony", reopened && a->reason ? a->reason : "",
+                    reopened && a->n_changed ? " – " : "");
+            for (size_t j = 0; reopened && j < a->n_changed; j++)
+                fprintf(out, "%s%s", j ? ", " : "", a->changed[j]);
+        }
+        fprintf(out, "%s\n", r->n_approvals ? ")" : "");
+    }
 }
 
 static void

@@ -135,6 +135,17 @@ koop_store_dbi(koop_store_t *self, const char *name)
 }
 
 int
+koop_store_dbi_find(koop_store_t *self, const char *name, MDB_dbi *out)
+{
+    for (int i = 0; i < self->ntables; i++)
+        if (strcmp(self->names[i], name) == 0) {
+            *out = self->dbis[i];
+            return 0;
+        }
+    return -ENOENT;
+}
+
+int
 koop_store_grow(koop_store_t *self)
 {
     size_t next = self->map_size * 2;

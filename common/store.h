@@ -47,6 +47,9 @@ MDB_env *koop_store_env(koop_store_t *self);
 /* The handle of a table named at open. A name not given at open is a
  * programmer error (assert). */
 MDB_dbi koop_store_dbi(koop_store_t *self, const char *name);
+/* The same, 0 when the table was opened, -ENOENT when not (for code that
+ * also runs on stores without it). */
+int koop_store_dbi_find(koop_store_t *self, const char *name, MDB_dbi *out);
 
 typedef int (*koop_store_write_fn)(MDB_txn *txn, void *ctx);
 /* Runs fn in a write transaction and commits it; grows the map and retries

@@ -156,6 +156,8 @@ s_start(koop_service_t *svc)
     }
     if (r->nfeeds == 0)
         koop_warn("no feed to consume: the node has no registry, cases or sync endpoint");
+    if (rep_approvals_start(svc, r->proj) != 0)
+        return -1;
     return s_feeds_start(r);
 }
 
@@ -164,6 +166,7 @@ s_stop(koop_service_t *svc)
 {
     s_rep *r = &s_state;
     (void)svc;
+    rep_approvals_stop();
     s_feeds_stop(r);
     if (r->restart_ready) {
         uv_timer_stop(&r->restart);
@@ -178,12 +181,20 @@ static int
 s_report(koop_call_t *call, int evaluation)
 {
     const Koop__Rep__ReportQuery *q = (const Koop__Rep__ReportQuery *)call->req;
+    const koop_config_t *cfg = koop_service_config(call->svc);
     Koop__Rep__Report *rep = NULL;
+    rep_marks_t *marks = NULL;
     koop_error_t err;
-    int st = rep_report(s_state.proj, call->txn, q, evaluation, &rep, &err);
+    int rc, st = rep_report(s_state.proj, call->txn, q, evaluation, &rep, &err);
     if (st != KOOP_OK)
         return koop_call_fail_error(call, &err);
-    st = koop_call_reply(call, &rep->base);
+    /* approved or provisional (or withheld above the unit: approval.c) */
+    if ((rc = rep_approval_mark(s_state.proj, call->txn, strcmp(cfg->reporting_publish, "approved") == 0, rep,
+                                &marks)) != 0)
+        st = koop_call_store_error(call, rc);
+    else
+        st = koop_call_reply(call, &rep->base);
+    rep_marks_free(&marks);
     rep_report_free(&rep);
     return st;
 }
@@ -339,9 +350,12 @@ static const koop_method_t s_methods[] = {
 #undef KOOP_API_reporting
 };
 
+/* the projection's tables and the approvals, which a rebuild keeps */
+static const char *s_tables[32];
+
 static const koop_service_def_t s_reporting = {
     .name = "reporting",
-    .tables = rep_tables,
+    .tables = s_tables,
     .methods = s_methods,
     .nmethods = KOOP_ARRAY_LEN(s_methods),
     .start = s_start,
@@ -351,7 +365,14 @@ static const koop_service_def_t s_reporting = {
 int
 main(int argc, char **argv)
 {
-    int rc = koop_service_main(&s_reporting, argc, argv, &s_state);
+    size_t n = 0;
+    int rc;
+    while (rep_tables[n] && n + 2 < KOOP_ARRAY_LEN(s_tables)) {
+        s_tables[n] = rep_tables[n];
+        n++;
+    }
+    s_tables[n] = "approval";
+    rc = koop_service_main(&s_reporting, argc, argv, &s_state);
     rep_proj_destroy(&s_state.proj);
     return rc;
 }

@@ -1505,6 +1505,10 @@ s_dispatch(s_ctx *c)
     case KOOP_EV_REFERRAL_DONE:
         rc = s_referral(c, t->type, (Koop__Cases__ReferralFacts *)m);
         break;
+    case KOOP_EV_REPORT_APPROVED: case KOOP_EV_REPORT_REOPENED:
+        rc = rep_approval_apply(c->p, c->txn, c->ev->node, (Koop__Rep__Approval *)m); /* approval.c */
+        c->verdict = S_IGNORED; /* no indicator counts it */
+        break;
     default:
         c->verdict = S_IGNORED; /* consent, other services' events: not an indicator */
         rc = 0;

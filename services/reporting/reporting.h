@@ -9,6 +9,8 @@
  *                 (partner institutions in PZKs, households in IPWs)
  *   report.c      figures of a unit and period read from the projection,
  *                 small-count suppression, the evaluation in Polish
+ *   approval.c    approved reporting periods: report.approve, report.approvals,
+ *                 reopening, the marks of reports (design note there)
  *   main.c        the service: feeds, report.* methods, rebuild
  *
  * The projection does not depend on the service runtime: tests and the
@@ -241,5 +243,27 @@ int rep_cov_gaps(rep_proj_t *p, MDB_txn *txn, uint32_t unit, char kind, int sect
 int rep_report(rep_proj_t *p, MDB_txn *txn, const Koop__Rep__ReportQuery *q, int evaluation,
                Koop__Rep__Report **out, koop_error_t *err);
 void rep_report_free(Koop__Rep__Report **self_p);
+
+/* ---- approval.c ---- */
+
+/* An approval event of a unit below (report.approved / report.reopened,
+ * written by node `writer`), applied in the feed's txn. */
+int rep_approval_apply(rep_proj_t *p, MDB_txn *txn, const char *writer, const Koop__Rep__Approval *a);
+/* Marks rep with its approval state and the unit's approvals overlapping
+ * it; withholds the figures of a period not approved when `withhold` (a
+ * hub with [reporting] publish = approved). *marks (freed with
+ * rep_marks_free after rep is answered) owns what rep points to. 0 or an
+ * error code. */
+typedef struct rep_marks rep_marks_t;
+int rep_approval_mark(rep_proj_t *p, MDB_txn *txn, int withhold, Koop__Rep__Report *rep, rep_marks_t **marks);
+void rep_marks_free(rep_marks_t **marks);
+/* The service side: the once-a-second check that reopens periods (start
+ * with the service), and the handlers of report.approve / report.approvals. */
+struct koop_service;
+struct koop_call;
+int rep_approvals_start(struct koop_service *svc, rep_proj_t *p);
+void rep_approvals_stop(void);
+int rep_approve(struct koop_call *call);
+int rep_approvals(struct koop_call *call);
 
 #endif

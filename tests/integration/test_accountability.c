@@ -8,6 +8,7 @@
  * periods reopen on a change; sync verify repairs a range removed from the
  * hub's copy.
  */
+#include "clock.h"
 #include "kt_cases.h"
 #include "kt_lmdb.h"
 #include "kt_report.h"
@@ -384,4 +385,193 @@ Test(accountability, sync_verify_finds_and_repairs_a_range_removed_from_the_hubs
     kt_ctl(&r, g, "--json", "sync", "verify", NULL);
     cr_assert_eq(r.code, 0, "%s", r.out);
     kt_run_free(&r);
+}
+
+/* ---- approved periods ---- */
+
+/* The approvals of unit (report approvals --unit) as listed on n: the one of
+ * `period`, or NULL (caller decrefs). */
+static json_t *
+s_approval(kt_node_t *n, const char *unit, const char *period)
+{
+    kt_run_t r;
+    size_t i;
+    json_t *a, *found = NULL;
+    kt_ctl(&r, n, "--json", "report", "approvals", "--unit", unit, NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    json_array_foreach(r.json, i, a) if (!strcmp(json_string_value(json_object_get(a, "period")), period)) found =
+        json_incref(a);
+    kt_run_free(&r);
+    return found;
+}
+
+/* Waits (up to 30 s) until unit's approval of period on n has `state`. */
+static json_t *
+s_wait_approval(kt_node_t *n, const char *unit, const char *period, const char *state)
+{
+    for (int i = 0; i < 150; i++) {
+        json_t *a = s_approval(n, unit, period);
+        if (a && !strcmp(json_string_value(json_object_get(a, "state")), state))
+            return a;
+        json_decref(a);
+        kt_sleep_ms(200);
+    }
+    cr_assert_fail("%s: the approval of %s by %s never became %s", n->dir, period, unit, state);
+    return NULL;
+}
+
+/* "approved", "provisional" or "withheld" of a report of unit on n. */
+static char *
+s_report_approval(kt_node_t *n, const char *unit, const char *from, const char *to, size_t *nfigures)
+{
+    kt_run_t r;
+    char *out;
+    kt_ctl(&r, n, "--json", "report", "indicators", "--unit", unit, "--from", from, "--to", to, NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    out = strdup(json_string_value(json_object_get(r.json, "approval")) ?: "");
+    if (nfigures)
+        *nfigures = json_array_size(json_object_get(r.json, "figures"));
+    kt_run_free(&r);
+    return out;
+}
+
+static int
+s_has_str(json_t *arr, const char *s)
+{
+    size_t i;
+    json_t *x;
+    json_array_foreach(arr, i, x) if (json_is_string(x) && !strcmp(json_string_value(x), s)) return 1;
+    return 0;
+}
+
+Test(accountability, a_period_approved_changed_and_reopened_with_a_reason_both_sides_see)
+{
+    kt_node_t *hub = s_new(), *g = s_new();
+    char *gops, *coord, *sw, *hh, *ipw, *hinst, *hcoord, *state;
+    int port = 0;
+    size_t nfig;
+    json_t *a;
+    kt_run_t r;
+
+    cr_assert_eq(kt_hub_init(hub, "2013", "Powiat", &port), 0);
+    cr_assert_eq(kt_gmina_init(g, "2013032", "Kobylin-Borzymy", port, hub), 0);
+    cr_assert_eq(kt_enrol(hub, g), 0);
+    cr_assert_eq(kt_node_start(hub, 20), 0);
+    cr_assert_eq(kt_node_start(g, 20), 0);
+    hinst = kt_ctl_id(hub, "institution", "add", "--name", "PCPR", "--sector", "family_support", "--level", "powiat",
+                      NULL);
+    hcoord = kt_ctl_id(hub, "person", "add", "--name", "Koordynator Powiatu", "--institution", hinst, "--role",
+                       "coordinator", NULL);
+    gops = kt_ctl_id(g, "institution", "add", "--name", "GOPS", "--sector", "social_assistance", "--level", "gmina",
+                     NULL);
+    coord = kt_ctl_id(g, "person", "add", "--name", "Ewa Koordynator", "--institution", gops, "--role", "coordinator",
+                      NULL);
+    sw = kt_ctl_id(g, "person", "add", "--name", "Anna Nowak", "--institution", gops, "--role", "social_worker", NULL);
+    cr_assert(hinst && hcoord && gops && coord && sw);
+    kt_ctl(&r, g, "--json", "--as", coord, "household", "add", "--name", "Rodzina", "--size", "3", NULL);
+    hh = strdup(json_string_value(json_object_get(r.json, "id")));
+    kt_run_free(&r);
+    kt_ctl(&r, g, "--json", "--as", coord, "ipw", "open", "--household", hh, "--coordinator", coord, "--opened",
+           "2020-01-10", NULL);
+    ipw = strdup(json_string_value(json_object_get(r.json, "id")));
+    kt_run_free(&r);
+    cr_assert_eq(kt_wait_synced(g, 30), 0);
+
+    /* only a coordinator, only a month or a quarter that has ended */
+    cr_assert_eq(kt_ctl_refused(g, "access.denied.coordinator_action", NULL, "--as", sw, "report", "approve",
+                                "--period", "2020-01", NULL),
+                 1);
+    cr_assert_eq(kt_ctl_refused(g, "approval.period", "period", "--as", coord, "report", "approve", "--period", "2020-13",
+                                NULL),
+                 1);
+    {
+        char month[11];
+        koop_date_today(month);
+        month[7] = '\0';
+        cr_assert_eq(kt_ctl_refused(g, "approval.not_ended", "period", "--as", coord, "report", "approve", "--period",
+                                    month, NULL),
+                     1);
+    }
+    /* lower levels first */
+    cr_assert_eq(kt_ctl_refused(hub, "approval.below", "period", "--as", hcoord, "report", "approve", "--period",
+                                "2020-01", NULL),
+                 1);
+    kt_ctl(&r, g, "--json", "--as", coord, "report", "approve", "--period", "2020-01", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_assert_str_eq(json_string_value(json_object_get(r.json, "state")), "approved");
+    kt_run_free(&r);
+    cr_assert_eq(kt_ctl_refused(g, "approval.already", "period", "--as", coord, "report", "approve", "--period",
+                                "2020-01", NULL),
+                 1);
+    state = s_report_approval(g, "gmina-2013032", "2020-01", "2020-01", NULL);
+    cr_assert_str_eq(state, "approved");
+    free(state);
+
+    /* the hub marks the gmina's figures */
+    json_decref(s_wait_approval(hub, "gmina-2013032", "2020-01", "approved"));
+    state = s_report_approval(hub, "gmina-2013032", "2020-01", "2020-01", NULL);
+    cr_assert_str_eq(state, "approved");
+    free(state);
+    state = s_report_approval(hub, "gmina-2013032", "2020-01", "2020-02", NULL);
+    cr_assert_str_eq(state, "provisional", "February is not approved");
+    free(state);
+    kt_ctl(&r, hub, "--json", "--as", hcoord, "report", "approve", "--period", "2020-01", NULL);
+    cr_assert_eq(r.code, 0, "the gmina approved: the powiat may: %s", r.err);
+    kt_run_free(&r);
+
+    /* a change that touches January: both sides see it reopened and why */
+    kt_ctl(&r, g, "--json", "--as", coord, "ipw", "activate", "--ipw", ipw, "--date", "2020-01-20", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    kt_run_free(&r);
+    a = s_wait_approval(g, "gmina-2013032", "2020-01", "reopened");
+    cr_assert_str_eq(json_string_value(json_object_get(a, "reason")), "figures_changed");
+    cr_assert(s_has_str(json_object_get(a, "changed"), "ipw_signed"), "%s", json_dumps(a, JSON_COMPACT));
+    json_decref(a);
+    a = s_wait_approval(hub, "gmina-2013032", "2020-01", "reopened");
+    cr_assert_str_eq(json_string_value(json_object_get(a, "reason")), "figures_changed");
+    cr_assert(s_has_str(json_object_get(a, "changed"), "ipw_signed"), "the hub sees the same reason");
+    json_decref(a);
+    /* the powiat's own approval: its figures changed, and the gmina below is no longer approved */
+    a = s_wait_approval(hub, "hub-2013", "2020-01", "reopened");
+    cr_assert(s_has_str(json_object_get(a, "changed"), "gmina-2013032"), "%s", json_dumps(a, JSON_COMPACT));
+    cr_assert(s_has_str(json_object_get(a, "changed"), "ipw_signed"), "%s", json_dumps(a, JSON_COMPACT));
+    json_decref(a);
+    state = s_report_approval(hub, "gmina-2013032", "2020-01", "2020-01", &nfig);
+    cr_assert_str_eq(state, "provisional");
+    cr_assert_gt(nfig, 0, "provisional figures are given");
+    free(state);
+    /* the events are the node's SHARED reporting stream */
+    kt_ctl(&r, g, "--json", "events", "list", "--stream", "reporting", NULL);
+    cr_assert(strstr(r.out, "report.approved") && strstr(r.out, "report.reopened"), "%s", r.out);
+    kt_run_free(&r);
+
+    /* publish = approved: a period not approved is withheld above the gmina */
+    cr_assert_eq(kt_node_stop(hub), 0);
+    {
+        char cmd[PATH_MAX + 100];
+        snprintf(cmd, sizeof cmd, "sed -i 's/^# publish = provisional/publish = approved/' '%s'", hub->conf);
+        cr_assert_eq(system(cmd), 0);
+    }
+    cr_assert_eq(kt_node_start(hub, 20), 0);
+    state = s_report_approval(hub, "gmina-2013032", "2020-01", "2020-01", &nfig);
+    cr_assert_str_eq(state, "withheld");
+    cr_assert_eq(nfig, 0, "no figure of an unapproved period is published");
+    free(state);
+    /* approved again: published */
+    kt_ctl(&r, g, "--json", "--as", coord, "report", "approve", "--period", "2020-01", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_assert_eq(json_integer_value(json_object_get(r.json, "round")), 2);
+    kt_run_free(&r);
+    json_decref(s_wait_approval(hub, "gmina-2013032", "2020-01", "approved"));
+    state = s_report_approval(hub, "gmina-2013032", "2020-01", "2020-01", &nfig);
+    cr_assert_str_eq(state, "approved");
+    cr_assert_gt(nfig, 0);
+    free(state);
+    free(gops);
+    free(coord);
+    free(sw);
+    free(hh);
+    free(ipw);
+    free(hinst);
+    free(hcoord);
 }
