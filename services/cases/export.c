@@ -145,7 +145,7 @@ s_timeline(koop_call_t *call, s_export *x)
             rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
         }
         mdb_cursor_close(cur);
-        if (rc != MDB_NOTFOUND)
+        if (rc != 0 && rc != MDB_NOTFOUND) /* 0: the next key is another IPW's */
             return koop_call_store_error(call, rc);
     }
     return KOOP_OK;

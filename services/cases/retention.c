@@ -429,7 +429,7 @@ s_timeline_clear(koop_call_t *call, const char *ipw)
         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
     mdb_cursor_close(cur);
-    if (rc != MDB_NOTFOUND) {
+    if (rc != 0 && rc != MDB_NOTFOUND) { /* 0: the next key is another IPW's */
         free(seqs);
         return rc == ENOMEM ? koop_fail(call, INTERNAL_NO_MEMORY, NULL) : koop_call_store_error(call, rc);
     }
@@ -786,8 +786,14 @@ cases_retention_verify_event(koop_verify_t *v, uint64_t seq, const koop_event_ty
     e = (const Koop__Cases__Erasure *)payload;
     for (size_t i = 0; rc == 0 && i < e->n_redacted; i++)
         rc = s_push(&st->listed, &st->n_listed, &st->cap_listed, e->redacted[i]);
-    if (rc == 0 && e->household)
+    if (rc == 0 && e->household) {
         rc = s_expect_msg(v, "household", seq, &e->household->base);
+        /* the consent index: its consents still name it */
+        for (size_t i = 0; rc == 0 && i < e->household->n_consents; i++)
+            if (e->household->consents[i]->id && e->household->id)
+                rc = koop_verify_expect(v, "consent", e->household->consents[i]->id, seq,
+                                        (const uint8_t *)e->household->id, strlen(e->household->id));
+    }
     for (size_t i = 0; rc == 0 && i < e->n_ipws; i++)
         rc = s_expect_msg(v, "ipw", seq, &e->ipws[i]->base);
     for (size_t i = 0; rc == 0 && i < e->n_goals; i++)

@@ -9,6 +9,7 @@
  * hub's copy.
  */
 #include "clock.h"
+#include "koop.h"
 #include "kt_cases.h"
 #include "kt_lmdb.h"
 #include "kt_report.h"
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define MAX_NODES 4
 static kt_node_t nodes[MAX_NODES];
@@ -574,4 +576,356 @@ Test(accountability, a_period_approved_changed_and_reopened_with_a_reason_both_s
     free(ipw);
     free(hinst);
     free(hcoord);
+}
+
+/* ---- retention ---- */
+
+/* Every figure of `report indicators` for [from, to], as JSON text. */
+static char *
+s_figures(kt_node_t *n, const char *from, const char *to)
+{
+    kt_run_t r;
+    char *out;
+    kt_ctl(&r, n, "--json", "report", "indicators", "--from", from, "--to", to, "--as-of", "2030-01-01", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    out = json_dumps(json_object_get(r.json, "figures"), JSON_COMPACT | JSON_SORT_KEYS);
+    kt_run_free(&r);
+    return out;
+}
+
+/* Waits until reporting applied at least `events` events. */
+static void
+s_wait_applied(kt_node_t *n, long events)
+{
+    for (int i = 0; i < 150; i++) {
+        kt_run_t r;
+        long got;
+        kt_ctl(&r, n, "--json", "report", "status", NULL);
+        got = (long)json_integer_value(json_object_get(r.json, "applied"));
+        kt_run_free(&r);
+        if (got >= events)
+            return;
+        kt_sleep_ms(200);
+    }
+    cr_assert_fail("reporting did not apply %ld events", events);
+}
+
+static long
+s_shared_events(kt_node_t *n)
+{
+    kt_run_t r;
+    long shared = 0;
+    size_t i;
+    json_t *e;
+    kt_ctl(&r, n, "--json", "events", "list", "--stream", "cases", "--limit", "10000", NULL);
+    json_array_foreach(r.json, i, e) shared += !strcmp(json_string_value(json_object_get(e, "scope")), "shared");
+    kt_run_free(&r);
+    return shared;
+}
+
+Test(accountability, retention_removes_expired_personal_data_and_every_report_figure_stays)
+{
+    static const char *periods[][2] = {{"2010", "2010"}, {"2011", "2011"}, {"2012", "2012"}, {"2024", "2024"},
+                                       {"2010", "2025"}, {"2012-Q1", "2012-Q1"}};
+    char *before[6], *hhA, *hhB, *hhC, *ipwA, *ipwB, *goal, *task;
+    char env[PATH_MAX + 32], copy[PATH_MAX + 48];
+    kt_run_t r;
+    long shared;
+
+    /* the node's clock six years on: the old audit entries (made now) pass audit_years */
+    setenv("KOOP_CLOCK_OFFSET_MS", "189345600000", 1);
+    s_gmina();
+    unsetenv("KOOP_CLOCK_OFFSET_MS");
+    /* A: an IPW closed in 2012 (expired: case_years 10); B: closed in 2024 (kept);
+     * C: registered in 2015, never in an IPW (expired: household_years 10) */
+    hhA = kt_as_id(&gmina, gmina.coord, "household", "add", "--name", "Zofia Brzęczyszczykiewicz", "--pesel",
+                   "85010112345", "--birth", "1985-01-01", "--address", "ul. Lipowa 7", "--phone", "+48600100200",
+                   "--size", "3", "--date", "2010-02-01", NULL);
+    kt_as(&r, &gmina, gmina.coord, "household", "member", "add", "--household", hhA, "--name", "Jaś Brzęczyszczykiewicz",
+          "--birth", "2005-05-05", "--relation", "syn", "--date", "2010-02-01", NULL);
+    kt_run_free(&r);
+    kt_as(&r, &gmina, gmina.coord, "consent", "record", "--household", hhA, "--purpose", "Zgoda na ZZK Lipowa",
+          "--share-with", gmina.kpp, "--date", "2010-02-01", NULL);
+    kt_run_free(&r);
+    ipwA = kt_as_id(&gmina, gmina.coord, "ipw", "open", "--household", hhA, "--coordinator", gmina.sw, "--opened",
+                    "2010-03-01", NULL);
+    cr_assert(hhA && ipwA);
+    kt_as(&r, &gmina, gmina.coord, "ipw", "member", "add", "--ipw", ipwA, "--person", gmina.cop, "--date", "2010-03-02",
+          NULL);
+    kt_run_free(&r);
+    kt_as(&r, &gmina, gmina.coord, "ipw", "activate", "--ipw", ipwA, "--date", "2010-03-15", NULL);
+    kt_run_free(&r);
+    goal = kt_as_id(&gmina, gmina.coord, "goal", "add", "--ipw", ipwA, "--area", "work", "--baseline", "2", "--target",
+                    "8", "--description", "Praca w piekarni Lipowa", "--date", "2010-03-20", NULL);
+    kt_as(&r, &gmina, gmina.coord, "goal", "scale", "--goal", goal, "--value", "6", "--date", "2011-03-01", NULL);
+    kt_run_free(&r);
+    task = kt_as_id(&gmina, gmina.coord, "task", "add", "--ipw", ipwA, "--owner", gmina.sw, "--due", "2010-06-01",
+                    "--title", "Rozmowa w piekarni Lipowa", "--goal", goal, "--date", "2010-03-20", NULL);
+    kt_as(&r, &gmina, gmina.coord, "task", "done", "--task", task, "--date", "2010-05-20", NULL);
+    kt_run_free(&r);
+    kt_as(&r, &gmina, gmina.coord, "meeting", "add", "--ipw", ipwA, "--date", "2010-04-01", "--participants", gmina.sw,
+          "--topic", "Sytuacja Zofii", "--decisions", "Wniosek o zasiłek Lipowa", NULL);
+    kt_run_free(&r);
+    kt_as(&r, &gmina, gmina.coord, "referral", "send", "--ipw", ipwA, "--service", gmina.service, "--date",
+          "2010-04-02", "--note", "Pilne dla Zofii", NULL);
+    kt_run_free(&r);
+    kt_as(&r, &gmina, gmina.coord, "ipw", "close", "--ipw", ipwA, "--date", "2012-02-01", "--outcome", "success",
+          "--reason", "Zofia pracuje", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    kt_run_free(&r);
+    hhB = kt_as_id(&gmina, gmina.coord, "household", "add", "--name", "Rodzina Niedawna", "--size", "2", "--date",
+                   "2024-01-05", NULL);
+    ipwB = kt_as_id(&gmina, gmina.coord, "ipw", "open", "--household", hhB, "--coordinator", gmina.sw, "--opened",
+                    "2024-01-10", NULL);
+    kt_as(&r, &gmina, gmina.coord, "ipw", "close", "--ipw", ipwB, "--date", "2024-06-01", "--outcome", "discontinued",
+          NULL);
+    kt_run_free(&r);
+    hhC = kt_as_id(&gmina, gmina.coord, "household", "add", "--name", "Dawna Rodzina Bez IPW", "--size", "1", "--date",
+                   "2015-05-05", NULL);
+    cr_assert(hhB && ipwB && hhC);
+
+    shared = s_shared_events(&gmina.node);
+    s_wait_applied(&gmina.node, shared);
+    for (size_t i = 0; i < 6; i++)
+        before[i] = s_figures(&gmina.node, periods[i][0], periods[i][1]);
+
+    /* a dry run says what would go and changes nothing */
+    kt_as(&r, &gmina, gmina.coord, "retention", "run", "--dry-run", "true", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_assert_eq(json_array_size(json_object_get(r.json, "households")), 2, "%s", r.out);
+    kt_run_free(&r);
+    kt_as(&r, &gmina, gmina.coord, "household", "show", "--household", hhA, NULL);
+    cr_assert(strstr(r.out, "Brzęczyszczykiewicz"), "the dry run removed something");
+    kt_run_free(&r);
+    /* not for everyone */
+    cr_assert_eq(kt_ctl_refused(&gmina.node, "access.denied.coordinator_action", NULL, "--as", gmina.sw, "retention",
+                                "run", NULL),
+                 1);
+
+    kt_as(&r, &gmina, gmina.coord, "retention", "run", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    {
+        json_t *hs = json_object_get(r.json, "households"), *h;
+        size_t i;
+        int a = 0, c = 0;
+        cr_assert_eq(json_array_size(hs), 2, "%s", r.out);
+        json_array_foreach(hs, i, h) {
+            const char *id = json_string_value(json_object_get(h, "household"));
+            const char *rule = json_string_value(json_object_get(h, "rule"));
+            if (!strcmp(id, hhA)) {
+                a = 1;
+                cr_assert_str_eq(rule, "case_years");
+                cr_assert_str_eq(json_string_value(json_object_get(h, "since")), "2012-02-01");
+                cr_assert_gt(json_integer_value(json_object_get(h, "events")), 10, "its LOCAL entries");
+            } else if (!strcmp(id, hhC)) {
+                c = 1;
+                cr_assert_str_eq(rule, "household_years");
+            }
+        }
+        cr_assert(a && c, "%s", r.out);
+        cr_assert_gt(json_integer_value(json_object_get(r.json, "audit_removed_to")), 0, "old audit entries go too");
+    }
+    kt_run_free(&r);
+
+    /* the personal data is gone from the records ... */
+    kt_as(&r, &gmina, gmina.coord, "household", "show", "--household", hhA, NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_assert_null(strstr(r.out, "Brzęczyszczykiewicz"));
+    cr_assert_null(strstr(r.out, "85010112345"));
+    cr_assert_null(strstr(r.out, "Lipowa"));
+    cr_assert_null(strstr(r.out, "+48600100200"));
+    cr_assert_eq(json_integer_value(json_object_get(r.json, "size")), 3, "the pseudonymous facts stay");
+    cr_assert(json_is_string(json_object_get(r.json, "erased")));
+    kt_run_free(&r);
+    kt_as(&r, &gmina, gmina.coord, "ipw", "show", "--ipw", ipwA, NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_assert_null(strstr(r.out, "Lipowa"), "%s", r.out);
+    cr_assert_null(strstr(r.out, "Zofi"), "%s", r.out);
+    cr_assert_str_eq(json_string_value(json_object_get(r.json, "closed")), "2012-02-01");
+    kt_run_free(&r);
+    kt_as(&r, &gmina, gmina.coord, "ipw", "timeline", "--ipw", ipwA, NULL);
+    cr_assert_null(strstr(r.out, "Lipowa"));
+    kt_run_free(&r);
+    /* ... and from the log, which still verifies */
+    kt_ctl(&r, &gmina.node, "--json", "events", "list", "--stream", "cases", "--limit", "10000", NULL);
+    cr_assert_null(strstr(r.out, "Brzęczyszczykiewicz"));
+    cr_assert_null(strstr(r.out, "Lipowa"));
+    cr_assert(strstr(r.out, "retention.erased") && strstr(r.out, "retention.run"), "what was removed is logged");
+    cr_assert(strstr(r.out, "Rodzina Niedawna"), "B is not due yet");
+    kt_run_free(&r);
+    s_verify_ok(&gmina.node, NULL, "cases");
+    s_verify_ok(&gmina.node, gmina.coord, NULL);
+    /* a compacting copy (the backup) holds no trace of it */
+    kt_lmdb_env(&gmina.node, "cases", env, sizeof env);
+    snprintf(copy, sizeof copy, "%s.compact", env);
+    {
+        char *argv[] = {"/usr/bin/mdb_copy", "-c", env, copy, NULL};
+        cr_assert_eq(mkdir(copy, 0700), 0);
+        kt_exec(&r, argv);
+        cr_assert_eq(r.code, 0, "mdb_copy: %s", r.err);
+        kt_run_free(&r);
+    }
+    cr_assert_eq(kt_dir_contains(copy, "Brzęczyszczykiewicz"), 0);
+    cr_assert_eq(kt_dir_contains(copy, "Lipowa"), 0);
+    cr_assert_eq(kt_dir_contains(copy, "Rodzina Niedawna"), 1, "the check would see it");
+
+    /* every figure of every period is what it was, also after a rebuild */
+    for (size_t i = 0; i < 6; i++) {
+        char *after = s_figures(&gmina.node, periods[i][0], periods[i][1]);
+        cr_assert_str_eq(after, before[i], "%s..%s changed", periods[i][0], periods[i][1]);
+        free(after);
+    }
+    kt_ctl(&r, &gmina.node, "--json", "report", "rebuild", NULL);
+    cr_assert_eq(r.code, 0);
+    kt_run_free(&r);
+    s_wait_applied(&gmina.node, shared);
+    for (size_t i = 0; i < 6; i++) {
+        char *after = s_figures(&gmina.node, periods[i][0], periods[i][1]);
+        cr_assert_str_eq(after, before[i], "%s..%s changed after a rebuild", periods[i][0], periods[i][1]);
+        free(after);
+        free(before[i]);
+    }
+    /* a second run has nothing left to do */
+    kt_as(&r, &gmina, NULL, "retention", "run", NULL);
+    cr_assert_eq(r.code, 0, "the administrator (no person) may run it: %s", r.err);
+    cr_assert_eq(json_array_size(json_object_get(r.json, "households")), 0);
+    kt_run_free(&r);
+    s_verify_ok(&gmina.node, NULL, "cases");
+    free(hhA);
+    free(hhB);
+    free(hhC);
+    free(ipwA);
+    free(ipwB);
+    free(goal);
+    free(task);
+}
+
+/* ---- the person's own copy ---- */
+
+Test(accountability, the_persons_own_copy_holds_every_field_entered_and_every_audit_entry_about_it)
+{
+    /* every value entered about the household, each distinct */
+    static const char *const fields[] = {
+        "Zofia Brzęczyszczykiewicz", "85010112345", "1985-01-01", "ul. Lipowa 7", "+48600100200", "2019-02-01",
+        "Jaś Brzęczyszczykiewicz", "05250512345", "2005-05-05", "syn", "Zgoda na współpracę w ZZK", "2019-02-02",
+        "2019-03-01", "2019-03-15", "Wyjazd do sanatorium", "Praca w piekarni", "Rozmowa w piekarni",
+        "2019-06-01", "Plan na lato", "Zasiłek celowy", "Pilne skierowanie", "2019-04-02",
+    };
+    kt_node_t *n;
+    char *hh, *other, *ipw, *goal, *task, *ref;
+    kt_run_t r, audit;
+    size_t i;
+    json_t *e;
+
+    s_gmina();
+    n = &gmina.node;
+    hh = kt_as_id(&gmina, gmina.sw, "household", "add", "--name", fields[0], "--pesel", fields[1], "--birth",
+                  fields[2], "--sex", "female", "--address", fields[3], "--phone", fields[4], "--size", "2", "--target",
+                  "families", "--date", fields[5], NULL);
+    other = kt_as_id(&gmina, gmina.sw, "household", "add", "--name", "Inna Rodzina Obca", "--size", "1", NULL);
+    cr_assert(hh && other);
+    kt_as(&r, &gmina, gmina.sw, "household", "member", "add", "--household", hh, "--name", fields[6], "--pesel",
+          fields[7], "--birth", fields[8], "--sex", "male", "--relation", fields[9], NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    kt_run_free(&r);
+    kt_as(&r, &gmina, gmina.sw, "consent", "record", "--household", hh, "--purpose", fields[10], "--share-with",
+          gmina.kpp, "--date", fields[11], NULL);
+    kt_run_free(&r);
+    ipw = kt_as_id(&gmina, gmina.sw, "ipw", "open", "--household", hh, "--coordinator", gmina.sw, "--opened",
+                   fields[12], NULL);
+    cr_assert_not_null(ipw);
+    kt_as(&r, &gmina, gmina.sw, "ipw", "member", "add", "--ipw", ipw, "--person", gmina.cop, NULL);
+    kt_run_free(&r);
+    kt_as(&r, &gmina, gmina.sw, "ipw", "activate", "--ipw", ipw, "--date", fields[13], NULL);
+    kt_run_free(&r);
+    kt_as(&r, &gmina, gmina.sw, "ipw", "suspend", "--ipw", ipw, "--date", "2019-03-20", "--reason", fields[14], NULL);
+    kt_run_free(&r);
+    kt_as(&r, &gmina, gmina.sw, "ipw", "resume", "--ipw", ipw, "--date", "2019-03-25", NULL);
+    kt_run_free(&r);
+    goal = kt_as_id(&gmina, gmina.sw, "goal", "add", "--ipw", ipw, "--area", "work", "--baseline", "2", "--target", "9",
+                    "--description", fields[15], NULL);
+    kt_as(&r, &gmina, gmina.sw, "goal", "scale", "--goal", goal, "--value", "7", "--date", "2019-05-05", NULL);
+    kt_run_free(&r);
+    task = kt_as_id(&gmina, gmina.sw, "task", "add", "--ipw", ipw, "--owner", gmina.cop, "--due", fields[17], "--title",
+                    fields[16], "--goal", goal, "--service", gmina.service, NULL);
+    kt_as(&r, &gmina, gmina.cop, "task", "start", "--task", task, NULL);
+    kt_run_free(&r);
+    kt_as(&r, &gmina, gmina.sw, "meeting", "add", "--ipw", ipw, "--date", "2019-04-01", "--participants", gmina.cop,
+          "--topic", fields[18], "--decisions", fields[19], NULL);
+    kt_run_free(&r);
+    ref = kt_as_id(&gmina, gmina.sw, "referral", "send", "--ipw", ipw, "--service", gmina.service, "--goal", goal,
+                   "--note", fields[20], "--date", fields[21], NULL);
+    cr_assert(goal && task && ref);
+    kt_as(&r, &gmina, gmina.sw, "referral", "accept", "--referral", ref, NULL);
+    kt_run_free(&r);
+    /* reads, and a refused read */
+    kt_as(&r, &gmina, gmina.cop, "ipw", "show", "--ipw", ipw, NULL);
+    kt_run_free(&r);
+    kt_as(&r, &gmina, gmina.outsider, "household", "show", "--household", hh, NULL);
+    cr_assert_neq(r.code, 0);
+    kt_run_free(&r);
+
+    /* coordinators only */
+    cr_assert_eq(kt_ctl_refused(n, "access.denied.coordinator_only", NULL, "--as", gmina.sw, "household", "export",
+                                "--household", hh, NULL),
+                 1);
+    kt_as(&r, &gmina, gmina.coord, "household", "export", "--household", hh, NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    for (i = 0; i < KOOP_ARRAY_LEN(fields); i++)
+        cr_assert(strstr(r.out, fields[i]), "the copy lacks '%s'", fields[i]);
+    cr_assert(strstr(r.out, gmina.kpp) && strstr(r.out, gmina.service) && strstr(r.out, gmina.cop), "ids named");
+    cr_assert_null(strstr(r.out, "Inna Rodzina Obca"), "another household's data");
+    /* every audit entry about it (the household, its IPW or their records) */
+    kt_as(&audit, &gmina, gmina.coord, "audit", "show", "--limit", "5000", NULL);
+    cr_assert_eq(audit.code, 0, "%s", audit.err);
+    {
+        size_t about = 0;
+        json_t *exp = json_object_get(r.json, "audit");
+        json_array_foreach(audit.json, i, e) {
+            const char *h = json_string_value(json_object_get(e, "household"));
+            const char *ip = json_string_value(json_object_get(e, "ipw"));
+            const char *rf = json_string_value(json_object_get(e, "ref"));
+            int mine = (h && !strcmp(h, hh)) || (ip && !strcmp(ip, ipw)) ||
+                       (rf && (!strcmp(rf, goal) || !strcmp(rf, task) || !strcmp(rf, ref)));
+            json_int_t seq = json_integer_value(json_object_get(e, "seq"));
+            int listed = 0;
+            size_t j;
+            json_t *x;
+            if (!mine || !strcmp(json_string_value(json_object_get(e, "method")), "household.export"))
+                continue;
+            about++;
+            json_array_foreach(exp, j, x) listed |= json_integer_value(json_object_get(x, "seq")) == seq;
+            cr_assert(listed, "audit entry %lld (%s) about the household is not in the copy", (long long)seq,
+                      json_string_value(json_object_get(e, "method")));
+        }
+        cr_assert_geq(about, 15);
+        /* and nothing else */
+        json_array_foreach(exp, i, e) {
+            const char *h = json_string_value(json_object_get(e, "household"));
+            cr_assert(!h || strcmp(h, other) != 0, "another household's audit entry");
+        }
+        /* the refused read is there, as refused */
+        {
+            int refused = 0;
+            json_array_foreach(exp, i, e) refused |= !json_is_true(json_object_get(e, "allowed")) &&
+                                                     !strcmp(json_string_value(json_object_get(e, "caller")), gmina.outsider);
+            cr_assert(refused, "the refused attempt");
+        }
+    }
+    kt_run_free(&audit);
+    kt_run_free(&r);
+    /* the printable document, in Polish */
+    kt_ctl(&r, n, "--as", gmina.coord, "household", "export", "--household", hh, NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_assert(strstr(r.out, "KOPIA DANYCH OSOBOWYCH") && strstr(r.out, "art. 15 RODO"));
+    for (i = 0; i < KOOP_ARRAY_LEN(fields); i++)
+        cr_assert(strstr(r.out, fields[i]), "the document lacks '%s'", fields[i]);
+    cr_assert(strstr(r.out, "odczyt (wgląd) – ipw.show") && strstr(r.out, "ODMOWA dostępu"), "%s", r.out);
+    kt_run_free(&r);
+    free(hh);
+    free(other);
+    free(ipw);
+    free(goal);
+    free(task);
+    free(ref);
 }
