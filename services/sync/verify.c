@@ -315,7 +315,7 @@ s_split(s_ranges *r, uint64_t from, uint64_t to, unsigned parts)
     return 0;
 }
 
-enum { V_IDLE, V_HUB, V_LOCAL, V_FETCH, V_REPAIR };
+enum { V_IDLE, V_LINK, V_HUB, V_LOCAL, V_FETCH, V_REPAIR };
 
 typedef struct {
     Koop__Sync__StreamVerify sv;
@@ -696,7 +696,9 @@ sync_verifier_start(sync_verifier_t *v)
     v->finished_ms = 0;
     snprintf(v->state, sizeof v->state, "w toku");
     if (!sync_uplink_is_ready(v->up)) {
-        s_finish(v, "brak połączenia z hubem");
+        /* (re)connecting: wait for the link a while (sync_verifier_tick) */
+        v->phase = V_LINK;
+        v->sent_mono = koop_clock_mono_ms();
         return v->run;
     }
     s_next_stream(v);
@@ -770,6 +772,13 @@ sync_verifier_tick(sync_verifier_t *v)
 {
     if (!v->running)
         return;
+    if (v->phase == V_LINK) {
+        if (sync_uplink_is_ready(v->up))
+            s_next_stream(v);
+        else if (koop_clock_mono_ms() - v->sent_mono > SYNC_VERIFY_WAIT_MS)
+            s_finish(v, "brak połączenia z hubem");
+        return;
+    }
     if (!sync_uplink_is_ready(v->up)) {
         s_finish(v, "połączenie z hubem przerwane");
         return;
