@@ -28,7 +28,8 @@
 
 typedef struct koop_log koop_log_t;
 
-/* Opens the log of `stream` in `store` (creating its identity on first use). */
+/* Opens the log of `stream` in `store` (creating its identity on first use).
+ * One log object per store appends (it keeps the last links it wrote). */
 int koop_log_open(koop_log_t **out, koop_store_t *store, const char *node, const char *stream);
 void koop_log_destroy(koop_log_t **self_p);
 

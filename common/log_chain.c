@@ -74,26 +74,37 @@ s_link_at(MDB_txn *txn, MDB_dbi dbi, uint64_t seq, const uint8_t genesis[KOOP_CH
 }
 
 int
-koop_log_chain_append(const koop_log_chain_t *c, MDB_txn *txn, uint64_t seq, int shared, const uint8_t *env,
+koop_log_chain_append(koop_log_chain_t *c, MDB_txn *txn, uint64_t seq, int shared, const uint8_t *env,
                       size_t header_len, const uint8_t *payload, size_t payload_len)
 {
-    uint8_t ph[KOOP_CHAIN_LEN], prev[KOOP_CHAIN_LEN], link[KOOP_CHAIN_LEN];
+    uint8_t ph[KOOP_CHAIN_LEN], prev[KOOP_CHAIN_LEN], prev_shared[KOOP_CHAIN_LEN], link[KOOP_CHAIN_LEN];
     int rc;
 
-    if (seq == 1)
-        memcpy(prev, c->genesis, sizeof prev);
-    else if ((rc = s_get_link(txn, c->chain, seq - 1, prev)) != 0)
-        return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+    if (seq > 1 && c->last_seq == seq - 1) {
+        memcpy(prev, c->last_link, sizeof prev);
+        memcpy(prev_shared, c->last_shared, sizeof prev_shared);
+    } else {
+        if (seq == 1)
+            memcpy(prev, c->genesis, sizeof prev);
+        else if ((rc = s_get_link(txn, c->chain, seq - 1, prev)) != 0)
+            return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+        if ((rc = s_link_at(txn, c->shared, seq - 1, c->genesis_shared, prev_shared)) != 0)
+            return rc;
+    }
+    c->last_seq = 0; /* until this append is complete */
     koop_chain_hash(ph, payload, payload_len);
     koop_chain_link(link, prev, env, header_len, ph);
     if ((rc = s_put_link(txn, c->chain, seq, link, MDB_APPEND)) != 0)
         return rc;
-    if (!shared)
-        return 0;
-    if ((rc = s_link_at(txn, c->shared, seq - 1, c->genesis_shared, prev)) != 0)
-        return rc;
-    koop_chain_link(link, prev, env, header_len, ph);
-    return s_put_link(txn, c->shared, seq, link, MDB_APPEND);
+    memcpy(c->last_link, link, sizeof link);
+    if (shared) {
+        koop_chain_link(prev_shared, prev_shared, env, header_len, ph);
+        if ((rc = s_put_link(txn, c->shared, seq, prev_shared, MDB_APPEND)) != 0)
+            return rc;
+    }
+    memcpy(c->last_shared, prev_shared, sizeof prev_shared);
+    c->last_seq = seq;
+    return 0;
 }
 
 /* ---- open: the chains of a log written before they existed ---- */
@@ -161,6 +172,7 @@ koop_log_chain_open(koop_log_chain_t *c, koop_store_t *store, const char *log_id
     c->meta = koop_store_dbi(store, "log_meta");
     koop_chain_genesis(c->genesis, "koop.log", log_id);
     koop_chain_genesis(c->genesis_shared, "koop.shared", log_id);
+    c->last_seq = 0;
     return koop_store_write(store, s_backfill, &ctx);
 }
 

@@ -22,6 +22,15 @@ typedef struct {
     MDB_dbi log, shared, chain, redacted, meta;
     uint8_t genesis[KOOP_CHAIN_LEN];        /* L(0) */
     uint8_t genesis_shared[KOOP_CHAIN_LEN]; /* S(0) */
+    /* The links the last append computed: L(seq) and S of the last SHARED
+     * entry up to seq. The next append takes them instead of reading both
+     * back when seq is the log's last entry then - always true unless the
+     * transaction of that append was aborted (then the log's last is lower
+     * and the links are read from the tables): the latest append of a seq
+     * is the one the log holds whenever that seq is its last. */
+    uint64_t last_seq;                      /* 0: nothing cached */
+    uint8_t last_link[KOOP_CHAIN_LEN];
+    uint8_t last_shared[KOOP_CHAIN_LEN];
 } koop_log_chain_t;
 
 /* Opens the chain tables of the log `log_id` in store; computes the chains
@@ -32,7 +41,7 @@ int koop_log_chain_open(koop_log_chain_t *c, koop_store_t *store, const char *lo
  * the payload field, payload/payload_len) in txn: L(seq), and S(seq) for a
  * SHARED entry (log_shared's value). 0, or an LMDB code (MDB_CORRUPTED when
  * the link of seq - 1 is not there). */
-int koop_log_chain_append(const koop_log_chain_t *c, MDB_txn *txn, uint64_t seq, int shared, const uint8_t *env,
+int koop_log_chain_append(koop_log_chain_t *c, MDB_txn *txn, uint64_t seq, int shared, const uint8_t *env,
                           size_t header_len, const uint8_t *payload, size_t payload_len);
 
 /* The chain state of a log (log.c). */

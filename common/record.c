@@ -38,6 +38,26 @@ koop_record_exists(MDB_txn *txn, MDB_dbi dbi, const char *id)
     return id && *id && koop_store_get_str(txn, dbi, id, &v) == 0;
 }
 
+uint8_t *
+koop_record_pack(const ProtobufCMessage *msg, size_t *len)
+{
+    uint8_t *buf;
+    *len = protobuf_c_message_get_packed_size(msg);
+    if ((buf = malloc(*len ? *len : 1)))
+        protobuf_c_message_pack(msg, buf);
+    return buf;
+}
+
+ProtobufCMessage *
+koop_record_dup(const ProtobufCMessage *msg)
+{
+    size_t len;
+    uint8_t *buf = koop_record_pack(msg, &len);
+    ProtobufCMessage *out = buf ? protobuf_c_message_unpack(msg->descriptor, NULL, len, buf) : NULL;
+    free(buf);
+    return out;
+}
+
 /* The count field of a repeated field (protobuf-c keeps it at quantifier_offset). */
 static size_t *
 s_count(ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)

@@ -23,6 +23,12 @@ int koop_record_put(MDB_txn *txn, MDB_dbi dbi, const char *id, const ProtobufCMe
 /* 1 when record `id` exists in dbi. */
 int koop_record_exists(MDB_txn *txn, MDB_dbi dbi, const char *id);
 
+/* msg packed into a new buffer (caller frees; *len its size), or NULL. */
+uint8_t *koop_record_pack(const ProtobufCMessage *msg, size_t *len);
+/* A deep copy of msg, owning everything (free with
+ * protobuf_c_message_free_unpacked), or NULL. */
+ProtobufCMessage *koop_record_dup(const ProtobufCMessage *msg);
+
 /* Returns a new message: `base` with the present fields of `patch` laid over
  * it. Caller frees. NULL on allocation failure. */
 ProtobufCMessage *koop_record_merge(const ProtobufCMessage *base, const ProtobufCMessage *patch);

@@ -283,11 +283,13 @@ static int
 s_on_entry(void *ctx, uint64_t seq, const uint8_t *env, size_t len, int redacted)
 {
     s_walk *w = ctx;
-    Koop__Event *ev = koop__event__unpack(NULL, len, env);
+    Koop__Event *ev;
     const koop_event_type_t *t = NULL;
     ProtobufCMessage *p = NULL;
     int rc = 0;
-    if (!ev)
+    if (!w->def)
+        return 0; /* no records to check: the chains only */
+    if (!(ev = koop__event__unpack(NULL, len, env)))
         return 0; /* the chain walk has reported it */
     if (!redacted && koop_event_decode(ev, &t, &p) == 0)
         rc = s_expect_payload(w, seq, p, ev->payload.data, ev->payload.len);

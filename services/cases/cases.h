@@ -248,6 +248,9 @@ extern const koop_verify_def_t cases_verify_def;
 /* The seq of the next audit entry (after the last one, or after the base
  * retention left when it removed them all). */
 int cases_audit_next_seq(koop_call_t *call, MDB_txn *txn, uint64_t *seq);
+/* events.verify: record rec (a message with "id") of table is expected as
+ * it is, made by entry seq. 0 or -ENOMEM. */
+int cases_verify_expect_record(koop_verify_t *v, const char *table, uint64_t seq, const ProtobufCMessage *rec);
 /* Adds the chain link of audit entry seq (its stored bytes) in txn. */
 int cases_audit_chain(koop_call_t *call, MDB_txn *txn, uint64_t seq, const void *entry, size_t len);
 

@@ -622,6 +622,13 @@ cases_retention_run(koop_call_t *call)
     }
     if ((rc = cases_step_date(call, "as_of", q->as_of, NULL, as_of)) != KOOP_OK)
         return rc;
+    {
+        /* never ahead of the calendar: that would remove what is still due */
+        char today[11];
+        koop_date_today(today);
+        if (strcmp(as_of, today) > 0)
+            return koop_fail(call, DATE_AFTER, "as_of", as_of, "today", today);
+    }
     r.as_of = as_of;
     r.case_years = koop_config_years(cfg->retention_case_years, RETENTION_CASE_YEARS);
     r.household_years = koop_config_years(cfg->retention_household_years, RETENTION_HOUSEHOLD_YEARS);
@@ -756,20 +763,6 @@ s_vstate_of(koop_verify_t *v)
     return *slot;
 }
 
-static int
-s_expect_msg(koop_verify_t *v, const char *table, uint64_t seq, const ProtobufCMessage *m)
-{
-    size_t len = protobuf_c_message_get_packed_size(m);
-    uint8_t *buf = malloc(len ? len : 1);
-    int rc;
-    if (!buf)
-        return -ENOMEM;
-    protobuf_c_message_pack(m, buf);
-    rc = koop_verify_expect(v, table, koop_record_str(m, "id"), seq, buf, len);
-    free(buf);
-    return rc;
-}
-
 int
 cases_retention_verify_event(koop_verify_t *v, uint64_t seq, const koop_event_type_t *t,
                              const ProtobufCMessage *payload, int redacted)
@@ -787,7 +780,7 @@ cases_retention_verify_event(koop_verify_t *v, uint64_t seq, const koop_event_ty
     for (size_t i = 0; rc == 0 && i < e->n_redacted; i++)
         rc = s_push(&st->listed, &st->n_listed, &st->cap_listed, e->redacted[i]);
     if (rc == 0 && e->household) {
-        rc = s_expect_msg(v, "household", seq, &e->household->base);
+        rc = cases_verify_expect_record(v, "household", seq, &e->household->base);
         /* the consent index: its consents still name it */
         for (size_t i = 0; rc == 0 && i < e->household->n_consents; i++)
             if (e->household->consents[i]->id && e->household->id)
@@ -795,15 +788,15 @@ cases_retention_verify_event(koop_verify_t *v, uint64_t seq, const koop_event_ty
                                         (const uint8_t *)e->household->id, strlen(e->household->id));
     }
     for (size_t i = 0; rc == 0 && i < e->n_ipws; i++)
-        rc = s_expect_msg(v, "ipw", seq, &e->ipws[i]->base);
+        rc = cases_verify_expect_record(v, "ipw", seq, &e->ipws[i]->base);
     for (size_t i = 0; rc == 0 && i < e->n_goals; i++)
-        rc = s_expect_msg(v, "goal", seq, &e->goals[i]->base);
+        rc = cases_verify_expect_record(v, "goal", seq, &e->goals[i]->base);
     for (size_t i = 0; rc == 0 && i < e->n_tasks; i++)
-        rc = s_expect_msg(v, "task", seq, &e->tasks[i]->base);
+        rc = cases_verify_expect_record(v, "task", seq, &e->tasks[i]->base);
     for (size_t i = 0; rc == 0 && i < e->n_meetings; i++)
-        rc = s_expect_msg(v, "meeting", seq, &e->meetings[i]->base);
+        rc = cases_verify_expect_record(v, "meeting", seq, &e->meetings[i]->base);
     for (size_t i = 0; rc == 0 && i < e->n_referrals; i++)
-        rc = s_expect_msg(v, "referral", seq, &e->referrals[i]->base);
+        rc = cases_verify_expect_record(v, "referral", seq, &e->referrals[i]->base);
     return rc;
 }
 

@@ -41,15 +41,7 @@ s_household_normalize(ProtobufCMessage *stored, ProtobufCMessage *expected)
 static int
 s_expect_household(koop_verify_t *v, uint64_t seq, const Koop__Cases__Household *h)
 {
-    size_t len = koop__cases__household__get_packed_size(h);
-    uint8_t *buf = malloc(len ? len : 1);
-    int rc;
-    if (!buf)
-        return -ENOMEM;
-    koop__cases__household__pack(h, buf);
-    rc = koop_verify_expect(v, "household", h->id, seq, buf, len);
-    free(buf);
-    return rc;
+    return cases_verify_expect_record(v, "household", seq, &h->base);
 }
 
 /* The household expected so far (caller frees), or NULL. */
@@ -67,8 +59,6 @@ s_on_consent(koop_verify_t *v, uint64_t seq, const Koop__Cases__Consent *c)
 {
     Koop__Cases__Household *h = s_household(v, c->household);
     Koop__Cases__Consent **slot = NULL, *copy;
-    size_t len = koop__cases__consent__get_packed_size(c);
-    uint8_t *buf;
     int rc;
     if (!c->id || !c->household)
         return 0;
@@ -78,13 +68,7 @@ s_on_consent(koop_verify_t *v, uint64_t seq, const Koop__Cases__Consent *c)
     for (size_t i = 0; i < h->n_consents; i++)
         if (h->consents[i]->id && strcmp(h->consents[i]->id, c->id) == 0)
             slot = &h->consents[i];
-    if (!(buf = malloc(len ? len : 1))) {
-        koop__cases__household__free_unpacked(h, NULL);
-        return -ENOMEM;
-    }
-    koop__cases__consent__pack(c, buf);
-    copy = koop__cases__consent__unpack(NULL, len, buf);
-    free(buf);
+    copy = (Koop__Cases__Consent *)koop_record_dup(&c->base);
     if (!copy) {
         koop__cases__household__free_unpacked(h, NULL);
         return -ENOMEM;
@@ -167,6 +151,19 @@ static const koop_verify_table_t s_tables[] = {
 
 const koop_verify_def_t cases_verify_def = {s_tables, KOOP_ARRAY_LEN(s_tables), s_on_event,
                                             cases_retention_verify_done};
+
+int
+cases_verify_expect_record(koop_verify_t *v, const char *table, uint64_t seq, const ProtobufCMessage *rec)
+{
+    size_t len;
+    uint8_t *buf = koop_record_pack(rec, &len);
+    int rc;
+    if (!buf)
+        return -ENOMEM;
+    rc = koop_verify_expect(v, table, koop_record_str(rec, "id"), seq, buf, len);
+    free(buf);
+    return rc;
+}
 
 /* ---- the audit chain ---- */
 

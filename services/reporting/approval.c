@@ -43,6 +43,7 @@
 #include "clock.h"
 #include "events.h"
 #include "id.h"
+#include "record.h"
 #include "registry.pb-c.h"
 #include "say.h"
 #include "service.h"
@@ -554,15 +555,8 @@ s_list_fn(Koop__Rep__Approval *a, void *ctx)
     s_list *l = ctx;
     Koop__Rep__Approval copy = *a, *dup;
     ProtobufCMessage **g;
-    size_t len;
-    uint8_t *buf;
-    copy.n_approved_figures = 0;
-    len = koop__rep__approval__get_packed_size(&copy);
-    if (!(buf = malloc(len ? len : 1)))
-        return ENOMEM;
-    koop__rep__approval__pack(&copy, buf);
-    dup = koop__rep__approval__unpack(NULL, len, buf);
-    free(buf);
+    copy.n_approved_figures = 0; /* listed without the figures themselves */
+    dup = (Koop__Rep__Approval *)koop_record_dup(&copy.base);
     g = realloc(l->items, (l->n + 1) * sizeof *g);
     if (!dup || !g) {
         if (dup)
@@ -656,11 +650,9 @@ s_check_fn(Koop__Rep__Approval *a, void *ctx)
             size_t len;
             uint8_t *buf;
             r.n_approved_figures = 0; /* the event: without the figures themselves */
-            len = koop__rep__approval__get_packed_size(&r);
-            if (!(buf = malloc(len ? len : 1))) {
+            if (!(buf = koop_record_pack(&r.base, &len))) {
                 rc = ENOMEM;
             } else {
-                koop__rep__approval__pack(&r, buf);
                 rc = koop_log_append(c->log, c->txn, "report.reopened", KOOP__SCOPE__SCOPE_SHARED, "", buf, len, NULL);
                 free(buf);
                 c->appended |= rc == 0;

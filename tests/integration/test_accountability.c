@@ -723,6 +723,10 @@ Test(accountability, retention_removes_expired_personal_data_and_every_report_fi
     cr_assert_eq(kt_ctl_refused(&gmina.node, "access.denied.coordinator_action", NULL, "--as", gmina.sw, "retention",
                                 "run", NULL),
                  1);
+    /* never ahead of the calendar */
+    cr_assert_eq(kt_ctl_refused(&gmina.node, "date.after", "as_of", "--as", gmina.coord, "retention", "run", "--as-of",
+                                "2099-01-01", NULL),
+                 1);
 
     kt_as(&r, &gmina, gmina.coord, "retention", "run", NULL);
     cr_assert_eq(r.code, 0, "%s", r.err);
