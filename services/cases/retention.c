@@ -134,7 +134,7 @@ static long
 s_owner_of(const s_run *r, const char *id)
 {
     struct s_owner key, *hit;
-    if (!id || strlen(id) != KOOP_ID_LEN - 1)
+    if (!id || strlen(id) != KOOP_ID_LEN - 1 || !r->n_owners)
         return -1;
     memcpy(key.id, id, KOOP_ID_LEN);
     hit = bsearch(&key, r->owners, r->n_owners, sizeof key, s_owner_cmp);
@@ -347,7 +347,8 @@ s_find_households(s_run *r)
         return st;
     if (rc != 0 && rc != MDB_NOTFOUND)
         return koop_call_store_error(call, rc);
-    qsort(r->owners, r->n_owners, sizeof *r->owners, s_owner_cmp);
+    if (r->n_owners)
+        qsort(r->owners, r->n_owners, sizeof *r->owners, s_owner_cmp);
     return KOOP_OK;
 }
 
@@ -814,9 +815,10 @@ cases_retention_verify_done(koop_verify_t *v, MDB_txn *txn)
     if (!st)
         return 0;
     if (txn) {
-        qsort(st->listed, st->n_listed, sizeof *st->listed, s_u64_cmp);
+        if (st->n_listed)
+            qsort(st->listed, st->n_listed, sizeof *st->listed, s_u64_cmp);
         for (size_t i = 0; i < st->n_seen; i++)
-            if (!bsearch(&st->seen[i], st->listed, st->n_listed, sizeof *st->listed, s_u64_cmp))
+            if (!st->n_listed || !bsearch(&st->seen[i], st->listed, st->n_listed, sizeof *st->listed, s_u64_cmp))
                 koop_verify_fail(v, st->seen[i], VERIFY_REDACTED_UNLISTED, KOOP_NUM(st->seen[i]));
     }
     free(st->listed);
