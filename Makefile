@@ -29,7 +29,7 @@ COMMON_C  := $(wildcard common/*.c)
 LIB_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(COMMON_C)) $(GEN_C:.c=.o)
 LIBKOOP   := $(BUILD)/libkoop.a
 
-SERVICES  := registry cases notifier reporting sync
+SERVICES  := registry cases notifier reporting sync gateway
 PROGRAMS  := $(addprefix $(BIN)/koop-,$(SERVICES)) $(BIN)/koop-node $(BIN)/koopctl
 # What the goals on the command line need from Debian (scripts/deps.sh
 # purposes): `make test` installs Criterion before it compiles anything.
@@ -67,10 +67,12 @@ $(LIBKOOP): $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
+# libraries only one program needs
+LDLIBS_gateway := -lmicrohttpd -lcrypto
 define service_rule
 $(BIN)/koop-$(1): $(patsubst %.c,$(BUILD)/%.o,$(wildcard services/$(1)/*.c)) $(LIBKOOP)
 	@mkdir -p $(BIN)
-	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS_$(1)) $$(LDLIBS)
 endef
 $(foreach s,$(SERVICES),$(eval $(call service_rule,$(s))))
 

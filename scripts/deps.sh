@@ -7,14 +7,14 @@
 # here: a fresh Debian 12 (minbase + make, git) has nothing else.
 set -u
 build="gcc make pkg-config protobuf-c-compiler libprotobuf-c-dev libzmq3-dev liblmdb-dev libuv1-dev
-       libsodium-dev libinih-dev libjansson-dev libczmq-dev libcurl4-openssl-dev"
+       libsodium-dev libinih-dev libjansson-dev libczmq-dev libcurl4-openssl-dev libmicrohttpd-dev libssl-dev"
 want=""
 [ $# -gt 0 ] || set -- build
 for purpose in "$@"; do
   case "$purpose" in
     build) want="$want $build" ;;
-    test)  want="$want $build libcriterion-dev jq lmdb-utils procps python3-aiosmtpd" ;;
-    bench) want="$want $build lmdb-utils procps postgresql" ;;  # PostgreSQL: the sync comparison
+    test)  want="$want $build libcriterion-dev jq lmdb-utils procps python3-aiosmtpd prometheus" ;;  # promtool
+    bench) want="$want $build lmdb-utils procps postgresql wrk" ;;  # PostgreSQL: the sync comparison; wrk: the gateway
     demo)  want="$want $build jq procps" ;;
     *) echo "deps.sh: unknown purpose $purpose" >&2; exit 2 ;;
   esac

@@ -86,7 +86,7 @@ s_write_keys(const char *dir, const char *node_id, const char *role, const char 
 int
 kc_node_init(kc_ctx_t *ctx, int argc, char **argv)
 {
-    const char *dir_arg, *role, *teryt, *name, *hub, *hub_key, *listen, *smtp, *id;
+    const char *dir_arg, *role, *teryt, *name, *hub, *hub_key, *listen, *smtp, *id, *http;
     char dir[PATH_MAX], conf[PATH_MAX + 16], sub[PATH_MAX + 16], node_id[64];
     json_t *opts;
     FILE *f;
@@ -94,7 +94,7 @@ kc_node_init(kc_ctx_t *ctx, int argc, char **argv)
 
     if (argc < 1 || argv[0][0] == '-') {
         fprintf(stderr, "użycie: koopctl node init KATALOG --role gmina|hub --teryt KOD --name NAZWA "
-                        "[--hub ADRES --hub-key PLIK --listen ADRES --smtp URL --id ID]\n");
+                        "[--hub ADRES --hub-key PLIK --listen ADRES --smtp URL --http HOST:PORT --id ID]\n");
         return KC_USAGE;
     }
     dir_arg = argv[0];
@@ -109,8 +109,9 @@ kc_node_init(kc_ctx_t *ctx, int argc, char **argv)
     listen = s_opt(opts, "listen");
     smtp = s_opt(opts, "smtp");
     id = s_opt(opts, "id");
+    http = s_opt(opts, "http");
     {
-        const char *known[] = {"role", "teryt", "name", "hub", "hub_key", "listen", "smtp", "id"};
+        const char *known[] = {"role", "teryt", "name", "hub", "hub_key", "listen", "smtp", "id", "http"};
         const char *key;
         json_t *v;
         json_object_foreach(opts, key, v) {
@@ -140,6 +141,15 @@ kc_node_init(kc_ctx_t *ctx, int argc, char **argv)
             fprintf(stderr, "błąd: adres '%s' musi mieć postać tcp://HOST:PORT\n", *p);
             goto done;
         }
+    if (http) {
+        const char *colon = strrchr(http, ':');
+        long port = colon ? strtol(colon + 1, NULL, 10) : 0;
+        if (!colon || colon == http || !colon[1] || strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
+            port < 1 || port > 65535 || strlen(http) > 200) {
+            fprintf(stderr, "błąd: --http musi mieć postać HOST:PORT (np. 127.0.0.1:8080)\n");
+            goto done;
+        }
+    }
     if (!!hub != !!hub_key) {
         fprintf(stderr, "błąd: --hub i --hub-key podaje się razem (adres huba i plik jego klucza publicznego)\n");
         goto done;
@@ -230,6 +240,12 @@ kc_node_init(kc_ctx_t *ctx, int argc, char **argv)
     fprintf(f, "%ssmtp_url = %s\n", smtp ? "" : "# ", smtp ? smtp : "smtp://127.0.0.1:25");
     fprintf(f, "# smtp_user = koop\n# smtp_password_file = /etc/koop/smtp.pass\n"
                "# from = koop@ops.example.gov.pl\n# web_url = http://koop.ops.local/\n");
+    fprintf(f, "\n[gateway]\n# HTTP of the web UI and its JSON API, behind nginx for TLS (docs/GATEWAY.md)\n");
+    fprintf(f, "%slisten = %s\n", http ? "" : "# ", http ? http : "127.0.0.1:8080");
+    fprintf(f, "# tls = on                  (served over https: Secure __Host- cookie)\n"
+               "# trusted_proxy = 127.0.0.1 (whose X-Forwarded-For/-Proto count)\n"
+               "# origin = https://koop.ops.example.gov.pl\n"
+               "# require_totp_for = coordinator\n");
     if (fclose(f) != 0) {
         fprintf(stderr, "błąd: zapis %s nie powiódł się\n", conf);
         rc = KC_REFUSED;

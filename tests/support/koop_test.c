@@ -1,4 +1,5 @@
 #include "koop_test.h"
+#include "kt_sync.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -56,17 +57,28 @@ s_drain(int fd, char **buf, size_t *len, size_t *cap)
 int
 kt_exec(kt_run_t *r, char *const argv[])
 {
-    int po[2], pe[2], status;
+    return kt_exec_input(r, argv, NULL);
+}
+
+int
+kt_exec_input(kt_run_t *r, char *const argv[], const char *input)
+{
+    int po[2], pe[2], pi[2] = {-1, -1}, status;
     size_t ol = 0, oc = 0, el = 0, ec = 0;
     pid_t pid;
 
     memset(r, 0, sizeof *r);
-    if (pipe(po) != 0 || pipe(pe) != 0)
+    if (pipe(po) != 0 || pipe(pe) != 0 || (input && pipe(pi) != 0))
         return -1;
     pid = fork();
     if (pid < 0)
         return -1;
     if (pid == 0) {
+        if (input) {
+            dup2(pi[0], 0);
+            close(pi[0]);
+            close(pi[1]);
+        }
         dup2(po[1], 1);
         dup2(pe[1], 2);
         close(po[0]);
@@ -78,6 +90,13 @@ kt_exec(kt_run_t *r, char *const argv[])
     }
     close(po[1]);
     close(pe[1]);
+    if (input) {
+        /* small (a password): fits the pipe, so no deadlock with the reads */
+        close(pi[0]);
+        if (write(pi[1], input, strlen(input)) < 0)
+            perror("kt_exec_input");
+        close(pi[1]);
+    }
     struct pollfd fds[2] = {{po[0], POLLIN, 0}, {pe[0], POLLIN, 0}};
     int open_fds = 2;
     while (open_fds > 0) {
@@ -191,9 +210,20 @@ kt_node_init(kt_node_t *n, const char *role, const char *teryt, const char *name
     argv[k++] = "--name";
     argv[k++] = (char *)name;
     va_start(ap, name);
-    while ((a = va_arg(ap, const char *)) != NULL && k < MAX_ARGS)
+    while ((a = va_arg(ap, const char *)) != NULL && k < MAX_ARGS) {
+        if (strcmp(a, "--http") == 0)
+            n->http_port = -1; /* the test chose it */
         argv[k++] = (char *)a;
+    }
     va_end(ap);
+    if (n->http_port == 0) {
+        /* every test node's gateway on a port of its own */
+        static char http[32];
+        n->http_port = kt_free_port();
+        snprintf(http, sizeof http, "127.0.0.1:%d", n->http_port);
+        argv[k++] = "--http";
+        argv[k++] = http;
+    }
     argv[k] = NULL;
     if (kt_exec(&r, argv) != 0 || r.code != 0) {
         fprintf(stderr, "node init failed: %s\n", r.err ? r.err : "");

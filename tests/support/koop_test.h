@@ -15,6 +15,7 @@ typedef struct {
     char dir[PATH_MAX];
     char conf[PATH_MAX + 16];
     pid_t pid; /* koop-node, 0 when stopped */
+    int http_port; /* the gateway's port (kt_node_init picks a free one) */
 } kt_node_t;
 
 typedef struct {
@@ -52,6 +53,9 @@ int kt_exec(kt_run_t *r, char *const argv[]);
 
 /* The pid of the child of `parent` whose command line contains `needle`, or 0. */
 pid_t kt_child_pid(pid_t parent, const char *needle);
+
+/* Runs any program with args, giving it input on standard input. */
+int kt_exec_input(kt_run_t *r, char *const argv[], const char *input);
 
 /* Sleeps ms milliseconds. */
 void kt_sleep_ms(int ms);
