@@ -93,7 +93,7 @@ TEST_BIN  := $(BUILD)/tests/koop-tests
 
 $(TEST_BIN): $(TEST_OBJS) $(LIBKOOP)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ -lcriterion $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcriterion $(LDLIBS) -lcrypto
 
 # Criterion runs every test in its own process; integration tests start the
 # programs in $(BIN) (KOOP_BIN) on ipc sockets in their own temporary dirs.
