@@ -236,16 +236,16 @@ kc_node_init(kc_ctx_t *ctx, int argc, char **argv)
     }
     fprintf(f, "# where a hub listens for its gminas' uplinks\n%slisten = %s\n", listen ? "" : "# ",
             listen ? listen : "tcp://0.0.0.0:7700");
-    fprintf(f, "\n[notifier]\n# e-mail relay for notifications (no personal data is ever mailed)\n");
-    fprintf(f, "%ssmtp_url = %s\n", smtp ? "" : "# ", smtp ? smtp : "smtp://127.0.0.1:25");
-    fprintf(f, "# smtp_user = koop\n# smtp_password_file = /etc/koop/smtp.pass\n"
-               "# from = koop@ops.example.gov.pl\n# web_url = http://koop.ops.local/\n");
     fprintf(f, "\n[gateway]\n# HTTP of the web UI and its JSON API, behind nginx for TLS (docs/GATEWAY.md)\n");
     fprintf(f, "%slisten = %s\n", http ? "" : "# ", http ? http : "127.0.0.1:8080");
     fprintf(f, "# tls = on                  (served over https: Secure __Host- cookie)\n"
                "# trusted_proxy = 127.0.0.1 (whose X-Forwarded-For/-Proto count)\n"
                "# origin = https://koop.ops.example.gov.pl\n"
                "# require_totp_for = coordinator\n");
+    fprintf(f, "\n[notifier]\n# e-mail relay for notifications (no personal data is ever mailed)\n");
+    fprintf(f, "%ssmtp_url = %s\n", smtp ? "" : "# ", smtp ? smtp : "smtp://127.0.0.1:25");
+    fprintf(f, "# smtp_user = koop\n# smtp_password_file = /etc/koop/smtp.pass\n"
+               "# from = koop@ops.example.gov.pl\n# web_url = http://koop.ops.local/\n");
     if (fclose(f) != 0) {
         fprintf(stderr, "błąd: zapis %s nie powiódł się\n", conf);
         rc = KC_REFUSED;

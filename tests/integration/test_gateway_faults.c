@@ -122,7 +122,7 @@ Test(gateway_faults, a_slow_client_is_timed_out_while_others_are_served)
     int fd, closed = 0, served = 0;
     struct timespec t0, t1;
     cr_assert_not_null(f);
-    fprintf(f, "request_timeout_s = 2\nidle_timeout_s = 10\n");
+    fprintf(f, "\n[gateway]\nrequest_timeout_s = 2\nidle_timeout_s = 10\n");
     fclose(f);
     s_restart(NULL);
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
