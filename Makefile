@@ -88,7 +88,9 @@ $(BIN)/koopctl: $(patsubst %.c,$(BUILD)/%.o,$(wildcard services/koopctl/*.c)) $(
 TEST_C    := $(wildcard tests/unit/*.c tests/integration/*.c tests/support/*.c)
 # the reporting projection is unit-tested and benchmarked in process
 REP_LIB_C := $(filter-out services/reporting/main.c,$(wildcard services/reporting/*.c))
-TEST_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(TEST_C) $(REP_LIB_C))
+# the gateway's parsers of client bytes and its TOTP codes, unit-tested in process
+GW_LIB_C  := services/gateway/route.c services/gateway/totp.c
+TEST_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(TEST_C) $(REP_LIB_C) $(GW_LIB_C))
 TEST_BIN  := $(BUILD)/tests/koop-tests
 
 $(TEST_BIN): $(TEST_OBJS) $(LIBKOOP)

@@ -41,7 +41,9 @@ s_setup(void)
 static void
 s_teardown(void)
 {
+    int reports = kt_node_sanitizer_reports(&g.node);
     kt_gmina_teardown(&g);
+    cr_assert_eq(reports, 0, "sanitizer reports in the node's log");
     free(ipw);
     free(household);
     free(task);

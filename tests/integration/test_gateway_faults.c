@@ -34,7 +34,9 @@ static void
 s_teardown(void)
 {
     unsetenv("KOOP_CLOCK_OFFSET_MS");
+    int reports = kt_node_sanitizer_reports(&g.node);
     kt_gmina_teardown(&g);
+    cr_assert_eq(reports, 0, "sanitizer reports in the node's log");
 }
 
 TestSuite(gateway_faults, .init = s_setup, .fini = s_teardown, .timeout = 120);
