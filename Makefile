@@ -34,7 +34,7 @@ COMMON_C  := $(wildcard common/*.c)
 LIB_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(COMMON_C)) $(GEN_C:.c=.o)
 LIBKOOP   := $(BUILD)/libkoop.a
 
-SERVICES  := registry cases notifier reporting sync
+SERVICES  := registry cases notifier reporting sync gateway
 PROGRAMS  := $(addprefix $(BIN)/koop-,$(SERVICES)) $(BIN)/koop-node $(BIN)/koopctl
 # What the goals on the command line need from Debian (scripts/deps.sh
 # purposes): `make test` installs Criterion before it compiles anything.
@@ -79,10 +79,12 @@ $(LIBKOOP): $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
+# libraries only one program needs
+LDLIBS_gateway := -lmicrohttpd -lcrypto
 define service_rule
 $(BIN)/koop-$(1): $(patsubst %.c,$(BUILD)/%.o,$(wildcard services/$(1)/*.c)) $(LIBKOOP)
 	@mkdir -p $(BIN)
-	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS_$(1)) $$(LDLIBS)
 endef
 $(foreach s,$(SERVICES),$(eval $(call service_rule,$(s))))
 
@@ -98,12 +100,14 @@ $(BIN)/koopctl: $(patsubst %.c,$(BUILD)/%.o,$(wildcard services/koopctl/*.c)) $(
 TEST_C    := $(wildcard tests/unit/*.c tests/integration/*.c tests/deploy/*.c tests/support/*.c)
 # the reporting projection is unit-tested and benchmarked in process
 REP_LIB_C := $(filter-out services/reporting/main.c,$(wildcard services/reporting/*.c))
-TEST_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(TEST_C) $(REP_LIB_C))
+# the gateway's parsers of client bytes and its TOTP codes, unit-tested in process
+GW_LIB_C  := services/gateway/route.c services/gateway/totp.c
+TEST_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(TEST_C) $(REP_LIB_C) $(GW_LIB_C))
 TEST_BIN  := $(BUILD)/tests/koop-tests
 
 $(TEST_BIN): $(TEST_OBJS) $(LIBKOOP)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ -lcriterion $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcriterion $(LDLIBS) -lcrypto
 
 # Criterion runs every test in its own process; integration tests start the
 # programs in $(BIN) (KOOP_BIN) on ipc sockets in their own temporary dirs;

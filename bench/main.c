@@ -3,7 +3,7 @@
  * service against a baseline measured in the same run and prints ratios;
  * timing never fails a section, only a breakage does.
  *
- *   koop-bench [SECTION ...]    sections: registry cases notifier sync reporting (default: all)
+ *   koop-bench [SECTION ...]    sections: registry cases notifier sync reporting gateway (default: all)
  */
 #include <stdio.h>
 #include <string.h>
@@ -13,6 +13,7 @@ int bench_cases_run(void);
 int bench_notifier_run(void);
 int bench_sync_run(void);
 int bench_reporting(void);
+int bench_gateway_run(void);
 
 static const struct {
     const char *name;
@@ -23,6 +24,7 @@ static const struct {
     {"notifier", bench_notifier_run},
     {"sync", bench_sync_run},
     {"reporting", bench_reporting},
+    {"gateway", bench_gateway_run},
 };
 
 int

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { V_STR, V_PATH, V_ROLE, V_TERYT, V_ENDPOINT, V_ID };
+enum { V_STR, V_PATH, V_ROLE, V_TERYT, V_ENDPOINT, V_ID, V_NUM, V_ONOFF, V_HOSTPORT, V_TOTP_FOR };
 
 typedef struct {
     const char *section;
@@ -40,6 +40,23 @@ static const s_key s_keys[] = {
     K("notifier", "smtp_password_file", smtp_password_file, V_PATH, 0),
     K("notifier", "from", mail_from, V_STR, 0),
     K("notifier", "web_url", web_url, V_STR, 0),
+    K("gateway", "listen", gw_listen, V_HOSTPORT, 0),
+    K("gateway", "tls", gw_tls, V_ONOFF, 0),
+    K("gateway", "trusted_proxy", gw_trusted_proxy, V_STR, 0),
+    K("gateway", "origin", gw_origin, V_STR, 0),
+    K("gateway", "require_totp_for", gw_require_totp_for, V_TOTP_FOR, 0),
+    K("gateway", "web_dir", gw_web_dir, V_PATH, 0),
+    K("gateway", "session_idle_min", gw_session_idle_min, V_NUM, 0),
+    K("gateway", "session_max_hours", gw_session_max_hours, V_NUM, 0),
+    K("gateway", "max_body_kib", gw_max_body_kib, V_NUM, 0),
+    K("gateway", "max_header_kib", gw_max_header_kib, V_NUM, 0),
+    K("gateway", "max_connections", gw_max_connections, V_NUM, 0),
+    K("gateway", "per_ip_connections", gw_per_ip_connections, V_NUM, 0),
+    K("gateway", "request_timeout_s", gw_request_timeout_s, V_NUM, 0),
+    K("gateway", "idle_timeout_s", gw_idle_timeout_s, V_NUM, 0),
+    K("gateway", "password_ops", gw_password_ops, V_NUM, 0),
+    K("gateway", "password_mem_mib", gw_password_mem_mib, V_NUM, 0),
+    K("gateway", "hash_workers", gw_hash_workers, V_NUM, 0),
 };
 
 typedef struct {
@@ -87,6 +104,27 @@ s_check_value(s_parse *p, const s_key *k, const char *value, char *field)
             return 0;
         }
         break;
+    case V_NUM:
+        if (len == 0 || len > 9 || strspn(value, "0123456789") != len)
+            goto bad;
+        break;
+    case V_ONOFF:
+        if (strcmp(value, "on") != 0 && strcmp(value, "off") != 0)
+            goto bad;
+        break;
+    case V_TOTP_FOR:
+        if (strcmp(value, "coordinator") != 0 && strcmp(value, "none") != 0)
+            goto bad;
+        break;
+    case V_HOSTPORT: {
+        /* IPv4 address or name, ':', a port 1-65535 */
+        const char *colon = strrchr(value, ':');
+        unsigned long port = colon ? strtoul(colon + 1, NULL, 10) : 0;
+        if (!colon || colon == value || !colon[1] || strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
+            port < 1 || port > 65535)
+            goto bad;
+        break;
+    }
     case V_PATH:
         if (len && value[0] != '/') {
             int n = snprintf(field, k->size, "%s/%s", p->cfg->dir, value);
@@ -205,6 +243,12 @@ koop_config_endpoint(const koop_config_t *cfg, const char *service)
 {
     const koop_service_info_t *svc = koop_service_info(service);
     return svc && cfg->endpoints[svc->id][0] ? cfg->endpoints[svc->id] : NULL;
+}
+
+unsigned long
+koop_config_num(const char *value, unsigned long dflt)
+{
+    return value && *value ? strtoul(value, NULL, 10) : dflt;
 }
 
 int

@@ -9,7 +9,7 @@
 # here: a fresh Debian 12 (minbase + make, git) has nothing else.
 set -u
 build="gcc make pkg-config protobuf-c-compiler libprotobuf-c-dev libzmq3-dev liblmdb-dev libuv1-dev
-       libsodium-dev libinih-dev libjansson-dev libczmq-dev libcurl4-openssl-dev"
+       libsodium-dev libinih-dev libjansson-dev libczmq-dev libcurl4-openssl-dev libmicrohttpd-dev libssl-dev"
 want=""
 list=0
 [ "${1:-}" = --list ] && { list=1; shift; }
@@ -17,9 +17,9 @@ list=0
 for purpose in "$@"; do
   case "$purpose" in
     build) want="$want $build" ;;
-    # systemd: systemd-analyze checks the unit (tests/deploy)
-    test)  want="$want $build libcriterion-dev jq lmdb-utils procps python3-aiosmtpd systemd" ;;
-    bench) want="$want $build lmdb-utils procps postgresql" ;;  # PostgreSQL: the sync comparison
+    # systemd: systemd-analyze checks the unit (tests/deploy); prometheus: promtool checks /metrics
+    test)  want="$want $build libcriterion-dev jq lmdb-utils procps python3-aiosmtpd systemd prometheus" ;;
+    bench) want="$want $build lmdb-utils procps postgresql wrk" ;;  # PostgreSQL: the sync comparison; wrk: the gateway
     demo)  want="$want $build jq procps" ;;
     # make deb: debhelper (with dpkg-dev), and build-essential, which
     # dpkg-buildpackage requires besides the Build-Depends

@@ -2,6 +2,7 @@
 #include "koopctl.h"
 #include "client.h"
 #include "koop.h"
+#include "password.h"
 #include "pbjson.h"
 #include "present.h"
 #include "version.h"
@@ -21,7 +22,7 @@ static const struct {
 } s_local[] = {
     {"node", "init", 2, kc_node_init,
      "KATALOG --role gmina|hub --teryt KOD --name NAZWA [--hub ADRES --hub-key PLIK --listen ADRES "
-     "--smtp URL --id ID --data-dir KATALOG --runtime-dir KATALOG]"},
+     "--smtp URL --http HOST:PORT --id ID --data-dir KATALOG --runtime-dir KATALOG]"},
     {"status", "", 1, kc_status, "(czy każda usługa węzła odpowiada)"},
     {"events", "list", 1, kc_events, "--stream USŁUGA [--node ID] [--after SEQ] [--limit N]"},
     {"keys", "generate", 1, kc_keys, "[--force] (nowa para kluczy węzła)"},
@@ -40,7 +41,7 @@ s_usage(FILE *out)
     fprintf(out, "\nPolecenia usług (common/api.def):\n");
     for (size_t i = 0; i < koop_api_nmethods; i++) {
         const koop_api_method_t *m = &koop_api_methods[i];
-        if (m->flags & KOOP_API_INTERNAL)
+        if (m->flags & KOOP_API_INTERNAL || !*m->noun) /* web rows: the gateway's own routes */
             continue;
         fprintf(out, "  %-17s %-10s %s%s%s\n", m->noun, m->verb, m->flags & KOOP_API_PERSON ? "--as OSOBA " : "",
                 m->help, m->flags & KOOP_API_COORD ? " (koordynatorzy)" : "");
@@ -213,6 +214,33 @@ kc_print(kc_ctx_t *ctx, json_t *value)
         koop_present_value_text(value, ctx->lang, stdout);
 }
 
+/* A request field password_hash (koopctl account create/reset) is never an
+ * option: the password is read from standard input, checked and hashed here
+ * with the node's parameters, so it never leaves koopctl. */
+static int
+s_password_option(kc_ctx_t *ctx, json_t *opts)
+{
+    char pw[KOOP_PASSWORD_MAX + 2], hash[KOOP_PASSWORD_HASH_MAX];
+    koop_pwparams_t params;
+    int len, rc;
+    if (json_object_get(opts, "password_hash"))
+        return kc_error(ctx, KC_USAGE, FIELD_UNKNOWN, "password_hash");
+    if ((rc = kc_load_config(ctx)) != KC_OK)
+        return rc;
+    len = koop_password_read(stdin, pw, sizeof pw);
+    if (len < 0 || koop_password_chars(pw) < KOOP_PASSWORD_MIN_CHARS) {
+        sodium_memzero(pw, sizeof pw);
+        return kc_error(ctx, KC_USAGE, ACCOUNT_PASSWORD_SHORT, NULL, KOOP_NUM(KOOP_PASSWORD_MIN_CHARS));
+    }
+    koop_password_params(&ctx->cfg, &params);
+    rc = koop_password_hash(pw, (size_t)len, &params, hash);
+    sodium_memzero(pw, sizeof pw);
+    if (rc != 0)
+        return kc_error(ctx, KC_UNAVAILABLE, INTERNAL_NO_MEMORY, NULL);
+    json_object_set_new(opts, "password_hash", json_string(hash));
+    return KC_OK;
+}
+
 /* Runs one method of api.def: options -> request, reply -> output. A
  * report also takes --json / --csv after the verb. */
 static int
@@ -243,6 +271,11 @@ s_run_method(kc_ctx_t *ctx, const koop_api_method_t *m, int argc, char **argv)
     free(rest);
     if (!opts)
         return KC_USAGE;
+    if (protobuf_c_message_descriptor_get_field_by_name(m->request, "password_hash") &&
+        (rc = s_password_option(ctx, opts)) != KC_OK) {
+        json_decref(opts);
+        return rc;
+    }
     req = koop_pbjson_from_json(m->request, opts, &err);
     json_decref(opts);
     if (!req) {

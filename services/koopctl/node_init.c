@@ -125,7 +125,7 @@ s_write_keys(const char *dir, const char *node_id, const char *role, const char 
 int
 kc_node_init(kc_ctx_t *ctx, int argc, char **argv)
 {
-    const char *dir_arg, *role, *teryt, *name, *hub, *hub_key, *listen, *smtp, *id, *data_arg, *run_arg;
+    const char *dir_arg, *role, *teryt, *name, *hub, *hub_key, *listen, *smtp, *id, *data_arg, *run_arg, *http;
     zcert_t *hub_cert = NULL;
     char dir[PATH_MAX], conf[PATH_MAX + 16], node_id[64], data_dir[PATH_MAX + 16], run_dir[PATH_MAX + 16];
     json_t *opts;
@@ -134,8 +134,8 @@ kc_node_init(kc_ctx_t *ctx, int argc, char **argv)
 
     if (argc < 1 || argv[0][0] == '-') {
         fprintf(stderr, "użycie: koopctl node init KATALOG --role gmina|hub --teryt KOD --name NAZWA "
-                        "[--hub ADRES --hub-key PLIK --listen ADRES --smtp URL --id ID --data-dir KATALOG "
-                        "--runtime-dir KATALOG]\n");
+                        "[--hub ADRES --hub-key PLIK --listen ADRES --smtp URL --http HOST:PORT --id ID "
+                        "--data-dir KATALOG --runtime-dir KATALOG]\n");
         return KC_USAGE;
     }
     dir_arg = argv[0];
@@ -152,9 +152,10 @@ kc_node_init(kc_ctx_t *ctx, int argc, char **argv)
     id = s_opt(opts, "id");
     data_arg = s_opt(opts, "data_dir");
     run_arg = s_opt(opts, "runtime_dir");
+    http = s_opt(opts, "http");
     {
         const char *known[] = {"role", "teryt", "name", "hub", "hub_key", "listen", "smtp", "id",
-                               "data_dir", "runtime_dir"};
+                               "data_dir", "runtime_dir", "http"};
         const char *key;
         json_t *v;
         json_object_foreach(opts, key, v) {
@@ -184,6 +185,15 @@ kc_node_init(kc_ctx_t *ctx, int argc, char **argv)
             fprintf(stderr, "błąd: adres '%s' musi mieć postać tcp://HOST:PORT\n", *p);
             goto done;
         }
+    if (http) {
+        const char *colon = strrchr(http, ':');
+        long port = colon ? strtol(colon + 1, NULL, 10) : 0;
+        if (!colon || colon == http || !colon[1] || strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
+            port < 1 || port > 65535 || strlen(http) > 200) {
+            fprintf(stderr, "błąd: --http musi mieć postać HOST:PORT (np. 127.0.0.1:8080)\n");
+            goto done;
+        }
+    }
     if (!!hub != !!hub_key) {
         fprintf(stderr, "błąd: --hub i --hub-key podaje się razem (adres huba i plik jego klucza publicznego)\n");
         goto done;
@@ -290,6 +300,12 @@ kc_node_init(kc_ctx_t *ctx, int argc, char **argv)
     fprintf(f, "%shub_key = keys/hub.pub\n", hub_key ? "" : "# ");
     fprintf(f, "# where a hub listens for its gminas' uplinks\n%slisten = %s\n", listen ? "" : "# ",
             listen ? listen : "tcp://0.0.0.0:7700");
+    fprintf(f, "\n[gateway]\n# HTTP of the web UI and its JSON API, behind nginx for TLS (docs/GATEWAY.md)\n");
+    fprintf(f, "%slisten = %s\n", http ? "" : "# ", http ? http : "127.0.0.1:8080");
+    fprintf(f, "# tls = on                  (served over https: Secure __Host- cookie)\n"
+               "# trusted_proxy = 127.0.0.1 (whose X-Forwarded-For/-Proto count)\n"
+               "# origin = https://koop.ops.example.gov.pl\n"
+               "# require_totp_for = coordinator\n");
     fprintf(f, "\n[notifier]\n# e-mail relay for notifications (no personal data is ever mailed)\n");
     fprintf(f, "%ssmtp_url = %s\n", smtp ? "" : "# ", smtp ? smtp : "smtp://127.0.0.1:25");
     fprintf(f, "# smtp_user = koop\n# smtp_password_file = /etc/koop/smtp.pass\n"

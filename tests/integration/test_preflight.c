@@ -6,6 +6,7 @@
  * a service killed from outside) still works.
  */
 #include "koop_test.h"
+#include "services.h"
 #include "preflight.h"
 #include "store.h"
 
@@ -249,7 +250,6 @@ Test(preflight, store_of_a_newer_format_is_refused)
  * koop-cases that always exits 3. */
 Test(preflight, service_failing_the_same_way_stops_the_node)
 {
-    const char *others[] = {"koop-registry", "koop-notifier", "koop-reporting", "koop-sync"};
     char bin[PATH_MAX], exe[PATH_MAX], target[PATH_MAX];
     kt_run_t r;
     FILE *f;
@@ -262,10 +262,12 @@ Test(preflight, service_failing_the_same_way_stops_the_node)
     cr_assert_eq(kt_exec(&r, cp), 0);
     cr_assert_eq(r.code, 0);
     kt_run_free(&r);
-    for (size_t i = 0; i < 4; i++) {
+    for (size_t i = 0; i < KOOP_SVC_COUNT; i++) { /* every other service as it is */
         char link[PATH_MAX];
-        S_FMT(target, "%s/%s", kt_bin(), others[i]);
-        S_FMT(link, "%s/%s", bin, others[i]);
+        if (strcmp(koop_services[i].name, "cases") == 0)
+            continue;
+        S_FMT(target, "%s/koop-%s", kt_bin(), koop_services[i].name);
+        S_FMT(link, "%s/koop-%s", bin, koop_services[i].name);
         cr_assert_eq(symlink(target, link), 0);
     }
     S_FMT(target, "%s/koop-cases", bin);

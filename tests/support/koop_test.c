@@ -1,5 +1,6 @@
 #include "koop_test.h"
 #include "errors.h"
+#include "kt_sync.h"
 
 #include <criterion/criterion.h>
 #include <dirent.h>
@@ -59,13 +60,25 @@ s_drain(int fd, char **buf, size_t *len, size_t *cap)
 int
 kt_exec(kt_run_t *r, char *const argv[])
 {
-    return kt_exec_as(r, argv, 0, (uid_t)-1);
+    return kt_exec_full(r, argv, NULL, 0, (uid_t)-1);
+}
+
+int
+kt_exec_input(kt_run_t *r, char *const argv[], const char *input)
+{
+    return kt_exec_full(r, argv, input, 0, (uid_t)-1);
 }
 
 int
 kt_exec_for(kt_run_t *r, char *const argv[], int timeout_s)
 {
-    return kt_exec_as(r, argv, timeout_s, (uid_t)-1);
+    return kt_exec_full(r, argv, NULL, timeout_s, (uid_t)-1);
+}
+
+int
+kt_exec_as(kt_run_t *r, char *const argv[], int timeout_s, uid_t uid)
+{
+    return kt_exec_full(r, argv, NULL, timeout_s, uid);
 }
 
 static int
@@ -77,9 +90,9 @@ s_elapsed_ms(const struct timespec *t0)
 }
 
 int
-kt_exec_as(kt_run_t *r, char *const argv[], int timeout_s, uid_t uid)
+kt_exec_full(kt_run_t *r, char *const argv[], const char *input, int timeout_s, uid_t uid)
 {
-    int po[2], pe[2], status, timed_out = 0;
+    int po[2], pe[2], pi[2] = {-1, -1}, status, timed_out = 0;
     size_t ol = 0, oc = 0, el = 0, ec = 0;
     struct timespec t0;
     pid_t pid;
@@ -99,7 +112,7 @@ kt_exec_as(kt_run_t *r, char *const argv[], int timeout_s, uid_t uid)
             }
         }
     }
-    if (pipe(po) != 0 || pipe(pe) != 0)
+    if (pipe(po) != 0 || pipe(pe) != 0 || (input && pipe(pi) != 0))
         return -1;
     pid = fork();
     if (pid < 0)
@@ -109,6 +122,11 @@ kt_exec_as(kt_run_t *r, char *const argv[], int timeout_s, uid_t uid)
             _exit(126);
         /* killed on timeout with its children: its own process group */
         setpgid(0, 0);
+        if (input) {
+            dup2(pi[0], 0);
+            close(pi[0]);
+            close(pi[1]);
+        }
         dup2(po[1], 1);
         dup2(pe[1], 2);
         close(po[0]);
@@ -120,6 +138,13 @@ kt_exec_as(kt_run_t *r, char *const argv[], int timeout_s, uid_t uid)
     }
     close(po[1]);
     close(pe[1]);
+    if (input) {
+        /* small (a password): fits the pipe, so no deadlock with the reads */
+        close(pi[0]);
+        if (write(pi[1], input, strlen(input)) < 0)
+            perror("kt_exec_input");
+        close(pi[1]);
+    }
     struct pollfd fds[2] = {{po[0], POLLIN, 0}, {pe[0], POLLIN, 0}};
     int open_fds = 2;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -352,9 +377,20 @@ kt_node_init(kt_node_t *n, const char *role, const char *teryt, const char *name
     argv[k++] = "--name";
     argv[k++] = (char *)name;
     va_start(ap, name);
-    while ((a = va_arg(ap, const char *)) != NULL && k < MAX_ARGS)
+    while ((a = va_arg(ap, const char *)) != NULL && k < MAX_ARGS) {
+        if (strcmp(a, "--http") == 0)
+            n->http_port = -1; /* the test chose it */
         argv[k++] = (char *)a;
+    }
     va_end(ap);
+    if (n->http_port == 0) {
+        /* every test node's gateway on a port of its own */
+        static char http[32];
+        n->http_port = kt_free_port();
+        snprintf(http, sizeof http, "127.0.0.1:%d", n->http_port);
+        argv[k++] = "--http";
+        argv[k++] = http;
+    }
     argv[k] = NULL;
     if (kt_exec(&r, argv) != 0 || r.code != 0) {
         fprintf(stderr, "node init failed: %s\n", r.err ? r.err : "");

@@ -15,6 +15,7 @@ typedef struct {
     char dir[PATH_MAX];
     char conf[PATH_MAX + 16];
     pid_t pid; /* koop-node, 0 when stopped */
+    int http_port; /* the gateway's port (kt_node_init picks a free one) */
 } kt_node_t;
 
 typedef struct {
@@ -77,6 +78,8 @@ int kt_exec(kt_run_t *r, char *const argv[]);
 int kt_exec_for(kt_run_t *r, char *const argv[], int timeout_s);
 /* As kt_exec_for, run as user and group id uid ((uid_t)-1: as this process). */
 int kt_exec_as(kt_run_t *r, char *const argv[], int timeout_s, uid_t uid);
+/* All of them: input (may be NULL) written to the program's stdin. */
+int kt_exec_full(kt_run_t *r, char *const argv[], const char *input, int timeout_s, uid_t uid);
 
 /* Reads /proc/PID/FILE (cmdline, environ: NUL-separated) into buf with
  * every NUL turned into sep. Returns 0 or -1. */
@@ -84,6 +87,9 @@ int kt_proc_text(const char *pid, const char *file, char sep, char *buf, size_t 
 
 /* The pid of the child of `parent` whose command line contains `needle`, or 0. */
 pid_t kt_child_pid(pid_t parent, const char *needle);
+
+/* Runs any program with args, giving it input on standard input. */
+int kt_exec_input(kt_run_t *r, char *const argv[], const char *input);
 
 /* Sleeps ms milliseconds. */
 void kt_sleep_ms(int ms);
