@@ -13,6 +13,7 @@
 #include "loop.h"
 #include "rpc.h"
 #include "say.h"
+#include "text.h"
 #include "envelope.pb-c.h"
 
 #include <errno.h>
@@ -71,6 +72,9 @@ struct koop_service {
     s_parked parked[PARKED_MAX];
     size_t nparked;
     uint64_t dropped;      /* messages that could not be answered */
+    int loop_ready;
+    uint8_t *local_reply;  /* in-process use (no router): the last reply, packed */
+    size_t local_reply_len;
 };
 
 static const koop_method_t s_builtin[];
@@ -109,8 +113,8 @@ int
 koop_call_store_error(koop_call_t *call, int rc)
 {
     call->mdb_rc = rc;
-    koop_error("%s: storage error: %s", call->method, mdb_strerror(rc));
-    return koop_call_fail(call, KOOP_INTERNAL, "błąd zapisu danych: %s", mdb_strerror(rc));
+    koop_error("%s: storage error: %s", call->method, koop_store_strerror(rc));
+    return koop_call_fail(call, KOOP_INTERNAL, "błąd zapisu danych: %s", koop_store_strerror(rc));
 }
 
 int
@@ -179,6 +183,14 @@ s_send_reply(koop_service_t *s, zmq_msg_t *identity, uint64_t request_id, int st
         return;
     }
     koop__reply__pack(&r, buf);
+    if (!s->router) { /* in-process (koop_service_local_call): keep it for the caller */
+        free(s->local_reply);
+        s->local_reply = buf == stackbuf ? malloc(plen ? plen : 1) : buf;
+        if (s->local_reply && buf == stackbuf)
+            memcpy(s->local_reply, buf, plen);
+        s->local_reply_len = s->local_reply ? plen : 0;
+        return;
+    }
     zmq_msg_init(&id);
     zmq_msg_copy(&id, identity);
     if (zmq_msg_send(&id, s->router, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
@@ -203,14 +215,15 @@ static int
 s_feed_visit(uint64_t seq, const uint8_t *bytes, size_t len, void *ctx)
 {
     s_feed_ctx *f = ctx;
-    (void)seq;
     if (f->batch->n_events > 0 && f->bytes + len > FEED_MAX_BYTES)
         return 1; /* full: the consumer asks again */
     if (f->batch->n_events == f->cap)
         return 1;
     f->batch->events[f->batch->n_events].data = (uint8_t *)bytes;
     f->batch->events[f->batch->n_events].len = len;
+    f->batch->seqs[f->batch->n_events] = seq;
     f->batch->n_events++;
+    f->batch->n_seqs = f->batch->n_events;
     f->bytes += len;
     return 0;
 }
@@ -233,8 +246,12 @@ s_feed_answer(koop_call_t *call, const char *stream, uint64_t after, uint32_t ma
         max = FEED_MAX_EVENTS;
     f.cap = max;
     batch.events = calloc(max, sizeof *batch.events);
-    if (!batch.events)
+    batch.seqs = calloc(max, sizeof *batch.seqs);
+    if (!batch.events || !batch.seqs) {
+        free(batch.events);
+        free(batch.seqs);
         return koop_call_fail(call, KOOP_INTERNAL, "brak pamięci");
+    }
     rc = koop_log_read(s->log, call->txn, after, max, shared_only, s_feed_visit, &f);
     if (rc == 1)
         rc = 0;
@@ -242,6 +259,7 @@ s_feed_answer(koop_call_t *call, const char *stream, uint64_t after, uint32_t ma
         rc = koop_log_last(s->log, call->txn, 0, &last);
     if (rc != 0) {
         free(batch.events);
+        free(batch.seqs);
         return koop_call_store_error(call, rc);
     }
     batch.has_last_seq = 1;
@@ -251,6 +269,7 @@ s_feed_answer(koop_call_t *call, const char *stream, uint64_t after, uint32_t ma
     if (n_events)
         *n_events = batch.n_events;
     free(batch.events);
+    free(batch.seqs);
     return rc;
 }
 
@@ -340,7 +359,7 @@ s_park(koop_service_t *s, s_entry *e)
 {
     const Koop__FeedFetch *q = (const Koop__FeedFetch *)e->req;
     s_parked *p;
-    if (s->nparked == PARKED_MAX) {
+    if (s->nparked == PARKED_MAX || !s->router) {
         /* answer now (empty): the consumer simply asks again */
         s_send_reply(s, &e->identity, e->request_id, KOOP_OK, NULL, e->call.reply, e->call.reply_len);
         return;
@@ -435,6 +454,67 @@ s_entry_free(s_entry *e)
     memset(e, 0, sizeof *e);
 }
 
+/* 1 when a method name is well formed: 1..KOOP_MAX_METHOD of [a-z0-9._]. */
+static int
+s_method_name_ok(const char *m)
+{
+    size_t n = strlen(m);
+    return n > 0 && n <= KOOP_MAX_METHOD && strspn(m, "abcdefghijklmnopqrstuvwxyz0123456789._") == n;
+}
+
+/* Decodes one packed koop.Request into e (identity already set). Identity
+ * fields are bounded before anything keeps them: a method name that is not
+ * one (KOOP_MAX_METHOD of [a-z0-9._]) or a caller that is longer than
+ * KOOP_MAX_CALLER or not clean text is refused here, so no handler, audit
+ * entry or log line ever holds more than that. */
+static void
+s_decode(koop_service_t *s, s_entry *e, const uint8_t *data, size_t len)
+{
+    char shown[80];
+    e->env = koop__request__unpack(NULL, len, data);
+    if (!e->env || !e->env->method) {
+        e->decode_status = KOOP_MALFORMED;
+        snprintf(e->decode_error, sizeof e->decode_error,
+                 "nie można odczytać koperty żądania (uszkodzona wiadomość)");
+        return;
+    }
+    e->request_id = e->env->request_id;
+    if (!s_method_name_ok(e->env->method)) {
+        e->decode_status = KOOP_MALFORMED;
+        snprintf(e->decode_error, sizeof e->decode_error, "nieprawidłowa nazwa metody '%s'",
+                 koop_text_escape(e->env->method, shown, 48));
+        return;
+    }
+    if (e->env->caller && !koop_text_valid(e->env->caller, KOOP_MAX_CALLER)) {
+        e->decode_status = KOOP_MALFORMED;
+        snprintf(e->decode_error, sizeof e->decode_error,
+                 "nieprawidłowa osoba działająca '%s' (najwyżej %d bajtów tekstu)",
+                 koop_text_escape(e->env->caller, shown, 48), KOOP_MAX_CALLER);
+        return;
+    }
+    e->method = s_find_method(s, e->env->method);
+    if (!e->method) {
+        e->decode_status = KOOP_INVALID;
+        snprintf(e->decode_error, sizeof e->decode_error, "nieznana metoda '%s' usługi %s",
+                 e->env->method, s->def->name);
+        return;
+    }
+    if (e->method->request) {
+        e->req = protobuf_c_message_unpack(e->method->request, NULL, e->env->payload.len,
+                                           e->env->payload.data);
+        if (!e->req) {
+            e->decode_status = KOOP_MALFORMED;
+            snprintf(e->decode_error, sizeof e->decode_error,
+                     "nie można odczytać treści żądania %s", e->env->method);
+            return;
+        }
+    }
+    e->call.svc = s;
+    e->call.caller = e->env->caller ? e->env->caller : "";
+    e->call.method = e->method->name;
+    e->call.req = e->req;
+}
+
 /* Receives one request into e. Returns 1 when e holds something to answer,
  * 0 when a message was dropped, -1 when nothing was there. */
 static int
@@ -473,36 +553,8 @@ s_recv_one(koop_service_t *s, s_entry *e)
         zmq_msg_close(&body);
         return 1;
     }
-    e->env = koop__request__unpack(NULL, zmq_msg_size(&body), zmq_msg_data(&body));
+    s_decode(s, e, zmq_msg_data(&body), zmq_msg_size(&body));
     zmq_msg_close(&body);
-    if (!e->env || !e->env->method) {
-        e->decode_status = KOOP_MALFORMED;
-        snprintf(e->decode_error, sizeof e->decode_error,
-                 "nie można odczytać koperty żądania (uszkodzona wiadomość)");
-        return 1;
-    }
-    e->request_id = e->env->request_id;
-    e->method = s_find_method(s, e->env->method);
-    if (!e->method) {
-        e->decode_status = KOOP_INVALID;
-        snprintf(e->decode_error, sizeof e->decode_error, "nieznana metoda '%.60s' usługi %s",
-                 e->env->method, s->def->name);
-        return 1;
-    }
-    if (e->method->request) {
-        e->req = protobuf_c_message_unpack(e->method->request, NULL, e->env->payload.len,
-                                           e->env->payload.data);
-        if (!e->req) {
-            e->decode_status = KOOP_MALFORMED;
-            snprintf(e->decode_error, sizeof e->decode_error,
-                     "nie można odczytać treści żądania %.60s", e->env->method);
-            return 1;
-        }
-    }
-    e->call.svc = s;
-    e->call.caller = e->env->caller ? e->env->caller : "";
-    e->call.method = e->method->name;
-    e->call.req = e->req;
     return 1;
 }
 
@@ -556,14 +608,14 @@ s_execute(koop_service_t *s)
     if (any_write) {
         rc = koop_store_write(s->store, s_run_writes, s);
         if (rc != 0) {
-            koop_error("batch of %zu: commit failed: %s", s->nbatch, mdb_strerror(rc));
+            koop_error("batch of %zu: commit failed: %s", s->nbatch, koop_store_strerror(rc));
             for (size_t i = 0; i < s->nbatch; i++) {
                 s_entry *e = &s->batch[i];
                 if (e->decode_status != KOOP_OK)
                     continue;
                 s_entry_reset_outputs(e);
                 koop_call_fail(&e->call, KOOP_INTERNAL, "zapis nie powiódł się (%s): nic nie zapisano",
-                               mdb_strerror(rc));
+                               koop_store_strerror(rc));
             }
         }
     } else {
@@ -644,12 +696,34 @@ s_usage(const char *name)
     fprintf(stderr, "użycie: koop-%s -c PLIK_KONFIGURACJI\n", name);
 }
 
+/* The batch array, the store in DATA_DIR/<name> and its log. 0 or -1 (said). */
+static int
+s_open(koop_service_t *s)
+{
+    char dir[PATH_MAX + 64];
+    int rc;
+    s->batch = calloc(KOOP_SERVICE_BATCH, sizeof *s->batch);
+    if (!s->batch)
+        return -1;
+    mkdir(s->cfg.data_dir, 0700);
+    snprintf(dir, sizeof dir, "%s/%s", s->cfg.data_dir, s->def->name);
+    if ((rc = koop_store_open(&s->store, dir, s->def->tables)) != 0) {
+        koop_error("cannot open store %s: %s", dir, mdb_strerror(rc));
+        return -1;
+    }
+    if ((rc = koop_log_open(&s->log, s->store, s->cfg.node_id, s->def->name)) != 0) {
+        koop_error("cannot open event log: %s", mdb_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
 int
 koop_service_main(const koop_service_def_t *def, int argc, char **argv, void *user)
 {
     koop_service_t *s = calloc(1, sizeof *s);
     const char *conf = NULL, *endpoint;
-    char err[600], dir[PATH_MAX + 64];
+    char err[600];
     int rc, opt, exit_code = 1;
 
     koop_say_init(def->name);
@@ -696,19 +770,8 @@ koop_service_main(const koop_service_def_t *def, int argc, char **argv, void *us
         free(s);
         return 2;
     }
-    s->batch = calloc(KOOP_SERVICE_BATCH, sizeof *s->batch);
-    if (!s->batch)
+    if (s_open(s) != 0)
         goto done;
-    mkdir(s->cfg.data_dir, 0700);
-    snprintf(dir, sizeof dir, "%s/%s", s->cfg.data_dir, def->name);
-    if ((rc = koop_store_open(&s->store, dir, def->tables)) != 0) {
-        koop_error("cannot open store %s: %s", dir, mdb_strerror(rc));
-        goto done;
-    }
-    if ((rc = koop_log_open(&s->log, s->store, s->cfg.node_id, def->name)) != 0) {
-        koop_error("cannot open event log: %s", mdb_strerror(rc));
-        goto done;
-    }
     if ((rc = uv_loop_init(&s->loop)) != 0)
         goto done;
     s->zctx = zmq_ctx_new();
@@ -753,4 +816,68 @@ done:
     free(s->batch);
     free(s);
     return exit_code;
+}
+
+/* ---- in-process use (tests, fuzzing) ---- */
+
+koop_service_t *
+koop_service_local_new(const koop_service_def_t *def, const koop_config_t *cfg, void *user)
+{
+    koop_service_t *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->def = def;
+    s->user = user;
+    s->cfg = *cfg;
+    if (s_open(s) != 0 || uv_loop_init(&s->loop) != 0)
+        goto fail;
+    s->loop_ready = 1;
+    if (!(s->zctx = zmq_ctx_new()))
+        goto fail;
+    return s;
+fail:
+    koop_service_local_destroy(&s);
+    return NULL;
+}
+
+int
+koop_service_local_call(koop_service_t *svc, const uint8_t *req, size_t len, uint8_t **reply,
+                        size_t *reply_len)
+{
+    s_entry *e = &svc->batch[0];
+    *reply = NULL;
+    *reply_len = 0;
+    memset(e, 0, sizeof *e);
+    zmq_msg_init(&e->identity);
+    s_decode(svc, e, req, len);
+    svc->nbatch = 1;
+    s_execute(svc); /* the reply lands in local_reply (no router) */
+    if (!svc->local_reply)
+        return -ENOMEM;
+    *reply = svc->local_reply;
+    *reply_len = svc->local_reply_len;
+    svc->local_reply = NULL;
+    svc->local_reply_len = 0;
+    return 0;
+}
+
+void
+koop_service_local_destroy(koop_service_t **svc_p)
+{
+    koop_service_t *s;
+    if (!svc_p || !*svc_p)
+        return;
+    s = *svc_p;
+    if (s->loop_ready) {
+        uv_run(&s->loop, UV_RUN_NOWAIT); /* handles the service's hooks closed */
+        (void)uv_loop_close(&s->loop);
+    }
+    if (s->zctx)
+        zmq_ctx_term(s->zctx);
+    koop_log_destroy(&s->log);
+    koop_store_destroy(&s->store);
+    free(s->local_reply);
+    free(s->batch);
+    free(s);
+    *svc_p = NULL;
 }

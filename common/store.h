@@ -43,6 +43,12 @@ typedef int (*koop_store_write_fn)(MDB_txn *txn, void *ctx);
  * is returned). Returns 0 only after a durable commit. */
 int koop_store_write(koop_store_t *self, koop_store_write_fn fn, void *ctx);
 
+/* A commit that failed with EIO or ENOSPC while the filesystem is full
+ * returns ENOSPC (LMDB reports some short writes on a full disk as EIO,
+ * which reads as a failing disk). koop_store_strerror names an error for
+ * people, in Polish for ENOSPC ("dysk pełny") and EIO, else mdb_strerror. */
+const char *koop_store_strerror(int rc);
+
 /* Begins a read-only transaction (caller aborts it). */
 int koop_store_read(koop_store_t *self, MDB_txn **txn);
 

@@ -107,6 +107,13 @@ static const koop_service_def_t s_cases = {
     .after_write = cases_after_write,
 };
 
+/* The definition, for in-process drivers (tests/fuzz). */
+const koop_service_def_t *
+cases_service_def(void)
+{
+    return &s_cases;
+}
+
 int
 main(int argc, char **argv)
 {

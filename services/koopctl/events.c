@@ -5,6 +5,11 @@
  * Payloads of known event types are decoded (s_types); envelopes carried
  * inside events ("sync.event" of a hub's merged stream, "remote.*" records
  * from a hub) are shown decoded under "event"; others are shown as hex.
+ * An event whose envelope cannot be decoded is reported on stderr and
+ * skipped (the service gives each event's position, FeedBatch.seqs); the
+ * list stops after KC_EVENTS_MAX_BAD of them, or when the stream does not
+ * move on, and the exit code is then 1: the loop can never ask twice for
+ * the same place.
  */
 #include "koopctl.h"
 #include "envelope.pb-c.h"
@@ -16,6 +21,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Undecodable events `events list` reports and skips before it stops. */
+#define KC_EVENTS_MAX_BAD 10
 
 /* Event type prefix -> payload message; the first matching prefix wins.
  * The cases stream writes each change twice: "local.<type>" (LOCAL, the
@@ -95,9 +103,9 @@ kc_events(kc_ctx_t *ctx, int argc, char **argv)
 {
     json_t *opts, *arr;
     const char *stream, *after_s, *limit_s, *node;
-    uint64_t after = 0;
+    uint64_t after = 0, start;
     long limit = 100;
-    int rc;
+    int rc, bad = 0, stop = 0;
 
     if (argc < 1 || strcmp(argv[0], "list") != 0) {
         fprintf(stderr, "użycie: koopctl events list --stream NAZWA [--node ID] [--after SEQ] [--limit N]\n");
@@ -162,19 +170,44 @@ kc_events(kc_ctx_t *ctx, int argc, char **argv)
             return rc;
         }
         b = (Koop__FeedBatch *)rep;
-        for (size_t i = 0; i < b->n_events; i++) {
+        start = after;
+        for (size_t i = 0; i < b->n_events && !stop; i++) {
             Koop__Event *ev = koop__event__unpack(NULL, b->events[i].len, b->events[i].data);
-            if (!ev)
-                continue;
-            json_array_append_new(arr, kc_event_to_json(ev));
-            after = ev->seq;
-            koop__event__free_unpacked(ev, NULL);
+            /* the position the service gives; the envelope's own seq when it does not */
+            int known = i < b->n_seqs || ev;
+            uint64_t pos = i < b->n_seqs ? b->seqs[i] : ev ? ev->seq : 0;
+            if (!ev) {
+                bad++;
+                if (known)
+                    fprintf(stderr, "błąd: zdarzenia nr %llu strumienia %s nie można odczytać (%zu bajtów): pominięte\n",
+                            (unsigned long long)pos, stream, b->events[i].len);
+                else
+                    fprintf(stderr, "błąd: zdarzenia po nr %llu strumienia %s nie można odczytać (%zu bajtów), "
+                                    "a usługa nie podaje jego pozycji: przerywam\n",
+                            (unsigned long long)after, stream, b->events[i].len);
+                if (!known || bad >= KC_EVENTS_MAX_BAD)
+                    stop = 1;
+            } else {
+                json_array_append_new(arr, kc_event_to_json(ev));
+                koop__event__free_unpacked(ev, NULL);
+            }
+            if (known && pos > after)
+                after = pos;
         }
         size_t got = b->n_events;
         protobuf_c_message_free_unpacked(rep, NULL);
-        if (got == 0)
+        if (got == 0 || stop)
             break;
+        if (after == start) {
+            /* a reader never asks twice for the same place */
+            fprintf(stderr, "błąd: strumień %s nie posuwa się dalej niż nr %llu: przerywam\n", stream,
+                    (unsigned long long)after);
+            bad++;
+            break;
+        }
     }
+    if (bad && bad >= KC_EVENTS_MAX_BAD)
+        fprintf(stderr, "błąd: %d nieczytelnych zdarzeń: przerwano listę\n", bad);
     if (ctx->json) {
         kc_print(ctx, arr);
     } else {
@@ -189,5 +222,5 @@ kc_events(kc_ctx_t *ctx, int argc, char **argv)
     }
     json_decref(arr);
     json_decref(opts);
-    return KC_OK;
+    return bad ? KC_REFUSED : KC_OK; /* what could be read was shown; the rest was said on stderr */
 }

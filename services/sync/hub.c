@@ -821,12 +821,12 @@ s_process_work(sync_hub_t *hub)
                (unsigned long long)hub->drain_events, (double)(koop_clock_mono_us() - t0) / 1000.0);
     if (rc != 0) {
         koop_error("hub: zapis %zu wiadomości nie powiódł się: %s – nic nie potwierdzono", hub->nwork,
-                   mdb_strerror(rc));
+                   koop_store_strerror(rc));
         for (size_t i = 0; i < hub->nwork; i++) {
             s_work *w = &hub->work[i];
             w->out = OUT_REFUSE;
             w->code = KOOP__SYNC__CODE__CODE_INTERNAL;
-            snprintf(w->reason, sizeof w->reason, "błąd zapisu w hubie: %s", mdb_strerror(rc));
+            snprintf(w->reason, sizeof w->reason, "błąd zapisu w hubie: %s", koop_store_strerror(rc));
         }
     }
     for (size_t i = 0; i < hub->nwork; i++) {
@@ -930,8 +930,15 @@ s_down_apply_fn(MDB_txn *txn, void *ctx)
         const uint8_t *bytes = NULL;
         size_t len = 0;
         char id[KOOP_ID_LEN];
-        if (!ev)
-            return MDB_CORRUPTED;
+        if (!ev) {
+            /* never decodable: moved past when its position is given */
+            if (i >= d->b->n_seqs || d->b->seqs[i] <= cursor)
+                return MDB_CORRUPTED;
+            koop_warn("hub: zdarzenie %llu rejestru huba jest nieczytelne: pominięte",
+                      (unsigned long long)d->b->seqs[i]);
+            cursor = d->b->seqs[i];
+            continue;
+        }
         if (ev->seq <= cursor) {
             koop__event__free_unpacked(ev, NULL);
             continue;
@@ -1604,7 +1611,8 @@ sync_hub_events(sync_hub_t *hub, koop_call_t *call)
     plen = s_ingest_key(key, sizeof key, q->node, q->stream, ss.epoch, 0) - 8;
     wrappers = calloc(max, sizeof *wrappers);
     batch.events = calloc(max, sizeof *batch.events);
-    if (!wrappers || !batch.events) {
+    batch.seqs = calloc(max, sizeof *batch.seqs);
+    if (!wrappers || !batch.events || !batch.seqs) {
         rc = koop_call_fail(call, KOOP_INTERNAL, "brak pamięci");
         goto done;
     }
@@ -1633,6 +1641,7 @@ sync_hub_events(sync_hub_t *hub, koop_call_t *call)
             break;
         }
         batch.events[n] = wrappers[n]->payload; /* the node's envelope, bytes as received */
+        batch.seqs[n] = koop_be64_get((const unsigned char *)k.mv_data + plen); /* its seq in the node's stream */
         bytes += wrappers[n]->payload.len;
         n++;
         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
@@ -1641,7 +1650,7 @@ sync_hub_events(sync_hub_t *hub, koop_call_t *call)
         rc = koop_call_store_error(call, rc);
         goto done;
     }
-    batch.n_events = n;
+    batch.n_events = batch.n_seqs = n;
     batch.has_last_seq = 1;
     batch.last_seq = ss.last_seq;
     batch.log_id = ss.log_id;
@@ -1653,5 +1662,6 @@ done:
         koop__event__free_unpacked(wrappers[i], NULL);
     free(wrappers);
     free(batch.events);
+    free(batch.seqs);
     return rc;
 }
