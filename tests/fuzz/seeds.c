@@ -11,6 +11,7 @@
 #include "fuzz.h"
 #include "cases.h"
 #include "registry.h"
+#include "sync.h"
 
 #include <errno.h>
 #include <sys/stat.h>
@@ -311,6 +312,185 @@ s_event_heads(void)
     s_write("event_head", "six-byte-tag", buf, sizeof head + 7);
 }
 
+/* Frames a gmina's uplink sends, with the real SHARED events of a registry
+ * (in process) as their items. */
+static void
+s_hub(void)
+{
+    const koop_service_def_t *d = reg_service_def();
+    Koop__FeedFetch q = KOOP__FEED_FETCH__INIT;
+    Koop__FeedBatch *b;
+    koop_config_t cfg;
+    koop_service_t *reg;
+    fz_ids_t ids = {0};
+    uint8_t *req, *payload, *seq = NULL;
+    size_t len, plen, seq_len = 0;
+    Koop__Sync__Item items[8], *ptrs[8];
+    Koop__Sync__StreamPos pos = KOOP__SYNC__STREAM_POS__INIT, *pos_p = &pos;
+    Koop__Sync__Hello hello = KOOP__SYNC__HELLO__INIT;
+    Koop__Sync__Batch batch = KOOP__SYNC__BATCH__INIT;
+    Koop__Sync__Ping ping = KOOP__SYNC__PING__INIT;
+    Koop__Sync__DownAck dack = KOOP__SYNC__DOWN_ACK__INIT;
+    Koop__Sync__Frame f = KOOP__SYNC__FRAME__INIT;
+    size_t n;
+
+    fz_config(&cfg, fz_scratch());
+    reg = koop_service_local_new(d, &cfg, NULL);
+    FZ_ASSERT(reg != NULL);
+    fz_must_json(reg, d, &ids, "", "institution.add", "{\"name\": \"GOPS\", \"sector\": \"social_assistance\", \"level\": \"gmina\"}");
+    fz_must_json(reg, d, &ids, "", "person.add", "{\"name\": \"Anna Nowak\", \"institution\": \"" I0 "\", \"role\": \"social_worker\"}");
+    fz_must_json(reg, d, &ids, "", "institution.add", "{\"name\": \"KPP\", \"sector\": \"police\", \"level\": \"powiat\"}");
+    fz_must_json(reg, d, &ids, "", "institution.update", "{\"id\": \"" I0 "\", \"phone\": \"86 111 22 33\"}");
+    fz_must_json(reg, d, &ids, "", "service.add", "{\"name\": \"Poradnictwo\", \"provider\": \"" I2 "\", \"target\": \"families\", \"category\": \"counselling\"}");
+    q.stream = "registry";
+    q.has_max = q.has_shared_only = 1;
+    q.max = 8;
+    q.shared_only = 1;
+    req = fz_request("", "feed.fetch", &q.base, &len);
+    FZ_ASSERT(fz_call(reg, req, len, &payload, &plen) == KOOP_OK);
+    free(req);
+    b = koop__feed_batch__unpack(NULL, plen, payload);
+    free(payload);
+    FZ_ASSERT(b && b->n_events >= 4);
+    n = b->n_events < 8 ? b->n_events : 8;
+    for (size_t i = 0; i < n; i++) {
+        Koop__Event *ev = koop__event__unpack(NULL, b->events[i].len, b->events[i].data);
+        koop__sync__item__init(&items[i]);
+        items[i].has_seq = items[i].has_event = 1;
+        items[i].seq = ev->seq;
+        items[i].event = b->events[i];
+        ptrs[i] = &items[i];
+        koop__event__free_unpacked(ev, NULL);
+    }
+
+#define FRAME(name)                                                                                \
+    do {                                                                                           \
+        uint8_t *fb;                                                                               \
+        size_t fl;                                                                                 \
+        /* the bodies share a union: point it at the one of body_case */                          \
+        if (f.body_case == KOOP__SYNC__FRAME__BODY_HELLO)                                         \
+            f.hello = &hello;                                                                      \
+        else if (f.body_case == KOOP__SYNC__FRAME__BODY_BATCH)                                    \
+            f.batch = &batch;                                                                      \
+        else if (f.body_case == KOOP__SYNC__FRAME__BODY_PING)                                     \
+            f.ping = &ping;                                                                        \
+        else                                                                                       \
+            f.down_ack = &dack;                                                                    \
+        FZ_ASSERT(sync_frame_pack(&f, &fb, &fl) == 0);                                             \
+        FZ_ASSERT(fz_join(&seq, &seq_len, fb, fl) == 0);                                           \
+        free(fb);                                                                                  \
+        (void)name;                                                                                \
+    } while (0)
+#define SAVE(name)                                                                                 \
+    do {                                                                                           \
+        s_write("hub", name, seq, seq_len);                                                        \
+        free(seq);                                                                                 \
+        seq = NULL;                                                                                \
+        seq_len = 0;                                                                               \
+    } while (0)
+
+    hello.has_version = 1;
+    hello.version = SYNC_VERSION;
+    hello.node = "gmina-2013032";
+    pos.stream = "registry";
+    pos.log_id = b->log_id;
+    pos.has_seq = 1;
+    hello.streams = &pos_p;
+    hello.n_streams = 1;
+    batch.stream = "registry";
+    batch.has_prev = batch.has_batch_no = 1;
+
+    /* HELLO, then the whole batch, a ping, a down ack */
+    f.body_case = KOOP__SYNC__FRAME__BODY_HELLO;
+    FRAME("hello");
+    f.body_case = KOOP__SYNC__FRAME__BODY_BATCH;
+    batch.prev = 0;
+    batch.batch_no = 1;
+    batch.items = ptrs;
+    batch.n_items = n;
+    FRAME("batch");
+    ping.has_time_ms = 1;
+    ping.time_ms = 1767225600000ULL;
+    f.body_case = KOOP__SYNC__FRAME__BODY_PING;
+    FRAME("ping");
+    dack.log_id = "0190f1c2-0000-7000-8000-000000000001";
+    dack.has_seq = 1;
+    f.body_case = KOOP__SYNC__FRAME__BODY_DOWN_ACK;
+    FRAME("down_ack");
+    SAVE("hello-batch-ping-downack");
+
+    /* two batches in a row, then the second again (duplicate), then a gap */
+    f.body_case = KOOP__SYNC__FRAME__BODY_HELLO;
+    FRAME("hello");
+    f.body_case = KOOP__SYNC__FRAME__BODY_BATCH;
+    batch.prev = 0;
+    batch.n_items = 2;
+    FRAME("batch 1");
+    batch.prev = items[1].seq;
+    batch.batch_no = 2;
+    batch.items = ptrs + 2;
+    batch.n_items = n - 2;
+    FRAME("batch 2");
+    FRAME("batch 2 again");
+    batch.prev = items[n - 1].seq + 5;
+    batch.batch_no = 3;
+    FRAME("gap");
+    SAVE("batches-duplicate-gap");
+
+    /* a batch before HELLO, and one for a stream never announced */
+    f.body_case = KOOP__SYNC__FRAME__BODY_BATCH;
+    batch.prev = 0;
+    batch.batch_no = 1;
+    batch.items = ptrs;
+    batch.n_items = n;
+    FRAME("no session");
+    f.body_case = KOOP__SYNC__FRAME__BODY_HELLO;
+    FRAME("hello");
+    f.body_case = KOOP__SYNC__FRAME__BODY_BATCH;
+    batch.stream = "cases";
+    FRAME("stream not announced");
+    SAVE("no-session-and-unknown-stream");
+
+    /* HELLOs the hub refuses: another node's id, a wrong version */
+    f.body_case = KOOP__SYNC__FRAME__BODY_HELLO;
+    hello.node = "gmina-2013043";
+    FRAME("other node");
+    hello.node = "gmina-2013032";
+    hello.version = 7;
+    FRAME("version");
+    SAVE("refused-hellos");
+
+    /* issue 15: a batch whose event has a valid head and a payload of the
+     * wrong wire type */
+    hello.version = SYNC_VERSION;
+    f.body_case = KOOP__SYNC__FRAME__BODY_HELLO;
+    FRAME("hello");
+    {
+        Koop__Event *ev = koop__event__unpack(NULL, items[0].event.len, items[0].event.data);
+        uint8_t bad[256];
+        size_t bl;
+        ev->has_payload = 0;
+        ev->payload.len = 0;
+        bl = koop__event__pack(ev, bad);
+        bad[bl++] = 0x48;
+        bad[bl++] = 0x07;
+        koop__event__free_unpacked(ev, NULL);
+        items[0].event.data = bad;
+        items[0].event.len = bl;
+        batch.stream = "registry";
+        batch.prev = 0;
+        batch.items = ptrs;
+        batch.n_items = 1;
+        f.body_case = KOOP__SYNC__FRAME__BODY_BATCH;
+        FRAME("undecodable payload");
+        SAVE("undecodable-payload");
+    }
+    koop__feed_batch__free_unpacked(b, NULL);
+    koop_service_local_destroy(&reg);
+#undef FRAME
+#undef SAVE
+}
+
 int
 main(int argc, char **argv)
 {
@@ -326,5 +506,6 @@ main(int argc, char **argv)
     s_request_malformed();
     s_configs();
     s_event_heads();
+    s_hub();
     return 0;
 }

@@ -10,8 +10,10 @@
 #include "rpc.h"
 #include "say.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -24,7 +26,8 @@ fz_init(void)
         return;
     done = 1;
     koop_say_init("fuzz");
-    koop_say_level(KOOP_SAY_ERROR + 1);
+    if (!getenv("FZ_DEBUG"))
+        koop_say_level(KOOP_SAY_ERROR + 1);
 }
 
 static int
@@ -51,13 +54,34 @@ s_cleanup(void)
         (void)fz_rmtree(s_dir);
 }
 
+/* Scratch directories of fuzz processes that are gone (a crash skips atexit). */
+static void
+s_remove_stale(const char *base)
+{
+    DIR *d = opendir(base);
+    struct dirent *de;
+    while (d && (de = readdir(d)) != NULL) {
+        char path[600];
+        int pid;
+        if (sscanf(de->d_name, "koop-fuzz-%d", &pid) != 1 || pid == (int)getpid() ||
+            kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        snprintf(path, sizeof path, "%s/%s", base, de->d_name);
+        (void)fz_rmtree(path);
+    }
+    if (d)
+        closedir(d);
+}
+
 const char *
 fz_scratch(void)
 {
     if (!s_dir[0]) {
         struct stat st;
         const char *base = stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) ? "/dev/shm" : getenv("TMPDIR");
-        snprintf(s_dir, sizeof s_dir, "%s/koop-fuzz-%d", base && *base ? base : "/tmp", (int)getpid());
+        base = base && *base ? base : "/tmp";
+        s_remove_stale(base);
+        snprintf(s_dir, sizeof s_dir, "%s/koop-fuzz-%d", base, (int)getpid());
         atexit(s_cleanup);
     }
     if (fz_rmtree(s_dir) != 0 || mkdir(s_dir, 0700) != 0) {
