@@ -2,6 +2,8 @@
 #   make            build everything into bin/
 #   make test       the whole suite (Criterion), installing Debian packages if missing
 #   make test-asan  the same suite built with AddressSanitizer + UBSan
+#   make test-faults the long fault run (kill -9, network cut, disk full; as root)
+#   make fuzz       every fuzz target for FUZZ_SECONDS (60) with libFuzzer
 #   make bench      benchmarks (figures as ratios to a baseline measured in the same run)
 #   make bench-sync the sync catch-up benchmark alone
 #   make demo       a powiat hub and gmina nodes with sample data
@@ -44,7 +46,7 @@ DEPS_PURPOSE_bench      := bench
 DEPS_PURPOSE_bench-sync := bench
 DEPS_PURPOSE_demo       := demo
 DEPS_PURPOSE_fuzz       := fuzz
-DEPS_PURPOSE_test-faults := test
+DEPS_PURPOSE_test-faults := faults
 DEPS_PURPOSES := build $(sort $(foreach g,$(MAKECMDGOALS),$(DEPS_PURPOSE_$(g))))
 
 .PHONY: all deps test test-asan test-unit test-faults fuzz fuzz-build fuzz-replay fuzz-seeds bench bench-sync demo clean
@@ -185,6 +187,16 @@ fuzz:
 
 test-asan:
 	$(MAKE) BUILD=build/asan BIN=build/asan/bin SAN=1 OPT=-O1 test
+
+# The long fault run (tests/faults, root: network namespaces, tmpfs):
+# KOOP_FAULT_ROUNDS kill -9 (default 400; CI runs fewer), a link cut, a full disk.
+FAULT_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/faults/*.c tests/support/*.c))
+$(BUILD)/tests/koop-faults: $(FAULT_OBJS) $(LIBKOOP)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcriterion $(LDLIBS)
+
+test-faults: all $(BUILD)/tests/koop-faults
+	KOOP_BIN=$(abspath $(BIN)) $(BUILD)/tests/koop-faults -j1 --timeout 3600 $(TEST_ARGS)
 
 bench: all
 	$(MAKE) -s $(BUILD)/bench/koop-bench

@@ -258,7 +258,7 @@ koop_feed_take(koop_feed_t *f, const uint8_t *payload, size_t len)
         rc = koop_store_write(f->opts.store, s_apply_batch, &a);
         if (rc != 0) {
             koop_error("feed %s: applying events after %llu failed: %s", f->stream,
-                       (unsigned long long)f->cursor, a.gap ? "gap in sequence" : mdb_strerror(rc));
+                       (unsigned long long)f->cursor, a.gap ? "gap in sequence" : koop_store_strerror(rc));
             f->bad += rc == MDB_CORRUPTED;
         } else {
             f->bad += a.skipped;

@@ -1,6 +1,6 @@
 #!/bin/sh
 # deps.sh PURPOSE... - make sure the Debian packages koop needs are installed.
-# PURPOSE: build | test | bench | demo | fuzz (several may be given; make passes the
+# PURPOSE: build | test | bench | demo | fuzz | faults (several may be given; make passes the
 # ones its goals need, before it compiles anything). Installs what is missing
 # when run as root; otherwise prints the one apt-get line to run and fails.
 # Every package the build, the suite, the benchmarks or the demo use is named
@@ -16,6 +16,7 @@ for purpose in "$@"; do
     test)  want="$want $build libcriterion-dev jq lmdb-utils procps python3-aiosmtpd" ;;
     bench) want="$want $build lmdb-utils procps postgresql" ;;  # PostgreSQL: the sync comparison
     demo)  want="$want $build jq procps" ;;
+    faults) want="$want $build libcriterion-dev lmdb-utils procps iproute2" ;;  # ip netns: the link cut
     fuzz)  want="$want $build clang libclang-rt-14-dev" ;;  # libFuzzer's runtime for clang 14
     *) echo "deps.sh: unknown purpose $purpose" >&2; exit 2 ;;
   esac
