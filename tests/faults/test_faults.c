@@ -22,6 +22,7 @@
  * counts are printed.
  */
 #include "kt_cases.h"
+#include "kt_report.h"
 #include "kt_sync.h"
 #include "cases.pb-c.h"
 #include "config.h"
@@ -341,20 +342,6 @@ s_events_with(kt_event_t *ev, long n, const char *type, const ProtobufCMessageDe
     return c;
 }
 
-static long
-s_report_seen(kt_node_t *n)
-{
-    kt_run_t r;
-    long seen = -1;
-    kt_ctl(&r, n, "--json", "report", "status", NULL);
-    if (r.code == 0 && json_is_object(r.json))
-        seen = (long)(json_integer_value(json_object_get(r.json, "applied")) +
-                      json_integer_value(json_object_get(r.json, "ignored")) +
-                      json_integer_value(json_object_get(r.json, "rejected")));
-    kt_run_free(&r);
-    return seen;
-}
-
 static json_t *
 s_indicators(kt_node_t *n)
 {
@@ -380,7 +367,7 @@ s_check_reports(long *shared_out)
     kt_events_free(ev, ncases);
     want = nreg + ncases;
     for (int i = 0; i < 600 && seen != want; i++) {
-        seen = s_report_seen(&g);
+        seen = kt_report_seen(&g);
         if (seen != want)
             kt_sleep_ms(100);
     }
@@ -389,14 +376,14 @@ s_check_reports(long *shared_out)
     for (int k = 0; k < 2; k++) {
         kt_node_t *n = k == 0 ? &g : &hub;
         json_t *before = s_indicators(n), *after = NULL;
-        long seen_before = s_report_seen(n), seen_after = -1;
+        long seen_before = kt_report_seen(n), seen_after = -1;
         kt_run_t r;
         kt_ctl(&r, n, "--json", "report", "rebuild", NULL);
         cr_assert_eq(r.code, 0, "rebuild: %s", r.err);
         kt_run_free(&r);
         for (int i = 0; i < 600 && seen_after != seen_before; i++) {
             kt_sleep_ms(100);
-            seen_after = s_report_seen(n);
+            seen_after = kt_report_seen(n);
         }
         cr_assert_eq(seen_after, seen_before, "%s: the rebuild took %ld events, before it %ld", k ? "hub" : "gmina",
                      seen_after, seen_before);

@@ -112,9 +112,8 @@ extern const size_t fz_nreply_types;
  * envelope decodes and answers this request; returns the status and, when
  * payload is not NULL, the reply payload (caller frees; may be NULL). */
 int fz_call(koop_service_t *svc, const uint8_t *req, size_t len, uint8_t **payload, size_t *payload_len);
-/* The same for a request built here (seeding); aborts when it is refused. */
-void fz_must(koop_service_t *svc, fz_ids_t *ids, const char *caller, const char *method,
-             const ProtobufCMessage *req);
+/* Runs a request given as JSON (fz_request_json, placeholders replaced) for
+ * seeding; aborts when it is refused. */
 void fz_must_json(koop_service_t *svc, const koop_service_def_t *def, fz_ids_t *ids, const char *caller,
                   const char *method, const char *json);
 /* Runs a sequence (fz_split) of requests with placeholders on svc. */

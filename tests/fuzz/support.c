@@ -304,25 +304,6 @@ fz_call(koop_service_t *svc, const uint8_t *req, size_t len, uint8_t **payload, 
     return status;
 }
 
-void
-fz_must(koop_service_t *svc, fz_ids_t *ids, const char *caller, const char *method,
-        const ProtobufCMessage *req)
-{
-    size_t len, plen;
-    uint8_t *buf = fz_request(caller, method, req, &len), *payload;
-    int st;
-    FZ_ASSERT(buf != NULL);
-    st = fz_call(svc, buf, len, &payload, &plen);
-    free(buf);
-    if (st != KOOP_OK) {
-        fprintf(stderr, "fuzz: seeding %s refused (%d)\n", method, st);
-        abort();
-    }
-    if (ids)
-        fz_ids_scan(ids, payload, plen);
-    free(payload);
-}
-
 static const koop_method_t *
 s_method(const koop_service_def_t *def, const char *name)
 {
