@@ -55,6 +55,11 @@ void fz_init(void);
  * exists, else TMPDIR or /tmp), emptied again on each call; the path is
  * static. Aborts when it cannot be made (the harness is broken). */
 const char *fz_scratch(void);
+/* A directory beside the scratch one that lasts for the whole process
+ * (made empty on the first call, removed at exit): seeded templates. */
+const char *fz_scratch_keep(void);
+/* Copies a file; 0 or -errno. */
+int fz_copy_file(const char *from, const char *to);
 /* Removes a directory tree; 0 or -errno. */
 int fz_rmtree(const char *path);
 

@@ -91,6 +91,47 @@ fz_scratch(void)
     return s_dir;
 }
 
+static char s_keep[300];
+
+static void
+s_cleanup_keep(void)
+{
+    (void)fz_rmtree(s_keep);
+}
+
+const char *
+fz_scratch_keep(void)
+{
+    if (!s_keep[0]) {
+        snprintf(s_keep, sizeof s_keep, "%s-keep", fz_scratch());
+        if (fz_rmtree(s_keep) != 0 || mkdir(s_keep, 0700) != 0) {
+            fprintf(stderr, "fuzz: cannot make %s: %s\n", s_keep, strerror(errno));
+            abort();
+        }
+        atexit(s_cleanup_keep);
+    }
+    return s_keep;
+}
+
+int
+fz_copy_file(const char *from, const char *to)
+{
+    FILE *in = fopen(from, "rb"), *out = in ? fopen(to, "wb") : NULL;
+    char buf[65536];
+    size_t n;
+    int rc = 0;
+    if (!in || !out)
+        rc = -errno;
+    while (rc == 0 && (n = fread(buf, 1, sizeof buf, in)) > 0)
+        if (fwrite(buf, 1, n, out) != n)
+            rc = -EIO;
+    if (in)
+        fclose(in);
+    if (out && fclose(out) != 0 && rc == 0)
+        rc = -EIO;
+    return rc;
+}
+
 void
 fz_config(koop_config_t *cfg, const char *dir)
 {
