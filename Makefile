@@ -189,7 +189,7 @@ test-asan:
 	$(MAKE) BUILD=build/asan BIN=build/asan/bin SAN=1 OPT=-O1 test
 
 # The long fault run (tests/faults, root: network namespaces, tmpfs):
-# KOOP_FAULT_ROUNDS kill -9 (default 400; CI runs fewer), a link cut, a full disk.
+# KOOP_FAULT_ROUNDS kill -9 (default 600; CI runs 40), a link cut, a full disk.
 FAULT_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/faults/*.c tests/support/*.c))
 $(BUILD)/tests/koop-faults: $(FAULT_OBJS) $(LIBKOOP)
 	@mkdir -p $(dir $@)

@@ -5,7 +5,7 @@
  * real client (registry institutions, cases households and tasks that
  * notify their owner).
  *
- *  - kill_9_at_random: KOOP_FAULT_ROUNDS (default 400) kill -9 of a random
+ *  - kill_9_at_random: KOOP_FAULT_ROUNDS (default 600) kill -9 of a random
  *    process: any service of the gmina, the gmina's koop-node, the hub's
  *    services or its koop-node (a killed koop-node is started again);
  *  - link_cut_by_network_namespace: the gmina in one network namespace,
@@ -484,11 +484,12 @@ s_check_all(const char *what)
 
     fprintf(stderr,
             "%s: %ld writes tried, %zu acknowledged (%zu %s, %zu %s, %zu %s), %ld refused (%ld 'dysk pełny'), "
-            "%ld unanswered; all acknowledged found once at the gmina; hub copy exact: %llu registry + %llu cases "
+            "%ld unanswered%s%s%s; all acknowledged found once at the gmina; hub copy exact: %llu registry + %llu cases "
             "SHARED events; %zu task notifications, one each, %zu in the inbox, none twice; reports: %ld SHARED "
             "events taken once, figures equal after a rebuild (gmina and hub)\n",
             what, W.attempts, W.n, counted[0], s_kind_name[0], counted[1], s_kind_name[1], counted[2], s_kind_name[2],
-            W.refused, W.disk_full, W.unanswered, (unsigned long long)creg, (unsigned long long)ccases, notified,
+            W.refused, W.disk_full, W.unanswered, W.refused ? " (last refusal: " : "", W.refused ? W.last_error : "",
+            W.refused ? ")" : "", (unsigned long long)creg, (unsigned long long)ccases, notified,
             inbox->n_items, shared);
     koop__notif__inbox_list__free_unpacked(inbox, NULL);
     kt_events_free(reg_ev, nreg);
@@ -517,7 +518,7 @@ static int
 s_rounds(void)
 {
     const char *r = getenv("KOOP_FAULT_ROUNDS");
-    return r && atoi(r) > 0 ? atoi(r) : 400;
+    return r && atoi(r) > 0 ? atoi(r) : 600;
 }
 
 static const struct {
