@@ -2,6 +2,8 @@
 #   make            build everything into bin/
 #   make test       the whole suite (Criterion), installing Debian packages if missing
 #   make test-asan  the same suite built with AddressSanitizer + UBSan
+#   make test-faults the long fault run (kill -9, network cut, disk full; as root)
+#   make fuzz       every fuzz target for FUZZ_SECONDS (60) with libFuzzer
 #   make bench      benchmarks (figures as ratios to a baseline measured in the same run)
 #   make bench-sync the sync catch-up benchmark alone
 #   make demo       a powiat hub and gmina nodes with sample data
@@ -20,6 +22,11 @@ CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -g $(OPT) -Wall -Wextra -Werror -Wshadow -
                -Icommon -I$(BUILD)/gen -Itests/support
 ifeq ($(SAN),1)
 CFLAGS_BASE += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDSAN := -fsanitize=address,undefined
+endif
+# make fuzz builds everything again with clang for libFuzzer (SAN=fuzz)
+ifeq ($(SAN),fuzz)
+CFLAGS_BASE += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDSAN := -fsanitize=address,undefined
 endif
 CFLAGS  := $(CFLAGS_BASE) $(EXTRA_CFLAGS)
@@ -44,9 +51,11 @@ DEPS_PURPOSE_bench      := bench
 DEPS_PURPOSE_bench-sync := bench
 DEPS_PURPOSE_demo       := demo
 DEPS_PURPOSE_deb        := deb
+DEPS_PURPOSE_fuzz       := fuzz
+DEPS_PURPOSE_test-faults := faults
 DEPS_PURPOSES := build $(sort $(foreach g,$(MAKECMDGOALS),$(DEPS_PURPOSE_$(g))))
 
-.PHONY: all deps test test-asan test-unit bench bench-sync demo install uninstall deb clean
+.PHONY: all deps test test-asan test-unit test-faults fuzz fuzz-build fuzz-replay fuzz-seeds bench bench-sync demo install uninstall deb clean
 .SECONDARY:
 
 all: $(PROGRAMS)
@@ -112,12 +121,99 @@ $(TEST_BIN): $(TEST_OBJS) $(LIBKOOP)
 # Criterion runs every test in its own process; integration tests start the
 # programs in $(BIN) (KOOP_BIN) on ipc sockets in their own temporary dirs;
 # tests/deploy runs `make install` of this tree (KOOP_SRC, KOOP_BUILD).
-test: all $(TEST_BIN)
+test: all $(TEST_BIN) fuzz-replay
 	KOOP_BIN=$(abspath $(BIN)) KOOP_SRC=$(CURDIR) KOOP_BUILD=$(abspath $(BUILD)) $(if $(SAN),LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp):print_suppressions=0) \
 	  $(TEST_BIN) -j2 --timeout 300 $(TEST_ARGS)
 
+# ---- fuzzing (tests/fuzz, see fuzz.h) ----
+# A target links its fuzz_<name>.c with the libraries (the services' code
+# with main renamed, so their method tables are reachable) and with a driver:
+# libFuzzer (make fuzz: clang, SAN=fuzz) or replay.c (make test: gcc, every
+# corpus input once).
+FUZZ_NAMES   := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_SECONDS ?= 60
+SVC_LIBS     := registry cases notifier reporting sync
+SVC_LIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(filter-out %/main.c,$(foreach d,$(SVC_LIBS),$(wildcard services/$(d)/*.c)))) \
+                $(foreach d,$(SVC_LIBS),$(BUILD)/nomain/services/$(d)/main.o)
+LIBSVC       := $(BUILD)/libkoop-services.a
+FUZZ_BIN     := $(BUILD)/fuzz-bin
+FUZZ_SUPPORT := $(BUILD)/tests/fuzz/support.o
+FUZZ_INC     := -Itests/fuzz $(foreach d,$(SVC_LIBS),-Iservices/$(d))
+ifeq ($(SAN),fuzz)
+FUZZ_DRIVER  :=
+FUZZ_LDFLAGS := -fsanitize=fuzzer,address,undefined
+else
+FUZZ_DRIVER  := $(BUILD)/tests/fuzz/replay.o
+FUZZ_LDFLAGS := $(LDFLAGS)
+endif
+
+$(BUILD)/nomain/services/%/main.o: services/%/main.c $(GEN_H) | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Dmain=koop_main_$* -c $< -o $@
+
+$(BUILD)/tests/fuzz/%.o: tests/fuzz/%.c $(GEN_H) | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(FUZZ_INC) -MMD -MP -c $< -o $@
+
+$(LIBSVC): $(SVC_LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_BIN)/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_DRIVER) $(FUZZ_SUPPORT) $(LIBSVC) $(LIBKOOP)
+	@mkdir -p $(dir $@)
+	$(CC) $(FUZZ_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+fuzz-build: $(addprefix $(FUZZ_BIN)/fuzz_,$(FUZZ_NAMES))
+
+# every corpus input through the gcc build (part of make test)
+fuzz-replay: fuzz-build
+	@for t in $(FUZZ_NAMES); do \
+	  $(FUZZ_BIN)/fuzz_$$t tests/fuzz/corpus/$$t || { echo "fuzz replay of $$t FAILED"; exit 1; }; \
+	done
+
+# the hand-made seeds (tests/fuzz/seeds.c), then replies and event envelopes
+# captured from running them (FZ_CAPTURE, support.c)
+$(FUZZ_BIN)/seeds: $(BUILD)/tests/fuzz/seeds.o $(FUZZ_SUPPORT) $(LIBSVC) $(LIBKOOP)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+fuzz-seeds: $(FUZZ_BIN)/seeds fuzz-build
+	@mkdir -p tests/fuzz/corpus
+	$(FUZZ_BIN)/seeds tests/fuzz/corpus
+	@rm -rf $(BUILD)/fuzz-capture tests/fuzz/corpus/*/captured-*
+	FZ_CAPTURE=$(abspath $(BUILD)/fuzz-capture) $(FUZZ_BIN)/fuzz_registry tests/fuzz/corpus/registry
+	FZ_CAPTURE=$(abspath $(BUILD)/fuzz-capture) $(FUZZ_BIN)/fuzz_cases tests/fuzz/corpus/cases
+	@for k in reply event_head feed; do mkdir -p tests/fuzz/corpus/$$k; for f in $(BUILD)/fuzz-capture/$$k/*; do \
+	  cp $$f tests/fuzz/corpus/$$k/captured-$$(sha1sum <$$f | cut -c1-12); done; done
+	@for t in $(FUZZ_NAMES); do echo "$$t: $$(ls tests/fuzz/corpus/$$t | wc -l) inputs"; done
+
+# FUZZ_SECONDS=N make fuzz: each target N seconds with libFuzzer; new inputs
+# go to build/fuzz/corpus/<target>, crashes to build/fuzz/crashes/ (put each
+# one into tests/fuzz/corpus/<target>/ with its fix).
+fuzz:
+	$(MAKE) BUILD=build/fuzz BIN=build/fuzz/bin CC=clang SAN=fuzz OPT=-O1 fuzz-build
+	@mkdir -p build/fuzz/crashes
+	@for t in $(FUZZ_NAMES); do \
+	  mkdir -p build/fuzz/corpus/$$t; \
+	  echo "== fuzz $$t: $(FUZZ_SECONDS) s"; \
+	  build/fuzz/fuzz-bin/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=20 -rss_limit_mb=2048 -print_final_stats=1 \
+	    -artifact_prefix=build/fuzz/crashes/$$t- build/fuzz/corpus/$$t tests/fuzz/corpus/$$t \
+	    >build/fuzz/$$t.log 2>&1 || { tail -40 build/fuzz/$$t.log; echo "fuzz $$t: FOUND A CRASH (build/fuzz/crashes/)"; exit 1; }; \
+	  grep -E "^stat::number_of_executed_units|^stat::new_units_added" build/fuzz/$$t.log | tr '\n' ' '; echo; \
+	done
+
 test-asan:
 	$(MAKE) BUILD=build/asan BIN=build/asan/bin SAN=1 OPT=-O1 test
+
+# The long fault run (tests/faults, root: network namespaces, tmpfs):
+# KOOP_FAULT_ROUNDS kill -9 (default 600; CI runs 40), a link cut, a full disk.
+FAULT_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/faults/*.c tests/support/*.c))
+$(BUILD)/tests/koop-faults: $(FAULT_OBJS) $(LIBKOOP)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcriterion $(LDLIBS)
+
+test-faults: all $(BUILD)/tests/koop-faults
+	KOOP_BIN=$(abspath $(BIN)) $(BUILD)/tests/koop-faults -j1 --timeout 3600 $(TEST_ARGS)
 
 bench: all
 	$(MAKE) -s $(BUILD)/bench/koop-bench

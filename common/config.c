@@ -63,6 +63,7 @@ typedef struct {
     koop_config_t *cfg;
     FILE *file;
     int line;      /* line the reader gave last */
+    int nul_line;  /* first line with a NUL byte (not a text file) */
     int msg_line;  /* line of msg */
     char msg[512]; /* first error the handler found, without the file:line prefix */
     unsigned char seen[KOOP_ARRAY_LEN(s_keys)];
@@ -72,6 +73,9 @@ static int
 s_check_value(s_parse *p, const s_key *k, const char *value, char *field)
 {
     size_t len = strlen(value);
+
+    if (len == 0 && k->required) /* e.g. an empty data_dir would put the data in / */
+        goto bad;
 
     switch (k->kind) {
     case V_ID:
@@ -178,15 +182,25 @@ fail:
     return s_fail(p);
 }
 
-/* fgets that counts lines, so the handler knows where it is. */
+/* fgets that counts lines, so the handler knows where it is, and notes a
+ * NUL byte (which would silently cut a value short). */
 static char *
 s_reader(char *str, int num, void *stream)
 {
     s_parse *p = stream;
-    char *r = fgets(str, num, p->file);
-    if (r)
-        p->line++;
-    return r;
+    int i = 0, c = 0;
+    while (i < num - 1 && (c = getc(p->file)) != EOF) {
+        if (c == '\0' && !p->nul_line)
+            p->nul_line = p->line + 1;
+        str[i++] = (char)c;
+        if (c == '\n')
+            break;
+    }
+    if (i == 0)
+        return NULL;
+    str[i] = '\0';
+    p->line++;
+    return str;
 }
 
 int
@@ -221,6 +235,10 @@ koop_config_load(koop_config_t *cfg, const char *path, char *err, size_t errlen)
     fclose(p.file);
     if (line == -2) {
         snprintf(err, errlen, "%s: brak pamięci przy czytaniu konfiguracji", path);
+        return -1;
+    }
+    if (p.nul_line) {
+        snprintf(err, errlen, "%s:%d: bajt NUL w pliku (to nie jest plik tekstowy)", path, p.nul_line);
         return -1;
     }
     if (line > 0) {

@@ -27,6 +27,7 @@ struct koop_feed {
     int in_flight_waits;    /* the fetch in flight is a long poll */
     int poke_next;          /* the next fetch must not wait */
     int failed;
+    unsigned bad;           /* undecodable events met (skipped or refused batches) */
 };
 
 /* ---- cursor storage: value = be64 seq, then the producer's log id ---- */
@@ -163,6 +164,7 @@ typedef struct {
     Koop__FeedBatch *batch;
     uint64_t cursor;       /* out: the new cursor */
     int gap;
+    unsigned skipped;      /* out: undecodable events moved past */
 } s_apply_ctx;
 
 static int
@@ -176,10 +178,21 @@ s_apply_batch(MDB_txn *txn, void *ctx)
     int rc;
 
     a->gap = 0;
+    a->skipped = 0;
     for (size_t i = 0; i < a->batch->n_events; i++) {
         Koop__Event *ev = koop__event__unpack(NULL, a->batch->events[i].len, a->batch->events[i].data);
-        if (!ev)
-            return MDB_CORRUPTED;
+        if (!ev) {
+            /* never decodable, so never retried: moved past (its position is
+             * given) and counted; without a position the batch stays out */
+            uint64_t at = i < a->batch->n_seqs ? a->batch->seqs[i] : 0;
+            if (at <= pos || (!f->opts.shared_only && at != pos + 1))
+                return MDB_CORRUPTED;
+            koop_error("feed %s: event %llu cannot be decoded (%zu bytes): skipped", f->stream,
+                       (unsigned long long)at, a->batch->events[i].len);
+            a->skipped++;
+            pos = at;
+            continue;
+        }
         /* shared_only feeds skip LOCAL seqs, so only order is required there */
         if (ev->seq <= pos || (!f->opts.shared_only && ev->seq != pos + 1)) {
             koop__event__free_unpacked(ev, NULL);
@@ -202,12 +215,63 @@ s_apply_batch(MDB_txn *txn, void *ctx)
     return 0;
 }
 
+/* koop_feed_take, saying whether the consumer is caught up afterwards (it
+ * holds everything the producer had when it answered). */
+static int
+s_take(koop_feed_t *f, const uint8_t *payload, size_t len, int *caught_up)
+{
+    Koop__FeedBatch *batch = koop__feed_batch__unpack(NULL, len, payload);
+    s_apply_ctx a = {f, NULL, 0, 0, 0};
+    int rc = 0;
+
+    *caught_up = 0;
+    if (!batch)
+        return -EPROTO;
+    if (f->log_id[0] && batch->log_id && strcmp(f->log_id, batch->log_id) != 0) {
+        koop_error("feed %s: the producer's log changed (%s -> %s): its database was reset or "
+                   "restored; not applying anything until an operator rebuilds this consumer",
+                   f->stream, f->log_id, batch->log_id);
+        f->failed = 1;
+        rc = -ESTALE;
+    } else if (batch->n_events > 0) {
+        a.batch = batch;
+        rc = koop_store_write(f->opts.store, s_apply_batch, &a);
+        if (rc != 0) {
+            koop_error("feed %s: applying events after %llu failed: %s", f->stream,
+                       (unsigned long long)f->cursor, a.gap ? "gap in sequence" : koop_strerror(rc));
+            f->bad += rc == MDB_CORRUPTED;
+        } else {
+            f->bad += a.skipped;
+            f->cursor = a.cursor;
+            if (!f->log_id[0] && batch->log_id)
+                snprintf(f->log_id, sizeof f->log_id, "%s", batch->log_id);
+            if (f->opts.committed)
+                f->opts.committed(f->opts.ctx);
+        }
+    }
+    /* a shared_only consumer may stop short of the last (LOCAL) seqs */
+    if (rc == 0)
+        *caught_up = batch->n_events < f->opts.batch_max && (f->opts.shared_only || f->cursor >= batch->last_seq);
+    koop__feed_batch__free_unpacked(batch, NULL);
+    if (f->bad >= KOOP_FEED_MAX_BAD && !f->failed) {
+        koop_error("feed %s: %u undecodable events: stopped (the producer's log needs an operator)", f->stream,
+                   f->bad);
+        f->failed = 1;
+    }
+    return rc;
+}
+
+int
+koop_feed_take(koop_feed_t *f, const uint8_t *payload, size_t len)
+{
+    int caught_up;
+    return s_take(f, payload, len, &caught_up);
+}
+
 static void
 s_on_reply(void *ctx, const koop_reply_t *reply)
 {
     koop_feed_t *f = ctx;
-    Koop__FeedBatch *batch;
-    s_apply_ctx a = {f, NULL, 0, 0};
     uint64_t fetch = f->fetches;
     int rc, caught_up;
 
@@ -222,40 +286,15 @@ s_on_reply(void *ctx, const koop_reply_t *reply)
         s_retry_later(f);
         return;
     }
-    batch = koop__feed_batch__unpack(NULL, reply->len, reply->payload);
-    if (!batch) {
+    rc = s_take(f, reply->payload, reply->len, &caught_up);
+    if (f->failed)
+        return;
+    if (rc != 0) {
         s_retry_later(f);
         return;
     }
-    if (f->log_id[0] && batch->log_id && strcmp(f->log_id, batch->log_id) != 0) {
-        koop_error("feed %s: the producer's log changed (%s -> %s): its database was reset or "
-                   "restored; not applying anything until an operator rebuilds this consumer",
-                   f->stream, f->log_id, batch->log_id);
-        f->failed = 1;
-        koop__feed_batch__free_unpacked(batch, NULL);
-        return;
-    }
-    if (batch->n_events > 0) {
-        a.batch = batch;
-        rc = koop_store_write(f->opts.store, s_apply_batch, &a);
-        if (rc != 0) {
-            koop_error("feed %s: applying events after %llu failed: %s", f->stream,
-                       (unsigned long long)f->cursor, a.gap ? "gap in sequence" : koop_strerror(rc));
-            koop__feed_batch__free_unpacked(batch, NULL);
-            s_retry_later(f);
-            return;
-        }
-        f->cursor = a.cursor;
-        if (!f->log_id[0] && batch->log_id)
-            snprintf(f->log_id, sizeof f->log_id, "%s", batch->log_id);
-        if (f->opts.committed)
-            f->opts.committed(f->opts.ctx);
-    }
-    /* a shared_only consumer may stop short of the last (LOCAL) seqs */
-    caught_up = batch->n_events < f->opts.batch_max && (f->opts.shared_only || f->cursor >= batch->last_seq);
     if (caught_up)
         f->caught_up_ms = koop_clock_mono_ms();
-    koop__feed_batch__free_unpacked(batch, NULL);
     s_send_fetch(f);
     if (f->opts.replied)
         f->opts.replied(f->opts.ctx, fetch, caught_up);

@@ -13,6 +13,11 @@
  *   after a short delay (the producer may be restarting; nothing is lost,
  *   the next fetch starts from the stored cursor).
  *
+ * An event that cannot be decoded is skipped (the batch says its position,
+ * FeedBatch.seqs) and logged; after KOOP_FEED_MAX_BAD of them (or of batches
+ * refused for one without a position) the feed stops (koop_feed_failed), so
+ * no consumer spins on a log it cannot read.
+ *
  * Events must arrive as cursor+1, cursor+2, ...: a gap or a different
  * producer log id (the producer's database was reset) stops the feed with an
  * error in the log instead of applying anything out of order.
@@ -26,6 +31,8 @@
 #include <uv.h>
 
 typedef struct koop_feed koop_feed_t;
+
+#define KOOP_FEED_MAX_BAD 100
 
 /* Applies one event inside txn. Returns 0, or an LMDB/errno code that aborts
  * the whole batch (it is fetched and applied again later). */
@@ -59,6 +66,14 @@ typedef struct {
 koop_feed_t *koop_feed_start(const koop_feed_opts_t *opts);
 /* Stops it and closes its handles (the loop must run once more to finish). */
 void koop_feed_destroy(koop_feed_t **self_p);
+
+/* Takes one FeedBatch (the payload of a feed.fetch reply) as the feed does
+ * when it arrives: checks the producer's log id, applies every event and
+ * moves the cursor in one transaction of the consumer's store. Returns 0
+ * (applied, or nothing to apply) or the error that kept the batch out (it
+ * is fetched again later; after a log id change the feed has failed).
+ * Called by the feed on every reply; also for tests and fuzzing. */
+int koop_feed_take(koop_feed_t *self, const uint8_t *payload, size_t len);
 
 /* The last applied seq. */
 uint64_t koop_feed_position(const koop_feed_t *self);

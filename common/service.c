@@ -18,6 +18,7 @@
 #include "preflight.h"
 #include "rpc.h"
 #include "say.h"
+#include "text.h"
 #include "version.h"
 #include "envelope.pb-c.h"
 
@@ -84,6 +85,9 @@ struct koop_service {
     uint64_t dropped;      /* messages that could not be answered */
     uint64_t expired;      /* requests answered DEADLINE without running */
     const koop_api_method_t **apis; /* api.def row of each def->methods[i] */
+    int loop_ready;
+    uint8_t *local_reply;  /* in-process use (no router): the last reply, packed */
+    size_t local_reply_len;
 };
 
 static const koop_method_t s_builtin[];
@@ -230,6 +234,14 @@ s_send_reply(koop_service_t *s, zmq_msg_t *identity, uint64_t request_id, int st
         return;
     }
     koop__reply__pack(&r, buf);
+    if (!s->router) { /* in-process (koop_service_local_call): keep it for the caller */
+        free(s->local_reply);
+        s->local_reply = buf == stackbuf ? malloc(plen ? plen : 1) : buf;
+        if (s->local_reply && buf == stackbuf)
+            memcpy(s->local_reply, buf, plen);
+        s->local_reply_len = s->local_reply ? plen : 0;
+        return;
+    }
     zmq_msg_init(&id);
     zmq_msg_copy(&id, identity);
     if (zmq_msg_send(&id, s->router, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
@@ -254,14 +266,15 @@ static int
 s_feed_visit(uint64_t seq, const uint8_t *bytes, size_t len, void *ctx)
 {
     s_feed_ctx *f = ctx;
-    (void)seq;
     if (f->batch->n_events > 0 && f->bytes + len > FEED_MAX_BYTES)
         return 1; /* full: the consumer asks again */
     if (f->batch->n_events == f->cap)
         return 1;
     f->batch->events[f->batch->n_events].data = (uint8_t *)bytes;
     f->batch->events[f->batch->n_events].len = len;
+    f->batch->seqs[f->batch->n_events] = seq;
     f->batch->n_events++;
+    f->batch->n_seqs = f->batch->n_events;
     f->bytes += len;
     return 0;
 }
@@ -284,8 +297,12 @@ s_feed_answer(koop_call_t *call, const char *stream, uint64_t after, uint32_t ma
         max = FEED_MAX_EVENTS;
     f.cap = max;
     batch.events = calloc(max, sizeof *batch.events);
-    if (!batch.events)
+    batch.seqs = calloc(max, sizeof *batch.seqs);
+    if (!batch.events || !batch.seqs) {
+        free(batch.events);
+        free(batch.seqs);
         return koop_fail(call, INTERNAL_NO_MEMORY, NULL);
+    }
     rc = koop_log_read(s->log, call->txn, after, max, shared_only, s_feed_visit, &f);
     if (rc == 1)
         rc = 0;
@@ -293,6 +310,8 @@ s_feed_answer(koop_call_t *call, const char *stream, uint64_t after, uint32_t ma
         rc = koop_log_last(s->log, call->txn, 0, &last);
     if (rc != 0) {
         free(batch.events);
+    free(batch.seqs);
+        free(batch.seqs);
         return koop_call_store_error(call, rc);
     }
     batch.has_last_seq = 1;
@@ -429,7 +448,7 @@ s_park(koop_service_t *s, s_entry *e)
 {
     const Koop__FeedFetch *q = (const Koop__FeedFetch *)e->req;
     s_parked *p;
-    if (s->nparked == PARKED_MAX) {
+    if (s->nparked == PARKED_MAX || !s->router) {
         /* answer now (empty): the consumer simply asks again */
         s_send_reply(s, &e->identity, e->request_id, KOOP_OK, NULL, e->call.reply, e->call.reply_len);
         return;
@@ -525,6 +544,70 @@ s_entry_free(s_entry *e)
     memset(e, 0, sizeof *e);
 }
 
+/* 1 when a method name is well formed: 1..KOOP_MAX_METHOD of [a-z0-9._]. */
+static int
+s_method_name_ok(const char *m)
+{
+    size_t n = strlen(m);
+    return n > 0 && n <= KOOP_MAX_METHOD && strspn(m, "abcdefghijklmnopqrstuvwxyz0123456789._") == n;
+}
+
+/* Refuses e before anything runs: the reply is err (code and arguments). */
+static void
+s_refuse(s_entry *e, koop_err_t id, const char *const *args)
+{
+    koop_error_set(&e->decode_err, id, NULL, args);
+    e->decode_status = e->decode_err.status;
+}
+
+/* Decodes one packed koop.Request into e (identity already set). Identity
+ * fields are bounded before anything keeps them: a method name that is not
+ * one (KOOP_MAX_METHOD of [a-z0-9._]) or a caller that is longer than
+ * KOOP_MAX_CALLER or not clean text is refused here, so no handler, audit
+ * entry or log line ever holds more than that. A request past its deadline
+ * is answered DEADLINE and not run. */
+static void
+s_decode(koop_service_t *s, s_entry *e, const uint8_t *data, size_t len)
+{
+    char shown[80];
+    e->env = koop__request__unpack(NULL, len, data);
+    if (!e->env || !e->env->method) {
+        s_refuse(e, KOOP_ERR_REQUEST_MALFORMED, NULL);
+        return;
+    }
+    e->request_id = e->env->request_id;
+    if (!s_method_name_ok(e->env->method)) {
+        s_refuse(e, KOOP_ERR_REQUEST_METHOD, (const char *const[]){koop_text_escape(e->env->method, shown, 48), NULL});
+        return;
+    }
+    if (e->env->caller && !koop_text_valid(e->env->caller, KOOP_MAX_CALLER)) {
+        s_refuse(e, KOOP_ERR_REQUEST_CALLER,
+                 (const char *const[]){koop_text_escape(e->env->caller, shown, 48), KOOP_NUM(KOOP_MAX_CALLER), NULL});
+        return;
+    }
+    e->method = s_find_method(s, e->env->method, &e->api);
+    if (!e->method) {
+        s_refuse(e, KOOP_ERR_METHOD_UNKNOWN, (const char *const[]){e->env->method, s->def->name, NULL});
+        return;
+    }
+    if (e->env->has_deadline_ms && e->env->deadline_ms && koop_clock_real_ms() > e->env->deadline_ms) {
+        /* the caller has given up on it: answering is enough, running it
+         * would change things nobody waits for */
+        s_refuse(e, KOOP_ERR_REQUEST_DEADLINE, NULL);
+        s->expired++;
+        return;
+    }
+    e->req = protobuf_c_message_unpack(e->api->request, NULL, e->env->payload.len, e->env->payload.data);
+    if (!e->req) {
+        s_refuse(e, KOOP_ERR_REQUEST_PAYLOAD, (const char *const[]){e->env->method, NULL});
+        return;
+    }
+    e->call.svc = s;
+    e->call.caller = e->env->caller ? e->env->caller : "";
+    e->call.method = e->method->name;
+    e->call.req = e->req;
+}
+
 /* Receives one request into e. Returns 1 when e holds something to answer,
  * 0 when a message was dropped, -1 when nothing was there. */
 static int
@@ -563,40 +646,8 @@ s_recv_one(koop_service_t *s, s_entry *e)
         zmq_msg_close(&body);
         return 1;
     }
-    e->env = koop__request__unpack(NULL, zmq_msg_size(&body), zmq_msg_data(&body));
+    s_decode(s, e, zmq_msg_data(&body), zmq_msg_size(&body));
     zmq_msg_close(&body);
-    if (!e->env || !e->env->method) {
-        koop_error_set(&e->decode_err, KOOP_ERR_REQUEST_MALFORMED, NULL, NULL);
-        e->decode_status = e->decode_err.status;
-        return 1;
-    }
-    e->request_id = e->env->request_id;
-    e->method = s_find_method(s, e->env->method, &e->api);
-    if (!e->method) {
-        koop_error_set(&e->decode_err, KOOP_ERR_METHOD_UNKNOWN, NULL,
-                       (const char *const[]){e->env->method, s->def->name, NULL});
-        e->decode_status = e->decode_err.status;
-        return 1;
-    }
-    if (e->env->has_deadline_ms && e->env->deadline_ms && koop_clock_real_ms() > e->env->deadline_ms) {
-        /* the caller has given up on it: answering is enough, running it
-         * would change things nobody waits for */
-        koop_error_set(&e->decode_err, KOOP_ERR_REQUEST_DEADLINE, NULL, NULL);
-        e->decode_status = e->decode_err.status;
-        s->expired++;
-        return 1;
-    }
-    e->req = protobuf_c_message_unpack(e->api->request, NULL, e->env->payload.len, e->env->payload.data);
-    if (!e->req) {
-        koop_error_set(&e->decode_err, KOOP_ERR_REQUEST_PAYLOAD, NULL,
-                       (const char *const[]){e->env->method, NULL});
-        e->decode_status = e->decode_err.status;
-        return 1;
-    }
-    e->call.svc = s;
-    e->call.caller = e->env->caller ? e->env->caller : "";
-    e->call.method = e->method->name;
-    e->call.req = e->req;
     return 1;
 }
 
@@ -802,6 +853,41 @@ s_usage(const char *name)
     fprintf(stderr, "użycie: koop-%s -c PLIK_KONFIGURACJI\n", name);
 }
 
+/* Allocates the batches, pairs the methods with api.def and opens the
+ * store and log: through the start-up checks (preflight.h) when the
+ * service serves endpoint, directly for in-process use (endpoint NULL).
+ * Returns 0, a preflight exit code (> 0), or -1. */
+static int
+s_open(koop_service_t *s, const char *endpoint)
+{
+    const koop_service_info_t *info = koop_service_info(s->def->name);
+    int rc;
+    s->batch = calloc(KOOP_SERVICE_BATCH, sizeof *s->batch);
+    s->deferred = calloc(DEFERRED_MAX, sizeof *s->deferred);
+    s->deferred_until = calloc(DEFERRED_MAX, sizeof *s->deferred_until);
+    if (!s->batch || !s->deferred || !s->deferred_until || s_resolve_methods(s) != 0)
+        return -1;
+    if (endpoint) {
+        /* whether it takes a person comes from services.def */
+        if ((rc = koop_preflight_service(&s->cfg, s->def->name, endpoint,
+                                         (info ? info->flags : 0) & KOOP_SVC_PERSON, s->def->tables, &s->store)) != 0)
+            return rc;
+    } else {
+        char dir[PATH_MAX + 64];
+        mkdir(s->cfg.data_dir, 0700);
+        snprintf(dir, sizeof dir, "%s/%s", s->cfg.data_dir, s->def->name);
+        if ((rc = koop_store_open(&s->store, dir, s->def->tables)) != 0) {
+            koop_error("cannot open store %s: %s", dir, koop_strerror(rc));
+            return -1;
+        }
+    }
+    if ((rc = koop_log_open(&s->log, s->store, s->cfg.node_id, s->def->name)) != 0) {
+        koop_error("cannot open event log: %s", koop_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
 int
 koop_service_main(const koop_service_def_t *def, int argc, char **argv, void *user)
 {
@@ -858,21 +944,8 @@ koop_service_main(const koop_service_def_t *def, int argc, char **argv, void *us
         free(s);
         return KOOP_EXIT_REFUSED;
     }
-    s->batch = calloc(KOOP_SERVICE_BATCH, sizeof *s->batch);
-    s->deferred = calloc(DEFERRED_MAX, sizeof *s->deferred);
-    s->deferred_until = calloc(DEFERRED_MAX, sizeof *s->deferred_until);
-    if (!s->batch || !s->deferred || !s->deferred_until || s_resolve_methods(s) != 0)
-        goto done;
-    /* whether it takes a person comes from services.def */
-    if ((rc = koop_preflight_service(&s->cfg, def->name, endpoint,
-                                     (koop_service_info(def->name) ? koop_service_info(def->name)->flags : 0) &
-                                         KOOP_SVC_PERSON,
-                                     def->tables, &s->store)) != 0) {
-        exit_code = rc;
-        goto done;
-    }
-    if ((rc = koop_log_open(&s->log, s->store, s->cfg.node_id, def->name)) != 0) {
-        koop_error("cannot open event log: %s", koop_strerror(rc));
+    if ((rc = s_open(s, endpoint)) != 0) {
+        exit_code = rc > 0 ? rc : 1;
         goto done;
     }
     if ((rc = uv_loop_init(&s->loop)) != 0)
@@ -930,4 +1003,75 @@ done:
     free(s->apis);
     free(s);
     return exit_code;
+}
+
+/* ---- in-process use (tests, fuzzing) ---- */
+
+koop_service_t *
+koop_service_local_new(const koop_service_def_t *def, const koop_config_t *cfg, void *user)
+{
+    koop_service_t *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->def = def;
+    s->user = user;
+    s->cfg = *cfg;
+    if (s_open(s, NULL) != 0 || uv_loop_init(&s->loop) != 0)
+        goto fail;
+    s->loop_ready = 1;
+    if (!(s->zctx = zmq_ctx_new()) || !(s->client = koop_client_new(&s->loop, s->zctx)))
+        goto fail;
+    return s;
+fail:
+    koop_service_local_destroy(&s);
+    return NULL;
+}
+
+int
+koop_service_local_call(koop_service_t *svc, const uint8_t *req, size_t len, uint8_t **reply, size_t *reply_len)
+{
+    s_entry *e = &svc->batch[0];
+    *reply = NULL;
+    *reply_len = 0;
+    memset(e, 0, sizeof *e);
+    zmq_msg_init(&e->identity);
+    s_decode(svc, e, req, len);
+    svc->nbatch = 1;
+    s_execute(svc); /* the reply lands in local_reply (no router) */
+    while (svc->ndeferred) /* nothing will retry them in process: answer now */
+        s_retry_deferred(svc, UINT64_MAX, 0);
+    if (!svc->local_reply)
+        return -ENOMEM;
+    *reply = svc->local_reply;
+    *reply_len = svc->local_reply_len;
+    svc->local_reply = NULL;
+    svc->local_reply_len = 0;
+    return 0;
+}
+
+void
+koop_service_local_destroy(koop_service_t **svc_p)
+{
+    koop_service_t *s;
+    if (!svc_p || !*svc_p)
+        return;
+    s = *svc_p;
+    koop_client_destroy(&s->client);
+    while (s->nparked)
+        s_unpark(s, 0);
+    if (s->loop_ready) {
+        uv_run(&s->loop, UV_RUN_NOWAIT); /* handles the service's hooks closed */
+        (void)uv_loop_close(&s->loop);
+    }
+    if (s->zctx)
+        zmq_ctx_term(s->zctx);
+    koop_log_destroy(&s->log);
+    koop_store_destroy(&s->store);
+    free(s->local_reply);
+    free(s->batch);
+    free(s->deferred);
+    free(s->deferred_until);
+    free(s->apis);
+    free(s);
+    *svc_p = NULL;
 }

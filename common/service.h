@@ -137,6 +137,17 @@ const char *koop_service_node(koop_service_t *svc);
 int koop_call_defer(koop_call_t *call, uint64_t tag);
 void koop_service_retry_deferred(koop_service_t *svc, uint64_t final_tag);
 
+/* In-process use, for tests and fuzzing: the service's store and log in
+ * cfg->data_dir/<name>, a loop and a ZeroMQ context (for what a test sets
+ * up itself), no socket, no start hook. koop_service_local_call runs one
+ * packed koop.Request through the same decoding, dispatch and batch commit
+ * as a request from the socket and returns the packed koop.Reply (caller
+ * frees); a feed.fetch that would wait is answered at once. 0 or -errno. */
+koop_service_t *koop_service_local_new(const koop_service_def_t *def, const koop_config_t *cfg, void *user);
+int koop_service_local_call(koop_service_t *svc, const uint8_t *req, size_t len, uint8_t **reply,
+                            size_t *reply_len);
+void koop_service_local_destroy(koop_service_t **svc_p);
+
 /* Answers parked fetches after a commit that the service made itself
  * (outside a request batch) and that appended events. */
 void koop_service_events_committed(koop_service_t *svc);

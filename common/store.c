@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #define STORE_MAX_TABLES 32
 /* The map is address space, not disk: a large start avoids growth (and its
@@ -20,6 +21,11 @@ struct koop_store {
     char *names[STORE_MAX_TABLES];
     MDB_dbi dbis[STORE_MAX_TABLES];
 };
+
+/* A filesystem with less than this free counts as full: LMDB writes a
+ * commit's pages and meta page in pieces, so a nearly full disk fails one
+ * of them short (reported as EIO) before the free count reaches zero. */
+#define STORE_FULL_BYTES ((unsigned long long)4 << 20)
 
 /* Tables every store has: the event log (see log.h), feed cursors (feed.h)
  * and the store's stamp (koop_store_stamp). */
@@ -146,6 +152,18 @@ koop_store_grow(koop_store_t *self)
     return rc;
 }
 
+/* 1 when the filesystem of the store's directory is (nearly) full. */
+static int
+s_disk_full(koop_store_t *self)
+{
+    const char *path;
+    struct statvfs st;
+    if (mdb_env_get_path(self->env, &path) != 0 || statvfs(path, &st) != 0)
+        return 0;
+    return (unsigned long long)st.f_bavail * st.f_frsize < STORE_FULL_BYTES;
+}
+
+
 int
 koop_store_write(koop_store_t *self, koop_store_write_fn fn, void *ctx)
 {
@@ -165,6 +183,8 @@ koop_store_write(koop_store_t *self, koop_store_write_fn fn, void *ctx)
             mdb_txn_abort(txn);
         } else {
             rc = koop_mdb_rc(mdb_txn_commit(txn));
+            if (rc == -EIO || rc == -ENOSPC)
+                rc = s_disk_full(self) ? -ENOSPC : rc;
         }
         if (rc != MDB_MAP_FULL)
             return rc;

@@ -54,6 +54,10 @@ typedef int (*koop_store_write_fn)(MDB_txn *txn, void *ctx);
  * is returned). Returns 0 only after a durable commit. */
 int koop_store_write(koop_store_t *self, koop_store_write_fn fn, void *ctx);
 
+/* A commit that failed with EIO or ENOSPC while the filesystem is full
+ * returns -ENOSPC (LMDB reports some short writes on a full disk as EIO,
+ * which reads as a failing disk); koop_strerror names it "dysk pełny". */
+
 /* Begins a read-only transaction (caller aborts it). */
 int koop_store_read(koop_store_t *self, MDB_txn **txn);
 

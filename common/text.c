@@ -1,6 +1,7 @@
 #include "text.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,6 +52,37 @@ koop_text_valid(const char *s, size_t max)
         p += n;
     }
     return 1;
+}
+
+char *
+koop_text_escape(const char *s, char *out, size_t outlen)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t len = s ? strlen(s) : 0, used = 0, i;
+    char tail[40];
+    int tail_len = snprintf(tail, sizeof tail, "...(%zu B)", len);
+
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        size_t need = (c >= 0x20 && c < 0x7f && c != '\\') ? 1 : 4;
+        /* room for this byte, and for the tail when more bytes follow */
+        if (used + need + (i + 1 < len ? (size_t)tail_len : 0) + 1 > outlen)
+            break;
+        if (need == 1) {
+            out[used++] = (char)c;
+        } else {
+            out[used++] = '\\';
+            out[used++] = 'x';
+            out[used++] = hex[c >> 4];
+            out[used++] = hex[c & 15];
+        }
+    }
+    if (i < len && used + (size_t)tail_len + 1 <= outlen) {
+        memcpy(out + used, tail, (size_t)tail_len);
+        used += (size_t)tail_len;
+    }
+    out[used] = '\0';
+    return out;
 }
 
 /* Lower case of ASCII and of the Polish capitals (Ą Ć Ę Ł Ń Ó Ś Ź Ż). */

@@ -10,6 +10,12 @@
  * other than tab and newline. */
 int koop_text_valid(const char *s, size_t max);
 
+/* A bounded, printable form of untrusted text for logs, audit entries and
+ * error messages: printable ASCII as is, every other byte as \xNN, cut at
+ * outlen - 1 bytes with "..." and the original length in bytes when it does
+ * not fit (outlen >= 32). Returns out. */
+char *koop_text_escape(const char *s, char *out, size_t outlen);
+
 /* 1 when needle occurs in hay, ignoring case for ASCII and Polish letters. */
 int koop_text_contains(const char *hay, const char *needle);
 

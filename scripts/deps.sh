@@ -1,7 +1,7 @@
 #!/bin/sh
 # deps.sh PURPOSE... - make sure the Debian packages koop needs are installed.
-# PURPOSE: build | test | bench | demo | deb | boot (several may be given; make passes
-# the ones its goals need, before it compiles anything). Installs what is
+# PURPOSE: build | test | bench | demo | deb | boot | fuzz | faults (several may be given;
+# make passes the ones its goals need, before it compiles anything). Installs what is
 # missing when run as root; otherwise prints the one apt-get line to run and
 # fails. `deps.sh --list PURPOSE...` only prints the packages, one a line
 # (scripts/deb.sh writes the package's Build-Depends from `--list build`).
@@ -26,6 +26,8 @@ for purpose in "$@"; do
     deb)   want="$want $build debhelper build-essential" ;;
     # tests/deploy/unit_boot.sh: a Debian 12 container booted with systemd
     boot)  want="$want $build debhelper build-essential systemd-container mmdebstrap" ;;
+    faults) want="$want $build libcriterion-dev lmdb-utils procps iproute2" ;;  # ip netns: the link cut
+    fuzz)  want="$want $build clang libclang-rt-14-dev" ;;  # libFuzzer's runtime for clang 14
     *) echo "deps.sh: unknown purpose $purpose" >&2; exit 2 ;;
   esac
 done

@@ -20,13 +20,17 @@
  * "audit" table in the batch transaction. So the entry commits with the
  * batch, a refused attempt is recorded although its own changes were rolled
  * back, and a reply is never sent for a call whose audit entry is not
- * durable. Handlers say what a call is about with cases_audit_note() before
+ * durable. The caller is stored as it came only when it is an id; any other
+ * caller (refused) is stored escaped and cut to 80 bytes, so a refused
+ * request cannot grow the store by more than one small entry (the runtime
+ * already refuses callers over KOOP_MAX_CALLER before any handler runs). Handlers say what a call is about with cases_audit_note() before
  * checking access, so refused attempts name the case too.
  */
 #include "cases.h"
 #include "clock.h"
 #include "id.h"
 #include "say.h"
+#include "text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -170,6 +174,7 @@ cases_after_write(koop_call_t *call, MDB_txn *txn)
     unsigned char key[8];
     char message[512];
     uint64_t last = 0;
+    char caller[80];
     int rc;
 
     if ((rc = mdb_cursor_open(txn, dbi, &cur)) != 0)
@@ -184,7 +189,10 @@ cases_after_write(koop_call_t *call, MDB_txn *txn)
     e.seq = last + 1;
     e.has_time_ms = 1;
     e.time_ms = koop_clock_real_ms();
-    e.caller = (char *)(call->caller ? call->caller : "");
+    /* an id as it is; anything else (a refused caller) bounded and escaped */
+    e.caller = (char *)(!call->caller ? "" : !*call->caller || koop_id_valid(call->caller)
+                                              ? call->caller
+                                              : koop_text_escape(call->caller, caller, sizeof caller));
     e.method = (char *)call->method;
     e.household = c->note_household[0] ? c->note_household : NULL;
     e.ipw = c->note_ipw[0] ? c->note_ipw : NULL;

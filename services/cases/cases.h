@@ -234,4 +234,8 @@ int cases_referral_done(koop_call_t *call);
 
 int cases_audit_show(koop_call_t *call);
 
+/* main.c: the service's definition (method table), for in-process drivers
+ * (tests/fuzz, built with main renamed). */
+const koop_service_def_t *cases_service_def(void);
+
 #endif

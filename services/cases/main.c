@@ -42,6 +42,13 @@ static const koop_service_def_t s_cases = {
     .before_call = cases_audit_reset,
 };
 
+/* The definition, for in-process drivers (tests/fuzz). */
+const koop_service_def_t *
+cases_service_def(void)
+{
+    return &s_cases;
+}
+
 int
 main(int argc, char **argv)
 {

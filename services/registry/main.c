@@ -28,6 +28,13 @@ static const koop_service_def_t s_registry = {
     .nmethods = KOOP_ARRAY_LEN(s_methods),
 };
 
+/* The definition, for in-process drivers (tests/fuzz). */
+const koop_service_def_t *
+reg_service_def(void)
+{
+    return &s_registry;
+}
+
 int
 main(int argc, char **argv)
 {

@@ -260,7 +260,16 @@ s_session_live(const s_session *s, uint64_t now)
 static int
 s_send_to(sync_hub_t *hub, const uint8_t *rid, size_t rid_len, const Koop__Sync__Frame *f)
 {
-    int rc = sync_frame_send(hub->sock, rid, rid_len, f);
+    int rc;
+    if (!hub->sock) {
+        /* in process (sync_hub_open): the answer is built, then dropped */
+        uint8_t *buf;
+        size_t len;
+        rc = sync_frame_pack(f, &buf, &len);
+        free(buf);
+        return rc;
+    }
+    rc = sync_frame_send(hub->sock, rid, rid_len, f);
     if (rc != 0)
         hub->unsent++; /* peer gone or its queue full: it retransmits or says HELLO again */
     return rc;
@@ -693,6 +702,70 @@ s_on_down_ack(sync_hub_t *hub, s_session *s, const Koop__Sync__DownAck *a)
     s_down_pump(hub, s);
 }
 
+/* Takes one message of connection rid (authenticated as key uid): queues
+ * HELLO/BATCH as work, answers the rest. */
+static void
+s_take(sync_hub_t *hub, const uint8_t *rid, size_t rid_len, const char *uid, const uint8_t *data, size_t len)
+{
+    Koop__Sync__Frame *f = koop__sync__frame__unpack(NULL, len, data);
+    s_session *s;
+
+    if (!f) {
+        hub->malformed++;
+        s_send_refuse(hub, rid, rid_len, KOOP__SYNC__CODE__CODE_MALFORMED, NULL, 0, 0, "nieczytelna wiadomość");
+        return;
+    }
+    s = s_session_by_key(hub, uid);
+    if (s && s->ready && s->rid_len == rid_len && memcmp(s->rid, rid, s->rid_len) == 0) {
+        s->last_rx_mono = koop_clock_mono_ms();
+        s->last_contact_ms = koop_clock_real_ms();
+    } else {
+        s = NULL;
+    }
+    switch (f->body_case) {
+    case KOOP__SYNC__FRAME__BODY_HELLO:
+    case KOOP__SYNC__FRAME__BODY_BATCH: {
+        s_work *w = &hub->work[hub->nwork++];
+        memcpy(w->rid, rid, rid_len);
+        w->rid_len = rid_len;
+        snprintf(w->key, sizeof w->key, "%s", uid);
+        w->f = f;
+        w->stream[0] = '\0';
+        w->seq = w->batch_no = 0;
+        f = NULL;
+        break;
+    }
+    case KOOP__SYNC__FRAME__BODY_PING:
+        if (!s) {
+            s_send_refuse(hub, rid, rid_len, KOOP__SYNC__CODE__CODE_NO_SESSION, NULL, 0, 0,
+                          "brak sesji: najpierw HELLO");
+        } else {
+            Koop__Sync__Frame pf = KOOP__SYNC__FRAME__INIT;
+            Koop__Sync__Pong p = KOOP__SYNC__PONG__INIT;
+            p.has_time_ms = 1;
+            p.time_ms = f->ping->time_ms;
+            pf.body_case = KOOP__SYNC__FRAME__BODY_PONG;
+            pf.pong = &p;
+            (void)s_send_to(hub, s->rid, s->rid_len, &pf);
+        }
+        break;
+    case KOOP__SYNC__FRAME__BODY_DOWN_ACK:
+        if (s)
+            s_on_down_ack(hub, s, f->down_ack);
+        else
+            s_send_refuse(hub, rid, rid_len, KOOP__SYNC__CODE__CODE_NO_SESSION, NULL, 0, 0,
+                          "brak sesji: najpierw HELLO");
+        break;
+    default:
+        /* frames only a hub sends, or an empty one */
+        hub->malformed++;
+        s_send_refuse(hub, rid, rid_len, KOOP__SYNC__CODE__CODE_MALFORMED, NULL, 0, 0, "nieoczekiwana wiadomość");
+        break;
+    }
+    if (f)
+        koop__sync__frame__free_unpacked(f, NULL);
+}
+
 /* Receives one message; queues HELLO/BATCH as work, answers the rest.
  * Returns 0 when there was a message, -1 when none. */
 static int
@@ -702,8 +775,6 @@ s_recv_one(sync_hub_t *hub)
     int more = 0;
     size_t ml = sizeof more;
     const char *uid;
-    Koop__Sync__Frame *f;
-    s_session *s;
 
     zmq_msg_init(&rid);
     if (zmq_msg_recv(&rid, hub->sock, ZMQ_DONTWAIT) < 0) {
@@ -746,63 +817,7 @@ s_recv_one(sync_hub_t *hub)
         hub->malformed++;
         goto done;
     }
-    f = koop__sync__frame__unpack(NULL, zmq_msg_size(&body), zmq_msg_data(&body));
-    if (!f) {
-        hub->malformed++;
-        s_send_refuse(hub, zmq_msg_data(&rid), zmq_msg_size(&rid), KOOP__SYNC__CODE__CODE_MALFORMED, NULL, 0, 0,
-                      "nieczytelna wiadomość");
-        goto done;
-    }
-    s = s_session_by_key(hub, uid);
-    if (s && s->ready && s->rid_len == zmq_msg_size(&rid) && memcmp(s->rid, zmq_msg_data(&rid), s->rid_len) == 0) {
-        s->last_rx_mono = koop_clock_mono_ms();
-        s->last_contact_ms = koop_clock_real_ms();
-    } else {
-        s = NULL;
-    }
-    switch (f->body_case) {
-    case KOOP__SYNC__FRAME__BODY_HELLO:
-    case KOOP__SYNC__FRAME__BODY_BATCH: {
-        s_work *w = &hub->work[hub->nwork++];
-        memcpy(w->rid, zmq_msg_data(&rid), zmq_msg_size(&rid));
-        w->rid_len = zmq_msg_size(&rid);
-        snprintf(w->key, sizeof w->key, "%s", uid);
-        w->f = f;
-        w->stream[0] = '\0';
-        w->seq = w->batch_no = 0;
-        f = NULL;
-        break;
-    }
-    case KOOP__SYNC__FRAME__BODY_PING:
-        if (!s) {
-            s_send_refuse(hub, zmq_msg_data(&rid), zmq_msg_size(&rid), KOOP__SYNC__CODE__CODE_NO_SESSION, NULL, 0,
-                          0, "brak sesji: najpierw HELLO");
-        } else {
-            Koop__Sync__Frame pf = KOOP__SYNC__FRAME__INIT;
-            Koop__Sync__Pong p = KOOP__SYNC__PONG__INIT;
-            p.has_time_ms = 1;
-            p.time_ms = f->ping->time_ms;
-            pf.body_case = KOOP__SYNC__FRAME__BODY_PONG;
-            pf.pong = &p;
-            (void)s_send_to(hub, s->rid, s->rid_len, &pf);
-        }
-        break;
-    case KOOP__SYNC__FRAME__BODY_DOWN_ACK:
-        if (s)
-            s_on_down_ack(hub, s, f->down_ack);
-        else
-            s_send_refuse(hub, zmq_msg_data(&rid), zmq_msg_size(&rid), KOOP__SYNC__CODE__CODE_NO_SESSION, NULL, 0,
-                          0, "brak sesji: najpierw HELLO");
-        break;
-    default:
-        /* frames only a hub sends, or an empty one */
-        hub->malformed++;
-        s_send_refuse(hub, zmq_msg_data(&rid), zmq_msg_size(&rid), KOOP__SYNC__CODE__CODE_MALFORMED, NULL, 0, 0,
-                      "nieoczekiwana wiadomość");
-        break;
-    }
-    if (f)
-        koop__sync__frame__free_unpacked(f, NULL);
+    s_take(hub, zmq_msg_data(&rid), zmq_msg_size(&rid), uid, zmq_msg_data(&body), zmq_msg_size(&body));
 done:
     zmq_msg_close(&body);
     zmq_msg_close(&rid);
@@ -930,8 +945,15 @@ s_down_apply_fn(MDB_txn *txn, void *ctx)
         const uint8_t *bytes = NULL;
         size_t len = 0;
         char id[KOOP_ID_LEN];
-        if (!ev)
-            return MDB_CORRUPTED;
+        if (!ev) {
+            /* never decodable: moved past when its position is given */
+            if (i >= d->b->n_seqs || d->b->seqs[i] <= cursor)
+                return MDB_CORRUPTED;
+            koop_warn("hub: zdarzenie %llu rejestru huba jest nieczytelne: pominięte",
+                      (unsigned long long)d->b->seqs[i]);
+            cursor = d->b->seqs[i];
+            continue;
+        }
         if (ev->seq <= cursor) {
             koop__event__free_unpacked(ev, NULL);
             continue;
@@ -1310,13 +1332,13 @@ s_load_meta_fn(MDB_txn *txn, void *ctx)
     return rc == MDB_NOTFOUND || rc == 0 ? 0 : rc;
 }
 
-sync_hub_t *
-sync_hub_start(sync_t *sync)
+/* The hub's state over the service's store, without anything on the network. */
+static sync_hub_t *
+s_hub_new(sync_t *sync)
 {
     sync_hub_t *hub = calloc(1, sizeof *hub);
     const koop_config_t *cfg = koop_service_config(sync->svc);
-    char path[PATH_MAX + 32], err[300];
-    int rc, one = 1;
+    int rc;
 
     if (!hub)
         return NULL;
@@ -1341,6 +1363,43 @@ sync_hub_start(sync_t *sync)
         koop_error("hub: nie można odczytać stanu: %s", koop_strerror(rc));
         goto fail;
     }
+    return hub;
+fail:
+    sync_hub_stop(&hub);
+    return NULL;
+}
+
+sync_hub_t *
+sync_hub_open(sync_t *sync)
+{
+    sync_hub_t *hub = s_hub_new(sync);
+    char path[PATH_MAX + 32];
+    if (!hub)
+        return NULL;
+    snprintf(path, sizeof path, "%s/keys/enrolled", hub->cfg->dir);
+    if (!(hub->allow = sync_allow_new(path)))
+        sync_hub_stop(&hub);
+    return hub;
+}
+
+void
+sync_hub_take(sync_hub_t *hub, const char *key, const uint8_t *rid, size_t rid_len, const uint8_t *msg, size_t len)
+{
+    s_take(hub, rid, rid_len, key, msg, len);
+    s_process_work(hub);
+}
+
+sync_hub_t *
+sync_hub_start(sync_t *sync)
+{
+    sync_hub_t *hub = s_hub_new(sync);
+    const koop_config_t *cfg;
+    char path[PATH_MAX + 32], err[300];
+    int one = 1;
+
+    if (!hub)
+        return NULL;
+    cfg = hub->cfg;
     uv_timer_init(hub->loop, hub->tick);
     hub->tick->data = hub;
     uv_timer_start(hub->tick, s_on_tick, TICK_MS, TICK_MS);
@@ -1610,7 +1669,8 @@ sync_hub_events(sync_hub_t *hub, koop_call_t *call)
     plen = s_ingest_key(key, sizeof key, q->node, q->stream, ss.epoch, 0) - 8;
     wrappers = calloc(max, sizeof *wrappers);
     batch.events = calloc(max, sizeof *batch.events);
-    if (!wrappers || !batch.events) {
+    batch.seqs = calloc(max, sizeof *batch.seqs);
+    if (!wrappers || !batch.events || !batch.seqs) {
         rc = koop_fail(call, INTERNAL_NO_MEMORY, NULL);
         goto done;
     }
@@ -1639,6 +1699,7 @@ sync_hub_events(sync_hub_t *hub, koop_call_t *call)
             break;
         }
         batch.events[n] = wrappers[n]->payload; /* the node's envelope, bytes as received */
+        batch.seqs[n] = koop_be64_get((const unsigned char *)k.mv_data + plen); /* its seq in the node's stream */
         bytes += wrappers[n]->payload.len;
         n++;
         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
@@ -1647,7 +1708,7 @@ sync_hub_events(sync_hub_t *hub, koop_call_t *call)
         rc = koop_call_store_error(call, rc);
         goto done;
     }
-    batch.n_events = n;
+    batch.n_events = batch.n_seqs = n;
     batch.has_last_seq = 1;
     batch.last_seq = ss.last_seq;
     batch.log_id = ss.log_id;
@@ -1659,5 +1720,6 @@ done:
         koop__event__free_unpacked(wrappers[i], NULL);
     free(wrappers);
     free(batch.events);
+    free(batch.seqs);
     return rc;
 }

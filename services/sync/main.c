@@ -97,6 +97,13 @@ static const koop_service_def_t s_sync = {
     .stop = s_stop,
 };
 
+/* The definition, for in-process drivers (tests/fuzz). */
+const koop_service_def_t *
+sync_service_def(void)
+{
+    return &s_sync;
+}
+
 int
 main(int argc, char **argv)
 {

@@ -151,10 +151,22 @@ void sync_uplink_status_free(Koop__Sync__UplinkStatus *st);
 /* ---- hub.c ---- */
 
 sync_hub_t *sync_hub_start(sync_t *sync);
+/* In process (tests, fuzzing): the hub's state over sync->svc's store and
+ * its allow-list (DIR/keys/enrolled), with no socket, timer or down-flow
+ * reader. sync_hub_take handles one message of connection rid from the
+ * enrolled key `key` (Z85) as if it had arrived, and runs its drain (one
+ * write transaction); answers are built and dropped. */
+sync_hub_t *sync_hub_open(sync_t *sync);
+void sync_hub_take(sync_hub_t *hub, const char *key, const uint8_t *rid, size_t rid_len, const uint8_t *msg,
+                   size_t len);
 void sync_hub_stop(sync_hub_t **self_p);
 int sync_hub_status(sync_hub_t *self, koop_call_t *call, Koop__Sync__Status *st);
 void sync_hub_status_free(Koop__Sync__Status *st);
 /* "hub.events": the hub's copy of one node's stream (inner envelopes). */
 int sync_hub_events(sync_hub_t *self, koop_call_t *call);
+
+/* main.c: the service's definition, for in-process drivers (tests/fuzz,
+ * built with main renamed). */
+const koop_service_def_t *sync_service_def(void);
 
 #endif

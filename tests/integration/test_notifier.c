@@ -49,7 +49,8 @@ s_smtp_start(const char *auth)
         execl("/usr/bin/python3", "python3", "tests/support/smtp_server.py", port, maildir, auth, (char *)NULL);
         _exit(127);
     }
-    for (int i = 0; i < 100 && !s_port_open(smtp_port); i++)
+    /* Python and aiosmtpd take seconds to start on a loaded machine */
+    for (int i = 0; i < 400 && !s_port_open(smtp_port); i++)
         kt_sleep_ms(50);
     cr_assert(s_port_open(smtp_port), "the SMTP server did not start");
 }

@@ -220,15 +220,7 @@ s_shared_events(kt_node_t *n, const char *stream)
 static long
 s_seen(kt_node_t *n)
 {
-    kt_run_t r;
-    long seen = -1;
-    kt_ctl(&r, n, "--json", "report", "status", NULL);
-    if (r.code == 0 && json_is_object(r.json))
-        seen = (long)(json_integer_value(json_object_get(r.json, "applied")) +
-                      json_integer_value(json_object_get(r.json, "ignored")) +
-                      json_integer_value(json_object_get(r.json, "rejected")));
-    kt_run_free(&r);
-    return seen;
+    return kt_report_seen(n);
 }
 
 /* Waits until a powiat hub's uplink to the voivodeship is connected with

@@ -18,6 +18,18 @@ Test(text, utf8_and_control_characters)
     cr_assert(koop_text_valid("linia\ndruga", 100));
 }
 
+Test(text, escape_is_printable_and_bounded)
+{
+    char out[40], big[5000];
+    cr_assert_str_eq(koop_text_escape("Jan\x01\\ż", out, sizeof out), "Jan\\x01\\x5c\\xc5\\xbc");
+    memset(big, 'A', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    koop_text_escape(big, out, sizeof out);
+    cr_assert_lt(strlen(out), sizeof out);
+    cr_assert(strstr(out, "...(4999 B)") != NULL, "%s", out);
+    cr_assert_str_eq(koop_text_escape(NULL, out, sizeof out), "");
+}
+
 Test(text, contains_folds_polish_letters)
 {
     cr_assert(koop_text_contains("ŁÓDŹ i okolice", "łódź"));
