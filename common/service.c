@@ -66,6 +66,7 @@ struct koop_service {
     void *user;
     int stopping;
     int events_appended;   /* set by koop_call_emit during a batch */
+    int nested_writes;     /* this run of a batch gives each write a nested txn */
     s_entry *batch;        /* KOOP_SERVICE_BATCH entries */
     size_t nbatch;
     s_parked parked[PARKED_MAX];
@@ -506,6 +507,45 @@ s_recv_one(koop_service_t *s, s_entry *e)
     return 1;
 }
 
+/* A write refused in the batch's own transaction may have written part of
+ * itself before it said no: the whole batch is then run again from the
+ * start with each write in a nested transaction of its own (s_run_writes).
+ * Not an LMDB or errno code. */
+#define S_REDO_NESTED (-0x6b6f6f70)
+
+/* The common case: the write runs straight in the batch's transaction, as
+ * the reads do. LMDB gives every nested transaction its own dirty-page list
+ * (about 2.5 MB allocated, and merged into the parent at its commit), which
+ * was most of a registry write's cost; a write that succeeds needs none. */
+static int
+s_write_direct(s_entry *e, MDB_txn *txn)
+{
+    e->call.txn = txn;
+    if (e->method->fn(&e->call) == KOOP_OK && e->call.status == KOOP_OK)
+        return 0;
+    return e->call.mdb_rc == MDB_MAP_FULL ? MDB_MAP_FULL : S_REDO_NESTED;
+}
+
+/* After a refusal: the write in its own nested transaction, committed into
+ * the batch when it succeeds, aborted when it fails, so a refused request
+ * changes nothing. */
+static int
+s_write_nested(koop_service_t *s, s_entry *e, MDB_txn *txn)
+{
+    MDB_txn *child;
+    int rc;
+    if ((rc = mdb_txn_begin(koop_store_env(s->store), txn, 0, &child)) != 0)
+        return rc;
+    e->call.txn = child;
+    if (e->method->fn(&e->call) == KOOP_OK && e->call.status == KOOP_OK) {
+        if ((rc = mdb_txn_commit(child)) != 0)
+            koop_call_store_error(&e->call, rc);
+    } else {
+        mdb_txn_abort(child);
+    }
+    return e->call.mdb_rc == MDB_MAP_FULL ? MDB_MAP_FULL : 0; /* map full: grow, run the batch again */
+}
+
 static int
 s_run_writes(MDB_txn *txn, void *ctx)
 {
@@ -521,18 +561,8 @@ s_run_writes(MDB_txn *txn, void *ctx)
             e->call.txn = txn;
             e->method->fn(&e->call);
         } else {
-            MDB_txn *child;
-            if ((rc = mdb_txn_begin(koop_store_env(s->store), txn, 0, &child)) != 0)
+            if ((rc = s->nested_writes ? s_write_nested(s, e, txn) : s_write_direct(e, txn)) != 0)
                 return rc;
-            e->call.txn = child;
-            if (e->method->fn(&e->call) == KOOP_OK && e->call.status == KOOP_OK) {
-                if ((rc = mdb_txn_commit(child)) != 0)
-                    koop_call_store_error(&e->call, rc);
-            } else {
-                mdb_txn_abort(child);
-            }
-            if (e->call.mdb_rc == MDB_MAP_FULL)
-                return MDB_MAP_FULL; /* grow and run the whole batch again */
             if (s->def->after_write) {
                 e->call.txn = txn;
                 if ((rc = s->def->after_write(&e->call, txn)) != 0)
@@ -554,7 +584,15 @@ s_execute(koop_service_t *s)
             any_write = 1;
 
     if (any_write) {
+        /* every write straight in the batch's transaction; if one is
+         * refused, nothing of this attempt is kept and the batch runs again
+         * with a nested transaction per write */
+        s->nested_writes = 0;
         rc = koop_store_write(s->store, s_run_writes, s);
+        if (rc == S_REDO_NESTED) {
+            s->nested_writes = 1;
+            rc = koop_store_write(s->store, s_run_writes, s);
+        }
         if (rc != 0) {
             koop_error("batch of %zu: commit failed: %s", s->nbatch, mdb_strerror(rc));
             for (size_t i = 0; i < s->nbatch; i++) {

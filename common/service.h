@@ -8,10 +8,13 @@
  *
  * Group commit. Each time the socket is readable the runtime drains up to
  * KOOP_SERVICE_BATCH requests. If any is a write, the whole batch runs in one
- * LMDB write transaction: each write method runs in its own nested
- * transaction (committed into the batch when it succeeds, aborted when it
- * fails, so a refused request changes nothing), then the batch commits once
- * (one fsync) and only then are the replies sent. A batch that only reads
+ * LMDB write transaction, then commits once (one fsync), and only then are
+ * the replies sent. A refused request changes nothing: the writes first run
+ * straight in the batch's transaction; if one of them fails, that attempt
+ * is aborted whole and the batch runs again with each write in its own
+ * nested transaction (committed into the batch when it succeeds, aborted
+ * when it fails). So a handler must be safe to run again from scratch (as
+ * for a map resize, store.h), and a batch with a refusal costs two runs. A batch that only reads
  * runs in one read transaction. A commit that fails turns every write reply
  * into an INTERNAL error: nothing is acknowledged that is not durable.
  *
