@@ -8,10 +8,12 @@
  * feed does with a batch), without the producers' logs, sockets and the
  * service in between: that is how 10^7 events fit in a short run. They are
  * the SHARED facts of the cases service (and registry records) of one gmina
- * over ten years, 2015-2024: per IPW about 17 events (opened, 2 ZZK members,
+ * over ten years, 2015-2024, made by the fleet simulator's generator
+ * (tools/fleet/facts.h): per IPW 17 events (opened, 2 ZZK members,
  * activated, 2 goals and 2 reviews, 3 tasks added and done, a referral sent
- * and answered, closed), a PZK with members every 2,000 IPWs, households
- * coming back for a second programme now and then.
+ * and answered, closed), a registry event (a PZK with members, or an
+ * institution) every 2,000 IPWs, households coming back for a second
+ * programme now and then.
  *
  *   raw append   koop_log_append of the same payloads into a log (the
  *                producer's side of the outbox), same batch size;
@@ -24,6 +26,7 @@
  * small side tables, so its latency should not grow with the events.
  */
 #include "../services/reporting/reporting.h"
+#include "../tools/fleet/facts.h"
 #include "cases.pb-c.h"
 #include "clock.h"
 #include "log.h"
@@ -38,182 +41,6 @@
 #define S_REPEAT 25
 #define S_RAW_EVENTS 200000
 
-/* ---- generated events ---- */
-
-typedef struct {
-    uint64_t n;         /* events made so far */
-    uint64_t ipws;      /* IPWs started */
-    uint8_t buf[4096];  /* the payload of the current event */
-    size_t len;
-    const char *stream;
-    const char *type;
-    /* the IPW being written: its steps, one event at a time */
-    int step;
-    char ipw[37], hh[37], goal[2][37], task[3][37], ref[37];
-    int32_t opened;     /* day */
-    int outcome;
-} s_gen;
-
-static void
-s_id(char out[37], unsigned kind, uint64_t n)
-{
-    snprintf(out, 37, "%08x-0000-7000-8000-%012llx", kind & 0xfffffffu, (unsigned long long)(n & 0xffffffffffffull));
-}
-
-static void
-s_date(int32_t day, char out[11])
-{
-    rep_day_format(day, out);
-}
-
-static void
-s_pack(s_gen *g, const ProtobufCMessage *m, const char *stream, const char *type)
-{
-    g->len = protobuf_c_message_pack(m, g->buf);
-    g->stream = stream;
-    g->type = type;
-}
-
-/* The next event of the history. Days of 2015-01-01 .. 2024-12-31. */
-static void
-s_next(s_gen *g)
-{
-    static const int32_t first = 16436; /* 2015-01-01 */
-    char d1[11], d2[11];
-    g->n++;
-    if (g->step == 0 && g->ipws % 2000 == 0) {
-        /* a PZK of 12 institutions every 2,000 IPWs (an occasional registry event) */
-        Koop__Reg__Pzk p = KOOP__REG__PZK__INIT;
-        Koop__Reg__PzkMember m[12], *mp[12];
-        char pid[37], inst[12][37];
-        s_id(pid, 2, g->ipws);
-        s_date(first + (int32_t)(g->ipws / 2000 * 97 % 3000), d1);
-        for (int i = 0; i < 12; i++) {
-            koop__reg__pzk_member__init(&m[i]);
-            s_id(inst[i], 1, (g->ipws / 2000 * 5 + (uint64_t)i) % 400); /* shared across PZKs */
-            m[i].institution = inst[i];
-            m[i].joined = d1;
-            mp[i] = &m[i];
-        }
-        p.id = pid;
-        p.formed = d1;
-        p.teryt = "2013032";
-        p.n_members = 12;
-        p.members = mp;
-        g->step = -1; /* the IPW comes next */
-        s_pack(g, &p.base, "registry", "pzk.joined");
-        return;
-    }
-    if (g->step <= 0) {
-        Koop__Cases__IpwFacts f = KOOP__CASES__IPW_FACTS__INIT;
-        uint64_t k = g->ipws++;
-        s_id(g->ipw, 3, k);
-        /* one household in 8 comes back for a second programme */
-        s_id(g->hh, 4, k % 8 == 7 ? k - 7 : k);
-        for (int i = 0; i < 2; i++)
-            s_id(g->goal[i], 5, k * 2 + (uint64_t)i);
-        for (int i = 0; i < 3; i++)
-            s_id(g->task[i], 6, k * 3 + (uint64_t)i);
-        s_id(g->ref, 7, k);
-        g->opened = first + (int32_t)((k * 7919) % 3287);
-        g->outcome = (int)(k % 5 == 4 ? KOOP__CASES__OUTCOME__OUTCOME_NO_SUCCESS : KOOP__CASES__OUTCOME__OUTCOME_SUCCESS);
-        s_date(g->opened, d1);
-        f.ipw = g->ipw;
-        f.household = g->hh;
-        f.opened = d1;
-        f.date = d1;
-        f.has_household_size = 1;
-        f.household_size = 1 + (uint32_t)(k % 5);
-        g->step = 1;
-        s_pack(g, &f.base, "cases", "ipw.opened");
-        return;
-    }
-    switch (g->step++) {
-    case 1:
-    case 2: {
-        Koop__Cases__MemberFacts f = KOOP__CASES__MEMBER_FACTS__INIT;
-        char mid[37];
-        s_id(mid, 9, g->ipws * 2 + (uint64_t)g->step);
-        s_date(g->opened, d1);
-        f.ipw = g->ipw;
-        f.member = mid;
-        f.has_sector = 1;
-        f.sector = (Koop__Reg__Sector)(1 + (g->ipws + (uint64_t)g->step) % 12);
-        f.date = d1;
-        s_pack(g, &f.base, "cases", "ipw.member_added");
-        return;
-    }
-    case 3: {
-        Koop__Cases__IpwFacts f = KOOP__CASES__IPW_FACTS__INIT;
-        s_date(g->opened + 7, d1);
-        f.ipw = g->ipw;
-        f.household = g->hh;
-        f.date = d1;
-        s_pack(g, &f.base, "cases", "ipw.activated");
-        return;
-    }
-    case 4:
-    case 5:
-    case 6:
-    case 7: {
-        Koop__Cases__GoalFacts f = KOOP__CASES__GOAL_FACTS__INIT;
-        int i = (g->step - 5) % 2, scaled = g->step > 6;
-        s_date(g->opened + (scaled ? 90 + 30 * i : 7), d1);
-        f.goal = g->goal[i];
-        f.ipw = g->ipw;
-        f.has_area = f.has_baseline = 1;
-        f.area = (Koop__Cases__Area)(1 + (g->ipws + (uint64_t)i) % 10);
-        f.baseline = 3;
-        f.has_value = scaled;
-        f.value = 3 + (int)(g->ipws % 5);
-        f.date = d1;
-        s_pack(g, &f.base, "cases", scaled ? "goal.scaled" : "goal.added");
-        return;
-    }
-    case 8:
-    case 9:
-    case 10:
-    case 11:
-    case 12:
-    case 13: {
-        Koop__Cases__TaskFacts f = KOOP__CASES__TASK_FACTS__INIT;
-        int i = (g->step - 9) % 3, done = g->step > 11;
-        s_date(g->opened + 30 + 20 * i, d1);            /* due */
-        s_date(g->opened + (done ? 25 + 27 * i : 8), d2); /* the step's day: two of three late */
-        f.task = g->task[i];
-        f.ipw = g->ipw;
-        f.due = d1;
-        f.date = d2;
-        f.has_owner_sector = 1;
-        f.owner_sector = (Koop__Reg__Sector)(1 + (g->ipws + (uint64_t)i) % 12);
-        s_pack(g, &f.base, "cases", done ? "task.done" : "task.added");
-        return;
-    }
-    case 14:
-    case 15: {
-        Koop__Cases__ReferralFacts f = KOOP__CASES__REFERRAL_FACTS__INIT;
-        s_date(g->opened + (g->step == 15 ? 20 : 20 + (int32_t)(g->ipws % 14)), d1);
-        f.referral = g->ref;
-        f.ipw = g->ipw;
-        f.date = d1;
-        s_pack(g, &f.base, "cases", g->step == 15 ? "referral.sent" : "referral.accepted");
-        return;
-    }
-    default: {
-        Koop__Cases__IpwFacts f = KOOP__CASES__IPW_FACTS__INIT;
-        s_date(g->opened + 300 + (int32_t)(g->ipws % 90), d1);
-        f.ipw = g->ipw;
-        f.household = g->hh;
-        f.date = d1;
-        f.has_outcome = 1;
-        f.outcome = (Koop__Cases__Outcome)g->outcome;
-        g->step = 0;
-        s_pack(g, &f.base, "cases", "ipw.closed");
-        return;
-    }
-    }
-}
-
 /* ---- stores ---- */
 
 typedef struct {
@@ -221,7 +48,7 @@ typedef struct {
     koop_store_t *store;
     rep_proj_t *proj;
     koop_log_t *log;
-    s_gen gen;
+    fleet_facts_t gen;
     uint64_t target;
     uint64_t done;
     uint64_t batch;     /* events per write transaction */
@@ -274,7 +101,7 @@ s_close(s_bench *b)
  * makes the same events again. */
 typedef struct {
     s_bench *b;
-    s_gen start;
+    fleet_facts_t start;
     uint64_t count;
 } s_batch;
 
@@ -282,12 +109,12 @@ static int
 s_apply_batch(MDB_txn *txn, void *ctx)
 {
     s_batch *bt = ctx;
-    s_gen *g = &bt->b->gen;
+    fleet_facts_t *g = &bt->b->gen;
     int rc = 0;
     *g = bt->start;
     for (uint64_t i = 0; i < bt->count && rc == 0; i++) {
         Koop__Event ev = KOOP__EVENT__INIT;
-        s_next(g);
+        fleet_facts_next(g);
         ev.node = "gmina-2013032";
         ev.stream = (char *)g->stream;
         ev.has_seq = ev.has_scope = ev.has_payload = 1;
@@ -372,6 +199,9 @@ bench_reporting(void)
 
     memset(&raw, 0, sizeof raw);
     memset(&proj, 0, sizeof proj);
+    /* one gmina, IPWs opened over 2015-01-01 .. 2023-12-31, a registry event every 2,000 IPWs */
+    fleet_facts_init(&raw.gen, 0, "2013032", 16436, 3287, 2000);
+    proj.gen = raw.gen;
     printf("reporting: report latency against history length; projection ingest vs raw LMDB append\n");
     fflush(stdout);
 
