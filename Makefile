@@ -91,7 +91,10 @@ REP_LIB_C := $(filter-out services/reporting/main.c,$(wildcard services/reportin
 # the hub's session table is unit-tested in process; the fleet simulator
 # speaks the link with the sync service's own framing (wire.c)
 SYNC_LIB_C := services/sync/sessions.c services/sync/wire.c
-TEST_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(TEST_C) $(REP_LIB_C) $(SYNC_LIB_C))
+# the fleet simulator drives real hubs in tests too (and its event generator
+# feeds the projection's tests)
+FLEET_C   := $(wildcard tools/fleet/*.c)
+TEST_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(TEST_C) $(REP_LIB_C) $(SYNC_LIB_C) $(FLEET_C))
 TEST_BIN  := $(BUILD)/tests/koop-tests
 
 $(TEST_BIN): $(TEST_OBJS) $(LIBKOOP)
@@ -125,10 +128,7 @@ bench-scale: all
 	$(MAKE) -s $(BUILD)/bench/koop-bench
 	KOOP_BIN=$(abspath $(BIN)) $(BUILD)/bench/koop-bench scale
 
-# the fleet simulator (tools/fleet): simulated gmina uplinks for bench-scale,
-# and the generator of a gmina's SHARED events the reporting bench uses too
-FLEET_C   := $(wildcard tools/fleet/*.c)
-
+# bench-scale's simulated gminas and the reporting bench's events: tools/fleet
 $(BUILD)/bench/koop-bench: $(patsubst %.c,$(BUILD)/%.o,$(wildcard bench/*.c) $(REP_LIB_C) $(FLEET_C) $(SYNC_LIB_C)) $(LIBKOOP)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

@@ -199,6 +199,8 @@ s_apply_batch(MDB_txn *txn, void *ctx)
     int rc;
 
     a->gap = 0;
+    if (f->opts.batch_begin && (rc = f->opts.batch_begin(txn, f->opts.ctx)) != 0)
+        return rc;
     for (size_t i = 0; i < a->batch->n_events; i++) {
         Koop__Event *ev = koop__event__unpack(NULL, a->batch->events[i].len, a->batch->events[i].data);
         if (!ev)
@@ -215,6 +217,8 @@ s_apply_batch(MDB_txn *txn, void *ctx)
         if (rc != 0)
             return rc;
     }
+    if (f->opts.batch_end && (rc = f->opts.batch_end(txn, f->opts.ctx)) != 0)
+        return rc;
     if (idlen >= 64)
         return EINVAL;
     koop_be64_put(val, pos);

@@ -32,6 +32,10 @@ typedef struct koop_feed koop_feed_t;
 typedef int (*koop_feed_apply_fn)(MDB_txn *txn, const Koop__Event *event, void *ctx);
 /* Called after a batch committed (e.g. to answer the consumer's own parked fetches). */
 typedef void (*koop_feed_committed_fn)(void *ctx);
+/* Called in the batch's transaction before its first event and after its
+ * last (before the cursor moves): a consumer that holds changes for the
+ * whole batch writes them at the end. An error aborts the batch. */
+typedef int (*koop_feed_batch_fn)(MDB_txn *txn, void *ctx);
 
 typedef struct {
     uv_loop_t *loop;
@@ -44,6 +48,8 @@ typedef struct {
     uint32_t batch_max;        /* 0 = 1000 */
     uint32_t wait_ms;          /* long-poll wait; 0 = 1000 */
     koop_feed_apply_fn apply;
+    koop_feed_batch_fn batch_begin;   /* may be NULL */
+    koop_feed_batch_fn batch_end;     /* may be NULL */
     koop_feed_committed_fn committed;
     void *ctx;
 } koop_feed_opts_t;

@@ -315,11 +315,34 @@ koop_log_count_shared_after(koop_log_t *self, MDB_txn *txn, uint64_t after, uint
     return 0;
 }
 
+/* Moves the log cursor lc to key k: a few steps forward when k follows
+ * closely (SHARED events of a log are mostly next to each other or one
+ * LOCAL event apart), a search from the root otherwise. */
+static int
+s_log_seek(MDB_cursor *lc, int positioned, const MDB_val *k, MDB_val *v)
+{
+    MDB_val lk;
+    int rc;
+    for (int step = 0; positioned && step < 4; step++) {
+        if ((rc = mdb_cursor_get(lc, &lk, v, MDB_NEXT)) != 0)
+            break;
+        if (lk.mv_size == 8) {
+            int c = memcmp(lk.mv_data, k->mv_data, 8);
+            if (c == 0)
+                return 0;
+            if (c > 0)
+                break;
+        }
+    }
+    lk = *k;
+    return mdb_cursor_get(lc, &lk, v, MDB_SET_KEY);
+}
+
 int
 koop_log_read(koop_log_t *self, MDB_txn *txn, uint64_t after, uint32_t max, int shared_only,
               koop_log_visit_fn visit, void *ctx)
 {
-    MDB_cursor *cur;
+    MDB_cursor *cur, *lc = NULL;
     unsigned char key[8];
     MDB_val k = {8, key}, v;
     uint32_t n = 0;
@@ -330,19 +353,25 @@ koop_log_read(koop_log_t *self, MDB_txn *txn, uint64_t after, uint32_t max, int 
     koop_be64_put(key, after + 1);
     if ((rc = mdb_cursor_open(txn, shared_only ? self->dbi_shared : self->dbi_log, &cur)) != 0)
         return rc;
+    if (shared_only && (rc = mdb_cursor_open(txn, self->dbi_log, &lc)) != 0) {
+        mdb_cursor_close(cur);
+        return rc;
+    }
     rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
     while (rc == 0 && n < max) {
-        if (shared_only && (rc = mdb_get(txn, self->dbi_log, &k, &v)) != 0)
-            break;
         if (k.mv_size != 8) {
             rc = MDB_CORRUPTED;
             break;
         }
+        if (shared_only && (rc = s_log_seek(lc, n > 0, &k, &v)) != 0)
+            break;
         if ((rc = visit(koop_be64_get(k.mv_data), v.mv_data, v.mv_size, ctx)) != 0)
             break;
         n++;
         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
+    if (lc)
+        mdb_cursor_close(lc);
     mdb_cursor_close(cur);
     return rc == MDB_NOTFOUND ? 0 : rc;
 }

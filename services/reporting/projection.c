@@ -73,6 +73,15 @@ const char *const rep_tables[] = {
     NULL,
 };
 
+/* A month row held during a batch. */
+typedef struct {
+    uint64_t key;    /* unit << 16 | month; 0: free (units start at 1) */
+    int existed;     /* it was in the table when the batch first read it */
+    rep_month_t row;
+} s_mrow;
+
+#define S_ROWS_CAP 2048 /* slots; written back when half are used */
+
 struct rep_proj {
     koop_store_t *store;
     rep_self_t self;
@@ -82,6 +91,13 @@ struct rep_proj {
     MDB_dbi open_due, answer, category, verified;
     rep_acc_t acc;   /* one event's pending counter changes */
     uint64_t warned; /* rejected events logged so far (rate limit) */
+    /* a batch (rep_apply_begin .. rep_apply_end, in one write txn): the
+     * month rows and the stats its events change, kept here and written
+     * once at its end */
+    MDB_txn *batch_txn;
+    s_mrow *rows;     /* open addressing by (unit, month), S_ROWS_CAP slots */
+    size_t nrows;
+    rep_stats_t stats;
 };
 
 /* ---- calendar ---- */
@@ -250,7 +266,12 @@ s_meta_get(MDB_txn *txn, MDB_dbi dbi, const char *key, void *out, size_t size)
 int
 rep_proj_stats(rep_proj_t *p, MDB_txn *txn, rep_stats_t *out)
 {
-    int rc = s_meta_get(txn, p->meta, "stats", out, sizeof *out);
+    int rc;
+    if (p->batch_txn && p->batch_txn == txn) {
+        *out = p->stats;
+        return 0;
+    }
+    rc = s_meta_get(txn, p->meta, "stats", out, sizeof *out);
     if (rc == MDB_NOTFOUND) {
         memset(out, 0, sizeof *out);
         return 0;
@@ -260,16 +281,24 @@ rep_proj_stats(rep_proj_t *p, MDB_txn *txn, rep_stats_t *out)
 
 /* ---- month counters and the accumulator ---- */
 
-int
-rep_month_get(rep_proj_t *p, MDB_txn *txn, uint32_t unit, uint16_t month, rep_month_t *out)
+static void
+s_month_key(unsigned char key[6], uint32_t unit, uint16_t month)
+{
+    s_be32(key, unit);
+    key[4] = (unsigned char)(month >> 8);
+    key[5] = (unsigned char)month;
+}
+
+/* The table's row (zeros when none); *existed says whether there was one. */
+static int
+s_month_read(rep_proj_t *p, MDB_txn *txn, uint32_t unit, uint16_t month, rep_month_t *out, int *existed)
 {
     unsigned char key[6];
     MDB_val k = {sizeof key, key}, v;
     int rc;
-    s_be32(key, unit);
-    key[4] = (unsigned char)(month >> 8);
-    key[5] = (unsigned char)month;
+    s_month_key(key, unit, month);
     memset(out, 0, sizeof *out);
+    *existed = 0;
     rc = mdb_get(txn, p->month, &k, &v);
     if (rc == MDB_NOTFOUND)
         return 0;
@@ -278,21 +307,130 @@ rep_month_get(rep_proj_t *p, MDB_txn *txn, uint32_t unit, uint16_t month, rep_mo
     if (v.mv_size != sizeof *out)
         return MDB_CORRUPTED;
     memcpy(out, v.mv_data, sizeof *out);
+    *existed = 1;
     return 0;
+}
+
+/* Writes a row back: put, or delete when every counter is 0 again. */
+static int
+s_month_write(rep_proj_t *p, MDB_txn *txn, uint32_t unit, uint16_t month, const rep_month_t *rec, int existed)
+{
+    unsigned char key[6];
+    MDB_val k = {sizeof key, key}, v = {sizeof *rec, (void *)rec};
+    int nonzero = 0;
+    for (int f = 0; f < REP_F_COUNT && !nonzero; f++)
+        nonzero = rec->v[f] != 0;
+    s_month_key(key, unit, month);
+    if (!nonzero)
+        return existed ? mdb_del(txn, p->month, &k, NULL) : 0;
+    return mdb_put(txn, p->month, &k, &v, 0);
+}
+
+/* The batch's slot of (unit, month), or NULL when it holds none. */
+static s_mrow *
+s_mrow_find(rep_proj_t *p, uint64_t key)
+{
+    for (size_t i = (size_t)(key * 0x9e3779b97f4a7c15ull >> 53) & (S_ROWS_CAP - 1);; i = (i + 1) & (S_ROWS_CAP - 1)) {
+        if (p->rows[i].key == key || p->rows[i].key == 0)
+            return &p->rows[i];
+    }
+}
+
+/* Writes every row the batch holds and forgets them. */
+static int
+s_mrows_write_back(rep_proj_t *p, MDB_txn *txn)
+{
+    int rc = 0;
+    for (size_t i = 0; i < S_ROWS_CAP && rc == 0; i++)
+        if (p->rows[i].key)
+            rc = s_month_write(p, txn, (uint32_t)(p->rows[i].key >> 16), (uint16_t)p->rows[i].key, &p->rows[i].row,
+                               p->rows[i].existed);
+    memset(p->rows, 0, S_ROWS_CAP * sizeof *p->rows);
+    p->nrows = 0;
+    return rc;
+}
+
+/* The batch's row of (unit, month), read from the table on first use. */
+static int
+s_mrow_get(rep_proj_t *p, MDB_txn *txn, uint32_t unit, uint16_t month, s_mrow **out)
+{
+    uint64_t key = (uint64_t)unit << 16 | month;
+    s_mrow *r = s_mrow_find(p, key);
+    int rc;
+    if (r->key == 0) {
+        if (p->nrows >= S_ROWS_CAP / 2) {
+            if ((rc = s_mrows_write_back(p, txn)) != 0)
+                return rc;
+            r = s_mrow_find(p, key);
+        }
+        if ((rc = s_month_read(p, txn, unit, month, &r->row, &r->existed)) != 0)
+            return rc;
+        r->key = key;
+        p->nrows++;
+    }
+    *out = r;
+    return 0;
+}
+
+static int
+s_in_batch(const rep_proj_t *p, MDB_txn *txn)
+{
+    return p->batch_txn && p->batch_txn == txn;
+}
+
+int
+rep_month_get(rep_proj_t *p, MDB_txn *txn, uint32_t unit, uint16_t month, rep_month_t *out)
+{
+    int existed;
+    if (s_in_batch(p, txn)) {
+        s_mrow *r = s_mrow_find(p, (uint64_t)unit << 16 | month);
+        if (r->key) {
+            *out = r->row;
+            return 0;
+        }
+    }
+    return s_month_read(p, txn, unit, month, out, &existed);
+}
+
+int
+rep_apply_begin(MDB_txn *txn, void *ctx)
+{
+    rep_proj_t *p = ctx;
+    int rc;
+    p->batch_txn = NULL;
+    memset(p->rows, 0, S_ROWS_CAP * sizeof *p->rows);
+    p->nrows = 0;
+    if ((rc = rep_proj_stats(p, txn, &p->stats)) != 0)
+        return rc;
+    p->batch_txn = txn;
+    return 0;
+}
+
+int
+rep_apply_end(MDB_txn *txn, void *ctx)
+{
+    rep_proj_t *p = ctx;
+    int rc;
+    if (!s_in_batch(p, txn))
+        return 0;
+    rc = s_mrows_write_back(p, txn);
+    if (rc == 0)
+        rc = koop_store_put_str(txn, p->meta, "stats", &p->stats, sizeof p->stats);
+    p->batch_txn = NULL;
+    return rc;
 }
 
 int
 rep_acc_flush(rep_proj_t *p, MDB_txn *txn, rep_acc_t *acc)
 {
-    int rc = 0;
+    int rc = 0, batch = s_in_batch(p, txn);
     /* entries of one (unit, month) are gathered by a pass per first-seen pair */
     for (int i = 0; i < acc->n && rc == 0; i++) {
         uint32_t unit = acc->d[i].unit;
         uint16_t month = acc->d[i].month;
-        rep_month_t rec;
-        unsigned char key[6];
-        MDB_val k = {sizeof key, key}, v;
-        int any = 0, existed, nonzero = 0;
+        rep_month_t own, *rec = &own;
+        s_mrow *row = NULL;
+        int any = 0, existed = 0;
         if (acc->d[i].field == UINT16_MAX)
             continue; /* already written with an earlier entry */
         for (int j = i; j < acc->n; j++)
@@ -305,28 +443,20 @@ rep_acc_flush(rep_proj_t *p, MDB_txn *txn, rep_acc_t *acc)
                     acc->d[j].field = UINT16_MAX;
             continue;
         }
-        if ((rc = rep_month_get(p, txn, unit, month, &rec)) != 0)
+        if (batch) {
+            if ((rc = s_mrow_get(p, txn, unit, month, &row)) != 0)
+                break;
+            rec = &row->row;
+        } else if ((rc = s_month_read(p, txn, unit, month, &own, &existed)) != 0) {
             break;
-        existed = 0;
-        for (int f = 0; f < REP_F_COUNT && !existed; f++)
-            existed = rec.v[f] != 0;
+        }
         for (int j = i; j < acc->n; j++)
             if (acc->d[j].field != UINT16_MAX && acc->d[j].unit == unit && acc->d[j].month == month) {
-                rec.v[acc->d[j].field] += acc->d[j].delta;
+                rec->v[acc->d[j].field] += acc->d[j].delta;
                 acc->d[j].field = UINT16_MAX;
             }
-        for (int f = 0; f < REP_F_COUNT && !nonzero; f++)
-            nonzero = rec.v[f] != 0;
-        s_be32(key, unit);
-        key[4] = (unsigned char)(month >> 8);
-        key[5] = (unsigned char)month;
-        if (!nonzero) {
-            rc = existed ? mdb_del(txn, p->month, &k, NULL) : 0;
-        } else {
-            v.mv_size = sizeof rec;
-            v.mv_data = &rec;
-            rc = mdb_put(txn, p->month, &k, &v, 0);
-        }
+        if (!batch)
+            rc = s_month_write(p, txn, unit, month, &own, existed);
     }
     acc->n = 0;
     return rc;
@@ -537,8 +667,10 @@ rep_proj_new(rep_proj_t **out, koop_store_t *store, const rep_self_t *self)
 {
     rep_proj_t *p = calloc(1, sizeof *p);
     *out = NULL;
-    if (!p)
+    if (!p || !(p->rows = calloc(S_ROWS_CAP, sizeof *p->rows))) {
+        free(p);
         return -ENOMEM;
+    }
     p->store = store;
     p->self = *self;
     p->month = koop_store_dbi(store, "month");
@@ -567,6 +699,7 @@ rep_proj_destroy(rep_proj_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
+    free((*self_p)->rows);
     free(*self_p);
     *self_p = NULL;
 }
@@ -1564,17 +1697,17 @@ s_chain(rep_proj_t *p, MDB_txn *txn, const char *const *nodes, int n, rep_chain_
 static int
 s_count(rep_proj_t *p, MDB_txn *txn, int verdict)
 {
-    rep_stats_t st;
-    int rc = rep_proj_stats(p, txn, &st);
-    if (rc != 0)
+    rep_stats_t own, *st = s_in_batch(p, txn) ? &p->stats : &own;
+    int rc;
+    if (st == &own && (rc = rep_proj_stats(p, txn, &own)) != 0)
         return rc;
     if (verdict == S_APPLIED)
-        st.applied++;
+        st->applied++;
     else if (verdict == S_IGNORED)
-        st.ignored++;
+        st->ignored++;
     else
-        st.rejected++;
-    return koop_store_put_str(txn, p->meta, "stats", &st, sizeof st);
+        st->rejected++;
+    return st == &own ? koop_store_put_str(txn, p->meta, "stats", &own, sizeof own) : 0;
 }
 
 int

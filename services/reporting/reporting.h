@@ -143,6 +143,14 @@ int rep_proj_reset(rep_proj_t *p, MDB_txn *txn, uint64_t *dropped);
  * not stop the feed); only storage errors are returned (the batch is then
  * aborted and fetched again). */
 int rep_apply(MDB_txn *txn, const Koop__Event *event, void *ctx);
+/* A batch of rep_apply calls in one write txn (koop_feed_batch_fn): between
+ * begin and end the month rows and the stats the events change are held in
+ * memory and written once at the end (and whenever more than 1,024 rows are
+ * held), instead of a read and a write per event. Without begin, rep_apply
+ * writes through at once. end must run before the txn commits; a txn that
+ * is aborted needs nothing (the next begin forgets what was held). */
+int rep_apply_begin(MDB_txn *txn, void *ctx);
+int rep_apply_end(MDB_txn *txn, void *ctx);
 
 typedef struct {
     uint64_t applied, ignored, rejected;
