@@ -236,24 +236,33 @@ s_cmp_u64(const void *a, const void *b)
 static double
 s_latency(s_bench *b, int evaluation, const char *from, const char *to, double *ipw_opened)
 {
-    uint64_t t[S_REPEAT];
+    /* KOOP_BENCH_REP_REPEAT: more runs (to profile the reports) */
+    int repeat = getenv("KOOP_BENCH_REP_REPEAT") ? atoi(getenv("KOOP_BENCH_REP_REPEAT")) : S_REPEAT;
+    uint64_t *t;
     Koop__Rep__ReportQuery q = KOOP__REP__REPORT_QUERY__INIT;
     q.from = (char *)from;
     q.to = (char *)to;
     q.as_of = "2025-06-30";
-    for (int i = 0; i < S_REPEAT; i++) {
+    if (repeat < 1)
+        repeat = S_REPEAT;
+    if (!(t = calloc((size_t)repeat, sizeof *t)))
+        return -1;
+    for (int i = 0; i < repeat; i++) {
         Koop__Rep__Report *r = NULL;
         MDB_txn *txn;
         char err[300];
         uint64_t t0 = koop_clock_mono_us();
         int st;
-        if (koop_store_read(b->store, &txn) != 0)
+        if (koop_store_read(b->store, &txn) != 0) {
+            free(t);
             return -1;
+        }
         st = rep_report(b->proj, txn, &q, evaluation, &r, err, sizeof err);
         mdb_txn_abort(txn);
         t[i] = koop_clock_mono_us() - t0;
         if (st != 0) {
             fprintf(stderr, "bench_reporting: report failed: %s\n", err);
+            free(t);
             return -1;
         }
         for (size_t f = 0; ipw_opened && f < r->n_figures; f++)
@@ -261,14 +270,19 @@ s_latency(s_bench *b, int evaluation, const char *from, const char *to, double *
                 *ipw_opened = r->figures[f]->value;
         rep_report_free(&r);
     }
-    qsort(t, S_REPEAT, sizeof t[0], s_cmp_u64);
-    return (double)t[S_REPEAT / 2];
+    qsort(t, (size_t)repeat, sizeof t[0], s_cmp_u64);
+    {
+        double median = (double)t[repeat / 2];
+        free(t);
+        return median;
+    }
 }
 
 int
 bench_reporting(void)
 {
-    static const uint64_t sizes[] = {1000, 100000, 10000000};
+    /* KOOP_BENCH_REP_MAX: the largest history (default 10^7; smaller to profile) */
+    uint64_t sizes[] = {1000, 100000, getenv("KOOP_BENCH_REP_MAX") ? strtoull(getenv("KOOP_BENCH_REP_MAX"), NULL, 10) : 10000000};
     s_bench raw, proj;
     double raw_rate, ingest_rate = 0, build_rate = 0, lat[3][3], opened[3];
     uint64_t t_start = koop_clock_mono_us();

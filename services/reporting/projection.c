@@ -15,8 +15,12 @@
  *
  * TABLES (keys big-endian; U = unit number u32; M = month u16, see
  * reporting.h; D = day i32 biased to sort; ID = a 36-char UUID):
- *   month     U M            -> rep_month_t: counters of the month;
- *                               M = REP_MONTH_NOW: the list of services today
+ *   month     U N            -> rep_month_t: a Fenwick tree over the months
+ *                               (node N = 1..REP_FEN holds the sum of months
+ *                               N - (N & -N) .. N - 1), so a report reads
+ *                               the counters of any span of months in at
+ *                               most 2 x 12 rows, whatever the history;
+ *                               N = REP_MONTH_NOW: the list of services today
  *   unit      node id        -> rep_unit_t (number, parent, hub flag, TERYT)
  *   unit_no   U              -> node id
  *   cov       kind ID U      -> coverage of a distinct entity (coverage.c)
@@ -65,7 +69,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define REP_FORMAT 3u
+#define REP_FORMAT 4u
 
 const char *const rep_tables[] = {
     "month", "unit", "unit_no", "cov", "cov_src", "cov_gap", "open_due", "answer", "category", "verified",
@@ -96,6 +100,7 @@ struct rep_proj {
      * once at its end */
     MDB_txn *batch_txn;
     s_mrow *rows;     /* open addressing by (unit, month), S_ROWS_CAP slots */
+    uint32_t *used;   /* the slots in use, S_ROWS_CAP / 2 at most */
     size_t nrows;
     rep_stats_t stats;
 };
@@ -341,11 +346,12 @@ static int
 s_mrows_write_back(rep_proj_t *p, MDB_txn *txn)
 {
     int rc = 0;
-    for (size_t i = 0; i < S_ROWS_CAP && rc == 0; i++)
-        if (p->rows[i].key)
-            rc = s_month_write(p, txn, (uint32_t)(p->rows[i].key >> 16), (uint16_t)p->rows[i].key, &p->rows[i].row,
-                               p->rows[i].existed);
-    memset(p->rows, 0, S_ROWS_CAP * sizeof *p->rows);
+    for (size_t i = 0; i < p->nrows; i++) {
+        s_mrow *r = &p->rows[p->used[i]];
+        if (rc == 0)
+            rc = s_month_write(p, txn, (uint32_t)(r->key >> 16), (uint16_t)r->key, &r->row, r->existed);
+        r->key = 0;
+    }
     p->nrows = 0;
     return rc;
 }
@@ -366,7 +372,7 @@ s_mrow_get(rep_proj_t *p, MDB_txn *txn, uint32_t unit, uint16_t month, s_mrow **
         if ((rc = s_month_read(p, txn, unit, month, &r->row, &r->existed)) != 0)
             return rc;
         r->key = key;
-        p->nrows++;
+        p->used[p->nrows++] = (uint32_t)(r - p->rows);
     }
     *out = r;
     return 0;
@@ -398,7 +404,8 @@ rep_apply_begin(MDB_txn *txn, void *ctx)
     rep_proj_t *p = ctx;
     int rc;
     p->batch_txn = NULL;
-    memset(p->rows, 0, S_ROWS_CAP * sizeof *p->rows);
+    for (size_t i = 0; i < p->nrows; i++) /* what an aborted batch left */
+        p->rows[p->used[i]].key = 0;
     p->nrows = 0;
     if ((rc = rep_proj_stats(p, txn, &p->stats)) != 0)
         return rc;
@@ -420,46 +427,77 @@ rep_apply_end(MDB_txn *txn, void *ctx)
     return rc;
 }
 
+/* Adds the deltas d[0..n) (field, delta) to the stored row (unit, key): in
+ * the batch's rows during a batch, straight to the table otherwise. */
+static int
+s_row_add(rep_proj_t *p, MDB_txn *txn, uint32_t unit, uint16_t key, const uint16_t *field, const int64_t *delta,
+          int n)
+{
+    rep_month_t own, *rec = &own;
+    s_mrow *row;
+    int rc, existed = 0, batch = s_in_batch(p, txn);
+    if (batch) {
+        if ((rc = s_mrow_get(p, txn, unit, key, &row)) != 0)
+            return rc;
+        rec = &row->row;
+    } else if ((rc = s_month_read(p, txn, unit, key, &own, &existed)) != 0) {
+        return rc;
+    }
+    for (int j = 0; j < n; j++)
+        rec->v[field[j]] += delta[j];
+    return batch ? 0 : s_month_write(p, txn, unit, key, &own, existed);
+}
+
 int
 rep_acc_flush(rep_proj_t *p, MDB_txn *txn, rep_acc_t *acc)
 {
-    int rc = 0, batch = s_in_batch(p, txn);
+    uint16_t field[REP_ACC_MAX];
+    int64_t delta[REP_ACC_MAX];
+    int rc = 0;
     /* entries of one (unit, month) are gathered by a pass per first-seen pair */
     for (int i = 0; i < acc->n && rc == 0; i++) {
         uint32_t unit = acc->d[i].unit;
         uint16_t month = acc->d[i].month;
-        rep_month_t own, *rec = &own;
-        s_mrow *row = NULL;
-        int any = 0, existed = 0;
+        int n = 0;
         if (acc->d[i].field == UINT16_MAX)
             continue; /* already written with an earlier entry */
         for (int j = i; j < acc->n; j++)
-            if (acc->d[j].field != UINT16_MAX && acc->d[j].unit == unit && acc->d[j].month == month &&
-                acc->d[j].delta != 0)
-                any = 1;
-        if (!any) {
-            for (int j = i; j < acc->n; j++)
-                if (acc->d[j].unit == unit && acc->d[j].month == month)
-                    acc->d[j].field = UINT16_MAX;
-            continue;
-        }
-        if (batch) {
-            if ((rc = s_mrow_get(p, txn, unit, month, &row)) != 0)
-                break;
-            rec = &row->row;
-        } else if ((rc = s_month_read(p, txn, unit, month, &own, &existed)) != 0) {
-            break;
-        }
-        for (int j = i; j < acc->n; j++)
             if (acc->d[j].field != UINT16_MAX && acc->d[j].unit == unit && acc->d[j].month == month) {
-                rec->v[acc->d[j].field] += acc->d[j].delta;
+                if (acc->d[j].delta != 0) {
+                    field[n] = acc->d[j].field;
+                    delta[n++] = acc->d[j].delta;
+                }
                 acc->d[j].field = UINT16_MAX;
             }
-        if (!batch)
-            rc = s_month_write(p, txn, unit, month, &own, existed);
+        if (n == 0)
+            continue;
+        if (month == REP_MONTH_NOW) {
+            rc = s_row_add(p, txn, unit, month, field, delta, n);
+            continue;
+        }
+        /* a calendar month: into every Fenwick node that covers it */
+        for (unsigned node = (unsigned)month + 1; node <= REP_FEN && rc == 0; node += node & -node)
+            rc = s_row_add(p, txn, unit, (uint16_t)node, field, delta, n);
     }
     acc->n = 0;
     return rc;
+}
+
+int
+rep_month_prefix(rep_proj_t *p, MDB_txn *txn, uint32_t unit, int month, rep_month_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (month >= REP_MONTHS)
+        month = REP_MONTHS - 1;
+    for (unsigned node = month < 0 ? 0 : (unsigned)month + 1; node > 0; node -= node & -node) {
+        rep_month_t rec;
+        int rc = rep_month_get(p, txn, unit, (uint16_t)node, &rec);
+        if (rc != 0)
+            return rc;
+        for (int f = 0; f < REP_F_COUNT; f++)
+            out->v[f] += rec.v[f];
+    }
+    return 0;
 }
 
 int
@@ -667,7 +705,9 @@ rep_proj_new(rep_proj_t **out, koop_store_t *store, const rep_self_t *self)
 {
     rep_proj_t *p = calloc(1, sizeof *p);
     *out = NULL;
-    if (!p || !(p->rows = calloc(S_ROWS_CAP, sizeof *p->rows))) {
+    if (!p || !(p->rows = calloc(S_ROWS_CAP, sizeof *p->rows)) || !(p->used = calloc(S_ROWS_CAP / 2, sizeof *p->used))) {
+        if (p)
+            free(p->rows);
         free(p);
         return -ENOMEM;
     }
@@ -700,6 +740,7 @@ rep_proj_destroy(rep_proj_t **self_p)
     if (!self_p || !*self_p)
         return;
     free((*self_p)->rows);
+    free((*self_p)->used);
     free(*self_p);
     *self_p = NULL;
 }

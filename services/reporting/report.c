@@ -295,87 +295,59 @@ s_open_due(rep_proj_t *p, MDB_txn *txn, uint32_t unit, int32_t from, int32_t to,
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+/* The counters of unit before, in and up to the end of months m1..m2, and
+ * the open tasks due in the period that are overdue on day t: from the
+ * Fenwick tree of the month table (projection.c), a few rows whatever the
+ * length of the history. */
 static int
 s_read_months(rep_proj_t *p, MDB_txn *txn, uint32_t unit, uint16_t m1, uint16_t m2, int32_t t, s_sums *s)
 {
-    unsigned char key[6];
-    MDB_cursor *cur;
-    MDB_val k = {sizeof key, key}, v;
+    rep_month_t before, cum, due, now;
+    uint16_t mt = rep_month_of(t);
     int rc;
 
     memset(s, 0, sizeof *s);
-    key[0] = (unsigned char)(unit >> 24);
-    key[1] = (unsigned char)(unit >> 16);
-    key[2] = (unsigned char)(unit >> 8);
-    key[3] = (unsigned char)unit;
-    key[4] = key[5] = 0;
-    if ((rc = mdb_cursor_open(txn, rep_dbi(p, "month"), &cur)) != 0)
+    if ((rc = rep_month_prefix(p, txn, unit, (int)m1 - 1, &before)) != 0 ||
+        (rc = rep_month_prefix(p, txn, unit, m2, &cum)) != 0)
         return rc;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        const unsigned char *kb = k.mv_data;
-        rep_month_t rec;
-        uint16_t month;
-        if (k.mv_size != 6 || memcmp(kb, key, 4) != 0)
-            break;
-        month = (uint16_t)(kb[4] << 8 | kb[5]);
-        if (month > m2)
-            break;
-        if (v.mv_size != sizeof rec) {
-            rc = MDB_CORRUPTED;
-            break;
-        }
-        memcpy(&rec, v.mv_data, sizeof rec);
-        for (int f = 0; f < REP_F_COUNT; f++) {
-            s->cum[f] += rec.v[f];
-            if (month < m1)
-                s->before[f] += rec.v[f];
-        }
-        if (month < m1)
-            continue;
-        /* open tasks due in the period are overdue when due before T */
-        if (rep_month_last(month) < t) {
-            for (int sct = 0; sct < REP_SECTORS; sct++)
-                s->overdue[sct] += rec.v[REP_F_TASK_OPEN + sct];
-        } else if (rep_month_first(month) < t) {
-            if ((rc = s_open_due(p, txn, unit, rep_month_first(month), t - 1, s->overdue)) != 0)
-                break;
-        }
+    for (int f = 0; f < REP_F_COUNT; f++) {
+        s->before[f] = before.v[f];
+        s->cum[f] = cum.v[f];
+        s->in[f] = cum.v[f] - before.v[f];
     }
-    mdb_cursor_close(cur);
-    if (rc != 0 && rc != MDB_NOTFOUND)
-        return rc;
-    for (int f = 0; f < REP_F_COUNT; f++)
-        s->in[f] = s->cum[f] - s->before[f];
+    /* open tasks due in a month of the period that ended before t are overdue */
     {
-        rep_month_t now;
-        if ((rc = rep_month_get(p, txn, unit, REP_MONTH_NOW, &now)) != 0)
-            return rc;
-        memcpy(s->now, now.v, sizeof s->now);
+        int last_full = (int)mt - 1 < (int)m2 ? (int)mt - 1 : (int)m2;
+        if (last_full >= (int)m1) {
+            if ((rc = rep_month_prefix(p, txn, unit, last_full, &due)) != 0)
+                return rc;
+            for (int sct = 0; sct < REP_SECTORS; sct++)
+                s->overdue[sct] += due.v[REP_F_TASK_OPEN + sct] - before.v[REP_F_TASK_OPEN + sct];
+        }
     }
+    /* ... and in the month of t, those due before t */
+    if (mt >= m1 && mt <= m2 && rep_month_first(mt) < t &&
+        (rc = s_open_due(p, txn, unit, rep_month_first(mt), t - 1, s->overdue)) != 0)
+        return rc;
+    if ((rc = rep_month_get(p, txn, unit, REP_MONTH_NOW, &now)) != 0)
+        return rc;
+    memcpy(s->now, now.v, sizeof s->now);
     return 0;
 }
 
-typedef struct {
-    uint16_t days;
-    int64_t count;
-} s_answer;
-
-static int
-s_cmp_answer(const void *a, const void *b)
-{
-    const s_answer *x = a, *y = b;
-    return x->days < y->days ? -1 : x->days > y->days;
-}
-
-/* The median time to answer a referral (days), answers in months m1..m2. */
+/* The median time to answer a referral (days), answers in months m1..m2.
+ * The rows come in (month, days) order, so the answers are counted by days
+ * in a histogram (days is 16 bits: at most 64 Ki buckets, as many as the
+ * largest answer time needs) and the median is read from its running sum:
+ * no sort, one pass over the rows and one over the days. */
 static int
 s_answer_median(rep_proj_t *p, MDB_txn *txn, uint32_t unit, uint16_t m1, uint16_t m2, double *median, int64_t *total)
 {
     unsigned char key[8];
     MDB_cursor *cur;
     MDB_val k = {sizeof key, key}, v;
-    s_answer *a = NULL;
-    size_t n = 0, cap = 0;
+    int64_t *hist = NULL;
+    size_t nhist = 0;
     int rc;
 
     *median = 0;
@@ -391,6 +363,7 @@ s_answer_median(rep_proj_t *p, MDB_txn *txn, uint32_t unit, uint16_t m1, uint16_
         return rc;
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         const unsigned char *kb = k.mv_data;
+        uint16_t days;
         int64_t count;
         if (k.mv_size != 8 || memcmp(kb, key, 4) != 0 || (uint16_t)(kb[4] << 8 | kb[5]) > m2)
             break;
@@ -399,20 +372,22 @@ s_answer_median(rep_proj_t *p, MDB_txn *txn, uint32_t unit, uint16_t m1, uint16_
             break;
         }
         memcpy(&count, v.mv_data, sizeof count);
-        if (n == cap) {
-            size_t ncap = cap ? cap * 2 : 64;
-            s_answer *g = realloc(a, ncap * sizeof *g);
-            if (!g) {
+        days = (uint16_t)(kb[6] << 8 | kb[7]);
+        if (days >= nhist) {
+            size_t n = nhist ? nhist : 128;
+            int64_t *g;
+            while (n <= days)
+                n *= 2;
+            if (!(g = realloc(hist, n * sizeof *g))) {
                 rc = ENOMEM;
                 break;
             }
-            a = g;
-            cap = ncap;
+            memset(g + nhist, 0, (n - nhist) * sizeof *g);
+            hist = g;
+            nhist = n;
         }
-        a[n].days = (uint16_t)(kb[6] << 8 | kb[7]);
-        a[n].count = count;
+        hist[days] += count;
         *total += count;
-        n++;
     }
     mdb_cursor_close(cur);
     if (rc != 0 && rc != MDB_NOTFOUND)
@@ -421,18 +396,17 @@ s_answer_median(rep_proj_t *p, MDB_txn *txn, uint32_t unit, uint16_t m1, uint16_
     if (*total > 0) {
         int64_t lo = (*total - 1) / 2, hi = *total / 2, seen = 0;
         double vlo = 0, vhi = 0;
-        qsort(a, n, sizeof *a, s_cmp_answer);
-        for (size_t i = 0; i < n; i++) {
-            if (lo >= seen && lo < seen + a[i].count)
-                vlo = a[i].days;
-            if (hi >= seen && hi < seen + a[i].count)
-                vhi = a[i].days;
-            seen += a[i].count;
+        for (size_t d = 0; d < nhist; d++) {
+            if (lo >= seen && lo < seen + hist[d])
+                vlo = (double)d;
+            if (hi >= seen && hi < seen + hist[d])
+                vhi = (double)d;
+            seen += hist[d];
         }
         *median = (vlo + vhi) / 2.0;
     }
 fail:
-    free(a);
+    free(hist);
     return rc;
 }
 

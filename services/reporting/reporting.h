@@ -157,8 +157,14 @@ typedef struct {
 } rep_stats_t;
 int rep_proj_stats(rep_proj_t *p, MDB_txn *txn, rep_stats_t *out);
 
-/* Reads the counters of (unit, month) into *out (zeros when none). */
+/* The month table holds a Fenwick tree per unit over the months (nodes 1 ..
+ * REP_FEN), plus the row REP_MONTH_NOW. */
+#define REP_FEN 4096
+/* Reads the stored row (unit, key) into *out (zeros when none): key is a
+ * Fenwick node or REP_MONTH_NOW. */
 int rep_month_get(rep_proj_t *p, MDB_txn *txn, uint32_t unit, uint16_t month, rep_month_t *out);
+/* The counters of months 0 .. month of unit, summed (month < 0: zeros). */
+int rep_month_prefix(rep_proj_t *p, MDB_txn *txn, uint32_t unit, int month, rep_month_t *out);
 
 /* ---- units (projection.c) ---- */
 
