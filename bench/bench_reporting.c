@@ -27,6 +27,7 @@
  */
 #include "../services/reporting/reporting.h"
 #include "../tools/fleet/facts.h"
+#include "bench.h"
 #include "cases.pb-c.h"
 #include "clock.h"
 #include "log.h"
@@ -40,6 +41,10 @@
 #define S_BATCH 2000
 #define S_REPEAT 25
 #define S_RAW_EVENTS 200000
+
+/* Aims (issue 16) */
+#define AIM_INGEST 0.7
+#define AIM_FLAT 1.5
 
 /* ---- the events, made before they are timed ----
  *
@@ -339,6 +344,22 @@ bench_reporting(void)
     printf("  latency 10^7 / 10^3 events: evaluation %.2f x, all indicators %.2f x, one year %.2f x\n",
            lat[2][0] / lat[0][0], lat[2][1] / lat[0][1], lat[2][2] / lat[0][2]);
     printf("  run time %.1f s\n", (double)(koop_clock_mono_us() - t_start) / 1e6);
+    printf("\nAims (information only)\n");
+    bench_aim(ingest_rate / raw_rate >= AIM_INGEST, "projection ingest >= %.1f x raw append (%d events/txn): %.2f x",
+              AIM_INGEST, S_BATCH, ingest_rate / raw_rate);
+    {
+        static const char *const names[3] = {"evaluation", "all indicators", "one year"};
+        for (int r = 0; r < 3; r++) {
+            /* flat: the slowest of the three history lengths against the fastest */
+            double lo = lat[0][r], hi = lat[0][r];
+            for (int i = 1; i < 3; i++) {
+                lo = lat[i][r] < lo ? lat[i][r] : lo;
+                hi = lat[i][r] > hi ? lat[i][r] : hi;
+            }
+            bench_aim(hi <= AIM_FLAT * lo, "%s latency flat within %.1f x from 10^3 to 10^7 events: %.2f x (%.0f .. %.0f µs)",
+                      names[r], AIM_FLAT, hi / lo, lo, hi);
+        }
+    }
     rc = 0;
 done:
     if (rc != 0)
