@@ -27,7 +27,9 @@
  *   cov_src   kind ID source -> spans one source gives it (coverage.c)
  *   cov_gap   U kind sector E S -> gaps between covered spans (coverage.c)
  *   open_due  U D            -> int64[13]: open tasks due on D, by owner sector
- *   answer    U M days       -> referrals answered in M after `days` (medians)
+ *   answer    U N            -> answers to referrals by days taken: a Fenwick
+ *                               tree over the months like `month`, each node
+ *                               a sorted list (be16 days, int64 count)
  *   category  U text         -> active list entries of the category
  *   verified  U D            -> active list entries last verified on D
  *   institution ID -> sector;  agreement, pzk, catalogue, ipw, goal, task,
@@ -72,7 +74,7 @@
 #define REP_FORMAT 4u
 
 const char *const rep_tables[] = {
-    "month", "unit", "unit_no", "cov", "cov_src", "cov_gap", "open_due", "answer", "category", "verified",
+    "month", "unit", "unit_no", "cov", "cov_src", "cov_gap", "cov_gsum", "open_due", "answer", "category", "verified",
     "institution", "pzk", "agreement", "catalogue", "ipw", "goal", "task", "referral", "ipw_child", "meta",
     NULL,
 };
@@ -193,14 +195,6 @@ s_opt_day(const char *s, int32_t *day)
 
 /* ---- small helpers ---- */
 
-static void
-s_be32(unsigned char *out, uint32_t v)
-{
-    out[0] = (unsigned char)(v >> 24);
-    out[1] = (unsigned char)(v >> 16);
-    out[2] = (unsigned char)(v >> 8);
-    out[3] = (unsigned char)v;
-}
 
 /* Days keep their order as keys when biased. */
 static uint32_t
@@ -289,7 +283,7 @@ rep_proj_stats(rep_proj_t *p, MDB_txn *txn, rep_stats_t *out)
 static void
 s_month_key(unsigned char key[6], uint32_t unit, uint16_t month)
 {
-    s_be32(key, unit);
+    rep_be32_put(key, unit);
     key[4] = (unsigned char)(month >> 8);
     key[5] = (unsigned char)month;
 }
@@ -578,7 +572,7 @@ rep_unit_node(rep_proj_t *p, MDB_txn *txn, uint32_t no, char node[64], rep_unit_
     unsigned char key[4];
     MDB_val k = {sizeof key, key}, v;
     int rc;
-    s_be32(key, no);
+    rep_be32_put(key, no);
     if ((rc = mdb_get(txn, p->unit_no, &k, &v)) != 0)
         return rc;
     if (v.mv_size == 0 || v.mv_size > 63)
@@ -675,7 +669,7 @@ s_unit_ensure(rep_proj_t *p, MDB_txn *txn, const char *node, uint32_t parent, in
         return rc;
     if ((rc = s_unit_put(p, txn, node, out)) != 0)
         return rc;
-    s_be32(key, out->no);
+    rep_be32_put(key, out->no);
     v.mv_size = strlen(node);
     v.mv_data = (void *)node;
     return mdb_put(txn, p->unit_no, &k, &v, 0);
@@ -1075,8 +1069,8 @@ static int
 s_day_table_add(MDB_txn *txn, MDB_dbi dbi, uint32_t unit, int32_t day, int64_t delta)
 {
     unsigned char key[8];
-    s_be32(key, unit);
-    s_be32(key + 4, s_day_key(day));
+    rep_be32_put(key, unit);
+    rep_be32_put(key + 4, s_day_key(day));
     return rep_counter_add(txn, dbi, key, sizeof key, delta);
 }
 
@@ -1103,7 +1097,7 @@ s_catalogue_contrib(s_ctx *c, const s_catalogue_row *e, int sign)
             rc = s_day_table_add(c->txn, c->p->verified, u, e->verified, sign);
         if (rc != 0)
             return rc;
-        s_be32(key, u);
+        rep_be32_put(key, u);
         memcpy(key + 4, e->category, e->catlen);
         if ((rc = rep_counter_add(c->txn, c->p->category, key, 4 + (size_t)e->catlen, sign)) != 0)
             return rc;
@@ -1457,8 +1451,8 @@ s_open_due_add(s_ctx *c, uint32_t unit, int32_t due, int sector, int64_t delta)
     MDB_val k = {sizeof key, key}, v;
     int64_t counts[REP_SECTORS];
     int rc, any = 0;
-    s_be32(key, unit);
-    s_be32(key + 4, s_day_key(due));
+    rep_be32_put(key, unit);
+    rep_be32_put(key + 4, s_day_key(due));
     memset(counts, 0, sizeof counts);
     rc = mdb_get(c->txn, c->p->open_due, &k, &v);
     if (rc == 0 && v.mv_size == sizeof counts)
@@ -1553,6 +1547,65 @@ typedef struct {
     int32_t sent, accepted, declined, done;
 } s_referral_row;
 
+/* Adds sign answers after `days` to node `node` of the unit's answer tree:
+ * a value of REP_ANSWER_ENTRY-byte entries (be16 days, int64 count) sorted
+ * by days, an entry gone when its count is 0, the row gone when empty. */
+static int
+s_answer_add(MDB_txn *txn, MDB_dbi dbi, uint32_t unit, uint16_t node, uint16_t days, int64_t sign)
+{
+    unsigned char key[6], *out;
+    MDB_val k = {sizeof key, key}, v;
+    size_t n = 0, lo = 0, hi, at;
+    int rc, found = 0;
+    int64_t count = 0;
+
+    rep_be32_put(key, unit);
+    key[4] = (unsigned char)(node >> 8);
+    key[5] = (unsigned char)node;
+    rc = mdb_get(txn, dbi, &k, &v);
+    if (rc == 0) {
+        if (v.mv_size % REP_ANSWER_ENTRY != 0)
+            return MDB_CORRUPTED;
+        n = v.mv_size / REP_ANSWER_ENTRY;
+    } else if (rc != MDB_NOTFOUND) {
+        return rc;
+    }
+    hi = n;
+    while (lo < hi) { /* the first entry with days >= the answer's */
+        size_t mid = lo + (hi - lo) / 2;
+        if (rep_be16_get((const unsigned char *)v.mv_data + mid * REP_ANSWER_ENTRY) < days)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    at = lo;
+    if (at < n && rep_be16_get((const unsigned char *)v.mv_data + at * REP_ANSWER_ENTRY) == days) {
+        found = 1;
+        memcpy(&count, (const unsigned char *)v.mv_data + at * REP_ANSWER_ENTRY + 2, sizeof count);
+    }
+    count += sign;
+    {
+        size_t m = n + (found ? 0 : 1) - (count == 0 ? 1 : 0);
+        if (m == 0)
+            return rc == 0 ? mdb_del(txn, dbi, &k, NULL) : 0;
+        if (!(out = malloc(m * REP_ANSWER_ENTRY)))
+            return ENOMEM;
+        /* the entries before, this one (unless 0), the ones after */
+        memcpy(out, v.mv_data, at * REP_ANSWER_ENTRY);
+        if (count != 0) {
+            rep_be16_put(out + at * REP_ANSWER_ENTRY, days);
+            memcpy(out + at * REP_ANSWER_ENTRY + 2, &count, sizeof count);
+        }
+        memcpy(out + (at + (count != 0)) * REP_ANSWER_ENTRY,
+               (const unsigned char *)v.mv_data + (at + found) * REP_ANSWER_ENTRY, (n - at - found) * REP_ANSWER_ENTRY);
+        v.mv_size = m * REP_ANSWER_ENTRY;
+        v.mv_data = out;
+        rc = mdb_put(txn, dbi, &k, &v, 0);
+        free(out);
+        return rc;
+    }
+}
+
 static int
 s_referral_contrib(s_ctx *c, const s_referral_row *r, int sign)
 {
@@ -1573,16 +1626,11 @@ s_referral_contrib(s_ctx *c, const s_referral_row *r, int sign)
             return rc;
         if (days > UINT16_MAX)
             days = UINT16_MAX;
-        for (int i = 0; i < c->chain->n; i++) {
-            unsigned char key[8];
-            s_be32(key, c->chain->unit[i]);
-            key[4] = (unsigned char)(m >> 8);
-            key[5] = (unsigned char)m;
-            key[6] = (unsigned char)(days >> 8);
-            key[7] = (unsigned char)days;
-            if ((rc = rep_counter_add(c->txn, c->p->answer, key, sizeof key, sign)) != 0)
-                return rc;
-        }
+        for (int i = 0; i < c->chain->n; i++)
+            for (unsigned node = (unsigned)m + 1; node <= REP_FEN; node += node & -node)
+                if ((rc = s_answer_add(c->txn, c->p->answer, c->chain->unit[i], (uint16_t)node, (uint16_t)days,
+                                       sign)) != 0)
+                    return rc;
     }
     return 0;
 }

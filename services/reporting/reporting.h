@@ -187,6 +187,32 @@ int rep_unit_within(rep_proj_t *p, MDB_txn *txn, uint32_t unit, uint32_t ancesto
 
 /* ---- internals shared by projection.c, coverage.c and report.c ---- */
 
+/* Big-endian key parts, so LMDB's byte order is numeric order. */
+static inline void
+rep_be32_put(unsigned char *out, uint32_t v)
+{
+    out[0] = (unsigned char)(v >> 24);
+    out[1] = (unsigned char)(v >> 16);
+    out[2] = (unsigned char)(v >> 8);
+    out[3] = (unsigned char)v;
+}
+
+static inline void
+rep_be16_put(unsigned char *out, uint16_t v)
+{
+    out[0] = (unsigned char)(v >> 8);
+    out[1] = (unsigned char)v;
+}
+
+static inline uint16_t
+rep_be16_get(const unsigned char *in)
+{
+    return (uint16_t)(in[0] << 8 | in[1]);
+}
+
+/* One entry of an answer-tree node (table answer): be16 days, int64 count. */
+#define REP_ANSWER_ENTRY 10
+
 /* Pending changes of month counters of one event: coalesced in memory,
  * written once per (unit, month) by rep_acc_flush. */
 #define REP_ACC_MAX 512
@@ -242,6 +268,10 @@ int rep_cov_attr(rep_proj_t *p, MDB_txn *txn, rep_acc_t *acc, char kind, const c
                  int sector);
 /* The sum, over gaps between an entity's spans in unit, kind and sector,
  * that lie inside [m1, m2] (count and weight). See coverage.c. */
+/* For a period from the start (m1 = 0): the gaps of every sector with S <= m2
+ * (REP_SECTORS each), from the Fenwick tree over S (at most 12 rows). */
+int rep_cov_gaps_from_start(rep_proj_t *p, MDB_txn *txn, uint32_t unit, char kind, uint16_t m2,
+                            int64_t count[REP_SECTORS], int64_t weight[REP_SECTORS]);
 int rep_cov_gaps(rep_proj_t *p, MDB_txn *txn, uint32_t unit, char kind, int sector, uint16_t m1, uint16_t m2,
                  int64_t *count, int64_t *weight);
 
