@@ -52,8 +52,8 @@ s_setup(void)
     zcert_destroy(&cert);
     cr_assert_geq(fh, 0);
     for (unsigned i = 0; i < S_GMINAS; i++) {
-        char node[32], teryt[8];
-        snprintf(teryt, sizeof teryt, "14%05u", i);
+        char node[48], teryt[16];
+        snprintf(teryt, sizeof teryt, "14%05u", i % 100000);
         snprintf(node, sizeof node, "gmina-%s", teryt);
         cr_assert_eq(fleet_add(fleet, fh, node, teryt, 19000, hub.dir), (int)i);
     }
@@ -143,16 +143,6 @@ s_assert_exact(unsigned from, unsigned to)
     }
 }
 
-static json_t *
-s_hub_node(json_t *st, const char *node)
-{
-    size_t i;
-    json_t *n;
-    json_array_foreach(json_object_get(st, "nodes"), i, n)
-        if (strcmp(json_string_value(json_object_get(n, "node")), node) == 0)
-            return n;
-    return NULL;
-}
 
 Test(sync_fleet, hundreds_of_gminas_reconnects_and_removal)
 {
@@ -245,7 +235,7 @@ Test(sync_fleet, hundreds_of_gminas_reconnects_and_removal)
         json_t *n;
         fleet_gmina(fleet, i, &g);
         cr_assert_lt(g.streams[1].acked, g.streams[1].written, "a removed key's events were taken");
-        n = s_hub_node(hs, g.node);
+        n = kt_hub_node(hs, g.node);
         cr_assert_not_null(n, "its stored streams stay listed");
         cr_assert(json_is_false(json_object_get(n, "connected")), "%s still has a session", g.node);
         s_hub_events(g.node, "cases", 0, g.streams[1].acked);

@@ -783,6 +783,20 @@ fleet_gmina(fleet_t *self, unsigned i, fleet_gmina_info_t *out)
 
 /* ---- set-up ---- */
 
+/* Frees the fleet's memory (its loop, sockets and lock already gone). */
+static void
+s_free(fleet_t *f)
+{
+    free(f->cmds);
+    free(f->hubs);
+    free(f->g);
+    free(f->recheck);
+    free(f->round);
+    free(f->items);
+    free(f->ptrs);
+    free(f);
+}
+
 fleet_t *
 fleet_new(unsigned max_gminas)
 {
@@ -823,12 +837,7 @@ fail_sync:
 fail:
     if (f->zctx)
         zmq_ctx_term(f->zctx);
-    free(f->g);
-    free(f->recheck);
-    free(f->round);
-    free(f->items);
-    free(f->ptrs);
-    free(f);
+    s_free(f);
     return NULL;
 }
 
@@ -933,13 +942,6 @@ fleet_destroy(fleet_t **self_p)
     zmq_ctx_term(f->zctx);
     pthread_mutex_destroy(&f->mu);
     pthread_cond_destroy(&f->cv);
-    free(f->cmds);
-    free(f->hubs);
-    free(f->g);
-    free(f->recheck);
-    free(f->round);
-    free(f->items);
-    free(f->ptrs);
-    free(f);
+    s_free(f);
     *self_p = NULL;
 }
