@@ -573,7 +573,7 @@ static int
 s_add_gminas(s_tree *t, int hub_index, int fleet_hub, unsigned count, unsigned *next, const char *powiat)
 {
     for (unsigned k = 0; k < count; k++) {
-        char node[32], teryt[8];
+        char node[48], teryt[16];
         if (powiat) /* a TERYT-like code: powiat, gmina number, type (2: rural) */
             snprintf(teryt, sizeof teryt, "%s%02u2", powiat, k + 1);
         else
@@ -624,7 +624,7 @@ s_build_flat(s_tree *t, const char *tmp, unsigned ngminas)
 static int
 s_build_voivodeship(s_tree *t, const char *tmp, unsigned npowiats, unsigned ngminas)
 {
-    char dir[PATH_MAX], teryt[8], name[64];
+    char dir[PATH_MAX], teryt[16], name[64];
     unsigned next = 0;
     t->name = "voivodeship";
     t->nhubs = 2 + (int)npowiats;
