@@ -6,6 +6,7 @@
 #   make fuzz       every fuzz target for FUZZ_SECONDS (60) with libFuzzer
 #   make bench      benchmarks (figures as ratios to a baseline measured in the same run)
 #   make bench-sync the sync catch-up benchmark alone
+#   make bench-scale the national tree on one machine (fleet simulator, ~15 min)
 #   make demo       a powiat hub and gmina nodes with sample data
 #   make install    programs, systemd unit, sysusers.d, examples and docs under
 #                   $(DESTDIR)$(PREFIX) (PREFIX=/usr/local by default)
@@ -49,13 +50,14 @@ DEPS_PURPOSE_test       := test
 DEPS_PURPOSE_test-asan  := test
 DEPS_PURPOSE_bench      := bench
 DEPS_PURPOSE_bench-sync := bench
+DEPS_PURPOSE_bench-scale := bench
 DEPS_PURPOSE_demo       := demo
 DEPS_PURPOSE_deb        := deb
 DEPS_PURPOSE_fuzz       := fuzz
 DEPS_PURPOSE_test-faults := faults
 DEPS_PURPOSES := build $(sort $(foreach g,$(MAKECMDGOALS),$(DEPS_PURPOSE_$(g))))
 
-.PHONY: all deps test test-asan test-unit test-faults fuzz fuzz-build fuzz-replay fuzz-seeds bench bench-sync demo install uninstall deb clean
+.PHONY: all deps test test-asan test-unit test-faults fuzz fuzz-build fuzz-replay fuzz-seeds bench bench-sync bench-scale demo install uninstall deb clean
 .SECONDARY:
 
 all: $(PROGRAMS)
@@ -111,7 +113,13 @@ TEST_C    := $(wildcard tests/unit/*.c tests/integration/*.c tests/deploy/*.c te
 REP_LIB_C := $(filter-out services/reporting/main.c,$(wildcard services/reporting/*.c))
 # the gateway's parsers of client bytes and its TOTP codes, unit-tested in process
 GW_LIB_C  := services/gateway/route.c services/gateway/totp.c
-TEST_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(TEST_C) $(REP_LIB_C) $(GW_LIB_C))
+# the hub's session table is unit-tested in process; the fleet simulator
+# speaks the link with the sync service's own framing (wire.c)
+SYNC_LIB_C := services/sync/sessions.c services/sync/wire.c
+# the fleet simulator drives real hubs in tests too (and its event generator
+# feeds the projection's tests)
+FLEET_C   := $(wildcard tools/fleet/*.c)
+TEST_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(TEST_C) $(REP_LIB_C) $(GW_LIB_C) $(SYNC_LIB_C) $(FLEET_C))
 TEST_BIN  := $(BUILD)/tests/koop-tests
 
 $(TEST_BIN): $(TEST_OBJS) $(LIBKOOP)
@@ -221,12 +229,20 @@ bench: all
 
 # The sync catch-up benchmark alone (bench/bench_sync.c; in koop-bench it is
 # the section "sync"). KOOP_BENCH_SYNC_EVENTS, KOOP_BENCH_PG(_EVENTS) tune it.
-bench-sync: all $(LIBKOOP)
-	@mkdir -p $(BUILD)/bench
-	$(CC) $(CFLAGS) -DBENCH_SYNC_MAIN -o $(BUILD)/bench/koop-bench-sync bench/bench_sync.c $(LIBKOOP) $(LDFLAGS) $(LDLIBS)
-	KOOP_BIN=$(abspath $(BIN)) $(BUILD)/bench/koop-bench-sync
+bench-sync: all
+	$(MAKE) -s $(BUILD)/bench/koop-bench
+	KOOP_BIN=$(abspath $(BIN)) $(BUILD)/bench/koop-bench sync
 
-$(BUILD)/bench/koop-bench: $(patsubst %.c,$(BUILD)/%.o,$(wildcard bench/*.c) $(REP_LIB_C)) $(LIBKOOP)
+# A country on one machine (bench/bench_scale.c, the fleet simulator in
+# tools/fleet): 2,500 gminas on one powiat hub, and mazowieckie's 42 powiat
+# hubs and 314 gminas under a voivodeship and a national hub. KOOP_SCALE_*
+# tune it (docs/SYNC.md).
+bench-scale: all
+	$(MAKE) -s $(BUILD)/bench/koop-bench
+	KOOP_BIN=$(abspath $(BIN)) $(BUILD)/bench/koop-bench scale
+
+# bench-scale's simulated gminas and the reporting bench's events: tools/fleet
+$(BUILD)/bench/koop-bench: $(patsubst %.c,$(BUILD)/%.o,$(wildcard bench/*.c) $(REP_LIB_C) $(FLEET_C) $(SYNC_LIB_C)) $(LIBKOOP)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -114,10 +114,12 @@ s_send_fetch(koop_feed_t *f)
 }
 
 uint64_t
-koop_feed_poke(koop_feed_t *f)
+koop_feed_poke(koop_feed_t *f, uint64_t since_ms)
 {
     if (f->failed)
         return f->fetches + 1;
+    if (f->in_flight && !f->in_flight_waits && f->sent_ms > since_ms)
+        return f->fetches; /* a quick fetch sent since then: its answer tells */
     if (f->in_flight && f->in_flight_waits) {
         /* a long poll sent before now may be answered late: ask afresh
          * (its late answer, if any, is dropped; the cursor decides) */
@@ -179,6 +181,8 @@ s_apply_batch(MDB_txn *txn, void *ctx)
 
     a->gap = 0;
     a->skipped = 0;
+    if (f->opts.batch_begin && (rc = f->opts.batch_begin(txn, f->opts.ctx)) != 0)
+        return rc;
     for (size_t i = 0; i < a->batch->n_events; i++) {
         Koop__Event *ev = koop__event__unpack(NULL, a->batch->events[i].len, a->batch->events[i].data);
         if (!ev) {
@@ -205,6 +209,8 @@ s_apply_batch(MDB_txn *txn, void *ctx)
         if (rc != 0)
             return rc;
     }
+    if (f->opts.batch_end && (rc = f->opts.batch_end(txn, f->opts.ctx)) != 0)
+        return rc;
     if (idlen >= 64)
         return -EINVAL;
     koop_be64_put(val, pos);

@@ -46,6 +46,11 @@ typedef void (*koop_feed_replied_fn)(void *ctx, uint64_t fetch, int caught_up);
 
 struct koop_client;
 
+/* Called in the batch's transaction before its first event and after its
+ * last (before the cursor moves): a consumer that holds changes for the
+ * whole batch writes them at the end. An error aborts the batch. */
+typedef int (*koop_feed_batch_fn)(MDB_txn *txn, void *ctx);
+
 typedef struct {
     uv_loop_t *loop;
     struct koop_client *client; /* the process's client (client.h), e.g. koop_service_client() */
@@ -57,6 +62,8 @@ typedef struct {
     uint32_t batch_max;        /* 0 = 1000 */
     uint32_t wait_ms;          /* long-poll wait; 0 = 1000 */
     koop_feed_apply_fn apply;
+    koop_feed_batch_fn batch_begin;   /* may be NULL */
+    koop_feed_batch_fn batch_end;     /* may be NULL */
     koop_feed_committed_fn committed;
     koop_feed_replied_fn replied;  /* may be NULL */
     void *ctx;
@@ -79,10 +86,12 @@ int koop_feed_take(koop_feed_t *self, const uint8_t *payload, size_t len);
 uint64_t koop_feed_position(const koop_feed_t *self);
 /* 1 when the feed stopped on an error it cannot get past by itself. */
 int koop_feed_failed(const koop_feed_t *self);
-/* Asks the producer now (not waiting for the long poll) and returns the
- * number of the fetch whose answer, with caught_up (replied), proves the
- * consumer has everything the producer committed before this call. */
-uint64_t koop_feed_poke(koop_feed_t *self);
+/* Asks the producer (not waiting for the long poll) and returns the number
+ * of a fetch sent after since_ms (mono): its answer, with caught_up
+ * (replied), proves the consumer has everything the producer committed
+ * before since_ms. A quick fetch already under way that was sent since then
+ * serves; otherwise one is sent (now, or right after the one under way). */
+uint64_t koop_feed_poke(koop_feed_t *self, uint64_t since_ms);
 /* 1 when the last answer (within the long-poll time and a margin) left the
  * consumer caught up: the producer is there and nothing is missing. */
 int koop_feed_current(const koop_feed_t *self);

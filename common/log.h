@@ -35,6 +35,23 @@ int koop_log_append(koop_log_t *self, MDB_txn *txn, const char *type, int scope,
                     const char *actor, const uint8_t *payload, size_t payload_len,
                     uint64_t *seq_out);
 
+/* Many appends in one write transaction (a hub's drain, a replay): the last
+ * seq is read once and both tables are written through cursors kept open.
+ * Valid only inside txn, by one writer; end it before the txn ends (also
+ * after a failed add, after which the txn must be aborted). Each add is
+ * exactly what koop_log_append does. */
+typedef struct {
+    koop_log_t *la_log;
+    MDB_txn *la_txn;
+    MDB_cursor *la_cur, *la_shared;
+    uint64_t la_last;
+} koop_log_appender_t;
+int koop_log_appender_begin(koop_log_appender_t *a, koop_log_t *self, MDB_txn *txn);
+int koop_log_appender_add(koop_log_appender_t *a, const char *type, int scope, const char *actor,
+                          const uint8_t *payload, size_t payload_len, uint64_t *seq_out);
+/* Closes the cursors; accepts an appender whose begin failed. */
+void koop_log_appender_end(koop_log_appender_t *a);
+
 /* Last seq in the log (0 when empty); with shared_only, the last SHARED one. */
 int koop_log_last(koop_log_t *self, MDB_txn *txn, int shared_only, uint64_t *last);
 

@@ -74,6 +74,7 @@ struct koop_service {
     void *user;
     int stopping;
     int events_appended;   /* set by koop_call_emit during a batch */
+    int nested_writes;     /* this run of a batch gives each write a nested txn */
     s_entry *batch;        /* KOOP_SERVICE_BATCH entries */
     size_t nbatch;
     s_entry *deferred;     /* DEFERRED_MAX entries put aside by koop_call_defer */
@@ -606,6 +607,7 @@ s_decode(koop_service_t *s, s_entry *e, const uint8_t *data, size_t len)
     e->call.caller = e->env->caller ? e->env->caller : "";
     e->call.method = e->method->name;
     e->call.req = e->req;
+    e->call.received_ms = koop_clock_mono_ms();
 }
 
 /* Receives one request into e. Returns 1 when e holds something to answer,
@@ -651,6 +653,45 @@ s_recv_one(koop_service_t *s, s_entry *e)
     return 1;
 }
 
+/* A write refused in the batch's own transaction may have written part of
+ * itself before it said no: the whole batch is then run again from the
+ * start with each write in a nested transaction of its own (s_run_writes).
+ * Not an LMDB or errno code. */
+#define S_REDO_NESTED (-0x6b6f6f70)
+
+/* The common case: the write runs straight in the batch's transaction, as
+ * the reads do. LMDB gives every nested transaction its own dirty-page list
+ * (about 2.5 MB allocated, and merged into the parent at its commit), which
+ * was most of a registry write's cost; a write that succeeds needs none. */
+static int
+s_write_direct(s_entry *e, MDB_txn *txn)
+{
+    e->call.txn = txn;
+    if (e->method->fn(&e->call) == KOOP_OK && e->call.status == KOOP_OK)
+        return 0;
+    return e->call.mdb_rc == MDB_MAP_FULL ? MDB_MAP_FULL : S_REDO_NESTED;
+}
+
+/* After a refusal: the write in its own nested transaction, committed into
+ * the batch when it succeeds, aborted when it fails, so a refused request
+ * changes nothing. */
+static int
+s_write_nested(koop_service_t *s, s_entry *e, MDB_txn *txn)
+{
+    MDB_txn *child;
+    int rc;
+    if ((rc = mdb_txn_begin(koop_store_env(s->store), txn, 0, &child)) != 0)
+        return rc;
+    e->call.txn = child;
+    if (e->method->fn(&e->call) == KOOP_OK && e->call.status == KOOP_OK) {
+        if ((rc = mdb_txn_commit(child)) != 0)
+            koop_call_store_error(&e->call, rc);
+    } else {
+        mdb_txn_abort(child);
+    }
+    return e->call.mdb_rc == MDB_MAP_FULL ? MDB_MAP_FULL : 0; /* map full: grow, run the batch again */
+}
+
 static int
 s_run_writes(MDB_txn *txn, void *ctx)
 {
@@ -669,18 +710,8 @@ s_run_writes(MDB_txn *txn, void *ctx)
             e->call.txn = txn;
             e->method->fn(&e->call);
         } else {
-            MDB_txn *child;
-            if ((rc = mdb_txn_begin(koop_store_env(s->store), txn, 0, &child)) != 0)
+            if ((rc = s->nested_writes ? s_write_nested(s, e, txn) : s_write_direct(e, txn)) != 0)
                 return rc;
-            e->call.txn = child;
-            if (e->method->fn(&e->call) == KOOP_OK && e->call.status == KOOP_OK) {
-                if ((rc = mdb_txn_commit(child)) != 0)
-                    koop_call_store_error(&e->call, rc);
-            } else {
-                mdb_txn_abort(child);
-            }
-            if (e->call.mdb_rc == MDB_MAP_FULL)
-                return MDB_MAP_FULL; /* grow and run the whole batch again */
             if (s->def->after_write && e->call.status != KOOP_DEFERRED) {
                 e->call.txn = txn;
                 if ((rc = s->def->after_write(&e->call, txn)) != 0)
@@ -692,20 +723,25 @@ s_run_writes(MDB_txn *txn, void *ctx)
     return 0;
 }
 
-/* Keeps e aside until it is retried (koop_call_defer). */
+/* Keeps e aside until it is retried (koop_call_defer). However often it is
+ * deferred again, it runs for the last time within KOOP_DEFER_MAX_MS of
+ * its first deferral (or half the time to its deadline). */
 static void
 s_defer(koop_service_t *s, s_entry *e)
 {
-    uint64_t now = koop_clock_mono_ms(), until = now + KOOP_DEFER_MAX_MS;
-    if (e->env->has_deadline_ms && e->env->deadline_ms) {
-        /* run for the last time well before the caller gives up */
-        uint64_t real = koop_clock_real_ms();
-        uint64_t left = e->env->deadline_ms > real ? e->env->deadline_ms - real : 0;
-        if (now + left / 2 < until)
-            until = now + left / 2;
+    uint64_t now = koop_clock_mono_ms();
+    if (!e->call.defer_until) {
+        e->call.defer_until = now + KOOP_DEFER_MAX_MS;
+        if (e->env->has_deadline_ms && e->env->deadline_ms) {
+            /* run for the last time well before the caller gives up */
+            uint64_t real = koop_clock_real_ms();
+            uint64_t left = e->env->deadline_ms > real ? e->env->deadline_ms - real : 0;
+            if (now + left / 2 < e->call.defer_until)
+                e->call.defer_until = now + left / 2;
+        }
     }
     s->deferred[s->ndeferred] = *e;
-    s->deferred_until[s->ndeferred] = until;
+    s->deferred_until[s->ndeferred] = e->call.defer_until;
     s->ndeferred++;
     memset(e, 0, sizeof *e);
 }
@@ -752,7 +788,15 @@ s_execute(koop_service_t *s)
             any_write = 1;
 
     if (any_write) {
+        /* every write straight in the batch's transaction; if one is
+         * refused, nothing of this attempt is kept and the batch runs again
+         * with a nested transaction per write */
+        s->nested_writes = 0;
         rc = koop_store_write(s->store, s_run_writes, s);
+        if (rc == S_REDO_NESTED) {
+            s->nested_writes = 1;
+            rc = koop_store_write(s->store, s_run_writes, s);
+        }
         if (rc != 0) {
             koop_error("batch of %zu: commit failed: %s", s->nbatch, koop_strerror(rc));
             for (size_t i = 0; i < s->nbatch; i++) {

@@ -8,10 +8,13 @@
  *
  * Group commit. Each time the socket is readable the runtime drains up to
  * KOOP_SERVICE_BATCH requests. If any is a write, the whole batch runs in one
- * LMDB write transaction: each write method runs in its own nested
- * transaction (committed into the batch when it succeeds, aborted when it
- * fails, so a refused request changes nothing), then the batch commits once
- * (one fsync) and only then are the replies sent. A batch that only reads
+ * LMDB write transaction, then commits once (one fsync), and only then are
+ * the replies sent. A refused request changes nothing: the writes first run
+ * straight in the batch's transaction; if one of them fails, that attempt
+ * is aborted whole and the batch runs again with each write in its own
+ * nested transaction (committed into the batch when it succeeds, aborted
+ * when it fails). So a handler must be safe to run again from scratch (as
+ * for a map resize, store.h), and a batch with a refusal costs two runs. A batch that only reads
  * runs in one read transaction. A commit that fails turns every write reply
  * into an INTERNAL error: nothing is acknowledged that is not durable.
  *
@@ -59,6 +62,8 @@ struct koop_call {
     int parked;                   /* feed.fetch waiting for events */
     int final;                    /* a deferred call run for the last time: may not defer */
     uint64_t defer_tag;           /* set by koop_call_defer */
+    uint64_t received_ms;         /* mono ms the request was taken off the socket */
+    uint64_t defer_until;         /* mono ms by which a deferred call runs for the last time */
     void *user;                   /* the service's own per-call state (e.g. audit) */
 };
 

@@ -31,7 +31,7 @@ koop_strerror(int rc)
         return "dysk pełny: brak miejsca na dane (zwolnij miejsce; usługa działa dalej)";
     if (rc == EIO || rc == -EIO)
         return "błąd wejścia/wyjścia dysku";
-    if (rc <= MDB_KEYEXIST && rc >= MDB_LAST_ERRCODE)
+    if (rc >= MDB_KEYEXIST && rc <= MDB_LAST_ERRCODE)
         return mdb_strerror(rc);
     return strerror(rc < 0 ? -rc : rc);
 }

@@ -202,7 +202,7 @@ static int
 s_missing(koop_call_t *call, const char *field, const char *kind, const char *id)
 {
     cases_t *c = cases_of(call);
-    if (c->feed && koop_call_defer(call, koop_feed_poke(c->feed)) == KOOP_DEFERRED)
+    if (c->feed && koop_call_defer(call, koop_feed_poke(c->feed, call->received_ms)) == KOOP_DEFERRED)
         return KOOP_DEFERRED;
     if (c->feed && koop_feed_current(c->feed))
         return koop_fail(call, RECORD_NOT_FOUND, field, kind, id);

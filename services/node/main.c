@@ -39,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -263,6 +264,21 @@ s_lock(const koop_config_t *cfg)
     return fd; /* held until the process ends */
 }
 
+/* A hub keeps one TCP connection per gmina (2,500 on a flat hub) and a
+ * distribution's default soft limit is often 1024 descriptors: the services
+ * inherit the hard limit instead. */
+static void
+s_raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max)
+        return;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+        koop_warn("nie można podnieść limitu otwartych plików do %llu: %s", (unsigned long long)rl.rlim_max,
+                  strerror(errno));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -309,6 +325,7 @@ main(int argc, char **argv)
     }
     self[len] = '\0';
     bindir = dirname(self);
+    s_raise_nofile();
     if (uv_loop_init(&n->loop) != 0)
         return 1;
     {

@@ -65,6 +65,8 @@ s_feeds_start(s_rep *r)
         o.shared_only = 1;
         o.batch_max = 2000;
         o.apply = rep_apply;
+        o.batch_begin = rep_apply_begin;
+        o.batch_end = rep_apply_end;
         o.ctx = r->proj;
         r->feeds[i] = koop_feed_start(&o);
         if (!r->feeds[i]) {

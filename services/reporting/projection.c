@@ -15,15 +15,21 @@
  *
  * TABLES (keys big-endian; U = unit number u32; M = month u16, see
  * reporting.h; D = day i32 biased to sort; ID = a 36-char UUID):
- *   month     U M            -> rep_month_t: counters of the month;
- *                               M = REP_MONTH_NOW: the list of services today
+ *   month     U N            -> rep_month_t: a Fenwick tree over the months
+ *                               (node N = 1..REP_FEN holds the sum of months
+ *                               N - (N & -N) .. N - 1), so a report reads
+ *                               the counters of any span of months in at
+ *                               most 2 x 12 rows, whatever the history;
+ *                               N = REP_MONTH_NOW: the list of services today
  *   unit      node id        -> rep_unit_t (number, parent, hub flag, TERYT)
  *   unit_no   U              -> node id
  *   cov       kind ID U      -> coverage of a distinct entity (coverage.c)
  *   cov_src   kind ID source -> spans one source gives it (coverage.c)
  *   cov_gap   U kind sector E S -> gaps between covered spans (coverage.c)
  *   open_due  U D            -> int64[13]: open tasks due on D, by owner sector
- *   answer    U M days       -> referrals answered in M after `days` (medians)
+ *   answer    U N            -> answers to referrals by days taken: a Fenwick
+ *                               tree over the months like `month`, each node
+ *                               a sorted list (be16 days, int64 count)
  *   category  U text         -> active list entries of the category
  *   verified  U D            -> active list entries last verified on D
  *   institution ID -> sector;  agreement, pzk, catalogue, ipw, goal, task,
@@ -66,13 +72,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define REP_FORMAT 3u
+#define REP_FORMAT 4u
 
 const char *const rep_tables[] = {
-    "month", "unit", "unit_no", "cov", "cov_src", "cov_gap", "open_due", "answer", "category", "verified",
+    "month", "unit", "unit_no", "cov", "cov_src", "cov_gap", "cov_gsum", "open_due", "answer", "category", "verified",
     "institution", "pzk", "agreement", "catalogue", "ipw", "goal", "task", "referral", "ipw_child", "meta",
     NULL,
 };
+
+/* A month row held during a batch. */
+typedef struct {
+    uint64_t key;    /* unit << 16 | month; 0: free (units start at 1) */
+    int existed;     /* it was in the table when the batch first read it */
+    rep_month_t row;
+} s_mrow;
+
+#define S_ROWS_CAP 2048 /* slots; written back when half are used */
 
 struct rep_proj {
     koop_store_t *store;
@@ -83,6 +98,14 @@ struct rep_proj {
     MDB_dbi open_due, answer, category, verified;
     rep_acc_t acc;   /* one event's pending counter changes */
     uint64_t warned; /* rejected events logged so far (rate limit) */
+    /* a batch (rep_apply_begin .. rep_apply_end, in one write txn): the
+     * month rows and the stats its events change, kept here and written
+     * once at its end */
+    MDB_txn *batch_txn;
+    s_mrow *rows;     /* open addressing by (unit, month), S_ROWS_CAP slots */
+    uint32_t *used;   /* the slots in use, S_ROWS_CAP / 2 at most */
+    size_t nrows;
+    rep_stats_t stats;
 };
 
 /* ---- calendar ---- */
@@ -173,14 +196,6 @@ s_opt_day(const char *s, int32_t *day)
 
 /* ---- small helpers ---- */
 
-static void
-s_be32(unsigned char *out, uint32_t v)
-{
-    out[0] = (unsigned char)(v >> 24);
-    out[1] = (unsigned char)(v >> 16);
-    out[2] = (unsigned char)(v >> 8);
-    out[3] = (unsigned char)v;
-}
 
 /* Days keep their order as keys when biased. */
 static uint32_t
@@ -251,7 +266,12 @@ s_meta_get(MDB_txn *txn, MDB_dbi dbi, const char *key, void *out, size_t size)
 int
 rep_proj_stats(rep_proj_t *p, MDB_txn *txn, rep_stats_t *out)
 {
-    int rc = s_meta_get(txn, p->meta, "stats", out, sizeof *out);
+    int rc;
+    if (p->batch_txn && p->batch_txn == txn) {
+        *out = p->stats;
+        return 0;
+    }
+    rc = s_meta_get(txn, p->meta, "stats", out, sizeof *out);
     if (rc == MDB_NOTFOUND) {
         memset(out, 0, sizeof *out);
         return 0;
@@ -261,16 +281,24 @@ rep_proj_stats(rep_proj_t *p, MDB_txn *txn, rep_stats_t *out)
 
 /* ---- month counters and the accumulator ---- */
 
-int
-rep_month_get(rep_proj_t *p, MDB_txn *txn, uint32_t unit, uint16_t month, rep_month_t *out)
+static void
+s_month_key(unsigned char key[6], uint32_t unit, uint16_t month)
+{
+    rep_be32_put(key, unit);
+    key[4] = (unsigned char)(month >> 8);
+    key[5] = (unsigned char)month;
+}
+
+/* The table's row (zeros when none); *existed says whether there was one. */
+static int
+s_month_read(rep_proj_t *p, MDB_txn *txn, uint32_t unit, uint16_t month, rep_month_t *out, int *existed)
 {
     unsigned char key[6];
     MDB_val k = {sizeof key, key}, v;
     int rc;
-    s_be32(key, unit);
-    key[4] = (unsigned char)(month >> 8);
-    key[5] = (unsigned char)month;
+    s_month_key(key, unit, month);
     memset(out, 0, sizeof *out);
+    *existed = 0;
     rc = mdb_get(txn, p->month, &k, &v);
     if (rc == MDB_NOTFOUND)
         return 0;
@@ -279,58 +307,192 @@ rep_month_get(rep_proj_t *p, MDB_txn *txn, uint32_t unit, uint16_t month, rep_mo
     if (v.mv_size != sizeof *out)
         return MDB_CORRUPTED;
     memcpy(out, v.mv_data, sizeof *out);
+    *existed = 1;
     return 0;
+}
+
+/* Writes a row back: put, or delete when every counter is 0 again. */
+static int
+s_month_write(rep_proj_t *p, MDB_txn *txn, uint32_t unit, uint16_t month, const rep_month_t *rec, int existed)
+{
+    unsigned char key[6];
+    MDB_val k = {sizeof key, key}, v = {sizeof *rec, (void *)rec};
+    int nonzero = 0;
+    for (int f = 0; f < REP_F_COUNT && !nonzero; f++)
+        nonzero = rec->v[f] != 0;
+    s_month_key(key, unit, month);
+    if (!nonzero)
+        return existed ? mdb_del(txn, p->month, &k, NULL) : 0;
+    return mdb_put(txn, p->month, &k, &v, 0);
+}
+
+/* The batch's slot of (unit, month), or NULL when it holds none. */
+static s_mrow *
+s_mrow_find(rep_proj_t *p, uint64_t key)
+{
+    for (size_t i = (size_t)(key * 0x9e3779b97f4a7c15ull >> 53) & (S_ROWS_CAP - 1);; i = (i + 1) & (S_ROWS_CAP - 1)) {
+        if (p->rows[i].key == key || p->rows[i].key == 0)
+            return &p->rows[i];
+    }
+}
+
+/* Writes every row the batch holds and forgets them. */
+static int
+s_mrows_write_back(rep_proj_t *p, MDB_txn *txn)
+{
+    int rc = 0;
+    for (size_t i = 0; i < p->nrows; i++) {
+        s_mrow *r = &p->rows[p->used[i]];
+        if (rc == 0)
+            rc = s_month_write(p, txn, (uint32_t)(r->key >> 16), (uint16_t)r->key, &r->row, r->existed);
+        r->key = 0;
+    }
+    p->nrows = 0;
+    return rc;
+}
+
+/* The batch's row of (unit, month), read from the table on first use. */
+static int
+s_mrow_get(rep_proj_t *p, MDB_txn *txn, uint32_t unit, uint16_t month, s_mrow **out)
+{
+    uint64_t key = (uint64_t)unit << 16 | month;
+    s_mrow *r = s_mrow_find(p, key);
+    int rc;
+    if (r->key == 0) {
+        if (p->nrows >= S_ROWS_CAP / 2) {
+            if ((rc = s_mrows_write_back(p, txn)) != 0)
+                return rc;
+            r = s_mrow_find(p, key);
+        }
+        if ((rc = s_month_read(p, txn, unit, month, &r->row, &r->existed)) != 0)
+            return rc;
+        r->key = key;
+        p->used[p->nrows++] = (uint32_t)(r - p->rows);
+    }
+    *out = r;
+    return 0;
+}
+
+static int
+s_in_batch(const rep_proj_t *p, MDB_txn *txn)
+{
+    return p->batch_txn && p->batch_txn == txn;
+}
+
+int
+rep_month_get(rep_proj_t *p, MDB_txn *txn, uint32_t unit, uint16_t month, rep_month_t *out)
+{
+    int existed;
+    if (s_in_batch(p, txn)) {
+        s_mrow *r = s_mrow_find(p, (uint64_t)unit << 16 | month);
+        if (r->key) {
+            *out = r->row;
+            return 0;
+        }
+    }
+    return s_month_read(p, txn, unit, month, out, &existed);
+}
+
+int
+rep_apply_begin(MDB_txn *txn, void *ctx)
+{
+    rep_proj_t *p = ctx;
+    int rc;
+    p->batch_txn = NULL;
+    for (size_t i = 0; i < p->nrows; i++) /* what an aborted batch left */
+        p->rows[p->used[i]].key = 0;
+    p->nrows = 0;
+    if ((rc = rep_proj_stats(p, txn, &p->stats)) != 0)
+        return rc;
+    p->batch_txn = txn;
+    return 0;
+}
+
+int
+rep_apply_end(MDB_txn *txn, void *ctx)
+{
+    rep_proj_t *p = ctx;
+    int rc;
+    if (!s_in_batch(p, txn))
+        return 0;
+    rc = s_mrows_write_back(p, txn);
+    if (rc == 0)
+        rc = koop_store_put_str(txn, p->meta, "stats", &p->stats, sizeof p->stats);
+    p->batch_txn = NULL;
+    return rc;
+}
+
+/* Adds the deltas d[0..n) (field, delta) to the stored row (unit, key): in
+ * the batch's rows during a batch, straight to the table otherwise. */
+static int
+s_row_add(rep_proj_t *p, MDB_txn *txn, uint32_t unit, uint16_t key, const uint16_t *field, const int64_t *delta,
+          int n)
+{
+    rep_month_t own, *rec = &own;
+    s_mrow *row;
+    int rc, existed = 0, batch = s_in_batch(p, txn);
+    if (batch) {
+        if ((rc = s_mrow_get(p, txn, unit, key, &row)) != 0)
+            return rc;
+        rec = &row->row;
+    } else if ((rc = s_month_read(p, txn, unit, key, &own, &existed)) != 0) {
+        return rc;
+    }
+    for (int j = 0; j < n; j++)
+        rec->v[field[j]] += delta[j];
+    return batch ? 0 : s_month_write(p, txn, unit, key, &own, existed);
 }
 
 int
 rep_acc_flush(rep_proj_t *p, MDB_txn *txn, rep_acc_t *acc)
 {
+    uint16_t field[REP_ACC_MAX];
+    int64_t delta[REP_ACC_MAX];
     int rc = 0;
     /* entries of one (unit, month) are gathered by a pass per first-seen pair */
     for (int i = 0; i < acc->n && rc == 0; i++) {
         uint32_t unit = acc->d[i].unit;
         uint16_t month = acc->d[i].month;
-        rep_month_t rec;
-        unsigned char key[6];
-        MDB_val k = {sizeof key, key}, v;
-        int any = 0, existed, nonzero = 0;
+        int n = 0;
         if (acc->d[i].field == UINT16_MAX)
             continue; /* already written with an earlier entry */
         for (int j = i; j < acc->n; j++)
-            if (acc->d[j].field != UINT16_MAX && acc->d[j].unit == unit && acc->d[j].month == month &&
-                acc->d[j].delta != 0)
-                any = 1;
-        if (!any) {
-            for (int j = i; j < acc->n; j++)
-                if (acc->d[j].unit == unit && acc->d[j].month == month)
-                    acc->d[j].field = UINT16_MAX;
-            continue;
-        }
-        if ((rc = rep_month_get(p, txn, unit, month, &rec)) != 0)
-            break;
-        existed = 0;
-        for (int f = 0; f < REP_F_COUNT && !existed; f++)
-            existed = rec.v[f] != 0;
-        for (int j = i; j < acc->n; j++)
             if (acc->d[j].field != UINT16_MAX && acc->d[j].unit == unit && acc->d[j].month == month) {
-                rec.v[acc->d[j].field] += acc->d[j].delta;
+                if (acc->d[j].delta != 0) {
+                    field[n] = acc->d[j].field;
+                    delta[n++] = acc->d[j].delta;
+                }
                 acc->d[j].field = UINT16_MAX;
             }
-        for (int f = 0; f < REP_F_COUNT && !nonzero; f++)
-            nonzero = rec.v[f] != 0;
-        s_be32(key, unit);
-        key[4] = (unsigned char)(month >> 8);
-        key[5] = (unsigned char)month;
-        if (!nonzero) {
-            rc = existed ? mdb_del(txn, p->month, &k, NULL) : 0;
-        } else {
-            v.mv_size = sizeof rec;
-            v.mv_data = &rec;
-            rc = mdb_put(txn, p->month, &k, &v, 0);
+        if (n == 0)
+            continue;
+        if (month == REP_MONTH_NOW) {
+            rc = s_row_add(p, txn, unit, month, field, delta, n);
+            continue;
         }
+        /* a calendar month: into every Fenwick node that covers it */
+        for (unsigned node = (unsigned)month + 1; node <= REP_FEN && rc == 0; node += node & -node)
+            rc = s_row_add(p, txn, unit, (uint16_t)node, field, delta, n);
     }
     acc->n = 0;
     return rc;
+}
+
+int
+rep_month_prefix(rep_proj_t *p, MDB_txn *txn, uint32_t unit, int month, rep_month_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (month >= REP_MONTHS)
+        month = REP_MONTHS - 1;
+    for (unsigned node = month < 0 ? 0 : (unsigned)month + 1; node > 0; node -= node & -node) {
+        rep_month_t rec;
+        int rc = rep_month_get(p, txn, unit, (uint16_t)node, &rec);
+        if (rc != 0)
+            return rc;
+        for (int f = 0; f < REP_F_COUNT; f++)
+            out->v[f] += rec.v[f];
+    }
+    return 0;
 }
 
 int
@@ -411,7 +573,7 @@ rep_unit_node(rep_proj_t *p, MDB_txn *txn, uint32_t no, char node[64], rep_unit_
     unsigned char key[4];
     MDB_val k = {sizeof key, key}, v;
     int rc;
-    s_be32(key, no);
+    rep_be32_put(key, no);
     if ((rc = mdb_get(txn, p->unit_no, &k, &v)) != 0)
         return rc;
     if (v.mv_size == 0 || v.mv_size > 63)
@@ -508,7 +670,7 @@ s_unit_ensure(rep_proj_t *p, MDB_txn *txn, const char *node, uint32_t parent, in
         return rc;
     if ((rc = s_unit_put(p, txn, node, out)) != 0)
         return rc;
-    s_be32(key, out->no);
+    rep_be32_put(key, out->no);
     v.mv_size = strlen(node);
     v.mv_data = (void *)node;
     return mdb_put(txn, p->unit_no, &k, &v, 0);
@@ -538,8 +700,12 @@ rep_proj_new(rep_proj_t **out, koop_store_t *store, const rep_self_t *self)
 {
     rep_proj_t *p = calloc(1, sizeof *p);
     *out = NULL;
-    if (!p)
+    if (!p || !(p->rows = calloc(S_ROWS_CAP, sizeof *p->rows)) || !(p->used = calloc(S_ROWS_CAP / 2, sizeof *p->used))) {
+        if (p)
+            free(p->rows);
+        free(p);
         return -ENOMEM;
+    }
     p->store = store;
     p->self = *self;
     p->month = koop_store_dbi(store, "month");
@@ -568,6 +734,8 @@ rep_proj_destroy(rep_proj_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
+    free((*self_p)->rows);
+    free((*self_p)->used);
     free(*self_p);
     *self_p = NULL;
 }
@@ -902,8 +1070,8 @@ static int
 s_day_table_add(MDB_txn *txn, MDB_dbi dbi, uint32_t unit, int32_t day, int64_t delta)
 {
     unsigned char key[8];
-    s_be32(key, unit);
-    s_be32(key + 4, s_day_key(day));
+    rep_be32_put(key, unit);
+    rep_be32_put(key + 4, s_day_key(day));
     return rep_counter_add(txn, dbi, key, sizeof key, delta);
 }
 
@@ -930,7 +1098,7 @@ s_catalogue_contrib(s_ctx *c, const s_catalogue_row *e, int sign)
             rc = s_day_table_add(c->txn, c->p->verified, u, e->verified, sign);
         if (rc != 0)
             return rc;
-        s_be32(key, u);
+        rep_be32_put(key, u);
         memcpy(key + 4, e->category, e->catlen);
         if ((rc = rep_counter_add(c->txn, c->p->category, key, 4 + (size_t)e->catlen, sign)) != 0)
             return rc;
@@ -1284,8 +1452,8 @@ s_open_due_add(s_ctx *c, uint32_t unit, int32_t due, int sector, int64_t delta)
     MDB_val k = {sizeof key, key}, v;
     int64_t counts[REP_SECTORS];
     int rc, any = 0;
-    s_be32(key, unit);
-    s_be32(key + 4, s_day_key(due));
+    rep_be32_put(key, unit);
+    rep_be32_put(key + 4, s_day_key(due));
     memset(counts, 0, sizeof counts);
     rc = mdb_get(c->txn, c->p->open_due, &k, &v);
     if (rc == 0 && v.mv_size == sizeof counts)
@@ -1380,6 +1548,65 @@ typedef struct {
     int32_t sent, accepted, declined, done;
 } s_referral_row;
 
+/* Adds sign answers after `days` to node `node` of the unit's answer tree:
+ * a value of REP_ANSWER_ENTRY-byte entries (be16 days, int64 count) sorted
+ * by days, an entry gone when its count is 0, the row gone when empty. */
+static int
+s_answer_add(MDB_txn *txn, MDB_dbi dbi, uint32_t unit, uint16_t node, uint16_t days, int64_t sign)
+{
+    unsigned char key[6], *out;
+    MDB_val k = {sizeof key, key}, v;
+    size_t n = 0, lo = 0, hi, at;
+    int rc, found = 0;
+    int64_t count = 0;
+
+    rep_be32_put(key, unit);
+    key[4] = (unsigned char)(node >> 8);
+    key[5] = (unsigned char)node;
+    rc = mdb_get(txn, dbi, &k, &v);
+    if (rc == 0) {
+        if (v.mv_size % REP_ANSWER_ENTRY != 0)
+            return MDB_CORRUPTED;
+        n = v.mv_size / REP_ANSWER_ENTRY;
+    } else if (rc != MDB_NOTFOUND) {
+        return rc;
+    }
+    hi = n;
+    while (lo < hi) { /* the first entry with days >= the answer's */
+        size_t mid = lo + (hi - lo) / 2;
+        if (rep_be16_get((const unsigned char *)v.mv_data + mid * REP_ANSWER_ENTRY) < days)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    at = lo;
+    if (at < n && rep_be16_get((const unsigned char *)v.mv_data + at * REP_ANSWER_ENTRY) == days) {
+        found = 1;
+        memcpy(&count, (const unsigned char *)v.mv_data + at * REP_ANSWER_ENTRY + 2, sizeof count);
+    }
+    count += sign;
+    {
+        size_t m = n + (found ? 0 : 1) - (count == 0 ? 1 : 0);
+        if (m == 0)
+            return rc == 0 ? mdb_del(txn, dbi, &k, NULL) : 0;
+        if (!(out = malloc(m * REP_ANSWER_ENTRY)))
+            return ENOMEM;
+        /* the entries before, this one (unless 0), the ones after */
+        memcpy(out, v.mv_data, at * REP_ANSWER_ENTRY);
+        if (count != 0) {
+            rep_be16_put(out + at * REP_ANSWER_ENTRY, days);
+            memcpy(out + at * REP_ANSWER_ENTRY + 2, &count, sizeof count);
+        }
+        memcpy(out + (at + (count != 0)) * REP_ANSWER_ENTRY,
+               (const unsigned char *)v.mv_data + (at + found) * REP_ANSWER_ENTRY, (n - at - found) * REP_ANSWER_ENTRY);
+        v.mv_size = m * REP_ANSWER_ENTRY;
+        v.mv_data = out;
+        rc = mdb_put(txn, dbi, &k, &v, 0);
+        free(out);
+        return rc;
+    }
+}
+
 static int
 s_referral_contrib(s_ctx *c, const s_referral_row *r, int sign)
 {
@@ -1400,16 +1627,11 @@ s_referral_contrib(s_ctx *c, const s_referral_row *r, int sign)
             return rc;
         if (days > UINT16_MAX)
             days = UINT16_MAX;
-        for (int i = 0; i < c->chain->n; i++) {
-            unsigned char key[8];
-            s_be32(key, c->chain->unit[i]);
-            key[4] = (unsigned char)(m >> 8);
-            key[5] = (unsigned char)m;
-            key[6] = (unsigned char)(days >> 8);
-            key[7] = (unsigned char)days;
-            if ((rc = rep_counter_add(c->txn, c->p->answer, key, sizeof key, sign)) != 0)
-                return rc;
-        }
+        for (int i = 0; i < c->chain->n; i++)
+            for (unsigned node = (unsigned)m + 1; node <= REP_FEN; node += node & -node)
+                if ((rc = s_answer_add(c->txn, c->p->answer, c->chain->unit[i], (uint16_t)node, (uint16_t)days,
+                                       sign)) != 0)
+                    return rc;
     }
     return 0;
 }
@@ -1558,17 +1780,17 @@ s_chain(rep_proj_t *p, MDB_txn *txn, const char *const *nodes, int n, rep_chain_
 static int
 s_count(rep_proj_t *p, MDB_txn *txn, int verdict)
 {
-    rep_stats_t st;
-    int rc = rep_proj_stats(p, txn, &st);
-    if (rc != 0)
+    rep_stats_t own, *st = s_in_batch(p, txn) ? &p->stats : &own;
+    int rc;
+    if (st == &own && (rc = rep_proj_stats(p, txn, &own)) != 0)
         return rc;
     if (verdict == S_APPLIED)
-        st.applied++;
+        st->applied++;
     else if (verdict == S_IGNORED)
-        st.ignored++;
+        st->ignored++;
     else
-        st.rejected++;
-    return koop_store_put_str(txn, p->meta, "stats", &st, sizeof st);
+        st->rejected++;
+    return st == &own ? koop_store_put_str(txn, p->meta, "stats", &own, sizeof own) : 0;
 }
 
 int

@@ -60,14 +60,29 @@ sync_cert_load(const char *path, int secret, sync_keypair_t *out, char *err, siz
 
 /* ---- allow-list ---- */
 
+/* entries sorted by key, one per key (the latest enrolment), so a lookup is
+ * a bisection: the ZAP handler asks on every connection, the hub on every
+ * HELLO and after every reread */
 struct sync_allow {
     char dir[PATH_MAX];
     struct timespec mtime;
     ino_t ino;
     int loaded;
+    unsigned generation;
     sync_allow_entry_t *entries;
     size_t n;
 };
+
+/* by key, the latest enrolment first */
+static int
+s_entry_cmp(const void *a, const void *b)
+{
+    const sync_allow_entry_t *x = a, *y = b;
+    int c = strcmp(x->key, y->key);
+    if (c != 0)
+        return c;
+    return x->enrolled_at > y->enrolled_at ? -1 : x->enrolled_at < y->enrolled_at;
+}
 
 sync_allow_t *
 sync_allow_new(const char *dir)
@@ -104,6 +119,8 @@ s_allow_reload(sync_allow_t *self)
 
     if (stat(self->dir, &st) != 0) {
         /* no directory: nobody is enrolled */
+        if (self->loaded || self->n)
+            self->generation++;
         free(self->entries);
         self->entries = NULL;
         self->n = 0;
@@ -150,9 +167,19 @@ s_allow_reload(sync_allow_t *self)
         n++;
     }
     closedir(d);
+    /* the same key enrolled twice (two file names): the latest enrolment counts */
+    if (n > 1) {
+        size_t kept = 1;
+        qsort(list, n, sizeof *list, s_entry_cmp);
+        for (size_t i = 1; i < n; i++)
+            if (strcmp(list[i].key, list[kept - 1].key) != 0)
+                list[kept++] = list[i];
+        n = kept;
+    }
     free(self->entries);
     self->entries = list;
     self->n = n;
+    self->generation++;
     self->ino = st.st_ino;
     self->mtime = st.st_mtim;
     self->loaded = 1;
@@ -162,16 +189,29 @@ s_allow_reload(sync_allow_t *self)
 const sync_allow_entry_t *
 sync_allow_find(sync_allow_t *self, const char *z85)
 {
-    const sync_allow_entry_t *best = NULL;
+    size_t lo = 0, hi;
     if (!z85 || strlen(z85) != 40)
         return NULL;
     s_allow_reload(self);
-    /* the same key enrolled twice (two file names): the latest enrolment counts */
-    for (size_t i = 0; i < self->n; i++)
-        if (strcmp(self->entries[i].key, z85) == 0 &&
-            (!best || self->entries[i].enrolled_at > best->enrolled_at))
-            best = &self->entries[i];
-    return best;
+    hi = self->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(self->entries[mid].key, z85);
+        if (c == 0)
+            return &self->entries[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+unsigned
+sync_allow_generation(sync_allow_t *self)
+{
+    s_allow_reload(self);
+    return self->generation;
 }
 
 /* ---- ZAP handler ---- */

@@ -10,6 +10,7 @@
  *             "sync", sends its registry records down;
  *   keys.c    CURVE key pairs (CZMQ certificates), the hub's allow-list of
  *             enrolled gmina keys, and its ZAP handler;
+ *   sessions.c the hub's sessions, by key and by node id (hash tables);
  *   local.c   asynchronous requests to the node's own services (feeds,
  *             registry) on the loop;
  *   wire.c    packing/sending frames, names and bounds shared by both sides.
@@ -64,7 +65,8 @@ int sync_frame_pack(const Koop__Sync__Frame *frame, uint8_t **out, size_t *len);
 /* Sends frame on a DEALER (rid NULL) or to rid on a ROUTER, never blocking.
  * 0, or -errno (EAGAIN: no connection / queue full; EHOSTUNREACH: peer gone). */
 int sync_frame_send(void *sock, const void *rid, size_t rid_len, const Koop__Sync__Frame *frame);
-/* Socket options of both ends of the link: limits, linger, ZMTP heartbeats. */
+/* Socket options of both ends of the link: limits, linger, TCP keepalive
+ * (no ZMTP heartbeats: see wire.c). */
 int sync_link_sockopts(void *sock);
 /* Reads a be64 + string value ("seq, log id"); 0 or MDB_CORRUPTED. */
 int sync_pos_decode(const MDB_val *v, uint64_t *seq, char *log_id, size_t log_id_size);
@@ -127,6 +129,9 @@ void sync_allow_destroy(sync_allow_t **self_p);
 /* Looks a Z85 key up (rereading the directory when it changed). Returns the
  * entry (borrowed until the next lookup) or NULL. */
 const sync_allow_entry_t *sync_allow_find(sync_allow_t *self, const char *z85);
+/* Rereads the directory when it changed; returns a number that changes
+ * with every reread (so a caller knows when to check its sessions again). */
+unsigned sync_allow_generation(sync_allow_t *self);
 
 /* ZAP handler (RFC 27) on inproc://zeromq.zap.01 of zctx: CURVE clients
  * whose key is in the allow-list are accepted with User-Id = their Z85 key;
@@ -147,6 +152,53 @@ int sync_uplink_status_ready(sync_uplink_t *self, koop_call_t *call);
  * freed by sync_uplink_status_free) from the last answers. */
 int sync_uplink_status(sync_uplink_t *self, koop_call_t *call, Koop__Sync__UplinkStatus *st);
 void sync_uplink_status_free(Koop__Sync__UplinkStatus *st);
+
+/* ---- sessions.c: the hub's sessions by key and by node id ---- */
+
+#define SYNC_RID_MAX 255           /* ROUTER routing ids */
+
+/* One enrolled key that said HELLO (hub.c fills everything but ss_index). */
+typedef struct sync_session {
+    char key[41];                  /* Z85 public key */
+    char node[SYNC_MAX_NAME + 1];  /* bound node id ("" until set) */
+    uint8_t rid[SYNC_RID_MAX];     /* the connection it last said HELLO on */
+    size_t rid_len;
+    int ready;
+    uint64_t last_rx_mono;
+    uint64_t last_contact_ms;
+    uint64_t hello_ms;
+    char held[SYNC_MAX_STREAMS][SYNC_MAX_STREAM + 1];
+    size_t nheld;
+    char down_log_id[SYNC_MAX_NAME + 1];
+    uint64_t down_seq;
+    int down_inflight;
+    uint64_t down_sent_mono;
+    uint8_t **snap;                /* packed Down frames of a snapshot in progress */
+    size_t *snap_len;
+    size_t nsnap, snap_next;
+    size_t ss_index;               /* sessions.c: position in the list */
+} sync_session_t;
+
+typedef struct sync_sessions sync_sessions_t;
+sync_sessions_t *sync_sessions_new(void);
+/* Frees every session (on_free, which may be NULL, first) and the table;
+ * accepts NULL and sets *self_p NULL. */
+void sync_sessions_destroy(sync_sessions_t **self_p, void (*on_free)(sync_session_t *));
+/* The session of a Z85 key / bound to a node id, or NULL (borrowed). */
+sync_session_t *sync_sessions_by_key(const sync_sessions_t *self, const char *key);
+sync_session_t *sync_sessions_by_node(const sync_sessions_t *self, const char *node);
+/* The session of key; a new one (zeroed, no node) when there is none.
+ * NULL and errno (EINVAL, ENOMEM) on failure. */
+sync_session_t *sync_sessions_add(sync_sessions_t *self, const char *key);
+/* Binds s to node ("" unbinds). 0, -EEXIST when another session holds that
+ * node id (remove it first), -EINVAL, -ENOMEM; on failure s is unchanged. */
+int sync_sessions_set_node(sync_sessions_t *self, sync_session_t *s, const char *node);
+/* Removes s (on_free first) and frees it; s is invalid afterwards. The last
+ * session of the list takes its place, so a loop that removes walks down. */
+void sync_sessions_remove(sync_sessions_t *self, sync_session_t *s, void (*on_free)(sync_session_t *));
+size_t sync_sessions_count(const sync_sessions_t *self);
+/* The i-th session (0 <= i < count), NULL past the end. */
+sync_session_t *sync_sessions_at(const sync_sessions_t *self, size_t i);
 
 /* ---- hub.c ---- */
 

@@ -516,13 +516,13 @@ s_on_fetch(void *ctx, int status, const char *error, const uint8_t *payload, siz
     if (!items || !ptrs)
         goto done;
     for (size_t i = 0; i < b->n_events; i++) {
-        Koop__Event *ev = koop__event__unpack(NULL, b->events[i].len, b->events[i].data);
-        int ok = ev && ev->seq > last && ev->has_scope && ev->scope == KOOP__SCOPE__SCOPE_SHARED &&
-                 ev->node && strcmp(ev->node, up->cfg->node_id) == 0 && ev->stream &&
-                 strcmp(ev->stream, st->name) == 0;
-        uint64_t seq = ev ? ev->seq : 0;
-        if (ev)
-            koop__event__free_unpacked(ev, NULL);
+        /* read in place, as the hub does: this node's, this stream's, SHARED, in order */
+        sync_event_head_t h;
+        int ok = sync_event_head(b->events[i].data, b->events[i].len, &h) == 0 && h.has_seq && h.seq > last &&
+                 h.scope == KOOP__SCOPE__SCOPE_SHARED && h.node_len == strlen(up->cfg->node_id) &&
+                 memcmp(h.node, up->cfg->node_id, h.node_len) == 0 && h.stream_len == strlen(st->name) &&
+                 memcmp(h.stream, st->name, h.stream_len) == 0;
+        uint64_t seq = h.seq;
         if (!ok) {
             st->held = 1;
             snprintf(st->state, sizeof st->state,

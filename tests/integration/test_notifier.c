@@ -3,6 +3,7 @@
  * (tests/support/smtp_server.py, Debian's python3-aiosmtpd), the real koopctl.
  */
 #include "koop_test.h"
+#include "kt_sync.h"
 
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -49,9 +50,13 @@ s_smtp_start(const char *auth)
         execl("/usr/bin/python3", "python3", "tests/support/smtp_server.py", port, maildir, auth, (char *)NULL);
         _exit(127);
     }
-    /* Python and aiosmtpd take seconds to start on a loaded machine */
-    for (int i = 0; i < 400 && !s_port_open(smtp_port); i++)
+    /* Python and aiosmtpd take seconds to start on a loaded machine; a
+     * server that exits (its port taken meanwhile) is not waited for */
+    for (int i = 0; i < 600 && !s_port_open(smtp_port); i++) {
+        int status;
+        cr_assert_eq(waitpid(smtp_pid, &status, WNOHANG), 0, "the SMTP server exited at start (port %d)", smtp_port);
         kt_sleep_ms(50);
+    }
     cr_assert(s_port_open(smtp_port), "the SMTP server did not start");
 }
 
@@ -155,7 +160,7 @@ static void
 s_setup(void)
 {
     char smtp[64];
-    smtp_port = 30000 + getpid() % 20000;
+    smtp_port = kt_free_port(); /* a free port now, not one another test's pid may map to */
     cr_assert_eq(kt_node_init(&node, "gmina", "2013032", "Notifier", "--smtp",
                               (snprintf(smtp, sizeof smtp, "smtp://127.0.0.1:%d", smtp_port), smtp), NULL), 0);
     snprintf(maildir, sizeof maildir, "%s/mail", node.dir);

@@ -465,3 +465,14 @@ kt_proxy_stop(pid_t pid)
         waitpid(pid, NULL, 0);
     }
 }
+
+json_t *
+kt_hub_node(json_t *hub_status, const char *node)
+{
+    size_t i;
+    json_t *n;
+    json_array_foreach(json_object_get(hub_status, "nodes"), i, n)
+        if (strcmp(json_string_value(json_object_get(n, "node")), node) == 0)
+            return n;
+    return NULL;
+}

@@ -31,6 +31,8 @@ int kt_add_people(kt_node_t *n, int count, const char *prefix, const char *tag, 
 json_t *kt_sync_status(kt_node_t *n);
 /* Waits until the gmina is connected with nothing pending. 0 or -1. */
 int kt_wait_synced(kt_node_t *g, int timeout_s);
+/* The entry of `node` in a hub's status (borrowed from it), or NULL. */
+json_t *kt_hub_node(json_t *hub_status, const char *node);
 /* Sum of every "acked" in a status (as the acceptance check does). */
 uint64_t kt_acked_sum(json_t *status);
 
