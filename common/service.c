@@ -311,7 +311,6 @@ s_feed_answer(koop_call_t *call, const char *stream, uint64_t after, uint32_t ma
         rc = koop_log_last(s->log, call->txn, 0, &last);
     if (rc != 0) {
         free(batch.events);
-    free(batch.seqs);
         free(batch.seqs);
         return koop_call_store_error(call, rc);
     }
@@ -322,6 +321,7 @@ s_feed_answer(koop_call_t *call, const char *stream, uint64_t after, uint32_t ma
     if (n_events)
         *n_events = batch.n_events;
     free(batch.events);
+    free(batch.seqs);
     return rc;
 }
 

@@ -1592,13 +1592,16 @@ s_answer_add(MDB_txn *txn, MDB_dbi dbi, uint32_t unit, uint16_t node, uint16_t d
         if (!(out = malloc(m * REP_ANSWER_ENTRY)))
             return ENOMEM;
         /* the entries before, this one (unless 0), the ones after */
-        memcpy(out, v.mv_data, at * REP_ANSWER_ENTRY);
+        if (at) /* v.mv_data is NULL for a new key */
+            memcpy(out, v.mv_data, at * REP_ANSWER_ENTRY);
         if (count != 0) {
             rep_be16_put(out + at * REP_ANSWER_ENTRY, days);
             memcpy(out + at * REP_ANSWER_ENTRY + 2, &count, sizeof count);
         }
-        memcpy(out + (at + (count != 0)) * REP_ANSWER_ENTRY,
-               (const unsigned char *)v.mv_data + (at + found) * REP_ANSWER_ENTRY, (n - at - found) * REP_ANSWER_ENTRY);
+        if (n - at - found)
+            memcpy(out + (at + (count != 0)) * REP_ANSWER_ENTRY,
+                   (const unsigned char *)v.mv_data + (at + found) * REP_ANSWER_ENTRY,
+                   (n - at - found) * REP_ANSWER_ENTRY);
         v.mv_size = m * REP_ANSWER_ENTRY;
         v.mv_data = out;
         rc = mdb_put(txn, dbi, &k, &v, 0);
