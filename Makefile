@@ -97,7 +97,7 @@ $(BIN)/koopctl: $(patsubst %.c,$(BUILD)/%.o,$(wildcard services/koopctl/*.c)) $(
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # ---- tests ----
-TEST_C    := $(wildcard tests/unit/*.c tests/integration/*.c tests/deploy/*.c tests/support/*.c)
+TEST_C    := $(wildcard tests/unit/*.c tests/integration/*.c tests/deploy/*.c tests/browser/*.c tests/support/*.c)
 # the reporting projection is unit-tested and benchmarked in process
 REP_LIB_C := $(filter-out services/reporting/main.c,$(wildcard services/reporting/*.c))
 # the gateway's parsers of client bytes and its TOTP codes, unit-tested in process
@@ -109,10 +109,22 @@ $(TEST_BIN): $(TEST_OBJS) $(LIBKOOP)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcriterion $(LDLIBS) -lcrypto
 
+# axe-core for the browser test (tests/browser): the version pinned in its
+# package-lock.json, from the npm registry, into build/npm (never run by the
+# node: only the test injects it into the page).
+AXE := $(BUILD)/npm/node_modules/axe-core/axe.min.js
+$(AXE): tests/browser/package.json tests/browser/package-lock.json | deps
+	@mkdir -p $(BUILD)/npm
+	cp tests/browser/package.json tests/browser/package-lock.json $(BUILD)/npm/
+	cd $(BUILD)/npm && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	@touch $@
+
 # Criterion runs every test in its own process; integration tests start the
 # programs in $(BIN) (KOOP_BIN) on ipc sockets in their own temporary dirs;
-# tests/deploy runs `make install` of this tree (KOOP_SRC, KOOP_BUILD).
-test: all $(TEST_BIN)
+# tests/deploy runs `make install` of this tree (KOOP_SRC, KOOP_BUILD);
+# tests/browser drives Chromium over the gateway (screenshots in
+# $(BUILD)/screenshots).
+test: all $(TEST_BIN) $(AXE)
 	KOOP_BIN=$(abspath $(BIN)) KOOP_SRC=$(CURDIR) KOOP_BUILD=$(abspath $(BUILD)) $(if $(SAN),LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp):print_suppressions=0) \
 	  $(TEST_BIN) -j2 --timeout 300 $(TEST_ARGS)
 
