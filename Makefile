@@ -155,9 +155,13 @@ BINDIR          ?= $(PREFIX)/bin
 DOCDIR          ?= $(PREFIX)/share/doc/koop
 SYSTEMD_UNITDIR ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR     ?= $(PREFIX)/lib/sysusers.d
+WEBDIR          ?= $(PREFIX)/share/koop/web
+WEB_FILES       := $(shell find web -type f 2>/dev/null)
 UNIT            := deploy/systemd/koop-node@.service
 
 # The unit names /usr/bin/koop-node; installed elsewhere it names BINDIR.
+# web/ goes to WEBDIR, where the gateway looks beside its program
+# (PREFIX/bin -> PREFIX/share/koop/web) when [gateway] web_dir is not set.
 install: $(PROGRAMS)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSTEMD_UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
 	  $(DESTDIR)$(DOCDIR)/examples
@@ -167,11 +171,12 @@ install: $(PROGRAMS)
 	install -m 0644 deploy/sysusers.d/koop.conf $(DESTDIR)$(SYSUSERSDIR)/koop.conf
 	install -m 0644 deploy/examples/*.conf $(DESTDIR)$(DOCDIR)/examples/
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
+	for f in $(WEB_FILES:web/%=%); do install -D -m 0644 web/$$f $(DESTDIR)$(WEBDIR)/$$f || exit 1; done
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(PROGRAMS))) \
 	  $(DESTDIR)$(SYSTEMD_UNITDIR)/$(notdir $(UNIT)) $(DESTDIR)$(SYSUSERSDIR)/koop.conf
-	rm -rf $(DESTDIR)$(DOCDIR)
+	rm -rf $(DESTDIR)$(DOCDIR) $(DESTDIR)$(WEBDIR)
 
 # dpkg-buildpackage in a copy of the tree (build/deb), with debian/ made from
 # deploy/debian and the version from VERSION (scripts/deb.sh).

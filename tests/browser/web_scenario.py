@@ -109,11 +109,22 @@ class Browser:
     def active(self):
         return self.d.switch_to.active_element
 
+    def shot(self, path):
+        """The whole page, not only the window: the window grows to the page's height for it."""
+        w, h = self.d.get_window_size()["width"], self.d.get_window_size()["height"]
+        full = self.d.execute_script("return document.documentElement.scrollHeight")
+        if full > h:
+            self.d.set_window_size(w, min(full + 120, 8000))
+            time.sleep(0.2)
+        self.d.save_screenshot(path)
+        if full > h:
+            self.d.set_window_size(w, h)
+
     # ---- the checks of every main page ----
     def page(self, name):
         self.idle()
         path = os.path.join(SHOTS, f"{name}.png")
-        self.d.save_screenshot(path)
+        self.shot(path)
         self.d.execute_script(AXE)
         res = self.d.execute_async_script(
             "const done = arguments[arguments.length - 1];"
@@ -278,6 +289,12 @@ def scenario(b):
     b.fill("goal-add-baseline", "3")
     b.submit("goal-add")
     check(b.text_in("main", "praca: Podjęcie stałej pracy"), "the goal is listed")
+    b.open_details("goal-scale-0")
+    b.fill("goal-scale-0-value", "5")
+    b.fill("goal-scale-0-date", TODAY)
+    b.submit("goal-scale-0")
+    WebDriverWait(b.d, 15).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "svg.chart circle.point")) == 2)
+    check(len(b.d.find_elements(By.CSS_SELECTOR, "svg.chart polyline.line")) == 1, "the PSR chart draws the ratings over time")
 
     b.open_details("task-add")
     b.select_text("task-add-owner", COP)

@@ -46,7 +46,7 @@ function psrPoints(g) {
     .concat((g.scalings || []).map((s) => ({ date: s.date, value: s.value, label: dateText(s.date) })));
 }
 
-function goalCard(g, reload) {
+function goalCard(g, reload, i) {
   const pts = psrPoints(g);
   const latest = pts[pts.length - 1];
   const desc = t('ipw.chart_desc', g.baseline, g.target, (g.scalings || []).map((s) => `${dateText(s.date)}: ${s.value}`).join('; ') || t('ipw.no_ratings'));
@@ -55,7 +55,7 @@ function goalCard(g, reload) {
     record([[t('ipw.baseline'), g.baseline], [t('ipw.target'), g.target], [t('ipw.latest'), `${latest.value} (${latest.label})`]]),
     psrChart(t('ipw.chart_title', goalText(g)), desc, pts, g.target),
     reload ? h('details', {}, h('summary', {}, t('ipw.scale')),
-      form('goal.scale', { preset: { goal: g.id }, onDone: reload })) : null);
+      form('goal.scale', { id: `goal-scale-${i}`, preset: { goal: g.id }, onDone: reload })) : null);
 }
 
 function tasksTable(ipw, withActions, reload) {
@@ -115,7 +115,7 @@ export async function show(box, [id]) {
       form('ipw.member.add', { id: 'zzk-add', preset: { ipw: id }, choices: { person: peopleChoices(lists) }, onDone: reload })),
 
     h('h2', { id: 'goals' }, t('ipw.goals')),
-    (ipw.goals || []).length ? h('ul', { class: 'cards' }, ipw.goals.map((g) => goalCard(g, reload))) : h('p', { class: 'empty' }, t('ipw.none')),
+    (ipw.goals || []).length ? h('ul', { class: 'cards' }, ipw.goals.map((g, i) => goalCard(g, reload, i))) : h('p', { class: 'empty' }, t('ipw.none')),
     h('details', {}, h('summary', {}, t('ipw.add_goal')),
       form('goal.add', { id: 'goal-add', preset: { ipw: id }, onDone: reload })),
 
