@@ -131,3 +131,114 @@ Test(web_access, over_http_the_logged_in_person_is_the_caller, .init = s_setup, 
     kt_resp_free(&r);
     cr_assert_eq(s_institutions(), before + 1);
 }
+
+/* ---- the web UI's files, forms and CSV, over HTTP ---- */
+
+Test(web_access, the_web_ui_is_served_with_types_validators_and_no_listing, .init = s_setup, .fini = s_teardown)
+{
+    kt_http_t c = {.port = g.node.http_port};
+    kt_resp_t r;
+    char etag[64] = "", hdr[96];
+    const char *p;
+    cr_assert_eq(kt_http_wait(&g.node, 20), 0);
+    cr_assert_eq(kt_http(&c, &r, "GET", "/", NULL, NULL), 0);
+    cr_assert_eq(r.status, 200);
+    cr_assert(strstr(r.headers, "Content-Type: text/html; charset=utf-8"), "%s", r.headers);
+    cr_assert(strstr(r.headers, "Content-Security-Policy: default-src 'self'; script-src 'self'; style-src 'self'"));
+    cr_assert(strstr(r.headers, "Cache-Control: no-cache"));
+    cr_assert(strstr(r.body, "<html lang=\"pl\">") && strstr(r.body, "js/app.js"));
+    /* no inline script or style anywhere in web/ (the CSP would block it) */
+    cr_assert_null(strstr(r.body, "style=\""));
+    cr_assert_null(strstr(r.body, "<script>"));
+    kt_resp_free(&r);
+    cr_assert_eq(kt_http(&c, &r, "GET", "/js/app.js", NULL, NULL), 0);
+    cr_assert_eq(r.status, 200);
+    cr_assert(strstr(r.headers, "Content-Type: text/javascript; charset=utf-8"));
+    p = strstr(r.headers, "ETag: ");
+    cr_assert_not_null(p);
+    sscanf(p + 6, "%63s", etag);
+    kt_resp_free(&r);
+    snprintf(hdr, sizeof hdr, "If-None-Match: %s", etag);
+    cr_assert_eq(kt_http(&c, &r, "GET", "/js/app.js", NULL, (const char *const[]){hdr, NULL}), 0);
+    cr_assert_eq(r.status, 304, "revalidation with %s", hdr);
+    kt_resp_free(&r);
+    cr_assert_eq(kt_http(&c, &r, "GET", "/i18n/en.json", NULL, NULL), 0);
+    cr_assert(r.status == 200 && json_is_object(r.json));
+    cr_assert(strstr(r.headers, "Content-Type: application/json"));
+    kt_resp_free(&r);
+    {
+        static const char *const missing[] = {"/js/", "/js", "/nie-ma.html", "/../koop.conf", "/%2e%2e/koop.conf",
+                                              "/.hidden", "/koop.conf"};
+        for (size_t i = 0; i < sizeof missing / sizeof missing[0]; i++) {
+            cr_assert_eq(kt_http(&c, &r, "GET", missing[i], NULL, NULL), 0);
+            cr_assert_eq(r.status, 404, "%s: %ld", missing[i], r.status);
+            cr_assert_str_eq(kt_resp_code(&r), "http.not_found");
+            kt_resp_free(&r);
+        }
+    }
+    cr_assert_eq(kt_http(&c, &r, "POST", "/index.html", "{}", NULL), 0);
+    cr_assert_eq(r.status, 405);
+    cr_assert(strstr(r.headers, "Allow: GET, HEAD"));
+    kt_resp_free(&r);
+}
+
+Test(web_access, methods_describe_the_fields_of_a_form_and_reports_come_as_csv, .init = s_setup, .fini = s_teardown)
+{
+    kt_http_t c = {.port = g.node.http_port};
+    kt_resp_t r;
+    json_t *m, *in;
+    size_t i, j;
+    int seen = 0;
+    cr_assert_eq(kt_http_wait(&g.node, 20), 0);
+    cr_assert_eq(kt_http(&c, &r, "GET", "/api/methods?lang=en", NULL, NULL), 0);
+    cr_assert_eq(r.status, 200);
+    json_array_foreach(r.json, i, m) {
+        if (strcmp(json_string_value(json_object_get(m, "name")), "task.add") != 0)
+            continue;
+        json_array_foreach(json_object_get(m, "inputs"), j, in) {
+            const char *name = json_string_value(json_object_get(in, "name"));
+            int req = json_is_true(json_object_get(in, "required"));
+            const char *type = json_string_value(json_object_get(in, "type"));
+            if (strcmp(name, "ipw") == 0)
+                cr_assert(req && json_is_true(json_object_get(in, "in_path")), "ipw is the path's");
+            if (strcmp(name, "due") == 0) {
+                cr_assert(req && strcmp(type, "date") == 0, "due: required date");
+                cr_assert_str_eq(json_string_value(json_object_get(in, "label")), "due");
+                seen++;
+            }
+            if (strcmp(name, "title") == 0) {
+                cr_assert_str_eq(json_string_value(json_object_get(in, "label")), "task");
+                seen++;
+            }
+            if (strcmp(name, "goal") == 0)
+                cr_assert(!req, "goal is optional");
+        }
+    }
+    json_array_foreach(r.json, i, m) {
+        if (strcmp(json_string_value(json_object_get(m, "name")), "institution.add") != 0)
+            continue;
+        json_array_foreach(json_object_get(m, "inputs"), j, in) {
+            if (strcmp(json_string_value(json_object_get(in, "name")), "sector") == 0) {
+                json_t *values = json_object_get(in, "values");
+                cr_assert_str_eq(json_string_value(json_object_get(in, "type")), "enum");
+                cr_assert_str_eq(json_string_value(json_array_get(values, 0)), "social_assistance");
+                cr_assert(json_is_true(json_object_get(in, "required")));
+                seen++;
+            }
+        }
+    }
+    cr_assert_eq(seen, 3);
+    kt_resp_free(&r);
+    cr_assert_eq(kt_account(&g.node, g.coord, "ekoordynator", "Haslo-Koordynatora-1"), 0);
+    cr_assert_eq(kt_http_login(&c, "ekoordynator", "Haslo-Koordynatora-1"), 200);
+    cr_assert_eq(kt_http(&c, &r, "GET", "/api/reports/indicators?format=csv", NULL, NULL), 0);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert(strstr(r.headers, "Content-Type: text/csv; charset=utf-8"), "%s", r.headers);
+    cr_assert(strstr(r.headers, "Content-Disposition: attachment; filename=\"report.indicators.csv\""));
+    cr_assert(strncmp(r.body, "unit,teryt,level,from,to,as_of", 30) == 0, "%.80s", r.body);
+    kt_resp_free(&r);
+    /* format is a report's only: elsewhere it is an unknown field */
+    cr_assert_eq(kt_http(&c, &r, "GET", "/api/tasks/mine?format=csv", NULL, NULL), 0);
+    cr_assert_eq(r.status, 400);
+    kt_resp_free(&r);
+}

@@ -8,7 +8,7 @@ function svg(tag, attrs, ...kids) { return h(`svg:${tag}`, attrs, ...kids); }
 
 // The PSR scale (0-10) of one goal over time: points [{date, value}], target.
 export function psrChart(title, desc, points, target) {
-  const W = 480, H = 200, L = 36, R = 12, T = 12, B = 36;
+  const W = 480, H = 200, L = 44, R = 44, T = 16, B = 36;
   const id = newId('chart');
   const x = (i) => L + (points.length < 2 ? (W - L - R) / 2 : (i * (W - L - R)) / (points.length - 1));
   const y = (v) => T + ((10 - v) * (H - T - B)) / 10;

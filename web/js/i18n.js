@@ -48,6 +48,12 @@ export function t(key, ...args) {
   return s.replace(/\{(\d)\}/g, (_, n) => (args[n - 1] === undefined ? '' : String(args[n - 1])));
 }
 
+// A term of a section whose keys contain dots (timeline.<event type>); '' when none.
+export function term(section, key) {
+  const sec = catalogue[section];
+  return sec && typeof sec[key] === 'string' ? sec[key] : '';
+}
+
 export function has(key) {
   return lookup(key) !== undefined;
 }

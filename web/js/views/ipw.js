@@ -4,7 +4,7 @@
 import { call } from '../api.js';
 import { form, action, label } from '../forms.js';
 import { h, fill, table, record } from '../dom.js';
-import { t, enumText, dateText } from '../i18n.js';
+import { t, term, enumText, dateText } from '../i18n.js';
 import { directory, nameOf, namesOf } from '../names.js';
 import { psrChart } from '../chart.js';
 import { peopleChoices } from './families.js';
@@ -152,7 +152,7 @@ export async function show(box, [id]) {
     h('h2', { id: 'timeline' }, t('ipw.timeline')),
     timeline.length ? table(null, [
       { label: t('ipw.col_date'), cell: (e) => dateText(e.date) },
-      { label: t('ipw.col_what'), cell: (e) => [t(`timeline.${e.type}`) === `timeline.${e.type}` ? e.type : t(`timeline.${e.type}`), e.summary ? h('br', {}) : null, e.summary || ''] },
+      { label: t('ipw.col_what'), cell: (e) => [h('strong', {}, term('timeline', e.type) || e.type), e.summary ? h('br', {}) : null, e.summary || ''] },
       { label: t('ipw.col_who'), cell: (e) => nameOf(e, 'actor') },
     ], timeline) : h('p', { class: 'empty' }, t('ipw.none')));
   return title;
