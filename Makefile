@@ -108,7 +108,7 @@ $(BIN)/koopctl: $(patsubst %.c,$(BUILD)/%.o,$(wildcard services/koopctl/*.c)) $(
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # ---- tests ----
-TEST_C    := $(wildcard tests/unit/*.c tests/integration/*.c tests/deploy/*.c tests/support/*.c)
+TEST_C    := $(wildcard tests/unit/*.c tests/integration/*.c tests/deploy/*.c tests/browser/*.c tests/support/*.c)
 # the reporting projection is unit-tested and benchmarked in process
 REP_LIB_C := $(filter-out services/reporting/main.c,$(wildcard services/reporting/*.c))
 # the gateway's parsers of client bytes and its TOTP codes, unit-tested in process
@@ -126,10 +126,31 @@ $(TEST_BIN): $(TEST_OBJS) $(LIBKOOP)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcriterion $(LDLIBS) -lcrypto
 
+# axe-core for the browser test (tests/browser): the version pinned in its
+# package-lock.json, from the npm registry, into build/npm (never run by the
+# node: only the test injects it into the page). Where the network's TLS is
+# cut by a proxy whose CA the machine does not hold (a fresh root behind a
+# company or sandbox proxy), npm cannot check the registry's certificate; it
+# then tries once more without that check, which is safe for what it
+# installs: npm ci refuses any tarball whose sha512 differs from the one in
+# the committed package-lock.json.
+AXE := $(BUILD)/npm/node_modules/axe-core/axe.min.js
+NPM_CI := npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+$(AXE): tests/browser/package.json tests/browser/package-lock.json | deps
+	@mkdir -p $(BUILD)/npm
+	cp tests/browser/package.json tests/browser/package-lock.json $(BUILD)/npm/
+	cd $(BUILD)/npm && { $(NPM_CI) 2>npm-err.log || \
+	  { grep -qE 'CERT|certificate' npm-err.log && \
+	    echo "npm: the registry's certificate cannot be checked here; installing with the package's sha512 from package-lock.json as the check" && \
+	    $(NPM_CI) --strict-ssl=false; } || { cat npm-err.log >&2; exit 1; }; }
+	@test -s $@ && touch $@
+
 # Criterion runs every test in its own process; integration tests start the
 # programs in $(BIN) (KOOP_BIN) on ipc sockets in their own temporary dirs;
-# tests/deploy runs `make install` of this tree (KOOP_SRC, KOOP_BUILD).
-test: all $(TEST_BIN) fuzz-replay
+# tests/deploy runs `make install` of this tree (KOOP_SRC, KOOP_BUILD);
+# tests/browser drives Chromium over the gateway (screenshots in
+# $(BUILD)/screenshots).
+test: all $(TEST_BIN) fuzz-replay $(AXE)
 	KOOP_BIN=$(abspath $(BIN)) KOOP_SRC=$(CURDIR) KOOP_BUILD=$(abspath $(BUILD)) $(if $(SAN),LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp):print_suppressions=0) \
 	  $(TEST_BIN) -j2 --timeout 300 $(TEST_ARGS)
 
@@ -255,9 +276,13 @@ BINDIR          ?= $(PREFIX)/bin
 DOCDIR          ?= $(PREFIX)/share/doc/koop
 SYSTEMD_UNITDIR ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR     ?= $(PREFIX)/lib/sysusers.d
+WEBDIR          ?= $(PREFIX)/share/koop/web
+WEB_FILES       := $(shell find web -type f 2>/dev/null)
 UNIT            := deploy/systemd/koop-node@.service
 
 # The unit names /usr/bin/koop-node; installed elsewhere it names BINDIR.
+# web/ goes to WEBDIR, where the gateway looks beside its program
+# (PREFIX/bin -> PREFIX/share/koop/web) when [gateway] web_dir is not set.
 install: $(PROGRAMS)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSTEMD_UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
 	  $(DESTDIR)$(DOCDIR)/examples
@@ -267,11 +292,12 @@ install: $(PROGRAMS)
 	install -m 0644 deploy/sysusers.d/koop.conf $(DESTDIR)$(SYSUSERSDIR)/koop.conf
 	install -m 0644 deploy/examples/*.conf $(DESTDIR)$(DOCDIR)/examples/
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
+	for f in $(WEB_FILES:web/%=%); do install -D -m 0644 web/$$f $(DESTDIR)$(WEBDIR)/$$f || exit 1; done
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(PROGRAMS))) \
 	  $(DESTDIR)$(SYSTEMD_UNITDIR)/$(notdir $(UNIT)) $(DESTDIR)$(SYSUSERSDIR)/koop.conf
-	rm -rf $(DESTDIR)$(DOCDIR)
+	rm -rf $(DESTDIR)$(DOCDIR) $(DESTDIR)$(WEBDIR)
 
 # dpkg-buildpackage in a copy of the tree (build/deb), with debian/ made from
 # deploy/debian and the version from VERSION (scripts/deb.sh).

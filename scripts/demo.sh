@@ -29,11 +29,14 @@ start() { # start CONF: run koop-node in the background until `status` answers
 rm -rf "$DEMO"; mkdir -p "$DEMO"
 port=$((20000 + RANDOM % 20000))
 say "Zakładanie węzłów w $DEMO"
-"$KC" node init "$DEMO/powiat" --role hub --teryt 2013 --name "Powiat wysokomazowiecki" --listen "tcp://127.0.0.1:$port"
+# each node's web UI on its own port (the gateway, docs/GATEWAY.md)
+WEB_H=$((port + 1)); WEB_G1=$((port + 2)); WEB_G2=$((port + 3))
+"$KC" node init "$DEMO/powiat" --role hub --teryt 2013 --name "Powiat wysokomazowiecki" --listen "tcp://127.0.0.1:$port" \
+  --http "127.0.0.1:$WEB_H"
 "$KC" node init "$DEMO/kobylin" --role gmina --teryt 2013032 --name "Gmina Kobylin-Borzymy" \
-  --hub "tcp://127.0.0.1:$port" --hub-key "$DEMO/powiat/keys/node.pub"
+  --hub "tcp://127.0.0.1:$port" --hub-key "$DEMO/powiat/keys/node.pub" --http "127.0.0.1:$WEB_G1"
 "$KC" node init "$DEMO/wysokie" --role gmina --teryt 2013072 --name "Gmina Wysokie Mazowieckie" \
-  --hub "tcp://127.0.0.1:$port" --hub-key "$DEMO/powiat/keys/node.pub"
+  --hub "tcp://127.0.0.1:$port" --hub-key "$DEMO/powiat/keys/node.pub" --http "127.0.0.1:$WEB_G2"
 H=$DEMO/powiat/koop.conf; G1=$DEMO/kobylin/koop.conf; G2=$DEMO/wysokie/koop.conf
 say "Powiat przyjmuje swoje gminy (lista dozwolonych kluczy huba)"
 "$KC" -c "$H" enrol "$DEMO/kobylin/keys/node.pub"
@@ -138,4 +141,10 @@ for _ in $(seq 1 50); do [ "$("$KC" -c "$G1" --json report evaluation | jq -r .i
 say "Ewaluacja: powiat wysokomazowiecki (z obu gmin, na hubie; małe liczby jako <3)"
 for _ in $(seq 1 50); do [ "$("$KC" -c "$H" --json report evaluation | jq -r .ipw_opened)" = 10 ] && break; sleep 0.2; done
 "$KC" -c "$H" report evaluation
+say "Strona WWW (logowanie kontami z hasłem demo-haslo-123)"
+echo 'demo-haslo-123' | "$KC" -c "$G1" account create --person "$SW_G1" --login pracownik >/dev/null
+echo 'demo-haslo-123' | "$KC" -c "$G1" account create --person "$COP_G1" --login dzielnicowy >/dev/null
+echo "Gmina Kobylin-Borzymy: http://127.0.0.1:$WEB_G1/ (loginy: pracownik, dzielnicowy)"
+echo "Gmina Wysokie Mazowieckie: http://127.0.0.1:$WEB_G2/"
+echo "Powiat wysokomazowiecki (hub): http://127.0.0.1:$WEB_H/"
 say "Gotowe. Katalog demonstracji: $DEMO"

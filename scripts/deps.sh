@@ -17,8 +17,11 @@ list=0
 for purpose in "$@"; do
   case "$purpose" in
     build) want="$want $build" ;;
-    # systemd: systemd-analyze checks the unit (tests/deploy); prometheus: promtool checks /metrics
-    test)  want="$want $build libcriterion-dev jq lmdb-utils procps python3-aiosmtpd systemd prometheus" ;;
+    # systemd: systemd-analyze checks the unit (tests/deploy); prometheus: promtool checks /metrics;
+    # chromium, chromium-driver (the same version) and python3-selenium: the browser test of the
+    # web UI; nodejs and npm: axe-core from the npm registry for it (tests/browser)
+    test)  want="$want $build libcriterion-dev jq lmdb-utils procps python3-aiosmtpd systemd prometheus
+                 chromium chromium-driver python3-selenium nodejs npm" ;;
     bench) want="$want $build lmdb-utils procps postgresql wrk" ;;  # PostgreSQL: the sync comparison; wrk: the gateway
     demo)  want="$want $build jq procps" ;;
     # make deb: debhelper (with dpkg-dev), and build-essential, which
@@ -33,9 +36,14 @@ for purpose in "$@"; do
 done
 want=$(printf '%s\n' $want | sort -u)
 [ $list = 1 ] && { printf '%s\n' $want; exit 0; }
+# A package is there when it is installed, or when an installed package
+# provides it (a Node.js that brings its own npm provides npm).
+provided=$(dpkg-query -W -f='${Status} ${Provides}\n' 2>/dev/null | sed -n 's/^install ok installed //p' | tr ',' '\n' | sed 's/ *(.*//; s/^ *//')
 missing=""
 for p in $want; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" && continue
+  printf '%s\n' "$provided" | grep -qx "$p" && continue
+  missing="$missing $p"
 done
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" = 0 ]; then

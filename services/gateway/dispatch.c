@@ -13,8 +13,10 @@
  *            PUT) through pbjson (400 with the field)
  *   web row: its handler (web.c); other rows: a call to the row's service
  *            with the session's person as caller; the reply as
- *            common/present shows it, or the service's error (access.* as
- *            403, not found as 404).
+ *            common/present shows it (a report with format=csv: its CSV),
+ *            or the service's error (access.* as 403, not found as 404).
+ *
+ * Any other path is a file of the web UI (static.c).
  *
  * The gateway decides nothing about case access: the services do and
  * audit it.
@@ -111,9 +113,39 @@ gw_answer_err(gw_req_t *r, koop_err_t id, const char *field, const char *const *
     gw_answer_error(r, &e);
 }
 
+/* A report asked for with format=csv: the CSV koopctl --csv prints, as a
+ * file to save. */
+static void
+s_answer_csv(gw_req_t *r, const koop_api_method_t *api, const ProtobufCMessage *reply)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) {
+        gw_fail(r, INTERNAL_NO_MEMORY, NULL);
+        return;
+    }
+    koop_present_text(api, reply, KOOP_FMT_CSV, r->lang, f);
+    if (fclose(f) != 0 || !buf) {
+        free(buf);
+        gw_fail(r, INTERNAL_NO_MEMORY, NULL);
+        return;
+    }
+    free(r->resp);
+    r->resp = buf;
+    r->resp_len = len;
+    r->status = 200;
+    r->content_type = "text/csv; charset=utf-8";
+    snprintf(r->disposition, sizeof r->disposition, "attachment; filename=\"%s.csv\"", api->name);
+}
+
 void
 gw_answer_reply(gw_req_t *r, const koop_api_method_t *api, const ProtobufCMessage *reply)
 {
+    if (r->csv && (api->flags & KOOP_API_REPORT)) {
+        s_answer_csv(r, api, reply);
+        return;
+    }
     gw_answer_json(r, 200, koop_present_json(api, reply));
 }
 
@@ -178,8 +210,13 @@ static int
 s_query_visit(void *ctx, const char *key, const char *value)
 {
     void **c = ctx;
+    gw_req_t *r = c[2];
     if (strcmp(key, "lang") == 0)
         return 0; /* the language of the answer, not a field */
+    if ((r->api->flags & KOOP_API_REPORT) && strcmp(key, "format") == 0 && value && strcmp(value, "csv") == 0) {
+        r->csv = 1; /* a report as CSV, not a field */
+        return 0;
+    }
     return gw_query_add(c[0], key, value, c[1]);
 }
 
@@ -190,7 +227,7 @@ s_fields(gw_req_t *r, json_t *path_fields, koop_error_t *err)
 {
     json_t *obj = path_fields;
     if (r->api->http == KOOP_HTTP_GET || r->api->http == KOOP_HTTP_DELETE) {
-        void *c[2] = {obj, err};
+        void *c[3] = {obj, err, r};
         if (gw_req_query(r, s_query_visit, c) != 0)
             return NULL;
         return json_incref(obj);
@@ -399,5 +436,5 @@ gw_dispatch(gw_req_t *r)
         s_api(r);
         return;
     }
-    gw_fail(r, HTTP_NOT_FOUND, NULL, r->path);
+    gw_static_serve(r);
 }

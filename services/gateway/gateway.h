@@ -46,6 +46,9 @@
 #define GW_HASH_QUEUE 64           /* logins waiting for a hashing thread */
 #define GW_PATH_MAX 512            /* bytes of a request path */
 #define GW_ROUTE_SEGMENTS 8
+#define GW_STATIC_DEPTH 4          /* directories of a web UI file's path, with the file */
+#define GW_STATIC_NAME_MAX 200     /* bytes of that path */
+#define GW_STATIC_FILE_MAX (4u << 20) /* a web UI file */
 
 typedef struct gw gw_t;
 typedef struct gw_req gw_req_t;
@@ -66,6 +69,7 @@ typedef struct {
     unsigned request_timeout_s, idle_timeout_s;
     unsigned hash_workers;
     koop_pwparams_t pw;
+    char web_dir[4096];            /* the web UI's files; "" when none was found */
 } gw_limits_t;
 
 typedef struct {
@@ -162,6 +166,10 @@ struct gw_req {
     char *resp;                 /* owned */
     size_t resp_len;
     const char *content_type;
+    const char *cache_control;  /* NULL: no-store (every API answer) */
+    char etag[48];              /* a web UI file's validator */
+    int csv;                    /* a report asked for as CSV (format=csv) */
+    char disposition[96];       /* Content-Disposition of a CSV report */
     char *set_cookie[GW_MAX_SET_COOKIE];
     char retry_after[12];
     char allow[64];
@@ -200,6 +208,18 @@ int gw_query_add(json_t *obj, const char *key, const char *value, koop_error_t *
 int gw_cookie_get(const char *header, const char *name, char *out, size_t outlen);
 /* The language of an Accept-Language header (pl when it says nothing we have). */
 koop_lang_t gw_lang_of(const char *accept_language);
+/* The file of the web UI a request path names ("/" is index.html), relative
+ * to web_dir, into rel. 0, or -1 when the path names no such file (see
+ * route.c: no .., no hidden names, known extensions only). */
+int gw_static_path(const char *path, char *rel, size_t rellen);
+/* The Content-Type of a file name by its extension, NULL when not served. */
+const char *gw_static_type(const char *rel);
+
+/* ---- static.c ---- */
+/* Finds the web UI's directory when [gateway] web_dir is not set. */
+void gw_static_find_dir(gw_t *gw);
+/* Answers GET/HEAD of a web UI file: 200 with ETag, 304, or 404. */
+void gw_static_serve(gw_req_t *r);
 
 /* ---- dispatch.c ---- */
 void gw_dispatch(gw_req_t *r);

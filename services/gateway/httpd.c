@@ -153,10 +153,11 @@ gw_req_answer(gw_req_t *r)
     }
 }
 
-/* Headers every answer has: no caching of API answers, the content
- * security policy (no inline script, no framing) and its companions. */
+/* Headers every answer has: no caching of API answers (a web UI file says
+ * its own), the content security policy (no inline script or style, no
+ * framing) and its companions. */
 static void
-s_security_headers(struct MHD_Response *resp)
+s_security_headers(struct MHD_Response *resp, const char *cache_control)
 {
     MHD_add_response_header(resp, "Content-Security-Policy",
                             "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -165,7 +166,7 @@ s_security_headers(struct MHD_Response *resp)
     MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
     MHD_add_response_header(resp, "X-Frame-Options", "DENY");
     MHD_add_response_header(resp, "Cross-Origin-Opener-Policy", "same-origin");
-    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    MHD_add_response_header(resp, "Cache-Control", cache_control ? cache_control : "no-store");
 }
 
 static enum MHD_Result
@@ -173,7 +174,7 @@ s_queue(gw_req_t *r)
 {
     struct MHD_Response *resp;
     enum MHD_Result ok;
-    if (!r->resp) {
+    if (!r->resp && r->status != 304) {
         koop_error_t e;
         koop_error_set(&e, KOOP_ERR_INTERNAL_NO_MEMORY, NULL, NULL);
         gw_answer_error(r, &e);
@@ -182,11 +183,17 @@ s_queue(gw_req_t *r)
     if (!resp)
         return MHD_NO; /* MHD closes the connection */
     r->resp = NULL;
-    s_security_headers(resp);
-    MHD_add_response_header(resp, "Content-Type", r->content_type ? r->content_type : "application/json; charset=utf-8");
+    s_security_headers(resp, r->cache_control);
+    if (r->etag[0])
+        MHD_add_response_header(resp, "ETag", r->etag);
+    if (r->status != 304)
+        MHD_add_response_header(resp, "Content-Type",
+                                r->content_type ? r->content_type : "application/json; charset=utf-8");
     for (int i = 0; i < GW_MAX_SET_COOKIE; i++)
         if (r->set_cookie[i])
             MHD_add_response_header(resp, "Set-Cookie", r->set_cookie[i]);
+    if (r->disposition[0])
+        MHD_add_response_header(resp, "Content-Disposition", r->disposition);
     if (r->retry_after[0])
         MHD_add_response_header(resp, "Retry-After", r->retry_after);
     if (r->allow[0])

@@ -64,6 +64,7 @@ s_start(koop_service_t *svc)
     if (sodium_init() < 0)
         return -1;
     s_limits(gw, gw->cfg);
+    gw_static_find_dir(gw);
     if ((rc = gw_routes_build(&gw->routes)) != 0) {
         koop_error("common/api.def: trasa, której brama nie obsłuży");
         return rc;

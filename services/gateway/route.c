@@ -8,6 +8,11 @@
  * takes any non-empty segment (at most KOOP_MAX_TEXT bytes of UTF-8) as the
  * value of that request field. When two rows match, the one with more
  * literal segments wins (/api/tasks/mine before /api/tasks/{task}).
+ *
+ * A path outside /api/ names a file of the web UI (gw_static_path): only
+ * names of [A-Za-z0-9_.-] that do not begin with a dot, at most
+ * GW_STATIC_DEPTH segments, with an extension of the table below; anything
+ * else (.., hidden files, a directory, another extension) is not a file.
  */
 #include "gateway.h"
 #include "text.h"
@@ -265,4 +270,61 @@ gw_lang_of(const char *al)
             return strncasecmp(p, "en", 2) == 0 ? KOOP_LANG_EN : KOOP_LANG_PL;
     }
     return KOOP_LANG_PL;
+}
+
+/* ---- the web UI's files ---- */
+
+static const struct {
+    const char *ext;
+    const char *type;
+} s_types[] = {
+    {".html", "text/html; charset=utf-8"},       {".css", "text/css; charset=utf-8"},
+    {".js", "text/javascript; charset=utf-8"},   {".json", "application/json; charset=utf-8"},
+    {".svg", "image/svg+xml"},                   {".png", "image/png"},
+    {".ico", "image/x-icon"},                    {".txt", "text/plain; charset=utf-8"},
+    {".woff2", "font/woff2"},
+};
+
+const char *
+gw_static_type(const char *rel)
+{
+    size_t n = strlen(rel);
+    for (size_t i = 0; i < KOOP_ARRAY_LEN(s_types); i++) {
+        size_t e = strlen(s_types[i].ext);
+        if (n > e && strcmp(rel + n - e, s_types[i].ext) == 0)
+            return s_types[i].type;
+    }
+    return NULL;
+}
+
+int
+gw_static_path(const char *path, char *rel, size_t rellen)
+{
+    int segs = 0;
+    size_t n;
+    if (!path || path[0] != '/')
+        return -1;
+    if (strcmp(path, "/") == 0)
+        path = "/index.html";
+    n = strlen(path + 1);
+    if (n == 0 || n >= rellen || n > GW_STATIC_NAME_MAX)
+        return -1;
+    for (const char *p = path + 1; *p;) {
+        size_t len = strcspn(p, "/");
+        if (len == 0 || p[0] == '.' || ++segs > GW_STATIC_DEPTH)
+            return -1;
+        for (size_t i = 0; i < len; i++) {
+            char c = p[i];
+            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+                  c == '-' || c == '.'))
+                return -1;
+        }
+        p += len;
+        if (*p == '/' && !*++p)
+            return -1; /* a trailing slash: a directory */
+    }
+    if (!gw_static_type(path))
+        return -1;
+    memcpy(rel, path + 1, n + 1);
+    return 0;
 }

@@ -12,6 +12,7 @@
 #include "gateway.h"
 #include "clock.h"
 #include "pbjson.h"
+#include "present.h"
 #include "say.h"
 #include "registry.pb-c.h"
 
@@ -190,7 +191,114 @@ gw_web_me(gw_req_t *r, const ProtobufCMessage *req)
     gw_req_wait(r);
 }
 
-/* ---- methods: the routes as data, for the UI ---- */
+/* ---- methods: the routes as data, for the UI ----
+ *
+ * Each route with its request's fields described for a form: the type and
+ * the enum values from the request message's descriptor, the label from
+ * labels.def in the user's language, and what the row's help (the one
+ * description of the options) says: an option outside "[...]" is required,
+ * one followed by RRRR-MM-DD (or D) is a date. Path fields are required. */
+
+/* Strings made for one answer, freed after it. */
+typedef struct {
+    char **s;
+    size_t n, cap;
+} s_arena;
+
+static char *
+s_keep(s_arena *a, char *str)
+{
+    if (!str)
+        return NULL;
+    if (a->n == a->cap) {
+        size_t cap = a->cap ? a->cap * 2 : 256;
+        char **grown = realloc(a->s, cap * sizeof *grown);
+        if (!grown) {
+            free(str);
+            return NULL;
+        }
+        a->s = grown;
+        a->cap = cap;
+    }
+    return a->s[a->n++] = str;
+}
+
+static void *
+s_alloc(s_arena *a, size_t n)
+{
+    return s_keep(a, calloc(1, n ? n : 1));
+}
+
+/* What the help says of field: *required (before the first '['), *date. */
+static void
+s_help_of(const char *help, const char *field, int *required, int *date)
+{
+    size_t flen = strlen(field);
+    const char *bracket = strchr(help, '[');
+    *required = *date = 0;
+    for (const char *p = strstr(help, "--"); p; p = strstr(p + 2, "--")) {
+        size_t i = 0;
+        const char *q = p + 2;
+        while (i < flen && q[i] && (q[i] == field[i] || (q[i] == '-' && field[i] == '_')))
+            i++;
+        if (i != flen || (q[i] && q[i] != ' ' && q[i] != ']' && q[i] != '|'))
+            continue;
+        *required = !bracket || p < bracket;
+        q += i;
+        while (*q == ' ')
+            q++;
+        *date = strncmp(q, "RRRR-MM-DD", 10) == 0 || (q[0] == 'D' && (q[1] == ' ' || q[1] == ']' || !q[1]));
+        return;
+    }
+}
+
+static int
+s_in_path(const char *path, const char *field)
+{
+    char want[80];
+    snprintf(want, sizeof want, "{%s}", field);
+    return strstr(path, want) != NULL;
+}
+
+static Koop__Gw__MethodField *
+s_method_field(s_arena *a, const koop_api_method_t *api, const ProtobufCFieldDescriptor *f, koop_lang_t lang)
+{
+    Koop__Gw__MethodField *mf = s_alloc(a, sizeof *mf);
+    int required, date;
+    if (!mf)
+        return NULL;
+    koop__gw__method_field__init(mf);
+    mf->name = (char *)f->name;
+    mf->label = (char *)koop_present_label(f->name, lang);
+    s_help_of(api->help, f->name, &required, &date);
+    mf->has_in_path = mf->has_required = mf->has_repeated = 1;
+    mf->in_path = s_in_path(api->path, f->name);
+    mf->required = required || mf->in_path;
+    mf->repeated = f->label == PROTOBUF_C_LABEL_REPEATED;
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_STRING: mf->type = date ? "date" : "string"; break;
+    case PROTOBUF_C_TYPE_BOOL: mf->type = "bool"; break;
+    case PROTOBUF_C_TYPE_ENUM: {
+        const ProtobufCEnumDescriptor *e = f->descriptor;
+        mf->type = "enum";
+        mf->values = s_alloc(a, e->n_values * sizeof *mf->values);
+        if (!mf->values)
+            return NULL;
+        for (unsigned i = 0; i < e->n_values; i++) {
+            char name[64];
+            if (e->values[i].value == 0)
+                continue;
+            koop_pbjson_enum_name(&e->values[i], name, sizeof name);
+            if (!(mf->values[mf->n_values++] = s_keep(a, strdup(name))))
+                return NULL;
+        }
+        break;
+    }
+    case PROTOBUF_C_TYPE_MESSAGE: mf->type = "object"; break;
+    default: mf->type = "number"; break;
+    }
+    return mf;
+}
 
 static void
 gw_web_methods(gw_req_t *r, const ProtobufCMessage *req)
@@ -202,47 +310,46 @@ gw_web_methods(gw_req_t *r, const ProtobufCMessage *req)
                  {KOOP_API_COORD, "coord"}, {KOOP_API_REPORT, "report"}};
     const gw_routes_t *rt = &r->gw->routes;
     Koop__Gw__MethodList list = KOOP__GW__METHOD_LIST__INIT;
-    Koop__Gw__Method *items = calloc(rt->n ? rt->n : 1, sizeof *items);
-    Koop__Gw__Method **ptrs = calloc(rt->n ? rt->n : 1, sizeof *ptrs);
+    s_arena a = {0};
+    Koop__Gw__Method *items = s_alloc(&a, rt->n * sizeof *items);
+    Koop__Gw__Method **ptrs = s_alloc(&a, rt->n * sizeof *ptrs);
     (void)req;
-    if (!items || !ptrs) {
-        gw_fail(r, INTERNAL_NO_MEMORY, NULL);
-        goto done;
-    }
+    if (!items || !ptrs)
+        goto oom;
     for (size_t i = 0; i < rt->n; i++) {
-        const koop_api_method_t *a = rt->routes[i].api;
+        const koop_api_method_t *api = rt->routes[i].api;
+        const ProtobufCMessageDescriptor *d = api->request;
         Koop__Gw__Method *m = &items[i];
         koop__gw__method__init(m);
-        m->name = (char *)a->name;
-        m->service = (char *)a->service;
-        m->http = (char *)koop_http_name(a->http);
-        m->path = (char *)a->path;
-        m->flags = calloc(KOOP_ARRAY_LEN(flags), sizeof *m->flags);
-        m->fields = calloc(a->request->n_fields ? a->request->n_fields : 1, sizeof *m->fields);
-        if (!m->flags || !m->fields)
-            continue;
+        m->name = (char *)api->name;
+        m->service = (char *)api->service;
+        m->http = (char *)koop_http_name(api->http);
+        m->path = (char *)api->path;
+        m->flags = s_alloc(&a, KOOP_ARRAY_LEN(flags) * sizeof *m->flags);
+        m->fields = s_alloc(&a, d->n_fields * sizeof *m->fields);
+        m->inputs = s_alloc(&a, d->n_fields * sizeof *m->inputs);
+        if (!m->flags || !m->fields || !m->inputs)
+            goto oom;
         for (size_t f = 0; f < KOOP_ARRAY_LEN(flags); f++)
-            if (a->flags & flags[f].flag)
+            if (api->flags & flags[f].flag)
                 m->flags[m->n_flags++] = (char *)flags[f].name;
-        for (unsigned f = 0; f < a->request->n_fields; f++)
-            m->fields[m->n_fields++] = (char *)a->request->fields[f].name;
+        for (unsigned f = 0; f < d->n_fields; f++) {
+            m->fields[m->n_fields++] = (char *)d->fields[f].name;
+            if (!(m->inputs[m->n_inputs++] = s_method_field(&a, api, &d->fields[f], r->lang)))
+                goto oom;
+        }
         ptrs[i] = m;
     }
     list.items = ptrs;
     list.n_items = rt->n;
-    for (size_t i = 0; i < rt->n; i++)
-        if (!ptrs[i]) {
-            gw_fail(r, INTERNAL_NO_MEMORY, NULL);
-            goto done;
-        }
     gw_answer_reply(r, r->api, &list.base);
+    goto done;
+oom:
+    gw_fail(r, INTERNAL_NO_MEMORY, NULL);
 done:
-    for (size_t i = 0; items && i < rt->n; i++) {
-        free(items[i].flags);
-        free(items[i].fields);
-    }
-    free(items);
-    free(ptrs);
+    for (size_t i = 0; i < a.n; i++)
+        free(a.s[i]);
+    free(a.s);
 }
 
 /* ---- the table ---- */

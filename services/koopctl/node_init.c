@@ -305,7 +305,8 @@ kc_node_init(kc_ctx_t *ctx, int argc, char **argv)
     fprintf(f, "# tls = on                  (served over https: Secure __Host- cookie)\n"
                "# trusted_proxy = 127.0.0.1 (whose X-Forwarded-For/-Proto count)\n"
                "# origin = https://koop.ops.example.gov.pl\n"
-               "# require_totp_for = coordinator\n");
+               "# require_totp_for = coordinator\n"
+               "# web_dir = /usr/share/koop/web (default: beside the program, docs/GATEWAY.md)\n");
     fprintf(f, "\n[notifier]\n# e-mail relay for notifications (no personal data is ever mailed)\n");
     fprintf(f, "%ssmtp_url = %s\n", smtp ? "" : "# ", smtp ? smtp : "smtp://127.0.0.1:25");
     fprintf(f, "# smtp_user = koop\n# smtp_password_file = /etc/koop/smtp.pass\n"
