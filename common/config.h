@@ -3,7 +3,7 @@
  *
  *   [node]      id, name, role (gmina|hub), teryt, data_dir, runtime_dir
  *   [endpoints] one per service of common/services.def  (ipc:// or tcp://)
- *   [sync]      hub, hub_key, listen
+ *   [sync]      hub, hub_key, listen, alert_after
  *   [notifier]  smtp_url, smtp_user, smtp_password_file, from, web_url
  *
  * Relative paths are taken relative to the file's directory. An unknown
@@ -16,6 +16,7 @@
 
 #include <limits.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define KOOP_CONF_STR 256
 
@@ -32,6 +33,7 @@ typedef struct koop_config {
     char sync_hub[KOOP_CONF_STR];
     char sync_hub_key[PATH_MAX];
     char sync_listen[KOOP_CONF_STR];
+    char sync_alert_after[16];   /* "1h": koopctl status alerts on a link down longer */
     char smtp_url[KOOP_CONF_STR];
     char smtp_user[KOOP_CONF_STR];
     char smtp_password_file[PATH_MAX];
@@ -50,6 +52,15 @@ const char *koop_config_endpoint(const koop_config_t *cfg, const char *service);
 /* The i-th key a node's file may hold, in file order: its section and name.
  * Returns 1, or 0 when i is past the last key. */
 int koop_config_key(size_t i, const char **section, const char **key);
+
+/* A duration written N followed by s, m, h or d ("90s", "30m", "1h", "2d")
+ * in milliseconds; 0 when it is not one (or is zero). */
+uint64_t koop_config_duration_ms(const char *value);
+
+/* [sync] alert_after in ms: how long the link to the hub (or, on a hub, to
+ * a gmina) may be down before `koopctl status` says so. */
+#define KOOP_ALERT_AFTER_DEFAULT_MS (3600ull * 1000)
+uint64_t koop_config_alert_after_ms(const koop_config_t *cfg);
 
 /* 1 when role is "hub". */
 int koop_config_is_hub(const koop_config_t *cfg);

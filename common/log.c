@@ -82,6 +82,35 @@ koop_log_id(const koop_log_t *self)
     return self->log_id;
 }
 
+int
+koop_log_stored_id(koop_store_t *store, MDB_txn *txn, char *id, size_t size)
+{
+    MDB_val v;
+    int rc = koop_store_get_str(txn, koop_store_dbi(store, "log_meta"), "log_id", &v);
+    if (rc != 0)
+        return rc;
+    if (v.mv_size >= size)
+        return -EINVAL;
+    memcpy(id, v.mv_data, v.mv_size);
+    id[v.mv_size] = '\0';
+    return 0;
+}
+
+int
+koop_log_renew_id(koop_store_t *store, MDB_txn *txn, const char *new_id)
+{
+    MDB_dbi meta = koop_store_dbi(store, "log_meta");
+    char old[KOOP_ID_LEN];
+    int rc = koop_log_stored_id(store, txn, old, sizeof old);
+    if (rc == 0)
+        rc = koop_store_put_str(txn, meta, "restored_from", old, strlen(old));
+    else if (rc == MDB_NOTFOUND)
+        rc = 0;
+    if (rc != 0)
+        return rc;
+    return koop_store_put_str(txn, meta, "log_id", new_id, strlen(new_id));
+}
+
 const char *
 koop_log_stream(const koop_log_t *self)
 {

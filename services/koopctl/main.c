@@ -22,10 +22,15 @@ static const struct {
     {"node", "init", 2, kc_node_init,
      "KATALOG --role gmina|hub --teryt KOD --name NAZWA [--hub ADRES --hub-key PLIK --listen ADRES "
      "--smtp URL --id ID --data-dir KATALOG --runtime-dir KATALOG]"},
-    {"status", "", 1, kc_status, "(czy każda usługa węzła odpowiada)"},
+    {"status", "", 1, kc_status,
+     "[--metrics] (usługi, połączenie z hubem, rozmiary danych; kod 3: usługa nie odpowiada, 4: połączenie)"},
     {"events", "list", 1, kc_events, "--stream USŁUGA [--node ID] [--after SEQ] [--limit N]"},
-    {"keys", "generate", 1, kc_keys, "[--force] (nowa para kluczy węzła)"},
+    {"keys", "", 1, kc_keys, "show [--file PLIK.pub] | generate [--force] (klucz węzła i jego odcisk)"},
     {"enrol", "", 1, kc_enrol, "GMINA/keys/node.pub [--node ID] (hub: dopuść klucz gminy)"},
+    {"unenrol", "", 1, kc_unenrol, "ID_WĘZŁA|PLIK.pub (hub: usuń klucz węzła z listy dopuszczonych)"},
+    {"backup", "", 1, kc_backup, "KATALOG (kopia zapasowa działającego węzła do nowego katalogu)"},
+    {"restore", "", 1, kc_restore, "KATALOG (odtworzenie kopii; węzeł zatrzymany)"},
+    {"sync", "wait", 2, kc_sync_wait, "[--timeout S] (czekaj, aż hub ma wszystkie zdarzenia)"},
 };
 
 static void
@@ -55,7 +60,8 @@ s_usage(FILE *out)
             "  finances relations legal other; skala PSR 0-10; wyniki IPW success no_success discontinued.\n"
             "Błędy: z --json jeden obiekt {\"error\": {\"code\", \"field\", \"message\"}} na stderr;\n"
             "  KOOP_LANG=en albo --lang en: komunikaty po angielsku.\n"
-            "Kody wyjścia: 0 ok, 1 odmowa usługi, 2 błąd użycia, 3 usługa nie odpowiada.\n");
+            "Kody wyjścia: 0 ok, 1 odmowa usługi, 2 błąd użycia, 3 usługa nie odpowiada,\n"
+            "  4 (status, sync wait) połączenie z hubem wymaga uwagi.\n");
 }
 
 /* Lists the verbs of a noun (koopctl ipw). */
@@ -270,7 +276,7 @@ s_run_method(kc_ctx_t *ctx, const koop_api_method_t *m, int argc, char **argv)
         koop_present_text(m, rep, fmt, ctx->lang, stdout);
     }
     protobuf_c_message_free_unpacked(rep, NULL);
-    return KC_OK;
+    return kc_follow(ctx, m);
 }
 
 int
