@@ -150,7 +150,7 @@ s_span(uint64_t ms, char *buf, size_t size)
     uint64_t s = ms / 1000;
     if (s < 120)
         snprintf(buf, size, "%llu s", (unsigned long long)s);
-    else if (s < 7200)
+    else if (s < 3600)
         snprintf(buf, size, "%llu min", (unsigned long long)(s / 60));
     else if (s < 172800)
         snprintf(buf, size, "%llu h %02llu min", (unsigned long long)(s / 3600), (unsigned long long)(s % 3600 / 60));
