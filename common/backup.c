@@ -1,5 +1,6 @@
 /* backup.c - copies of a store and what they hold (see backup.h). */
 #include "backup.h"
+#include "log.h"
 #include "store.h"
 
 #include <errno.h>
@@ -67,24 +68,11 @@ static int
 s_last_seq(MDB_txn *txn, uint64_t *last)
 {
     MDB_dbi dbi;
-    MDB_cursor *cur;
-    MDB_val k, v;
     int rc = koop_mdb_rc(mdb_dbi_open(txn, "log", 0, &dbi));
     *last = 0;
     if (rc == MDB_NOTFOUND)
         return 0;
-    if (rc != 0 || (rc = koop_mdb_rc(mdb_cursor_open(txn, dbi, &cur))) != 0)
-        return rc;
-    rc = koop_mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_LAST));
-    mdb_cursor_close(cur);
-    if (rc == MDB_NOTFOUND)
-        return 0;
-    if (rc != 0)
-        return rc;
-    if (k.mv_size != 8)
-        return MDB_CORRUPTED;
-    *last = koop_be64_get(k.mv_data);
-    return 0;
+    return rc ? rc : koop_log_last_in(txn, dbi, last);
 }
 
 int

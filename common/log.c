@@ -117,8 +117,8 @@ koop_log_stream(const koop_log_t *self)
     return self->stream;
 }
 
-static int
-s_last_key(MDB_txn *txn, MDB_dbi dbi, uint64_t *last)
+int
+koop_log_last_in(MDB_txn *txn, MDB_dbi dbi, uint64_t *last)
 {
     MDB_cursor *cur;
     MDB_val k, v;
@@ -142,7 +142,7 @@ s_last_key(MDB_txn *txn, MDB_dbi dbi, uint64_t *last)
 int
 koop_log_last(koop_log_t *self, MDB_txn *txn, int shared_only, uint64_t *last)
 {
-    return s_last_key(txn, shared_only ? self->dbi_shared : self->dbi_log, last);
+    return koop_log_last_in(txn, shared_only ? self->dbi_shared : self->dbi_log, last);
 }
 
 int
@@ -156,7 +156,7 @@ koop_log_append(koop_log_t *self, MDB_txn *txn, const char *type, int scope, con
     MDB_val k = {8, key}, v;
     int rc;
 
-    if ((rc = s_last_key(txn, self->dbi_log, &last)) != 0)
+    if ((rc = koop_log_last_in(txn, self->dbi_log, &last)) != 0)
         return rc;
     if ((rc = koop_id_new(id)) != 0)
         return -rc;

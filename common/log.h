@@ -45,6 +45,11 @@ int koop_log_append(koop_log_t *self, MDB_txn *txn, const char *type, int scope,
                     const char *actor, const uint8_t *payload, size_t payload_len,
                     uint64_t *seq_out);
 
+/* The last seq of a log table (a "log" or "log_shared" dbi of txn, opened
+ * by the caller; 0 when empty). For readers without a koop_log_t (a copy
+ * read by koop_backup_inspect). */
+int koop_log_last_in(MDB_txn *txn, MDB_dbi dbi, uint64_t *last);
+
 /* Last seq in the log (0 when empty); with shared_only, the last SHARED one. */
 int koop_log_last(koop_log_t *self, MDB_txn *txn, int shared_only, uint64_t *last);
 

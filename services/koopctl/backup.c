@@ -118,6 +118,20 @@ s_iso(uint64_t ms, char *out, size_t size)
     strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* The one argument of backup and restore, made absolute, and the config. */
+static int
+s_dir_arg(kc_ctx_t *ctx, int argc, char **argv, char *dir, size_t size)
+{
+    int rc;
+    if (argc != 1 || argv[0][0] == '-')
+        return kc_error(ctx, KC_USAGE, CLI_BACKUP_USAGE, NULL);
+    if ((rc = kc_load_config(ctx)) != KC_OK)
+        return rc;
+    if (kc_absolute(argv[0], dir, size) != 0)
+        return kc_error(ctx, KC_USAGE, CLI_INIT_PATH_LONG, NULL, argv[0]);
+    return KC_OK;
+}
+
 /* ---- backup ---- */
 
 typedef struct {
@@ -239,12 +253,8 @@ kc_backup(kc_ctx_t *ctx, int argc, char **argv)
     kc_async_t a;
     int made = 0, rc;
 
-    if (argc != 1 || argv[0][0] == '-')
-        return kc_error(ctx, KC_USAGE, CLI_BACKUP_USAGE, NULL);
-    if ((rc = kc_load_config(ctx)) != KC_OK)
+    if ((rc = s_dir_arg(ctx, argc, argv, dir, sizeof dir)) != KC_OK)
         return rc;
-    if (kc_absolute(argv[0], dir, sizeof dir) != 0)
-        return kc_error(ctx, KC_USAGE, CLI_INIT_PATH_LONG, NULL, argv[0]);
     if (kc_async_init(&a) != 0)
         return kc_error(ctx, KC_UNAVAILABLE, INTERNAL_NO_MEMORY, NULL);
     /* every service must answer before anything is made */
@@ -739,12 +749,8 @@ kc_restore(kc_ctx_t *ctx, int argc, char **argv)
     FILE *f;
     int rc, replaced_any = 0;
 
-    if (argc != 1 || argv[0][0] == '-')
-        return kc_error(ctx, KC_USAGE, CLI_BACKUP_USAGE, NULL);
-    if ((rc = kc_load_config(ctx)) != KC_OK)
+    if ((rc = s_dir_arg(ctx, argc, argv, from, sizeof from)) != KC_OK)
         return rc;
-    if (kc_absolute(argv[0], from, sizeof from) != 0)
-        return kc_error(ctx, KC_USAGE, CLI_INIT_PATH_LONG, NULL, argv[0]);
     r.from = from;
     snprintf(r.restore_dir, sizeof r.restore_dir, "%s/%s", ctx->cfg.data_dir, KOOP_RESTORE_DIR);
     if ((rc = s_read_manifest(&r, &m)) != KC_OK)

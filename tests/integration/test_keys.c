@@ -8,7 +8,7 @@
  * creates nothing.
  */
 #include "koop_test.h"
-#include "kt_sync.h"
+#include "kt_ops.h"
 
 #include <criterion/criterion.h>
 #include <regex.h>
@@ -27,10 +27,7 @@ static char tmp[PATH_MAX];
 static void
 s_teardown(void)
 {
-    if (g.dir[0])
-        cr_expect_eq(kt_node_destroy(&g), 0, "sanitizer reports");
-    if (hub.dir[0])
-        cr_expect_eq(kt_node_destroy(&hub), 0, "sanitizer reports");
+    cr_expect_eq(kt_nodes_destroy((kt_node_t *[]){&g, &hub, NULL}), 0, "sanitizer reports");
     if (tmp[0]) {
         char *argv[] = {"/bin/rm", "-rf", tmp, NULL};
         kt_run_t r;
@@ -85,12 +82,10 @@ s_print_of(const char *file)
 Test(keys, both_sides_compute_the_same_short_fingerprint_from_the_file_they_have)
 {
     char pub[PATH_MAX + 32], copy[PATH_MAX + 32], *a, *b, *h;
-    int port = 0;
     regex_t re;
     kt_run_t r;
 
-    cr_assert_eq(kt_hub_init(&hub, "2013", "Powiat wysokomazowiecki", &port), 0);
-    cr_assert_eq(kt_gmina_init(&g, "2013032", "Gmina Kobylin-Borzymy", port, &hub), 0);
+    cr_assert_eq(kt_pair_init(&hub, &g, 0), 0);
     /* the hub reads out its own key; the gmina reads the copy it received */
     cr_assert_eq(kt_ctl(&r, &hub, "--json", "keys", "show", NULL), 0);
     cr_assert_eq(r.code, 0, "%s", r.err);
@@ -129,12 +124,10 @@ Test(keys, both_sides_compute_the_same_short_fingerprint_from_the_file_they_have
 Test(keys, enrol_refuses_a_node_that_contradicts_the_certificate_and_unenrol_takes_a_key_off)
 {
     char pub[PATH_MAX + 32], enrolled[PATH_MAX + 32];
-    int port = 0;
     kt_run_t r;
     json_t *st;
 
-    cr_assert_eq(kt_hub_init(&hub, "2013", "Powiat wysokomazowiecki", &port), 0);
-    cr_assert_eq(kt_gmina_init(&g, "2013032", "Gmina Kobylin-Borzymy", port, &hub), 0);
+    cr_assert_eq(kt_pair_init(&hub, &g, 0), 0);
     S_FMT(pub, "%s/keys/node.pub", g.dir);
     S_FMT(enrolled, "%s/keys/enrolled", hub.dir);
     cr_assert_eq(kt_ctl(&r, &hub, "--json", "enrol", pub, "--node", "gmina-2013072", NULL), 0);

@@ -21,12 +21,7 @@ static kt_node_t g, copy, hub;
 static void
 s_teardown(void)
 {
-    if (g.dir[0])
-        cr_expect_eq(kt_node_destroy(&g), 0, "sanitizer reports");
-    if (copy.dir[0])
-        cr_expect_eq(kt_node_destroy(&copy), 0, "sanitizer reports");
-    if (hub.dir[0])
-        cr_expect_eq(kt_node_destroy(&hub), 0, "sanitizer reports");
+    cr_expect_eq(kt_nodes_destroy((kt_node_t *[]){&g, &copy, &hub, NULL}), 0, "sanitizer reports");
 }
 
 TestSuite(progress, .fini = s_teardown, .timeout = 180);
@@ -89,12 +84,9 @@ Test(progress, backup_restore_and_report_rebuild_draw_a_line_on_a_terminal_only)
 
 Test(progress, sync_wait_follows_a_catch_up_and_says_when_it_did_not_end)
 {
-    int port = 0;
     kt_run_t r;
 
-    cr_assert_eq(kt_hub_init(&hub, "2013", "Powiat wysokomazowiecki", &port), 0);
-    cr_assert_eq(kt_gmina_init(&g, "2013032", "Gmina Kobylin-Borzymy", port, &hub), 0);
-    cr_assert_eq(kt_enrol(&hub, &g), 0);
+    cr_assert_eq(kt_pair_init(&hub, &g, 1), 0);
     cr_assert_eq(kt_node_start(&g, 20), 0);
     cr_assert_eq(kt_add_institutions(&g, 50, "Czeka"), 50);
     /* the hub is away: the wait ends with 4 and what is left */

@@ -266,3 +266,34 @@ kt_node_log(const kt_node_t *n)
     fclose(o);
     return buf;
 }
+
+int
+kt_pair_init(kt_node_t *hub, kt_node_t *g, int enrol)
+{
+    int port = 0;
+    if (kt_hub_init(hub, "2013", "Powiat wysokomazowiecki", &port) != 0 ||
+        kt_gmina_init(g, "2013032", "Gmina Kobylin-Borzymy", port, hub) != 0)
+        return -1;
+    return enrol ? kt_enrol(hub, g) : 0;
+}
+
+int
+kt_nodes_destroy(kt_node_t *const *nodes)
+{
+    int reports = 0;
+    for (; *nodes; nodes++)
+        if ((*nodes)->dir[0])
+            reports += kt_node_destroy(*nodes);
+    return reports;
+}
+
+int
+kt_node_services(const kt_node_t *n)
+{
+    const char *names[KOOP_MAX_SERVICES];
+    koop_config_t cfg;
+    char err[600];
+    if (koop_config_load(&cfg, n->conf, err, sizeof err) != 0)
+        return -1;
+    return koop_config_services(&cfg, names);
+}

@@ -7,6 +7,7 @@
 #define KT_OPS_H
 
 #include "koop_test.h"
+#include "kt_sync.h"
 
 #include <pthread.h>
 #include <stddef.h>
@@ -45,6 +46,18 @@ int kt_conf_set(const char *conf, const char *section, const char *key, const ch
 /* 0 when every file under dir has no permission for group or others and
  * every directory is 0700; else -1 with the first offender in bad. */
 int kt_private_tree(const char *dir, char *bad, size_t size);
+
+/* A powiat hub (hub-2013, on a free port) and a gmina (gmina-2013032) whose
+ * uplink goes to it; the gmina enrolled at the hub when enrol. Nothing is
+ * started. 0 or -1. */
+int kt_pair_init(kt_node_t *hub, kt_node_t *g, int enrol);
+
+/* kt_node_destroy of every node of the NULL-ended list that was made;
+ * returns the sanitizer reports of them all. */
+int kt_nodes_destroy(kt_node_t *const *nodes);
+
+/* How many services the node's config names ([endpoints]), or -1. */
+int kt_node_services(const kt_node_t *n);
 
 /* The text of a node's log. Caller frees; NULL when none. */
 char *kt_node_log(const kt_node_t *n);
