@@ -839,6 +839,12 @@ s_backup_start(koop_service_t *s, s_entry *e)
     }
     /* the caller made dir: a service that sees something else there (its
      * own /tmp under systemd's PrivateTmp, another mount) must not write */
+    if (stat(q->dir, &st) != 0 && (errno == EACCES || errno == EPERM)) {
+        rc = errno; /* a directory above it is closed to the node's user */
+        s_backup_answer(s, &e->identity, e->request_id, KOOP_ERR_BACKUP_DIR_WRITE,
+                        (const char *const[]){name, q->dir, strerror(rc), NULL});
+        return;
+    }
     if (stat(q->dir, &st) != 0 || !S_ISDIR(st.st_mode) ||
         (q->has_dir_dev && (st.st_dev != q->dir_dev || st.st_ino != q->dir_ino))) {
         s_backup_answer(s, &e->identity, e->request_id, KOOP_ERR_BACKUP_DIR_UNSEEN,

@@ -28,6 +28,9 @@
 
 enum { KC_OK = 0, KC_REFUSED = 1, KC_USAGE = 2, KC_UNAVAILABLE = 3 };
 
+/* How long koopctl waits for an answer unless --timeout says otherwise. */
+#define KC_TIMEOUT_DEFAULT_MS 15000
+
 typedef struct {
     const char *conf_path;
     int json;

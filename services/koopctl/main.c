@@ -282,7 +282,7 @@ s_run_method(kc_ctx_t *ctx, const koop_api_method_t *m, int argc, char **argv)
 int
 main(int argc, char **argv)
 {
-    kc_ctx_t ctx = {.timeout_ms = 15000, .lang = koop_lang_from_env()};
+    kc_ctx_t ctx = {.timeout_ms = KC_TIMEOUT_DEFAULT_MS, .lang = koop_lang_from_env()};
     const koop_api_method_t *m;
     int i = 1, known;
 
@@ -295,7 +295,7 @@ main(int argc, char **argv)
         else if (strcmp(a, "--as") == 0 && i + 1 < argc)
             ctx.as = argv[++i];
         else if (strcmp(a, "--timeout") == 0 && i + 1 < argc)
-            ctx.timeout_ms = atoi(argv[++i]) > 0 ? atoi(argv[i]) : 15000;
+            ctx.timeout_ms = atoi(argv[++i]) > 0 ? atoi(argv[i]) : KC_TIMEOUT_DEFAULT_MS;
         else if (strcmp(a, "--lang") == 0 && i + 1 < argc) {
             int l = koop_lang_parse(argv[++i]);
             if (l < 0)

@@ -29,7 +29,9 @@ kc_status(kc_ctx_t *ctx, int argc, char **argv)
         return rc;
     if (kc_async_init(&a) != 0)
         return kc_error(ctx, KC_UNAVAILABLE, INTERNAL_NO_MEMORY, NULL);
-    facts = kc_facts(&a, ctx, STATUS_TIMEOUT_MS);
+    /* a service that does not answer within seconds is down for monitoring,
+     * unless --timeout asks for more patience */
+    facts = kc_facts(&a, ctx, ctx->timeout_ms == KC_TIMEOUT_DEFAULT_MS ? STATUS_TIMEOUT_MS : (uint32_t)ctx->timeout_ms);
     if (!facts) {
         kc_async_close(&a);
         return kc_error(ctx, KC_UNAVAILABLE, INTERNAL_NO_MEMORY, NULL);
