@@ -106,11 +106,10 @@ kc_sync_wait(kc_ctx_t *ctx, int argc, char **argv)
             break;
         if (timeout_ms && koop_clock_mono_ms() - started >= timeout_ms) {
             koop_progress_end(&progress);
-            fprintf(stderr, "%s: po %llu s do huba %s nie dotarło jeszcze %llu zdarzeń (%s)%s%s\n",
-                    ctx->lang == KOOP_LANG_EN ? "error" : "błąd", (unsigned long long)(timeout_ms / 1000), u->hub,
-                    (unsigned long long)pending, connected ? "połączony" : "niepołączony",
-                    u->last_error ? ": " : "", u->last_error ? u->last_error : "");
-            rc = KOOP_FACTS_EXIT_LINK;
+            rc = kc_error(ctx, KOOP_FACTS_EXIT_LINK, CLI_SYNC_WAIT, NULL, KOOP_NUM(timeout_ms / 1000), u->hub,
+                          KOOP_NUM(pending), u->last_error && *u->last_error ? u->last_error
+                                             : connected                 ? "ok"
+                                                                         : "-");
             break;
         }
         usleep(POLL_MS * 1000);
@@ -171,6 +170,7 @@ s_follow_rebuild(kc_ctx_t *ctx)
     }
     for (;;) {
         Koop__Rep__Status *st = NULL;
+        char failed_stream[64] = "";
         uint64_t left = 0;
         int failed = 0, unknown = 0;
         if ((rc = kc_call(ctx, "reporting", "report.status", NULL, &koop__rep__status__descriptor,
@@ -183,6 +183,8 @@ s_follow_rebuild(kc_ctx_t *ctx)
                 int64_t all = f->endpoint ? s_shared_after(f->endpoint, f->stream, 0) : -1;
                 total += all > 0 ? (uint64_t)all : 0;
             }
+            if (f->failed && !failed)
+                snprintf(failed_stream, sizeof failed_stream, "%s", f->stream ? f->stream : "?");
             failed |= f->failed;
             unknown |= n < 0;
             left += n > 0 ? (uint64_t)n : 0;
@@ -193,9 +195,7 @@ s_follow_rebuild(kc_ctx_t *ctx)
         koop_progress_set(progress, total > left ? total - left : 0);
         if (failed) {
             koop_progress_end(&progress);
-            fprintf(stderr, "uwaga: kanał zdarzeń raportów zatrzymał się (koopctl -c %s report status; przyczyna w "
-                            "dzienniku węzła)\n", ctx->conf_path);
-            return KC_REFUSED;
+            return kc_error(ctx, KC_REFUSED, CLI_REBUILD_STOPPED, NULL, failed_stream, ctx->conf_path);
         }
         if (left == 0 && !unknown)
             break;
