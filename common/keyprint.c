@@ -4,6 +4,7 @@
 #include <czmq.h>
 #include <errno.h>
 #include <sodium.h>
+#include <stdio.h>
 #include <string.h>
 
 /* what is hashed before the key, so the fingerprint is of nothing else */
@@ -40,10 +41,31 @@ koop_keyprint(const uint8_t public_key[32], char out[KOOP_KEYPRINT_LEN])
 }
 
 int
+koop_keyprint_is_cert(const char *path)
+{
+    char line[512];
+    int curve = 0, key = 0;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    while (fgets(line, sizeof line, f) && !key) {
+        const char *p = line + strspn(line, " \t");
+        if (line[0] != ' ' && line[0] != '\t' && line[0] != '#')
+            curve = strncmp(line, "curve", 5) == 0;
+        else if (curve && strncmp(p, "public-key", 10) == 0)
+            key = 1;
+    }
+    fclose(f);
+    if (!key)
+        errno = EINVAL;
+    return key;
+}
+
+int
 koop_keyprint_file(const char *path, char out[KOOP_KEYPRINT_LEN], char *z85, size_t z85_size)
 {
     static const uint8_t zero[32];
-    zcert_t *cert = zcert_load(path);
+    zcert_t *cert = koop_keyprint_is_cert(path) ? zcert_load(path) : NULL;
     int rc = 0;
     if (!cert)
         return -ENOENT;

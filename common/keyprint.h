@@ -19,6 +19,12 @@
 
 void koop_keyprint(const uint8_t public_key[32], char out[KOOP_KEYPRINT_LEN]);
 
+/* 1 when path reads as a CZMQ certificate (a `curve` section with a
+ * `public-key`), else 0 (errno says why when it cannot be read). Asked
+ * before zcert_load, which prints a syntax error to stderr and leaks its
+ * file object on anything else (koopctl --json keeps stderr to one object). */
+int koop_keyprint_is_cert(const char *path);
+
 /* The fingerprint of the public key in a certificate file (a node.pub, or
  * a node.key, whose public half it takes); the key in Z85 into z85 (41
  * bytes) when not NULL. Returns 0, or -ENOENT (no such readable

@@ -30,12 +30,14 @@ s_show(kc_ctx_t *ctx, const char *path)
     static const uint8_t zero[32];
     char print[KOOP_KEYPRINT_LEN];
     const char *node, *role, *teryt;
-    zcert_t *cert = access(path, R_OK) == 0 ? zcert_load(path) : NULL;
+    zcert_t *cert = NULL;
 
-    if (!cert || memcmp(zcert_public_key(cert), zero, 32) == 0) {
-        int rc = kc_error(ctx, KC_REFUSED, CLI_KEY_FILE, NULL, path, cert ? "brak klucza publicznego" : strerror(errno));
+    if (access(path, R_OK) != 0)
+        return kc_error(ctx, KC_REFUSED, CLI_IO, NULL, path, strerror(errno));
+    if (!koop_keyprint_is_cert(path) || !(cert = zcert_load(path)) ||
+        memcmp(zcert_public_key(cert), zero, 32) == 0) {
         zcert_destroy(&cert);
-        return rc;
+        return kc_error(ctx, KC_REFUSED, CLI_KEY_FILE, NULL, path);
     }
     koop_keyprint(zcert_public_key(cert), print);
     node = zcert_meta(cert, "node-id");
@@ -141,8 +143,9 @@ kc_unenrol(kc_ctx_t *ctx, int argc, char **argv)
     }
     /* a readable certificate names a key; anything else a node id */
     if (strchr(who, '/') || access(who, R_OK) == 0) {
-        if (!(given = zcert_load(who)) || memcmp(zcert_public_key(given), zero, 32) == 0) {
-            rc = kc_error(ctx, KC_USAGE, CLI_KEY_FILE, NULL, who, "brak klucza publicznego");
+        if (!koop_keyprint_is_cert(who) || !(given = zcert_load(who)) ||
+            memcmp(zcert_public_key(given), zero, 32) == 0) {
+            rc = kc_error(ctx, KC_USAGE, CLI_KEY_FILE, NULL, who);
             goto done;
         }
         snprintf(key, sizeof key, "%s", zcert_public_txt(given));

@@ -129,10 +129,11 @@ s_check_hub_key(kc_ctx_t *ctx, const char *path, const char *node_id, zcert_t **
     const char *role, *owner;
     zcert_t *cert;
     if (access(path, R_OK) != 0)
-        return kc_error(ctx, KC_USAGE, CLI_KEY_FILE, NULL, path, strerror(errno));
-    if (!(cert = zcert_load(path)) || memcmp(zcert_public_key(cert), zero, 32) == 0) {
+        return kc_error(ctx, KC_USAGE, CLI_IO, NULL, path, strerror(errno));
+    if (!koop_keyprint_is_cert(path) || !(cert = zcert_load(path)) ||
+        memcmp(zcert_public_key(cert), zero, 32) == 0) {
         zcert_destroy(&cert);
-        return kc_error(ctx, KC_USAGE, CLI_KEY_FILE, NULL, path, "brak klucza publicznego");
+        return kc_error(ctx, KC_USAGE, CLI_KEY_FILE, NULL, path);
     }
     *out = cert;
     role = zcert_meta(cert, "role");

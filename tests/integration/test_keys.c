@@ -43,7 +43,6 @@ static void
 s_ctl(kt_run_t *r, char *const args[])
 {
     char exe[PATH_MAX + 16], *argv[40];
-    json_error_t e;
     int n = 0;
     snprintf(exe, sizeof exe, "%s/koopctl", kt_bin());
     argv[n++] = exe;
@@ -51,8 +50,7 @@ s_ctl(kt_run_t *r, char *const args[])
     for (int i = 0; args[i] && n < 39; i++)
         argv[n++] = args[i];
     argv[n] = NULL;
-    cr_assert_eq(kt_exec(r, argv), 0);
-    r->json = json_loads(r->out, 0, &e);
+    cr_assert_eq(kt_exec(r, argv), 0); /* parses stdout into r->json */
 }
 
 static const char *
@@ -115,6 +113,7 @@ Test(keys, both_sides_compute_the_same_short_fingerprint_from_the_file_they_have
     s_ctl(&r, (char *[]){"keys", "show", "--file", g.conf, NULL});
     cr_assert_eq(r.code, 1);
     cr_assert_str_eq(s_code(&r), "cli.key_file", "%s", r.err);
+    cr_assert_eq(strchr(r.err, '\n'), r.err + strlen(r.err) - 1, "one error object on stderr: %s", r.err);
     kt_run_free(&r);
     free(a);
     free(b);
@@ -250,8 +249,19 @@ Test(keys, node_init_checks_the_teryt_for_the_role_a_hubs_address_and_key_and_ma
               "tcp://127.0.0.1:7701", "--hub-key", gkey);
     S_REFUSED("cli.init_hub_key_secret", dir, "--role", "gmina", "--teryt", "2013032", "--name", "G", "--hub",
               "tcp://127.0.0.1:7701", "--hub-key", gsec);
-    S_REFUSED("cli.key_file", dir, "--role", "gmina", "--teryt", "2013032", "--name", "G", "--hub",
+    S_REFUSED("cli.io", dir, "--role", "gmina", "--teryt", "2013032", "--name", "G", "--hub",
               "tcp://127.0.0.1:7701", "--hub-key", "/nonexistent/node.pub");
+    {
+        char notcert[PATH_MAX + 32];
+        FILE *f;
+        S_FMT(notcert, "%s/hub.txt", tmp);
+        f = fopen(notcert, "w");
+        cr_assert(f);
+        fputs("[node]\nid = to nie klucz\n", f);
+        fclose(f);
+        S_REFUSED("cli.key_file", dir, "--role", "gmina", "--teryt", "2013032", "--name", "G", "--hub",
+                  "tcp://127.0.0.1:7701", "--hub-key", notcert);
+    }
     S_REFUSED("cli.init_hub_pair", dir, "--role", "gmina", "--teryt", "2013032", "--name", "G", "--hub",
               "tcp://127.0.0.1:7701");
 
