@@ -88,6 +88,7 @@ Test(backup, under_write_load_holds_every_record_acknowledged_before_it_and_rest
         kt_sleep_ms(20);
     S_FMT(dir, "%s/kopia", g.dir);
     started = koop_clock_real_ms();
+    kt_sleep_ms(2); /* an ack recorded at `started` is before the backup's start */
     cr_assert_eq(kt_ctl(&r, &g, "backup", dir, NULL), 0);
     ended = koop_clock_real_ms();
     cr_assert_eq(r.code, 0, "backup: %s", r.err);
@@ -116,20 +117,22 @@ Test(backup, under_write_load_holds_every_record_acknowledged_before_it_and_rest
     kt_run_free(&r);
     cr_assert_eq(kt_node_start(&copy, 20), 0);
     listed = s_listed(&copy);
+    /* acked_ms is when the writer had the ack, so an ack recorded at or
+     * before `started` came before koopctl was even run (a writer kept
+     * waiting by the scheduler may record a later time for a record the copy
+     * holds: that proves nothing, so only "before" is asserted) */
     for (size_t i = 0; i < w.n; i++) {
         int in = strstr(listed, w.ids[i]) != NULL;
-        if (w.acked_ms[i] < started) {
+        if (w.acked_ms[i] <= started) {
             before++;
             cr_assert(in, "record %s acknowledged before the backup began is not in it", w.ids[i]);
         } else if (w.acked_ms[i] <= ended) {
             during++;
-        } else {
-            cr_assert(!in, "record %s acknowledged after the backup ended is in it", w.ids[i]);
         }
         found += in;
     }
-    cr_assert_geq(before, 150);
-    cr_assert_leq(found, before + during);
+    cr_assert_geq(before, 150, "%zu acknowledged before the backup, %zu while it ran", before, during);
+    cr_assert_geq(found, before);
     /* the registry's copy is exactly its log up to the seq in the manifest */
     cr_assert_eq((json_int_t)found,
                  json_integer_value(json_object_get(json_array_get(list, json_array_size(list) - 1), "last_seq")),
