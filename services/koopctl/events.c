@@ -20,6 +20,8 @@
 
 /* Undecodable events `events list` reports and skips before it stops. */
 #define KC_EVENTS_MAX_BAD 10
+/* read page by page: a whole node's stream at a hub fits */
+#define EVENTS_LIST_MAX 100000
 
 int
 kc_events(kc_ctx_t *ctx, int argc, char **argv)
@@ -67,8 +69,8 @@ kc_events(kc_ctx_t *ctx, int argc, char **argv)
     if (limit_s) {
         char *end;
         limit = strtol(limit_s, &end, 10);
-        if (*end || limit < 1 || limit > 10000) {
-            rc = kc_error(ctx, KC_USAGE, FIELD_RANGE, "limit", limit_s, "1", "10000");
+        if (*end || limit < 1 || limit > EVENTS_LIST_MAX) {
+            rc = kc_error(ctx, KC_USAGE, FIELD_RANGE, "limit", limit_s, "1", KOOP_NUM(EVENTS_LIST_MAX));
             json_decref(opts);
             return rc;
         }
