@@ -105,11 +105,22 @@ kt_gmina_teardown(kt_gmina_t *g)
 }
 
 char *
+kt_consent(kt_gmina_t *g, const char *as, const char *household, const char *date)
+{
+    char share[3 * 40];
+    snprintf(share, sizeof share, "%s,%s,%s", g->gops, g->kpp, g->pcpr);
+    return kt_as_id(g, as, "consent", "record", "--household", household, "--purpose", "Zgoda na współpracę w ZZK",
+                    "--share-with", share, "--date", date, NULL);
+}
+
+char *
 kt_open_ipw(kt_gmina_t *g, const char *as, const char *opened, char **household)
 {
     char *hh = kt_as_id(g, as, "household", "add", "--name", "Rodzina Testowa", "--size", "3", NULL);
-    char *ipw = hh ? kt_as_id(g, as, "ipw", "open", "--household", hh, "--coordinator", as, "--opened", opened, NULL)
-                   : NULL;
+    char *consent = hh ? kt_consent(g, as, hh, opened) : NULL;
+    char *ipw = consent ? kt_as_id(g, as, "ipw", "open", "--household", hh, "--coordinator", as, "--opened", opened, NULL)
+                        : NULL;
+    free(consent);
     if (household)
         *household = hh;
     else

@@ -31,9 +31,12 @@ int kt_as(kt_run_t *r, kt_gmina_t *g, const char *as, ...);
 /* The same, returning a copy of the "id" of the output (NULL on failure). */
 char *kt_as_id(kt_gmina_t *g, const char *as, ...);
 
-/* A household registered by `as`, and an IPW of it coordinated by `as`,
- * opened on `opened`. Returns the IPW id (caller frees); *household too
- * when not NULL. */
+/* The family's consent for household, recorded by `as` on date, naming the
+ * gmina's three institutions. Returns its id (caller frees) or NULL. */
+char *kt_consent(kt_gmina_t *g, const char *as, const char *household, const char *date);
+/* A household registered by `as`, its consent (kt_consent), and an IPW of
+ * it coordinated by `as`, opened on `opened`. Returns the IPW id (caller
+ * frees); *household too when not NULL. */
 char *kt_open_ipw(kt_gmina_t *g, const char *as, const char *opened, char **household);
 
 /* Sends one request straight to the node's service (caller may be NULL);
