@@ -24,7 +24,8 @@ static const struct {
      "--smtp URL --id ID --data-dir KATALOG --runtime-dir KATALOG]"},
     {"status", "", 1, kc_status, "(czy każda usługa węzła odpowiada)"},
     {"events", "list", 1, kc_events, "--stream USŁUGA [--node ID] [--after SEQ] [--limit N]"},
-    {"keys", "generate", 1, kc_keys, "[--force] (nowa para kluczy węzła)"},
+    {"keys", "generate", 1, kc_keys,
+     "[--force] (nowa para kluczy węzła); keys fingerprint: odcisk klucza do sprawdzenia przy przekazaniu"},
     {"enrol", "", 1, kc_enrol, "GMINA/keys/node.pub [--node ID] (hub: dopuść klucz gminy)"},
 };
 

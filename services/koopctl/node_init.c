@@ -14,6 +14,7 @@
  * could reach).
  */
 #include "koopctl.h"
+#include "cert.h"
 #include "koop.h"
 #include "preflight.h"
 
@@ -311,14 +312,41 @@ done:
  * node (keys/node.pub, keys/node.key 0600, named with the node's id). An
  * existing pair is kept unless --force, which keeps the old one as *.old; the
  * hub must then enrol the new public certificate. */
+/* `koopctl -c NODE.conf keys fingerprint`: what another gmina's coordinator
+ * checks by phone before a transfer (household transfer --fingerprint). */
+static int
+s_fingerprint(kc_ctx_t *ctx)
+{
+    char pub[PATH_MAX + 32], err[300], fp[40];
+    uint8_t pk[32], sk[32];
+    int rc;
+    if ((rc = kc_load_config(ctx)) != KC_OK)
+        return rc;
+    snprintf(pub, sizeof pub, "%s/keys/node.pub", ctx->cfg.dir);
+    if (koop_cert_load(pub, 0, pk, sk, err, sizeof err) != 0)
+        return kc_error(ctx, KC_REFUSED, CLI_FILE, NULL, pub, err);
+    koop_key_fingerprint(pk, fp);
+    if (ctx->json) {
+        json_t *o = json_pack("{s:s, s:s}", "node", ctx->cfg.node_id, "fingerprint", fp);
+        kc_print(ctx, o);
+        json_decref(o);
+    } else {
+        printf("%s  %s\n", ctx->cfg.node_id, fp);
+    }
+    return KC_OK;
+}
+
 int
 kc_keys(kc_ctx_t *ctx, int argc, char **argv)
 {
     char pub[PATH_MAX + 32], sec[PATH_MAX + 32], old[PATH_MAX + 48];
     int force = argc == 2 && strcmp(argv[1], "--force") == 0, rc;
 
+    if (argc == 1 && strcmp(argv[0], "fingerprint") == 0)
+        return s_fingerprint(ctx);
+
     if (argc < 1 || strcmp(argv[0], "generate") != 0 || (argc == 2 && !force) || argc > 2) {
-        fprintf(stderr, "użycie: koopctl -c WĘZEŁ.conf keys generate [--force]\n");
+        fprintf(stderr, "użycie: koopctl -c WĘZEŁ.conf keys generate [--force] | fingerprint\n");
         return KC_USAGE;
     }
     if ((rc = kc_load_config(ctx)) != KC_OK)
