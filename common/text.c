@@ -92,8 +92,11 @@ s_fold_all(const char *s, size_t *n)
     return out;
 }
 
-int
-koop_text_contains(const char *hay, const char *needle)
+static uint32_t s_base(uint32_t cp);
+
+/* needle in hay, both folded (and without diacritics with base). */
+static int
+s_find(const char *hay, const char *needle, int base)
 {
     size_t nh, nn;
     uint32_t *h, *n;
@@ -104,12 +107,23 @@ koop_text_contains(const char *hay, const char *needle)
         return 0;
     h = s_fold_all(hay, &nh);
     n = s_fold_all(needle, &nn);
-    if (h && n)
+    if (h && n) {
+        for (size_t i = 0; base && i < nh; i++)
+            h[i] = s_base(h[i]);
+        for (size_t i = 0; base && i < nn; i++)
+            n[i] = s_base(n[i]);
         for (size_t i = 0; !found && i + nn <= nh; i++)
             found = memcmp(h + i, n, nn * sizeof *n) == 0;
+    }
     free(h);
     free(n);
     return found;
+}
+
+int
+koop_text_contains(const char *hay, const char *needle)
+{
+    return s_find(hay, needle, 0);
 }
 
 int
@@ -207,24 +221,5 @@ s_base(uint32_t cp)
 int
 koop_text_match(const char *hay, const char *needle)
 {
-    size_t nh, nn;
-    uint32_t *h, *n;
-    int found = 0;
-    if (!needle || !*needle)
-        return 1;
-    if (!hay)
-        return 0;
-    h = s_fold_all(hay, &nh);
-    n = s_fold_all(needle, &nn);
-    if (h && n) {
-        for (size_t i = 0; i < nh; i++)
-            h[i] = s_base(h[i]);
-        for (size_t i = 0; i < nn; i++)
-            n[i] = s_base(n[i]);
-        for (size_t i = 0; !found && i + nn <= nh; i++)
-            found = memcmp(h + i, n, nn * sizeof *n) == 0;
-    }
-    free(h);
-    free(n);
-    return found;
+    return s_find(hay, needle, 1);
 }

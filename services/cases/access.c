@@ -220,11 +220,8 @@ cases_can_ipw(koop_call_t *call, const cases_person_t *who, const Koop__Cases__I
     }
 }
 
-/* Calls fn for every IPW of h that was not removed; stops at a non-zero
- * return (returned). */
-static int
-s_each_ipw(koop_call_t *call, const Koop__Cases__Household *h,
-           int (*fn)(koop_call_t *call, const Koop__Cases__Ipw *ipw, void *ctx), void *ctx)
+int
+cases_each_ipw(koop_call_t *call, const Koop__Cases__Household *h, cases_ipw_fn fn, void *ctx)
 {
     for (size_t i = 0; i < h->n_ipws; i++) {
         Koop__Cases__Ipw *ipw = NULL;
@@ -275,7 +272,7 @@ cases_household_visible(koop_call_t *call, const cases_person_t *who, const Koop
     *visible = 1;
     if (cases_is_coordinator(who) || (h->created_by && strcmp(h->created_by, who->id) == 0))
         return KOOP_OK;
-    rc = s_each_ipw(call, h, s_reads_ipw, &w);
+    rc = cases_each_ipw(call, h, s_reads_ipw, &w);
     *visible = w.yes;
     return rc == -1 ? KOOP_OK : rc;
 }
@@ -297,7 +294,7 @@ cases_can_change_household(koop_call_t *call, const cases_person_t *who, const K
     int rc;
     if (cases_is_coordinator(who) || (h->created_by && strcmp(h->created_by, who->id) == 0))
         return KOOP_OK;
-    rc = s_each_ipw(call, h, s_leads_ipw, &w);
+    rc = cases_each_ipw(call, h, s_leads_ipw, &w);
     if (rc == -1)
         return KOOP_OK;
     if (rc != KOOP_OK)

@@ -176,6 +176,9 @@ int cases_record_change(koop_call_t *call, const cases_change_t *ch);
  * keeps the sender's order), and dropping them all. */
 int cases_timeline_put(koop_call_t *call, const char *ipw, const Koop__Cases__TimelineEntry *e);
 int cases_timeline_drop(koop_call_t *call, const char *ipw);
+/* The entries of ipw's timeline in key order (unpacked; the caller frees
+ * each and the array). */
+int cases_timeline_read(koop_call_t *call, const char *ipw, Koop__Cases__TimelineEntry ***out, size_t *n);
 
 /* 1 when every string in facts (recursively) is an id or a date (a node id
  * in a field named *_node) and facts is one of the SHARED message types. */
@@ -188,8 +191,14 @@ int cases_facts_clean(const ProtobufCMessage *facts);
  * shortened) for the timeline. Fails the call on lack of memory. */
 int cases_update_fields(koop_call_t *call, const ProtobufCMessage *req, ProtobufCMessage *rec,
                         const char *const *skip, int *changed, char *summary, size_t summary_len);
-/* The summary of a correction ("poprawiono X: ...; powód: ..."). */
-void cases_correction_summary(char *out, size_t len, const char *what, const char *changes, const char *reason);
+/* Ends a correction of rec (in table, under its id): nothing changed, the
+ * record as it is; else rec saved, emit(call, rec, ctx, today, summary)
+ * with the summary "poprawiono <what>: <changes>; powód: <reason>" for the
+ * timeline, and rec as the reply. */
+typedef int (*cases_emit_fn)(koop_call_t *call, const ProtobufCMessage *rec, const void *ctx, const char *date,
+                             const char *summary);
+int cases_correction_done(koop_call_t *call, const char *table, ProtobufCMessage *rec, int changed, const char *what,
+                          const char *changes, const char *reason, cases_emit_fn emit, const void *ctx);
 
 /* Child index of an IPW (goals, tasks, meetings, referrals). kind is 'g',
  * 't', 'm' or 'r'. */
@@ -251,6 +260,10 @@ int cases_is_lead(const cases_person_t *who, const Koop__Cases__Ipw *ipw);
 int cases_can_lead(koop_call_t *call, const cases_person_t *who, const Koop__Cases__Ipw *ipw, const char *action);
 /* Refuses (access.denied.coordinator_action) unless who is a coordinator. */
 int cases_can_coordinate(koop_call_t *call, const cases_person_t *who, const char *action);
+/* Calls fn for every IPW of h that was not removed; stops at a non-zero
+ * return of fn (returned). */
+typedef int (*cases_ipw_fn)(koop_call_t *call, const Koop__Cases__Ipw *ipw, void *ctx);
+int cases_each_ipw(koop_call_t *call, const Koop__Cases__Household *h, cases_ipw_fn fn, void *ctx);
 /* 1 when the household's consents in force (or other legal basis) name
  * institution; *any (may be NULL) gets whether any is in force. */
 int cases_consent_covers(const Koop__Cases__Household *h, const char *institution, int *any);
@@ -332,6 +345,14 @@ struct cases_step {
  * change, the save, the events and the reply (the record after it). */
 int cases_step_run(koop_call_t *call, const cases_step_t *s, const char *id, const char *date,
                    const char *reason);
+/* A method handler running step s on the request field `ref` (its request
+ * type has ref, date and reason). */
+#define CASES_STEP_METHOD(fn, s, type, ref)                                                                \
+    int fn(koop_call_t *call)                                                                          \
+    {                                                                                                  \
+        const type *q = (const type *)call->req;                                                       \
+        return cases_step_run(call, &(s), q->ref, q->date, q->reason);                                 \
+    }
 
 /* ---- ipw.c ---- */
 /* The next IPW number of the year of `opened` (IPW/2026/0042) into out. */

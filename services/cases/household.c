@@ -78,6 +78,14 @@ s_household_change(koop_call_t *call, const Koop__Cases__Household *h, const cha
     return cases_record_change(call, &ch);
 }
 
+static int
+s_household_updated(koop_call_t *call, const ProtobufCMessage *rec, const void *ctx, const char *date,
+                    const char *summary)
+{
+    (void)ctx;
+    return s_household_change(call, (const Koop__Cases__Household *)rec, "household.updated", date, summary);
+}
+
 /* ---- the PESEL index ---- */
 
 static int
@@ -378,7 +386,7 @@ cases_household_update(koop_call_t *call)
     Koop__Cases__Household *h = NULL;
     Koop__Cases__Sex sex;
     cases_person_t who;
-    char changes[700], summary[900], today[11], birth[11];
+    char changes[700], birth[11];
     int rc, changed;
 
     cases_audit_note(call, q->household, NULL, NULL);
@@ -390,6 +398,8 @@ cases_household_update(koop_call_t *call)
         (rc = s_check_targets(call, q->target, q->n_target)) != KOOP_OK ||
         (rc = koop_check_text(call, "reason", q->reason, 0, 1000)) != KOOP_OK)
         return rc;
+    if (!q->name && !q->pesel && !q->birth && !q->has_sex && !q->address && !q->phone && !q->has_size && !q->n_target)
+        return koop_fail(call, UPDATE_EMPTY, NULL);
     if ((rc = s_load(call, &who, q->household, "household.update", &h)) != KOOP_OK)
         return rc;
     if (q->has_size && (rc = s_check_size(call, h, q->size)) != KOOP_OK)
@@ -402,21 +412,13 @@ cases_household_update(koop_call_t *call)
         (rc = s_pesel_unique(call, &who, "pesel", q->pesel, h->id, 0, NULL, NULL)) != KOOP_OK)
         goto done;
     if ((rc = cases_pesel_index(call, h, 0)) != KOOP_OK ||
-        (rc = cases_update_fields(call, &q->base, &h->base, skip, &changed, changes, sizeof changes)) != KOOP_OK)
+        (rc = cases_update_fields(call, &q->base, &h->base, skip, &changed, changes, sizeof changes)) != KOOP_OK ||
+        (rc = cases_pesel_index(call, h, 1)) != KOOP_OK)
         goto done;
-    if (!changed) {
-        rc = q->name || q->pesel || q->birth || q->has_sex || q->address || q->phone || q->has_size || q->n_target
-                 ? koop_call_reply(call, &h->base)
-                 : koop_fail(call, UPDATE_EMPTY, NULL);
-        goto done;
-    }
-    h->updated_ms = koop_clock_real_ms();
-    cases_today(today);
-    cases_correction_summary(summary, sizeof summary, "dane gospodarstwa", changes, q->reason);
-    if ((rc = cases_save(call, "household", h->id, &h->base)) != KOOP_OK || (rc = cases_pesel_index(call, h, 1)) != KOOP_OK ||
-        (rc = s_household_change(call, h, "household.updated", today, summary)) != KOOP_OK)
-        goto done;
-    rc = koop_call_reply(call, &h->base);
+    if (changed)
+        h->updated_ms = koop_clock_real_ms();
+    rc = cases_correction_done(call, "household", &h->base, changed, "dane gospodarstwa", changes, q->reason,
+                               s_household_updated, NULL);
 done:
     if (h)
         koop__cases__household__free_unpacked(h, NULL);
@@ -502,7 +504,7 @@ cases_household_member_update(koop_call_t *call)
     Koop__Cases__Household *h = NULL;
     Koop__Cases__HouseholdMember *m = NULL;
     cases_person_t who;
-    char changes[700], summary[900], today[11], birth[11];
+    char changes[700], birth[11];
     int rc, changed;
 
     cases_audit_note(call, q->household, NULL, NULL);
@@ -529,19 +531,13 @@ cases_household_member_update(koop_call_t *call)
     if (q->pesel && *q->pesel && (rc = s_pesel_unique(call, &who, "pesel", q->pesel, h->id, 0, NULL, NULL)) != KOOP_OK)
         goto done;
     if ((rc = cases_pesel_index(call, h, 0)) != KOOP_OK ||
-        (rc = cases_update_fields(call, &q->base, &m->base, skip, &changed, changes, sizeof changes)) != KOOP_OK)
+        (rc = cases_update_fields(call, &q->base, &m->base, skip, &changed, changes, sizeof changes)) != KOOP_OK ||
+        (rc = cases_pesel_index(call, h, 1)) != KOOP_OK)
         goto done;
-    if (!changed) {
-        rc = koop_call_reply(call, &h->base);
-        goto done;
-    }
-    h->updated_ms = koop_clock_real_ms();
-    cases_today(today);
-    cases_correction_summary(summary, sizeof summary, "dane osoby w gospodarstwie", changes, q->reason);
-    if ((rc = cases_save(call, "household", h->id, &h->base)) != KOOP_OK || (rc = cases_pesel_index(call, h, 1)) != KOOP_OK ||
-        (rc = s_household_change(call, h, "household.updated", today, summary)) != KOOP_OK)
-        goto done;
-    rc = koop_call_reply(call, &h->base);
+    if (changed)
+        h->updated_ms = koop_clock_real_ms();
+    rc = cases_correction_done(call, "household", &h->base, changed, "dane osoby w gospodarstwie", changes, q->reason,
+                               s_household_updated, NULL);
 done:
     koop__cases__household__free_unpacked(h, NULL);
     return rc;

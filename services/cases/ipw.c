@@ -517,47 +517,12 @@ static const cases_step_t s_reopen = {"ipw.reopen", IPW_STEP, .from = BIT(CLOSED
                                       .type = "ipw.reopened", .summary = "program ponownie otwarty",
                                       .floor = s_floor_closed, .apply = s_apply_reopen};
 
-int
-cases_ipw_activate(koop_call_t *call)
-{
-    const Koop__Cases__IpwStep *q = (const Koop__Cases__IpwStep *)call->req;
-    return cases_step_run(call, &s_activate, q->ipw, q->date, q->reason);
-}
-
-int
-cases_ipw_suspend(koop_call_t *call)
-{
-    const Koop__Cases__IpwStep *q = (const Koop__Cases__IpwStep *)call->req;
-    return cases_step_run(call, &s_suspend, q->ipw, q->date, q->reason);
-}
-
-int
-cases_ipw_resume(koop_call_t *call)
-{
-    const Koop__Cases__IpwStep *q = (const Koop__Cases__IpwStep *)call->req;
-    return cases_step_run(call, &s_resume, q->ipw, q->date, q->reason);
-}
-
-int
-cases_ipw_review(koop_call_t *call)
-{
-    const Koop__Cases__IpwStep *q = (const Koop__Cases__IpwStep *)call->req;
-    return cases_step_run(call, &s_review, q->ipw, q->date, q->reason);
-}
-
-int
-cases_ipw_close(koop_call_t *call)
-{
-    const Koop__Cases__IpwClose *q = (const Koop__Cases__IpwClose *)call->req;
-    return cases_step_run(call, &s_close, q->ipw, q->date, q->reason);
-}
-
-int
-cases_ipw_reopen(koop_call_t *call)
-{
-    const Koop__Cases__IpwStep *q = (const Koop__Cases__IpwStep *)call->req;
-    return cases_step_run(call, &s_reopen, q->ipw, q->date, q->reason);
-}
+CASES_STEP_METHOD(cases_ipw_activate, s_activate, Koop__Cases__IpwStep, ipw)
+CASES_STEP_METHOD(cases_ipw_suspend, s_suspend, Koop__Cases__IpwStep, ipw)
+CASES_STEP_METHOD(cases_ipw_resume, s_resume, Koop__Cases__IpwStep, ipw)
+CASES_STEP_METHOD(cases_ipw_review, s_review, Koop__Cases__IpwStep, ipw)
+CASES_STEP_METHOD(cases_ipw_close, s_close, Koop__Cases__IpwClose, ipw)
+CASES_STEP_METHOD(cases_ipw_reopen, s_reopen, Koop__Cases__IpwStep, ipw)
 
 /* ---- corrections ---- */
 
@@ -614,13 +579,27 @@ s_set_opened(koop_call_t *call, Koop__Cases__Ipw *ipw, const char *field, const 
     return cases_set(call, &ipw->opened, opened);
 }
 
+static int
+s_ipw_corrected(koop_call_t *call, const ProtobufCMessage *rec, const void *ctx, const char *date, const char *summary)
+{
+    (void)ctx;
+    return s_ipw_change(call, (const Koop__Cases__Ipw *)rec, "ipw.corrected", date, ST(UNSPECIFIED), NULL, summary);
+}
+
+static int
+s_ipw_updated(koop_call_t *call, const ProtobufCMessage *rec, const void *ctx, const char *date, const char *summary)
+{
+    (void)ctx;
+    return s_ipw_change(call, (const Koop__Cases__Ipw *)rec, "ipw.updated", date, ST(UNSPECIFIED), NULL, summary);
+}
+
 int
 cases_ipw_update(koop_call_t *call)
 {
     const Koop__Cases__IpwUpdate *q = (const Koop__Cases__IpwUpdate *)call->req;
     Koop__Cases__Ipw *ipw = NULL;
     cases_person_t who, cp;
-    char changes[400] = "", summary[600], today[11];
+    char changes[400] = "";
     size_t used = 0;
     int rc;
 
@@ -637,7 +616,6 @@ cases_ipw_update(koop_call_t *call)
         return rc;
     if ((rc = cases_can_lead(call, &who, ipw, "ipw.update")) != KOOP_OK)
         goto done;
-    cases_today(today);
     if (q->opened && *q->opened && strcmp(q->opened, ipw->opened) != 0) {
         used += (size_t)snprintf(changes, sizeof changes, "otwarto: %s → %s", ipw->opened, q->opened);
         if ((rc = s_set_opened(call, ipw, "opened", q->opened)) != KOOP_OK)
@@ -663,16 +641,10 @@ cases_ipw_update(koop_call_t *call)
         if ((rc = cases_set(call, &ipw->coordinator, cp.id)) != KOOP_OK)
             goto done;
     }
-    if (!changes[0]) {
-        rc = koop_call_reply(call, &ipw->base); /* the same values: nothing to record */
-        goto done;
-    }
-    ipw->updated_ms = koop_clock_real_ms();
-    cases_correction_summary(summary, sizeof summary, "program", changes, q->reason);
-    if ((rc = cases_save(call, "ipw", ipw->id, &ipw->base)) != KOOP_OK ||
-        (rc = s_ipw_change(call, ipw, "ipw.updated", today, ST(UNSPECIFIED), NULL, summary)) != KOOP_OK)
-        goto done;
-    rc = koop_call_reply(call, &ipw->base);
+    if (changes[0])
+        ipw->updated_ms = koop_clock_real_ms();
+    rc = cases_correction_done(call, "ipw", &ipw->base, changes[0] != '\0', "program", changes, q->reason,
+                               s_ipw_updated, NULL);
 done:
     koop__cases__ipw__free_unpacked(ipw, NULL);
     return rc;
@@ -687,7 +659,7 @@ cases_ipw_correct(koop_call_t *call)
     Koop__Cases__Ipw *ipw = NULL;
     Koop__Cases__Transition *last;
     cases_person_t who;
-    char was[11], summary[400], changes[100], today[11];
+    char was[11], changes[100];
     int rc, first_activation = 1;
 
     cases_audit_note(call, NULL, q->ipw, NULL);
@@ -734,12 +706,7 @@ cases_ipw_correct(koop_call_t *call)
         goto done;
     ipw->updated_ms = koop_clock_real_ms();
     snprintf(changes, sizeof changes, "data kroku „%s”: %s → %s", s_state_word(last->status) + 4, was, q->date);
-    cases_correction_summary(summary, sizeof summary, "program", changes, q->reason);
-    cases_today(today);
-    if ((rc = cases_save(call, "ipw", ipw->id, &ipw->base)) != KOOP_OK ||
-        (rc = s_ipw_change(call, ipw, "ipw.corrected", q->date, ST(UNSPECIFIED), NULL, summary)) != KOOP_OK)
-        goto done;
-    rc = koop_call_reply(call, &ipw->base);
+    rc = cases_correction_done(call, "ipw", &ipw->base, 1, "program", changes, q->reason, s_ipw_corrected, NULL);
 done:
     koop__cases__ipw__free_unpacked(ipw, NULL);
     return rc;
@@ -1018,38 +985,19 @@ cases_ipw_timeline(koop_call_t *call)
     const Koop__Cases__IpwRef *q = (const Koop__Cases__IpwRef *)call->req;
     const char *ref = q->ipw && *q->ipw ? q->ipw : q->id;
     Koop__Cases__Ipw *ipw = NULL;
-    ProtobufCMessage **items = NULL;
+    Koop__Cases__TimelineEntry **items = NULL;
     size_t n = 0;
     cases_person_t who;
-    MDB_cursor *cur;
-    MDB_val k, v;
     int rc;
 
     cases_audit_note(call, NULL, ref, NULL);
     if ((rc = cases_caller(call, &who)) != KOOP_OK || (rc = cases_ipw_load(call, &who, "ipw", ref, 0, &ipw)) != KOOP_OK)
         return rc;
-    if ((rc = mdb_cursor_open(call->txn, cases_dbi(call, "timeline"), &cur)) != 0) {
-        koop__cases__ipw__free_unpacked(ipw, NULL);
-        return koop_call_store_error(call, rc);
-    }
-    k.mv_size = KOOP_ID_LEN - 1;
-    k.mv_data = ipw->id;
-    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-    while (rc == 0 && k.mv_size > KOOP_ID_LEN - 1 && memcmp(k.mv_data, ipw->id, KOOP_ID_LEN - 1) == 0) {
-        Koop__Cases__TimelineEntry *e = koop__cases__timeline_entry__unpack(NULL, v.mv_size, v.mv_data);
-        if (!e) {
-            rc = MDB_CORRUPTED;
-            break;
-        }
-        if ((rc = cases_append(call, &items, &n, e)) != KOOP_OK) {
-            koop__cases__timeline_entry__free_unpacked(e, NULL);
-            break;
-        }
-        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-    }
-    mdb_cursor_close(cur);
+    rc = cases_timeline_read(call, ipw->id, &items, &n);
     koop__cases__ipw__free_unpacked(ipw, NULL);
+    if (rc != KOOP_OK)
+        return rc;
     if (n > 1)
         qsort(items, n, sizeof *items, s_cmp_entries);
-    return cases_list_done(call, rc, &koop__cases__timeline_list__descriptor, items, n);
+    return cases_list_done(call, 0, &koop__cases__timeline_list__descriptor, (ProtobufCMessage **)items, n);
 }

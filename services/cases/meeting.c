@@ -148,6 +148,12 @@ done:
     return rc;
 }
 
+static int
+s_meeting_updated(koop_call_t *call, const ProtobufCMessage *rec, const void *ipw, const char *date, const char *summary)
+{
+    return s_meeting_change(call, (const Koop__Cases__Meeting *)rec, ipw, "meeting.updated", date, summary);
+}
+
 int
 cases_meeting_update(koop_call_t *call)
 {
@@ -156,7 +162,7 @@ cases_meeting_update(koop_call_t *call)
     Koop__Cases__Ipw *ipw = NULL;
     Koop__Cases__Meeting *m = NULL;
     cases_person_t who;
-    char changes[700], summary[900], today[11];
+    char changes[700];
     int rc, changed;
 
     cases_audit_note(call, NULL, NULL, q->meeting);
@@ -183,16 +189,8 @@ cases_meeting_update(koop_call_t *call)
     }
     if ((rc = cases_update_fields(call, &q->base, &m->base, skip, &changed, changes, sizeof changes)) != KOOP_OK)
         goto done;
-    if (!changed) {
-        rc = koop_call_reply(call, &m->base);
-        goto done;
-    }
-    cases_today(today);
-    cases_correction_summary(summary, sizeof summary, "spotkanie", changes, q->reason);
-    if ((rc = cases_save(call, "meeting", m->id, &m->base)) != KOOP_OK ||
-        (rc = s_meeting_change(call, m, ipw, "meeting.updated", today, summary)) != KOOP_OK)
-        goto done;
-    rc = koop_call_reply(call, &m->base);
+    rc = cases_correction_done(call, "meeting", &m->base, changed, "spotkanie", changes, q->reason, s_meeting_updated,
+                               ipw);
 done:
     koop__cases__meeting__free_unpacked(m, NULL);
     if (ipw)
@@ -412,6 +410,14 @@ cases_referral_show(koop_call_t *call)
     return rc;
 }
 
+static int
+s_referral_updated(koop_call_t *call, const ProtobufCMessage *rec, const void *ctx, const char *date,
+                   const char *summary)
+{
+    (void)ctx;
+    return s_referral_change(call, (const Koop__Cases__Referral *)rec, "referral.updated", date, summary);
+}
+
 /* The note: the leads; the recipients named: the leads and the provider's
  * representatives. */
 int
@@ -422,7 +428,7 @@ cases_referral_update(koop_call_t *call)
     Koop__Cases__Referral *r = NULL;
     Koop__Cases__Ipw *ipw = NULL;
     cases_person_t who;
-    char changes[600], summary[800], today[11];
+    char changes[600];
     int rc, changed;
 
     if ((rc = cases_caller(call, &who)) != KOOP_OK)
@@ -439,16 +445,8 @@ cases_referral_update(koop_call_t *call)
     if (rc != KOOP_OK || (rc = s_check_recipients(call, r->provider, q->recipients, q->n_recipients)) != KOOP_OK ||
         (rc = cases_update_fields(call, &q->base, &r->base, skip, &changed, changes, sizeof changes)) != KOOP_OK)
         goto done;
-    if (!changed) {
-        rc = koop_call_reply(call, &r->base);
-        goto done;
-    }
-    cases_today(today);
-    cases_correction_summary(summary, sizeof summary, "skierowanie", changes, q->reason);
-    if ((rc = cases_save(call, "referral", r->id, &r->base)) != KOOP_OK ||
-        (rc = s_referral_change(call, r, "referral.updated", today, summary)) != KOOP_OK)
-        goto done;
-    rc = koop_call_reply(call, &r->base);
+    rc = cases_correction_done(call, "referral", &r->base, changed, "skierowanie", changes, q->reason,
+                               s_referral_updated, NULL);
 done:
     koop__cases__referral__free_unpacked(r, NULL);
     koop__cases__ipw__free_unpacked(ipw, NULL);
@@ -507,23 +505,6 @@ static const cases_step_t s_finish = {"referral.done", REFERRAL_STEP, .from = 1u
                                       .needs = "referral_accepted", .to = RS(DONE), .date_field = "done",
                                       .type = "referral.done", .summary = "usługa zrealizowana"};
 
-int
-cases_referral_accept(koop_call_t *call)
-{
-    const Koop__Cases__ReferralStep *q = (const Koop__Cases__ReferralStep *)call->req;
-    return cases_step_run(call, &s_accept, q->referral, q->date, q->reason);
-}
-
-int
-cases_referral_decline(koop_call_t *call)
-{
-    const Koop__Cases__ReferralStep *q = (const Koop__Cases__ReferralStep *)call->req;
-    return cases_step_run(call, &s_decline, q->referral, q->date, q->reason);
-}
-
-int
-cases_referral_done(koop_call_t *call)
-{
-    const Koop__Cases__ReferralStep *q = (const Koop__Cases__ReferralStep *)call->req;
-    return cases_step_run(call, &s_finish, q->referral, q->date, q->reason);
-}
+CASES_STEP_METHOD(cases_referral_accept, s_accept, Koop__Cases__ReferralStep, referral)
+CASES_STEP_METHOD(cases_referral_decline, s_decline, Koop__Cases__ReferralStep, referral)
+CASES_STEP_METHOD(cases_referral_done, s_finish, Koop__Cases__ReferralStep, referral)

@@ -176,6 +176,13 @@ s_goal_load(koop_call_t *call, const cases_person_t *who, const char *id, Koop__
     return rc;
 }
 
+static int
+s_goal_updated(koop_call_t *call, const ProtobufCMessage *rec, const void *ctx, const char *date, const char *summary)
+{
+    (void)ctx;
+    return s_goal_change(call, (const Koop__Cases__Goal *)rec, "goal.updated", date, 0, 0, summary);
+}
+
 int
 cases_goal_update(koop_call_t *call)
 {
@@ -184,7 +191,7 @@ cases_goal_update(koop_call_t *call)
     Koop__Cases__Ipw *ipw = NULL;
     Koop__Cases__Goal *g = NULL;
     cases_person_t who;
-    char changes[600], summary[800], today[11];
+    char changes[600];
     int rc, changed;
 
     cases_audit_note(call, NULL, NULL, q->goal);
@@ -196,23 +203,15 @@ cases_goal_update(koop_call_t *call)
         (rc = koop_check_text(call, "description", q->description, 0, KOOP_MAX_TEXT)) != KOOP_OK ||
         (rc = koop_check_text(call, "reason", q->reason, 0, 1000)) != KOOP_OK)
         return rc;
+    if (!q->has_area && !q->has_baseline && !q->has_target && !q->description)
+        return koop_fail(call, UPDATE_EMPTY, NULL);
     if ((rc = s_goal_load(call, &who, q->goal, &g, &ipw)) != KOOP_OK)
         return rc;
     if ((rc = cases_can_lead(call, &who, ipw, "goal.update")) != KOOP_OK ||
         (rc = cases_update_fields(call, &q->base, &g->base, skip, &changed, changes, sizeof changes)) != KOOP_OK ||
         (rc = cases_check_target(call, g->baseline, g->target)) != KOOP_OK)
         goto done;
-    if (!changed) {
-        rc = q->has_area || q->has_baseline || q->has_target || q->description ? koop_call_reply(call, &g->base)
-                                                                                : koop_fail(call, UPDATE_EMPTY, NULL);
-        goto done;
-    }
-    cases_today(today);
-    cases_correction_summary(summary, sizeof summary, "cel", changes, q->reason);
-    if ((rc = cases_save(call, "goal", g->id, &g->base)) != KOOP_OK ||
-        (rc = s_goal_change(call, g, "goal.updated", today, 0, 0, summary)) != KOOP_OK)
-        goto done;
-    rc = koop_call_reply(call, &g->base);
+    rc = cases_correction_done(call, "goal", &g->base, changed, "cel", changes, q->reason, s_goal_updated, NULL);
 done:
     koop__cases__goal__free_unpacked(g, NULL);
     if (ipw)
@@ -417,6 +416,13 @@ done:
     return rc;
 }
 
+static int
+s_task_updated(koop_call_t *call, const ProtobufCMessage *rec, const void *ctx, const char *date, const char *summary)
+{
+    (void)ctx;
+    return s_task_change(call, (const Koop__Cases__Task *)rec, "task.updated", date, summary);
+}
+
 /* Corrections of a task: text, due date, goal, service, and reassignment
  * to another ZZK member (the owner index moves with it). Any task of an IPW
  * that is not closed, also a finished one (its due day decides whether it
@@ -430,7 +436,7 @@ cases_task_update(koop_call_t *call)
     Koop__Cases__Goal *goal = NULL;
     Koop__Cases__Task *t = NULL;
     cases_person_t who;
-    char changes[600], summary[900], today[11], old_owner[KOOP_ID_LEN] = "";
+    char changes[600], old_owner[KOOP_ID_LEN] = "";
     size_t used;
     int rc, changed;
 
@@ -471,19 +477,10 @@ cases_task_update(koop_call_t *call)
         snprintf(changes + used, sizeof changes - used, "%susługa: %s", used ? "; " : "", *q->service ? q->service : "–");
         changed++;
     }
-    if (!changed) {
-        rc = koop_call_reply(call, &t->base);
-        goto done;
-    }
     if (old_owner[0] && ((rc = cases_owner_index(call, old_owner, t->id, 0)) != KOOP_OK ||
                          (rc = cases_owner_index(call, t->owner, t->id, 1)) != KOOP_OK))
         goto done;
-    cases_today(today);
-    cases_correction_summary(summary, sizeof summary, "zadanie", changes, q->reason);
-    if ((rc = cases_save(call, "task", t->id, &t->base)) != KOOP_OK ||
-        (rc = s_task_change(call, t, "task.updated", today, summary)) != KOOP_OK)
-        goto done;
-    rc = koop_call_reply(call, &t->base);
+    rc = cases_correction_done(call, "task", &t->base, changed, "zadanie", changes, q->reason, s_task_updated, NULL);
 done:
     if (goal)
         koop__cases__goal__free_unpacked(goal, NULL);
@@ -557,26 +554,9 @@ static const cases_step_t s_cancel = {"task.cancel", TASK_STEP, .from = 1u << TS
                                       .needs = "task_open", .to = TS(CANCELLED), .date_field = "cancelled",
                                       .type = "task.cancelled", .summary = "anulowano"};
 
-int
-cases_task_start(koop_call_t *call)
-{
-    const Koop__Cases__TaskStep *q = (const Koop__Cases__TaskStep *)call->req;
-    return cases_step_run(call, &s_start, q->task, q->date, q->reason);
-}
-
-int
-cases_task_done(koop_call_t *call)
-{
-    const Koop__Cases__TaskStep *q = (const Koop__Cases__TaskStep *)call->req;
-    return cases_step_run(call, &s_done, q->task, q->date, q->reason);
-}
-
-int
-cases_task_cancel(koop_call_t *call)
-{
-    const Koop__Cases__TaskStep *q = (const Koop__Cases__TaskStep *)call->req;
-    return cases_step_run(call, &s_cancel, q->task, q->date, q->reason);
-}
+CASES_STEP_METHOD(cases_task_start, s_start, Koop__Cases__TaskStep, task)
+CASES_STEP_METHOD(cases_task_done, s_done, Koop__Cases__TaskStep, task)
+CASES_STEP_METHOD(cases_task_cancel, s_cancel, Koop__Cases__TaskStep, task)
 
 /* ---- closing cleanly: open tasks and later meetings ---- */
 

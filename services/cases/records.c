@@ -379,6 +379,42 @@ cases_timeline_put(koop_call_t *call, const char *ipw, const Koop__Cases__Timeli
 }
 
 int
+cases_timeline_read(koop_call_t *call, const char *ipw, Koop__Cases__TimelineEntry ***out, size_t *n)
+{
+    MDB_cursor *cur;
+    MDB_val k = {KOOP_ID_LEN - 1, (void *)ipw}, v;
+    int rc;
+    *out = NULL;
+    *n = 0;
+    if ((rc = mdb_cursor_open(call->txn, cases_dbi(call, "timeline"), &cur)) != 0)
+        return koop_call_store_error(call, rc);
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+         rc == 0 && k.mv_size > KOOP_ID_LEN - 1 && memcmp(k.mv_data, ipw, KOOP_ID_LEN - 1) == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        Koop__Cases__TimelineEntry *e = koop__cases__timeline_entry__unpack(NULL, v.mv_size, v.mv_data);
+        if (!e) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        if (cases_append(call, out, n, e) != KOOP_OK) {
+            koop__cases__timeline_entry__free_unpacked(e, NULL);
+            rc = -1;
+            break;
+        }
+    }
+    mdb_cursor_close(cur);
+    if (rc == -1 || (rc != 0 && rc != MDB_NOTFOUND)) {
+        for (size_t i = 0; i < *n; i++)
+            koop__cases__timeline_entry__free_unpacked((*out)[i], NULL);
+        free(*out);
+        *out = NULL;
+        *n = 0;
+        return rc == -1 ? call->status : koop_call_store_error(call, rc);
+    }
+    return KOOP_OK;
+}
+
+int
 cases_timeline_drop(koop_call_t *call, const char *ipw)
 {
     MDB_cursor *cur;
@@ -770,9 +806,19 @@ cases_update_fields(koop_call_t *call, const ProtobufCMessage *req, ProtobufCMes
     return KOOP_OK;
 }
 
-void
-cases_correction_summary(char *out, size_t len, const char *what, const char *changes, const char *reason)
+int
+cases_correction_done(koop_call_t *call, const char *table, ProtobufCMessage *rec, int changed, const char *what,
+                      const char *changes, const char *reason, cases_emit_fn emit, const void *ctx)
 {
-    snprintf(out, len, "poprawiono %s: %s%s%.100s", what, changes, reason && *reason ? "; powód: " : "",
+    char summary[1024], today[11];
+    int rc;
+    if (!changed)
+        return koop_call_reply(call, rec); /* the same values: nothing to record */
+    cases_today(today);
+    snprintf(summary, sizeof summary, "poprawiono %s: %.700s%s%.100s", what, changes, reason && *reason ? "; powód: " : "",
              reason ? reason : "");
+    if ((rc = cases_save(call, table, koop_record_str(rec, "id"), rec)) != KOOP_OK ||
+        (rc = emit(call, rec, ctx, today, summary)) != KOOP_OK)
+        return rc;
+    return koop_call_reply(call, rec);
 }

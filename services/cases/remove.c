@@ -31,20 +31,10 @@ static const struct {
 };
 
 static int
-s_count_ipw(koop_call_t *call, const Koop__Cases__Household *h, int *left)
+s_count_ipw(koop_call_t *call, const Koop__Cases__Ipw *ipw, void *ctx)
 {
-    *left = 0;
-    for (size_t i = 0; i < h->n_ipws; i++) {
-        Koop__Cases__Ipw *ipw = NULL;
-        int rc = koop_record_get(call->txn, cases_dbi(call, "ipw"), h->ipws[i], &koop__cases__ipw__descriptor,
-                                 (ProtobufCMessage **)&ipw);
-        if (rc == MDB_NOTFOUND)
-            continue;
-        if (rc != 0)
-            return koop_call_store_error(call, rc);
-        *left += !cases_removed(&ipw->base);
-        koop__cases__ipw__free_unpacked(ipw, NULL);
-    }
+    (void)call, (void)ipw;
+    (*(int *)ctx)++;
     return KOOP_OK;
 }
 
@@ -52,7 +42,7 @@ s_count_ipw(koop_call_t *call, const Koop__Cases__Household *h, int *left)
 static int
 s_may_remove(koop_call_t *call, const cases_person_t *who, size_t k, ProtobufCMessage *rec, Koop__Cases__Ipw **ipw)
 {
-    int rc, left;
+    int rc, left = 0;
     *ipw = NULL;
     if (s_kinds[k].kind == KOOP__CASES__RECORD_KIND__RECORD_HOUSEHOLD) {
         Koop__Cases__Household *h = (Koop__Cases__Household *)rec;
@@ -60,7 +50,7 @@ s_may_remove(koop_call_t *call, const cases_person_t *who, size_t k, ProtobufCMe
         if (!cases_is_coordinator(who) && !(h->created_by && strcmp(h->created_by, who->id) == 0))
             return koop_fail(call, ACCESS_DENIED_HOUSEHOLD_CHANGE, NULL, who->id, h->id, "household.remove");
         if ((rc = cases_check_owned(call, "household", h->id, h->transfer, h->transferred_to, h->transferred)) != KOOP_OK ||
-            (rc = s_count_ipw(call, h, &left)) != KOOP_OK)
+            (rc = cases_each_ipw(call, h, s_count_ipw, &left)) != KOOP_OK)
             return rc;
         if (left)
             return koop_fail(call, RECORD_HAS_CHILDREN, "id", "household", h->id, KOOP_NUM(left), "ipws");

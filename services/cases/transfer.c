@@ -53,6 +53,7 @@
 #define TR(x) KOOP__CASES__TRANSFER_STATE__TRANSFER_##x
 #define KEYS_MAX 64
 #define KEY_FRESH_MS 60000   /* a key the sync service gave is used this long */
+#define KEY_MISSING_MS 1000  /* that it had none, this long (the directory may come any moment) */
 #define OUTBOX_MAX 16        /* relays per transfer.outbox answer */
 #define OUTBOX_BYTES (2 * 1024 * 1024)
 
@@ -125,7 +126,7 @@ s_peer_key(koop_call_t *call, const char *node, uint8_t key[32], char fingerprin
     if (!c->keys && !(c->keys = calloc(1, sizeof *c->keys)))
         return koop_fail(call, INTERNAL_NO_MEMORY, NULL);
     i = s_key_slot(c->keys, node);
-    if (i >= 0 && koop_clock_mono_ms() - c->keys->e[i].at_mono < KEY_FRESH_MS) {
+    if (i >= 0 && koop_clock_mono_ms() - c->keys->e[i].at_mono < (c->keys->e[i].known ? KEY_FRESH_MS : KEY_MISSING_MS)) {
         if (!c->keys->e[i].known)
             return koop_fail(call, TRANSFER_NO_KEY, "to", node);
         memcpy(key, c->keys->e[i].key, 32);
@@ -203,58 +204,26 @@ s_transfer_change(koop_call_t *call, const Koop__Cases__Transfer *t, const char 
 
 /* ---- the sender ---- */
 
+static int
+s_is_open(koop_call_t *call, const Koop__Cases__Ipw *ipw, void *ctx)
+{
+    (void)call;
+    if (ipw->status == KOOP__CASES__IPW_STATUS__IPW_CLOSED)
+        return KOOP_OK;
+    snprintf(ctx, KOOP_ID_LEN, "%s", ipw->id);
+    return -1; /* found: stop */
+}
+
 /* The household's IPW that is not closed (nor removed), loaded into *out. */
 static int
 s_open_ipw(koop_call_t *call, const Koop__Cases__Household *h, Koop__Cases__Ipw **out)
 {
+    char id[KOOP_ID_LEN] = "";
+    int rc = cases_each_ipw(call, h, s_is_open, id);
     *out = NULL;
-    for (size_t i = 0; i < h->n_ipws && !*out; i++) {
-        Koop__Cases__Ipw *ipw = NULL;
-        int rc = koop_record_get(call->txn, cases_dbi(call, "ipw"), h->ipws[i], &koop__cases__ipw__descriptor,
-                                 (ProtobufCMessage **)&ipw);
-        if (rc == MDB_NOTFOUND)
-            continue;
-        if (rc != 0)
-            return koop_call_store_error(call, rc);
-        if (ipw->status != KOOP__CASES__IPW_STATUS__IPW_CLOSED && !cases_removed(&ipw->base))
-            *out = ipw;
-        else
-            koop__cases__ipw__free_unpacked(ipw, NULL);
-    }
-    return KOOP_OK;
-}
-
-/* The timeline entries of ipw (malloc'd array of unpacked entries). */
-static int
-s_timeline(koop_call_t *call, const char *ipw, Koop__Cases__TimelineEntry ***out, size_t *n)
-{
-    MDB_cursor *cur;
-    MDB_val k = {KOOP_ID_LEN - 1, (void *)ipw}, v;
-    int rc;
-    *out = NULL;
-    *n = 0;
-    if ((rc = mdb_cursor_open(call->txn, cases_dbi(call, "timeline"), &cur)) != 0)
-        return koop_call_store_error(call, rc);
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-         rc == 0 && k.mv_size > KOOP_ID_LEN - 1 && memcmp(k.mv_data, ipw, KOOP_ID_LEN - 1) == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        Koop__Cases__TimelineEntry *e = koop__cases__timeline_entry__unpack(NULL, v.mv_size, v.mv_data);
-        if (!e) {
-            rc = MDB_CORRUPTED;
-            break;
-        }
-        if (cases_append(call, out, n, e) != KOOP_OK) {
-            koop__cases__timeline_entry__free_unpacked(e, NULL);
-            rc = -1;
-            break;
-        }
-    }
-    mdb_cursor_close(cur);
-    if (rc == -1)
-        return call->status;
-    if (rc != 0 && rc != MDB_NOTFOUND)
-        return koop_call_store_error(call, rc);
-    return KOOP_OK;
+    if (rc != KOOP_OK && rc != -1)
+        return rc;
+    return id[0] ? cases_load(call, "ipw", &koop__cases__ipw__descriptor, "ipw", id, (ProtobufCMessage **)out) : KOOP_OK;
 }
 
 /* The package, packed and sealed to key into t->sealed. */
@@ -268,7 +237,7 @@ s_seal(koop_call_t *call, Koop__Cases__Transfer *t, const Koop__Cases__Household
     uint8_t *plain = NULL;
     int rc = KOOP_OK;
 
-    if (ipw && (rc = s_timeline(call, ipw->id, &tl, &ntl)) != KOOP_OK)
+    if (ipw && (rc = cases_timeline_read(call, ipw->id, &tl, &ntl)) != KOOP_OK)
         return rc;
     p.transfer = t->id;
     p.from_node = t->from_node;

@@ -1242,6 +1242,21 @@ s_household(s_ctx *c, const char *type, const Koop__Cases__HouseholdFacts *f)
     return s_add(c, rep_month_of(date), REP_F_HH_REGISTERED, 1);
 }
 
+/* Stores a child row after a change: contrib(old) out, contrib(new) in
+ * (each contrib takes the row it was given), the row written. */
+typedef int (*s_contrib_fn)(s_ctx *c, const void *row, int sign);
+
+static int
+s_store(s_ctx *c, MDB_dbi dbi, const char *id, const void *old, const void *row, size_t size, s_contrib_fn contrib)
+{
+    int rc;
+    if (old && (rc = contrib(c, old, -1)) != 0)
+        return rc;
+    if (c->verdict == S_REJECTED || (rc = contrib(c, row, +1)) != 0 || c->verdict == S_REJECTED)
+        return rc;
+    return s_row_put(c->txn, dbi, id, row, size);
+}
+
 /* ---- goals with PSR scaling ---- */
 
 typedef struct {
@@ -1267,8 +1282,9 @@ typedef struct {
  * over months up to M is, for each goal reviewed by M, its last value as of
  * M minus its baseline. */
 static int
-s_goal_contrib(s_ctx *c, const s_goal_row *g, int sign)
+s_goal_contrib(s_ctx *c, const void *row, int sign)
 {
+    const s_goal_row *g = row;
     int32_t prev = g->baseline;
     int rc;
     if (g->state != S_LIVE)
@@ -1309,16 +1325,10 @@ s_goal_attrs(const Koop__Cases__GoalFacts *f, s_goal_row *row)
     row->baseline = f->has_baseline && f->baseline >= 0 && f->baseline <= 10 ? f->baseline : 0;
 }
 
-/* Stores a goal row after a change (contributions out and in). */
 static int
 s_goal_store(s_ctx *c, const char *id, const s_goal_row *old, const s_goal_row *row)
 {
-    int rc;
-    if (old && (rc = s_goal_contrib(c, old, -1)) != 0)
-        return rc;
-    if (c->verdict == S_REJECTED || (rc = s_goal_contrib(c, row, +1)) != 0 || c->verdict == S_REJECTED)
-        return rc;
-    return s_row_put(c->txn, c->p->goal, id, row, S_GOAL_SIZE(row));
+    return s_store(c, c->p->goal, id, old, row, S_GOAL_SIZE(row), s_goal_contrib);
 }
 
 static int
@@ -1431,8 +1441,9 @@ s_open_due_add(s_ctx *c, uint32_t unit, int32_t due, int sector, int64_t delta)
 }
 
 static int
-s_task_contrib(s_ctx *c, const s_task_row *t, int sign)
+s_task_contrib(s_ctx *c, const void *row, int sign)
 {
+    const s_task_row *t = row;
     int field, rc;
     if (t->state != S_LIVE)
         return 0;
@@ -1456,12 +1467,7 @@ s_task_contrib(s_ctx *c, const s_task_row *t, int sign)
 static int
 s_task_store(s_ctx *c, const char *id, const s_task_row *old, const s_task_row *row)
 {
-    int rc;
-    if (old && (rc = s_task_contrib(c, old, -1)) != 0)
-        return rc;
-    if (c->verdict == S_REJECTED || (rc = s_task_contrib(c, row, +1)) != 0 || c->verdict == S_REJECTED)
-        return rc;
-    return s_row_put(c->txn, c->p->task, id, row, sizeof *row);
+    return s_store(c, c->p->task, id, old, row, sizeof *row, s_task_contrib);
 }
 
 /* A task row as its facts say (a transfer in, task.added). */
@@ -1535,8 +1541,9 @@ typedef struct {
 } s_meeting_row;
 
 static int
-s_meeting_contrib(s_ctx *c, const s_meeting_row *m, int sign)
+s_meeting_contrib(s_ctx *c, const void *row, int sign)
 {
+    const s_meeting_row *m = row;
     if (m->state != S_LIVE || m->cancelled)
         return 0;
     if (s_at(c, m->unit) != 0)
@@ -1547,12 +1554,7 @@ s_meeting_contrib(s_ctx *c, const s_meeting_row *m, int sign)
 static int
 s_meeting_store(s_ctx *c, const char *id, const s_meeting_row *old, const s_meeting_row *row)
 {
-    int rc;
-    if (old && (rc = s_meeting_contrib(c, old, -1)) != 0)
-        return rc;
-    if (c->verdict == S_REJECTED || (rc = s_meeting_contrib(c, row, +1)) != 0 || c->verdict == S_REJECTED)
-        return rc;
-    return s_row_put(c->txn, c->p->meeting, id, row, sizeof *row);
+    return s_store(c, c->p->meeting, id, old, row, sizeof *row, s_meeting_contrib);
 }
 
 static int
@@ -1597,8 +1599,9 @@ typedef struct {
 } s_referral_row;
 
 static int
-s_referral_contrib(s_ctx *c, const s_referral_row *r, int sign)
+s_referral_contrib(s_ctx *c, const void *row, int sign)
 {
+    const s_referral_row *r = row;
     int32_t answer = r->accepted != REP_NO_DAY ? r->accepted : r->declined;
     int rc;
     if (r->state != S_LIVE)
@@ -1638,12 +1641,7 @@ s_referral_contrib(s_ctx *c, const s_referral_row *r, int sign)
 static int
 s_referral_store(s_ctx *c, const char *id, const s_referral_row *old, const s_referral_row *row)
 {
-    int rc;
-    if (old && (rc = s_referral_contrib(c, old, -1)) != 0)
-        return rc;
-    if (c->verdict == S_REJECTED || (rc = s_referral_contrib(c, row, +1)) != 0 || c->verdict == S_REJECTED)
-        return rc;
-    return s_row_put(c->txn, c->p->referral, id, row, sizeof *row);
+    return s_store(c, c->p->referral, id, old, row, sizeof *row, s_referral_contrib);
 }
 
 /* The dates a referral's facts carry (a transfer in): -1 on a bad one. */
@@ -1726,59 +1724,62 @@ typedef struct {
     uint32_t unit;   /* the unit to count it in */
 } s_move;
 
+/* The fixed-size child rows, moved alike: where each keeps its state and
+ * unit, and how it is stored after a change. */
+typedef union {
+    s_task_row t;
+    s_meeting_row m;
+    s_referral_row r;
+} s_child_row;
+
+static const struct {
+    char kind;
+    size_t size, state, unit;
+    s_contrib_fn contrib;
+} s_children[] = {
+    {'t', sizeof(s_task_row), offsetof(s_task_row, state), offsetof(s_task_row, unit), s_task_contrib},
+    {'m', sizeof(s_meeting_row), offsetof(s_meeting_row, state), offsetof(s_meeting_row, unit), s_meeting_contrib},
+    {'r', sizeof(s_referral_row), offsetof(s_referral_row, state), offsetof(s_referral_row, unit), s_referral_contrib},
+};
+
+static MDB_dbi
+s_child_dbi(const s_ctx *c, char kind)
+{
+    return kind == 't' ? c->p->task : kind == 'm' ? c->p->meeting : c->p->referral;
+}
+
 /* A child row's state and unit changed (an IPW removed, away, or moved). */
 static int
 s_child_move(s_ctx *c, char kind, const char *id, void *ctx)
 {
     const s_move *mv = ctx;
+    s_child_row old, row;
     int rc, had;
-    switch (kind) {
-    case 'g': {
-        s_goal_row *old = malloc(sizeof *old), *row = malloc(sizeof *row);
-        rc = !old || !row ? ENOMEM : s_goal_get(c, id, old, &had);
-        if (rc == 0 && had && old->state != S_REMOVED) {
-            memcpy(row, old, S_GOAL_SIZE(old));
-            row->state = (uint8_t)mv->state;
-            row->unit = mv->unit;
-            rc = s_goal_store(c, id, old, row);
+    if (kind == 'g') {
+        s_goal_row *g_old = malloc(sizeof *g_old), *g_row = malloc(sizeof *g_row);
+        rc = !g_old || !g_row ? ENOMEM : s_goal_get(c, id, g_old, &had);
+        if (rc == 0 && had && g_old->state != S_REMOVED) {
+            memcpy(g_row, g_old, S_GOAL_SIZE(g_old));
+            g_row->state = (uint8_t)mv->state;
+            g_row->unit = mv->unit;
+            rc = s_goal_store(c, id, g_old, g_row);
         }
-        free(old);
-        free(row);
+        free(g_old);
+        free(g_row);
         return rc;
     }
-    case 't': {
-        s_task_row old, row;
-        rc = s_row_get(c->txn, c->p->task, id, &old, sizeof old, NULL);
-        if (rc != 0 || old.state == S_REMOVED)
+    for (size_t i = 0; i < KOOP_ARRAY_LEN(s_children); i++) {
+        if (s_children[i].kind != kind)
+            continue;
+        rc = s_row_get(c->txn, s_child_dbi(c, kind), id, &old, s_children[i].size, NULL);
+        if (rc != 0 || ((const uint8_t *)&old)[s_children[i].state] == S_REMOVED)
             return rc == MDB_NOTFOUND ? 0 : rc;
         row = old;
-        row.state = (uint8_t)mv->state;
-        row.unit = mv->unit;
-        return s_task_store(c, id, &old, &row);
+        ((uint8_t *)&row)[s_children[i].state] = (uint8_t)mv->state;
+        memcpy((char *)&row + s_children[i].unit, &mv->unit, sizeof mv->unit);
+        return s_store(c, s_child_dbi(c, kind), id, &old, &row, s_children[i].size, s_children[i].contrib);
     }
-    case 'm': {
-        s_meeting_row old, row;
-        rc = s_row_get(c->txn, c->p->meeting, id, &old, sizeof old, NULL);
-        if (rc != 0 || old.state == S_REMOVED)
-            return rc == MDB_NOTFOUND ? 0 : rc;
-        row = old;
-        row.state = (uint8_t)mv->state;
-        row.unit = mv->unit;
-        return s_meeting_store(c, id, &old, &row);
-    }
-    case 'r': {
-        s_referral_row old, row;
-        rc = s_row_get(c->txn, c->p->referral, id, &old, sizeof old, NULL);
-        if (rc != 0 || old.state == S_REMOVED)
-            return rc == MDB_NOTFOUND ? 0 : rc;
-        row = old;
-        row.state = (uint8_t)mv->state;
-        row.unit = mv->unit;
-        return s_referral_store(c, id, &old, &row);
-    }
-    default:
-        return 0;
-    }
+    return 0;
 }
 
 /* An IPW and its children get state/unit (record.removed, a transfer). */

@@ -34,20 +34,6 @@ TestSuite(case_checks, .init = s_setup, .fini = s_teardown, .timeout = 180);
 #define ID(who, ...) kt_as_id(&g, who, __VA_ARGS__, NULL)
 #define REFUSED(r, exit, code, field, ...) kt_refused(r, exit, code, field __VA_OPT__(, ) __VA_ARGS__, NULL)
 
-static const char *
-s_str(json_t *o, const char *key)
-{
-    const char *v = json_string_value(json_object_get(o, key));
-    return v ? v : "";
-}
-
-static void
-s_ok(kt_run_t *r, const char *what)
-{
-    cr_assert_eq(r->code, 0, "%s failed: %s", what, r->err);
-    kt_run_free(r);
-}
-
 /* How many households exist for the coordinator (nothing written by a refusal). */
 static size_t
 s_households(void)
@@ -79,8 +65,8 @@ Test(case_checks, pesel_is_checked_against_its_check_digit_birth_date_and_sex)
     /* born in 2005: month + 20; what the number says fills birth and sex */
     AS(&r, g.sw, "household", "add", "--name", "Młoda", "--size", "1", "--pesel", "05211512346");
     cr_assert_eq(r.code, 0, "%s", r.err);
-    cr_assert_str_eq(s_str(r.json, "birth"), "2005-01-15");
-    cr_assert_str_eq(s_str(r.json, "sex"), "female");
+    cr_assert_str_eq(kt_str(r.json, "birth"), "2005-01-15");
+    cr_assert_str_eq(kt_str(r.json, "sex"), "female");
     kt_run_free(&r);
 }
 
@@ -90,11 +76,11 @@ Test(case_checks, a_duplicate_pesel_is_refused_with_the_case_number_or_linked_by
     char *hh = NULL, *ipw = kt_open_ipw(&g, g.sw, "2026-01-10", &hh);
     cr_assert_not_null(ipw);
     AS(&r, g.sw, "household", "update", "--household", hh, "--pesel", "85010112345");
-    s_ok(&r, "pesel");
+    kt_ok(&r, "pesel");
     AS(&r, g.sw2, "household", "add", "--name", "Znowu", "--size", "1", "--pesel", "85010112345");
     REFUSED(&r, 1, "pesel.duplicate", "pesel", hh, "IPW/2026/0001");
     AS(&r, g.sw, "household", "member", "add", "--household", hh, "--name", "Ta sama", "--pesel", "85010112345");
-    s_ok(&r, "the head's own number is not a duplicate of itself"); /* same household: allowed */
+    kt_ok(&r, "the head's own number is not a duplicate of itself"); /* same household: allowed */
     AS(&r, g.sw2, "household", "add", "--name", "Znowu", "--size", "1", "--pesel", "85010112345", "--link", "true");
     REFUSED(&r, 1, "access.denied.coordinator_action", NULL, g.sw2, "household.link");
     AS(&r, g.coord, "household", "add", "--name", "Nowe gospodarstwo", "--size", "1", "--pesel", "85010112345",
@@ -151,9 +137,9 @@ Test(case_checks, dates_and_numbers_that_contradict_each_other)
     REFUSED(&r, 1, "goal.target_not_above", "target", "5", "7");
     /* the household of 3 (kt_open_ipw): the head and two members fill it */
     AS(&r, g.sw, "household", "member", "add", "--household", hh, "--name", "Córka");
-    s_ok(&r, "member 1");
+    kt_ok(&r, "member 1");
     AS(&r, g.sw, "household", "member", "add", "--household", hh, "--name", "Syn");
-    s_ok(&r, "member 2");
+    kt_ok(&r, "member 2");
     AS(&r, g.sw, "household", "member", "add", "--household", hh, "--name", "Wnuk");
     REFUSED(&r, 1, "household.size_below_members", "household", "4", "3");
     AS(&r, g.sw, "household", "update", "--household", hh, "--size", "2");
@@ -176,7 +162,7 @@ Test(case_checks, households_are_found_by_number_names_and_pesel_without_polish_
     char *h2 = ID(g.sw, "household", "add", "--name", "Łukasz Żółtowski", "--size", "2");
     cr_assert(h1 && h2);
     AS(&r, g.sw, "household", "member", "add", "--household", h2, "--name", "Ślązak Marian", "--pesel", "13271354316");
-    s_ok(&r, "member");
+    kt_ok(&r, "member");
     char *c = kt_consent(&g, g.sw, h2, "2026-02-01");
     char *ipw = ID(g.sw, "ipw", "open", "--household", h2, "--coordinator", g.sw, "--opened", "2026-02-01");
     cr_assert(c && ipw);
@@ -192,7 +178,7 @@ Test(case_checks, households_are_found_by_number_names_and_pesel_without_polish_
     for (size_t i = 0; i < sizeof q / sizeof q[0]; i++) {
         AS(&r, g.sw, "household", "list", "--text", q[i].text);
         cr_assert_eq(json_array_size(r.json), 1, "'%s' finds %zu: %s", q[i].text, json_array_size(r.json), r.out);
-        cr_assert_str_eq(s_str(json_array_get(r.json, 0), "name"), q[i].want, "'%s'", q[i].text);
+        cr_assert_str_eq(kt_str(json_array_get(r.json, 0), "name"), q[i].want, "'%s'", q[i].text);
         kt_run_free(&r);
     }
     AS(&r, g.sw, "household", "list", "--text", "nowak");
@@ -215,17 +201,17 @@ Test(case_checks, an_ipw_number_works_wherever_its_id_does)
     char *other = kt_open_ipw(&g, g.sw2, "2026-02-01", NULL);
     cr_assert(ipw && other);
     AS(&r, g.sw, "ipw", "show", "--ipw", "IPW/2026/0001");
-    cr_assert_str_eq(s_str(r.json, "id"), ipw);
-    s_ok(&r, "show by number");
+    cr_assert_str_eq(kt_str(r.json, "id"), ipw);
+    kt_ok(&r, "show by number");
     AS(&r, g.sw, "ipw", "show", "--id", "IPW/2026/0001");
-    cr_assert_str_eq(s_str(r.json, "id"), ipw);
-    s_ok(&r, "show --id");
+    cr_assert_str_eq(kt_str(r.json, "id"), ipw);
+    kt_ok(&r, "show --id");
     AS(&r, g.sw, "household", "show", "--id", hh);
-    s_ok(&r, "household show --id");
+    kt_ok(&r, "household show --id");
     AS(&r, g.sw, "ipw", "activate", "--ipw", "IPW/2026/0001", "--date", "2026-01-15");
-    s_ok(&r, "a step by number");
+    kt_ok(&r, "a step by number");
     AS(&r, g.sw, "goal", "add", "--ipw", "IPW/2026/0001", "--area", "work", "--baseline", "1", "--target", "3");
-    s_ok(&r, "a goal by number");
+    kt_ok(&r, "a goal by number");
     AS(&r, g.sw, "ipw", "show", "--ipw", "IPW/2026/0099");
     REFUSED(&r, 1, "record.not_found", "ipw", "ipw", "IPW/2026/0099");
     AS(&r, g.sw, "ipw", "show", "--ipw", "IPW/2026/0002");
@@ -233,11 +219,11 @@ Test(case_checks, an_ipw_number_works_wherever_its_id_does)
     /* lists by coordinator and status */
     AS(&r, g.coord, "ipw", "list", "--coordinator", g.sw2);
     cr_assert_eq(json_array_size(r.json), 1);
-    cr_assert_str_eq(s_str(json_array_get(r.json, 0), "id"), other);
+    cr_assert_str_eq(kt_str(json_array_get(r.json, 0), "id"), other);
     kt_run_free(&r);
     AS(&r, g.coord, "ipw", "list", "--status", "active");
     cr_assert_eq(json_array_size(r.json), 1);
-    cr_assert_str_eq(s_str(json_array_get(r.json, 0), "id"), ipw);
+    cr_assert_str_eq(kt_str(json_array_get(r.json, 0), "id"), ipw);
     kt_run_free(&r);
     AS(&r, g.coord, "ipw", "list", "--text", "2026/0002");
     cr_assert_eq(json_array_size(r.json), 1);
@@ -260,7 +246,7 @@ Test(case_checks, my_overdue_tasks_and_the_week_of_all_my_cases)
     char *ipw = kt_open_ipw(&g, g.sw, "2026-01-10", NULL);
     cr_assert_not_null(ipw);
     AS(&r, g.sw, "ipw", "member", "add", "--ipw", ipw, "--person", g.cop);
-    s_ok(&r, "member");
+    kt_ok(&r, "member");
     char *late = ID(g.sw, "task", "add", "--ipw", ipw, "--owner", g.cop, "--due", "2026-02-01", "--title", "Spóźnione");
     char *mon = ID(g.sw, "task", "add", "--ipw", ipw, "--owner", g.cop, "--due", monday, "--title", "Poniedziałek");
     char *sun = ID(g.sw, "task", "add", "--ipw", ipw, "--owner", g.sw, "--due", sunday, "--title", "Niedziela");
@@ -268,17 +254,17 @@ Test(case_checks, my_overdue_tasks_and_the_week_of_all_my_cases)
     cr_assert(late && mon && sun && next);
     AS(&r, g.cop, "task", "mine", "--overdue", "true");
     cr_assert_eq(json_array_size(r.json), strcmp(monday, today) < 0 ? 2 : 1, "%s", r.out);
-    cr_assert_str_eq(s_str(json_array_get(r.json, 0), "id"), late);
+    cr_assert_str_eq(kt_str(json_array_get(r.json, 0), "id"), late);
     kt_run_free(&r);
     /* the IPW's coordinator sees the week's open tasks of everyone in her cases */
     AS(&r, g.sw, "task", "week");
     cr_assert_eq(r.code, 0, "%s", r.err);
     cr_assert_eq(json_array_size(r.json), 2, "this week's tasks: %s", r.out);
-    cr_assert_str_eq(s_str(json_array_get(r.json, 0), "id"), mon);
-    cr_assert_str_eq(s_str(json_array_get(r.json, 1), "id"), sun);
+    cr_assert_str_eq(kt_str(json_array_get(r.json, 0), "id"), mon);
+    cr_assert_str_eq(kt_str(json_array_get(r.json, 1), "id"), sun);
     kt_run_free(&r);
     AS(&r, g.sw, "task", "week", "--overdue", "true");
-    cr_assert_str_eq(s_str(json_array_get(r.json, 0), "id"), late);
+    cr_assert_str_eq(kt_str(json_array_get(r.json, 0), "id"), late);
     kt_run_free(&r);
     AS(&r, g.sw2, "task", "week");
     cr_assert_eq(json_array_size(r.json), 0, "not her cases: %s", r.out);

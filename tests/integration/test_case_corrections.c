@@ -35,20 +35,6 @@ TestSuite(case_corrections, .init = s_setup, .fini = s_teardown, .timeout = 180)
 #define ID(who, ...) kt_as_id(&g, who, __VA_ARGS__, NULL)
 #define REFUSED(r, exit, code, field, ...) kt_refused(r, exit, code, field __VA_OPT__(, ) __VA_ARGS__, NULL)
 
-static const char *
-s_str(json_t *o, const char *key)
-{
-    const char *v = json_string_value(json_object_get(o, key));
-    return v ? v : "";
-}
-
-static void
-s_ok(kt_run_t *r, const char *what)
-{
-    cr_assert_eq(r->code, 0, "%s failed: %s", what, r->err);
-    kt_run_free(r);
-}
-
 /* The timeline of ipw has an entry of type whose summary holds `text`. */
 static void
 s_in_timeline(const char *ipw, const char *type, const char *text)
@@ -59,7 +45,7 @@ s_in_timeline(const char *ipw, const char *type, const char *text)
     cr_assert_eq(r.code, 0, "%s", r.err);
     for (size_t i = 0; i < json_array_size(r.json) && !found; i++) {
         json_t *e = json_array_get(r.json, i);
-        found = strcmp(s_str(e, "type"), type) == 0 && strstr(s_str(e, "summary"), text) != NULL;
+        found = strcmp(kt_str(e, "type"), type) == 0 && strstr(kt_str(e, "summary"), text) != NULL;
     }
     cr_assert(found, "no %s with '%s' in the timeline: %s", type, text, r.out);
     kt_run_free(&r);
@@ -74,7 +60,7 @@ s_in_audit(const char *who, const char *method)
     AS(&r, g.coord, "audit", "show", "--person", who);
     for (size_t i = 0; i < json_array_size(r.json) && !found; i++) {
         json_t *e = json_array_get(r.json, i);
-        found = strcmp(s_str(e, "method"), method) == 0 && json_is_true(json_object_get(e, "allowed"));
+        found = strcmp(kt_str(e, "method"), method) == 0 && json_is_true(json_object_get(e, "allowed"));
     }
     cr_assert(found, "%s by %s not in the audit log", method, who);
     kt_run_free(&r);
@@ -95,29 +81,29 @@ Test(case_corrections, every_field_can_be_corrected_with_history)
     char parts[80];
     cr_assert_not_null(ipw);
     AS(&r, g.sw, "ipw", "member", "add", "--ipw", ipw, "--person", g.cop, "--date", "2026-01-12");
-    s_ok(&r, "member");
+    kt_ok(&r, "member");
 
     /* the household and its members */
     AS(&r, g.sw, "household", "update", "--household", hh, "--address", "ul. Nowa 1", "--reason", "przeprowadzka");
-    cr_assert_str_eq(s_str(r.json, "address"), "ul. Nowa 1");
-    s_ok(&r, "household update");
+    cr_assert_str_eq(kt_str(r.json, "address"), "ul. Nowa 1");
+    kt_ok(&r, "household update");
     s_in_timeline(ipw, "household.updated", "adres: – → ul. Nowa 1");
     s_in_audit(g.sw, "household.update");
     AS(&r, g.sw, "household", "update", "--household", hh);
     REFUSED(&r, 1, "update.empty", NULL);
     AS(&r, g.sw, "household", "member", "add", "--household", hh, "--name", "Jan Testowy", "--relation", "syn");
     cr_assert_eq(r.code, 0, "%s", r.err);
-    char *member = strdup(s_str(json_array_get(json_object_get(r.json, "members"), 0), "id"));
+    char *member = strdup(kt_str(json_array_get(json_object_get(r.json, "members"), 0), "id"));
     kt_run_free(&r);
     AS(&r, g.sw, "household", "member", "update", "--household", hh, "--member", member, "--relation", "wnuk");
-    cr_assert_str_eq(s_str(json_array_get(json_object_get(r.json, "members"), 0), "relation"), "wnuk");
-    s_ok(&r, "member update");
+    cr_assert_str_eq(kt_str(json_array_get(json_object_get(r.json, "members"), 0), "relation"), "wnuk");
+    kt_ok(&r, "member update");
     s_in_timeline(ipw, "household.updated", "syn → wnuk");
 
     /* the IPW itself */
     AS(&r, g.sw, "ipw", "update", "--ipw", ipw, "--opened", "2026-01-09", "--reason", "data z wniosku");
-    cr_assert_str_eq(s_str(r.json, "opened"), "2026-01-09");
-    s_ok(&r, "ipw update");
+    cr_assert_str_eq(kt_str(r.json, "opened"), "2026-01-09");
+    kt_ok(&r, "ipw update");
     s_in_timeline(ipw, "ipw.updated", "2026-01-10 → 2026-01-09");
     s_in_audit(g.sw, "ipw.update");
 
@@ -125,17 +111,17 @@ Test(case_corrections, every_field_can_be_corrected_with_history)
     char *goal = ID(g.sw, "goal", "add", "--ipw", ipw, "--area", "work", "--baseline", "2", "--target", "6");
     AS(&r, g.sw, "goal", "update", "--goal", goal, "--target", "8", "--description", "Stała praca");
     cr_assert_eq(json_integer_value(json_object_get(r.json, "target")), 8);
-    s_ok(&r, "goal update");
+    kt_ok(&r, "goal update");
     s_in_timeline(ipw, "goal.updated", "6 → 8");
     s_in_audit(g.sw, "goal.update");
 
     /* a task: reassignment and a new due day */
     char *task = ID(g.sw, "task", "add", "--ipw", ipw, "--owner", g.cop, "--due", "2026-03-01", "--title", "Wizyta");
     AS(&r, g.sw, "task", "update", "--task", task, "--owner", g.sw, "--due", "2026-04-01", "--title", "Wizyta domowa");
-    cr_assert_str_eq(s_str(r.json, "owner"), g.sw);
-    cr_assert_str_eq(s_str(r.json, "owner_institution"), g.gops, "the owner's institution follows the owner");
-    cr_assert_str_eq(s_str(r.json, "due"), "2026-04-01");
-    s_ok(&r, "task update");
+    cr_assert_str_eq(kt_str(r.json, "owner"), g.sw);
+    cr_assert_str_eq(kt_str(r.json, "owner_institution"), g.gops, "the owner's institution follows the owner");
+    cr_assert_str_eq(kt_str(r.json, "due"), "2026-04-01");
+    kt_ok(&r, "task update");
     AS(&r, g.sw, "task", "mine");
     cr_assert_eq(json_array_size(r.json), 1, "the new owner has it: %s", r.out);
     kt_run_free(&r);
@@ -152,13 +138,13 @@ Test(case_corrections, every_field_can_be_corrected_with_history)
     char *meeting = ID(g.sw, "meeting", "add", "--ipw", ipw, "--date", "2026-02-01", "--participants", parts, "--topic",
                        "Diagnoza");
     AS(&r, g.sw, "meeting", "update", "--meeting", meeting, "--topic", "Diagnoza rodziny", "--date", "2026-02-02");
-    cr_assert_str_eq(s_str(r.json, "date"), "2026-02-02");
-    s_ok(&r, "meeting update");
+    cr_assert_str_eq(kt_str(r.json, "date"), "2026-02-02");
+    kt_ok(&r, "meeting update");
     s_in_timeline(ipw, "meeting.updated", "Diagnoza → Diagnoza rodziny");
     char *ref = ID(g.sw, "referral", "send", "--ipw", ipw, "--service", g.service, "--note", "pilne");
     AS(&r, g.sw, "referral", "update", "--referral", ref, "--note", "pilne – przemoc");
-    cr_assert_str_eq(s_str(r.json, "note"), "pilne – przemoc");
-    s_ok(&r, "referral update");
+    cr_assert_str_eq(kt_str(r.json, "note"), "pilne – przemoc");
+    kt_ok(&r, "referral update");
     s_in_timeline(ipw, "referral.updated", "pilne → pilne – przemoc");
     s_in_audit(g.sw, "referral.update");
 
@@ -202,10 +188,10 @@ Test(case_corrections, dates_of_what_happened_are_not_in_the_future)
     REFUSED(&r, 1, "date.future", "opened");
     /* one day of tolerance */
     AS(&r, g.sw, "ipw", "activate", "--ipw", ipw, "--date", tomorrow);
-    s_ok(&r, "activation dated tomorrow");
+    kt_ok(&r, "activation dated tomorrow");
     /* a planned meeting may lie ahead; a due date too */
     AS(&r, g.sw, "meeting", "add", "--ipw", ipw, "--date", "2099-02-01");
-    s_ok(&r, "a planned meeting");
+    kt_ok(&r, "a planned meeting");
     AS(&r, g.sw, "goal", "add", "--ipw", ipw, "--area", "work", "--baseline", "1", "--target", "3", "--date", later);
     REFUSED(&r, 1, "date.future", "date");
     free(ipw);
@@ -217,37 +203,37 @@ Test(case_corrections, the_last_step_is_corrected_and_a_closed_ipw_reopened)
     char *hh = NULL, *ipw = kt_open_ipw(&g, g.sw, "2026-01-10", &hh);
     cr_assert_not_null(ipw);
     AS(&r, g.sw, "ipw", "activate", "--ipw", ipw, "--date", "2026-01-20");
-    s_ok(&r, "activate");
+    kt_ok(&r, "activate");
     AS(&r, g.sw, "ipw", "correct", "--ipw", ipw, "--date", "2026-01-18");
     REFUSED(&r, 1, "field.required", "reason");
     AS(&r, g.sw, "ipw", "correct", "--ipw", ipw, "--date", "2026-01-05", "--reason", "x");
     REFUSED(&r, 1, "date.order", "date", "2026-01-05", "previous_step", "2026-01-10");
     AS(&r, g.sw, "ipw", "correct", "--ipw", ipw, "--date", "2026-01-18", "--reason", "podpisano wcześniej");
-    cr_assert_str_eq(s_str(r.json, "signed"), "2026-01-18");
+    cr_assert_str_eq(kt_str(r.json, "signed"), "2026-01-18");
     json_t *last = json_array_get(json_object_get(r.json, "history"), 1);
-    cr_assert_str_eq(s_str(last, "date"), "2026-01-18");
-    cr_assert_str_eq(s_str(last, "corrected_from"), "2026-01-20", "the first date is kept");
-    s_ok(&r, "correct");
+    cr_assert_str_eq(kt_str(last, "date"), "2026-01-18");
+    cr_assert_str_eq(kt_str(last, "corrected_from"), "2026-01-20", "the first date is kept");
+    kt_ok(&r, "correct");
     s_in_timeline(ipw, "ipw.corrected", "2026-01-20 → 2026-01-18");
 
     /* a suspension's reason ends with the resume (the history keeps it) */
     AS(&r, g.sw, "ipw", "suspend", "--ipw", ipw, "--date", "2026-02-01", "--reason", "pobyt w szpitalu");
-    cr_assert_str_eq(s_str(r.json, "reason"), "pobyt w szpitalu");
-    s_ok(&r, "suspend");
+    cr_assert_str_eq(kt_str(r.json, "reason"), "pobyt w szpitalu");
+    kt_ok(&r, "suspend");
     AS(&r, g.sw, "ipw", "resume", "--ipw", ipw, "--date", "2026-03-01");
-    cr_assert_str_eq(s_str(r.json, "reason"), "", "the suspension's reason is over");
-    cr_assert_str_eq(s_str(json_array_get(json_object_get(r.json, "history"), 2), "reason"), "pobyt w szpitalu");
-    s_ok(&r, "resume");
+    cr_assert_str_eq(kt_str(r.json, "reason"), "", "the suspension's reason is over");
+    cr_assert_str_eq(kt_str(json_array_get(json_object_get(r.json, "history"), 2), "reason"), "pobyt w szpitalu");
+    kt_ok(&r, "resume");
 
     AS(&r, g.sw, "ipw", "close", "--ipw", ipw, "--date", "2026-10-01", "--outcome", "success");
-    s_ok(&r, "close");
+    kt_ok(&r, "close");
     AS(&r, g.sw, "ipw", "reopen", "--ipw", ipw);
     REFUSED(&r, 1, "field.required", "reason");
     AS(&r, g.sw, "ipw", "reopen", "--ipw", ipw, "--reason", "zamknięte omyłkowo");
-    cr_assert_str_eq(s_str(r.json, "status"), "active", "back to the state it was closed from");
-    cr_assert_str_eq(s_str(r.json, "outcome"), "none");
-    cr_assert_str_eq(s_str(r.json, "closed"), "");
-    s_ok(&r, "reopen");
+    cr_assert_str_eq(kt_str(r.json, "status"), "active", "back to the state it was closed from");
+    cr_assert_str_eq(kt_str(r.json, "outcome"), "none");
+    cr_assert_str_eq(kt_str(r.json, "closed"), "");
+    kt_ok(&r, "reopen");
     s_in_timeline(ipw, "ipw.reopened", "zamknięte omyłkowo");
     s_in_audit(g.sw, "ipw.reopen");
     AS(&r, g.sw, "ipw", "reopen", "--ipw", ipw, "--reason", "x");
@@ -259,7 +245,7 @@ Test(case_corrections, the_last_step_is_corrected_and_a_closed_ipw_reopened)
     AS(&r, g.sw, "ipw", "close", "--ipw", ipw, "--date", "2026-10-02", "--outcome", "success");
     REFUSED(&r, 1, "date.order", "date", "2026-10-02", "ipw_last_step", today);
     AS(&r, g.sw, "ipw", "close", "--ipw", ipw, "--date", today, "--outcome", "success");
-    s_ok(&r, "close");
+    kt_ok(&r, "close");
     char *second = ID(g.sw, "ipw", "open", "--household", hh, "--coordinator", g.sw, "--opened", today);
     cr_assert_not_null(second);
     AS(&r, g.sw, "ipw", "reopen", "--ipw", ipw, "--reason", "x");
@@ -275,14 +261,14 @@ Test(case_corrections, an_ipw_closes_cleanly_or_cancels_what_is_open)
     char *ipw = kt_open_ipw(&g, g.sw, "2026-01-10", NULL);
     cr_assert_not_null(ipw);
     AS(&r, g.sw, "ipw", "activate", "--ipw", ipw, "--date", "2026-01-15");
-    s_ok(&r, "activate");
+    kt_ok(&r, "activate");
     char *t1 = ID(g.sw, "task", "add", "--ipw", ipw, "--owner", g.sw, "--due", "2026-03-01", "--title", "Otwarte");
     char *t2 = ID(g.sw, "task", "add", "--ipw", ipw, "--owner", g.sw, "--due", "2026-03-01", "--title", "Zrobione");
     char *m1 = ID(g.sw, "meeting", "add", "--ipw", ipw, "--date", "2099-01-10", "--topic", "Później");
     char *m2 = ID(g.sw, "meeting", "add", "--ipw", ipw, "--date", "2026-02-01", "--topic", "Było");
     cr_assert(t1 && t2 && m1 && m2);
     AS(&r, g.sw, "task", "done", "--task", t2, "--date", "2026-02-15");
-    s_ok(&r, "done");
+    kt_ok(&r, "done");
     AS(&r, g.sw, "ipw", "close", "--ipw", ipw, "--date", "2026-11-01", "--outcome", "success");
     REFUSED(&r, 1, "ipw.open_items", NULL);
     /* the refusal lists what is open */
@@ -292,22 +278,22 @@ Test(case_corrections, an_ipw_closes_cleanly_or_cancels_what_is_open)
     kt_run_free(&r);
     AS(&r, g.sw, "ipw", "close", "--ipw", ipw, "--date", "2026-11-01", "--outcome", "success", "--reason",
        "cele osiągnięte", "--cancel-open");
-    cr_assert_str_eq(s_str(r.json, "status"), "closed");
-    s_ok(&r, "close --cancel-open");
+    cr_assert_str_eq(kt_str(r.json, "status"), "closed");
+    kt_ok(&r, "close --cancel-open");
     AS(&r, g.sw, "ipw", "show", "--ipw", ipw);
     json_t *tasks = json_object_get(r.json, "tasks"), *meetings = json_object_get(r.json, "meetings");
     for (size_t i = 0; i < json_array_size(tasks); i++) {
         json_t *t = json_array_get(tasks, i);
-        if (strcmp(s_str(t, "id"), t1) == 0) {
-            cr_assert_str_eq(s_str(t, "status"), "cancelled");
-            cr_assert_str_eq(s_str(t, "reason"), "cele osiągnięte", "cancelled with the closing reason");
+        if (strcmp(kt_str(t, "id"), t1) == 0) {
+            cr_assert_str_eq(kt_str(t, "status"), "cancelled");
+            cr_assert_str_eq(kt_str(t, "reason"), "cele osiągnięte", "cancelled with the closing reason");
         } else {
-            cr_assert_str_eq(s_str(t, "status"), "done");
+            cr_assert_str_eq(kt_str(t, "status"), "done");
         }
     }
     for (size_t i = 0; i < json_array_size(meetings); i++) {
         json_t *m = json_array_get(meetings, i);
-        cr_assert_str_eq(s_str(m, "cancelled"), strcmp(s_str(m, "id"), m1) == 0 ? "2026-11-01" : "");
+        cr_assert_str_eq(kt_str(m, "cancelled"), strcmp(kt_str(m, "id"), m1) == 0 ? "2026-11-01" : "");
     }
     kt_run_free(&r);
     /* no open task is left to count as overdue */
@@ -332,8 +318,8 @@ Test(case_corrections, a_record_entered_by_mistake_is_removed_but_kept_in_the_lo
     AS(&r, g.sw, "record", "remove", "--id", task);
     REFUSED(&r, 1, "field.required", "reason");
     AS(&r, g.sw, "record", "remove", "--id", task, "--reason", "wpisane dwa razy");
-    cr_assert_str_eq(s_str(r.json, "kind"), "task");
-    s_ok(&r, "remove");
+    cr_assert_str_eq(kt_str(r.json, "kind"), "task");
+    kt_ok(&r, "remove");
     AS(&r, g.sw, "record", "remove", "--id", task, "--reason", "x");
     REFUSED(&r, 1, "record.removed", "id");
     AS(&r, g.sw, "task", "mine");
@@ -342,7 +328,7 @@ Test(case_corrections, a_record_entered_by_mistake_is_removed_but_kept_in_the_lo
     AS(&r, g.sw, "task", "done", "--task", task);
     REFUSED(&r, 1, "record.removed", "task");
     AS(&r, g.sw, "record", "remove", "--id", goal, "--reason", "pomyłka");
-    s_ok(&r, "remove goal");
+    kt_ok(&r, "remove goal");
     AS(&r, g.sw, "ipw", "show", "--ipw", ipw);
     cr_assert_eq(json_array_size(json_object_get(r.json, "goals")), 0);
     cr_assert_eq(json_array_size(json_object_get(r.json, "tasks")), 0);
@@ -352,12 +338,12 @@ Test(case_corrections, a_record_entered_by_mistake_is_removed_but_kept_in_the_lo
     AS(&r, g.sw, "record", "remove", "--id", hh, "--reason", "x");
     REFUSED(&r, 1, "record.has_children", "id", "household", hh, "1", "ipws");
     AS(&r, g.sw, "record", "remove", "--id", ipw, "--reason", "nie ta rodzina");
-    s_ok(&r, "remove ipw");
+    kt_ok(&r, "remove ipw");
     AS(&r, g.sw, "ipw", "list");
     cr_assert_eq(json_array_size(r.json), 0, "%s", r.out);
     kt_run_free(&r);
     AS(&r, g.sw, "record", "remove", "--id", hh, "--reason", "omyłkowa rejestracja");
-    s_ok(&r, "remove household");
+    kt_ok(&r, "remove household");
     AS(&r, g.coord, "household", "list");
     cr_assert_eq(json_array_size(r.json), 0, "%s", r.out);
     kt_run_free(&r);

@@ -69,23 +69,13 @@ s_audited(const char *who, const char *method, int allowed, const char *code)
     kt_run_free(&r);
 }
 
-/* koopctl ARGS as who must be allowed; its audit entry says so. */
-static json_t *
-s_allowed(const char *who, const char *method, ...)
+/* koopctl --json --as who ARGS (a va_list) into r. */
+static void
+s_run_v(kt_run_t *r, const char *who, va_list ap)
 {
-    char *argv[32];
+    char exe[PATH_MAX + 16], *full[40];
     const char *a;
-    va_list ap;
-    int n = 0;
-    kt_run_t r;
-    json_t *out;
-    char exe[PATH_MAX + 16];
-    char *full[40];
     int k = 0;
-    va_start(ap, method);
-    while ((a = va_arg(ap, const char *)) && n < 30)
-        argv[n++] = (char *)a;
-    va_end(ap);
     snprintf(exe, sizeof exe, "%s/koopctl", kt_bin());
     full[k++] = exe;
     full[k++] = "-c";
@@ -93,10 +83,22 @@ s_allowed(const char *who, const char *method, ...)
     full[k++] = "--json";
     full[k++] = "--as";
     full[k++] = (char *)who;
-    for (int i = 0; i < n; i++)
-        full[k++] = argv[i];
+    while ((a = va_arg(ap, const char *)) && k < 38)
+        full[k++] = (char *)a;
     full[k] = NULL;
-    kt_exec(&r, full);
+    kt_exec(r, full);
+}
+
+/* koopctl ARGS as who must be allowed; its audit entry says so. */
+static json_t *
+s_allowed(const char *who, const char *method, ...)
+{
+    va_list ap;
+    kt_run_t r;
+    json_t *out;
+    va_start(ap, method);
+    s_run_v(&r, who, ap);
+    va_end(ap);
     cr_assert_eq(r.code, 0, "%s (as %s) refused: %s", method, who, r.err);
     out = json_incref(r.json);
     kt_run_free(&r);
@@ -109,24 +111,11 @@ s_allowed(const char *who, const char *method, ...)
 static void
 s_refused_on(const char *who, const char *method, const char *code, const char *field, ...)
 {
-    char *full[40], exe[PATH_MAX + 16];
-    const char *a;
     va_list ap;
-    int k = 0;
     kt_run_t r;
-    snprintf(exe, sizeof exe, "%s/koopctl", kt_bin());
-    full[k++] = exe;
-    full[k++] = "-c";
-    full[k++] = g.node.conf;
-    full[k++] = "--json";
-    full[k++] = "--as";
-    full[k++] = (char *)who;
     va_start(ap, field);
-    while ((a = va_arg(ap, const char *)) && k < 38)
-        full[k++] = (char *)a;
+    s_run_v(&r, who, ap);
     va_end(ap);
-    full[k] = NULL;
-    kt_exec(&r, full);
     kt_refused(&r, 1, code, field, NULL);
     s_audited(who, method, strncmp(code, "access.", 7) != 0, code);
 }

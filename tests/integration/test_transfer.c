@@ -24,43 +24,12 @@ typedef struct {
     char *gops, *kpp, *sw, *cop, *coord;
 } s_gmina;
 
-static char *
-s_id(kt_node_t *n, const char *as, ...)
-{
-    char exe[PATH_MAX + 16], *argv[48], *id = NULL;
-    const char *a;
-    va_list ap;
-    kt_run_t r;
-    int k = 0;
-    snprintf(exe, sizeof exe, "%s/koopctl", kt_bin());
-    argv[k++] = exe;
-    argv[k++] = "-c";
-    argv[k++] = n->conf;
-    argv[k++] = "--json";
-    if (as) {
-        argv[k++] = "--as";
-        argv[k++] = (char *)as;
-    }
-    va_start(ap, as);
-    while ((a = va_arg(ap, const char *)) != NULL && k < 46)
-        argv[k++] = (char *)a;
-    va_end(ap);
-    argv[k] = NULL;
-    kt_exec(&r, argv);
-    if (r.code == 0 && json_is_string(json_object_get(r.json, "id")))
-        id = strdup(json_string_value(json_object_get(r.json, "id")));
-    cr_assert_not_null(id, "koopctl %s %s: %s", argv[k > 6 ? 6 : 4], argv[k > 7 ? 7 : 5], r.err);
-    kt_run_free(&r);
-    return id;
-}
-
-/* koopctl --json [--as AS] ARGS into r. */
+/* koopctl -c n --json [--as AS] ARGS into r. */
 static void
-s_run(kt_run_t *r, kt_node_t *n, const char *as, ...)
+s_run_v(kt_run_t *r, kt_node_t *n, const char *as, va_list ap)
 {
     char exe[PATH_MAX + 16], *argv[48];
     const char *a;
-    va_list ap;
     int k = 0;
     snprintf(exe, sizeof exe, "%s/koopctl", kt_bin());
     argv[k++] = exe;
@@ -71,12 +40,36 @@ s_run(kt_run_t *r, kt_node_t *n, const char *as, ...)
         argv[k++] = "--as";
         argv[k++] = (char *)as;
     }
-    va_start(ap, as);
     while ((a = va_arg(ap, const char *)) != NULL && k < 46)
         argv[k++] = (char *)a;
-    va_end(ap);
     argv[k] = NULL;
     kt_exec(r, argv);
+}
+
+static void
+s_run(kt_run_t *r, kt_node_t *n, const char *as, ...)
+{
+    va_list ap;
+    va_start(ap, as);
+    s_run_v(r, n, as, ap);
+    va_end(ap);
+}
+
+/* The same, which must succeed: the id of what it made (caller frees). */
+static char *
+s_id(kt_node_t *n, const char *as, ...)
+{
+    va_list ap;
+    kt_run_t r;
+    char *id = NULL;
+    va_start(ap, as);
+    s_run_v(&r, n, as, ap);
+    va_end(ap);
+    if (r.code == 0 && json_is_string(json_object_get(r.json, "id")))
+        id = strdup(json_string_value(json_object_get(r.json, "id")));
+    cr_assert_not_null(id, "%s: %s", r.cmd, r.err);
+    kt_run_free(&r);
+    return id;
 }
 
 static void

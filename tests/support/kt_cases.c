@@ -3,6 +3,8 @@
 #include "envelope.pb-c.h"
 #include "client.h"
 
+#include <criterion/criterion.h>
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -259,4 +261,18 @@ int
 kt_contains(const uint8_t *hay, size_t hay_len, const char *needle)
 {
     return memmem(hay, hay_len, needle, strlen(needle)) != NULL;
+}
+
+const char *
+kt_str(json_t *o, const char *key)
+{
+    const char *v = json_string_value(json_object_get(o, key));
+    return v ? v : "";
+}
+
+void
+kt_ok(kt_run_t *r, const char *what)
+{
+    cr_assert_eq(r->code, 0, "%s failed: %s", what, r->err);
+    kt_run_free(r);
 }

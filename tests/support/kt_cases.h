@@ -66,6 +66,11 @@ typedef struct {
 long kt_events(kt_node_t *n, const char *stream, int shared_only, kt_event_t **out);
 void kt_events_free(kt_event_t *ev, long n);
 
+/* A string field of a JSON object ("" when absent). */
+const char *kt_str(json_t *o, const char *key);
+/* Asserts (criterion) that r succeeded, then frees it. */
+void kt_ok(kt_run_t *r, const char *what);
+
 /* 1 when needle (as bytes) occurs in hay. */
 int kt_contains(const uint8_t *hay, size_t hay_len, const char *needle);
 
