@@ -50,6 +50,7 @@ typedef struct {
     Koop__Request *env;          /* owned */
     ProtobufCMessage *req;       /* owned, may be NULL */
     koop_call_t call;
+    int writes;                  /* runs in the write transaction (see s_entry_writes) */
     int decode_status;           /* non-OK: answered without running */
     koop_error_t decode_err;
 } s_entry;
@@ -92,6 +93,7 @@ struct koop_service {
     koop_signals_t signals;
     void *user;
     int stopping;
+    int private_endpoint;  /* listening on an ipc:// socket in the node's runtime dir */
     int events_appended;   /* set by koop_call_emit during a batch */
     int nested_writes;     /* this run of a batch gives each write a nested txn */
     s_entry *batch;        /* KOOP_SERVICE_BATCH entries */
@@ -352,6 +354,41 @@ s_feed_answer(koop_call_t *call, const char *stream, uint64_t after, uint32_t ma
     return rc;
 }
 
+/* Who may read LOCAL events (personal data) of this service's log
+ * (docs/FOUNDATION.md, "The local trust boundary"): a request without a
+ * person over the node's own ipc socket is one of the node's services
+ * (only the node's user can reach that socket; koopctl asks for SHARED
+ * events only when it acts for nobody); a person only when the service's
+ * feed_local hook agrees (the cases service: coordinators, audited);
+ * nobody else. */
+static int
+s_local_allowed(koop_call_t *call)
+{
+    koop_service_t *s = call->svc;
+    if (!call->caller || !*call->caller) {
+        if (s->private_endpoint)
+            return KOOP_OK;
+        return koop_fail(call, ACCESS_NO_CALLER, "as", "local_events");
+    }
+    if (s->def->feed_local)
+        return s->def->feed_local(call);
+    return koop_fail(call, ACCESS_DENIED_COORDINATOR_ONLY, NULL, "local_events_log");
+}
+
+/* A fetch of LOCAL events for a person runs as a write: the service's
+ * after_write then records it (the cases audit log) in the same commit. */
+static int
+s_entry_writes(const s_entry *e)
+{
+    const Koop__FeedFetch *q;
+    if (e->api->flags & KOOP_API_WRITE)
+        return 1;
+    if (strcmp(e->api->name, "feed.fetch") != 0 || !e->req || !e->call.caller || !*e->call.caller)
+        return 0;
+    q = (const Koop__FeedFetch *)e->req;
+    return !q->shared_only && e->call.svc->def->feed_local != NULL;
+}
+
 static int
 s_method_fetch(koop_call_t *call)
 {
@@ -360,8 +397,11 @@ s_method_fetch(koop_call_t *call)
     int rc;
     if (!q->stream)
         return koop_fail(call, FEED_STREAM_REQUIRED, "stream");
+    if (!q->shared_only && (rc = s_local_allowed(call)) != KOOP_OK)
+        return rc;
     rc = s_feed_answer(call, q->stream, q->after_seq, q->max, q->shared_only, &n);
-    if (rc == KOOP_OK && n == 0 && q->wait_ms > 0)
+    /* a person's read is answered at once (it is audited as it was) */
+    if (rc == KOOP_OK && n == 0 && q->wait_ms > 0 && !*call->caller)
         call->parked = 1;
     return rc;
 }
@@ -702,6 +742,7 @@ s_decode(koop_service_t *s, s_entry *e, const uint8_t *data, size_t len)
     e->call.method = e->method->name;
     e->call.req = e->req;
     e->call.received_ms = koop_clock_mono_ms();
+    e->writes = s_entry_writes(e);
 }
 
 /* Receives one request into e. Returns 1 when e holds something to answer,
@@ -800,7 +841,7 @@ s_run_writes(MDB_txn *txn, void *ctx)
         s_entry_reset_outputs(e);
         if (s->def->before_call)
             s->def->before_call(&e->call);
-        if (!(e->api->flags & KOOP_API_WRITE)) {
+        if (!e->writes) {
             e->call.txn = txn;
             e->method->fn(&e->call);
         } else {
@@ -1002,7 +1043,7 @@ s_execute(koop_service_t *s)
     int any_write = 0, rc;
 
     for (size_t i = 0; i < s->nbatch; i++)
-        if (s->batch[i].decode_status == KOOP_OK && (s->batch[i].api->flags & KOOP_API_WRITE))
+        if (s->batch[i].decode_status == KOOP_OK && s->batch[i].writes)
             any_write = 1;
 
     if (any_write) {
@@ -1209,6 +1250,7 @@ koop_service_main(const koop_service_def_t *def, int argc, char **argv, void *us
         return KOOP_EXIT_REFUSED;
     }
     endpoint = koop_config_endpoint(&s->cfg, def->name);
+    s->private_endpoint = endpoint && strncmp(endpoint, "ipc://", 6) == 0;
     if (!endpoint) {
         koop_error("%s: brak adresu usługi %s w sekcji [endpoints]", conf, def->name);
         free(s);

@@ -109,6 +109,12 @@ typedef struct {
      * after the map grew): the service resets its per-call state there. */
     void (*before_call)(koop_call_t *call);
     int (*after_write)(koop_call_t *call, MDB_txn *batch_txn);
+    /* feed_local decides whether call->caller (a person) may read the LOCAL
+     * events of this service's log with feed.fetch (KOOP_OK, or fails the
+     * call with an access.* code). Such a fetch runs as a write, so that
+     * after_write records it. Without the hook a person never may; the
+     * node's own services (no person, over the ipc socket) always may. */
+    int (*feed_local)(koop_call_t *call);
 } koop_service_def_t;
 
 /* Runs the service: parses `-c FILE` (or prints --version), checks what

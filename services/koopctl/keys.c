@@ -107,7 +107,9 @@ kc_keys(kc_ctx_t *ctx, int argc, char **argv)
     }
     if (argc == 3 && strcmp(argv[0], "show") == 0 && strcmp(argv[1], "--file") == 0)
         return s_show(ctx, argv[2]);
-    if (argc == 1 && strcmp(argv[0], "show") == 0) {
+    /* `keys fingerprint`: the same, as a coordinator asks for it before a
+     * transfer (household transfer --fingerprint) */
+    if (argc == 1 && (strcmp(argv[0], "show") == 0 || strcmp(argv[0], "fingerprint") == 0)) {
         if ((rc = kc_load_config(ctx)) != KC_OK)
             return rc;
         snprintf(pub, sizeof pub, "%s/keys/node.pub", ctx->cfg.dir);

@@ -26,7 +26,7 @@ static const struct {
     {"status", "", 1, kc_status,
      "[--metrics] (usługi, połączenie z hubem, rozmiary danych; kod 3: usługa nie odpowiada, 4: połączenie)"},
     {"events", "list", 1, kc_events, "--stream USŁUGA [--node ID] [--after SEQ] [--limit N]"},
-    {"keys", "", 1, kc_keys, "show [--file PLIK.pub] | generate [--force] (klucz węzła i jego odcisk)"},
+    {"keys", "", 1, kc_keys, "show [--file PLIK.pub] | fingerprint | generate [--force] (klucz węzła i jego odcisk)"},
     {"enrol", "", 1, kc_enrol, "GMINA/keys/node.pub [--node ID] (hub: dopuść klucz gminy)"},
     {"unenrol", "", 1, kc_unenrol, "ID_WĘZŁA|PLIK.pub (hub: usuń klucz węzła z listy dopuszczonych)"},
     {"backup", "", 1, kc_backup, "KATALOG (kopia zapasowa działającego węzła do nowego katalogu)"},
@@ -247,15 +247,33 @@ s_password_option(kc_ctx_t *ctx, json_t *opts)
     return KC_OK;
 }
 
+/* 1 when `--opt` names a bool field of desc (a flag: --cancel-open alone
+ * means --cancel-open true). */
+static int
+s_flag(const ProtobufCMessageDescriptor *desc, const char *opt)
+{
+    char key[64];
+    const ProtobufCFieldDescriptor *f;
+    if (strncmp(opt, "--", 2) != 0)
+        return 0;
+    snprintf(key, sizeof key, "%s", opt + 2);
+    for (char *p = key; *p; p++)
+        if (*p == '-')
+            *p = '_';
+    f = protobuf_c_message_descriptor_get_field_by_name(desc, key);
+    return f && f->type == PROTOBUF_C_TYPE_BOOL;
+}
+
 /* Runs one method of api.def: options -> request, reply -> output. A
- * report also takes --json / --csv after the verb. */
+ * report also takes --json / --csv after the verb; a bool option given
+ * without a value is true. */
 static int
 s_run_method(kc_ctx_t *ctx, const koop_api_method_t *m, int argc, char **argv)
 {
     koop_fmt_t fmt = KOOP_FMT_TEXT;
     koop_error_t err;
     ProtobufCMessage *req, *rep = NULL;
-    char **rest = calloc((size_t)argc + 1, sizeof *rest);
+    char **rest = calloc(2 * (size_t)argc + 1, sizeof *rest);
     json_t *opts;
     int nrest = 0, rc;
 
@@ -266,8 +284,11 @@ s_run_method(kc_ctx_t *ctx, const koop_api_method_t *m, int argc, char **argv)
             ctx->json = 1;
         else if ((m->flags & KOOP_API_REPORT) && strcmp(argv[i], "--csv") == 0)
             fmt = KOOP_FMT_CSV;
-        else
+        else {
             rest[nrest++] = argv[i];
+            if (s_flag(m->request, argv[i]) && (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0))
+                rest[nrest++] = "true";
+        }
     }
     if (fmt == KOOP_FMT_CSV && ctx->json) {
         free(rest);

@@ -14,6 +14,7 @@
  * could reach).
  */
 #include "koopctl.h"
+#include "cert.h"
 #include "koop.h"
 #include "keyprint.h"
 #include "preflight.h"

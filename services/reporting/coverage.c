@@ -423,7 +423,8 @@ rep_cov_source(rep_proj_t *p, MDB_txn *txn, rep_acc_t *acc, char kind, const cha
 
     if (n < 0 || n > REP_MAX_SPANS || chain->n < 1 || chain->n > REP_MAX_DEPTH)
         return EINVAL;
-    memcpy(sp, spans, (size_t)n * sizeof *sp);
+    if (n > 0) /* n = 0 (spans may be NULL) removes the source */
+        memcpy(sp, spans, (size_t)n * sizeof *sp);
     n = s_merge(sp, n);
     key[0] = (unsigned char)kind;
     memcpy(key + 1, id, REP_ID);

@@ -58,7 +58,7 @@ static const koop_method_t s_methods[] = {
 
 /* Tables of both sides (a hub with a higher hub runs both). */
 static const char *const s_tables[] = {"uplink_pos", "uplink_meta", "hub_streams", "hub_ingest", "hub_bind",
-                                       "hub_meta", "down_log", "down_rec", NULL};
+                                       "hub_meta", "down_log", "down_rec", "relay", "peers", NULL};
 
 /* The keys the link needs: without them the node would run on without its
  * link, so it refuses to start (preflight.h) and says which file to fix. */
@@ -106,13 +106,15 @@ s_start(koop_service_t *svc)
         if (!sync->uplink)
             return -1;
     }
-    return 0;
+    sync->relay = sync_relay_start(sync);
+    return sync->relay ? 0 : -1;
 }
 
 static void
 s_stop(koop_service_t *svc)
 {
     sync_t *sync = koop_service_user(svc);
+    sync_relay_stop(&sync->relay);
     sync_uplink_stop(&sync->uplink);
     sync_hub_stop(&sync->hub);
 }

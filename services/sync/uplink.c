@@ -714,6 +714,7 @@ s_on_welcome(sync_uplink_t *up, const Koop__Sync__Welcome *w)
     koop_info("uplink: połączono z hubem %s (%s)", up->hub_node, up->cfg->sync_hub);
     for (size_t i = 0; i < up->nstreams; i++)
         s_pump(&up->streams[i]);
+    sync_relay_link_ready(up->sync->relay, NULL);
 }
 
 static void
@@ -861,6 +862,13 @@ s_on_frame(sync_uplink_t *up, const uint8_t *data, size_t len)
         s_on_down(up, f->down);
         break;
     case KOOP__SYNC__FRAME__BODY_PONG:
+        break;
+    case KOOP__SYNC__FRAME__BODY_RELAY:
+    case KOOP__SYNC__FRAME__BODY_RELAY_ACK:
+    case KOOP__SYNC__FRAME__BODY_PEERS:
+        /* transfers between gminas (transfer.c) */
+        if (up->state == UP_READY)
+            sync_relay_frame(up->sync->relay, NULL, f);
         break;
     default:
         break;
@@ -1228,4 +1236,27 @@ sync_uplink_status_free(Koop__Sync__UplinkStatus *st)
         free(st->streams[i]);
     if (st)
         free(st->streams);
+}
+
+/* ---- hooks of transfer.c ---- */
+
+int
+sync_uplink_send_frame(sync_uplink_t *up, const Koop__Sync__Frame *f)
+{
+    return up->state == UP_READY ? s_send(up, f) : -ENOTCONN;
+}
+
+int
+sync_uplink_is_ready(const sync_uplink_t *up)
+{
+    return up && up->state == UP_READY;
+}
+
+uint64_t
+sync_uplink_acked(const sync_uplink_t *up, const char *stream)
+{
+    for (size_t i = 0; i < up->nstreams; i++)
+        if (strcmp(up->streams[i].name, stream) == 0)
+            return up->streams[i].acked;
+    return 0;
 }
