@@ -1334,6 +1334,8 @@ koop_service_local_new(const koop_service_def_t *def, const koop_config_t *cfg, 
     s->def = def;
     s->user = user;
     s->cfg = *cfg;
+    /* only this process reaches it: as trusted as the node's ipc socket */
+    s->private_endpoint = 1;
     if (s_open(s, NULL) != 0 || uv_loop_init(&s->loop) != 0)
         goto fail;
     s->loop_ready = 1;
