@@ -113,17 +113,17 @@ typedef struct {
     koop_log_chain_t *c;
 } s_open_ctx;
 
+/* Computes both chains of the whole log from c's genesis links, replacing
+ * what the chain tables hold (a removed payload counts by its hash in
+ * log_redacted), and marks the chains as made. */
 static int
-s_backfill(MDB_txn *txn, void *ctx)
+s_relink(MDB_txn *txn, const koop_log_chain_t *c)
 {
-    koop_log_chain_t *c = ((s_open_ctx *)ctx)->c;
-    uint8_t prev[KOOP_CHAIN_LEN], prev_shared[KOOP_CHAIN_LEN], link[KOOP_CHAIN_LEN];
+    uint8_t prev[KOOP_CHAIN_LEN], prev_shared[KOOP_CHAIN_LEN], link[KOOP_CHAIN_LEN], red[KOOP_CHAIN_LEN];
     MDB_cursor *cur;
     MDB_val k, v, mark = {1, "1"}, mk = {5, "chain"};
-    int rc = koop_mdb_rc(mdb_get(txn, c->meta, &mk, &v));
+    int rc;
 
-    if (rc != MDB_NOTFOUND)
-        return rc;
     memcpy(prev, c->genesis, sizeof prev);
     memcpy(prev_shared, c->genesis_shared, sizeof prev_shared);
     if ((rc = koop_mdb_rc(mdb_cursor_open(txn, c->log, &cur))) != 0)
@@ -131,7 +131,7 @@ s_backfill(MDB_txn *txn, void *ctx)
     while ((rc = koop_mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_NEXT))) == 0) {
         Koop__Event *ev;
         uint64_t seq;
-        int shared;
+        int shared, r;
         if (k.mv_size != 8) {
             rc = MDB_CORRUPTED;
             break;
@@ -144,7 +144,12 @@ s_backfill(MDB_txn *txn, void *ctx)
         }
         shared = ev->has_scope && ev->scope == KOOP__SCOPE__SCOPE_SHARED;
         koop__event__free_unpacked(ev, NULL);
-        if ((rc = koop_chain_entry(link, prev, v.mv_data, v.mv_size, NULL)) != 0 ||
+        r = s_get_link(txn, c->redacted, seq, red);
+        if (r != 0 && r != MDB_NOTFOUND) {
+            rc = r;
+            break;
+        }
+        if ((rc = koop_chain_entry(link, prev, v.mv_data, v.mv_size, r == 0 ? red : NULL)) != 0 ||
             (rc = s_put_link(txn, c->chain, seq, link, 0)) != 0)
             break;
         memcpy(prev, link, sizeof prev);
@@ -161,10 +166,21 @@ s_backfill(MDB_txn *txn, void *ctx)
     return koop_mdb_rc(mdb_put(txn, c->meta, &mk, &mark, 0));
 }
 
-int
-koop_log_chain_open(koop_log_chain_t *c, koop_store_t *store, const char *log_id)
+static int
+s_backfill(MDB_txn *txn, void *ctx)
 {
-    s_open_ctx ctx = {c};
+    koop_log_chain_t *c = ((s_open_ctx *)ctx)->c;
+    MDB_val v, mk = {5, "chain"};
+    int rc = koop_mdb_rc(mdb_get(txn, c->meta, &mk, &v));
+
+    if (rc != MDB_NOTFOUND)
+        return rc;
+    return s_relink(txn, c);
+}
+
+static void
+s_chain_init(koop_log_chain_t *c, koop_store_t *store, const char *log_id)
+{
     c->log = koop_store_dbi(store, "log");
     c->shared = koop_store_dbi(store, "log_shared");
     c->chain = koop_store_dbi(store, "log_chain");
@@ -173,6 +189,21 @@ koop_log_chain_open(koop_log_chain_t *c, koop_store_t *store, const char *log_id
     koop_chain_genesis(c->genesis, "koop.log", log_id);
     koop_chain_genesis(c->genesis_shared, "koop.shared", log_id);
     c->last_seq = 0;
+}
+
+int
+koop_log_chain_rebase(koop_store_t *store, MDB_txn *txn, const char *log_id)
+{
+    koop_log_chain_t c;
+    s_chain_init(&c, store, log_id);
+    return s_relink(txn, &c);
+}
+
+int
+koop_log_chain_open(koop_log_chain_t *c, koop_store_t *store, const char *log_id)
+{
+    s_open_ctx ctx = {c};
+    s_chain_init(c, store, log_id);
     return koop_store_write(store, s_backfill, &ctx);
 }
 

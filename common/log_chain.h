@@ -37,6 +37,12 @@ typedef struct {
  * of a log written before they existed. 0 or an error code. */
 int koop_log_chain_open(koop_log_chain_t *c, koop_store_t *store, const char *log_id);
 
+/* Computes both chains of the log of store again from the genesis links of
+ * log_id, in the caller's write txn (koop_log_renew_id: a restored log is a
+ * new history, whose chains start from its new identity, the one the hub
+ * checks the first batch of its new epoch against). 0 or an error code. */
+int koop_log_chain_rebase(koop_store_t *store, MDB_txn *txn, const char *log_id);
+
 /* Adds the links of entry seq (just written as env: header_len bytes before
  * the payload field, payload/payload_len) in txn: L(seq), and S(seq) for a
  * SHARED entry (log_shared's value). 0, or an LMDB code (MDB_CORRUPTED when

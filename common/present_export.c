@@ -101,6 +101,14 @@ s_household(FILE *out, const Koop__Cases__Household *h)
                  s_or(h->erased_rule));
         s_line(out, 3, "Retencja:", buf);
     }
+    if (h->removed && *h->removed) {
+        snprintf(buf, sizeof buf, "%s: wpis omyłkowy (%s)", h->removed, s_or(h->removed_reason));
+        s_line(out, 3, "Usunięto:", buf);
+    }
+    s_line(out, 3, "Przekazano do gminy:", h->transferred_to);
+    s_line(out, 3, "Data przekazania:", h->transferred);
+    s_line(out, 3, "Przejęto z gminy:", h->transferred_from);
+    s_line(out, 3, "Powiązane gospodarstwa:", s_join(buf, sizeof buf, h->linked, h->n_linked));
     fprintf(out, "\n2. CZŁONKOWIE GOSPODARSTWA\n");
     if (!h->n_members)
         fprintf(out, "   (nikt poza osobą wyżej)\n");
@@ -257,7 +265,33 @@ koop_present_export_text(const ProtobufCMessage *reply, FILE *out)
                 e->caller && *e->caller ? e->caller : "(administrator)", s_is_read(e->method) ? "odczyt (wgląd)" : "zmiana",
                 s_or(e->method), res, coded ? " (" : "", coded ? e->code : "", coded ? ")" : "");
     }
-    fprintf(out, "\n6. OSOBY WYMIENIONE W KOPII (pracownicy instytucji)\n");
+    fprintf(out, "\n6. HISTORIA ZMIAN DANYCH GOSPODARSTWA (wpisy i poprawki, od najstarszej)\n");
+    if (!x->n_history)
+        fprintf(out, "   (brak)\n");
+    for (size_t i = 0; i < x->n_history; i++) {
+        const Koop__Cases__ExportVersion *ver = x->history[i];
+        const Koop__Cases__Household *h = ver->household, *was = i ? x->history[i - 1]->household : NULL;
+        static const char *const labels[] = {"Imię i nazwisko:", "PESEL:", "Data urodzenia:", "Adres:", "Telefon:"};
+        s_time(when, ver->time_ms);
+        fprintf(out, "   %s  osoba %s  %s\n", when, ver->actor && *ver->actor ? ver->actor : "(administrator)",
+                s_or(ver->type));
+        for (size_t f = 0; h && f < KOOP_ARRAY_LEN(labels); f++) {
+            const char *now[] = {h->name, h->pesel, h->birth, h->address, h->phone};
+            const char *old[] = {was ? was->name : NULL, was ? was->pesel : NULL, was ? was->birth : NULL,
+                                 was ? was->address : NULL, was ? was->phone : NULL};
+            char line[600];
+            if (strcmp(now[f] ? now[f] : "", old[f] ? old[f] : "") == 0)
+                continue;
+            snprintf(line, sizeof line, "%s%s%s", was ? s_or(old[f]) : "", was ? " → " : "", s_or(now[f]));
+            s_line(out, 6, labels[f], line);
+        }
+        if (h && (!was || was->size != h->size || was->n_members != h->n_members || was->n_consents != h->n_consents)) {
+            char line[96];
+            snprintf(line, sizeof line, "%u osób, %zu członków wpisanych, %zu zgód", h->size, h->n_members, h->n_consents);
+            s_line(out, 6, "Stan:", line);
+        }
+    }
+    fprintf(out, "\n7. OSOBY WYMIENIONE W KOPII (pracownicy instytucji)\n");
     if (!x->n_people)
         fprintf(out, "   (brak)\n");
     for (size_t i = 0; i < x->n_people; i++) {

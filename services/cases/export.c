@@ -5,12 +5,19 @@
  * tasks, meetings, referrals and timeline - and who read or changed any of
  * it and when (every access log entry naming the household, one of its IPWs
  * or one of their records), with the people named as the registry copy
- * knows them. Coordinators only; the export is itself audited. koopctl
+ * knows them, and the history of the household record: every version a
+ * LOCAL event of the log carried (its corrections; the IPWs' corrections
+ * are in their timelines, with the old and the new value). A household
+ * removed as entered by mistake, or handed to another gmina, is exported
+ * too: this node still holds it. Coordinators only; the export is itself audited. koopctl
  * prints it as a document in Polish (common/present_export.c) or as JSON.
  */
 #include "cases.h"
 #include "clock.h"
+#include "events.h"
+#include "log.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -151,6 +158,75 @@ s_timeline(koop_call_t *call, s_export *x)
     return KOOP_OK;
 }
 
+typedef struct {
+    koop_call_t *call;
+    s_export *x;
+} s_history_ctx;
+
+static int
+s_history_visit(uint64_t seq, const uint8_t *bytes, size_t len, void *ctx)
+{
+    s_history_ctx *c = ctx;
+    Koop__Event *ev = koop__event__unpack(NULL, len, bytes);
+    const koop_event_type_t *t;
+    ProtobufCMessage *p = NULL;
+    Koop__Cases__ExportVersion *ver;
+    int rc = 0;
+    if (!ev)
+        return 0;
+    if (ev->scope != KOOP__SCOPE__SCOPE_LOCAL || !ev->has_payload || koop_event_decode(ev, &t, &p) != 0)
+        goto done;
+    if (p->descriptor == &koop__cases__transfer_package__descriptor) {
+        /* a household that came from another gmina: its record as it came */
+        Koop__Cases__TransferPackage *tp = (Koop__Cases__TransferPackage *)p;
+        Koop__Cases__Household *h = tp->household;
+        if (!h || !h->id || strcmp(h->id, c->x->h->id) != 0)
+            goto done;
+        tp->household = NULL;
+        protobuf_c_message_free_unpacked(p, NULL);
+        p = &h->base;
+    }
+    if (p->descriptor != &koop__cases__household__descriptor ||
+        strcmp(((Koop__Cases__Household *)p)->id ? ((Koop__Cases__Household *)p)->id : "", c->x->h->id) != 0)
+        goto done;
+    if (!(ver = calloc(1, sizeof *ver))) {
+        rc = -ENOMEM;
+        goto done;
+    }
+    koop__cases__export_version__init(ver);
+    ver->has_seq = ver->has_time_ms = 1;
+    ver->seq = seq;
+    ver->time_ms = ev->time_ms;
+    ver->type = ev->type;
+    ver->actor = ev->actor;
+    ev->type = ev->actor = NULL; /* the version's now */
+    ver->household = (Koop__Cases__Household *)p;
+    p = NULL;
+    if (cases_append(c->call, &c->x->out.history, &c->x->out.n_history, ver) != KOOP_OK) {
+        protobuf_c_message_free_unpacked(&ver->base, NULL);
+        rc = -ENOMEM;
+    } else if (s_add(c->call, &c->x->people, &c->x->n_people, ver->actor) != KOOP_OK) {
+        rc = -ENOMEM;
+    }
+done:
+    if (p)
+        protobuf_c_message_free_unpacked(p, NULL);
+    koop__event__free_unpacked(ev, NULL);
+    return rc;
+}
+
+/* Every version of the household record in the log (retention removed the
+ * payloads of an erased household's: none is left then). */
+static int
+s_history(koop_call_t *call, s_export *x)
+{
+    s_history_ctx c = {call, x};
+    int rc = koop_log_read(koop_service_log(call->svc), call->txn, 0, UINT32_MAX, 0, s_history_visit, &c);
+    if (rc == -ENOMEM)
+        return call->status != KOOP_OK ? call->status : koop_fail(call, INTERNAL_NO_MEMORY, NULL);
+    return rc != 0 ? koop_call_store_error(call, rc) : KOOP_OK;
+}
+
 static int
 s_audit(koop_call_t *call, s_export *x)
 {
@@ -239,6 +315,9 @@ s_export_free(s_export *x)
         protobuf_c_message_free_unpacked(&o->audit[i]->base, NULL);
     for (size_t i = 0; i < o->n_people; i++)
         protobuf_c_message_free_unpacked(&o->people[i]->base, NULL);
+    for (size_t i = 0; i < o->n_history; i++)
+        protobuf_c_message_free_unpacked(&o->history[i]->base, NULL);
+    free(o->history);
     free(o->ipws);
     free(o->timeline);
     free(o->audit);
@@ -268,8 +347,8 @@ cases_household_export(koop_call_t *call)
         return rc;
     if (!cases_is_coordinator(&who))
         return koop_fail(call, ACCESS_DENIED_COORDINATOR_ONLY, NULL, "household_export");
-    if ((rc = cases_load(call, "household", &koop__cases__household__descriptor, "household", q->household,
-                         (ProtobufCMessage **)&x.h)) != KOOP_OK)
+    if ((rc = cases_load_any(call, "household", &koop__cases__household__descriptor, "household", q->household,
+                             (ProtobufCMessage **)&x.h)) != KOOP_OK)
         return rc;
     if ((rc = s_add(call, &x.ids, &x.n_ids, x.h->id)) != KOOP_OK ||
         (rc = s_add(call, &x.people, &x.n_people, x.h->created_by)) != KOOP_OK)
@@ -279,7 +358,8 @@ cases_household_export(koop_call_t *call)
             (rc = s_add(call, &x.people, &x.n_people, x.h->consents[i]->recorded_by)) != KOOP_OK)
             goto done;
     if ((rc = s_ipws(call, &x)) != KOOP_OK || (rc = s_timeline(call, &x)) != KOOP_OK ||
-        (rc = s_audit(call, &x)) != KOOP_OK || (rc = s_people(call, &x)) != KOOP_OK)
+        (rc = s_history(call, &x)) != KOOP_OK || (rc = s_audit(call, &x)) != KOOP_OK ||
+        (rc = s_people(call, &x)) != KOOP_OK)
         goto done;
     x.out.node = (char *)koop_service_node(call->svc);
     x.out.has_made_ms = 1;

@@ -12,10 +12,14 @@
  * dates, states and outcomes - everything reports need - remain: the
  * household keeps its id, size, targets, dates, its IPWs and its consents'
  * dates and institutions, and loses name, PESEL, birth date, sex, address,
- * phone, the members and the consents' purposes; IPWs lose their reasons,
+ * phone, the members and the consents' purposes; IPWs lose their reasons
+ * (also those kept with each step),
  * goals their descriptions, tasks their titles and reasons, meetings their
- * topics and decisions, referrals their notes and reasons; timeline
- * summaries go. Every LOCAL log entry that carried one of these records
+ * topics and decisions, referrals their notes and reasons; every record
+ * its reason of removal (record.remove); timeline summaries, ZZK notes and
+ * the household's entries in the PESEL index go. An IPW counts as ended
+ * when it closed, was handed to another gmina (transfer.c: the copy here
+ * is read-only) or was removed as entered by mistake. Every LOCAL log entry that carried one of these records
  * loses its payload (koop_log_redact: the hash stays, so the chain still
  * verifies). SHARED events hold no personal data and are never touched, so
  * every figure reporting computes, for any year, is the same before and
@@ -178,6 +182,7 @@ s_stub_household(Koop__Cases__Household *h, const char *date, const char *rule)
     h->n_members = 0;
     for (size_t i = 0; i < h->n_consents; i++)
         s_clear(&h->consents[i]->purpose);
+    s_clear(&h->removed_reason);
     s_clear(&h->erased);
     s_clear(&h->erased_rule);
     h->erased = strdup(date);
@@ -187,6 +192,9 @@ s_stub_household(Koop__Cases__Household *h, const char *date, const char *rule)
 static void
 s_stub_child(ProtobufCMessage *m)
 {
+    char **why = cases_str_field(m, "removed_reason");
+    if (why)
+        s_clear(why);
     if (m->descriptor == &koop__cases__goal__descriptor) {
         s_clear(&((Koop__Cases__Goal *)m)->description);
     } else if (m->descriptor == &koop__cases__task__descriptor) {
@@ -283,10 +291,18 @@ s_consider(s_run *r, Koop__Cases__Household *h)
                 return koop_call_store_error(call, rc);
             }
             e.ipws[e.n_ipws++] = ipw;
-            if (ipw->status != KOOP__CASES__IPW_STATUS__IPW_CLOSED || !ipw->closed)
-                goto skip; /* still running: nothing goes */
-            if (strcmp(ipw->closed, e.since) > 0)
-                snprintf(e.since, sizeof e.since, "%s", ipw->closed);
+            {
+                /* ended: closed, handed to another gmina (this copy is
+                 * read-only), or removed as entered by mistake */
+                const char *end = ipw->status == KOOP__CASES__IPW_STATUS__IPW_CLOSED && ipw->closed ? ipw->closed
+                                  : ipw->transferred && *ipw->transferred                        ? ipw->transferred
+                                  : ipw->removed && *ipw->removed                                ? ipw->removed
+                                                                                                 : NULL;
+                if (!end)
+                    goto skip; /* still running: nothing goes */
+                if (strcmp(end, e.since) > 0)
+                    snprintf(e.since, sizeof e.since, "%s", end);
+            }
         }
         if (!s_expired(e.since, r->case_years, r->as_of))
             goto skip;
@@ -366,6 +382,18 @@ s_owner_field(const ProtobufCMessage *m)
     if (m->descriptor == &koop__cases__goal__descriptor || m->descriptor == &koop__cases__task__descriptor ||
         m->descriptor == &koop__cases__meeting__descriptor || m->descriptor == &koop__cases__referral__descriptor)
         return koop_record_str(m, "ipw");
+    if (m->descriptor == &koop__cases__note__descriptor)
+        return ((const Koop__Cases__Note *)m)->ipw;
+    if (m->descriptor == &koop__cases__record_removed__descriptor) {
+        /* the reason is text: an IPW's or its records' by the IPW, a household's by itself */
+        const Koop__Cases__RecordRemoved *rr = (const Koop__Cases__RecordRemoved *)m;
+        return rr->ipw && *rr->ipw ? rr->ipw : rr->id;
+    }
+    if (m->descriptor == &koop__cases__transfer_package__descriptor) {
+        const Koop__Cases__TransferPackage *p = (const Koop__Cases__TransferPackage *)m;
+        return p->household ? p->household->id : NULL;
+    }
+    /* a transfer (ids, node ids, dates) holds no personal data: kept */
     return NULL;
 }
 
@@ -460,6 +488,9 @@ s_save_stubs(s_run *r, s_erase *e)
 {
     koop_call_t *call = r->call;
     int rc;
+    /* the PESEL index names the household by its PESELs: they go first */
+    if ((rc = cases_pesel_index(call, e->h, 0)) != KOOP_OK)
+        return rc;
     s_stub_household(e->h, r->as_of, e->rule);
     if (!e->h->erased || !e->h->erased_rule)
         return koop_fail(call, INTERNAL_NO_MEMORY, NULL);
@@ -468,6 +499,9 @@ s_save_stubs(s_run *r, s_erase *e)
     for (size_t i = 0; i < e->n_ipws; i++) {
         Koop__Cases__Ipw *ipw = e->ipws[i];
         s_clear(&ipw->reason);
+        s_clear(&ipw->removed_reason);
+        for (size_t h = 0; h < ipw->n_history; h++)
+            s_clear(&ipw->history[h]->reason); /* the reasons given with its steps */
         if ((rc = cases_save(call, "ipw", ipw->id, &ipw->base)) != KOOP_OK)
             return rc;
         if ((rc = s_timeline_clear(call, ipw->id)) != KOOP_OK)
@@ -619,7 +653,7 @@ cases_retention_run(koop_call_t *call)
         if ((rc = cases_caller(call, &who)) != KOOP_OK)
             return rc;
         if (!cases_is_coordinator(&who))
-            return koop_fail(call, ACCESS_DENIED_COORDINATOR_ACTION, NULL, "retention.run");
+            return koop_fail(call, ACCESS_DENIED_COORDINATOR_ACTION, NULL, who.id, "retention.run");
     }
     if ((rc = cases_step_date(call, "as_of", q->as_of, NULL, as_of)) != KOOP_OK)
         return rc;

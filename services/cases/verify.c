@@ -8,7 +8,13 @@
  * each consent as its last consent event has it (recorded or withdrawn), and
  * the id of each IPW opened for it; its updated_ms is not compared (no event
  * carries it). The consent index (consent id -> household id) is checked
- * byte for byte. A record that retention erased is the stub its
+ * byte for byte. A record removed as entered by mistake is its last record
+ * with the removal's date and reason (local.record.removed). A transfer is
+ * the record its last transfer event carries, less its delivery state; at
+ * the sender the household and IPW carry the transfer while it is offered
+ * and the hand-over once it is done (without a household event of their
+ * own); at the receiver every record is as local.household.transferred_in's
+ * package has it, and the accepted transfer is local.transfer.accepted's. A record that retention erased is the stub its
  * retention.erased event carries, and every entry whose payload retention
  * removed must be listed by such an event.
  *
@@ -121,6 +127,122 @@ s_on_ipw_opened(koop_verify_t *v, uint64_t seq, const Koop__Cases__Ipw *ipw)
     return rc;
 }
 
+/* The record expected so far of (table, id) (caller frees), or NULL. */
+static ProtobufCMessage *
+s_expected(koop_verify_t *v, const char *table, const ProtobufCMessageDescriptor *desc, const char *id)
+{
+    size_t len;
+    const uint8_t *b = id && *id ? koop_verify_expected(v, table, id, &len, NULL) : NULL;
+    return b ? protobuf_c_message_unpack(desc, NULL, len, b) : NULL;
+}
+
+/* Sets string field `name` of rec to value (NULL: unset). */
+static int
+s_set(ProtobufCMessage *rec, const char *name, const char *value)
+{
+    char **field = cases_str_field(rec, name), *copy = NULL;
+    if (!field)
+        return 0;
+    if (value && *value && !(copy = strdup(value)))
+        return -ENOMEM;
+    free(*field);
+    *field = copy;
+    return 0;
+}
+
+static const struct {
+    Koop__Cases__RecordKind kind;
+    const char *table;
+    const ProtobufCMessageDescriptor *desc;
+} s_kinds[] = {
+    {KOOP__CASES__RECORD_KIND__RECORD_HOUSEHOLD, "household", &koop__cases__household__descriptor},
+    {KOOP__CASES__RECORD_KIND__RECORD_IPW, "ipw", &koop__cases__ipw__descriptor},
+    {KOOP__CASES__RECORD_KIND__RECORD_GOAL, "goal", &koop__cases__goal__descriptor},
+    {KOOP__CASES__RECORD_KIND__RECORD_TASK, "task", &koop__cases__task__descriptor},
+    {KOOP__CASES__RECORD_KIND__RECORD_MEETING, "meeting", &koop__cases__meeting__descriptor},
+    {KOOP__CASES__RECORD_KIND__RECORD_REFERRAL, "referral", &koop__cases__referral__descriptor},
+};
+
+/* A record entered by mistake (remove.c): kept, marked removed. */
+static int
+s_on_removed(koop_verify_t *v, uint64_t seq, const Koop__Cases__RecordRemoved *r)
+{
+    for (size_t k = 0; k < KOOP_ARRAY_LEN(s_kinds); k++) {
+        ProtobufCMessage *m;
+        int rc;
+        if (!r->has_kind || r->kind != s_kinds[k].kind)
+            continue;
+        if (!(m = s_expected(v, s_kinds[k].table, s_kinds[k].desc, r->id)))
+            return 0; /* a removal of an unknown record: the record check names it */
+        rc = s_set(m, "removed", r->removed);
+        if (rc == 0)
+            rc = s_set(m, "removed_reason", r->reason);
+        if (rc == 0)
+            rc = cases_verify_expect_record(v, s_kinds[k].table, seq, m);
+        protobuf_c_message_free_unpacked(m, NULL);
+        return rc;
+    }
+    return 0;
+}
+
+/* The sender's side of a transfer (transfer.c): the household and its IPW
+ * are locked while it is offered, and read-only copies once it is done. */
+static int
+s_on_transfer(koop_verify_t *v, uint64_t seq, int type, const Koop__Cases__Transfer *t)
+{
+    const char *ids[2] = {t->household, t->ipw};
+    static const char *const tables[2] = {"household", "ipw"};
+    const ProtobufCMessageDescriptor *descs[2] = {&koop__cases__household__descriptor, &koop__cases__ipw__descriptor};
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < 2; i++) {
+        ProtobufCMessage *m = s_expected(v, tables[i], descs[i], ids[i]);
+        if (!m)
+            continue;
+        rc = s_set(m, "transfer", type == KOOP_EV_LOCAL_TRANSFER_OFFERED ? t->id : NULL);
+        if (rc == 0 && type == KOOP_EV_LOCAL_TRANSFERRED_OUT &&
+            (rc = s_set(m, "transferred_to", t->to_node)) == 0)
+            rc = s_set(m, "transferred", t->answered);
+        if (rc == 0)
+            rc = cases_verify_expect_record(v, tables[i], seq, m);
+        protobuf_c_message_free_unpacked(m, NULL);
+    }
+    return rc;
+}
+
+/* The receiver's side: the records as the package had them once made this
+ * node's (transfer.c s_import), the IPW without its children (they have
+ * tables of their own), and the consent index. */
+static int
+s_on_transferred_in(koop_verify_t *v, uint64_t seq, const Koop__Cases__TransferPackage *p)
+{
+    const Koop__Cases__Household *h = p->household;
+    int rc;
+    if (!h || !h->id)
+        return 0;
+    if ((rc = cases_verify_expect_record(v, "household", seq, &h->base)) != 0)
+        return rc;
+    for (size_t i = 0; i < h->n_consents; i++)
+        if (h->consents[i]->id &&
+            (rc = koop_verify_expect(v, "consent", h->consents[i]->id, seq, (const uint8_t *)h->id, strlen(h->id))) != 0)
+            return rc;
+    if (p->ipw) {
+        Koop__Cases__Ipw stored = *p->ipw;
+        const Koop__Cases__Ipw *w = p->ipw;
+        stored.n_goals = stored.n_tasks = stored.n_meetings = stored.n_referrals = 0;
+        if ((rc = cases_verify_expect_record(v, "ipw", seq, &stored.base)) != 0)
+            return rc;
+        for (size_t i = 0; rc == 0 && i < w->n_goals; i++)
+            rc = cases_verify_expect_record(v, "goal", seq, &w->goals[i]->base);
+        for (size_t i = 0; rc == 0 && i < w->n_tasks; i++)
+            rc = cases_verify_expect_record(v, "task", seq, &w->tasks[i]->base);
+        for (size_t i = 0; rc == 0 && i < w->n_meetings; i++)
+            rc = cases_verify_expect_record(v, "meeting", seq, &w->meetings[i]->base);
+        for (size_t i = 0; rc == 0 && i < w->n_referrals; i++)
+            rc = cases_verify_expect_record(v, "referral", seq, &w->referrals[i]->base);
+    }
+    return rc;
+}
+
 static int
 s_on_event(koop_verify_t *v, uint64_t seq, const Koop__Event *ev, const koop_event_type_t *t,
            const ProtobufCMessage *payload, int redacted)
@@ -134,9 +256,34 @@ s_on_event(koop_verify_t *v, uint64_t seq, const Koop__Event *ev, const koop_eve
         return s_on_consent(v, seq, (const Koop__Cases__Consent *)payload);
     case KOOP_EV_LOCAL_IPW_OPENED:
         return s_on_ipw_opened(v, seq, (const Koop__Cases__Ipw *)payload);
+    case KOOP_EV_LOCAL_RECORD_REMOVED:
+        return s_on_removed(v, seq, (const Koop__Cases__RecordRemoved *)payload);
+    case KOOP_EV_LOCAL_TRANSFER_OFFERED:
+    case KOOP_EV_LOCAL_TRANSFER_DECLINED:
+    case KOOP_EV_LOCAL_TRANSFERRED_OUT:
+        return s_on_transfer(v, seq, t->id, (const Koop__Cases__Transfer *)payload);
+    case KOOP_EV_LOCAL_TRANSFERRED_IN:
+        return s_on_transferred_in(v, seq, (const Koop__Cases__TransferPackage *)payload);
     default:
         return cases_retention_verify_event(v, seq, t, payload, 0);
     }
+}
+
+/* A transfer's delivery state, which no event carries: the sealed package
+ * (never logged: it is for the other gmina's key only), the log position of
+ * the offer event itself, and whether the relay is with the hub yet. */
+static void
+s_transfer_normalize(ProtobufCMessage *stored, ProtobufCMessage *expected)
+{
+    Koop__Cases__Transfer *s = (Koop__Cases__Transfer *)stored, *e = (Koop__Cases__Transfer *)expected;
+    e->has_sender_seq = s->has_sender_seq;
+    e->sender_seq = s->sender_seq;
+    e->has_handed = s->has_handed;
+    e->handed = s->handed;
+    free(s->sealed.data);
+    s->sealed.data = NULL;
+    s->sealed.len = 0;
+    s->has_sealed = 0;
 }
 
 static const koop_verify_table_t s_tables[] = {
@@ -147,6 +294,7 @@ static const koop_verify_table_t s_tables[] = {
     {"task", &koop__cases__task__descriptor, NULL},
     {"meeting", &koop__cases__meeting__descriptor, NULL},
     {"referral", &koop__cases__referral__descriptor, NULL},
+    {"transfer", &koop__cases__transfer__descriptor, s_transfer_normalize},
 };
 
 const koop_verify_def_t cases_verify_def = {s_tables, KOOP_ARRAY_LEN(s_tables), s_on_event,

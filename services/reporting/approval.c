@@ -433,6 +433,14 @@ s_coordinator(koop_call_t *call, int *ok)
         memset(&s_ap.people[i], 0, sizeof s_ap.people[i]);
         snprintf(s_ap.people[i].id, sizeof s_ap.people[i].id, "%s", call->caller);
     }
+    if (s_ap.people[i].tag) {
+        /* asked already: wait for that answer (a call run again before it
+         * came must not ask again, or each answer would find its ask
+         * replaced by a newer one) */
+        if (koop_call_defer(call, s_ap.people[i].tag) != KOOP_DEFERRED)
+            return koop_fail(call, APPROVAL_NO_PERSON, "as", call->caller);
+        return KOOP_DEFERRED;
+    }
     q.id = (char *)call->caller;
     s_ap.people[i].tag = ++s_ap.asks;
     if (koop_client_call(koop_service_client(call->svc), koop_config_endpoint(koop_service_config(call->svc), "registry"),
@@ -466,7 +474,7 @@ rep_approve(koop_call_t *call)
     if ((rc = s_coordinator(call, &ok)) != KOOP_OK)
         return rc;
     if (!ok)
-        return koop_fail(call, ACCESS_DENIED_COORDINATOR_ACTION, NULL, "report.approve");
+        return koop_fail(call, ACCESS_DENIED_COORDINATOR_ACTION, NULL, call->caller, "report.approve");
     if (!q->period || !*q->period)
         return koop_fail(call, FIELD_REQUIRED, "period");
     if (s_period(q->period, from, to) != 0)

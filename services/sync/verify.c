@@ -28,8 +28,10 @@
  * silent hub ends the run with the reason.
  *
  * The hub's side is here too: digests of its copy of a (node, stream)
- * (hub_ingest -> the merged log's envelope -> the node's envelope, the
- * bytes as received) and the repair, in a write transaction.
+ * (hub_ingest's runs -> the merged log's envelopes -> the node's envelopes,
+ * the bytes as received) and the repair, in a write transaction: each event
+ * put back is a run of one in hub_ingest (of two copies of a seq, the later
+ * counts here; `events list --node` shows both).
  */
 #include "sync.h"
 #include "chain.h"
@@ -67,19 +69,157 @@ s_ingest_prefix(unsigned char *out, size_t size, const char *node, const char *s
     return a + b + 2 + 4;
 }
 
-/* The node's envelope the merged log holds at mseq (points into the txn's pages). */
+/* The node's envelope the merged log holds at mseq (points into the txn's
+ * pages) and its seq. */
 static int
-s_copy_at(MDB_txn *txn, koop_store_t *store, const MDB_val *mseq, const uint8_t **env, size_t *len)
+s_copy_at(MDB_txn *txn, MDB_dbi log, uint64_t mseq, const uint8_t **env, size_t *len, uint64_t *seq)
 {
-    MDB_val k = *mseq, v;
+    unsigned char kb[8];
+    MDB_val k = {8, kb}, v;
+    sync_event_head_t h;
     size_t hlen;
     int rc;
-    if (k.mv_size != 8)
-        return MDB_CORRUPTED;
-    if ((rc = mdb_get(txn, koop_store_dbi(store, "log"), &k, &v)) != 0)
+    koop_be64_put(kb, mseq);
+    if ((rc = mdb_get(txn, log, &k, &v)) != 0)
         return rc;
-    if (koop_chain_split(v.mv_data, v.mv_size, &hlen, env, len) != 0)
+    if (koop_chain_split(v.mv_data, v.mv_size, &hlen, env, len) != 0 || sync_event_head(*env, *len, &h) != 0 ||
+        !h.has_seq)
         return MDB_CORRUPTED;
+    *seq = h.seq;
+    return 0;
+}
+
+/* One hub_ingest entry (hub.c): a run of events one batch added, which lie
+ * one after another in the merged log; key prefix + be64 seq of the first,
+ * value be64 merged seq of the first, be64 seq of the last, be64 count (an
+ * 8-byte value is a run of one). */
+typedef struct {
+    uint64_t first, last, merged, count;
+} s_run;
+
+static int
+s_run_get(const MDB_val *k, const MDB_val *v, const unsigned char *prefix, size_t plen, s_run *run)
+{
+    if (k->mv_size != plen + 8 || memcmp(k->mv_data, prefix, plen) != 0)
+        return -1;
+    run->first = koop_be64_get((const unsigned char *)k->mv_data + plen);
+    if (v->mv_size == 8) {
+        run->merged = koop_be64_get(v->mv_data);
+        run->last = run->first;
+        run->count = 1;
+    } else if (v->mv_size == 24) {
+        run->merged = koop_be64_get(v->mv_data);
+        run->last = koop_be64_get((const unsigned char *)v->mv_data + 8);
+        run->count = koop_be64_get((const unsigned char *)v->mv_data + 16);
+    } else {
+        return -1;
+    }
+    return run->count > 0 && run->last >= run->first ? 0 : -1;
+}
+
+static int
+s_run_put(MDB_txn *txn, MDB_dbi dbi, unsigned char *key, size_t plen, const s_run *run)
+{
+    unsigned char val[24];
+    MDB_val k = {plen + 8, key}, v = {sizeof val, val};
+    koop_be64_put(key + plen, run->first);
+    koop_be64_put(val, run->merged);
+    koop_be64_put(val + 8, run->last);
+    koop_be64_put(val + 16, run->count);
+    return mdb_put(txn, dbi, &k, &v, 0);
+}
+
+/* The events of the hub's copy with from <= seq <= to: seq and merged seq,
+ * sorted by seq; of two copies of one seq (a repair of an event held
+ * differently) the later one. *out is malloc'd (caller frees). */
+typedef struct {
+    uint64_t seq, mseq;
+} s_held;
+
+static int
+s_held_cmp(const void *a, const void *b)
+{
+    const s_held *x = a, *y = b;
+    if (x->seq != y->seq)
+        return x->seq < y->seq ? -1 : 1;
+    return x->mseq < y->mseq ? -1 : x->mseq > y->mseq;
+}
+
+static int
+s_copy_range(MDB_txn *txn, koop_store_t *store, unsigned char *key, size_t plen, uint64_t from, uint64_t to,
+             s_held **out, size_t *n_out)
+{
+    MDB_dbi log = koop_store_dbi(store, "log");
+    MDB_cursor *cur;
+    MDB_val k = {plen + 8, key}, v;
+    s_held *h = NULL;
+    size_t n = 0, cap = 0, w = 0;
+    int rc;
+
+    *out = NULL;
+    *n_out = 0;
+    if ((rc = mdb_cursor_open(txn, koop_store_dbi(store, "hub_ingest"), &cur)) != 0)
+        return rc;
+    koop_be64_put(key + plen, from);
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    {
+        /* the run that begins before `from` may go on past it */
+        s_run run;
+        int r = rc == 0 ? mdb_cursor_get(cur, &k, &v, MDB_PREV)
+                : rc == MDB_NOTFOUND ? mdb_cursor_get(cur, &k, &v, MDB_LAST)
+                                     : rc;
+        if (r == 0 && s_run_get(&k, &v, key, plen, &run) == 0 && run.last >= from) {
+            rc = 0;
+        } else {
+            k.mv_size = plen + 8;
+            k.mv_data = key;
+            koop_be64_put(key + plen, from);
+            rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+        }
+    }
+    for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        s_run run;
+        if (s_run_get(&k, &v, key, plen, &run) != 0 || run.first > to)
+            break; /* past this stream's entries, or the range */
+        if (run.last < from)
+            continue;
+        for (uint64_t j = 0; j < run.count && rc == 0; j++) {
+            const uint8_t *env;
+            size_t len;
+            uint64_t seq;
+            if ((rc = s_copy_at(txn, log, run.merged + j, &env, &len, &seq)) != 0)
+                break;
+            if (seq < from || seq > to)
+                continue;
+            if (n == cap) {
+                size_t ncap = cap ? cap * 2 : 256;
+                s_held *g = realloc(h, ncap * sizeof *g);
+                if (!g) {
+                    rc = -ENOMEM;
+                    break;
+                }
+                h = g;
+                cap = ncap;
+            }
+            h[n++] = (s_held){seq, run.merged + j};
+        }
+        if (rc != 0)
+            break;
+    }
+    mdb_cursor_close(cur);
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        free(h);
+        return rc;
+    }
+    if (n)
+        qsort(h, n, sizeof *h, s_held_cmp);
+    for (size_t i = 0; i < n; i++) {
+        if (w && h[w - 1].seq == h[i].seq)
+            w--; /* the later copy wins */
+        h[w++] = h[i];
+    }
+    *out = h;
+    *n_out = w;
     return 0;
 }
 
@@ -132,29 +272,23 @@ sync_verify_digest(MDB_txn *txn, koop_store_t *store, const char *node, uint32_t
         n = ROUND_MAX;
     for (size_t i = 0; i < n && rc == 0; i++) {
         const Koop__Sync__Range *in = a->ranges[i];
-        MDB_cursor *cur;
-        MDB_val k = {plen + 8, key}, v;
+        MDB_dbi log = koop_store_dbi(store, "log");
         koop_digest_t dg;
+        s_held *h = NULL;
+        size_t nh = 0;
         koop_digest_init(&dg);
-        koop_be64_put(key + plen, in->from);
-        if ((rc = mdb_cursor_open(txn, koop_store_dbi(store, "hub_ingest"), &cur)) != 0)
+        if ((rc = s_copy_range(txn, store, key, plen, in->from, in->to, &h, &nh)) != 0)
             break;
-        rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-        while (rc == 0 && k.mv_size == plen + 8 && memcmp(k.mv_data, key, plen) == 0) {
-            uint64_t seq = koop_be64_get((const unsigned char *)k.mv_data + plen);
+        for (size_t j = 0; j < nh && rc == 0; j++) {
             const uint8_t *env;
             size_t len;
-            if (seq > in->to)
-                break;
-            if ((rc = s_copy_at(txn, store, &v, &env, &len)) != 0)
-                break;
-            koop_digest_add(&dg, seq, env, len);
-            rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+            uint64_t seq;
+            if ((rc = s_copy_at(txn, log, h[j].mseq, &env, &len, &seq)) == 0)
+                koop_digest_add(&dg, seq, env, len);
         }
-        mdb_cursor_close(cur);
-        if (rc != 0 && rc != MDB_NOTFOUND)
+        free(h);
+        if (rc != 0)
             break;
-        rc = 0;
         koop_digest_final(&dg, d->hashes[i]);
         koop__sync__range__init(&d->ranges[i]);
         d->ranges[i].has_from = d->ranges[i].has_to = d->ranges[i].has_count = d->ranges[i].has_hash = 1;
@@ -241,30 +375,53 @@ sync_verify_repair(MDB_txn *txn, koop_store_t *store, koop_log_t *log, const cha
     }
     for (size_t i = 0; i < r->n_items; i++) {
         const Koop__Sync__Item *it = r->items[i];
-        MDB_val k = {plen + 8, key}, v, nv;
-        unsigned char val[8];
+        MDB_dbi ingest = koop_store_dbi(store, "hub_ingest"), mlog = koop_store_dbi(store, "log");
+        MDB_val k = {plen + 8, key}, v;
+        s_held *h = NULL;
+        size_t nh = 0;
+        s_run one;
         uint64_t mseq;
-        koop_be64_put(key + plen, it->seq);
-        rc = mdb_get(txn, koop_store_dbi(store, "hub_ingest"), &k, &v);
-        if (rc == 0) {
+        if ((rc = s_copy_range(txn, store, key, plen, it->seq, it->seq, &h, &nh)) != 0)
+            return rc;
+        if (nh) {
             const uint8_t *env;
             size_t len;
-            if (s_copy_at(txn, store, &v, &env, &len) == 0 && len == it->event.len &&
-                memcmp(env, it->event.data, len) == 0) {
+            uint64_t seq;
+            int held = s_copy_at(txn, mlog, h[0].mseq, &env, &len, &seq) == 0 && len == it->event.len &&
+                       memcmp(env, it->event.data, len) == 0;
+            free(h);
+            if (held) {
                 (*same)++;
                 continue;
+            }
+        }
+        /* missing from the copy, or held differently: the node's bytes
+         * again, as a run of one (a later copy of a seq counts) */
+        if ((rc = koop_log_append(log, txn, "sync.event", KOOP__SCOPE__SCOPE_SHARED, "", it->event.data, it->event.len,
+                                  &mseq)) != 0)
+            return rc;
+        koop_be64_put(key + plen, it->seq);
+        rc = mdb_get(txn, ingest, &k, &v);
+        if (rc == 0) {
+            /* a run begins at this seq: it goes on after it, the new copy takes the seq */
+            s_run run;
+            if (s_run_get(&k, &v, key, plen, &run) == 0 && run.count > 1) {
+                const uint8_t *env;
+                size_t len;
+                uint64_t next;
+                if ((rc = s_copy_at(txn, mlog, run.merged + 1, &env, &len, &next)) != 0)
+                    return rc;
+                run.first = next;
+                run.merged++;
+                run.count--;
+                if ((rc = s_run_put(txn, ingest, key, plen, &run)) != 0)
+                    return rc;
             }
         } else if (rc != MDB_NOTFOUND) {
             return rc;
         }
-        /* missing from the copy, or held differently: the node's bytes again */
-        if ((rc = koop_log_append(log, txn, "sync.event", KOOP__SCOPE__SCOPE_SHARED, "", it->event.data, it->event.len,
-                                  &mseq)) != 0)
-            return rc;
-        koop_be64_put(val, mseq);
-        nv.mv_size = 8;
-        nv.mv_data = val;
-        if ((rc = mdb_put(txn, koop_store_dbi(store, "hub_ingest"), &k, &nv, 0)) != 0)
+        one = (s_run){it->seq, it->seq, mseq, 1};
+        if ((rc = s_run_put(txn, ingest, key, plen, &one)) != 0)
             return rc;
         (*put)++;
     }

@@ -3,6 +3,7 @@
  * (tests/support/smtp_server.py, Debian's python3-aiosmtpd), the real koopctl.
  */
 #include "koop_test.h"
+#include "kt_sync.h"
 
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -49,8 +50,13 @@ s_smtp_start(const char *auth)
         execl("/usr/bin/python3", "python3", "tests/support/smtp_server.py", port, maildir, auth, (char *)NULL);
         _exit(127);
     }
-    for (int i = 0; i < 100 && !s_port_open(smtp_port); i++)
+    /* Python and aiosmtpd take seconds to start on a loaded machine; a
+     * server that exits (its port taken meanwhile) is not waited for */
+    for (int i = 0; i < 600 && !s_port_open(smtp_port); i++) {
+        int status;
+        cr_assert_eq(waitpid(smtp_pid, &status, WNOHANG), 0, "the SMTP server exited at start (port %d)", smtp_port);
         kt_sleep_ms(50);
+    }
     cr_assert(s_port_open(smtp_port), "the SMTP server did not start");
 }
 
@@ -154,7 +160,7 @@ static void
 s_setup(void)
 {
     char smtp[64];
-    smtp_port = 30000 + getpid() % 20000;
+    smtp_port = kt_free_port(); /* a free port now, not one another test's pid may map to */
     cr_assert_eq(kt_node_init(&node, "gmina", "2013032", "Notifier", "--smtp",
                               (snprintf(smtp, sizeof smtp, "smtp://127.0.0.1:%d", smtp_port), smtp), NULL), 0);
     snprintf(maildir, sizeof maildir, "%s/mail", node.dir);
@@ -171,6 +177,7 @@ s_setup(void)
     hh = kt_ctl_id(&node, "--as", sw, "household", "add", "--name", "Zofia Brzęczyszczykiewicz", "--pesel",
                    "85010112345", "--birth", "1985-01-01", "--address", "ul. Lipowa 7", "--phone", "+48600100200",
                    "--size", "4", NULL);
+    cr_assert(hh && kt_consent_all(&node, sw, hh, "2026-01-10") == 0);
     ipw = kt_ctl_id(&node, "--as", sw, "ipw", "open", "--household", hh, "--coordinator", sw, "--opened", "2026-01-10", NULL);
     cr_assert(gops && kpp && sw && cop && coord && hh && ipw);
     kt_run_t r;
@@ -346,7 +353,7 @@ Test(notifier, reminders_fire_once_at_the_right_time_and_survive_restarts)
     char *t1 = s_task("2031-06-10", "Pierwsze");
     char *t2 = s_task("2031-06-10", "Drugie");
     cr_assert(t1 && t2);
-    kt_ctl(&r, &node, "--as", cop, "task", "done", "--task", t2, "--date", "2031-06-01", NULL);
+    kt_ctl(&r, &node, "--as", cop, "task", "done", "--task", t2, NULL); /* today: long before its due day */
     cr_assert_eq(r.code, 0, "%s", r.err);
     kt_run_free(&r);
     kt_sleep_ms(500);

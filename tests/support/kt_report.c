@@ -26,3 +26,17 @@ kt_report_figure(json_t *rep, const char *key, const char *dim)
     }
     return -2;
 }
+
+long
+kt_report_seen(kt_node_t *n)
+{
+    kt_run_t r;
+    long seen = -1;
+    kt_ctl(&r, n, "--json", "report", "status", NULL);
+    if (r.code == 0 && json_is_object(r.json))
+        seen = (long)(json_integer_value(json_object_get(r.json, "applied")) +
+                      json_integer_value(json_object_get(r.json, "ignored")) +
+                      json_integer_value(json_object_get(r.json, "rejected")));
+    kt_run_free(&r);
+    return seen;
+}
