@@ -23,7 +23,7 @@ for purpose in "$@"; do
     test)  want="$want $build libcriterion-dev jq lmdb-utils procps python3-aiosmtpd systemd prometheus
                  chromium chromium-driver python3-selenium nodejs npm" ;;
     bench) want="$want $build lmdb-utils procps postgresql wrk" ;;  # PostgreSQL: the sync comparison; wrk: the gateway
-    demo)  want="$want $build jq procps" ;;
+    demo)  want="$want $build jq procps python3" ;;
     # make deb: debhelper (with dpkg-dev), and build-essential, which
     # dpkg-buildpackage requires besides the Build-Depends
     deb)   want="$want $build debhelper build-essential" ;;
