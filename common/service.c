@@ -85,6 +85,7 @@ struct koop_service {
     size_t nparked;
     uint64_t dropped;      /* messages that could not be answered */
     uint64_t expired;      /* requests answered DEADLINE without running */
+    uint64_t refused_events; /* events from outside this service refused (koop_service_note_refused) */
     const koop_api_method_t **apis; /* api.def row of each def->methods[i] */
     int loop_ready;
     uint8_t *local_reply;  /* in-process use (no router): the last reply, packed */
@@ -193,6 +194,19 @@ void *koop_service_zctx(koop_service_t *svc) { return svc->zctx; }
 koop_client_t *koop_service_client(koop_service_t *svc) { return svc->client; }
 void *koop_service_user(koop_service_t *svc) { return svc->user; }
 const char *koop_service_node(koop_service_t *svc) { return svc->cfg.node_id; }
+
+void
+koop_service_note_refused(koop_service_t *svc, uint64_t n)
+{
+    if (svc)
+        svc->refused_events += n;
+}
+
+uint64_t
+koop_service_refused(const koop_service_t *svc)
+{
+    return svc ? svc->refused_events : 0;
+}
 
 /* ---- replies ---- */
 
@@ -355,6 +369,8 @@ s_method_ping(koop_call_t *call)
     p.log_id = (char *)koop_log_id(s->log);
     p.has_pid = 1;
     p.pid = (uint32_t)getpid();
+    p.has_events_refused = 1;
+    p.events_refused = s->refused_events;
     {
         MDB_envinfo info;
         if (mdb_env_info(koop_store_env(s->store), &info) == 0) {

@@ -35,6 +35,7 @@ kc_status(kc_ctx_t *ctx, int argc, char **argv)
                 json_object_set_new(svc, "pid", json_integer(p->pid));
                 json_object_set_new(svc, "last_seq", json_integer((json_int_t)p->last_seq));
                 json_object_set_new(svc, "log_id", json_string(p->log_id ? p->log_id : ""));
+                json_object_set_new(svc, "events_refused", json_integer((json_int_t)p->events_refused));
                 koop__pong__free_unpacked(p, NULL);
             }
             koop_reply_clear(&reply);
@@ -53,11 +54,15 @@ kc_status(kc_ctx_t *ctx, int argc, char **argv)
                all_ok ? "wszystkie usługi działają" : "NIE WSZYSTKIE USŁUGI ODPOWIADAJĄ");
         for (size_t i = 0; i < json_array_size(arr); i++) {
             json_t *s = json_array_get(arr, i);
+            long long refused = (long long)json_integer_value(json_object_get(s, "events_refused"));
+            char extra[80] = "";
+            if (refused)
+                snprintf(extra, sizeof extra, ", odrzuconych zdarzeń z zewnątrz: %lld", refused);
             if (json_is_true(json_object_get(s, "ok")))
-                printf("  %-10s działa (pid %lld, zdarzeń w dzienniku: %lld)\n",
+                printf("  %-10s działa (pid %lld, zdarzeń w dzienniku: %lld%s)\n",
                        json_string_value(json_object_get(s, "name")),
                        (long long)json_integer_value(json_object_get(s, "pid")),
-                       (long long)json_integer_value(json_object_get(s, "last_seq")));
+                       (long long)json_integer_value(json_object_get(s, "last_seq")), extra);
             else
                 printf("  %-10s nie odpowiada\n", json_string_value(json_object_get(s, "name")));
         }

@@ -34,6 +34,7 @@ s_feed(notif_t *n, const char *stream)
     o.apply = notif_rules_apply;
     o.committed = s_after_feed_commit;
     o.ctx = n;
+    o.svc = n->svc;
     return koop_feed_start(&o);
 }
 

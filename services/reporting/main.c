@@ -49,6 +49,13 @@ s_feeds_stop(s_rep *r)
         koop_feed_destroy(&r->feeds[i]);
 }
 
+/* After a feed's batch committed: what it refused counts (sys.ping). */
+static void
+s_after_commit(void *ctx)
+{
+    koop_service_note_refused(s_state.svc, rep_proj_take_refused(ctx));
+}
+
 static int
 s_feeds_start(s_rep *r)
 {
@@ -67,7 +74,9 @@ s_feeds_start(s_rep *r)
         o.apply = rep_apply;
         o.batch_begin = rep_apply_begin;
         o.batch_end = rep_apply_end;
+        o.committed = s_after_commit;
         o.ctx = r->proj;
+        o.svc = r->svc;
         r->feeds[i] = koop_feed_start(&o);
         if (!r->feeds[i]) {
             koop_error("cannot start the feed of %s (%s)", r->names[i], r->endpoints[i]);
@@ -290,10 +299,11 @@ s_status(koop_call_t *call)
         return koop_call_store_error(call, rc);
     st.node = (char *)cfg->node_id;
     st.role = (char *)cfg->role;
-    st.has_applied = st.has_ignored = st.has_rejected = 1;
+    st.has_applied = st.has_ignored = st.has_rejected = st.has_not_owned = 1;
     st.applied = stats.applied;
     st.ignored = stats.ignored;
     st.rejected = stats.rejected;
+    st.not_owned = stats.not_owned;
     for (int i = 0; i < r->nfeeds; i++) {
         koop__rep__feed_status__init(&feeds[i]);
         feeds[i].stream = (char *)r->names[i];

@@ -72,7 +72,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define REP_FORMAT 4u
+#define REP_FORMAT 5u /* 5: entity rows begin with their owner unit */
 
 const char *const rep_tables[] = {
     "month", "unit", "unit_no", "cov", "cov_src", "cov_gap", "cov_gsum", "open_due", "answer", "category", "verified",
@@ -98,6 +98,8 @@ struct rep_proj {
     MDB_dbi open_due, answer, category, verified;
     rep_acc_t acc;   /* one event's pending counter changes */
     uint64_t warned; /* rejected events logged so far (rate limit) */
+    uint64_t refused; /* rejected or not owned, since the last rep_proj_take_refused */
+    uint64_t batch_refused; /* of the batch under way (added at its end) */
     /* a batch (rep_apply_begin .. rep_apply_end, in one write txn): the
      * month rows and the stats its events change, kept here and written
      * once at its end */
@@ -402,6 +404,7 @@ rep_apply_begin(MDB_txn *txn, void *ctx)
     for (size_t i = 0; i < p->nrows; i++) /* what an aborted batch left */
         p->rows[p->used[i]].key = 0;
     p->nrows = 0;
+    p->batch_refused = 0;
     if ((rc = rep_proj_stats(p, txn, &p->stats)) != 0)
         return rc;
     p->batch_txn = txn;
@@ -418,6 +421,9 @@ rep_apply_end(MDB_txn *txn, void *ctx)
     rc = s_mrows_write_back(p, txn);
     if (rc == 0)
         rc = koop_store_put_str(txn, p->meta, "stats", &p->stats, sizeof p->stats);
+    if (rc == 0)
+        p->refused += p->batch_refused;
+    p->batch_refused = 0;
     p->batch_txn = NULL;
     return rc;
 }
@@ -635,16 +641,23 @@ s_unit_put(rep_proj_t *p, MDB_txn *txn, const char *node, const rep_unit_t *u)
 
 /* The unit of node, made when first seen. parent (0: none) and hub are what
  * this event says; an existing unit keeps its parent and only gains the hub
- * flag. */
+ * flag. A node is in one subtree only: when the event says another parent
+ * than the one stored, *moved is set and nothing is written. */
 static int
-s_unit_ensure(rep_proj_t *p, MDB_txn *txn, const char *node, uint32_t parent, int hub, rep_unit_t *out)
+s_unit_ensure(rep_proj_t *p, MDB_txn *txn, const char *node, uint32_t parent, int hub, rep_unit_t *out,
+              int *moved)
 {
     unsigned char key[4];
     MDB_val k = {sizeof key, key}, v;
     uint32_t next = 1;
     int rc = rep_unit_by_node(p, txn, node, out);
+    *moved = 0;
     if (rc == 0) {
         int changed = 0;
+        if (out->parent != 0 && parent != 0 && out->parent != parent) {
+            *moved = 1;
+            return 0;
+        }
         if (out->parent == 0 && parent != 0 && parent != out->no && out->no != p->self_no) {
             out->parent = parent;
             changed = 1;
@@ -740,6 +753,14 @@ rep_proj_destroy(rep_proj_t **self_p)
     *self_p = NULL;
 }
 
+uint64_t
+rep_proj_take_refused(rep_proj_t *p)
+{
+    uint64_t n = p->refused;
+    p->refused = 0;
+    return n;
+}
+
 const rep_self_t *
 rep_proj_self(const rep_proj_t *p)
 {
@@ -757,10 +778,10 @@ s_prepare(rep_proj_t *p, MDB_txn *txn)
 {
     uint32_t format = REP_FORMAT;
     rep_unit_t u;
-    int rc;
+    int rc, moved;
     if ((rc = koop_store_put_str(txn, p->meta, "format", &format, sizeof format)) != 0)
         return rc;
-    if ((rc = s_unit_ensure(p, txn, p->self.node, 0, p->self.hub, &u)) != 0)
+    if ((rc = s_unit_ensure(p, txn, p->self.node, 0, p->self.hub, &u, &moved)) != 0)
         return rc;
     p->self_no = u.no;
     if (s_teryt_valid(p->self.teryt) && strcmp(u.teryt, p->self.teryt) != 0) {
@@ -803,28 +824,93 @@ rep_proj_init(rep_proj_t *p, MDB_txn *txn, int *cleared)
     return rep_proj_reset(p, txn, NULL);
 }
 
-/* ---- entity rows ---- */
+/* What applying one event did. */
+enum { S_APPLIED, S_IGNORED, S_REJECTED, S_NOT_OWNED };
+/* A handler's result: the event would change another unit's row (above
+ * every errno; LMDB's codes are negative). */
+#define S_NOT_OWNER 0x10000
+
+typedef struct {
+    rep_proj_t *p;
+    MDB_txn *txn;
+    rep_acc_t *acc;
+    const rep_chain_t *chain;
+    const Koop__Event *ev;
+    int verdict;
+    const char *why; /* for the log when rejected */
+    uint32_t owner;  /* S_NOT_OWNED: the unit that owns what the event would change */
+} s_ctx;
 
 static int
-s_row_get(MDB_txn *txn, MDB_dbi dbi, const char *id, void *out, size_t size, size_t *got)
+s_reject(s_ctx *c, const char *why)
 {
-    MDB_val k = {REP_ID, (void *)id}, v;
-    int rc = mdb_get(txn, dbi, &k, &v);
-    if (rc != 0)
-        return rc;
-    if (got ? (v.mv_size > size) : (v.mv_size != size))
-        return MDB_CORRUPTED;
-    memcpy(out, v.mv_data, v.mv_size);
-    if (got)
-        *got = v.mv_size;
+    c->verdict = S_REJECTED;
+    c->why = why;
     return 0;
 }
 
+/* The event would change a record of unit `owner`: refused (s_dispatch
+ * makes the verdict; nothing of the event has been written). */
 static int
-s_row_put(MDB_txn *txn, MDB_dbi dbi, const char *id, const void *row, size_t size)
+s_owner_refused(s_ctx *c, uint32_t owner)
 {
-    MDB_val k = {REP_ID, (void *)id}, v = {size, (void *)row};
-    return mdb_put(txn, dbi, &k, &v, 0);
+    c->owner = owner;
+    return S_NOT_OWNER;
+}
+
+/* ---- entity rows ----
+ *
+ * Each row begins with its owner: the unit (be32) of the node whose event
+ * made it. Only that node's events may change or end it (an enrolled gmina
+ * must not move another gmina's or the hub's institution to another sector
+ * in their figures): s_row_get answers S_NOT_OWNER for another unit's row,
+ * which the event's handler returns before it writes anything, and
+ * s_dispatch counts the event as not owned. */
+
+#define S_OWNER 4
+
+/* Reads a row (without its owner, given in *owner when not NULL); got NULL:
+ * exactly size bytes, else at most size (*got = how many). */
+static int
+s_row_read(MDB_txn *txn, MDB_dbi dbi, const char *id, void *out, size_t size, size_t *got, uint32_t *owner)
+{
+    MDB_val k = {REP_ID, (void *)id}, v;
+    const unsigned char *b;
+    int rc = mdb_get(txn, dbi, &k, &v);
+    if (rc != 0)
+        return rc;
+    if (v.mv_size < S_OWNER || (got ? (v.mv_size - S_OWNER > size) : (v.mv_size - S_OWNER != size)))
+        return MDB_CORRUPTED;
+    b = v.mv_data;
+    if (owner)
+        *owner = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+    memcpy(out, b + S_OWNER, v.mv_size - S_OWNER);
+    if (got)
+        *got = v.mv_size - S_OWNER;
+    return 0;
+}
+
+/* The row of an entity the event is about: 0, MDB_NOTFOUND, S_NOT_OWNER when
+ * another unit's node made it, or an LMDB error. */
+static int
+s_row_get(s_ctx *c, MDB_dbi dbi, const char *id, void *out, size_t size, size_t *got)
+{
+    uint32_t owner;
+    int rc = s_row_read(c->txn, dbi, id, out, size, got, &owner);
+    return rc == 0 && owner != c->chain->unit[0] ? s_owner_refused(c, owner) : rc;
+}
+
+/* Stores the row as the event's node's. */
+static int
+s_row_put(s_ctx *c, MDB_dbi dbi, const char *id, const void *row, size_t size)
+{
+    MDB_val k = {REP_ID, (void *)id}, v = {S_OWNER + size, NULL};
+    int rc = mdb_put(c->txn, dbi, &k, &v, MDB_RESERVE);
+    if (rc != 0)
+        return rc;
+    rep_be32_put(v.mv_data, c->chain->unit[0]);
+    memcpy((unsigned char *)v.mv_data + S_OWNER, row, size);
+    return 0;
 }
 
 static int
@@ -835,26 +921,6 @@ s_row_del(MDB_txn *txn, MDB_dbi dbi, const char *id)
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-/* What applying one event did. */
-enum { S_APPLIED, S_IGNORED, S_REJECTED };
-
-typedef struct {
-    rep_proj_t *p;
-    MDB_txn *txn;
-    rep_acc_t *acc;
-    const rep_chain_t *chain;
-    const Koop__Event *ev;
-    int verdict;
-    const char *why; /* for the log when rejected */
-} s_ctx;
-
-static int
-s_reject(s_ctx *c, const char *why)
-{
-    c->verdict = S_REJECTED;
-    c->why = why;
-    return 0;
-}
 
 static int
 s_add(s_ctx *c, uint16_t month, int field, int64_t delta)
@@ -872,13 +938,13 @@ s_institution(s_ctx *c, const Koop__Reg__Institution *r)
     if (!koop_id_valid(r->id))
         return s_reject(c, "identyfikator instytucji");
     sector = (uint8_t)s_sector(r->has_sector, r->sector);
-    rc = s_row_get(c->txn, c->p->institution, r->id, &old, sizeof old, NULL);
+    rc = s_row_get(c, c->p->institution, r->id, &old, sizeof old, NULL);
     if (rc != 0 && rc != MDB_NOTFOUND)
         return rc;
     known = rc == 0;
     if (known && old == sector)
         return 0;
-    if ((rc = s_row_put(c->txn, c->p->institution, r->id, &sector, sizeof sector)) != 0)
+    if ((rc = s_row_put(c, c->p->institution, r->id, &sector, sizeof sector)) != 0)
         return rc;
     /* it may already be counted in PZKs (joined before its sector was known) */
     return rep_cov_attr(c->p, c->txn, c->acc, REP_KIND_INSTITUTION, r->id, -1, sector);
@@ -907,14 +973,14 @@ s_agreement(s_ctx *c, const Koop__Reg__Agreement *r)
     if (rep_day_parse(r->signed_, &row.signed_day) != 0)
         return s_reject(c, "data podpisania porozumienia");
     row.parties = r->n_parties > 10000 ? 10000 : (int32_t)r->n_parties;
-    rc = s_row_get(c->txn, c->p->agreement, r->id, &old, sizeof old, NULL);
+    rc = s_row_get(c, c->p->agreement, r->id, &old, sizeof old, NULL);
     if (rc == 0 && (rc = s_agreement_contrib(c, &old, -1)) != 0)
         return rc;
     if (rc != 0 && rc != MDB_NOTFOUND)
         return rc;
     if ((rc = s_agreement_contrib(c, &row, +1)) != 0)
         return rc;
-    return s_row_put(c->txn, c->p->agreement, r->id, &row, sizeof row);
+    return s_row_put(c, c->p->agreement, r->id, &row, sizeof row);
 }
 
 /* pzk row: header, then the ids of the institutions that were ever members */
@@ -1008,7 +1074,7 @@ s_pzk(s_ctx *c, const Koop__Reg__Pzk *r)
         if (k == row->h.n)
             memcpy(row->inst[row->h.n++], id, REP_ID);
     }
-    rc = s_row_get(c->txn, c->p->pzk, r->id, old, sizeof *old, &got);
+    rc = s_row_get(c, c->p->pzk, r->id, old, sizeof *old, &got);
     had = rc == 0;
     if (rc != 0 && rc != MDB_NOTFOUND)
         goto fail;
@@ -1027,7 +1093,7 @@ s_pzk(s_ctx *c, const Koop__Reg__Pzk *r)
         int n;
         memcpy(id, row->inst[k], REP_ID);
         id[REP_ID] = '\0';
-        rc = s_row_get(c->txn, c->p->institution, id, &sector, sizeof sector, NULL);
+        rc = s_row_read(c->txn, c->p->institution, id, &sector, sizeof sector, NULL, NULL); /* whoever's it is */
         if (rc != 0 && rc != MDB_NOTFOUND)
             goto fail;
         n = s_pzk_spans(r, &row->h, id, spans);
@@ -1051,7 +1117,7 @@ s_pzk(s_ctx *c, const Koop__Reg__Pzk *r)
     }
     if ((rc = s_unit_learn_teryt(c->p, c->txn, c->chain->unit[0], r->teryt)) != 0)
         goto fail;
-    rc = s_row_put(c->txn, c->p->pzk, r->id, row, sizeof row->h + (size_t)row->h.n * REP_ID);
+    rc = s_row_put(c, c->p->pzk, r->id, row, sizeof row->h + (size_t)row->h.n * REP_ID);
 fail:
     free(old);
     free(row);
@@ -1127,7 +1193,7 @@ s_catalogue(s_ctx *c, const Koop__Reg__CatalogueEntry *r)
     row.catlen = (uint8_t)len;
     memcpy(row.category, r->category ? r->category : "", len);
     memset(&old, 0, sizeof old);
-    rc = s_row_get(c->txn, c->p->catalogue, r->id, &old, sizeof old, &got);
+    rc = s_row_get(c, c->p->catalogue, r->id, &old, sizeof old, &got);
     if (rc == 0 && got != sizeof old)
         return MDB_CORRUPTED;
     if (rc == 0 && (rc = s_catalogue_contrib(c, &old, -1)) != 0)
@@ -1136,7 +1202,7 @@ s_catalogue(s_ctx *c, const Koop__Reg__CatalogueEntry *r)
         return rc;
     if ((rc = s_catalogue_contrib(c, &row, +1)) != 0)
         return rc;
-    return s_row_put(c->txn, c->p->catalogue, r->id, &row, sizeof row);
+    return s_row_put(c, c->p->catalogue, r->id, &row, sizeof row);
 }
 
 /* ---- cases: IPWs and their households ---- */
@@ -1220,6 +1286,20 @@ s_ipw_forget_children(s_ctx *c, const char *ipw)
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+/* A goal, task or referral may name only an IPW of its own node: 0 when
+ * the IPW is its node's or not known (closed and forgotten, or not here
+ * yet), S_NOT_OWNER when it is another unit's. Before any write. */
+static int
+s_ipw_child_check(s_ctx *c, const char *ipw)
+{
+    s_ipw_row w;
+    int rc;
+    if (!koop_id_valid(ipw))
+        return 0;
+    rc = s_row_get(c, c->p->ipw, ipw, &w, sizeof w, NULL);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 static int
 s_ipw_child_add(s_ctx *c, const char *ipw, char kind, const char *child)
 {
@@ -1242,16 +1322,22 @@ s_ipw(s_ctx *c, const char *type, const Koop__Cases__IpwFacts *f)
         return s_reject(c, "identyfikator IPW");
     if (rep_day_parse(f->date, &date) != 0)
         return s_reject(c, "data kroku IPW");
-    rc = s_row_get(c->txn, c->p->ipw, f->ipw, &old, sizeof old, NULL);
+    rc = s_row_get(c, c->p->ipw, f->ipw, &old, sizeof old, NULL);
     had = rc == 0;
     if (rc != 0 && rc != MDB_NOTFOUND)
         return rc;
     if (!had && !opened)
         return s_reject(c, "nieznany IPW (brak ipw.opened)");
     if (opened) {
+        uint32_t other;
         memset(&row, 0, sizeof row);
         if (!koop_id_valid(f->household))
             return s_reject(c, "identyfikator gospodarstwa");
+        /* the household of another node's programmes is that node's */
+        if ((rc = rep_cov_outside(c->p, c->txn, REP_KIND_HOUSEHOLD, f->household, c->chain, &other)) != 0)
+            return rc;
+        if (other)
+            return s_owner_refused(c, other);
         if (rep_day_parse(f->opened, &row.opened) != 0)
             row.opened = date;
         row.closed = row.signed_day = REP_NO_DAY;
@@ -1290,7 +1376,7 @@ s_ipw(s_ctx *c, const char *type, const Koop__Cases__IpwFacts *f)
             return rc;
         return s_row_del(c->txn, c->p->ipw, f->ipw);
     }
-    return s_row_put(c->txn, c->p->ipw, f->ipw, &row, sizeof row);
+    return s_row_put(c, c->p->ipw, f->ipw, &row, sizeof row);
 }
 
 static int
@@ -1302,7 +1388,7 @@ s_ipw_member(s_ctx *c, const char *type, const Koop__Cases__MemberFacts *f)
         return s_reject(c, "identyfikator IPW");
     if (strcmp(type, "ipw.member_added") != 0)
         return 0; /* a member who leaves still worked on the case: ZZK size counts members ever */
-    rc = s_row_get(c->txn, c->p->ipw, f->ipw, &old, sizeof old, NULL);
+    rc = s_row_get(c, c->p->ipw, f->ipw, &old, sizeof old, NULL);
     if (rc == MDB_NOTFOUND)
         return s_reject(c, "nieznany IPW");
     if (rc != 0)
@@ -1315,7 +1401,7 @@ s_ipw_member(s_ctx *c, const char *type, const Koop__Cases__MemberFacts *f)
         row.sectors |= (uint16_t)(1u << sector);
     if ((rc = s_ipw_contrib(c, &old, -1)) != 0 || (rc = s_ipw_contrib(c, &row, +1)) != 0)
         return rc;
-    return s_row_put(c->txn, c->p->ipw, f->ipw, &row, sizeof row);
+    return s_row_put(c, c->p->ipw, f->ipw, &row, sizeof row);
 }
 
 static int
@@ -1390,7 +1476,7 @@ s_goal(s_ctx *c, const char *type, const Koop__Cases__GoalFacts *f)
         rc = ENOMEM;
         goto fail;
     }
-    rc = s_row_get(c->txn, c->p->goal, f->goal, old, sizeof *old, &got);
+    rc = s_row_get(c, c->p->goal, f->goal, old, sizeof *old, &got);
     had = rc == 0;
     if (rc != 0 && rc != MDB_NOTFOUND)
         goto fail;
@@ -1402,6 +1488,8 @@ s_goal(s_ctx *c, const char *type, const Koop__Cases__GoalFacts *f)
         rc = s_reject(c, "nieznany cel (brak goal.added)");
         goto fail;
     }
+    if (added && !had && (rc = s_ipw_child_check(c, f->ipw)) != 0)
+        goto fail;
     if (had)
         memcpy(row, old, got);
     if (added) {
@@ -1426,7 +1514,7 @@ s_goal(s_ctx *c, const char *type, const Koop__Cases__GoalFacts *f)
         goto fail;
     if (added && !had && koop_id_valid(f->ipw) && (rc = s_ipw_child_add(c, f->ipw, 'g', f->goal)) != 0)
         goto fail;
-    rc = s_row_put(c->txn, c->p->goal, f->goal, row, S_GOAL_SIZE(row));
+    rc = s_row_put(c, c->p->goal, f->goal, row, S_GOAL_SIZE(row));
 fail:
     free(old);
     free(row);
@@ -1504,12 +1592,14 @@ s_task(s_ctx *c, const char *type, const Koop__Cases__TaskFacts *f)
         return s_reject(c, "identyfikator lub data zadania");
     if (!added && !done && !cancelled)
         return 0; /* task.started: still open */
-    rc = s_row_get(c->txn, c->p->task, f->task, &old, sizeof old, NULL);
+    rc = s_row_get(c, c->p->task, f->task, &old, sizeof old, NULL);
     had = rc == 0;
     if (rc != 0 && rc != MDB_NOTFOUND)
         return rc;
     if (!had && !added)
         return s_reject(c, "nieznane zadanie (brak task.added)");
+    if (added && !had && (rc = s_ipw_child_check(c, f->ipw)) != 0)
+        return rc;
     if (added) {
         memset(&row, 0, sizeof row);
         if (rep_day_parse(f->due, &row.due) != 0)
@@ -1530,7 +1620,7 @@ s_task(s_ctx *c, const char *type, const Koop__Cases__TaskFacts *f)
         return s_row_del(c->txn, c->p->task, f->task); /* done and cancelled are final */
     if (added && !had && koop_id_valid(f->ipw) && (rc = s_ipw_child_add(c, f->ipw, 't', f->task)) != 0)
         return rc;
-    return s_row_put(c->txn, c->p->task, f->task, &row, sizeof row);
+    return s_row_put(c, c->p->task, f->task, &row, sizeof row);
 }
 
 /* ---- meetings and referrals ---- */
@@ -1648,12 +1738,14 @@ s_referral(s_ctx *c, const char *type, const Koop__Cases__ReferralFacts *f)
 
     if (!koop_id_valid(f->referral) || rep_day_parse(f->date, &date) != 0)
         return s_reject(c, "identyfikator lub data skierowania");
-    rc = s_row_get(c->txn, c->p->referral, f->referral, &old, sizeof old, NULL);
+    rc = s_row_get(c, c->p->referral, f->referral, &old, sizeof old, NULL);
     had = rc == 0;
     if (rc != 0 && rc != MDB_NOTFOUND)
         return rc;
     if (!had && !sent)
         return s_reject(c, "nieznane skierowanie (brak referral.sent)");
+    if (sent && !had && (rc = s_ipw_child_check(c, f->ipw)) != 0)
+        return rc;
     if (sent) {
         row.sent = date;
         row.accepted = row.declined = row.done = REP_NO_DAY;
@@ -1676,7 +1768,7 @@ s_referral(s_ctx *c, const char *type, const Koop__Cases__ReferralFacts *f)
         return s_row_del(c->txn, c->p->referral, f->referral); /* final */
     if (sent && !had && koop_id_valid(f->ipw) && (rc = s_ipw_child_add(c, f->ipw, 'r', f->referral)) != 0)
         return rc;
-    return s_row_put(c->txn, c->p->referral, f->referral, &row, sizeof row);
+    return s_row_put(c, c->p->referral, f->referral, &row, sizeof row);
 }
 
 /* ---- dispatch ---- */
@@ -1735,21 +1827,31 @@ s_dispatch(s_ctx *c)
         rc = 0;
     }
     protobuf_c_message_free_unpacked(m, NULL);
+    if (rc == S_NOT_OWNER) {
+        c->verdict = S_NOT_OWNED;
+        rc = 0;
+    }
     return rc;
 }
 
 /* The chain of units of an event whose envelopes, outermost first, were
- * written by nodes[0..n). This node is the top of every chain. */
+ * written by nodes[0..n). This node is the top of every chain. *ok = 0: the
+ * nodes do not make a path of this tree (a bad id, a loop, too deep);
+ * *moved = 1: a node of the path is already known below another node (a
+ * hub's stream carries only its own subtree). */
 static int
-s_chain(rep_proj_t *p, MDB_txn *txn, const char *const *nodes, int n, rep_chain_t *chain, int *ok)
+s_chain(rep_proj_t *p, MDB_txn *txn, const char *const *nodes, int n, rep_chain_t *chain, int *ok, int *moved)
 {
     const char *path[REP_MAX_DEPTH];
     int np = 0, rc;
     uint32_t parent = 0;
 
     *ok = 0;
+    *moved = 0;
     chain->n = 0;
-    if (n == 1 && nodes[0] && strcmp(nodes[0], p->self.node) == 0) {
+    if (n < 1 || !nodes[0] || strcmp(nodes[0], p->self.node) != 0)
+        return 0; /* the feeds are this node's: its own events, or its hub's merged stream */
+    if (n == 1) {
         chain->unit[0] = p->self_no; /* this node's own feeds */
         chain->n = 1;
         *ok = 1;
@@ -1768,10 +1870,29 @@ s_chain(rep_proj_t *p, MDB_txn *txn, const char *const *nodes, int n, rep_chain_
             return 0;
         path[np++] = nodes[i];
     }
+    /* a refused path leaves no unit behind: the stored parents first */
+    for (int i = 1; i < np; i++) {
+        rep_unit_t u, up;
+        if ((rc = rep_unit_by_node(p, txn, path[i], &u)) == MDB_NOTFOUND)
+            continue;
+        if (rc != 0)
+            return rc;
+        if ((rc = rep_unit_by_node(p, txn, path[i - 1], &up)) != 0 && rc != MDB_NOTFOUND)
+            return rc;
+        if (u.parent != 0 && (rc == MDB_NOTFOUND || u.parent != up.no)) {
+            *moved = 1;
+            return 0;
+        }
+    }
     for (int i = 0; i < np; i++) {
         rep_unit_t u;
-        if ((rc = s_unit_ensure(p, txn, path[i], parent, i + 1 < np, &u)) != 0)
+        int mv;
+        if ((rc = s_unit_ensure(p, txn, path[i], parent, i + 1 < np, &u, &mv)) != 0)
             return rc;
+        if (mv) {
+            *moved = 1;
+            return 0;
+        }
         chain->unit[np - 1 - i] = u.no;
         parent = u.no;
     }
@@ -1791,6 +1912,8 @@ s_count(rep_proj_t *p, MDB_txn *txn, int verdict)
         st->applied++;
     else if (verdict == S_IGNORED)
         st->ignored++;
+    else if (verdict == S_NOT_OWNED)
+        st->not_owned++;
     else
         st->rejected++;
     return st == &own ? koop_store_put_str(txn, p->meta, "stats", &own, sizeof own) : 0;
@@ -1803,9 +1926,9 @@ rep_apply(MDB_txn *txn, const Koop__Event *event, void *ctx)
     Koop__Event *inner[REP_MAX_DEPTH];
     const char *nodes[REP_MAX_DEPTH];
     const Koop__Event *cur = event;
-    int ninner = 0, nn = 0, rc = 0, ok;
+    int ninner = 0, nn = 0, rc = 0, ok, moved;
     rep_chain_t chain;
-    s_ctx c = {p, txn, &p->acc, &chain, NULL, S_APPLIED, NULL};
+    s_ctx c = {p, txn, &p->acc, &chain, NULL, S_APPLIED, NULL, 0};
 
     p->acc.n = 0;
     /* a hub's merged stream: each envelope carries the envelope of a node below */
@@ -1828,10 +1951,14 @@ rep_apply(MDB_txn *txn, const Koop__Event *event, void *ctx)
         c.verdict = S_IGNORED; /* never counted: gmina and hub figures come from the same facts */
         goto done;
     }
-    if ((rc = s_chain(p, txn, nodes, nn, &chain, &ok)) != 0)
+    if ((rc = s_chain(p, txn, nodes, nn, &chain, &ok, &moved)) != 0)
         goto done;
     if (!ok) {
         s_reject(&c, "nieprawidłowy identyfikator węzła w kopercie");
+        goto done;
+    }
+    if (moved) {
+        c.verdict = S_NOT_OWNED; /* a hub's stream with a node of another subtree */
         goto done;
     }
     if ((rc = s_dispatch(&c)) != 0)
@@ -1842,6 +1969,20 @@ done:
         koop_warn("zdarzenie %s seq %llu (%s, węzeł %s) pominięte: %s", c.ev && c.ev->type ? c.ev->type : "?",
                   (unsigned long long)event->seq, event->stream ? event->stream : "?",
                   c.ev && c.ev->node ? c.ev->node : "?", c.why ? c.why : "?");
+    if (rc == 0 && c.verdict == S_NOT_OWNED && p->warned++ < 20) {
+        char owner[64] = "?";
+        rep_unit_t u;
+        if (c.owner && rep_unit_node(p, txn, c.owner, owner, &u) != 0)
+            snprintf(owner, sizeof owner, "?");
+        koop_warn("zdarzenie %.60s seq %llu (%s, węzeł %.63s) odrzucone: %s", c.ev && c.ev->type ? c.ev->type : "?",
+                  (unsigned long long)event->seq, event->stream ? event->stream : "?",
+                  c.ev && c.ev->node ? c.ev->node : "?",
+                  c.owner ? "zmieniałoby rekord innego węzła" : "węzeł spoza poddrzewa huba, który je przysłał");
+        if (c.owner)
+            koop_warn("  (rekord należy do węzła %s)", owner);
+    }
+    if (rc == 0 && (c.verdict == S_REJECTED || c.verdict == S_NOT_OWNED))
+        (void)(s_in_batch(p, txn) ? p->batch_refused++ : p->refused++);
     if (rc == 0)
         rc = s_count(p, txn, c.verdict);
     for (int i = 0; i < ninner; i++)
