@@ -1785,6 +1785,16 @@ s_dispatch(s_ctx *c)
 
     if (rc != 0)
         return s_reject(c, koop_event_decode_error(rc));
+    {
+        /* a record names its owner: the node that wrote the event */
+        int has;
+        const char *owner = koop_event_owner(t, m, &has);
+        if (has && (!owner || !c->ev->node || strcmp(owner, c->ev->node) != 0)) {
+            protobuf_c_message_free_unpacked(m, NULL);
+            c->verdict = S_NOT_OWNED;
+            return 0;
+        }
+    }
     switch (t->id) {
     case KOOP_EV_INSTITUTION_ADDED: case KOOP_EV_INSTITUTION_UPDATED:
         rc = s_institution(c, (Koop__Reg__Institution *)m);

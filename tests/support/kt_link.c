@@ -1,7 +1,10 @@
 #include "kt_link.h"
 #include "kt_sync.h"
 #include "envelope.pb-c.h"
+#include "config.h"
 #include "id.h"
+#include "log.h"
+#include "store.h"
 
 #include <czmq.h>
 #include <stdlib.h>
@@ -65,12 +68,16 @@ kt_link_call(kt_link_t *self, const void *data, size_t len)
     Koop__Sync__Frame *out;
     if (zsock_send(self->sock, "b", data, len) != 0)
         return NULL;
-    f = zframe_recv(self->sock);
-    if (!f)
-        return NULL;
-    out = koop__sync__frame__unpack(NULL, zframe_size(f), zframe_data(f));
-    zframe_destroy(&f);
-    return out;
+    for (;;) {
+        f = zframe_recv(self->sock);
+        if (!f)
+            return NULL;
+        out = koop__sync__frame__unpack(NULL, zframe_size(f), zframe_data(f));
+        zframe_destroy(&f);
+        if (!out || out->body_case != KOOP__SYNC__FRAME__BODY_DOWN)
+            return out;
+        koop__sync__frame__free_unpacked(out, NULL); /* the hub's records, not an answer */
+    }
 }
 
 Koop__Sync__Frame *
@@ -186,5 +193,44 @@ kt_link_position(kt_node_t *hub, const char *node, const char *stream, uint64_t 
         rc = 0;
     }
     json_decref(st);
+    return rc;
+}
+
+typedef struct {
+    koop_log_t *log;
+    const char *type;
+    int scope;
+    const uint8_t *payload;
+    size_t len;
+    uint64_t seq;
+} s_inject;
+
+static int
+s_inject_fn(MDB_txn *txn, void *ctx)
+{
+    s_inject *i = ctx;
+    return koop_log_append(i->log, txn, i->type, i->scope, "", i->payload, i->len, &i->seq);
+}
+
+int
+kt_log_inject(kt_node_t *n, const char *service, const char *type, int scope, const uint8_t *payload, size_t len,
+              uint64_t *seq)
+{
+    static const char *const none[] = {NULL};
+    koop_config_t cfg;
+    char err[600], dir[PATH_MAX + 32];
+    koop_store_t *store = NULL;
+    s_inject i = {NULL, type, scope, payload, len, 0};
+    int rc = -1;
+    if (koop_config_load(&cfg, n->conf, err, sizeof err) != 0)
+        return -1;
+    snprintf(dir, sizeof dir, "%s/%s", cfg.data_dir, service);
+    if (koop_store_open(&store, dir, none) == 0 && koop_log_open(&i.log, store, cfg.node_id, service) == 0 &&
+        koop_store_write(store, s_inject_fn, &i) == 0) {
+        *seq = i.seq;
+        rc = 0;
+    }
+    koop_log_destroy(&i.log);
+    koop_store_destroy(&store);
     return rc;
 }

@@ -25,7 +25,7 @@ void *kt_link_sock(kt_link_t *self);
 
 /* Sends bytes as one frame; the hub's answer (caller frees with
  * koop__sync__frame__free_unpacked), NULL when none came or it did not
- * decode. */
+ * decode. DOWN frames met on the way (the hub's records) are dropped. */
 Koop__Sync__Frame *kt_link_call(kt_link_t *self, const void *data, size_t len);
 Koop__Sync__Frame *kt_link_frame(kt_link_t *self, const Koop__Sync__Frame *f);
 
@@ -46,5 +46,12 @@ size_t kt_link_event(uint8_t *out, size_t cap, const char *node, const char *str
 /* The hub's stored position and log id of (node, stream), from its
  * `sync status` (log_id at least 64 bytes). 0, or -1 when it has none. */
 int kt_link_position(kt_node_t *hub, const char *node, const char *stream, uint64_t *seq, char *log_id);
+
+/* Appends an event to the log of `service` of the stopped node n, as its
+ * producer would (the node's id, the next seq): what a broken or hostile
+ * producer, or a disk edited behind the node's back, leaves there.
+ * payload/len are the payload's bytes. 0 and *seq, or -1. */
+int kt_log_inject(kt_node_t *n, const char *service, const char *type, int scope, const uint8_t *payload,
+                  size_t len, uint64_t *seq);
 
 #endif
