@@ -212,6 +212,10 @@ const gw_route_t *gw_route_match(const gw_routes_t *rt, const char *method, cons
 /* Parses a request body: a JSON object, at most depth levels, no duplicate
  * keys. NULL with *err set when it is not. */
 json_t *gw_body_parse(const char *bytes, size_t len, int depth, koop_error_t *err);
+/* Adds the fields of a request body (gw_body_parse, GW_JSON_DEPTH) to obj,
+ * which holds the path's fields: a field given in both is refused. 0, or
+ * -1 with *err set. */
+int gw_body_merge(json_t *obj, const char *bytes, size_t len, koop_error_t *err);
 /* The nesting depth of a JSON text (strings skipped), without parsing it. */
 int gw_json_depth(const char *bytes, size_t len);
 /* Adds key=value (a query argument) to obj. 0, or -1 with *err set. */

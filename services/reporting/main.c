@@ -93,6 +93,8 @@ static void s_on_restart(uv_timer_t *t);
 static void
 s_restart_later(s_rep *r, uint64_t ms)
 {
+    if (!r->restart_ready)
+        return; /* in process (rep_open_local): no feeds */
     if (uv_timer_start(&r->restart, s_on_restart, ms, 0) != 0) {
         koop_error("cannot arm the feed restart timer: starting the feeds now");
         (void)s_feeds_start(r); /* failures are logged there */
@@ -126,10 +128,11 @@ s_init_fn(MDB_txn *txn, void *ctx)
     return rc;
 }
 
+/* The projection over the service's store, prepared (cleared first when
+ * an older build made it). */
 static int
-s_start(koop_service_t *svc)
+s_prepare(s_rep *r, koop_service_t *svc)
 {
-    s_rep *r = &s_state;
     const koop_config_t *cfg = koop_service_config(svc);
     rep_self_t self;
     s_init_ctx ic;
@@ -150,6 +153,17 @@ s_start(koop_service_t *svc)
         koop_error("cannot prepare the projection: %s", koop_strerror(rc));
         return -1;
     }
+    return 0;
+}
+
+static int
+s_start(koop_service_t *svc)
+{
+    s_rep *r = &s_state;
+    const koop_config_t *cfg = koop_service_config(svc);
+
+    if (s_prepare(r, svc) != 0)
+        return -1;
     if (uv_timer_init(koop_service_loop(svc), &r->restart) != 0)
         return -1;
     r->restart.data = r;
@@ -159,7 +173,7 @@ s_start(koop_service_t *svc)
     for (size_t i = 0; i < KOOP_SVC_COUNT; i++) {
         const koop_service_info_t *info = &koop_services[i];
         const char *name = info->name, *ep = koop_config_endpoint(cfg, name);
-        if (!(info->flags & KOOP_SVC_FEED) || !ep || ((info->flags & KOOP_SVC_HUB_STREAM) && !self.hub))
+        if (!(info->flags & KOOP_SVC_FEED) || !ep || ((info->flags & KOOP_SVC_HUB_STREAM) && !koop_config_is_hub(cfg)))
             continue;
         r->names[r->nfeeds] = name;
         r->endpoints[r->nfeeds] = ep;
@@ -362,6 +376,27 @@ static const koop_service_def_t s_reporting = {
     .start = s_start,
     .stop = s_stop,
 };
+
+const koop_service_def_t *
+rep_service_def(void)
+{
+    return &s_reporting;
+}
+
+rep_proj_t *
+rep_open_local(koop_service_t *svc)
+{
+    s_rep *r = &s_state;
+    rep_proj_destroy(&r->proj);
+    memset(r, 0, sizeof *r);
+    return s_prepare(r, svc) == 0 ? r->proj : NULL;
+}
+
+void
+rep_close_local(void)
+{
+    rep_proj_destroy(&s_state.proj);
+}
 
 int
 main(int argc, char **argv)

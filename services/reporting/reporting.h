@@ -21,6 +21,7 @@
 #include "envelope.pb-c.h"
 #include "errors.h"
 #include "reporting.pb-c.h"
+#include "service.h"
 #include "store.h"
 
 #include <stddef.h>
@@ -292,5 +293,14 @@ int rep_cov_gaps(rep_proj_t *p, MDB_txn *txn, uint32_t unit, char kind, int sect
 int rep_report(rep_proj_t *p, MDB_txn *txn, const Koop__Rep__ReportQuery *q, int evaluation,
                Koop__Rep__Report **out, koop_error_t *err);
 void rep_report_free(Koop__Rep__Report **self_p);
+
+/* ---- main.c: the service, for in-process drivers (tests/fuzz, built
+ * with main renamed) ---- */
+const koop_service_def_t *rep_service_def(void);
+/* The service's state over svc's store (koop_service_local_new), without
+ * feeds: its report.* methods answer from the projection, which the caller
+ * fills with rep_apply. NULL on failure. rep_close_local frees it. */
+rep_proj_t *rep_open_local(koop_service_t *svc);
+void rep_close_local(void);
 
 #endif

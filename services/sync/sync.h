@@ -174,6 +174,15 @@ void sync_zap_stop(sync_zap_t **self_p);
 
 sync_uplink_t *sync_uplink_start(sync_t *sync);
 void sync_uplink_stop(sync_uplink_t **self_p);
+/* In process (tests, fuzzing): the uplink's state over sync->svc's store,
+ * with no socket or timer, as if its HELLO had gone. sync_uplink_take
+ * handles one frame from the hub as if it had arrived (answers to the hub
+ * go nowhere; requests to the node's services are sent by the service's
+ * client); sync_uplink_learn gives a stream's log identity as its
+ * producer's feed.stat would. */
+sync_uplink_t *sync_uplink_open(sync_t *sync);
+void sync_uplink_take(sync_uplink_t *up, const uint8_t *data, size_t len);
+void sync_uplink_learn(sync_uplink_t *up, const char *stream, const char *log_id);
 /* sync.status first asks every producer of the node how far it is, without
  * blocking: 1 when the answers are in (or the call runs for the last time),
  * 0 when the call was deferred until they are (return KOOP_DEFERRED). */

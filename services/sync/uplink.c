@@ -998,13 +998,14 @@ s_on_tick(uv_timer_t *t)
 
 /* ---- start / stop ---- */
 
-sync_uplink_t *
-sync_uplink_start(sync_t *sync)
+/* The uplink's state over sync->svc's store: its streams, their readers
+ * and the stored positions; nothing on the network yet. */
+static sync_uplink_t *
+s_uplink_new(sync_t *sync)
 {
     sync_uplink_t *up = calloc(1, sizeof *up);
     const koop_config_t *cfg = koop_service_config(sync->svc);
     const char *names[KOOP_MAX_SERVICES];
-    char err[300], path[PATH_MAX + 32];
     int n, rc;
 
     if (!up)
@@ -1040,6 +1041,46 @@ sync_uplink_start(sync_t *sync)
         koop_error("uplink: nie można odczytać pozycji: %s", koop_strerror(rc));
         goto fail;
     }
+    return up;
+fail:
+    sync_uplink_stop(&up);
+    return NULL;
+}
+
+sync_uplink_t *
+sync_uplink_open(sync_t *sync)
+{
+    sync_uplink_t *up = s_uplink_new(sync);
+    if (up)
+        up->state = UP_HELLO_SENT; /* as if a HELLO had gone: the hub's frames are taken */
+    return up;
+}
+
+void
+sync_uplink_learn(sync_uplink_t *up, const char *stream, const char *log_id)
+{
+    s_stream *st = s_find(up, stream);
+    if (st)
+        s_learn_log_id(st, log_id);
+}
+
+void
+sync_uplink_take(sync_uplink_t *up, const uint8_t *data, size_t len)
+{
+    s_on_frame(up, data, len);
+    s_save(up);
+}
+
+sync_uplink_t *
+sync_uplink_start(sync_t *sync)
+{
+    sync_uplink_t *up = s_uplink_new(sync);
+    const koop_config_t *cfg;
+    char err[300], path[PATH_MAX + 32];
+
+    if (!up)
+        return NULL;
+    cfg = up->cfg;
     if (up->state != UP_OFF) {
         snprintf(path, sizeof path, "%s/keys/node.key", cfg->dir);
         if (sync_cert_load(path, 1, &up->keys, err, sizeof err) != 0) {
