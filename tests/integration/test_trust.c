@@ -652,3 +652,40 @@ Test(trust, cases_copy_keeps_each_record_with_its_owner)
     cr_assert_eq(s_refused(&ga, "reporting"), 0);
     free(own);
 }
+
+Test(trust, notifier_takes_only_its_nodes_records)
+{
+    Koop__Reg__Person p = KOOP__REG__PERSON__INIT;
+    uint8_t buf[512];
+    size_t n;
+    uint64_t seq;
+    char *gops, *anna;
+    kt_run_t r;
+
+    s_tree(0);
+    cr_assert_eq(kt_node_start(&ga, 20), 0);
+    gops = s_inst(&ga, "GOPS", "social_assistance", "gmina");
+    anna = kt_ctl_id(&ga, "person", "add", "--name", "Anna Nowak", "--institution", gops, "--role", "social_worker",
+                     "--email", "anna@gops.example.pl", NULL);
+    cr_assert_not_null(anna);
+    kt_node_stop(&ga);
+    /* her record rewritten as if another node owned it: mails would go elsewhere */
+    p.id = anna;
+    p.name = "Anna Nowak";
+    p.institution = gops;
+    p.email = "ktos@example.com";
+    p.owner = "hub-2013";
+    p.has_role = 1;
+    p.role = KOOP__REG__ROLE__ROLE_SOCIAL_WORKER;
+    n = koop__reg__person__pack(&p, buf);
+    cr_assert_eq(kt_log_inject(&ga, "registry", "person.updated", KOOP__SCOPE__SCOPE_LOCAL, buf, n, &seq), 0);
+    cr_assert_eq(kt_node_start(&ga, 20), 0);
+    cr_assert_eq(s_wait_refused(&ga, "notifier", 1, 20), 1, "the notifier took a record another node owns");
+    cr_assert_eq(s_wait_refused(&ga, "cases", 1, 20), 1, "the cases copy took a record another node owns");
+    kt_ctl(&r, &ga, "--json", "--as", anna, "notify", "prefs", "--mail", "true", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_assert_str_eq(json_string_value(json_object_get(r.json, "email")), "anna@gops.example.pl");
+    kt_run_free(&r);
+    free(gops);
+    free(anna);
+}
