@@ -20,6 +20,31 @@ koop_check_text(koop_call_t *call, const char *field, const char *value, int req
 }
 
 int
+koop_check_name(koop_call_t *call, const char *field, const char *value, int required, size_t max)
+{
+    char cp[16];
+    uint32_t bad;
+    if (!value || !*value) {
+        if (required)
+            return koop_fail(call, FIELD_REQUIRED, field);
+        return KOOP_OK;
+    }
+    switch (koop_text_name_rule(value, max, &bad)) {
+    case KOOP_TEXT_OK: return KOOP_OK;
+    case KOOP_TEXT_BAD_UTF8: return koop_fail(call, FIELD_NOT_UTF8, field);
+    case KOOP_TEXT_TOO_LONG: return koop_fail(call, FIELD_TEXT, field, KOOP_NUM(max));
+    case KOOP_TEXT_BLANK: return koop_fail(call, TEXT_BLANK, field);
+    case KOOP_TEXT_NEWLINE: return koop_fail(call, TEXT_NEWLINE, field);
+    case KOOP_TEXT_BIDI:
+        snprintf(cp, sizeof cp, "U+%04X", (unsigned)bad);
+        return koop_fail(call, TEXT_BIDI, field, cp);
+    default:
+        snprintf(cp, sizeof cp, "U+%04X", (unsigned)bad);
+        return koop_fail(call, TEXT_CONTROL, field, cp);
+    }
+}
+
+int
 koop_check_date(koop_call_t *call, const char *field, const char *value, int required)
 {
     if (!value || !*value) {

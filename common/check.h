@@ -12,6 +12,11 @@
 /* Valid UTF-8 of at most max bytes without control characters; required
  * means it must be present and non-empty. */
 int koop_check_text(koop_call_t *call, const char *field, const char *value, int required, size_t max);
+/* A name or a title: koop_check_text, and the rules of text.h's
+ * koop_text_name_rule, each refused with its own code (text.blank,
+ * text.newline, text.control, text.bidi) so the message says which rule
+ * failed. */
+int koop_check_name(koop_call_t *call, const char *field, const char *value, int required, size_t max);
 /* A real calendar date YYYY-MM-DD. */
 int koop_check_date(koop_call_t *call, const char *field, const char *value, int required);
 /* A phone number: digits, spaces, + - ( ), at most 40 bytes; optional. */

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { V_STR, V_PATH, V_ROLE, V_TERYT, V_ENDPOINT, V_ID, V_NUM, V_ONOFF, V_HOSTPORT, V_TOTP_FOR };
+enum { V_STR, V_PATH, V_ROLE, V_TERYT, V_ENDPOINT, V_ID, V_NUM, V_ONOFF, V_HOSTPORT, V_TOTP_FOR, V_DURATION };
 
 typedef struct {
     const char *section;
@@ -35,6 +35,7 @@ static const s_key s_keys[] = {
     K("sync", "hub", sync_hub, V_ENDPOINT, 0),
     K("sync", "hub_key", sync_hub_key, V_PATH, 0),
     K("sync", "listen", sync_listen, V_ENDPOINT, 0),
+    K("sync", "alert_after", sync_alert_after, V_DURATION, 0),
     K("notifier", "smtp_url", smtp_url, V_STR, 0),
     K("notifier", "smtp_user", smtp_user, V_STR, 0),
     K("notifier", "smtp_password_file", smtp_password_file, V_PATH, 0),
@@ -129,6 +130,13 @@ s_check_value(s_parse *p, const s_key *k, const char *value, char *field)
             goto bad;
         break;
     }
+    case V_DURATION:
+        if (koop_config_duration_ms(value) == 0) {
+            snprintf(p->msg, sizeof p->msg,
+                     "nieprawidłowy czas '%.60s' klucza %s (np. 90s, 30m, 1h, 2d)", value, k->key);
+            return 0;
+        }
+        break;
     case V_PATH:
         if (len && value[0] != '/') {
             int n = snprintf(field, k->size, "%s/%s", p->cfg->dir, value);
@@ -277,6 +285,32 @@ koop_config_key(size_t i, const char **section, const char **key)
     *section = s_keys[i].section;
     *key = s_keys[i].key;
     return 1;
+}
+
+uint64_t
+koop_config_duration_ms(const char *value)
+{
+    static const struct {
+        char unit;
+        uint64_t ms;
+    } units[] = {{'s', 1000}, {'m', 60000}, {'h', 3600000}, {'d', 86400000}};
+    size_t digits = strspn(value, "0123456789");
+    uint64_t n = 0;
+    if (digits == 0 || digits > 6 || strlen(value) != digits + 1)
+        return 0;
+    for (size_t i = 0; i < digits; i++)
+        n = n * 10 + (uint64_t)(value[i] - '0');
+    for (size_t i = 0; i < KOOP_ARRAY_LEN(units); i++)
+        if (value[digits] == units[i].unit)
+            return n * units[i].ms;
+    return 0;
+}
+
+uint64_t
+koop_config_alert_after_ms(const koop_config_t *cfg)
+{
+    uint64_t ms = cfg->sync_alert_after[0] ? koop_config_duration_ms(cfg->sync_alert_after) : 0;
+    return ms ? ms : KOOP_ALERT_AFTER_DEFAULT_MS;
 }
 
 int

@@ -3,7 +3,7 @@
  *
  *   [node]      id, name, role (gmina|hub), teryt, data_dir, runtime_dir
  *   [endpoints] one per service of common/services.def  (ipc:// or tcp://)
- *   [sync]      hub, hub_key, listen
+ *   [sync]      hub, hub_key, listen, alert_after
  *   [notifier]  smtp_url, smtp_user, smtp_password_file, from, web_url
  *   [gateway]   listen (HOST:PORT), tls, trusted_proxy, origin, require_totp_for,
  *               web_dir and the limits (docs/GATEWAY.md); numbers are kept as
@@ -19,6 +19,7 @@
 
 #include <limits.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define KOOP_CONF_STR 256
 
@@ -35,6 +36,7 @@ typedef struct koop_config {
     char sync_hub[KOOP_CONF_STR];
     char sync_hub_key[PATH_MAX];
     char sync_listen[KOOP_CONF_STR];
+    char sync_alert_after[16];   /* "1h": koopctl status alerts on a link down longer */
     char smtp_url[KOOP_CONF_STR];
     char smtp_user[KOOP_CONF_STR];
     char smtp_password_file[PATH_MAX];
@@ -64,6 +66,15 @@ const char *koop_config_endpoint(const koop_config_t *cfg, const char *service);
 int koop_config_key(size_t i, const char **section, const char **key);
 /* A number key's value (digits checked at load), or dflt when not set. */
 unsigned long koop_config_num(const char *value, unsigned long dflt);
+
+/* A duration written N followed by s, m, h or d ("90s", "30m", "1h", "2d")
+ * in milliseconds; 0 when it is not one (or is zero). */
+uint64_t koop_config_duration_ms(const char *value);
+
+/* [sync] alert_after in ms: how long the link to the hub (or, on a hub, to
+ * a gmina) may be down before `koopctl status` says so. */
+#define KOOP_ALERT_AFTER_DEFAULT_MS (3600ull * 1000)
+uint64_t koop_config_alert_after_ms(const koop_config_t *cfg);
 
 /* 1 when role is "hub". */
 int koop_config_is_hub(const koop_config_t *cfg);

@@ -58,6 +58,45 @@ koop_feed_cursor_reset(koop_store_t *store, MDB_txn *txn, const char *key)
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+#define CURSOR_ID_MAX 64
+
+int
+koop_feed_cursor_put(koop_store_t *store, MDB_txn *txn, const char *key, uint64_t seq, const char *log_id)
+{
+    unsigned char val[8 + CURSOR_ID_MAX];
+    size_t idlen = strlen(log_id);
+    if (idlen >= CURSOR_ID_MAX)
+        return -EINVAL;
+    koop_be64_put(val, seq);
+    memcpy(val + 8, log_id, idlen);
+    return koop_store_put_str(txn, koop_store_dbi(store, "feed_cursors"), key, val, 8 + idlen);
+}
+
+int
+koop_feed_cursor_each(koop_store_t *store, MDB_txn *txn, koop_feed_cursor_fn fn, void *ctx)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int rc = koop_mdb_rc(mdb_cursor_open(txn, koop_store_dbi(store, "feed_cursors"), &cur));
+    if (rc != 0)
+        return rc;
+    while ((rc = koop_mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_NEXT))) == 0) {
+        char key[128], id[CURSOR_ID_MAX];
+        if (k.mv_size >= sizeof key || v.mv_size < 8 || v.mv_size - 8 >= sizeof id) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        memcpy(key, k.mv_data, k.mv_size);
+        key[k.mv_size] = '\0';
+        memcpy(id, (char *)v.mv_data + 8, v.mv_size - 8);
+        id[v.mv_size - 8] = '\0';
+        if ((rc = fn(key, koop_be64_get(v.mv_data), id, ctx)) != 0)
+            break;
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 static int
 s_load_cursor(MDB_txn *txn, void *ctx)
 {
@@ -178,8 +217,6 @@ s_apply_batch(MDB_txn *txn, void *ctx)
     s_apply_ctx *a = ctx;
     koop_feed_t *f = a->f;
     uint64_t pos = f->cursor;
-    unsigned char val[8 + 64];
-    size_t idlen = strlen(a->batch->log_id ? a->batch->log_id : "");
     int rc;
 
     a->gap = 0;
@@ -224,11 +261,7 @@ s_apply_batch(MDB_txn *txn, void *ctx)
     }
     if (f->opts.batch_end && (rc = f->opts.batch_end(txn, f->opts.ctx)) != 0)
         return rc;
-    if (idlen >= 64)
-        return -EINVAL;
-    koop_be64_put(val, pos);
-    memcpy(val + 8, a->batch->log_id ? a->batch->log_id : "", idlen);
-    if ((rc = koop_store_put_str(txn, koop_store_dbi(f->opts.store, "feed_cursors"), f->key, val, 8 + idlen)) != 0)
+    if ((rc = koop_feed_cursor_put(f->opts.store, txn, f->key, pos, a->batch->log_id ? a->batch->log_id : "")) != 0)
         return rc;
     a->cursor = pos;
     return 0;
@@ -247,9 +280,22 @@ s_take(koop_feed_t *f, const uint8_t *payload, size_t len, int *caught_up)
     if (!batch)
         return -EPROTO;
     if (f->log_id[0] && batch->log_id && strcmp(f->log_id, batch->log_id) != 0) {
-        koop_error("feed %s: the producer's log changed (%s -> %s): its database was reset or "
-                   "restored; not applying anything until an operator rebuilds this consumer",
-                   f->stream, f->log_id, batch->log_id);
+        koop_error("strumień %s: dziennik producenta ma nową tożsamość (%s, był %s): jego bazę wyzerowano albo "
+                   "odtworzono bez koopctl restore; wstrzymano, nic nie zastosowano – raporty odbuduje koopctl "
+                   "report rebuild, a cały węzeł odtworzy z jednej kopii koopctl restore",
+                   f->stream, batch->log_id, f->log_id);
+        f->failed = 1;
+        rc = -ESTALE;
+    } else if (f->log_id[0] && batch->has_last_seq && batch->last_seq < f->cursor) {
+        /* the same log, but shorter than what this consumer applied: its
+         * store was put back (files copied by hand) without a new identity;
+         * going on would skip every event written at the seqs in between */
+        koop_error("strumień %s: dziennik producenta (tożsamość %s) kończy się na zdarzeniu %llu, a ten odbiorca "
+                   "zastosował już zdarzenia do %llu z tego samego dziennika: dane producenta cofnięto (skopiowano "
+                   "pliki bez koopctl restore?); wstrzymano, nic nie pominięto – odtwórz cały węzeł z kopii "
+                   "zrobionej przez koopctl backup (koopctl restore nadaje dziennikom nową tożsamość); raporty "
+                   "odbuduje też koopctl report rebuild",
+                   f->stream, f->log_id, (unsigned long long)batch->last_seq, (unsigned long long)f->cursor);
         f->failed = 1;
         rc = -ESTALE;
     } else if (batch->n_events > 0) {

@@ -114,4 +114,13 @@ int koop_feed_cursor_get(koop_store_t *store, MDB_txn *txn, const char *key, uin
 /* Forgets a cursor (used by rebuilds that replay a log from the start). */
 int koop_feed_cursor_reset(koop_store_t *store, MDB_txn *txn, const char *key);
 
+/* Every cursor of a consumer's store: its key, position and the producer's
+ * log id ("" before the first batch). fn returns 0 to go on; any other
+ * value stops the walk and is returned. For restore (koopctl), which
+ * carries the cursors over to the restored producers' new identities. */
+typedef int (*koop_feed_cursor_fn)(const char *key, uint64_t seq, const char *log_id, void *ctx);
+int koop_feed_cursor_each(koop_store_t *store, MDB_txn *txn, koop_feed_cursor_fn fn, void *ctx);
+/* Sets a cursor: key -> seq of the log log_id. */
+int koop_feed_cursor_put(koop_store_t *store, MDB_txn *txn, const char *key, uint64_t seq, const char *log_id);
+
 #endif

@@ -82,14 +82,43 @@ koop_log_id(const koop_log_t *self)
     return self->log_id;
 }
 
+int
+koop_log_stored_id(koop_store_t *store, MDB_txn *txn, char *id, size_t size)
+{
+    MDB_val v;
+    int rc = koop_store_get_str(txn, koop_store_dbi(store, "log_meta"), "log_id", &v);
+    if (rc != 0)
+        return rc;
+    if (v.mv_size >= size)
+        return -EINVAL;
+    memcpy(id, v.mv_data, v.mv_size);
+    id[v.mv_size] = '\0';
+    return 0;
+}
+
+int
+koop_log_renew_id(koop_store_t *store, MDB_txn *txn, const char *new_id)
+{
+    MDB_dbi meta = koop_store_dbi(store, "log_meta");
+    char old[KOOP_ID_LEN];
+    int rc = koop_log_stored_id(store, txn, old, sizeof old);
+    if (rc == 0)
+        rc = koop_store_put_str(txn, meta, "restored_from", old, strlen(old));
+    else if (rc == MDB_NOTFOUND)
+        rc = 0;
+    if (rc != 0)
+        return rc;
+    return koop_store_put_str(txn, meta, "log_id", new_id, strlen(new_id));
+}
+
 const char *
 koop_log_stream(const koop_log_t *self)
 {
     return self->stream;
 }
 
-static int
-s_last_key(MDB_txn *txn, MDB_dbi dbi, uint64_t *last)
+int
+koop_log_last_in(MDB_txn *txn, MDB_dbi dbi, uint64_t *last)
 {
     MDB_cursor *cur;
     MDB_val k, v;
@@ -113,7 +142,7 @@ s_last_key(MDB_txn *txn, MDB_dbi dbi, uint64_t *last)
 int
 koop_log_last(koop_log_t *self, MDB_txn *txn, int shared_only, uint64_t *last)
 {
-    return s_last_key(txn, shared_only ? self->dbi_shared : self->dbi_log, last);
+    return koop_log_last_in(txn, shared_only ? self->dbi_shared : self->dbi_log, last);
 }
 
 /* ---- the envelope, encoded by hand ----
@@ -207,7 +236,7 @@ koop_log_appender_begin(koop_log_appender_t *a, koop_log_t *self, MDB_txn *txn)
     memset(a, 0, sizeof *a);
     a->la_log = self;
     a->la_txn = txn;
-    if ((rc = s_last_key(txn, self->dbi_log, &a->la_last)) != 0)
+    if ((rc = koop_log_last_in(txn, self->dbi_log, &a->la_last)) != 0)
         return rc;
     if ((rc = koop_mdb_rc(mdb_cursor_open(txn, self->dbi_log, &a->la_cur))) != 0)
         return rc;

@@ -18,7 +18,10 @@
  * runs in one read transaction. A commit that fails turns every write reply
  * into an INTERNAL error: nothing is acknowledged that is not durable.
  *
- * Built-in methods: "sys.ping" (koop.Pong), "feed.stat" (koop.FeedFetch ->
+ * Built-in methods: "sys.ping" (koop.Pong), "sys.stats" (koop.ServiceStats:
+ * store sizes and counters, for monitoring), "sys.backup" (a compacting copy
+ * of the store made in a worker thread while the service keeps serving,
+ * answered when it is on disk; backup.h), "feed.stat" (koop.FeedFetch ->
  * koop.FeedStat: the log's last seqs and how many SHARED events follow
  * after_seq) and "feed.fetch" (koop.FeedFetch ->
  * koop.FeedBatch) with long-poll: a fetch with nothing to return and wait_ms
@@ -60,6 +63,7 @@ struct koop_call {
     uint8_t *reply;
     size_t reply_len;
     int parked;                   /* feed.fetch waiting for events */
+    int held;                     /* sys.backup: the runtime answers when the copy is made */
     int final;                    /* a deferred call run for the last time: may not defer */
     uint64_t defer_tag;           /* set by koop_call_defer */
     uint64_t received_ms;         /* mono ms the request was taken off the socket */
@@ -105,6 +109,12 @@ typedef struct {
      * after the map grew): the service resets its per-call state there. */
     void (*before_call)(koop_call_t *call);
     int (*after_write)(koop_call_t *call, MDB_txn *batch_txn);
+    /* feed_local decides whether call->caller (a person) may read the LOCAL
+     * events of this service's log with feed.fetch (KOOP_OK, or fails the
+     * call with an access.* code). Such a fetch runs as a write, so that
+     * after_write records it. Without the hook a person never may; the
+     * node's own services (no person, over the ipc socket) always may. */
+    int (*feed_local)(koop_call_t *call);
 } koop_service_def_t;
 
 /* Runs the service: parses `-c FILE` (or prints --version), checks what

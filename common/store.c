@@ -17,6 +17,7 @@
 struct koop_store {
     MDB_env *env;
     size_t map_size;
+    int copying;           /* koop_store_copying */
     int ntables;
     char *names[STORE_MAX_TABLES];
     MDB_dbi dbis[STORE_MAX_TABLES];
@@ -144,7 +145,10 @@ int
 koop_store_grow(koop_store_t *self)
 {
     size_t next = self->map_size * 2;
-    int rc = koop_mdb_rc(mdb_env_set_mapsize(self->env, next));
+    int rc;
+    if (self->copying)
+        return -EBUSY;
+    rc = koop_mdb_rc(mdb_env_set_mapsize(self->env, next));
     if (rc == 0) {
         koop_info("store: map grown to %zu MiB", next >> 20);
         self->map_size = next;
@@ -192,6 +196,38 @@ koop_store_write(koop_store_t *self, koop_store_write_fn fn, void *ctx)
             return rc;
     }
     return MDB_MAP_FULL;
+}
+
+void
+koop_store_copying(koop_store_t *self, int on)
+{
+    self->copying = on;
+}
+
+int
+koop_store_sizes(koop_store_t *self, koop_store_sizes_t *out)
+{
+    MDB_envinfo info;
+    MDB_stat st;
+    mdb_filehandle_t fd;
+    struct stat fs;
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    if ((rc = koop_mdb_rc(mdb_env_info(self->env, &info))) != 0 ||
+        (rc = koop_mdb_rc(mdb_env_stat(self->env, &st))) != 0 ||
+        (rc = koop_mdb_rc(mdb_env_get_fd(self->env, &fd))) != 0)
+        return rc;
+    if (fstat(fd, &fs) != 0)
+        return -errno;
+    out->file_bytes = (uint64_t)fs.st_size;
+    out->map_bytes = info.me_mapsize;
+    out->page_size = st.ms_psize;
+    out->used_bytes = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+    out->last_txn = info.me_last_txnid;
+    out->readers = info.me_numreaders;
+    out->max_readers = info.me_maxreaders;
+    return 0;
 }
 
 int

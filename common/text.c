@@ -124,8 +124,11 @@ s_fold_all(const char *s, size_t *n)
     return out;
 }
 
-int
-koop_text_contains(const char *hay, const char *needle)
+static uint32_t s_base(uint32_t cp);
+
+/* needle in hay, both folded (and without diacritics with base). */
+static int
+s_find(const char *hay, const char *needle, int base)
 {
     size_t nh, nn;
     uint32_t *h, *n;
@@ -136,12 +139,23 @@ koop_text_contains(const char *hay, const char *needle)
         return 0;
     h = s_fold_all(hay, &nh);
     n = s_fold_all(needle, &nn);
-    if (h && n)
+    if (h && n) {
+        for (size_t i = 0; base && i < nh; i++)
+            h[i] = s_base(h[i]);
+        for (size_t i = 0; base && i < nn; i++)
+            n[i] = s_base(n[i]);
         for (size_t i = 0; !found && i + nn <= nh; i++)
             found = memcmp(h + i, n, nn * sizeof *n) == 0;
+    }
     free(h);
     free(n);
     return found;
+}
+
+int
+koop_text_contains(const char *hay, const char *needle)
+{
+    return s_find(hay, needle, 0);
 }
 
 int
@@ -168,4 +182,76 @@ koop_text_email(const char *s)
         return 0;
     const char *dot = strchr(at + 1, '.');
     return dot && dot > at + 1 && dot[1] != '\0';
+}
+
+/* ---- names: the rules a name (of a person, a household, a task) keeps ---- */
+
+static int
+s_bidi(uint32_t cp)
+{
+    return (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0x200e || cp == 0x200f ||
+           cp == 0x061c;
+}
+
+static int
+s_space(uint32_t cp)
+{
+    return cp == ' ' || cp == '\t' || cp == 0xa0 || (cp >= 0x2000 && cp <= 0x200a) || cp == 0x202f || cp == 0x205f ||
+           cp == 0x3000;
+}
+
+koop_text_rule_t
+koop_text_name_rule(const char *s, size_t max, uint32_t *bad)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    int visible = 0;
+    if (bad)
+        *bad = 0;
+    if (strlen(s) > max)
+        return KOOP_TEXT_TOO_LONG;
+    while (*p) {
+        uint32_t cp;
+        size_t n = s_utf8(p, &cp);
+        if (n == 0)
+            return KOOP_TEXT_BAD_UTF8;
+        if (bad)
+            *bad = cp;
+        if (cp == '\n' || cp == '\r' || cp == 0x2028 || cp == 0x2029 || cp == 0x85)
+            return KOOP_TEXT_NEWLINE;
+        if (s_bidi(cp))
+            return KOOP_TEXT_BIDI;
+        if ((cp < 0x20 && cp != '\t') || (cp >= 0x7f && cp <= 0x9f) || (cp >= 0x200b && cp <= 0x200d) ||
+            cp == 0x2060 || cp == 0xfeff)
+            return KOOP_TEXT_CONTROL;
+        visible |= !s_space(cp);
+        p += n;
+    }
+    if (bad)
+        *bad = 0;
+    return visible ? KOOP_TEXT_OK : KOOP_TEXT_BLANK;
+}
+
+/* ---- search without Polish letters ---- */
+
+/* The letter without its diacritic, lower case (ą -> a, Ł -> l). */
+static uint32_t
+s_base(uint32_t cp)
+{
+    switch (s_fold(cp)) {
+    case 0x105: return 'a';
+    case 0x107: return 'c';
+    case 0x119: return 'e';
+    case 0x142: return 'l';
+    case 0x144: return 'n';
+    case 0xf3: return 'o';
+    case 0x15b: return 's';
+    case 0x17a: case 0x17c: return 'z';
+    default: return s_fold(cp);
+    }
+}
+
+int
+koop_text_match(const char *hay, const char *needle)
+{
+    return s_find(hay, needle, 1);
 }

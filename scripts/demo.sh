@@ -70,6 +70,7 @@ load_gmina() { # load_gmina CONF GMINA_NAME TERYT
   lkpp=$("$KC" -c "$c" --json institution add --name "KPP Wysokie Mazowieckie" --sector police --level powiat --teryt 2013 | jid)
   p1=$("$KC" -c "$c" --json person add --name "Koordynator $name" --institution "$ops" --role coordinator --email "koordynator@example.org" | jid)
   SW=$("$KC" -c "$c" --json person add --name "Pracownik socjalny $name" --institution "$ops" --role social_worker --email "ps@example.org" | jid)
+  OPS=$ops LKPP=$lkpp
   COP=$("$KC" -c "$c" --json person add --name "Dzielnicowy $name" --institution "$lkpp" --role police_officer --email "kpp@example.org" | jid)
   p2=$("$KC" -c "$c" --json person add --name "Animator $name" --institution "$ops" --role animator --email "animator@example.org" | jid)
   "$KC" -c "$c" --json agreement add --parties "$ops,$sp,$ngo,$lpcpr,$lkpp" --signed 2019-06-14 --until 2021-12-31 \
@@ -85,13 +86,21 @@ load_gmina() { # load_gmina CONF GMINA_NAME TERYT
   "$KC" -c "$c" --json service add --name "Pedagog szkolny – konsultacje dla rodziców" --provider "$sp" \
     --target families --category poradnictwo --area "$name" >/dev/null
 }
+# pesel YYMMDD NNNN: a PESEL with its check digit (the last of NNNN: odd men, even women)
+pesel() {
+  local d="$1$2" w=(1 3 7 9 1 3 7 9 1 3) s=0 i
+  for i in 0 1 2 3 4 5 6 7 8 9; do s=$((s + ${d:$i:1} * ${w[$i]})); done
+  echo "$d$(( (10 - s % 10) % 10 ))"
+}
 # cases: five families each, entered with their historical dates (outcomes: 3 successes, 1 not, 1 open)
 load_cases() { # load_cases CONF
   local c=$1 k hh ipw goal task out
   local outcomes=(success success success no_success open)
   for k in 0 1 2 3 4; do
-    hh=$("$KC" -c "$c" --json --as "$SW" household add --name "Rodzina $k" --pesel "8501011234$k" --birth 1985-01-01 \
+    hh=$("$KC" -c "$c" --json --as "$SW" household add --name "Rodzina $k" --pesel "$(pesel 850101 123$k)" --birth 1985-01-01 \
       --address "ul. Polna $k" --phone "+4860000000$k" --size $((2 + k % 3)) | jid)
+    "$KC" -c "$c" --json --as "$SW" consent record --household "$hh" --purpose "Zgoda na współpracę w ZZK" \
+      --share-with "$OPS,$LKPP" --date 2019-09-01 >/dev/null
     ipw=$("$KC" -c "$c" --json --as "$SW" ipw open --household "$hh" --coordinator "$SW" --opened 2019-09-0$((k + 1)) | jid)
     "$KC" -c "$c" --json --as "$SW" ipw member add --ipw "$ipw" --person "$COP" >/dev/null
     "$KC" -c "$c" --json --as "$SW" ipw activate --ipw "$ipw" --date 2019-09-15 >/dev/null

@@ -2,9 +2,11 @@
  * copy.c - the cases service's read-only copy of the registry.
  *
  * The service needs, for access rules and derived fields, each person's
- * institution, role and active flag, each institution's sector, and each
- * catalogue entry's provider. It keeps them in its own tables (copy_person,
- * copy_institution, copy_service), filled from the registry's event feed
+ * institution, role and active flag, each institution's sector, each
+ * catalogue entry's provider, and who represents which institution in a
+ * PZK (the recipients of referrals). It keeps them in its own tables
+ * (copy_person, copy_institution, copy_service, copy_rep), filled from the
+ * registry's event feed
  * (feed.h: every batch applied together with the cursor in one transaction),
  * so case work goes on while the registry is down or restarting.
  *
@@ -113,6 +115,87 @@ s_put_service(MDB_txn *txn, MDB_dbi dbi, const Koop__Reg__CatalogueEntry *e, int
     return s_put_if_newer(txn, dbi, e->id, &c.base, &koop__cases__copy_service__descriptor, e->updated_ms, foreign);
 }
 
+/* PZK representatives: copy_rep key = pzk id + institution id + person id
+ * (every current representative of a team that is not dissolved), and
+ * under the pzk id alone the team's owner (the node whose registry keeps
+ * it). An event of the team replaces its rows; one from another owner than
+ * the row's changes nothing and sets *foreign. */
+#define REP_KEY (3 * (KOOP_ID_LEN - 1))
+
+static int
+s_put_pzk(MDB_txn *txn, MDB_dbi dbi, const Koop__Reg__Pzk *p, int *foreign)
+{
+    unsigned char key[REP_KEY];
+    MDB_val k = {KOOP_ID_LEN - 1, key}, v = {0, ""};
+    MDB_cursor *cur;
+    int rc;
+
+    *foreign = 0;
+    if (!koop_id_valid(p->id))
+        return 0;
+    memcpy(key, p->id, KOOP_ID_LEN - 1);
+    /* a copy made before owners were kept has no owner row: it takes this one */
+    if ((rc = mdb_get(txn, dbi, &k, &v)) == 0) {
+        size_t n = p->owner ? strlen(p->owner) : 0;
+        if (!p->owner || v.mv_size != n || memcmp(v.mv_data, p->owner, n) != 0) {
+            *foreign = 1;
+            return 0;
+        }
+    } else if (rc != MDB_NOTFOUND) {
+        return rc;
+    }
+    if ((rc = mdb_cursor_open(txn, dbi, &cur)) != 0)
+        return rc;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if ((k.mv_size != REP_KEY && k.mv_size != KOOP_ID_LEN - 1) || memcmp(k.mv_data, p->id, KOOP_ID_LEN - 1) != 0)
+            break;
+        if ((rc = mdb_cursor_del(cur, 0)) != 0)
+            break;
+    }
+    mdb_cursor_close(cur);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return rc;
+    k.mv_size = KOOP_ID_LEN - 1;
+    k.mv_data = key;
+    v.mv_size = p->owner ? strlen(p->owner) : 0;
+    v.mv_data = p->owner ? p->owner : "";
+    if ((rc = mdb_put(txn, dbi, &k, &v, 0)) != 0)
+        return rc;
+    if (p->dissolved && *p->dissolved)
+        return 0;
+    for (size_t i = 0; i < p->n_members; i++) {
+        const Koop__Reg__PzkMember *m = p->members[i];
+        if ((m->left && *m->left) || !koop_id_valid(m->institution) || !koop_id_valid(m->representative))
+            continue;
+        memcpy(key + KOOP_ID_LEN - 1, m->institution, KOOP_ID_LEN - 1);
+        memcpy(key + 2 * (KOOP_ID_LEN - 1), m->representative, KOOP_ID_LEN - 1);
+        k.mv_size = REP_KEY;
+        k.mv_data = key;
+        v.mv_size = 0;
+        v.mv_data = "";
+        if ((rc = mdb_put(txn, dbi, &k, &v, 0)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
+int
+cases_represents(koop_call_t *call, const char *person, const char *institution)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int rc, found = 0;
+    if (!person || !institution || mdb_cursor_open(call->txn, cases_dbi(call, "copy_rep"), &cur) != 0)
+        return 0;
+    while (!found && (rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
+        const char *key = k.mv_data;
+        found = k.mv_size == REP_KEY && memcmp(key + KOOP_ID_LEN - 1, institution, KOOP_ID_LEN - 1) == 0 &&
+                memcmp(key + 2 * (KOOP_ID_LEN - 1), person, KOOP_ID_LEN - 1) == 0;
+    }
+    mdb_cursor_close(cur);
+    return found;
+}
+
 /* ---- the feed ---- */
 
 /* Applies one registry record event (the envelope as the registry wrote
@@ -150,11 +233,11 @@ s_apply(MDB_txn *txn, cases_t *c, const Koop__Event *ev, int depth)
     }
     owner = koop_record_str(m, "owner");
     if (t->payload != &koop__reg__person__descriptor && t->payload != &koop__reg__institution__descriptor &&
-        t->payload != &koop__reg__catalogue_entry__descriptor)
-        goto done; /* agreements, PZKs: not needed here */
-    if (!owner || strcmp(owner, ev->node) != 0) {
+        t->payload != &koop__reg__catalogue_entry__descriptor && t->payload != &koop__reg__pzk__descriptor)
+        goto done; /* agreements: not needed here */
+    if (!owner || !ev->node || strcmp(owner, ev->node) != 0) {
         koop_warn("zdarzenie rejestru %llu (%s) pominięte: rekord węzła %.60s zmieniany przez węzeł %.60s",
-                  (unsigned long long)ev->seq, t->type, owner ? owner : "?", ev->node);
+                  (unsigned long long)ev->seq, t->type, owner ? owner : "?", ev->node ? ev->node : "?");
         rc = KOOP_FEED_REFUSED;
         goto done;
     }
@@ -163,6 +246,8 @@ s_apply(MDB_txn *txn, cases_t *c, const Koop__Event *ev, int depth)
     else if (t->payload == &koop__reg__institution__descriptor)
         rc = s_put_institution(txn, koop_store_dbi(store, "copy_institution"), (Koop__Reg__Institution *)m,
                                &foreign);
+    else if (t->payload == &koop__reg__pzk__descriptor)
+        rc = s_put_pzk(txn, koop_store_dbi(store, "copy_rep"), (Koop__Reg__Pzk *)m, &foreign);
     else
         rc = s_put_service(txn, koop_store_dbi(store, "copy_service"), (Koop__Reg__CatalogueEntry *)m, &foreign);
     if (rc == 0 && foreign) {

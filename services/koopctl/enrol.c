@@ -5,6 +5,7 @@
  */
 #include "koopctl.h"
 #include "enrol.h"
+#include "keyprint.h"
 #include "koop.h"
 #include "sync.pb-c.h"
 
@@ -51,6 +52,12 @@ kc_enrol(kc_ctx_t *ctx, int argc, char **argv)
         rc = kc_error(ctx, KC_USAGE, CLI_NOT_CERTIFICATE, NULL, cert_path);
         goto done;
     }
+    /* a --node that contradicts the certificate's own node-id binds the key
+     * to the wrong node: refused (the certificate says who made it) */
+    if (node && zcert_meta(in, "node-id") && strcmp(node, zcert_meta(in, "node-id")) != 0) {
+        rc = kc_error(ctx, KC_REFUSED, CLI_ENROL_NODE_CONFLICT, "node", cert_path, zcert_meta(in, "node-id"), node);
+        goto done;
+    }
     /* the node named by --node, else by the certificate */
     field = node ? "node" : NULL;
     if (!node)
@@ -76,12 +83,18 @@ kc_enrol(kc_ctx_t *ctx, int argc, char **argv)
         json_object_set_new(o, "key", json_string(zcert_public_txt(in)));
         json_object_set_new(o, "node", node ? json_string(node) : json_null());
         json_object_set_new(o, "file", json_string(path));
+        {
+            char print[KOOP_KEYPRINT_LEN];
+            koop_keyprint(zcert_public_key(in), print);
+            json_object_set_new(o, "fingerprint", json_string(print));
+        }
         kc_print(ctx, o);
         json_decref(o);
     } else {
-        printf("Zapisano w hubie %s klucz węzła %s%s\n", ctx->cfg.node_id,
-               node ? node : "(bez identyfikatora: przypisze go pierwsze połączenie)",
-               node ? "" : "");
+        char print[KOOP_KEYPRINT_LEN];
+        koop_keyprint(zcert_public_key(in), print);
+        printf("Zapisano w hubie %s klucz węzła %s (odcisk %s)\n", ctx->cfg.node_id,
+               node ? node : "(bez identyfikatora: przypisze go pierwsze połączenie)", print);
     }
     rc = KC_OK;
 done:

@@ -1,6 +1,8 @@
 /*
  * events.c - `koopctl events list --stream NAME [--node ID] [--after SEQ]
- * [--limit N]`: a service's event log, for operators and tests; with --node,
+ * [--limit N]`: a service's event log, for operators and tests (SHARED
+ * events only, unless --as names a person the service lets read LOCAL ones:
+ * in the cases service, a coordinator, audited); with --node,
  * on a hub, the hub's copy of that node's stream (sync "hub.events").
  * Each event is shown by common/present (payloads decoded by the types of
  * events.def; an event whose payload cannot be decoded says why). An event
@@ -20,6 +22,8 @@
 
 /* Undecodable events `events list` reports and skips before it stops. */
 #define KC_EVENTS_MAX_BAD 10
+/* read page by page: a whole node's stream at a hub fits */
+#define EVENTS_LIST_MAX 100000
 
 int
 kc_events(kc_ctx_t *ctx, int argc, char **argv)
@@ -67,8 +71,8 @@ kc_events(kc_ctx_t *ctx, int argc, char **argv)
     if (limit_s) {
         char *end;
         limit = strtol(limit_s, &end, 10);
-        if (*end || limit < 1 || limit > 10000) {
-            rc = kc_error(ctx, KC_USAGE, FIELD_RANGE, "limit", limit_s, "1", "10000");
+        if (*end || limit < 1 || limit > EVENTS_LIST_MAX) {
+            rc = kc_error(ctx, KC_USAGE, FIELD_RANGE, "limit", limit_s, "1", KOOP_NUM(EVENTS_LIST_MAX));
             json_decref(opts);
             return rc;
         }
@@ -93,6 +97,10 @@ kc_events(kc_ctx_t *ctx, int argc, char **argv)
             q.after_seq = after;
             q.has_max = 1;
             q.max = want;
+            /* acting for nobody, an operator sees what may leave the node;
+             * LOCAL events (personal data) only with --as a coordinator */
+            q.has_shared_only = 1;
+            q.shared_only = !ctx->as || !*ctx->as;
             rc = kc_call(ctx, stream, "feed.fetch", &q.base, &koop__feed_batch__descriptor, &rep);
         }
         if (rc != KC_OK) {

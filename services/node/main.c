@@ -247,21 +247,17 @@ s_on_ready(void *data)
 static int
 s_lock(const koop_config_t *cfg)
 {
-    char path[PATH_MAX + 16];
+    char path[PATH_MAX + 16], pid[24];
     int fd;
     snprintf(path, sizeof path, "%s/node.lock", cfg->runtime_dir);
-    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) {
+    if ((fd = koop_preflight_lock(path, pid, sizeof pid)) >= 0)
+        return fd; /* held until the process ends */
+    if (errno == EWOULDBLOCK)
+        koop_error("węzeł %s już działa (pid %s, zablokowany %s): nie uruchamiaj go drugi raz; zatrzymaj działający "
+                   "(systemctl stop koop-node@NAZWA albo SIGTERM do jego koop-node)", cfg->node_id, pid, path);
+    else
         koop_error("nie można otworzyć %s: %s", path, strerror(errno));
-        return -1;
-    }
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        koop_error("węzeł %s już działa (zablokowany %s): nie uruchamiaj go drugi raz; zatrzymaj działający "
-                   "(systemctl stop koop-node@NAZWA albo SIGTERM do jego koop-node)", cfg->node_id, path);
-        close(fd);
-        return -1;
-    }
-    return fd; /* held until the process ends */
+    return -1;
 }
 
 /* A hub keeps one TCP connection per gmina (2,500 on a flat hub) and a
@@ -320,7 +316,7 @@ main(int argc, char **argv)
         return KOOP_EXIT_REFUSED;
     len = readlink("/proc/self/exe", self, sizeof self - 1);
     if (len <= 0) {
-        koop_error("cannot find own executable");
+        koop_error("nie można odczytać ścieżki własnego programu (/proc/self/exe): %s", strerror(errno));
         return 1;
     }
     self[len] = '\0';

@@ -423,7 +423,8 @@ rep_cov_source(rep_proj_t *p, MDB_txn *txn, rep_acc_t *acc, char kind, const cha
 
     if (n < 0 || n > REP_MAX_SPANS || chain->n < 1 || chain->n > REP_MAX_DEPTH)
         return EINVAL;
-    memcpy(sp, spans, (size_t)n * sizeof *sp);
+    if (n > 0) /* n = 0 (spans may be NULL) removes the source */
+        memcpy(sp, spans, (size_t)n * sizeof *sp);
     n = s_merge(sp, n);
     key[0] = (unsigned char)kind;
     memcpy(key + 1, id, REP_ID);
@@ -525,6 +526,8 @@ rep_cov_outside(rep_proj_t *p, MDB_txn *txn, char kind, const char *id, const re
     MDB_val k, v;
     int rc;
 
+    uint32_t outside = 0;
+    int own = 0;
     *unit = 0;
     prefix[0] = (unsigned char)kind;
     memcpy(prefix + 1, id, REP_ID);
@@ -532,7 +535,7 @@ rep_cov_outside(rep_proj_t *p, MDB_txn *txn, char kind, const char *id, const re
         return rc;
     k.mv_size = sizeof prefix;
     k.mv_data = prefix;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && !own; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         const unsigned char *kb = k.mv_data;
         uint32_t u;
         int in = 0;
@@ -540,15 +543,17 @@ rep_cov_outside(rep_proj_t *p, MDB_txn *txn, char kind, const char *id, const re
             break;
         u = (uint32_t)kb[1 + REP_ID] << 24 | (uint32_t)kb[2 + REP_ID] << 16 | (uint32_t)kb[3 + REP_ID] << 8 |
             kb[4 + REP_ID];
+        own = chain->n > 0 && u == chain->unit[0];
         for (int i = 0; i < chain->n; i++)
             in |= chain->unit[i] == u;
-        if (!in) {
-            *unit = u;
-            break;
-        }
+        if (!in && !outside)
+            outside = u;
     }
     mdb_cursor_close(cur);
-    return rc == MDB_NOTFOUND ? 0 : rc;
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return rc;
+    *unit = own ? 0 : outside;
+    return 0;
 }
 
 int

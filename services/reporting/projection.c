@@ -72,12 +72,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define REP_FORMAT 5u /* 5: entity rows begin with their owner unit */
+#define REP_FORMAT 6u /* 6: registry rows begin with their owner unit (cases rows keep theirs) */
 
 const char *const rep_tables[] = {
     "month", "unit", "unit_no", "cov", "cov_src", "cov_gap", "cov_gsum", "open_due", "answer", "category", "verified",
     "institution", "pzk", "agreement", "catalogue", "ipw", "goal", "task", "referral", "ipw_child", "meta",
-    NULL,
+    "meeting", NULL,
 };
 
 /* A month row held during a batch. */
@@ -94,7 +94,7 @@ struct rep_proj {
     rep_self_t self;
     uint32_t self_no;
     MDB_dbi month, unit, unit_no, meta;
-    MDB_dbi institution, pzk, agreement, catalogue, ipw, goal, task, referral, ipw_child;
+    MDB_dbi institution, pzk, agreement, catalogue, ipw, goal, task, referral, ipw_child, meeting;
     MDB_dbi open_due, answer, category, verified;
     rep_acc_t acc;   /* one event's pending counter changes */
     uint64_t warned; /* rejected events logged so far (rate limit) */
@@ -734,6 +734,7 @@ rep_proj_new(rep_proj_t **out, koop_store_t *store, const rep_self_t *self)
     p->task = koop_store_dbi(store, "task");
     p->referral = koop_store_dbi(store, "referral");
     p->ipw_child = koop_store_dbi(store, "ipw_child");
+    p->meeting = koop_store_dbi(store, "meeting");
     p->open_due = koop_store_dbi(store, "open_due");
     p->answer = koop_store_dbi(store, "answer");
     p->category = koop_store_dbi(store, "category");
@@ -834,10 +835,12 @@ typedef struct {
     rep_proj_t *p;
     MDB_txn *txn;
     rep_acc_t *acc;
-    const rep_chain_t *chain;
+    const rep_chain_t *chain;    /* where contributions go now (s_at) */
     const Koop__Event *ev;
     int verdict;
     const char *why; /* for the log when rejected */
+    const rep_chain_t *ev_chain; /* the chain of the event's writer */
+    rep_chain_t at;              /* a row's chain (s_at) */
     uint32_t owner;  /* S_NOT_OWNED: the unit that owns what the event would change */
 } s_ctx;
 
@@ -860,19 +863,50 @@ s_owner_refused(s_ctx *c, uint32_t owner)
 
 /* ---- entity rows ----
  *
- * Each row begins with its owner: the unit (be32) of the node whose event
- * made it. Only that node's events may change or end it (an enrolled gmina
- * must not move another gmina's or the hub's institution to another sector
- * in their figures): s_row_get answers S_NOT_OWNER for another unit's row,
- * which the event's handler returns before it writes anything, and
- * s_dispatch counts the event as not owned. */
+ * Only the node that owns a record may change or end its row (an enrolled
+ * gmina must not move another gmina's or the hub's institution to another
+ * sector in their figures, nor close another's IPW). The rows of cases
+ * records keep the unit they are counted in (`unit`, which a transfer
+ * changes: below); a registry row begins with its owner, the unit (be32) of
+ * the node whose event made it (s_owned_get / s_owned_put). Another unit's
+ * row makes the event's handler return S_NOT_OWNER before it writes
+ * anything, and s_dispatch counts the event as not owned. */
 
 #define S_OWNER 4
 
-/* Reads a row (without its owner, given in *owner when not NULL); got NULL:
- * exactly size bytes, else at most size (*got = how many). */
 static int
-s_row_read(MDB_txn *txn, MDB_dbi dbi, const char *id, void *out, size_t size, size_t *got, uint32_t *owner)
+s_row_get(MDB_txn *txn, MDB_dbi dbi, const char *id, void *out, size_t size, size_t *got)
+{
+    MDB_val k = {REP_ID, (void *)id}, v;
+    int rc = mdb_get(txn, dbi, &k, &v);
+    if (rc != 0)
+        return rc;
+    if (got ? (v.mv_size > size) : (v.mv_size != size))
+        return MDB_CORRUPTED;
+    memcpy(out, v.mv_data, v.mv_size);
+    if (got)
+        *got = v.mv_size;
+    return 0;
+}
+
+static int
+s_row_put(MDB_txn *txn, MDB_dbi dbi, const char *id, const void *row, size_t size)
+{
+    MDB_val k = {REP_ID, (void *)id}, v = {size, (void *)row};
+    return mdb_put(txn, dbi, &k, &v, 0);
+}
+
+static int
+s_row_exists(MDB_txn *txn, MDB_dbi dbi, const char *id)
+{
+    MDB_val k = {REP_ID, (void *)id}, v;
+    return mdb_get(txn, dbi, &k, &v) == 0;
+}
+
+/* Reads a registry row (without its owner, given in *owner when not NULL);
+ * got NULL: exactly size bytes, else at most size (*got = how many). */
+static int
+s_owned_read(MDB_txn *txn, MDB_dbi dbi, const char *id, void *out, size_t size, size_t *got, uint32_t *owner)
 {
     MDB_val k = {REP_ID, (void *)id}, v;
     const unsigned char *b;
@@ -890,37 +924,28 @@ s_row_read(MDB_txn *txn, MDB_dbi dbi, const char *id, void *out, size_t size, si
     return 0;
 }
 
-/* The row of an entity the event is about: 0, MDB_NOTFOUND, S_NOT_OWNER when
- * another unit's node made it, or an LMDB error. */
+/* The registry row of an entity the event is about: 0, MDB_NOTFOUND,
+ * S_NOT_OWNER when another unit's node made it, or an LMDB error. */
 static int
-s_row_get(s_ctx *c, MDB_dbi dbi, const char *id, void *out, size_t size, size_t *got)
+s_owned_get(s_ctx *c, MDB_dbi dbi, const char *id, void *out, size_t size, size_t *got)
 {
     uint32_t owner;
-    int rc = s_row_read(c->txn, dbi, id, out, size, got, &owner);
-    return rc == 0 && owner != c->chain->unit[0] ? s_owner_refused(c, owner) : rc;
+    int rc = s_owned_read(c->txn, dbi, id, out, size, got, &owner);
+    return rc == 0 && owner != c->ev_chain->unit[0] ? s_owner_refused(c, owner) : rc;
 }
 
-/* Stores the row as the event's node's. */
+/* Stores a registry row as the event's node's. */
 static int
-s_row_put(s_ctx *c, MDB_dbi dbi, const char *id, const void *row, size_t size)
+s_owned_put(s_ctx *c, MDB_dbi dbi, const char *id, const void *row, size_t size)
 {
     MDB_val k = {REP_ID, (void *)id}, v = {S_OWNER + size, NULL};
     int rc = mdb_put(c->txn, dbi, &k, &v, MDB_RESERVE);
     if (rc != 0)
         return rc;
-    rep_be32_put(v.mv_data, c->chain->unit[0]);
+    rep_be32_put(v.mv_data, c->ev_chain->unit[0]);
     memcpy((unsigned char *)v.mv_data + S_OWNER, row, size);
     return 0;
 }
-
-static int
-s_row_del(MDB_txn *txn, MDB_dbi dbi, const char *id)
-{
-    MDB_val k = {REP_ID, (void *)id};
-    int rc = mdb_del(txn, dbi, &k, NULL);
-    return rc == MDB_NOTFOUND ? 0 : rc;
-}
-
 
 static int
 s_add(s_ctx *c, uint16_t month, int field, int64_t delta)
@@ -938,13 +963,13 @@ s_institution(s_ctx *c, const Koop__Reg__Institution *r)
     if (!koop_id_valid(r->id))
         return s_reject(c, "identyfikator instytucji");
     sector = (uint8_t)s_sector(r->has_sector, r->sector);
-    rc = s_row_get(c, c->p->institution, r->id, &old, sizeof old, NULL);
+    rc = s_owned_get(c, c->p->institution, r->id, &old, sizeof old, NULL);
     if (rc != 0 && rc != MDB_NOTFOUND)
         return rc;
     known = rc == 0;
     if (known && old == sector)
         return 0;
-    if ((rc = s_row_put(c, c->p->institution, r->id, &sector, sizeof sector)) != 0)
+    if ((rc = s_owned_put(c, c->p->institution, r->id, &sector, sizeof sector)) != 0)
         return rc;
     /* it may already be counted in PZKs (joined before its sector was known) */
     return rep_cov_attr(c->p, c->txn, c->acc, REP_KIND_INSTITUTION, r->id, -1, sector);
@@ -973,14 +998,14 @@ s_agreement(s_ctx *c, const Koop__Reg__Agreement *r)
     if (rep_day_parse(r->signed_, &row.signed_day) != 0)
         return s_reject(c, "data podpisania porozumienia");
     row.parties = r->n_parties > 10000 ? 10000 : (int32_t)r->n_parties;
-    rc = s_row_get(c, c->p->agreement, r->id, &old, sizeof old, NULL);
+    rc = s_owned_get(c, c->p->agreement, r->id, &old, sizeof old, NULL);
     if (rc == 0 && (rc = s_agreement_contrib(c, &old, -1)) != 0)
         return rc;
     if (rc != 0 && rc != MDB_NOTFOUND)
         return rc;
     if ((rc = s_agreement_contrib(c, &row, +1)) != 0)
         return rc;
-    return s_row_put(c, c->p->agreement, r->id, &row, sizeof row);
+    return s_owned_put(c, c->p->agreement, r->id, &row, sizeof row);
 }
 
 /* pzk row: header, then the ids of the institutions that were ever members */
@@ -1074,7 +1099,7 @@ s_pzk(s_ctx *c, const Koop__Reg__Pzk *r)
         if (k == row->h.n)
             memcpy(row->inst[row->h.n++], id, REP_ID);
     }
-    rc = s_row_get(c, c->p->pzk, r->id, old, sizeof *old, &got);
+    rc = s_owned_get(c, c->p->pzk, r->id, old, sizeof *old, &got);
     had = rc == 0;
     if (rc != 0 && rc != MDB_NOTFOUND)
         goto fail;
@@ -1093,7 +1118,7 @@ s_pzk(s_ctx *c, const Koop__Reg__Pzk *r)
         int n;
         memcpy(id, row->inst[k], REP_ID);
         id[REP_ID] = '\0';
-        rc = s_row_read(c->txn, c->p->institution, id, &sector, sizeof sector, NULL, NULL); /* whoever's it is */
+        rc = s_owned_read(c->txn, c->p->institution, id, &sector, sizeof sector, NULL, NULL); /* whoever's it is */
         if (rc != 0 && rc != MDB_NOTFOUND)
             goto fail;
         n = s_pzk_spans(r, &row->h, id, spans);
@@ -1117,7 +1142,7 @@ s_pzk(s_ctx *c, const Koop__Reg__Pzk *r)
     }
     if ((rc = s_unit_learn_teryt(c->p, c->txn, c->chain->unit[0], r->teryt)) != 0)
         goto fail;
-    rc = s_row_put(c, c->p->pzk, r->id, row, sizeof row->h + (size_t)row->h.n * REP_ID);
+    rc = s_owned_put(c, c->p->pzk, r->id, row, sizeof row->h + (size_t)row->h.n * REP_ID);
 fail:
     free(old);
     free(row);
@@ -1193,7 +1218,7 @@ s_catalogue(s_ctx *c, const Koop__Reg__CatalogueEntry *r)
     row.catlen = (uint8_t)len;
     memcpy(row.category, r->category ? r->category : "", len);
     memset(&old, 0, sizeof old);
-    rc = s_row_get(c, c->p->catalogue, r->id, &old, sizeof old, &got);
+    rc = s_owned_get(c, c->p->catalogue, r->id, &old, sizeof old, &got);
     if (rc == 0 && got != sizeof old)
         return MDB_CORRUPTED;
     if (rc == 0 && (rc = s_catalogue_contrib(c, &old, -1)) != 0)
@@ -1202,10 +1227,56 @@ s_catalogue(s_ctx *c, const Koop__Reg__CatalogueEntry *r)
         return rc;
     if ((rc = s_catalogue_contrib(c, &row, +1)) != 0)
         return rc;
-    return s_row_put(c, c->p->catalogue, r->id, &row, sizeof row);
+    return s_owned_put(c, c->p->catalogue, r->id, &row, sizeof row);
 }
 
-/* ---- cases: IPWs and their households ---- */
+/* ---- cases: IPWs, their households, goals, tasks, meetings, referrals ----
+ *
+ * Every row remembers the unit it is counted in (the node that owns the
+ * record), and its contribution is made to that unit's chain, not to the
+ * chain of the event at hand: so a record corrected, removed or handed to
+ * another gmina (household.transferred_in: a hub that saw the sender moves
+ * the counts, one that did not takes them from the facts) is counted once,
+ * where it is. Only the owner's events change a row (others are rejected);
+ * a transfer changes the owner. Rows stay after a close (an IPW may be
+ * reopened or corrected); a removed one (record.removed) counts nothing.
+ */
+
+enum { S_LIVE = 0, S_REMOVED = 1, S_AWAY = 2 };
+
+/* The chain of units from `unit` up to this node into c->at, made c's
+ * chain for the contributions that follow. -1 when unit is not below this
+ * node (a broken tree): the event is then rejected. */
+static int
+s_at(s_ctx *c, uint32_t unit)
+{
+    rep_chain_t *ch = &c->at;
+    char node[64];
+    rep_unit_t u;
+    if (unit == c->ev_chain->unit[0]) {
+        c->chain = c->ev_chain;
+        return 0;
+    }
+    ch->n = 0;
+    while (unit != 0 && ch->n < REP_MAX_DEPTH) {
+        ch->unit[ch->n++] = unit;
+        if (unit == c->p->self_no) {
+            c->chain = ch;
+            return 0;
+        }
+        if (rep_unit_node(c->p, c->txn, unit, node, &u) != 0)
+            break;
+        unit = u.parent;
+    }
+    return -1;
+}
+
+/* The unit of the event's writer. */
+static uint32_t
+s_writer(const s_ctx *c)
+{
+    return c->ev_chain->unit[0];
+}
 
 typedef struct {
     int32_t opened, closed, signed_day;
@@ -1213,7 +1284,10 @@ typedef struct {
     uint16_t sectors;   /* bit s: a member from sector s */
     uint32_t hh_size;
     uint8_t outcome;
-    uint8_t pad[3];
+    uint8_t state;      /* S_LIVE, S_REMOVED, S_AWAY (handed to a gmina outside this view) */
+    uint8_t offered;    /* its owner offered it to another gmina */
+    uint8_t pad;
+    uint32_t unit;
     char household[REP_ID];
 } s_ipw_row;
 
@@ -1222,6 +1296,10 @@ s_ipw_contrib(s_ctx *c, const s_ipw_row *w, int sign)
 {
     int pc = s_popcount(w->sectors), hist = pc < REP_HIST - 1 ? pc : REP_HIST - 1, rc;
     uint16_t m = rep_month_of(w->opened);
+    if (w->state != S_LIVE)
+        return 0;
+    if (s_at(c, w->unit) != 0)
+        return s_reject(c, "jednostka spoza drzewa tego węzła");
     if ((rc = s_add(c, m, REP_F_IPW_OPENED, sign)) != 0 || (rc = s_add(c, m, REP_F_IPW_OPENED_ZZK, sign * w->zzk)) != 0 ||
         (rc = s_add(c, m, REP_F_IPW_OPENED_SECT, sign * pc)) != 0 ||
         (rc = s_add(c, m, REP_F_IPW_OPENED_HIST + hist, sign)) != 0)
@@ -1239,7 +1317,8 @@ s_ipw_contrib(s_ctx *c, const s_ipw_row *w, int sign)
     return s_add(c, m, REP_F_IPW_CLOSED_HIST + hist, sign);
 }
 
-/* The household's months in this IPW, as a coverage source. */
+/* The household's months in this IPW, as a coverage source (none when the
+ * IPW counts nothing here). */
 static int
 s_ipw_household(s_ctx *c, const s_ipw_row *w, const char *ipw)
 {
@@ -1248,56 +1327,18 @@ s_ipw_household(s_ctx *c, const s_ipw_row *w, const char *ipw)
     int rc;
     memcpy(hh, w->household, REP_ID);
     hh[REP_ID] = '\0';
+    if (w->state != S_LIVE) {
+        /* keep the chain of the source as it is: n = 0 only removes it */
+        return rep_cov_source(c->p, c->txn, c->acc, REP_KIND_HOUSEHOLD, hh, ipw, c->ev_chain, NULL, 0, -1, -1);
+    }
+    if (s_at(c, w->unit) != 0)
+        return s_reject(c, "jednostka spoza drzewa tego węzła");
     span.s = rep_month_of(w->opened);
     span.e = w->closed == REP_NO_DAY ? REP_OPEN : rep_month_of(w->closed);
     /* the household's size as of this programme's opening */
     if ((rc = rep_cov_attr(c->p, c->txn, c->acc, REP_KIND_HOUSEHOLD, hh, w->hh_size, -1)) != 0)
         return rc;
     return rep_cov_source(c->p, c->txn, c->acc, REP_KIND_HOUSEHOLD, hh, ipw, c->chain, &span, 1, w->hh_size, 0);
-}
-
-/* Forgets the goals, tasks and referrals of a closed IPW: none of them can
- * change any more (cases.h: CLOSED is final). */
-static int
-s_ipw_forget_children(s_ctx *c, const char *ipw)
-{
-    MDB_cursor *cur;
-    MDB_val k, v;
-    int rc;
-    if ((rc = mdb_cursor_open(c->txn, c->p->ipw_child, &cur)) != 0)
-        return rc;
-    k.mv_size = REP_ID;
-    k.mv_data = (void *)ipw;
-    /* after mdb_cursor_del the cursor stands on the next entry, which
-     * MDB_NEXT then returns (LMDB's delete-while-iterating idiom) */
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        const char *key = k.mv_data;
-        MDB_dbi dbi;
-        char child[KOOP_ID_LEN];
-        if (k.mv_size != 2 * REP_ID + 1 || memcmp(key, ipw, REP_ID) != 0)
-            break;
-        dbi = key[REP_ID] == 'g' ? c->p->goal : key[REP_ID] == 't' ? c->p->task : c->p->referral;
-        memcpy(child, key + REP_ID + 1, REP_ID);
-        child[REP_ID] = '\0';
-        if ((rc = s_row_del(c->txn, dbi, child)) != 0 || (rc = mdb_cursor_del(cur, 0)) != 0)
-            break;
-    }
-    mdb_cursor_close(cur);
-    return rc == MDB_NOTFOUND ? 0 : rc;
-}
-
-/* A goal, task or referral may name only an IPW of its own node: 0 when
- * the IPW is its node's or not known (closed and forgotten, or not here
- * yet), S_NOT_OWNER when it is another unit's. Before any write. */
-static int
-s_ipw_child_check(s_ctx *c, const char *ipw)
-{
-    s_ipw_row w;
-    int rc;
-    if (!koop_id_valid(ipw))
-        return 0;
-    rc = s_row_get(c, c->p->ipw, ipw, &w, sizeof w, NULL);
-    return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
 static int
@@ -1311,40 +1352,124 @@ s_ipw_child_add(s_ctx *c, const char *ipw, char kind, const char *child)
     return mdb_put(c->txn, c->p->ipw_child, &k, &v, 0);
 }
 
+/* A goal, task, meeting or referral may name only an IPW of its own node:
+ * 0 when the IPW is its node's or not known (not here yet), S_NOT_OWNER
+ * when it is another unit's. Before any write. */
+static int
+s_ipw_child_check(s_ctx *c, const char *ipw)
+{
+    s_ipw_row w;
+    int rc;
+    if (!koop_id_valid(ipw))
+        return 0;
+    rc = s_row_get(c->txn, c->p->ipw, ipw, &w, sizeof w, NULL);
+    if (rc != 0)
+        return rc == MDB_NOTFOUND ? 0 : rc;
+    return w.unit != s_writer(c) ? s_owner_refused(c, w.unit) : 0;
+}
+
+/* Stores an IPW row after a change: contrib(old) out, contrib(new) in, the
+ * household's coverage when its months may have changed. */
+static int
+s_ipw_store(s_ctx *c, const char *ipw, const s_ipw_row *old, const s_ipw_row *row)
+{
+    int rc;
+    if (old && memcmp(old, row, sizeof *row) == 0)
+        return 0; /* suspended / resumed / reviewed: nothing counted changes */
+    if (old && (rc = s_ipw_contrib(c, old, -1)) != 0)
+        return rc;
+    if (c->verdict == S_REJECTED || (rc = s_ipw_contrib(c, row, +1)) != 0)
+        return rc;
+    if (!old || old->opened != row->opened || old->closed != row->closed || old->state != row->state ||
+        old->unit != row->unit || old->hh_size != row->hh_size)
+        if ((rc = s_ipw_household(c, row, ipw)) != 0)
+            return rc;
+    return c->verdict == S_REJECTED ? 0 : s_row_put(c->txn, c->p->ipw, ipw, row, sizeof *row);
+}
+
+/* The state of an IPW after an event, from its facts. Facts written since
+ * corrections exist carry the whole state (opened, signed, closed); older
+ * ones are read the way they were written: the step's date. */
+static int
+s_ipw_state(s_ctx *c, const char *type, const Koop__Cases__IpwFacts *f, int32_t date, s_ipw_row *row)
+{
+    int32_t day;
+    if (f->opened && *f->opened) {
+        if (rep_day_parse(f->opened, &day) != 0)
+            return s_reject(c, "data otwarcia IPW");
+        row->opened = day;
+    }
+    if (f->signed_ && *f->signed_) {
+        if (rep_day_parse(f->signed_, &day) != 0)
+            return s_reject(c, "data podpisania IPW");
+        row->signed_day = day;
+    } else if (strcmp(type, "ipw.activated") == 0 && row->signed_day == REP_NO_DAY) {
+        row->signed_day = date;
+    }
+    if (f->has_status ? f->status == KOOP__CASES__IPW_STATUS__IPW_CLOSED : strcmp(type, "ipw.closed") == 0) {
+        int outcome = f->has_outcome && f->outcome >= 0 && f->outcome < REP_OUTCOMES ? (int)f->outcome : 0;
+        day = date;
+        if (f->closed && *f->closed && rep_day_parse(f->closed, &day) != 0)
+            return s_reject(c, "data zamknięcia IPW");
+        row->closed = day < row->opened ? row->opened : day;
+        row->outcome = (uint8_t)outcome;
+    } else if (f->has_status || strcmp(type, "ipw.reopened") == 0) {
+        row->closed = REP_NO_DAY;
+        row->outcome = 0;
+    }
+    return 0;
+}
+
+/* A new IPW row from its facts (ipw.opened, or a transfer in). */
+static int
+s_ipw_new(s_ctx *c, const Koop__Cases__IpwFacts *f, int32_t date, s_ipw_row *row)
+{
+    memset(row, 0, sizeof *row);
+    if (!koop_id_valid(f->household))
+        return s_reject(c, "identyfikator gospodarstwa");
+    row->opened = date;
+    row->closed = row->signed_day = REP_NO_DAY;
+    row->hh_size = f->has_household_size && f->household_size <= 1000 ? f->household_size : 1;
+    if (row->hh_size == 0)
+        row->hh_size = 1;
+    row->unit = s_writer(c);
+    memcpy(row->household, f->household, REP_ID);
+    return 0;
+}
+
 static int
 s_ipw(s_ctx *c, const char *type, const Koop__Cases__IpwFacts *f)
 {
     s_ipw_row old, row;
     int32_t date;
-    int rc, had, opened = strcmp(type, "ipw.opened") == 0, closed = strcmp(type, "ipw.closed") == 0;
+    int rc, had, opened = strcmp(type, "ipw.opened") == 0;
 
     if (!koop_id_valid(f->ipw))
         return s_reject(c, "identyfikator IPW");
     if (rep_day_parse(f->date, &date) != 0)
         return s_reject(c, "data kroku IPW");
-    rc = s_row_get(c, c->p->ipw, f->ipw, &old, sizeof old, NULL);
+    rc = s_row_get(c->txn, c->p->ipw, f->ipw, &old, sizeof old, NULL);
     had = rc == 0;
     if (rc != 0 && rc != MDB_NOTFOUND)
         return rc;
     if (!had && !opened)
         return s_reject(c, "nieznany IPW (brak ipw.opened)");
-    if (opened) {
+    if (had && old.unit != s_writer(c))
+        return s_owner_refused(c, old.unit);
+    if (opened && !had) {
+        /* the household of another node's programmes is that node's (unless
+         * it is this one's too: handed to it by a transfer) */
         uint32_t other;
-        memset(&row, 0, sizeof row);
         if (!koop_id_valid(f->household))
             return s_reject(c, "identyfikator gospodarstwa");
-        /* the household of another node's programmes is that node's */
-        if ((rc = rep_cov_outside(c->p, c->txn, REP_KIND_HOUSEHOLD, f->household, c->chain, &other)) != 0)
+        if ((rc = rep_cov_outside(c->p, c->txn, REP_KIND_HOUSEHOLD, f->household, c->ev_chain, &other)) != 0)
             return rc;
         if (other)
             return s_owner_refused(c, other);
-        if (rep_day_parse(f->opened, &row.opened) != 0)
-            row.opened = date;
-        row.closed = row.signed_day = REP_NO_DAY;
-        row.hh_size = f->has_household_size && f->household_size <= 1000 ? f->household_size : 1;
-        if (row.hh_size == 0)
-            row.hh_size = 1;
-        memcpy(row.household, f->household, REP_ID);
+    }
+    if (opened) {
+        if ((rc = s_ipw_new(c, f, date, &row)) != 0 || c->verdict == S_REJECTED)
+            return rc;
         if (had) { /* the same IPW opened again: keep what its ZZK already holds */
             row.zzk = old.zzk;
             row.sectors = old.sectors;
@@ -1352,31 +1477,9 @@ s_ipw(s_ctx *c, const char *type, const Koop__Cases__IpwFacts *f)
     } else {
         row = old;
     }
-    if (strcmp(type, "ipw.activated") == 0 && row.signed_day == REP_NO_DAY)
-        row.signed_day = date;
-    if (closed) {
-        int outcome = f->has_outcome && f->outcome >= 0 && f->outcome < REP_OUTCOMES ? (int)f->outcome : 0;
-        row.closed = date < row.opened ? row.opened : date;
-        row.outcome = (uint8_t)outcome;
-    }
-    if (had && memcmp(&old, &row, sizeof row) == 0)
-        return 0; /* suspended / resumed / reviewed: nothing counted changes */
-    if (had && (rc = s_ipw_contrib(c, &old, -1)) != 0)
+    if ((rc = s_ipw_state(c, type, f, date, &row)) != 0 || c->verdict == S_REJECTED)
         return rc;
-    if ((rc = s_ipw_contrib(c, &row, +1)) != 0)
-        return rc;
-    if ((opened || closed) && (rc = s_ipw_household(c, &row, f->ipw)) != 0)
-        return rc;
-    if (closed) {
-        char hh[KOOP_ID_LEN];
-        memcpy(hh, row.household, REP_ID);
-        hh[REP_ID] = '\0';
-        if ((rc = rep_cov_freeze(c->p, c->txn, REP_KIND_HOUSEHOLD, hh, f->ipw)) != 0 ||
-            (rc = s_ipw_forget_children(c, f->ipw)) != 0)
-            return rc;
-        return s_row_del(c->txn, c->p->ipw, f->ipw);
-    }
-    return s_row_put(c, c->p->ipw, f->ipw, &row, sizeof row);
+    return s_ipw_store(c, f->ipw, had ? &old : NULL, &row);
 }
 
 static int
@@ -1388,33 +1491,54 @@ s_ipw_member(s_ctx *c, const char *type, const Koop__Cases__MemberFacts *f)
         return s_reject(c, "identyfikator IPW");
     if (strcmp(type, "ipw.member_added") != 0)
         return 0; /* a member who leaves still worked on the case: ZZK size counts members ever */
-    rc = s_row_get(c, c->p->ipw, f->ipw, &old, sizeof old, NULL);
+    rc = s_row_get(c->txn, c->p->ipw, f->ipw, &old, sizeof old, NULL);
     if (rc == MDB_NOTFOUND)
         return s_reject(c, "nieznany IPW");
     if (rc != 0)
         return rc;
+    if (old.unit != s_writer(c))
+        return s_owner_refused(c, old.unit);
     row = old;
     if (row.zzk < UINT16_MAX)
         row.zzk++;
     sector = s_sector(f->has_sector, f->sector);
     if (sector)
         row.sectors |= (uint16_t)(1u << sector);
-    if ((rc = s_ipw_contrib(c, &old, -1)) != 0 || (rc = s_ipw_contrib(c, &row, +1)) != 0)
-        return rc;
-    return s_row_put(c, c->p->ipw, f->ipw, &row, sizeof row);
+    return s_ipw_store(c, f->ipw, &old, &row);
 }
 
 static int
 s_household(s_ctx *c, const char *type, const Koop__Cases__HouseholdFacts *f)
 {
+    char hh[KOOP_ID_LEN];
     int32_t date;
+    if (!koop_id_valid(f->household) || rep_day_parse(f->date, &date) != 0)
+        return s_reject(c, "identyfikator lub data gospodarstwa");
+    if (strcmp(type, "household.updated") == 0 && f->has_size && f->size > 0 && f->size <= 1000) {
+        /* a corrected size: every programme of the household counts it */
+        snprintf(hh, sizeof hh, "%s", f->household);
+        return rep_cov_attr(c->p, c->txn, c->acc, REP_KIND_HOUSEHOLD, hh, f->size, -1);
+    }
     if (strcmp(type, "household.registered") != 0) {
         c->verdict = S_IGNORED;
         return 0;
     }
-    if (!koop_id_valid(f->household) || rep_day_parse(f->date, &date) != 0)
-        return s_reject(c, "identyfikator lub data gospodarstwa");
     return s_add(c, rep_month_of(date), REP_F_HH_REGISTERED, 1);
+}
+
+/* Stores a child row after a change: contrib(old) out, contrib(new) in
+ * (each contrib takes the row it was given), the row written. */
+typedef int (*s_contrib_fn)(s_ctx *c, const void *row, int sign);
+
+static int
+s_store(s_ctx *c, MDB_dbi dbi, const char *id, const void *old, const void *row, size_t size, s_contrib_fn contrib)
+{
+    int rc;
+    if (old && (rc = contrib(c, old, -1)) != 0)
+        return rc;
+    if (c->verdict == S_REJECTED || (rc = contrib(c, row, +1)) != 0 || c->verdict == S_REJECTED)
+        return rc;
+    return s_row_put(c->txn, dbi, id, row, size);
 }
 
 /* ---- goals with PSR scaling ---- */
@@ -1428,6 +1552,9 @@ typedef struct {
     int32_t added;
     int32_t area;
     int32_t baseline;
+    uint32_t unit;
+    uint8_t state;
+    uint8_t pad[3];
     uint32_t n;
     s_scaling sc[REP_MAX_SCALINGS]; /* by date; equal dates in the order entered */
 } s_goal_row;
@@ -1439,10 +1566,16 @@ typedef struct {
  * over months up to M is, for each goal reviewed by M, its last value as of
  * M minus its baseline. */
 static int
-s_goal_contrib(s_ctx *c, const s_goal_row *g, int sign)
+s_goal_contrib(s_ctx *c, const void *row, int sign)
 {
+    const s_goal_row *g = row;
     int32_t prev = g->baseline;
-    int rc = s_add(c, rep_month_of(g->added), REP_F_GOAL_ADDED + g->area, sign);
+    int rc;
+    if (g->state != S_LIVE)
+        return 0;
+    if (s_at(c, g->unit) != 0)
+        return s_reject(c, "jednostka spoza drzewa tego węzła");
+    rc = s_add(c, rep_month_of(g->added), REP_F_GOAL_ADDED + g->area, sign);
     for (uint32_t i = 0; i < g->n && rc == 0; i++) {
         uint16_t m = rep_month_of(g->sc[i].day);
         if (i == 0)
@@ -1454,21 +1587,63 @@ s_goal_contrib(s_ctx *c, const s_goal_row *g, int sign)
     return rc;
 }
 
+/* One scaling into the row, in date order (equal dates: in entry order). */
+static int
+s_goal_scaled(s_ctx *c, s_goal_row *row, int32_t date, int32_t value)
+{
+    uint32_t at;
+    if (row->n >= REP_MAX_SCALINGS)
+        return s_reject(c, "za dużo ocen jednego celu");
+    for (at = row->n; at > 0 && row->sc[at - 1].day > date; at--)
+        row->sc[at] = row->sc[at - 1];
+    row->sc[at].day = date;
+    row->sc[at].value = value;
+    row->n++;
+    return 0;
+}
+
+static void
+s_goal_attrs(const Koop__Cases__GoalFacts *f, s_goal_row *row)
+{
+    row->area = f->has_area && f->area > 0 && f->area < REP_AREAS ? (int32_t)f->area : 0;
+    row->baseline = f->has_baseline && f->baseline >= 0 && f->baseline <= 10 ? f->baseline : 0;
+}
+
+static int
+s_goal_store(s_ctx *c, const char *id, const s_goal_row *old, const s_goal_row *row)
+{
+    return s_store(c, c->p->goal, id, old, row, S_GOAL_SIZE(row), s_goal_contrib);
+}
+
+static int
+s_goal_get(s_ctx *c, const char *id, s_goal_row *row, int *had)
+{
+    size_t got;
+    int rc = s_row_get(c->txn, c->p->goal, id, row, sizeof *row, &got);
+    *had = rc == 0;
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc != 0)
+        return rc;
+    if (got < offsetof(s_goal_row, sc) || row->n > REP_MAX_SCALINGS || got != S_GOAL_SIZE(row))
+        return MDB_CORRUPTED;
+    return 0;
+}
+
 static int
 s_goal(s_ctx *c, const char *type, const Koop__Cases__GoalFacts *f)
 {
     s_goal_row *old = NULL, *row = NULL;
     int32_t date;
-    size_t got;
-    int rc, had, added = strcmp(type, "goal.added") == 0;
+    int rc, had, added = strcmp(type, "goal.added") == 0, scaled = strcmp(type, "goal.scaled") == 0;
 
     if (!koop_id_valid(f->goal) || rep_day_parse(f->date, &date) != 0)
         return s_reject(c, "identyfikator lub data celu");
-    if (!added && strcmp(type, "goal.scaled") != 0) {
+    if (!added && !scaled && strcmp(type, "goal.updated") != 0) {
         c->verdict = S_IGNORED;
         return 0;
     }
-    if (!added && (!f->has_value || f->value < 0 || f->value > 10))
+    if (scaled && (!f->has_value || f->value < 0 || f->value > 10))
         return s_reject(c, "ocena celu spoza skali 0-10");
     old = malloc(sizeof *old);
     row = calloc(1, sizeof *row);
@@ -1476,45 +1651,34 @@ s_goal(s_ctx *c, const char *type, const Koop__Cases__GoalFacts *f)
         rc = ENOMEM;
         goto fail;
     }
-    rc = s_row_get(c, c->p->goal, f->goal, old, sizeof *old, &got);
-    had = rc == 0;
-    if (rc != 0 && rc != MDB_NOTFOUND)
+    if ((rc = s_goal_get(c, f->goal, old, &had)) != 0)
         goto fail;
-    if (had && (got < offsetof(s_goal_row, sc) || old->n > REP_MAX_SCALINGS || got != S_GOAL_SIZE(old))) {
-        rc = MDB_CORRUPTED;
-        goto fail;
-    }
     if (!had && !added) {
         rc = s_reject(c, "nieznany cel (brak goal.added)");
+        goto fail;
+    }
+    if (had && old->unit != s_writer(c)) {
+        rc = s_owner_refused(c, old->unit);
         goto fail;
     }
     if (added && !had && (rc = s_ipw_child_check(c, f->ipw)) != 0)
         goto fail;
     if (had)
-        memcpy(row, old, got);
+        memcpy(row, old, S_GOAL_SIZE(old));
     if (added) {
         row->added = date;
-        row->area = f->has_area && f->area > 0 && f->area < REP_AREAS ? (int32_t)f->area : 0;
-        row->baseline = f->has_baseline && f->baseline >= 0 && f->baseline <= 10 ? f->baseline : 0;
-    } else {
-        uint32_t at;
-        if (row->n >= REP_MAX_SCALINGS) {
-            rc = s_reject(c, "za dużo ocen jednego celu");
+        row->unit = s_writer(c);
+        s_goal_attrs(f, row);
+    } else if (scaled) {
+        if ((rc = s_goal_scaled(c, row, date, f->value)) != 0 || c->verdict == S_REJECTED)
             goto fail;
-        }
-        for (at = row->n; at > 0 && row->sc[at - 1].day > date; at--)
-            row->sc[at] = row->sc[at - 1];
-        row->sc[at].day = date;
-        row->sc[at].value = f->value;
-        row->n++;
+    } else {
+        s_goal_attrs(f, row);
     }
-    if (had && (rc = s_goal_contrib(c, old, -1)) != 0)
+    if ((rc = s_goal_store(c, f->goal, had ? old : NULL, row)) != 0 || c->verdict == S_REJECTED)
         goto fail;
-    if ((rc = s_goal_contrib(c, row, +1)) != 0)
-        goto fail;
-    if (added && !had && koop_id_valid(f->ipw) && (rc = s_ipw_child_add(c, f->ipw, 'g', f->goal)) != 0)
-        goto fail;
-    rc = s_row_put(c, c->p->goal, f->goal, row, S_GOAL_SIZE(row));
+    if (added && !had && koop_id_valid(f->ipw))
+        rc = s_ipw_child_add(c, f->ipw, 'g', f->goal);
 fail:
     free(old);
     free(row);
@@ -1529,8 +1693,10 @@ typedef struct {
     int32_t due;
     int32_t done;
     uint8_t sector;
-    uint8_t state;
-    uint8_t pad[2];
+    uint8_t step;       /* S_TASK_* */
+    uint8_t state;      /* S_LIVE, ... */
+    uint8_t pad;
+    uint32_t unit;
 } s_task_row;
 
 static int
@@ -1561,21 +1727,51 @@ s_open_due_add(s_ctx *c, uint32_t unit, int32_t due, int sector, int64_t delta)
 }
 
 static int
-s_task_contrib(s_ctx *c, const s_task_row *t, int sign)
+s_task_contrib(s_ctx *c, const void *row, int sign)
 {
+    const s_task_row *t = row;
     int field, rc;
-    switch (t->state) {
+    if (t->state != S_LIVE)
+        return 0;
+    if (s_at(c, t->unit) != 0)
+        return s_reject(c, "jednostka spoza drzewa tego węzła");
+    switch (t->step) {
     case S_TASK_DONE: field = t->done <= t->due ? REP_F_TASK_ON_TIME : REP_F_TASK_LATE; break;
     case S_TASK_CANCELLED: field = REP_F_TASK_CANCELLED; break;
     default: field = REP_F_TASK_OPEN; break;
     }
     if ((rc = s_add(c, rep_month_of(t->due), field + t->sector, sign)) != 0)
         return rc;
-    if (t->state != S_TASK_OPEN)
+    if (t->step != S_TASK_OPEN)
         return 0;
     for (int i = 0; i < c->chain->n; i++)
         if ((rc = s_open_due_add(c, c->chain->unit[i], t->due, t->sector, sign)) != 0)
             return rc;
+    return 0;
+}
+
+static int
+s_task_store(s_ctx *c, const char *id, const s_task_row *old, const s_task_row *row)
+{
+    return s_store(c, c->p->task, id, old, row, sizeof *row, s_task_contrib);
+}
+
+/* A task row as its facts say (a transfer in, task.added). */
+static int
+s_task_new(s_ctx *c, const Koop__Cases__TaskFacts *f, int32_t date, s_task_row *row)
+{
+    memset(row, 0, sizeof *row);
+    if (rep_day_parse(f->due, &row->due) != 0)
+        return s_reject(c, "termin zadania");
+    row->done = REP_NO_DAY;
+    row->sector = (uint8_t)s_sector(f->has_owner_sector, f->owner_sector);
+    row->step = S_TASK_OPEN;
+    row->unit = s_writer(c);
+    if (f->has_status && (f->status == KOOP__CASES__TASK_STATUS__TASK_DONE ||
+                          f->status == KOOP__CASES__TASK_STATUS__TASK_CANCELLED)) {
+        row->step = f->status == KOOP__CASES__TASK_STATUS__TASK_DONE ? S_TASK_DONE : S_TASK_CANCELLED;
+        row->done = date;
+    }
     return 0;
 }
 
@@ -1586,56 +1782,110 @@ s_task(s_ctx *c, const char *type, const Koop__Cases__TaskFacts *f)
     int32_t date;
     int rc, had;
     int added = strcmp(type, "task.added") == 0, done = strcmp(type, "task.done") == 0,
-        cancelled = strcmp(type, "task.cancelled") == 0;
+        cancelled = strcmp(type, "task.cancelled") == 0, updated = strcmp(type, "task.updated") == 0;
 
     if (!koop_id_valid(f->task) || rep_day_parse(f->date, &date) != 0)
         return s_reject(c, "identyfikator lub data zadania");
-    if (!added && !done && !cancelled)
+    if (!added && !done && !cancelled && !updated)
         return 0; /* task.started: still open */
-    rc = s_row_get(c, c->p->task, f->task, &old, sizeof old, NULL);
+    rc = s_row_get(c->txn, c->p->task, f->task, &old, sizeof old, NULL);
     had = rc == 0;
     if (rc != 0 && rc != MDB_NOTFOUND)
         return rc;
     if (!had && !added)
         return s_reject(c, "nieznane zadanie (brak task.added)");
+    if (had && old.unit != s_writer(c))
+        return s_owner_refused(c, old.unit);
     if (added && !had && (rc = s_ipw_child_check(c, f->ipw)) != 0)
         return rc;
     if (added) {
-        memset(&row, 0, sizeof row);
+        if ((rc = s_task_new(c, f, date, &row)) != 0 || c->verdict == S_REJECTED)
+            return rc;
+    } else if (updated) {
+        row = old;
         if (rep_day_parse(f->due, &row.due) != 0)
             return s_reject(c, "termin zadania");
-        row.done = REP_NO_DAY;
         row.sector = (uint8_t)s_sector(f->has_owner_sector, f->owner_sector);
-        row.state = S_TASK_OPEN;
     } else {
         row = old;
-        row.state = done ? S_TASK_DONE : S_TASK_CANCELLED;
+        row.step = done ? S_TASK_DONE : S_TASK_CANCELLED;
         row.done = date;
     }
-    if (had && (rc = s_task_contrib(c, &old, -1)) != 0)
+    if ((rc = s_task_store(c, f->task, had ? &old : NULL, &row)) != 0 || c->verdict == S_REJECTED)
         return rc;
-    if ((rc = s_task_contrib(c, &row, +1)) != 0)
-        return rc;
-    if (row.state != S_TASK_OPEN)
-        return s_row_del(c->txn, c->p->task, f->task); /* done and cancelled are final */
-    if (added && !had && koop_id_valid(f->ipw) && (rc = s_ipw_child_add(c, f->ipw, 't', f->task)) != 0)
-        return rc;
-    return s_row_put(c, c->p->task, f->task, &row, sizeof row);
+    if (added && !had && koop_id_valid(f->ipw))
+        return s_ipw_child_add(c, f->ipw, 't', f->task);
+    return 0;
 }
 
 /* ---- meetings and referrals ---- */
 
+typedef struct {
+    int32_t day;
+    uint8_t state;      /* S_LIVE; cancelled ones count nothing either */
+    uint8_t cancelled;
+    uint8_t pad[2];
+    uint32_t unit;
+} s_meeting_row;
+
 static int
-s_meeting(s_ctx *c, const Koop__Cases__MeetingFacts *f)
+s_meeting_contrib(s_ctx *c, const void *row, int sign)
 {
+    const s_meeting_row *m = row;
+    if (m->state != S_LIVE || m->cancelled)
+        return 0;
+    if (s_at(c, m->unit) != 0)
+        return s_reject(c, "jednostka spoza drzewa tego węzła");
+    return s_add(c, rep_month_of(m->day), REP_F_MEETINGS, sign);
+}
+
+static int
+s_meeting_store(s_ctx *c, const char *id, const s_meeting_row *old, const s_meeting_row *row)
+{
+    return s_store(c, c->p->meeting, id, old, row, sizeof *row, s_meeting_contrib);
+}
+
+static int
+s_meeting(s_ctx *c, const char *type, const Koop__Cases__MeetingFacts *f)
+{
+    s_meeting_row old, row;
     int32_t date;
+    int rc, had;
     if (rep_day_parse(f->date, &date) != 0)
         return s_reject(c, "data spotkania");
-    return s_add(c, rep_month_of(date), REP_F_MEETINGS, 1);
+    if (!koop_id_valid(f->meeting))
+        return s_reject(c, "identyfikator spotkania");
+    rc = s_row_get(c->txn, c->p->meeting, f->meeting, &old, sizeof old, NULL);
+    had = rc == 0;
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return rc;
+    if (had && old.unit != s_writer(c))
+        return s_owner_refused(c, old.unit);
+    if (!had && strcmp(type, "meeting.held") != 0)
+        return s_reject(c, "nieznane spotkanie (brak meeting.held)");
+    if (!had && (rc = s_ipw_child_check(c, f->ipw)) != 0)
+        return rc;
+    if (had) {
+        row = old;
+    } else {
+        memset(&row, 0, sizeof row);
+        row.unit = s_writer(c);
+    }
+    row.day = date;
+    if (strcmp(type, "meeting.cancelled") == 0)
+        row.cancelled = 1;
+    if ((rc = s_meeting_store(c, f->meeting, had ? &old : NULL, &row)) != 0 || c->verdict == S_REJECTED)
+        return rc;
+    if (!had && koop_id_valid(f->ipw))
+        return s_ipw_child_add(c, f->ipw, 'm', f->meeting);
+    return 0;
 }
 
 typedef struct {
     int32_t sent, accepted, declined, done;
+    uint32_t unit;
+    uint8_t state;
+    uint8_t pad[3];
 } s_referral_row;
 
 /* Adds sign answers after `days` to node `node` of the unit's answer tree:
@@ -1701,10 +1951,16 @@ s_answer_add(MDB_txn *txn, MDB_dbi dbi, uint32_t unit, uint16_t node, uint16_t d
 }
 
 static int
-s_referral_contrib(s_ctx *c, const s_referral_row *r, int sign)
+s_referral_contrib(s_ctx *c, const void *row, int sign)
 {
+    const s_referral_row *r = row;
     int32_t answer = r->accepted != REP_NO_DAY ? r->accepted : r->declined;
-    int rc = s_add(c, rep_month_of(r->sent), REP_F_REF_SENT, sign);
+    int rc;
+    if (r->state != S_LIVE)
+        return 0;
+    if (s_at(c, r->unit) != 0)
+        return s_reject(c, "jednostka spoza drzewa tego węzła");
+    rc = s_add(c, rep_month_of(r->sent), REP_F_REF_SENT, sign);
     if (rc == 0 && r->accepted != REP_NO_DAY)
         rc = s_add(c, rep_month_of(r->accepted), REP_F_REF_ACCEPTED, sign);
     if (rc == 0 && r->declined != REP_NO_DAY)
@@ -1730,6 +1986,22 @@ s_referral_contrib(s_ctx *c, const s_referral_row *r, int sign)
 }
 
 static int
+s_referral_store(s_ctx *c, const char *id, const s_referral_row *old, const s_referral_row *row)
+{
+    return s_store(c, c->p->referral, id, old, row, sizeof *row, s_referral_contrib);
+}
+
+/* The dates a referral's facts carry (a transfer in): -1 on a bad one. */
+static int
+s_referral_dates(const Koop__Cases__ReferralFacts *f, s_referral_row *row)
+{
+    if (rep_day_parse(f->sent, &row->sent) != 0 || s_opt_day(f->accepted, &row->accepted) != 0 ||
+        s_opt_day(f->declined, &row->declined) != 0 || s_opt_day(f->done, &row->done) != 0)
+        return -1;
+    return 0;
+}
+
+static int
 s_referral(s_ctx *c, const char *type, const Koop__Cases__ReferralFacts *f)
 {
     s_referral_row old, row;
@@ -1738,17 +2010,21 @@ s_referral(s_ctx *c, const char *type, const Koop__Cases__ReferralFacts *f)
 
     if (!koop_id_valid(f->referral) || rep_day_parse(f->date, &date) != 0)
         return s_reject(c, "identyfikator lub data skierowania");
-    rc = s_row_get(c, c->p->referral, f->referral, &old, sizeof old, NULL);
+    rc = s_row_get(c->txn, c->p->referral, f->referral, &old, sizeof old, NULL);
     had = rc == 0;
     if (rc != 0 && rc != MDB_NOTFOUND)
         return rc;
     if (!had && !sent)
         return s_reject(c, "nieznane skierowanie (brak referral.sent)");
+    if (had && old.unit != s_writer(c))
+        return s_owner_refused(c, old.unit);
     if (sent && !had && (rc = s_ipw_child_check(c, f->ipw)) != 0)
         return rc;
     if (sent) {
+        memset(&row, 0, sizeof row);
         row.sent = date;
         row.accepted = row.declined = row.done = REP_NO_DAY;
+        row.unit = s_writer(c);
     } else {
         row = old;
         if (strcmp(type, "referral.accepted") == 0)
@@ -1757,18 +2033,360 @@ s_referral(s_ctx *c, const char *type, const Koop__Cases__ReferralFacts *f)
             row.declined = date;
         else if (strcmp(type, "referral.done") == 0)
             row.done = date;
-        else
+        else if (strcmp(type, "referral.updated") != 0)
             return s_reject(c, "nieznany krok skierowania");
     }
-    if (had && (rc = s_referral_contrib(c, &old, -1)) != 0)
+    if ((rc = s_referral_store(c, f->referral, had ? &old : NULL, &row)) != 0 || c->verdict == S_REJECTED)
         return rc;
-    if ((rc = s_referral_contrib(c, &row, +1)) != 0)
+    if (sent && !had && koop_id_valid(f->ipw))
+        return s_ipw_child_add(c, f->ipw, 'r', f->referral);
+    return 0;
+}
+
+/* ---- the rows of an IPW's children, together ---- */
+
+/* Calls fn for every child of ipw (kind 'g', 't', 'm', 'r'). */
+static int
+s_each_child(s_ctx *c, const char *ipw, int (*fn)(s_ctx *c, char kind, const char *id, void *ctx), void *ctx)
+{
+    MDB_cursor *cur;
+    MDB_val k = {REP_ID, (void *)ipw}, v;
+    int rc;
+    if ((rc = mdb_cursor_open(c->txn, c->p->ipw_child, &cur)) != 0)
         return rc;
-    if (row.declined != REP_NO_DAY || row.done != REP_NO_DAY)
-        return s_row_del(c->txn, c->p->referral, f->referral); /* final */
-    if (sent && !had && koop_id_valid(f->ipw) && (rc = s_ipw_child_add(c, f->ipw, 'r', f->referral)) != 0)
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        const char *key = k.mv_data;
+        char id[KOOP_ID_LEN];
+        if (k.mv_size != 2 * REP_ID + 1 || memcmp(key, ipw, REP_ID) != 0)
+            break;
+        memcpy(id, key + REP_ID + 1, REP_ID);
+        id[REP_ID] = '\0';
+        if ((rc = fn(c, key[REP_ID], id, ctx)) != 0 || c->verdict == S_REJECTED)
+            break;
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+typedef struct {
+    int state;       /* the state to give (S_LIVE, S_REMOVED, S_AWAY) */
+    uint32_t unit;   /* the unit to count it in */
+} s_move;
+
+/* The fixed-size child rows, moved alike: where each keeps its state and
+ * unit, and how it is stored after a change. */
+typedef union {
+    s_task_row t;
+    s_meeting_row m;
+    s_referral_row r;
+} s_child_row;
+
+static const struct {
+    char kind;
+    size_t size, state, unit;
+    s_contrib_fn contrib;
+} s_children[] = {
+    {'t', sizeof(s_task_row), offsetof(s_task_row, state), offsetof(s_task_row, unit), s_task_contrib},
+    {'m', sizeof(s_meeting_row), offsetof(s_meeting_row, state), offsetof(s_meeting_row, unit), s_meeting_contrib},
+    {'r', sizeof(s_referral_row), offsetof(s_referral_row, state), offsetof(s_referral_row, unit), s_referral_contrib},
+};
+
+static MDB_dbi
+s_child_dbi(const s_ctx *c, char kind)
+{
+    return kind == 't' ? c->p->task : kind == 'm' ? c->p->meeting : c->p->referral;
+}
+
+/* A child row's state and unit changed (an IPW removed, away, or moved). */
+static int
+s_child_move(s_ctx *c, char kind, const char *id, void *ctx)
+{
+    const s_move *mv = ctx;
+    s_child_row old, row;
+    int rc, had;
+    if (kind == 'g') {
+        s_goal_row *g_old = malloc(sizeof *g_old), *g_row = malloc(sizeof *g_row);
+        rc = !g_old || !g_row ? ENOMEM : s_goal_get(c, id, g_old, &had);
+        if (rc == 0 && had && g_old->state != S_REMOVED) {
+            memcpy(g_row, g_old, S_GOAL_SIZE(g_old));
+            g_row->state = (uint8_t)mv->state;
+            g_row->unit = mv->unit;
+            rc = s_goal_store(c, id, g_old, g_row);
+        }
+        free(g_old);
+        free(g_row);
         return rc;
-    return s_row_put(c, c->p->referral, f->referral, &row, sizeof row);
+    }
+    for (size_t i = 0; i < KOOP_ARRAY_LEN(s_children); i++) {
+        if (s_children[i].kind != kind)
+            continue;
+        rc = s_row_get(c->txn, s_child_dbi(c, kind), id, &old, s_children[i].size, NULL);
+        if (rc != 0 || ((const uint8_t *)&old)[s_children[i].state] == S_REMOVED)
+            return rc == MDB_NOTFOUND ? 0 : rc;
+        row = old;
+        ((uint8_t *)&row)[s_children[i].state] = (uint8_t)mv->state;
+        memcpy((char *)&row + s_children[i].unit, &mv->unit, sizeof mv->unit);
+        return s_store(c, s_child_dbi(c, kind), id, &old, &row, s_children[i].size, s_children[i].contrib);
+    }
+    return 0;
+}
+
+/* The unit a child row is counted in (*had = 0: no such row). */
+static int
+s_child_unit(s_ctx *c, char kind, const char *id, uint32_t *unit, int *had)
+{
+    s_child_row row;
+    int rc;
+    *had = 0;
+    if (kind == 'g') {
+        s_goal_row *g = malloc(sizeof *g);
+        rc = g ? s_goal_get(c, id, g, had) : ENOMEM;
+        if (rc == 0 && *had)
+            *unit = g->unit;
+        free(g);
+        return rc;
+    }
+    for (size_t i = 0; i < KOOP_ARRAY_LEN(s_children); i++) {
+        if (s_children[i].kind != kind)
+            continue;
+        rc = s_row_get(c->txn, s_child_dbi(c, kind), id, &row, s_children[i].size, NULL);
+        if (rc != 0)
+            return rc == MDB_NOTFOUND ? 0 : rc;
+        memcpy(unit, (const char *)&row + s_children[i].unit, sizeof *unit);
+        *had = 1;
+    }
+    return 0;
+}
+
+/* An IPW and its children get state/unit (record.removed, a transfer). */
+static int
+s_ipw_move(s_ctx *c, const char *ipw, const s_ipw_row *old, int state, uint32_t unit)
+{
+    s_ipw_row row = *old;
+    s_move mv = {state, unit};
+    int rc;
+    row.state = (uint8_t)state;
+    row.unit = unit;
+    row.offered = 0;
+    if ((rc = s_ipw_store(c, ipw, old, &row)) != 0 || c->verdict == S_REJECTED)
+        return rc;
+    return s_each_child(c, ipw, s_child_move, &mv);
+}
+
+/* ---- record.removed: a record entered by mistake counts nothing ---- */
+
+static int
+s_removed(s_ctx *c, const Koop__Cases__RemovedFacts *f)
+{
+    s_move gone = {S_REMOVED, s_writer(c)};
+    char kind;
+    uint32_t unit = 0;
+    int rc, had;
+    if (!koop_id_valid(f->id))
+        return s_reject(c, "identyfikator usuniętego wpisu");
+    switch (f->kind) {
+    case KOOP__CASES__RECORD_KIND__RECORD_HOUSEHOLD: {
+        int32_t day;
+        if (rep_day_parse(f->registered, &day) != 0)
+            return s_reject(c, "data rejestracji usuniętego gospodarstwa");
+        return s_add(c, rep_month_of(day), REP_F_HH_REGISTERED, -1);
+    }
+    case KOOP__CASES__RECORD_KIND__RECORD_IPW: {
+        s_ipw_row old;
+        rc = s_row_get(c->txn, c->p->ipw, f->id, &old, sizeof old, NULL);
+        if (rc == MDB_NOTFOUND)
+            return s_reject(c, "nieznany IPW");
+        if (rc != 0)
+            return rc;
+        if (old.unit != s_writer(c))
+            return s_owner_refused(c, old.unit);
+        return s_ipw_move(c, f->id, &old, S_REMOVED, old.unit);
+    }
+    case KOOP__CASES__RECORD_KIND__RECORD_GOAL: kind = 'g'; break;
+    case KOOP__CASES__RECORD_KIND__RECORD_TASK: kind = 't'; break;
+    case KOOP__CASES__RECORD_KIND__RECORD_MEETING: kind = 'm'; break;
+    case KOOP__CASES__RECORD_KIND__RECORD_REFERRAL: kind = 'r'; break;
+    default: return s_reject(c, "nieznany rodzaj usuniętego wpisu");
+    }
+    if ((rc = s_child_unit(c, kind, f->id, &unit, &had)) != 0)
+        return rc;
+    if (had && unit != s_writer(c))
+        return s_owner_refused(c, unit);
+    return s_child_move(c, kind, f->id, &gone);
+}
+
+/* ---- a household handed to another gmina ---- */
+
+/* The rows of the children a transfer's facts describe, made when this
+ * node never saw them (a hub above the receiver only). */
+static int
+s_transfer_children(s_ctx *c, const Koop__Cases__TransferFacts *f)
+{
+    const char *ipw = f->ipw;
+    int rc = 0, had;
+    int32_t date;
+    for (size_t i = 0; rc == 0 && i < f->n_goals && c->verdict != S_REJECTED; i++) {
+        const Koop__Cases__GoalFacts *g = f->goals[i];
+        s_goal_row *row;
+        if (!koop_id_valid(g->goal) || rep_day_parse(g->date, &date) != 0 || g->n_scaling_values != g->n_scaling_dates)
+            return s_reject(c, "cel w przekazaniu");
+        if (s_row_exists(c->txn, c->p->goal, g->goal))
+            continue;
+        if (!(row = calloc(1, sizeof *row)))
+            return ENOMEM;
+        row->added = date;
+        row->unit = s_writer(c);
+        s_goal_attrs(g, row);
+        for (size_t k = 0; rc == 0 && k < g->n_scaling_values && c->verdict != S_REJECTED; k++) {
+            int32_t day;
+            if (rep_day_parse(g->scaling_dates[k], &day) != 0 || g->scaling_values[k] < 0 || g->scaling_values[k] > 10)
+                rc = s_reject(c, "ocena celu w przekazaniu");
+            else
+                rc = s_goal_scaled(c, row, day, g->scaling_values[k]);
+        }
+        if (rc == 0 && c->verdict != S_REJECTED && (rc = s_goal_store(c, g->goal, NULL, row)) == 0 && c->verdict != S_REJECTED)
+            rc = s_ipw_child_add(c, ipw, 'g', g->goal);
+        free(row);
+    }
+    for (size_t i = 0; rc == 0 && i < f->n_tasks && c->verdict != S_REJECTED; i++) {
+        const Koop__Cases__TaskFacts *t = f->tasks[i];
+        s_task_row row, old;
+        if (!koop_id_valid(t->task) || rep_day_parse(t->date, &date) != 0)
+            return s_reject(c, "zadanie w przekazaniu");
+        had = s_row_get(c->txn, c->p->task, t->task, &old, sizeof old, NULL) == 0;
+        if (!had && (rc = s_task_new(c, t, date, &row)) == 0 && c->verdict != S_REJECTED &&
+            (rc = s_task_store(c, t->task, NULL, &row)) == 0 && c->verdict != S_REJECTED)
+            rc = s_ipw_child_add(c, ipw, 't', t->task);
+    }
+    for (size_t i = 0; rc == 0 && i < f->n_meetings && c->verdict != S_REJECTED; i++) {
+        const Koop__Cases__MeetingFacts *m = f->meetings[i];
+        s_meeting_row row;
+        if (!koop_id_valid(m->meeting) || rep_day_parse(m->date, &date) != 0)
+            return s_reject(c, "spotkanie w przekazaniu");
+        if (s_row_exists(c->txn, c->p->meeting, m->meeting))
+            continue;
+        memset(&row, 0, sizeof row);
+        row.day = date;
+        row.unit = s_writer(c);
+        if ((rc = s_meeting_store(c, m->meeting, NULL, &row)) == 0 && c->verdict != S_REJECTED)
+            rc = s_ipw_child_add(c, ipw, 'm', m->meeting);
+    }
+    for (size_t i = 0; rc == 0 && i < f->n_referrals && c->verdict != S_REJECTED; i++) {
+        const Koop__Cases__ReferralFacts *r = f->referrals[i];
+        s_referral_row row;
+        if (!koop_id_valid(r->referral))
+            return s_reject(c, "skierowanie w przekazaniu");
+        if (s_row_exists(c->txn, c->p->referral, r->referral))
+            continue;
+        memset(&row, 0, sizeof row);
+        if (s_referral_dates(r, &row) != 0)
+            return s_reject(c, "daty skierowania w przekazaniu");
+        row.unit = s_writer(c);
+        if ((rc = s_referral_store(c, r->referral, NULL, &row)) == 0 && c->verdict != S_REJECTED)
+            rc = s_ipw_child_add(c, ipw, 'r', r->referral);
+    }
+    return rc;
+}
+
+/* Every child fact of a transfer is sane (checked before the first write). */
+static int
+s_transfer_valid(const Koop__Cases__TransferFacts *f)
+{
+    int32_t d;
+    s_referral_row r;
+    for (size_t i = 0; i < f->n_goals; i++) {
+        const Koop__Cases__GoalFacts *g = f->goals[i];
+        if (!koop_id_valid(g->goal) || rep_day_parse(g->date, &d) != 0 || g->n_scaling_values != g->n_scaling_dates ||
+            g->n_scaling_values > REP_MAX_SCALINGS)
+            return -1;
+        for (size_t k = 0; k < g->n_scaling_values; k++)
+            if (rep_day_parse(g->scaling_dates[k], &d) != 0 || g->scaling_values[k] < 0 || g->scaling_values[k] > 10)
+                return -1;
+    }
+    for (size_t i = 0; i < f->n_tasks; i++)
+        if (!koop_id_valid(f->tasks[i]->task) || rep_day_parse(f->tasks[i]->date, &d) != 0 ||
+            rep_day_parse(f->tasks[i]->due, &d) != 0)
+            return -1;
+    for (size_t i = 0; i < f->n_meetings; i++)
+        if (!koop_id_valid(f->meetings[i]->meeting) || rep_day_parse(f->meetings[i]->date, &d) != 0)
+            return -1;
+    for (size_t i = 0; i < f->n_referrals; i++)
+        if (!koop_id_valid(f->referrals[i]->referral) || s_referral_dates(f->referrals[i], &r) != 0)
+            return -1;
+    return 0;
+}
+
+/* household.transferred_in: the receiver now owns the IPW. A hub that
+ * counted it for the sender moves it (once: a row already moved, or made
+ * away by the sender's transferred_out, is taken as it is); one that never
+ * saw it takes it from the facts. */
+static int
+s_transfer_in(s_ctx *c, const Koop__Cases__TransferFacts *f)
+{
+    const Koop__Cases__IpwFacts *wf = f->ipw_facts;
+    s_ipw_row old, row;
+    int32_t date;
+    int rc, had;
+    if (!f->ipw || !*f->ipw)
+        return 0; /* a household without an open programme: nothing counted moves */
+    if (!koop_id_valid(f->ipw) || !wf || !wf->ipw || strcmp(wf->ipw, f->ipw) != 0 || rep_day_parse(wf->opened, &date) != 0 ||
+        s_transfer_valid(f) != 0)
+        return s_reject(c, "IPW w przekazaniu");
+    rc = s_row_get(c->txn, c->p->ipw, f->ipw, &old, sizeof old, NULL);
+    had = rc == 0;
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return rc;
+    if (had) {
+        if (old.unit != s_writer(c) && old.state == S_LIVE && !old.offered)
+            return s_owner_refused(c, old.unit); /* its owner did not offer it */
+        if ((rc = s_ipw_move(c, f->ipw, &old, S_LIVE, s_writer(c))) != 0)
+            return rc;
+    } else {
+        if ((rc = s_ipw_new(c, wf, date, &row)) != 0 || c->verdict == S_REJECTED ||
+            (rc = s_ipw_state(c, "ipw.transferred", wf, date, &row)) != 0 || c->verdict == S_REJECTED)
+            return rc;
+        for (size_t i = 0; i < f->n_zzk; i++) {
+            int sector = s_sector(f->zzk[i]->has_sector, f->zzk[i]->sector);
+            if (row.zzk < UINT16_MAX)
+                row.zzk++;
+            if (sector)
+                row.sectors |= (uint16_t)(1u << sector);
+        }
+        if ((rc = s_ipw_store(c, f->ipw, NULL, &row)) != 0)
+            return rc;
+    }
+    return c->verdict == S_REJECTED ? 0 : s_transfer_children(c, f);
+}
+
+/* The sender's side: an offer marks the IPW (the receiver may take it
+ * over), a decline unmarks it, transferred_out takes it out of the sender's
+ * figures here unless the receiver's transferred_in already moved it. */
+static int
+s_transfer(s_ctx *c, const char *type, const Koop__Cases__TransferFacts *f)
+{
+    s_ipw_row old, row;
+    int rc;
+    if (!koop_id_valid(f->transfer) || !koop_id_valid(f->household))
+        return s_reject(c, "identyfikator przekazania");
+    if (strcmp(type, "household.transferred_in") == 0)
+        return s_transfer_in(c, f);
+    if (!f->ipw || !*f->ipw)
+        return 0;
+    rc = s_row_get(c->txn, c->p->ipw, f->ipw, &old, sizeof old, NULL);
+    if (rc == MDB_NOTFOUND)
+        return s_reject(c, "nieznany IPW");
+    if (rc != 0)
+        return rc;
+    if (old.unit != s_writer(c))
+        return 0; /* the receiver has it already: nothing of the sender's counts here */
+    row = old;
+    if (strcmp(type, "household.transfer_offered") == 0)
+        row.offered = 1;
+    else if (strcmp(type, "household.transfer_declined") == 0)
+        row.offered = 0;
+    else
+        return s_ipw_move(c, f->ipw, &old, S_AWAY, old.unit);
+    return s_row_put(c->txn, c->p->ipw, f->ipw, &row, sizeof row);
 }
 
 /* ---- dispatch ---- */
@@ -1814,23 +2432,32 @@ s_dispatch(s_ctx *c)
         break;
     case KOOP_EV_IPW_OPENED: case KOOP_EV_IPW_ACTIVATED: case KOOP_EV_IPW_SUSPENDED:
     case KOOP_EV_IPW_RESUMED: case KOOP_EV_IPW_REVIEWED: case KOOP_EV_IPW_CLOSED:
+    case KOOP_EV_IPW_UPDATED: case KOOP_EV_IPW_CORRECTED: case KOOP_EV_IPW_REOPENED:
         rc = s_ipw(c, t->type, (Koop__Cases__IpwFacts *)m);
         break;
-    case KOOP_EV_HOUSEHOLD_REGISTERED: case KOOP_EV_HOUSEHOLD_MEMBER_ADDED:
+    case KOOP_EV_HOUSEHOLD_REGISTERED: case KOOP_EV_HOUSEHOLD_MEMBER_ADDED: case KOOP_EV_HOUSEHOLD_UPDATED:
         rc = s_household(c, t->type, (Koop__Cases__HouseholdFacts *)m);
         break;
-    case KOOP_EV_GOAL_ADDED: case KOOP_EV_GOAL_SCALED:
+    case KOOP_EV_GOAL_ADDED: case KOOP_EV_GOAL_SCALED: case KOOP_EV_GOAL_UPDATED:
         rc = s_goal(c, t->type, (Koop__Cases__GoalFacts *)m);
         break;
     case KOOP_EV_TASK_ADDED: case KOOP_EV_TASK_STARTED: case KOOP_EV_TASK_DONE: case KOOP_EV_TASK_CANCELLED:
+    case KOOP_EV_TASK_UPDATED:
         rc = s_task(c, t->type, (Koop__Cases__TaskFacts *)m);
         break;
-    case KOOP_EV_MEETING_HELD:
-        rc = s_meeting(c, (Koop__Cases__MeetingFacts *)m);
+    case KOOP_EV_MEETING_HELD: case KOOP_EV_MEETING_UPDATED: case KOOP_EV_MEETING_CANCELLED:
+        rc = s_meeting(c, t->type, (Koop__Cases__MeetingFacts *)m);
         break;
     case KOOP_EV_REFERRAL_SENT: case KOOP_EV_REFERRAL_ACCEPTED: case KOOP_EV_REFERRAL_DECLINED:
-    case KOOP_EV_REFERRAL_DONE:
+    case KOOP_EV_REFERRAL_DONE: case KOOP_EV_REFERRAL_UPDATED:
         rc = s_referral(c, t->type, (Koop__Cases__ReferralFacts *)m);
+        break;
+    case KOOP_EV_RECORD_REMOVED:
+        rc = s_removed(c, (Koop__Cases__RemovedFacts *)m);
+        break;
+    case KOOP_EV_TRANSFER_OFFERED: case KOOP_EV_TRANSFER_DECLINED: case KOOP_EV_TRANSFERRED_OUT:
+    case KOOP_EV_TRANSFERRED_IN:
+        rc = s_transfer(c, t->type, (Koop__Cases__TransferFacts *)m);
         break;
     default:
         c->verdict = S_IGNORED; /* consent, other services' events: not an indicator */
@@ -1938,7 +2565,7 @@ rep_apply(MDB_txn *txn, const Koop__Event *event, void *ctx)
     const Koop__Event *cur = event;
     int ninner = 0, nn = 0, rc = 0, ok, moved;
     rep_chain_t chain;
-    s_ctx c = {p, txn, &p->acc, &chain, NULL, S_APPLIED, NULL, 0};
+    s_ctx c = {p, txn, &p->acc, &chain, NULL, S_APPLIED, NULL, &chain, {{0}, 0}, 0};
 
     p->acc.n = 0;
     /* a hub's merged stream: each envelope carries the envelope of a node below */
@@ -1973,7 +2600,8 @@ rep_apply(MDB_txn *txn, const Koop__Event *event, void *ctx)
     }
     if ((rc = s_dispatch(&c)) != 0)
         goto done;
-    rc = rep_acc_flush(p, txn, &p->acc);
+    if (c.verdict != S_REJECTED && c.verdict != S_NOT_OWNED) /* a refused event changes no counter */
+        rc = rep_acc_flush(p, txn, &p->acc);
 done:
     if (rc == 0 && c.verdict == S_REJECTED && p->warned++ < 20)
         koop_warn("zdarzenie %s seq %llu (%s, węzeł %s) pominięte: %s", c.ev && c.ev->type ? c.ev->type : "?",

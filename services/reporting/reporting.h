@@ -270,7 +270,8 @@ int rep_cov_source(rep_proj_t *p, MDB_txn *txn, rep_acc_t *acc, char kind, const
  * (the coverage does not change; the source row goes). */
 int rep_cov_freeze(rep_proj_t *p, MDB_txn *txn, char kind, const char *id, const char *source);
 /* The first unit outside chain where entity (kind, id) is covered, in
- * *unit (0: none): a household in another node's IPWs is that node's. */
+ * *unit (0: none, or it is covered in chain's own unit too): a household in
+ * another node's IPWs is that node's, unless a transfer handed it over. */
 int rep_cov_outside(rep_proj_t *p, MDB_txn *txn, char kind, const char *id, const rep_chain_t *chain, uint32_t *unit);
 /* Changes the weight or sector of an entity in every unit where it is covered. */
 int rep_cov_attr(rep_proj_t *p, MDB_txn *txn, rep_acc_t *acc, char kind, const char *id, int64_t weight,

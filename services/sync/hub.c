@@ -771,6 +771,16 @@ s_take(sync_hub_t *hub, const uint8_t *rid, size_t rid_len, const char *uid, con
             s_send_refuse(hub, rid, rid_len, KOOP__SYNC__CODE__CODE_NO_SESSION, NULL, 0, 0,
                           "brak sesji: najpierw HELLO", NULL);
         break;
+    case KOOP__SYNC__FRAME__BODY_RELAY:
+    case KOOP__SYNC__FRAME__BODY_RELAY_ACK:
+    case KOOP__SYNC__FRAME__BODY_PEERS:
+        /* transfers between gminas (transfer.c) */
+        if (s)
+            sync_relay_frame(hub->sync->relay, s->node, f);
+        else
+            s_send_refuse(hub, rid, rid_len, KOOP__SYNC__CODE__CODE_NO_SESSION, NULL, 0, 0,
+                          "brak sesji: najpierw HELLO", NULL);
+        break;
     default:
         /* frames only a hub sends, or an empty one */
         hub->malformed++;
@@ -894,6 +904,8 @@ s_process_work(sync_hub_t *hub)
                 sync_session_t *s = sync_sessions_by_key(hub->sessions, hub->work[i].key);
                 if (s)
                     s_down_pump(hub, s);
+                if (s && s->ready)
+                    sync_relay_link_ready(hub->sync->relay, s->node);
             }
     }
     s_work_clear(hub);
@@ -1923,4 +1935,49 @@ done:
     free(batch.events);
     free(batch.seqs);
     return rc;
+}
+
+/* ---- hooks of transfer.c ---- */
+
+int
+sync_hub_send_node(sync_hub_t *hub, const char *node, const Koop__Sync__Frame *f)
+{
+    sync_session_t *s = sync_sessions_by_node(hub->sessions, node);
+    if (s && s_session_live(s, koop_clock_mono_ms()))
+        return s_send_to(hub, s->rid, s->rid_len, f);
+    return -ENOTCONN;
+}
+
+int
+sync_hub_stored(sync_hub_t *hub, MDB_txn *txn, const char *node, const char *stream, uint64_t *seq)
+{
+    s_stream_state st;
+    int rc = s_state_get(txn, hub->dbi_streams, node, stream, &st);
+    *seq = rc == 0 ? st.last_seq : 0;
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int
+sync_hub_each_child(sync_hub_t *hub, MDB_txn *txn, sync_child_fn fn, void *ctx)
+{
+    MDB_cursor *cur;
+    MDB_val k = {2, "n:"}, v;
+    int rc;
+    if ((rc = mdb_cursor_open(txn, hub->dbi_bind, &cur)) != 0)
+        return rc;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        char node[SYNC_MAX_NAME + 1], key[41];
+        if (k.mv_size < 3 || memcmp(k.mv_data, "n:", 2) != 0)
+            break;
+        if (k.mv_size - 2 > SYNC_MAX_NAME || v.mv_size != 40)
+            continue;
+        memcpy(node, (char *)k.mv_data + 2, k.mv_size - 2);
+        node[k.mv_size - 2] = '\0';
+        memcpy(key, v.mv_data, 40);
+        key[40] = '\0';
+        if ((rc = fn(node, key, ctx)) != 0)
+            break;
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
 }

@@ -17,6 +17,7 @@
  * that User-Id, which the hub checks again against the node id.
  */
 #include "sync.h"
+#include "cert.h"
 #include "loop.h"
 #include "say.h"
 
@@ -33,29 +34,7 @@
 int
 sync_cert_load(const char *path, int secret, sync_keypair_t *out, char *err, size_t errlen)
 {
-    static const uint8_t zero[32];
-    zcert_t *cert;
-    int rc = 0;
-
-    memset(out, 0, sizeof *out);
-    if (!path || !*path) {
-        snprintf(err, errlen, "brak ścieżki certyfikatu");
-        return -EINVAL;
-    }
-    cert = zcert_load(path);
-    if (!cert) {
-        snprintf(err, errlen, "nie można odczytać certyfikatu %s", path);
-        return -ENOENT;
-    }
-    memcpy(out->public_key, zcert_public_key(cert), 32);
-    memcpy(out->secret_key, zcert_secret_key(cert), 32);
-    if (memcmp(out->public_key, zero, 32) == 0 || (secret && memcmp(out->secret_key, zero, 32) == 0)) {
-        snprintf(err, errlen, "certyfikat %s nie zawiera %s", path,
-                 secret ? "klucza tajnego" : "klucza publicznego");
-        rc = -EINVAL;
-    }
-    zcert_destroy(&cert);
-    return rc;
+    return koop_cert_load(path, secret, out->public_key, out->secret_key, err, errlen);
 }
 
 /* ---- allow-list ---- */

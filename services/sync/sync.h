@@ -46,12 +46,14 @@
 
 typedef struct sync_uplink sync_uplink_t;
 typedef struct sync_hub sync_hub_t;
+typedef struct sync_relay sync_relay_t;
 
 /* The service's state (koop_service_user). */
 typedef struct {
     koop_service_t *svc;
     sync_uplink_t *uplink;   /* NULL when [sync] hub is not set */
     sync_hub_t *hub;         /* NULL on a gmina */
+    sync_relay_t *relay;     /* transfers of households between gminas */
 } sync_t;
 
 /* ---- wire.c ---- */
@@ -241,6 +243,13 @@ size_t sync_sessions_count(const sync_sessions_t *self);
 /* The i-th session (0 <= i < count), NULL past the end. */
 sync_session_t *sync_sessions_at(const sync_sessions_t *self, size_t i);
 
+/* Hooks of transfer.c in the uplink: frames it takes (the rest are the
+ * uplink's), a frame sent up (0, or -ENOTCONN when not READY), whether the
+ * link is READY, and what the hub acknowledged of a stream. */
+int sync_uplink_send_frame(sync_uplink_t *up, const Koop__Sync__Frame *f);
+int sync_uplink_is_ready(const sync_uplink_t *up);
+uint64_t sync_uplink_acked(const sync_uplink_t *up, const char *stream);
+
 /* ---- hub.c ---- */
 
 sync_hub_t *sync_hub_start(sync_t *sync);
@@ -257,6 +266,25 @@ int sync_hub_status(sync_hub_t *self, koop_call_t *call, Koop__Sync__Status *st)
 void sync_hub_status_free(Koop__Sync__Status *st);
 /* "hub.events": the hub's copy of one node's stream (inner envelopes). */
 int sync_hub_events(sync_hub_t *self, koop_call_t *call);
+/* Hooks of transfer.c in the hub: a frame sent to a child node with a live
+ * session (0, or -ENOTCONN); the position stored of (node, stream); each
+ * bound child with its Z85 key (fn returns non-zero to stop). */
+int sync_hub_send_node(sync_hub_t *hub, const char *node, const Koop__Sync__Frame *f);
+int sync_hub_stored(sync_hub_t *hub, MDB_txn *txn, const char *node, const char *stream, uint64_t *seq);
+typedef int (*sync_child_fn)(const char *node, const char *key, void *ctx);
+int sync_hub_each_child(sync_hub_t *hub, MDB_txn *txn, sync_child_fn fn, void *ctx);
+
+/* ---- transfer.c: the relay of transfers and the directory of keys ---- */
+
+sync_relay_t *sync_relay_start(sync_t *sync);
+void sync_relay_stop(sync_relay_t **self_p);
+/* A RELAY, RELAY_ACK or PEERS frame from the child `node` (hub) or from
+ * the hub above (uplink: node NULL). */
+void sync_relay_frame(sync_relay_t *self, const char *node, const Koop__Sync__Frame *f);
+/* The link to `node` (a child; NULL: the hub above) became READY. */
+void sync_relay_link_ready(sync_relay_t *self, const char *node);
+/* transfer.key: another node's key as the hub passed it down. */
+int sync_transfer_key(koop_call_t *call);
 
 /* main.c: the service's definition, for in-process drivers (tests/fuzz,
  * built with main renamed). */

@@ -6,7 +6,8 @@
  * coordinator FZ_ID(3), a police officer FZ_ID(4) and a service of the
  * list FZ_ID(5); the cases copy of the registry is filled from the
  * registry's own feed (cases_copy_apply, as the copy's feed does); then the
- * social worker registers a household FZ_ID(6) and opens its IPW FZ_ID(7).
+ * social worker registers a household FZ_ID(6), records its consent (an id
+ * not among the seeded ones) and opens its IPW FZ_ID(7).
  * Each input starts from a copy of that cases store.
  * The input is a sequence of requests (fuzz.h) to the cases service; later
  * ids are those its replies name. The registry is not reachable from the
@@ -57,6 +58,14 @@ s_seed(void)
     koop_service_local_destroy(&reg);
     fz_must_json(svc, cdef, &s_ids, FZ_ID(2), "household.add",
                  "{\"name\": \"Rodzina Testowa\", \"size\": 3, \"date\": \"2026-01-05\"}");
+    {
+        /* an IPW opens only with a consent (or another legal basis) on
+         * record; its id is left out of the seeded ones so the IPW stays 7 */
+        fz_ids_t scratch = s_ids;
+        fz_must_json(svc, cdef, &scratch, FZ_ID(2), "consent.record",
+                     "{\"household\": \"" FZ_ID(6) "\", \"date\": \"2026-01-06\", \"purpose\": \"współpraca w ZZK\", "
+                     "\"share_with\": [\"" FZ_ID(0) "\", \"" FZ_ID(1) "\"]}");
+    }
     fz_must_json(svc, cdef, &s_ids, FZ_ID(2), "ipw.open",
                  "{\"household\": \"" FZ_ID(6) "\", \"coordinator\": \"" FZ_ID(2) "\", \"opened\": \"2026-01-10\"}");
     koop_service_local_destroy(&svc);

@@ -12,7 +12,8 @@
  * Checked: no crash; a matched route's path fields form a JSON object and a
  * refusal carries a code of the catalogue; a message that is built packs
  * and unpacks as the route's request type; a web UI path that is accepted
- * names a file below web_dir (no "..", not absolute, a known type).
+ * names a file below web_dir (no segment ".." or starting with a dot, not
+ * absolute, a known type).
  */
 #include "fuzz.h"
 #include "gateway.h"
@@ -129,7 +130,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             s_message(route, fields);
         }
         if (gw_static_path(path, rel, sizeof rel) == 0) {
-            FZ_ASSERT(rel[0] != '/' && strstr(rel, "..") == NULL);
+            /* ".." inside a name ("a..woff2") is a name; no segment may be
+             * "." or "..", nor start with a dot */
+            FZ_ASSERT(rel[0] != '/' && rel[0] != '.' && strstr(rel, "/.") == NULL && strstr(rel, "//") == NULL);
             FZ_ASSERT(gw_static_type(rel) != NULL);
         }
     }

@@ -234,11 +234,12 @@ Test(gateway, bodies_too_large_or_not_json_are_refused_and_change_nothing)
     size_t big = 3 * 1024 * 1024;
     char *body = malloc(big + 64), path[160];
     const char *chunked[] = {"Transfer-Encoding: chunked", NULL};
+    const char *expect[] = {"Expect: 100-continue", NULL};
     cr_assert_eq(kt_http_login(&c, "anowak", PW_SW), 200);
     snprintf(body, big + 64, "{\"login\":\"");
     memset(body + strlen(body), 'a', big);
     strcpy(body + 10 + big, "\",\"password\":\"x\"}");
-    cr_assert_eq(kt_http(&c, &r, "POST", "/api/session", body, NULL), 0);
+    cr_assert_eq(kt_http(&c, &r, "POST", "/api/session", body, expect), 0);
     cr_assert_eq(r.status, 413, "%s", r.body);
     cr_assert_str_eq(kt_resp_code(&r), "http.body_too_large");
     kt_resp_free(&r);

@@ -135,6 +135,7 @@ s_ipw(kt_node_t *n, const char *sw, const char *size, const char *opened, const 
     char *hh = kt_ctl_id(n, "--as", sw, "household", "add", "--name", "Rodzina", "--size", size, "--date", opened, NULL);
     char *ipw;
     cr_assert_not_null(hh);
+    cr_assert_eq(kt_consent_all(n, sw, hh, opened), 0);
     ipw = kt_ctl_id(n, "--as", sw, "ipw", "open", "--household", hh, "--coordinator", sw, "--opened", opened, NULL);
     cr_assert_not_null(ipw);
     s_ok(n, "--as", sw, "ipw", "activate", "--ipw", ipw, "--date", activated, NULL);

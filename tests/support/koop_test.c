@@ -541,9 +541,43 @@ kt_child_pid(pid_t parent, const char *needle)
         char *rp = strrchr(buf, ')');
         if (!rp || sscanf(rp + 2, "%*c %d", &ppid) != 1 || ppid != parent)
             continue;
-        if (kt_proc_text(e->d_name, "cmdline", ' ', buf, sizeof buf) == 0 && strstr(buf, needle))
-            found = (pid_t)atoi(e->d_name);
+        /* the program's own name: a path may hold any word (a checkout in
+         * /work/koop-cases12 holds "koop-cases" in every program's path) */
+        if (kt_proc_text(e->d_name, "cmdline", '\0', buf, sizeof buf) == 0) {
+            const char *base = strrchr(buf, '/');
+            if (strcmp(base ? base + 1 : buf, needle) == 0)
+                found = (pid_t)atoi(e->d_name);
+        }
     }
     closedir(d);
     return found;
+}
+
+int
+kt_consent_all(kt_node_t *n, const char *as, const char *household, const char *date)
+{
+    kt_run_t r;
+    char *share = NULL;
+    size_t len = 0;
+    int rc = -1;
+    if (kt_ctl(&r, n, "--json", "institution", "list", NULL) != 0 || r.code != 0 || !json_is_array(r.json))
+        goto done;
+    share = calloc(json_array_size(r.json) * 40 + 1, 1);
+    for (size_t i = 0; share && i < json_array_size(r.json); i++) {
+        const char *id = json_string_value(json_object_get(json_array_get(r.json, i), "id"));
+        if (id)
+            len += (size_t)sprintf(share + len, "%s%s", len ? "," : "", id);
+    }
+    kt_run_free(&r);
+    if (!share || !len)
+        return -1;
+    kt_ctl(&r, n, "--json", "--as", as, "consent", "record", "--household", household, "--purpose",
+           "Zgoda na współpracę", "--share-with", share, "--date", date, NULL);
+    if (r.code != 0)
+        fprintf(stderr, "kt_consent_all: %s\n", r.err);
+    rc = r.code == 0 ? 0 : -1;
+done:
+    kt_run_free(&r);
+    free(share);
+    return rc;
 }

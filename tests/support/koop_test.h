@@ -71,6 +71,11 @@ int kt_error_is(const kt_run_t *r, const char *code);
 void kt_err_is(const char *what, const char *got_code, const char *got_field, const char *code,
                const char *field);
 
+/* The family's consent for household, recorded by `as` on date, naming
+ * every institution of the node's registry (a case opens only with one).
+ * 0 or -1. */
+int kt_consent_all(kt_node_t *n, const char *as, const char *household, const char *date);
+
 /* Runs any program with args (NULL-terminated argv) and captures output. */
 int kt_exec(kt_run_t *r, char *const argv[]);
 /* As kt_exec, but after timeout_s seconds (0: none) the program and its
@@ -85,7 +90,8 @@ int kt_exec_full(kt_run_t *r, char *const argv[], const char *input, int timeout
  * every NUL turned into sep. Returns 0 or -1. */
 int kt_proc_text(const char *pid, const char *file, char sep, char *buf, size_t size);
 
-/* The pid of the child of `parent` whose command line contains `needle`, or 0. */
+/* The pid of the child of `parent` whose program (the base name of its
+ * argv[0]) is `needle` ("koop-cases"), or 0. */
 pid_t kt_child_pid(pid_t parent, const char *needle);
 
 /* Runs any program with args, giving it input on standard input. */

@@ -47,6 +47,11 @@ pid_t kt_sync_pid(kt_node_t *n);
 /* 1 when some file under dir contains needle (bytes). */
 int kt_dir_contains(const char *dir, const char *needle);
 
+/* 1 when `mdb_dump -a` of some LMDB environment under dir (every
+ * directory holding a data.mdb) shows needle's bytes in a key or value;
+ * *envs (may be NULL) counts the environments dumped. */
+int kt_lmdb_contains(const char *dir, const char *needle, int *envs);
+
 /* A TCP proxy process: listens on 127.0.0.1:listen_port, forwards to
  * 127.0.0.1:target_port and appends every byte both ways to capture. */
 pid_t kt_proxy_start(int listen_port, int target_port, const char *capture);

@@ -41,6 +41,47 @@ Test(text, contains_folds_polish_letters)
     cr_assert(!koop_text_email("a b@example.org"));
 }
 
+Test(text, names_keep_their_rules_and_say_which_one_failed)
+{
+    uint32_t bad;
+    cr_assert_eq(koop_text_name_rule("Zofia Brzęczyszczykiewicz", 200, &bad), KOOP_TEXT_OK);
+    cr_assert_eq(koop_text_name_rule("   ", 200, &bad), KOOP_TEXT_BLANK);
+    cr_assert_eq(koop_text_name_rule(" \t\u00a0\u3000", 200, &bad), KOOP_TEXT_BLANK, "Unicode spaces are blank too");
+    cr_assert_eq(koop_text_name_rule("Jan\nKowalski", 200, &bad), KOOP_TEXT_NEWLINE);
+    cr_assert_eq(koop_text_name_rule("Jan\u2028Kowalski", 200, &bad), KOOP_TEXT_NEWLINE, "a Unicode line separator");
+    cr_assert_eq(koop_text_name_rule("Jan\x07", 200, &bad), KOOP_TEXT_CONTROL);
+    cr_assert_eq(bad, 7);
+    cr_assert_eq(koop_text_name_rule("Jan\u200bKowalski", 200, &bad), KOOP_TEXT_CONTROL, "an invisible space");
+    cr_assert_eq(koop_text_name_rule("Kowalski\u202egnp.exe", 200, &bad), KOOP_TEXT_BIDI);
+    cr_assert_eq(bad, 0x202e);
+    cr_assert_eq(koop_text_name_rule("abc\u2066x", 200, &bad), KOOP_TEXT_BIDI, "an isolate");
+    cr_assert_eq(koop_text_name_rule("\xc3\x28", 200, &bad), KOOP_TEXT_BAD_UTF8);
+    cr_assert_eq(koop_text_name_rule("abcdef", 5, &bad), KOOP_TEXT_TOO_LONG);
+}
+
+Test(text, match_ignores_case_and_polish_letters)
+{
+    cr_assert(koop_text_match("Gminny Ośrodek Pomocy Społecznej", "osrodek"));
+    cr_assert(koop_text_match("Gminny Ośrodek Pomocy Społecznej", "OŚRODEK"));
+    cr_assert(koop_text_match("osrodek", "ośrodek"), "either side may lack the letters");
+    cr_assert(koop_text_match("Łódź", "lodz"));
+    cr_assert(koop_text_match("Brzęczyszczykiewicz", "brzeczy"));
+    cr_assert(koop_text_match("ŻÓŁTA", "zolta"));
+    cr_assert(!koop_text_match("Kowalski", "nowak"));
+    cr_assert(koop_text_match("x", ""));
+    cr_assert(!koop_text_match(NULL, "a"));
+}
+
+Test(clock, days_back_to_dates)
+{
+    char d[11];
+    const char *dates[] = {"1970-01-01", "2024-02-29", "2026-12-01", "1900-03-01", "2199-12-31"};
+    for (size_t i = 0; i < sizeof dates / sizeof dates[0]; i++) {
+        koop_date_from_days(koop_date_days(dates[i]), d);
+        cr_assert_str_eq(d, dates[i]);
+    }
+}
+
 Test(id, uuidv7_format_and_order)
 {
     char a[KOOP_ID_LEN], b[KOOP_ID_LEN];

@@ -37,7 +37,11 @@ function route() {
 }
 
 // Renders the page of the address. view(main, args) fills main and returns its title.
+// Renders can overlap (a language switch re-renders while the address changes):
+// only the latest one may fill the page, so a slow earlier page never covers it.
+let renderSeq = 0;
 async function render() {
+  const seq = ++renderSeq;
   const main = document.getElementById('main');
   if (!session.me) {
     fill(main);
@@ -59,10 +63,12 @@ async function render() {
     } else {
       const box = h('div', {});
       title = await view(box, args, { refreshBadges });
+      if (seq !== renderSeq) return; /* a later render owns the page */
       fill(main, box);
     }
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) return;
+    if (seq !== renderSeq) return;
     fill(main, h('h1', {}, t('error.load', '')), h('p', { role: 'alert' }, e.message || String(e)));
     title = t('error.load', '');
   }
