@@ -106,6 +106,7 @@ struct koop_service {
     size_t nparked;
     uint64_t dropped;      /* messages that could not be answered */
     uint64_t expired;      /* requests answered DEADLINE without running */
+    uint64_t refused_events; /* events from outside this service refused (koop_service_note_refused) */
     uint64_t answered;     /* replies sent */
     uint64_t refused;      /* of them, with a status other than OK */
     uint64_t write_batches;   /* write transactions of request batches committed */
@@ -220,6 +221,19 @@ void *koop_service_zctx(koop_service_t *svc) { return svc->zctx; }
 koop_client_t *koop_service_client(koop_service_t *svc) { return svc->client; }
 void *koop_service_user(koop_service_t *svc) { return svc->user; }
 const char *koop_service_node(koop_service_t *svc) { return svc->cfg.node_id; }
+
+void
+koop_service_note_refused(koop_service_t *svc, uint64_t n)
+{
+    if (svc)
+        svc->refused_events += n;
+}
+
+uint64_t
+koop_service_refused(const koop_service_t *svc)
+{
+    return svc ? svc->refused_events : 0;
+}
 
 /* ---- replies ---- */
 
@@ -422,6 +436,8 @@ s_method_ping(koop_call_t *call)
     p.log_id = (char *)koop_log_id(s->log);
     p.has_pid = 1;
     p.pid = (uint32_t)getpid();
+    p.has_events_refused = 1;
+    p.events_refused = s->refused_events;
     {
         MDB_envinfo info;
         if (mdb_env_info(koop_store_env(s->store), &info) == 0) {
@@ -498,6 +514,8 @@ s_method_stats(koop_call_t *call)
     st.backup_running = s->backup.running;
     st.backups = s->backup.done;
     st.last_backup_ms = s->backup.last_ms;
+    st.has_events_refused = 1;
+    st.events_refused = s->refused_events;
     return koop_call_reply(call, &st.base);
 }
 

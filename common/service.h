@@ -132,6 +132,13 @@ void *koop_service_zctx(koop_service_t *svc);
 struct koop_client *koop_service_client(koop_service_t *svc);
 void *koop_service_user(koop_service_t *svc);
 const char *koop_service_node(koop_service_t *svc);
+/* Counts n events that came from outside the service (a feed, a hub, a
+ * peer) and were refused: undecodable, of the wrong stream, or changing a
+ * record their node does not own. sys.ping reports the count since start
+ * (koop.Pong.events_refused: koopctl status, the gateway's /metrics).
+ * Accepts NULL (a consumer driven without a service: nothing counted). */
+void koop_service_note_refused(koop_service_t *svc, uint64_t n);
+uint64_t koop_service_refused(const koop_service_t *svc);
 
 /* Deferring a call: a handler that needs something another service is
  * about to deliver (a registry record its copy has not applied yet, the

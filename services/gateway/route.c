@@ -217,6 +217,29 @@ gw_body_parse(const char *bytes, size_t len, int depth, koop_error_t *err)
 }
 
 int
+gw_body_merge(json_t *obj, const char *bytes, size_t len, koop_error_t *err)
+{
+    json_t *body = gw_body_parse(bytes, len, GW_JSON_DEPTH, err), *v;
+    const char *key;
+    if (!body)
+        return -1;
+    json_object_foreach(body, key, v) {
+        if (json_object_get(obj, key)) {
+            koop_error_set(err, KOOP_ERR_FIELD_TWICE, key, NULL);
+            json_decref(body);
+            return -1;
+        }
+    }
+    if (json_object_update(obj, body) != 0) {
+        koop_error_set(err, KOOP_ERR_INTERNAL_NO_MEMORY, NULL, NULL);
+        json_decref(body);
+        return -1;
+    }
+    json_decref(body);
+    return 0;
+}
+
+int
 gw_query_add(json_t *obj, const char *key, const char *value, koop_error_t *err)
 {
     if (!key || !*key || strlen(key) > 64 || !koop_text_valid(key, 64)) {

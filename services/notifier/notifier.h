@@ -82,6 +82,14 @@ int notif_inbox_read(koop_call_t *call);
 /* Adds an inbox entry (id = key) unless present. */
 int notif_inbox_put(notif_t *n, MDB_txn *txn, const Koop__Notif__InboxEntry *e);
 
+/* main.c: the service's definition and state, for in-process drivers
+ * (tests/fuzz, built with main renamed). notif_open_local prepares the
+ * state over svc's store (made with koop_service_local_new(def, cfg,
+ * notif_state())) without feeds, mail or timers. */
+const koop_service_def_t *notif_service_def(void);
+struct notif *notif_state(void);
+struct notif *notif_open_local(koop_service_t *svc);
+
 /* ---- the service's shared state ---- */
 struct notif {
     koop_service_t *svc;

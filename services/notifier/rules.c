@@ -473,8 +473,10 @@ s_catalogue_event(notif_t *n, MDB_txn *txn, const Koop__Event *ev, const Koop__R
 }
 
 /* Decodes the event by its type (common/events.def); an event that does
- * not decode is reported and skipped. Records of a hub (remote.*) are not
- * the notifier's: people and the case work are all this node's. */
+ * not decode, that another node wrote, or that is about a record another
+ * node owns is reported and refused (KOOP_FEED_REFUSED: the feed counts it
+ * and moves on). Records of a hub (remote.*) are not the notifier's: people
+ * and the case work are all this node's. */
 int
 notif_rules_apply(MDB_txn *txn, const Koop__Event *ev, void *ctx)
 {
@@ -487,7 +489,21 @@ notif_rules_apply(MDB_txn *txn, const Koop__Event *ev, void *ctx)
         if (n->undecodable++ < 20)
             koop_warn("zdarzenie %llu (%.60s, %.20s) pominięte: %s", (unsigned long long)ev->seq,
                       ev->type ? ev->type : "?", ev->stream ? ev->stream : "?", koop_event_decode_error(rc));
-        return 0;
+        return KOOP_FEED_REFUSED;
+    }
+    {
+        /* the feeds are this node's own logs: its events, its records */
+        const char *self = koop_service_node(n->svc), *owner;
+        int has;
+        owner = koop_event_owner(t, p, &has);
+        if (!ev->node || strcmp(ev->node, self) != 0 || (has && (!owner || strcmp(owner, self) != 0))) {
+            if (n->undecodable++ < 20)
+                koop_warn("zdarzenie %llu (%s) pominięte: węzła %.60s, rekord węzła %.60s – nie tego węzła",
+                          (unsigned long long)ev->seq, t->type, ev->node ? ev->node : "?",
+                          owner ? owner : "?");
+            protobuf_c_message_free_unpacked(p, NULL);
+            return KOOP_FEED_REFUSED;
+        }
     }
     switch (t->id) {
     case KOOP_EV_PERSON_ADDED: case KOOP_EV_PERSON_UPDATED:

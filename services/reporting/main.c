@@ -49,6 +49,13 @@ s_feeds_stop(s_rep *r)
         koop_feed_destroy(&r->feeds[i]);
 }
 
+/* After a feed's batch committed: what it refused counts (sys.ping). */
+static void
+s_after_commit(void *ctx)
+{
+    koop_service_note_refused(s_state.svc, rep_proj_take_refused(ctx));
+}
+
 static int
 s_feeds_start(s_rep *r)
 {
@@ -67,7 +74,9 @@ s_feeds_start(s_rep *r)
         o.apply = rep_apply;
         o.batch_begin = rep_apply_begin;
         o.batch_end = rep_apply_end;
+        o.committed = s_after_commit;
         o.ctx = r->proj;
+        o.svc = r->svc;
         r->feeds[i] = koop_feed_start(&o);
         if (!r->feeds[i]) {
             koop_error("cannot start the feed of %s (%s)", r->names[i], r->endpoints[i]);
@@ -84,6 +93,8 @@ static void s_on_restart(uv_timer_t *t);
 static void
 s_restart_later(s_rep *r, uint64_t ms)
 {
+    if (!r->restart_ready)
+        return; /* in process (rep_open_local): no feeds */
     if (uv_timer_start(&r->restart, s_on_restart, ms, 0) != 0) {
         koop_error("cannot arm the feed restart timer: starting the feeds now");
         (void)s_feeds_start(r); /* failures are logged there */
@@ -117,10 +128,11 @@ s_init_fn(MDB_txn *txn, void *ctx)
     return rc;
 }
 
+/* The projection over the service's store, prepared (cleared first when
+ * an older build made it). */
 static int
-s_start(koop_service_t *svc)
+s_prepare(s_rep *r, koop_service_t *svc)
 {
-    s_rep *r = &s_state;
     const koop_config_t *cfg = koop_service_config(svc);
     rep_self_t self;
     s_init_ctx ic;
@@ -141,6 +153,17 @@ s_start(koop_service_t *svc)
         koop_error("cannot prepare the projection: %s", koop_strerror(rc));
         return -1;
     }
+    return 0;
+}
+
+static int
+s_start(koop_service_t *svc)
+{
+    s_rep *r = &s_state;
+    const koop_config_t *cfg = koop_service_config(svc);
+
+    if (s_prepare(r, svc) != 0)
+        return -1;
     if (uv_timer_init(koop_service_loop(svc), &r->restart) != 0)
         return -1;
     r->restart.data = r;
@@ -150,7 +173,7 @@ s_start(koop_service_t *svc)
     for (size_t i = 0; i < KOOP_SVC_COUNT; i++) {
         const koop_service_info_t *info = &koop_services[i];
         const char *name = info->name, *ep = koop_config_endpoint(cfg, name);
-        if (!(info->flags & KOOP_SVC_FEED) || !ep || ((info->flags & KOOP_SVC_HUB_STREAM) && !self.hub))
+        if (!(info->flags & KOOP_SVC_FEED) || !ep || ((info->flags & KOOP_SVC_HUB_STREAM) && !koop_config_is_hub(cfg)))
             continue;
         r->names[r->nfeeds] = name;
         r->endpoints[r->nfeeds] = ep;
@@ -290,10 +313,11 @@ s_status(koop_call_t *call)
         return koop_call_store_error(call, rc);
     st.node = (char *)cfg->node_id;
     st.role = (char *)cfg->role;
-    st.has_applied = st.has_ignored = st.has_rejected = 1;
+    st.has_applied = st.has_ignored = st.has_rejected = st.has_not_owned = 1;
     st.applied = stats.applied;
     st.ignored = stats.ignored;
     st.rejected = stats.rejected;
+    st.not_owned = stats.not_owned;
     for (int i = 0; i < r->nfeeds; i++) {
         koop__rep__feed_status__init(&feeds[i]);
         feeds[i].stream = (char *)r->names[i];
@@ -352,6 +376,27 @@ static const koop_service_def_t s_reporting = {
     .start = s_start,
     .stop = s_stop,
 };
+
+const koop_service_def_t *
+rep_service_def(void)
+{
+    return &s_reporting;
+}
+
+rep_proj_t *
+rep_open_local(koop_service_t *svc)
+{
+    s_rep *r = &s_state;
+    rep_proj_destroy(&r->proj);
+    memset(r, 0, sizeof *r);
+    return s_prepare(r, svc) == 0 ? r->proj : NULL;
+}
+
+void
+rep_close_local(void)
+{
+    rep_proj_destroy(&s_state.proj);
+}
 
 int
 main(int argc, char **argv)

@@ -21,6 +21,7 @@
 #include "envelope.pb-c.h"
 #include "errors.h"
 #include "reporting.pb-c.h"
+#include "service.h"
 #include "store.h"
 
 #include <stddef.h>
@@ -128,6 +129,9 @@ extern const char *const rep_tables[];
 int rep_proj_new(rep_proj_t **out, koop_store_t *store, const rep_self_t *self);
 void rep_proj_destroy(rep_proj_t **self_p);
 const rep_self_t *rep_proj_self(const rep_proj_t *p);
+/* Events rejected or refused as not their node's to change since the last
+ * call (counted once their batch ended), and starts again from 0. */
+uint64_t rep_proj_take_refused(rep_proj_t *p);
 koop_store_t *rep_proj_store(const rep_proj_t *p);
 
 /* Prepares the tables in txn: records this node as unit 1. When the stored
@@ -155,6 +159,7 @@ int rep_apply_end(MDB_txn *txn, void *ctx);
 
 typedef struct {
     uint64_t applied, ignored, rejected;
+    uint64_t not_owned;  /* events that would have changed another node's record (refused) */
 } rep_stats_t;
 int rep_proj_stats(rep_proj_t *p, MDB_txn *txn, rep_stats_t *out);
 
@@ -264,6 +269,10 @@ int rep_cov_source(rep_proj_t *p, MDB_txn *txn, rep_acc_t *acc, char kind, const
 /* Moves a source that can no longer change into the entity's frozen spans
  * (the coverage does not change; the source row goes). */
 int rep_cov_freeze(rep_proj_t *p, MDB_txn *txn, char kind, const char *id, const char *source);
+/* The first unit outside chain where entity (kind, id) is covered, in
+ * *unit (0: none, or it is covered in chain's own unit too): a household in
+ * another node's IPWs is that node's, unless a transfer handed it over. */
+int rep_cov_outside(rep_proj_t *p, MDB_txn *txn, char kind, const char *id, const rep_chain_t *chain, uint32_t *unit);
 /* Changes the weight or sector of an entity in every unit where it is covered. */
 int rep_cov_attr(rep_proj_t *p, MDB_txn *txn, rep_acc_t *acc, char kind, const char *id, int64_t weight,
                  int sector);
@@ -285,5 +294,14 @@ int rep_cov_gaps(rep_proj_t *p, MDB_txn *txn, uint32_t unit, char kind, int sect
 int rep_report(rep_proj_t *p, MDB_txn *txn, const Koop__Rep__ReportQuery *q, int evaluation,
                Koop__Rep__Report **out, koop_error_t *err);
 void rep_report_free(Koop__Rep__Report **self_p);
+
+/* ---- main.c: the service, for in-process drivers (tests/fuzz, built
+ * with main renamed) ---- */
+const koop_service_def_t *rep_service_def(void);
+/* The service's state over svc's store (koop_service_local_new), without
+ * feeds: its report.* methods answer from the projection, which the caller
+ * fills with rep_apply. NULL on failure. rep_close_local frees it. */
+rep_proj_t *rep_open_local(koop_service_t *svc);
+void rep_close_local(void);
 
 #endif

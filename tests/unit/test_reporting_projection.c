@@ -7,6 +7,7 @@
  * suppression) are checked until the sync service can carry real streams.
  */
 #include "cases.pb-c.h"
+#include "record.h"
 #include "registry.pb-c.h"
 #include "../../services/reporting/reporting.h"
 #include "store.h"
@@ -92,9 +93,13 @@ static void
 s_emit_path(const char *const *path, int n, const char *stream, const char *type, const ProtobufCMessage *msg)
 {
     Koop__Event ev = KOOP__EVENT__INIT;
-    uint8_t *bytes = malloc(protobuf_c_message_get_packed_size(msg));
+    uint8_t *bytes;
     size_t len;
     s_apply_ctx c;
+    /* a registry record names its owner: the node that writes it */
+    if (strcmp(stream, "registry") == 0 && !koop_record_str(msg, "owner"))
+        koop_record_set_str((ProtobufCMessage *)msg, "owner", path[n - 1]);
+    bytes = malloc(protobuf_c_message_get_packed_size(msg));
     cr_assert_not_null(bytes);
     len = protobuf_c_message_pack(msg, bytes);
     ev.node = (char *)path[n - 1];

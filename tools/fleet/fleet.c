@@ -877,6 +877,7 @@ fleet_add(fleet_t *self, int hub, const char *node, const char *teryt, int32_t f
         if (koop_id_new(g->streams[i].log_id) != 0)
             return -EIO;
     fleet_facts_init(&g->facts, self->n + 1, teryt, first_day, 365, REG_EVERY);
+    snprintf(g->facts.owner, sizeof g->facts.owner, "%s", node); /* as its registry names them */
     if (hub_dir && (rc = koop_enrol_write(hub_dir, g->pub, node, "gmina", NULL, 0)) != 0)
         return rc;
     self->st.gminas = ++self->n;
