@@ -20,6 +20,32 @@ koop_check_text(koop_call_t *call, const char *field, const char *value, int req
 }
 
 int
+koop_check_name(koop_call_t *call, const char *field, const char *value, int required, size_t max)
+{
+    if (!value || !*value) {
+        if (required)
+            return koop_fail(call, FIELD_REQUIRED, field);
+        return KOOP_OK;
+    }
+    switch (koop_text_line_check(value, max)) {
+    case KOOP_LINE_OK:
+        return KOOP_OK;
+    case KOOP_LINE_TOO_LONG:
+        return koop_fail(call, TEXT_TOO_LONG, field, KOOP_NUM(max));
+    case KOOP_LINE_ENCODING:
+        return koop_fail(call, FIELD_NOT_UTF8, field);
+    case KOOP_LINE_BLANK:
+        return koop_fail(call, TEXT_BLANK, field);
+    case KOOP_LINE_BREAK:
+        return koop_fail(call, TEXT_LINE_BREAK, field);
+    case KOOP_LINE_CONTROL:
+        return koop_fail(call, TEXT_CONTROL, field);
+    default:
+        return koop_fail(call, TEXT_BIDI, field);
+    }
+}
+
+int
 koop_check_date(koop_call_t *call, const char *field, const char *value, int required)
 {
     if (!value || !*value) {
@@ -27,9 +53,16 @@ koop_check_date(koop_call_t *call, const char *field, const char *value, int req
             return koop_fail(call, DATE_REQUIRED, field);
         return KOOP_OK;
     }
-    if (!koop_date_valid(value))
+    switch (koop_date_check(value)) {
+    case KOOP_DATE_OK:
+        return KOOP_OK;
+    case KOOP_DATE_NO_SUCH_DAY:
+        return koop_fail(call, DATE_NO_SUCH_DAY, field, value);
+    case KOOP_DATE_YEAR:
+        return koop_fail(call, DATE_YEAR, field, value);
+    default:
         return koop_fail(call, DATE_INVALID, field, value);
-    return KOOP_OK;
+    }
 }
 
 int

@@ -53,20 +53,25 @@ koop_text_valid(const char *s, size_t max)
     return 1;
 }
 
-/* Lower case of ASCII and of the Polish capitals (Ą Ć Ę Ł Ń Ó Ś Ź Ż). */
+/* The letters search folds: Latin-1 and Latin Extended-A letters with
+ * diacritics to their base letter (Polish first: ą ć ę ł ń ó ś ź ż), so
+ * "osrodek" finds "Ośrodek"; then lower case. */
+static const char s_latin1[] = /* U+00C0 .. U+00FF; 0: keep */
+    "aaaaaaaceeeeiiii" "dnooooo\0ouuuuyt\0" "aaaaaaaceeeeiiii" "dnooooo\0ouuuuyty";
+static const char s_latin_a[] = /* U+0100 .. U+017F */
+    "aaaaaaccccccccdd" "ddeeeeeeeeeegggg" "gggghhhhiiiiiiii" "iiiijjkkklllllll"
+    "lllnnnnnnnnnoooo" "oooorrrrrrssssss" "ssttttttuuuuuuuu" "uuuuwwyyyzzzzzzs";
+
 static uint32_t
 s_fold(uint32_t cp)
 {
     if (cp >= 'A' && cp <= 'Z')
         return cp + 32;
-    switch (cp) {
-    case 0x104: case 0x106: case 0x118: case 0x141: case 0x143: case 0x15a: case 0x179: case 0x17b:
-        return cp + 1;
-    case 0xd3:
-        return 0xf3;
-    default:
-        return cp;
-    }
+    if (cp >= 0xc0 && cp <= 0xff && s_latin1[cp - 0xc0])
+        return (unsigned char)s_latin1[cp - 0xc0];
+    if (cp >= 0x100 && cp <= 0x17f)
+        return (unsigned char)s_latin_a[cp - 0x100];
+    return cp;
 }
 
 /* Folds s into a malloc'd array of code points; *n gets its length. */
@@ -136,4 +141,50 @@ koop_text_email(const char *s)
         return 0;
     const char *dot = strchr(at + 1, '.');
     return dot && dot > at + 1 && dot[1] != '\0';
+}
+
+koop_line_t
+koop_text_line_check(const char *s, size_t max)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    int visible = 0;
+    if (!s || strlen(s) > max)
+        return KOOP_LINE_TOO_LONG;
+    while (*p) {
+        uint32_t cp;
+        size_t n = s_utf8(p, &cp);
+        if (n == 0)
+            return KOOP_LINE_ENCODING;
+        if (cp == '\n' || cp == '\r' || cp == 0x85 || cp == 0x2028 || cp == 0x2029)
+            return KOOP_LINE_BREAK;
+        if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0))
+            return KOOP_LINE_CONTROL;
+        if (cp == 0x200e || cp == 0x200f || cp == 0x61c || (cp >= 0x202a && cp <= 0x202e) ||
+            (cp >= 0x2066 && cp <= 0x2069))
+            return KOOP_LINE_BIDI;
+        /* white space: ASCII space, no-break space, the U+2000 spaces, ideographic space */
+        if (cp != ' ' && cp != 0xa0 && !(cp >= 0x2000 && cp <= 0x200b) && cp != 0x202f && cp != 0x205f &&
+            cp != 0x3000 && cp != 0xfeff)
+            visible = 1;
+        p += n;
+    }
+    return visible ? KOOP_LINE_OK : KOOP_LINE_BLANK;
+}
+
+int
+koop_plural(long long n)
+{
+    long long a = n < 0 ? -n : n;
+    if (a == 1)
+        return 0;
+    if (a % 10 >= 2 && a % 10 <= 4 && (a % 100 < 12 || a % 100 > 14))
+        return 1;
+    return 2;
+}
+
+const char *
+koop_plural_word(long long n, const char *one, const char *few, const char *many)
+{
+    int k = koop_plural(n);
+    return k == 0 ? one : k == 1 ? few : many;
 }
