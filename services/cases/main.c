@@ -40,6 +40,7 @@ static const koop_service_def_t s_cases = {
     /* each handler starts with no audit notes of an earlier call (a batch
      * retried after the map grew runs the calls again) */
     .before_call = cases_audit_reset,
+    .names = cases_names,
 };
 
 int

@@ -16,6 +16,8 @@
  * services; its provider (and sector) is taken from the registry copy.
  */
 #include "cases.h"
+#include "clock.h"
+#include "text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,8 +97,15 @@ cases_meeting_add(koop_call_t *call)
     f.has_participants = 1;
     f.participants = (uint32_t)q->n_participants;
     f.institutions = institutions;
-    snprintf(summary, sizeof summary, "spotkanie ZZK (%zu os.)%s%.120s", q->n_participants,
-             q->topic && *q->topic ? ": " : "", q->topic ? q->topic : "");
+    {
+        /* a meeting dated later is planned, not held */
+        char today[11];
+        koop_date_today(today);
+        snprintf(summary, sizeof summary, "%s, %zu %s%s%.120s",
+                 strcmp(date, today) > 0 ? "zaplanowane spotkanie ZZK" : "spotkanie ZZK", q->n_participants,
+                 koop_plural_word((long long)q->n_participants, "osoba", "osoby", "osób"),
+                 q->topic && *q->topic ? ": " : "", q->topic ? q->topic : "");
+    }
     {
         cases_change_t ch = {"meeting.held", &m.base, &f.base, ipw->id, date, id, summary};
         if ((rc = cases_save(call, "meeting", id, &m.base)) != KOOP_OK ||

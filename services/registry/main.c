@@ -26,6 +26,7 @@ static const koop_service_def_t s_registry = {
     .tables = s_tables,
     .methods = s_methods,
     .nmethods = KOOP_ARRAY_LEN(s_methods),
+    .names = reg_names,
 };
 
 int
