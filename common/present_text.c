@@ -355,7 +355,7 @@ static const struct {
     {"koop.reg.CatalogueEntry", "id name provider category target active verified"},
     {"koop.cases.Household", "id number name size registered"},
     {"koop.cases.HouseholdMember", "name birth sex relation"},
-    {"koop.cases.Consent", "date purpose share_with withdrawn id"},
+    {"koop.cases.Consent", "date purpose share_with recorded_by withdrawn id"},
     {"koop.cases.Ipw", "number id household coordinator status opened outcome"},
     {"koop.cases.ZzkMember", "person institution sector added removed coordinator"},
     {"koop.cases.Transition", "date status"},
