@@ -75,6 +75,8 @@ int reg_pzk_dissolve(koop_call_t *call);
 int reg_pzk_list(koop_call_t *call);
 int reg_catalogue_add(koop_call_t *call);
 int reg_catalogue_search(koop_call_t *call);
+/* Announces the node's name and TERYT when they changed (node.c). */
+int reg_node_describe(koop_service_t *svc);
 /* Hub-owned records from the hub (remote.c): apply a batch of the hub's
  * events / tell the position in the hub's down log. */
 int reg_remote_apply(koop_call_t *call);

@@ -112,7 +112,11 @@ s_apply_one(koop_call_t *call, const ProtobufCBinaryData *bytes)
     if (bytes->len == 0 || bytes->len > KOOP_MAX_MSG)
         goto skip;
     ev = koop__event__unpack(NULL, bytes->len, bytes->data);
-    if (!ev || koop_event_decode(ev, &t, &rec) != 0 || !(kind = s_kind_of(t)))
+    if (!ev || koop_event_decode(ev, &t, &rec) != 0)
+        goto skip;
+    if (t->id == KOOP_EV_NODE_DESCRIBED)
+        goto done; /* the hub naming itself: not a record, nothing to keep here */
+    if (!(kind = s_kind_of(t)))
         goto skip;
     id = koop_record_str(rec, "id");
     owner = koop_record_str(rec, "owner");

@@ -8,11 +8,16 @@
 #include <jansson.h>
 
 /* The value of a figure: a number, -1 for null (no denominator), -2 when the
- * figure is not there, -3 for "<3", -4 for any other string. */
+ * figure is not there, -4 for a string (never right). */
 double kt_report_num(json_t *v);
+/* The value of figure `key` of an `evaluation` report, as kt_report_num,
+ * or -3 when it is hidden (listed in "suppressed", value null; -5 when
+ * listed but with a value). */
+double kt_report_eval(json_t *rep, const char *key);
 
 /* The value of figure `key` (with dimension dim, NULL for none) of an
- * `indicators` report, as kt_report_num. */
+ * `indicators` report, as kt_report_num; -3 when it is hidden
+ * ("suppressed": true and value null; -5 when it has a value). */
 double kt_report_figure(json_t *rep, const char *key, const char *dim);
 
 #endif
