@@ -4,7 +4,7 @@
  *   [node]      id, name, role (gmina|hub), teryt, data_dir, runtime_dir
  *   [endpoints] one per service of common/services.def  (ipc:// or tcp://)
  *   [sync]      hub, hub_key, listen
- *   [notifier]  smtp_url, smtp_user, smtp_password_file, from, web_url
+ *   [notifier]  smtp_url, smtp_user, smtp_password_file, smtp_ca_file, from, web_url
  *
  * Relative paths are taken relative to the file's directory. An unknown
  * section or key, or a bad value, is an error that names file:line.
@@ -35,6 +35,7 @@ typedef struct koop_config {
     char smtp_url[KOOP_CONF_STR];
     char smtp_user[KOOP_CONF_STR];
     char smtp_password_file[PATH_MAX];
+    char smtp_ca_file[PATH_MAX];   /* CA certificates the relay's TLS certificate is checked against */
     char mail_from[KOOP_CONF_STR];
     char web_url[KOOP_CONF_STR];
 } koop_config_t;

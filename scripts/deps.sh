@@ -18,7 +18,7 @@ for purpose in "$@"; do
   case "$purpose" in
     build) want="$want $build" ;;
     # systemd: systemd-analyze checks the unit (tests/deploy)
-    test)  want="$want $build libcriterion-dev jq lmdb-utils procps python3-aiosmtpd systemd" ;;
+    test)  want="$want $build libcriterion-dev jq lmdb-utils openssl procps python3-aiosmtpd systemd" ;;
     bench) want="$want $build lmdb-utils procps postgresql" ;;  # PostgreSQL: the sync comparison
     demo)  want="$want $build jq procps" ;;
     # make deb: debhelper (with dpkg-dev), and build-essential, which

@@ -66,8 +66,9 @@ s_start(koop_service_t *svc)
         snprintf(n->last_error, sizeof n->last_error, "%s", err);
         n->last_error_ms = koop_clock_real_ms();
     }
-    if (!n->smtp.url[0])
-        koop_warn("no smtp_url in [notifier]: notifications go to inboxes; mails wait in the queue");
+    n->mail_on = n->smtp.url[0] != '\0';
+    if (!n->mail_on)
+        koop_info("no smtp_url in [notifier]: mail is off; notifications go to the inboxes only, nothing is queued");
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
         return -1;
     n->feed_registry = s_feed(n, "registry");
