@@ -4,6 +4,8 @@
  * milliseconds; --json keeps the ids and adds the names.
  */
 #include "kt_cases.h"
+#include "cases.pb-c.h"
+#include "store.h"
 
 #include <criterion/criterion.h>
 #include <stdarg.h>
@@ -241,4 +243,62 @@ Test(present_node, notifier_and_reporting_status_read_dates_and_labels)
     READS("report status", TEXT("report", "status"),
           WANT("węzeł", "gmina-2013032", "kanały zdarzeń", "strumień: registry", "zastosowane zdarzenia"),
           NOT("applied", "feeds"));
+}
+
+/* A registry copy made before it kept names (no copy_format, no names in
+ * its records) fills itself again at the next start. */
+static int
+s_strip_names(MDB_txn *txn, void *ctx)
+{
+    koop_store_t *st = ctx;
+    MDB_dbi meta = koop_store_dbi(st, "meta"), people = koop_store_dbi(st, "copy_person");
+    MDB_cursor *cur;
+    MDB_val k, v, key = {strlen("copy_format"), "copy_format"};
+    int rc = mdb_del(txn, meta, &key, NULL);
+    if (rc != 0)
+        return rc;
+    if ((rc = mdb_cursor_open(txn, people, &cur)) != 0)
+        return rc;
+    while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
+        Koop__Cases__CopyPerson *p = koop__cases__copy_person__unpack(NULL, v.mv_size, v.mv_data);
+        uint8_t buf[1024];
+        MDB_val nv;
+        if (!p)
+            return MDB_CORRUPTED;
+        free(p->name);
+        p->name = NULL;
+        nv.mv_size = koop__cases__copy_person__pack(p, buf);
+        nv.mv_data = buf;
+        koop__cases__copy_person__free_unpacked(p, NULL);
+        if ((rc = mdb_cursor_put(cur, &k, &nv, MDB_CURRENT)) != 0)
+            break;
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+Test(present_node, a_registry_copy_without_names_fills_itself_again)
+{
+    static const char *const tables[] = {"meta", "copy_person", NULL};
+    char *ipw = kt_open_ipw(&g, g.sw, "2026-01-10", NULL), dir[PATH_MAX + 32];
+    koop_store_t *st = NULL;
+    int named = 0;
+    cr_assert_not_null(ipw);
+    cr_assert_eq(kt_node_stop(&g.node), 0);
+    snprintf(dir, sizeof dir, "%s/data/cases", g.node.dir);
+    cr_assert_eq(koop_store_open(&st, dir, tables), 0);
+    cr_assert_eq(koop_store_write(st, s_strip_names, st), 0);
+    koop_store_destroy(&st);
+    cr_assert_eq(kt_node_start(&g.node, 20), 0);
+    for (int i = 0; i < 100 && !named; i++) {
+        kt_run_t r;
+        kt_as(&r, &g, g.sw, "ipw", "show", "--ipw", ipw, NULL);
+        named = r.code == 0 && json_string_value(json_object_get(r.json, "coordinator_name")) &&
+                strcmp(json_string_value(json_object_get(r.json, "coordinator_name")), "Anna Nowak") == 0;
+        kt_run_free(&r);
+        if (!named)
+            kt_sleep_ms(100);
+    }
+    cr_assert(named, "the copy did not get its names back");
+    free(ipw);
 }
