@@ -499,6 +499,21 @@ s_cut(char *s, int width)
 
 #define S_COL_MAX 40 /* characters of a column other than the last */
 
+/* One line of a table: every cell padded to its column but the last. */
+static void
+s_table_row(FILE *out, const char *const *row, const int *width, size_t nc)
+{
+    for (size_t c = 0; c < nc; c++) {
+        if (c + 1 < nc) {
+            koop_present_padded(out, row[c], width[c]);
+            fputs("  ", out);
+        } else {
+            fputs(row[c], out);
+        }
+    }
+    fputc('\n', out);
+}
+
 void
 koop_present_list_text(const ProtobufCMessage *const *items, size_t n, koop_lang_t lang, FILE *out)
 {
@@ -533,27 +548,16 @@ koop_present_list_text(const ProtobufCMessage *const *items, size_t n, koop_lang
             if (s_width(cell) > width[c])
                 width[c] = s_width(cell);
         }
-    for (size_t c = 0; c < nc; c++) {
-        const char *l = koop_present_field_label(d, cols[c]->name, lang);
-        if (c + 1 < nc) {
-            koop_present_padded(out, l, width[c]);
-            fputs("  ", out);
-        } else {
-            fputs(l, out);
+    {
+        const char *row[S_MAX_COLS];
+        for (size_t c = 0; c < nc; c++)
+            row[c] = koop_present_field_label(d, cols[c]->name, lang);
+        s_table_row(out, row, width, nc);
+        for (size_t r = 0; r < n; r++) {
+            for (size_t c = 0; c < nc; c++)
+                row[c] = cells + (r * nc + c) * S_CELL;
+            s_table_row(out, row, width, nc);
         }
-    }
-    fputc('\n', out);
-    for (size_t r = 0; r < n; r++) {
-        for (size_t c = 0; c < nc; c++) {
-            const char *cell = cells + (r * nc + c) * S_CELL;
-            if (c + 1 < nc) {
-                koop_present_padded(out, cell, width[c]);
-                fputs("  ", out);
-            } else {
-                fputs(cell, out);
-            }
-        }
-        fputc('\n', out);
     }
     if (lang == KOOP_LANG_EN)
         fprintf(out, "(%zu %s)\n", n, n == 1 ? "result" : "results");

@@ -330,16 +330,9 @@ cases_copy_name(koop_call_t *call, const char *id, char *out, size_t len)
     } tables[] = {{"copy_person", &koop__cases__copy_person__descriptor},
                   {"copy_institution", &koop__cases__copy_institution__descriptor},
                   {"copy_service", &koop__cases__copy_service__descriptor}};
-    for (size_t i = 0; i < KOOP_ARRAY_LEN(tables); i++) {
-        ProtobufCMessage *m = NULL;
-        const char *name;
-        if (koop_record_get(call->txn, cases_dbi(call, tables[i].table), id, tables[i].desc, &m) != 0)
-            continue;
-        name = koop_record_str(m, "name");
-        snprintf(out, len, "%s", name ? name : "");
-        protobuf_c_message_free_unpacked(m, NULL);
-        return out[0] != '\0';
-    }
+    for (size_t i = 0; i < KOOP_ARRAY_LEN(tables); i++)
+        if (koop_record_name(call->txn, cases_dbi(call, tables[i].table), tables[i].desc, id, out, len))
+            return 1;
     return 0;
 }
 

@@ -202,15 +202,8 @@ reg_names(void *ctx, const char *field, const char *id, koop_names_kind_t kind, 
     (void)field;
     if (kind != KOOP_NAMES_NAME)
         return 0;
-    for (size_t i = 0; i < sizeof s_named_kinds / sizeof s_named_kinds[0]; i++) {
-        ProtobufCMessage *rec = NULL;
-        const char *name;
-        if (koop_record_get(call->txn, reg_dbi(call, s_named_kinds[i]), id, s_named_kinds[i]->desc, &rec) != 0)
-            continue;
-        name = koop_record_str(rec, "name");
-        snprintf(out, len, "%s", name ? name : "");
-        protobuf_c_message_free_unpacked(rec, NULL);
-        return out[0] != '\0';
-    }
+    for (size_t i = 0; i < sizeof s_named_kinds / sizeof s_named_kinds[0]; i++)
+        if (koop_record_name(call->txn, reg_dbi(call, s_named_kinds[i]), s_named_kinds[i]->desc, id, out, len))
+            return 1;
     return 0;
 }
