@@ -72,8 +72,11 @@ load_gmina() { # load_gmina CONF GMINA_NAME TERYT
   "$KC" -c "$c" --json agreement add --parties "$ops,$sp,$ngo,$lpcpr,$lkpp" --signed 2019-06-14 --until 2021-12-31 \
     --text "Porozumienie o współpracy w Gminno-Powiatowym Partnerskim Zespole Kooperacji" >/dev/null
   pzk=$("$KC" -c "$c" --json pzk create --name "G-PZK $name" --formed 2019-06-14 | jid)
-  for i in "$ops" "$sp" "$ngo" "$lpcpr" "$lkpp"; do
-    "$KC" -c "$c" --json pzk join --pzk "$pzk" --institution "$i" --date 2019-06-14 --representative "$p2" >/dev/null
+  # each member represented by someone who works there (the animator for the OPS, the police officer for the KPP)
+  "$KC" -c "$c" --json pzk join --pzk "$pzk" --institution "$ops" --date 2019-06-14 --representative "$p2" >/dev/null
+  "$KC" -c "$c" --json pzk join --pzk "$pzk" --institution "$lkpp" --date 2019-06-14 --representative "$COP" >/dev/null
+  for i in "$sp" "$ngo" "$lpcpr"; do
+    "$KC" -c "$c" --json pzk join --pzk "$pzk" --institution "$i" --date 2019-06-14 >/dev/null
   done
   "$KC" -c "$c" --json service add --name "Klub seniora" --provider "$ops" --target seniors --category "czas wolny" \
     --area "$name" --schedule "wtorki 10-13" >/dev/null
@@ -135,7 +138,7 @@ say "Hub: ostatnie zdarzenia gminy Kobylin-Borzymy w kopii powiatu (bez danych o
 say "Ewaluacja: gmina Kobylin-Borzymy"
 for _ in $(seq 1 50); do [ "$("$KC" -c "$G1" --json report evaluation | jq -r .ipw_opened)" = 5 ] && break; sleep 0.2; done
 "$KC" -c "$G1" report evaluation
-say "Ewaluacja: powiat wysokomazowiecki (z obu gmin, na hubie; małe liczby jako <3)"
+say "Ewaluacja: powiat wysokomazowiecki (z obu gmin, na hubie; małe liczby i to, z czego dałoby się je odczytać, ukryte)"
 for _ in $(seq 1 50); do [ "$("$KC" -c "$H" --json report evaluation | jq -r .ipw_opened)" = 10 ] && break; sleep 0.2; done
 "$KC" -c "$H" report evaluation
 say "Gotowe. Katalog demonstracji: $DEMO"

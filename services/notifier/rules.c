@@ -6,7 +6,8 @@
  *             pzk.*                    -> contacts (PZK representatives)
  *             catalogue.added/updated  -> PZK representatives, as a daily digest
  *   cases     local.task.added         -> owner (task_assigned); reminders scheduled;
- *                                         already overdue: owner (task_overdue), once
+ *                                         already overdue (and not history): owner
+ *                                         (task_overdue), once
  *             local.task.done          -> the IPW's coordinator (task_done); reminders cancelled
  *             local.task.cancelled     -> reminders cancelled
  *             local.ipw.member_added/removed -> that person (zzk_member_added/removed)
@@ -291,18 +292,18 @@ notif_overdue_texts(const char *number, const char *due, char inbox[600], char s
 }
 
 /* A task entered with its due date already past: one overdue notice now
- * (its reminder would have been due before the task existed). */
+ * (its reminder would have been due before the task existed). Not for a
+ * task of history entered after the fact: its later steps follow. */
 static int
 s_overdue_when_entered(notif_t *n, MDB_txn *txn, const Koop__Cases__Task *t, const Koop__Notif__CaseIpw *ipw)
 {
     char today[11], event_id[160], inbox[600], mail[600], subject[200];
     koop_date_today(today);
-    if (!t->due || !koop_date_valid(t->due) || strcmp(t->due, today) >= 0)
+    if (!t->due || !koop_date_valid(t->due) || strcmp(t->due, today) >= 0 || s_history(t->added))
         return 0;
     snprintf(event_id, sizeof event_id, "reminder.%s", t->id);
     notif_overdue_texts(s_number(ipw), t->due, inbox, subject, mail);
-    s_note nt = {event_id, NULL, "task_overdue", t->ipw, ipw ? ipw->number : NULL, inbox, subject, mail,
-                 s_history(t->added)};
+    s_note nt = {event_id, NULL, "task_overdue", t->ipw, ipw ? ipw->number : NULL, inbox, subject, mail, 0};
     return s_notify(n, txn, t->owner, &nt);
 }
 
