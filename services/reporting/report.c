@@ -35,6 +35,7 @@
 #include "reporting.h"
 #include "clock.h"
 #include "koop.h"
+#include "present.h"
 #include "text.h"
 
 #include <errno.h>
@@ -50,26 +51,29 @@ static const char *const s_sector_key[REP_SECTORS] = {
     "unknown", "social_assistance", "family_support", "labour_office", "police", "court", "education",
     "health", "housing", "ngo", "culture_sport", "church", "other",
 };
-static const char *const s_sector_pl[REP_SECTORS] = {
-    "sektor nieznany", "pomoc społeczna", "wspieranie rodziny", "rynek pracy", "policja", "sądownictwo",
-    "oświata", "ochrona zdrowia", "mieszkalnictwo", "organizacje pozarządowe", "kultura i sport",
-    "kościoły i związki wyznaniowe", "inne",
-};
+
 static const char *const s_area_key[REP_AREAS] = {
     "unknown", "work", "housing", "health", "addiction", "parenting", "education", "finances", "relations", "legal", "other",
 };
-static const char *const s_area_pl[REP_AREAS] = {
-    "obszar nieznany", "praca", "mieszkanie", "zdrowie", "uzależnienia", "rodzicielstwo i opieka", "edukacja",
-    "finanse", "relacje", "sprawy prawne", "inne",
-};
+
 static const char *const s_target_key[REP_TARGETS] = {
     "unknown", "children_youth", "adults", "families", "seniors", "pzk_members",
 };
-static const char *const s_target_pl[REP_TARGETS] = {
-    "nieokreślona", "dzieci i młodzież", "dorośli", "rodziny", "seniorzy", "członkowie PZK",
-};
+
 static const char *const s_outcome_key[REP_OUTCOMES] = {"unknown", "none", "success", "no_success", "discontinued"};
-static const char *const s_outcome_pl[REP_OUTCOMES] = {"wynik nieznany", "brak", "sukces", "bez sukcesu", "przerwany"};
+
+/* The Polish name of value `key` of an enum (labels.def: the words every
+ * output uses); index 0 ("unknown") is said here. */
+static const char *
+s_pl(const char *enum_name, const char *key, const char *unknown)
+{
+    const char *w = strcmp(key, "unknown") == 0 ? unknown : koop_present_word(enum_name, key, KOOP_LANG_PL);
+    return w ? w : key;
+}
+#define s_sector_pl(i) s_pl("koop.reg.Sector", s_sector_key[i], "sektor nieznany")
+#define s_area_pl(i) s_pl("koop.cases.Area", s_area_key[i], "obszar nieznany")
+#define s_target_pl(i) s_pl("koop.reg.Target", s_target_key[i], "nieokreślona")
+#define s_outcome_pl(i) s_pl("koop.cases.Outcome", s_outcome_key[i], "wynik nieznany")
 
 /* ---- building the reply ---- */
 
@@ -685,7 +689,7 @@ s_figures_pzk(s_out *o, const s_sums *s, int32_t end, int64_t partners_by_sector
     s_count(o, "pzk", "partner_entities", "Podmioty partnerskie w PZK (różne instytucje)", partners);
     for (int i = 0; i < REP_SECTORS; i++)
         s_count_dim(o, "pzk", "partner_entities", s_sector_key[i], "Podmioty partnerskie w PZK wg sektora",
-                    s_sector_pl[i], partners_by_sector[i]);
+                    s_sector_pl(i), partners_by_sector[i]);
     s_count(o, "pzk", "pzk_count", "PZK działające w okresie", dissolved + running);
     s_ratio(o, "pzk", "pzk_avg_months", "Przeciętny czas działania PZK (miesiące)", days, dissolved + running,
             1.0 / S_DAYS_PER_MONTH);
@@ -711,7 +715,7 @@ s_figures_ipw(s_out *o, const s_sums *s, int64_t households, int64_t persons)
             active);
     s_count(o, "ipw", "ipw_closed", "IPW zamknięte w okresie", closed);
     for (int i = 2; i < REP_OUTCOMES; i++)
-        s_count_dim(o, "ipw", "ipw_closed", s_outcome_key[i], "IPW zamknięte wg wyniku", s_outcome_pl[i],
+        s_count_dim(o, "ipw", "ipw_closed", s_outcome_key[i], "IPW zamknięte wg wyniku", s_outcome_pl(i),
                     s->in[REP_F_IPW_CLOSED + i]);
     s_count(o, "ipw", "ipw_success", "IPW zakończone sukcesem", s->in[REP_F_IPW_CLOSED + 2]);
     s_share(o, "ipw", "ipw_success_rate", "Odsetek IPW zakończonych sukcesem (%)", s->in[REP_F_IPW_CLOSED + 2], closed);
@@ -736,7 +740,7 @@ s_figures_rest(s_out *o, const s_sums *s, double median, int64_t answers)
         goals += s->in[REP_F_GOAL_ADDED + a];
     s_count(o, "goals", "goals_added", "Cele dodane w okresie", goals);
     for (int a = 0; a < REP_AREAS; a++)
-        s_count_dim(o, "goals", "goals_added", s_area_key[a], "Cele wg obszaru", s_area_pl[a], s->in[REP_F_GOAL_ADDED + a]);
+        s_count_dim(o, "goals", "goals_added", s_area_key[a], "Cele wg obszaru", s_area_pl(a), s->in[REP_F_GOAL_ADDED + a]);
     s_count(o, "goals", "psr_goals_reviewed", "Cele z co najmniej jedną oceną (do końca okresu)", s->cum[REP_F_PSR_FIRST]);
     s_ratio(o, "goals", "psr_avg_change", "Przeciętna zmiana oceny PSR: od wartości wyjściowej do ostatniej oceny",
             (double)s->cum[REP_F_PSR_DELTA], s->cum[REP_F_PSR_FIRST], 1.0);
@@ -754,15 +758,15 @@ s_figures_rest(s_out *o, const s_sums *s, double median, int64_t answers)
     s_count(o, "tasks", "tasks_on_time", "Zadania wykonane w terminie", on_time);
     for (int i = 0; i < REP_SECTORS; i++)
         s_count_dim(o, "tasks", "tasks_on_time", s_sector_key[i], "Zadania wykonane w terminie wg sektora właściciela",
-                    s_sector_pl[i], s->in[REP_F_TASK_ON_TIME + i]);
+                    s_sector_pl(i), s->in[REP_F_TASK_ON_TIME + i]);
     s_count(o, "tasks", "tasks_late", "Zadania wykonane po terminie", late);
     for (int i = 0; i < REP_SECTORS; i++)
         s_count_dim(o, "tasks", "tasks_late", s_sector_key[i], "Zadania wykonane po terminie wg sektora właściciela",
-                    s_sector_pl[i], s->in[REP_F_TASK_LATE + i]);
+                    s_sector_pl(i), s->in[REP_F_TASK_LATE + i]);
     s_count(o, "tasks", "tasks_overdue", "Zadania zaległe (niewykonane po terminie)", overdue);
     for (int i = 0; i < REP_SECTORS; i++)
         s_count_dim(o, "tasks", "tasks_overdue", s_sector_key[i], "Zadania zaległe wg sektora właściciela",
-                    s_sector_pl[i], s->overdue[i]);
+                    s_sector_pl(i), s->overdue[i]);
     s_count(o, "tasks", "tasks_not_yet_due", "Zadania w toku przed terminem", open - overdue);
     s_count(o, "tasks", "tasks_cancelled", "Zadania anulowane", cancelled);
     s_share(o, "tasks", "tasks_on_time_rate", "Odsetek zadań wykonanych w terminie (%)", on_time, on_time + late);
@@ -799,7 +803,7 @@ s_figures_catalogue(rep_proj_t *p, MDB_txn *txn, uint32_t unit, s_out *o, const 
     s_count(o, "catalogue", "catalogue_active", "Pozycje aktywne", s->now[REP_F_CAT_ACTIVE]);
     for (int t = 1; t < REP_TARGETS; t++)
         s_count_dim(o, "catalogue", "catalogue_by_target", s_target_key[t], "Aktywne pozycje wg grupy docelowej",
-                    s_target_pl[t], s->now[REP_F_CAT_TARGET + t]);
+                    s_target_pl(t), s->now[REP_F_CAT_TARGET + t]);
     if ((rc = s_categories(p, txn, unit, o)) != 0)
         return rc;
     s_count(o, "catalogue", "catalogue_unverified", "Aktywne pozycje niezweryfikowane od roku",
