@@ -93,26 +93,6 @@ static void s_retry_deferred(koop_service_t *s, uint64_t final_tag, int expire_o
 
 /* ---- call helpers ---- */
 
-/* A copy of msg with its name fields filled by the service's hook (names.h),
- * or NULL (no memory: the reply goes without names). Caller frees. */
-static ProtobufCMessage *
-s_named(koop_call_t *call, const ProtobufCMessage *msg)
-{
-    size_t len = protobuf_c_message_get_packed_size(msg);
-    uint8_t *buf = malloc(len ? len : 1);
-    ProtobufCMessage *copy = NULL;
-    if (!buf)
-        return NULL;
-    protobuf_c_message_pack(msg, buf);
-    copy = protobuf_c_message_unpack(msg->descriptor, NULL, len, buf);
-    free(buf);
-    if (copy && koop_names_fill(copy, call->svc->def->names, call) != 0) {
-        protobuf_c_message_free_unpacked(copy, NULL);
-        copy = NULL;
-    }
-    return copy;
-}
-
 static int
 s_reply_packed(koop_call_t *call, const ProtobufCMessage *msg)
 {
@@ -133,12 +113,18 @@ s_reply_packed(koop_call_t *call, const ProtobufCMessage *msg)
 int
 koop_call_reply(koop_call_t *call, const ProtobufCMessage *msg)
 {
-    ProtobufCMessage *named;
+    koop_names_undo_t *undo = NULL;
     int rc;
-    if (!call->svc->def->names || !koop_names_wanted(msg->descriptor) || !(named = s_named(call, msg)))
+    if (!call->svc->def->names || !koop_names_wanted(msg->descriptor))
         return s_reply_packed(call, msg);
-    rc = s_reply_packed(call, named);
-    protobuf_c_message_free_unpacked(named, NULL);
+    /* the names are set in the caller's message while it is packed, then
+     * taken out again: it is as the caller made it when this returns */
+    if (koop_names_fill_in_place((ProtobufCMessage *)msg, call->svc->def->names, call, &undo) != 0) {
+        koop_names_undo(&undo); /* no memory: the reply goes without names */
+        return s_reply_packed(call, msg);
+    }
+    rc = s_reply_packed(call, msg);
+    koop_names_undo(&undo);
     return rc;
 }
 

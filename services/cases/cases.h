@@ -173,7 +173,7 @@ int cases_catalogue(koop_call_t *call, const char *field, const char *id, char p
 int cases_institution(koop_call_t *call, const char *field, const char *id, Koop__Reg__Sector *sector);
 /* The name of a person, institution or catalogue entry as the copy holds it
  * (no catch-up: a name is shown when known). 1 and out, or 0. */
-int cases_copy_name(koop_call_t *call, const char *id, char *out, size_t len);
+int cases_copy_name(koop_call_t *call, const char *field, const char *id, char *out, size_t len);
 /* The call's caller as the copy knows them, without refusing the call: 1
  * when known and active (into who), else 0. */
 int cases_copy_caller(koop_call_t *call, cases_person_t *who);

@@ -322,7 +322,7 @@ cases_institution(koop_call_t *call, const char *field, const char *id, Koop__Re
 }
 
 int
-cases_copy_name(koop_call_t *call, const char *id, char *out, size_t len)
+cases_copy_name(koop_call_t *call, const char *field, const char *id, char *out, size_t len)
 {
     static const struct {
         const char *table;
@@ -330,9 +330,16 @@ cases_copy_name(koop_call_t *call, const char *id, char *out, size_t len)
     } tables[] = {{"copy_person", &koop__cases__copy_person__descriptor},
                   {"copy_institution", &koop__cases__copy_institution__descriptor},
                   {"copy_service", &koop__cases__copy_service__descriptor}};
-    for (size_t i = 0; i < KOOP_ARRAY_LEN(tables); i++)
+    /* the table the field's ids are most likely in first (ids are global:
+     * one id is in one table at most) */
+    size_t first = strstr(field, "institution") || strstr(field, "provider") || !strcmp(field, "share_with") ? 1
+                   : !strcmp(field, "service")                                                            ? 2
+                                                                                                          : 0;
+    for (size_t k = 0; k < KOOP_ARRAY_LEN(tables); k++) {
+        size_t i = (first + k) % KOOP_ARRAY_LEN(tables);
         if (koop_record_name(call->txn, cases_dbi(call, tables[i].table), tables[i].desc, id, out, len))
             return 1;
+    }
     return 0;
 }
 

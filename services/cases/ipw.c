@@ -114,7 +114,7 @@ s_member_change(koop_call_t *call, const Koop__Cases__Ipw *ipw, const Koop__Case
     char line[400], name[256];
     cases_change_t ch = {type, &ipw->base, &f.base, ipw->id, date, m->person, summary};
     /* the timeline says who (a name of staff: LOCAL like the summary) */
-    if (cases_copy_name(call, m->person, name, sizeof name)) {
+    if (cases_copy_name(call, "person", m->person, name, sizeof name)) {
         snprintf(line, sizeof line, "%s: %s", summary, name);
         ch.summary = line;
     }

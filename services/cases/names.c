@@ -48,5 +48,5 @@ cases_names(void *ctx, const char *field, const char *id, koop_names_kind_t kind
         return s_ipw_number(call, id, out, len);
     if (strcmp(field, "household") == 0)
         return s_household_name(call, id, out, len);
-    return cases_copy_name(call, id, out, len);
+    return cases_copy_name(call, field, id, out, len);
 }

@@ -257,3 +257,56 @@ Test(names, forgotten_before_a_record_is_stored)
     cr_assert_null(p.institution_name);
     cr_assert_str_eq(p.name, "Anna", "only name fields");
 }
+
+static int
+s_name_of(void *ctx, const char *field, const char *id, koop_names_kind_t kind, char *out, size_t len)
+{
+    int *calls = ctx;
+    (void)field;
+    (*calls)++;
+    snprintf(out, len, "%s of %s", kind == KOOP_NAMES_NUMBER ? "number" : "name", id);
+    return 1;
+}
+
+/* A handler's reply is named while it is packed and then put back as it was. */
+Test(names, filled_in_place_and_put_back)
+{
+    Koop__Cases__Ipw ipw = KOOP__CASES__IPW__INIT;
+    Koop__Cases__ZzkMember m = KOOP__CASES__ZZK_MEMBER__INIT, *mp[] = {&m};
+    Koop__Cases__Meeting mt = KOOP__CASES__MEETING__INIT, *mtp[] = {&mt};
+    char *parts[] = {"p1", "p2"}, empty[] = "";
+    koop_names_undo_t *undo = NULL;
+    uint8_t buf[2048];
+    size_t len;
+    int calls = 0;
+    Koop__Cases__Ipw *got;
+    ipw.coordinator = "p1";
+    ipw.created_by_name = empty; /* an empty name is filled too, and put back */
+    ipw.n_members = 1;
+    ipw.members = mp;
+    m.person = "p2";
+    ipw.n_meetings = 1;
+    ipw.meetings = mtp;
+    mt.n_participants = 2;
+    mt.participants = parts;
+    ipw.created_by = "p1";
+    cr_assert_eq(koop_names_fill_in_place(&ipw.base, s_name_of, &calls, &undo), 0);
+    cr_assert_str_eq(ipw.coordinator_name, "name of p1");
+    cr_assert_str_eq(m.person_name, "name of p2");
+    cr_assert_eq(mt.n_participants_names, 2);
+    len = protobuf_c_message_pack(&ipw.base, buf);
+    koop_names_undo(&undo);
+    cr_assert_null(undo);
+    cr_assert_null(ipw.coordinator_name);
+    cr_assert_eq(ipw.created_by_name, empty, "what was there is back");
+    cr_assert_null(m.person_name);
+    cr_assert_eq(mt.n_participants_names, 0);
+    cr_assert_null(mt.participants_names);
+    got = koop__cases__ipw__unpack(NULL, len, buf);
+    cr_assert_not_null(got);
+    cr_assert_str_eq(got->coordinator_name, "name of p1", "the packed reply had the names");
+    cr_assert_str_eq(got->members[0]->person_name, "name of p2");
+    cr_assert_str_eq(got->meetings[0]->participants_names[1], "name of p2");
+    koop__cases__ipw__free_unpacked(got, NULL);
+    cr_assert_eq(calls, 2, "each id is looked up once per reply (%d lookups)", calls);
+}
