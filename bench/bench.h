@@ -21,8 +21,12 @@
 #ifndef BENCH_H
 #define BENCH_H
 
+#include "config.h"
+
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* ---- latency samples (bench_stats.c) ---- */
 
@@ -135,6 +139,68 @@ int bench_registry_open_loop(const char *endpoint, unsigned rate, double seconds
 /* sys.ping on a client made for the call: the registry's pid in *pid.
  * Returns 0, -ETIMEDOUT, or -EIO for an unexpected answer. */
 int bench_registry_ping(const char *endpoint, int timeout_ms, uint32_t *pid);
+
+/* ---- processes and whole nodes (bench_proc.c) ---- */
+
+/* KOOP_BIN, or "bin": where koopctl and koop-node are. */
+const char *bench_bin(void);
+/* Starts argv (argv[0] searched in PATH when it has no '/') with stdout and
+ * stderr appended to log (NULL: /dev/null), stdin from /dev/null; the child
+ * gets SIGTERM if this process dies. Returns 0 and *pid, or -errno. */
+int bench_spawn(char *const argv[], const char *log, pid_t *pid);
+/* Waits up to timeout_ms for pid to end. Returns 0 and *status, -ETIMEDOUT,
+ * or -errno. */
+int bench_wait_exit(pid_t pid, unsigned timeout_ms, int *status);
+/* Runs argv to its end (at most 10 minutes); returns its exit code (128 when
+ * killed by a signal) or -errno. bench_runf: a /bin/sh -c command line. */
+int bench_run(const char *log, char *const argv[]);
+int bench_runf(const char *log, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A loopback TCP port that was free a moment ago, or -1. */
+int bench_free_port(void);
+/* CPU time (user + system, microseconds; the kernel counts in clock ticks,
+ * usually 10 ms) process pid has used so far, from /proc. 0 or -errno. */
+int bench_proc_cpu_us(uint32_t pid, uint64_t *us);
+/* kB from /proc/PID: peak RSS (VmHWM), RSS now, proportional set size (Pss
+ * of smaps_rollup: shared pages divided among the processes mapping them).
+ * -1 when unreadable. */
+long bench_proc_peak_rss_kb(uint32_t pid);
+long bench_proc_rss_kb(uint32_t pid);
+long bench_proc_pss_kb(uint32_t pid);
+/* kB of pages only this process maps (Private_Clean + Private_Dirty), -1. */
+long bench_proc_uss_kb(uint32_t pid);
+/* sys.ping: the answering process's pid in *pid (may be NULL). 0, -ETIMEDOUT, -EIO. */
+int bench_ping(const char *endpoint, int timeout_ms, uint32_t *pid);
+
+/* A whole node of any role: `koopctl node init DIR ARGS...`, then
+ * `koop-node -c DIR/koop.conf` (output to DIR/node.log). Do not copy one:
+ * service names point into it. */
+typedef struct {
+    char dir[PATH_MAX];
+    char conf[PATH_MAX + 16];
+    koop_config_t cfg;
+    pid_t pid;                                  /* koop-node; 0 when not running */
+    int nservices;
+    const char *service[KOOP_MAX_SERVICES];
+    uint32_t pids[KOOP_MAX_SERVICES];           /* as sys.ping said when started */
+} bench_knode_t;
+/* Makes the node (args: NULL-terminated options of node init, e.g. "--role",
+ * "hub", ...) and loads its config. 0 or -errno (after saying why). */
+int bench_knode_init(bench_knode_t *n, const char *dir, const char *const *args);
+/* Starts koop-node and waits until every service of the node answers;
+ * or the two steps apart. */
+int bench_knode_start(bench_knode_t *n, unsigned timeout_ms);
+int bench_knode_spawn(bench_knode_t *n);
+int bench_knode_wait(bench_knode_t *n, unsigned timeout_ms);
+/* The pid of one of its services (0 when unknown). */
+uint32_t bench_knode_pid(const bench_knode_t *n, const char *service);
+/* SIGTERM, and waits (SIGKILL after 20 s). 0 when it exited cleanly. */
+int bench_knode_stop(bench_knode_t *n);
+
+/* Prints one aim of an issue as "[met]" or "[NOT MET]" with its figures and
+ * keeps it for bench_aims_summary (koop-bench prints them all at the end).
+ * Information only: an aim never changes the exit code. */
+void bench_aim(int met, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void bench_aims_summary(void);
 
 /* ---- set-up requests (bench_rpc.c) ---- */
 struct koop_rpc_client;

@@ -3,7 +3,7 @@
  * koop-registry and koop-cases from $KOOP_BIN, in a temporary directory).
  *
  * Workload: WORKERS cases in flight at once, each one going through
- *   household.add, ipw.open, ipw.activate, goal.add, task.add x2,
+ *   household.add, consent.record, ipw.open, ipw.activate, goal.add, task.add x2,
  *   task.done x2, goal.scale, ipw.show, ipw.close
  * and starting again with a new household; every request acts as a social
  * worker, so each is access-checked and audited like real use. Measured:
@@ -77,10 +77,14 @@ s_run(char *const argv[])
 }
 
 
+static char s_gops[40]; /* the institution the families' consent names */
+
 /* Sends the next request of worker w. */
 static int
 s_send_step(koop_rpc_client_t *c, const char *sw, s_worker *w, uint64_t n)
 {
+    char *share[1] = {s_gops};
+    Koop__Cases__ConsentRecord consent = KOOP__CASES__CONSENT_RECORD__INIT;
     char name[64];
     const char *method = NULL;
     ProtobufCMessage *req = NULL;
@@ -104,35 +108,40 @@ s_send_step(koop_rpc_client_t *c, const char *sw, s_worker *w, uint64_t n)
         method = "household.add", req = &hh.base;
         break;
     case 1:
+        consent.household = w->hh, consent.purpose = "Zgoda na współpracę", consent.date = "2026-01-10";
+        consent.n_share_with = 1, consent.share_with = share;
+        method = "consent.record", req = &consent.base;
+        break;
+    case 2:
         open.household = w->hh, open.coordinator = (char *)sw, open.opened = "2026-01-10";
         method = "ipw.open", req = &open.base;
         break;
-    case 2:
+    case 3:
         step.ipw = w->ipw, step.date = "2026-01-15";
         method = "ipw.activate", req = &step.base;
         break;
-    case 3:
+    case 4:
         goal.ipw = w->ipw, goal.has_area = 1, goal.area = KOOP__CASES__AREA__AREA_WORK;
         goal.has_baseline = 1, goal.baseline = 2, goal.has_target = 1, goal.target = 7;
         goal.description = "Podjęcie pracy";
         method = "goal.add", req = &goal.base;
         break;
-    case 4:
     case 5:
+    case 6:
         task.ipw = w->ipw, task.goal = w->goal, task.owner = (char *)sw, task.due = "2026-02-01";
         task.title = "Wizyta";
         method = "task.add", req = &task.base;
         break;
-    case 6:
     case 7:
-        tstep.task = w->step == 6 ? w->t1 : w->t2, tstep.date = "2026-01-30";
+    case 8:
+        tstep.task = w->step == 7 ? w->t1 : w->t2, tstep.date = "2026-01-30";
         method = "task.done", req = &tstep.base;
         break;
-    case 8:
+    case 9:
         scale.goal = w->goal, scale.has_value = 1, scale.value = 6, scale.date = "2026-06-01";
         method = "goal.scale", req = &scale.base;
         break;
-    case 9:
+    case 10:
         ref.ipw = w->ipw;
         method = "ipw.show", req = &ref.base;
         break;
@@ -154,10 +163,10 @@ s_take_reply(s_worker *w, const koop_reply_t *r)
     char *dst = NULL;
     switch (w->step) {
     case 0: d = &koop__cases__household__descriptor, dst = w->hh; break;
-    case 1: d = &koop__cases__ipw__descriptor, dst = w->ipw; break;
-    case 3: d = &koop__cases__goal__descriptor, dst = w->goal; break;
-    case 4: d = &koop__cases__task__descriptor, dst = w->t1; break;
-    case 5: d = &koop__cases__task__descriptor, dst = w->t2; break;
+    case 2: d = &koop__cases__ipw__descriptor, dst = w->ipw; break;
+    case 4: d = &koop__cases__goal__descriptor, dst = w->goal; break;
+    case 5: d = &koop__cases__task__descriptor, dst = w->t1; break;
+    case 6: d = &koop__cases__task__descriptor, dst = w->t2; break;
     default: break;
     }
     if (d) {
@@ -168,7 +177,7 @@ s_take_reply(s_worker *w, const koop_reply_t *r)
         if (m)
             protobuf_c_message_free_unpacked(m, NULL);
     }
-    w->step = w->step == 10 ? 0 : w->step + 1;
+    w->step = w->step == 11 ? 0 : w->step + 1;
 }
 
 static int
@@ -279,6 +288,7 @@ bench_cases_run(void)
         inst.has_level = 1, inst.level = KOOP__REG__LEVEL__LEVEL_GMINA;
         if (bench_call(reg, NULL, "institution.add", &inst.base, &koop__reg__institution__descriptor, gops) != 0)
             goto done;
+        snprintf(s_gops, sizeof s_gops, "%s", gops);
         p.name = "Anna Nowak", p.institution = gops, p.has_role = 1, p.role = KOOP__REG__ROLE__ROLE_SOCIAL_WORKER;
         if (bench_call(reg, NULL, "person.add", &p.base, &koop__reg__person__descriptor, sw) != 0)
             goto done;

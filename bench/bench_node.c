@@ -90,58 +90,6 @@ s_log_tail(const bench_node_t *self)
         free(lines[i]);
 }
 
-/* Starts argv[0] with stdout and stderr appended to log. Returns 0 and *pid,
- * or -errno. */
-static int
-s_spawn(char *const argv[], const char *log, pid_t *pid)
-{
-    pid_t parent = getpid();
-    int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    int devnull, err;
-
-    if (fd < 0) {
-        err = -errno;
-        fprintf(stderr, "koop-bench: cannot open %s: %s\n", log, strerror(errno));
-        return err;
-    }
-    *pid = fork();
-    if (*pid < 0) {
-        err = -errno;
-        fprintf(stderr, "koop-bench: fork: %s\n", strerror(errno));
-        (void)close(fd);
-        return err;
-    }
-    if (*pid == 0) {
-        /* child: only async-signal-safe calls until exec */
-        if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)
-            _exit(126);
-        devnull = open("/dev/null", O_RDONLY);
-        if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
-            _exit(126);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    (void)close(fd); /* the child holds its own copy */
-    return 0;
-}
-
-/* Waits up to timeout_ms for pid to end. Returns 0 and *status, -ETIMEDOUT,
- * or -errno. */
-static int
-s_wait_exit(pid_t pid, unsigned timeout_ms, int *status)
-{
-    for (unsigned waited = 0;; waited += 10) {
-        pid_t r = waitpid(pid, status, WNOHANG);
-        if (r == pid)
-            return 0;
-        if (r < 0 && errno != EINTR)
-            return -errno;
-        if (waited >= timeout_ms)
-            return -ETIMEDOUT;
-        s_sleep_ms(10);
-    }
-}
-
 static int
 s_describe_exit(const char *what, int status)
 {
@@ -167,9 +115,9 @@ s_init_node(bench_node_t *self, const char *bindir)
 
     if (snprintf(exe, sizeof exe, "%s/koopctl", bindir) >= (int)sizeof exe)
         return -ENAMETOOLONG;
-    if ((rc = s_spawn(argv, self->bn_log, &pid)) != 0)
+    if ((rc = bench_spawn(argv, self->bn_log, &pid)) != 0)
         return rc;
-    if ((rc = s_wait_exit(pid, NODE_INIT_TIMEOUT_MS, &status)) != 0) {
+    if ((rc = bench_wait_exit(pid, NODE_INIT_TIMEOUT_MS, &status)) != 0) {
         fprintf(stderr, "koop-bench: koopctl node init did not finish: %s\n", strerror(-rc));
         if (kill(pid, SIGKILL) == 0)
             (void)waitpid(pid, &status, 0);
@@ -245,7 +193,7 @@ bench_node_start(bench_node_t **out, const char *bindir, const char *tmpdir)
     }
 
     argv[2] = self->bn_conf;
-    if ((rc = s_spawn(argv, self->bn_log, &self->bn_pid)) != 0)
+    if ((rc = bench_spawn(argv, self->bn_log, &self->bn_pid)) != 0)
         goto fail;
     if ((rc = s_wait_ready(self)) != 0)
         goto fail_log;
@@ -301,38 +249,7 @@ bench_node_commits(bench_node_t *self, uint64_t *txnid)
 int
 bench_node_registry_cpu(bench_node_t *self, uint64_t *us)
 {
-    char path[64], buf[1024], *p;
-    unsigned long long utime, stime;
-    long tick = sysconf(_SC_CLK_TCK);
-    FILE *f;
-    size_t n;
-    int rc = 0;
-
-    if (tick <= 0)
-        return -EINVAL;
-    snprintf(path, sizeof path, "/proc/%u/stat", self->bn_registry_pid);
-    f = fopen(path, "r");
-    if (!f)
-        return -errno;
-    n = fread(buf, 1, sizeof buf - 1, f);
-    if (ferror(f))
-        rc = -EIO;
-    if (fclose(f) != 0 && rc == 0)
-        rc = -errno;
-    if (rc != 0)
-        return rc;
-    buf[n] = '\0';
-    /* "pid (comm) state ppid ... utime stime": comm may hold spaces or ')',
-     * so fields are counted from the last ')'; utime and stime are the 12th
-     * and 13th after it */
-    p = strrchr(buf, ')');
-    if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime,
-                     &stime) != 2) {
-        fprintf(stderr, "koop-bench: cannot read the CPU time from %s\n", path);
-        return -EIO;
-    }
-    *us = (uint64_t)(utime + stime) * 1000000u / (uint64_t)tick;
-    return 0;
+    return bench_proc_cpu_us(self->bn_registry_pid, us);
 }
 
 /* 1 when pid is a koop-registry started with this node's config (read from
@@ -418,7 +335,7 @@ bench_node_stop(bench_node_t **self_p)
             if (rc == 0)
                 rc = r;
         }
-        r = s_wait_exit(self->bn_pid, NODE_STOP_TIMEOUT_MS, &status);
+        r = bench_wait_exit(self->bn_pid, NODE_STOP_TIMEOUT_MS, &status);
         if (r == -ETIMEDOUT) {
             fprintf(stderr, "koop-bench: koop-node did not stop within %d ms: SIGKILL\n",
                     NODE_STOP_TIMEOUT_MS);

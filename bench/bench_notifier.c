@@ -165,6 +165,14 @@ bench_notifier_run(void)
         h.name = "Rodzina", h.has_size = 1, h.size = 3;
         if (bench_call(cases, sw, "household.add", &h.base, &koop__cases__household__descriptor, hh) != 0)
             goto done;
+        {
+            Koop__Cases__ConsentRecord cr = KOOP__CASES__CONSENT_RECORD__INIT;
+            char *share[2] = {gops, kpp};
+            cr.household = hh, cr.purpose = "Zgoda na współpracę", cr.date = "2026-01-10";
+            cr.n_share_with = 2, cr.share_with = share;
+            if (bench_call(cases, sw, "consent.record", &cr.base, NULL, NULL) != 0)
+                goto done;
+        }
         o.household = hh, o.coordinator = sw, o.opened = "2026-01-10";
         if (bench_call(cases, sw, "ipw.open", &o.base, &koop__cases__ipw__descriptor, ipw) != 0)
             goto done;

@@ -3,6 +3,7 @@
 
 #include "cases.pb-c.h"
 #include "envelope.pb-c.h"
+#include "gateway.pb-c.h"
 #include "notifier.pb-c.h"
 #include "registry.pb-c.h"
 #include "reporting.pb-c.h"

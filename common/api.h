@@ -19,11 +19,12 @@
 #define KOOP_API_COORD 8u     /* the gmina's coordinators only (the service checks) */
 #define KOOP_API_INTERNAL 16u /* between services only: no command, no route */
 #define KOOP_API_REPORT 32u   /* a report (koopctl: --csv and tables) */
+#define KOOP_API_SHELL 64u    /* the node's shell only (koopctl): no HTTP route */
 
 typedef enum { KOOP_HTTP_NONE = 0, KOOP_HTTP_GET, KOOP_HTTP_POST, KOOP_HTTP_PUT, KOOP_HTTP_DELETE } koop_http_t;
 
 typedef struct {
-    const char *service;                        /* "registry"; "sys": every service */
+    const char *service;                        /* "registry"; "sys": every service; "web": the gateway's HTTP layer */
     const char *name;                           /* "institution.add" */
     const ProtobufCMessageDescriptor *request;
     const ProtobufCMessageDescriptor *reply;

@@ -35,6 +35,10 @@
 #define KOOP_API_gateway(...)
 #define KOOP_API_ROWS_UNDEF_gateway
 #endif
+#ifndef KOOP_API_web
+#define KOOP_API_web(...)
+#define KOOP_API_ROWS_UNDEF_web
+#endif
 
 #define KOOP_API(svc, ...) KOOP_API_##svc(__VA_ARGS__)
 #include "api.def"
@@ -67,4 +71,8 @@
 #ifdef KOOP_API_ROWS_UNDEF_gateway
 #undef KOOP_API_gateway
 #undef KOOP_API_ROWS_UNDEF_gateway
+#endif
+#ifdef KOOP_API_ROWS_UNDEF_web
+#undef KOOP_API_web
+#undef KOOP_API_ROWS_UNDEF_web
 #endif

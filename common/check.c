@@ -22,26 +22,25 @@ koop_check_text(koop_call_t *call, const char *field, const char *value, int req
 int
 koop_check_name(koop_call_t *call, const char *field, const char *value, int required, size_t max)
 {
+    char cp[16];
+    uint32_t bad;
     if (!value || !*value) {
         if (required)
             return koop_fail(call, FIELD_REQUIRED, field);
         return KOOP_OK;
     }
-    switch (koop_text_line_check(value, max)) {
-    case KOOP_LINE_OK:
-        return KOOP_OK;
-    case KOOP_LINE_TOO_LONG:
-        return koop_fail(call, TEXT_TOO_LONG, field, KOOP_NUM(max));
-    case KOOP_LINE_ENCODING:
-        return koop_fail(call, FIELD_NOT_UTF8, field);
-    case KOOP_LINE_BLANK:
-        return koop_fail(call, TEXT_BLANK, field);
-    case KOOP_LINE_BREAK:
-        return koop_fail(call, TEXT_LINE_BREAK, field);
-    case KOOP_LINE_CONTROL:
-        return koop_fail(call, TEXT_CONTROL, field);
+    switch (koop_text_name_rule(value, max, &bad)) {
+    case KOOP_TEXT_OK: return KOOP_OK;
+    case KOOP_TEXT_BAD_UTF8: return koop_fail(call, FIELD_NOT_UTF8, field);
+    case KOOP_TEXT_TOO_LONG: return koop_fail(call, TEXT_TOO_LONG, field, KOOP_NUM(max));
+    case KOOP_TEXT_BLANK: return koop_fail(call, TEXT_BLANK, field);
+    case KOOP_TEXT_NEWLINE: return koop_fail(call, TEXT_NEWLINE, field);
+    case KOOP_TEXT_BIDI:
+        snprintf(cp, sizeof cp, "U+%04X", (unsigned)bad);
+        return koop_fail(call, TEXT_BIDI, field, cp);
     default:
-        return koop_fail(call, TEXT_BIDI, field);
+        snprintf(cp, sizeof cp, "U+%04X", (unsigned)bad);
+        return koop_fail(call, TEXT_CONTROL, field, cp);
     }
 }
 

@@ -14,10 +14,11 @@
 int koop_check_text(koop_call_t *call, const char *field, const char *value, int required, size_t max);
 /* A name or another one-line text people read in lists (names of
  * institutions, people, households and services, categories, titles):
- * koop_text_line_check's rules, each refused with its own code -
- * text.too_long, field.encoding, text.blank (only spaces), text.line_break,
- * text.control, text.bidi (U+202E and the like). required: absent or ""
- * is field.required. */
+ * the rules of text.h's koop_text_name_rule, each refused with its own
+ * code so the message says which rule failed - text.too_long,
+ * field.encoding, text.blank (only spaces), text.newline, text.control,
+ * text.bidi (U+202E and the like; these two name the character). required:
+ * absent or "" is field.required. */
 int koop_check_name(koop_call_t *call, const char *field, const char *value, int required, size_t max);
 /* A date YYYY-MM-DD: date.invalid when not written so, date.no_such_day
  * for "2026-02-30" or "2026-13-01", date.year outside 1900..2199. */

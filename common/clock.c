@@ -46,6 +46,16 @@ s_leap(int y)
     return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 }
 
+/* n decimal digits at s (already checked to be digits) */
+static int
+s_digits(const char *s, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++)
+        v = v * 10 + (s[i] - '0');
+    return v;
+}
+
 koop_date_kind_t
 koop_date_check(const char *s)
 {
@@ -56,9 +66,9 @@ koop_date_check(const char *s)
     for (int i = 0; i < 10; i++)
         if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
             return KOOP_DATE_FORMAT;
-    y = atoi(s);
-    m = atoi(s + 5);
-    d = atoi(s + 8);
+    y = s_digits(s, 4);
+    m = s_digits(s + 5, 2);
+    d = s_digits(s + 8, 2);
     if (m < 1 || m > 12 || d < 1 || d > mdays[m - 1] + (m == 2 && s_leap(y)))
         return KOOP_DATE_NO_SUCH_DAY;
     if (y < 1900 || y > 2199)
@@ -76,7 +86,7 @@ int64_t
 koop_date_days(const char *s)
 {
     /* days from civil, H. Hinnant's algorithm */
-    int y = atoi(s), m = atoi(s + 5), d = atoi(s + 8);
+    int y = s_digits(s, 4), m = s_digits(s + 5, 2), d = s_digits(s + 8, 2);
     y -= m <= 2;
     int era = (y >= 0 ? y : y - 399) / 400;
     unsigned yoe = (unsigned)(y - era * 400);
@@ -92,4 +102,20 @@ koop_date_today(char out[11])
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(out, 11, "%Y-%m-%d", &tm);
+}
+
+void
+koop_date_from_days(int64_t z, char out[11])
+{
+    /* civil from days, H. Hinnant's algorithm */
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    unsigned d = doy - (153 * mp + 2) / 5 + 1;
+    unsigned m = mp < 10 ? mp + 3 : mp - 9;
+    int64_t y = (int64_t)yoe + era * 400 + (m <= 2);
+    snprintf(out, 11, "%04d-%02u-%02u", (int)(y < 0 ? 0 : y > 9999 ? 9999 : y), m % 13u, d % 32u);
 }

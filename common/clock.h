@@ -28,5 +28,7 @@ int koop_date_valid(const char *s);
 int64_t koop_date_days(const char *s);
 /* Today's date (UTC, shifted clock) into out[11]. */
 void koop_date_today(char out[11]);
+/* The date `days` after 1970-01-01 into out[11] (koop_date_days backwards). */
+void koop_date_from_days(int64_t days, char out[11]);
 
 #endif

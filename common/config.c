@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { V_STR, V_PATH, V_ROLE, V_TERYT, V_ENDPOINT, V_ID };
+enum { V_STR, V_PATH, V_ROLE, V_TERYT, V_ENDPOINT, V_ID, V_NUM, V_ONOFF, V_HOSTPORT, V_TOTP_FOR, V_DURATION };
 
 typedef struct {
     const char *section;
@@ -35,18 +35,37 @@ static const s_key s_keys[] = {
     K("sync", "hub", sync_hub, V_ENDPOINT, 0),
     K("sync", "hub_key", sync_hub_key, V_PATH, 0),
     K("sync", "listen", sync_listen, V_ENDPOINT, 0),
+    K("sync", "alert_after", sync_alert_after, V_DURATION, 0),
     K("notifier", "smtp_url", smtp_url, V_STR, 0),
     K("notifier", "smtp_user", smtp_user, V_STR, 0),
     K("notifier", "smtp_password_file", smtp_password_file, V_PATH, 0),
     K("notifier", "smtp_ca_file", smtp_ca_file, V_PATH, 0),
     K("notifier", "from", mail_from, V_STR, 0),
     K("notifier", "web_url", web_url, V_STR, 0),
+    K("gateway", "listen", gw_listen, V_HOSTPORT, 0),
+    K("gateway", "tls", gw_tls, V_ONOFF, 0),
+    K("gateway", "trusted_proxy", gw_trusted_proxy, V_STR, 0),
+    K("gateway", "origin", gw_origin, V_STR, 0),
+    K("gateway", "require_totp_for", gw_require_totp_for, V_TOTP_FOR, 0),
+    K("gateway", "web_dir", gw_web_dir, V_PATH, 0),
+    K("gateway", "session_idle_min", gw_session_idle_min, V_NUM, 0),
+    K("gateway", "session_max_hours", gw_session_max_hours, V_NUM, 0),
+    K("gateway", "max_body_kib", gw_max_body_kib, V_NUM, 0),
+    K("gateway", "max_header_kib", gw_max_header_kib, V_NUM, 0),
+    K("gateway", "max_connections", gw_max_connections, V_NUM, 0),
+    K("gateway", "per_ip_connections", gw_per_ip_connections, V_NUM, 0),
+    K("gateway", "request_timeout_s", gw_request_timeout_s, V_NUM, 0),
+    K("gateway", "idle_timeout_s", gw_idle_timeout_s, V_NUM, 0),
+    K("gateway", "password_ops", gw_password_ops, V_NUM, 0),
+    K("gateway", "password_mem_mib", gw_password_mem_mib, V_NUM, 0),
+    K("gateway", "hash_workers", gw_hash_workers, V_NUM, 0),
 };
 
 typedef struct {
     koop_config_t *cfg;
     FILE *file;
     int line;      /* line the reader gave last */
+    int nul_line;  /* first line with a NUL byte (not a text file) */
     int msg_line;  /* line of msg */
     char msg[512]; /* first error the handler found, without the file:line prefix */
     unsigned char seen[KOOP_ARRAY_LEN(s_keys)];
@@ -56,6 +75,9 @@ static int
 s_check_value(s_parse *p, const s_key *k, const char *value, char *field)
 {
     size_t len = strlen(value);
+
+    if (len == 0 && k->required) /* e.g. an empty data_dir would put the data in / */
+        goto bad;
 
     switch (k->kind) {
     case V_ID:
@@ -85,6 +107,34 @@ s_check_value(s_parse *p, const s_key *k, const char *value, char *field)
         if (len && strncmp(value, "ipc://", 6) != 0 && strncmp(value, "tcp://", 6) != 0) {
             snprintf(p->msg, sizeof p->msg,
                      "nieprawidłowy adres '%s' w %s (oczekiwano ipc://... lub tcp://...)", value, k->key);
+            return 0;
+        }
+        break;
+    case V_NUM:
+        if (len == 0 || len > 9 || strspn(value, "0123456789") != len)
+            goto bad;
+        break;
+    case V_ONOFF:
+        if (strcmp(value, "on") != 0 && strcmp(value, "off") != 0)
+            goto bad;
+        break;
+    case V_TOTP_FOR:
+        if (strcmp(value, "coordinator") != 0 && strcmp(value, "none") != 0)
+            goto bad;
+        break;
+    case V_HOSTPORT: {
+        /* IPv4 address or name, ':', a port 1-65535 */
+        const char *colon = strrchr(value, ':');
+        unsigned long port = colon ? strtoul(colon + 1, NULL, 10) : 0;
+        if (!colon || colon == value || !colon[1] || strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
+            port < 1 || port > 65535)
+            goto bad;
+        break;
+    }
+    case V_DURATION:
+        if (koop_config_duration_ms(value) == 0) {
+            snprintf(p->msg, sizeof p->msg,
+                     "nieprawidłowy czas '%.60s' klucza %s (np. 90s, 30m, 1h, 2d)", value, k->key);
             return 0;
         }
         break;
@@ -141,15 +191,25 @@ fail:
     return s_fail(p);
 }
 
-/* fgets that counts lines, so the handler knows where it is. */
+/* fgets that counts lines, so the handler knows where it is, and notes a
+ * NUL byte (which would silently cut a value short). */
 static char *
 s_reader(char *str, int num, void *stream)
 {
     s_parse *p = stream;
-    char *r = fgets(str, num, p->file);
-    if (r)
-        p->line++;
-    return r;
+    int i = 0, c = 0;
+    while (i < num - 1 && (c = getc(p->file)) != EOF) {
+        if (c == '\0' && !p->nul_line)
+            p->nul_line = p->line + 1;
+        str[i++] = (char)c;
+        if (c == '\n')
+            break;
+    }
+    if (i == 0)
+        return NULL;
+    str[i] = '\0';
+    p->line++;
+    return str;
 }
 
 int
@@ -186,6 +246,10 @@ koop_config_load(koop_config_t *cfg, const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "%s: brak pamięci przy czytaniu konfiguracji", path);
         return -1;
     }
+    if (p.nul_line) {
+        snprintf(err, errlen, "%s:%d: bajt NUL w pliku (to nie jest plik tekstowy)", path, p.nul_line);
+        return -1;
+    }
     if (line > 0) {
         snprintf(err, errlen, "%s:%d: %s", path, line,
                  p.msg_line == line ? p.msg : "błąd składni (oczekiwano [sekcja] lub klucz = wartość)");
@@ -208,6 +272,12 @@ koop_config_endpoint(const koop_config_t *cfg, const char *service)
     return svc && cfg->endpoints[svc->id][0] ? cfg->endpoints[svc->id] : NULL;
 }
 
+unsigned long
+koop_config_num(const char *value, unsigned long dflt)
+{
+    return value && *value ? strtoul(value, NULL, 10) : dflt;
+}
+
 int
 koop_config_key(size_t i, const char **section, const char **key)
 {
@@ -216,6 +286,32 @@ koop_config_key(size_t i, const char **section, const char **key)
     *section = s_keys[i].section;
     *key = s_keys[i].key;
     return 1;
+}
+
+uint64_t
+koop_config_duration_ms(const char *value)
+{
+    static const struct {
+        char unit;
+        uint64_t ms;
+    } units[] = {{'s', 1000}, {'m', 60000}, {'h', 3600000}, {'d', 86400000}};
+    size_t digits = strspn(value, "0123456789");
+    uint64_t n = 0;
+    if (digits == 0 || digits > 6 || strlen(value) != digits + 1)
+        return 0;
+    for (size_t i = 0; i < digits; i++)
+        n = n * 10 + (uint64_t)(value[i] - '0');
+    for (size_t i = 0; i < KOOP_ARRAY_LEN(units); i++)
+        if (value[digits] == units[i].unit)
+            return n * units[i].ms;
+    return 0;
+}
+
+uint64_t
+koop_config_alert_after_ms(const koop_config_t *cfg)
+{
+    uint64_t ms = cfg->sync_alert_after[0] ? koop_config_duration_ms(cfg->sync_alert_after) : 0;
+    return ms ? ms : KOOP_ALERT_AFTER_DEFAULT_MS;
 }
 
 int

@@ -2,6 +2,7 @@
 #include "events.h"
 
 #include "cases.pb-c.h"
+#include "gateway.pb-c.h"
 #include "registry.pb-c.h"
 
 #include <errno.h>

@@ -27,6 +27,7 @@ struct koop_feed {
     int in_flight_waits;    /* the fetch in flight is a long poll */
     int poke_next;          /* the next fetch must not wait */
     int failed;
+    unsigned bad;           /* undecodable events met (skipped or refused batches) */
 };
 
 /* ---- cursor storage: value = be64 seq, then the producer's log id ---- */
@@ -52,6 +53,45 @@ koop_feed_cursor_reset(koop_store_t *store, MDB_txn *txn, const char *key)
 {
     MDB_val k = {strlen(key), (void *)key};
     int rc = koop_mdb_rc(mdb_del(txn, koop_store_dbi(store, "feed_cursors"), &k, NULL));
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+#define CURSOR_ID_MAX 64
+
+int
+koop_feed_cursor_put(koop_store_t *store, MDB_txn *txn, const char *key, uint64_t seq, const char *log_id)
+{
+    unsigned char val[8 + CURSOR_ID_MAX];
+    size_t idlen = strlen(log_id);
+    if (idlen >= CURSOR_ID_MAX)
+        return -EINVAL;
+    koop_be64_put(val, seq);
+    memcpy(val + 8, log_id, idlen);
+    return koop_store_put_str(txn, koop_store_dbi(store, "feed_cursors"), key, val, 8 + idlen);
+}
+
+int
+koop_feed_cursor_each(koop_store_t *store, MDB_txn *txn, koop_feed_cursor_fn fn, void *ctx)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int rc = koop_mdb_rc(mdb_cursor_open(txn, koop_store_dbi(store, "feed_cursors"), &cur));
+    if (rc != 0)
+        return rc;
+    while ((rc = koop_mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_NEXT))) == 0) {
+        char key[128], id[CURSOR_ID_MAX];
+        if (k.mv_size >= sizeof key || v.mv_size < 8 || v.mv_size - 8 >= sizeof id) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        memcpy(key, k.mv_data, k.mv_size);
+        key[k.mv_size] = '\0';
+        memcpy(id, (char *)v.mv_data + 8, v.mv_size - 8);
+        id[v.mv_size - 8] = '\0';
+        if ((rc = fn(key, koop_be64_get(v.mv_data), id, ctx)) != 0)
+            break;
+    }
+    mdb_cursor_close(cur);
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
@@ -113,10 +153,12 @@ s_send_fetch(koop_feed_t *f)
 }
 
 uint64_t
-koop_feed_poke(koop_feed_t *f)
+koop_feed_poke(koop_feed_t *f, uint64_t since_ms)
 {
     if (f->failed)
         return f->fetches + 1;
+    if (f->in_flight && !f->in_flight_waits && f->sent_ms > since_ms)
+        return f->fetches; /* a quick fetch sent since then: its answer tells */
     if (f->in_flight && f->in_flight_waits) {
         /* a long poll sent before now may be answered late: ask afresh
          * (its late answer, if any, is dropped; the cursor decides) */
@@ -163,6 +205,7 @@ typedef struct {
     Koop__FeedBatch *batch;
     uint64_t cursor;       /* out: the new cursor */
     int gap;
+    unsigned skipped;      /* out: undecodable events moved past */
 } s_apply_ctx;
 
 static int
@@ -171,15 +214,26 @@ s_apply_batch(MDB_txn *txn, void *ctx)
     s_apply_ctx *a = ctx;
     koop_feed_t *f = a->f;
     uint64_t pos = f->cursor;
-    unsigned char val[8 + 64];
-    size_t idlen = strlen(a->batch->log_id ? a->batch->log_id : "");
     int rc;
 
     a->gap = 0;
+    a->skipped = 0;
+    if (f->opts.batch_begin && (rc = f->opts.batch_begin(txn, f->opts.ctx)) != 0)
+        return rc;
     for (size_t i = 0; i < a->batch->n_events; i++) {
         Koop__Event *ev = koop__event__unpack(NULL, a->batch->events[i].len, a->batch->events[i].data);
-        if (!ev)
-            return MDB_CORRUPTED;
+        if (!ev) {
+            /* never decodable, so never retried: moved past (its position is
+             * given) and counted; without a position the batch stays out */
+            uint64_t at = i < a->batch->n_seqs ? a->batch->seqs[i] : 0;
+            if (at <= pos || (!f->opts.shared_only && at != pos + 1))
+                return MDB_CORRUPTED;
+            koop_error("feed %s: event %llu cannot be decoded (%zu bytes): skipped", f->stream,
+                       (unsigned long long)at, a->batch->events[i].len);
+            a->skipped++;
+            pos = at;
+            continue;
+        }
         /* shared_only feeds skip LOCAL seqs, so only order is required there */
         if (ev->seq <= pos || (!f->opts.shared_only && ev->seq != pos + 1)) {
             koop__event__free_unpacked(ev, NULL);
@@ -192,22 +246,84 @@ s_apply_batch(MDB_txn *txn, void *ctx)
         if (rc != 0)
             return rc;
     }
-    if (idlen >= 64)
-        return -EINVAL;
-    koop_be64_put(val, pos);
-    memcpy(val + 8, a->batch->log_id ? a->batch->log_id : "", idlen);
-    if ((rc = koop_store_put_str(txn, koop_store_dbi(f->opts.store, "feed_cursors"), f->key, val, 8 + idlen)) != 0)
+    if (f->opts.batch_end && (rc = f->opts.batch_end(txn, f->opts.ctx)) != 0)
+        return rc;
+    if ((rc = koop_feed_cursor_put(f->opts.store, txn, f->key, pos, a->batch->log_id ? a->batch->log_id : "")) != 0)
         return rc;
     a->cursor = pos;
     return 0;
+}
+
+/* koop_feed_take, saying whether the consumer is caught up afterwards (it
+ * holds everything the producer had when it answered). */
+static int
+s_take(koop_feed_t *f, const uint8_t *payload, size_t len, int *caught_up)
+{
+    Koop__FeedBatch *batch = koop__feed_batch__unpack(NULL, len, payload);
+    s_apply_ctx a = {f, NULL, 0, 0, 0};
+    int rc = 0;
+
+    *caught_up = 0;
+    if (!batch)
+        return -EPROTO;
+    if (f->log_id[0] && batch->log_id && strcmp(f->log_id, batch->log_id) != 0) {
+        koop_error("strumień %s: dziennik producenta ma nową tożsamość (%s, był %s): jego bazę wyzerowano albo "
+                   "odtworzono bez koopctl restore; wstrzymano, nic nie zastosowano – raporty odbuduje koopctl "
+                   "report rebuild, a cały węzeł odtworzy z jednej kopii koopctl restore",
+                   f->stream, batch->log_id, f->log_id);
+        f->failed = 1;
+        rc = -ESTALE;
+    } else if (f->log_id[0] && batch->has_last_seq && batch->last_seq < f->cursor) {
+        /* the same log, but shorter than what this consumer applied: its
+         * store was put back (files copied by hand) without a new identity;
+         * going on would skip every event written at the seqs in between */
+        koop_error("strumień %s: dziennik producenta (tożsamość %s) kończy się na zdarzeniu %llu, a ten odbiorca "
+                   "zastosował już zdarzenia do %llu z tego samego dziennika: dane producenta cofnięto (skopiowano "
+                   "pliki bez koopctl restore?); wstrzymano, nic nie pominięto – odtwórz cały węzeł z kopii "
+                   "zrobionej przez koopctl backup (koopctl restore nadaje dziennikom nową tożsamość); raporty "
+                   "odbuduje też koopctl report rebuild",
+                   f->stream, f->log_id, (unsigned long long)batch->last_seq, (unsigned long long)f->cursor);
+        f->failed = 1;
+        rc = -ESTALE;
+    } else if (batch->n_events > 0) {
+        a.batch = batch;
+        rc = koop_store_write(f->opts.store, s_apply_batch, &a);
+        if (rc != 0) {
+            koop_error("feed %s: applying events after %llu failed: %s", f->stream,
+                       (unsigned long long)f->cursor, a.gap ? "gap in sequence" : koop_strerror(rc));
+            f->bad += rc == MDB_CORRUPTED;
+        } else {
+            f->bad += a.skipped;
+            f->cursor = a.cursor;
+            if (!f->log_id[0] && batch->log_id)
+                snprintf(f->log_id, sizeof f->log_id, "%s", batch->log_id);
+            if (f->opts.committed)
+                f->opts.committed(f->opts.ctx);
+        }
+    }
+    /* a shared_only consumer may stop short of the last (LOCAL) seqs */
+    if (rc == 0)
+        *caught_up = batch->n_events < f->opts.batch_max && (f->opts.shared_only || f->cursor >= batch->last_seq);
+    koop__feed_batch__free_unpacked(batch, NULL);
+    if (f->bad >= KOOP_FEED_MAX_BAD && !f->failed) {
+        koop_error("feed %s: %u undecodable events: stopped (the producer's log needs an operator)", f->stream,
+                   f->bad);
+        f->failed = 1;
+    }
+    return rc;
+}
+
+int
+koop_feed_take(koop_feed_t *f, const uint8_t *payload, size_t len)
+{
+    int caught_up;
+    return s_take(f, payload, len, &caught_up);
 }
 
 static void
 s_on_reply(void *ctx, const koop_reply_t *reply)
 {
     koop_feed_t *f = ctx;
-    Koop__FeedBatch *batch;
-    s_apply_ctx a = {f, NULL, 0, 0};
     uint64_t fetch = f->fetches;
     int rc, caught_up;
 
@@ -222,40 +338,15 @@ s_on_reply(void *ctx, const koop_reply_t *reply)
         s_retry_later(f);
         return;
     }
-    batch = koop__feed_batch__unpack(NULL, reply->len, reply->payload);
-    if (!batch) {
+    rc = s_take(f, reply->payload, reply->len, &caught_up);
+    if (f->failed)
+        return;
+    if (rc != 0) {
         s_retry_later(f);
         return;
     }
-    if (f->log_id[0] && batch->log_id && strcmp(f->log_id, batch->log_id) != 0) {
-        koop_error("feed %s: the producer's log changed (%s -> %s): its database was reset or "
-                   "restored; not applying anything until an operator rebuilds this consumer",
-                   f->stream, f->log_id, batch->log_id);
-        f->failed = 1;
-        koop__feed_batch__free_unpacked(batch, NULL);
-        return;
-    }
-    if (batch->n_events > 0) {
-        a.batch = batch;
-        rc = koop_store_write(f->opts.store, s_apply_batch, &a);
-        if (rc != 0) {
-            koop_error("feed %s: applying events after %llu failed: %s", f->stream,
-                       (unsigned long long)f->cursor, a.gap ? "gap in sequence" : koop_strerror(rc));
-            koop__feed_batch__free_unpacked(batch, NULL);
-            s_retry_later(f);
-            return;
-        }
-        f->cursor = a.cursor;
-        if (!f->log_id[0] && batch->log_id)
-            snprintf(f->log_id, sizeof f->log_id, "%s", batch->log_id);
-        if (f->opts.committed)
-            f->opts.committed(f->opts.ctx);
-    }
-    /* a shared_only consumer may stop short of the last (LOCAL) seqs */
-    caught_up = batch->n_events < f->opts.batch_max && (f->opts.shared_only || f->cursor >= batch->last_seq);
     if (caught_up)
         f->caught_up_ms = koop_clock_mono_ms();
-    koop__feed_batch__free_unpacked(batch, NULL);
     s_send_fetch(f);
     if (f->opts.replied)
         f->opts.replied(f->opts.ctx, fetch, caught_up);

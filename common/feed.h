@@ -13,6 +13,11 @@
  *   after a short delay (the producer may be restarting; nothing is lost,
  *   the next fetch starts from the stored cursor).
  *
+ * An event that cannot be decoded is skipped (the batch says its position,
+ * FeedBatch.seqs) and logged; after KOOP_FEED_MAX_BAD of them (or of batches
+ * refused for one without a position) the feed stops (koop_feed_failed), so
+ * no consumer spins on a log it cannot read.
+ *
  * Events must arrive as cursor+1, cursor+2, ...: a gap or a different
  * producer log id (the producer's database was reset) stops the feed with an
  * error in the log instead of applying anything out of order.
@@ -27,6 +32,8 @@
 
 typedef struct koop_feed koop_feed_t;
 
+#define KOOP_FEED_MAX_BAD 100
+
 /* Applies one event inside txn. Returns 0, or an LMDB/errno code that aborts
  * the whole batch (it is fetched and applied again later). */
 typedef int (*koop_feed_apply_fn)(MDB_txn *txn, const Koop__Event *event, void *ctx);
@@ -39,6 +46,11 @@ typedef void (*koop_feed_replied_fn)(void *ctx, uint64_t fetch, int caught_up);
 
 struct koop_client;
 
+/* Called in the batch's transaction before its first event and after its
+ * last (before the cursor moves): a consumer that holds changes for the
+ * whole batch writes them at the end. An error aborts the batch. */
+typedef int (*koop_feed_batch_fn)(MDB_txn *txn, void *ctx);
+
 typedef struct {
     uv_loop_t *loop;
     struct koop_client *client; /* the process's client (client.h), e.g. koop_service_client() */
@@ -50,6 +62,8 @@ typedef struct {
     uint32_t batch_max;        /* 0 = 1000 */
     uint32_t wait_ms;          /* long-poll wait; 0 = 1000 */
     koop_feed_apply_fn apply;
+    koop_feed_batch_fn batch_begin;   /* may be NULL */
+    koop_feed_batch_fn batch_end;     /* may be NULL */
     koop_feed_committed_fn committed;
     koop_feed_replied_fn replied;  /* may be NULL */
     void *ctx;
@@ -60,14 +74,24 @@ koop_feed_t *koop_feed_start(const koop_feed_opts_t *opts);
 /* Stops it and closes its handles (the loop must run once more to finish). */
 void koop_feed_destroy(koop_feed_t **self_p);
 
+/* Takes one FeedBatch (the payload of a feed.fetch reply) as the feed does
+ * when it arrives: checks the producer's log id, applies every event and
+ * moves the cursor in one transaction of the consumer's store. Returns 0
+ * (applied, or nothing to apply) or the error that kept the batch out (it
+ * is fetched again later; after a log id change the feed has failed).
+ * Called by the feed on every reply; also for tests and fuzzing. */
+int koop_feed_take(koop_feed_t *self, const uint8_t *payload, size_t len);
+
 /* The last applied seq. */
 uint64_t koop_feed_position(const koop_feed_t *self);
 /* 1 when the feed stopped on an error it cannot get past by itself. */
 int koop_feed_failed(const koop_feed_t *self);
-/* Asks the producer now (not waiting for the long poll) and returns the
- * number of the fetch whose answer, with caught_up (replied), proves the
- * consumer has everything the producer committed before this call. */
-uint64_t koop_feed_poke(koop_feed_t *self);
+/* Asks the producer (not waiting for the long poll) and returns the number
+ * of a fetch sent after since_ms (mono): its answer, with caught_up
+ * (replied), proves the consumer has everything the producer committed
+ * before since_ms. A quick fetch already under way that was sent since then
+ * serves; otherwise one is sent (now, or right after the one under way). */
+uint64_t koop_feed_poke(koop_feed_t *self, uint64_t since_ms);
 /* 1 when the last answer (within the long-poll time and a margin) left the
  * consumer caught up: the producer is there and nothing is missing. */
 int koop_feed_current(const koop_feed_t *self);
@@ -76,5 +100,14 @@ int koop_feed_current(const koop_feed_t *self);
 int koop_feed_cursor_get(koop_store_t *store, MDB_txn *txn, const char *key, uint64_t *seq);
 /* Forgets a cursor (used by rebuilds that replay a log from the start). */
 int koop_feed_cursor_reset(koop_store_t *store, MDB_txn *txn, const char *key);
+
+/* Every cursor of a consumer's store: its key, position and the producer's
+ * log id ("" before the first batch). fn returns 0 to go on; any other
+ * value stops the walk and is returned. For restore (koopctl), which
+ * carries the cursors over to the restored producers' new identities. */
+typedef int (*koop_feed_cursor_fn)(const char *key, uint64_t seq, const char *log_id, void *ctx);
+int koop_feed_cursor_each(koop_store_t *store, MDB_txn *txn, koop_feed_cursor_fn fn, void *ctx);
+/* Sets a cursor: key -> seq of the log log_id. */
+int koop_feed_cursor_put(koop_store_t *store, MDB_txn *txn, const char *key, uint64_t seq, const char *log_id);
 
 #endif

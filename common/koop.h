@@ -36,6 +36,9 @@ enum koop_status {
 #define KOOP_MAX_MSG (4 * 1024 * 1024)
 /* Largest single text field accepted from outside (names, descriptions). */
 #define KOOP_MAX_TEXT 4096
+/* Bounds of the identity fields of a request envelope (service.c). */
+#define KOOP_MAX_CALLER 64
+#define KOOP_MAX_METHOD 64
 /* Length of an id string (UUIDv7, 36 chars) plus NUL. */
 #define KOOP_ID_LEN 37
 

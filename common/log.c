@@ -82,14 +82,43 @@ koop_log_id(const koop_log_t *self)
     return self->log_id;
 }
 
+int
+koop_log_stored_id(koop_store_t *store, MDB_txn *txn, char *id, size_t size)
+{
+    MDB_val v;
+    int rc = koop_store_get_str(txn, koop_store_dbi(store, "log_meta"), "log_id", &v);
+    if (rc != 0)
+        return rc;
+    if (v.mv_size >= size)
+        return -EINVAL;
+    memcpy(id, v.mv_data, v.mv_size);
+    id[v.mv_size] = '\0';
+    return 0;
+}
+
+int
+koop_log_renew_id(koop_store_t *store, MDB_txn *txn, const char *new_id)
+{
+    MDB_dbi meta = koop_store_dbi(store, "log_meta");
+    char old[KOOP_ID_LEN];
+    int rc = koop_log_stored_id(store, txn, old, sizeof old);
+    if (rc == 0)
+        rc = koop_store_put_str(txn, meta, "restored_from", old, strlen(old));
+    else if (rc == MDB_NOTFOUND)
+        rc = 0;
+    if (rc != 0)
+        return rc;
+    return koop_store_put_str(txn, meta, "log_id", new_id, strlen(new_id));
+}
+
 const char *
 koop_log_stream(const koop_log_t *self)
 {
     return self->stream;
 }
 
-static int
-s_last_key(MDB_txn *txn, MDB_dbi dbi, uint64_t *last)
+int
+koop_log_last_in(MDB_txn *txn, MDB_dbi dbi, uint64_t *last)
 {
     MDB_cursor *cur;
     MDB_val k, v;
@@ -113,53 +142,182 @@ s_last_key(MDB_txn *txn, MDB_dbi dbi, uint64_t *last)
 int
 koop_log_last(koop_log_t *self, MDB_txn *txn, int shared_only, uint64_t *last)
 {
-    return s_last_key(txn, shared_only ? self->dbi_shared : self->dbi_log, last);
+    return koop_log_last_in(txn, shared_only ? self->dbi_shared : self->dbi_log, last);
+}
+
+/* ---- the envelope, encoded by hand ----
+ *
+ * koop.Event as protobuf-c packs it (fields in number order; the strings
+ * are always given, "" included, so each is a tag, a length and its bytes;
+ * seq, time_ms and scope are varints; payload bytes): the same bytes its
+ * generic packer makes (test_store_log.c compares them), written straight
+ * into the reserved LMDB value without walking the message descriptor. */
+
+static size_t
+s_varint_len(uint64_t v)
+{
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+static uint8_t *
+s_varint(uint8_t *p, uint64_t v)
+{
+    while (v >= 0x80) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (uint8_t)v;
+    return p;
+}
+
+/* tag of a field below 16 is one byte: field << 3 | wire type */
+#define S_TAG(field, wire) ((uint8_t)((field) << 3 | (wire)))
+
+static size_t
+s_bytes_len(size_t n)
+{
+    return 1 + s_varint_len(n) + n;
+}
+
+static uint8_t *
+s_bytes(uint8_t *p, unsigned field, const void *data, size_t n)
+{
+    *p++ = S_TAG(field, 2);
+    p = s_varint(p, n);
+    memcpy(p, data, n);
+    return p + n;
+}
+
+typedef struct {
+    const char *node, *stream, *id, *actor, *type;
+    size_t node_len, stream_len, id_len, actor_len, type_len;
+    uint64_t seq, time_ms;
+    int scope;
+    const uint8_t *payload;
+    size_t payload_len;
+} s_env;
+
+static size_t
+s_env_size(const s_env *e)
+{
+    return s_bytes_len(e->node_len) + s_bytes_len(e->stream_len) + 1 + s_varint_len(e->seq) +
+           s_bytes_len(e->id_len) + 1 + s_varint_len(e->time_ms) + s_bytes_len(e->actor_len) + 1 +
+           s_varint_len((uint64_t)(int64_t)e->scope) + s_bytes_len(e->type_len) + s_bytes_len(e->payload_len);
+}
+
+static void
+s_env_pack(const s_env *e, uint8_t *p)
+{
+    p = s_bytes(p, 1, e->node, e->node_len);
+    p = s_bytes(p, 2, e->stream, e->stream_len);
+    *p++ = S_TAG(3, 0);
+    p = s_varint(p, e->seq);
+    p = s_bytes(p, 4, e->id, e->id_len);
+    *p++ = S_TAG(5, 0);
+    p = s_varint(p, e->time_ms);
+    p = s_bytes(p, 6, e->actor, e->actor_len);
+    *p++ = S_TAG(7, 0);
+    p = s_varint(p, (uint64_t)(int64_t)e->scope); /* an enum: negative would be 10 bytes, as protobuf-c */
+    p = s_bytes(p, 8, e->type, e->type_len);
+    (void)s_bytes(p, 9, e->payload, e->payload_len);
+}
+
+/* ---- appending ---- */
+
+int
+koop_log_appender_begin(koop_log_appender_t *a, koop_log_t *self, MDB_txn *txn)
+{
+    int rc;
+    memset(a, 0, sizeof *a);
+    a->la_log = self;
+    a->la_txn = txn;
+    if ((rc = koop_log_last_in(txn, self->dbi_log, &a->la_last)) != 0)
+        return rc;
+    if ((rc = koop_mdb_rc(mdb_cursor_open(txn, self->dbi_log, &a->la_cur))) != 0)
+        return rc;
+    if ((rc = koop_mdb_rc(mdb_cursor_open(txn, self->dbi_shared, &a->la_shared))) != 0) {
+        mdb_cursor_close(a->la_cur);
+        a->la_cur = NULL;
+        return rc;
+    }
+    return 0;
+}
+
+void
+koop_log_appender_end(koop_log_appender_t *a)
+{
+    if (!a)
+        return;
+    if (a->la_cur)
+        mdb_cursor_close(a->la_cur);
+    if (a->la_shared)
+        mdb_cursor_close(a->la_shared);
+    a->la_cur = a->la_shared = NULL;
+}
+
+int
+koop_log_appender_add(koop_log_appender_t *a, const char *type, int scope, const char *actor,
+                      const uint8_t *payload, size_t payload_len, uint64_t *seq_out)
+{
+    koop_log_t *self = a->la_log;
+    char id[KOOP_ID_LEN];
+    unsigned char key[8];
+    MDB_val k = {8, key}, v;
+    s_env e;
+    int rc;
+
+    if (!a->la_cur)
+        return -EINVAL;
+    if ((rc = koop_id_new(id)) != 0)
+        return -rc;
+    e.node = self->node;
+    e.node_len = strlen(self->node);
+    e.stream = self->stream;
+    e.stream_len = strlen(self->stream);
+    e.seq = a->la_last + 1;
+    e.id = id;
+    e.id_len = KOOP_ID_LEN - 1;
+    e.time_ms = koop_clock_real_ms();
+    e.actor = actor ? actor : "";
+    e.actor_len = strlen(e.actor);
+    e.scope = scope;
+    e.type = type ? type : "";
+    e.type_len = strlen(e.type);
+    e.payload = payload;
+    e.payload_len = payload_len;
+
+    koop_be64_put(key, e.seq);
+    v.mv_size = s_env_size(&e);
+    /* reserve the value in the page and encode straight into it */
+    if ((rc = koop_mdb_rc(mdb_cursor_put(a->la_cur, &k, &v, MDB_APPEND | MDB_RESERVE))) != 0)
+        return rc;
+    s_env_pack(&e, v.mv_data);
+    if (scope == KOOP__SCOPE__SCOPE_SHARED) {
+        MDB_val empty = {0, ""};
+        if ((rc = koop_mdb_rc(mdb_cursor_put(a->la_shared, &k, &empty, MDB_APPEND))) != 0)
+            return rc;
+    }
+    a->la_last = e.seq;
+    if (seq_out)
+        *seq_out = e.seq;
+    return 0;
 }
 
 int
 koop_log_append(koop_log_t *self, MDB_txn *txn, const char *type, int scope, const char *actor,
                 const uint8_t *payload, size_t payload_len, uint64_t *seq_out)
 {
-    Koop__Event ev = KOOP__EVENT__INIT;
-    char id[KOOP_ID_LEN];
-    unsigned char key[8];
-    uint64_t last;
-    MDB_val k = {8, key}, v;
-    int rc;
-
-    if ((rc = s_last_key(txn, self->dbi_log, &last)) != 0)
-        return rc;
-    if ((rc = koop_id_new(id)) != 0)
-        return -rc;
-    ev.node = self->node;
-    ev.stream = self->stream;
-    ev.has_seq = 1;
-    ev.seq = last + 1;
-    ev.id = id;
-    ev.has_time_ms = 1;
-    ev.time_ms = koop_clock_real_ms();
-    ev.actor = (char *)(actor ? actor : "");
-    ev.has_scope = 1;
-    ev.scope = (Koop__Scope)scope;
-    ev.type = (char *)type;
-    ev.has_payload = 1;
-    ev.payload.data = (uint8_t *)payload;
-    ev.payload.len = payload_len;
-
-    koop_be64_put(key, ev.seq);
-    v.mv_size = koop__event__get_packed_size(&ev);
-    /* reserve the value in the page and encode straight into it */
-    if ((rc = koop_mdb_rc(mdb_put(txn, self->dbi_log, &k, &v, MDB_APPEND | MDB_RESERVE))) != 0)
-        return rc;
-    koop__event__pack(&ev, v.mv_data);
-    if (scope == KOOP__SCOPE__SCOPE_SHARED) {
-        MDB_val empty = {0, ""};
-        if ((rc = koop_mdb_rc(mdb_put(txn, self->dbi_shared, &k, &empty, MDB_APPEND))) != 0)
-            return rc;
-    }
-    if (seq_out)
-        *seq_out = ev.seq;
-    return 0;
+    koop_log_appender_t a;
+    int rc = koop_log_appender_begin(&a, self, txn);
+    if (rc == 0)
+        rc = koop_log_appender_add(&a, type, scope, actor, payload, payload_len, seq_out);
+    koop_log_appender_end(&a);
+    return rc;
 }
 
 int
@@ -186,11 +344,34 @@ koop_log_count_shared_after(koop_log_t *self, MDB_txn *txn, uint64_t after, uint
     return 0;
 }
 
+/* Moves the log cursor lc to key k: a few steps forward when k follows
+ * closely (SHARED events of a log are mostly next to each other or one
+ * LOCAL event apart), a search from the root otherwise. */
+static int
+s_log_seek(MDB_cursor *lc, int positioned, const MDB_val *k, MDB_val *v)
+{
+    MDB_val lk;
+    int rc;
+    for (int step = 0; positioned && step < 4; step++) {
+        if ((rc = koop_mdb_rc(mdb_cursor_get(lc, &lk, v, MDB_NEXT))) != 0)
+            break;
+        if (lk.mv_size == 8) {
+            int c = memcmp(lk.mv_data, k->mv_data, 8);
+            if (c == 0)
+                return 0;
+            if (c > 0)
+                break;
+        }
+    }
+    lk = *k;
+    return koop_mdb_rc(mdb_cursor_get(lc, &lk, v, MDB_SET_KEY));
+}
+
 int
 koop_log_read(koop_log_t *self, MDB_txn *txn, uint64_t after, uint32_t max, int shared_only,
               koop_log_visit_fn visit, void *ctx)
 {
-    MDB_cursor *cur;
+    MDB_cursor *cur, *lc = NULL;
     unsigned char key[8];
     MDB_val k = {8, key}, v;
     uint32_t n = 0;
@@ -201,19 +382,25 @@ koop_log_read(koop_log_t *self, MDB_txn *txn, uint64_t after, uint32_t max, int 
     koop_be64_put(key, after + 1);
     if ((rc = koop_mdb_rc(mdb_cursor_open(txn, shared_only ? self->dbi_shared : self->dbi_log, &cur))) != 0)
         return rc;
+    if (shared_only && (rc = koop_mdb_rc(mdb_cursor_open(txn, self->dbi_log, &lc))) != 0) {
+        mdb_cursor_close(cur);
+        return rc;
+    }
     rc = koop_mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE));
     while (rc == 0 && n < max) {
-        if (shared_only && (rc = koop_mdb_rc(mdb_get(txn, self->dbi_log, &k, &v))) != 0)
-            break;
         if (k.mv_size != 8) {
             rc = MDB_CORRUPTED;
             break;
         }
+        if (shared_only && (rc = s_log_seek(lc, n > 0, &k, &v)) != 0)
+            break;
         if ((rc = visit(koop_be64_get(k.mv_data), v.mv_data, v.mv_size, ctx)) != 0)
             break;
         n++;
         rc = koop_mdb_rc(mdb_cursor_get(cur, &k, &v, MDB_NEXT));
     }
+    if (lc)
+        mdb_cursor_close(lc);
     mdb_cursor_close(cur);
     return rc == MDB_NOTFOUND ? 0 : rc;
 }

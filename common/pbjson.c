@@ -70,8 +70,16 @@ s_scalar_to_json(const ProtobufCFieldDescriptor *f, const void *p)
     case PROTOBUF_C_TYPE_SFIXED64:
         return json_integer(*(const int64_t *)p);
     case PROTOBUF_C_TYPE_UINT64:
-    case PROTOBUF_C_TYPE_FIXED64:
-        return json_integer((json_int_t) * (const uint64_t *)p);
+    case PROTOBUF_C_TYPE_FIXED64: {
+        /* JSON integers here are signed 64-bit: larger values as a decimal
+         * string (which reads back), never as a negative number */
+        uint64_t v = *(const uint64_t *)p;
+        char num[24];
+        if (v <= (uint64_t)INT64_MAX)
+            return json_integer((json_int_t)v);
+        snprintf(num, sizeof num, "%llu", (unsigned long long)v);
+        return json_string(num);
+    }
     case PROTOBUF_C_TYPE_FLOAT:
         return json_real(*(const float *)p);
     case PROTOBUF_C_TYPE_DOUBLE:

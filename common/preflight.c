@@ -196,13 +196,43 @@ s_check_endpoint(const koop_config_t *cfg, const char *name, const char *endpoin
     return s_private_dir(cfg, dir, "katalog gniazda usługi");
 }
 
+static int s_check_restore(const koop_config_t *cfg);
+
 int
 koop_preflight_node(const koop_config_t *cfg, int private_runtime)
 {
-    if (s_check_data_dir(cfg) != 0 || s_ensure_runtime_dir(cfg) != 0 ||
+    if (s_check_data_dir(cfg) != 0 || s_check_restore(cfg) != 0 || s_ensure_runtime_dir(cfg) != 0 ||
         (private_runtime && s_private_dir(cfg, cfg->runtime_dir, "katalog gniazd (runtime_dir)") != 0))
         return KOOP_EXIT_REFUSED;
     return 0;
+}
+
+int
+koop_preflight_lock(const char *path, char *holder, size_t size)
+{
+    char pid[24] = "";
+    int fd, len, err;
+
+    snprintf(holder, size, "?");
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -1;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        ssize_t n;
+        err = errno;
+        n = read(fd, pid, sizeof pid - 1);
+        pid[n > 0 ? n : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        if (*pid)
+            snprintf(holder, size, "%s", pid);
+        close(fd);
+        errno = err;
+        return -1;
+    }
+    len = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len)
+        koop_warn("%s: nie można zapisać pid (%s)", path, strerror(errno));
+    return fd;
 }
 
 /* Holds DIR/service.lock for the life of the process (the descriptor is
@@ -210,29 +240,40 @@ koop_preflight_node(const koop_config_t *cfg, int private_runtime)
 static int
 s_lock(const koop_config_t *cfg, const char *name, const char *dir)
 {
-    char path[PATH_MAX + 128], pid[24] = "";
-    int fd, len;
+    char path[PATH_MAX + 128], pid[24];
 
     snprintf(path, sizeof path, "%s/service.lock", dir);
-    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        koop_error("nie można otworzyć %s (%s): nadaj katalog danych użytkownikowi węzła", path, strerror(errno));
-        return -1;
-    }
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        ssize_t n = read(fd, pid, sizeof pid - 1);
-        pid[n > 0 ? n : 0] = '\0';
-        pid[strcspn(pid, "\n")] = '\0';
+    if (koop_preflight_lock(path, pid, sizeof pid) >= 0)
+        return 0;
+    if (errno == EWOULDBLOCK)
         koop_error("usługa %s węzła %s już działa (pid %s trzyma %s): nie uruchamiaj jej drugi raz obok węzła; "
                    "zatrzymaj ją albo cały węzeł (koopctl -c %s status pokaże, co działa)",
-                   name, cfg->node_id, *pid ? pid : "?", path, cfg->path);
-        close(fd);
-        return -1;
+                   name, cfg->node_id, pid, path, cfg->path);
+    else
+        koop_error("nie można otworzyć %s (%s): nadaj katalog danych użytkownikowi węzła", path, strerror(errno));
+    return -1;
+}
+
+/* A restore left unfinished: its data are half put back. */
+static int
+s_check_restore(const koop_config_t *cfg)
+{
+    char path[PATH_MAX + 32], from[PATH_MAX] = "KATALOG_KOPII";
+    FILE *f;
+    snprintf(path, sizeof path, "%s/%s", cfg->data_dir, KOOP_RESTORE_DIR);
+    if (access(path, F_OK) != 0)
+        return 0;
+    snprintf(path, sizeof path, "%s/%s/source", cfg->data_dir, KOOP_RESTORE_DIR);
+    if ((f = fopen(path, "r"))) {
+        if (!fgets(from, sizeof from, f))
+            snprintf(from, sizeof from, "KATALOG_KOPII");
+        from[strcspn(from, "\n")] = '\0';
+        fclose(f);
     }
-    len = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
-    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len)
-        koop_warn("%s: nie można zapisać pid (%s)", path, strerror(errno));
-    return 0;
+    koop_error("odtwarzanie danych z kopii w %s nie zostało dokończone (jest %s/%s): powtórz je, zanim węzeł "
+               "wystartuje: koopctl -c %s restore %s",
+               cfg->data_dir, cfg->data_dir, KOOP_RESTORE_DIR, cfg->path, from);
+    return -1;
 }
 
 static int

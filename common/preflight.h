@@ -53,6 +53,18 @@ int koop_preflight_node(const koop_config_t *cfg, int private_runtime);
 int koop_preflight_service(const koop_config_t *cfg, const char *name, const char *endpoint,
                            int takes_person, const char *const *tables, koop_store_t **store);
 
+/* Takes the lock file path (created 0600, flock) and writes this process's
+ * pid in it. Returns its descriptor, held until it is closed or the process
+ * ends (even by kill -9), or -1: errno EWOULDBLOCK when another process
+ * holds it (holder: the pid it wrote, "?" when none), another errno when the
+ * file cannot be opened. koop-node (RUNTIME/node.lock), every service
+ * (DATA/<name>/service.lock) and koopctl restore (all of them) use it. */
+int koop_preflight_lock(const char *path, char *holder, size_t size);
+
+/* 1 while DATA_DIR holds a restore that did not finish (koopctl restore
+ * works in DATA_DIR/KOOP_RESTORE_DIR): no service may start then. */
+#define KOOP_RESTORE_DIR ".restore"
+
 /* mkdir -p: the missing parents of path 0755, path itself with mode.
  * Returns 0 (also when it exists) or -1 with errno. */
 int koop_preflight_mkdirs(const char *path, unsigned mode);

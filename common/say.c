@@ -21,6 +21,12 @@ koop_say_init(const char *name)
 }
 
 void
+koop_say_level(int min_level)
+{
+    s_min_level = min_level;
+}
+
+void
 koop_say(int level, const char *fmt, ...)
 {
     static const char *const names[] = {"DEBUG", "INFO", "WARN", "ERROR"};

@@ -11,6 +11,8 @@ enum { KOOP_SAY_DEBUG, KOOP_SAY_INFO, KOOP_SAY_WARN, KOOP_SAY_ERROR };
 
 /* Names the process in every line; `name` is borrowed for the process's life. */
 void koop_say_init(const char *name);
+/* Drops lines below min_level (fuzzing: KOOP_SAY_ERROR + 1 silences all). */
+void koop_say_level(int min_level);
 void koop_say(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define koop_debug(...) koop_say(KOOP_SAY_DEBUG, __VA_ARGS__)

@@ -8,14 +8,20 @@
  *
  * Group commit. Each time the socket is readable the runtime drains up to
  * KOOP_SERVICE_BATCH requests. If any is a write, the whole batch runs in one
- * LMDB write transaction: each write method runs in its own nested
- * transaction (committed into the batch when it succeeds, aborted when it
- * fails, so a refused request changes nothing), then the batch commits once
- * (one fsync) and only then are the replies sent. A batch that only reads
+ * LMDB write transaction, then commits once (one fsync), and only then are
+ * the replies sent. A refused request changes nothing: the writes first run
+ * straight in the batch's transaction; if one of them fails, that attempt
+ * is aborted whole and the batch runs again with each write in its own
+ * nested transaction (committed into the batch when it succeeds, aborted
+ * when it fails). So a handler must be safe to run again from scratch (as
+ * for a map resize, store.h), and a batch with a refusal costs two runs. A batch that only reads
  * runs in one read transaction. A commit that fails turns every write reply
  * into an INTERNAL error: nothing is acknowledged that is not durable.
  *
- * Built-in methods: "sys.ping" (koop.Pong), "feed.stat" (koop.FeedFetch ->
+ * Built-in methods: "sys.ping" (koop.Pong), "sys.stats" (koop.ServiceStats:
+ * store sizes and counters, for monitoring), "sys.backup" (a compacting copy
+ * of the store made in a worker thread while the service keeps serving,
+ * answered when it is on disk; backup.h), "feed.stat" (koop.FeedFetch ->
  * koop.FeedStat: the log's last seqs and how many SHARED events follow
  * after_seq) and "feed.fetch" (koop.FeedFetch ->
  * koop.FeedBatch) with long-poll: a fetch with nothing to return and wait_ms
@@ -58,8 +64,11 @@ struct koop_call {
     uint8_t *reply;
     size_t reply_len;
     int parked;                   /* feed.fetch waiting for events */
+    int held;                     /* sys.backup: the runtime answers when the copy is made */
     int final;                    /* a deferred call run for the last time: may not defer */
     uint64_t defer_tag;           /* set by koop_call_defer */
+    uint64_t received_ms;         /* mono ms the request was taken off the socket */
+    uint64_t defer_until;         /* mono ms by which a deferred call runs for the last time */
     void *user;                   /* the service's own per-call state (e.g. audit) */
 };
 
@@ -104,6 +113,12 @@ typedef struct {
     /* names fills the name fields (names.h) of each reply that has them,
      * in koop_call_reply, in the call's transaction; its ctx is the call. */
     koop_names_fn names;
+    /* feed_local decides whether call->caller (a person) may read the LOCAL
+     * events of this service's log with feed.fetch (KOOP_OK, or fails the
+     * call with an access.* code). Such a fetch runs as a write, so that
+     * after_write records it. Without the hook a person never may; the
+     * node's own services (no person, over the ipc socket) always may. */
+    int (*feed_local)(koop_call_t *call);
 } koop_service_def_t;
 
 /* Runs the service: parses `-c FILE` (or prints --version), checks what
@@ -140,6 +155,17 @@ const char *koop_service_node(koop_service_t *svc);
  * deferred calls): then the handler decides now. */
 int koop_call_defer(koop_call_t *call, uint64_t tag);
 void koop_service_retry_deferred(koop_service_t *svc, uint64_t final_tag);
+
+/* In-process use, for tests and fuzzing: the service's store and log in
+ * cfg->data_dir/<name>, a loop and a ZeroMQ context (for what a test sets
+ * up itself), no socket, no start hook. koop_service_local_call runs one
+ * packed koop.Request through the same decoding, dispatch and batch commit
+ * as a request from the socket and returns the packed koop.Reply (caller
+ * frees); a feed.fetch that would wait is answered at once. 0 or -errno. */
+koop_service_t *koop_service_local_new(const koop_service_def_t *def, const koop_config_t *cfg, void *user);
+int koop_service_local_call(koop_service_t *svc, const uint8_t *req, size_t len, uint8_t **reply,
+                            size_t *reply_len);
+void koop_service_local_destroy(koop_service_t **svc_p);
 
 /* Answers parked fetches after a commit that the service made itself
  * (outside a request batch) and that appended events. */

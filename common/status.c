@@ -1,5 +1,6 @@
 #include "koop.h"
 
+#include <errno.h>
 #include <lmdb.h>
 #include <string.h>
 
@@ -26,7 +27,11 @@ koop_strerror(int rc)
 {
     if (rc == 0)
         return "ok";
-    if (rc <= MDB_KEYEXIST && rc >= MDB_LAST_ERRCODE)
+    if (rc == ENOSPC || rc == -ENOSPC)
+        return "dysk pełny: brak miejsca na dane (zwolnij miejsce; usługa działa dalej)";
+    if (rc == EIO || rc == -EIO)
+        return "błąd wejścia/wyjścia dysku";
+    if (rc >= MDB_KEYEXIST && rc <= MDB_LAST_ERRCODE)
         return mdb_strerror(rc);
     return strerror(rc < 0 ? -rc : rc);
 }

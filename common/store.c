@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #define STORE_MAX_TABLES 32
 /* The map is address space, not disk: a large start avoids growth (and its
@@ -16,10 +17,16 @@
 struct koop_store {
     MDB_env *env;
     size_t map_size;
+    int copying;           /* koop_store_copying */
     int ntables;
     char *names[STORE_MAX_TABLES];
     MDB_dbi dbis[STORE_MAX_TABLES];
 };
+
+/* A filesystem with less than this free counts as full: LMDB writes a
+ * commit's pages and meta page in pieces, so a nearly full disk fails one
+ * of them short (reported as EIO) before the free count reaches zero. */
+#define STORE_FULL_BYTES ((unsigned long long)4 << 20)
 
 /* Tables every store has: the event log (see log.h), feed cursors (feed.h)
  * and the store's stamp (koop_store_stamp). */
@@ -138,13 +145,28 @@ int
 koop_store_grow(koop_store_t *self)
 {
     size_t next = self->map_size * 2;
-    int rc = koop_mdb_rc(mdb_env_set_mapsize(self->env, next));
+    int rc;
+    if (self->copying)
+        return -EBUSY;
+    rc = koop_mdb_rc(mdb_env_set_mapsize(self->env, next));
     if (rc == 0) {
         koop_info("store: map grown to %zu MiB", next >> 20);
         self->map_size = next;
     }
     return rc;
 }
+
+/* 1 when the filesystem of the store's directory is (nearly) full. */
+static int
+s_disk_full(koop_store_t *self)
+{
+    const char *path;
+    struct statvfs st;
+    if (mdb_env_get_path(self->env, &path) != 0 || statvfs(path, &st) != 0)
+        return 0;
+    return (unsigned long long)st.f_bavail * st.f_frsize < STORE_FULL_BYTES;
+}
+
 
 int
 koop_store_write(koop_store_t *self, koop_store_write_fn fn, void *ctx)
@@ -165,6 +187,8 @@ koop_store_write(koop_store_t *self, koop_store_write_fn fn, void *ctx)
             mdb_txn_abort(txn);
         } else {
             rc = koop_mdb_rc(mdb_txn_commit(txn));
+            if (rc == -EIO || rc == -ENOSPC)
+                rc = s_disk_full(self) ? -ENOSPC : rc;
         }
         if (rc != MDB_MAP_FULL)
             return rc;
@@ -172,6 +196,38 @@ koop_store_write(koop_store_t *self, koop_store_write_fn fn, void *ctx)
             return rc;
     }
     return MDB_MAP_FULL;
+}
+
+void
+koop_store_copying(koop_store_t *self, int on)
+{
+    self->copying = on;
+}
+
+int
+koop_store_sizes(koop_store_t *self, koop_store_sizes_t *out)
+{
+    MDB_envinfo info;
+    MDB_stat st;
+    mdb_filehandle_t fd;
+    struct stat fs;
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    if ((rc = koop_mdb_rc(mdb_env_info(self->env, &info))) != 0 ||
+        (rc = koop_mdb_rc(mdb_env_stat(self->env, &st))) != 0 ||
+        (rc = koop_mdb_rc(mdb_env_get_fd(self->env, &fd))) != 0)
+        return rc;
+    if (fstat(fd, &fs) != 0)
+        return -errno;
+    out->file_bytes = (uint64_t)fs.st_size;
+    out->map_bytes = info.me_mapsize;
+    out->page_size = st.ms_psize;
+    out->used_bytes = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+    out->last_txn = info.me_last_txnid;
+    out->readers = info.me_numreaders;
+    out->max_readers = info.me_maxreaders;
+    return 0;
 }
 
 int

@@ -54,11 +54,32 @@ typedef int (*koop_store_write_fn)(MDB_txn *txn, void *ctx);
  * is returned). Returns 0 only after a durable commit. */
 int koop_store_write(koop_store_t *self, koop_store_write_fn fn, void *ctx);
 
+/* A commit that failed with EIO or ENOSPC while the filesystem is full
+ * returns -ENOSPC (LMDB reports some short writes on a full disk as EIO,
+ * which reads as a failing disk); koop_strerror names it "dysk pełny". */
+
 /* Begins a read-only transaction (caller aborts it). */
 int koop_store_read(koop_store_t *self, MDB_txn **txn);
 
-/* Grows the map (doubling). Only with no transaction open in this process. */
+/* Grows the map (doubling). Only with no transaction open in this process.
+ * Returns -EBUSY while a copy of the store is being made (koop_store_copying):
+ * the copy's read transaction, in another thread, holds the map. */
 int koop_store_grow(koop_store_t *self);
+
+/* A copy of the store is being made in another thread (1) or not any more
+ * (0): the map must not move meanwhile. Only from the thread that writes. */
+void koop_store_copying(koop_store_t *self, int on);
+
+/* Sizes of the store, for monitoring. */
+typedef struct {
+    uint64_t file_bytes;  /* data.mdb on disk */
+    uint64_t map_bytes;   /* the map */
+    uint64_t used_bytes;  /* pages up to the last one in use */
+    unsigned page_size;
+    uint64_t last_txn;
+    unsigned readers, max_readers;
+} koop_store_sizes_t;
+int koop_store_sizes(koop_store_t *self, koop_store_sizes_t *out);
 
 /* The on-disk format of every store (tables, keys and record encodings).
  * Raise it with a change that existing stores must be migrated for; the

@@ -1,6 +1,7 @@
 #include "text.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,6 +52,37 @@ koop_text_valid(const char *s, size_t max)
         p += n;
     }
     return 1;
+}
+
+char *
+koop_text_escape(const char *s, char *out, size_t outlen)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t len = s ? strlen(s) : 0, used = 0, i;
+    char tail[40];
+    int tail_len = snprintf(tail, sizeof tail, "...(%zu B)", len);
+
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        size_t need = (c >= 0x20 && c < 0x7f && c != '\\') ? 1 : 4;
+        /* room for this byte, and for the tail when more bytes follow */
+        if (used + need + (i + 1 < len ? (size_t)tail_len : 0) + 1 > outlen)
+            break;
+        if (need == 1) {
+            out[used++] = (char)c;
+        } else {
+            out[used++] = '\\';
+            out[used++] = 'x';
+            out[used++] = hex[c >> 4];
+            out[used++] = hex[c & 15];
+        }
+    }
+    if (i < len && used + (size_t)tail_len + 1 <= outlen) {
+        memcpy(out + used, tail, (size_t)tail_len);
+        used += (size_t)tail_len;
+    }
+    out[used] = '\0';
+    return out;
 }
 
 /* The letters search folds: Latin-1 and Latin Extended-A letters with
@@ -143,32 +175,54 @@ koop_text_email(const char *s)
     return dot && dot > at + 1 && dot[1] != '\0';
 }
 
-koop_line_t
-koop_text_line_check(const char *s, size_t max)
+/* ---- names: the rules a name (of a person, a household, a task) keeps ---- */
+
+static int
+s_bidi(uint32_t cp)
+{
+    return (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0x200e || cp == 0x200f ||
+           cp == 0x061c;
+}
+
+/* white space: ASCII space, no-break space, the U+2000 spaces, ideographic space */
+static int
+s_space(uint32_t cp)
+{
+    return cp == ' ' || cp == 0xa0 || (cp >= 0x2000 && cp <= 0x200a) || cp == 0x202f || cp == 0x205f ||
+           cp == 0x3000;
+}
+
+koop_text_rule_t
+koop_text_name_rule(const char *s, size_t max, uint32_t *bad)
 {
     const unsigned char *p = (const unsigned char *)s;
     int visible = 0;
+    if (bad)
+        *bad = 0;
     if (!s || strlen(s) > max)
-        return KOOP_LINE_TOO_LONG;
+        return KOOP_TEXT_TOO_LONG;
     while (*p) {
         uint32_t cp;
         size_t n = s_utf8(p, &cp);
         if (n == 0)
-            return KOOP_LINE_ENCODING;
-        if (cp == '\n' || cp == '\r' || cp == 0x85 || cp == 0x2028 || cp == 0x2029)
-            return KOOP_LINE_BREAK;
-        if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0))
-            return KOOP_LINE_CONTROL;
-        if (cp == 0x200e || cp == 0x200f || cp == 0x61c || (cp >= 0x202a && cp <= 0x202e) ||
-            (cp >= 0x2066 && cp <= 0x2069))
-            return KOOP_LINE_BIDI;
-        /* white space: ASCII space, no-break space, the U+2000 spaces, ideographic space */
-        if (cp != ' ' && cp != 0xa0 && !(cp >= 0x2000 && cp <= 0x200b) && cp != 0x202f && cp != 0x205f &&
-            cp != 0x3000 && cp != 0xfeff)
-            visible = 1;
+            return KOOP_TEXT_BAD_UTF8;
+        if (bad)
+            *bad = cp;
+        if (cp == '\n' || cp == '\r' || cp == 0x2028 || cp == 0x2029 || cp == 0x85)
+            return KOOP_TEXT_NEWLINE;
+        if (s_bidi(cp))
+            return KOOP_TEXT_BIDI;
+        /* C0 (the tab too: a name is one line of a table), DEL, C1, and the
+         * invisible ones: zero-width space and joiners, word joiner, BOM */
+        if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || (cp >= 0x200b && cp <= 0x200d) || cp == 0x2060 ||
+            cp == 0xfeff)
+            return KOOP_TEXT_CONTROL;
+        visible |= !s_space(cp);
         p += n;
     }
-    return visible ? KOOP_LINE_OK : KOOP_LINE_BLANK;
+    if (bad)
+        *bad = 0;
+    return visible ? KOOP_TEXT_OK : KOOP_TEXT_BLANK;
 }
 
 int

@@ -29,11 +29,14 @@ start() { # start CONF: run koop-node in the background until `status` answers
 rm -rf "$DEMO"; mkdir -p "$DEMO"
 port=$((20000 + RANDOM % 20000))
 say "Zakładanie węzłów w $DEMO"
-"$KC" node init "$DEMO/powiat" --role hub --teryt 2013 --name "Powiat wysokomazowiecki" --listen "tcp://127.0.0.1:$port"
+# each node's web UI on its own port (the gateway, docs/GATEWAY.md)
+WEB_H=$((port + 1)); WEB_G1=$((port + 2)); WEB_G2=$((port + 3))
+"$KC" node init "$DEMO/powiat" --role hub --teryt 2013 --name "Powiat wysokomazowiecki" --listen "tcp://127.0.0.1:$port" \
+  --http "127.0.0.1:$WEB_H"
 "$KC" node init "$DEMO/kobylin" --role gmina --teryt 2013032 --name "Gmina Kobylin-Borzymy" \
-  --hub "tcp://127.0.0.1:$port" --hub-key "$DEMO/powiat/keys/node.pub"
+  --hub "tcp://127.0.0.1:$port" --hub-key "$DEMO/powiat/keys/node.pub" --http "127.0.0.1:$WEB_G1"
 "$KC" node init "$DEMO/wysokie" --role gmina --teryt 2013072 --name "Gmina Wysokie Mazowieckie" \
-  --hub "tcp://127.0.0.1:$port" --hub-key "$DEMO/powiat/keys/node.pub"
+  --hub "tcp://127.0.0.1:$port" --hub-key "$DEMO/powiat/keys/node.pub" --http "127.0.0.1:$WEB_G2"
 H=$DEMO/powiat/koop.conf; G1=$DEMO/kobylin/koop.conf; G2=$DEMO/wysokie/koop.conf
 say "Powiat przyjmuje swoje gminy (lista dozwolonych kluczy huba)"
 "$KC" -c "$H" enrol "$DEMO/kobylin/keys/node.pub"
@@ -67,6 +70,7 @@ load_gmina() { # load_gmina CONF GMINA_NAME TERYT
   lkpp=$("$KC" -c "$c" --json institution add --name "KPP Wysokie Mazowieckie" --sector police --level powiat --teryt 2013 | jid)
   p1=$("$KC" -c "$c" --json person add --name "Koordynator $name" --institution "$ops" --role coordinator --email "koordynator@example.org" | jid)
   SW=$("$KC" -c "$c" --json person add --name "Pracownik socjalny $name" --institution "$ops" --role social_worker --email "ps@example.org" | jid)
+  OPS=$ops LKPP=$lkpp
   COP=$("$KC" -c "$c" --json person add --name "Dzielnicowy $name" --institution "$lkpp" --role police_officer --email "kpp@example.org" | jid)
   p2=$("$KC" -c "$c" --json person add --name "Animator $name" --institution "$ops" --role animator --email "animator@example.org" | jid)
   "$KC" -c "$c" --json agreement add --parties "$ops,$sp,$ngo,$lpcpr,$lkpp" --signed 2019-06-14 --until 2021-12-31 \
@@ -85,13 +89,21 @@ load_gmina() { # load_gmina CONF GMINA_NAME TERYT
   "$KC" -c "$c" --json service add --name "Pedagog szkolny – konsultacje dla rodziców" --provider "$sp" \
     --target families --category poradnictwo --area "$name" >/dev/null
 }
+# pesel YYMMDD NNNN: a PESEL with its check digit (the last of NNNN: odd men, even women)
+pesel() {
+  local d="$1$2" w=(1 3 7 9 1 3 7 9 1 3) s=0 i
+  for i in 0 1 2 3 4 5 6 7 8 9; do s=$((s + ${d:$i:1} * ${w[$i]})); done
+  echo "$d$(( (10 - s % 10) % 10 ))"
+}
 # cases: five families each, entered with their historical dates (outcomes: 3 successes, 1 not, 1 open)
 load_cases() { # load_cases CONF
   local c=$1 k hh ipw goal task out
   local outcomes=(success success success no_success open)
   for k in 0 1 2 3 4; do
-    hh=$("$KC" -c "$c" --json --as "$SW" household add --name "Rodzina $k" --pesel "8501011234$k" --birth 1985-01-01 \
+    hh=$("$KC" -c "$c" --json --as "$SW" household add --name "Rodzina $k" --pesel "$(pesel 850101 123$k)" --birth 1985-01-01 \
       --address "ul. Polna $k" --phone "+4860000000$k" --size $((2 + k % 3)) | jid)
+    "$KC" -c "$c" --json --as "$SW" consent record --household "$hh" --purpose "Zgoda na współpracę w ZZK" \
+      --share-with "$OPS,$LKPP" --date 2019-09-01 >/dev/null
     ipw=$("$KC" -c "$c" --json --as "$SW" ipw open --household "$hh" --coordinator "$SW" --opened 2019-09-0$((k + 1)) | jid)
     "$KC" -c "$c" --json --as "$SW" ipw member add --ipw "$ipw" --person "$COP" >/dev/null
     "$KC" -c "$c" --json --as "$SW" ipw activate --ipw "$ipw" --date 2019-09-15 >/dev/null
@@ -141,4 +153,10 @@ for _ in $(seq 1 50); do [ "$("$KC" -c "$G1" --json report evaluation | jq -r .i
 say "Ewaluacja: powiat wysokomazowiecki (z obu gmin, na hubie; małe liczby i to, z czego dałoby się je odczytać, ukryte)"
 for _ in $(seq 1 50); do [ "$("$KC" -c "$H" --json report evaluation | jq -r .ipw_opened)" = 10 ] && break; sleep 0.2; done
 "$KC" -c "$H" report evaluation
+say "Strona WWW (logowanie kontami z hasłem demo-haslo-123)"
+echo 'demo-haslo-123' | "$KC" -c "$G1" account create --person "$SW_G1" --login pracownik >/dev/null
+echo 'demo-haslo-123' | "$KC" -c "$G1" account create --person "$COP_G1" --login dzielnicowy >/dev/null
+echo "Gmina Kobylin-Borzymy: http://127.0.0.1:$WEB_G1/ (loginy: pracownik, dzielnicowy)"
+echo "Gmina Wysokie Mazowieckie: http://127.0.0.1:$WEB_G2/"
+echo "Powiat wysokomazowiecki (hub): http://127.0.0.1:$WEB_H/"
 say "Gotowe. Katalog demonstracji: $DEMO"

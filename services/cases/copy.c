@@ -2,11 +2,13 @@
  * copy.c - the cases service's read-only copy of the registry.
  *
  * The service needs, for access rules and derived fields, each person's
- * institution, role and active flag, each institution's sector, and each
- * catalogue entry's provider; and, to show names in replies instead of ids
- * (names.c), the names of people, institutions and entries (staff and
- * institutions of this node: no contacts are copied). It keeps them in its own tables (copy_person,
- * copy_institution, copy_service), filled from the registry's event feed
+ * institution, role and active flag, each institution's sector, each
+ * catalogue entry's provider, and who represents which institution in a
+ * PZK (the recipients of referrals); and, to show names in replies instead
+ * of ids (names.c), the names of people, institutions and entries (staff
+ * and institutions of this node: no contacts are copied). It keeps them in
+ * its own tables (copy_person, copy_institution, copy_service, copy_rep),
+ * filled from the registry's event feed
  * (feed.h: every batch applied together with the cursor in one transaction),
  * so case work goes on while the registry is down or restarting.
  *
@@ -113,6 +115,68 @@ s_put_service(MDB_txn *txn, MDB_dbi dbi, const Koop__Reg__CatalogueEntry *e)
     return s_put_if_newer(txn, dbi, e->id, &c.base, &koop__cases__copy_service__descriptor, e->updated_ms);
 }
 
+/* PZK representatives: copy_rep key = pzk id + institution id + person id
+ * (every current representative of a team that is not dissolved). An
+ * event of the team replaces its rows. */
+#define REP_KEY (3 * (KOOP_ID_LEN - 1))
+
+static int
+s_put_pzk(MDB_txn *txn, MDB_dbi dbi, const Koop__Reg__Pzk *p)
+{
+    unsigned char key[REP_KEY];
+    MDB_val k = {KOOP_ID_LEN - 1, key}, v = {0, ""};
+    MDB_cursor *cur;
+    int rc;
+
+    if (!koop_id_valid(p->id))
+        return 0;
+    memcpy(key, p->id, KOOP_ID_LEN - 1);
+    if ((rc = mdb_cursor_open(txn, dbi, &cur)) != 0)
+        return rc;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != REP_KEY || memcmp(k.mv_data, p->id, KOOP_ID_LEN - 1) != 0)
+            break;
+        if ((rc = mdb_cursor_del(cur, 0)) != 0)
+            break;
+    }
+    mdb_cursor_close(cur);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return rc;
+    if (p->dissolved && *p->dissolved)
+        return 0;
+    for (size_t i = 0; i < p->n_members; i++) {
+        const Koop__Reg__PzkMember *m = p->members[i];
+        if ((m->left && *m->left) || !koop_id_valid(m->institution) || !koop_id_valid(m->representative))
+            continue;
+        memcpy(key + KOOP_ID_LEN - 1, m->institution, KOOP_ID_LEN - 1);
+        memcpy(key + 2 * (KOOP_ID_LEN - 1), m->representative, KOOP_ID_LEN - 1);
+        k.mv_size = REP_KEY;
+        k.mv_data = key;
+        v.mv_size = 0;
+        v.mv_data = "";
+        if ((rc = mdb_put(txn, dbi, &k, &v, 0)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
+int
+cases_represents(koop_call_t *call, const char *person, const char *institution)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int rc, found = 0;
+    if (!person || !institution || mdb_cursor_open(call->txn, cases_dbi(call, "copy_rep"), &cur) != 0)
+        return 0;
+    while (!found && (rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
+        const char *key = k.mv_data;
+        found = k.mv_size == REP_KEY && memcmp(key + KOOP_ID_LEN - 1, institution, KOOP_ID_LEN - 1) == 0 &&
+                memcmp(key + 2 * (KOOP_ID_LEN - 1), person, KOOP_ID_LEN - 1) == 0;
+    }
+    mdb_cursor_close(cur);
+    return found;
+}
+
 /* ---- the feed ---- */
 
 /* Applies one registry record event (the envelope as the registry wrote
@@ -140,8 +204,8 @@ s_apply(MDB_txn *txn, cases_t *c, const Koop__Event *ev, int depth)
     }
     owner = koop_record_str(m, "owner");
     if (t->payload != &koop__reg__person__descriptor && t->payload != &koop__reg__institution__descriptor &&
-        t->payload != &koop__reg__catalogue_entry__descriptor)
-        goto done; /* agreements, PZKs: not needed here */
+        t->payload != &koop__reg__catalogue_entry__descriptor && t->payload != &koop__reg__pzk__descriptor)
+        goto done; /* agreements: not needed here */
     if (!owner || !ev->node || strcmp(owner, ev->node) != 0) {
         koop_warn("zdarzenie rejestru %llu (%s) pominięte: rekord węzła %.60s zmieniany przez węzeł %.60s",
                   (unsigned long long)ev->seq, t->type, owner ? owner : "?", ev->node ? ev->node : "?");
@@ -151,6 +215,8 @@ s_apply(MDB_txn *txn, cases_t *c, const Koop__Event *ev, int depth)
         rc = s_put_person(txn, koop_store_dbi(store, "copy_person"), (Koop__Reg__Person *)m);
     else if (t->payload == &koop__reg__institution__descriptor)
         rc = s_put_institution(txn, koop_store_dbi(store, "copy_institution"), (Koop__Reg__Institution *)m);
+    else if (t->payload == &koop__reg__pzk__descriptor)
+        rc = s_put_pzk(txn, koop_store_dbi(store, "copy_rep"), (Koop__Reg__Pzk *)m);
     else
         rc = s_put_service(txn, koop_store_dbi(store, "copy_service"), (Koop__Reg__CatalogueEntry *)m);
 done:
@@ -240,7 +306,7 @@ static int
 s_missing(koop_call_t *call, const char *field, const char *kind, const char *id)
 {
     cases_t *c = cases_of(call);
-    if (c->feed && koop_call_defer(call, koop_feed_poke(c->feed)) == KOOP_DEFERRED)
+    if (c->feed && koop_call_defer(call, koop_feed_poke(c->feed, call->received_ms)) == KOOP_DEFERRED)
         return KOOP_DEFERRED;
     if (c->feed && koop_feed_current(c->feed))
         return koop_fail(call, RECORD_NOT_FOUND, field, kind, id);

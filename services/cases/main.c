@@ -12,7 +12,8 @@ static const koop_method_t s_methods[] = {
 
 static const char *const s_tables[] = {
     "household", "consent", "ipw", "ipw_child", "goal", "task", "task_owner", "meeting", "referral",
-    "timeline", "meta", "audit", "copy_person", "copy_institution", "copy_service", NULL,
+    "timeline", "meta", "audit", "copy_person", "copy_institution", "copy_service", "copy_rep",
+    "ipw_number", "pesel", "transfer", NULL,
 };
 
 static int
@@ -27,6 +28,7 @@ static void
 s_stop(koop_service_t *svc)
 {
     cases_copy_stop(koop_service_user(svc));
+    cases_transfer_stop(koop_service_user(svc));
 }
 
 static const koop_service_def_t s_cases = {
@@ -41,7 +43,16 @@ static const koop_service_def_t s_cases = {
      * retried after the map grew runs the calls again) */
     .before_call = cases_audit_reset,
     .names = cases_names,
+    /* raw LOCAL events for a person: coordinators only, audited (access.c) */
+    .feed_local = cases_feed_local,
 };
+
+/* The definition, for in-process drivers (tests/fuzz). */
+const koop_service_def_t *
+cases_service_def(void)
+{
+    return &s_cases;
+}
 
 int
 main(int argc, char **argv)

@@ -4,6 +4,8 @@
  * Errors are codes of errors.def (cli.*), printed by kc_error.
  */
 #include "koopctl.h"
+#include "enrol.h"
+#include "keyprint.h"
 #include "koop.h"
 #include "sync.pb-c.h"
 
@@ -31,10 +33,9 @@ int
 kc_enrol(kc_ctx_t *ctx, int argc, char **argv)
 {
     static const uint8_t zero[32];
-    char dir[PATH_MAX + 32], path[PATH_MAX + 128], tmp[PATH_MAX + 160], hex[65];
+    char path[PATH_MAX + 128];
     const char *node = NULL, *cert_path, *field;
-    zcert_t *in = NULL, *out = NULL;
-    struct timeval tv;
+    zcert_t *in = NULL;
     int rc;
 
     if (argc != 1 && !(argc == 3 && strcmp(argv[1], "--node") == 0))
@@ -51,6 +52,12 @@ kc_enrol(kc_ctx_t *ctx, int argc, char **argv)
         rc = kc_error(ctx, KC_USAGE, CLI_NOT_CERTIFICATE, NULL, cert_path);
         goto done;
     }
+    /* a --node that contradicts the certificate's own node-id binds the key
+     * to the wrong node: refused (the certificate says who made it) */
+    if (node && zcert_meta(in, "node-id") && strcmp(node, zcert_meta(in, "node-id")) != 0) {
+        rc = kc_error(ctx, KC_REFUSED, CLI_ENROL_NODE_CONFLICT, "node", cert_path, zcert_meta(in, "node-id"), node);
+        goto done;
+    }
     /* the node named by --node, else by the certificate */
     field = node ? "node" : NULL;
     if (!node)
@@ -64,34 +71,11 @@ kc_enrol(kc_ctx_t *ctx, int argc, char **argv)
         goto done;
     }
     /* only the public key goes to the hub, with who it is and when it was enrolled */
-    out = zcert_new_from(zcert_public_key(in), zero);
-    if (!out) {
-        rc = kc_error(ctx, KC_REFUSED, INTERNAL_NO_MEMORY, NULL);
-        goto done;
-    }
-    if (node)
-        zcert_set_meta(out, "node-id", "%s", node);
-    if (zcert_meta(in, "role"))
-        zcert_set_meta(out, "role", "%s", zcert_meta(in, "role"));
-    gettimeofday(&tv, NULL);
-    zcert_set_meta(out, "enrolled-at", "%llu",
-                   (unsigned long long)tv.tv_sec * 1000ull + (unsigned long long)tv.tv_usec / 1000ull);
-    for (int i = 0; i < 32; i++)
-        sprintf(hex + 2 * i, "%02x", zcert_public_key(in)[i]);
-    snprintf(dir, sizeof dir, "%s/keys", ctx->cfg.dir);
-    mkdir(dir, 0700);
-    snprintf(dir, sizeof dir, "%s/keys/enrolled", ctx->cfg.dir);
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        rc = kc_error(ctx, KC_REFUSED, CLI_FILE, NULL, dir, strerror(errno));
-        goto done;
-    }
-    snprintf(path, sizeof path, "%s/%s.pub", dir, hex);
-    snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, hex);
-    /* write and rename: the hub rereads the directory when it changes, and
-     * never sees half a file */
-    if (zcert_save_public(out, tmp) != 0 || rename(tmp, path) != 0) {
-        rc = kc_error(ctx, KC_REFUSED, CLI_FILE, NULL, path, strerror(errno));
-        unlink(tmp);
+    if ((rc = koop_enrol_write(ctx->cfg.dir, zcert_public_key(in), node, zcert_meta(in, "role"), path,
+                               sizeof path)) != 0) {
+        char where[PATH_MAX + 32];
+        snprintf(where, sizeof where, "%s/keys/enrolled", ctx->cfg.dir);
+        rc = kc_error(ctx, KC_REFUSED, CLI_FILE, NULL, where, strerror(-rc));
         goto done;
     }
     if (ctx->json) {
@@ -99,16 +83,21 @@ kc_enrol(kc_ctx_t *ctx, int argc, char **argv)
         json_object_set_new(o, "key", json_string(zcert_public_txt(in)));
         json_object_set_new(o, "node", node ? json_string(node) : json_null());
         json_object_set_new(o, "file", json_string(path));
+        {
+            char print[KOOP_KEYPRINT_LEN];
+            koop_keyprint(zcert_public_key(in), print);
+            json_object_set_new(o, "fingerprint", json_string(print));
+        }
         kc_print(ctx, o);
         json_decref(o);
     } else {
-        printf("Zapisano w hubie %s klucz węzła %s%s\n", ctx->cfg.node_id,
-               node ? node : "(bez identyfikatora: przypisze go pierwsze połączenie)",
-               node ? "" : "");
+        char print[KOOP_KEYPRINT_LEN];
+        koop_keyprint(zcert_public_key(in), print);
+        printf("Zapisano w hubie %s klucz węzła %s (odcisk %s)\n", ctx->cfg.node_id,
+               node ? node : "(bez identyfikatora: przypisze go pierwsze połączenie)", print);
     }
     rc = KC_OK;
 done:
     zcert_destroy(&in);
-    zcert_destroy(&out);
     return rc;
 }

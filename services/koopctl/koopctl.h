@@ -12,7 +12,8 @@
  * stderr, else "błąd: message"; KOOP_LANG=en or --lang en gives English.
  *
  * Exit codes: 0 ok; 1 the service refused (message on stderr); 2 usage or
- * bad option; 3 the service did not answer.
+ * bad option; 3 the service did not answer; 4 (status, sync wait) the
+ * link to the hub needs attention (facts.h).
  */
 #ifndef KOOPCTL_H
 #define KOOPCTL_H
@@ -22,8 +23,13 @@
 #include "errors.h"
 #include <jansson.h>
 #include <protobuf-c/protobuf-c.h>
+#include <stdint.h>
+#include <uv.h>
 
 enum { KC_OK = 0, KC_REFUSED = 1, KC_USAGE = 2, KC_UNAVAILABLE = 3 };
+
+/* How long koopctl waits for an answer unless --timeout says otherwise. */
+#define KC_TIMEOUT_DEFAULT_MS 15000
 
 typedef struct {
     const char *conf_path;
@@ -66,5 +72,32 @@ int kc_keys(kc_ctx_t *ctx, int argc, char **argv);
 int kc_events(kc_ctx_t *ctx, int argc, char **argv);
 int kc_status(kc_ctx_t *ctx, int argc, char **argv);
 int kc_enrol(kc_ctx_t *ctx, int argc, char **argv);
+int kc_unenrol(kc_ctx_t *ctx, int argc, char **argv);
+int kc_backup(kc_ctx_t *ctx, int argc, char **argv);
+int kc_restore(kc_ctx_t *ctx, int argc, char **argv);
+int kc_sync_wait(kc_ctx_t *ctx, int argc, char **argv);
+
+/* A loop and client for commands that wait on several answers at once
+ * (backup, status, sync wait): the asynchronous client (client.h). */
+typedef struct {
+    uv_loop_t loop;
+    struct koop_client *client;
+    uv_timer_t tick; /* for the command's own use */
+} kc_async_t;
+int kc_async_init(kc_async_t *a);
+void kc_async_close(kc_async_t *a);
+/* The node's facts (facts.h), waited for on a; NULL only without memory. */
+struct koop_facts *kc_facts(kc_async_t *a, const kc_ctx_t *ctx, uint32_t timeout_ms);
+
+/* After a method of api.def answered: long work it started (report
+ * rebuild) followed with a progress line on a terminal. */
+int kc_follow(kc_ctx_t *ctx, const koop_api_method_t *m);
+
+/* An absolute form of path (relative to the working directory), without
+ * touching the file system. 0 or -1 when it does not fit. */
+int kc_absolute(const char *path, char *out, size_t size);
+/* The node's key pair in dir/keys (node.pub, node.key 0600), the public
+ * certificate naming node_id, role and teryt. 0 or -1 (errno). */
+int kc_write_keys(const char *dir, const char *node_id, const char *role, const char *teryt);
 
 #endif

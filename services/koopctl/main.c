@@ -2,6 +2,7 @@
 #include "koopctl.h"
 #include "client.h"
 #include "koop.h"
+#include "password.h"
 #include "pbjson.h"
 #include "present.h"
 #include "version.h"
@@ -21,11 +22,16 @@ static const struct {
 } s_local[] = {
     {"node", "init", 2, kc_node_init,
      "KATALOG --role gmina|hub --teryt KOD --name NAZWA [--hub ADRES --hub-key PLIK --listen ADRES "
-     "--smtp URL --id ID --data-dir KATALOG --runtime-dir KATALOG]"},
-    {"status", "", 1, kc_status, "(czy każda usługa węzła odpowiada)"},
+     "--smtp URL --http HOST:PORT --id ID --data-dir KATALOG --runtime-dir KATALOG]"},
+    {"status", "", 1, kc_status,
+     "[--metrics] (usługi, połączenie z hubem, rozmiary danych; kod 3: usługa nie odpowiada, 4: połączenie)"},
     {"events", "list", 1, kc_events, "--stream USŁUGA [--node ID] [--after SEQ] [--limit N]"},
-    {"keys", "generate", 1, kc_keys, "[--force] (nowa para kluczy węzła)"},
+    {"keys", "", 1, kc_keys, "show [--file PLIK.pub] | fingerprint | generate [--force] (klucz węzła i jego odcisk)"},
     {"enrol", "", 1, kc_enrol, "GMINA/keys/node.pub [--node ID] (hub: dopuść klucz gminy)"},
+    {"unenrol", "", 1, kc_unenrol, "ID_WĘZŁA|PLIK.pub (hub: usuń klucz węzła z listy dopuszczonych)"},
+    {"backup", "", 1, kc_backup, "KATALOG (kopia zapasowa działającego węzła do nowego katalogu)"},
+    {"restore", "", 1, kc_restore, "KATALOG (odtworzenie kopii; węzeł zatrzymany)"},
+    {"sync", "wait", 2, kc_sync_wait, "[--timeout S] (czekaj, aż hub ma wszystkie zdarzenia)"},
 };
 
 static void
@@ -40,7 +46,7 @@ s_usage(FILE *out)
     fprintf(out, "\nPolecenia usług (common/api.def):\n");
     for (size_t i = 0; i < koop_api_nmethods; i++) {
         const koop_api_method_t *m = &koop_api_methods[i];
-        if (m->flags & KOOP_API_INTERNAL)
+        if (m->flags & KOOP_API_INTERNAL || !*m->noun) /* web rows: the gateway's own routes */
             continue;
         fprintf(out, "  %-17s %-10s %s%s%s\n", m->noun, m->verb, m->flags & KOOP_API_PERSON ? "--as OSOBA " : "",
                 m->help, m->flags & KOOP_API_COORD ? " (koordynatorzy)" : "");
@@ -55,7 +61,8 @@ s_usage(FILE *out)
             "  finances relations legal other; skala PSR 0-10; wyniki IPW success no_success discontinued.\n"
             "Błędy: z --json jeden obiekt {\"error\": {\"code\", \"field\", \"message\"}} na stderr;\n"
             "  KOOP_LANG=en albo --lang en: komunikaty po angielsku.\n"
-            "Kody wyjścia: 0 ok, 1 odmowa usługi, 2 błąd użycia, 3 usługa nie odpowiada.\n");
+            "Kody wyjścia: 0 ok, 1 odmowa usługi, 2 błąd użycia, 3 usługa nie odpowiada,\n"
+            "  4 (status, sync wait) połączenie z hubem wymaga uwagi.\n");
 }
 
 /* Lists the verbs of a noun (koopctl ipw), and of the two-word nouns it
@@ -219,15 +226,60 @@ kc_print(kc_ctx_t *ctx, json_t *value)
         koop_present_value_text(value, ctx->lang, stdout);
 }
 
+/* A request field password_hash (koopctl account create/reset) is never an
+ * option: the password is read from standard input, checked and hashed here
+ * with the node's parameters, so it never leaves koopctl. */
+static int
+s_password_option(kc_ctx_t *ctx, json_t *opts)
+{
+    char pw[KOOP_PASSWORD_MAX + 2], hash[KOOP_PASSWORD_HASH_MAX];
+    koop_pwparams_t params;
+    int len, rc;
+    if (json_object_get(opts, "password_hash"))
+        return kc_error(ctx, KC_USAGE, FIELD_UNKNOWN, "password_hash");
+    if ((rc = kc_load_config(ctx)) != KC_OK)
+        return rc;
+    len = koop_password_read(stdin, pw, sizeof pw);
+    if (len < 0 || koop_password_chars(pw) < KOOP_PASSWORD_MIN_CHARS) {
+        sodium_memzero(pw, sizeof pw);
+        return kc_error(ctx, KC_USAGE, ACCOUNT_PASSWORD_SHORT, NULL, KOOP_NUM(KOOP_PASSWORD_MIN_CHARS));
+    }
+    koop_password_params(&ctx->cfg, &params);
+    rc = koop_password_hash(pw, (size_t)len, &params, hash);
+    sodium_memzero(pw, sizeof pw);
+    if (rc != 0)
+        return kc_error(ctx, KC_UNAVAILABLE, INTERNAL_NO_MEMORY, NULL);
+    json_object_set_new(opts, "password_hash", json_string(hash));
+    return KC_OK;
+}
+
+/* 1 when `--opt` names a bool field of desc (a flag: --cancel-open alone
+ * means --cancel-open true). */
+static int
+s_flag(const ProtobufCMessageDescriptor *desc, const char *opt)
+{
+    char key[64];
+    const ProtobufCFieldDescriptor *f;
+    if (strncmp(opt, "--", 2) != 0)
+        return 0;
+    snprintf(key, sizeof key, "%s", opt + 2);
+    for (char *p = key; *p; p++)
+        if (*p == '-')
+            *p = '_';
+    f = protobuf_c_message_descriptor_get_field_by_name(desc, key);
+    return f && f->type == PROTOBUF_C_TYPE_BOOL;
+}
+
 /* Runs one method of api.def: options -> request, reply -> output. A
- * report also takes --json / --csv after the verb. */
+ * report also takes --json / --csv after the verb; a bool option given
+ * without a value is true. */
 static int
 s_run_method(kc_ctx_t *ctx, const koop_api_method_t *m, int argc, char **argv)
 {
     koop_fmt_t fmt = KOOP_FMT_TEXT;
     koop_error_t err;
     ProtobufCMessage *req, *rep = NULL;
-    char **rest = calloc((size_t)argc + 1, sizeof *rest);
+    char **rest = calloc(2 * (size_t)argc + 1, sizeof *rest);
     json_t *opts;
     int nrest = 0, rc;
 
@@ -238,8 +290,11 @@ s_run_method(kc_ctx_t *ctx, const koop_api_method_t *m, int argc, char **argv)
             ctx->json = 1;
         else if ((m->flags & KOOP_API_REPORT) && strcmp(argv[i], "--csv") == 0)
             fmt = KOOP_FMT_CSV;
-        else
+        else {
             rest[nrest++] = argv[i];
+            if (s_flag(m->request, argv[i]) && (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0))
+                rest[nrest++] = "true";
+        }
     }
     if (fmt == KOOP_FMT_CSV && ctx->json) {
         free(rest);
@@ -249,6 +304,11 @@ s_run_method(kc_ctx_t *ctx, const koop_api_method_t *m, int argc, char **argv)
     free(rest);
     if (!opts)
         return KC_USAGE;
+    if (protobuf_c_message_descriptor_get_field_by_name(m->request, "password_hash") &&
+        (rc = s_password_option(ctx, opts)) != KC_OK) {
+        json_decref(opts);
+        return rc;
+    }
     req = koop_pbjson_from_json(m->request, opts, &err);
     json_decref(opts);
     if (!req) {
@@ -273,13 +333,13 @@ s_run_method(kc_ctx_t *ctx, const koop_api_method_t *m, int argc, char **argv)
         koop_present_text(m, rep, fmt, ctx->lang, stdout);
     }
     protobuf_c_message_free_unpacked(rep, NULL);
-    return KC_OK;
+    return kc_follow(ctx, m);
 }
 
 int
 main(int argc, char **argv)
 {
-    kc_ctx_t ctx = {.timeout_ms = 15000, .lang = koop_lang_from_env()};
+    kc_ctx_t ctx = {.timeout_ms = KC_TIMEOUT_DEFAULT_MS, .lang = koop_lang_from_env()};
     const koop_api_method_t *m;
     int i = 1, known;
 
@@ -292,7 +352,7 @@ main(int argc, char **argv)
         else if (strcmp(a, "--as") == 0 && i + 1 < argc)
             ctx.as = argv[++i];
         else if (strcmp(a, "--timeout") == 0 && i + 1 < argc)
-            ctx.timeout_ms = atoi(argv[++i]) > 0 ? atoi(argv[i]) : 15000;
+            ctx.timeout_ms = atoi(argv[++i]) > 0 ? atoi(argv[i]) : KC_TIMEOUT_DEFAULT_MS;
         else if (strcmp(a, "--lang") == 0 && i + 1 < argc) {
             int l = koop_lang_parse(argv[++i]);
             if (l < 0)

@@ -14,7 +14,9 @@
  * could reach).
  */
 #include "koopctl.h"
+#include "cert.h"
 #include "koop.h"
+#include "keyprint.h"
 #include "preflight.h"
 
 #include <czmq.h>
@@ -30,10 +32,8 @@
 /* A unix socket path holds at most 107 bytes; ZeroMQ's ipc:// wants fewer. */
 #define SOCKET_PATH_MAX 100
 
-/* An absolute form of path (relative to the working directory), to measure
- * and to write into the config before the directory exists. */
-static int
-s_absolute(const char *path, char *out, size_t size)
+int
+kc_absolute(const char *path, char *out, size_t size)
 {
     char cwd[PATH_MAX];
     int n;
@@ -70,21 +70,20 @@ static int
 s_node_paths(const char *dir, const char *data_arg, const char *run_arg, char *data_dir, char *run_dir,
              size_t size)
 {
-    int n1 = data_arg ? s_absolute(data_arg, data_dir, size) : snprintf(data_dir, size, "%s/data", dir) >= (int)size;
-    int n2 = run_arg ? s_absolute(run_arg, run_dir, size) : snprintf(run_dir, size, "%s/run", dir) >= (int)size;
+    int n1 = data_arg ? kc_absolute(data_arg, data_dir, size) : snprintf(data_dir, size, "%s/data", dir) >= (int)size;
+    int n2 = run_arg ? kc_absolute(run_arg, run_dir, size) : snprintf(run_dir, size, "%s/run", dir) >= (int)size;
     return n1 || n2 ? -1 : 0;
 }
 
+/* A TERYT code of the role's kind of area: a gmina 7 digits, a hub 4 (a
+ * powiat) or 2 (a voivodeship). */
 static int
-s_valid_digits(const char *s)
+s_teryt_fits(const char *s, const char *role)
 {
     size_t n = s ? strlen(s) : 0;
-    if (n != 2 && n != 4 && n != 7)
+    if (strcmp(role, "gmina") == 0 ? n != 7 : n != 4 && n != 2)
         return 0;
-    for (size_t i = 0; i < n; i++)
-        if (s[i] < '0' || s[i] > '9')
-            return 0;
-    return 1;
+    return strspn(s, "0123456789") == n;
 }
 
 static const char *
@@ -96,8 +95,8 @@ s_opt(json_t *opts, const char *key)
 
 /* The key pair; the public certificate names the node (node-id, role,
  * teryt), so `koopctl enrol` on the hub binds the key to this node id. */
-static int
-s_write_keys(const char *dir, const char *node_id, const char *role, const char *teryt)
+int
+kc_write_keys(const char *dir, const char *node_id, const char *role, const char *teryt)
 {
     char keys[PATH_MAX + 16], pub[PATH_MAX + 32], sec[PATH_MAX + 32];
     zcert_t *cert;
@@ -122,22 +121,44 @@ s_write_keys(const char *dir, const char *node_id, const char *role, const char 
     return rc;
 }
 
+/* The file given as the hub's key: a public certificate of a hub (not of a
+ * gmina, not this node's own, not one holding a secret key). *out is it. */
+static int
+s_check_hub_key(kc_ctx_t *ctx, const char *path, const char *node_id, zcert_t **out)
+{
+    static const uint8_t zero[32];
+    const char *role, *owner;
+    zcert_t *cert;
+    if (access(path, R_OK) != 0)
+        return kc_error(ctx, KC_USAGE, CLI_IO, NULL, path, strerror(errno));
+    if (!koop_keyprint_is_cert(path) || !(cert = zcert_load(path)) ||
+        memcmp(zcert_public_key(cert), zero, 32) == 0) {
+        zcert_destroy(&cert);
+        return kc_error(ctx, KC_USAGE, CLI_KEY_FILE, NULL, path);
+    }
+    *out = cert;
+    role = zcert_meta(cert, "role");
+    owner = zcert_meta(cert, "node-id");
+    if (memcmp(zcert_secret_key(cert), zero, 32) != 0)
+        return kc_error(ctx, KC_USAGE, CLI_INIT_HUB_KEY_SECRET, "hub_key", path);
+    if ((role && strcmp(role, "hub") != 0) || (owner && strcmp(owner, node_id) == 0))
+        return kc_error(ctx, KC_USAGE, CLI_INIT_HUB_KEY_ROLE, "hub_key", path, owner ? owner : "?",
+                        role ? role : "?");
+    return KC_OK;
+}
+
 int
 kc_node_init(kc_ctx_t *ctx, int argc, char **argv)
 {
-    const char *dir_arg, *role, *teryt, *name, *hub, *hub_key, *listen, *smtp, *id, *data_arg, *run_arg;
+    const char *dir_arg, *role, *teryt, *name, *hub, *hub_key, *listen, *smtp, *id, *data_arg, *run_arg, *http;
     zcert_t *hub_cert = NULL;
     char dir[PATH_MAX], conf[PATH_MAX + 16], node_id[64], data_dir[PATH_MAX + 16], run_dir[PATH_MAX + 16];
     json_t *opts;
     FILE *f;
     int rc = KC_USAGE;
 
-    if (argc < 1 || argv[0][0] == '-') {
-        fprintf(stderr, "użycie: koopctl node init KATALOG --role gmina|hub --teryt KOD --name NAZWA "
-                        "[--hub ADRES --hub-key PLIK --listen ADRES --smtp URL --id ID --data-dir KATALOG "
-                        "--runtime-dir KATALOG]\n");
-        return KC_USAGE;
-    }
+    if (argc < 1 || argv[0][0] == '-')
+        return kc_error(ctx, KC_USAGE, CLI_INIT_USAGE, NULL);
     dir_arg = argv[0];
     opts = kc_parse_options(ctx, argc - 1, argv + 1);
     if (!opts)
@@ -152,9 +173,10 @@ kc_node_init(kc_ctx_t *ctx, int argc, char **argv)
     id = s_opt(opts, "id");
     data_arg = s_opt(opts, "data_dir");
     run_arg = s_opt(opts, "runtime_dir");
+    http = s_opt(opts, "http");
     {
         const char *known[] = {"role", "teryt", "name", "hub", "hub_key", "listen", "smtp", "id",
-                               "data_dir", "runtime_dir"};
+                               "data_dir", "runtime_dir", "http"};
         const char *key;
         json_t *v;
         json_object_foreach(opts, key, v) {
@@ -162,54 +184,74 @@ kc_node_init(kc_ctx_t *ctx, int argc, char **argv)
             for (size_t i = 0; i < KOOP_ARRAY_LEN(known); i++)
                 ok |= strcmp(key, known[i]) == 0;
             if (!ok) {
-                fprintf(stderr, "błąd: nieznana opcja --%s polecenia node init\n", key);
+                kc_error(ctx, KC_USAGE, FIELD_UNKNOWN, key);
                 goto done;
             }
         }
     }
-    if (!role || (strcmp(role, "gmina") != 0 && strcmp(role, "hub") != 0)) {
-        fprintf(stderr, "błąd: --role musi być gmina albo hub\n");
+    if (!role) {
+        kc_error(ctx, KC_USAGE, FIELD_ENUM_REQUIRED, "role", "gmina, hub");
         goto done;
     }
-    if (!s_valid_digits(teryt)) {
-        fprintf(stderr, "błąd: --teryt musi być kodem TERYT (7 cyfr gminy, 4 powiatu, 2 województwa)\n");
+    if (strcmp(role, "gmina") != 0 && strcmp(role, "hub") != 0) {
+        kc_error(ctx, KC_USAGE, FIELD_ENUM, "role", role, "gmina, hub");
+        goto done;
+    }
+    if (!teryt) {
+        kc_error(ctx, KC_USAGE, FIELD_REQUIRED, "teryt");
+        goto done;
+    }
+    if (!s_teryt_fits(teryt, role)) {
+        kc_error(ctx, KC_USAGE, CLI_INIT_TERYT_ROLE, "teryt", teryt, role);
         goto done;
     }
     if (!name || !*name || strlen(name) > 200 || strpbrk(name, "\n\r")) {
-        fprintf(stderr, "błąd: podaj nazwę węzła: --name NAZWA (jedna linia, do 200 znaków)\n");
+        kc_error(ctx, KC_USAGE, CLI_INIT_NAME, "name");
         goto done;
     }
-    for (const char *ep_check[] = {hub, listen}, **p = ep_check; p < ep_check + 2; p++)
-        if (*p && strncmp(*p, "tcp://", 6) != 0 && strncmp(*p, "ipc://", 6) != 0) {
-            fprintf(stderr, "błąd: adres '%s' musi mieć postać tcp://HOST:PORT\n", *p);
+    if (hub && strncmp(hub, "tcp://", 6) != 0 && strncmp(hub, "ipc://", 6) != 0) {
+        kc_error(ctx, KC_USAGE, CLI_INIT_ADDRESS, "hub", hub);
+        goto done;
+    }
+    if (listen && strncmp(listen, "tcp://", 6) != 0 && strncmp(listen, "ipc://", 6) != 0) {
+        kc_error(ctx, KC_USAGE, CLI_INIT_ADDRESS, "listen", listen);
+        goto done;
+    }
+    /* a hub without a listening address can never take a gmina */
+    if (strcmp(role, "hub") == 0 && !listen) {
+        kc_error(ctx, KC_USAGE, CLI_INIT_LISTEN, "listen");
+        goto done;
+    }
+    if (http) {
+        const char *colon = strrchr(http, ':');
+        long port = colon ? strtol(colon + 1, NULL, 10) : 0;
+        if (!colon || colon == http || !colon[1] || strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
+            port < 1 || port > 65535 || strlen(http) > 200) {
+            kc_error(ctx, KC_USAGE, CLI_INIT_HTTP, "http", http);
             goto done;
         }
+    }
     if (!!hub != !!hub_key) {
-        fprintf(stderr, "błąd: --hub i --hub-key podaje się razem (adres huba i plik jego klucza publicznego)\n");
-        goto done;
-    }
-    if (hub_key && access(hub_key, R_OK) != 0) {
-        fprintf(stderr, "błąd: nie można odczytać klucza huba %s: %s\n", hub_key, strerror(errno));
-        goto done;
-    }
-    if (hub_key && !(hub_cert = zcert_load(hub_key))) {
-        fprintf(stderr, "błąd: %s nie jest certyfikatem huba (oczekiwano pliku keys/node.pub huba)\n", hub_key);
+        kc_error(ctx, KC_USAGE, CLI_INIT_HUB_PAIR, NULL);
         goto done;
     }
     if (id) {
         if (!*id || strlen(id) >= sizeof node_id || strspn(id, "abcdefghijklmnopqrstuvwxyz"
                                                                 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") != strlen(id)) {
-            fprintf(stderr, "błąd: --id może mieć tylko litery, cyfry, - i _\n");
+            kc_error(ctx, KC_USAGE, CLI_INIT_ID, "id", id);
             goto done;
         }
         snprintf(node_id, sizeof node_id, "%s", id);
     } else {
         snprintf(node_id, sizeof node_id, "%s-%s", role, teryt);
     }
+    if (hub_key && (rc = s_check_hub_key(ctx, hub_key, node_id, &hub_cert)) != KC_OK)
+        goto done;
+    rc = KC_USAGE;
     /* every path is known before anything is created: a refusal changes nothing */
-    if (s_absolute(dir_arg, dir, sizeof dir) != 0 ||
+    if (kc_absolute(dir_arg, dir, sizeof dir) != 0 ||
         s_node_paths(dir, data_arg, run_arg, data_dir, run_dir, sizeof data_dir) != 0) {
-        fprintf(stderr, "błąd: za długa ścieżka katalogu węzła\n");
+        kc_error(ctx, KC_USAGE, CLI_INIT_PATH_LONG, NULL, dir_arg);
         goto done;
     }
     for (size_t i = 0; i < KOOP_SVC_COUNT; i++) {
@@ -217,49 +259,39 @@ kc_node_init(kc_ctx_t *ctx, int argc, char **argv)
         if (!koop_service_runs_on(&koop_services[i], role))
             continue;
         if (len > SOCKET_PATH_MAX) {
-            fprintf(stderr,
-                    "błąd: gniazdo %s/%s.sock miałoby %zu bajtów (najwyżej %d): wybierz krótszy katalog węzła "
-                    "albo podaj krótszy --runtime-dir (np. /run/koop/NAZWA); nic nie utworzono\n",
-                    run_dir, koop_services[i].name, len, SOCKET_PATH_MAX);
-            rc = KC_REFUSED;
+            char sock[PATH_MAX + 64];
+            snprintf(sock, sizeof sock, "%s/%s.sock", run_dir, koop_services[i].name);
+            rc = kc_error(ctx, KC_REFUSED, CLI_INIT_SOCKET_LONG, NULL, sock, KOOP_NUM(len), KOOP_NUM(SOCKET_PATH_MAX));
             goto done;
         }
     }
-    if (koop_preflight_mkdirs(dir_arg, 0700) != 0) {
-        fprintf(stderr, "błąd: nie można utworzyć katalogu %s: %s\n", dir_arg, strerror(errno));
-        rc = KC_REFUSED;
-        goto done;
-    }
-    if (!realpath(dir_arg, dir)) {
-        fprintf(stderr, "błąd: %s: %s\n", dir_arg, strerror(errno));
-        rc = KC_REFUSED;
+    if (koop_preflight_mkdirs(dir_arg, 0700) != 0 || !realpath(dir_arg, dir)) {
+        rc = kc_error(ctx, KC_REFUSED, CLI_IO, NULL, dir_arg, strerror(errno));
         goto done;
     }
     snprintf(conf, sizeof conf, "%s/koop.conf", dir);
     if (access(conf, F_OK) == 0) {
-        fprintf(stderr, "błąd: %s już istnieje – węzeł jest już założony (nic nie zmieniono)\n", conf);
-        rc = KC_REFUSED;
+        rc = kc_error(ctx, KC_REFUSED, CLI_INIT_EXISTS, NULL, conf);
         goto done;
     }
     if (s_node_paths(dir, data_arg, run_arg, data_dir, run_dir, sizeof data_dir) != 0 ||
         koop_preflight_mkdirs(data_dir, 0700) != 0 || koop_preflight_mkdirs(run_dir, 0700) != 0) {
-        fprintf(stderr, "błąd: nie można utworzyć katalogów %s i %s: %s\n", data_dir, run_dir, strerror(errno));
-        rc = KC_REFUSED;
+        rc = kc_error(ctx, KC_REFUSED, CLI_IO, NULL, data_dir, strerror(errno));
         goto done;
     }
-    if (s_write_keys(dir, node_id, role, teryt) != 0 ||
+    if (kc_write_keys(dir, node_id, role, teryt) != 0 ||
         /* a hub's allow-list (koopctl enrol): made now, so that it has the
          * node directory's owner (chown -R koop: in docs/OPERATIONS.md) */
         (strcmp(role, "hub") == 0 && s_mkdirs_in(dir, "keys/enrolled") != 0) ||
         (hub_cert && s_save_hub_key(dir, hub_cert) != 0)) {
-        fprintf(stderr, "błąd: nie można zapisać kluczy węzła w %s/keys\n", dir);
-        rc = KC_REFUSED;
+        char keys[PATH_MAX + 16];
+        snprintf(keys, sizeof keys, "%s/keys", dir);
+        rc = kc_error(ctx, KC_REFUSED, CLI_IO, NULL, keys, strerror(errno));
         goto done;
     }
     f = fopen(conf, "wx");
     if (!f) {
-        fprintf(stderr, "błąd: nie można zapisać %s: %s\n", conf, strerror(errno));
-        rc = KC_REFUSED;
+        rc = kc_error(ctx, KC_REFUSED, CLI_IO, NULL, conf, strerror(errno));
         goto done;
     }
     fprintf(f,
@@ -290,6 +322,15 @@ kc_node_init(kc_ctx_t *ctx, int argc, char **argv)
     fprintf(f, "%shub_key = keys/hub.pub\n", hub_key ? "" : "# ");
     fprintf(f, "# where a hub listens for its gminas' uplinks\n%slisten = %s\n", listen ? "" : "# ",
             listen ? listen : "tcp://0.0.0.0:7700");
+    fprintf(f, "\n[gateway]\n# HTTP of the web UI and its JSON API, behind nginx for TLS (docs/GATEWAY.md)\n");
+    fprintf(f, "%slisten = %s\n", http ? "" : "# ", http ? http : "127.0.0.1:8080");
+    fprintf(f, "# tls = on                  (served over https: Secure __Host- cookie)\n"
+               "# trusted_proxy = 127.0.0.1 (whose X-Forwarded-For/-Proto count)\n"
+               "# origin = https://koop.ops.example.gov.pl\n"
+               "# require_totp_for = coordinator\n"
+               "# web_dir = /usr/share/koop/web (default: beside the program, docs/GATEWAY.md)\n");
+    fprintf(f, "# koopctl status alerts (exit 4) when the link has been down this long (s, m, h, d)\n"
+               "# alert_after = 1h\n");
     fprintf(f, "\n[notifier]\n# e-mail relay for notifications (no personal data is ever mailed)\n");
     fprintf(f, "%ssmtp_url = %s\n", smtp ? "" : "# ", smtp ? smtp : "smtp://127.0.0.1:25");
     fprintf(f, "# smtp_user = koop\n# smtp_password_file = /etc/koop/smtp.pass\n"
@@ -297,56 +338,24 @@ kc_node_init(kc_ctx_t *ctx, int argc, char **argv)
                "# smtp_ca_file = /etc/koop/smtp-ca.pem\n"
                "# from = koop@ops.example.gov.pl\n# web_url = http://koop.ops.local/\n");
     if (fclose(f) != 0) {
-        fprintf(stderr, "błąd: zapis %s nie powiódł się\n", conf);
-        rc = KC_REFUSED;
+        rc = kc_error(ctx, KC_REFUSED, CLI_IO, NULL, conf, strerror(errno));
         goto done;
     }
-    printf("Utworzono węzeł %s (%s, %s) w %s\nUruchom: koop-node -c %s\n", node_id, role, name, dir, conf);
+    {
+        char pub[PATH_MAX + 32], print[KOOP_KEYPRINT_LEN] = "?";
+        snprintf(pub, sizeof pub, "%s/keys/node.pub", dir);
+        (void)koop_keyprint_file(pub, print, NULL, 0);
+        printf("Utworzono węzeł %s (%s, %s) w %s\nKlucz publiczny: %s (odcisk %s)\n", node_id, role, name, dir, pub,
+               print);
+        if (hub_cert) {
+            koop_keyprint(zcert_public_key(hub_cert), print);
+            printf("Klucz huba: %s/keys/hub.pub (odcisk %s – porównaj go z hubem przez telefon)\n", dir, print);
+        }
+        printf("Uruchom: koop-node -c %s\n", conf);
+    }
     rc = KC_OK;
 done:
     zcert_destroy(&hub_cert);
     json_decref(opts);
     return rc;
-}
-
-/* `koopctl -c NODE.conf keys generate [--force]`: a new CURVE key pair for the
- * node (keys/node.pub, keys/node.key 0600, named with the node's id). An
- * existing pair is kept unless --force, which keeps the old one as *.old; the
- * hub must then enrol the new public certificate. */
-int
-kc_keys(kc_ctx_t *ctx, int argc, char **argv)
-{
-    char pub[PATH_MAX + 32], sec[PATH_MAX + 32], old[PATH_MAX + 48];
-    int force = argc == 2 && strcmp(argv[1], "--force") == 0, rc;
-
-    if (argc < 1 || strcmp(argv[0], "generate") != 0 || (argc == 2 && !force) || argc > 2) {
-        fprintf(stderr, "użycie: koopctl -c WĘZEŁ.conf keys generate [--force]\n");
-        return KC_USAGE;
-    }
-    if ((rc = kc_load_config(ctx)) != KC_OK)
-        return rc;
-    snprintf(pub, sizeof pub, "%s/keys/node.pub", ctx->cfg.dir);
-    snprintf(sec, sizeof sec, "%s/keys/node.key", ctx->cfg.dir);
-    if (access(sec, F_OK) == 0) {
-        if (!force) {
-            fprintf(stderr, "błąd: węzeł ma już parę kluczy (%s); nowa wymaga --force i ponownego "
-                            "zapisania klucza w hubie (koopctl enrol)\n", sec);
-            return KC_REFUSED;
-        }
-        snprintf(old, sizeof old, "%s.old", sec);
-        if (rename(sec, old) != 0) {
-            fprintf(stderr, "błąd: nie można zachować starego klucza: %s\n", strerror(errno));
-            return KC_REFUSED;
-        }
-        snprintf(old, sizeof old, "%s.old", pub);
-        rename(pub, old);
-    }
-    if (s_write_keys(ctx->cfg.dir, ctx->cfg.node_id, ctx->cfg.role, ctx->cfg.teryt) != 0) {
-        fprintf(stderr, "błąd: nie można zapisać kluczy w %s/keys\n", ctx->cfg.dir);
-        return KC_REFUSED;
-    }
-    printf("Nowa para kluczy węzła %s: %s (publiczny), %s (tajny, 0600)\n", ctx->cfg.node_id, pub, sec);
-    if (force)
-        printf("Zapisz nowy klucz publiczny w hubie: koopctl -c HUB.conf enrol %s\n", pub);
-    return KC_OK;
 }

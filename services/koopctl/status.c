@@ -1,67 +1,52 @@
-/* status.c - `koopctl status`: does every service of the node answer? */
+/*
+ * status.c - `koopctl status [--metrics]`: does every service of the node
+ * answer, how is the link to the hub, how big are the stores (facts.h).
+ *
+ * Exit codes: 0 all is well; 3 a service does not answer; 4 the sync link
+ * needs attention: down longer than [sync] alert_after, the hub holding
+ * streams back, or (on a hub) a node silent that long. --metrics prints the
+ * same facts as Prometheus text (for node_exporter's textfile collector)
+ * and exits the same way.
+ */
 #include "koopctl.h"
-#include "envelope.pb-c.h"
-#include "client.h"
+#include "facts.h"
 
 #include <stdio.h>
 #include <string.h>
 
+#define STATUS_TIMEOUT_MS 3000
+
 int
 kc_status(kc_ctx_t *ctx, int argc, char **argv)
 {
-    const char *names[KOOP_MAX_SERVICES];
-    json_t *out, *arr;
-    int n, all_ok = 1, rc;
+    koop_facts_t *facts;
+    kc_async_t a;
+    int metrics = argc == 1 && strcmp(argv[0], "--metrics") == 0, rc;
 
-    if (argc > 0)
+    if (argc > 0 && !metrics)
         return kc_error(ctx, KC_USAGE, CLI_ARGUMENT, NULL, argv[0]);
     if ((rc = kc_load_config(ctx)) != KC_OK)
         return rc;
-    n = koop_config_services(&ctx->cfg, names);
-    out = json_object();
-    arr = json_array();
-    json_object_set_new(out, "node", json_string(ctx->cfg.node_id));
-    json_object_set_new(out, "role", json_string(ctx->cfg.role));
-    for (int i = 0; i < n; i++) {
-        koop_rpc_client_t *c = koop_rpc_client_new(koop_config_endpoint(&ctx->cfg, names[i]));
-        koop_reply_t reply;
-        json_t *svc = json_object();
-        int ok = 0;
-        json_object_set_new(svc, "name", json_string(names[i]));
-        if (c && koop_rpc_call(c, NULL, "sys.ping", NULL, 2000, &reply) == 0) {
-            Koop__Pong *p = reply.status == KOOP_OK ? koop__pong__unpack(NULL, reply.len, reply.payload) : NULL;
-            if (p) {
-                ok = 1;
-                json_object_set_new(svc, "pid", json_integer(p->pid));
-                json_object_set_new(svc, "last_seq", json_integer((json_int_t)p->last_seq));
-                json_object_set_new(svc, "log_id", json_string(p->log_id ? p->log_id : ""));
-                koop__pong__free_unpacked(p, NULL);
-            }
-            koop_reply_clear(&reply);
-        }
-        koop_rpc_client_destroy(&c);
-        json_object_set_new(svc, "ok", json_boolean(ok));
-        json_array_append_new(arr, svc);
-        all_ok &= ok;
+    if (kc_async_init(&a) != 0)
+        return kc_error(ctx, KC_UNAVAILABLE, INTERNAL_NO_MEMORY, NULL);
+    /* a service that does not answer within seconds is down for monitoring,
+     * unless --timeout asks for more patience */
+    facts = kc_facts(&a, ctx, ctx->timeout_ms == KC_TIMEOUT_DEFAULT_MS ? STATUS_TIMEOUT_MS : (uint32_t)ctx->timeout_ms);
+    if (!facts) {
+        kc_async_close(&a);
+        return kc_error(ctx, KC_UNAVAILABLE, INTERNAL_NO_MEMORY, NULL);
     }
-    json_object_set_new(out, "ok", json_boolean(all_ok));
-    json_object_set_new(out, "services", arr);
-    if (ctx->json) {
-        kc_print(ctx, out);
+    if (metrics) {
+        koop_facts_metrics(facts, stdout);
+    } else if (ctx->json) {
+        json_t *o = koop_facts_json(facts);
+        kc_print(ctx, o);
+        json_decref(o);
     } else {
-        printf("węzeł %s (%s): %s\n", ctx->cfg.node_id, ctx->cfg.role,
-               all_ok ? "wszystkie usługi działają" : "NIE WSZYSTKIE USŁUGI ODPOWIADAJĄ");
-        for (size_t i = 0; i < json_array_size(arr); i++) {
-            json_t *s = json_array_get(arr, i);
-            if (json_is_true(json_object_get(s, "ok")))
-                printf("  %-10s działa (pid %lld, zdarzeń w dzienniku: %lld)\n",
-                       json_string_value(json_object_get(s, "name")),
-                       (long long)json_integer_value(json_object_get(s, "pid")),
-                       (long long)json_integer_value(json_object_get(s, "last_seq")));
-            else
-                printf("  %-10s nie odpowiada\n", json_string_value(json_object_get(s, "name")));
-        }
+        koop_facts_text(facts, stdout);
     }
-    json_decref(out);
-    return all_ok ? KC_OK : KC_UNAVAILABLE;
+    rc = facts->exit_code;
+    koop_facts_free(&facts);
+    kc_async_close(&a);
+    return rc;
 }

@@ -39,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -246,21 +247,32 @@ s_on_ready(void *data)
 static int
 s_lock(const koop_config_t *cfg)
 {
-    char path[PATH_MAX + 16];
+    char path[PATH_MAX + 16], pid[24];
     int fd;
     snprintf(path, sizeof path, "%s/node.lock", cfg->runtime_dir);
-    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) {
+    if ((fd = koop_preflight_lock(path, pid, sizeof pid)) >= 0)
+        return fd; /* held until the process ends */
+    if (errno == EWOULDBLOCK)
+        koop_error("węzeł %s już działa (pid %s, zablokowany %s): nie uruchamiaj go drugi raz; zatrzymaj działający "
+                   "(systemctl stop koop-node@NAZWA albo SIGTERM do jego koop-node)", cfg->node_id, pid, path);
+    else
         koop_error("nie można otworzyć %s: %s", path, strerror(errno));
-        return -1;
-    }
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        koop_error("węzeł %s już działa (zablokowany %s): nie uruchamiaj go drugi raz; zatrzymaj działający "
-                   "(systemctl stop koop-node@NAZWA albo SIGTERM do jego koop-node)", cfg->node_id, path);
-        close(fd);
-        return -1;
-    }
-    return fd; /* held until the process ends */
+    return -1;
+}
+
+/* A hub keeps one TCP connection per gmina (2,500 on a flat hub) and a
+ * distribution's default soft limit is often 1024 descriptors: the services
+ * inherit the hard limit instead. */
+static void
+s_raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max)
+        return;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+        koop_warn("nie można podnieść limitu otwartych plików do %llu: %s", (unsigned long long)rl.rlim_max,
+                  strerror(errno));
 }
 
 int
@@ -304,11 +316,12 @@ main(int argc, char **argv)
         return KOOP_EXIT_REFUSED;
     len = readlink("/proc/self/exe", self, sizeof self - 1);
     if (len <= 0) {
-        koop_error("cannot find own executable");
+        koop_error("nie można odczytać ścieżki własnego programu (/proc/self/exe): %s", strerror(errno));
         return 1;
     }
     self[len] = '\0';
     bindir = dirname(self);
+    s_raise_nofile();
     if (uv_loop_init(&n->loop) != 0)
         return 1;
     {

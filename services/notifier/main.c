@@ -185,6 +185,10 @@ s_retry(koop_call_t *call)
     MDB_val k, v;
     uint64_t now = koop_clock_now_ms();
     int rc;
+    /* the node's operation, not a person's: the web never reaches it (an
+     * empty caller is the node's own user, docs/FOUNDATION.md) */
+    if (call->caller && *call->caller)
+        return koop_fail(call, ACCESS_SHELL_ONLY, NULL, "notify.retry");
     /* every waiting mail becomes due now (the relay was fixed) */
     if ((rc = mdb_drop(call->txn, n->dbi_outbox_due, 0)) != 0)
         return koop_call_store_error(call, rc);

@@ -1,5 +1,6 @@
 /* koop-registry - the registry service of a node (see registry.h). */
 #include "registry.h"
+#include "api.h"
 
 static int s_institution_add(koop_call_t *c) { return reg_add(c, &reg_institution_kind); }
 static int s_institution_update(koop_call_t *c) { return reg_update(c, &reg_institution_kind); }
@@ -12,8 +13,48 @@ static int s_pzk_show(koop_call_t *c) { return reg_show(c, &reg_pzk_kind); }
 static int s_catalogue_update(koop_call_t *c) { return reg_update(c, &reg_catalogue_kind); }
 static int s_catalogue_show(koop_call_t *c) { return reg_show(c, &reg_catalogue_kind); }
 
+/* Who may change the registry. A call that names a person (the web
+ * gateway passes the one logged in) is a change only a coordinator, an
+ * animator or a model expert of this registry may make; a call without one
+ * comes from the node's own user on the server (koopctl, the trust boundary
+ * of docs/FOUNDATION.md) or from another service, and is trusted as before.
+ * Reads are open to every caller. */
+static int
+s_may_write(koop_call_t *call, unsigned flags)
+{
+    Koop__Reg__Person *p = NULL;
+    int rc;
+    if (!(flags & KOOP_API_WRITE) || (flags & KOOP_API_INTERNAL) || !call->caller || !*call->caller)
+        return KOOP_OK;
+    rc = koop_record_get(call->txn, reg_dbi(call, &reg_person_kind), call->caller, &koop__reg__person__descriptor,
+                         (ProtobufCMessage **)&p);
+    if (rc == MDB_NOTFOUND)
+        return koop_fail(call, ACCESS_CALLER_UNKNOWN, NULL, call->caller);
+    if (rc != 0)
+        return koop_call_store_error(call, rc);
+    if (p->has_active && !p->active)
+        rc = koop_fail(call, ACCESS_CALLER_INACTIVE, NULL, call->caller);
+    else if (p->role != KOOP__REG__ROLE__ROLE_COORDINATOR && p->role != KOOP__REG__ROLE__ROLE_ANIMATOR &&
+             p->role != KOOP__REG__ROLE__ROLE_MODEL_EXPERT)
+        rc = koop_fail(call, ACCESS_DENIED_REGISTRY, NULL);
+    else
+        rc = KOOP_OK;
+    koop__reg__person__free_unpacked(p, NULL);
+    return rc;
+}
+
+/* Every row's handler behind s_may_write (one check for every write). */
+#define KOOP_API_registry(fn, name, req, rep, flags, ...)                                          \
+    static int s_checked_##fn(koop_call_t *c)                                                      \
+    {                                                                                              \
+        int rc = s_may_write(c, (flags));                                                          \
+        return rc == KOOP_OK ? fn(c) : rc;                                                         \
+    }
+#include "api_rows.h"
+#undef KOOP_API_registry
+
 static const koop_method_t s_methods[] = {
-#define KOOP_API_registry(fn, name, ...) {name, fn},
+#define KOOP_API_registry(fn, name, ...) {name, s_checked_##fn},
 #include "api_rows.h"
 #undef KOOP_API_registry
 };
@@ -29,6 +70,13 @@ static const koop_service_def_t s_registry = {
     .start = reg_node_describe,
     .names = reg_names,
 };
+
+/* The definition, for in-process drivers (tests/fuzz). */
+const koop_service_def_t *
+reg_service_def(void)
+{
+    return &s_registry;
+}
 
 int
 main(int argc, char **argv)

@@ -82,4 +82,8 @@ int reg_node_describe(koop_service_t *svc);
 int reg_remote_apply(koop_call_t *call);
 int reg_remote_position(koop_call_t *call);
 
+/* main.c: the service's definition (method table), for in-process drivers
+ * (tests/fuzz, built with main renamed). */
+const koop_service_def_t *reg_service_def(void);
+
 #endif

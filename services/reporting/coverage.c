@@ -25,6 +25,8 @@
  *                              that can no longer change)
  *   cov_src  kind ID source -> s_src_hdr (the chain of units), spans
  *   cov_gap  U kind sector E S -> int64 count, int64 weight
+ *   cov_gsum U kind N         -> the same by S, every sector in one row, as a
+ *                              Fenwick tree over S (reports from the start)
  *
  * Invariant: the counters and gaps of (kind, ID, U) are exactly those of its
  * eff spans with its weight and sector; eff = merge(frozen + every source
@@ -64,33 +66,11 @@ typedef struct {
 #define S_SRC_KEY (1 + REP_ID + REP_ID)
 
 static void
-s_be32(unsigned char *out, uint32_t v)
-{
-    out[0] = (unsigned char)(v >> 24);
-    out[1] = (unsigned char)(v >> 16);
-    out[2] = (unsigned char)(v >> 8);
-    out[3] = (unsigned char)v;
-}
-
-static void
-s_be16(unsigned char *out, uint16_t v)
-{
-    out[0] = (unsigned char)(v >> 8);
-    out[1] = (unsigned char)v;
-}
-
-static uint16_t
-s_get_be16(const unsigned char *in)
-{
-    return (uint16_t)(in[0] << 8 | in[1]);
-}
-
-static void
 s_cov_key(unsigned char key[S_COV_KEY], char kind, const char *id, uint32_t unit)
 {
     key[0] = (unsigned char)kind;
     memcpy(key + 1, id, REP_ID);
-    s_be32(key + 1 + REP_ID, unit);
+    rep_be32_put(key + 1 + REP_ID, unit);
 }
 
 static int
@@ -185,6 +165,89 @@ s_cov_put(rep_proj_t *p, MDB_txn *txn, char kind, const char *id, uint32_t unit,
     return 0;
 }
 
+/* The gaps of a unit and kind by their second month S, as a Fenwick tree
+ * over S with every sector in one row (cov_gsum): a report from the start
+ * (every gap with S <= m2) reads at most 12 rows per kind instead of every
+ * gap of the history. */
+typedef struct {
+    int64_t count[REP_SECTORS];
+    int64_t weight[REP_SECTORS];
+} s_gsum;
+
+static int
+s_gsum_add(rep_proj_t *p, MDB_txn *txn, uint32_t unit, char kind, int sector, uint16_t s, int64_t count,
+           int64_t weight)
+{
+    MDB_dbi dbi = rep_dbi(p, "cov_gsum");
+    if (s >= REP_MONTHS || sector < 0 || sector >= REP_SECTORS)
+        return 0; /* not a calendar month: only the scan of cov_gap counts it */
+    for (unsigned node = (unsigned)s + 1; node <= REP_FEN; node += node & -node) {
+        unsigned char key[7];
+        MDB_val k = {sizeof key, key}, v;
+        s_gsum g;
+        int rc, nonzero = 0;
+        rep_be32_put(key, unit);
+        key[4] = (unsigned char)kind;
+        rep_be16_put(key + 5, (uint16_t)node);
+        rc = mdb_get(txn, dbi, &k, &v);
+        if (rc == 0 && v.mv_size == sizeof g)
+            memcpy(&g, v.mv_data, sizeof g);
+        else if (rc == 0)
+            return MDB_CORRUPTED;
+        else if (rc == MDB_NOTFOUND)
+            memset(&g, 0, sizeof g);
+        else
+            return rc;
+        g.count[sector] += count;
+        g.weight[sector] += weight;
+        for (int i = 0; i < REP_SECTORS && !nonzero; i++)
+            nonzero = g.count[i] != 0 || g.weight[i] != 0;
+        if (!nonzero)
+            rc = rc == 0 ? mdb_del(txn, dbi, &k, NULL) : 0;
+        else {
+            v.mv_size = sizeof g;
+            v.mv_data = &g;
+            rc = mdb_put(txn, dbi, &k, &v, 0);
+        }
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+int
+rep_cov_gaps_from_start(rep_proj_t *p, MDB_txn *txn, uint32_t unit, char kind, uint16_t m2,
+                        int64_t count[REP_SECTORS], int64_t weight[REP_SECTORS])
+{
+    MDB_dbi dbi = rep_dbi(p, "cov_gsum");
+    memset(count, 0, REP_SECTORS * sizeof *count);
+    memset(weight, 0, REP_SECTORS * sizeof *weight);
+    if (m2 >= REP_MONTHS)
+        m2 = REP_MONTHS - 1;
+    for (unsigned node = (unsigned)m2 + 1; node > 0; node -= node & -node) {
+        unsigned char key[7];
+        MDB_val k = {sizeof key, key}, v;
+        s_gsum g;
+        int rc;
+        rep_be32_put(key, unit);
+        key[4] = (unsigned char)kind;
+        rep_be16_put(key + 5, (uint16_t)node);
+        rc = mdb_get(txn, dbi, &k, &v);
+        if (rc == MDB_NOTFOUND)
+            continue;
+        if (rc != 0)
+            return rc;
+        if (v.mv_size != sizeof g)
+            return MDB_CORRUPTED;
+        memcpy(&g, v.mv_data, sizeof g);
+        for (int i = 0; i < REP_SECTORS; i++) {
+            count[i] += g.count[i];
+            weight[i] += g.weight[i];
+        }
+    }
+    return 0;
+}
+
 static int
 s_gap_add(rep_proj_t *p, MDB_txn *txn, uint32_t unit, char kind, int sector, uint16_t e, uint16_t s, int64_t count,
           int64_t weight)
@@ -194,11 +257,11 @@ s_gap_add(rep_proj_t *p, MDB_txn *txn, uint32_t unit, char kind, int sector, uin
     int64_t val[2] = {0, 0};
     MDB_dbi dbi = rep_dbi(p, "cov_gap");
     int rc;
-    s_be32(key, unit);
+    rep_be32_put(key, unit);
     key[4] = (unsigned char)kind;
     key[5] = (unsigned char)sector;
-    s_be16(key + 6, e);
-    s_be16(key + 8, s);
+    rep_be16_put(key + 6, e);
+    rep_be16_put(key + 8, s);
     rc = mdb_get(txn, dbi, &k, &v);
     if (rc == 0 && v.mv_size == sizeof val)
         memcpy(val, v.mv_data, sizeof val);
@@ -209,10 +272,13 @@ s_gap_add(rep_proj_t *p, MDB_txn *txn, uint32_t unit, char kind, int sector, uin
     val[0] += count;
     val[1] += weight;
     if (val[0] == 0 && val[1] == 0)
-        return rc == 0 ? mdb_del(txn, dbi, &k, NULL) : 0;
-    v.mv_size = sizeof val;
-    v.mv_data = val;
-    return mdb_put(txn, dbi, &k, &v, 0);
+        rc = rc == 0 ? mdb_del(txn, dbi, &k, NULL) : 0;
+    else {
+        v.mv_size = sizeof val;
+        v.mv_data = val;
+        rc = mdb_put(txn, dbi, &k, &v, 0);
+    }
+    return rc == 0 ? s_gsum_add(p, txn, unit, kind, sector, s, count, weight) : rc;
 }
 
 /* Adds (sign +1) or takes away (-1) the counters of spans in unit. */
@@ -357,7 +423,8 @@ rep_cov_source(rep_proj_t *p, MDB_txn *txn, rep_acc_t *acc, char kind, const cha
 
     if (n < 0 || n > REP_MAX_SPANS || chain->n < 1 || chain->n > REP_MAX_DEPTH)
         return EINVAL;
-    memcpy(sp, spans, (size_t)n * sizeof *sp);
+    if (n > 0) /* n = 0 (spans may be NULL) removes the source */
+        memcpy(sp, spans, (size_t)n * sizeof *sp);
     n = s_merge(sp, n);
     key[0] = (unsigned char)kind;
     memcpy(key + 1, id, REP_ID);
@@ -510,24 +577,24 @@ rep_cov_gaps(rep_proj_t *p, MDB_txn *txn, uint32_t unit, char kind, int sector, 
     int rc;
 
     *count = *weight = 0;
-    s_be32(key, unit);
+    rep_be32_put(key, unit);
     key[4] = (unsigned char)kind;
     key[5] = (unsigned char)sector;
-    s_be16(key + 6, m1);
-    s_be16(key + 8, 0);
+    rep_be16_put(key + 6, m1);
+    rep_be16_put(key + 8, 0);
     if ((rc = mdb_cursor_open(txn, rep_dbi(p, "cov_gap"), &cur)) != 0)
         return rc;
     /* gaps are sorted by their first month E; one with E > m2 cannot end by m2 */
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         const unsigned char *kb = k.mv_data;
         int64_t val[2];
-        if (k.mv_size != 10 || memcmp(kb, key, 6) != 0 || s_get_be16(kb + 6) > m2)
+        if (k.mv_size != 10 || memcmp(kb, key, 6) != 0 || rep_be16_get(kb + 6) > m2)
             break;
         if (v.mv_size != sizeof val) {
             rc = MDB_CORRUPTED;
             break;
         }
-        if (s_get_be16(kb + 8) <= m2) {
+        if (rep_be16_get(kb + 8) <= m2) {
             memcpy(val, v.mv_data, sizeof val);
             *count += val[0];
             *weight += val[1];

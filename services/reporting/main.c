@@ -69,6 +69,8 @@ s_feeds_start(s_rep *r)
         o.shared_only = strcmp(r->names[i], "registry") != 0;
         o.batch_max = 2000;
         o.apply = rep_apply;
+        o.batch_begin = rep_apply_begin;
+        o.batch_end = rep_apply_end;
         o.ctx = r->proj;
         r->feeds[i] = koop_feed_start(&o);
         if (!r->feeds[i]) {
@@ -211,7 +213,10 @@ s_rebuild(koop_call_t *call)
     Koop__Rep__RebuildReply reply = KOOP__REP__REBUILD_REPLY__INIT;
     uint64_t dropped = 0;
     int rc;
-
+    /* the node's operation, not a person's: the web never reaches it (an
+     * empty caller is the node's own user, docs/FOUNDATION.md) */
+    if (call->caller && *call->caller)
+        return koop_fail(call, ACCESS_SHELL_ONLY, NULL, "report.rebuild");
     /* no answer of the old feeds may be applied over the emptied projection */
     s_feeds_stop(r);
     if ((rc = rep_proj_reset(r->proj, call->txn, &dropped)) != 0)

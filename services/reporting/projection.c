@@ -15,8 +15,12 @@
  *
  * TABLES (keys big-endian; U = unit number u32; M = month u16, see
  * reporting.h; D = day i32 biased to sort; ID = a 36-char UUID):
- *   month     U M            -> rep_month_t: counters of the month;
- *                               M = REP_MONTH_NOW: the list of services today
+ *   month     U N            -> rep_month_t: a Fenwick tree over the months
+ *                               (node N = 1..REP_FEN holds the sum of months
+ *                               N - (N & -N) .. N - 1), so a report reads
+ *                               the counters of any span of months in at
+ *                               most 2 x 12 rows, whatever the history;
+ *                               N = REP_MONTH_NOW: the list of services today
  *   unit      node id        -> rep_unit_t (number, parent, hub flag, TERYT)
  *   unit_no   U              -> node id
  *   unit_name node id        -> the name the node gave itself (node.described)
@@ -24,7 +28,9 @@
  *   cov_src   kind ID source -> spans one source gives it (coverage.c)
  *   cov_gap   U kind sector E S -> gaps between covered spans (coverage.c)
  *   open_due  U D            -> int64[13]: open tasks due on D, by owner sector
- *   answer    U M days       -> referrals answered in M after `days` (medians)
+ *   answer    U N            -> answers to referrals by days taken: a Fenwick
+ *                               tree over the months like `month`, each node
+ *                               a sorted list (be16 days, int64 count)
  *   category  U text         -> active list entries of the category
  *   verified  U D            -> active list entries last verified on D
  *   institution ID -> sector;  agreement, pzk, catalogue, ipw, goal, task,
@@ -68,23 +74,40 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define REP_FORMAT 3u
+#define REP_FORMAT 6u
 
 const char *const rep_tables[] = {
-    "month", "unit", "unit_no", "cov", "cov_src", "cov_gap", "open_due", "answer", "category", "verified",
+    "month", "unit", "unit_no", "cov", "cov_src", "cov_gap", "cov_gsum", "open_due", "answer", "category", "verified",
     "institution", "pzk", "agreement", "catalogue", "ipw", "goal", "task", "referral", "ipw_child", "meta",
-    "unit_name", NULL,
+    "meeting", "unit_name", NULL,
 };
+
+/* A month row held during a batch. */
+typedef struct {
+    uint64_t key;    /* unit << 16 | month; 0: free (units start at 1) */
+    int existed;     /* it was in the table when the batch first read it */
+    rep_month_t row;
+} s_mrow;
+
+#define S_ROWS_CAP 2048 /* slots; written back when half are used */
 
 struct rep_proj {
     koop_store_t *store;
     rep_self_t self;
     uint32_t self_no;
     MDB_dbi month, unit, unit_no, meta, unit_name;
-    MDB_dbi institution, pzk, agreement, catalogue, ipw, goal, task, referral, ipw_child;
+    MDB_dbi institution, pzk, agreement, catalogue, ipw, goal, task, referral, ipw_child, meeting;
     MDB_dbi open_due, answer, category, verified;
     rep_acc_t acc;   /* one event's pending counter changes */
     uint64_t warned; /* rejected events logged so far (rate limit) */
+    /* a batch (rep_apply_begin .. rep_apply_end, in one write txn): the
+     * month rows and the stats its events change, kept here and written
+     * once at its end */
+    MDB_txn *batch_txn;
+    s_mrow *rows;     /* open addressing by (unit, month), S_ROWS_CAP slots */
+    uint32_t *used;   /* the slots in use, S_ROWS_CAP / 2 at most */
+    size_t nrows;
+    rep_stats_t stats;
 };
 
 /* ---- calendar ---- */
@@ -175,14 +198,6 @@ s_opt_day(const char *s, int32_t *day)
 
 /* ---- small helpers ---- */
 
-static void
-s_be32(unsigned char *out, uint32_t v)
-{
-    out[0] = (unsigned char)(v >> 24);
-    out[1] = (unsigned char)(v >> 16);
-    out[2] = (unsigned char)(v >> 8);
-    out[3] = (unsigned char)v;
-}
 
 /* Days keep their order as keys when biased. */
 static uint32_t
@@ -253,7 +268,12 @@ s_meta_get(MDB_txn *txn, MDB_dbi dbi, const char *key, void *out, size_t size)
 int
 rep_proj_stats(rep_proj_t *p, MDB_txn *txn, rep_stats_t *out)
 {
-    int rc = s_meta_get(txn, p->meta, "stats", out, sizeof *out);
+    int rc;
+    if (p->batch_txn && p->batch_txn == txn) {
+        *out = p->stats;
+        return 0;
+    }
+    rc = s_meta_get(txn, p->meta, "stats", out, sizeof *out);
     if (rc == MDB_NOTFOUND) {
         memset(out, 0, sizeof *out);
         return 0;
@@ -263,16 +283,24 @@ rep_proj_stats(rep_proj_t *p, MDB_txn *txn, rep_stats_t *out)
 
 /* ---- month counters and the accumulator ---- */
 
-int
-rep_month_get(rep_proj_t *p, MDB_txn *txn, uint32_t unit, uint16_t month, rep_month_t *out)
+static void
+s_month_key(unsigned char key[6], uint32_t unit, uint16_t month)
+{
+    rep_be32_put(key, unit);
+    key[4] = (unsigned char)(month >> 8);
+    key[5] = (unsigned char)month;
+}
+
+/* The table's row (zeros when none); *existed says whether there was one. */
+static int
+s_month_read(rep_proj_t *p, MDB_txn *txn, uint32_t unit, uint16_t month, rep_month_t *out, int *existed)
 {
     unsigned char key[6];
     MDB_val k = {sizeof key, key}, v;
     int rc;
-    s_be32(key, unit);
-    key[4] = (unsigned char)(month >> 8);
-    key[5] = (unsigned char)month;
+    s_month_key(key, unit, month);
     memset(out, 0, sizeof *out);
+    *existed = 0;
     rc = mdb_get(txn, p->month, &k, &v);
     if (rc == MDB_NOTFOUND)
         return 0;
@@ -281,58 +309,192 @@ rep_month_get(rep_proj_t *p, MDB_txn *txn, uint32_t unit, uint16_t month, rep_mo
     if (v.mv_size != sizeof *out)
         return MDB_CORRUPTED;
     memcpy(out, v.mv_data, sizeof *out);
+    *existed = 1;
     return 0;
+}
+
+/* Writes a row back: put, or delete when every counter is 0 again. */
+static int
+s_month_write(rep_proj_t *p, MDB_txn *txn, uint32_t unit, uint16_t month, const rep_month_t *rec, int existed)
+{
+    unsigned char key[6];
+    MDB_val k = {sizeof key, key}, v = {sizeof *rec, (void *)rec};
+    int nonzero = 0;
+    for (int f = 0; f < REP_F_COUNT && !nonzero; f++)
+        nonzero = rec->v[f] != 0;
+    s_month_key(key, unit, month);
+    if (!nonzero)
+        return existed ? mdb_del(txn, p->month, &k, NULL) : 0;
+    return mdb_put(txn, p->month, &k, &v, 0);
+}
+
+/* The batch's slot of (unit, month), or NULL when it holds none. */
+static s_mrow *
+s_mrow_find(rep_proj_t *p, uint64_t key)
+{
+    for (size_t i = (size_t)(key * 0x9e3779b97f4a7c15ull >> 53) & (S_ROWS_CAP - 1);; i = (i + 1) & (S_ROWS_CAP - 1)) {
+        if (p->rows[i].key == key || p->rows[i].key == 0)
+            return &p->rows[i];
+    }
+}
+
+/* Writes every row the batch holds and forgets them. */
+static int
+s_mrows_write_back(rep_proj_t *p, MDB_txn *txn)
+{
+    int rc = 0;
+    for (size_t i = 0; i < p->nrows; i++) {
+        s_mrow *r = &p->rows[p->used[i]];
+        if (rc == 0)
+            rc = s_month_write(p, txn, (uint32_t)(r->key >> 16), (uint16_t)r->key, &r->row, r->existed);
+        r->key = 0;
+    }
+    p->nrows = 0;
+    return rc;
+}
+
+/* The batch's row of (unit, month), read from the table on first use. */
+static int
+s_mrow_get(rep_proj_t *p, MDB_txn *txn, uint32_t unit, uint16_t month, s_mrow **out)
+{
+    uint64_t key = (uint64_t)unit << 16 | month;
+    s_mrow *r = s_mrow_find(p, key);
+    int rc;
+    if (r->key == 0) {
+        if (p->nrows >= S_ROWS_CAP / 2) {
+            if ((rc = s_mrows_write_back(p, txn)) != 0)
+                return rc;
+            r = s_mrow_find(p, key);
+        }
+        if ((rc = s_month_read(p, txn, unit, month, &r->row, &r->existed)) != 0)
+            return rc;
+        r->key = key;
+        p->used[p->nrows++] = (uint32_t)(r - p->rows);
+    }
+    *out = r;
+    return 0;
+}
+
+static int
+s_in_batch(const rep_proj_t *p, MDB_txn *txn)
+{
+    return p->batch_txn && p->batch_txn == txn;
+}
+
+int
+rep_month_get(rep_proj_t *p, MDB_txn *txn, uint32_t unit, uint16_t month, rep_month_t *out)
+{
+    int existed;
+    if (s_in_batch(p, txn)) {
+        s_mrow *r = s_mrow_find(p, (uint64_t)unit << 16 | month);
+        if (r->key) {
+            *out = r->row;
+            return 0;
+        }
+    }
+    return s_month_read(p, txn, unit, month, out, &existed);
+}
+
+int
+rep_apply_begin(MDB_txn *txn, void *ctx)
+{
+    rep_proj_t *p = ctx;
+    int rc;
+    p->batch_txn = NULL;
+    for (size_t i = 0; i < p->nrows; i++) /* what an aborted batch left */
+        p->rows[p->used[i]].key = 0;
+    p->nrows = 0;
+    if ((rc = rep_proj_stats(p, txn, &p->stats)) != 0)
+        return rc;
+    p->batch_txn = txn;
+    return 0;
+}
+
+int
+rep_apply_end(MDB_txn *txn, void *ctx)
+{
+    rep_proj_t *p = ctx;
+    int rc;
+    if (!s_in_batch(p, txn))
+        return 0;
+    rc = s_mrows_write_back(p, txn);
+    if (rc == 0)
+        rc = koop_store_put_str(txn, p->meta, "stats", &p->stats, sizeof p->stats);
+    p->batch_txn = NULL;
+    return rc;
+}
+
+/* Adds the deltas d[0..n) (field, delta) to the stored row (unit, key): in
+ * the batch's rows during a batch, straight to the table otherwise. */
+static int
+s_row_add(rep_proj_t *p, MDB_txn *txn, uint32_t unit, uint16_t key, const uint16_t *field, const int64_t *delta,
+          int n)
+{
+    rep_month_t own, *rec = &own;
+    s_mrow *row;
+    int rc, existed = 0, batch = s_in_batch(p, txn);
+    if (batch) {
+        if ((rc = s_mrow_get(p, txn, unit, key, &row)) != 0)
+            return rc;
+        rec = &row->row;
+    } else if ((rc = s_month_read(p, txn, unit, key, &own, &existed)) != 0) {
+        return rc;
+    }
+    for (int j = 0; j < n; j++)
+        rec->v[field[j]] += delta[j];
+    return batch ? 0 : s_month_write(p, txn, unit, key, &own, existed);
 }
 
 int
 rep_acc_flush(rep_proj_t *p, MDB_txn *txn, rep_acc_t *acc)
 {
+    uint16_t field[REP_ACC_MAX];
+    int64_t delta[REP_ACC_MAX];
     int rc = 0;
     /* entries of one (unit, month) are gathered by a pass per first-seen pair */
     for (int i = 0; i < acc->n && rc == 0; i++) {
         uint32_t unit = acc->d[i].unit;
         uint16_t month = acc->d[i].month;
-        rep_month_t rec;
-        unsigned char key[6];
-        MDB_val k = {sizeof key, key}, v;
-        int any = 0, existed, nonzero = 0;
+        int n = 0;
         if (acc->d[i].field == UINT16_MAX)
             continue; /* already written with an earlier entry */
         for (int j = i; j < acc->n; j++)
-            if (acc->d[j].field != UINT16_MAX && acc->d[j].unit == unit && acc->d[j].month == month &&
-                acc->d[j].delta != 0)
-                any = 1;
-        if (!any) {
-            for (int j = i; j < acc->n; j++)
-                if (acc->d[j].unit == unit && acc->d[j].month == month)
-                    acc->d[j].field = UINT16_MAX;
-            continue;
-        }
-        if ((rc = rep_month_get(p, txn, unit, month, &rec)) != 0)
-            break;
-        existed = 0;
-        for (int f = 0; f < REP_F_COUNT && !existed; f++)
-            existed = rec.v[f] != 0;
-        for (int j = i; j < acc->n; j++)
             if (acc->d[j].field != UINT16_MAX && acc->d[j].unit == unit && acc->d[j].month == month) {
-                rec.v[acc->d[j].field] += acc->d[j].delta;
+                if (acc->d[j].delta != 0) {
+                    field[n] = acc->d[j].field;
+                    delta[n++] = acc->d[j].delta;
+                }
                 acc->d[j].field = UINT16_MAX;
             }
-        for (int f = 0; f < REP_F_COUNT && !nonzero; f++)
-            nonzero = rec.v[f] != 0;
-        s_be32(key, unit);
-        key[4] = (unsigned char)(month >> 8);
-        key[5] = (unsigned char)month;
-        if (!nonzero) {
-            rc = existed ? mdb_del(txn, p->month, &k, NULL) : 0;
-        } else {
-            v.mv_size = sizeof rec;
-            v.mv_data = &rec;
-            rc = mdb_put(txn, p->month, &k, &v, 0);
+        if (n == 0)
+            continue;
+        if (month == REP_MONTH_NOW) {
+            rc = s_row_add(p, txn, unit, month, field, delta, n);
+            continue;
         }
+        /* a calendar month: into every Fenwick node that covers it */
+        for (unsigned node = (unsigned)month + 1; node <= REP_FEN && rc == 0; node += node & -node)
+            rc = s_row_add(p, txn, unit, (uint16_t)node, field, delta, n);
     }
     acc->n = 0;
     return rc;
+}
+
+int
+rep_month_prefix(rep_proj_t *p, MDB_txn *txn, uint32_t unit, int month, rep_month_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (month >= REP_MONTHS)
+        month = REP_MONTHS - 1;
+    for (unsigned node = month < 0 ? 0 : (unsigned)month + 1; node > 0; node -= node & -node) {
+        rep_month_t rec;
+        int rc = rep_month_get(p, txn, unit, (uint16_t)node, &rec);
+        if (rc != 0)
+            return rc;
+        for (int f = 0; f < REP_F_COUNT; f++)
+            out->v[f] += rec.v[f];
+    }
+    return 0;
 }
 
 int
@@ -413,7 +575,7 @@ rep_unit_node(rep_proj_t *p, MDB_txn *txn, uint32_t no, char node[64], rep_unit_
     unsigned char key[4];
     MDB_val k = {sizeof key, key}, v;
     int rc;
-    s_be32(key, no);
+    rep_be32_put(key, no);
     if ((rc = mdb_get(txn, p->unit_no, &k, &v)) != 0)
         return rc;
     if (v.mv_size == 0 || v.mv_size > 63)
@@ -527,7 +689,7 @@ s_unit_ensure(rep_proj_t *p, MDB_txn *txn, const char *node, uint32_t parent, in
         return rc;
     if ((rc = s_unit_put(p, txn, node, out)) != 0)
         return rc;
-    s_be32(key, out->no);
+    rep_be32_put(key, out->no);
     v.mv_size = strlen(node);
     v.mv_data = (void *)node;
     return mdb_put(txn, p->unit_no, &k, &v, 0);
@@ -557,8 +719,12 @@ rep_proj_new(rep_proj_t **out, koop_store_t *store, const rep_self_t *self)
 {
     rep_proj_t *p = calloc(1, sizeof *p);
     *out = NULL;
-    if (!p)
+    if (!p || !(p->rows = calloc(S_ROWS_CAP, sizeof *p->rows)) || !(p->used = calloc(S_ROWS_CAP / 2, sizeof *p->used))) {
+        if (p)
+            free(p->rows);
+        free(p);
         return -ENOMEM;
+    }
     p->store = store;
     p->self = *self;
     p->month = koop_store_dbi(store, "month");
@@ -575,6 +741,7 @@ rep_proj_new(rep_proj_t **out, koop_store_t *store, const rep_self_t *self)
     p->task = koop_store_dbi(store, "task");
     p->referral = koop_store_dbi(store, "referral");
     p->ipw_child = koop_store_dbi(store, "ipw_child");
+    p->meeting = koop_store_dbi(store, "meeting");
     p->open_due = koop_store_dbi(store, "open_due");
     p->answer = koop_store_dbi(store, "answer");
     p->category = koop_store_dbi(store, "category");
@@ -588,6 +755,8 @@ rep_proj_destroy(rep_proj_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
+    free((*self_p)->rows);
+    free((*self_p)->used);
     free(*self_p);
     *self_p = NULL;
 }
@@ -680,11 +849,10 @@ s_row_put(MDB_txn *txn, MDB_dbi dbi, const char *id, const void *row, size_t siz
 }
 
 static int
-s_row_del(MDB_txn *txn, MDB_dbi dbi, const char *id)
+s_row_exists(MDB_txn *txn, MDB_dbi dbi, const char *id)
 {
-    MDB_val k = {REP_ID, (void *)id};
-    int rc = mdb_del(txn, dbi, &k, NULL);
-    return rc == MDB_NOTFOUND ? 0 : rc;
+    MDB_val k = {REP_ID, (void *)id}, v;
+    return mdb_get(txn, dbi, &k, &v) == 0;
 }
 
 /* What applying one event did. */
@@ -694,10 +862,12 @@ typedef struct {
     rep_proj_t *p;
     MDB_txn *txn;
     rep_acc_t *acc;
-    const rep_chain_t *chain;
+    const rep_chain_t *chain;    /* where contributions go now (s_at) */
     const Koop__Event *ev;
     int verdict;
     const char *why; /* for the log when rejected */
+    const rep_chain_t *ev_chain; /* the chain of the event's writer */
+    rep_chain_t at;              /* a row's chain (s_at) */
 } s_ctx;
 
 static int
@@ -922,8 +1092,8 @@ static int
 s_day_table_add(MDB_txn *txn, MDB_dbi dbi, uint32_t unit, int32_t day, int64_t delta)
 {
     unsigned char key[8];
-    s_be32(key, unit);
-    s_be32(key + 4, s_day_key(day));
+    rep_be32_put(key, unit);
+    rep_be32_put(key + 4, s_day_key(day));
     return rep_counter_add(txn, dbi, key, sizeof key, delta);
 }
 
@@ -950,7 +1120,7 @@ s_catalogue_contrib(s_ctx *c, const s_catalogue_row *e, int sign)
             rc = s_day_table_add(c->txn, c->p->verified, u, e->verified, sign);
         if (rc != 0)
             return rc;
-        s_be32(key, u);
+        rep_be32_put(key, u);
         memcpy(key + 4, e->category, e->catlen);
         if ((rc = rep_counter_add(c->txn, c->p->category, key, 4 + (size_t)e->catlen, sign)) != 0)
             return rc;
@@ -991,7 +1161,53 @@ s_catalogue(s_ctx *c, const Koop__Reg__CatalogueEntry *r)
     return s_row_put(c->txn, c->p->catalogue, r->id, &row, sizeof row);
 }
 
-/* ---- cases: IPWs and their households ---- */
+/* ---- cases: IPWs, their households, goals, tasks, meetings, referrals ----
+ *
+ * Every row remembers the unit it is counted in (the node that owns the
+ * record), and its contribution is made to that unit's chain, not to the
+ * chain of the event at hand: so a record corrected, removed or handed to
+ * another gmina (household.transferred_in: a hub that saw the sender moves
+ * the counts, one that did not takes them from the facts) is counted once,
+ * where it is. Only the owner's events change a row (others are rejected);
+ * a transfer changes the owner. Rows stay after a close (an IPW may be
+ * reopened or corrected); a removed one (record.removed) counts nothing.
+ */
+
+enum { S_LIVE = 0, S_REMOVED = 1, S_AWAY = 2 };
+
+/* The chain of units from `unit` up to this node into c->at, made c's
+ * chain for the contributions that follow. -1 when unit is not below this
+ * node (a broken tree): the event is then rejected. */
+static int
+s_at(s_ctx *c, uint32_t unit)
+{
+    rep_chain_t *ch = &c->at;
+    char node[64];
+    rep_unit_t u;
+    if (unit == c->ev_chain->unit[0]) {
+        c->chain = c->ev_chain;
+        return 0;
+    }
+    ch->n = 0;
+    while (unit != 0 && ch->n < REP_MAX_DEPTH) {
+        ch->unit[ch->n++] = unit;
+        if (unit == c->p->self_no) {
+            c->chain = ch;
+            return 0;
+        }
+        if (rep_unit_node(c->p, c->txn, unit, node, &u) != 0)
+            break;
+        unit = u.parent;
+    }
+    return -1;
+}
+
+/* The unit of the event's writer. */
+static uint32_t
+s_writer(const s_ctx *c)
+{
+    return c->ev_chain->unit[0];
+}
 
 typedef struct {
     int32_t opened, closed, signed_day;
@@ -999,7 +1215,10 @@ typedef struct {
     uint16_t sectors;   /* bit s: a member from sector s */
     uint32_t hh_size;
     uint8_t outcome;
-    uint8_t pad[3];
+    uint8_t state;      /* S_LIVE, S_REMOVED, S_AWAY (handed to a gmina outside this view) */
+    uint8_t offered;    /* its owner offered it to another gmina */
+    uint8_t pad;
+    uint32_t unit;
     char household[REP_ID];
 } s_ipw_row;
 
@@ -1008,6 +1227,10 @@ s_ipw_contrib(s_ctx *c, const s_ipw_row *w, int sign)
 {
     int pc = s_popcount(w->sectors), hist = pc < REP_HIST - 1 ? pc : REP_HIST - 1, rc;
     uint16_t m = rep_month_of(w->opened);
+    if (w->state != S_LIVE)
+        return 0;
+    if (s_at(c, w->unit) != 0)
+        return s_reject(c, "jednostka spoza drzewa tego węzła");
     if ((rc = s_add(c, m, REP_F_IPW_OPENED, sign)) != 0 || (rc = s_add(c, m, REP_F_IPW_OPENED_ZZK, sign * w->zzk)) != 0 ||
         (rc = s_add(c, m, REP_F_IPW_OPENED_SECT, sign * pc)) != 0 ||
         (rc = s_add(c, m, REP_F_IPW_OPENED_HIST + hist, sign)) != 0)
@@ -1025,7 +1248,8 @@ s_ipw_contrib(s_ctx *c, const s_ipw_row *w, int sign)
     return s_add(c, m, REP_F_IPW_CLOSED_HIST + hist, sign);
 }
 
-/* The household's months in this IPW, as a coverage source. */
+/* The household's months in this IPW, as a coverage source (none when the
+ * IPW counts nothing here). */
 static int
 s_ipw_household(s_ctx *c, const s_ipw_row *w, const char *ipw)
 {
@@ -1034,42 +1258,18 @@ s_ipw_household(s_ctx *c, const s_ipw_row *w, const char *ipw)
     int rc;
     memcpy(hh, w->household, REP_ID);
     hh[REP_ID] = '\0';
+    if (w->state != S_LIVE) {
+        /* keep the chain of the source as it is: n = 0 only removes it */
+        return rep_cov_source(c->p, c->txn, c->acc, REP_KIND_HOUSEHOLD, hh, ipw, c->ev_chain, NULL, 0, -1, -1);
+    }
+    if (s_at(c, w->unit) != 0)
+        return s_reject(c, "jednostka spoza drzewa tego węzła");
     span.s = rep_month_of(w->opened);
     span.e = w->closed == REP_NO_DAY ? REP_OPEN : rep_month_of(w->closed);
     /* the household's size as of this programme's opening */
     if ((rc = rep_cov_attr(c->p, c->txn, c->acc, REP_KIND_HOUSEHOLD, hh, w->hh_size, -1)) != 0)
         return rc;
     return rep_cov_source(c->p, c->txn, c->acc, REP_KIND_HOUSEHOLD, hh, ipw, c->chain, &span, 1, w->hh_size, 0);
-}
-
-/* Forgets the goals, tasks and referrals of a closed IPW: none of them can
- * change any more (cases.h: CLOSED is final). */
-static int
-s_ipw_forget_children(s_ctx *c, const char *ipw)
-{
-    MDB_cursor *cur;
-    MDB_val k, v;
-    int rc;
-    if ((rc = mdb_cursor_open(c->txn, c->p->ipw_child, &cur)) != 0)
-        return rc;
-    k.mv_size = REP_ID;
-    k.mv_data = (void *)ipw;
-    /* after mdb_cursor_del the cursor stands on the next entry, which
-     * MDB_NEXT then returns (LMDB's delete-while-iterating idiom) */
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        const char *key = k.mv_data;
-        MDB_dbi dbi;
-        char child[KOOP_ID_LEN];
-        if (k.mv_size != 2 * REP_ID + 1 || memcmp(key, ipw, REP_ID) != 0)
-            break;
-        dbi = key[REP_ID] == 'g' ? c->p->goal : key[REP_ID] == 't' ? c->p->task : c->p->referral;
-        memcpy(child, key + REP_ID + 1, REP_ID);
-        child[REP_ID] = '\0';
-        if ((rc = s_row_del(c->txn, dbi, child)) != 0 || (rc = mdb_cursor_del(cur, 0)) != 0)
-            break;
-    }
-    mdb_cursor_close(cur);
-    return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
 static int
@@ -1083,12 +1283,81 @@ s_ipw_child_add(s_ctx *c, const char *ipw, char kind, const char *child)
     return mdb_put(c->txn, c->p->ipw_child, &k, &v, 0);
 }
 
+/* Stores an IPW row after a change: contrib(old) out, contrib(new) in, the
+ * household's coverage when its months may have changed. */
+static int
+s_ipw_store(s_ctx *c, const char *ipw, const s_ipw_row *old, const s_ipw_row *row)
+{
+    int rc;
+    if (old && memcmp(old, row, sizeof *row) == 0)
+        return 0; /* suspended / resumed / reviewed: nothing counted changes */
+    if (old && (rc = s_ipw_contrib(c, old, -1)) != 0)
+        return rc;
+    if (c->verdict == S_REJECTED || (rc = s_ipw_contrib(c, row, +1)) != 0)
+        return rc;
+    if (!old || old->opened != row->opened || old->closed != row->closed || old->state != row->state ||
+        old->unit != row->unit || old->hh_size != row->hh_size)
+        if ((rc = s_ipw_household(c, row, ipw)) != 0)
+            return rc;
+    return c->verdict == S_REJECTED ? 0 : s_row_put(c->txn, c->p->ipw, ipw, row, sizeof *row);
+}
+
+/* The state of an IPW after an event, from its facts. Facts written since
+ * corrections exist carry the whole state (opened, signed, closed); older
+ * ones are read the way they were written: the step's date. */
+static int
+s_ipw_state(s_ctx *c, const char *type, const Koop__Cases__IpwFacts *f, int32_t date, s_ipw_row *row)
+{
+    int32_t day;
+    if (f->opened && *f->opened) {
+        if (rep_day_parse(f->opened, &day) != 0)
+            return s_reject(c, "data otwarcia IPW");
+        row->opened = day;
+    }
+    if (f->signed_ && *f->signed_) {
+        if (rep_day_parse(f->signed_, &day) != 0)
+            return s_reject(c, "data podpisania IPW");
+        row->signed_day = day;
+    } else if (strcmp(type, "ipw.activated") == 0 && row->signed_day == REP_NO_DAY) {
+        row->signed_day = date;
+    }
+    if (f->has_status ? f->status == KOOP__CASES__IPW_STATUS__IPW_CLOSED : strcmp(type, "ipw.closed") == 0) {
+        int outcome = f->has_outcome && f->outcome >= 0 && f->outcome < REP_OUTCOMES ? (int)f->outcome : 0;
+        day = date;
+        if (f->closed && *f->closed && rep_day_parse(f->closed, &day) != 0)
+            return s_reject(c, "data zamknięcia IPW");
+        row->closed = day < row->opened ? row->opened : day;
+        row->outcome = (uint8_t)outcome;
+    } else if (f->has_status || strcmp(type, "ipw.reopened") == 0) {
+        row->closed = REP_NO_DAY;
+        row->outcome = 0;
+    }
+    return 0;
+}
+
+/* A new IPW row from its facts (ipw.opened, or a transfer in). */
+static int
+s_ipw_new(s_ctx *c, const Koop__Cases__IpwFacts *f, int32_t date, s_ipw_row *row)
+{
+    memset(row, 0, sizeof *row);
+    if (!koop_id_valid(f->household))
+        return s_reject(c, "identyfikator gospodarstwa");
+    row->opened = date;
+    row->closed = row->signed_day = REP_NO_DAY;
+    row->hh_size = f->has_household_size && f->household_size <= 1000 ? f->household_size : 1;
+    if (row->hh_size == 0)
+        row->hh_size = 1;
+    row->unit = s_writer(c);
+    memcpy(row->household, f->household, REP_ID);
+    return 0;
+}
+
 static int
 s_ipw(s_ctx *c, const char *type, const Koop__Cases__IpwFacts *f)
 {
     s_ipw_row old, row;
     int32_t date;
-    int rc, had, opened = strcmp(type, "ipw.opened") == 0, closed = strcmp(type, "ipw.closed") == 0;
+    int rc, had, opened = strcmp(type, "ipw.opened") == 0;
 
     if (!koop_id_valid(f->ipw))
         return s_reject(c, "identyfikator IPW");
@@ -1100,17 +1369,11 @@ s_ipw(s_ctx *c, const char *type, const Koop__Cases__IpwFacts *f)
         return rc;
     if (!had && !opened)
         return s_reject(c, "nieznany IPW (brak ipw.opened)");
+    if (had && old.unit != s_writer(c))
+        return s_reject(c, "IPW innego węzła");
     if (opened) {
-        memset(&row, 0, sizeof row);
-        if (!koop_id_valid(f->household))
-            return s_reject(c, "identyfikator gospodarstwa");
-        if (rep_day_parse(f->opened, &row.opened) != 0)
-            row.opened = date;
-        row.closed = row.signed_day = REP_NO_DAY;
-        row.hh_size = f->has_household_size && f->household_size <= 1000 ? f->household_size : 1;
-        if (row.hh_size == 0)
-            row.hh_size = 1;
-        memcpy(row.household, f->household, REP_ID);
+        if ((rc = s_ipw_new(c, f, date, &row)) != 0 || c->verdict == S_REJECTED)
+            return rc;
         if (had) { /* the same IPW opened again: keep what its ZZK already holds */
             row.zzk = old.zzk;
             row.sectors = old.sectors;
@@ -1118,31 +1381,9 @@ s_ipw(s_ctx *c, const char *type, const Koop__Cases__IpwFacts *f)
     } else {
         row = old;
     }
-    if (strcmp(type, "ipw.activated") == 0 && row.signed_day == REP_NO_DAY)
-        row.signed_day = date;
-    if (closed) {
-        int outcome = f->has_outcome && f->outcome >= 0 && f->outcome < REP_OUTCOMES ? (int)f->outcome : 0;
-        row.closed = date < row.opened ? row.opened : date;
-        row.outcome = (uint8_t)outcome;
-    }
-    if (had && memcmp(&old, &row, sizeof row) == 0)
-        return 0; /* suspended / resumed / reviewed: nothing counted changes */
-    if (had && (rc = s_ipw_contrib(c, &old, -1)) != 0)
+    if ((rc = s_ipw_state(c, type, f, date, &row)) != 0 || c->verdict == S_REJECTED)
         return rc;
-    if ((rc = s_ipw_contrib(c, &row, +1)) != 0)
-        return rc;
-    if ((opened || closed) && (rc = s_ipw_household(c, &row, f->ipw)) != 0)
-        return rc;
-    if (closed) {
-        char hh[KOOP_ID_LEN];
-        memcpy(hh, row.household, REP_ID);
-        hh[REP_ID] = '\0';
-        if ((rc = rep_cov_freeze(c->p, c->txn, REP_KIND_HOUSEHOLD, hh, f->ipw)) != 0 ||
-            (rc = s_ipw_forget_children(c, f->ipw)) != 0)
-            return rc;
-        return s_row_del(c->txn, c->p->ipw, f->ipw);
-    }
-    return s_row_put(c->txn, c->p->ipw, f->ipw, &row, sizeof row);
+    return s_ipw_store(c, f->ipw, had ? &old : NULL, &row);
 }
 
 static int
@@ -1159,28 +1400,49 @@ s_ipw_member(s_ctx *c, const char *type, const Koop__Cases__MemberFacts *f)
         return s_reject(c, "nieznany IPW");
     if (rc != 0)
         return rc;
+    if (old.unit != s_writer(c))
+        return s_reject(c, "IPW innego węzła");
     row = old;
     if (row.zzk < UINT16_MAX)
         row.zzk++;
     sector = s_sector(f->has_sector, f->sector);
     if (sector)
         row.sectors |= (uint16_t)(1u << sector);
-    if ((rc = s_ipw_contrib(c, &old, -1)) != 0 || (rc = s_ipw_contrib(c, &row, +1)) != 0)
-        return rc;
-    return s_row_put(c->txn, c->p->ipw, f->ipw, &row, sizeof row);
+    return s_ipw_store(c, f->ipw, &old, &row);
 }
 
 static int
 s_household(s_ctx *c, const char *type, const Koop__Cases__HouseholdFacts *f)
 {
+    char hh[KOOP_ID_LEN];
     int32_t date;
+    if (!koop_id_valid(f->household) || rep_day_parse(f->date, &date) != 0)
+        return s_reject(c, "identyfikator lub data gospodarstwa");
+    if (strcmp(type, "household.updated") == 0 && f->has_size && f->size > 0 && f->size <= 1000) {
+        /* a corrected size: every programme of the household counts it */
+        snprintf(hh, sizeof hh, "%s", f->household);
+        return rep_cov_attr(c->p, c->txn, c->acc, REP_KIND_HOUSEHOLD, hh, f->size, -1);
+    }
     if (strcmp(type, "household.registered") != 0) {
         c->verdict = S_IGNORED;
         return 0;
     }
-    if (!koop_id_valid(f->household) || rep_day_parse(f->date, &date) != 0)
-        return s_reject(c, "identyfikator lub data gospodarstwa");
     return s_add(c, rep_month_of(date), REP_F_HH_REGISTERED, 1);
+}
+
+/* Stores a child row after a change: contrib(old) out, contrib(new) in
+ * (each contrib takes the row it was given), the row written. */
+typedef int (*s_contrib_fn)(s_ctx *c, const void *row, int sign);
+
+static int
+s_store(s_ctx *c, MDB_dbi dbi, const char *id, const void *old, const void *row, size_t size, s_contrib_fn contrib)
+{
+    int rc;
+    if (old && (rc = contrib(c, old, -1)) != 0)
+        return rc;
+    if (c->verdict == S_REJECTED || (rc = contrib(c, row, +1)) != 0 || c->verdict == S_REJECTED)
+        return rc;
+    return s_row_put(c->txn, dbi, id, row, size);
 }
 
 /* ---- goals with PSR scaling ---- */
@@ -1194,6 +1456,9 @@ typedef struct {
     int32_t added;
     int32_t area;
     int32_t baseline;
+    uint32_t unit;
+    uint8_t state;
+    uint8_t pad[3];
     uint32_t n;
     s_scaling sc[REP_MAX_SCALINGS]; /* by date; equal dates in the order entered */
 } s_goal_row;
@@ -1205,10 +1470,16 @@ typedef struct {
  * over months up to M is, for each goal reviewed by M, its last value as of
  * M minus its baseline. */
 static int
-s_goal_contrib(s_ctx *c, const s_goal_row *g, int sign)
+s_goal_contrib(s_ctx *c, const void *row, int sign)
 {
+    const s_goal_row *g = row;
     int32_t prev = g->baseline;
-    int rc = s_add(c, rep_month_of(g->added), REP_F_GOAL_ADDED + g->area, sign);
+    int rc;
+    if (g->state != S_LIVE)
+        return 0;
+    if (s_at(c, g->unit) != 0)
+        return s_reject(c, "jednostka spoza drzewa tego węzła");
+    rc = s_add(c, rep_month_of(g->added), REP_F_GOAL_ADDED + g->area, sign);
     for (uint32_t i = 0; i < g->n && rc == 0; i++) {
         uint16_t m = rep_month_of(g->sc[i].day);
         if (i == 0)
@@ -1220,21 +1491,63 @@ s_goal_contrib(s_ctx *c, const s_goal_row *g, int sign)
     return rc;
 }
 
+/* One scaling into the row, in date order (equal dates: in entry order). */
+static int
+s_goal_scaled(s_ctx *c, s_goal_row *row, int32_t date, int32_t value)
+{
+    uint32_t at;
+    if (row->n >= REP_MAX_SCALINGS)
+        return s_reject(c, "za dużo ocen jednego celu");
+    for (at = row->n; at > 0 && row->sc[at - 1].day > date; at--)
+        row->sc[at] = row->sc[at - 1];
+    row->sc[at].day = date;
+    row->sc[at].value = value;
+    row->n++;
+    return 0;
+}
+
+static void
+s_goal_attrs(const Koop__Cases__GoalFacts *f, s_goal_row *row)
+{
+    row->area = f->has_area && f->area > 0 && f->area < REP_AREAS ? (int32_t)f->area : 0;
+    row->baseline = f->has_baseline && f->baseline >= 0 && f->baseline <= 10 ? f->baseline : 0;
+}
+
+static int
+s_goal_store(s_ctx *c, const char *id, const s_goal_row *old, const s_goal_row *row)
+{
+    return s_store(c, c->p->goal, id, old, row, S_GOAL_SIZE(row), s_goal_contrib);
+}
+
+static int
+s_goal_get(s_ctx *c, const char *id, s_goal_row *row, int *had)
+{
+    size_t got;
+    int rc = s_row_get(c->txn, c->p->goal, id, row, sizeof *row, &got);
+    *had = rc == 0;
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc != 0)
+        return rc;
+    if (got < offsetof(s_goal_row, sc) || row->n > REP_MAX_SCALINGS || got != S_GOAL_SIZE(row))
+        return MDB_CORRUPTED;
+    return 0;
+}
+
 static int
 s_goal(s_ctx *c, const char *type, const Koop__Cases__GoalFacts *f)
 {
     s_goal_row *old = NULL, *row = NULL;
     int32_t date;
-    size_t got;
-    int rc, had, added = strcmp(type, "goal.added") == 0;
+    int rc, had, added = strcmp(type, "goal.added") == 0, scaled = strcmp(type, "goal.scaled") == 0;
 
     if (!koop_id_valid(f->goal) || rep_day_parse(f->date, &date) != 0)
         return s_reject(c, "identyfikator lub data celu");
-    if (!added && strcmp(type, "goal.scaled") != 0) {
+    if (!added && !scaled && strcmp(type, "goal.updated") != 0) {
         c->verdict = S_IGNORED;
         return 0;
     }
-    if (!added && (!f->has_value || f->value < 0 || f->value > 10))
+    if (scaled && (!f->has_value || f->value < 0 || f->value > 10))
         return s_reject(c, "ocena celu spoza skali 0-10");
     old = malloc(sizeof *old);
     row = calloc(1, sizeof *row);
@@ -1242,43 +1555,32 @@ s_goal(s_ctx *c, const char *type, const Koop__Cases__GoalFacts *f)
         rc = ENOMEM;
         goto fail;
     }
-    rc = s_row_get(c->txn, c->p->goal, f->goal, old, sizeof *old, &got);
-    had = rc == 0;
-    if (rc != 0 && rc != MDB_NOTFOUND)
+    if ((rc = s_goal_get(c, f->goal, old, &had)) != 0)
         goto fail;
-    if (had && (got < offsetof(s_goal_row, sc) || old->n > REP_MAX_SCALINGS || got != S_GOAL_SIZE(old))) {
-        rc = MDB_CORRUPTED;
-        goto fail;
-    }
     if (!had && !added) {
         rc = s_reject(c, "nieznany cel (brak goal.added)");
         goto fail;
     }
+    if (had && old->unit != s_writer(c)) {
+        rc = s_reject(c, "cel innego węzła");
+        goto fail;
+    }
     if (had)
-        memcpy(row, old, got);
+        memcpy(row, old, S_GOAL_SIZE(old));
     if (added) {
         row->added = date;
-        row->area = f->has_area && f->area > 0 && f->area < REP_AREAS ? (int32_t)f->area : 0;
-        row->baseline = f->has_baseline && f->baseline >= 0 && f->baseline <= 10 ? f->baseline : 0;
-    } else {
-        uint32_t at;
-        if (row->n >= REP_MAX_SCALINGS) {
-            rc = s_reject(c, "za dużo ocen jednego celu");
+        row->unit = s_writer(c);
+        s_goal_attrs(f, row);
+    } else if (scaled) {
+        if ((rc = s_goal_scaled(c, row, date, f->value)) != 0 || c->verdict == S_REJECTED)
             goto fail;
-        }
-        for (at = row->n; at > 0 && row->sc[at - 1].day > date; at--)
-            row->sc[at] = row->sc[at - 1];
-        row->sc[at].day = date;
-        row->sc[at].value = f->value;
-        row->n++;
+    } else {
+        s_goal_attrs(f, row);
     }
-    if (had && (rc = s_goal_contrib(c, old, -1)) != 0)
+    if ((rc = s_goal_store(c, f->goal, had ? old : NULL, row)) != 0 || c->verdict == S_REJECTED)
         goto fail;
-    if ((rc = s_goal_contrib(c, row, +1)) != 0)
-        goto fail;
-    if (added && !had && koop_id_valid(f->ipw) && (rc = s_ipw_child_add(c, f->ipw, 'g', f->goal)) != 0)
-        goto fail;
-    rc = s_row_put(c->txn, c->p->goal, f->goal, row, S_GOAL_SIZE(row));
+    if (added && !had && koop_id_valid(f->ipw))
+        rc = s_ipw_child_add(c, f->ipw, 'g', f->goal);
 fail:
     free(old);
     free(row);
@@ -1293,8 +1595,10 @@ typedef struct {
     int32_t due;
     int32_t done;
     uint8_t sector;
-    uint8_t state;
-    uint8_t pad[2];
+    uint8_t step;       /* S_TASK_* */
+    uint8_t state;      /* S_LIVE, ... */
+    uint8_t pad;
+    uint32_t unit;
 } s_task_row;
 
 static int
@@ -1304,8 +1608,8 @@ s_open_due_add(s_ctx *c, uint32_t unit, int32_t due, int sector, int64_t delta)
     MDB_val k = {sizeof key, key}, v;
     int64_t counts[REP_SECTORS];
     int rc, any = 0;
-    s_be32(key, unit);
-    s_be32(key + 4, s_day_key(due));
+    rep_be32_put(key, unit);
+    rep_be32_put(key + 4, s_day_key(due));
     memset(counts, 0, sizeof counts);
     rc = mdb_get(c->txn, c->p->open_due, &k, &v);
     if (rc == 0 && v.mv_size == sizeof counts)
@@ -1325,21 +1629,51 @@ s_open_due_add(s_ctx *c, uint32_t unit, int32_t due, int sector, int64_t delta)
 }
 
 static int
-s_task_contrib(s_ctx *c, const s_task_row *t, int sign)
+s_task_contrib(s_ctx *c, const void *row, int sign)
 {
+    const s_task_row *t = row;
     int field, rc;
-    switch (t->state) {
+    if (t->state != S_LIVE)
+        return 0;
+    if (s_at(c, t->unit) != 0)
+        return s_reject(c, "jednostka spoza drzewa tego węzła");
+    switch (t->step) {
     case S_TASK_DONE: field = t->done <= t->due ? REP_F_TASK_ON_TIME : REP_F_TASK_LATE; break;
     case S_TASK_CANCELLED: field = REP_F_TASK_CANCELLED; break;
     default: field = REP_F_TASK_OPEN; break;
     }
     if ((rc = s_add(c, rep_month_of(t->due), field + t->sector, sign)) != 0)
         return rc;
-    if (t->state != S_TASK_OPEN)
+    if (t->step != S_TASK_OPEN)
         return 0;
     for (int i = 0; i < c->chain->n; i++)
         if ((rc = s_open_due_add(c, c->chain->unit[i], t->due, t->sector, sign)) != 0)
             return rc;
+    return 0;
+}
+
+static int
+s_task_store(s_ctx *c, const char *id, const s_task_row *old, const s_task_row *row)
+{
+    return s_store(c, c->p->task, id, old, row, sizeof *row, s_task_contrib);
+}
+
+/* A task row as its facts say (a transfer in, task.added). */
+static int
+s_task_new(s_ctx *c, const Koop__Cases__TaskFacts *f, int32_t date, s_task_row *row)
+{
+    memset(row, 0, sizeof *row);
+    if (rep_day_parse(f->due, &row->due) != 0)
+        return s_reject(c, "termin zadania");
+    row->done = REP_NO_DAY;
+    row->sector = (uint8_t)s_sector(f->has_owner_sector, f->owner_sector);
+    row->step = S_TASK_OPEN;
+    row->unit = s_writer(c);
+    if (f->has_status && (f->status == KOOP__CASES__TASK_STATUS__TASK_DONE ||
+                          f->status == KOOP__CASES__TASK_STATUS__TASK_CANCELLED)) {
+        row->step = f->status == KOOP__CASES__TASK_STATUS__TASK_DONE ? S_TASK_DONE : S_TASK_CANCELLED;
+        row->done = date;
+    }
     return 0;
 }
 
@@ -1350,11 +1684,11 @@ s_task(s_ctx *c, const char *type, const Koop__Cases__TaskFacts *f)
     int32_t date;
     int rc, had;
     int added = strcmp(type, "task.added") == 0, done = strcmp(type, "task.done") == 0,
-        cancelled = strcmp(type, "task.cancelled") == 0;
+        cancelled = strcmp(type, "task.cancelled") == 0, updated = strcmp(type, "task.updated") == 0;
 
     if (!koop_id_valid(f->task) || rep_day_parse(f->date, &date) != 0)
         return s_reject(c, "identyfikator lub data zadania");
-    if (!added && !done && !cancelled)
+    if (!added && !done && !cancelled && !updated)
         return 0; /* task.started: still open */
     rc = s_row_get(c->txn, c->p->task, f->task, &old, sizeof old, NULL);
     had = rc == 0;
@@ -1362,49 +1696,169 @@ s_task(s_ctx *c, const char *type, const Koop__Cases__TaskFacts *f)
         return rc;
     if (!had && !added)
         return s_reject(c, "nieznane zadanie (brak task.added)");
+    if (had && old.unit != s_writer(c))
+        return s_reject(c, "zadanie innego węzła");
     if (added) {
-        memset(&row, 0, sizeof row);
+        if ((rc = s_task_new(c, f, date, &row)) != 0 || c->verdict == S_REJECTED)
+            return rc;
+    } else if (updated) {
+        row = old;
         if (rep_day_parse(f->due, &row.due) != 0)
             return s_reject(c, "termin zadania");
-        row.done = REP_NO_DAY;
         row.sector = (uint8_t)s_sector(f->has_owner_sector, f->owner_sector);
-        row.state = S_TASK_OPEN;
     } else {
         row = old;
-        row.state = done ? S_TASK_DONE : S_TASK_CANCELLED;
+        row.step = done ? S_TASK_DONE : S_TASK_CANCELLED;
         row.done = date;
     }
-    if (had && (rc = s_task_contrib(c, &old, -1)) != 0)
+    if ((rc = s_task_store(c, f->task, had ? &old : NULL, &row)) != 0 || c->verdict == S_REJECTED)
         return rc;
-    if ((rc = s_task_contrib(c, &row, +1)) != 0)
-        return rc;
-    if (row.state != S_TASK_OPEN)
-        return s_row_del(c->txn, c->p->task, f->task); /* done and cancelled are final */
-    if (added && !had && koop_id_valid(f->ipw) && (rc = s_ipw_child_add(c, f->ipw, 't', f->task)) != 0)
-        return rc;
-    return s_row_put(c->txn, c->p->task, f->task, &row, sizeof row);
+    if (added && !had && koop_id_valid(f->ipw))
+        return s_ipw_child_add(c, f->ipw, 't', f->task);
+    return 0;
 }
 
 /* ---- meetings and referrals ---- */
 
+typedef struct {
+    int32_t day;
+    uint8_t state;      /* S_LIVE; cancelled ones count nothing either */
+    uint8_t cancelled;
+    uint8_t pad[2];
+    uint32_t unit;
+} s_meeting_row;
+
 static int
-s_meeting(s_ctx *c, const Koop__Cases__MeetingFacts *f)
+s_meeting_contrib(s_ctx *c, const void *row, int sign)
 {
+    const s_meeting_row *m = row;
+    if (m->state != S_LIVE || m->cancelled)
+        return 0;
+    if (s_at(c, m->unit) != 0)
+        return s_reject(c, "jednostka spoza drzewa tego węzła");
+    return s_add(c, rep_month_of(m->day), REP_F_MEETINGS, sign);
+}
+
+static int
+s_meeting_store(s_ctx *c, const char *id, const s_meeting_row *old, const s_meeting_row *row)
+{
+    return s_store(c, c->p->meeting, id, old, row, sizeof *row, s_meeting_contrib);
+}
+
+static int
+s_meeting(s_ctx *c, const char *type, const Koop__Cases__MeetingFacts *f)
+{
+    s_meeting_row old, row;
     int32_t date;
+    int rc, had;
     if (rep_day_parse(f->date, &date) != 0)
         return s_reject(c, "data spotkania");
-    return s_add(c, rep_month_of(date), REP_F_MEETINGS, 1);
+    if (!koop_id_valid(f->meeting))
+        return s_reject(c, "identyfikator spotkania");
+    rc = s_row_get(c->txn, c->p->meeting, f->meeting, &old, sizeof old, NULL);
+    had = rc == 0;
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return rc;
+    if (had && old.unit != s_writer(c))
+        return s_reject(c, "spotkanie innego węzła");
+    if (!had && strcmp(type, "meeting.held") != 0)
+        return s_reject(c, "nieznane spotkanie (brak meeting.held)");
+    if (had) {
+        row = old;
+    } else {
+        memset(&row, 0, sizeof row);
+        row.unit = s_writer(c);
+    }
+    row.day = date;
+    if (strcmp(type, "meeting.cancelled") == 0)
+        row.cancelled = 1;
+    if ((rc = s_meeting_store(c, f->meeting, had ? &old : NULL, &row)) != 0 || c->verdict == S_REJECTED)
+        return rc;
+    if (!had && koop_id_valid(f->ipw))
+        return s_ipw_child_add(c, f->ipw, 'm', f->meeting);
+    return 0;
 }
 
 typedef struct {
     int32_t sent, accepted, declined, done;
+    uint32_t unit;
+    uint8_t state;
+    uint8_t pad[3];
 } s_referral_row;
 
+/* Adds sign answers after `days` to node `node` of the unit's answer tree:
+ * a value of REP_ANSWER_ENTRY-byte entries (be16 days, int64 count) sorted
+ * by days, an entry gone when its count is 0, the row gone when empty. */
 static int
-s_referral_contrib(s_ctx *c, const s_referral_row *r, int sign)
+s_answer_add(MDB_txn *txn, MDB_dbi dbi, uint32_t unit, uint16_t node, uint16_t days, int64_t sign)
 {
+    unsigned char key[6], *out;
+    MDB_val k = {sizeof key, key}, v;
+    size_t n = 0, lo = 0, hi, at;
+    int rc, found = 0;
+    int64_t count = 0;
+
+    rep_be32_put(key, unit);
+    key[4] = (unsigned char)(node >> 8);
+    key[5] = (unsigned char)node;
+    rc = mdb_get(txn, dbi, &k, &v);
+    if (rc == 0) {
+        if (v.mv_size % REP_ANSWER_ENTRY != 0)
+            return MDB_CORRUPTED;
+        n = v.mv_size / REP_ANSWER_ENTRY;
+    } else if (rc != MDB_NOTFOUND) {
+        return rc;
+    }
+    hi = n;
+    while (lo < hi) { /* the first entry with days >= the answer's */
+        size_t mid = lo + (hi - lo) / 2;
+        if (rep_be16_get((const unsigned char *)v.mv_data + mid * REP_ANSWER_ENTRY) < days)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    at = lo;
+    if (at < n && rep_be16_get((const unsigned char *)v.mv_data + at * REP_ANSWER_ENTRY) == days) {
+        found = 1;
+        memcpy(&count, (const unsigned char *)v.mv_data + at * REP_ANSWER_ENTRY + 2, sizeof count);
+    }
+    count += sign;
+    {
+        size_t m = n + (found ? 0 : 1) - (count == 0 ? 1 : 0);
+        if (m == 0)
+            return rc == 0 ? mdb_del(txn, dbi, &k, NULL) : 0;
+        if (!(out = malloc(m * REP_ANSWER_ENTRY)))
+            return ENOMEM;
+        /* the entries before, this one (unless 0), the ones after */
+        if (at) /* v.mv_data is NULL for a new key */
+            memcpy(out, v.mv_data, at * REP_ANSWER_ENTRY);
+        if (count != 0) {
+            rep_be16_put(out + at * REP_ANSWER_ENTRY, days);
+            memcpy(out + at * REP_ANSWER_ENTRY + 2, &count, sizeof count);
+        }
+        if (n - at - found)
+            memcpy(out + (at + (count != 0)) * REP_ANSWER_ENTRY,
+                   (const unsigned char *)v.mv_data + (at + found) * REP_ANSWER_ENTRY,
+                   (n - at - found) * REP_ANSWER_ENTRY);
+        v.mv_size = m * REP_ANSWER_ENTRY;
+        v.mv_data = out;
+        rc = mdb_put(txn, dbi, &k, &v, 0);
+        free(out);
+        return rc;
+    }
+}
+
+static int
+s_referral_contrib(s_ctx *c, const void *row, int sign)
+{
+    const s_referral_row *r = row;
     int32_t answer = r->accepted != REP_NO_DAY ? r->accepted : r->declined;
-    int rc = s_add(c, rep_month_of(r->sent), REP_F_REF_SENT, sign);
+    int rc;
+    if (r->state != S_LIVE)
+        return 0;
+    if (s_at(c, r->unit) != 0)
+        return s_reject(c, "jednostka spoza drzewa tego węzła");
+    rc = s_add(c, rep_month_of(r->sent), REP_F_REF_SENT, sign);
     if (rc == 0 && r->accepted != REP_NO_DAY)
         rc = s_add(c, rep_month_of(r->accepted), REP_F_REF_ACCEPTED, sign);
     if (rc == 0 && r->declined != REP_NO_DAY)
@@ -1420,17 +1874,28 @@ s_referral_contrib(s_ctx *c, const s_referral_row *r, int sign)
             return rc;
         if (days > UINT16_MAX)
             days = UINT16_MAX;
-        for (int i = 0; i < c->chain->n; i++) {
-            unsigned char key[8];
-            s_be32(key, c->chain->unit[i]);
-            key[4] = (unsigned char)(m >> 8);
-            key[5] = (unsigned char)m;
-            key[6] = (unsigned char)(days >> 8);
-            key[7] = (unsigned char)days;
-            if ((rc = rep_counter_add(c->txn, c->p->answer, key, sizeof key, sign)) != 0)
-                return rc;
-        }
+        for (int i = 0; i < c->chain->n; i++)
+            for (unsigned node = (unsigned)m + 1; node <= REP_FEN; node += node & -node)
+                if ((rc = s_answer_add(c->txn, c->p->answer, c->chain->unit[i], (uint16_t)node, (uint16_t)days,
+                                       sign)) != 0)
+                    return rc;
     }
+    return 0;
+}
+
+static int
+s_referral_store(s_ctx *c, const char *id, const s_referral_row *old, const s_referral_row *row)
+{
+    return s_store(c, c->p->referral, id, old, row, sizeof *row, s_referral_contrib);
+}
+
+/* The dates a referral's facts carry (a transfer in): -1 on a bad one. */
+static int
+s_referral_dates(const Koop__Cases__ReferralFacts *f, s_referral_row *row)
+{
+    if (rep_day_parse(f->sent, &row->sent) != 0 || s_opt_day(f->accepted, &row->accepted) != 0 ||
+        s_opt_day(f->declined, &row->declined) != 0 || s_opt_day(f->done, &row->done) != 0)
+        return -1;
     return 0;
 }
 
@@ -1449,9 +1914,13 @@ s_referral(s_ctx *c, const char *type, const Koop__Cases__ReferralFacts *f)
         return rc;
     if (!had && !sent)
         return s_reject(c, "nieznane skierowanie (brak referral.sent)");
+    if (had && old.unit != s_writer(c))
+        return s_reject(c, "skierowanie innego węzła");
     if (sent) {
+        memset(&row, 0, sizeof row);
         row.sent = date;
         row.accepted = row.declined = row.done = REP_NO_DAY;
+        row.unit = s_writer(c);
     } else {
         row = old;
         if (strcmp(type, "referral.accepted") == 0)
@@ -1460,18 +1929,328 @@ s_referral(s_ctx *c, const char *type, const Koop__Cases__ReferralFacts *f)
             row.declined = date;
         else if (strcmp(type, "referral.done") == 0)
             row.done = date;
-        else
+        else if (strcmp(type, "referral.updated") != 0)
             return s_reject(c, "nieznany krok skierowania");
     }
-    if (had && (rc = s_referral_contrib(c, &old, -1)) != 0)
+    if ((rc = s_referral_store(c, f->referral, had ? &old : NULL, &row)) != 0 || c->verdict == S_REJECTED)
         return rc;
-    if ((rc = s_referral_contrib(c, &row, +1)) != 0)
+    if (sent && !had && koop_id_valid(f->ipw))
+        return s_ipw_child_add(c, f->ipw, 'r', f->referral);
+    return 0;
+}
+
+/* ---- the rows of an IPW's children, together ---- */
+
+/* Calls fn for every child of ipw (kind 'g', 't', 'm', 'r'). */
+static int
+s_each_child(s_ctx *c, const char *ipw, int (*fn)(s_ctx *c, char kind, const char *id, void *ctx), void *ctx)
+{
+    MDB_cursor *cur;
+    MDB_val k = {REP_ID, (void *)ipw}, v;
+    int rc;
+    if ((rc = mdb_cursor_open(c->txn, c->p->ipw_child, &cur)) != 0)
         return rc;
-    if (row.declined != REP_NO_DAY || row.done != REP_NO_DAY)
-        return s_row_del(c->txn, c->p->referral, f->referral); /* final */
-    if (sent && !had && koop_id_valid(f->ipw) && (rc = s_ipw_child_add(c, f->ipw, 'r', f->referral)) != 0)
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        const char *key = k.mv_data;
+        char id[KOOP_ID_LEN];
+        if (k.mv_size != 2 * REP_ID + 1 || memcmp(key, ipw, REP_ID) != 0)
+            break;
+        memcpy(id, key + REP_ID + 1, REP_ID);
+        id[REP_ID] = '\0';
+        if ((rc = fn(c, key[REP_ID], id, ctx)) != 0 || c->verdict == S_REJECTED)
+            break;
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+typedef struct {
+    int state;       /* the state to give (S_LIVE, S_REMOVED, S_AWAY) */
+    uint32_t unit;   /* the unit to count it in */
+} s_move;
+
+/* The fixed-size child rows, moved alike: where each keeps its state and
+ * unit, and how it is stored after a change. */
+typedef union {
+    s_task_row t;
+    s_meeting_row m;
+    s_referral_row r;
+} s_child_row;
+
+static const struct {
+    char kind;
+    size_t size, state, unit;
+    s_contrib_fn contrib;
+} s_children[] = {
+    {'t', sizeof(s_task_row), offsetof(s_task_row, state), offsetof(s_task_row, unit), s_task_contrib},
+    {'m', sizeof(s_meeting_row), offsetof(s_meeting_row, state), offsetof(s_meeting_row, unit), s_meeting_contrib},
+    {'r', sizeof(s_referral_row), offsetof(s_referral_row, state), offsetof(s_referral_row, unit), s_referral_contrib},
+};
+
+static MDB_dbi
+s_child_dbi(const s_ctx *c, char kind)
+{
+    return kind == 't' ? c->p->task : kind == 'm' ? c->p->meeting : c->p->referral;
+}
+
+/* A child row's state and unit changed (an IPW removed, away, or moved). */
+static int
+s_child_move(s_ctx *c, char kind, const char *id, void *ctx)
+{
+    const s_move *mv = ctx;
+    s_child_row old, row;
+    int rc, had;
+    if (kind == 'g') {
+        s_goal_row *g_old = malloc(sizeof *g_old), *g_row = malloc(sizeof *g_row);
+        rc = !g_old || !g_row ? ENOMEM : s_goal_get(c, id, g_old, &had);
+        if (rc == 0 && had && g_old->state != S_REMOVED) {
+            memcpy(g_row, g_old, S_GOAL_SIZE(g_old));
+            g_row->state = (uint8_t)mv->state;
+            g_row->unit = mv->unit;
+            rc = s_goal_store(c, id, g_old, g_row);
+        }
+        free(g_old);
+        free(g_row);
         return rc;
-    return s_row_put(c->txn, c->p->referral, f->referral, &row, sizeof row);
+    }
+    for (size_t i = 0; i < KOOP_ARRAY_LEN(s_children); i++) {
+        if (s_children[i].kind != kind)
+            continue;
+        rc = s_row_get(c->txn, s_child_dbi(c, kind), id, &old, s_children[i].size, NULL);
+        if (rc != 0 || ((const uint8_t *)&old)[s_children[i].state] == S_REMOVED)
+            return rc == MDB_NOTFOUND ? 0 : rc;
+        row = old;
+        ((uint8_t *)&row)[s_children[i].state] = (uint8_t)mv->state;
+        memcpy((char *)&row + s_children[i].unit, &mv->unit, sizeof mv->unit);
+        return s_store(c, s_child_dbi(c, kind), id, &old, &row, s_children[i].size, s_children[i].contrib);
+    }
+    return 0;
+}
+
+/* An IPW and its children get state/unit (record.removed, a transfer). */
+static int
+s_ipw_move(s_ctx *c, const char *ipw, const s_ipw_row *old, int state, uint32_t unit)
+{
+    s_ipw_row row = *old;
+    s_move mv = {state, unit};
+    int rc;
+    row.state = (uint8_t)state;
+    row.unit = unit;
+    row.offered = 0;
+    if ((rc = s_ipw_store(c, ipw, old, &row)) != 0 || c->verdict == S_REJECTED)
+        return rc;
+    return s_each_child(c, ipw, s_child_move, &mv);
+}
+
+/* ---- record.removed: a record entered by mistake counts nothing ---- */
+
+static int
+s_removed(s_ctx *c, const Koop__Cases__RemovedFacts *f)
+{
+    s_move gone = {S_REMOVED, s_writer(c)};
+    char kind;
+    int rc;
+    if (!koop_id_valid(f->id))
+        return s_reject(c, "identyfikator usuniętego wpisu");
+    switch (f->kind) {
+    case KOOP__CASES__RECORD_KIND__RECORD_HOUSEHOLD: {
+        int32_t day;
+        if (rep_day_parse(f->registered, &day) != 0)
+            return s_reject(c, "data rejestracji usuniętego gospodarstwa");
+        return s_add(c, rep_month_of(day), REP_F_HH_REGISTERED, -1);
+    }
+    case KOOP__CASES__RECORD_KIND__RECORD_IPW: {
+        s_ipw_row old;
+        rc = s_row_get(c->txn, c->p->ipw, f->id, &old, sizeof old, NULL);
+        if (rc == MDB_NOTFOUND)
+            return s_reject(c, "nieznany IPW");
+        if (rc != 0)
+            return rc;
+        if (old.unit != s_writer(c))
+            return s_reject(c, "IPW innego węzła");
+        return s_ipw_move(c, f->id, &old, S_REMOVED, old.unit);
+    }
+    case KOOP__CASES__RECORD_KIND__RECORD_GOAL: kind = 'g'; break;
+    case KOOP__CASES__RECORD_KIND__RECORD_TASK: kind = 't'; break;
+    case KOOP__CASES__RECORD_KIND__RECORD_MEETING: kind = 'm'; break;
+    case KOOP__CASES__RECORD_KIND__RECORD_REFERRAL: kind = 'r'; break;
+    default: return s_reject(c, "nieznany rodzaj usuniętego wpisu");
+    }
+    return s_child_move(c, kind, f->id, &gone);
+}
+
+/* ---- a household handed to another gmina ---- */
+
+/* The rows of the children a transfer's facts describe, made when this
+ * node never saw them (a hub above the receiver only). */
+static int
+s_transfer_children(s_ctx *c, const Koop__Cases__TransferFacts *f)
+{
+    const char *ipw = f->ipw;
+    int rc = 0, had;
+    int32_t date;
+    for (size_t i = 0; rc == 0 && i < f->n_goals && c->verdict != S_REJECTED; i++) {
+        const Koop__Cases__GoalFacts *g = f->goals[i];
+        s_goal_row *row;
+        if (!koop_id_valid(g->goal) || rep_day_parse(g->date, &date) != 0 || g->n_scaling_values != g->n_scaling_dates)
+            return s_reject(c, "cel w przekazaniu");
+        if (s_row_exists(c->txn, c->p->goal, g->goal))
+            continue;
+        if (!(row = calloc(1, sizeof *row)))
+            return ENOMEM;
+        row->added = date;
+        row->unit = s_writer(c);
+        s_goal_attrs(g, row);
+        for (size_t k = 0; rc == 0 && k < g->n_scaling_values && c->verdict != S_REJECTED; k++) {
+            int32_t day;
+            if (rep_day_parse(g->scaling_dates[k], &day) != 0 || g->scaling_values[k] < 0 || g->scaling_values[k] > 10)
+                rc = s_reject(c, "ocena celu w przekazaniu");
+            else
+                rc = s_goal_scaled(c, row, day, g->scaling_values[k]);
+        }
+        if (rc == 0 && c->verdict != S_REJECTED && (rc = s_goal_store(c, g->goal, NULL, row)) == 0 && c->verdict != S_REJECTED)
+            rc = s_ipw_child_add(c, ipw, 'g', g->goal);
+        free(row);
+    }
+    for (size_t i = 0; rc == 0 && i < f->n_tasks && c->verdict != S_REJECTED; i++) {
+        const Koop__Cases__TaskFacts *t = f->tasks[i];
+        s_task_row row, old;
+        if (!koop_id_valid(t->task) || rep_day_parse(t->date, &date) != 0)
+            return s_reject(c, "zadanie w przekazaniu");
+        had = s_row_get(c->txn, c->p->task, t->task, &old, sizeof old, NULL) == 0;
+        if (!had && (rc = s_task_new(c, t, date, &row)) == 0 && c->verdict != S_REJECTED &&
+            (rc = s_task_store(c, t->task, NULL, &row)) == 0 && c->verdict != S_REJECTED)
+            rc = s_ipw_child_add(c, ipw, 't', t->task);
+    }
+    for (size_t i = 0; rc == 0 && i < f->n_meetings && c->verdict != S_REJECTED; i++) {
+        const Koop__Cases__MeetingFacts *m = f->meetings[i];
+        s_meeting_row row;
+        if (!koop_id_valid(m->meeting) || rep_day_parse(m->date, &date) != 0)
+            return s_reject(c, "spotkanie w przekazaniu");
+        if (s_row_exists(c->txn, c->p->meeting, m->meeting))
+            continue;
+        memset(&row, 0, sizeof row);
+        row.day = date;
+        row.unit = s_writer(c);
+        if ((rc = s_meeting_store(c, m->meeting, NULL, &row)) == 0 && c->verdict != S_REJECTED)
+            rc = s_ipw_child_add(c, ipw, 'm', m->meeting);
+    }
+    for (size_t i = 0; rc == 0 && i < f->n_referrals && c->verdict != S_REJECTED; i++) {
+        const Koop__Cases__ReferralFacts *r = f->referrals[i];
+        s_referral_row row;
+        if (!koop_id_valid(r->referral))
+            return s_reject(c, "skierowanie w przekazaniu");
+        if (s_row_exists(c->txn, c->p->referral, r->referral))
+            continue;
+        memset(&row, 0, sizeof row);
+        if (s_referral_dates(r, &row) != 0)
+            return s_reject(c, "daty skierowania w przekazaniu");
+        row.unit = s_writer(c);
+        if ((rc = s_referral_store(c, r->referral, NULL, &row)) == 0 && c->verdict != S_REJECTED)
+            rc = s_ipw_child_add(c, ipw, 'r', r->referral);
+    }
+    return rc;
+}
+
+/* Every child fact of a transfer is sane (checked before the first write). */
+static int
+s_transfer_valid(const Koop__Cases__TransferFacts *f)
+{
+    int32_t d;
+    s_referral_row r;
+    for (size_t i = 0; i < f->n_goals; i++) {
+        const Koop__Cases__GoalFacts *g = f->goals[i];
+        if (!koop_id_valid(g->goal) || rep_day_parse(g->date, &d) != 0 || g->n_scaling_values != g->n_scaling_dates ||
+            g->n_scaling_values > REP_MAX_SCALINGS)
+            return -1;
+        for (size_t k = 0; k < g->n_scaling_values; k++)
+            if (rep_day_parse(g->scaling_dates[k], &d) != 0 || g->scaling_values[k] < 0 || g->scaling_values[k] > 10)
+                return -1;
+    }
+    for (size_t i = 0; i < f->n_tasks; i++)
+        if (!koop_id_valid(f->tasks[i]->task) || rep_day_parse(f->tasks[i]->date, &d) != 0 ||
+            rep_day_parse(f->tasks[i]->due, &d) != 0)
+            return -1;
+    for (size_t i = 0; i < f->n_meetings; i++)
+        if (!koop_id_valid(f->meetings[i]->meeting) || rep_day_parse(f->meetings[i]->date, &d) != 0)
+            return -1;
+    for (size_t i = 0; i < f->n_referrals; i++)
+        if (!koop_id_valid(f->referrals[i]->referral) || s_referral_dates(f->referrals[i], &r) != 0)
+            return -1;
+    return 0;
+}
+
+/* household.transferred_in: the receiver now owns the IPW. A hub that
+ * counted it for the sender moves it (once: a row already moved, or made
+ * away by the sender's transferred_out, is taken as it is); one that never
+ * saw it takes it from the facts. */
+static int
+s_transfer_in(s_ctx *c, const Koop__Cases__TransferFacts *f)
+{
+    const Koop__Cases__IpwFacts *wf = f->ipw_facts;
+    s_ipw_row old, row;
+    int32_t date;
+    int rc, had;
+    if (!f->ipw || !*f->ipw)
+        return 0; /* a household without an open programme: nothing counted moves */
+    if (!koop_id_valid(f->ipw) || !wf || !wf->ipw || strcmp(wf->ipw, f->ipw) != 0 || rep_day_parse(wf->opened, &date) != 0 ||
+        s_transfer_valid(f) != 0)
+        return s_reject(c, "IPW w przekazaniu");
+    rc = s_row_get(c->txn, c->p->ipw, f->ipw, &old, sizeof old, NULL);
+    had = rc == 0;
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return rc;
+    if (had) {
+        if (old.unit != s_writer(c) && old.state == S_LIVE && !old.offered)
+            return s_reject(c, "przekazanie IPW, którego właściciel go nie oferował");
+        if ((rc = s_ipw_move(c, f->ipw, &old, S_LIVE, s_writer(c))) != 0)
+            return rc;
+    } else {
+        if ((rc = s_ipw_new(c, wf, date, &row)) != 0 || c->verdict == S_REJECTED ||
+            (rc = s_ipw_state(c, "ipw.transferred", wf, date, &row)) != 0 || c->verdict == S_REJECTED)
+            return rc;
+        for (size_t i = 0; i < f->n_zzk; i++) {
+            int sector = s_sector(f->zzk[i]->has_sector, f->zzk[i]->sector);
+            if (row.zzk < UINT16_MAX)
+                row.zzk++;
+            if (sector)
+                row.sectors |= (uint16_t)(1u << sector);
+        }
+        if ((rc = s_ipw_store(c, f->ipw, NULL, &row)) != 0)
+            return rc;
+    }
+    return c->verdict == S_REJECTED ? 0 : s_transfer_children(c, f);
+}
+
+/* The sender's side: an offer marks the IPW (the receiver may take it
+ * over), a decline unmarks it, transferred_out takes it out of the sender's
+ * figures here unless the receiver's transferred_in already moved it. */
+static int
+s_transfer(s_ctx *c, const char *type, const Koop__Cases__TransferFacts *f)
+{
+    s_ipw_row old, row;
+    int rc;
+    if (!koop_id_valid(f->transfer) || !koop_id_valid(f->household))
+        return s_reject(c, "identyfikator przekazania");
+    if (strcmp(type, "household.transferred_in") == 0)
+        return s_transfer_in(c, f);
+    if (!f->ipw || !*f->ipw)
+        return 0;
+    rc = s_row_get(c->txn, c->p->ipw, f->ipw, &old, sizeof old, NULL);
+    if (rc == MDB_NOTFOUND)
+        return s_reject(c, "nieznany IPW");
+    if (rc != 0)
+        return rc;
+    if (old.unit != s_writer(c))
+        return 0; /* the receiver has it already: nothing of the sender's counts here */
+    row = old;
+    if (strcmp(type, "household.transfer_offered") == 0)
+        row.offered = 1;
+    else if (strcmp(type, "household.transfer_declined") == 0)
+        row.offered = 0;
+    else
+        return s_ipw_move(c, f->ipw, &old, S_AWAY, old.unit);
+    return s_row_put(c->txn, c->p->ipw, f->ipw, &row, sizeof row);
 }
 
 /* ---- nodes ---- */
@@ -1486,7 +2265,7 @@ s_node_described(s_ctx *c, const Koop__Reg__NodeInfo *r)
     int rc;
     if (!r->node || !c->ev->node || strcmp(r->node, c->ev->node) != 0 || !s_valid_node(r->node))
         return s_reject(c, "węzeł opisuje inny węzeł");
-    if (!r->name || koop_text_line_check(r->name, REP_NAME_MAX - 1) != KOOP_LINE_OK)
+    if (!r->name || koop_text_name_rule(r->name, REP_NAME_MAX - 1, NULL) != KOOP_TEXT_OK)
         return s_reject(c, "nazwa węzła");
     if ((rc = koop_store_put_str(c->txn, c->p->unit_name, r->node, r->name, strlen(r->name))) != 0)
         return rc;
@@ -1536,23 +2315,32 @@ s_dispatch(s_ctx *c)
         break;
     case KOOP_EV_IPW_OPENED: case KOOP_EV_IPW_ACTIVATED: case KOOP_EV_IPW_SUSPENDED:
     case KOOP_EV_IPW_RESUMED: case KOOP_EV_IPW_REVIEWED: case KOOP_EV_IPW_CLOSED:
+    case KOOP_EV_IPW_UPDATED: case KOOP_EV_IPW_CORRECTED: case KOOP_EV_IPW_REOPENED:
         rc = s_ipw(c, t->type, (Koop__Cases__IpwFacts *)m);
         break;
-    case KOOP_EV_HOUSEHOLD_REGISTERED: case KOOP_EV_HOUSEHOLD_MEMBER_ADDED:
+    case KOOP_EV_HOUSEHOLD_REGISTERED: case KOOP_EV_HOUSEHOLD_MEMBER_ADDED: case KOOP_EV_HOUSEHOLD_UPDATED:
         rc = s_household(c, t->type, (Koop__Cases__HouseholdFacts *)m);
         break;
-    case KOOP_EV_GOAL_ADDED: case KOOP_EV_GOAL_SCALED:
+    case KOOP_EV_GOAL_ADDED: case KOOP_EV_GOAL_SCALED: case KOOP_EV_GOAL_UPDATED:
         rc = s_goal(c, t->type, (Koop__Cases__GoalFacts *)m);
         break;
     case KOOP_EV_TASK_ADDED: case KOOP_EV_TASK_STARTED: case KOOP_EV_TASK_DONE: case KOOP_EV_TASK_CANCELLED:
+    case KOOP_EV_TASK_UPDATED:
         rc = s_task(c, t->type, (Koop__Cases__TaskFacts *)m);
         break;
-    case KOOP_EV_MEETING_HELD:
-        rc = s_meeting(c, (Koop__Cases__MeetingFacts *)m);
+    case KOOP_EV_MEETING_HELD: case KOOP_EV_MEETING_UPDATED: case KOOP_EV_MEETING_CANCELLED:
+        rc = s_meeting(c, t->type, (Koop__Cases__MeetingFacts *)m);
         break;
     case KOOP_EV_REFERRAL_SENT: case KOOP_EV_REFERRAL_ACCEPTED: case KOOP_EV_REFERRAL_DECLINED:
-    case KOOP_EV_REFERRAL_DONE:
+    case KOOP_EV_REFERRAL_DONE: case KOOP_EV_REFERRAL_UPDATED:
         rc = s_referral(c, t->type, (Koop__Cases__ReferralFacts *)m);
+        break;
+    case KOOP_EV_RECORD_REMOVED:
+        rc = s_removed(c, (Koop__Cases__RemovedFacts *)m);
+        break;
+    case KOOP_EV_TRANSFER_OFFERED: case KOOP_EV_TRANSFER_DECLINED: case KOOP_EV_TRANSFERRED_OUT:
+    case KOOP_EV_TRANSFERRED_IN:
+        rc = s_transfer(c, t->type, (Koop__Cases__TransferFacts *)m);
         break;
     default:
         c->verdict = S_IGNORED; /* consent, other services' events: not an indicator */
@@ -1648,17 +2436,17 @@ s_chain(rep_proj_t *p, MDB_txn *txn, const char *const *nodes, int n, rep_chain_
 static int
 s_count(rep_proj_t *p, MDB_txn *txn, int verdict)
 {
-    rep_stats_t st;
-    int rc = rep_proj_stats(p, txn, &st);
-    if (rc != 0)
+    rep_stats_t own, *st = s_in_batch(p, txn) ? &p->stats : &own;
+    int rc;
+    if (st == &own && (rc = rep_proj_stats(p, txn, &own)) != 0)
         return rc;
     if (verdict == S_APPLIED)
-        st.applied++;
+        st->applied++;
     else if (verdict == S_IGNORED)
-        st.ignored++;
+        st->ignored++;
     else
-        st.rejected++;
-    return koop_store_put_str(txn, p->meta, "stats", &st, sizeof st);
+        st->rejected++;
+    return st == &own ? koop_store_put_str(txn, p->meta, "stats", &own, sizeof own) : 0;
 }
 
 int
@@ -1670,7 +2458,7 @@ rep_apply(MDB_txn *txn, const Koop__Event *event, void *ctx)
     const Koop__Event *cur = event;
     int ninner = 0, nn = 0, rc = 0, ok;
     rep_chain_t chain;
-    s_ctx c = {p, txn, &p->acc, &chain, NULL, S_APPLIED, NULL};
+    s_ctx c = {p, txn, &p->acc, &chain, NULL, S_APPLIED, NULL, &chain, {{0}, 0}};
 
     p->acc.n = 0;
     /* a hub's merged stream: each envelope carries the envelope of a node below */
@@ -1701,7 +2489,8 @@ rep_apply(MDB_txn *txn, const Koop__Event *event, void *ctx)
     }
     if ((rc = cur->scope == KOOP__SCOPE__SCOPE_SHARED ? s_dispatch(&c) : s_remote_institution(&c)) != 0)
         goto done;
-    rc = rep_acc_flush(p, txn, &p->acc);
+    if (c.verdict != S_REJECTED) /* a rejected event changes no counter */
+        rc = rep_acc_flush(p, txn, &p->acc);
 done:
     if (rc == 0 && c.verdict == S_REJECTED && p->warned++ < 20)
         koop_warn("zdarzenie %s seq %llu (%s, węzeł %s) pominięte: %s", c.ev && c.ev->type ? c.ev->type : "?",

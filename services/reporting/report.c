@@ -299,144 +299,117 @@ s_open_due(rep_proj_t *p, MDB_txn *txn, uint32_t unit, int32_t from, int32_t to,
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+/* The counters of unit before, in and up to the end of months m1..m2, and
+ * the open tasks due in the period that are overdue on day t: from the
+ * Fenwick tree of the month table (projection.c), a few rows whatever the
+ * length of the history. */
 static int
 s_read_months(rep_proj_t *p, MDB_txn *txn, uint32_t unit, uint16_t m1, uint16_t m2, int32_t t, s_sums *s)
 {
-    unsigned char key[6];
-    MDB_cursor *cur;
-    MDB_val k = {sizeof key, key}, v;
+    rep_month_t before, cum, due, now;
+    uint16_t mt = rep_month_of(t);
     int rc;
 
     memset(s, 0, sizeof *s);
-    key[0] = (unsigned char)(unit >> 24);
-    key[1] = (unsigned char)(unit >> 16);
-    key[2] = (unsigned char)(unit >> 8);
-    key[3] = (unsigned char)unit;
-    key[4] = key[5] = 0;
-    if ((rc = mdb_cursor_open(txn, rep_dbi(p, "month"), &cur)) != 0)
+    if ((rc = rep_month_prefix(p, txn, unit, (int)m1 - 1, &before)) != 0 ||
+        (rc = rep_month_prefix(p, txn, unit, m2, &cum)) != 0)
         return rc;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        const unsigned char *kb = k.mv_data;
-        rep_month_t rec;
-        uint16_t month;
-        if (k.mv_size != 6 || memcmp(kb, key, 4) != 0)
-            break;
-        month = (uint16_t)(kb[4] << 8 | kb[5]);
-        if (month > m2)
-            break;
-        if (v.mv_size != sizeof rec) {
-            rc = MDB_CORRUPTED;
-            break;
-        }
-        memcpy(&rec, v.mv_data, sizeof rec);
-        for (int f = 0; f < REP_F_COUNT; f++) {
-            s->cum[f] += rec.v[f];
-            if (month < m1)
-                s->before[f] += rec.v[f];
-        }
-        if (month < m1)
-            continue;
-        /* open tasks due in the period are overdue when due before T */
-        if (rep_month_last(month) < t) {
+    for (int f = 0; f < REP_F_COUNT; f++) {
+        s->before[f] = before.v[f];
+        s->cum[f] = cum.v[f];
+        s->in[f] = cum.v[f] - before.v[f];
+    }
+    /* open tasks due in a month of the period that ended before t are overdue */
+    {
+        int last_full = (int)mt - 1 < (int)m2 ? (int)mt - 1 : (int)m2;
+        if (last_full >= (int)m1) {
+            if ((rc = rep_month_prefix(p, txn, unit, last_full, &due)) != 0)
+                return rc;
             for (int sct = 0; sct < REP_SECTORS; sct++)
-                s->overdue[sct] += rec.v[REP_F_TASK_OPEN + sct];
-        } else if (rep_month_first(month) < t) {
-            if ((rc = s_open_due(p, txn, unit, rep_month_first(month), t - 1, s->overdue)) != 0)
-                break;
+                s->overdue[sct] += due.v[REP_F_TASK_OPEN + sct] - before.v[REP_F_TASK_OPEN + sct];
         }
     }
-    mdb_cursor_close(cur);
-    if (rc != 0 && rc != MDB_NOTFOUND)
+    /* ... and in the month of t, those due before t */
+    if (mt >= m1 && mt <= m2 && rep_month_first(mt) < t &&
+        (rc = s_open_due(p, txn, unit, rep_month_first(mt), t - 1, s->overdue)) != 0)
         return rc;
-    for (int f = 0; f < REP_F_COUNT; f++)
-        s->in[f] = s->cum[f] - s->before[f];
-    {
-        rep_month_t now;
-        if ((rc = rep_month_get(p, txn, unit, REP_MONTH_NOW, &now)) != 0)
+    if ((rc = rep_month_get(p, txn, unit, REP_MONTH_NOW, &now)) != 0)
+        return rc;
+    memcpy(s->now, now.v, sizeof s->now);
+    return 0;
+}
+
+/* Adds (sign +1) or takes away (-1) the answers of months 0 .. month of
+ * unit (the nodes of its answer tree, projection.c) to hist, grown as the
+ * largest time taken needs. */
+static int
+s_answer_prefix(rep_proj_t *p, MDB_txn *txn, uint32_t unit, int month, int sign, int64_t **hist, size_t *nhist,
+                int64_t *total)
+{
+    MDB_dbi dbi = rep_dbi(p, "answer");
+    for (unsigned node = month < 0 ? 0 : (unsigned)month + 1; node > 0; node -= node & -node) {
+        unsigned char key[6];
+        MDB_val k = {sizeof key, key}, v;
+        int rc;
+        rep_be32_put(key, unit);
+        rep_be16_put(key + 4, (uint16_t)node);
+        rc = mdb_get(txn, dbi, &k, &v);
+        if (rc == MDB_NOTFOUND)
+            continue;
+        if (rc != 0)
             return rc;
-        memcpy(s->now, now.v, sizeof s->now);
+        if (v.mv_size % REP_ANSWER_ENTRY != 0)
+            return MDB_CORRUPTED;
+        for (size_t i = 0; i < v.mv_size / REP_ANSWER_ENTRY; i++) {
+            const unsigned char *e = (const unsigned char *)v.mv_data + i * REP_ANSWER_ENTRY;
+            uint16_t days = rep_be16_get(e);
+            int64_t count;
+            memcpy(&count, e + 2, sizeof count);
+            if (days >= *nhist) {
+                size_t n = *nhist ? *nhist : 128;
+                int64_t *g;
+                while (n <= days)
+                    n *= 2;
+                if (!(g = realloc(*hist, n * sizeof *g)))
+                    return ENOMEM;
+                memset(g + *nhist, 0, (n - *nhist) * sizeof *g);
+                *hist = g;
+                *nhist = n;
+            }
+            (*hist)[days] += sign * count;
+            *total += sign * count;
+        }
     }
     return 0;
 }
 
-typedef struct {
-    uint16_t days;
-    int64_t count;
-} s_answer;
-
-static int
-s_cmp_answer(const void *a, const void *b)
-{
-    const s_answer *x = a, *y = b;
-    return x->days < y->days ? -1 : x->days > y->days;
-}
-
-/* The median time to answer a referral (days), answers in months m1..m2. */
+/* The median time to answer a referral (days), answers in months m1..m2:
+ * the histogram of months 0..m2 less that of 0..m1-1, each from at most 12
+ * nodes of the unit's answer tree, then its running sum. */
 static int
 s_answer_median(rep_proj_t *p, MDB_txn *txn, uint32_t unit, uint16_t m1, uint16_t m2, double *median, int64_t *total)
 {
-    unsigned char key[8];
-    MDB_cursor *cur;
-    MDB_val k = {sizeof key, key}, v;
-    s_answer *a = NULL;
-    size_t n = 0, cap = 0;
+    int64_t *hist = NULL;
+    size_t nhist = 0;
     int rc;
 
     *median = 0;
     *total = 0;
-    key[0] = (unsigned char)(unit >> 24);
-    key[1] = (unsigned char)(unit >> 16);
-    key[2] = (unsigned char)(unit >> 8);
-    key[3] = (unsigned char)unit;
-    key[4] = (unsigned char)(m1 >> 8);
-    key[5] = (unsigned char)m1;
-    key[6] = key[7] = 0;
-    if ((rc = mdb_cursor_open(txn, rep_dbi(p, "answer"), &cur)) != 0)
-        return rc;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        const unsigned char *kb = k.mv_data;
-        int64_t count;
-        if (k.mv_size != 8 || memcmp(kb, key, 4) != 0 || (uint16_t)(kb[4] << 8 | kb[5]) > m2)
-            break;
-        if (v.mv_size != sizeof count) {
-            rc = MDB_CORRUPTED;
-            break;
-        }
-        memcpy(&count, v.mv_data, sizeof count);
-        if (n == cap) {
-            size_t ncap = cap ? cap * 2 : 64;
-            s_answer *g = realloc(a, ncap * sizeof *g);
-            if (!g) {
-                rc = ENOMEM;
-                break;
-            }
-            a = g;
-            cap = ncap;
-        }
-        a[n].days = (uint16_t)(kb[6] << 8 | kb[7]);
-        a[n].count = count;
-        *total += count;
-        n++;
-    }
-    mdb_cursor_close(cur);
-    if (rc != 0 && rc != MDB_NOTFOUND)
-        goto fail;
-    rc = 0;
-    if (*total > 0) {
+    if ((rc = s_answer_prefix(p, txn, unit, m2, 1, &hist, &nhist, total)) == 0)
+        rc = s_answer_prefix(p, txn, unit, (int)m1 - 1, -1, &hist, &nhist, total);
+    if (rc == 0 && *total > 0) {
         int64_t lo = (*total - 1) / 2, hi = *total / 2, seen = 0;
         double vlo = 0, vhi = 0;
-        qsort(a, n, sizeof *a, s_cmp_answer);
-        for (size_t i = 0; i < n; i++) {
-            if (lo >= seen && lo < seen + a[i].count)
-                vlo = a[i].days;
-            if (hi >= seen && hi < seen + a[i].count)
-                vhi = a[i].days;
-            seen += a[i].count;
+        for (size_t d = 0; d < nhist; d++) {
+            if (lo >= seen && lo < seen + hist[d])
+                vlo = (double)d;
+            if (hi >= seen && hi < seen + hist[d])
+                vhi = (double)d;
+            seen += hist[d];
         }
         *median = (vlo + vhi) / 2.0;
     }
-fail:
-    free(a);
+    free(hist);
     return rc;
 }
 
@@ -860,13 +833,25 @@ s_compute(rep_proj_t *p, MDB_txn *txn, uint32_t unit_no, const s_period *pd, int
     /* the counters */
     if ((rc = s_read_months(p, txn, unit.no, m1, m2, t, s)) != 0)
         goto done;
-    for (int i = 0; i < REP_SECTORS; i++) {
-        if ((rc = rep_cov_gaps(p, txn, unit.no, REP_KIND_INSTITUTION, i, m1, m2, &gaps_n, &gaps_w)) != 0)
+    if (m1 == 0) { /* from the start: the trees over S, every sector at once */
+        int64_t gn[REP_SECTORS], gw[REP_SECTORS];
+        if ((rc = rep_cov_gaps_from_start(p, txn, unit.no, REP_KIND_INSTITUTION, m2, gn, gw)) != 0)
             goto done;
-        partners[i] = s->cum[REP_F_INST_START + i] - s->before[REP_F_INST_END + i] - gaps_n;
+        for (int i = 0; i < REP_SECTORS; i++)
+            partners[i] = s->cum[REP_F_INST_START + i] - s->before[REP_F_INST_END + i] - gn[i];
+        if ((rc = rep_cov_gaps_from_start(p, txn, unit.no, REP_KIND_HOUSEHOLD, m2, gn, gw)) != 0)
+            goto done;
+        gaps_n = gn[0];
+        gaps_w = gw[0];
+    } else {
+        for (int i = 0; i < REP_SECTORS; i++) {
+            if ((rc = rep_cov_gaps(p, txn, unit.no, REP_KIND_INSTITUTION, i, m1, m2, &gaps_n, &gaps_w)) != 0)
+                goto done;
+            partners[i] = s->cum[REP_F_INST_START + i] - s->before[REP_F_INST_END + i] - gaps_n;
+        }
+        if ((rc = rep_cov_gaps(p, txn, unit.no, REP_KIND_HOUSEHOLD, 0, m1, m2, &gaps_n, &gaps_w)) != 0)
+            goto done;
     }
-    if ((rc = rep_cov_gaps(p, txn, unit.no, REP_KIND_HOUSEHOLD, 0, m1, m2, &gaps_n, &gaps_w)) != 0)
-        goto done;
     households = s->cum[REP_F_HH_START] - s->before[REP_F_HH_END] - gaps_n;
     persons = s->cum[REP_F_HH_START_W] - s->before[REP_F_HH_END_W] - gaps_w;
     if ((rc = s_answer_median(p, txn, unit.no, m1, m2, &median, &answers)) != 0 ||

@@ -146,14 +146,28 @@ int rep_proj_reset(rep_proj_t *p, MDB_txn *txn, uint64_t *dropped);
  * not stop the feed); only storage errors are returned (the batch is then
  * aborted and fetched again). */
 int rep_apply(MDB_txn *txn, const Koop__Event *event, void *ctx);
+/* A batch of rep_apply calls in one write txn (koop_feed_batch_fn): between
+ * begin and end the month rows and the stats the events change are held in
+ * memory and written once at the end (and whenever more than 1,024 rows are
+ * held), instead of a read and a write per event. Without begin, rep_apply
+ * writes through at once. end must run before the txn commits; a txn that
+ * is aborted needs nothing (the next begin forgets what was held). */
+int rep_apply_begin(MDB_txn *txn, void *ctx);
+int rep_apply_end(MDB_txn *txn, void *ctx);
 
 typedef struct {
     uint64_t applied, ignored, rejected;
 } rep_stats_t;
 int rep_proj_stats(rep_proj_t *p, MDB_txn *txn, rep_stats_t *out);
 
-/* Reads the counters of (unit, month) into *out (zeros when none). */
+/* The month table holds a Fenwick tree per unit over the months (nodes 1 ..
+ * REP_FEN), plus the row REP_MONTH_NOW. */
+#define REP_FEN 4096
+/* Reads the stored row (unit, key) into *out (zeros when none): key is a
+ * Fenwick node or REP_MONTH_NOW. */
 int rep_month_get(rep_proj_t *p, MDB_txn *txn, uint32_t unit, uint16_t month, rep_month_t *out);
+/* The counters of months 0 .. month of unit, summed (month < 0: zeros). */
+int rep_month_prefix(rep_proj_t *p, MDB_txn *txn, uint32_t unit, int month, rep_month_t *out);
 
 /* ---- units (projection.c) ---- */
 
@@ -211,6 +225,32 @@ void rep_suppress_family(rep_cell_t *parent, size_t n, rep_cell_t *const *kids, 
 
 /* ---- internals shared by projection.c, coverage.c and report.c ---- */
 
+/* Big-endian key parts, so LMDB's byte order is numeric order. */
+static inline void
+rep_be32_put(unsigned char *out, uint32_t v)
+{
+    out[0] = (unsigned char)(v >> 24);
+    out[1] = (unsigned char)(v >> 16);
+    out[2] = (unsigned char)(v >> 8);
+    out[3] = (unsigned char)v;
+}
+
+static inline void
+rep_be16_put(unsigned char *out, uint16_t v)
+{
+    out[0] = (unsigned char)(v >> 8);
+    out[1] = (unsigned char)v;
+}
+
+static inline uint16_t
+rep_be16_get(const unsigned char *in)
+{
+    return (uint16_t)(in[0] << 8 | in[1]);
+}
+
+/* One entry of an answer-tree node (table answer): be16 days, int64 count. */
+#define REP_ANSWER_ENTRY 10
+
 /* Pending changes of month counters of one event: coalesced in memory,
  * written once per (unit, month) by rep_acc_flush. */
 #define REP_ACC_MAX 512
@@ -266,6 +306,10 @@ int rep_cov_attr(rep_proj_t *p, MDB_txn *txn, rep_acc_t *acc, char kind, const c
                  int sector);
 /* The sum, over gaps between an entity's spans in unit, kind and sector,
  * that lie inside [m1, m2] (count and weight). See coverage.c. */
+/* For a period from the start (m1 = 0): the gaps of every sector with S <= m2
+ * (REP_SECTORS each), from the Fenwick tree over S (at most 12 rows). */
+int rep_cov_gaps_from_start(rep_proj_t *p, MDB_txn *txn, uint32_t unit, char kind, uint16_t m2,
+                            int64_t count[REP_SECTORS], int64_t weight[REP_SECTORS]);
 int rep_cov_gaps(rep_proj_t *p, MDB_txn *txn, uint32_t unit, char kind, int sector, uint16_t m1, uint16_t m2,
                  int64_t *count, int64_t *weight);
 

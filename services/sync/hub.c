@@ -60,9 +60,9 @@
 #include <zmq.h>
 
 #define TICK_MS 200
+#define ALLOW_CHECK_MS 1000        /* how often the tick looks for allow-list changes */
+#define LISTEN_BACKLOG 4096        /* a Monday morning: thousands of gminas connect at once */
 #define DRAIN_MAX 256
-#define SESSIONS_MAX 4096
-#define RID_MAX 255
 #define DOWN_BYTES (512 * 1024)
 #define EVENTS_MAX 10000
 #define EVENTS_BYTES (KOOP_MAX_MSG / 2)
@@ -137,7 +137,12 @@ s_state_put(MDB_txn *txn, MDB_dbi dbi, const char *node, const char *stream, con
     return mdb_put(txn, dbi, &k, &v, 0);
 }
 
-/* hub_ingest key: node \0 stream \0 be32 epoch be64 seq */
+/* hub_ingest: where in the merged log a node's events are, one entry per
+ * run of events one batch added (they follow one another there):
+ *   key   node \0 stream \0 be32 epoch be64 seq of the run's first event
+ *   value be64 merged seq of the first, be64 seq of the last, be64 count
+ * An 8-byte value (an older hub: one entry per event) is a run of one. */
+#define INGEST_RUN 24
 static size_t
 s_ingest_key(unsigned char *out, size_t size, const char *node, const char *stream, uint32_t epoch,
              uint64_t seq)
@@ -154,33 +159,11 @@ s_ingest_key(unsigned char *out, size_t size, const char *node, const char *stre
     return n;
 }
 
-/* ---- sessions ---- */
-
-typedef struct {
-    char key[41];
-    char node[SYNC_MAX_NAME + 1];
-    uint8_t rid[RID_MAX];
-    size_t rid_len;
-    int ready;
-    uint64_t last_rx_mono;
-    uint64_t last_contact_ms;
-    uint64_t hello_ms;
-    char held[SYNC_MAX_STREAMS][SYNC_MAX_STREAM + 1];
-    size_t nheld;
-    char down_log_id[SYNC_MAX_NAME + 1];
-    uint64_t down_seq;
-    int down_inflight;
-    uint64_t down_sent_mono;
-    uint8_t **snap;            /* packed Down frames of a snapshot in progress */
-    size_t *snap_len;
-    size_t nsnap, snap_next;
-} s_session;
-
 /* One HELLO or BATCH of a drain, with what to answer after the commit. */
 enum { OUT_NONE, OUT_WELCOME, OUT_ACK, OUT_REFUSE };
 
 typedef struct {
-    uint8_t rid[RID_MAX];
+    uint8_t rid[SYNC_RID_MAX];
     size_t rid_len;
     char key[41];
     Koop__Sync__Frame *f;
@@ -210,10 +193,12 @@ struct sync_hub {
     void *sock;
     koop_zwatch_t *watch;
     uv_timer_t *tick;
-    s_session *sessions;
-    size_t nsessions;
+    sync_sessions_t *sessions;
+    unsigned allow_gen;        /* the allow-list's generation the sessions were checked against */
+    uint64_t allow_checked_mono;
     s_work *work;
     size_t nwork;
+    koop_log_appender_t appender;   /* the merged log, during a drain's txn */
     /* down-flow */
     sync_local_t *down_reader;
     char down_log_id[SYNC_MAX_NAME + 1];
@@ -225,20 +210,10 @@ struct sync_hub {
     uint64_t ingest_commits, ingest_events, ingest_us, drain_events; /* metrics since start */
 };
 
-static void s_down_pump(sync_hub_t *hub, s_session *s);
-
-static s_session *
-s_session_by_key(sync_hub_t *hub, const char *key)
-{
-    /* linear: a hub has tens to hundreds of children (a tree keeps it so) */
-    for (size_t i = 0; i < hub->nsessions; i++)
-        if (strcmp(hub->sessions[i].key, key) == 0)
-            return &hub->sessions[i];
-    return NULL;
-}
+static void s_down_pump(sync_hub_t *hub, sync_session_t *s);
 
 static void
-s_snap_free(s_session *s)
+s_snap_free(sync_session_t *s)
 {
     for (size_t i = 0; i < s->nsnap; i++)
         free(s->snap[i]);
@@ -250,7 +225,7 @@ s_snap_free(s_session *s)
 }
 
 static int
-s_session_live(const s_session *s, uint64_t now)
+s_session_live(const sync_session_t *s, uint64_t now)
 {
     return s->ready && now - s->last_rx_mono <= SYNC_DEAD_MS;
 }
@@ -260,7 +235,16 @@ s_session_live(const s_session *s, uint64_t now)
 static int
 s_send_to(sync_hub_t *hub, const uint8_t *rid, size_t rid_len, const Koop__Sync__Frame *f)
 {
-    int rc = sync_frame_send(hub->sock, rid, rid_len, f);
+    int rc;
+    if (!hub->sock) {
+        /* in process (sync_hub_open): the answer is built, then dropped */
+        uint8_t *buf;
+        size_t len;
+        rc = sync_frame_pack(f, &buf, &len);
+        free(buf);
+        return rc;
+    }
+    rc = sync_frame_send(hub->sock, rid, rid_len, f);
     if (rc != 0)
         hub->unsent++; /* peer gone or its queue full: it retransmits or says HELLO again */
     return rc;
@@ -446,7 +430,7 @@ s_hello(sync_hub_t *hub, MDB_txn *txn, s_work *w)
 /* ---- BATCH (inside the drain's write txn) ---- */
 
 static int
-s_held(const s_session *s, const char *stream)
+s_held(const sync_session_t *s, const char *stream)
 {
     for (size_t i = 0; i < s->nheld; i++)
         if (strcmp(s->held[i], stream) == 0)
@@ -458,9 +442,9 @@ static int
 s_batch(sync_hub_t *hub, MDB_txn *txn, s_work *w)
 {
     const Koop__Sync__Batch *b = w->f->batch;
-    s_session *s = s_session_by_key(hub, w->key);
+    sync_session_t *s = sync_sessions_by_key(hub->sessions, w->key);
     s_stream_state st;
-    uint64_t chain;
+    uint64_t chain, first_mseq = 0;
     size_t start = 0;
     int rc;
 
@@ -526,21 +510,29 @@ s_batch(sync_hub_t *hub, MDB_txn *txn, s_work *w)
         }
         start = i < b->n_items ? i + 1 : b->n_items;
     }
+    /* the new events go to the merged log one after another: one index
+     * entry says where this run of them begins */
     for (size_t i = start; i < b->n_items; i++) {
         const Koop__Sync__Item *it = b->items[i];
-        unsigned char key[2 * SYNC_MAX_NAME + 24], val[8];
         uint64_t mseq;
-        MDB_val k, v = {8, val};
-        if ((rc = koop_log_append(hub->log, txn, "sync.event", KOOP__SCOPE__SCOPE_SHARED, "", it->event.data,
-                                  it->event.len, &mseq)) != 0)
+        if ((rc = koop_log_appender_add(&hub->appender, "sync.event", KOOP__SCOPE__SCOPE_SHARED, "", it->event.data,
+                                        it->event.len, &mseq)) != 0)
             return rc;
-        k.mv_size = s_ingest_key(key, sizeof key, s->node, w->stream, st.epoch, it->seq);
-        k.mv_data = key;
-        koop_be64_put(val, mseq);
-        if ((rc = mdb_put(txn, hub->dbi_ingest, &k, &v, 0)) != 0)
-            return rc;
+        if (i == start)
+            first_mseq = mseq;
         st.events++;
         hub->drain_events++;
+    }
+    if (start < b->n_items) {
+        unsigned char key[2 * SYNC_MAX_NAME + 24], val[INGEST_RUN];
+        MDB_val k, v = {sizeof val, val};
+        k.mv_size = s_ingest_key(key, sizeof key, s->node, w->stream, st.epoch, b->items[start]->seq);
+        k.mv_data = key;
+        koop_be64_put(val, first_mseq);
+        koop_be64_put(val + 8, b->items[b->n_items - 1]->seq);
+        koop_be64_put(val + 16, (uint64_t)(b->n_items - start));
+        if ((rc = mdb_put(txn, hub->dbi_ingest, &k, &v, 0)) != 0)
+            return rc;
     }
     if (start < b->n_items) {
         st.last_seq = b->items[b->n_items - 1]->seq;
@@ -564,10 +556,14 @@ static int
 s_drain_fn(MDB_txn *txn, void *ctx)
 {
     sync_hub_t *hub = ctx;
+    int rc;
     hub->drain_events = 0; /* this run of the txn (it may run again after a map resize) */
-    for (size_t i = 0; i < hub->nwork; i++) {
+    if ((rc = koop_log_appender_begin(&hub->appender, hub->log, txn)) != 0) {
+        koop_log_appender_end(&hub->appender);
+        return rc;
+    }
+    for (size_t i = 0; i < hub->nwork && rc == 0; i++) {
         s_work *w = &hub->work[i];
-        int rc;
         w->out = OUT_NONE;
         w->reason[0] = '\0';
         w->npos = 0;
@@ -575,10 +571,9 @@ s_drain_fn(MDB_txn *txn, void *ctx)
             rc = s_hello(hub, txn, w);
         else
             rc = s_batch(hub, txn, w);
-        if (rc != 0)
-            return rc;
     }
-    return 0;
+    koop_log_appender_end(&hub->appender);
+    return rc;
 }
 
 /* After the commit: install sessions, then answer. */
@@ -586,23 +581,19 @@ static void
 s_install_session(sync_hub_t *hub, s_work *w)
 {
     const Koop__Sync__Hello *h = w->f->hello;
-    s_session *s = s_session_by_key(hub, w->key);
+    sync_session_t *s, *other = sync_sessions_by_node(hub->sessions, h->node);
     uint64_t now = koop_clock_mono_ms();
 
-    /* another key's session for the same node (the node was re-keyed): close it */
-    for (size_t i = 0; i < hub->nsessions; i++)
-        if (&hub->sessions[i] != s && strcmp(hub->sessions[i].node, h->node) == 0)
-            hub->sessions[i].ready = 0;
-    if (!s) {
-        if (hub->nsessions == SESSIONS_MAX) {
-            s_refuse_work(w, KOOP__SYNC__CODE__CODE_INTERNAL, "hub obsługuje już %d węzłów", SESSIONS_MAX);
-            return;
-        }
-        s = &hub->sessions[hub->nsessions++];
-        memset(s, 0, sizeof *s);
-        snprintf(s->key, sizeof s->key, "%s", w->key);
+    /* another key's session for the same node (the node was re-keyed): it ends */
+    if (other && strcmp(other->key, w->key) != 0)
+        sync_sessions_remove(hub->sessions, other, s_snap_free);
+    s = sync_sessions_add(hub->sessions, w->key);
+    if (!s || sync_sessions_set_node(hub->sessions, s, h->node) != 0) {
+        if (s && !s->node[0])
+            sync_sessions_remove(hub->sessions, s, s_snap_free);
+        s_refuse_work(w, KOOP__SYNC__CODE__CODE_INTERNAL, "brak pamięci w hubie: spróbuj ponownie");
+        return;
     }
-    snprintf(s->node, sizeof s->node, "%s", h->node);
     memcpy(s->rid, w->rid, w->rid_len);
     s->rid_len = w->rid_len;
     s->ready = 1;
@@ -678,7 +669,7 @@ s_work_clear(sync_hub_t *hub)
 }
 
 static void
-s_on_down_ack(sync_hub_t *hub, s_session *s, const Koop__Sync__DownAck *a)
+s_on_down_ack(sync_hub_t *hub, sync_session_t *s, const Koop__Sync__DownAck *a)
 {
     if (!s->down_inflight)
         return;
@@ -693,6 +684,80 @@ s_on_down_ack(sync_hub_t *hub, s_session *s, const Koop__Sync__DownAck *a)
     s_down_pump(hub, s);
 }
 
+/* Takes one message of connection rid (authenticated as key uid): queues
+ * HELLO/BATCH as work, answers the rest. */
+static void
+s_take(sync_hub_t *hub, const uint8_t *rid, size_t rid_len, const char *uid, const uint8_t *data, size_t len)
+{
+    Koop__Sync__Frame *f = koop__sync__frame__unpack(NULL, len, data);
+    sync_session_t *s;
+
+    if (!f) {
+        hub->malformed++;
+        s_send_refuse(hub, rid, rid_len, KOOP__SYNC__CODE__CODE_MALFORMED, NULL, 0, 0, "nieczytelna wiadomość");
+        return;
+    }
+    s = sync_sessions_by_key(hub->sessions, uid);
+    if (s && s->ready && s->rid_len == rid_len && memcmp(s->rid, rid, s->rid_len) == 0) {
+        s->last_rx_mono = koop_clock_mono_ms();
+        s->last_contact_ms = koop_clock_real_ms();
+    } else {
+        s = NULL;
+    }
+    switch (f->body_case) {
+    case KOOP__SYNC__FRAME__BODY_HELLO:
+    case KOOP__SYNC__FRAME__BODY_BATCH: {
+        s_work *w = &hub->work[hub->nwork++];
+        memcpy(w->rid, rid, rid_len);
+        w->rid_len = rid_len;
+        snprintf(w->key, sizeof w->key, "%s", uid);
+        w->f = f;
+        w->stream[0] = '\0';
+        w->seq = w->batch_no = 0;
+        f = NULL;
+        break;
+    }
+    case KOOP__SYNC__FRAME__BODY_PING:
+        if (!s) {
+            s_send_refuse(hub, rid, rid_len, KOOP__SYNC__CODE__CODE_NO_SESSION, NULL, 0, 0,
+                          "brak sesji: najpierw HELLO");
+        } else {
+            Koop__Sync__Frame pf = KOOP__SYNC__FRAME__INIT;
+            Koop__Sync__Pong p = KOOP__SYNC__PONG__INIT;
+            p.has_time_ms = 1;
+            p.time_ms = f->ping->time_ms;
+            pf.body_case = KOOP__SYNC__FRAME__BODY_PONG;
+            pf.pong = &p;
+            (void)s_send_to(hub, s->rid, s->rid_len, &pf);
+        }
+        break;
+    case KOOP__SYNC__FRAME__BODY_DOWN_ACK:
+        if (s)
+            s_on_down_ack(hub, s, f->down_ack);
+        else
+            s_send_refuse(hub, rid, rid_len, KOOP__SYNC__CODE__CODE_NO_SESSION, NULL, 0, 0,
+                          "brak sesji: najpierw HELLO");
+        break;
+    case KOOP__SYNC__FRAME__BODY_RELAY:
+    case KOOP__SYNC__FRAME__BODY_RELAY_ACK:
+    case KOOP__SYNC__FRAME__BODY_PEERS:
+        /* transfers between gminas (transfer.c) */
+        if (s)
+            sync_relay_frame(hub->sync->relay, s->node, f);
+        else
+            s_send_refuse(hub, rid, rid_len, KOOP__SYNC__CODE__CODE_NO_SESSION, NULL, 0, 0,
+                          "brak sesji: najpierw HELLO");
+        break;
+    default:
+        /* frames only a hub sends, or an empty one */
+        hub->malformed++;
+        s_send_refuse(hub, rid, rid_len, KOOP__SYNC__CODE__CODE_MALFORMED, NULL, 0, 0, "nieoczekiwana wiadomość");
+        break;
+    }
+    if (f)
+        koop__sync__frame__free_unpacked(f, NULL);
+}
+
 /* Receives one message; queues HELLO/BATCH as work, answers the rest.
  * Returns 0 when there was a message, -1 when none. */
 static int
@@ -702,8 +767,6 @@ s_recv_one(sync_hub_t *hub)
     int more = 0;
     size_t ml = sizeof more;
     const char *uid;
-    Koop__Sync__Frame *f;
-    s_session *s;
 
     zmq_msg_init(&rid);
     if (zmq_msg_recv(&rid, hub->sock, ZMQ_DONTWAIT) < 0) {
@@ -711,7 +774,7 @@ s_recv_one(sync_hub_t *hub)
         return -1;
     }
     zmq_getsockopt(hub->sock, ZMQ_RCVMORE, &more, &ml);
-    if (!more || zmq_msg_size(&rid) == 0 || zmq_msg_size(&rid) > RID_MAX) {
+    if (!more || zmq_msg_size(&rid) == 0 || zmq_msg_size(&rid) > SYNC_RID_MAX) {
         hub->malformed++;
         while (more) {
             zmq_msg_t x;
@@ -746,63 +809,7 @@ s_recv_one(sync_hub_t *hub)
         hub->malformed++;
         goto done;
     }
-    f = koop__sync__frame__unpack(NULL, zmq_msg_size(&body), zmq_msg_data(&body));
-    if (!f) {
-        hub->malformed++;
-        s_send_refuse(hub, zmq_msg_data(&rid), zmq_msg_size(&rid), KOOP__SYNC__CODE__CODE_MALFORMED, NULL, 0, 0,
-                      "nieczytelna wiadomość");
-        goto done;
-    }
-    s = s_session_by_key(hub, uid);
-    if (s && s->ready && s->rid_len == zmq_msg_size(&rid) && memcmp(s->rid, zmq_msg_data(&rid), s->rid_len) == 0) {
-        s->last_rx_mono = koop_clock_mono_ms();
-        s->last_contact_ms = koop_clock_real_ms();
-    } else {
-        s = NULL;
-    }
-    switch (f->body_case) {
-    case KOOP__SYNC__FRAME__BODY_HELLO:
-    case KOOP__SYNC__FRAME__BODY_BATCH: {
-        s_work *w = &hub->work[hub->nwork++];
-        memcpy(w->rid, zmq_msg_data(&rid), zmq_msg_size(&rid));
-        w->rid_len = zmq_msg_size(&rid);
-        snprintf(w->key, sizeof w->key, "%s", uid);
-        w->f = f;
-        w->stream[0] = '\0';
-        w->seq = w->batch_no = 0;
-        f = NULL;
-        break;
-    }
-    case KOOP__SYNC__FRAME__BODY_PING:
-        if (!s) {
-            s_send_refuse(hub, zmq_msg_data(&rid), zmq_msg_size(&rid), KOOP__SYNC__CODE__CODE_NO_SESSION, NULL, 0,
-                          0, "brak sesji: najpierw HELLO");
-        } else {
-            Koop__Sync__Frame pf = KOOP__SYNC__FRAME__INIT;
-            Koop__Sync__Pong p = KOOP__SYNC__PONG__INIT;
-            p.has_time_ms = 1;
-            p.time_ms = f->ping->time_ms;
-            pf.body_case = KOOP__SYNC__FRAME__BODY_PONG;
-            pf.pong = &p;
-            (void)s_send_to(hub, s->rid, s->rid_len, &pf);
-        }
-        break;
-    case KOOP__SYNC__FRAME__BODY_DOWN_ACK:
-        if (s)
-            s_on_down_ack(hub, s, f->down_ack);
-        else
-            s_send_refuse(hub, zmq_msg_data(&rid), zmq_msg_size(&rid), KOOP__SYNC__CODE__CODE_NO_SESSION, NULL, 0,
-                          0, "brak sesji: najpierw HELLO");
-        break;
-    default:
-        /* frames only a hub sends, or an empty one */
-        hub->malformed++;
-        s_send_refuse(hub, zmq_msg_data(&rid), zmq_msg_size(&rid), KOOP__SYNC__CODE__CODE_MALFORMED, NULL, 0, 0,
-                      "nieoczekiwana wiadomość");
-        break;
-    }
-    if (f)
-        koop__sync__frame__free_unpacked(f, NULL);
+    s_take(hub, zmq_msg_data(&rid), zmq_msg_size(&rid), uid, zmq_msg_data(&body), zmq_msg_size(&body));
 done:
     zmq_msg_close(&body);
     zmq_msg_close(&rid);
@@ -844,9 +851,11 @@ s_process_work(sync_hub_t *hub)
         koop_service_events_committed(hub->sync->svc);
         for (size_t i = 0; i < hub->nwork; i++)
             if (hub->work[i].out == OUT_WELCOME) {
-                s_session *s = s_session_by_key(hub, hub->work[i].key);
+                sync_session_t *s = sync_sessions_by_key(hub->sessions, hub->work[i].key);
                 if (s)
                     s_down_pump(hub, s);
+                if (s && s->ready)
+                    sync_relay_link_ready(hub->sync->relay, s->node);
             }
     }
     s_work_clear(hub);
@@ -930,8 +939,15 @@ s_down_apply_fn(MDB_txn *txn, void *ctx)
         const uint8_t *bytes = NULL;
         size_t len = 0;
         char id[KOOP_ID_LEN];
-        if (!ev)
-            return MDB_CORRUPTED;
+        if (!ev) {
+            /* never decodable: moved past when its position is given */
+            if (i >= d->b->n_seqs || d->b->seqs[i] <= cursor)
+                return MDB_CORRUPTED;
+            koop_warn("hub: zdarzenie %llu rejestru huba jest nieczytelne: pominięte",
+                      (unsigned long long)d->b->seqs[i]);
+            cursor = d->b->seqs[i];
+            continue;
+        }
         if (ev->seq <= cursor) {
             koop__event__free_unpacked(ev, NULL);
             continue;
@@ -1010,9 +1026,10 @@ s_on_down_fetch(void *ctx, int status, const char *error, const uint8_t *payload
     }
     if (d.reset) {
         snprintf(hub->down_log_id, sizeof hub->down_log_id, "%s", d.new_log_id);
-        for (size_t i = 0; i < hub->nsessions; i++) {
-            hub->sessions[i].down_inflight = 0;
-            s_snap_free(&hub->sessions[i]);
+        for (size_t i = 0; i < sync_sessions_count(hub->sessions); i++) {
+            sync_session_t *s = sync_sessions_at(hub->sessions, i);
+            s->down_inflight = 0;
+            s_snap_free(s);
         }
     }
     hub->down_cursor = d.cursor;
@@ -1020,8 +1037,8 @@ s_on_down_fetch(void *ctx, int status, const char *error, const uint8_t *payload
         snprintf(hub->down_src_log, sizeof hub->down_src_log, "%s", d.b->log_id);
     if (d.last != hub->down_last) {
         hub->down_last = d.last;
-        for (size_t i = 0; i < hub->nsessions; i++)
-            s_down_pump(hub, &hub->sessions[i]);
+        for (size_t i = 0; i < sync_sessions_count(hub->sessions); i++)
+            s_down_pump(hub, sync_sessions_at(hub->sessions, i));
     }
 again:
     koop__feed_batch__free_unpacked(d.b, NULL);
@@ -1056,7 +1073,7 @@ s_seq_cmp(const void *a, const void *b)
 
 /* Packs one Down of items[from..to) into the snapshot list. */
 static int
-s_snap_add(s_session *s, const char *log_id, Koop__Sync__Item **items, size_t n, uint64_t to_seq)
+s_snap_add(sync_session_t *s, const char *log_id, Koop__Sync__Item **items, size_t n, uint64_t to_seq)
 {
     Koop__Sync__Frame f = KOOP__SYNC__FRAME__INIT;
     Koop__Sync__Down d = KOOP__SYNC__DOWN__INIT;
@@ -1085,7 +1102,7 @@ s_snap_add(s_session *s, const char *log_id, Koop__Sync__Item **items, size_t n,
 
 /* Builds the snapshot for s: every record's latest event, in log order. */
 static int
-s_snap_build(sync_hub_t *hub, s_session *s)
+s_snap_build(sync_hub_t *hub, sync_session_t *s)
 {
     MDB_txn *txn = NULL;
     MDB_cursor *cur = NULL;
@@ -1178,7 +1195,7 @@ fail:
 
 /* Sends the updates after s->down_seq. */
 static int
-s_down_updates(sync_hub_t *hub, s_session *s)
+s_down_updates(sync_hub_t *hub, sync_session_t *s)
 {
     Koop__Sync__Frame f = KOOP__SYNC__FRAME__INIT;
     Koop__Sync__Down d = KOOP__SYNC__DOWN__INIT;
@@ -1231,7 +1248,7 @@ s_down_updates(sync_hub_t *hub, s_session *s)
 }
 
 static void
-s_down_pump(sync_hub_t *hub, s_session *s)
+s_down_pump(sync_hub_t *hub, sync_session_t *s)
 {
     if (!s->ready || s->down_inflight || hub->down_last == 0 || !hub->sock)
         return;
@@ -1256,13 +1273,35 @@ s_down_pump(sync_hub_t *hub, s_session *s)
 
 /* ---- tick ---- */
 
+/* After the allow-list changed: a key that is no longer enrolled loses its
+ * session at once (its next message gets NO_SESSION, its next HELLO DENIED). */
+static void
+s_sweep_unenrolled(sync_hub_t *hub)
+{
+    unsigned gen = sync_allow_generation(hub->allow);
+    if (gen == hub->allow_gen)
+        return;
+    hub->allow_gen = gen;
+    for (size_t i = sync_sessions_count(hub->sessions); i > 0; i--) {
+        sync_session_t *s = sync_sessions_at(hub->sessions, i - 1);
+        if (sync_allow_find(hub->allow, s->key))
+            continue;
+        koop_warn("hub: klucz węzła %s nie jest już zapisany w hubie: sesja zamknięta", s->node);
+        sync_sessions_remove(hub->sessions, s, s_snap_free);
+    }
+}
+
 static void
 s_on_tick(uv_timer_t *t)
 {
     sync_hub_t *hub = t->data;
     uint64_t now = koop_clock_mono_ms();
-    for (size_t i = 0; i < hub->nsessions; i++) {
-        s_session *s = &hub->sessions[i];
+    if (hub->allow && now >= hub->allow_checked_mono + ALLOW_CHECK_MS) {
+        hub->allow_checked_mono = now;
+        s_sweep_unenrolled(hub);
+    }
+    for (size_t i = 0; i < sync_sessions_count(hub->sessions); i++) {
+        sync_session_t *s = sync_sessions_at(hub->sessions, i);
         if (!s->ready)
             continue;
         if (s->down_inflight && now - s->down_sent_mono > SYNC_DOWN_STALL_MS) {
@@ -1310,13 +1349,13 @@ s_load_meta_fn(MDB_txn *txn, void *ctx)
     return rc == MDB_NOTFOUND || rc == 0 ? 0 : rc;
 }
 
-sync_hub_t *
-sync_hub_start(sync_t *sync)
+/* The hub's state over the service's store, without anything on the network. */
+static sync_hub_t *
+s_hub_new(sync_t *sync)
 {
     sync_hub_t *hub = calloc(1, sizeof *hub);
     const koop_config_t *cfg = koop_service_config(sync->svc);
-    char path[PATH_MAX + 32], err[300];
-    int rc, one = 1;
+    int rc;
 
     if (!hub)
         return NULL;
@@ -1332,7 +1371,7 @@ sync_hub_start(sync_t *sync)
     hub->dbi_meta = koop_store_dbi(hub->store, "hub_meta");
     hub->dbi_down_log = koop_store_dbi(hub->store, "down_log");
     hub->dbi_down_rec = koop_store_dbi(hub->store, "down_rec");
-    hub->sessions = calloc(SESSIONS_MAX, sizeof *hub->sessions);
+    hub->sessions = sync_sessions_new();
     hub->work = calloc(DRAIN_MAX, sizeof *hub->work);
     hub->tick = calloc(1, sizeof *hub->tick);
     if (!hub->sessions || !hub->work || !hub->tick)
@@ -1341,6 +1380,43 @@ sync_hub_start(sync_t *sync)
         koop_error("hub: nie można odczytać stanu: %s", koop_strerror(rc));
         goto fail;
     }
+    return hub;
+fail:
+    sync_hub_stop(&hub);
+    return NULL;
+}
+
+sync_hub_t *
+sync_hub_open(sync_t *sync)
+{
+    sync_hub_t *hub = s_hub_new(sync);
+    char path[PATH_MAX + 32];
+    if (!hub)
+        return NULL;
+    snprintf(path, sizeof path, "%s/keys/enrolled", hub->cfg->dir);
+    if (!(hub->allow = sync_allow_new(path)))
+        sync_hub_stop(&hub);
+    return hub;
+}
+
+void
+sync_hub_take(sync_hub_t *hub, const char *key, const uint8_t *rid, size_t rid_len, const uint8_t *msg, size_t len)
+{
+    s_take(hub, rid, rid_len, key, msg, len);
+    s_process_work(hub);
+}
+
+sync_hub_t *
+sync_hub_start(sync_t *sync)
+{
+    sync_hub_t *hub = s_hub_new(sync);
+    const koop_config_t *cfg;
+    char path[PATH_MAX + 32], err[300];
+    int one = 1, backlog = LISTEN_BACKLOG;
+
+    if (!hub)
+        return NULL;
+    cfg = hub->cfg;
     uv_timer_init(hub->loop, hub->tick);
     hub->tick->data = hub;
     uv_timer_start(hub->tick, s_on_tick, TICK_MS, TICK_MS);
@@ -1369,6 +1445,7 @@ sync_hub_start(sync_t *sync)
     hub->sock = zmq_socket(hub->zctx, ZMQ_ROUTER);
     if (!hub->sock || sync_link_sockopts(hub->sock) != 0 ||
         zmq_setsockopt(hub->sock, ZMQ_ROUTER_MANDATORY, &one, sizeof one) != 0 ||
+        zmq_setsockopt(hub->sock, ZMQ_BACKLOG, &backlog, sizeof backlog) != 0 ||
         zmq_setsockopt(hub->sock, ZMQ_CURVE_SERVER, &one, sizeof one) != 0 ||
         zmq_setsockopt(hub->sock, ZMQ_CURVE_SECRETKEY, hub->keys.secret_key, 32) != 0 ||
         zmq_setsockopt(hub->sock, ZMQ_ZAP_DOMAIN, "koop", 4) != 0) {
@@ -1427,9 +1504,7 @@ sync_hub_stop(sync_hub_t **self_p)
             free(hub->tick);
         }
     }
-    for (size_t i = 0; hub->sessions && i < hub->nsessions; i++)
-        s_snap_free(&hub->sessions[i]);
-    free(hub->sessions);
+    sync_sessions_destroy(&hub->sessions, s_snap_free);
     if (hub->work)
         s_work_clear(hub);
     free(hub->work);
@@ -1439,16 +1514,31 @@ sync_hub_stop(sync_hub_t **self_p)
 
 /* ---- status and events ---- */
 
+/* Nodes of a status reply. The first `sorted` come from hub_streams, whose
+ * keys begin with the node id, so they are in strcmp order and are found by
+ * bisection; nodes with a session but no stream follow, unsorted (few). */
 typedef struct {
     Koop__Sync__NodeStatus **nodes;
-    size_t n, cap;
+    size_t n, cap, sorted;
+    int sorting;
 } s_nodes;
 
 static Koop__Sync__NodeStatus *
 s_node_get(s_nodes *ns, const char *node)
 {
     Koop__Sync__NodeStatus *n;
-    for (size_t i = 0; i < ns->n; i++)
+    size_t lo = 0, hi = ns->sorted;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(ns->nodes[mid]->node, node);
+        if (c == 0)
+            return ns->nodes[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t i = ns->sorted; i < ns->n; i++)
         if (strcmp(ns->nodes[i]->node, node) == 0)
             return ns->nodes[i];
     if (ns->n == ns->cap) {
@@ -1470,13 +1560,15 @@ s_node_get(s_nodes *ns, const char *node)
     }
     n->has_connected = n->has_last_contact_ms = 1;
     ns->nodes[ns->n++] = n;
+    if (ns->sorting)
+        ns->sorted = ns->n;
     return n;
 }
 
 int
 sync_hub_status(sync_hub_t *hub, koop_call_t *call, Koop__Sync__Status *st)
 {
-    s_nodes ns = {NULL, 0, 0};
+    s_nodes ns = {NULL, 0, 0, 0, 1};
     MDB_cursor *cur;
     MDB_val k, v;
     uint64_t now = koop_clock_mono_ms();
@@ -1521,10 +1613,11 @@ sync_hub_status(sync_hub_t *hub, koop_call_t *call, Koop__Sync__Status *st)
         n->streams[n->n_streams++] = s;
     }
     mdb_cursor_close(cur);
+    ns.sorting = 0;
     if (rc != MDB_NOTFOUND && rc != 0)
         goto fail;
-    for (size_t i = 0; i < hub->nsessions; i++) {
-        s_session *s = &hub->sessions[i];
+    for (size_t i = 0; i < sync_sessions_count(hub->sessions); i++) {
+        sync_session_t *s = sync_sessions_at(hub->sessions, i);
         Koop__Sync__NodeStatus *n;
         if (!s->node[0])
             continue;
@@ -1580,6 +1673,30 @@ sync_hub_status_free(Koop__Sync__Status *st)
     st->n_nodes = 0;
 }
 
+/* One hub_ingest entry of the stream whose key prefix is prefix[0..plen). */
+typedef struct {
+    uint64_t first, last, merged, count;
+} s_run;
+
+static int
+s_run_get(const MDB_val *k, const MDB_val *v, const unsigned char *prefix, size_t plen, s_run *run)
+{
+    if (k->mv_size != plen + 8 || memcmp(k->mv_data, prefix, plen) != 0)
+        return -1;
+    run->first = koop_be64_get((const unsigned char *)k->mv_data + plen);
+    run->merged = koop_be64_get(v->mv_data);
+    if (v->mv_size == 8) { /* one event (as older hubs stored them) */
+        run->last = run->first;
+        run->count = 1;
+    } else if (v->mv_size == INGEST_RUN) {
+        run->last = koop_be64_get((const unsigned char *)v->mv_data + 8);
+        run->count = koop_be64_get((const unsigned char *)v->mv_data + 16);
+    } else {
+        return -1;
+    }
+    return run->count > 0 && run->count <= SYNC_BATCH_MAX && run->last >= run->first ? 0 : -1;
+}
+
 int
 sync_hub_events(sync_hub_t *hub, koop_call_t *call)
 {
@@ -1610,7 +1727,8 @@ sync_hub_events(sync_hub_t *hub, koop_call_t *call)
     plen = s_ingest_key(key, sizeof key, q->node, q->stream, ss.epoch, 0) - 8;
     wrappers = calloc(max, sizeof *wrappers);
     batch.events = calloc(max, sizeof *batch.events);
-    if (!wrappers || !batch.events) {
+    batch.seqs = calloc(max, sizeof *batch.seqs);
+    if (!wrappers || !batch.events || !batch.seqs) {
         rc = koop_fail(call, INTERNAL_NO_MEMORY, NULL);
         goto done;
     }
@@ -1622,32 +1740,71 @@ sync_hub_events(sync_hub_t *hub, koop_call_t *call)
         goto done;
     }
     rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-    while (rc == 0 && n < max && k.mv_size == plen + 8 && memcmp(k.mv_data, key, plen) == 0 && v.mv_size == 8) {
-        unsigned char mkey[8];
-        MDB_val mk = {8, mkey}, mv;
-        memcpy(mkey, v.mv_data, 8);
-        if ((rc = mdb_get(call->txn, koop_store_dbi(hub->store, "log"), &mk, &mv)) != 0)
-            break;
-        wrappers[n] = koop__event__unpack(NULL, mv.mv_size, mv.mv_data);
-        if (!wrappers[n]) {
-            rc = MDB_CORRUPTED;
-            break;
+    /* the run that begins before after_seq + 1 may go on past it */
+    {
+        int r = rc == 0 ? mdb_cursor_get(cur, &k, &v, MDB_PREV) : mdb_cursor_get(cur, &k, &v, MDB_LAST);
+        s_run run;
+        if (r == 0 && s_run_get(&k, &v, key, plen, &run) == 0 && run.last > q->after_seq) {
+            rc = 0;
+        } else {
+            k.mv_size = plen + 8;
+            k.mv_data = key;
+            rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
         }
-        if (n > 0 && bytes + wrappers[n]->payload.len > EVENTS_BYTES) {
-            koop__event__free_unpacked(wrappers[n], NULL);
-            wrappers[n] = NULL;
-            break;
+    }
+    for (; rc == 0 && n < max; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        s_run run;
+        int full = 0;
+        if (s_run_get(&k, &v, key, plen, &run) != 0)
+            break; /* past this node's stream (or a bad entry: not ours to read) */
+        for (uint64_t j = 0; j < run.count && n < max; j++) {
+            unsigned char mkey[8];
+            MDB_val mk = {8, mkey}, mv;
+            sync_event_head_t h;
+            koop_be64_put(mkey, run.merged + j);
+            if ((rc = mdb_get(call->txn, koop_store_dbi(hub->store, "log"), &mk, &mv)) != 0)
+                break;
+            wrappers[n] = koop__event__unpack(NULL, mv.mv_size, mv.mv_data);
+            if (!wrappers[n] || sync_event_head(wrappers[n]->payload.data, wrappers[n]->payload.len, &h) != 0) {
+                /* a damaged copy: handed on as it is, at its position when
+                 * the run has no gaps, so a reader reports it and moves on */
+                if (run.count != run.last - run.first + 1) {
+                    rc = MDB_CORRUPTED;
+                    break;
+                }
+                if (wrappers[n])
+                    koop__event__free_unpacked(wrappers[n], NULL);
+                wrappers[n] = NULL;
+                if (run.first + j <= q->after_seq)
+                    continue;
+                batch.events[n].data = mv.mv_data;
+                batch.events[n].len = mv.mv_size;
+                batch.seqs[n] = run.first + j;
+                bytes += mv.mv_size;
+                n++;
+                continue;
+            }
+            if (h.seq <= q->after_seq || (n > 0 && bytes + wrappers[n]->payload.len > EVENTS_BYTES)) {
+                full = h.seq > q->after_seq;
+                koop__event__free_unpacked(wrappers[n], NULL);
+                wrappers[n] = NULL;
+                if (full)
+                    break;
+                continue;
+            }
+            batch.events[n] = wrappers[n]->payload; /* the node's envelope, bytes as received */
+            batch.seqs[n] = h.seq;                  /* its seq in the node's stream */
+            bytes += wrappers[n]->payload.len;
+            n++;
         }
-        batch.events[n] = wrappers[n]->payload; /* the node's envelope, bytes as received */
-        bytes += wrappers[n]->payload.len;
-        n++;
-        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+        if (rc != 0 || full)
+            break;
     }
     if (rc != 0 && rc != MDB_NOTFOUND) {
         rc = koop_call_store_error(call, rc);
         goto done;
     }
-    batch.n_events = n;
+    batch.n_events = batch.n_seqs = n;
     batch.has_last_seq = 1;
     batch.last_seq = ss.last_seq;
     batch.log_id = ss.log_id;
@@ -1659,5 +1816,51 @@ done:
         koop__event__free_unpacked(wrappers[i], NULL);
     free(wrappers);
     free(batch.events);
+    free(batch.seqs);
     return rc;
+}
+
+/* ---- hooks of transfer.c ---- */
+
+int
+sync_hub_send_node(sync_hub_t *hub, const char *node, const Koop__Sync__Frame *f)
+{
+    sync_session_t *s = sync_sessions_by_node(hub->sessions, node);
+    if (s && s_session_live(s, koop_clock_mono_ms()))
+        return s_send_to(hub, s->rid, s->rid_len, f);
+    return -ENOTCONN;
+}
+
+int
+sync_hub_stored(sync_hub_t *hub, MDB_txn *txn, const char *node, const char *stream, uint64_t *seq)
+{
+    s_stream_state st;
+    int rc = s_state_get(txn, hub->dbi_streams, node, stream, &st);
+    *seq = rc == 0 ? st.last_seq : 0;
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int
+sync_hub_each_child(sync_hub_t *hub, MDB_txn *txn, sync_child_fn fn, void *ctx)
+{
+    MDB_cursor *cur;
+    MDB_val k = {2, "n:"}, v;
+    int rc;
+    if ((rc = mdb_cursor_open(txn, hub->dbi_bind, &cur)) != 0)
+        return rc;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        char node[SYNC_MAX_NAME + 1], key[41];
+        if (k.mv_size < 3 || memcmp(k.mv_data, "n:", 2) != 0)
+            break;
+        if (k.mv_size - 2 > SYNC_MAX_NAME || v.mv_size != 40)
+            continue;
+        memcpy(node, (char *)k.mv_data + 2, k.mv_size - 2);
+        node[k.mv_size - 2] = '\0';
+        memcpy(key, v.mv_data, 40);
+        key[40] = '\0';
+        if ((rc = fn(node, key, ctx)) != 0)
+            break;
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
 }

@@ -17,6 +17,7 @@
  * that User-Id, which the hub checks again against the node id.
  */
 #include "sync.h"
+#include "cert.h"
 #include "loop.h"
 #include "say.h"
 
@@ -33,41 +34,34 @@
 int
 sync_cert_load(const char *path, int secret, sync_keypair_t *out, char *err, size_t errlen)
 {
-    static const uint8_t zero[32];
-    zcert_t *cert;
-    int rc = 0;
-
-    memset(out, 0, sizeof *out);
-    if (!path || !*path) {
-        snprintf(err, errlen, "brak ścieżki certyfikatu");
-        return -EINVAL;
-    }
-    cert = zcert_load(path);
-    if (!cert) {
-        snprintf(err, errlen, "nie można odczytać certyfikatu %s", path);
-        return -ENOENT;
-    }
-    memcpy(out->public_key, zcert_public_key(cert), 32);
-    memcpy(out->secret_key, zcert_secret_key(cert), 32);
-    if (memcmp(out->public_key, zero, 32) == 0 || (secret && memcmp(out->secret_key, zero, 32) == 0)) {
-        snprintf(err, errlen, "certyfikat %s nie zawiera %s", path,
-                 secret ? "klucza tajnego" : "klucza publicznego");
-        rc = -EINVAL;
-    }
-    zcert_destroy(&cert);
-    return rc;
+    return koop_cert_load(path, secret, out->public_key, out->secret_key, err, errlen);
 }
 
 /* ---- allow-list ---- */
 
+/* entries sorted by key, one per key (the latest enrolment), so a lookup is
+ * a bisection: the ZAP handler asks on every connection, the hub on every
+ * HELLO and after every reread */
 struct sync_allow {
     char dir[PATH_MAX];
     struct timespec mtime;
     ino_t ino;
     int loaded;
+    unsigned generation;
     sync_allow_entry_t *entries;
     size_t n;
 };
+
+/* by key, the latest enrolment first */
+static int
+s_entry_cmp(const void *a, const void *b)
+{
+    const sync_allow_entry_t *x = a, *y = b;
+    int c = strcmp(x->key, y->key);
+    if (c != 0)
+        return c;
+    return x->enrolled_at > y->enrolled_at ? -1 : x->enrolled_at < y->enrolled_at;
+}
 
 sync_allow_t *
 sync_allow_new(const char *dir)
@@ -104,6 +98,8 @@ s_allow_reload(sync_allow_t *self)
 
     if (stat(self->dir, &st) != 0) {
         /* no directory: nobody is enrolled */
+        if (self->loaded || self->n)
+            self->generation++;
         free(self->entries);
         self->entries = NULL;
         self->n = 0;
@@ -150,9 +146,19 @@ s_allow_reload(sync_allow_t *self)
         n++;
     }
     closedir(d);
+    /* the same key enrolled twice (two file names): the latest enrolment counts */
+    if (n > 1) {
+        size_t kept = 1;
+        qsort(list, n, sizeof *list, s_entry_cmp);
+        for (size_t i = 1; i < n; i++)
+            if (strcmp(list[i].key, list[kept - 1].key) != 0)
+                list[kept++] = list[i];
+        n = kept;
+    }
     free(self->entries);
     self->entries = list;
     self->n = n;
+    self->generation++;
     self->ino = st.st_ino;
     self->mtime = st.st_mtim;
     self->loaded = 1;
@@ -162,16 +168,29 @@ s_allow_reload(sync_allow_t *self)
 const sync_allow_entry_t *
 sync_allow_find(sync_allow_t *self, const char *z85)
 {
-    const sync_allow_entry_t *best = NULL;
+    size_t lo = 0, hi;
     if (!z85 || strlen(z85) != 40)
         return NULL;
     s_allow_reload(self);
-    /* the same key enrolled twice (two file names): the latest enrolment counts */
-    for (size_t i = 0; i < self->n; i++)
-        if (strcmp(self->entries[i].key, z85) == 0 &&
-            (!best || self->entries[i].enrolled_at > best->enrolled_at))
-            best = &self->entries[i];
-    return best;
+    hi = self->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(self->entries[mid].key, z85);
+        if (c == 0)
+            return &self->entries[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+unsigned
+sync_allow_generation(sync_allow_t *self)
+{
+    s_allow_reload(self);
+    return self->generation;
 }
 
 /* ---- ZAP handler ---- */

@@ -1,5 +1,6 @@
 /* koop-sync - the sync service of a node (see sync.h and docs/SYNC.md). */
 #include "sync.h"
+#include "preflight.h"
 #include "say.h"
 
 #include <malloc.h>
@@ -57,14 +58,42 @@ static const koop_method_t s_methods[] = {
 
 /* Tables of both sides (a hub with a higher hub runs both). */
 static const char *const s_tables[] = {"uplink_pos", "uplink_meta", "hub_streams", "hub_ingest", "hub_bind",
-                                       "hub_meta", "down_log", "down_rec", NULL};
+                                       "hub_meta", "down_log", "down_rec", "relay", "peers", NULL};
+
+/* The keys the link needs: without them the node would run on without its
+ * link, so it refuses to start (preflight.h) and says which file to fix. */
+static int
+s_check_keys(const koop_config_t *cfg)
+{
+    char path[PATH_MAX + 32], err[PATH_MAX + 128];
+    sync_keypair_t k;
+    if (!koop_config_is_hub(cfg) && !cfg->sync_hub[0])
+        return 0; /* a gmina without a hub: no link */
+    snprintf(path, sizeof path, "%s/keys/node.key", cfg->dir);
+    if (sync_cert_load(path, 1, &k, err, sizeof err) != 0) {
+        koop_error("nie można wczytać klucza węzła (%s): klucze robi koopctl node init, nową parę koopctl -c %s "
+                   "keys generate (wtedy zapisz ją ponownie w hubie); plik musi być czytelny dla użytkownika węzła",
+                   err, cfg->path);
+        return KOOP_EXIT_REFUSED;
+    }
+    if (cfg->sync_hub[0] && sync_cert_load(cfg->sync_hub_key, 0, &k, err, sizeof err) != 0) {
+        koop_error("nie można wczytać klucza huba ([sync] hub_key w %s: %s): skopiuj plik keys/node.pub huba "
+                   "do katalogu węzła i porównaj z hubem jego odcisk (koopctl keys show --file PLIK)",
+                   cfg->path, err);
+        return KOOP_EXIT_REFUSED;
+    }
+    return 0;
+}
 
 static int
 s_start(koop_service_t *svc)
 {
     sync_t *sync = koop_service_user(svc);
     const koop_config_t *cfg = koop_service_config(svc);
+    int rc;
     sync->svc = svc;
+    if ((rc = s_check_keys(cfg)) != 0)
+        return rc;
     if (koop_config_is_hub(cfg)) {
         sync->hub = sync_hub_start(sync);
         if (!sync->hub)
@@ -77,13 +106,15 @@ s_start(koop_service_t *svc)
         if (!sync->uplink)
             return -1;
     }
-    return 0;
+    sync->relay = sync_relay_start(sync);
+    return sync->relay ? 0 : -1;
 }
 
 static void
 s_stop(koop_service_t *svc)
 {
     sync_t *sync = koop_service_user(svc);
+    sync_relay_stop(&sync->relay);
     sync_uplink_stop(&sync->uplink);
     sync_hub_stop(&sync->hub);
 }
@@ -96,6 +127,13 @@ static const koop_service_def_t s_sync = {
     .start = s_start,
     .stop = s_stop,
 };
+
+/* The definition, for in-process drivers (tests/fuzz). */
+const koop_service_def_t *
+sync_service_def(void)
+{
+    return &s_sync;
+}
 
 int
 main(int argc, char **argv)

@@ -10,6 +10,7 @@
  *             "sync", sends its registry records down;
  *   keys.c    CURVE key pairs (CZMQ certificates), the hub's allow-list of
  *             enrolled gmina keys, and its ZAP handler;
+ *   sessions.c the hub's sessions, by key and by node id (hash tables);
  *   local.c   asynchronous requests to the node's own services (feeds,
  *             registry) on the loop;
  *   wire.c    packing/sending frames, names and bounds shared by both sides.
@@ -45,12 +46,14 @@
 
 typedef struct sync_uplink sync_uplink_t;
 typedef struct sync_hub sync_hub_t;
+typedef struct sync_relay sync_relay_t;
 
 /* The service's state (koop_service_user). */
 typedef struct {
     koop_service_t *svc;
     sync_uplink_t *uplink;   /* NULL when [sync] hub is not set */
     sync_hub_t *hub;         /* NULL on a gmina */
+    sync_relay_t *relay;     /* transfers of households between gminas */
 } sync_t;
 
 /* ---- wire.c ---- */
@@ -64,7 +67,8 @@ int sync_frame_pack(const Koop__Sync__Frame *frame, uint8_t **out, size_t *len);
 /* Sends frame on a DEALER (rid NULL) or to rid on a ROUTER, never blocking.
  * 0, or -errno (EAGAIN: no connection / queue full; EHOSTUNREACH: peer gone). */
 int sync_frame_send(void *sock, const void *rid, size_t rid_len, const Koop__Sync__Frame *frame);
-/* Socket options of both ends of the link: limits, linger, ZMTP heartbeats. */
+/* Socket options of both ends of the link: limits, linger, TCP keepalive
+ * (no ZMTP heartbeats: see wire.c). */
 int sync_link_sockopts(void *sock);
 /* Reads a be64 + string value ("seq, log id"); 0 or MDB_CORRUPTED. */
 int sync_pos_decode(const MDB_val *v, uint64_t *seq, char *log_id, size_t log_id_size);
@@ -127,6 +131,9 @@ void sync_allow_destroy(sync_allow_t **self_p);
 /* Looks a Z85 key up (rereading the directory when it changed). Returns the
  * entry (borrowed until the next lookup) or NULL. */
 const sync_allow_entry_t *sync_allow_find(sync_allow_t *self, const char *z85);
+/* Rereads the directory when it changed; returns a number that changes
+ * with every reread (so a caller knows when to check its sessions again). */
+unsigned sync_allow_generation(sync_allow_t *self);
 
 /* ZAP handler (RFC 27) on inproc://zeromq.zap.01 of zctx: CURVE clients
  * whose key is in the allow-list are accepted with User-Id = their Z85 key;
@@ -148,13 +155,98 @@ int sync_uplink_status_ready(sync_uplink_t *self, koop_call_t *call);
 int sync_uplink_status(sync_uplink_t *self, koop_call_t *call, Koop__Sync__UplinkStatus *st);
 void sync_uplink_status_free(Koop__Sync__UplinkStatus *st);
 
+/* ---- sessions.c: the hub's sessions by key and by node id ---- */
+
+#define SYNC_RID_MAX 255           /* ROUTER routing ids */
+
+/* One enrolled key that said HELLO (hub.c fills everything but ss_index). */
+typedef struct sync_session {
+    char key[41];                  /* Z85 public key */
+    char node[SYNC_MAX_NAME + 1];  /* bound node id ("" until set) */
+    uint8_t rid[SYNC_RID_MAX];     /* the connection it last said HELLO on */
+    size_t rid_len;
+    int ready;
+    uint64_t last_rx_mono;
+    uint64_t last_contact_ms;
+    uint64_t hello_ms;
+    char held[SYNC_MAX_STREAMS][SYNC_MAX_STREAM + 1];
+    size_t nheld;
+    char down_log_id[SYNC_MAX_NAME + 1];
+    uint64_t down_seq;
+    int down_inflight;
+    uint64_t down_sent_mono;
+    uint8_t **snap;                /* packed Down frames of a snapshot in progress */
+    size_t *snap_len;
+    size_t nsnap, snap_next;
+    size_t ss_index;               /* sessions.c: position in the list */
+} sync_session_t;
+
+typedef struct sync_sessions sync_sessions_t;
+sync_sessions_t *sync_sessions_new(void);
+/* Frees every session (on_free, which may be NULL, first) and the table;
+ * accepts NULL and sets *self_p NULL. */
+void sync_sessions_destroy(sync_sessions_t **self_p, void (*on_free)(sync_session_t *));
+/* The session of a Z85 key / bound to a node id, or NULL (borrowed). */
+sync_session_t *sync_sessions_by_key(const sync_sessions_t *self, const char *key);
+sync_session_t *sync_sessions_by_node(const sync_sessions_t *self, const char *node);
+/* The session of key; a new one (zeroed, no node) when there is none.
+ * NULL and errno (EINVAL, ENOMEM) on failure. */
+sync_session_t *sync_sessions_add(sync_sessions_t *self, const char *key);
+/* Binds s to node ("" unbinds). 0, -EEXIST when another session holds that
+ * node id (remove it first), -EINVAL, -ENOMEM; on failure s is unchanged. */
+int sync_sessions_set_node(sync_sessions_t *self, sync_session_t *s, const char *node);
+/* Removes s (on_free first) and frees it; s is invalid afterwards. The last
+ * session of the list takes its place, so a loop that removes walks down. */
+void sync_sessions_remove(sync_sessions_t *self, sync_session_t *s, void (*on_free)(sync_session_t *));
+size_t sync_sessions_count(const sync_sessions_t *self);
+/* The i-th session (0 <= i < count), NULL past the end. */
+sync_session_t *sync_sessions_at(const sync_sessions_t *self, size_t i);
+
+/* Hooks of transfer.c in the uplink: frames it takes (the rest are the
+ * uplink's), a frame sent up (0, or -ENOTCONN when not READY), whether the
+ * link is READY, and what the hub acknowledged of a stream. */
+int sync_uplink_send_frame(sync_uplink_t *up, const Koop__Sync__Frame *f);
+int sync_uplink_is_ready(const sync_uplink_t *up);
+uint64_t sync_uplink_acked(const sync_uplink_t *up, const char *stream);
+
 /* ---- hub.c ---- */
 
 sync_hub_t *sync_hub_start(sync_t *sync);
+/* In process (tests, fuzzing): the hub's state over sync->svc's store and
+ * its allow-list (DIR/keys/enrolled), with no socket, timer or down-flow
+ * reader. sync_hub_take handles one message of connection rid from the
+ * enrolled key `key` (Z85) as if it had arrived, and runs its drain (one
+ * write transaction); answers are built and dropped. */
+sync_hub_t *sync_hub_open(sync_t *sync);
+void sync_hub_take(sync_hub_t *hub, const char *key, const uint8_t *rid, size_t rid_len, const uint8_t *msg,
+                   size_t len);
 void sync_hub_stop(sync_hub_t **self_p);
 int sync_hub_status(sync_hub_t *self, koop_call_t *call, Koop__Sync__Status *st);
 void sync_hub_status_free(Koop__Sync__Status *st);
 /* "hub.events": the hub's copy of one node's stream (inner envelopes). */
 int sync_hub_events(sync_hub_t *self, koop_call_t *call);
+/* Hooks of transfer.c in the hub: a frame sent to a child node with a live
+ * session (0, or -ENOTCONN); the position stored of (node, stream); each
+ * bound child with its Z85 key (fn returns non-zero to stop). */
+int sync_hub_send_node(sync_hub_t *hub, const char *node, const Koop__Sync__Frame *f);
+int sync_hub_stored(sync_hub_t *hub, MDB_txn *txn, const char *node, const char *stream, uint64_t *seq);
+typedef int (*sync_child_fn)(const char *node, const char *key, void *ctx);
+int sync_hub_each_child(sync_hub_t *hub, MDB_txn *txn, sync_child_fn fn, void *ctx);
+
+/* ---- transfer.c: the relay of transfers and the directory of keys ---- */
+
+sync_relay_t *sync_relay_start(sync_t *sync);
+void sync_relay_stop(sync_relay_t **self_p);
+/* A RELAY, RELAY_ACK or PEERS frame from the child `node` (hub) or from
+ * the hub above (uplink: node NULL). */
+void sync_relay_frame(sync_relay_t *self, const char *node, const Koop__Sync__Frame *f);
+/* The link to `node` (a child; NULL: the hub above) became READY. */
+void sync_relay_link_ready(sync_relay_t *self, const char *node);
+/* transfer.key: another node's key as the hub passed it down. */
+int sync_transfer_key(koop_call_t *call);
+
+/* main.c: the service's definition, for in-process drivers (tests/fuzz,
+ * built with main renamed). */
+const koop_service_def_t *sync_service_def(void);
 
 #endif

@@ -75,7 +75,8 @@ typedef struct {
     uint64_t rewind_batch_no;
     uint64_t progress_mono;
     int held;                        /* the hub refused it: no batches until the next HELLO */
-    char state[200];
+    uint64_t held_ms;                /* real ms since it is held for a reason that stays (s_note_held) */
+    char state[700];
     uint64_t fetch_mono_us;          /* when the fetch in flight was sent (debug timing) */
     uint64_t status_pending;         /* last known, when the producer does not answer */
     uint64_t status_last;
@@ -118,7 +119,7 @@ struct sync_uplink {
     uint64_t last_contact_ms;        /* real time */
     uint64_t rehello_mono;           /* 0 = none planned */
     uint64_t down_dropped;
-    char last_error[300];
+    char last_error[900];
 };
 
 static void s_on_readable(koop_zwatch_t *w);
@@ -218,6 +219,41 @@ s_set_error(sync_uplink_t *up, const char *fmt, ...)
     if (strcmp(msg, up->last_error) != 0)
         koop_warn("uplink: %s", msg);
     memcpy(up->last_error, msg, sizeof msg);
+}
+
+/* When the link works but the hub holds streams back, last_error says so
+ * and what to do: the operator's first look (sync status, koopctl status)
+ * must not read "no error" while events are not delivered. */
+/* Held for a reason that does not pass by itself (not a producer or a hub
+ * that has not answered yet). */
+static int
+s_really_held(const s_stream *st)
+{
+    return st->held && st->state[0] && strncmp(st->state, "hub nie odpowiedział", 20) != 0 &&
+           strncmp(st->state, "usługa ", 7) != 0;
+}
+
+static void
+s_note_held(sync_uplink_t *up)
+{
+    char names[160] = "";
+    const char *why = NULL;
+    size_t used = 0;
+    for (size_t i = 0; i < up->nstreams; i++) {
+        s_stream *st = &up->streams[i];
+        if (!s_really_held(st)) {
+            st->held_ms = 0;
+            continue;
+        }
+        if (!st->held_ms)
+            st->held_ms = koop_clock_real_ms();
+        used += (size_t)snprintf(names + used, used < sizeof names ? sizeof names - used : 0, "%s%s",
+                                 used ? ", " : "", st->name);
+        if (!why)
+            why = st->state;
+    }
+    if (why)
+        s_set_error(up, "strumienie %s: %s", names, why);
 }
 
 static void
@@ -509,6 +545,21 @@ s_on_fetch(void *ctx, int status, const char *error, const uint8_t *payload, siz
         s_learn_log_id(st, b->log_id);
         goto done;
     }
+    if (b->has_last_seq && b->last_seq < st->sent) {
+        /* the hub holds (or this side sent) seqs of this very log that the
+         * producer no longer has: its data were put back without a new
+         * identity; fetching on would skip what it writes at those seqs */
+        st->held = 1;
+        snprintf(st->state, sizeof st->state,
+                 "dziennik kończy się na zdarzeniu %llu, a hub ma już zdarzenia do %llu z tego samego dziennika: "
+                 "dane usługi cofnięto bez nowej tożsamości (pliki skopiowane ręcznie?); wstrzymano, nic nie "
+                 "pominięto – odtwórz cały węzeł z kopii zrobionej przez koopctl backup (koopctl restore nadaje "
+                 "dziennikom nową tożsamość), potem zapisz go ponownie w hubie (koopctl enrol)",
+                 (unsigned long long)b->last_seq, (unsigned long long)st->sent);
+        koop_error("uplink: strumień %s: %s", st->name, st->state);
+        s_note_held(up);
+        goto done;
+    }
     if (b->n_events == 0)
         goto again;
     items = calloc(b->n_events, sizeof *items);
@@ -516,19 +567,20 @@ s_on_fetch(void *ctx, int status, const char *error, const uint8_t *payload, siz
     if (!items || !ptrs)
         goto done;
     for (size_t i = 0; i < b->n_events; i++) {
-        Koop__Event *ev = koop__event__unpack(NULL, b->events[i].len, b->events[i].data);
-        int ok = ev && ev->seq > last && ev->has_scope && ev->scope == KOOP__SCOPE__SCOPE_SHARED &&
-                 ev->node && strcmp(ev->node, up->cfg->node_id) == 0 && ev->stream &&
-                 strcmp(ev->stream, st->name) == 0;
-        uint64_t seq = ev ? ev->seq : 0;
-        if (ev)
-            koop__event__free_unpacked(ev, NULL);
+        /* read in place, as the hub does: this node's, this stream's, SHARED, in order */
+        sync_event_head_t h;
+        int ok = sync_event_head(b->events[i].data, b->events[i].len, &h) == 0 && h.has_seq && h.seq > last &&
+                 h.scope == KOOP__SCOPE__SCOPE_SHARED && h.node_len == strlen(up->cfg->node_id) &&
+                 memcmp(h.node, up->cfg->node_id, h.node_len) == 0 && h.stream_len == strlen(st->name) &&
+                 memcmp(h.stream, st->name, h.stream_len) == 0;
+        uint64_t seq = h.seq;
         if (!ok) {
             st->held = 1;
             snprintf(st->state, sizeof st->state,
                      "zdarzenie po %llu w dzienniku %s jest nieprawidłowe: wstrzymano wysyłanie",
                      (unsigned long long)last, st->name);
             koop_error("uplink: %s", st->state);
+            s_note_held(up);
             goto done;
         }
         koop__sync__item__init(&items[n]);
@@ -642,11 +694,14 @@ s_on_welcome(sync_uplink_t *up, const Koop__Sync__Welcome *w)
             st->state[0] = '\0';
             s_rewind(st, p->seq);
         } else {
-            snprintf(st->state, sizeof st->state, "%s",
-                     p->verdict == KOOP__SYNC__VERDICT__VERDICT_LOG_CHANGED
-                         ? "hub odmawia: nowa tożsamość dziennika (baza wyzerowana lub odtworzona); "
-                           "potrzebne ponowne zapisanie węzła w hubie (koopctl enrol)"
-                         : "hub odmawia przyjęcia strumienia");
+            if (p->verdict == KOOP__SYNC__VERDICT__VERDICT_LOG_CHANGED)
+                snprintf(st->state, sizeof st->state,
+                         "hub %.64s odmawia: dziennik ma nową tożsamość (dane węzła odtworzono z kopii albo "
+                         "wyzerowano) – zapisz węzeł ponownie w hubie: koopctl -c HUB.conf enrol %.250s/keys/node.pub; "
+                         "zdarzenia czekają w dziennikach, w ciągu 30 s od zapisania pójdą jako nowa epoka",
+                         up->hub_node[0] ? up->hub_node : up->cfg->sync_hub, up->cfg->dir);
+            else
+                snprintf(st->state, sizeof st->state, "hub odmawia przyjęcia strumienia");
             koop_warn("uplink: strumień %s: %s", st->name, st->state);
             up->rehello_mono = koop_clock_mono_ms() + REHELLO_MS;
         }
@@ -655,9 +710,11 @@ s_on_welcome(sync_uplink_t *up, const Koop__Sync__Welcome *w)
     up->state = UP_READY;
     up->backoff_ms = SYNC_BACKOFF_MIN_MS;
     up->last_error[0] = '\0';
+    s_note_held(up);
     koop_info("uplink: połączono z hubem %s (%s)", up->hub_node, up->cfg->sync_hub);
     for (size_t i = 0; i < up->nstreams; i++)
         s_pump(&up->streams[i]);
+    sync_relay_link_ready(up->sync->relay, NULL);
 }
 
 static void
@@ -805,6 +862,13 @@ s_on_frame(sync_uplink_t *up, const uint8_t *data, size_t len)
         s_on_down(up, f->down);
         break;
     case KOOP__SYNC__FRAME__BODY_PONG:
+        break;
+    case KOOP__SYNC__FRAME__BODY_RELAY:
+    case KOOP__SYNC__FRAME__BODY_RELAY_ACK:
+    case KOOP__SYNC__FRAME__BODY_PEERS:
+        /* transfers between gminas (transfer.c) */
+        if (up->state == UP_READY)
+            sync_relay_frame(up->sync->relay, NULL, f);
         break;
     default:
         break;
@@ -1147,6 +1211,8 @@ sync_uplink_status(sync_uplink_t *up, koop_call_t *call, Koop__Sync__UplinkStatu
         s->acked = st->acked;
         s->pending = st->status_pending;
         s->state = st->state[0] ? st->state : (st->held ? "wstrzymany" : "ok");
+        s->has_held_ms = 1;
+        s->held_ms = st->held_ms;
         pending += st->status_pending;
     }
     out->streams = list;
@@ -1170,4 +1236,27 @@ sync_uplink_status_free(Koop__Sync__UplinkStatus *st)
         free(st->streams[i]);
     if (st)
         free(st->streams);
+}
+
+/* ---- hooks of transfer.c ---- */
+
+int
+sync_uplink_send_frame(sync_uplink_t *up, const Koop__Sync__Frame *f)
+{
+    return up->state == UP_READY ? s_send(up, f) : -ENOTCONN;
+}
+
+int
+sync_uplink_is_ready(const sync_uplink_t *up)
+{
+    return up && up->state == UP_READY;
+}
+
+uint64_t
+sync_uplink_acked(const sync_uplink_t *up, const char *stream)
+{
+    for (size_t i = 0; i < up->nstreams; i++)
+        if (strcmp(up->streams[i].name, stream) == 0)
+            return up->streams[i].acked;
+    return 0;
 }

@@ -59,17 +59,27 @@ done:
     return rc;
 }
 
+/* Liveness on the link is the protocol's own Ping/Pong (SYNC_HEARTBEAT_MS,
+ * SYNC_DEAD_MS), not ZMTP heartbeats: libzmq 4.3 cancels a connection's
+ * heartbeat timers (ZMQ_HEARTBEAT_TIMEOUT, and the TTL a peer asks for) on
+ * every message it receives with a linear walk over all timers of its I/O
+ * thread, so at 2,500 gminas on one hub that walk alone kept the hub's I/O
+ * thread busy (bench-scale; perf: std::_Rb_tree_increment in ZMQbg/IO).
+ * A connection whose peer vanished without closing it is found by TCP
+ * keepalive instead: probes after 60 s of silence, closed after 3 more
+ * unanswered (kernel timers, nothing per message). */
 int
 sync_link_sockopts(void *sock)
 {
     int64_t max = KOOP_MAX_MSG;
-    int linger = 0, hb_ivl = SYNC_HEARTBEAT_MS, hb_timeout = SYNC_DEAD_MS, hb_ttl = SYNC_DEAD_MS;
+    int linger = 0, keepalive = 1, ka_idle = 60, ka_intvl = 10, ka_cnt = 3;
     int hwm = 10000;
     if (zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &max, sizeof max) != 0 ||
         zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
-        zmq_setsockopt(sock, ZMQ_HEARTBEAT_IVL, &hb_ivl, sizeof hb_ivl) != 0 ||
-        zmq_setsockopt(sock, ZMQ_HEARTBEAT_TIMEOUT, &hb_timeout, sizeof hb_timeout) != 0 ||
-        zmq_setsockopt(sock, ZMQ_HEARTBEAT_TTL, &hb_ttl, sizeof hb_ttl) != 0 ||
+        zmq_setsockopt(sock, ZMQ_TCP_KEEPALIVE, &keepalive, sizeof keepalive) != 0 ||
+        zmq_setsockopt(sock, ZMQ_TCP_KEEPALIVE_IDLE, &ka_idle, sizeof ka_idle) != 0 ||
+        zmq_setsockopt(sock, ZMQ_TCP_KEEPALIVE_INTVL, &ka_intvl, sizeof ka_intvl) != 0 ||
+        zmq_setsockopt(sock, ZMQ_TCP_KEEPALIVE_CNT, &ka_cnt, sizeof ka_cnt) != 0 ||
         zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof hwm) != 0 ||
         zmq_setsockopt(sock, ZMQ_RCVHWM, &hwm, sizeof hwm) != 0)
         return -errno;

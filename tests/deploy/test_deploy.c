@@ -187,6 +187,8 @@ Test(deploy, unit_verifies_and_scores_at_most_2_0)
     cr_expect_str_eq(v, "on-failure");
     s_unit_value(unit, "RestartPreventExitStatus", v, sizeof v);
     cr_expect(strstr(v, "78"), "a refused start (78) must not be restarted");
+    s_unit_value(unit, "StateDirectory", v, sizeof v);
+    cr_expect(strstr(v, "koop-backup/%i"), "the services may write their backups in /var/lib/koop-backup/NAME");
     s_unit_value(unit, "StateDirectoryMode", v, sizeof v);
     cr_expect_str_eq(v, "0700");
     s_unit_value(unit, "RuntimeDirectoryMode", v, sizeof v);

@@ -60,8 +60,19 @@ check "the gmina syncs to the hub through the hardened unit" [ $synced = 1 ]
 score=$(systemd-analyze security koop-node@gmina | awk '/Overall exposure level/ {for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+\.[0-9]+$/) print $i}')
 echo "exposure of the running unit: $score"
 check "exposure <= 2.0" awk -v s="${score:-99}" 'BEGIN { exit !(s + 0 <= 2.0) }'
+B=/var/lib/koop-backup/gmina/first
+check "a backup of the running node under the hardened unit" koopctl -c "$G" backup "$B"
+check "the backup belongs to koop, 0700" [ "$(stat -c %a:%U "$B")" = 700:koop ]
+koopctl -c "$G" --json backup /tmp/kopia 2>/tmp/unseen.err
+check "a backup where the unit cannot write (its own /tmp) is refused and says where" \
+  bash -c "grep -q backup.dir_unseen /tmp/unseen.err && grep -q koop-backup /tmp/unseen.err && [ ! -e /tmp/kopia ]"
 check "systemctl stop" systemctl stop koop-node@gmina
 check "the stop is a success" [ "$(prop gmina Result)" = success ]
+check "restore (as root, the node stopped)" koopctl -c "$G" restore "$B"
+check "the restored files belong to koop" [ "$(stat -c %U /var/lib/koop/gmina/registry/data.mdb)" = koop ]
+check "the restored node starts under the unit" systemctl start koop-node@gmina
+check "the restored node holds what was backed up" bash -c "koopctl -c $G --json institution list | grep -q OPS"
+check "and stops" systemctl stop koop-node@gmina
 sed -i 's/^id = .*/id = gmina-inna/' "$G"
 systemctl start koop-node@gmina && fails+=("a node with another id started")
 sleep 12   # longer than RestartSec: a restart would have happened
@@ -97,7 +108,7 @@ timeout 300 systemd-nspawn --quiet --register=no --keep-unit -D "$root" -b >"$ro
 cat "$root/opt/selftest.log" 2>/dev/null | grep -E '^(ok|FAIL|exposure)' || true
 [ -f "$root/opt/result" ] || { tail -30 "$root/opt/console.log"; echo "FAIL: the self-test did not finish"; exit 1; }
 if [ "$(cat "$root/opt/result")" = PASS ]; then
-  echo "unit boot: hub and gmina under koop-node@.service: start on READY, sync, clean stop, refusal = 78 without restart"
+  echo "unit boot: hub and gmina under koop-node@.service: start on READY, sync, backup, clean stop, restore, refusal = 78 without restart"
 else
   cat "$root/opt/result"; tail -40 "$root/opt/selftest.log"; exit 1
 fi

@@ -6,6 +6,8 @@
  * a service killed from outside) still works.
  */
 #include "koop_test.h"
+#include "services.h"
+#include "kt_ops.h"
 #include "preflight.h"
 #include "store.h"
 
@@ -21,6 +23,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -249,7 +253,6 @@ Test(preflight, store_of_a_newer_format_is_refused)
  * koop-cases that always exits 3. */
 Test(preflight, service_failing_the_same_way_stops_the_node)
 {
-    const char *others[] = {"koop-registry", "koop-notifier", "koop-reporting", "koop-sync"};
     char bin[PATH_MAX], exe[PATH_MAX], target[PATH_MAX];
     kt_run_t r;
     FILE *f;
@@ -262,10 +265,12 @@ Test(preflight, service_failing_the_same_way_stops_the_node)
     cr_assert_eq(kt_exec(&r, cp), 0);
     cr_assert_eq(r.code, 0);
     kt_run_free(&r);
-    for (size_t i = 0; i < 4; i++) {
+    for (size_t i = 0; i < KOOP_SVC_COUNT; i++) { /* every other service as it is */
         char link[PATH_MAX];
-        S_FMT(target, "%s/%s", kt_bin(), others[i]);
-        S_FMT(link, "%s/%s", bin, others[i]);
+        if (strcmp(koop_services[i].name, "cases") == 0)
+            continue;
+        S_FMT(target, "%s/koop-%s", kt_bin(), koop_services[i].name);
+        S_FMT(link, "%s/koop-%s", bin, koop_services[i].name);
         cr_assert_eq(symlink(target, link), 0);
     }
     S_FMT(target, "%s/koop-cases", bin);
@@ -427,5 +432,48 @@ Test(preflight, systemd_is_told_ready_when_every_service_answers)
     cr_assert(n > 0);
     buf[n] = '\0';
     cr_expect(strstr(buf, "STOPPING=1"), "message after SIGTERM is '%s'", buf);
+    close(fd);
+}
+
+/* A node that syncs needs its key pair and the hub's key: without them it
+ * would run on without a link, so it refuses and names the file. */
+Test(preflight, a_missing_key_of_the_link_is_refused_naming_the_file)
+{
+    char key[PATH_MAX];
+    kt_run_t r;
+    cr_assert_eq(kt_conf_set(node.conf, "sync", "hub", "tcp://127.0.0.1:9"), 0);
+    cr_assert_eq(kt_conf_set(node.conf, "sync", "hub_key", "keys/hub-nie-ma.pub"), 0);
+    s_run(&r, "koop-node", 30);
+    s_expect_refused(&r, "koop-node without the hub's key", "nie można wczytać klucza huba", "hub_key",
+                     "keys show --file", NULL);
+    kt_run_free(&r);
+    cr_assert_eq(kt_conf_set(node.conf, "sync", "hub_key", "keys/node.pub"), 0);
+    s_path(key, sizeof key, "keys/node.key");
+    cr_assert_eq(unlink(key), 0);
+    s_run(&r, "koop-node", 30);
+    s_expect_refused(&r, "koop-node without its own key", "nie można wczytać klucza węzła", "keys generate", NULL);
+    kt_run_free(&r);
+}
+
+/* An address another program listens on: said in Polish, and the node stops
+ * after the same failure at every start (it does not restart for ever). */
+Test(preflight, an_address_taken_by_another_program_is_said_and_the_node_gives_up)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    char ep[64];
+    kt_run_t r;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert(fd >= 0);
+    cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    cr_assert_eq(listen(fd, 1), 0);
+    cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    S_FMT(ep, "tcp://127.0.0.1:%d", ntohs(a.sin_port));
+    s_conf_set("reporting", ep);
+    s_run(&r, "koop-node", 60);
+    cr_expect_eq(r.code, 1, "koop-node: exit %d (want 1; 124 = restarting for ever)\n%s", r.code, r.err);
+    cr_expect(strstr(r.err, "usługa nie może słuchać na") && strstr(r.err, ep), "%s", r.err);
+    cr_expect(strstr(r.err, "usługa reporting zawodzi tak samo"), "%s", r.err);
+    kt_run_free(&r);
     close(fd);
 }

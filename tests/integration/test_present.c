@@ -133,7 +133,7 @@ Test(present_node, case_nouns_read_names_and_polish_values)
     kt_run_free(&r);
     goal = ID(g.sw, "goal", "add", "--ipw", ipw, "--area", "parenting", "--baseline", "3", "--target", "7");
     task = ID(g.sw, "task", "add", "--ipw", ipw, "--owner", g.cop, "--due", "2026-02-01", "--title",
-              "Wizyta\ndomowa", "--goal", goal);
+              "Wizyta domowa", "--goal", goal);
     ref = ID(g.sw, "referral", "send", "--ipw", ipw, "--service", g.service, "--date", "2026-01-12");
     cr_assert(goal && task && ref);
     {
@@ -160,7 +160,7 @@ Test(present_node, case_nouns_read_names_and_polish_values)
     READS("ipw show", TEXT("--as", g.sw, "ipw", "show", "--ipw", ipw),
           WANT("koordynator        Anna Nowak", "osoba: Jan Dzielnicowy; instytucja: KPP; sektor: policja",
                "obszar: rodzicielstwo i opieka", "wartość docelowa: 7", "wykonawca: Jan Dzielnicowy",
-               "Wizyta\xe2\x86\xb5" "domowa", "usługa: Poradnictwo rodzinne; realizator: PCPR",
+               "Wizyta domowa", "usługa: Poradnictwo rodzinne; realizator: PCPR",
                "uczestnicy: Anna Nowak, Jan Dzielnicowy"),
           NOT(g.sw, g.cop, g.kpp, g.service, "parenting", "grupy docelowe"));
     READS("ipw timeline", TEXT("--as", g.sw, "ipw", "timeline", "--ipw", ipw),
@@ -168,10 +168,11 @@ Test(present_node, case_nouns_read_names_and_polish_values)
                "cel w obszarze „rodzicielstwo i opieka”", "zaplanowane spotkanie ZZK", "2 osoby", "Anna Nowak"),
           NOT(g.sw, "ipw.opened", "spotkanie ZZK ("));
     READS("task mine", TEXT("--as", g.cop, "task", "mine"),
-          WANT("sprawa", "IPW/2026/0001", "zaplanowane", "Jan Dzielnicowy", "KPP", "Wizyta\xe2\x86\xb5" "domowa"),
+          WANT("sprawa", "IPW/2026/0001", "zaplanowane", "Jan Dzielnicowy", "KPP", "Wizyta domowa"),
           NOT(g.cop, g.kpp, "planned"));
     {
-        /* a title with a line break stays on its record's one line */
+        /* one task, one line (a title with a line break is refused now,
+         * text.newline; one kept from before shows it as ↵: tests/unit/test_present.c) */
         char *out = TEXT("--as", g.cop, "task", "mine");
         int lines = 0;
         for (char *p = out; *p; p++)

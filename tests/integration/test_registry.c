@@ -346,8 +346,8 @@ Test(registry, names_refused_by_the_rule_they_break)
         {"   ", "text.blank"},
         {" \xc2\xa0\t", "text.control"},
         {"\xc2\xa0\xe2\x80\x83", "text.blank"},
-        {"Jan\nKowalski", "text.line_break"},
-        {"Jan\r\nKowalski", "text.line_break"},
+        {"Jan\nKowalski", "text.newline"},
+        {"Jan\r\nKowalski", "text.newline"},
         {"Jan\tKowalski", "text.control"},
         {"Jan \xe2\x80\xaeikswolwoK", "text.bidi"},
     };

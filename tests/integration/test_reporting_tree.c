@@ -138,6 +138,7 @@ s_ipw(kt_node_t *n, const char *sw, const char *size, const char *opened, const 
     char *hh = kt_ctl_id(n, "--as", sw, "household", "add", "--name", "Rodzina", "--size", size, "--date", opened, NULL);
     char *ipw;
     cr_assert_not_null(hh);
+    cr_assert_eq(kt_consent_all(n, sw, hh, opened), 0);
     ipw = kt_ctl_id(n, "--as", sw, "ipw", "open", "--household", hh, "--coordinator", sw, "--opened", opened, NULL);
     cr_assert_not_null(ipw);
     s_ok(n, "--as", sw, "ipw", "activate", "--ipw", ipw, "--date", activated, NULL);
@@ -213,10 +214,12 @@ s_events_of(kt_node_t *n, const char *stream, int every)
 {
     kt_run_t r;
     long count = 0;
+    if (every)
+        return kt_log_events(n, stream);
     kt_ctl(&r, n, "--json", "events", "list", "--stream", stream, "--limit", "10000", NULL);
     cr_assert_eq(r.code, 0, "events list %s: %s", stream, r.err);
     for (size_t i = 0; i < json_array_size(r.json); i++)
-        count += every || strcmp(json_string_value(json_object_get(json_array_get(r.json, i), "scope")), "shared") == 0;
+        count += strcmp(json_string_value(json_object_get(json_array_get(r.json, i), "scope")), "shared") == 0;
     kt_run_free(&r);
     return count;
 }
@@ -224,15 +227,7 @@ s_events_of(kt_node_t *n, const char *stream, int every)
 static long
 s_seen(kt_node_t *n)
 {
-    kt_run_t r;
-    long seen = -1;
-    kt_ctl(&r, n, "--json", "report", "status", NULL);
-    if (r.code == 0 && json_is_object(r.json))
-        seen = (long)(json_integer_value(json_object_get(r.json, "applied")) +
-                      json_integer_value(json_object_get(r.json, "ignored")) +
-                      json_integer_value(json_object_get(r.json, "rejected")));
-    kt_run_free(&r);
-    return seen;
+    return kt_report_seen(n);
 }
 
 /* Waits until a powiat hub's uplink to the voivodeship is connected with

@@ -63,16 +63,6 @@ s_pair(kt_node_t **hub, kt_node_t **g, int *port)
     cr_assert_eq(kt_enrol(*hub, *g), 0);
 }
 
-static json_t *
-s_hub_node(json_t *hub_status, const char *node)
-{
-    size_t i;
-    json_t *n;
-    json_array_foreach(json_object_get(hub_status, "nodes"), i, n)
-        if (strcmp(json_string_value(json_object_get(n, "node")), node) == 0)
-            return n;
-    return NULL;
-}
 
 static void
 s_assert_exact(kt_node_t *g, kt_node_t *hub, uint64_t expect_at_least)
@@ -86,7 +76,7 @@ s_assert_exact(kt_node_t *g, kt_node_t *hub, uint64_t expect_at_least)
     cr_assert(gs && hs);
     {
         /* as the acceptance check does, but for this gmina's entry on the hub */
-        json_t *hn = s_hub_node(hs, json_string_value(json_object_get(gs, "node")));
+        json_t *hn = kt_hub_node(hs, json_string_value(json_object_get(gs, "node")));
         cr_assert_not_null(hn);
         cr_assert_eq(kt_acked_sum(gs), kt_acked_sum(hn), "acked positions disagree: gmina %llu, hub %llu",
                      (unsigned long long)kt_acked_sum(gs), (unsigned long long)kt_acked_sum(hn));
@@ -126,7 +116,7 @@ Test(sync, catch_up_after_hub_outage_is_exact)
     /* the hub also says how many it holds (no LOCAL event among them) */
     st = kt_sync_status(hub);
     {
-        json_t *n = s_hub_node(st, "gmina-2013032");
+        json_t *n = kt_hub_node(st, "gmina-2013032");
         cr_assert_not_null(n);
         cr_assert(json_is_true(json_object_get(n, "connected")));
         cr_assert_eq(json_integer_value(json_object_get(json_object_get(json_object_get(n, "streams"), "registry"),
@@ -355,7 +345,7 @@ Test(sync, new_log_identity_is_refused_until_reenrolled)
                                                        "state")) ?: "", "enrol"), "%s", json_dumps(st, JSON_COMPACT));
     json_decref(st);
     st = kt_sync_status(hub);
-    n = json_object_get(json_object_get(s_hub_node(st, "gmina-2013032"), "streams"), "registry");
+    n = json_object_get(json_object_get(kt_hub_node(st, "gmina-2013032"), "streams"), "registry");
     cr_assert_eq(json_integer_value(json_object_get(n, "acked")), 31, "the old stream was touched"); /* + node.described */
     cr_assert_eq(json_integer_value(json_object_get(n, "epoch")), 1);
     json_decref(st);
@@ -364,7 +354,7 @@ Test(sync, new_log_identity_is_refused_until_reenrolled)
     cr_assert_eq(kt_enrol(hub, g), 0);
     cr_assert_eq(kt_wait_synced(g, 45), 0, "not accepted after re-enrolment");
     st = kt_sync_status(hub);
-    n = json_object_get(json_object_get(s_hub_node(st, "gmina-2013032"), "streams"), "registry");
+    n = json_object_get(json_object_get(kt_hub_node(st, "gmina-2013032"), "streams"), "registry");
     cr_assert_eq(json_integer_value(json_object_get(n, "epoch")), 2);
     cr_assert_eq(json_integer_value(json_object_get(n, "acked")), 6);
     json_decref(st);
@@ -580,7 +570,7 @@ Test(sync, malformed_or_forged_frames_are_refused_and_counted)
     st = kt_sync_status(hub);
     cr_assert_geq(json_integer_value(json_object_get(st, "malformed")), 5, "%s", json_dumps(st, JSON_COMPACT));
     {
-        json_t *n = s_hub_node(st, "gmina-2013042");
+        json_t *n = kt_hub_node(st, "gmina-2013042");
         cr_assert_eq(json_integer_value(json_object_get(json_object_get(json_object_get(n, "streams"), "registry"), "events")),
                      1, "only the one good event is kept");
     }

@@ -1,5 +1,6 @@
 #include "koop_test.h"
 #include "errors.h"
+#include "kt_sync.h"
 
 #include <criterion/criterion.h>
 #include <dirent.h>
@@ -59,13 +60,25 @@ s_drain(int fd, char **buf, size_t *len, size_t *cap)
 int
 kt_exec(kt_run_t *r, char *const argv[])
 {
-    return kt_exec_as(r, argv, 0, (uid_t)-1);
+    return kt_exec_full(r, argv, NULL, 0, (uid_t)-1);
+}
+
+int
+kt_exec_input(kt_run_t *r, char *const argv[], const char *input)
+{
+    return kt_exec_full(r, argv, input, 0, (uid_t)-1);
 }
 
 int
 kt_exec_for(kt_run_t *r, char *const argv[], int timeout_s)
 {
-    return kt_exec_as(r, argv, timeout_s, (uid_t)-1);
+    return kt_exec_full(r, argv, NULL, timeout_s, (uid_t)-1);
+}
+
+int
+kt_exec_as(kt_run_t *r, char *const argv[], int timeout_s, uid_t uid)
+{
+    return kt_exec_full(r, argv, NULL, timeout_s, uid);
 }
 
 static int
@@ -77,9 +90,9 @@ s_elapsed_ms(const struct timespec *t0)
 }
 
 int
-kt_exec_as(kt_run_t *r, char *const argv[], int timeout_s, uid_t uid)
+kt_exec_full(kt_run_t *r, char *const argv[], const char *input, int timeout_s, uid_t uid)
 {
-    int po[2], pe[2], status, timed_out = 0;
+    int po[2], pe[2], pi[2] = {-1, -1}, status, timed_out = 0;
     size_t ol = 0, oc = 0, el = 0, ec = 0;
     struct timespec t0;
     pid_t pid;
@@ -99,7 +112,7 @@ kt_exec_as(kt_run_t *r, char *const argv[], int timeout_s, uid_t uid)
             }
         }
     }
-    if (pipe(po) != 0 || pipe(pe) != 0)
+    if (pipe(po) != 0 || pipe(pe) != 0 || (input && pipe(pi) != 0))
         return -1;
     pid = fork();
     if (pid < 0)
@@ -109,6 +122,11 @@ kt_exec_as(kt_run_t *r, char *const argv[], int timeout_s, uid_t uid)
             _exit(126);
         /* killed on timeout with its children: its own process group */
         setpgid(0, 0);
+        if (input) {
+            dup2(pi[0], 0);
+            close(pi[0]);
+            close(pi[1]);
+        }
         dup2(po[1], 1);
         dup2(pe[1], 2);
         close(po[0]);
@@ -120,6 +138,13 @@ kt_exec_as(kt_run_t *r, char *const argv[], int timeout_s, uid_t uid)
     }
     close(po[1]);
     close(pe[1]);
+    if (input) {
+        /* small (a password): fits the pipe, so no deadlock with the reads */
+        close(pi[0]);
+        if (write(pi[1], input, strlen(input)) < 0)
+            perror("kt_exec_input");
+        close(pi[1]);
+    }
     struct pollfd fds[2] = {{po[0], POLLIN, 0}, {pe[0], POLLIN, 0}};
     int open_fds = 2;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -352,9 +377,20 @@ kt_node_init(kt_node_t *n, const char *role, const char *teryt, const char *name
     argv[k++] = "--name";
     argv[k++] = (char *)name;
     va_start(ap, name);
-    while ((a = va_arg(ap, const char *)) != NULL && k < MAX_ARGS)
+    while ((a = va_arg(ap, const char *)) != NULL && k < MAX_ARGS) {
+        if (strcmp(a, "--http") == 0)
+            n->http_port = -1; /* the test chose it */
         argv[k++] = (char *)a;
+    }
     va_end(ap);
+    if (n->http_port == 0) {
+        /* every test node's gateway on a port of its own */
+        static char http[32];
+        n->http_port = kt_free_port();
+        snprintf(http, sizeof http, "127.0.0.1:%d", n->http_port);
+        argv[k++] = "--http";
+        argv[k++] = http;
+    }
     argv[k] = NULL;
     if (kt_exec(&r, argv) != 0 || r.code != 0) {
         fprintf(stderr, "node init failed: %s\n", r.err ? r.err : "");
@@ -505,9 +541,43 @@ kt_child_pid(pid_t parent, const char *needle)
         char *rp = strrchr(buf, ')');
         if (!rp || sscanf(rp + 2, "%*c %d", &ppid) != 1 || ppid != parent)
             continue;
-        if (kt_proc_text(e->d_name, "cmdline", ' ', buf, sizeof buf) == 0 && strstr(buf, needle))
-            found = (pid_t)atoi(e->d_name);
+        /* the program's own name: a path may hold any word (a checkout in
+         * /work/koop-cases12 holds "koop-cases" in every program's path) */
+        if (kt_proc_text(e->d_name, "cmdline", '\0', buf, sizeof buf) == 0) {
+            const char *base = strrchr(buf, '/');
+            if (strcmp(base ? base + 1 : buf, needle) == 0)
+                found = (pid_t)atoi(e->d_name);
+        }
     }
     closedir(d);
     return found;
+}
+
+int
+kt_consent_all(kt_node_t *n, const char *as, const char *household, const char *date)
+{
+    kt_run_t r;
+    char *share = NULL;
+    size_t len = 0;
+    int rc = -1;
+    if (kt_ctl(&r, n, "--json", "institution", "list", NULL) != 0 || r.code != 0 || !json_is_array(r.json))
+        goto done;
+    share = calloc(json_array_size(r.json) * 40 + 1, 1);
+    for (size_t i = 0; share && i < json_array_size(r.json); i++) {
+        const char *id = json_string_value(json_object_get(json_array_get(r.json, i), "id"));
+        if (id)
+            len += (size_t)sprintf(share + len, "%s%s", len ? "," : "", id);
+    }
+    kt_run_free(&r);
+    if (!share || !len)
+        return -1;
+    kt_ctl(&r, n, "--json", "--as", as, "consent", "record", "--household", household, "--purpose",
+           "Zgoda na współpracę", "--share-with", share, "--date", date, NULL);
+    if (r.code != 0)
+        fprintf(stderr, "kt_consent_all: %s\n", r.err);
+    rc = r.code == 0 ? 0 : -1;
+done:
+    kt_run_free(&r);
+    free(share);
+    return rc;
 }

@@ -15,6 +15,7 @@ typedef struct {
     char dir[PATH_MAX];
     char conf[PATH_MAX + 16];
     pid_t pid; /* koop-node, 0 when stopped */
+    int http_port; /* the gateway's port (kt_node_init picks a free one) */
 } kt_node_t;
 
 typedef struct {
@@ -70,6 +71,11 @@ int kt_error_is(const kt_run_t *r, const char *code);
 void kt_err_is(const char *what, const char *got_code, const char *got_field, const char *code,
                const char *field);
 
+/* The family's consent for household, recorded by `as` on date, naming
+ * every institution of the node's registry (a case opens only with one).
+ * 0 or -1. */
+int kt_consent_all(kt_node_t *n, const char *as, const char *household, const char *date);
+
 /* Runs any program with args (NULL-terminated argv) and captures output. */
 int kt_exec(kt_run_t *r, char *const argv[]);
 /* As kt_exec, but after timeout_s seconds (0: none) the program and its
@@ -77,13 +83,19 @@ int kt_exec(kt_run_t *r, char *const argv[]);
 int kt_exec_for(kt_run_t *r, char *const argv[], int timeout_s);
 /* As kt_exec_for, run as user and group id uid ((uid_t)-1: as this process). */
 int kt_exec_as(kt_run_t *r, char *const argv[], int timeout_s, uid_t uid);
+/* All of them: input (may be NULL) written to the program's stdin. */
+int kt_exec_full(kt_run_t *r, char *const argv[], const char *input, int timeout_s, uid_t uid);
 
 /* Reads /proc/PID/FILE (cmdline, environ: NUL-separated) into buf with
  * every NUL turned into sep. Returns 0 or -1. */
 int kt_proc_text(const char *pid, const char *file, char sep, char *buf, size_t size);
 
-/* The pid of the child of `parent` whose command line contains `needle`, or 0. */
+/* The pid of the child of `parent` whose program (the base name of its
+ * argv[0]) is `needle` ("koop-cases"), or 0. */
 pid_t kt_child_pid(pid_t parent, const char *needle);
+
+/* Runs any program with args, giving it input on standard input. */
+int kt_exec_input(kt_run_t *r, char *const argv[], const char *input);
 
 /* Sleeps ms milliseconds. */
 void kt_sleep_ms(int ms);

@@ -3,6 +3,8 @@
 #include "envelope.pb-c.h"
 #include "client.h"
 
+#include <criterion/criterion.h>
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,11 +107,22 @@ kt_gmina_teardown(kt_gmina_t *g)
 }
 
 char *
+kt_consent(kt_gmina_t *g, const char *as, const char *household, const char *date)
+{
+    char share[3 * 40];
+    snprintf(share, sizeof share, "%s,%s,%s", g->gops, g->kpp, g->pcpr);
+    return kt_as_id(g, as, "consent", "record", "--household", household, "--purpose", "Zgoda na współpracę w ZZK",
+                    "--share-with", share, "--date", date, NULL);
+}
+
+char *
 kt_open_ipw(kt_gmina_t *g, const char *as, const char *opened, char **household)
 {
     char *hh = kt_as_id(g, as, "household", "add", "--name", "Rodzina Testowa", "--size", "3", NULL);
-    char *ipw = hh ? kt_as_id(g, as, "ipw", "open", "--household", hh, "--coordinator", as, "--opened", opened, NULL)
-                   : NULL;
+    char *consent = hh ? kt_consent(g, as, hh, opened) : NULL;
+    char *ipw = consent ? kt_as_id(g, as, "ipw", "open", "--household", hh, "--coordinator", as, "--opened", opened, NULL)
+                        : NULL;
+    free(consent);
     if (household)
         *household = hh;
     else
@@ -248,4 +261,18 @@ int
 kt_contains(const uint8_t *hay, size_t hay_len, const char *needle)
 {
     return memmem(hay, hay_len, needle, strlen(needle)) != NULL;
+}
+
+const char *
+kt_str(json_t *o, const char *key)
+{
+    const char *v = json_string_value(json_object_get(o, key));
+    return v ? v : "";
+}
+
+void
+kt_ok(kt_run_t *r, const char *what)
+{
+    cr_assert_eq(r->code, 0, "%s failed: %s", what, r->err);
+    kt_run_free(r);
 }

@@ -31,9 +31,12 @@ int kt_as(kt_run_t *r, kt_gmina_t *g, const char *as, ...);
 /* The same, returning a copy of the "id" of the output (NULL on failure). */
 char *kt_as_id(kt_gmina_t *g, const char *as, ...);
 
-/* A household registered by `as`, and an IPW of it coordinated by `as`,
- * opened on `opened`. Returns the IPW id (caller frees); *household too
- * when not NULL. */
+/* The family's consent for household, recorded by `as` on date, naming the
+ * gmina's three institutions. Returns its id (caller frees) or NULL. */
+char *kt_consent(kt_gmina_t *g, const char *as, const char *household, const char *date);
+/* A household registered by `as`, its consent (kt_consent), and an IPW of
+ * it coordinated by `as`, opened on `opened`. Returns the IPW id (caller
+ * frees); *household too when not NULL. */
 char *kt_open_ipw(kt_gmina_t *g, const char *as, const char *opened, char **household);
 
 /* Sends one request straight to the node's service (caller may be NULL);
@@ -62,6 +65,11 @@ typedef struct {
  * (free with kt_events_free). Returns the count or -1. */
 long kt_events(kt_node_t *n, const char *stream, int shared_only, kt_event_t **out);
 void kt_events_free(kt_event_t *ev, long n);
+
+/* A string field of a JSON object ("" when absent). */
+const char *kt_str(json_t *o, const char *key);
+/* Asserts (criterion) that r succeeded, then frees it. */
+void kt_ok(kt_run_t *r, const char *what);
 
 /* 1 when needle (as bytes) occurs in hay. */
 int kt_contains(const uint8_t *hay, size_t hay_len, const char *needle);

@@ -39,3 +39,34 @@ kt_report_figure(json_t *rep, const char *key, const char *dim)
     }
     return -2;
 }
+
+long
+kt_report_seen(kt_node_t *n)
+{
+    kt_run_t r;
+    long seen = -1;
+    kt_ctl(&r, n, "--json", "report", "status", NULL);
+    if (r.code == 0 && json_is_object(r.json))
+        seen = (long)(json_integer_value(json_object_get(r.json, "applied")) +
+                      json_integer_value(json_object_get(r.json, "ignored")) +
+                      json_integer_value(json_object_get(r.json, "rejected")));
+    kt_run_free(&r);
+    return seen;
+}
+
+long
+kt_log_events(kt_node_t *n, const char *service)
+{
+    kt_run_t r;
+    long count = -1;
+    json_t *s;
+    size_t i;
+    kt_ctl(&r, n, "--json", "status", NULL);
+    json_array_foreach(json_object_get(r.json, "services"), i, s) {
+        const char *name = json_string_value(json_object_get(s, "name"));
+        if (name && strcmp(name, service) == 0 && json_is_integer(json_object_get(s, "last_seq")))
+            count = (long)json_integer_value(json_object_get(s, "last_seq"));
+    }
+    kt_run_free(&r);
+    return count;
+}

@@ -390,6 +390,59 @@ kt_dir_contains(const char *dir, const char *needle)
     return found;
 }
 
+/* mdb_dump -a of the environment in dir (hex lines) holds needle's bytes. */
+static int
+s_env_contains(const char *dir, const char *hex)
+{
+    char cmd[PATH_MAX + 64], *line = NULL;
+    size_t cap = 0;
+    int found = 0;
+    FILE *p;
+    snprintf(cmd, sizeof cmd, "mdb_dump -a '%s' 2>/dev/null", dir);
+    if (!(p = popen(cmd, "r")))
+        return -1;
+    while (!found && getline(&line, &cap, p) > 0)
+        found = strstr(line, hex) != NULL;
+    free(line);
+    pclose(p);
+    return found;
+}
+
+int
+kt_lmdb_contains(const char *dir, const char *needle, int *envs)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char hex[1024];
+    int found = 0;
+    size_t n = strlen(needle);
+    if (!d || 2 * n + 1 > sizeof hex) {
+        if (d)
+            closedir(d);
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++)
+        sprintf(hex + 2 * i, "%02x", (unsigned char)needle[i]);
+    while (!found && (e = readdir(d)) != NULL) {
+        char path[PATH_MAX + 300];
+        struct stat st;
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (lstat(path, &st) != 0)
+            continue;
+        if (S_ISDIR(st.st_mode))
+            found = kt_lmdb_contains(path, needle, envs);
+        else if (S_ISREG(st.st_mode) && strcmp(e->d_name, "data.mdb") == 0) {
+            if (envs)
+                (*envs)++;
+            found = s_env_contains(dir, hex) != 0;
+        }
+    }
+    closedir(d);
+    return found;
+}
+
 /* ---- recording proxy ---- */
 
 static void
@@ -464,4 +517,15 @@ kt_proxy_stop(pid_t pid)
         kill(-pid, SIGKILL); /* the proxy's own process group: it and its relays */
         waitpid(pid, NULL, 0);
     }
+}
+
+json_t *
+kt_hub_node(json_t *hub_status, const char *node)
+{
+    size_t i;
+    json_t *n;
+    json_array_foreach(json_object_get(hub_status, "nodes"), i, n)
+        if (strcmp(json_string_value(json_object_get(n, "node")), node) == 0)
+            return n;
+    return NULL;
 }

@@ -31,6 +31,8 @@ int kt_add_people(kt_node_t *n, int count, const char *prefix, const char *tag, 
 json_t *kt_sync_status(kt_node_t *n);
 /* Waits until the gmina is connected with nothing pending. 0 or -1. */
 int kt_wait_synced(kt_node_t *g, int timeout_s);
+/* The entry of `node` in a hub's status (borrowed from it), or NULL. */
+json_t *kt_hub_node(json_t *hub_status, const char *node);
 /* Sum of every "acked" in a status (as the acceptance check does). */
 uint64_t kt_acked_sum(json_t *status);
 
@@ -44,6 +46,11 @@ pid_t kt_sync_pid(kt_node_t *n);
 
 /* 1 when some file under dir contains needle (bytes). */
 int kt_dir_contains(const char *dir, const char *needle);
+
+/* 1 when `mdb_dump -a` of some LMDB environment under dir (every
+ * directory holding a data.mdb) shows needle's bytes in a key or value;
+ * *envs (may be NULL) counts the environments dumped. */
+int kt_lmdb_contains(const char *dir, const char *needle, int *envs);
 
 /* A TCP proxy process: listens on 127.0.0.1:listen_port, forwards to
  * 127.0.0.1:target_port and appends every byte both ways to capture. */

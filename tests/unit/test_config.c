@@ -73,3 +73,30 @@ Test(config, missing_file_is_a_clear_error)
     cr_assert_neq(koop_config_load(&cfg, "/nonexistent/koop.conf", err, sizeof err), 0);
     cr_assert(strstr(err, "nie można otworzyć"), "%s", err);
 }
+
+/* Found by fuzz_config: an empty data_dir put the data in /, and a NUL byte
+ * cut a value short without a word. */
+Test(config, empty_required_value_and_nul_byte_are_refused)
+{
+    char text[1024];
+    const char *at;
+    koop_config_t cfg;
+    char err[600];
+    int fd;
+    snprintf(text, sizeof text, "%s", good);
+    *strstr(text, "data") = '\0';
+    strcat(text, "data_dir =\nruntime_dir = /run/koop\n[endpoints]\nregistry = ipc:///r\n");
+    s_expect_error(text, ":6:", "data_dir");
+
+    snprintf(path, sizeof path, "/tmp/kc.XXXXXX");
+    fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    at = strstr(good, "/run/koop");
+    cr_assert_eq(write(fd, good, (size_t)(at - good)), at - good);
+    cr_assert_eq(write(fd, "\0\0", 2), 2);
+    cr_assert_eq(write(fd, at, strlen(at)), (ssize_t)strlen(at));
+    close(fd);
+    cr_assert_neq(koop_config_load(&cfg, path, err, sizeof err), 0);
+    cr_assert(strstr(err, ":7:") && strstr(err, "NUL"), "%s", err);
+    unlink(path);
+}

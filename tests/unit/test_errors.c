@@ -9,6 +9,8 @@
 #include "errors.h"
 
 #include <criterion/criterion.h>
+#include <errno.h>
+#include <lmdb.h>
 #include <ctype.h>
 #include <dirent.h>
 #include <stdio.h>
@@ -389,4 +391,19 @@ Test(errors, language_from_koop_lang)
     unsetenv("KOOP_LANG");
     cr_expect_eq(koop_lang_from_env(), KOOP_LANG_PL);
     cr_expect_eq(koop_lang_parse("de"), -1);
+}
+
+Test(errors, library_codes_are_named_whatever_their_kind)
+{
+    /* LMDB's own range, -errno, a positive errno from a raw LMDB call, disk full */
+    cr_assert_str_eq(koop_strerror(MDB_NOTFOUND), mdb_strerror(MDB_NOTFOUND));
+    cr_assert_str_eq(koop_strerror(MDB_CORRUPTED), mdb_strerror(MDB_CORRUPTED));
+    cr_assert_str_eq(koop_strerror(MDB_MAP_FULL), mdb_strerror(MDB_MAP_FULL));
+    cr_assert_str_eq(koop_strerror(-EINVAL), strerror(EINVAL));
+    cr_assert_str_eq(koop_strerror(EINVAL), strerror(EINVAL));
+    cr_assert(strstr(koop_strerror(-ENOSPC), "dysk pełny"));
+    cr_assert(strstr(koop_strerror(ENOSPC), "dysk pełny"));
+    cr_assert_str_eq(koop_strerror(0), "ok");
+    /* the three ranges never meet */
+    cr_assert(MDB_LAST_ERRCODE < -4095 && KOOP_DEADLINE > 0 && KOOP_DEADLINE < 64);
 }

@@ -183,3 +183,75 @@ Test(store, be64_keys_sort_numerically)
     koop_be64_put(a, UINT64_MAX);
     cr_assert_eq(koop_be64_get(a), UINT64_MAX);
 }
+
+/* The log writes its envelopes by hand (log.c): the bytes must be exactly
+ * what protobuf-c makes of the same koop.Event, whatever the sizes. */
+typedef struct {
+    koop_log_t *log;
+    size_t n;
+} s_enc_ctx;
+
+static int
+s_append_varied(MDB_txn *txn, void *ctx)
+{
+    s_enc_ctx *c = ctx;
+    static uint8_t payload[70000];
+    koop_log_appender_t a;
+    int rc;
+    for (size_t i = 0; i < sizeof payload; i++)
+        payload[i] = (uint8_t)(i * 7 + 1);
+    if ((rc = koop_log_appender_begin(&a, c->log, txn)) != 0)
+        return rc;
+    for (size_t i = 0; i < c->n && rc == 0; i++) {
+        /* payload lengths across the varint boundaries (127/128, 16383/16384), actors "" and long */
+        static const size_t lens[] = {0, 1, 127, 128, 300, 16383, 16384, 70000};
+        const char *actor = i % 3 == 0 ? "" : i % 3 == 1 ? "0190aaaa-0000-7000-8000-000000000001" : "a";
+        rc = koop_log_appender_add(&a, i % 2 ? "ipw.opened" : "x", i % 2 ? KOOP__SCOPE__SCOPE_SHARED : KOOP__SCOPE__SCOPE_LOCAL,
+                                   actor, payload, lens[i % 8], NULL);
+    }
+    koop_log_appender_end(&a);
+    return rc;
+}
+
+static int
+s_visit_same_as_protobuf(uint64_t seq, const uint8_t *bytes, size_t len, void *ctx)
+{
+    Koop__Event *ev = koop__event__unpack(NULL, len, bytes);
+    uint8_t *again;
+    size_t n;
+    (*(size_t *)ctx)++;
+    cr_assert_not_null(ev, "envelope %llu does not decode", (unsigned long long)seq);
+    n = koop__event__get_packed_size(ev);
+    again = malloc(n ? n : 1);
+    cr_assert_not_null(again);
+    koop__event__pack(ev, again);
+    cr_assert_eq(n, len, "envelope %llu: %zu bytes, protobuf-c makes %zu", (unsigned long long)seq, len, n);
+    cr_assert_eq(memcmp(again, bytes, n), 0, "envelope %llu differs from protobuf-c's bytes", (unsigned long long)seq);
+    free(again);
+    koop__event__free_unpacked(ev, NULL);
+    return 0;
+}
+
+Test(store, log_envelopes_are_the_bytes_protobuf_c_makes)
+{
+    koop_store_t *s;
+    koop_log_t *log;
+    MDB_txn *txn;
+    size_t seen = 0;
+    uint64_t last;
+    s_enc_ctx c;
+    cr_assert_eq(koop_store_open(&s, dir, NULL), 0);
+    cr_assert_eq(koop_log_open(&log, s, "gmina-2013032", "cases"), 0);
+    c.log = log;
+    c.n = 40;
+    cr_assert_eq(koop_store_write(s, s_append_varied, &c), 0);
+    cr_assert_eq(koop_store_write(s, s_append_n, &(s_append_ctx){log, 3, 10, 0}), 0, "single appends follow on");
+    cr_assert_eq(koop_store_read(s, &txn), 0);
+    cr_assert_eq(koop_log_last(log, txn, 0, &last), 0);
+    cr_assert_eq(last, 43, "the appender and koop_log_append share one sequence");
+    cr_assert_eq(koop_log_read(log, txn, 0, 100, 0, s_visit_same_as_protobuf, &seen), 0);
+    cr_assert_eq(seen, 43);
+    mdb_txn_abort(txn);
+    koop_log_destroy(&log);
+    koop_store_destroy(&s);
+}

@@ -19,6 +19,18 @@ Test(text, utf8_and_control_characters)
     cr_assert(koop_text_valid("linia\ndruga", 100));
 }
 
+Test(text, escape_is_printable_and_bounded)
+{
+    char out[40], big[5000];
+    cr_assert_str_eq(koop_text_escape("Jan\x01\\ż", out, sizeof out), "Jan\\x01\\x5c\\xc5\\xbc");
+    memset(big, 'A', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    koop_text_escape(big, out, sizeof out);
+    cr_assert_lt(strlen(out), sizeof out);
+    cr_assert(strstr(out, "...(4999 B)") != NULL, "%s", out);
+    cr_assert_str_eq(koop_text_escape(NULL, out, sizeof out), "");
+}
+
 Test(text, contains_folds_polish_letters)
 {
     cr_assert(koop_text_contains("ŁÓDŹ i okolice", "łódź"));
@@ -39,23 +51,47 @@ Test(text, contains_folds_polish_letters)
     cr_assert(!koop_text_email("a b@example.org"));
 }
 
-Test(text, one_line_rules_say_which_failed)
+Test(text, names_keep_their_rules_and_say_which_one_failed)
 {
-    cr_assert_eq(koop_text_line_check("Anna Nowak-Kowalska", 100), KOOP_LINE_OK);
-    cr_assert_eq(koop_text_line_check("Zażółć gęślą jaźń", 100), KOOP_LINE_OK);
-    cr_assert_eq(koop_text_line_check("abcdef", 5), KOOP_LINE_TOO_LONG);
-    cr_assert_eq(koop_text_line_check("\xc3\x28", 100), KOOP_LINE_ENCODING);
-    cr_assert_eq(koop_text_line_check("   ", 100), KOOP_LINE_BLANK);
-    cr_assert_eq(koop_text_line_check(" \xc2\xa0 \xe2\x80\x83", 100), KOOP_LINE_BLANK, "no-break and em spaces");
-    cr_assert_eq(koop_text_line_check("Jan\nKowalski", 100), KOOP_LINE_BREAK);
-    cr_assert_eq(koop_text_line_check("Jan\r", 100), KOOP_LINE_BREAK);
-    cr_assert_eq(koop_text_line_check("Jan\xe2\x80\xa8Kowalski", 100), KOOP_LINE_BREAK, "U+2028");
-    cr_assert_eq(koop_text_line_check("Jan\tKowalski", 100), KOOP_LINE_CONTROL);
-    cr_assert_eq(koop_text_line_check("Jan\x7f", 100), KOOP_LINE_CONTROL);
-    cr_assert_eq(koop_text_line_check("Jan\xc2\x9b", 100), KOOP_LINE_CONTROL, "C1 control");
-    cr_assert_eq(koop_text_line_check("Jan \xe2\x80\xaeikswolwoK", 100), KOOP_LINE_BIDI, "U+202E");
-    cr_assert_eq(koop_text_line_check("\xe2\x81\xa6x\xe2\x81\xa9", 100), KOOP_LINE_BIDI, "U+2066 isolate");
-    cr_assert_eq(koop_text_line_check("a\xe2\x80\x8f", 100), KOOP_LINE_BIDI, "U+200F mark");
+    uint32_t bad;
+    cr_assert_eq(koop_text_name_rule("Anna Nowak-Kowalska", 100, &bad), KOOP_TEXT_OK);
+    cr_assert_eq(koop_text_name_rule("Zofia Brzęczyszczykiewicz", 200, &bad), KOOP_TEXT_OK);
+    cr_assert_eq(koop_text_name_rule("Zażółć gęślą jaźń", 100, &bad), KOOP_TEXT_OK);
+    cr_assert_eq(bad, 0);
+    cr_assert_eq(koop_text_name_rule("abcdef", 5, &bad), KOOP_TEXT_TOO_LONG);
+    cr_assert_eq(koop_text_name_rule("\xc3\x28", 200, &bad), KOOP_TEXT_BAD_UTF8);
+    cr_assert_eq(koop_text_name_rule("   ", 200, &bad), KOOP_TEXT_BLANK);
+    cr_assert_eq(koop_text_name_rule(" \xc2\xa0 \xe2\x80\x83", 100, &bad), KOOP_TEXT_BLANK, "no-break and em spaces");
+    cr_assert_eq(koop_text_name_rule(" \u00a0\u3000", 200, &bad), KOOP_TEXT_BLANK, "Unicode spaces are blank too");
+    cr_assert_eq(koop_text_name_rule("Jan\nKowalski", 200, &bad), KOOP_TEXT_NEWLINE);
+    cr_assert_eq(koop_text_name_rule("Jan\r", 100, &bad), KOOP_TEXT_NEWLINE);
+    cr_assert_eq(koop_text_name_rule("Jan\u2028Kowalski", 200, &bad), KOOP_TEXT_NEWLINE, "a Unicode line separator");
+    cr_assert_eq(koop_text_name_rule("Jan\x07", 200, &bad), KOOP_TEXT_CONTROL);
+    cr_assert_eq(bad, 7);
+    /* a tab is a control character in a name: a name is one cell of a table */
+    cr_assert_eq(koop_text_name_rule("Jan\tKowalski", 100, &bad), KOOP_TEXT_CONTROL);
+    cr_assert_eq(koop_text_name_rule(" \t\u00a0", 100, &bad), KOOP_TEXT_CONTROL);
+    cr_assert_eq(koop_text_name_rule("Jan\x7f", 100, &bad), KOOP_TEXT_CONTROL);
+    cr_assert_eq(koop_text_name_rule("Jan\xc2\x9b", 100, &bad), KOOP_TEXT_CONTROL, "C1 control");
+    cr_assert_eq(koop_text_name_rule("Jan\u200bKowalski", 200, &bad), KOOP_TEXT_CONTROL, "an invisible space");
+    cr_assert_eq(koop_text_name_rule("Kowalski\u202egnp.exe", 200, &bad), KOOP_TEXT_BIDI);
+    cr_assert_eq(bad, 0x202e);
+    cr_assert_eq(koop_text_name_rule("abc\u2066x", 200, &bad), KOOP_TEXT_BIDI, "an isolate");
+    cr_assert_eq(koop_text_name_rule("\xe2\x81\xa6x\xe2\x81\xa9", 100, &bad), KOOP_TEXT_BIDI, "U+2066 isolate");
+    cr_assert_eq(koop_text_name_rule("a\xe2\x80\x8f", 100, &bad), KOOP_TEXT_BIDI, "U+200F mark");
+}
+
+Test(text, contains_ignores_case_and_polish_letters_either_side)
+{
+    cr_assert(koop_text_contains("Gminny Ośrodek Pomocy Społecznej", "osrodek"));
+    cr_assert(koop_text_contains("Gminny Ośrodek Pomocy Społecznej", "OŚRODEK"));
+    cr_assert(koop_text_contains("osrodek", "ośrodek"), "either side may lack the letters");
+    cr_assert(koop_text_contains("Łódź", "lodz"));
+    cr_assert(koop_text_contains("Brzęczyszczykiewicz", "brzeczy"));
+    cr_assert(koop_text_contains("ŻÓŁTA", "zolta"));
+    cr_assert(!koop_text_contains("Kowalski", "nowak"));
+    cr_assert(koop_text_contains("x", ""));
+    cr_assert(!koop_text_contains(NULL, "a"));
 }
 
 /* The Polish rule written another way: by the last two digits' words. */
@@ -90,6 +126,16 @@ Test(text, polish_plural_forms_0_to_1000)
     for (long long n = 0; n <= 1000; n++)
         cr_assert_eq(koop_plural(n), s_plural_reference(n), "%lld", n);
     cr_assert_eq(koop_plural(-2), 1);
+}
+
+Test(clock, days_back_to_dates)
+{
+    char d[11];
+    const char *dates[] = {"1970-01-01", "2024-02-29", "2026-12-01", "1900-03-01", "2199-12-31"};
+    for (size_t i = 0; i < sizeof dates / sizeof dates[0]; i++) {
+        koop_date_from_days(koop_date_days(dates[i]), d);
+        cr_assert_str_eq(d, dates[i]);
+    }
 }
 
 Test(id, uuidv7_format_and_order)

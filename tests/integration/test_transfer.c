@@ -1,0 +1,527 @@
+/*
+ * A family moving to another gmina, on real nodes: the household and its
+ * open IPW leave one gmina sealed to the other's key, cross the hubs as
+ * ciphertext, and are accepted (or declined) there. Checked: the receiver
+ * has every field, the sender's copy is read-only, the hubs' counts are
+ * exact (the family counted once, where it is now), no hub file and no
+ * hub's LMDB environment holds anything personal of the household; under
+ * one powiat hub and through two powiat hubs under a voivodeship hub.
+ */
+#include "kt_cases.h"
+#include "kt_report.h"
+#include "kt_sync.h"
+#include "cert.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- nodes ---- */
+
+typedef struct {
+    kt_node_t *n;
+    char *gops, *kpp, *sw, *cop, *coord;
+} s_gmina;
+
+/* koopctl -c n --json [--as AS] ARGS into r. */
+static void
+s_run_v(kt_run_t *r, kt_node_t *n, const char *as, va_list ap)
+{
+    char exe[PATH_MAX + 16], *argv[48];
+    const char *a;
+    int k = 0;
+    snprintf(exe, sizeof exe, "%s/koopctl", kt_bin());
+    argv[k++] = exe;
+    argv[k++] = "-c";
+    argv[k++] = n->conf;
+    argv[k++] = "--json";
+    if (as) {
+        argv[k++] = "--as";
+        argv[k++] = (char *)as;
+    }
+    while ((a = va_arg(ap, const char *)) != NULL && k < 46)
+        argv[k++] = (char *)a;
+    argv[k] = NULL;
+    kt_exec(r, argv);
+}
+
+static void
+s_run(kt_run_t *r, kt_node_t *n, const char *as, ...)
+{
+    va_list ap;
+    va_start(ap, as);
+    s_run_v(r, n, as, ap);
+    va_end(ap);
+}
+
+/* The same, which must succeed: the id of what it made (caller frees). */
+static char *
+s_id(kt_node_t *n, const char *as, ...)
+{
+    va_list ap;
+    kt_run_t r;
+    char *id = NULL;
+    va_start(ap, as);
+    s_run_v(&r, n, as, ap);
+    va_end(ap);
+    if (r.code == 0 && json_is_string(json_object_get(r.json, "id")))
+        id = strdup(json_string_value(json_object_get(r.json, "id")));
+    cr_assert_not_null(id, "%s: %s", r.cmd, r.err);
+    kt_run_free(&r);
+    return id;
+}
+
+static void
+s_staff(s_gmina *s, kt_node_t *n, const char *name)
+{
+    char gops[80];
+    s->n = n;
+    snprintf(gops, sizeof gops, "GOPS %s", name);
+    s->gops = s_id(n, NULL, "institution", "add", "--name", gops, "--sector", "social_assistance", "--level", "gmina",
+                   NULL);
+    s->kpp = s_id(n, NULL, "institution", "add", "--name", "KPP", "--sector", "police", "--level", "powiat", NULL);
+    s->sw = s_id(n, NULL, "person", "add", "--name", "Pracownik", "--institution", s->gops, "--role", "social_worker",
+                 NULL);
+    s->cop = s_id(n, NULL, "person", "add", "--name", "Dzielnicowy", "--institution", s->kpp, "--role",
+                  "police_officer", NULL);
+    s->coord = s_id(n, NULL, "person", "add", "--name", "Koordynator", "--institution", s->gops, "--role",
+                    "coordinator", NULL);
+}
+
+static void
+s_staff_free(s_gmina *s)
+{
+    free(s->gops), free(s->kpp), free(s->sw), free(s->cop), free(s->coord);
+}
+
+/* A household with an open, active IPW; returns the household (and *ipw). */
+static char *
+s_family(s_gmina *s, const char *name, char **ipw)
+{
+    char share[80];
+    char *hh = s_id(s->n, s->sw, "household", "add", "--name", name, "--size", "2", "--date", "2026-01-05", NULL);
+    snprintf(share, sizeof share, "%s,%s", s->gops, s->kpp);
+    free(s_id(s->n, s->sw, "consent", "record", "--household", hh, "--purpose", "Zgoda", "--share-with", share,
+              "--date", "2026-01-05", NULL));
+    *ipw = s_id(s->n, s->sw, "ipw", "open", "--household", hh, "--coordinator", s->sw, "--opened", "2026-01-10", NULL);
+    free(s_id(s->n, s->sw, "ipw", "activate", "--ipw", *ipw, "--date", "2026-01-15", NULL));
+    return hh;
+}
+
+/* The personal data of the family that moves: none of it may be at a hub. */
+static const char *const s_pii[] = {
+    "Genowefa Przeprowadzka", "79030245666", "ul. Stara 3", "600300400", "Kazimierz Przeprowadzka",
+    "Rozmowa o przeprowadzce", "Szukanie pracy w nowym miejscu", "Zgoda na przekazanie", "pasierb",
+};
+
+/* The family of s_pii, with everything a case holds; returns the household. */
+static char *
+s_rich_family(s_gmina *s, char **ipw)
+{
+    kt_run_t r;
+    char share[80], parts[80];
+    char *hh = s_id(s->n, s->sw, "household", "add", "--name", s_pii[0], "--pesel", s_pii[1], "--address", s_pii[2],
+                    "--phone", s_pii[3], "--size", "2", "--date", "2026-01-05", NULL);
+    s_run(&r, s->n, s->sw, "household", "member", "add", "--household", hh, "--name", s_pii[4], "--relation", s_pii[8],
+          "--birth", "2010-05-05", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    kt_run_free(&r);
+    snprintf(share, sizeof share, "%s,%s", s->gops, s->kpp);
+    free(s_id(s->n, s->sw, "consent", "record", "--household", hh, "--purpose", s_pii[7], "--share-with", share,
+              "--date", "2026-01-05", NULL));
+    *ipw = s_id(s->n, s->sw, "ipw", "open", "--household", hh, "--coordinator", s->sw, "--opened", "2026-01-10", NULL);
+    s_run(&r, s->n, s->sw, "ipw", "member", "add", "--ipw", *ipw, "--person", s->cop, NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    kt_run_free(&r);
+    free(s_id(s->n, s->sw, "ipw", "activate", "--ipw", *ipw, "--date", "2026-01-15", NULL));
+    char *goal = s_id(s->n, s->sw, "goal", "add", "--ipw", *ipw, "--area", "work", "--baseline", "2", "--target", "7",
+                      "--description", s_pii[6], "--date", "2026-01-16", NULL);
+    free(s_id(s->n, s->sw, "goal", "scale", "--goal", goal, "--value", "4", "--date", "2026-03-01", NULL));
+    free(s_id(s->n, s->sw, "task", "add", "--ipw", *ipw, "--goal", goal, "--owner", s->cop, "--due", "2026-12-20",
+              "--title", "Wizyta w nowym mieszkaniu", NULL));
+    snprintf(parts, sizeof parts, "%s,%s", s->sw, s->cop);
+    free(s_id(s->n, s->sw, "meeting", "add", "--ipw", *ipw, "--date", "2026-02-01", "--participants", parts, "--topic",
+              s_pii[5], NULL));
+    free(goal);
+    return hh;
+}
+
+/* Waits until the receiver lists the transfer; returns its id. */
+static char *
+s_wait_transfer(s_gmina *to, int want_state_pending)
+{
+    kt_run_t r;
+    char *id = NULL;
+    for (int i = 0; i < 300 && !id; i++) {
+        s_run(&r, to->n, to->coord, "transfer", "list", "--state", want_state_pending ? "pending" : "accepted", NULL);
+        if (r.code == 0 && json_array_size(r.json) > 0)
+            id = strdup(json_string_value(json_object_get(json_array_get(r.json, 0), "id")));
+        kt_run_free(&r);
+        if (!id)
+            kt_sleep_ms(100);
+    }
+    cr_assert_not_null(id, "the transfer did not reach the receiving gmina");
+    return id;
+}
+
+/* Waits until the sender's transfer has `state`. */
+static void
+s_wait_answer(s_gmina *from, const char *state)
+{
+    kt_run_t r;
+    int ok = 0;
+    for (int i = 0; i < 300 && !ok; i++) {
+        s_run(&r, from->n, from->coord, "transfer", "list", "--state", state, NULL);
+        ok = r.code == 0 && json_array_size(r.json) > 0;
+        kt_run_free(&r);
+        if (!ok)
+            kt_sleep_ms(100);
+    }
+    cr_assert(ok, "the sender never saw the answer (%s)", state);
+}
+
+/* Transfers household to `to`, waiting until the sender knows its key
+ * (the hub passes the directory down). Returns the sender's transfer. */
+static json_t *
+s_transfer(s_gmina *from, s_gmina *to, const char *hh, const char *fingerprint)
+{
+    kt_run_t r;
+    char node[64], conf_dir[PATH_MAX];
+    json_t *t = NULL;
+    snprintf(conf_dir, sizeof conf_dir, "%s", to->n->dir);
+    s_run(&r, to->n, NULL, "keys", "fingerprint", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    snprintf(node, sizeof node, "%s", json_string_value(json_object_get(r.json, "node")));
+    kt_run_free(&r);
+    for (int i = 0; i < 100 && !t; i++) {
+        s_run(&r, from->n, from->sw, "household", "transfer", "--household", hh, "--to", node,
+              fingerprint ? "--fingerprint" : NULL, fingerprint, NULL);
+        if (r.code == 0)
+            t = json_incref(r.json);
+        else if (!kt_error_is(&r, "transfer.no_key"))
+            cr_assert_fail("household transfer: %s", r.err);
+        kt_run_free(&r);
+        if (!t)
+            kt_sleep_ms(300);
+    }
+    cr_assert_not_null(t, "the receiver's key never came down");
+    return t;
+}
+
+/* The fingerprint of a node's key, as the node's operator reads it. */
+static void
+s_fingerprint(kt_node_t *n, char out[40])
+{
+    kt_run_t r;
+    s_run(&r, n, NULL, "keys", "fingerprint", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    snprintf(out, 40, "%s", json_string_value(json_object_get(r.json, "fingerprint")));
+    kt_run_free(&r);
+}
+
+/* Nothing personal in any file or LMDB environment under dir. */
+static void
+s_no_pii_at(kt_node_t *hub)
+{
+    for (size_t i = 0; i < sizeof s_pii / sizeof s_pii[0]; i++) {
+        int envs = 0;
+        cr_assert_eq(kt_dir_contains(hub->dir, s_pii[i]), 0, "'%s' in a file of %s", s_pii[i], hub->dir);
+        cr_assert_eq(kt_lmdb_contains(hub->dir, s_pii[i], &envs), 0, "'%s' in an LMDB environment of %s", s_pii[i],
+                     hub->dir);
+        cr_assert_gt(envs, 0, "no LMDB environment dumped under %s", hub->dir);
+    }
+}
+
+/* An indicator of unit at node (NULL unit: the node itself), waiting until
+ * it is `want` (the hub's reporting follows the sync in its own time). */
+static void
+s_wait_figure(kt_node_t *n, const char *unit, const char *key, double want)
+{
+    double got = -99;
+    kt_run_t r;
+    for (int i = 0; i < 300; i++) {
+        if (unit)
+            s_run(&r, n, NULL, "report", "indicators", "--unit", unit, "--from", "2026-01", "--to", "2026-12", NULL);
+        else
+            s_run(&r, n, NULL, "report", "indicators", "--from", "2026-01", "--to", "2026-12", NULL);
+        got = r.code == 0 ? kt_report_figure(r.json, key, NULL) : -99;
+        kt_run_free(&r);
+        if (got > want - 1e-9 && got < want + 1e-9)
+            return;
+        kt_sleep_ms(100);
+    }
+    cr_assert_fail("%s at %s (unit %s): %g, want %g", key, n->dir, unit ? unit : "own", got, want);
+}
+
+/* ---- one powiat hub, two gminas ---- */
+
+static kt_node_t hub, g1, g2;
+static s_gmina a, b;
+
+static void
+s_setup(void)
+{
+    int port = 0;
+    cr_assert_eq(kt_hub_init(&hub, "2013", "Powiat", &port), 0);
+    cr_assert_eq(kt_gmina_init(&g1, "2013032", "Kobylin-Borzymy", port, &hub), 0);
+    cr_assert_eq(kt_gmina_init(&g2, "2013072", "Wysokie Mazowieckie", port, &hub), 0);
+    cr_assert_eq(kt_enrol(&hub, &g1), 0);
+    cr_assert_eq(kt_enrol(&hub, &g2), 0);
+    cr_assert_eq(kt_node_start(&hub, 30), 0);
+    cr_assert_eq(kt_node_start(&g1, 30), 0);
+    cr_assert_eq(kt_node_start(&g2, 30), 0);
+    s_staff(&a, &g1, "Kobylin");
+    s_staff(&b, &g2, "Wysokie");
+}
+
+static void
+s_teardown(void)
+{
+    int reports = kt_node_destroy(&g1) + kt_node_destroy(&g2) + kt_node_destroy(&hub);
+    s_staff_free(&a);
+    s_staff_free(&b);
+    cr_assert_eq(reports, 0, "sanitizer reports in the nodes' logs");
+}
+
+TestSuite(transfer, .init = s_setup, .fini = s_teardown, .timeout = 120);
+
+Test(transfer, a_family_moves_with_every_field_and_is_counted_once)
+{
+    kt_run_t r;
+    char *ipw, *hh = s_rich_family(&a, &ipw), *x, *xi, fp[40];
+    /* three more families on each side: counts above a gmina are shown from 3 */
+    for (int i = 0; i < 3; i++) {
+        x = s_family(&a, "Rodzina A", &xi);
+        free(x), free(xi);
+        x = s_family(&b, "Rodzina B", &xi);
+        free(x), free(xi);
+    }
+    s_wait_figure(&hub, NULL, "ipw_opened", 7);
+    s_wait_figure(&hub, "gmina-2013032", "ipw_opened", 4);
+
+    s_fingerprint(&g2, fp);
+    /* a fingerprint that is not the receiver's: nothing sent, nothing locked
+     * (asked again while the hub has not passed the key down yet) */
+    for (int i = 0; i < 100; i++) {
+        s_run(&r, &g1, a.sw, "household", "transfer", "--household", hh, "--to", "gmina-2013072", "--fingerprint",
+              "0000 0000 0000 0000 0000 0000 0000 0000", NULL);
+        if (!kt_error_is(&r, "transfer.no_key"))
+            break;
+        kt_run_free(&r);
+        kt_sleep_ms(300);
+    }
+    kt_refused(&r, 1, "transfer.fingerprint", "fingerprint", NULL);
+    json_t *t = s_transfer(&a, &b, hh, fp);
+    cr_assert_str_eq(json_string_value(json_object_get(t, "fingerprint")), fp);
+    cr_assert_str_eq(json_string_value(json_object_get(t, "state")), "pending");
+    cr_assert_null(json_object_get(t, "sealed"), "the sealed bytes are never shown");
+    json_decref(t);
+    /* while it travels the sender changes nothing */
+    s_run(&r, &g1, a.sw, "household", "update", "--household", hh, "--phone", "1", NULL);
+    kt_refused(&r, 1, "transfer.pending", NULL, NULL);
+
+    char *tid = s_wait_transfer(&b, 1);
+    s_run(&r, &g2, b.sw, "transfer", "accept", "--transfer", tid, NULL);
+    kt_refused(&r, 1, "access.denied.coordinator_action", NULL, NULL);
+    s_run(&r, &g2, b.coord, "transfer", "accept", "--transfer", tid, NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_assert_str_eq(json_string_value(json_object_get(r.json, "state")), "accepted");
+    kt_run_free(&r);
+    s_run(&r, &g2, b.coord, "transfer", "accept", "--transfer", tid, NULL);
+    kt_refused(&r, 1, "transfer.answered", "transfer", NULL);
+
+    /* the receiver has every field */
+    s_run(&r, &g2, b.coord, "household", "show", "--household", hh, NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_assert_str_eq(json_string_value(json_object_get(r.json, "name")), s_pii[0]);
+    cr_assert_str_eq(json_string_value(json_object_get(r.json, "pesel")), s_pii[1]);
+    cr_assert_str_eq(json_string_value(json_object_get(r.json, "birth")), "1979-03-02");
+    cr_assert_str_eq(json_string_value(json_object_get(r.json, "address")), s_pii[2]);
+    cr_assert_str_eq(json_string_value(json_object_get(r.json, "phone")), s_pii[3]);
+    cr_assert_str_eq(json_string_value(json_object_get(r.json, "owner")), "gmina-2013072");
+    cr_assert_str_eq(json_string_value(json_object_get(r.json, "transferred_from")), "gmina-2013032");
+    json_t *m = json_array_get(json_object_get(r.json, "members"), 0);
+    cr_assert_str_eq(json_string_value(json_object_get(m, "name")), s_pii[4]);
+    cr_assert_str_eq(json_string_value(json_object_get(m, "relation")), s_pii[8]);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(r.json, "consents"), 0), "purpose")),
+                     s_pii[7]);
+    kt_run_free(&r);
+    s_run(&r, &g2, b.coord, "ipw", "show", "--ipw", ipw, NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_assert_str_eq(json_string_value(json_object_get(r.json, "previous_number")), "IPW/2026/0001");
+    cr_assert_str_eq(json_string_value(json_object_get(r.json, "number")), "IPW/2026/0004", "a number of this gmina");
+    cr_assert_str_eq(json_string_value(json_object_get(r.json, "status")), "active");
+    cr_assert_str_eq(json_string_value(json_object_get(r.json, "coordinator")), b.coord);
+    json_t *goal = json_array_get(json_object_get(r.json, "goals"), 0);
+    cr_assert_str_eq(json_string_value(json_object_get(goal, "description")), s_pii[6]);
+    cr_assert_eq(json_array_size(json_object_get(goal, "scalings")), 1);
+    cr_assert_eq(json_array_size(json_object_get(r.json, "tasks")), 1);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(r.json, "meetings"), 0), "topic")),
+                     s_pii[5]);
+    kt_run_free(&r);
+    s_run(&r, &g2, b.coord, "ipw", "timeline", "--ipw", ipw, NULL);
+    cr_assert(strstr(r.out, "otwarto program IPW/2026/0001") && strstr(r.out, "przyjęto sprawę z gminy gmina-2013032"),
+              "the history came along: %s", r.out);
+    kt_run_free(&r);
+    /* the receiver works on it; the sender keeps a read-only copy */
+    free(s_id(&g2, b.coord, "household", "update", "--household", hh, "--address", "ul. Nowa 9", NULL));
+    s_wait_answer(&a, "accepted");
+    s_run(&r, &g1, a.sw, "household", "update", "--household", hh, "--address", "ul. X", NULL);
+    kt_refused(&r, 1, "record.transferred", NULL, NULL);
+    s_run(&r, &g1, a.sw, "ipw", "suspend", "--ipw", ipw, "--date", "2026-06-01", NULL);
+    kt_refused(&r, 1, "record.transferred", NULL, NULL);
+    s_run(&r, &g1, a.sw, "household", "show", "--household", hh, NULL);
+    cr_assert_eq(r.code, 0, "the sender still reads its copy: %s", r.err);
+    cr_assert_str_eq(json_string_value(json_object_get(r.json, "transferred_to")), "gmina-2013072");
+    cr_assert_str_eq(json_string_value(json_object_get(r.json, "address")), s_pii[2]);
+    kt_run_free(&r);
+
+    /* counted once: the powiat still has 7 programmes, now 3 + 4 */
+    cr_assert_eq(kt_wait_synced(&g1, 60), 0);
+    cr_assert_eq(kt_wait_synced(&g2, 60), 0);
+    s_wait_figure(&hub, "gmina-2013072", "ipw_opened", 4);
+    s_wait_figure(&hub, "gmina-2013032", "ipw_opened", 3);
+    s_wait_figure(&hub, NULL, "ipw_opened", 7);
+    s_wait_figure(&hub, NULL, "households", 7);
+    s_wait_figure(&g1, NULL, "ipw_opened", 3);
+    s_wait_figure(&g2, NULL, "ipw_opened", 4);
+    s_no_pii_at(&hub);
+    /* the same checks do find them where they belong (they can fail) */
+    cr_assert(kt_lmdb_contains(g2.dir, s_pii[0], NULL), "mdb_dump does not show the name at the receiver");
+    cr_assert(kt_lmdb_contains(g2.dir, s_pii[5], NULL));
+    cr_assert(kt_dir_contains(g1.dir, s_pii[1]), "no file of the sender holds the PESEL");
+    free(tid);
+    free(hh);
+    free(ipw);
+}
+
+Test(transfer, a_declined_family_stays_and_is_unlocked)
+{
+    kt_run_t r;
+    char *ipw, *hh = s_family(&a, "Rodzina Zostaje", &ipw);
+    json_decref(s_transfer(&a, &b, hh, NULL));
+    char *tid = s_wait_transfer(&b, 1);
+    s_run(&r, &g2, b.coord, "transfer", "decline", "--transfer", tid, "--reason", "rodzina nie zamieszkała", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_assert_str_eq(json_string_value(json_object_get(r.json, "state")), "declined");
+    kt_run_free(&r);
+    s_wait_answer(&a, "declined");
+    free(s_id(&g1, a.sw, "household", "update", "--household", hh, "--address", "ul. Dalej 1", NULL));
+    s_run(&r, &g2, b.coord, "household", "show", "--household", hh, NULL);
+    kt_refused(&r, 1, "record.not_found", "household", NULL);
+    /* the reason stays at the receiver: the answer carries a code only */
+    s_run(&r, &g1, a.coord, "transfer", "list", NULL);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(r.json, 0), "answer")), "declined");
+    cr_assert_null(strstr(r.out, "nie zamieszkała"));
+    kt_run_free(&r);
+    s_run(&r, &g1, a.sw, "household", "transfer", "--household", hh, "--to", "gmina-2013032", NULL);
+    kt_refused(&r, 1, "transfer.self", "to", NULL);
+    free(tid);
+    free(hh);
+    free(ipw);
+}
+
+/* Corrections are events: the hub's figures follow them after the sync. */
+Test(transfer, corrections_change_the_hubs_figures)
+{
+    char *hh[6], *ipw[6];
+    for (int i = 0; i < 6; i++)
+        hh[i] = s_family(&a, "Rodzina", &ipw[i]);
+    s_wait_figure(&hub, NULL, "ipw_opened", 6);
+    for (int i = 0; i < 4; i++)
+        free(s_id(&g1, a.sw, "ipw", "close", "--ipw", ipw[i], "--date", "2026-10-01", "--outcome", "success", NULL));
+    s_wait_figure(&hub, NULL, "ipw_closed", 4);
+    free(s_id(&g1, a.sw, "ipw", "reopen", "--ipw", ipw[0], "--reason", "zamknięte omyłkowo", NULL));
+    s_wait_figure(&hub, NULL, "ipw_closed", 3);
+    free(s_id(&g1, a.sw, "ipw", "correct", "--ipw", ipw[1], "--date", "2026-09-01", "--reason", "data z protokołu", NULL));
+    s_wait_figure(&hub, NULL, "ipw_closed", 3); /* still in the year */
+    free(s_id(&g1, a.sw, "record", "remove", "--id", ipw[5], "--reason", "nie ta rodzina", NULL));
+    s_wait_figure(&hub, NULL, "ipw_opened", 5);
+    free(s_id(&g1, a.sw, "ipw", "update", "--ipw", ipw[4], "--opened", "2025-12-20", "--reason", "data z wniosku", NULL));
+    s_wait_figure(&hub, NULL, "ipw_opened", 4);
+    s_wait_figure(&g1, NULL, "ipw_opened", 4); /* the gmina's own figures agree */
+    for (int i = 0; i < 6; i++)
+        free(hh[i]), free(ipw[i]);
+}
+
+/* ---- two powiat hubs under a voivodeship hub ---- */
+
+static kt_node_t voiv, pow1, pow2, t1, t2;
+
+static void
+s_tree_setup(void)
+{
+    int vport = 0, p1port = kt_free_port(), p2port = kt_free_port();
+    char ep[64], key[PATH_MAX + 32], listen[64];
+    cr_assert_eq(kt_hub_init(&voiv, "20", "Województwo", &vport), 0);
+    snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", vport);
+    snprintf(key, sizeof key, "%s/keys/node.pub", voiv.dir);
+    snprintf(listen, sizeof listen, "tcp://127.0.0.1:%d", p1port);
+    cr_assert_eq(kt_node_init(&pow1, "hub", "2013", "Powiat 1", "--listen", listen, "--hub", ep, "--hub-key", key, NULL), 0);
+    snprintf(listen, sizeof listen, "tcp://127.0.0.1:%d", p2port);
+    cr_assert_eq(kt_node_init(&pow2, "hub", "2014", "Powiat 2", "--listen", listen, "--hub", ep, "--hub-key", key, NULL), 0);
+    cr_assert_eq(kt_gmina_init(&t1, "2013032", "Kobylin-Borzymy", p1port, &pow1), 0);
+    cr_assert_eq(kt_gmina_init(&t2, "2014011", "Zambrów", p2port, &pow2), 0);
+    cr_assert_eq(kt_enrol(&voiv, &pow1), 0);
+    cr_assert_eq(kt_enrol(&voiv, &pow2), 0);
+    cr_assert_eq(kt_enrol(&pow1, &t1), 0);
+    cr_assert_eq(kt_enrol(&pow2, &t2), 0);
+    kt_node_t *all[] = {&voiv, &pow1, &pow2, &t1, &t2};
+    for (size_t i = 0; i < 5; i++)
+        cr_assert_eq(kt_node_start(all[i], 30), 0);
+    s_staff(&a, &t1, "Kobylin");
+    s_staff(&b, &t2, "Zambrów");
+}
+
+static void
+s_tree_teardown(void)
+{
+    int reports = 0;
+    kt_node_t *all[] = {&t1, &t2, &pow1, &pow2, &voiv};
+    for (size_t i = 0; i < 5; i++)
+        reports += kt_node_destroy(all[i]);
+    s_staff_free(&a);
+    s_staff_free(&b);
+    cr_assert_eq(reports, 0, "sanitizer reports in the nodes' logs");
+}
+
+TestSuite(transfer_tree, .init = s_tree_setup, .fini = s_tree_teardown, .timeout = 120);
+
+Test(transfer_tree, through_two_powiat_hubs_and_a_voivodeship_hub)
+{
+    kt_run_t r;
+    char *ipw, *hh = s_rich_family(&a, &ipw), *x, *xi;
+    for (int i = 0; i < 3; i++) {
+        x = s_family(&a, "Rodzina A", &xi);
+        free(x), free(xi);
+        x = s_family(&b, "Rodzina B", &xi);
+        free(x), free(xi);
+    }
+    s_wait_figure(&voiv, NULL, "ipw_opened", 7);
+    json_decref(s_transfer(&a, &b, hh, NULL));
+    char *tid = s_wait_transfer(&b, 1);
+    s_run(&r, &t2, b.coord, "transfer", "accept", "--transfer", tid, NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    kt_run_free(&r);
+    s_run(&r, &t2, b.coord, "household", "show", "--household", hh, NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_assert_str_eq(json_string_value(json_object_get(r.json, "pesel")), s_pii[1]);
+    kt_run_free(&r);
+    s_wait_answer(&a, "accepted");
+    s_run(&r, &t1, a.sw, "household", "update", "--household", hh, "--address", "ul. X", NULL);
+    kt_refused(&r, 1, "record.transferred", NULL, NULL);
+    /* counted once at every level, where it is */
+    s_wait_figure(&voiv, NULL, "ipw_opened", 7);
+    s_wait_figure(&voiv, "hub-2013", "ipw_opened", 3);
+    s_wait_figure(&voiv, "hub-2014", "ipw_opened", 4);
+    s_wait_figure(&voiv, NULL, "households", 7);
+    s_wait_figure(&pow1, NULL, "ipw_opened", 3);
+    s_wait_figure(&pow2, NULL, "ipw_opened", 4);
+    s_no_pii_at(&voiv);
+    s_no_pii_at(&pow1);
+    s_no_pii_at(&pow2);
+    free(tid);
+    free(hh);
+    free(ipw);
+}
