@@ -4,7 +4,7 @@
  *   [node]      id, name, role (gmina|hub), teryt, data_dir, runtime_dir
  *   [endpoints] one per service of common/services.def  (ipc:// or tcp://)
  *   [sync]      hub, hub_key, listen, alert_after
- *   [notifier]  smtp_url, smtp_user, smtp_password_file, from, web_url
+ *   [notifier]  smtp_url, smtp_user, smtp_password_file, smtp_ca_file, from, web_url
  *   [gateway]   listen (HOST:PORT), tls, trusted_proxy, origin, require_totp_for,
  *               web_dir and the limits (docs/GATEWAY.md); numbers are kept as
  *               their digits (koop_config_num), checked here
@@ -40,6 +40,7 @@ typedef struct koop_config {
     char smtp_url[KOOP_CONF_STR];
     char smtp_user[KOOP_CONF_STR];
     char smtp_password_file[PATH_MAX];
+    char smtp_ca_file[PATH_MAX];   /* CA certificates the relay's TLS certificate is checked against */
     char mail_from[KOOP_CONF_STR];
     char web_url[KOOP_CONF_STR];
     char gw_listen[KOOP_CONF_STR];

@@ -15,6 +15,7 @@
  * both ends once the link caught up.
  */
 #include "present.h"
+#include "text.h"
 #include "sync.pb-c.h"
 
 #include <stdio.h>
@@ -86,7 +87,8 @@ s_print_uplink(FILE *out, const Koop__Sync__UplinkStatus *u, const char *indent)
         fprintf(out, "%shub %s%s%s%s: %s, ostatni kontakt: %s\n", indent, u->hub, u->hub_node ? " (" : "",
                u->hub_node ? u->hub_node : "", u->hub_node ? ")" : "",
                u->connected ? "połączony" : "NIEPOŁĄCZONY", when);
-    fprintf(out, "%sczeka na wysłanie: %llu zdarzeń\n", indent, (unsigned long long)u->pending);
+    fprintf(out, "%sczeka na wysłanie: %llu %s\n", indent, (unsigned long long)u->pending,
+            koop_plural_word((long long)u->pending, "zdarzenie", "zdarzenia", "zdarzeń"));
     for (size_t i = 0; i < u->n_streams; i++) {
         const Koop__Sync__StreamStatus *s = u->streams[i];
         fprintf(out, "%s  %-10s ostatnie %llu, potwierdzone %llu, czeka %llu%s%s\n", indent, s->stream,

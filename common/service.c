@@ -126,8 +126,8 @@ static void s_retry_deferred(koop_service_t *s, uint64_t final_tag, int expire_o
 
 /* ---- call helpers ---- */
 
-int
-koop_call_reply(koop_call_t *call, const ProtobufCMessage *msg)
+static int
+s_reply_packed(koop_call_t *call, const ProtobufCMessage *msg)
 {
     size_t len = protobuf_c_message_get_packed_size(msg);
     free(call->reply);
@@ -141,6 +141,24 @@ koop_call_reply(koop_call_t *call, const ProtobufCMessage *msg)
     protobuf_c_message_pack(msg, call->reply);
     call->reply_len = len;
     return KOOP_OK;
+}
+
+int
+koop_call_reply(koop_call_t *call, const ProtobufCMessage *msg)
+{
+    koop_names_undo_t *undo = NULL;
+    int rc;
+    if (!call->svc->def->names || !koop_names_wanted(msg->descriptor))
+        return s_reply_packed(call, msg);
+    /* the names are set in the caller's message while it is packed, then
+     * taken out again: it is as the caller made it when this returns */
+    if (koop_names_fill_in_place((ProtobufCMessage *)msg, call->svc->def->names, call, &undo) != 0) {
+        koop_names_undo(&undo); /* no memory: the reply goes without names */
+        return s_reply_packed(call, msg);
+    }
+    rc = s_reply_packed(call, msg);
+    koop_names_undo(&undo);
+    return rc;
 }
 
 int

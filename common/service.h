@@ -40,6 +40,7 @@
 #include "errors.h"
 #include "koop.h"
 #include "log.h"
+#include "names.h"
 #include "store.h"
 
 #include <protobuf-c/protobuf-c.h>
@@ -109,6 +110,9 @@ typedef struct {
      * after the map grew): the service resets its per-call state there. */
     void (*before_call)(koop_call_t *call);
     int (*after_write)(koop_call_t *call, MDB_txn *batch_txn);
+    /* names fills the name fields (names.h) of each reply that has them,
+     * in koop_call_reply, in the call's transaction; its ctx is the call. */
+    koop_names_fn names;
     /* feed_local decides whether call->caller (a person) may read the LOCAL
      * events of this service's log with feed.fetch (KOOP_OK, or fails the
      * call with an access.* code). Such a fetch runs as a write, so that
@@ -174,8 +178,9 @@ void koop_service_local_destroy(koop_service_t **svc_p);
  * (outside a request batch) and that appended events. */
 void koop_service_events_committed(koop_service_t *svc);
 
-/* Sets the reply message (packed now; msg stays the caller's). Returns 0 or
- * fails the call as INTERNAL. */
+/* Sets the reply message (packed now; msg stays the caller's), with the
+ * name fields filled by the service's names hook (names.h) when its type has
+ * any. Returns 0 or fails the call as INTERNAL. */
 int koop_call_reply(koop_call_t *call, const ProtobufCMessage *msg);
 /* Fails the call with an error of the catalogue (errors.def): its status,
  * the request field it is about (NULL: none) and the message's arguments

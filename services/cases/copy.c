@@ -4,9 +4,11 @@
  * The service needs, for access rules and derived fields, each person's
  * institution, role and active flag, each institution's sector, each
  * catalogue entry's provider, and who represents which institution in a
- * PZK (the recipients of referrals). It keeps them in its own tables
- * (copy_person, copy_institution, copy_service, copy_rep), filled from the
- * registry's event feed
+ * PZK (the recipients of referrals); and, to show names in replies instead
+ * of ids (names.c), the names of people, institutions and entries (staff
+ * and institutions of this node: no contacts are copied). It keeps them in
+ * its own tables (copy_person, copy_institution, copy_service, copy_rep),
+ * filled from the registry's event feed
  * (feed.h: every batch applied together with the cursor in one transaction),
  * so case work goes on while the registry is down or restarting.
  *
@@ -24,6 +26,11 @@
  *
  * Order. Records carry the registry's updated_ms; an older version never
  * replaces a newer one.
+ *
+ * Format. meta "copy_format" says what the copy holds; a copy of an older
+ * format (before names were kept: none) is filled again from the start of
+ * the registry's log at start (the cursor is forgotten; the same versions
+ * replace themselves, now with names).
  */
 #include "cases.h"
 #include "clock.h"
@@ -78,6 +85,7 @@ s_put_person(MDB_txn *txn, MDB_dbi dbi, const Koop__Reg__Person *p, int *foreign
     c.has_updated_ms = 1;
     c.updated_ms = p->updated_ms;
     c.owner = p->owner;
+    c.name = p->name;
     return s_put_if_newer(txn, dbi, p->id, &c.base, &koop__cases__copy_person__descriptor, p->updated_ms, foreign);
 }
 
@@ -95,6 +103,7 @@ s_put_institution(MDB_txn *txn, MDB_dbi dbi, const Koop__Reg__Institution *i, in
     c.has_updated_ms = 1;
     c.updated_ms = i->updated_ms;
     c.owner = i->owner;
+    c.name = i->name;
     return s_put_if_newer(txn, dbi, i->id, &c.base, &koop__cases__copy_institution__descriptor, i->updated_ms,
                           foreign);
 }
@@ -112,6 +121,7 @@ s_put_service(MDB_txn *txn, MDB_dbi dbi, const Koop__Reg__CatalogueEntry *e, int
     c.has_updated_ms = 1;
     c.updated_ms = e->updated_ms;
     c.owner = e->owner;
+    c.name = e->name;
     return s_put_if_newer(txn, dbi, e->id, &c.base, &koop__cases__copy_service__descriptor, e->updated_ms, foreign);
 }
 
@@ -275,6 +285,30 @@ s_feed_replied(void *ctx, uint64_t fetch, int caught_up)
     koop_service_retry_deferred(c->svc, caught_up ? fetch : 0);
 }
 
+#define S_COPY_FORMAT 2u /* 2: names kept */
+
+/* Forgets the registry feed's cursor when the copy is of an older format. */
+static int
+s_copy_format(MDB_txn *txn, void *ctx)
+{
+    cases_t *c = ctx;
+    koop_store_t *store = koop_service_store(c->svc);
+    MDB_dbi meta = koop_store_dbi(store, "meta");
+    unsigned char have[4] = {0}, want[4] = {0, 0, 0, S_COPY_FORMAT};
+    MDB_val v;
+    int rc = koop_store_get_str(txn, meta, "copy_format", &v);
+    if (rc == 0 && v.mv_size == 4)
+        memcpy(have, v.mv_data, 4);
+    else if (rc != 0 && rc != MDB_NOTFOUND)
+        return rc;
+    if (memcmp(have, want, 4) == 0)
+        return 0;
+    koop_info("the registry copy is filled again from the start (copy format %u)", S_COPY_FORMAT);
+    if ((rc = koop_feed_cursor_reset(store, txn, "registry")) != 0)
+        return rc;
+    return koop_store_put_str(txn, meta, "copy_format", want, 4);
+}
+
 int
 cases_copy_start(cases_t *c)
 {
@@ -283,6 +317,10 @@ cases_copy_start(cases_t *c)
     if (!ep) {
         koop_warn("no registry endpoint in the config: the registry copy stays as it is");
         return 0;
+    }
+    if (koop_store_write(koop_service_store(c->svc), s_copy_format, c) != 0) {
+        koop_error("cannot check the format of the registry copy");
+        return -1;
     }
     o.loop = koop_service_loop(c->svc);
     o.client = koop_service_client(c->svc);
@@ -394,4 +432,43 @@ int
 cases_institution(koop_call_t *call, const char *field, const char *id, Koop__Reg__Sector *sector)
 {
     return s_institution(call, field, id, sector);
+}
+
+int
+cases_copy_name(koop_call_t *call, const char *field, const char *id, char *out, size_t len)
+{
+    static const struct {
+        const char *table;
+        const ProtobufCMessageDescriptor *desc;
+    } tables[] = {{"copy_person", &koop__cases__copy_person__descriptor},
+                  {"copy_institution", &koop__cases__copy_institution__descriptor},
+                  {"copy_service", &koop__cases__copy_service__descriptor}};
+    /* the table the field's ids are most likely in first (ids are global:
+     * one id is in one table at most) */
+    size_t first = strstr(field, "institution") || strstr(field, "provider") || !strcmp(field, "share_with") ? 1
+                   : !strcmp(field, "service")                                                            ? 2
+                                                                                                          : 0;
+    for (size_t k = 0; k < KOOP_ARRAY_LEN(tables); k++) {
+        size_t i = (first + k) % KOOP_ARRAY_LEN(tables);
+        if (koop_record_name(call->txn, cases_dbi(call, tables[i].table), tables[i].desc, id, out, len))
+            return 1;
+    }
+    return 0;
+}
+
+int
+cases_copy_caller(koop_call_t *call, cases_person_t *who)
+{
+    Koop__Cases__CopyPerson *p = NULL;
+    memset(who, 0, sizeof *who);
+    if (!call->caller || !koop_id_valid(call->caller) ||
+        koop_record_get(call->txn, cases_dbi(call, "copy_person"), call->caller,
+                        &koop__cases__copy_person__descriptor, (ProtobufCMessage **)&p) != 0)
+        return 0;
+    snprintf(who->id, sizeof who->id, "%s", p->id ? p->id : call->caller);
+    snprintf(who->institution, sizeof who->institution, "%s", p->institution ? p->institution : "");
+    who->role = p->role;
+    who->active = p->active;
+    koop__cases__copy_person__free_unpacked(p, NULL);
+    return who->active;
 }

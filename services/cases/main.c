@@ -42,6 +42,7 @@ static const koop_service_def_t s_cases = {
     /* each handler starts with no audit notes of an earlier call (a batch
      * retried after the map grew runs the calls again) */
     .before_call = cases_audit_reset,
+    .names = cases_names,
     /* raw LOCAL events for a person: coordinators only, audited (access.c) */
     .feed_local = cases_feed_local,
 };

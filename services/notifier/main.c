@@ -67,6 +67,7 @@ s_prepare(notif_t *n, koop_service_t *svc)
         snprintf(n->last_error, sizeof n->last_error, "%s", err);
         n->last_error_ms = koop_clock_real_ms();
     }
+    n->mail_on = n->smtp.url[0] != '\0';
 }
 
 static int
@@ -74,8 +75,8 @@ s_start(koop_service_t *svc)
 {
     notif_t *n = &s_notif;
     s_prepare(n, svc);
-    if (!n->smtp.url[0])
-        koop_warn("no smtp_url in [notifier]: notifications go to inboxes; mails wait in the queue");
+    if (!n->mail_on)
+        koop_info("no smtp_url in [notifier]: mail is off; notifications go to the inboxes only, nothing is queued");
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
         return -1;
     n->feed_registry = s_feed(n, "registry");

@@ -37,6 +37,7 @@ typedef struct {
     char user[256];
     char password[256];
     char from[256];
+    char ca_file[4096];  /* CURLOPT_CAINFO when set */
 } notif_smtp_conf_t;
 
 /* Loads the SMTP settings from the node config (password from its file).
@@ -76,6 +77,9 @@ void notif_reminders_kick(notif_t *n);
 /* The feeds' apply callback (koop_feed_apply_fn): one event, in the feed's txn. */
 int notif_rules_apply(MDB_txn *txn, const Koop__Event *ev, void *ctx);
 
+/* The texts of a task's overdue notice (inbox, mail subject, mail body). */
+void notif_overdue_texts(const char *number, const char *due, char inbox[600], char subject[200], char mail[600]);
+
 /* ---- inbox.c ---- */
 int notif_inbox_list(koop_call_t *call);
 int notif_inbox_read(koop_call_t *call);
@@ -96,6 +100,7 @@ struct notif {
     koop_store_t *store;
     notif_smtp_conf_t smtp;
     int smtp_configured;
+    int mail_on;               /* an smtp_url is configured: otherwise inboxes only, nothing queued */
     MDB_dbi dbi_recipients, dbi_inbox, dbi_outbox, dbi_outbox_due, dbi_sent, dbi_deliveries,
         dbi_reminders, dbi_reminder_index, dbi_digest, dbi_tasks, dbi_ipws, dbi_institutions, dbi_meta;
     koop_feed_t *feed_registry, *feed_cases;

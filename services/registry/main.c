@@ -60,13 +60,15 @@ static const koop_method_t s_methods[] = {
 };
 
 static const char *const s_tables[] = {"institution", "person", "agreement", "pzk", "catalogue",
-                                       "remote", NULL};
+                                       "remote", "meta", NULL};
 
 static const koop_service_def_t s_registry = {
     .name = "registry",
     .tables = s_tables,
     .methods = s_methods,
     .nmethods = KOOP_ARRAY_LEN(s_methods),
+    .start = reg_node_describe,
+    .names = reg_names,
 };
 
 /* The definition, for in-process drivers (tests/fuzz). */

@@ -112,10 +112,13 @@ s_check_one(koop_call_t *call, const Koop__Event *ev, const koop_event_type_t *t
     int rc, other;
 
     *why = "";
+    *kind_out = NULL;
     if (!ev || decoded == -ENOENT || decoded == -EBADMSG) {
         *why = "down_undecodable";
         return 0;
     }
+    if (decoded == 0 && t->id == KOOP_EV_NODE_DESCRIBED)
+        return 0; /* the hub naming itself: not a record, nothing to keep here */
     if (decoded != 0 || !(kind = s_kind_of(t))) {
         *why = "down_kind";
         return 0;
@@ -169,6 +172,10 @@ s_apply_one(koop_call_t *call, size_t i, const ProtobufCBinaryData *bytes)
         koop_warn("remote.apply: zdarzenie %s (%.100s) z węzła nadrzędnego odrzucone (%s): nic z tej paczki "
                   "nie zapisano", ev && ev->id ? ev->id : "?", ev && ev->type ? ev->type : "?", why);
         rc = koop_fail(call, REMOTE_EVENT, "events", at, t ? t->type : "?", why);
+        goto done;
+    }
+    if (!kind) { /* accepted, nothing to store (node.described) */
+        rc = KOOP_OK;
         goto done;
     }
     if ((rc = koop_record_put(call->txn, reg_dbi(call, kind), koop_record_str(rec, "id"), rec)) != 0) {

@@ -69,7 +69,11 @@ s_feeds_start(s_rep *r)
         o.store = koop_service_store(r->svc);
         o.endpoint = r->endpoints[i];
         o.stream = r->names[i];
-        o.shared_only = 1;
+        /* SHARED events only (what a hub counts too), but the registry's
+         * LOCAL ones as well: hub-owned institutions come down as LOCAL
+         * remote.* events, and their sectors count here (projection.c);
+         * every other LOCAL event is passed over unread */
+        o.shared_only = strcmp(r->names[i], "registry") != 0;
         o.batch_max = 2000;
         o.apply = rep_apply;
         o.batch_begin = rep_apply_begin;
@@ -280,9 +284,18 @@ s_collect_unit(const char *node, const rep_unit_t *u, void *ctx)
     koop__rep__unit_info__init(info);
     info->node = strdup(node);
     info->teryt = strdup(u->teryt);
-    if (!info->node || !info->teryt) {
+    {
+        char name[REP_NAME_MAX];
+        if (strcmp(node, rep_proj_self(c->proj)->node) == 0)
+            snprintf(name, sizeof name, "%s", rep_proj_self(c->proj)->name);
+        else if ((c->rc = rep_unit_name(c->proj, c->txn, node, name)) != 0)
+            name[0] = '\0';
+        info->name = strdup(name);
+    }
+    if (!info->node || !info->teryt || !info->name) {
         free(info->node);
         free(info->teryt);
+        free(info->name);
         c->rc = ENOMEM;
         return 1;
     }
@@ -355,6 +368,7 @@ done:
     for (size_t i = 0; u.infos && i < u.n; i++) {
         free(u.infos[i].node);
         free(u.infos[i].teryt);
+        free(u.infos[i].name);
     }
     free(u.infos);
     free(u.ptrs);

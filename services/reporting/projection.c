@@ -23,6 +23,7 @@
  *                               N = REP_MONTH_NOW: the list of services today
  *   unit      node id        -> rep_unit_t (number, parent, hub flag, TERYT)
  *   unit_no   U              -> node id
+ *   unit_name node id        -> the name the node gave itself (node.described)
  *   cov       kind ID U      -> coverage of a distinct entity (coverage.c)
  *   cov_src   kind ID source -> spans one source gives it (coverage.c)
  *   cov_gap   U kind sector E S -> gaps between covered spans (coverage.c)
@@ -66,18 +67,19 @@
 #include "koop.h"
 #include "registry.pb-c.h"
 #include "say.h"
+#include "text.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define REP_FORMAT 6u /* 6: registry rows begin with their owner unit (cases rows keep theirs) */
+#define REP_FORMAT 7u /* 6: registry rows begin with their owner unit (cases rows keep theirs); 7: unit names */
 
 const char *const rep_tables[] = {
     "month", "unit", "unit_no", "cov", "cov_src", "cov_gap", "cov_gsum", "open_due", "answer", "category", "verified",
     "institution", "pzk", "agreement", "catalogue", "ipw", "goal", "task", "referral", "ipw_child", "meta",
-    "meeting", NULL,
+    "meeting", "unit_name", NULL,
 };
 
 /* A month row held during a batch. */
@@ -93,7 +95,7 @@ struct rep_proj {
     koop_store_t *store;
     rep_self_t self;
     uint32_t self_no;
-    MDB_dbi month, unit, unit_no, meta;
+    MDB_dbi month, unit, unit_no, meta, unit_name;
     MDB_dbi institution, pzk, agreement, catalogue, ipw, goal, task, referral, ipw_child, meeting;
     MDB_dbi open_due, answer, category, verified;
     rep_acc_t acc;   /* one event's pending counter changes */
@@ -590,6 +592,23 @@ rep_unit_node(rep_proj_t *p, MDB_txn *txn, uint32_t no, char node[64], rep_unit_
 }
 
 int
+rep_unit_name(rep_proj_t *p, MDB_txn *txn, const char *node, char out[REP_NAME_MAX])
+{
+    MDB_val v;
+    int rc = koop_store_get_str(txn, p->unit_name, node, &v);
+    out[0] = '\0';
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc != 0)
+        return rc;
+    if (v.mv_size >= REP_NAME_MAX)
+        return MDB_CORRUPTED;
+    memcpy(out, v.mv_data, v.mv_size);
+    out[v.mv_size] = '\0';
+    return 0;
+}
+
+int
 rep_unit_each(rep_proj_t *p, MDB_txn *txn, rep_unit_fn fn, void *ctx)
 {
     MDB_cursor *cur;
@@ -724,6 +743,7 @@ rep_proj_new(rep_proj_t **out, koop_store_t *store, const rep_self_t *self)
     p->month = koop_store_dbi(store, "month");
     p->unit = koop_store_dbi(store, "unit");
     p->unit_no = koop_store_dbi(store, "unit_no");
+    p->unit_name = koop_store_dbi(store, "unit_name");
     p->meta = koop_store_dbi(store, "meta");
     p->institution = koop_store_dbi(store, "institution");
     p->pzk = koop_store_dbi(store, "pzk");
@@ -2389,6 +2409,32 @@ s_transfer(s_ctx *c, const char *type, const Koop__Cases__TransferFacts *f)
     return s_row_put(c->txn, c->p->ipw, f->ipw, &row, sizeof row);
 }
 
+/* ---- nodes ---- */
+
+/* A node's name (and TERYT when its unit has none): only the node itself
+ * may say what it is called. */
+static int
+s_node_described(s_ctx *c, const Koop__Reg__NodeInfo *r)
+{
+    char node[64];
+    rep_unit_t u;
+    int rc;
+    if (!r->node || !c->ev->node || strcmp(r->node, c->ev->node) != 0 || !s_valid_node(r->node))
+        return s_reject(c, "węzeł opisuje inny węzeł");
+    if (!r->name || koop_text_name_rule(r->name, REP_NAME_MAX - 1, NULL) != KOOP_TEXT_OK)
+        return s_reject(c, "nazwa węzła");
+    if ((rc = koop_store_put_str(c->txn, c->p->unit_name, r->node, r->name, strlen(r->name))) != 0)
+        return rc;
+    if (!s_teryt_valid(r->teryt) || strlen(r->teryt) >= sizeof u.teryt)
+        return 0;
+    if ((rc = rep_unit_node(c->p, c->txn, c->chain->unit[0], node, &u)) != 0)
+        return rc;
+    if (u.teryt[0] || strcmp(node, r->node) != 0)
+        return 0;
+    memcpy(u.teryt, r->teryt, strlen(r->teryt) + 1);
+    return s_unit_put(c->p, c->txn, node, &u);
+}
+
 /* ---- dispatch ---- */
 
 /* Decodes the event by its type (common/events.def) and applies it: an
@@ -2426,6 +2472,9 @@ s_dispatch(s_ctx *c)
         break;
     case KOOP_EV_CATALOGUE_ADDED: case KOOP_EV_CATALOGUE_UPDATED:
         rc = s_catalogue(c, (Koop__Reg__CatalogueEntry *)m);
+        break;
+    case KOOP_EV_NODE_DESCRIBED:
+        rc = s_node_described(c, (Koop__Reg__NodeInfo *)m);
         break;
     case KOOP_EV_IPW_MEMBER_ADDED: case KOOP_EV_IPW_MEMBER_REMOVED:
         rc = s_ipw_member(c, t->type, (Koop__Cases__MemberFacts *)m);
@@ -2468,6 +2517,47 @@ s_dispatch(s_ctx *c)
         c->verdict = S_NOT_OWNED;
         rc = 0;
     }
+    return rc;
+}
+
+/* A hub-owned institution applied by this node's registry (a LOCAL
+ * remote.institution.* event of its own log, carrying the hub's SHARED
+ * envelope): its sector counts where it is a partner here. Counted as
+ * applied; every other LOCAL event is not read. */
+static int
+s_is_remote_institution(const Koop__Event *ev, int wrapped)
+{
+    return !wrapped && ev->type &&
+           (strcmp(ev->type, "remote.institution.added") == 0 || strcmp(ev->type, "remote.institution.updated") == 0);
+}
+
+static int
+s_remote_institution(s_ctx *c)
+{
+    const koop_event_type_t *t, *it;
+    ProtobufCMessage *m = NULL, *rec = NULL;
+    const Koop__Reg__Institution *inst;
+    const Koop__Event *inner;
+    int rc;
+    if (koop_event_decode(c->ev, &t, &m) != 0 || t->payload != &koop__event__descriptor) {
+        rc = s_reject(c, "koperta instytucji z huba");
+        goto done;
+    }
+    inner = (const Koop__Event *)m;
+    if (koop_event_decode(inner, &it, &rec) != 0 || it->payload != &koop__reg__institution__descriptor) {
+        rc = s_reject(c, "instytucja z huba");
+        goto done;
+    }
+    inst = (const Koop__Reg__Institution *)rec;
+    if (!inst->owner || !inner->node || strcmp(inst->owner, inner->node) != 0)
+        rc = s_reject(c, "instytucja z huba zmieniana nie przez swój węzeł");
+    else
+        rc = s_institution(c, inst);
+done:
+    if (rec)
+        protobuf_c_message_free_unpacked(rec, NULL);
+    if (m)
+        protobuf_c_message_free_unpacked(m, NULL);
     return rc;
 }
 
@@ -2584,7 +2674,7 @@ rep_apply(MDB_txn *txn, const Koop__Event *event, void *ctx)
     }
     nodes[nn++] = cur->node;
     c.ev = cur;
-    if (cur->scope != KOOP__SCOPE__SCOPE_SHARED) {
+    if (cur->scope != KOOP__SCOPE__SCOPE_SHARED && !s_is_remote_institution(cur, ninner)) {
         c.verdict = S_IGNORED; /* never counted: gmina and hub figures come from the same facts */
         goto done;
     }
@@ -2598,7 +2688,7 @@ rep_apply(MDB_txn *txn, const Koop__Event *event, void *ctx)
         c.verdict = S_NOT_OWNED; /* a hub's stream with a node of another subtree */
         goto done;
     }
-    if ((rc = s_dispatch(&c)) != 0)
+    if ((rc = cur->scope == KOOP__SCOPE__SCOPE_SHARED ? s_dispatch(&c) : s_remote_institution(&c)) != 0)
         goto done;
     if (c.verdict != S_REJECTED && c.verdict != S_NOT_OWNED) /* a refused event changes no counter */
         rc = rep_acc_flush(p, txn, &p->acc);

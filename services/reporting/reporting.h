@@ -8,7 +8,9 @@
  *   coverage.c    distinct entities "present at some time in a period"
  *                 (partner institutions in PZKs, households in IPWs)
  *   report.c      figures of a unit and period read from the projection,
- *                 small-count suppression, the evaluation in Polish
+ *                 the evaluation in Polish
+ *   suppress.c    which figures a report above a gmina hides (small counts
+ *                 and what would tell them by subtraction)
  *   main.c        the service: feeds, report.* methods, rebuild
  *
  * The projection does not depend on the service runtime: tests and the
@@ -185,11 +187,46 @@ typedef struct {
 int rep_unit_by_node(rep_proj_t *p, MDB_txn *txn, const char *node, rep_unit_t *out);
 /* The node id of unit `no` into node (size 64). */
 int rep_unit_node(rep_proj_t *p, MDB_txn *txn, uint32_t no, char node[64], rep_unit_t *out);
+/* The name unit `node` gave itself (node.described) into out, "" when it
+ * has given none. 0 or an LMDB error. */
+#define REP_NAME_MAX 256
+int rep_unit_name(rep_proj_t *p, MDB_txn *txn, const char *node, char out[REP_NAME_MAX]);
 /* Calls fn for every unit. fn returns non-zero to stop (returned). */
 typedef int (*rep_unit_fn)(const char *node, const rep_unit_t *u, void *ctx);
 int rep_unit_each(rep_proj_t *p, MDB_txn *txn, rep_unit_fn fn, void *ctx);
 /* 1 when `unit` is `ancestor` or below it. */
 int rep_unit_within(rep_proj_t *p, MDB_txn *txn, uint32_t unit, uint32_t ancestor, int *within);
+
+/* ---- suppression (suppress.c) ---- */
+
+typedef enum {
+    REP_CELL_COUNT = 0, /* a count: n */
+    REP_CELL_RATIO,     /* an average or median over n things */
+    REP_CELL_SHARE,     /* a percentage: n of whole */
+    REP_CELL_PLAIN,     /* never hidden (how many gminas sent data) */
+} rep_cell_kind_t;
+
+/* One figure as suppression sees it (key and dim borrowed). */
+typedef struct {
+    const char *key, *dim; /* dim "" for the total */
+    rep_cell_kind_t kind;
+    int64_t n, whole;
+    int hidden;            /* out */
+} rep_cell_t;
+
+#define REP_MAX_CELLS 512
+
+/* Decides which figures of one report above a gmina are hidden: small
+ * counts and averages over them, then what would tell them by subtraction
+ * within the report, then percentages (the rules: suppress.c). */
+void rep_suppress_row(rep_cell_t *row, size_t n);
+/* Then, for a family - a unit (parent) and the units right below it
+ * (kids[j], each as rep_suppress_row left it): each count of parent equals
+ * the same count of the kids plus its own part; hides more until no hidden
+ * count can be had by subtraction, in parent's row and in the rows of kids
+ * that are movable (gminas), never in a hub below's. */
+void rep_suppress_family(rep_cell_t *parent, size_t n, rep_cell_t *const *kids, const size_t *nkids, const int *movable,
+                         size_t k);
 
 /* ---- internals shared by projection.c, coverage.c and report.c ---- */
 

@@ -107,13 +107,14 @@ Test(sync, catch_up_after_hub_outage_is_exact)
     st = kt_sync_status(g);
     cr_assert_not_null(st);
     cr_assert(json_is_false(json_object_get(st, "connected")));
-    cr_assert_eq(json_integer_value(json_object_get(st, "pending")), 4000 / SCALE + 1, "pending %s",
+    /* + the GOPS, + node.described (the gmina names itself to its hub) */
+    cr_assert_eq(json_integer_value(json_object_get(st, "pending")), 4000 / SCALE + 2, "pending %s",
                  json_dumps(st, JSON_COMPACT));
     json_decref(st);
 
     cr_assert_eq(kt_node_start(hub, 20), 0);
     cr_assert_eq(kt_wait_synced(g, 60), 0, "the gmina did not catch up");
-    s_assert_exact(g, hub, 4000 / SCALE + 1);
+    s_assert_exact(g, hub, 4000 / SCALE + 2);
     /* the hub also says how many it holds (no LOCAL event among them) */
     st = kt_sync_status(hub);
     {
@@ -122,7 +123,7 @@ Test(sync, catch_up_after_hub_outage_is_exact)
         cr_assert(json_is_true(json_object_get(n, "connected")));
         cr_assert_eq(json_integer_value(json_object_get(json_object_get(json_object_get(n, "streams"), "registry"),
                                                         "events")),
-                     4000 / SCALE + 1);
+                     4000 / SCALE + 2);
     }
     json_decref(st);
     free(gops);
@@ -141,7 +142,7 @@ Test(sync, unknown_key_is_refused_and_writes_nothing)
     kt_sleep_ms(4000);
     st = kt_sync_status(x);
     cr_assert(json_is_false(json_object_get(st, "connected")));
-    cr_assert_eq(json_integer_value(json_object_get(st, "pending")), 50);
+    cr_assert_eq(json_integer_value(json_object_get(st, "pending")), 51); /* and node.described */
     cr_assert(strstr(json_string_value(json_object_get(st, "last_error")) ?: "", "nie jest zapisany"),
               "the gmina should say why: %s", json_dumps(st, JSON_COMPACT));
     json_decref(st);
@@ -206,9 +207,9 @@ Test(sync, link_is_encrypted)
     cr_assert_eq(kt_wait_synced(g, 30), 0);
     kt_proxy_stop(proxy);
     /* it did cross the link, and arrived */
-    kt_ctl(&r, hub, "--json", "events", "list", "--stream", "registry", "--node", "gmina-2013032", "--limit", "1", NULL);
+    kt_ctl(&r, hub, "--json", "events", "list", "--stream", "registry", "--node", "gmina-2013032", "--limit", "2", NULL);
     cr_assert_eq(r.code, 0, "%s", r.err);
-    cr_assert(strstr(r.out, marker), "the hub did not get the events");
+    cr_assert(strstr(r.out, marker), "the hub did not get the events"); /* the first is node.described */
     kt_run_free(&r);
     {
         struct stat sb;
@@ -340,13 +341,14 @@ Test(sync, new_log_identity_is_refused_until_reenrolled)
     cr_assert_eq(kt_add_institutions(g, 5, "Po"), 5);
     kt_sleep_ms(3000);
     st = kt_sync_status(g);
-    cr_assert_eq(json_integer_value(json_object_get(st, "pending")), 5, "%s", json_dumps(st, JSON_COMPACT));
+    /* 5 and node.described: the new registry names the node again */
+    cr_assert_eq(json_integer_value(json_object_get(st, "pending")), 6, "%s", json_dumps(st, JSON_COMPACT));
     cr_assert(strstr(json_string_value(json_object_get(json_object_get(json_object_get(st, "streams"), "registry"),
                                                        "state")) ?: "", "enrol"), "%s", json_dumps(st, JSON_COMPACT));
     json_decref(st);
     st = kt_sync_status(hub);
     n = json_object_get(json_object_get(kt_hub_node(st, "gmina-2013032"), "streams"), "registry");
-    cr_assert_eq(json_integer_value(json_object_get(n, "acked")), 30, "the old stream was touched");
+    cr_assert_eq(json_integer_value(json_object_get(n, "acked")), 31, "the old stream was touched"); /* + node.described */
     cr_assert_eq(json_integer_value(json_object_get(n, "epoch")), 1);
     json_decref(st);
     /* the operator enrols it again: a new epoch, the old events stay */
@@ -356,9 +358,9 @@ Test(sync, new_log_identity_is_refused_until_reenrolled)
     st = kt_sync_status(hub);
     n = json_object_get(json_object_get(kt_hub_node(st, "gmina-2013032"), "streams"), "registry");
     cr_assert_eq(json_integer_value(json_object_get(n, "epoch")), 2);
-    cr_assert_eq(json_integer_value(json_object_get(n, "acked")), 5);
+    cr_assert_eq(json_integer_value(json_object_get(n, "acked")), 6);
     json_decref(st);
-    s_assert_exact(g, hub, 5);
+    s_assert_exact(g, hub, 6);
     kt_node_stop(hub);
     cr_assert(kt_dir_contains(hub->dir, "Przed 1"), "the first epoch's events were dropped");
 }
@@ -571,13 +573,13 @@ Test(sync, tree_forwards_up_and_down_two_levels)
     cr_assert_eq(kt_add_institutions(g, 100, "Szkoła"), 100);
     cr_assert_eq(kt_wait_synced(g, 30), 0);
     cr_assert_eq(kt_compare_streams(g, p, "registry", &n), 0);
-    cr_assert_eq(n, 100);
+    cr_assert_eq(n, 101); /* and node.described */
     /* the powiat hub forwards its merged stream (the gmina's events inside) */
     for (int i = 0; i < 150 && !ok; i++) {
         kt_ctl(&r, v, "--json", "events", "list", "--stream", "sync", "--node", "hub-2013", "--limit", "1000", NULL);
-        ok = r.code == 0 && json_array_size(r.json) == 100;
+        ok = r.code == 0 && json_array_size(r.json) == 101; /* node.described first */
         if (ok) {
-            json_t *last = json_array_get(r.json, 99);
+            json_t *last = json_array_get(r.json, 100);
             json_t *inner = json_object_get(last, "event");
             cr_assert_str_eq(json_string_value(json_object_get(inner, "node")), "gmina-2013032");
             cr_assert_str_eq(json_string_value(json_object_get(json_object_get(inner, "data"), "name")), "Szkoła 99");
@@ -589,7 +591,7 @@ Test(sync, tree_forwards_up_and_down_two_levels)
     cr_assert(ok, "the voivodeship hub did not get the gmina's events through the powiat hub");
     /* and the powiat hub's own registry */
     kt_ctl(&r, v, "--json", "events", "list", "--stream", "registry", "--node", "hub-2013", NULL);
-    cr_assert_eq(json_array_size(r.json), 1);
+    cr_assert_eq(json_array_size(r.json), 2); /* node.described and the PCPR */
     kt_run_free(&r);
     /* both hubs' records reach the gmina, owned by their hubs */
     ok = 0;
