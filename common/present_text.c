@@ -125,7 +125,7 @@ s_put(char *out, size_t len, size_t *used, const char *s)
 
 /* ---- fields ---- */
 
-#define S_AT(m, off, type) ((const type *)((const char *)(m) + (off)))
+#define S_AT(m, off, type) ((type const *)((const char *)(m) + (off)))
 
 /* Fields people do not read (they stay in --json). */
 static const char *const s_hidden[] = {
