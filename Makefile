@@ -114,8 +114,9 @@ REP_LIB_C := $(filter-out services/reporting/main.c,$(wildcard services/reportin
 # the gateway's parsers of client bytes and its TOTP codes, unit-tested in process
 GW_LIB_C  := services/gateway/route.c services/gateway/totp.c
 # the hub's session table is unit-tested in process; the fleet simulator
-# speaks the link with the sync service's own framing (wire.c)
-SYNC_LIB_C := services/sync/sessions.c services/sync/wire.c
+# speaks the link with the sync service's own framing (wire.c); the hub's
+# check of events is benchmarked in process (check.c)
+SYNC_LIB_C := services/sync/sessions.c services/sync/wire.c services/sync/check.c
 # the fleet simulator drives real hubs in tests too (and its event generator
 # feeds the projection's tests)
 FLEET_C   := $(wildcard tools/fleet/*.c)
@@ -161,7 +162,7 @@ test: all $(TEST_BIN) fuzz-replay $(AXE)
 # corpus input once).
 FUZZ_NAMES   := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SECONDS ?= 60
-SVC_LIBS     := registry cases notifier reporting sync
+SVC_LIBS     := registry cases notifier reporting sync gateway
 SVC_LIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(filter-out %/main.c,$(foreach d,$(SVC_LIBS),$(wildcard services/$(d)/*.c)))) \
                 $(foreach d,$(SVC_LIBS),$(BUILD)/nomain/services/$(d)/main.o)
 LIBSVC       := $(BUILD)/libkoop-services.a

@@ -69,6 +69,7 @@ s_make_events(uint64_t n)
     fleet_facts_t g;
     size_t cap = 1 << 20, used = 0;
     fleet_facts_init(&g, 0, "2013032", 16436, 3287, 2000);
+    snprintf(g.owner, sizeof g.owner, "gmina-2013032");
     s_events.bytes = malloc(cap);
     s_events.end = calloc(n, sizeof *s_events.end);
     s_events.stream = calloc(n, sizeof *s_events.stream);
@@ -297,6 +298,7 @@ bench_reporting(void)
     memset(&proj, 0, sizeof proj);
     /* one gmina, IPWs opened over 2015-01-01 .. 2023-12-31, a registry event every 2,000 IPWs */
     fleet_facts_init(&raw.gen, 0, "2013032", 16436, 3287, 2000);
+    snprintf(raw.gen.owner, sizeof raw.gen.owner, "gmina-2013032");
     proj.gen = raw.gen;
     printf("reporting: report latency against history length; projection ingest vs raw LMDB append\n");
     fflush(stdout);

@@ -32,6 +32,7 @@
  *                      make bench-sync runs that section alone)
  */
 #include "bench.h"
+#include "../services/sync/sync.h"
 #include "clock.h"
 #include "config.h"
 #include "envelope.pb-c.h"
@@ -52,11 +53,111 @@
 int bench_sync(void);
 
 #define EVENTS_DEFAULT 100000
-#define SYNC_BATCH_MAX 2000 /* services/sync/sync.h */
 #define AIM_INGEST_RATIO 0.5
 #define AIM_CATCHUP_RATE 500000.0
 #define AIM_PG_ON 10.0
 #define AIM_PG_OFF 2.0
+
+/* ---- the hub's check of one event, in process ---- */
+
+#define CHECK_EVENTS 20000
+#define CHECK_ROUNDS 5
+
+typedef struct {
+    double head_ns, full_ns, nested_ns; /* per event */
+} s_check_cost;
+
+/* Envelopes like the backlog's (institution.added of the gmina, owner set),
+ * and each wrapped once in a hub's sync.event (what a voivodeship checks). */
+static int
+s_check_bench(s_check_cost *out)
+{
+    static uint8_t *ev[CHECK_EVENTS], *wr[CHECK_EVENTS];
+    static size_t evlen[CHECK_EVENTS], wrlen[CHECK_EVENTS];
+    sync_check_t *c = sync_check_new();
+    sync_check_why_t why;
+    sync_event_head_t h;
+    uint64_t t0;
+    int rc = -1, bad = 0;
+    if (!c)
+        return -1;
+    for (int i = 0; i < CHECK_EVENTS; i++) {
+        Koop__Reg__Institution in = KOOP__REG__INSTITUTION__INIT;
+        Koop__Event e = KOOP__EVENT__INIT, w = KOOP__EVENT__INIT;
+        uint8_t p[512];
+        char id[40], eid[40], name[64];
+        snprintf(id, sizeof id, "01900000-0000-7000-8000-%012d", i);
+        snprintf(eid, sizeof eid, "01900000-0000-7000-9000-%012d", i);
+        snprintf(name, sizeof name, "Szkoła Podstawowa nr %d", i);
+        in.id = id;
+        in.name = name;
+        in.owner = "gmina-2013032";
+        in.has_sector = in.has_level = in.has_active = in.has_updated_ms = 1;
+        in.sector = KOOP__REG__SECTOR__SECTOR_EDUCATION;
+        in.level = KOOP__REG__LEVEL__LEVEL_GMINA;
+        in.active = 1;
+        in.updated_ms = 1767225600000ull + (uint64_t)i;
+        in.teryt = "2013032";
+        e.node = "gmina-2013032";
+        e.stream = "registry";
+        e.has_seq = e.has_time_ms = e.has_scope = e.has_payload = 1;
+        e.seq = (uint64_t)i + 1;
+        e.id = eid;
+        e.time_ms = in.updated_ms;
+        e.actor = "";
+        e.scope = KOOP__SCOPE__SCOPE_SHARED;
+        e.type = "institution.added";
+        e.payload.len = koop__reg__institution__pack(&in, p);
+        e.payload.data = p;
+        evlen[i] = koop__event__get_packed_size(&e);
+        if (!(ev[i] = malloc(evlen[i])))
+            goto done;
+        koop__event__pack(&e, ev[i]);
+        w = e;
+        w.node = "hub-2013";
+        w.stream = "sync";
+        w.type = "sync.event";
+        w.payload.data = ev[i];
+        w.payload.len = evlen[i];
+        wrlen[i] = koop__event__get_packed_size(&w);
+        if (!(wr[i] = malloc(wrlen[i])))
+            goto done;
+        koop__event__pack(&w, wr[i]);
+    }
+    /* the best of CHECK_ROUNDS passes over the same events: the machine's
+     * other load only ever adds */
+    out->head_ns = out->full_ns = out->nested_ns = 1e30;
+    for (int round = 0; round < CHECK_ROUNDS; round++) {
+        double ns;
+        t0 = koop_clock_mono_us();
+        for (int i = 0; i < CHECK_EVENTS; i++)
+            bad += sync_event_head(ev[i], evlen[i], &h) != 0 || h.seq != (uint64_t)i + 1;
+        if ((ns = (double)(koop_clock_mono_us() - t0) * 1000.0 / CHECK_EVENTS) < out->head_ns)
+            out->head_ns = ns;
+        t0 = koop_clock_mono_us();
+        for (int i = 0; i < CHECK_EVENTS; i++)
+            bad += sync_check_event(c, "hub-2013", ev[i], evlen[i], "gmina-2013032", "registry", (uint64_t)i + 1,
+                                    &why) != 0;
+        if ((ns = (double)(koop_clock_mono_us() - t0) * 1000.0 / CHECK_EVENTS) < out->full_ns)
+            out->full_ns = ns;
+        t0 = koop_clock_mono_us();
+        for (int i = 0; i < CHECK_EVENTS; i++)
+            bad += sync_check_event(c, "hub-20", wr[i], wrlen[i], "hub-2013", "sync", (uint64_t)i + 1, &why) != 0;
+        if ((ns = (double)(koop_clock_mono_us() - t0) * 1000.0 / CHECK_EVENTS) < out->nested_ns)
+            out->nested_ns = ns;
+    }
+    rc = bad ? -1 : 0;
+    if (bad)
+        fprintf(stderr, "bench sync: %d events did not pass the hub's check\n", bad);
+done:
+    for (int i = 0; i < CHECK_EVENTS; i++) {
+        free(ev[i]);
+        free(wr[i]);
+        ev[i] = wr[i] = NULL;
+    }
+    sync_check_destroy(&c);
+    return rc;
+}
 
 /* ---- load and status ---- */
 
@@ -565,6 +666,18 @@ bench_sync(void)
     printf("  raw LMDB append, %d per commit: %.0f events/s -> hub ingest at %.2f x\n", SYNC_BATCH_MAX, raw_max,
            two.txn_rate / raw_max);
     printf("  hub peak RSS (VmHWM of koop-sync): %.1f MiB\n", two.rss_kb[0] > 0 ? (double)two.rss_kb[0] / 1024.0 : -1.0);
+    {
+        /* what the full decode of every event costs the hub (services/sync/check.c) */
+        s_check_cost cc;
+        double per_event_ns = two.txn_rate > 0 ? 1e9 / two.txn_rate : 0;
+        if (s_check_bench(&cc) != 0)
+            goto done;
+        printf("  hub's check of one event (in process, %d events of %zu bytes): full decode %.0f ns, the head\n"
+               "    scan it replaced %.0f ns (%.1f x); a powiat's wrapped event at the voivodeship %.0f ns;\n"
+               "    the full decode is %.1f %% of the hub's ingest time per event (%.0f ns)\n",
+               CHECK_EVENTS, two.ev_size, cc.full_ns, cc.head_ns, cc.head_ns > 0 ? cc.full_ns / cc.head_ns : 0,
+               cc.nested_ns, per_event_ns > 0 ? 100.0 * cc.full_ns / per_event_ns : 0, per_event_ns);
+    }
     fflush(stdout);
 
     printf("  three levels, the same %llu-event backlog: gmina -> powiat hub -> voivodeship hub\n",

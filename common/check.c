@@ -32,7 +32,7 @@ koop_check_name(koop_call_t *call, const char *field, const char *value, int req
     switch (koop_text_name_rule(value, max, &bad)) {
     case KOOP_TEXT_OK: return KOOP_OK;
     case KOOP_TEXT_BAD_UTF8: return koop_fail(call, FIELD_NOT_UTF8, field);
-    case KOOP_TEXT_TOO_LONG: return koop_fail(call, FIELD_TEXT, field, KOOP_NUM(max));
+    case KOOP_TEXT_TOO_LONG: return koop_fail(call, TEXT_TOO_LONG, field, KOOP_NUM(max));
     case KOOP_TEXT_BLANK: return koop_fail(call, TEXT_BLANK, field);
     case KOOP_TEXT_NEWLINE: return koop_fail(call, TEXT_NEWLINE, field);
     case KOOP_TEXT_BIDI:
@@ -52,9 +52,16 @@ koop_check_date(koop_call_t *call, const char *field, const char *value, int req
             return koop_fail(call, DATE_REQUIRED, field);
         return KOOP_OK;
     }
-    if (!koop_date_valid(value))
+    switch (koop_date_check(value)) {
+    case KOOP_DATE_OK:
+        return KOOP_OK;
+    case KOOP_DATE_NO_SUCH_DAY:
+        return koop_fail(call, DATE_NO_SUCH_DAY, field, value);
+    case KOOP_DATE_YEAR:
+        return koop_fail(call, DATE_YEAR, field, value);
+    default:
         return koop_fail(call, DATE_INVALID, field, value);
-    return KOOP_OK;
+    }
 }
 
 int

@@ -12,12 +12,16 @@
 /* Valid UTF-8 of at most max bytes without control characters; required
  * means it must be present and non-empty. */
 int koop_check_text(koop_call_t *call, const char *field, const char *value, int required, size_t max);
-/* A name or a title: koop_check_text, and the rules of text.h's
- * koop_text_name_rule, each refused with its own code (text.blank,
- * text.newline, text.control, text.bidi) so the message says which rule
- * failed. */
+/* A name or another one-line text people read in lists (names of
+ * institutions, people, households and services, categories, titles):
+ * the rules of text.h's koop_text_name_rule, each refused with its own
+ * code so the message says which rule failed - text.too_long,
+ * field.encoding, text.blank (only spaces), text.newline, text.control,
+ * text.bidi (U+202E and the like; these two name the character). required:
+ * absent or "" is field.required. */
 int koop_check_name(koop_call_t *call, const char *field, const char *value, int required, size_t max);
-/* A real calendar date YYYY-MM-DD. */
+/* A date YYYY-MM-DD: date.invalid when not written so, date.no_such_day
+ * for "2026-02-30" or "2026-13-01", date.year outside 1900..2199. */
 int koop_check_date(koop_call_t *call, const char *field, const char *value, int required);
 /* A phone number: digits, spaces, + - ( ), at most 40 bytes; optional. */
 int koop_check_phone(koop_call_t *call, const char *field, const char *value);

@@ -56,22 +56,30 @@ s_digits(const char *s, int n)
     return v;
 }
 
-int
-koop_date_valid(const char *s)
+koop_date_kind_t
+koop_date_check(const char *s)
 {
     static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     int y, m, d;
     if (!s || strlen(s) != 10 || s[4] != '-' || s[7] != '-')
-        return 0;
+        return KOOP_DATE_FORMAT;
     for (int i = 0; i < 10; i++)
         if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
-            return 0;
+            return KOOP_DATE_FORMAT;
     y = s_digits(s, 4);
     m = s_digits(s + 5, 2);
     d = s_digits(s + 8, 2);
-    if (y < 1900 || y > 2199 || m < 1 || m > 12 || d < 1)
-        return 0;
-    return d <= mdays[m - 1] + (m == 2 && s_leap(y));
+    if (m < 1 || m > 12 || d < 1 || d > mdays[m - 1] + (m == 2 && s_leap(y)))
+        return KOOP_DATE_NO_SUCH_DAY;
+    if (y < 1900 || y > 2199)
+        return KOOP_DATE_YEAR;
+    return KOOP_DATE_OK;
+}
+
+int
+koop_date_valid(const char *s)
+{
+    return koop_date_check(s) == KOOP_DATE_OK;
 }
 
 int64_t

@@ -17,6 +17,11 @@ uint64_t koop_clock_now_ms(void);
 uint64_t koop_clock_mono_ms(void);
 uint64_t koop_clock_mono_us(void);
 
+/* What is wrong with a date written YYYY-MM-DD: nothing; not that form
+ * ("2026-2-3", "jutro"); the form, but no such day ("2026-02-30",
+ * "2026-13-01"); a real day outside the years koop accepts (1900..2199). */
+typedef enum { KOOP_DATE_OK = 0, KOOP_DATE_FORMAT, KOOP_DATE_NO_SUCH_DAY, KOOP_DATE_YEAR } koop_date_kind_t;
+koop_date_kind_t koop_date_check(const char *s);
 /* 1 when s is a real calendar date written YYYY-MM-DD (1900..2199). */
 int koop_date_valid(const char *s);
 /* Days since 1970-01-01 of a valid date; undefined for invalid ones. */

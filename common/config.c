@@ -45,6 +45,7 @@ static const s_key s_keys[] = {
     K("notifier", "smtp_url", smtp_url, V_STR, 0),
     K("notifier", "smtp_user", smtp_user, V_STR, 0),
     K("notifier", "smtp_password_file", smtp_password_file, V_PATH, 0),
+    K("notifier", "smtp_ca_file", smtp_ca_file, V_PATH, 0),
     K("notifier", "from", mail_from, V_STR, 0),
     K("notifier", "web_url", web_url, V_STR, 0),
     K("gateway", "listen", gw_listen, V_HOSTPORT, 0),

@@ -6,7 +6,7 @@
  *   [sync]      hub, hub_key, listen, alert_after
  *   [retention] case_years, household_years, audit_years, timer (docs/ACCOUNTABILITY.md)
  *   [reporting] publish (approved | provisional)
- *   [notifier]  smtp_url, smtp_user, smtp_password_file, from, web_url
+ *   [notifier]  smtp_url, smtp_user, smtp_password_file, smtp_ca_file, from, web_url
  *   [gateway]   listen (HOST:PORT), tls, trusted_proxy, origin, require_totp_for,
  *               web_dir and the limits (docs/GATEWAY.md); numbers are kept as
  *               their digits (koop_config_num), checked here
@@ -42,6 +42,7 @@ typedef struct koop_config {
     char smtp_url[KOOP_CONF_STR];
     char smtp_user[KOOP_CONF_STR];
     char smtp_password_file[PATH_MAX];
+    char smtp_ca_file[PATH_MAX];   /* CA certificates the relay's TLS certificate is checked against */
     char mail_from[KOOP_CONF_STR];
     char web_url[KOOP_CONF_STR];
     /* [retention]: years as digits ("" = the default of docs/ACCOUNTABILITY.md) */

@@ -83,6 +83,19 @@ koop_event_decode(const Koop__Event *ev, const koop_event_type_t **type, Protobu
 }
 
 const char *
+koop_event_owner(const koop_event_type_t *t, const ProtobufCMessage *m, int *has)
+{
+    const ProtobufCFieldDescriptor *f;
+    *has = 0;
+    if (!t || !m || strcmp(t->stream, "registry") != 0 ||
+        !(f = protobuf_c_message_descriptor_get_field_by_name(t->payload, "owner")) ||
+        f->type != PROTOBUF_C_TYPE_STRING)
+        return NULL;
+    *has = 1;
+    return *(char *const *)((const char *)m + f->offset);
+}
+
+const char *
 koop_event_decode_error(int rc)
 {
     switch (rc) {

@@ -42,6 +42,13 @@ const koop_event_type_t *koop_event_type_of(koop_ev_t id);
  * type is known. */
 int koop_event_decode(const Koop__Event *ev, const koop_event_type_t **type, ProtobufCMessage **payload);
 
+/* The owner a record event names: for a type of the registry stream whose
+ * payload is a record with an `owner` (institutions, people, agreements,
+ * PZKs, catalogue entries), *has = 1 and the owner's node id (borrowed
+ * from m; NULL when absent). Other types: *has = 0, NULL. Only the owner's
+ * events may change a record: consumers check it is the event's node. */
+const char *koop_event_owner(const koop_event_type_t *t, const ProtobufCMessage *m, int *has);
+
 /* A short Polish reason for a koop_event_decode result, for logs. */
 const char *koop_event_decode_error(int rc);
 

@@ -295,6 +295,7 @@ s_service_json(const koop_facts_t *f, const koop_facts_service_t *s)
     json_object_set_new(o, "commit_failures", json_integer((json_int_t)st->commit_failures));
     json_object_set_new(o, "dropped", json_integer((json_int_t)st->dropped));
     json_object_set_new(o, "expired", json_integer((json_int_t)st->expired));
+    json_object_set_new(o, "events_refused", json_integer((json_int_t)st->events_refused));
     json_object_set_new(o, "backup_running", json_boolean(st->backup_running));
     json_object_set_new(o, "last_backup", koop_present_time(st->last_backup_ms));
     return o;
@@ -359,11 +360,14 @@ koop_facts_text(const koop_facts_t *f, FILE *out)
             fprintf(out, "  %-10s nie odpowiada\n", s->name);
             continue;
         }
-        fprintf(out, "  %-10s działa (pid %u, od %s), zdarzeń w dzienniku: %llu, dane: %s (mapa %s)\n", s->name,
+        fprintf(out, "  %-10s działa (pid %u, od %s), zdarzeń w dzienniku: %llu, dane: %s (mapa %s)", s->name,
                 s->stats->pid, s_span(f->now_ms > s->stats->started_ms ? f->now_ms - s->stats->started_ms : 0, span,
                                       sizeof span),
                 (unsigned long long)s->stats->last_seq, s_bytes(s->stats->store ? s->stats->store->file_bytes : 0, a, sizeof a),
                 s_bytes(s->stats->store ? s->stats->store->map_bytes : 0, b, sizeof b));
+        if (s->stats->events_refused)
+            fprintf(out, ", odrzuconych zdarzeń z zewnątrz: %llu", (unsigned long long)s->stats->events_refused);
+        fputc('\n', out);
         data += s->stats->store ? s->stats->store->file_bytes : 0;
     }
     fprintf(out, "  dane razem: %s\n", s_bytes(data, a, sizeof a));
@@ -445,6 +449,8 @@ koop_facts_metrics(const koop_facts_t *f, FILE *out)
         {"commit_failures_total", "counter", "Write batches whose commit failed (nothing acknowledged)."},
         {"messages_dropped_total", "counter", "Messages that could not be answered."},
         {"requests_expired_total", "counter", "Requests past their deadline, answered without running."},
+        {"events_refused_total", "counter",
+         "Events from outside refused since the service started (undecodable, or changing a record their node does not own)."},
         {"backups_total", "counter", "Backups of the store made since the service started."},
         {"backup_running", "gauge", "1 while a backup of the store is being made."},
         {"last_backup_time_seconds", "gauge", "Unix time the last backup of the store ended (0: none since start)."},
@@ -474,9 +480,10 @@ koop_facts_metrics(const koop_facts_t *f, FILE *out)
             case 8: v = (double)s->commit_failures; break;
             case 9: v = (double)s->dropped; break;
             case 10: v = (double)s->expired; break;
-            case 11: v = (double)s->backups; break;
-            case 12: v = s->backup_running; break;
-            case 13: v = (double)s->last_backup_ms / 1000.0; break;
+            case 11: v = (double)s->events_refused; break;
+            case 12: v = (double)s->backups; break;
+            case 13: v = s->backup_running; break;
+            case 14: v = (double)s->last_backup_ms / 1000.0; break;
             default: v = (double)s->started_ms / 1000.0; break;
             }
             s_sample(out, per_service[m].name, node, "service", f->services[i].name, NULL, NULL, v);
@@ -517,6 +524,8 @@ koop_facts_metrics(const koop_facts_t *f, FILE *out)
         s_sample(out, "hub_ingest_events_total", node, NULL, NULL, NULL, NULL, (double)st->ingest_events);
         s_family(out, "hub_malformed_total", "counter", "Frames this hub dropped or refused as malformed.");
         s_sample(out, "hub_malformed_total", node, NULL, NULL, NULL, NULL, (double)st->malformed);
+        s_family(out, "hub_events_refused_total", "counter", "Batches this hub refused for an event that failed its check.");
+        s_sample(out, "hub_events_refused_total", node, NULL, NULL, NULL, NULL, (double)st->events_refused);
     }
     s_family(out, "status_code", "gauge", "What koopctl status exits with: 0 ok, 3 a service down, 4 the sync link.");
     s_sample(out, "status_code", node, NULL, NULL, NULL, NULL, f->exit_code);

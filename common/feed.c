@@ -3,6 +3,7 @@
 #include "clock.h"
 #include "koop.h"
 #include "say.h"
+#include "service.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -28,6 +29,7 @@ struct koop_feed {
     int poke_next;          /* the next fetch must not wait */
     int failed;
     unsigned bad;           /* undecodable events met (skipped or refused batches) */
+    uint64_t refused;       /* events moved past since start (koop_feed_refused) */
 };
 
 /* ---- cursor storage: value = be64 seq, then the producer's log id ---- */
@@ -206,6 +208,7 @@ typedef struct {
     uint64_t cursor;       /* out: the new cursor */
     int gap;
     unsigned skipped;      /* out: undecodable events moved past */
+    unsigned refused;      /* out: events of another stream, or refused by the consumer */
 } s_apply_ctx;
 
 static int
@@ -218,6 +221,7 @@ s_apply_batch(MDB_txn *txn, void *ctx)
 
     a->gap = 0;
     a->skipped = 0;
+    a->refused = 0;
     if (f->opts.batch_begin && (rc = f->opts.batch_begin(txn, f->opts.ctx)) != 0)
         return rc;
     for (size_t i = 0; i < a->batch->n_events; i++) {
@@ -240,7 +244,16 @@ s_apply_batch(MDB_txn *txn, void *ctx)
             a->gap = 1;
             return -EPROTO;
         }
-        rc = f->opts.apply(txn, ev, f->opts.ctx);
+        /* a feed carries its producer's stream only */
+        if (!ev->stream || strcmp(ev->stream, f->stream) != 0) {
+            if (a->refused++ < 5)
+                koop_error("feed %s: event %llu names stream %.32s: skipped", f->stream,
+                           (unsigned long long)ev->seq, ev->stream ? ev->stream : "-");
+            rc = 0;
+        } else if ((rc = f->opts.apply(txn, ev, f->opts.ctx)) == KOOP_FEED_REFUSED) {
+            a->refused++;
+            rc = 0;
+        }
         pos = ev->seq;
         koop__event__free_unpacked(ev, NULL);
         if (rc != 0)
@@ -260,7 +273,7 @@ static int
 s_take(koop_feed_t *f, const uint8_t *payload, size_t len, int *caught_up)
 {
     Koop__FeedBatch *batch = koop__feed_batch__unpack(NULL, len, payload);
-    s_apply_ctx a = {f, NULL, 0, 0, 0};
+    s_apply_ctx a = {f, NULL, 0, 0, 0, 0};
     int rc = 0;
 
     *caught_up = 0;
@@ -294,6 +307,8 @@ s_take(koop_feed_t *f, const uint8_t *payload, size_t len, int *caught_up)
             f->bad += rc == MDB_CORRUPTED;
         } else {
             f->bad += a.skipped;
+            f->refused += a.skipped + a.refused;
+            koop_service_note_refused(f->opts.svc, a.skipped + a.refused);
             f->cursor = a.cursor;
             if (!f->log_id[0] && batch->log_id)
                 snprintf(f->log_id, sizeof f->log_id, "%s", batch->log_id);
@@ -412,4 +427,10 @@ int
 koop_feed_failed(const koop_feed_t *self)
 {
     return self->failed;
+}
+
+uint64_t
+koop_feed_refused(const koop_feed_t *self)
+{
+    return self->refused;
 }

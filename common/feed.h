@@ -14,7 +14,9 @@
  *   the next fetch starts from the stored cursor).
  *
  * An event that cannot be decoded is skipped (the batch says its position,
- * FeedBatch.seqs) and logged; after KOOP_FEED_MAX_BAD of them (or of batches
+ * FeedBatch.seqs) and logged; one whose stream is not the feed's is moved
+ * past the same way, and so is one the consumer refuses (KOOP_FEED_REFUSED);
+ * all are counted (koop_feed_refused, and the service's sys.ping); after KOOP_FEED_MAX_BAD of them (or of batches
  * refused for one without a position) the feed stops (koop_feed_failed), so
  * no consumer spins on a log it cannot read.
  *
@@ -34,9 +36,13 @@ typedef struct koop_feed koop_feed_t;
 
 #define KOOP_FEED_MAX_BAD 100
 
-/* Applies one event inside txn. Returns 0, or an LMDB/errno code that aborts
- * the whole batch (it is fetched and applied again later). */
+/* Applies one event inside txn. Returns 0, KOOP_FEED_REFUSED (the event was
+ * checked and refused before it changed anything: undecodable by its type,
+ * or not its node's to change; the feed moves past it and counts it), or an
+ * LMDB/errno code that aborts the whole batch (it is fetched and applied
+ * again later). */
 typedef int (*koop_feed_apply_fn)(MDB_txn *txn, const Koop__Event *event, void *ctx);
+#define KOOP_FEED_REFUSED 0x52454655 /* not an errno, LMDB's codes are negative */
 /* Called after a batch committed (e.g. to answer the consumer's own parked fetches). */
 typedef void (*koop_feed_committed_fn)(void *ctx);
 /* Called after every answer of the producer was applied: fetch is the
@@ -67,6 +73,10 @@ typedef struct {
     koop_feed_committed_fn committed;
     koop_feed_replied_fn replied;  /* may be NULL */
     void *ctx;
+    /* the consumer's service: events the feed moved past (undecodable) or
+     * the consumer refused are counted there once their batch committed
+     * (koop_service_note_refused); may be NULL */
+    struct koop_service *svc;
 } koop_feed_opts_t;
 
 /* Creates and starts a feed. NULL on failure (errno). */
@@ -86,6 +96,9 @@ int koop_feed_take(koop_feed_t *self, const uint8_t *payload, size_t len);
 uint64_t koop_feed_position(const koop_feed_t *self);
 /* 1 when the feed stopped on an error it cannot get past by itself. */
 int koop_feed_failed(const koop_feed_t *self);
+/* Events moved past since start: undecodable, of another stream, or
+ * refused by the consumer. */
+uint64_t koop_feed_refused(const koop_feed_t *self);
 /* Asks the producer (not waiting for the long poll) and returns the number
  * of a fetch sent after since_ms (mono): its answer, with caught_up
  * (replied), proves the consumer has everything the producer committed

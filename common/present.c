@@ -8,7 +8,9 @@
 
 static const char *const s_labels[][3] = {
 #define KOOP_LABEL(field, pl, en) {field, pl, en},
+#define KOOP_VALUE(set, value, pl, en)
 #include "labels.def"
+#undef KOOP_VALUE
 #undef KOOP_LABEL
 };
 
@@ -175,11 +177,35 @@ koop_present_value_text(json_t *value, koop_lang_t lang, FILE *out)
     fflush(out);
 }
 
+/* A list reply: its items as a table, then its other fields (a count of
+ * unread entries) as "label: value" lines. */
+static void
+s_list_text(const ProtobufCMessage *reply, koop_lang_t lang, FILE *out)
+{
+    const ProtobufCMessageDescriptor *d = reply->descriptor;
+    const ProtobufCFieldDescriptor *items = protobuf_c_message_descriptor_get_field_by_name(d, "items");
+    if (!items || items->type != PROTOBUF_C_TYPE_MESSAGE) {
+        koop_present_message_text(reply, lang, out);
+        return;
+    }
+    koop_present_list_text(*(const ProtobufCMessage *const *const *)((const char *)reply + items->offset),
+                           *(const size_t *)((const char *)reply + items->quantifier_offset), lang, out);
+    if (d->n_fields > 1) {
+        /* the rest of the reply, without the items */
+        ProtobufCMessage *rest = malloc(d->sizeof_message);
+        if (!rest)
+            return;
+        memcpy(rest, reply, d->sizeof_message);
+        *(size_t *)((char *)rest + items->quantifier_offset) = 0;
+        koop_present_message_text(rest, lang, out);
+        free(rest);
+    }
+}
+
 void
 koop_present_text(const koop_api_method_t *m, const ProtobufCMessage *reply, koop_fmt_t fmt, koop_lang_t lang,
                   FILE *out)
 {
-    json_t *v;
     if (m && (m->flags & KOOP_API_REPORT)) {
         koop_present_report_text(m, reply, fmt, out);
         return;
@@ -200,10 +226,11 @@ koop_present_text(const koop_api_method_t *m, const ProtobufCMessage *reply, koo
         koop_present_export_text(reply, out);
         return;
     }
-    v = koop_present_json(m, reply);
-    if (v)
-        koop_present_value_text(v, lang, out);
-    json_decref(v);
+    if (m && (m->flags & KOOP_API_LIST)) {
+        s_list_text(reply, lang, out);
+        return;
+    }
+    koop_present_message_text(reply, lang, out);
 }
 
 /* ---- events ---- */

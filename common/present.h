@@ -54,6 +54,25 @@ void koop_present_padded(FILE *out, const char *s, int width);
  * when it has none. */
 const char *koop_present_label(const char *field, koop_lang_t lang);
 
+/* ---- present_text.c ---- */
+/* A reply message for people: one "label  value" line per field (names for
+ * ids, labels for enums, local times for unix ms, one line each, messages
+ * inside one line each). */
+void koop_present_message_text(const ProtobufCMessage *msg, koop_lang_t lang, FILE *out);
+/* Messages of one type as a table: a header, the type's columns whatever
+ * is empty ("–"), one line per message, the count. */
+void koop_present_list_text(const ProtobufCMessage *const *items, size_t n, koop_lang_t lang, FILE *out);
+/* The label of value of enum e ("social_assistance" -> "pomoc społeczna"),
+ * or its JSON name (into buf) when it has none. */
+const char *koop_present_enum(const ProtobufCEnumDescriptor *e, int value, koop_lang_t lang, char *buf,
+                              size_t len);
+/* The label of a word of a set of labels.def ("event", "task.done"), or NULL. */
+const char *koop_present_word(const char *set, const char *word, koop_lang_t lang);
+/* The label of field of messages of d: "Type.field" first, then "field". */
+const char *koop_present_field_label(const ProtobufCMessageDescriptor *d, const char *field, koop_lang_t lang);
+/* "2026-01-10 14:03" (the node's local time) of unix ms; "" for 0. */
+void koop_present_local_time(uint64_t ms, char out[32]);
+
 /* One event envelope as JSON: the envelope's fields, its payload decoded by
  * its type (events.def) under "data", an envelope carried inside (a hub's
  * merged stream, records from a hub) under "event", else "payload_hex". */

@@ -2,10 +2,15 @@
  * present_report.c - report figures (report evaluation / indicators) as
  * JSON, CSV and Polish text (see present.h).
  *
- * JSON: evaluation is one object with the figures as keys; indicators has a
- * "figures" array. CSV is RFC 4180 with a decimal point. A figure that is
- * suppressed above a gmina is "<3"; one without a value (no denominator) is
- * null / empty / "–".
+ * JSON: evaluation is one object with the figures as keys and "suppressed",
+ * the list of keys hidden; indicators has a "figures" array whose figures
+ * each say "suppressed": true/false. A figure hidden above a gmina (a small
+ * count, or one that would tell it: services/reporting/suppress.c) has the
+ * value null there, reads "ukryte" in text and is empty in CSV, with
+ * "suppressed" 1 (indicators) or its key in the last column (evaluation);
+ * one without a value (no denominator) is null / empty / "–". Never "<3":
+ * a hidden figure may be any number, and a mean read "<3" means "less than
+ * three months".
  */
 #include "present.h"
 #include "pbjson.h"
@@ -34,9 +39,7 @@ static const struct {
 static json_t *
 s_json_value(const Koop__Rep__Figure *f)
 {
-    if (f->suppressed)
-        return json_string("<3");
-    if (!f->has_value)
+    if (f->suppressed || !f->has_value)
         return json_null();
     if (f->decimals)
         return json_real(f->value);
@@ -48,7 +51,7 @@ static void
 s_text_value(char *out, size_t len, const Koop__Rep__Figure *f, int csv)
 {
     if (f->suppressed)
-        snprintf(out, len, "<3");
+        snprintf(out, len, "%s", csv ? "" : "ukryte");
     else if (!f->has_value)
         snprintf(out, len, "%s", csv ? "" : "–");
     else if (f->decimals) {
@@ -109,7 +112,7 @@ s_text_header(FILE *out, const char *what, const Koop__Rep__Report *r)
            r->teryt && *r->teryt ? r->teryt : "nieznany");
     fprintf(out, "Okres: %s – %s (stan na %s)%s\n", r->from && *r->from ? r->from : "od początku",
            r->to && *r->to ? r->to : r->as_of, r->as_of,
-           r->small_counts_suppressed ? "; liczby 1–2 ukryte jako <3" : "");
+           r->small_counts_suppressed ? "; liczby 1–2 i te, z których dałoby się je odczytać, ukryte" : "");
     if (r->approval) {
         fprintf(out, "Zatwierdzenie: %s",
                 !strcmp(r->approval, "approved")   ? "okres zatwierdzony przez jednostkę"
@@ -150,10 +153,14 @@ s_csv_unit(FILE *out, const Koop__Rep__Report *r)
 static json_t *
 s_evaluation_json(const Koop__Rep__Report *r)
 {
-    json_t *o = s_header_json(r);
+    json_t *o = s_header_json(r), *hidden = json_array();
     for (size_t i = 0; i < r->n_figures; i++)
-        if (!r->figures[i]->dim || !*r->figures[i]->dim)
+        if (!r->figures[i]->dim || !*r->figures[i]->dim) {
             json_object_set_new(o, r->figures[i]->key, s_json_value(r->figures[i]));
+            if (r->figures[i]->suppressed)
+                json_array_append_new(hidden, json_string(r->figures[i]->key));
+        }
+    json_object_set_new(o, "suppressed", hidden);
     json_object_set_new(o, "summary", json_string(r->summary ? r->summary : ""));
     return o;
 }
@@ -172,6 +179,7 @@ s_indicators_json(const Koop__Rep__Report *r)
         if (f->dim_label && *f->dim_label)
             json_object_set_new(x, "dim_label", json_string(f->dim_label));
         json_object_set_new(x, "value", s_json_value(f));
+        json_object_set_new(x, "suppressed", json_boolean(f->suppressed));
         json_array_append_new(arr, x);
     }
     json_object_set_new(o, "figures", arr);
@@ -183,15 +191,22 @@ s_print_evaluation(FILE *out, int csv, const Koop__Rep__Report *r)
 {
     if (csv) {
         char v[64];
+        int first = 1;
         s_csv_header(out);
         for (size_t i = 0; i < r->n_figures; i++)
             fprintf(out, ",%s", r->figures[i]->key);
-        fputc('\n', out);
+        fputs(",suppressed\n", out);
         s_csv_unit(out, r);
         for (size_t i = 0; i < r->n_figures; i++) {
             s_text_value(v, sizeof v, r->figures[i], 1);
             fprintf(out, ",%s", v);
         }
+        fputc(',', out);
+        for (size_t i = 0; i < r->n_figures; i++)
+            if (r->figures[i]->suppressed) {
+                fprintf(out, "%s%s", first ? "" : " ", r->figures[i]->key);
+                first = 0;
+            }
         fputc('\n', out);
     } else {
         char v[64];
@@ -212,7 +227,7 @@ s_print_indicators(FILE *out, int csv, const Koop__Rep__Report *r)
     char v[64];
     if (csv) {
         s_csv_header(out);
-        fputs(",group,key,dim,label,value\n", out);
+        fputs(",group,key,dim,label,value,suppressed\n", out);
         for (size_t i = 0; i < r->n_figures; i++) {
             const Koop__Rep__Figure *f = r->figures[i];
             s_csv_unit(out, r);
@@ -221,7 +236,7 @@ s_print_indicators(FILE *out, int csv, const Koop__Rep__Report *r)
             fputc(',', out);
             s_csv_field(out, f->label);
             s_text_value(v, sizeof v, f, 1);
-            fprintf(out, ",%s\n", v);
+            fprintf(out, ",%s,%d\n", v, f->suppressed ? 1 : 0);
         }
         return;
     }

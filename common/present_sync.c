@@ -5,11 +5,12 @@
  * JSON, on a gmina:
  *   {node, role, hub, hub_node, connected, last_contact, last_contact_ms,
  *    pending, streams: {NAME: {last_seq, acked, pending, log_id, state}},
- *    down: {log_id, seq}, last_error,
+ *    down: {log_id, seq, refused, state}, last_error,
  *    verify: the last sync verify (VerifyResult) or null}
- * on a hub: {node, role, listen, malformed, down_seq, ingest_*, verify_results,
- *    verify_differing, verify_repaired,
+ * on a hub: {node, role, listen, malformed, events_refused, down_seq, down_out,
+ *    ingest_*, verify_results, verify_differing, verify_repaired,
  *    nodes: [{node, connected, last_contact, last_contact_ms, down_seq,
+ *             refused, last_refusal,
  *             streams: {NAME: {acked, events, epoch, log_id}}, verify}],
  *    uplink: {...as on a gmina} when it has a hub above it}
  * `acked` is a position in the node's stream (its seq), the same number on
@@ -17,6 +18,7 @@
  */
 #include "present.h"
 #include "pbjson.h"
+#include "text.h"
 #include "sync.pb-c.h"
 
 #include <stdio.h>
@@ -66,6 +68,8 @@ s_uplink_json(const Koop__Sync__UplinkStatus *u)
     json_object_set_new(o, "streams", streams);
     json_object_set_new(down, "log_id", s_str(u->down_log_id));
     json_object_set_new(down, "seq", json_integer((json_int_t)u->down_seq));
+    json_object_set_new(down, "refused", json_integer((json_int_t)u->down_refused));
+    json_object_set_new(down, "state", s_str(u->down_state));
     json_object_set_new(o, "down", down);
     json_object_set_new(o, "last_error", s_str(u->last_error));
     return o;
@@ -86,13 +90,18 @@ s_print_uplink(FILE *out, const Koop__Sync__UplinkStatus *u, const char *indent)
         fprintf(out, "%shub %s%s%s%s: %s, ostatni kontakt: %s\n", indent, u->hub, u->hub_node ? " (" : "",
                u->hub_node ? u->hub_node : "", u->hub_node ? ")" : "",
                u->connected ? "połączony" : "NIEPOŁĄCZONY", when);
-    fprintf(out, "%sczeka na wysłanie: %llu zdarzeń\n", indent, (unsigned long long)u->pending);
+    fprintf(out, "%sczeka na wysłanie: %llu %s\n", indent, (unsigned long long)u->pending,
+            koop_plural_word((long long)u->pending, "zdarzenie", "zdarzenia", "zdarzeń"));
     for (size_t i = 0; i < u->n_streams; i++) {
         const Koop__Sync__StreamStatus *s = u->streams[i];
         fprintf(out, "%s  %-10s ostatnie %llu, potwierdzone %llu, czeka %llu%s%s\n", indent, s->stream,
                (unsigned long long)s->last_seq, (unsigned long long)s->acked, (unsigned long long)s->pending,
                s->state && strcmp(s->state, "ok") ? " – " : "", s->state && strcmp(s->state, "ok") ? s->state : "");
     }
+    if (u->down_state && *u->down_state)
+        fprintf(out, "%sdane huba w dół: %s\n", indent, u->down_state);
+    if (u->down_refused)
+        fprintf(out, "%sodrzucone paczki danych huba: %llu\n", indent, (unsigned long long)u->down_refused);
     if (u->last_error && *u->last_error)
         fprintf(out, "%sostatni błąd: %s\n", indent, u->last_error);
 }
@@ -148,6 +157,8 @@ koop_present_sync_json(const ProtobufCMessage *reply)
         json_object_set_new(out, "role", s_str(st->role));
         json_object_set_new(out, "listen", s_str(st->listen));
         json_object_set_new(out, "malformed", json_integer((json_int_t)st->malformed));
+        json_object_set_new(out, "events_refused", json_integer((json_int_t)st->events_refused));
+        json_object_set_new(out, "down_out", json_integer((json_int_t)st->down_out));
         json_object_set_new(out, "down_seq", json_integer((json_int_t)st->down_seq));
         json_object_set_new(out, "ingest_commits", json_integer((json_int_t)st->ingest_commits));
         json_object_set_new(out, "ingest_events", json_integer((json_int_t)st->ingest_events));
@@ -164,6 +175,8 @@ koop_present_sync_json(const ProtobufCMessage *reply)
             json_object_set_new(no, "last_contact_ms", json_integer((json_int_t)n->last_contact_ms));
             json_object_set_new(no, "down_seq", json_integer((json_int_t)n->down_seq));
             json_object_set_new(no, "hello", koop_present_time(n->hello_ms));
+            json_object_set_new(no, "refused", json_integer((json_int_t)n->refused));
+            json_object_set_new(no, "last_refusal", s_str(n->last_refusal));
             for (size_t j = 0; j < n->n_streams; j++) {
                 const Koop__Sync__StreamStatus *s = n->streams[j];
                 json_t *so = json_object();
@@ -213,6 +226,9 @@ koop_present_sync_text(const ProtobufCMessage *reply, FILE *out)
             fprintf(out, "  %-20s %s, ostatni kontakt: %s\n", n->node, n->connected ? "połączony" : "niepołączony",
                    json_is_string(t) ? json_string_value(t) : "nigdy");
             json_decref(t);
+            if (n->refused)
+                fprintf(out, "    odrzucone paczki: %llu (ostatnio: %s)\n", (unsigned long long)n->refused,
+                        n->last_refusal ? n->last_refusal : "?");
             for (size_t j = 0; j < n->n_streams; j++)
                 fprintf(out, "    %-10s potwierdzone %llu (zdarzeń w epoce %u: %llu)%s%s\n", n->streams[j]->stream,
                        (unsigned long long)n->streams[j]->acked, n->streams[j]->epoch,
@@ -222,6 +238,11 @@ koop_present_sync_text(const ProtobufCMessage *reply, FILE *out)
         }
         if (st->malformed)
             fprintf(out, "  odrzucone wiadomości: %llu\n", (unsigned long long)st->malformed);
+        if (st->events_refused)
+            fprintf(out, "  paczki odrzucone za nieprawidłowe zdarzenie: %llu\n", (unsigned long long)st->events_refused);
+        if (st->down_out)
+            fprintf(out, "  zdarzenia rejestru huba niewysłane w dół (nie jego rekordy): %llu\n",
+                    (unsigned long long)st->down_out);
         if (st->uplink) {
             fprintf(out, "  połączenie w górę:\n");
             s_print_uplink(out, st->uplink, "    ");

@@ -2,6 +2,7 @@
 #include "store.h"
 
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 int
@@ -175,4 +176,19 @@ koop_record_default_bool(ProtobufCMessage *m, const char *field, int value)
         *has = 1;
         *(protobuf_c_boolean *)((char *)m + f->offset) = value ? 1 : 0;
     }
+}
+
+int
+koop_record_name(MDB_txn *txn, MDB_dbi dbi, const ProtobufCMessageDescriptor *desc, const char *id, char *out,
+                 size_t len)
+{
+    ProtobufCMessage *m = NULL;
+    const char *name;
+    out[0] = '\0';
+    if (koop_record_get(txn, dbi, id, desc, &m) != 0)
+        return 0;
+    name = koop_record_str(m, "name");
+    snprintf(out, len, "%s", name ? name : "");
+    protobuf_c_message_free_unpacked(m, NULL);
+    return out[0] != '\0';
 }

@@ -44,6 +44,10 @@ int koop_record_scan(MDB_txn *txn, MDB_dbi dbi, const ProtobufCMessageDescriptor
 /* Field access by name, for code shared by several record types.
  * The field must exist with that type (a programmer error otherwise). */
 const char *koop_record_str(const ProtobufCMessage *m, const char *field);
+/* The "name" of record id of table dbi (messages of desc) into out: 1 when
+ * the record is there with a name, else 0 (out ""). */
+int koop_record_name(MDB_txn *txn, MDB_dbi dbi, const ProtobufCMessageDescriptor *desc, const char *id, char *out,
+                     size_t len);
 void koop_record_set_str(ProtobufCMessage *m, const char *field, const char *value); /* borrowed */
 void koop_record_set_u64(ProtobufCMessage *m, const char *field, uint64_t value);
 /* Sets a bool field to value unless the message already has it. No-op when

@@ -106,6 +106,7 @@ struct koop_service {
     size_t nparked;
     uint64_t dropped;      /* messages that could not be answered */
     uint64_t expired;      /* requests answered DEADLINE without running */
+    uint64_t refused_events; /* events from outside this service refused (koop_service_note_refused) */
     uint64_t answered;     /* replies sent */
     uint64_t refused;      /* of them, with a status other than OK */
     uint64_t write_batches;   /* write transactions of request batches committed */
@@ -125,8 +126,8 @@ static void s_retry_deferred(koop_service_t *s, uint64_t final_tag, int expire_o
 
 /* ---- call helpers ---- */
 
-int
-koop_call_reply(koop_call_t *call, const ProtobufCMessage *msg)
+static int
+s_reply_packed(koop_call_t *call, const ProtobufCMessage *msg)
 {
     size_t len = protobuf_c_message_get_packed_size(msg);
     free(call->reply);
@@ -140,6 +141,24 @@ koop_call_reply(koop_call_t *call, const ProtobufCMessage *msg)
     protobuf_c_message_pack(msg, call->reply);
     call->reply_len = len;
     return KOOP_OK;
+}
+
+int
+koop_call_reply(koop_call_t *call, const ProtobufCMessage *msg)
+{
+    koop_names_undo_t *undo = NULL;
+    int rc;
+    if (!call->svc->def->names || !koop_names_wanted(msg->descriptor))
+        return s_reply_packed(call, msg);
+    /* the names are set in the caller's message while it is packed, then
+     * taken out again: it is as the caller made it when this returns */
+    if (koop_names_fill_in_place((ProtobufCMessage *)msg, call->svc->def->names, call, &undo) != 0) {
+        koop_names_undo(&undo); /* no memory: the reply goes without names */
+        return s_reply_packed(call, msg);
+    }
+    rc = s_reply_packed(call, msg);
+    koop_names_undo(&undo);
+    return rc;
 }
 
 int
@@ -221,6 +240,19 @@ koop_client_t *koop_service_client(koop_service_t *svc) { return svc->client; }
 void *koop_service_user(koop_service_t *svc) { return svc->user; }
 const char *koop_service_node(koop_service_t *svc) { return svc->cfg.node_id; }
 const koop_service_def_t *koop_service_def(koop_service_t *svc) { return svc->def; }
+
+void
+koop_service_note_refused(koop_service_t *svc, uint64_t n)
+{
+    if (svc)
+        svc->refused_events += n;
+}
+
+uint64_t
+koop_service_refused(const koop_service_t *svc)
+{
+    return svc ? svc->refused_events : 0;
+}
 
 /* ---- replies ---- */
 
@@ -433,6 +465,8 @@ s_method_ping(koop_call_t *call)
     p.log_id = (char *)koop_log_id(s->log);
     p.has_pid = 1;
     p.pid = (uint32_t)getpid();
+    p.has_events_refused = 1;
+    p.events_refused = s->refused_events;
     {
         MDB_envinfo info;
         if (mdb_env_info(koop_store_env(s->store), &info) == 0) {
@@ -509,6 +543,8 @@ s_method_stats(koop_call_t *call)
     st.backup_running = s->backup.running;
     st.backups = s->backup.done;
     st.last_backup_ms = s->backup.last_ms;
+    st.has_events_refused = 1;
+    st.events_refused = s->refused_events;
     return koop_call_reply(call, &st.base);
 }
 

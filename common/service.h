@@ -41,6 +41,7 @@
 #include "errors.h"
 #include "koop.h"
 #include "log.h"
+#include "names.h"
 #include "store.h"
 #include "verify.h"
 
@@ -114,6 +115,9 @@ typedef struct {
     /* Optional: the state tables events.verify checks against the log
      * (verify.h); NULL: the chains only. */
     const koop_verify_def_t *verify;
+    /* names fills the name fields (names.h) of each reply that has them,
+     * in koop_call_reply, in the call's transaction; its ctx is the call. */
+    koop_names_fn names;
     /* feed_local decides whether call->caller (a person) may read the LOCAL
      * events of this service's log with feed.fetch (KOOP_OK, or fails the
      * call with an access.* code). Such a fetch runs as a write, so that
@@ -138,6 +142,13 @@ struct koop_client *koop_service_client(koop_service_t *svc);
 void *koop_service_user(koop_service_t *svc);
 const char *koop_service_node(koop_service_t *svc);
 const koop_service_def_t *koop_service_def(koop_service_t *svc);
+/* Counts n events that came from outside the service (a feed, a hub, a
+ * peer) and were refused: undecodable, of the wrong stream, or changing a
+ * record their node does not own. sys.ping reports the count since start
+ * (koop.Pong.events_refused: koopctl status, the gateway's /metrics).
+ * Accepts NULL (a consumer driven without a service: nothing counted). */
+void koop_service_note_refused(koop_service_t *svc, uint64_t n);
+uint64_t koop_service_refused(const koop_service_t *svc);
 
 /* Deferring a call: a handler that needs something another service is
  * about to deliver (a registry record its copy has not applied yet, the
@@ -173,8 +184,9 @@ void koop_service_local_destroy(koop_service_t **svc_p);
  * (outside a request batch) and that appended events. */
 void koop_service_events_committed(koop_service_t *svc);
 
-/* Sets the reply message (packed now; msg stays the caller's). Returns 0 or
- * fails the call as INTERNAL. */
+/* Sets the reply message (packed now; msg stays the caller's), with the
+ * name fields filled by the service's names hook (names.h) when its type has
+ * any. Returns 0 or fails the call as INTERNAL. */
 int koop_call_reply(koop_call_t *call, const ProtobufCMessage *msg);
 /* Fails the call with an error of the catalogue (errors.def): its status,
  * the request field it is about (NULL: none) and the message's arguments

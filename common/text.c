@@ -85,20 +85,25 @@ koop_text_escape(const char *s, char *out, size_t outlen)
     return out;
 }
 
-/* Lower case of ASCII and of the Polish capitals (Ą Ć Ę Ł Ń Ó Ś Ź Ż). */
+/* The letters search folds: Latin-1 and Latin Extended-A letters with
+ * diacritics to their base letter (Polish first: ą ć ę ł ń ó ś ź ż), so
+ * "osrodek" finds "Ośrodek"; then lower case. */
+static const char s_latin1[] = /* U+00C0 .. U+00FF; 0: keep */
+    "aaaaaaaceeeeiiii" "dnooooo\0ouuuuyt\0" "aaaaaaaceeeeiiii" "dnooooo\0ouuuuyty";
+static const char s_latin_a[] = /* U+0100 .. U+017F */
+    "aaaaaaccccccccdd" "ddeeeeeeeeeegggg" "gggghhhhiiiiiiii" "iiiijjkkklllllll"
+    "lllnnnnnnnnnoooo" "oooorrrrrrssssss" "ssttttttuuuuuuuu" "uuuuwwyyyzzzzzzs";
+
 static uint32_t
 s_fold(uint32_t cp)
 {
     if (cp >= 'A' && cp <= 'Z')
         return cp + 32;
-    switch (cp) {
-    case 0x104: case 0x106: case 0x118: case 0x141: case 0x143: case 0x15a: case 0x179: case 0x17b:
-        return cp + 1;
-    case 0xd3:
-        return 0xf3;
-    default:
-        return cp;
-    }
+    if (cp >= 0xc0 && cp <= 0xff && s_latin1[cp - 0xc0])
+        return (unsigned char)s_latin1[cp - 0xc0];
+    if (cp >= 0x100 && cp <= 0x17f)
+        return (unsigned char)s_latin_a[cp - 0x100];
+    return cp;
 }
 
 /* Folds s into a malloc'd array of code points; *n gets its length. */
@@ -124,11 +129,8 @@ s_fold_all(const char *s, size_t *n)
     return out;
 }
 
-static uint32_t s_base(uint32_t cp);
-
-/* needle in hay, both folded (and without diacritics with base). */
-static int
-s_find(const char *hay, const char *needle, int base)
+int
+koop_text_contains(const char *hay, const char *needle)
 {
     size_t nh, nn;
     uint32_t *h, *n;
@@ -139,23 +141,12 @@ s_find(const char *hay, const char *needle, int base)
         return 0;
     h = s_fold_all(hay, &nh);
     n = s_fold_all(needle, &nn);
-    if (h && n) {
-        for (size_t i = 0; base && i < nh; i++)
-            h[i] = s_base(h[i]);
-        for (size_t i = 0; base && i < nn; i++)
-            n[i] = s_base(n[i]);
+    if (h && n)
         for (size_t i = 0; !found && i + nn <= nh; i++)
             found = memcmp(h + i, n, nn * sizeof *n) == 0;
-    }
     free(h);
     free(n);
     return found;
-}
-
-int
-koop_text_contains(const char *hay, const char *needle)
-{
-    return s_find(hay, needle, 0);
 }
 
 int
@@ -193,10 +184,11 @@ s_bidi(uint32_t cp)
            cp == 0x061c;
 }
 
+/* white space: ASCII space, no-break space, the U+2000 spaces, ideographic space */
 static int
 s_space(uint32_t cp)
 {
-    return cp == ' ' || cp == '\t' || cp == 0xa0 || (cp >= 0x2000 && cp <= 0x200a) || cp == 0x202f || cp == 0x205f ||
+    return cp == ' ' || cp == 0xa0 || (cp >= 0x2000 && cp <= 0x200a) || cp == 0x202f || cp == 0x205f ||
            cp == 0x3000;
 }
 
@@ -207,7 +199,7 @@ koop_text_name_rule(const char *s, size_t max, uint32_t *bad)
     int visible = 0;
     if (bad)
         *bad = 0;
-    if (strlen(s) > max)
+    if (!s || strlen(s) > max)
         return KOOP_TEXT_TOO_LONG;
     while (*p) {
         uint32_t cp;
@@ -220,8 +212,10 @@ koop_text_name_rule(const char *s, size_t max, uint32_t *bad)
             return KOOP_TEXT_NEWLINE;
         if (s_bidi(cp))
             return KOOP_TEXT_BIDI;
-        if ((cp < 0x20 && cp != '\t') || (cp >= 0x7f && cp <= 0x9f) || (cp >= 0x200b && cp <= 0x200d) ||
-            cp == 0x2060 || cp == 0xfeff)
+        /* C0 (the tab too: a name is one line of a table), DEL, C1, and the
+         * invisible ones: zero-width space and joiners, word joiner, BOM */
+        if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || (cp >= 0x200b && cp <= 0x200d) || cp == 0x2060 ||
+            cp == 0xfeff)
             return KOOP_TEXT_CONTROL;
         visible |= !s_space(cp);
         p += n;
@@ -231,27 +225,20 @@ koop_text_name_rule(const char *s, size_t max, uint32_t *bad)
     return visible ? KOOP_TEXT_OK : KOOP_TEXT_BLANK;
 }
 
-/* ---- search without Polish letters ---- */
-
-/* The letter without its diacritic, lower case (ą -> a, Ł -> l). */
-static uint32_t
-s_base(uint32_t cp)
+int
+koop_plural(long long n)
 {
-    switch (s_fold(cp)) {
-    case 0x105: return 'a';
-    case 0x107: return 'c';
-    case 0x119: return 'e';
-    case 0x142: return 'l';
-    case 0x144: return 'n';
-    case 0xf3: return 'o';
-    case 0x15b: return 's';
-    case 0x17a: case 0x17c: return 'z';
-    default: return s_fold(cp);
-    }
+    long long a = n < 0 ? -n : n;
+    if (a == 1)
+        return 0;
+    if (a % 10 >= 2 && a % 10 <= 4 && (a % 100 < 12 || a % 100 > 14))
+        return 1;
+    return 2;
 }
 
-int
-koop_text_match(const char *hay, const char *needle)
+const char *
+koop_plural_word(long long n, const char *one, const char *few, const char *many)
 {
-    return s_find(hay, needle, 1);
+    int k = koop_plural(n);
+    return k == 0 ? one : k == 1 ? few : many;
 }

@@ -17,22 +17,25 @@ int koop_text_valid(const char *s, size_t max);
  * not fit (outlen >= 32). Returns out. */
 char *koop_text_escape(const char *s, char *out, size_t outlen);
 
-/* 1 when needle occurs in hay, ignoring case for ASCII and Polish letters. */
+/* 1 when needle occurs in hay, ignoring case and diacritics of Latin
+ * letters ("osrodek" finds "Ośrodek", "LODZ" finds "Łódź"). */
 int koop_text_contains(const char *hay, const char *needle);
 
-/* 1 when a equals b ignoring case as above. */
+/* 1 when a equals b ignoring case and diacritics as above. */
 int koop_text_equal(const char *a, const char *b);
 
 /* 1 when s looks like an e-mail address (one @, something on both sides, a dot after). */
 int koop_text_email(const char *s);
 
 /* The rules of a name - one line of text a person reads as a name or a
- * title (household, person, task): valid UTF-8 of at most max bytes, not
- * only spaces, no line break, no control or invisible character, no
- * writing-direction control (U+202E and the like, which can make a text
- * read otherwise than it is). The first rule broken, and the character
- * that broke it in *bad (may be NULL; 0 when none). check.h's
- * koop_check_name refuses with a code per rule. */
+ * title in a list (institution, person, household, service, task): valid
+ * UTF-8 of at most max bytes, not only white space (also no-break and other
+ * Unicode spaces), no line break (LF, CR, NEL, U+2028/2029), no control or
+ * invisible character (tab, C0, DEL, C1, zero-width space and joiners, BOM),
+ * no writing-direction control (U+202A-202E, U+2066-2069, U+200E/200F,
+ * U+061C, which can make a name read otherwise than it is). The first rule
+ * broken, and the character that broke it in *bad (may be NULL; 0 when
+ * none). check.h's koop_check_name refuses with a code per rule. */
 typedef enum {
     KOOP_TEXT_OK = 0,
     KOOP_TEXT_BAD_UTF8,
@@ -44,8 +47,12 @@ typedef enum {
 } koop_text_rule_t;
 koop_text_rule_t koop_text_name_rule(const char *s, size_t max, uint32_t *bad);
 
-/* 1 when needle occurs in hay, ignoring case and the diacritics of Polish
- * letters ("osrodek" finds "Ośrodek", "Łódź" finds "lodz"). */
-int koop_text_match(const char *hay, const char *needle);
+/* Polish plural forms of a count: 0 for one ("1 zdarzenie"), 1 for few
+ * (2-4, 22-24, ... but not 12-14: "2 zdarzenia", "22 zdarzenia"), 2 for
+ * many (0, 5-21, 25-31, ...: "5 zdarzeń", "12 zdarzeń"). Negative counts
+ * take the form of their absolute value. */
+int koop_plural(long long n);
+/* The word for n of the three forms (borrowed from the caller). */
+const char *koop_plural_word(long long n, const char *one, const char *few, const char *many);
 
 #endif

@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# make demo: a powiat hub and two gmina nodes with sample data from the
-# "Liderzy kooperacji" pilot in powiat wysokomazowiecki, driven through koopctl.
-# The nodes are stopped at the end; KOOP_DEMO_KEEP=1 leaves them running.
+# make demo: the powiat wysokomazowiecki hub and its two gminas of the
+# "Liderzy kooperacji" pilot (seed 003), each node with its own directory,
+# config and keys under build/demo (KOOP_DEMO_DIR); sample data of two years
+# from tools/demo/koop-demo-data; one gmina taken offline and back; the
+# reports compared with the data entered; the powiat's evaluation and where
+# each node's web UI listens. Runs until Ctrl-C; DEMO_ONESHOT=1 stops the
+# nodes and exits 0 after the report (non-zero when a figure disagrees).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 KC=./bin/koopctl
 KN=./bin/koop-node
-DEMO=${KOOP_DEMO_DIR:-/tmp/koop-demo}
+DEMO=${KOOP_DEMO_DIR:-$PWD/build/demo}
 PIDS=()
+declare -A PID_OF
 cleanup() {
-  if [ "${KOOP_DEMO_KEEP:-0}" = 1 ]; then
-    echo "Węzły działają dalej (pid: ${PIDS[*]}); zatrzymaj: kill ${PIDS[*]}"; return
-  fi
   for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -TERM "$p" 2>/dev/null || true; done
   for p in "${PIDS[@]:-}"; do [ -n "$p" ] && wait "$p" 2>/dev/null || true; done
 }
@@ -21,7 +23,7 @@ say() { printf '\n== %s\n' "$*"; }
 jid() { jq -er '.id'; }
 start() { # start CONF: run koop-node in the background until `status` answers
   "$KN" -c "$1" >>"$(dirname "$1")/node.log" 2>&1 &
-  PIDS+=("$!")
+  PIDS+=("$!"); PID_OF[$1]=$!
   for _ in $(seq 1 100); do "$KC" -c "$1" status >/dev/null 2>&1 && return 0; sleep 0.1; done
   echo "węzeł $1 nie wystartował; zobacz $(dirname "$1")/node.log" >&2; exit 1
 }
@@ -44,116 +46,58 @@ say "Powiat przyjmuje swoje gminy (lista dozwolonych kluczy huba)"
 for c in "$H" "$G1" "$G2"; do start "$c"; done
 "$KC" -c "$H" status; "$KC" -c "$G1" status; "$KC" -c "$G2" status
 
-say "Powiat: instytucje powiatowe"
-pcpr=$("$KC" -c "$H" --json institution add --name "Powiatowe Centrum Pomocy Rodzinie w Wysokiem Mazowieckiem" \
-  --sector family_support --level powiat --teryt 2013 | jid)
-pup=$("$KC" -c "$H" --json institution add --name "Powiatowy Urząd Pracy w Wysokiem Mazowieckiem" \
-  --sector labour_office --level powiat --teryt 2013 | jid)
-kpp=$("$KC" -c "$H" --json institution add --name "Komenda Powiatowa Policji w Wysokiem Mazowieckiem" \
-  --sector police --level powiat --teryt 2013 | jid)
-"$KC" -c "$H" --json service add --name "Poradnictwo specjalistyczne dla rodzin" --provider "$pcpr" \
-  --target families,children_youth --category poradnictwo --area "powiat wysokomazowiecki" \
-  --contact "PCPR, tel. 86 275 00 00, pon.-pt. 7:30-15:30" >/dev/null
-"$KC" -c "$H" --json service add --name "Aktywizacja zawodowa – staże i szkolenia" --provider "$pup" \
-  --target adults --category praca --area "powiat wysokomazowiecki" >/dev/null
-"$KC" -c "$H" institution list
+say "Dane przykładowe: tools/demo/koop-demo-data (ziarno 3, dwa lata historii)"
+tools/demo/koop-demo-data --koopctl "$KC" --hub "$H" \
+  --gmina "$G1:2013032:Kobylin-Borzymy" --gmina "$G2:2013072:Wysokie Mazowieckie" \
+  --seed 3 --households 12 --expect "$DEMO/expected.json"
 
-load_gmina() { # load_gmina CONF GMINA_NAME TERYT
-  local c=$1 name=$2 teryt=$3 ops sp ngo p1 p2 pzk
-  ops=$("$KC" -c "$c" --json institution add --name "Gminny Ośrodek Pomocy Społecznej – $name" \
-    --sector social_assistance --level gmina --teryt "$teryt" | jid)
-  sp=$("$KC" -c "$c" --json institution add --name "Szkoła Podstawowa – $name" --sector education --level gmina --teryt "$teryt" | jid)
-  ngo=$("$KC" -c "$c" --json institution add --name "Stowarzyszenie na rzecz rozwoju gminy $name" --sector ngo --level gmina --teryt "$teryt" | jid)
-  # the powiat institutions as this gmina knows them (until the hub sends its own down)
-  local lpcpr lkpp
-  lpcpr=$("$KC" -c "$c" --json institution add --name "PCPR Wysokie Mazowieckie" --sector family_support --level powiat --teryt 2013 | jid)
-  lkpp=$("$KC" -c "$c" --json institution add --name "KPP Wysokie Mazowieckie" --sector police --level powiat --teryt 2013 | jid)
-  p1=$("$KC" -c "$c" --json person add --name "Koordynator $name" --institution "$ops" --role coordinator --email "koordynator@example.org" | jid)
-  SW=$("$KC" -c "$c" --json person add --name "Pracownik socjalny $name" --institution "$ops" --role social_worker --email "ps@example.org" | jid)
-  OPS=$ops LKPP=$lkpp
-  COP=$("$KC" -c "$c" --json person add --name "Dzielnicowy $name" --institution "$lkpp" --role police_officer --email "kpp@example.org" | jid)
-  p2=$("$KC" -c "$c" --json person add --name "Animator $name" --institution "$ops" --role animator --email "animator@example.org" | jid)
-  "$KC" -c "$c" --json agreement add --parties "$ops,$sp,$ngo,$lpcpr,$lkpp" --signed 2019-06-14 --until 2021-12-31 \
-    --text "Porozumienie o współpracy w Gminno-Powiatowym Partnerskim Zespole Kooperacji" >/dev/null
-  pzk=$("$KC" -c "$c" --json pzk create --name "G-PZK $name" --formed 2019-06-14 | jid)
-  for i in "$ops" "$sp" "$ngo" "$lpcpr" "$lkpp"; do
-    "$KC" -c "$c" --json pzk join --pzk "$pzk" --institution "$i" --date 2019-06-14 --representative "$p2" >/dev/null
+pending() { "$KC" -c "$1" --json sync status | jq -r .pending; }
+synced() { # synced CONF...: wait until each gmina has sent every SHARED event
+  local c
+  for _ in $(seq 1 300); do
+    for c in "$@"; do [ "$(pending "$c")" = 0 ] || continue 2; done
+    return 0
   done
-  "$KC" -c "$c" --json service add --name "Klub seniora" --provider "$ops" --target seniors --category "czas wolny" \
-    --area "$name" --schedule "wtorki 10-13" >/dev/null
-  "$KC" -c "$c" --json service add --name "Świetlica środowiskowa" --provider "$ngo" --target children_youth,families \
-    --category "opieka i wychowanie" --area "$name" --schedule "pon.-pt. 13-17" >/dev/null
-  "$KC" -c "$c" --json service add --name "Pedagog szkolny – konsultacje dla rodziców" --provider "$sp" \
-    --target families --category poradnictwo --area "$name" >/dev/null
+  echo "gmina nie wysłała wszystkich zdarzeń do powiatu" >&2; exit 1
 }
-# pesel YYMMDD NNNN: a PESEL with its check digit (the last of NNNN: odd men, even women)
-pesel() {
-  local d="$1$2" w=(1 3 7 9 1 3 7 9 1 3) s=0 i
-  for i in 0 1 2 3 4 5 6 7 8 9; do s=$((s + ${d:$i:1} * ${w[$i]})); done
-  echo "$d$(( (10 - s % 10) % 10 ))"
-}
-# cases: five families each, entered with their historical dates (outcomes: 3 successes, 1 not, 1 open)
-load_cases() { # load_cases CONF
-  local c=$1 k hh ipw goal task out
-  local outcomes=(success success success no_success open)
-  for k in 0 1 2 3 4; do
-    hh=$("$KC" -c "$c" --json --as "$SW" household add --name "Rodzina $k" --pesel "$(pesel 850101 123$k)" --birth 1985-01-01 \
-      --address "ul. Polna $k" --phone "+4860000000$k" --size $((2 + k % 3)) | jid)
-    "$KC" -c "$c" --json --as "$SW" consent record --household "$hh" --purpose "Zgoda na współpracę w ZZK" \
-      --share-with "$OPS,$LKPP" --date 2019-09-01 >/dev/null
-    ipw=$("$KC" -c "$c" --json --as "$SW" ipw open --household "$hh" --coordinator "$SW" --opened 2019-09-0$((k + 1)) | jid)
-    "$KC" -c "$c" --json --as "$SW" ipw member add --ipw "$ipw" --person "$COP" >/dev/null
-    "$KC" -c "$c" --json --as "$SW" ipw activate --ipw "$ipw" --date 2019-09-15 >/dev/null
-    goal=$("$KC" -c "$c" --json --as "$SW" goal add --ipw "$ipw" --area work --baseline 2 --target 7 | jid)
-    task=$("$KC" -c "$c" --json --as "$SW" task add --ipw "$ipw" --goal "$goal" --owner "$COP" --due 2019-10-15 \
-      --title "Wizyta dzielnicowego" | jid)
-    "$KC" -c "$c" --json --as "$COP" task done --task "$task" --date 2019-10-10 >/dev/null
-    "$KC" -c "$c" --json --as "$SW" goal scale --goal "$goal" --value $((4 + k)) --date 2020-06-01 >/dev/null
-    out=${outcomes[$k]}
-    [ "$out" = open ] || "$KC" -c "$c" --json --as "$SW" ipw close --ipw "$ipw" --date 2020-09-01 --outcome "$out" >/dev/null
-  done
-  # one task that is still to do, for the inbox and `task mine`
-  "$KC" -c "$c" --json --as "$SW" task add --ipw "$ipw" --owner "$COP" --due 2031-02-01 --title "Spotkanie z rodziną" >/dev/null
-}
-say "Gmina Kobylin-Borzymy: OPS, szkoła, NGO, porozumienie, G-PZK, lista usług"
-load_gmina "$G1" "Kobylin-Borzymy" 2013032
-SW_G1=$SW; COP_G1=$COP
-say "Kobylin-Borzymy: rodziny, IPW, cele, zadania (daty historyczne)"
-load_cases "$G1"
-say "Gmina Wysokie Mazowieckie"
-load_gmina "$G2" "Wysokie Mazowieckie" 2013072
-load_cases "$G2"
-
-
-say "Kobylin-Borzymy: usługi dla rodzin (service search --target families)"
-"$KC" -c "$G1" service search --target families
-say "Kobylin-Borzymy: G-PZK"
-"$KC" -c "$G1" pzk list
-say "Kobylin-Borzymy: IPW (ipw list, jako pracownik socjalny)"
-"$KC" -c "$G1" --as "$SW_G1" ipw list
-say "Kobylin-Borzymy: zadania dzielnicowego (task mine) i jego skrzynka powiadomień"
-"$KC" -c "$G1" --as "$COP_G1" task mine
-for _ in $(seq 1 50); do [ "$("$KC" -c "$G1" --json --as "$COP_G1" inbox list | jq length)" -gt 0 ] && break; sleep 0.2; done
-"$KC" -c "$G1" --as "$COP_G1" inbox list
-say "Synchronizacja z powiatem: czekam, aż gminy wyślą wszystkie zdarzenia SHARED"
-for _ in $(seq 1 150); do
-  p1=$("$KC" -c "$G1" --json sync status | jq -r .pending); p2=$("$KC" -c "$G2" --json sync status | jq -r .pending)
-  [ "$p1" = 0 ] && [ "$p2" = 0 ] && break; sleep 0.2
-done
-"$KC" -c "$G1" sync status
+say "Synchronizacja z powiatem"
+synced "$G1" "$G2"
 "$KC" -c "$H" sync status
-say "Hub: ostatnie zdarzenia gminy Kobylin-Borzymy w kopii powiatu (bez danych osobowych)"
-"$KC" -c "$H" events list --stream cases --node gmina-2013032 --limit 8
-say "Ewaluacja: gmina Kobylin-Borzymy"
-for _ in $(seq 1 50); do [ "$("$KC" -c "$G1" --json report evaluation | jq -r .ipw_opened)" = 5 ] && break; sleep 0.2; done
-"$KC" -c "$G1" report evaluation
-say "Ewaluacja: powiat wysokomazowiecki (z obu gmin, na hubie; małe liczby jako <3)"
-for _ in $(seq 1 50); do [ "$("$KC" -c "$H" --json report evaluation | jq -r .ipw_opened)" = 10 ] && break; sleep 0.2; done
+
+say "Gmina Wysokie Mazowieckie bez łączności (węzeł zatrzymany), Kobylin-Borzymy pracuje dalej"
+kill -TERM "${PID_OF[$G2]}"; wait "${PID_OF[$G2]}" 2>/dev/null || true
+"$KC" -c "$G1" --json --as "$(jq -r --arg c "$G1" '.gminas[$c].people.sw' "$DEMO/expected.json")" household add \
+  --name "Rodzina Zawadzkich" --size 2 --date "$(date +%F)" >/dev/null
+jq --arg c "$G1" '.gminas[$c].figures.households_registered += 1 | .hub.figures.households_registered += 1' \
+  "$DEMO/expected.json" >"$DEMO/expected.tmp" && mv "$DEMO/expected.tmp" "$DEMO/expected.json"
+sleep 1
+"$KC" -c "$H" sync status
+say "Wysokie Mazowieckie wraca: węzeł startuje i dosyła, co zapisano"
+start "$G2"
+synced "$G1" "$G2"
+"$KC" -c "$H" sync status
+
+say "Raporty a wprowadzone dane"
+ok=0
+for _ in $(seq 1 100); do
+  tools/demo/koop-demo-data --check "$DEMO/expected.json" --koopctl "$KC" --hub "$H" >"$DEMO/check.log" && { ok=1; break; }
+  sleep 0.3
+done
+cat "$DEMO/check.log"
+[ "$ok" = 1 ] || { echo "raport nie zgadza się z danymi demonstracji" >&2; exit 1; }
+
+say "Ewaluacja: powiat wysokomazowiecki (na hubie, z obu gmin; małe liczby ukryte)"
 "$KC" -c "$H" report evaluation
-say "Strona WWW (logowanie kontami z hasłem demo-haslo-123)"
-echo 'demo-haslo-123' | "$KC" -c "$G1" account create --person "$SW_G1" --login pracownik >/dev/null
-echo 'demo-haslo-123' | "$KC" -c "$G1" account create --person "$COP_G1" --login dzielnicowy >/dev/null
-echo "Gmina Kobylin-Borzymy: http://127.0.0.1:$WEB_G1/ (loginy: pracownik, dzielnicowy)"
-echo "Gmina Wysokie Mazowieckie: http://127.0.0.1:$WEB_G2/"
-echo "Powiat wysokomazowiecki (hub): http://127.0.0.1:$WEB_H/"
-say "Gotowe. Katalog demonstracji: $DEMO"
+
+say "Strony WWW (hasło wszystkich kont: demo-haslo-123)"
+echo "Powiat wysokomazowiecki (hub):  http://127.0.0.1:$WEB_H/   login: powiat (koordynator PCPR)"
+echo "Gmina Kobylin-Borzymy:           http://127.0.0.1:$WEB_G1/   loginy: koordynator, pracownik, dzielnicowy"
+echo "Gmina Wysokie Mazowieckie:       http://127.0.0.1:$WEB_G2/   loginy: koordynator, pracownik, dzielnicowy"
+echo "Katalog demonstracji: $DEMO (konfiguracje, klucze, dane, node.log)"
+if [ "${DEMO_ONESHOT:-0}" = 1 ]; then
+  say "Gotowe (DEMO_ONESHOT=1: węzły zatrzymane)"
+  exit 0
+fi
+say "Węzły działają; Ctrl-C kończy demonstrację"
+trap 'echo; echo "Zatrzymuję węzły…"; exit 0' INT TERM
+while :; do sleep 3600 & wait $!; done

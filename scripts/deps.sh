@@ -18,13 +18,14 @@ for purpose in "$@"; do
   case "$purpose" in
     build) want="$want $build" ;;
     # systemd: systemd-analyze checks the unit (tests/deploy); prometheus: promtool checks /metrics;
+    # openssl: a self-signed certificate for the notifier tests' TLS relay;
     # chromium, chromium-driver (the same version) and python3-selenium: the browser test of the
     # web UI; nodejs and npm: axe-core from the npm registry for it (tests/browser);
     # python3-lmdb: the accountability tests edit LMDB values behind the services' back
-    test)  want="$want $build libcriterion-dev jq lmdb-utils procps python3-aiosmtpd python3-lmdb systemd prometheus
+    test)  want="$want $build libcriterion-dev jq lmdb-utils openssl procps python3-aiosmtpd python3-lmdb systemd prometheus
                  chromium chromium-driver python3-selenium nodejs npm" ;;
     bench) want="$want $build lmdb-utils procps postgresql wrk" ;;  # PostgreSQL: the sync comparison; wrk: the gateway
-    demo)  want="$want $build jq procps" ;;
+    demo)  want="$want $build jq procps python3" ;;
     # make deb: debhelper (with dpkg-dev), and build-essential, which
     # dpkg-buildpackage requires besides the Build-Depends
     deb)   want="$want $build debhelper build-essential" ;;

@@ -25,6 +25,7 @@
  *   export.c    the person's own copy of everything held (household.export)
  *   retention.c the retention schedule (retention.run, daily timer)
  *   verify.c    what events.verify checks here; the audit chain, audit.verify
+ *   names.c     names next to ids in replies (common/names.h)
  *
  * Events. Every change appends, in the transaction of the change:
  *   1. a LOCAL event "local.<type>" whose payload is the record after the
@@ -242,6 +243,19 @@ int cases_catalogue(koop_call_t *call, const char *field, const char *id, char p
                     Koop__Reg__Sector *sector);
 /* The sector of an institution (same catch-up as above). */
 int cases_institution(koop_call_t *call, const char *field, const char *id, Koop__Reg__Sector *sector);
+/* The name of a person, institution or catalogue entry as the copy holds it
+ * (no catch-up: a name is shown when known). 1 and out, or 0. */
+int cases_copy_name(koop_call_t *call, const char *field, const char *id, char *out, size_t len);
+/* The call's caller as the copy knows them, without refusing the call: 1
+ * when known and active (into who), else 0. */
+int cases_copy_caller(koop_call_t *call, cases_person_t *who);
+
+/* ---- names.c ---- */
+
+/* The names hook (common/names.h): people, institutions and listed
+ * services from the copy; a household's name for a caller who may see it;
+ * an IPW's case number. */
+int cases_names(void *ctx, const char *field, const char *id, koop_names_kind_t kind, char *out, size_t len);
 /* 1 when person represents institution in a PZK now (the copy's view). */
 int cases_represents(koop_call_t *call, const char *person, const char *institution);
 

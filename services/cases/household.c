@@ -311,7 +311,7 @@ s_matches(koop_call_t *call, const Koop__Cases__Household *h, const char *text)
     int digits = tl > 0 && strspn(text, "0123456789") == tl;
     if (!*text)
         return 1;
-    if (koop_text_match(h->name, text) || koop_text_match(h->address, text))
+    if (koop_text_contains(h->name, text) || koop_text_contains(h->address, text))
         return 1;
     if (digits && h->pesel && strncmp(h->pesel, text, tl) == 0)
         return 1;
@@ -319,7 +319,7 @@ s_matches(koop_call_t *call, const Koop__Cases__Household *h, const char *text)
         const Koop__Cases__HouseholdMember *m = h->members[i];
         if (m->removed && *m->removed)
             continue;
-        if (koop_text_match(m->name, text) || (digits && m->pesel && strncmp(m->pesel, text, tl) == 0))
+        if (koop_text_contains(m->name, text) || (digits && m->pesel && strncmp(m->pesel, text, tl) == 0))
             return 1;
     }
     if (tl >= 4 && strncmp(text, "IPW/", 4) == 0)
@@ -329,8 +329,8 @@ s_matches(koop_call_t *call, const Koop__Cases__Household *h, const char *text)
             if (koop_record_get(call->txn, cases_dbi(call, "ipw"), h->ipws[i], &koop__cases__ipw__descriptor,
                                 (ProtobufCMessage **)&ipw) != 0)
                 continue;
-            hit = !cases_removed(&ipw->base) && (koop_text_match(ipw->number, text) ||
-                                                 koop_text_match(ipw->previous_number, text));
+            hit = !cases_removed(&ipw->base) && (koop_text_contains(ipw->number, text) ||
+                                                 koop_text_contains(ipw->previous_number, text));
             koop__cases__ipw__free_unpacked(ipw, NULL);
             if (hit)
                 return 1;

@@ -159,7 +159,13 @@ s_member_change(koop_call_t *call, const Koop__Cases__Ipw *ipw, const Koop__Case
                 const char *date, const char *summary)
 {
     Koop__Cases__MemberFacts f;
+    char line[400], name[256];
     cases_change_t ch = {type, &ipw->base, &f.base, ipw->id, date, m->person, summary, NULL};
+    /* the timeline says who (a name of staff: LOCAL like the summary) */
+    if (cases_copy_name(call, "person", m->person, name, sizeof name)) {
+        snprintf(line, sizeof line, "%s: %s", summary, name);
+        ch.summary = line;
+    }
     s_member_fact(ipw, m, date, &f);
     return cases_record_change(call, &ch);
 }

@@ -46,6 +46,7 @@ static const koop_service_def_t s_cases = {
      * retried after the map grew runs the calls again) */
     .before_call = cases_audit_reset,
     .verify = &cases_verify_def,
+    .names = cases_names,
     /* raw LOCAL events for a person: coordinators only, audited (access.c) */
     .feed_local = cases_feed_local,
 };

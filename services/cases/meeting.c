@@ -26,6 +26,8 @@
  * record those answers too).
  */
 #include "cases.h"
+#include "clock.h"
+#include "text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,8 +102,13 @@ s_check_participants(koop_call_t *call, const Koop__Cases__Ipw *ipw, char *const
 static void
 s_meeting_summary(char *out, size_t len, const Koop__Cases__Meeting *m)
 {
-    snprintf(out, len, "spotkanie ZZK (%zu os.)%s%.120s", m->n_participants, m->topic && *m->topic ? ": " : "",
-             m->topic ? m->topic : "");
+    /* a meeting dated later is planned, not held */
+    char today[11];
+    koop_date_today(today);
+    snprintf(out, len, "%s, %zu %s%s%.120s",
+             m->date && strcmp(m->date, today) > 0 ? "zaplanowane spotkanie ZZK" : "spotkanie ZZK", m->n_participants,
+             koop_plural_word((long long)m->n_participants, "osoba", "osoby", "osób"),
+             m->topic && *m->topic ? ": " : "", m->topic ? m->topic : "");
 }
 
 int

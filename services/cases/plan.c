@@ -26,6 +26,7 @@
  * person id + task id.
  */
 #include "cases.h"
+#include "present.h"
 #include "clock.h"
 #include "id.h"
 
@@ -35,13 +36,11 @@
 
 #define TS(x) KOOP__CASES__TASK_STATUS__TASK_##x
 
+/* The goal area as people read it (labels.def, the same words everywhere). */
 static const char *
-s_area_name(Koop__Cases__Area a)
+s_area_name(Koop__Cases__Area a, char buf[64])
 {
-    static const char *const names[] = {"?", "praca", "mieszkanie", "zdrowie", "uzależnienia",
-                                        "rodzicielstwo i opieka", "edukacja", "finanse", "relacje",
-                                        "sprawy prawne", "inne"};
-    return a >= 0 && (size_t)a < KOOP_ARRAY_LEN(names) ? names[a] : "?";
+    return koop_present_enum(&koop__cases__area__descriptor, a, KOOP_LANG_PL, buf, 64);
 }
 
 /* Loads the goal `id` (request field `field`) and checks it belongs to ipw. */
@@ -120,7 +119,7 @@ cases_goal_add(koop_call_t *call)
     Koop__Cases__Ipw *ipw = NULL;
     Koop__Cases__Goal g = KOOP__CASES__GOAL__INIT;
     cases_person_t who;
-    char id[KOOP_ID_LEN], date[11], summary[160];
+    char id[KOOP_ID_LEN], date[11], summary[240], area[64];
     int rc;
 
     cases_audit_note(call, NULL, q->ipw, NULL);
@@ -150,8 +149,8 @@ cases_goal_add(koop_call_t *call)
     g.has_target = 1;
     g.target = q->target;
     g.added = date;
-    snprintf(summary, sizeof summary, "cel %s: skala %d → %d%s%.100s", s_area_name(q->area), (int)q->baseline,
-             (int)q->target, q->description && *q->description ? " – " : "", q->description ? q->description : "");
+    snprintf(summary, sizeof summary, "cel w obszarze „%s”: wartość wyjściowa %d, docelowa %d%s%.100s",
+             s_area_name(q->area, area), (int)q->baseline, (int)q->target, q->description && *q->description ? " – " : "", q->description ? q->description : "");
     if ((rc = cases_save(call, "goal", id, &g.base)) != KOOP_OK || (rc = cases_child_add(call, ipw->id, 'g', id)) != KOOP_OK ||
         (rc = s_goal_change(call, &g, "goal.added", date, 0, 0, summary)) != KOOP_OK)
         goto done;
@@ -228,7 +227,7 @@ cases_goal_scale(koop_call_t *call)
     Koop__Cases__Goal *g = NULL;
     Koop__Cases__Scaling *s = NULL;
     cases_person_t who;
-    char date[11], summary[120];
+    char date[11], summary[200], area[64];
     int rc;
 
     cases_audit_note(call, NULL, NULL, q->goal);
@@ -257,7 +256,8 @@ cases_goal_scale(koop_call_t *call)
         koop__cases__scaling__free_unpacked(s, NULL);
         goto done;
     }
-    snprintf(summary, sizeof summary, "ocena celu %s: %d (cel %d)", s_area_name(g->area), (int)q->value, (int)g->target);
+    snprintf(summary, sizeof summary, "ocena celu w obszarze „%s”: %d (wartość docelowa %d)", s_area_name(g->area, area),
+             (int)q->value, (int)g->target);
     if ((rc = cases_save(call, "goal", g->id, &g->base)) != KOOP_OK ||
         (rc = s_goal_change(call, g, "goal.scaled", date, 1, q->value, summary)) != KOOP_OK)
         goto done;

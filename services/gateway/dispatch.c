@@ -234,26 +234,15 @@ s_fields(gw_req_t *r, json_t *path_fields, koop_error_t *err)
     }
     if (r->body_len) {
         const char *ct = gw_req_header(r, "Content-Type");
-        json_t *body;
-        const char *key;
-        json_t *v;
         if (!ct || strncasecmp(ct, "application/json", 16) != 0) {
             koop_error_set(err, KOOP_ERR_HTTP_CONTENT_TYPE, NULL, NULL);
             return NULL;
         }
-        if (!(body = gw_body_parse(r->body, r->body_len, GW_JSON_DEPTH, err))) {
-            r->gw->m.bad_json++;
+        if (gw_body_merge(obj, r->body, r->body_len, err) != 0) {
+            if (err->id != KOOP_ERR_FIELD_TWICE)
+                r->gw->m.bad_json++;
             return NULL;
         }
-        json_object_foreach(body, key, v) {
-            if (json_object_get(obj, key)) {
-                koop_error_set(err, KOOP_ERR_FIELD_TWICE, key, NULL);
-                json_decref(body);
-                return NULL;
-            }
-        }
-        json_object_update(obj, body);
-        json_decref(body);
     }
     return json_incref(obj);
 }

@@ -85,7 +85,18 @@ typedef struct {
     uint64_t connections_total;
     unsigned connections_open, suspended;
     unsigned hashes_running, hashes_queued;
+    /* every service of the node, asked (sys.ping) every GW_SERVICES_POLL_MS */
+    struct gw_service_count {
+        struct gw *gw;
+        const char *name;          /* services.def, borrowed */
+        uint64_t events_refused;   /* its koop.Pong.events_refused */
+        int answered;              /* its last answer came */
+        uint64_t call_id;
+        int asking;
+    } services[KOOP_MAX_SERVICES];
+    int nservices;
 } gw_metrics_t;
+#define GW_SERVICES_POLL_MS 5000
 
 /* A route: one row of api.def with its path split into segments. */
 typedef struct {
@@ -118,6 +129,7 @@ struct gw {
     gw_routes_t routes;
     gw_httpd_t *httpd;
     gw_metrics_t m;
+    uv_timer_t *services_poll;     /* metrics.c */
     char dummy_hash[KOOP_PASSWORD_HASH_MAX]; /* verified for unknown logins */
     /* login.c */
     gw_login_job_t *queue_head, *queue_tail;
@@ -200,6 +212,10 @@ const gw_route_t *gw_route_match(const gw_routes_t *rt, const char *method, cons
 /* Parses a request body: a JSON object, at most depth levels, no duplicate
  * keys. NULL with *err set when it is not. */
 json_t *gw_body_parse(const char *bytes, size_t len, int depth, koop_error_t *err);
+/* Adds the fields of a request body (gw_body_parse, GW_JSON_DEPTH) to obj,
+ * which holds the path's fields: a field given in both is refused. 0, or
+ * -1 with *err set. */
+int gw_body_merge(json_t *obj, const char *bytes, size_t len, koop_error_t *err);
 /* The nesting depth of a JSON text (strings skipped), without parsing it. */
 int gw_json_depth(const char *bytes, size_t len);
 /* Adds key=value (a query argument) to obj. 0, or -1 with *err set. */
@@ -295,5 +311,8 @@ void gw_base32(const uint8_t *data, size_t len, char *out, size_t outlen);
 void gw_metrics_observe(gw_t *gw, unsigned status, uint64_t micros);
 /* The Prometheus text (caller frees). */
 char *gw_metrics_text(gw_t *gw, size_t *len);
+/* Starts / stops asking the node's services for their counters (metrics.c). */
+int gw_metrics_start(gw_t *gw);
+void gw_metrics_stop(gw_t *gw);
 
 #endif

@@ -71,6 +71,8 @@ s_start(koop_service_t *svc)
     }
     if ((rc = gw_login_init(gw)) != 0)
         return rc;
+    if ((rc = gw_metrics_start(gw)) != 0)
+        return rc;
     return gw_httpd_start(gw);
 }
 
@@ -80,6 +82,7 @@ s_stop(koop_service_t *svc)
     gw_t *gw = koop_service_user(svc);
     gw_httpd_stop(gw);
     gw_login_stop(gw);
+    gw_metrics_stop(gw);
 }
 
 int

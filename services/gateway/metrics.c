@@ -1,10 +1,14 @@
 /*
  * metrics.c - the gateway's counters as Prometheus text (GET /metrics): no
  * login needed, so nothing here names a person, a login, an address or a
- * record; routes are not labelled (counts by status class only).
+ * record; routes are not labelled (counts by status class only). The
+ * node's services are asked for theirs (sys.ping) every
+ * GW_SERVICES_POLL_MS, so /metrics answers at once with the last answers.
  */
 #include "gateway.h"
+#include "envelope.pb-c.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +43,34 @@ s_entries(gw_t *gw, MDB_dbi dbi)
         n = st.ms_entries;
     mdb_txn_abort(txn);
     return n;
+}
+
+static void
+s_on_pong(void *ctx, const koop_reply_t *reply)
+{
+    struct gw_service_count *c = ctx;
+    Koop__Pong *p = reply->status == KOOP_OK ? koop__pong__unpack(NULL, reply->len, reply->payload) : NULL;
+    c->asking = 0;
+    c->answered = p != NULL;
+    if (p) {
+        c->events_refused = p->events_refused;
+        koop__pong__free_unpacked(p, NULL);
+    }
+}
+
+/* Asks every service that is not still answering the last question. */
+static void
+s_poll(uv_timer_t *t)
+{
+    gw_t *gw = t->data;
+    for (int i = 0; i < gw->m.nservices; i++) {
+        if (gw->m.services[i].asking)
+            continue;
+        if (koop_client_call(gw->client, koop_config_endpoint(gw->cfg, gw->m.services[i].name), NULL, "sys.ping",
+                             NULL, GW_SERVICES_POLL_MS / 2, s_on_pong, &gw->m.services[i],
+                             &gw->m.services[i].call_id) == 0)
+            gw->m.services[i].asking = 1;
+    }
 }
 
 char *
@@ -81,6 +113,13 @@ gw_metrics_text(gw_t *gw, size_t *len)
     };
     if (!f)
         return NULL;
+    fprintf(f, "# HELP koop_events_refused_total Events from outside a service refused by it since it started "
+               "(undecodable, or changing a record their node does not own), by service.\n"
+               "# TYPE koop_events_refused_total counter\n");
+    for (int i = 0; i < m->nservices; i++)
+        if (m->services[i].answered)
+            fprintf(f, "koop_events_refused_total{service=\"%s\"} %llu\n", m->services[i].name,
+                    (unsigned long long)m->services[i].events_refused);
     fprintf(f, "# HELP koop_gateway_http_requests_total HTTP answers by status class.\n"
                "# TYPE koop_gateway_http_requests_total counter\n");
     for (int c = 1; c <= 5; c++)
@@ -108,4 +147,43 @@ gw_metrics_text(gw_t *gw, size_t *len)
         return NULL;
     }
     return buf;
+}
+
+static void
+s_free_timer(uv_handle_t *h)
+{
+    free(h);
+}
+
+int
+gw_metrics_start(gw_t *gw)
+{
+    const char *names[KOOP_MAX_SERVICES];
+    int n = koop_config_services(gw->cfg, names);
+    gw->m.nservices = 0;
+    for (int i = 0; i < n; i++) {
+        struct gw_service_count *c = &gw->m.services[gw->m.nservices++];
+        memset(c, 0, sizeof *c);
+        c->gw = gw;
+        c->name = names[i];
+    }
+    if (!(gw->services_poll = calloc(1, sizeof *gw->services_poll)))
+        return -ENOMEM;
+    uv_timer_init(koop_service_loop(gw->svc), gw->services_poll);
+    gw->services_poll->data = gw;
+    return uv_timer_start(gw->services_poll, s_poll, 0, GW_SERVICES_POLL_MS);
+}
+
+void
+gw_metrics_stop(gw_t *gw)
+{
+    for (int i = 0; i < gw->m.nservices; i++)
+        if (gw->m.services[i].asking)
+            (void)koop_client_cancel(gw->client, gw->m.services[i].call_id);
+    gw->m.nservices = 0;
+    if (gw->services_poll) {
+        uv_timer_stop(gw->services_poll);
+        uv_close((uv_handle_t *)gw->services_poll, s_free_timer);
+        gw->services_poll = NULL;
+    }
 }

@@ -116,17 +116,25 @@ gw_route_match(const gw_routes_t *rt, const char *method, const char *path, json
     const char *seg[GW_ROUTE_SEGMENTS];
     size_t seglen[GW_ROUTE_SEGMENTS];
     const gw_route_t *best = NULL;
-    int n = s_split(path, seg, seglen), best_lit = -1, any = 0;
+    int n = s_split(path, seg, seglen), max_lit = -1, any = 0;
 
     *why = 404;
     if (allowlen)
         allow[0] = '\0';
     if (n < 0)
         return NULL;
+    /* the path is what its most literal pattern says, whatever the method:
+     * /api/tasks/mine is task.mine's, so PUT there is 405 even though
+     * PUT /api/tasks/{task} would take "mine" for a task id */
+    for (size_t i = 0; i < rt->n; i++) {
+        int lit;
+        if (s_matches(&rt->routes[i], n, seg, seglen, &lit) && lit > max_lit)
+            max_lit = lit;
+    }
     for (size_t i = 0; i < rt->n; i++) {
         const gw_route_t *r = &rt->routes[i];
         int lit;
-        if (!s_matches(r, n, seg, seglen, &lit))
+        if (!s_matches(r, n, seg, seglen, &lit) || lit < max_lit)
             continue;
         if (strcmp(koop_http_name(r->api->http), method) != 0) {
             /* the path exists with another method: list it for Allow */
@@ -136,10 +144,8 @@ gw_route_match(const gw_routes_t *rt, const char *method, const char *path, json
             any = 1;
             continue;
         }
-        if (lit > best_lit) {
+        if (!best)
             best = r;
-            best_lit = lit;
-        }
     }
     if (!best) {
         *why = any ? 405 : 404;
@@ -208,6 +214,29 @@ gw_body_parse(const char *bytes, size_t len, int depth, koop_error_t *err)
         return NULL;
     }
     return v;
+}
+
+int
+gw_body_merge(json_t *obj, const char *bytes, size_t len, koop_error_t *err)
+{
+    json_t *body = gw_body_parse(bytes, len, GW_JSON_DEPTH, err), *v;
+    const char *key;
+    if (!body)
+        return -1;
+    json_object_foreach(body, key, v) {
+        if (json_object_get(obj, key)) {
+            koop_error_set(err, KOOP_ERR_FIELD_TWICE, key, NULL);
+            json_decref(body);
+            return -1;
+        }
+    }
+    if (json_object_update(obj, body) != 0) {
+        koop_error_set(err, KOOP_ERR_INTERNAL_NO_MEMORY, NULL, NULL);
+        json_decref(body);
+        return -1;
+    }
+    json_decref(body);
+    return 0;
 }
 
 int

@@ -269,7 +269,7 @@ s_method_field(s_arena *a, const koop_api_method_t *api, const ProtobufCFieldDes
         return NULL;
     koop__gw__method_field__init(mf);
     mf->name = (char *)f->name;
-    mf->label = (char *)koop_present_label(f->name, lang);
+    mf->label = (char *)koop_present_field_label(api->request, f->name, lang);
     s_help_of(api->help, f->name, &required, &date);
     mf->has_in_path = mf->has_required = mf->has_repeated = 1;
     mf->in_path = s_in_path(api->path, f->name);

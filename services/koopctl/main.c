@@ -67,15 +67,21 @@ s_usage(FILE *out)
             "  4 (status, sync wait) połączenie z hubem wymaga uwagi.\n");
 }
 
-/* Lists the verbs of a noun (koopctl ipw). */
+/* Lists the verbs of a noun (koopctl ipw), and of the two-word nouns it
+ * begins ("ipw member add"). */
 static void
 s_noun_usage(FILE *out, const char *noun)
 {
+    size_t len = strlen(noun);
     fprintf(out, "użycie: koopctl -c WĘZEŁ.conf %s CZASOWNIK [--opcja wartość ...]\n", noun);
     for (size_t i = 0; i < koop_api_nmethods; i++) {
         const koop_api_method_t *m = &koop_api_methods[i];
-        if (!(m->flags & KOOP_API_INTERNAL) && strcmp(m->noun, noun) == 0)
-            fprintf(out, "  %-10s %s\n", m->verb, m->help);
+        char verb[64];
+        if (m->flags & KOOP_API_INTERNAL || strncmp(m->noun, noun, len) != 0 ||
+            (m->noun[len] != '\0' && m->noun[len] != ' '))
+            continue;
+        snprintf(verb, sizeof verb, "%s%s%s", m->noun[len] ? m->noun + len + 1 : "", m->noun[len] ? " " : "", m->verb);
+        fprintf(out, "  %-13s %s\n", verb, m->help);
     }
 }
 

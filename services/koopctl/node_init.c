@@ -343,6 +343,8 @@ kc_node_init(kc_ctx_t *ctx, int argc, char **argv)
     fprintf(f, "\n[notifier]\n# e-mail relay for notifications (no personal data is ever mailed)\n");
     fprintf(f, "%ssmtp_url = %s\n", smtp ? "" : "# ", smtp ? smtp : "smtp://127.0.0.1:25");
     fprintf(f, "# smtp_user = koop\n# smtp_password_file = /etc/koop/smtp.pass\n"
+               "# CA certificates (PEM) for the relay's TLS certificate (default: the system's)\n"
+               "# smtp_ca_file = /etc/koop/smtp-ca.pem\n"
                "# from = koop@ops.example.gov.pl\n# web_url = http://koop.ops.local/\n");
     if (fclose(f) != 0) {
         rc = kc_error(ctx, KC_REFUSED, CLI_IO, NULL, conf, strerror(errno));

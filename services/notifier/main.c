@@ -34,13 +34,14 @@ s_feed(notif_t *n, const char *stream)
     o.apply = notif_rules_apply;
     o.committed = s_after_feed_commit;
     o.ctx = n;
+    o.svc = n->svc;
     return koop_feed_start(&o);
 }
 
-static int
-s_start(koop_service_t *svc)
+/* The state over the service's store (tables, the mail relay's settings). */
+static void
+s_prepare(notif_t *n, koop_service_t *svc)
 {
-    notif_t *n = &s_notif;
     koop_store_t *st = koop_service_store(svc);
     char err[600];
 
@@ -66,8 +67,16 @@ s_start(koop_service_t *svc)
         snprintf(n->last_error, sizeof n->last_error, "%s", err);
         n->last_error_ms = koop_clock_real_ms();
     }
-    if (!n->smtp.url[0])
-        koop_warn("no smtp_url in [notifier]: notifications go to inboxes; mails wait in the queue");
+    n->mail_on = n->smtp.url[0] != '\0';
+}
+
+static int
+s_start(koop_service_t *svc)
+{
+    notif_t *n = &s_notif;
+    s_prepare(n, svc);
+    if (!n->mail_on)
+        koop_info("no smtp_url in [notifier]: mail is off; notifications go to the inboxes only, nothing is queued");
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
         return -1;
     n->feed_registry = s_feed(n, "registry");
@@ -238,6 +247,29 @@ static const koop_service_def_t s_def = {
     .start = s_start,
     .stop = s_stop,
 };
+
+const koop_service_def_t *
+notif_service_def(void)
+{
+    return &s_def;
+}
+
+notif_t *
+notif_state(void)
+{
+    return &s_notif;
+}
+
+notif_t *
+notif_open_local(koop_service_t *svc)
+{
+    notif_t *n = &s_notif;
+    memset(n, 0, sizeof *n);
+    n->intent_fd = -1;
+    s_prepare(n, svc);
+    n->stopping = 1; /* no feed, no mail, no timer: nothing is sent or scheduled */
+    return n;
+}
 
 int
 main(int argc, char **argv)

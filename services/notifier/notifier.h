@@ -37,6 +37,7 @@ typedef struct {
     char user[256];
     char password[256];
     char from[256];
+    char ca_file[4096];  /* CURLOPT_CAINFO when set */
 } notif_smtp_conf_t;
 
 /* Loads the SMTP settings from the node config (password from its file).
@@ -76,11 +77,22 @@ void notif_reminders_kick(notif_t *n);
 /* The feeds' apply callback (koop_feed_apply_fn): one event, in the feed's txn. */
 int notif_rules_apply(MDB_txn *txn, const Koop__Event *ev, void *ctx);
 
+/* The texts of a task's overdue notice (inbox, mail subject, mail body). */
+void notif_overdue_texts(const char *number, const char *due, char inbox[600], char subject[200], char mail[600]);
+
 /* ---- inbox.c ---- */
 int notif_inbox_list(koop_call_t *call);
 int notif_inbox_read(koop_call_t *call);
 /* Adds an inbox entry (id = key) unless present. */
 int notif_inbox_put(notif_t *n, MDB_txn *txn, const Koop__Notif__InboxEntry *e);
+
+/* main.c: the service's definition and state, for in-process drivers
+ * (tests/fuzz, built with main renamed). notif_open_local prepares the
+ * state over svc's store (made with koop_service_local_new(def, cfg,
+ * notif_state())) without feeds, mail or timers. */
+const koop_service_def_t *notif_service_def(void);
+struct notif *notif_state(void);
+struct notif *notif_open_local(koop_service_t *svc);
 
 /* ---- the service's shared state ---- */
 struct notif {
@@ -88,6 +100,7 @@ struct notif {
     koop_store_t *store;
     notif_smtp_conf_t smtp;
     int smtp_configured;
+    int mail_on;               /* an smtp_url is configured: otherwise inboxes only, nothing queued */
     MDB_dbi dbi_recipients, dbi_inbox, dbi_outbox, dbi_outbox_due, dbi_sent, dbi_deliveries,
         dbi_reminders, dbi_reminder_index, dbi_digest, dbi_tasks, dbi_ipws, dbi_institutions, dbi_meta;
     koop_feed_t *feed_registry, *feed_cases;

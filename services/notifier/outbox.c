@@ -19,6 +19,10 @@
  * drops the partial message; the mail is still queued and goes again. What
  * remains is the gap of one write(2) between the "S" and the ".". The
  * Message-ID is the idempotency key, for mail systems that can use it.
+ *
+ * Mail off: without an smtp_url nothing is queued (notif_outbox_put does
+ * nothing) and nothing is sent; the notifications are in the inboxes. Mails
+ * left in the queue from before stay there, unsent, until a relay is set.
  */
 #include "notifier.h"
 #include "clock.h"
@@ -60,6 +64,8 @@ notif_outbox_put(notif_t *n, MDB_txn *txn, const Koop__Notif__Mail *mail)
 {
     MDB_val v;
     int rc;
+    if (!n->mail_on)
+        return 0; /* mail is off: the inboxes are all there is */
     if (koop_store_get_str(txn, n->dbi_sent, mail->key, &v) == 0 ||
         koop_store_get_str(txn, n->dbi_outbox, mail->key, &v) == 0)
         return 0; /* this notification was queued or sent already */
@@ -354,7 +360,8 @@ s_on_tick(uv_timer_t *t)
 static void
 s_schedule(notif_t *n, uint64_t in_ms)
 {
-    uv_timer_start(&n->delivery_timer, s_on_tick, in_ms, 0);
+    if (n->mail_on)
+        uv_timer_start(&n->delivery_timer, s_on_tick, in_ms, 0);
 }
 
 void
@@ -536,6 +543,8 @@ notif_outbox_status(notif_t *n, MDB_txn *txn, Koop__Notif__Status *st)
         st->last_sent_ms = n->last_sent_ms;
     }
     st->smtp_url = n->smtp.url;
+    st->has_mail_on = 1;
+    st->mail_on = n->mail_on;
     if ((rc = mdb_cursor_open(txn, n->dbi_outbox_due, &cur)) != 0)
         return rc;
     if (mdb_cursor_get(cur, &k, &v, MDB_FIRST) == 0 && k.mv_size >= 8) {

@@ -18,6 +18,7 @@
 #include "notifier.h"
 #include "clock.h"
 #include "say.h"
+#include "text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,8 +46,11 @@ s_at(const char *date, int days, int hour)
  * history being entered after the fact (a task due in 2019): not sent. */
 #define STALE_MS (24u * 3600u * 1000u)
 
+/* Schedules reminder (subject, kind) at fire_ms, unless it was due before
+ * not_before_ms (a task entered after its reminder's time: rules.c tells
+ * the owner it is overdue instead) or is stale. */
 static int
-s_put(notif_t *n, MDB_txn *txn, const char *subject, const char *kind, uint64_t fire_ms)
+s_put(notif_t *n, MDB_txn *txn, const char *subject, const char *kind, uint64_t fire_ms, uint64_t not_before_ms)
 {
     Koop__Notif__Reminder r = KOOP__NOTIF__REMINDER__INIT;
     unsigned char key[8 + 128], when[8];
@@ -55,7 +59,7 @@ s_put(notif_t *n, MDB_txn *txn, const char *subject, const char *kind, uint64_t 
     int rc;
 
     snprintf(ikey, sizeof ikey, "%s|%s", subject, kind);
-    if (fire_ms + STALE_MS < koop_clock_now_ms())
+    if (fire_ms + STALE_MS < koop_clock_now_ms() || fire_ms < not_before_ms)
         return 0;
     if (koop_store_get_str(txn, n->dbi_reminder_index, ikey, &old) == 0)
         return 0; /* already scheduled */
@@ -101,7 +105,7 @@ s_del(notif_t *n, MDB_txn *txn, const char *subject, const char *kind)
 }
 
 int
-notif_reminders_schedule_task(notif_t *n, MDB_txn *txn, const Koop__Notif__CaseTask *t)
+notif_reminders_schedule_task(notif_t *n, MDB_txn *txn, const Koop__Notif__CaseTask *t, uint64_t entered_ms)
 {
     Koop__Notif__Recipient *r;
     uint32_t days = 3;
@@ -113,9 +117,9 @@ notif_reminders_schedule_task(notif_t *n, MDB_txn *txn, const Koop__Notif__CaseT
         days = r->due_days;
     if (r)
         koop__notif__recipient__free_unpacked(r, NULL);
-    if ((rc = s_put(n, txn, t->id, "task_due_soon", s_at(t->due, -(int)days, 8))) != 0 ||
-        (rc = s_put(n, txn, t->id, "task_overdue", s_at(t->due, 1, 8))) != 0 ||
-        (rc = s_put(n, txn, t->id, "task_overdue_coordinator", s_at(t->due, 3, 8))) != 0)
+    if ((rc = s_put(n, txn, t->id, "task_due_soon", s_at(t->due, -(int)days, 8), entered_ms)) != 0 ||
+        (rc = s_put(n, txn, t->id, "task_overdue", s_at(t->due, 1, 8), entered_ms)) != 0 ||
+        (rc = s_put(n, txn, t->id, "task_overdue_coordinator", s_at(t->due, 3, 8), entered_ms)) != 0)
         return rc;
     n->reminders_changed = 1;
     return 0;
@@ -141,6 +145,8 @@ notif_digest_add(notif_t *n, MDB_txn *txn, const char *person, const char *key, 
     time_t now = (time_t)(koop_clock_now_ms() / 1000);
     struct tm tm;
     int rc;
+    if (!n->mail_on)
+        return 0; /* a digest is a mail */
     snprintf(k, sizeof k, "%s|%s", person, key);
     d.line = (char *)line;
     d.has_time_ms = 1;
@@ -151,7 +157,7 @@ notif_digest_add(notif_t *n, MDB_txn *txn, const char *person, const char *key, 
     localtime_r(&now, &tm);
     strftime(today, sizeof today, "%Y-%m-%d", &tm);
     n->reminders_changed = 1;
-    return s_put(n, txn, person, "digest", s_at(today, tm.tm_hour >= 7 ? 1 : 0, 7));
+    return s_put(n, txn, person, "digest", s_at(today, tm.tm_hour >= 7 ? 1 : 0, 7), 0);
 }
 
 static int
@@ -196,7 +202,8 @@ s_fire_digest(notif_t *n, MDB_txn *txn, const char *person, uint64_t fire_ms)
         Koop__Notif__Mail m = KOOP__NOTIF__MAIL__INIT;
         char text[4400];
         snprintf(key, sizeof key, "digest.%s.%llu", person, (unsigned long long)fire_ms);
-        snprintf(subject, sizeof subject, "[koop] Podsumowanie dnia: %zu powiadomień", count);
+        snprintf(subject, sizeof subject, "[koop] Podsumowanie dnia: %zu %s", count,
+                 koop_plural_word((long long)count, "powiadomienie", "powiadomienia", "powiadomień"));
         snprintf(text, sizeof text, "Dzień dobry,\n\npodsumowanie powiadomień z systemu koop:\n\n%s\n--\nWiadomość "
                  "wysłana automatycznie przez system koop.\n", body);
         m.key = key;

@@ -5,14 +5,21 @@
  *             institution.*            -> contacts (e-mail for referrals)
  *             pzk.*                    -> contacts (PZK representatives)
  *             catalogue.added/updated  -> PZK representatives, as a daily digest
- *   cases     local.task.added         -> owner (task_assigned); reminders scheduled
- *             local.task.done/cancelled-> reminders cancelled
+ *   cases     local.task.added         -> owner (task_assigned); reminders scheduled;
+ *                                         already overdue (and not history): owner
+ *                                         (task_overdue), once
+ *             local.task.done          -> the IPW's coordinator (task_done); reminders cancelled
+ *             local.task.cancelled     -> reminders cancelled
  *             local.ipw.member_added/removed -> that person (zzk_member_added/removed)
  *             local.ipw.activated/suspended/closed -> the ZZK (ipw_activated, ...)
  *             local.meeting.held (today or later) -> participants (meeting_scheduled)
  *             local.referral.sent      -> the provider institution (referral_received)
  *             local.referral.accepted/declined -> the sender (referral_answered)
+ *             local.referral.declined  -> the IPW's coordinator (referral_declined)
  *   The person who caused an event (its actor) is never notified of it.
+ *   A step dated more than a day before today is history entered after the
+ *   fact: it goes to the inboxes, never by mail. With no smtp_url mail is off
+ *   altogether: inboxes only, nothing queued.
  *
  * Inbox texts stay on the node and may name the task; mails carry only the
  * case number, the kind of action and the due date, and a link.
@@ -143,7 +150,20 @@ typedef struct {
     const char *inbox_text; /* for the inbox (stays on the node) */
     const char *subject;    /* mail, no personal data */
     const char *mail_text;  /* mail, no personal data */
+    int history;            /* a step entered after the fact: inbox only */
 } s_note;
+
+/* 1 when date (YYYY-MM-DD) is more than a day before today (a step entered
+ * after the fact, not news). */
+static int
+s_history(const char *date)
+{
+    char today[11];
+    if (!date || !koop_date_valid(date))
+        return 0;
+    koop_date_today(today);
+    return koop_date_days(date) < koop_date_days(today) - 1;
+}
 
 static void
 s_link(notif_t *n, const s_note *nt, char *out, size_t outlen)
@@ -209,7 +229,8 @@ s_notify(notif_t *n, MDB_txn *txn, const char *person, const s_note *nt)
     if ((rc = notif_inbox_put(n, txn, &e)) != 0)
         return rc;
     r = notif_recipient_get(n, txn, person);
-    if (r && r->email && *r->email && (!r->has_active || r->active) && (!r->has_mail || r->mail)) {
+    if (n->mail_on && !nt->history && r && r->email && *r->email && (!r->has_active || r->active) &&
+        (!r->has_mail || r->mail)) {
         if (r->has_digest && r->digest) {
             char key[200], line[600];
             snprintf(key, sizeof key, "%s.%s", nt->event_id, nt->kind);
@@ -250,13 +271,59 @@ s_ipw_put(notif_t *n, MDB_txn *txn, const Koop__Cases__Ipw *ipw)
     return koop_record_put(txn, n->dbi_ipws, ipw->id, &c.base);
 }
 
-int notif_reminders_schedule_task(notif_t *n, MDB_txn *txn, const Koop__Notif__CaseTask *t);
+int notif_reminders_schedule_task(notif_t *n, MDB_txn *txn, const Koop__Notif__CaseTask *t, uint64_t entered_ms);
 int notif_reminders_cancel_task(notif_t *n, MDB_txn *txn, const char *task);
 
 static const char *
 s_number(const Koop__Notif__CaseIpw *ipw)
 {
     return ipw && ipw->number ? ipw->number : "(bez numeru)";
+}
+
+/* The overdue notice of a task (also what the task_overdue reminder says):
+ * its key is the reminder's (event "reminder.<task>"), so the owner is told
+ * once whichever comes first. */
+void
+notif_overdue_texts(const char *number, const char *due, char inbox[600], char subject[200], char mail[600])
+{
+    snprintf(inbox, 600, "Zadanie w sprawie %s jest po terminie (%s)", number, due);
+    snprintf(subject, 200, "[koop] Zadanie po terminie – %s, termin %s", number, due);
+    snprintf(mail, 600, "Zadanie w sprawie %s nie zostało wykonane w terminie %s.", number, due);
+}
+
+/* A task entered with its due date already past: one overdue notice now
+ * (its reminder would have been due before the task existed). Not for a
+ * task of history entered after the fact: its later steps follow. */
+static int
+s_overdue_when_entered(notif_t *n, MDB_txn *txn, const Koop__Cases__Task *t, const Koop__Notif__CaseIpw *ipw)
+{
+    char today[11], event_id[160], inbox[600], mail[600], subject[200];
+    koop_date_today(today);
+    if (!t->due || !koop_date_valid(t->due) || strcmp(t->due, today) >= 0 || s_history(t->added))
+        return 0;
+    snprintf(event_id, sizeof event_id, "reminder.%s", t->id);
+    notif_overdue_texts(s_number(ipw), t->due, inbox, subject, mail);
+    s_note nt = {event_id, NULL, "task_overdue", t->ipw, ipw ? ipw->number : NULL, inbox, subject, mail, 0};
+    return s_notify(n, txn, t->owner, &nt);
+}
+
+/* A task done: the IPW's coordinator hears of it (unless they did it). */
+static int
+s_task_done(notif_t *n, MDB_txn *txn, const Koop__Event *ev, const Koop__Cases__Task *t)
+{
+    Koop__Notif__CaseIpw *ipw = s_ipw_get(n, txn, t->ipw);
+    char inbox[1200], mail[600], subject[200];
+    int rc;
+    if (!ipw)
+        return 0;
+    s_note nt = {ev->id, ev->actor, "task_done", t->ipw, ipw->number, inbox, subject, mail, s_history(t->done)};
+    snprintf(inbox, sizeof inbox, "Wykonano zadanie w sprawie %s: %s (termin %s)", s_number(ipw),
+             t->title ? t->title : "", t->due ? t->due : "-");
+    snprintf(subject, sizeof subject, "[koop] Zadanie wykonane – %s", s_number(ipw));
+    snprintf(mail, sizeof mail, "W sprawie %s wykonano zadanie z terminem %s.", s_number(ipw), t->due ? t->due : "-");
+    rc = s_notify(n, txn, ipw->coordinator, &nt);
+    koop__notif__case_ipw__free_unpacked(ipw, NULL);
+    return rc;
 }
 
 static int
@@ -276,16 +343,21 @@ s_task_event(notif_t *n, MDB_txn *txn, const Koop__Event *ev, const Koop__Cases_
     c.open = open;
     if ((rc = koop_record_put(txn, n->dbi_tasks, t->id, &c.base)) != 0)
         return rc;
-    if (!open)
-        return notif_reminders_cancel_task(n, txn, t->id);
-    if (strcmp(ev->type, "local.task.added") != 0)
+    if (!open && (rc = notif_reminders_cancel_task(n, txn, t->id)) != 0)
+        return rc;
+    if (!strcmp(ev->type, "local.task.done"))
+        return s_task_done(n, txn, ev, t);
+    if (!open || strcmp(ev->type, "local.task.added") != 0)
         return 0;
-    if ((rc = notif_reminders_schedule_task(n, txn, &c)) != 0)
+    /* reminders due before the task was entered never fire (its event's time) */
+    if ((rc = notif_reminders_schedule_task(n, txn, &c,
+                                            ev->time_ms + (koop_clock_now_ms() - koop_clock_real_ms()))) != 0)
         return rc;
     ipw = s_ipw_get(n, txn, t->ipw);
     {
         char inbox[1200], mail[600], subject[200];
-        s_note nt = {ev->id, ev->actor, "task_assigned", t->ipw, ipw ? ipw->number : NULL, inbox, subject, mail};
+        s_note nt = {ev->id, ev->actor, "task_assigned", t->ipw, ipw ? ipw->number : NULL, inbox, subject, mail,
+                     s_history(t->added)};
         snprintf(inbox, sizeof inbox, "Nowe zadanie w %s: %s (termin %s)", s_number(ipw), t->title ? t->title : "",
                  t->due ? t->due : "-");
         snprintf(subject, sizeof subject, "[koop] Nowe zadanie – %s, termin %s", s_number(ipw), t->due ? t->due : "-");
@@ -293,6 +365,8 @@ s_task_event(notif_t *n, MDB_txn *txn, const Koop__Event *ev, const Koop__Cases_
                  s_number(ipw), t->due ? t->due : "-");
         rc = s_notify(n, txn, t->owner, &nt);
     }
+    if (rc == 0)
+        rc = s_overdue_when_entered(n, txn, t, ipw);
     if (ipw)
         koop__notif__case_ipw__free_unpacked(ipw, NULL);
     return rc;
@@ -337,7 +411,8 @@ s_ipw_event(notif_t *n, MDB_txn *txn, const Koop__Event *ev, const Koop__Cases__
         snprintf(inbox, sizeof inbox, "IPW %s: %s", s_number(after), word);
         snprintf(subject, sizeof subject, "[koop] %s – %s", s_number(after), word);
         snprintf(mail, sizeof mail, "Indywidualny Program Współpracy %s został %s.", s_number(after), word);
-        s_note nt = {ev->id, ev->actor, kind, ipw->id, after->number, inbox, subject, mail};
+        s_note nt = {ev->id, ev->actor, kind, ipw->id, after->number, inbox, subject, mail,
+                     ipw->n_history && s_history(ipw->history[ipw->n_history - 1]->date)};
         rc = s_notify_zzk(n, txn, after, &nt);
     } else if (!strcmp(t, "member_added") || !strcmp(t, "member_removed")) {
         int added = !strcmp(t, "member_added");
@@ -350,13 +425,19 @@ s_ipw_event(notif_t *n, MDB_txn *txn, const Koop__Event *ev, const Koop__Cases__
                                           : "Usunięto Panią/Pana z zespołu zadaniowego (ZZK) sprawy %s.",
                  s_number(after));
         s_note nt = {ev->id, ev->actor, added ? "zzk_member_added" : "zzk_member_removed", ipw->id, after->number,
-                     inbox, subject, mail};
+                     inbox, subject, mail, 0};
         for (size_t i = 0; rc == 0 && from && i < from->n_members; i++) {
             int was = 0;
             for (size_t k = 0; to && k < to->n_members; k++)
                 was |= strcmp(from->members[i], to->members[k]) == 0;
-            if (!was)
-                rc = s_notify(n, txn, from->members[i], &nt);
+            if (was)
+                continue;
+            /* the step's date: when that person joined or left */
+            nt.history = 0;
+            for (size_t k = 0; k < ipw->n_members; k++)
+                if (ipw->members[k]->person && strcmp(ipw->members[k]->person, from->members[i]) == 0)
+                    nt.history = s_history(added ? ipw->members[k]->added : ipw->members[k]->removed);
+            rc = s_notify(n, txn, from->members[i], &nt);
         }
     }
     koop__notif__case_ipw__free_unpacked(after, NULL);
@@ -380,7 +461,7 @@ s_meeting_event(notif_t *n, MDB_txn *txn, const Koop__Event *ev, const Koop__Cas
     snprintf(subject, sizeof subject, "[koop] Spotkanie ZZK – %s, %s", s_number(ipw), m->date);
     snprintf(mail, sizeof mail, "Zaplanowano spotkanie zespołu zadaniowego (ZZK) sprawy %s w dniu %s.", s_number(ipw),
              m->date);
-    s_note nt = {ev->id, ev->actor, "meeting_scheduled", m->ipw, ipw ? ipw->number : NULL, inbox, subject, mail};
+    s_note nt = {ev->id, ev->actor, "meeting_scheduled", m->ipw, ipw ? ipw->number : NULL, inbox, subject, mail, 0};
     for (size_t i = 0; rc == 0 && i < m->n_participants; i++)
         rc = s_notify(n, txn, m->participants[i], &nt);
     if (ipw)
@@ -408,10 +489,12 @@ s_referral_event(notif_t *n, MDB_txn *txn, const Koop__Event *ev, const Koop__Ca
         snprintf(subject, sizeof subject, "[koop] Nowe skierowanie – %s", s_number(ipw));
         snprintf(mail, sizeof mail, "Do usługi Państwa instytucji skierowano rodzinę w sprawie %s. Prosimy o odpowiedź "
                                     "(przyjęcie albo odmowę) w systemie.", s_number(ipw));
-        s_note nt = {ev->id, ev->actor, "referral_received", r->ipw, ipw ? ipw->number : NULL, inbox, subject, mail};
+        s_note nt = {ev->id, ev->actor, "referral_received", r->ipw, ipw ? ipw->number : NULL, inbox, subject, mail,
+                     s_history(r->sent)};
         for (size_t i = 0; rc == 0 && contact && i < contact->n_representatives; i++)
             rc = s_notify(n, txn, contact->representatives[i], &nt);
-        if (rc == 0 && contact && contact->email && *contact->email && (!contact->n_representatives)) {
+        if (rc == 0 && n->mail_on && !nt.history && contact && contact->email && *contact->email &&
+            !contact->n_representatives) {
             char link[400];
             s_link(n, &nt, link, sizeof link);
             rc = s_mail(n, txn, contact->email, NULL, &nt, link);
@@ -427,8 +510,15 @@ s_referral_event(notif_t *n, MDB_txn *txn, const Koop__Event *ev, const Koop__Ca
             snprintf(subject, sizeof subject, "[koop] Skierowanie %s – %s", ok ? "przyjęte" : "odrzucone", s_number(ipw));
             snprintf(mail, sizeof mail, "Instytucja %s skierowanie w sprawie %s.", ok ? "przyjęła" : "odrzuciła",
                      s_number(ipw));
-            s_note nt = {ev->id, ev->actor, "referral_answered", r->ipw, ipw ? ipw->number : NULL, inbox, subject, mail};
+            s_note nt = {ev->id, ev->actor, "referral_answered", r->ipw, ipw ? ipw->number : NULL, inbox, subject, mail,
+                         s_history(ok ? r->accepted : r->declined)};
             rc = s_notify(n, txn, c->sender, &nt);
+            /* a partner declining: the IPW's coordinator hears of it too */
+            if (rc == 0 && !ok && ipw && ipw->coordinator && (!c->sender || strcmp(ipw->coordinator, c->sender))) {
+                s_note dn = nt;
+                dn.kind = "referral_declined";
+                rc = s_notify(n, txn, ipw->coordinator, &dn);
+            }
             protobuf_c_message_free_unpacked(m, NULL);
         }
     }
@@ -473,8 +563,10 @@ s_catalogue_event(notif_t *n, MDB_txn *txn, const Koop__Event *ev, const Koop__R
 }
 
 /* Decodes the event by its type (common/events.def); an event that does
- * not decode is reported and skipped. Records of a hub (remote.*) are not
- * the notifier's: people and the case work are all this node's. */
+ * not decode, that another node wrote, or that is about a record another
+ * node owns is reported and refused (KOOP_FEED_REFUSED: the feed counts it
+ * and moves on). Records of a hub (remote.*) are not the notifier's: people
+ * and the case work are all this node's. */
 int
 notif_rules_apply(MDB_txn *txn, const Koop__Event *ev, void *ctx)
 {
@@ -487,7 +579,21 @@ notif_rules_apply(MDB_txn *txn, const Koop__Event *ev, void *ctx)
         if (n->undecodable++ < 20)
             koop_warn("zdarzenie %llu (%.60s, %.20s) pominięte: %s", (unsigned long long)ev->seq,
                       ev->type ? ev->type : "?", ev->stream ? ev->stream : "?", koop_event_decode_error(rc));
-        return 0;
+        return KOOP_FEED_REFUSED;
+    }
+    {
+        /* the feeds are this node's own logs: its events, its records */
+        const char *self = koop_service_node(n->svc), *owner;
+        int has;
+        owner = koop_event_owner(t, p, &has);
+        if (!ev->node || strcmp(ev->node, self) != 0 || (has && (!owner || strcmp(owner, self) != 0))) {
+            if (n->undecodable++ < 20)
+                koop_warn("zdarzenie %llu (%s) pominięte: węzła %.60s, rekord węzła %.60s – nie tego węzła",
+                          (unsigned long long)ev->seq, t->type, ev->node ? ev->node : "?",
+                          owner ? owner : "?");
+            protobuf_c_message_free_unpacked(p, NULL);
+            return KOOP_FEED_REFUSED;
+        }
     }
     switch (t->id) {
     case KOOP_EV_PERSON_ADDED: case KOOP_EV_PERSON_UPDATED:
@@ -540,13 +646,11 @@ notif_rules_reminder(notif_t *n, MDB_txn *txn, const Koop__Notif__Reminder *rem,
         snprintf(subject, sizeof subject, "[koop] Przypomnienie – %s, termin %s", s_number(ipw), t->due);
         snprintf(mail, sizeof mail, "Przypominamy o zadaniu w sprawie %s. Termin wykonania: %s.", s_number(ipw), t->due);
     } else {
-        snprintf(inbox, sizeof inbox, "Zadanie w sprawie %s jest po terminie (%s)", s_number(ipw), t->due);
-        snprintf(subject, sizeof subject, "[koop] Zadanie po terminie – %s, termin %s", s_number(ipw), t->due);
-        snprintf(mail, sizeof mail, "Zadanie w sprawie %s nie zostało wykonane w terminie %s.", s_number(ipw), t->due);
+        notif_overdue_texts(s_number(ipw), t->due, inbox, subject, mail);
         if (!strcmp(rem->kind, "task_overdue_coordinator"))
             person = ipw ? ipw->coordinator : NULL;
     }
-    s_note nt = {event_id, NULL, rem->kind, t->ipw, ipw ? ipw->number : NULL, inbox, subject, mail};
+    s_note nt = {event_id, NULL, rem->kind, t->ipw, ipw ? ipw->number : NULL, inbox, subject, mail, 0};
     rc = s_notify(n, txn, person, &nt);
     if (ipw)
         koop__notif__case_ipw__free_unpacked(ipw, NULL);

@@ -16,6 +16,7 @@ notif_smtp_conf_load(notif_smtp_conf_t *conf, const koop_config_t *cfg, char *er
     snprintf(conf->url, sizeof conf->url, "%s", cfg->smtp_url);
     snprintf(conf->user, sizeof conf->user, "%s", cfg->smtp_user);
     snprintf(conf->from, sizeof conf->from, "%s", cfg->mail_from[0] ? cfg->mail_from : "koop@localhost");
+    snprintf(conf->ca_file, sizeof conf->ca_file, "%s", cfg->smtp_ca_file);
     if (cfg->smtp_url[0] && strncmp(cfg->smtp_url, "smtp://", 7) != 0 && strncmp(cfg->smtp_url, "smtps://", 8) != 0) {
         snprintf(err, errlen, "%s: smtp_url musi zaczynać się od smtp:// lub smtps:// (jest '%s')", cfg->path,
                  cfg->smtp_url);
@@ -154,6 +155,8 @@ notif_smtp_send(const notif_smtp_conf_t *conf, const char *to, const char *subje
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 10L);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT, 60L);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    if (conf->ca_file[0])
+        curl_easy_setopt(curl, CURLOPT_CAINFO, conf->ca_file);
     if (conf->user[0]) {
         curl_easy_setopt(curl, CURLOPT_USERNAME, conf->user);
         curl_easy_setopt(curl, CURLOPT_PASSWORD, conf->password);
@@ -164,6 +167,10 @@ notif_smtp_send(const notif_smtp_conf_t *conf, const char *to, const char *subje
         curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
         if (res == CURLE_LOGIN_DENIED || code == 535 || code == 534 || code == 530)
             snprintf(err, errlen, "serwer poczty %s odrzucił dane logowania (smtp_user/smtp_password_file)", conf->url);
+        else if (res == CURLE_PEER_FAILED_VERIFICATION || res == CURLE_SSL_CACERT_BADFILE ||
+                 res == CURLE_SSL_CONNECT_ERROR)
+            snprintf(err, errlen, "serwer poczty %s: połączenie TLS odrzucone (%s) – sprawdź smtp_ca_file", conf->url,
+                     curl_easy_strerror(res));
         else if (res == CURLE_COULDNT_CONNECT || res == CURLE_COULDNT_RESOLVE_HOST || res == CURLE_OPERATION_TIMEDOUT)
             snprintf(err, errlen, "serwer poczty %s nieosiągalny: %s", conf->url, curl_easy_strerror(res));
         else

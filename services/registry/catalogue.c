@@ -11,7 +11,7 @@ s_check_entry(koop_call_t *call, const ProtobufCMessage *m)
 {
     Koop__Reg__CatalogueEntry *r = (Koop__Reg__CatalogueEntry *)m;
     int rc;
-    if ((rc = reg_check_text(call, "name", r->name, 1, 300)) != KOOP_OK)
+    if ((rc = koop_check_name(call, "name", r->name, 1, 300)) != KOOP_OK)
         return rc;
     if ((rc = reg_check_text(call, "description", r->description, 0, KOOP_MAX_TEXT)) != KOOP_OK)
         return rc;
@@ -20,9 +20,9 @@ s_check_entry(koop_call_t *call, const ProtobufCMessage *m)
     if ((rc = koop_check_enum_list(call, "target", r->target, r->n_target, 0, &koop__reg__target__descriptor, 1, 0,
                                    1)) != KOOP_OK)
         return rc;
-    if ((rc = reg_check_text(call, "category", r->category, 1, 100)) != KOOP_OK)
+    if ((rc = koop_check_name(call, "category", r->category, 1, 100)) != KOOP_OK)
         return rc;
-    if ((rc = reg_check_text(call, "area", r->area, 0, 200)) != KOOP_OK)
+    if ((rc = koop_check_name(call, "area", r->area, 0, 200)) != KOOP_OK)
         return rc;
     if ((rc = reg_check_text(call, "contact", r->contact, 0, 500)) != KOOP_OK)
         return rc;

@@ -10,7 +10,7 @@ s_check_institution(koop_call_t *call, const ProtobufCMessage *m)
 {
     const Koop__Reg__Institution *r = (const Koop__Reg__Institution *)m;
     int rc;
-    if ((rc = reg_check_text(call, "name", r->name, 1, 300)) != KOOP_OK)
+    if ((rc = koop_check_name(call, "name", r->name, 1, 300)) != KOOP_OK)
         return rc;
     if ((rc = koop_check_enum(call, "sector", r->has_sector, r->sector, &koop__reg__sector__descriptor, 1, 0, 1)) !=
             KOOP_OK ||
@@ -59,7 +59,7 @@ s_check_person(koop_call_t *call, const ProtobufCMessage *m)
 {
     const Koop__Reg__Person *r = (const Koop__Reg__Person *)m;
     int rc;
-    if ((rc = reg_check_text(call, "name", r->name, 1, 200)) != KOOP_OK)
+    if ((rc = koop_check_name(call, "name", r->name, 1, 200)) != KOOP_OK)
         return rc;
     if ((rc = reg_check_ref(call, &reg_institution_kind, "institution", r->institution)) != KOOP_OK)
         return rc;

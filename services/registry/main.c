@@ -60,18 +60,32 @@ static const koop_method_t s_methods[] = {
 };
 
 static const char *const s_tables[] = {"institution", "person", "agreement", "pzk", "catalogue",
-                                       "remote", NULL};
+                                       "remote", "meta", NULL};
 
 /* events.verify: every record is the record its last event carries (for
- * a hub's record, the payload of the hub's envelope in remote.*). */
+ * a hub's record, the payload of the hub's envelope in remote.*); the
+ * node's description (meta "node", node.c) is the payload of its last
+ * node.described, byte for byte. */
 static const koop_verify_table_t s_verify_tables[] = {
     {"institution", &koop__reg__institution__descriptor, NULL},
     {"person", &koop__reg__person__descriptor, NULL},
     {"agreement", &koop__reg__agreement__descriptor, NULL},
     {"pzk", &koop__reg__pzk__descriptor, NULL},
     {"catalogue", &koop__reg__catalogue_entry__descriptor, NULL},
+    {"meta", NULL, NULL},
 };
-static const koop_verify_def_t s_verify = {s_verify_tables, KOOP_ARRAY_LEN(s_verify_tables), NULL, NULL};
+
+static int
+s_verify_event(koop_verify_t *v, uint64_t seq, const Koop__Event *ev, const koop_event_type_t *type,
+               const ProtobufCMessage *payload, int redacted)
+{
+    (void)payload;
+    if (redacted || !type || type->id != KOOP_EV_NODE_DESCRIBED)
+        return 0;
+    return koop_verify_expect(v, "meta", "node", seq, ev->payload.data, ev->payload.len);
+}
+
+static const koop_verify_def_t s_verify = {s_verify_tables, KOOP_ARRAY_LEN(s_verify_tables), s_verify_event, NULL};
 
 static const koop_service_def_t s_registry = {
     .name = "registry",
@@ -79,6 +93,8 @@ static const koop_service_def_t s_registry = {
     .methods = s_methods,
     .nmethods = KOOP_ARRAY_LEN(s_methods),
     .verify = &s_verify,
+    .start = reg_node_describe,
+    .names = reg_names,
 };
 
 /* The definition, for in-process drivers (tests/fuzz). */

@@ -5,10 +5,13 @@
  *                  --leave(inst, date)--> member left (left = date)
  *   dissolve(date): the team ends; no join on or after that date.
  *
- * Invariants: formed <= joined <= left; an institution has at most one
- * active membership per team; dates are the caller's (history can be entered).
+ * Invariants: formed <= joined <= left; an institution's memberships of one
+ * team never overlap (at most one active, and a new one starts no earlier
+ * than the last one ended); a representative works at the institution they
+ * represent; dates are the caller's (history can be entered).
  */
 #include "registry.h"
+#include "check.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +21,7 @@ s_check_pzk(koop_call_t *call, const ProtobufCMessage *m)
 {
     const Koop__Reg__Pzk *r = (const Koop__Reg__Pzk *)m;
     int rc;
-    if ((rc = reg_check_text(call, "name", r->name, 1, 300)) != KOOP_OK)
+    if ((rc = koop_check_name(call, "name", r->name, 1, 300)) != KOOP_OK)
         return rc;
     if ((rc = reg_check_teryt(call, r->teryt)) != KOOP_OK)
         return rc;
@@ -80,12 +83,45 @@ s_active_member(Koop__Reg__Pzk *pzk, const char *institution)
     return NULL;
 }
 
+/* A membership of institution that ended after `date` (a new membership
+ * from `date` on would overlap it), or NULL. */
+static Koop__Reg__PzkMember *
+s_overlapping(Koop__Reg__Pzk *pzk, const char *institution, const char *date)
+{
+    for (size_t i = 0; i < pzk->n_members; i++) {
+        Koop__Reg__PzkMember *m = pzk->members[i];
+        if (m->institution && strcmp(m->institution, institution) == 0 && m->left && strcmp(m->left, date) > 0)
+            return m;
+    }
+    return NULL;
+}
+
+/* The representative is a person of the registry working at institution. */
+static int
+s_check_representative(koop_call_t *call, const char *person, const char *institution)
+{
+    Koop__Reg__Person *p = NULL;
+    int rc = koop_record_get(call->txn, reg_dbi(call, &reg_person_kind), person, &koop__reg__person__descriptor,
+                             (ProtobufCMessage **)&p);
+    if (rc == MDB_NOTFOUND)
+        return koop_fail(call, RECORD_NOT_FOUND, "representative", "person", person);
+    if (rc != 0)
+        return koop_call_store_error(call, rc);
+    if (!p->institution || strcmp(p->institution, institution) != 0)
+        rc = koop_fail(call, PZK_REPRESENTATIVE_ELSEWHERE, "representative", person, institution,
+                       p->institution ? p->institution : "");
+    else
+        rc = KOOP_OK;
+    koop__reg__person__free_unpacked(p, NULL);
+    return rc;
+}
+
 int
 reg_pzk_join(koop_call_t *call)
 {
     const Koop__Reg__PzkChange *q = (const Koop__Reg__PzkChange *)call->req;
     Koop__Reg__Pzk *pzk = NULL;
-    Koop__Reg__PzkMember member = KOOP__REG__PZK_MEMBER__INIT, **members = NULL;
+    Koop__Reg__PzkMember member = KOOP__REG__PZK_MEMBER__INIT, **members = NULL, *earlier;
     int rc;
 
     if ((rc = s_load(call, q, &pzk)) != KOOP_OK)
@@ -93,7 +129,7 @@ reg_pzk_join(koop_call_t *call)
     if ((rc = reg_check_ref(call, &reg_institution_kind, "institution", q->institution)) != KOOP_OK)
         goto done;
     if (q->representative && *q->representative &&
-        (rc = reg_check_ref(call, &reg_person_kind, "representative", q->representative)) != KOOP_OK)
+        (rc = s_check_representative(call, q->representative, q->institution)) != KOOP_OK)
         goto done;
     if (pzk->dissolved && *pzk->dissolved && strcmp(q->date, pzk->dissolved) >= 0) {
         rc = koop_fail(call, PZK_DISSOLVED, "date", pzk->dissolved);
@@ -101,6 +137,10 @@ reg_pzk_join(koop_call_t *call)
     }
     if (s_active_member(pzk, q->institution)) {
         rc = koop_fail(call, PZK_ALREADY_MEMBER, "institution", q->institution);
+        goto done;
+    }
+    if ((earlier = s_overlapping(pzk, q->institution, q->date))) {
+        rc = koop_fail(call, PZK_MEMBERSHIP_OVERLAP, "date", q->date, earlier->joined, earlier->left);
         goto done;
     }
     if (pzk->n_members >= 1000) {

@@ -4,6 +4,7 @@
 #include "id.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,6 +43,7 @@ reg_add(koop_call_t *call, const reg_kind_t *kind)
         free(rec);
         return koop_fail(call, INTERNAL_ID, NULL);
     }
+    koop_names_forget(rec); /* names are for replies: never stored */
     koop_record_set_str(rec, "id", id);
     koop_record_set_str(rec, "owner", koop_service_node(call->svc));
     koop_record_set_u64(rec, "updated_ms", koop_clock_real_ms());
@@ -95,6 +97,7 @@ reg_update(koop_call_t *call, const reg_kind_t *kind)
     /* the id, the owner and the time are not the caller's to change */
     koop_record_set_str(patch, "id", NULL);
     koop_record_set_str(patch, "owner", NULL);
+    koop_names_forget(patch);
     merged = koop_record_merge(old, patch);
     if (!merged) {
         rc = koop_fail(call, INTERNAL_NO_MEMORY, NULL);
@@ -186,4 +189,21 @@ reg_list(koop_call_t *call, const reg_kind_t *kind, reg_match_fn match,
         protobuf_c_message_free_unpacked(items[i], NULL);
     free(items);
     return rc;
+}
+
+/* The kinds whose records have a name, in the order an id is looked for
+ * (ids are global: one id is in one table at most). */
+static const reg_kind_t *const s_named_kinds[] = {&reg_person_kind, &reg_institution_kind, &reg_catalogue_kind};
+
+int
+reg_names(void *ctx, const char *field, const char *id, koop_names_kind_t kind, char *out, size_t len)
+{
+    koop_call_t *call = ctx;
+    (void)field;
+    if (kind != KOOP_NAMES_NAME)
+        return 0;
+    for (size_t i = 0; i < sizeof s_named_kinds / sizeof s_named_kinds[0]; i++)
+        if (koop_record_name(call->txn, reg_dbi(call, s_named_kinds[i]), s_named_kinds[i]->desc, id, out, len))
+            return 1;
+    return 0;
 }

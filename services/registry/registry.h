@@ -60,6 +60,9 @@ int reg_check_teryt(koop_call_t *call, const char *value);
 int reg_check_contact(koop_call_t *call, const char *email, const char *phone);
 int reg_check_ref(koop_call_t *call, const reg_kind_t *kind, const char *field, const char *id);
 MDB_dbi reg_dbi(koop_call_t *call, const reg_kind_t *kind);
+/* The names hook (names.h): the name of a person, institution or listed
+ * service of this node's registry (hub-owned records included). */
+int reg_names(void *ctx, const char *field, const char *id, koop_names_kind_t kind, char *out, size_t len);
 
 /* Method handlers. */
 int reg_institution_list(koop_call_t *call);
@@ -72,6 +75,8 @@ int reg_pzk_dissolve(koop_call_t *call);
 int reg_pzk_list(koop_call_t *call);
 int reg_catalogue_add(koop_call_t *call);
 int reg_catalogue_search(koop_call_t *call);
+/* Announces the node's name and TERYT when they changed (node.c). */
+int reg_node_describe(koop_service_t *svc);
 /* Hub-owned records from the hub (remote.c): apply a batch of the hub's
  * events / tell the position in the hub's down log. */
 int reg_remote_apply(koop_call_t *call);

@@ -16,10 +16,14 @@
  * an update (from_seq > 0) applies only at exactly that position, otherwise
  * nothing changes and the reply tells where this node is.
  *
- * Refused without stopping the rest (counted in `skipped`, logged): an
- * undecodable event, a type that is not a hub-owned kind (people never come
- * down), a record without an owner, owned by this node, or overwriting a
- * record this node owns.
+ * Every event of a call is decoded in full and checked before anything of
+ * it is kept; one that fails refuses the whole call (MALFORMED, code
+ * remote.event naming the event and why; nothing applied, the position does
+ * not move, counted in sys.ping's events_refused): an undecodable event, a
+ * type that is not a hub-owned kind (people never come down), a record
+ * whose owner is not the node that wrote the event, a record owned by this
+ * node, or one that would change a record another node owns. The uplink
+ * then holds the down-flow (docs/SYNC.md).
  */
 #include "registry.h"
 #include "events.h"
@@ -95,67 +99,97 @@ s_position_put(koop_call_t *call, const char *source, const char *log_id, uint64
     return koop_store_put_str(call->txn, dbi, source, val, 8 + n);
 }
 
-/* Applies one event. Returns 1 applied, 0 skipped (logged), or a negative
- * value when the call already failed (storage). */
+/* Checks one event of a Down (decoded: koop_event_decode's result). Sets
+ * *why to "" when it may be applied (and *kind_out), or to a token of the
+ * words table saying why not. Returns 0, or an LMDB error. */
 static int
-s_apply_one(koop_call_t *call, const ProtobufCBinaryData *bytes)
+s_check_one(koop_call_t *call, const Koop__Event *ev, const koop_event_type_t *t, int decoded,
+            const ProtobufCMessage *rec, const reg_kind_t **kind_out, const char **why)
 {
-    const char *self = koop_service_node(call->svc);
-    Koop__Event *ev = NULL;
-    ProtobufCMessage *rec = NULL, *old = NULL;
+    const char *self = koop_service_node(call->svc), *id, *owner, *old_owner;
     const reg_kind_t *kind;
-    const koop_event_type_t *t;
-    const char *id, *owner;
-    char type[160];
-    int rc, result = 0;
+    ProtobufCMessage *old = NULL;
+    int rc, other;
 
-    if (bytes->len == 0 || bytes->len > KOOP_MAX_MSG)
-        goto skip;
-    ev = koop__event__unpack(NULL, bytes->len, bytes->data);
-    if (!ev || koop_event_decode(ev, &t, &rec) != 0 || !(kind = s_kind_of(t)))
-        goto skip;
+    *why = "";
+    *kind_out = NULL;
+    if (!ev || decoded == -ENOENT || decoded == -EBADMSG) {
+        *why = "down_undecodable";
+        return 0;
+    }
+    if (decoded == 0 && t->id == KOOP_EV_NODE_DESCRIBED)
+        return 0; /* the hub naming itself: not a record, nothing to keep here */
+    if (decoded != 0 || !(kind = s_kind_of(t))) {
+        *why = "down_kind";
+        return 0;
+    }
     id = koop_record_str(rec, "id");
     owner = koop_record_str(rec, "owner");
     /* only the record's owner may change it: the hub's own records, or
-     * those of a node below it (checked by the hub on the way in) */
-    if (!koop_id_valid(id) || !s_valid_name(owner) || strcmp(owner, self) == 0 || !ev->node ||
-        strcmp(owner, ev->node) != 0)
-        goto skip;
+     * those of a hub above it (checked by each hub on the way down) */
+    if (!koop_id_valid(id) || !s_valid_name(owner) || !ev->node || strcmp(owner, ev->node) != 0) {
+        *why = "down_owner";
+        return 0;
+    }
+    if (strcmp(owner, self) == 0) {
+        *why = "down_self";
+        return 0;
+    }
     rc = koop_record_get(call->txn, reg_dbi(call, kind), id, kind->desc, &old);
-    if (rc == 0) {
-        const char *old_owner = koop_record_str(old, "owner");
-        if (old_owner && strcmp(old_owner, self) == 0)
-            goto skip; /* never overwrite what this node owns */
-    } else if (rc != MDB_NOTFOUND) {
-        koop_call_store_error(call, rc);
-        result = -1;
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return rc;
+    old_owner = old ? koop_record_str(old, "owner") : NULL;
+    other = old_owner && *old_owner && strcmp(old_owner, owner) != 0;
+    if (other)
+        *why = strcmp(old_owner, self) == 0 ? "down_self" : "down_other";
+    if (old)
+        protobuf_c_message_free_unpacked(old, NULL);
+    *kind_out = kind;
+    return 0;
+}
+
+/* Checks and applies event i of the call. Returns KOOP_OK, or the status
+ * the call already failed with (a refusal naming the event, or storage). */
+static int
+s_apply_one(koop_call_t *call, size_t i, const ProtobufCBinaryData *bytes)
+{
+    Koop__Event *ev = NULL;
+    ProtobufCMessage *rec = NULL;
+    const reg_kind_t *kind = NULL;
+    const koop_event_type_t *t = NULL;
+    const char *why;
+    char type[160], at[24];
+    int rc = -EBADMSG;
+
+    if (bytes->len > 0 && bytes->len <= KOOP_MAX_MSG && (ev = koop__event__unpack(NULL, bytes->len, bytes->data)))
+        rc = koop_event_decode(ev, &t, &rec);
+    if ((rc = s_check_one(call, ev, t, rc, rec, &kind, &why)) != 0) {
+        rc = koop_call_store_error(call, rc);
         goto done;
     }
-    if ((rc = koop_record_put(call->txn, reg_dbi(call, kind), id, rec)) != 0) {
-        koop_call_store_error(call, rc);
-        result = -1;
+    if (*why) {
+        snprintf(at, sizeof at, "%zu", i + 1);
+        koop_warn("remote.apply: zdarzenie %s (%.100s) z węzła nadrzędnego odrzucone (%s): nic z tej paczki "
+                  "nie zapisano", ev && ev->id ? ev->id : "?", ev && ev->type ? ev->type : "?", why);
+        rc = koop_fail(call, REMOTE_EVENT, "events", at, t ? t->type : "?", why);
+        goto done;
+    }
+    if (!kind) { /* accepted, nothing to store (node.described) */
+        rc = KOOP_OK;
+        goto done;
+    }
+    if ((rc = koop_record_put(call->txn, reg_dbi(call, kind), koop_record_str(rec, "id"), rec)) != 0) {
+        rc = koop_call_store_error(call, rc);
         goto done;
     }
     snprintf(type, sizeof type, "remote.%s", ev->type);
-    if (koop_call_emit_raw(call, type, KOOP__SCOPE__SCOPE_LOCAL, bytes->data, bytes->len) != KOOP_OK) {
-        result = -1;
-        goto done;
-    }
-    result = 1;
-    goto done;
-skip:
-    koop_warn("remote.apply: pominięto zdarzenie %s (%s) z węzła nadrzędnego: nieprawidłowe lub "
-              "dotyczy rekordu tego węzła",
-              ev && ev->id ? ev->id : "?", ev && ev->type && strlen(ev->type) <= 100 ? ev->type : "?");
-    result = 0;
+    rc = koop_call_emit_raw(call, type, KOOP__SCOPE__SCOPE_LOCAL, bytes->data, bytes->len);
 done:
-    if (old)
-        protobuf_c_message_free_unpacked(old, NULL);
     if (rec)
         protobuf_c_message_free_unpacked(rec, NULL);
     if (ev)
         koop__event__free_unpacked(ev, NULL);
-    return result;
+    return rc;
 }
 
 int
@@ -164,7 +198,7 @@ reg_remote_apply(koop_call_t *call)
     const Koop__Reg__RemoteApply *q = (const Koop__Reg__RemoteApply *)call->req;
     Koop__Reg__RemotePosition out = KOOP__REG__REMOTE_POSITION__INIT;
     s_position pos;
-    uint32_t applied = 0, skipped = 0;
+    uint32_t applied = 0, skipped = 0; /* skipped: none since every event is checked (kept in the reply) */
     int rc;
 
     if (!s_valid_name(q->source) || strcmp(q->source, koop_service_node(call->svc)) == 0)
@@ -177,14 +211,11 @@ reg_remote_apply(koop_call_t *call)
         return koop_call_store_error(call, rc);
     /* an update applies only where this node is; otherwise say where that is */
     if (q->from_seq == 0 || (strcmp(pos.log_id, q->log_id) == 0 && pos.seq == q->from_seq)) {
+        /* a refusal aborts the call's transaction: nothing of it is kept */
         for (size_t i = 0; i < q->n_events; i++) {
-            int r = s_apply_one(call, &q->events[i]);
-            if (r < 0)
-                return call->status;
-            if (r > 0)
-                applied++;
-            else
-                skipped++;
+            if ((rc = s_apply_one(call, i, &q->events[i])) != KOOP_OK)
+                return rc; /* counted by the uplink, which holds the down-flow */
+            applied++;
         }
         if (q->to_seq != 0) {
             if ((rc = s_position_put(call, q->source, q->log_id, q->to_seq)) != 0)

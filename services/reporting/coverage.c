@@ -519,6 +519,44 @@ rep_cov_freeze(rep_proj_t *p, MDB_txn *txn, char kind, const char *id, const cha
 }
 
 int
+rep_cov_outside(rep_proj_t *p, MDB_txn *txn, char kind, const char *id, const rep_chain_t *chain, uint32_t *unit)
+{
+    unsigned char prefix[1 + REP_ID];
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int rc;
+
+    uint32_t outside = 0;
+    int own = 0;
+    *unit = 0;
+    prefix[0] = (unsigned char)kind;
+    memcpy(prefix + 1, id, REP_ID);
+    if ((rc = mdb_cursor_open(txn, rep_dbi(p, "cov"), &cur)) != 0)
+        return rc;
+    k.mv_size = sizeof prefix;
+    k.mv_data = prefix;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && !own; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        const unsigned char *kb = k.mv_data;
+        uint32_t u;
+        int in = 0;
+        if (k.mv_size != S_COV_KEY || memcmp(kb, prefix, sizeof prefix) != 0)
+            break;
+        u = (uint32_t)kb[1 + REP_ID] << 24 | (uint32_t)kb[2 + REP_ID] << 16 | (uint32_t)kb[3 + REP_ID] << 8 |
+            kb[4 + REP_ID];
+        own = chain->n > 0 && u == chain->unit[0];
+        for (int i = 0; i < chain->n; i++)
+            in |= chain->unit[i] == u;
+        if (!in && !outside)
+            outside = u;
+    }
+    mdb_cursor_close(cur);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return rc;
+    *unit = own ? 0 : outside;
+    return 0;
+}
+
+int
 rep_cov_attr(rep_proj_t *p, MDB_txn *txn, rep_acc_t *acc, char kind, const char *id, int64_t weight, int sector)
 {
     unsigned char prefix[1 + REP_ID];

@@ -49,6 +49,13 @@ s_feeds_stop(s_rep *r)
         koop_feed_destroy(&r->feeds[i]);
 }
 
+/* After a feed's batch committed: what it refused counts (sys.ping). */
+static void
+s_after_commit(void *ctx)
+{
+    koop_service_note_refused(s_state.svc, rep_proj_take_refused(ctx));
+}
+
 static int
 s_feeds_start(s_rep *r)
 {
@@ -62,12 +69,18 @@ s_feeds_start(s_rep *r)
         o.store = koop_service_store(r->svc);
         o.endpoint = r->endpoints[i];
         o.stream = r->names[i];
-        o.shared_only = 1;
+        /* SHARED events only (what a hub counts too), but the registry's
+         * LOCAL ones as well: hub-owned institutions come down as LOCAL
+         * remote.* events, and their sectors count here (projection.c);
+         * every other LOCAL event is passed over unread */
+        o.shared_only = strcmp(r->names[i], "registry") != 0;
         o.batch_max = 2000;
         o.apply = rep_apply;
         o.batch_begin = rep_apply_begin;
         o.batch_end = rep_apply_end;
+        o.committed = s_after_commit;
         o.ctx = r->proj;
+        o.svc = r->svc;
         r->feeds[i] = koop_feed_start(&o);
         if (!r->feeds[i]) {
             koop_error("cannot start the feed of %s (%s)", r->names[i], r->endpoints[i]);
@@ -84,6 +97,8 @@ static void s_on_restart(uv_timer_t *t);
 static void
 s_restart_later(s_rep *r, uint64_t ms)
 {
+    if (!r->restart_ready)
+        return; /* in process (rep_open_local): no feeds */
     if (uv_timer_start(&r->restart, s_on_restart, ms, 0) != 0) {
         koop_error("cannot arm the feed restart timer: starting the feeds now");
         (void)s_feeds_start(r); /* failures are logged there */
@@ -117,10 +132,11 @@ s_init_fn(MDB_txn *txn, void *ctx)
     return rc;
 }
 
+/* The projection over the service's store, prepared (cleared first when
+ * an older build made it). */
 static int
-s_start(koop_service_t *svc)
+s_prepare(s_rep *r, koop_service_t *svc)
 {
-    s_rep *r = &s_state;
     const koop_config_t *cfg = koop_service_config(svc);
     rep_self_t self;
     s_init_ctx ic;
@@ -141,6 +157,17 @@ s_start(koop_service_t *svc)
         koop_error("cannot prepare the projection: %s", koop_strerror(rc));
         return -1;
     }
+    return 0;
+}
+
+static int
+s_start(koop_service_t *svc)
+{
+    s_rep *r = &s_state;
+    const koop_config_t *cfg = koop_service_config(svc);
+
+    if (s_prepare(r, svc) != 0)
+        return -1;
     if (uv_timer_init(koop_service_loop(svc), &r->restart) != 0)
         return -1;
     r->restart.data = r;
@@ -150,7 +177,7 @@ s_start(koop_service_t *svc)
     for (size_t i = 0; i < KOOP_SVC_COUNT; i++) {
         const koop_service_info_t *info = &koop_services[i];
         const char *name = info->name, *ep = koop_config_endpoint(cfg, name);
-        if (!(info->flags & KOOP_SVC_FEED) || !ep || ((info->flags & KOOP_SVC_HUB_STREAM) && !self.hub))
+        if (!(info->flags & KOOP_SVC_FEED) || !ep || ((info->flags & KOOP_SVC_HUB_STREAM) && !koop_config_is_hub(cfg)))
             continue;
         r->names[r->nfeeds] = name;
         r->endpoints[r->nfeeds] = ep;
@@ -268,9 +295,18 @@ s_collect_unit(const char *node, const rep_unit_t *u, void *ctx)
     koop__rep__unit_info__init(info);
     info->node = strdup(node);
     info->teryt = strdup(u->teryt);
-    if (!info->node || !info->teryt) {
+    {
+        char name[REP_NAME_MAX];
+        if (strcmp(node, rep_proj_self(c->proj)->node) == 0)
+            snprintf(name, sizeof name, "%s", rep_proj_self(c->proj)->name);
+        else if ((c->rc = rep_unit_name(c->proj, c->txn, node, name)) != 0)
+            name[0] = '\0';
+        info->name = strdup(name);
+    }
+    if (!info->node || !info->teryt || !info->name) {
         free(info->node);
         free(info->teryt);
+        free(info->name);
         c->rc = ENOMEM;
         return 1;
     }
@@ -301,10 +337,11 @@ s_status(koop_call_t *call)
         return koop_call_store_error(call, rc);
     st.node = (char *)cfg->node_id;
     st.role = (char *)cfg->role;
-    st.has_applied = st.has_ignored = st.has_rejected = 1;
+    st.has_applied = st.has_ignored = st.has_rejected = st.has_not_owned = 1;
     st.applied = stats.applied;
     st.ignored = stats.ignored;
     st.rejected = stats.rejected;
+    st.not_owned = stats.not_owned;
     for (int i = 0; i < r->nfeeds; i++) {
         koop__rep__feed_status__init(&feeds[i]);
         feeds[i].stream = (char *)r->names[i];
@@ -342,6 +379,7 @@ done:
     for (size_t i = 0; u.infos && i < u.n; i++) {
         free(u.infos[i].node);
         free(u.infos[i].teryt);
+        free(u.infos[i].name);
     }
     free(u.infos);
     free(u.ptrs);
@@ -367,16 +405,46 @@ static const koop_service_def_t s_reporting = {
     .stop = s_stop,
 };
 
-int
-main(int argc, char **argv)
+/* s_tables: rep_tables, then "approval" */
+static void
+s_fill_tables(void)
 {
     size_t n = 0;
-    int rc;
     while (rep_tables[n] && n + 2 < KOOP_ARRAY_LEN(s_tables)) {
         s_tables[n] = rep_tables[n];
         n++;
     }
     s_tables[n] = "approval";
+    s_tables[n + 1] = NULL;
+}
+
+const koop_service_def_t *
+rep_service_def(void)
+{
+    s_fill_tables();
+    return &s_reporting;
+}
+
+rep_proj_t *
+rep_open_local(koop_service_t *svc)
+{
+    s_rep *r = &s_state;
+    rep_proj_destroy(&r->proj);
+    memset(r, 0, sizeof *r);
+    return s_prepare(r, svc) == 0 ? r->proj : NULL;
+}
+
+void
+rep_close_local(void)
+{
+    rep_proj_destroy(&s_state.proj);
+}
+
+int
+main(int argc, char **argv)
+{
+    int rc;
+    s_fill_tables();
     rc = koop_service_main(&s_reporting, argc, argv, &s_state);
     rep_proj_destroy(&s_state.proj);
     return rc;

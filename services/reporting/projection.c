@@ -23,6 +23,7 @@
  *                               N = REP_MONTH_NOW: the list of services today
  *   unit      node id        -> rep_unit_t (number, parent, hub flag, TERYT)
  *   unit_no   U              -> node id
+ *   unit_name node id        -> the name the node gave itself (node.described)
  *   cov       kind ID U      -> coverage of a distinct entity (coverage.c)
  *   cov_src   kind ID source -> spans one source gives it (coverage.c)
  *   cov_gap   U kind sector E S -> gaps between covered spans (coverage.c)
@@ -66,18 +67,19 @@
 #include "koop.h"
 #include "registry.pb-c.h"
 #include "say.h"
+#include "text.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define REP_FORMAT 5u
+#define REP_FORMAT 7u /* 6: registry rows begin with their owner unit (cases rows keep theirs); 7: unit names */
 
 const char *const rep_tables[] = {
     "month", "unit", "unit_no", "cov", "cov_src", "cov_gap", "cov_gsum", "open_due", "answer", "category", "verified",
     "institution", "pzk", "agreement", "catalogue", "ipw", "goal", "task", "referral", "ipw_child", "meta",
-    "meeting", NULL,
+    "meeting", "unit_name", NULL,
 };
 
 /* A month row held during a batch. */
@@ -93,11 +95,13 @@ struct rep_proj {
     koop_store_t *store;
     rep_self_t self;
     uint32_t self_no;
-    MDB_dbi month, unit, unit_no, meta;
+    MDB_dbi month, unit, unit_no, meta, unit_name;
     MDB_dbi institution, pzk, agreement, catalogue, ipw, goal, task, referral, ipw_child, meeting;
     MDB_dbi open_due, answer, category, verified;
     rep_acc_t acc;   /* one event's pending counter changes */
     uint64_t warned; /* rejected events logged so far (rate limit) */
+    uint64_t refused; /* rejected or not owned, since the last rep_proj_take_refused */
+    uint64_t batch_refused; /* of the batch under way (added at its end) */
     /* a batch (rep_apply_begin .. rep_apply_end, in one write txn): the
      * month rows and the stats its events change, kept here and written
      * once at its end */
@@ -402,6 +406,7 @@ rep_apply_begin(MDB_txn *txn, void *ctx)
     for (size_t i = 0; i < p->nrows; i++) /* what an aborted batch left */
         p->rows[p->used[i]].key = 0;
     p->nrows = 0;
+    p->batch_refused = 0;
     if ((rc = rep_proj_stats(p, txn, &p->stats)) != 0)
         return rc;
     p->batch_txn = txn;
@@ -418,6 +423,9 @@ rep_apply_end(MDB_txn *txn, void *ctx)
     rc = s_mrows_write_back(p, txn);
     if (rc == 0)
         rc = koop_store_put_str(txn, p->meta, "stats", &p->stats, sizeof p->stats);
+    if (rc == 0)
+        p->refused += p->batch_refused;
+    p->batch_refused = 0;
     p->batch_txn = NULL;
     return rc;
 }
@@ -584,6 +592,23 @@ rep_unit_node(rep_proj_t *p, MDB_txn *txn, uint32_t no, char node[64], rep_unit_
 }
 
 int
+rep_unit_name(rep_proj_t *p, MDB_txn *txn, const char *node, char out[REP_NAME_MAX])
+{
+    MDB_val v;
+    int rc = koop_store_get_str(txn, p->unit_name, node, &v);
+    out[0] = '\0';
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc != 0)
+        return rc;
+    if (v.mv_size >= REP_NAME_MAX)
+        return MDB_CORRUPTED;
+    memcpy(out, v.mv_data, v.mv_size);
+    out[v.mv_size] = '\0';
+    return 0;
+}
+
+int
 rep_unit_each(rep_proj_t *p, MDB_txn *txn, rep_unit_fn fn, void *ctx)
 {
     MDB_cursor *cur;
@@ -635,16 +660,23 @@ s_unit_put(rep_proj_t *p, MDB_txn *txn, const char *node, const rep_unit_t *u)
 
 /* The unit of node, made when first seen. parent (0: none) and hub are what
  * this event says; an existing unit keeps its parent and only gains the hub
- * flag. */
+ * flag. A node is in one subtree only: when the event says another parent
+ * than the one stored, *moved is set and nothing is written. */
 static int
-s_unit_ensure(rep_proj_t *p, MDB_txn *txn, const char *node, uint32_t parent, int hub, rep_unit_t *out)
+s_unit_ensure(rep_proj_t *p, MDB_txn *txn, const char *node, uint32_t parent, int hub, rep_unit_t *out,
+              int *moved)
 {
     unsigned char key[4];
     MDB_val k = {sizeof key, key}, v;
     uint32_t next = 1;
     int rc = rep_unit_by_node(p, txn, node, out);
+    *moved = 0;
     if (rc == 0) {
         int changed = 0;
+        if (out->parent != 0 && parent != 0 && out->parent != parent) {
+            *moved = 1;
+            return 0;
+        }
         if (out->parent == 0 && parent != 0 && parent != out->no && out->no != p->self_no) {
             out->parent = parent;
             changed = 1;
@@ -711,6 +743,7 @@ rep_proj_new(rep_proj_t **out, koop_store_t *store, const rep_self_t *self)
     p->month = koop_store_dbi(store, "month");
     p->unit = koop_store_dbi(store, "unit");
     p->unit_no = koop_store_dbi(store, "unit_no");
+    p->unit_name = koop_store_dbi(store, "unit_name");
     p->meta = koop_store_dbi(store, "meta");
     p->institution = koop_store_dbi(store, "institution");
     p->pzk = koop_store_dbi(store, "pzk");
@@ -741,6 +774,14 @@ rep_proj_destroy(rep_proj_t **self_p)
     *self_p = NULL;
 }
 
+uint64_t
+rep_proj_take_refused(rep_proj_t *p)
+{
+    uint64_t n = p->refused;
+    p->refused = 0;
+    return n;
+}
+
 const rep_self_t *
 rep_proj_self(const rep_proj_t *p)
 {
@@ -758,10 +799,10 @@ s_prepare(rep_proj_t *p, MDB_txn *txn)
 {
     uint32_t format = REP_FORMAT;
     rep_unit_t u;
-    int rc;
+    int rc, moved;
     if ((rc = koop_store_put_str(txn, p->meta, "format", &format, sizeof format)) != 0)
         return rc;
-    if ((rc = s_unit_ensure(p, txn, p->self.node, 0, p->self.hub, &u)) != 0)
+    if ((rc = s_unit_ensure(p, txn, p->self.node, 0, p->self.hub, &u, &moved)) != 0)
         return rc;
     p->self_no = u.no;
     if (s_teryt_valid(p->self.teryt) && strcmp(u.teryt, p->self.teryt) != 0) {
@@ -804,7 +845,54 @@ rep_proj_init(rep_proj_t *p, MDB_txn *txn, int *cleared)
     return rep_proj_reset(p, txn, NULL);
 }
 
-/* ---- entity rows ---- */
+/* What applying one event did. */
+enum { S_APPLIED, S_IGNORED, S_REJECTED, S_NOT_OWNED };
+/* A handler's result: the event would change another unit's row (above
+ * every errno; LMDB's codes are negative). */
+#define S_NOT_OWNER 0x10000
+
+typedef struct {
+    rep_proj_t *p;
+    MDB_txn *txn;
+    rep_acc_t *acc;
+    const rep_chain_t *chain;    /* where contributions go now (s_at) */
+    const Koop__Event *ev;
+    int verdict;
+    const char *why; /* for the log when rejected */
+    const rep_chain_t *ev_chain; /* the chain of the event's writer */
+    rep_chain_t at;              /* a row's chain (s_at) */
+    uint32_t owner;  /* S_NOT_OWNED: the unit that owns what the event would change */
+} s_ctx;
+
+static int
+s_reject(s_ctx *c, const char *why)
+{
+    c->verdict = S_REJECTED;
+    c->why = why;
+    return 0;
+}
+
+/* The event would change a record of unit `owner`: refused (s_dispatch
+ * makes the verdict; nothing of the event has been written). */
+static int
+s_owner_refused(s_ctx *c, uint32_t owner)
+{
+    c->owner = owner;
+    return S_NOT_OWNER;
+}
+
+/* ---- entity rows ----
+ *
+ * Only the node that owns a record may change or end its row (an enrolled
+ * gmina must not move another gmina's or the hub's institution to another
+ * sector in their figures, nor close another's IPW). The rows of cases
+ * records keep the unit they are counted in (`unit`, which a transfer
+ * changes: below); a registry row begins with its owner, the unit (be32) of
+ * the node whose event made it (s_owned_get / s_owned_put). Another unit's
+ * row makes the event's handler return S_NOT_OWNER before it writes
+ * anything, and s_dispatch counts the event as not owned. */
+
+#define S_OWNER 4
 
 static int
 s_row_get(MDB_txn *txn, MDB_dbi dbi, const char *id, void *out, size_t size, size_t *got)
@@ -835,26 +923,47 @@ s_row_exists(MDB_txn *txn, MDB_dbi dbi, const char *id)
     return mdb_get(txn, dbi, &k, &v) == 0;
 }
 
-/* What applying one event did. */
-enum { S_APPLIED, S_IGNORED, S_REJECTED };
-
-typedef struct {
-    rep_proj_t *p;
-    MDB_txn *txn;
-    rep_acc_t *acc;
-    const rep_chain_t *chain;    /* where contributions go now (s_at) */
-    const Koop__Event *ev;
-    int verdict;
-    const char *why; /* for the log when rejected */
-    const rep_chain_t *ev_chain; /* the chain of the event's writer */
-    rep_chain_t at;              /* a row's chain (s_at) */
-} s_ctx;
-
+/* Reads a registry row (without its owner, given in *owner when not NULL);
+ * got NULL: exactly size bytes, else at most size (*got = how many). */
 static int
-s_reject(s_ctx *c, const char *why)
+s_owned_read(MDB_txn *txn, MDB_dbi dbi, const char *id, void *out, size_t size, size_t *got, uint32_t *owner)
 {
-    c->verdict = S_REJECTED;
-    c->why = why;
+    MDB_val k = {REP_ID, (void *)id}, v;
+    const unsigned char *b;
+    int rc = mdb_get(txn, dbi, &k, &v);
+    if (rc != 0)
+        return rc;
+    if (v.mv_size < S_OWNER || (got ? (v.mv_size - S_OWNER > size) : (v.mv_size - S_OWNER != size)))
+        return MDB_CORRUPTED;
+    b = v.mv_data;
+    if (owner)
+        *owner = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+    memcpy(out, b + S_OWNER, v.mv_size - S_OWNER);
+    if (got)
+        *got = v.mv_size - S_OWNER;
+    return 0;
+}
+
+/* The registry row of an entity the event is about: 0, MDB_NOTFOUND,
+ * S_NOT_OWNER when another unit's node made it, or an LMDB error. */
+static int
+s_owned_get(s_ctx *c, MDB_dbi dbi, const char *id, void *out, size_t size, size_t *got)
+{
+    uint32_t owner;
+    int rc = s_owned_read(c->txn, dbi, id, out, size, got, &owner);
+    return rc == 0 && owner != c->ev_chain->unit[0] ? s_owner_refused(c, owner) : rc;
+}
+
+/* Stores a registry row as the event's node's. */
+static int
+s_owned_put(s_ctx *c, MDB_dbi dbi, const char *id, const void *row, size_t size)
+{
+    MDB_val k = {REP_ID, (void *)id}, v = {S_OWNER + size, NULL};
+    int rc = mdb_put(c->txn, dbi, &k, &v, MDB_RESERVE);
+    if (rc != 0)
+        return rc;
+    rep_be32_put(v.mv_data, c->ev_chain->unit[0]);
+    memcpy((unsigned char *)v.mv_data + S_OWNER, row, size);
     return 0;
 }
 
@@ -874,13 +983,13 @@ s_institution(s_ctx *c, const Koop__Reg__Institution *r)
     if (!koop_id_valid(r->id))
         return s_reject(c, "identyfikator instytucji");
     sector = (uint8_t)s_sector(r->has_sector, r->sector);
-    rc = s_row_get(c->txn, c->p->institution, r->id, &old, sizeof old, NULL);
+    rc = s_owned_get(c, c->p->institution, r->id, &old, sizeof old, NULL);
     if (rc != 0 && rc != MDB_NOTFOUND)
         return rc;
     known = rc == 0;
     if (known && old == sector)
         return 0;
-    if ((rc = s_row_put(c->txn, c->p->institution, r->id, &sector, sizeof sector)) != 0)
+    if ((rc = s_owned_put(c, c->p->institution, r->id, &sector, sizeof sector)) != 0)
         return rc;
     /* it may already be counted in PZKs (joined before its sector was known) */
     return rep_cov_attr(c->p, c->txn, c->acc, REP_KIND_INSTITUTION, r->id, -1, sector);
@@ -909,14 +1018,14 @@ s_agreement(s_ctx *c, const Koop__Reg__Agreement *r)
     if (rep_day_parse(r->signed_, &row.signed_day) != 0)
         return s_reject(c, "data podpisania porozumienia");
     row.parties = r->n_parties > 10000 ? 10000 : (int32_t)r->n_parties;
-    rc = s_row_get(c->txn, c->p->agreement, r->id, &old, sizeof old, NULL);
+    rc = s_owned_get(c, c->p->agreement, r->id, &old, sizeof old, NULL);
     if (rc == 0 && (rc = s_agreement_contrib(c, &old, -1)) != 0)
         return rc;
     if (rc != 0 && rc != MDB_NOTFOUND)
         return rc;
     if ((rc = s_agreement_contrib(c, &row, +1)) != 0)
         return rc;
-    return s_row_put(c->txn, c->p->agreement, r->id, &row, sizeof row);
+    return s_owned_put(c, c->p->agreement, r->id, &row, sizeof row);
 }
 
 /* pzk row: header, then the ids of the institutions that were ever members */
@@ -1010,7 +1119,7 @@ s_pzk(s_ctx *c, const Koop__Reg__Pzk *r)
         if (k == row->h.n)
             memcpy(row->inst[row->h.n++], id, REP_ID);
     }
-    rc = s_row_get(c->txn, c->p->pzk, r->id, old, sizeof *old, &got);
+    rc = s_owned_get(c, c->p->pzk, r->id, old, sizeof *old, &got);
     had = rc == 0;
     if (rc != 0 && rc != MDB_NOTFOUND)
         goto fail;
@@ -1029,7 +1138,7 @@ s_pzk(s_ctx *c, const Koop__Reg__Pzk *r)
         int n;
         memcpy(id, row->inst[k], REP_ID);
         id[REP_ID] = '\0';
-        rc = s_row_get(c->txn, c->p->institution, id, &sector, sizeof sector, NULL);
+        rc = s_owned_read(c->txn, c->p->institution, id, &sector, sizeof sector, NULL, NULL); /* whoever's it is */
         if (rc != 0 && rc != MDB_NOTFOUND)
             goto fail;
         n = s_pzk_spans(r, &row->h, id, spans);
@@ -1053,7 +1162,7 @@ s_pzk(s_ctx *c, const Koop__Reg__Pzk *r)
     }
     if ((rc = s_unit_learn_teryt(c->p, c->txn, c->chain->unit[0], r->teryt)) != 0)
         goto fail;
-    rc = s_row_put(c->txn, c->p->pzk, r->id, row, sizeof row->h + (size_t)row->h.n * REP_ID);
+    rc = s_owned_put(c, c->p->pzk, r->id, row, sizeof row->h + (size_t)row->h.n * REP_ID);
 fail:
     free(old);
     free(row);
@@ -1129,7 +1238,7 @@ s_catalogue(s_ctx *c, const Koop__Reg__CatalogueEntry *r)
     row.catlen = (uint8_t)len;
     memcpy(row.category, r->category ? r->category : "", len);
     memset(&old, 0, sizeof old);
-    rc = s_row_get(c->txn, c->p->catalogue, r->id, &old, sizeof old, &got);
+    rc = s_owned_get(c, c->p->catalogue, r->id, &old, sizeof old, &got);
     if (rc == 0 && got != sizeof old)
         return MDB_CORRUPTED;
     if (rc == 0 && (rc = s_catalogue_contrib(c, &old, -1)) != 0)
@@ -1138,7 +1247,7 @@ s_catalogue(s_ctx *c, const Koop__Reg__CatalogueEntry *r)
         return rc;
     if ((rc = s_catalogue_contrib(c, &row, +1)) != 0)
         return rc;
-    return s_row_put(c->txn, c->p->catalogue, r->id, &row, sizeof row);
+    return s_owned_put(c, c->p->catalogue, r->id, &row, sizeof row);
 }
 
 /* ---- cases: IPWs, their households, goals, tasks, meetings, referrals ----
@@ -1263,6 +1372,22 @@ s_ipw_child_add(s_ctx *c, const char *ipw, char kind, const char *child)
     return mdb_put(c->txn, c->p->ipw_child, &k, &v, 0);
 }
 
+/* A goal, task, meeting or referral may name only an IPW of its own node:
+ * 0 when the IPW is its node's or not known (not here yet), S_NOT_OWNER
+ * when it is another unit's. Before any write. */
+static int
+s_ipw_child_check(s_ctx *c, const char *ipw)
+{
+    s_ipw_row w;
+    int rc;
+    if (!koop_id_valid(ipw))
+        return 0;
+    rc = s_row_get(c->txn, c->p->ipw, ipw, &w, sizeof w, NULL);
+    if (rc != 0)
+        return rc == MDB_NOTFOUND ? 0 : rc;
+    return w.unit != s_writer(c) ? s_owner_refused(c, w.unit) : 0;
+}
+
 /* Stores an IPW row after a change: contrib(old) out, contrib(new) in, the
  * household's coverage when its months may have changed. */
 static int
@@ -1350,7 +1475,18 @@ s_ipw(s_ctx *c, const char *type, const Koop__Cases__IpwFacts *f)
     if (!had && !opened)
         return s_reject(c, "nieznany IPW (brak ipw.opened)");
     if (had && old.unit != s_writer(c))
-        return s_reject(c, "IPW innego węzła");
+        return s_owner_refused(c, old.unit);
+    if (opened && !had) {
+        /* the household of another node's programmes is that node's (unless
+         * it is this one's too: handed to it by a transfer) */
+        uint32_t other;
+        if (!koop_id_valid(f->household))
+            return s_reject(c, "identyfikator gospodarstwa");
+        if ((rc = rep_cov_outside(c->p, c->txn, REP_KIND_HOUSEHOLD, f->household, c->ev_chain, &other)) != 0)
+            return rc;
+        if (other)
+            return s_owner_refused(c, other);
+    }
     if (opened) {
         if ((rc = s_ipw_new(c, f, date, &row)) != 0 || c->verdict == S_REJECTED)
             return rc;
@@ -1381,7 +1517,7 @@ s_ipw_member(s_ctx *c, const char *type, const Koop__Cases__MemberFacts *f)
     if (rc != 0)
         return rc;
     if (old.unit != s_writer(c))
-        return s_reject(c, "IPW innego węzła");
+        return s_owner_refused(c, old.unit);
     row = old;
     if (row.zzk < UINT16_MAX)
         row.zzk++;
@@ -1542,9 +1678,11 @@ s_goal(s_ctx *c, const char *type, const Koop__Cases__GoalFacts *f)
         goto fail;
     }
     if (had && old->unit != s_writer(c)) {
-        rc = s_reject(c, "cel innego węzła");
+        rc = s_owner_refused(c, old->unit);
         goto fail;
     }
+    if (added && !had && (rc = s_ipw_child_check(c, f->ipw)) != 0)
+        goto fail;
     if (had)
         memcpy(row, old, S_GOAL_SIZE(old));
     if (added) {
@@ -1677,7 +1815,9 @@ s_task(s_ctx *c, const char *type, const Koop__Cases__TaskFacts *f)
     if (!had && !added)
         return s_reject(c, "nieznane zadanie (brak task.added)");
     if (had && old.unit != s_writer(c))
-        return s_reject(c, "zadanie innego węzła");
+        return s_owner_refused(c, old.unit);
+    if (added && !had && (rc = s_ipw_child_check(c, f->ipw)) != 0)
+        return rc;
     if (added) {
         if ((rc = s_task_new(c, f, date, &row)) != 0 || c->verdict == S_REJECTED)
             return rc;
@@ -1740,9 +1880,11 @@ s_meeting(s_ctx *c, const char *type, const Koop__Cases__MeetingFacts *f)
     if (rc != 0 && rc != MDB_NOTFOUND)
         return rc;
     if (had && old.unit != s_writer(c))
-        return s_reject(c, "spotkanie innego węzła");
+        return s_owner_refused(c, old.unit);
     if (!had && strcmp(type, "meeting.held") != 0)
         return s_reject(c, "nieznane spotkanie (brak meeting.held)");
+    if (!had && (rc = s_ipw_child_check(c, f->ipw)) != 0)
+        return rc;
     if (had) {
         row = old;
     } else {
@@ -1895,7 +2037,9 @@ s_referral(s_ctx *c, const char *type, const Koop__Cases__ReferralFacts *f)
     if (!had && !sent)
         return s_reject(c, "nieznane skierowanie (brak referral.sent)");
     if (had && old.unit != s_writer(c))
-        return s_reject(c, "skierowanie innego węzła");
+        return s_owner_refused(c, old.unit);
+    if (sent && !had && (rc = s_ipw_child_check(c, f->ipw)) != 0)
+        return rc;
     if (sent) {
         memset(&row, 0, sizeof row);
         row.sent = date;
@@ -2007,6 +2151,33 @@ s_child_move(s_ctx *c, char kind, const char *id, void *ctx)
     return 0;
 }
 
+/* The unit a child row is counted in (*had = 0: no such row). */
+static int
+s_child_unit(s_ctx *c, char kind, const char *id, uint32_t *unit, int *had)
+{
+    s_child_row row;
+    int rc;
+    *had = 0;
+    if (kind == 'g') {
+        s_goal_row *g = malloc(sizeof *g);
+        rc = g ? s_goal_get(c, id, g, had) : ENOMEM;
+        if (rc == 0 && *had)
+            *unit = g->unit;
+        free(g);
+        return rc;
+    }
+    for (size_t i = 0; i < KOOP_ARRAY_LEN(s_children); i++) {
+        if (s_children[i].kind != kind)
+            continue;
+        rc = s_row_get(c->txn, s_child_dbi(c, kind), id, &row, s_children[i].size, NULL);
+        if (rc != 0)
+            return rc == MDB_NOTFOUND ? 0 : rc;
+        memcpy(unit, (const char *)&row + s_children[i].unit, sizeof *unit);
+        *had = 1;
+    }
+    return 0;
+}
+
 /* An IPW and its children get state/unit (record.removed, a transfer). */
 static int
 s_ipw_move(s_ctx *c, const char *ipw, const s_ipw_row *old, int state, uint32_t unit)
@@ -2029,7 +2200,8 @@ s_removed(s_ctx *c, const Koop__Cases__RemovedFacts *f)
 {
     s_move gone = {S_REMOVED, s_writer(c)};
     char kind;
-    int rc;
+    uint32_t unit = 0;
+    int rc, had;
     if (!koop_id_valid(f->id))
         return s_reject(c, "identyfikator usuniętego wpisu");
     switch (f->kind) {
@@ -2047,7 +2219,7 @@ s_removed(s_ctx *c, const Koop__Cases__RemovedFacts *f)
         if (rc != 0)
             return rc;
         if (old.unit != s_writer(c))
-            return s_reject(c, "IPW innego węzła");
+            return s_owner_refused(c, old.unit);
         return s_ipw_move(c, f->id, &old, S_REMOVED, old.unit);
     }
     case KOOP__CASES__RECORD_KIND__RECORD_GOAL: kind = 'g'; break;
@@ -2056,6 +2228,10 @@ s_removed(s_ctx *c, const Koop__Cases__RemovedFacts *f)
     case KOOP__CASES__RECORD_KIND__RECORD_REFERRAL: kind = 'r'; break;
     default: return s_reject(c, "nieznany rodzaj usuniętego wpisu");
     }
+    if ((rc = s_child_unit(c, kind, f->id, &unit, &had)) != 0)
+        return rc;
+    if (had && unit != s_writer(c))
+        return s_owner_refused(c, unit);
     return s_child_move(c, kind, f->id, &gone);
 }
 
@@ -2182,7 +2358,7 @@ s_transfer_in(s_ctx *c, const Koop__Cases__TransferFacts *f)
         return rc;
     if (had) {
         if (old.unit != s_writer(c) && old.state == S_LIVE && !old.offered)
-            return s_reject(c, "przekazanie IPW, którego właściciel go nie oferował");
+            return s_owner_refused(c, old.unit); /* its owner did not offer it */
         if ((rc = s_ipw_move(c, f->ipw, &old, S_LIVE, s_writer(c))) != 0)
             return rc;
     } else {
@@ -2233,6 +2409,32 @@ s_transfer(s_ctx *c, const char *type, const Koop__Cases__TransferFacts *f)
     return s_row_put(c->txn, c->p->ipw, f->ipw, &row, sizeof row);
 }
 
+/* ---- nodes ---- */
+
+/* A node's name (and TERYT when its unit has none): only the node itself
+ * may say what it is called. */
+static int
+s_node_described(s_ctx *c, const Koop__Reg__NodeInfo *r)
+{
+    char node[64];
+    rep_unit_t u;
+    int rc;
+    if (!r->node || !c->ev->node || strcmp(r->node, c->ev->node) != 0 || !s_valid_node(r->node))
+        return s_reject(c, "węzeł opisuje inny węzeł");
+    if (!r->name || koop_text_name_rule(r->name, REP_NAME_MAX - 1, NULL) != KOOP_TEXT_OK)
+        return s_reject(c, "nazwa węzła");
+    if ((rc = koop_store_put_str(c->txn, c->p->unit_name, r->node, r->name, strlen(r->name))) != 0)
+        return rc;
+    if (!s_teryt_valid(r->teryt) || strlen(r->teryt) >= sizeof u.teryt)
+        return 0;
+    if ((rc = rep_unit_node(c->p, c->txn, c->chain->unit[0], node, &u)) != 0)
+        return rc;
+    if (u.teryt[0] || strcmp(node, r->node) != 0)
+        return 0;
+    memcpy(u.teryt, r->teryt, strlen(r->teryt) + 1);
+    return s_unit_put(c->p, c->txn, node, &u);
+}
+
 /* ---- dispatch ---- */
 
 /* Decodes the event by its type (common/events.def) and applies it: an
@@ -2247,6 +2449,16 @@ s_dispatch(s_ctx *c)
 
     if (rc != 0)
         return s_reject(c, koop_event_decode_error(rc));
+    {
+        /* a record names its owner: the node that wrote the event */
+        int has;
+        const char *owner = koop_event_owner(t, m, &has);
+        if (has && (!owner || !c->ev->node || strcmp(owner, c->ev->node) != 0)) {
+            protobuf_c_message_free_unpacked(m, NULL);
+            c->verdict = S_NOT_OWNED;
+            return 0;
+        }
+    }
     switch (t->id) {
     case KOOP_EV_INSTITUTION_ADDED: case KOOP_EV_INSTITUTION_UPDATED:
         rc = s_institution(c, (Koop__Reg__Institution *)m);
@@ -2260,6 +2472,9 @@ s_dispatch(s_ctx *c)
         break;
     case KOOP_EV_CATALOGUE_ADDED: case KOOP_EV_CATALOGUE_UPDATED:
         rc = s_catalogue(c, (Koop__Reg__CatalogueEntry *)m);
+        break;
+    case KOOP_EV_NODE_DESCRIBED:
+        rc = s_node_described(c, (Koop__Reg__NodeInfo *)m);
         break;
     case KOOP_EV_IPW_MEMBER_ADDED: case KOOP_EV_IPW_MEMBER_REMOVED:
         rc = s_ipw_member(c, t->type, (Koop__Cases__MemberFacts *)m);
@@ -2302,21 +2517,72 @@ s_dispatch(s_ctx *c)
         rc = 0;
     }
     protobuf_c_message_free_unpacked(m, NULL);
+    if (rc == S_NOT_OWNER) {
+        c->verdict = S_NOT_OWNED;
+        rc = 0;
+    }
+    return rc;
+}
+
+/* A hub-owned institution applied by this node's registry (a LOCAL
+ * remote.institution.* event of its own log, carrying the hub's SHARED
+ * envelope): its sector counts where it is a partner here. Counted as
+ * applied; every other LOCAL event is not read. */
+static int
+s_is_remote_institution(const Koop__Event *ev, int wrapped)
+{
+    return !wrapped && ev->type &&
+           (strcmp(ev->type, "remote.institution.added") == 0 || strcmp(ev->type, "remote.institution.updated") == 0);
+}
+
+static int
+s_remote_institution(s_ctx *c)
+{
+    const koop_event_type_t *t, *it;
+    ProtobufCMessage *m = NULL, *rec = NULL;
+    const Koop__Reg__Institution *inst;
+    const Koop__Event *inner;
+    int rc;
+    if (koop_event_decode(c->ev, &t, &m) != 0 || t->payload != &koop__event__descriptor) {
+        rc = s_reject(c, "koperta instytucji z huba");
+        goto done;
+    }
+    inner = (const Koop__Event *)m;
+    if (koop_event_decode(inner, &it, &rec) != 0 || it->payload != &koop__reg__institution__descriptor) {
+        rc = s_reject(c, "instytucja z huba");
+        goto done;
+    }
+    inst = (const Koop__Reg__Institution *)rec;
+    if (!inst->owner || !inner->node || strcmp(inst->owner, inner->node) != 0)
+        rc = s_reject(c, "instytucja z huba zmieniana nie przez swój węzeł");
+    else
+        rc = s_institution(c, inst);
+done:
+    if (rec)
+        protobuf_c_message_free_unpacked(rec, NULL);
+    if (m)
+        protobuf_c_message_free_unpacked(m, NULL);
     return rc;
 }
 
 /* The chain of units of an event whose envelopes, outermost first, were
- * written by nodes[0..n). This node is the top of every chain. */
+ * written by nodes[0..n). This node is the top of every chain. *ok = 0: the
+ * nodes do not make a path of this tree (a bad id, a loop, too deep);
+ * *moved = 1: a node of the path is already known below another node (a
+ * hub's stream carries only its own subtree). */
 static int
-s_chain(rep_proj_t *p, MDB_txn *txn, const char *const *nodes, int n, rep_chain_t *chain, int *ok)
+s_chain(rep_proj_t *p, MDB_txn *txn, const char *const *nodes, int n, rep_chain_t *chain, int *ok, int *moved)
 {
     const char *path[REP_MAX_DEPTH];
     int np = 0, rc;
     uint32_t parent = 0;
 
     *ok = 0;
+    *moved = 0;
     chain->n = 0;
-    if (n == 1 && nodes[0] && strcmp(nodes[0], p->self.node) == 0) {
+    if (n < 1 || !nodes[0] || strcmp(nodes[0], p->self.node) != 0)
+        return 0; /* the feeds are this node's: its own events, or its hub's merged stream */
+    if (n == 1) {
         chain->unit[0] = p->self_no; /* this node's own feeds */
         chain->n = 1;
         *ok = 1;
@@ -2335,10 +2601,29 @@ s_chain(rep_proj_t *p, MDB_txn *txn, const char *const *nodes, int n, rep_chain_
             return 0;
         path[np++] = nodes[i];
     }
+    /* a refused path leaves no unit behind: the stored parents first */
+    for (int i = 1; i < np; i++) {
+        rep_unit_t u, up;
+        if ((rc = rep_unit_by_node(p, txn, path[i], &u)) == MDB_NOTFOUND)
+            continue;
+        if (rc != 0)
+            return rc;
+        if ((rc = rep_unit_by_node(p, txn, path[i - 1], &up)) != 0 && rc != MDB_NOTFOUND)
+            return rc;
+        if (u.parent != 0 && (rc == MDB_NOTFOUND || u.parent != up.no)) {
+            *moved = 1;
+            return 0;
+        }
+    }
     for (int i = 0; i < np; i++) {
         rep_unit_t u;
-        if ((rc = s_unit_ensure(p, txn, path[i], parent, i + 1 < np, &u)) != 0)
+        int mv;
+        if ((rc = s_unit_ensure(p, txn, path[i], parent, i + 1 < np, &u, &mv)) != 0)
             return rc;
+        if (mv) {
+            *moved = 1;
+            return 0;
+        }
         chain->unit[np - 1 - i] = u.no;
         parent = u.no;
     }
@@ -2358,6 +2643,8 @@ s_count(rep_proj_t *p, MDB_txn *txn, int verdict)
         st->applied++;
     else if (verdict == S_IGNORED)
         st->ignored++;
+    else if (verdict == S_NOT_OWNED)
+        st->not_owned++;
     else
         st->rejected++;
     return st == &own ? koop_store_put_str(txn, p->meta, "stats", &own, sizeof own) : 0;
@@ -2370,9 +2657,9 @@ rep_apply(MDB_txn *txn, const Koop__Event *event, void *ctx)
     Koop__Event *inner[REP_MAX_DEPTH];
     const char *nodes[REP_MAX_DEPTH];
     const Koop__Event *cur = event;
-    int ninner = 0, nn = 0, rc = 0, ok;
+    int ninner = 0, nn = 0, rc = 0, ok, moved;
     rep_chain_t chain;
-    s_ctx c = {p, txn, &p->acc, &chain, NULL, S_APPLIED, NULL, &chain, {{0}, 0}};
+    s_ctx c = {p, txn, &p->acc, &chain, NULL, S_APPLIED, NULL, &chain, {{0}, 0}, 0};
 
     p->acc.n = 0;
     /* a hub's merged stream: each envelope carries the envelope of a node below */
@@ -2391,25 +2678,43 @@ rep_apply(MDB_txn *txn, const Koop__Event *event, void *ctx)
     }
     nodes[nn++] = cur->node;
     c.ev = cur;
-    if (cur->scope != KOOP__SCOPE__SCOPE_SHARED) {
+    if (cur->scope != KOOP__SCOPE__SCOPE_SHARED && !s_is_remote_institution(cur, ninner)) {
         c.verdict = S_IGNORED; /* never counted: gmina and hub figures come from the same facts */
         goto done;
     }
-    if ((rc = s_chain(p, txn, nodes, nn, &chain, &ok)) != 0)
+    if ((rc = s_chain(p, txn, nodes, nn, &chain, &ok, &moved)) != 0)
         goto done;
     if (!ok) {
         s_reject(&c, "nieprawidłowy identyfikator węzła w kopercie");
         goto done;
     }
-    if ((rc = s_dispatch(&c)) != 0)
+    if (moved) {
+        c.verdict = S_NOT_OWNED; /* a hub's stream with a node of another subtree */
         goto done;
-    if (c.verdict != S_REJECTED) /* a rejected event changes no counter */
+    }
+    if ((rc = cur->scope == KOOP__SCOPE__SCOPE_SHARED ? s_dispatch(&c) : s_remote_institution(&c)) != 0)
+        goto done;
+    if (c.verdict != S_REJECTED && c.verdict != S_NOT_OWNED) /* a refused event changes no counter */
         rc = rep_acc_flush(p, txn, &p->acc);
 done:
     if (rc == 0 && c.verdict == S_REJECTED && p->warned++ < 20)
         koop_warn("zdarzenie %s seq %llu (%s, węzeł %s) pominięte: %s", c.ev && c.ev->type ? c.ev->type : "?",
                   (unsigned long long)event->seq, event->stream ? event->stream : "?",
                   c.ev && c.ev->node ? c.ev->node : "?", c.why ? c.why : "?");
+    if (rc == 0 && c.verdict == S_NOT_OWNED && p->warned++ < 20) {
+        char owner[64] = "?";
+        rep_unit_t u;
+        if (c.owner && rep_unit_node(p, txn, c.owner, owner, &u) != 0)
+            snprintf(owner, sizeof owner, "?");
+        koop_warn("zdarzenie %.60s seq %llu (%s, węzeł %.63s) odrzucone: %s", c.ev && c.ev->type ? c.ev->type : "?",
+                  (unsigned long long)event->seq, event->stream ? event->stream : "?",
+                  c.ev && c.ev->node ? c.ev->node : "?",
+                  c.owner ? "zmieniałoby rekord innego węzła" : "węzeł spoza poddrzewa huba, który je przysłał");
+        if (c.owner)
+            koop_warn("  (rekord należy do węzła %s)", owner);
+    }
+    if (rc == 0 && (c.verdict == S_REJECTED || c.verdict == S_NOT_OWNED))
+        (void)(s_in_batch(p, txn) ? p->batch_refused++ : p->refused++);
     if (rc == 0)
         rc = s_count(p, txn, c.verdict);
     for (int i = 0; i < ninner; i++)

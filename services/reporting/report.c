@@ -28,12 +28,15 @@
  *   psr_avg_change    mean of (last review as of the period's end - baseline)
  *                     over goals reviewed by then
  * Above a gmina (the report is made on a hub) a count of 1 or 2, a ratio or
- * average over such a count, and a percentage whose part or rest is 1 or 2,
- * are not given ("<3").
+ * average over such a count, a percentage whose part or rest is 1 or 2, and
+ * every count that would tell one of them by subtraction are not given
+ * (suppress.c; s_suppress below picks the family of units it looks at).
  */
 #include "reporting.h"
 #include "clock.h"
 #include "koop.h"
+#include "present.h"
+#include "text.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -48,32 +51,36 @@ static const char *const s_sector_key[REP_SECTORS] = {
     "unknown", "social_assistance", "family_support", "labour_office", "police", "court", "education",
     "health", "housing", "ngo", "culture_sport", "church", "other",
 };
-static const char *const s_sector_pl[REP_SECTORS] = {
-    "sektor nieznany", "pomoc społeczna", "wspieranie rodziny", "rynek pracy", "policja", "sądownictwo",
-    "oświata", "ochrona zdrowia", "mieszkalnictwo", "organizacje pozarządowe", "kultura i sport",
-    "kościoły i związki wyznaniowe", "inne",
-};
+
 static const char *const s_area_key[REP_AREAS] = {
     "unknown", "work", "housing", "health", "addiction", "parenting", "education", "finances", "relations", "legal", "other",
 };
-static const char *const s_area_pl[REP_AREAS] = {
-    "obszar nieznany", "praca", "mieszkanie", "zdrowie", "uzależnienia", "rodzicielstwo i opieka", "edukacja",
-    "finanse", "relacje", "sprawy prawne", "inne",
-};
+
 static const char *const s_target_key[REP_TARGETS] = {
     "unknown", "children_youth", "adults", "families", "seniors", "pzk_members",
 };
-static const char *const s_target_pl[REP_TARGETS] = {
-    "nieokreślona", "dzieci i młodzież", "dorośli", "rodziny", "seniorzy", "członkowie PZK",
-};
+
 static const char *const s_outcome_key[REP_OUTCOMES] = {"unknown", "none", "success", "no_success", "discontinued"};
-static const char *const s_outcome_pl[REP_OUTCOMES] = {"wynik nieznany", "brak", "sukces", "bez sukcesu", "przerwany"};
+
+/* The Polish name of value `key` of an enum (labels.def: the words every
+ * output uses); index 0 ("unknown") is said here. */
+static const char *
+s_pl(const char *enum_name, const char *key, const char *unknown)
+{
+    const char *w = strcmp(key, "unknown") == 0 ? unknown : koop_present_word(enum_name, key, KOOP_LANG_PL);
+    return w ? w : key;
+}
+#define s_sector_pl(i) s_pl("koop.reg.Sector", s_sector_key[i], "sektor nieznany")
+#define s_area_pl(i) s_pl("koop.cases.Area", s_area_key[i], "obszar nieznany")
+#define s_target_pl(i) s_pl("koop.reg.Target", s_target_key[i], "nieokreślona")
+#define s_outcome_pl(i) s_pl("koop.cases.Outcome", s_outcome_key[i], "wynik nieznany")
 
 /* ---- building the reply ---- */
 
 typedef struct {
     Koop__Rep__Report rep;        /* first: what rep_report returns */
     Koop__Rep__Figure *figs;
+    rep_cell_t *cells;            /* cells[i]: figs[i] as suppression sees it */
     Koop__Rep__Figure **ptrs;
     size_t n, cap;
     char **strs;                  /* strings the reply owns */
@@ -117,31 +124,31 @@ s_round1(double x)
     return (double)s_round(x * 10.0) / 10.0;
 }
 
-static int
-s_small(const s_out *o, int64_t n)
-{
-    return o->suppress && n >= 1 && n <= 2;
-}
-
-/* Adds a figure. den decides suppression (the count itself, or the count a
- * ratio is over); has_value 0 leaves it without a value. */
+/* Adds a figure with its raw value (has_value 0: none, no denominator);
+ * kind, n and whole say what suppression needs (rep_cell_t). */
 static Koop__Rep__Figure *
 s_figure(s_out *o, const char *group, const char *key, const char *dim, const char *label, const char *dim_label,
-         double value, int has_value, unsigned decimals, int64_t den)
+         double value, int has_value, unsigned decimals, rep_cell_kind_t kind, int64_t n, int64_t whole)
 {
     Koop__Rep__Figure *f;
+    rep_cell_t *c;
     if (o->failed)
         return NULL;
     if (o->n == o->cap) {
         size_t cap = o->cap ? o->cap * 2 : 128;
         Koop__Rep__Figure *g = realloc(o->figs, cap * sizeof *g);
-        if (!g) {
+        rep_cell_t *gc;
+        if (g)
+            o->figs = g;
+        gc = g ? realloc(o->cells, cap * sizeof *gc) : NULL;
+        if (!gc) {
             o->failed = 1;
             return NULL;
         }
-        o->figs = g;
+        o->cells = gc;
         o->cap = cap;
     }
+    c = &o->cells[o->n];
     f = &o->figs[o->n++];
     koop__rep__figure__init(f);
     f->key = (char *)key;
@@ -151,20 +158,23 @@ s_figure(s_out *o, const char *group, const char *key, const char *dim, const ch
     f->dim_label = (char *)(dim_label ? dim_label : "");
     f->has_decimals = 1;
     f->decimals = decimals;
-    if (s_small(o, den)) {
-        f->has_suppressed = 1;
-        f->suppressed = 1;
-    } else if (has_value) {
+    if (has_value) {
         f->has_value = 1;
         f->value = decimals ? s_round1(value) : value;
     }
+    c->key = f->key;
+    c->dim = f->dim;
+    c->kind = kind;
+    c->n = n;
+    c->whole = whole;
+    c->hidden = 0;
     return f;
 }
 
 static void
 s_count(s_out *o, const char *group, const char *key, const char *label, int64_t n)
 {
-    s_figure(o, group, key, NULL, label, NULL, (double)n, 1, 0, n);
+    s_figure(o, group, key, NULL, label, NULL, (double)n, 1, 0, REP_CELL_COUNT, n, 0);
 }
 
 static void
@@ -172,26 +182,23 @@ s_count_dim(s_out *o, const char *group, const char *key, const char *dim, const
             int64_t n)
 {
     if (n != 0)
-        s_figure(o, group, key, dim, label, dim_label, (double)n, 1, 0, n);
+        s_figure(o, group, key, dim, label, dim_label, (double)n, 1, 0, REP_CELL_COUNT, n, 0);
 }
 
 static void
 s_ratio(s_out *o, const char *group, const char *key, const char *label, double num, int64_t den, double scale)
 {
-    s_figure(o, group, key, NULL, label, NULL, den ? num * scale / (double)den : 0, den != 0, 1, den);
+    s_figure(o, group, key, NULL, label, NULL, den ? num * scale / (double)den : 0, den != 0, 1, REP_CELL_RATIO, den,
+             0);
 }
 
-/* A percentage of two counts: hidden above a gmina also when the part, or
- * the rest, is 1 or 2 (66.7 % of 3 would tell the 2 and the 1). */
+/* A percentage of two counts (suppress.c hides it also when the part, or
+ * the rest, is 1 or 2: 66.7 % of 3 would tell the 2 and the 1). */
 static void
 s_share(s_out *o, const char *group, const char *key, const char *label, int64_t part, int64_t whole)
 {
-    Koop__Rep__Figure *f = s_figure(o, group, key, NULL, label, NULL,
-                                    whole ? (double)part * 100.0 / (double)whole : 0, whole != 0, 1, whole);
-    if (f && (s_small(o, part) || s_small(o, whole - part))) {
-        f->has_value = 0;
-        f->has_suppressed = f->suppressed = 1;
-    }
+    s_figure(o, group, key, NULL, label, NULL, whole ? (double)part * 100.0 / (double)whole : 0, whole != 0, 1,
+             REP_CELL_SHARE, part, whole);
 }
 
 /* ---- the period ---- */
@@ -479,9 +486,11 @@ typedef struct {
     rep_proj_t *p;
     MDB_txn *txn;
     uint32_t unit;
+    uint16_t m2;        /* the period's last month */
+    int32_t t;
     const char *want;   /* TERYT wanted */
     uint32_t found;
-    int64_t gminas;
+    int64_t gminas, gminas_agreed, powiats_agreed;
     int rc;
 } s_units_ctx;
 
@@ -497,18 +506,32 @@ s_find_teryt(const char *node, const rep_unit_t *u, void *ctx)
     return 0;
 }
 
+/* Counts the gminas within c->unit that sent data, and the gminas and
+ * powiats within it (itself included) with an agreement signed by the end
+ * of the period (an agreement of a gmina counts for its powiat too). */
 static int
-s_count_gminas(const char *node, const rep_unit_t *u, void *ctx)
+s_count_units(const char *node, const rep_unit_t *u, void *ctx)
 {
     s_units_ctx *c = ctx;
-    int within;
+    s_sums *sums;
+    int within, powiat = u->hub && strlen(u->teryt) == 4;
     (void)node;
-    if (u->hub)
-        return 0;
     if ((c->rc = rep_unit_within(c->p, c->txn, u->no, c->unit, &within)) != 0)
         return 1;
-    c->gminas += within;
-    return 0;
+    if (!within || (u->hub && !powiat))
+        return 0;
+    c->gminas += !u->hub;
+    if (!(sums = malloc(sizeof *sums))) {
+        c->rc = ENOMEM;
+        return 1;
+    }
+    if ((c->rc = s_read_months(c->p, c->txn, u->no, 0, c->m2, c->t, sums)) == 0 &&
+        sums->cum[REP_F_AGR_SIGNED] > 0) {
+        c->gminas_agreed += !u->hub;
+        c->powiats_agreed += powiat;
+    }
+    free(sums);
+    return c->rc != 0;
 }
 
 static const char *
@@ -524,26 +547,11 @@ s_level(const rep_unit_t *u)
 
 /* ---- Polish words ---- */
 
-/* 0: one (1), 1: few (2-4, 22-24 ...), 2: many */
-static int
-s_plural(int64_t n, int suppressed)
-{
-    if (suppressed)
-        return 1;
-    if (n == 1)
-        return 0;
-    if (n % 10 >= 2 && n % 10 <= 4 && (n % 100 < 12 || n % 100 > 14))
-        return 1;
-    return 2;
-}
-
 static void
 s_num(char *out, size_t len, const Koop__Rep__Figure *f)
 {
-    if (f && f->suppressed && f->decimals)
-        snprintf(out, len, "ukryte (<3 przypadki)"); /* a mean or a rate over a small count, not a count */
-    else if (!f || f->suppressed)
-        snprintf(out, len, "<3");
+    if (!f || f->suppressed)
+        snprintf(out, len, "ukryte");
     else if (!f->has_value)
         snprintf(out, len, "–");
     else if (f->decimals) {
@@ -570,9 +578,16 @@ s_val(const Koop__Rep__Figure *f)
     return f && f->has_value ? (int64_t)s_round(f->value) : 0;
 }
 
+static int
+s_shown(const Koop__Rep__Figure *f)
+{
+    return f && !f->suppressed && f->has_value;
+}
+
 /* The evaluation in the model's words ("350 partner entities cooperated in
  * PZKs; an average PZK worked 16 months; 140 of 172 persons/families
- * completed their IPW successfully (81.4 %)"), in Polish. */
+ * completed their IPW successfully (81.4 %)"), in Polish. What a hub hides
+ * is said to be hidden, never written as a number or a bound. */
 static char *
 s_summary(const s_out *o)
 {
@@ -580,58 +595,61 @@ s_summary(const s_out *o)
                             *pm = s_find(o, "pzk_avg_months"), *cl = s_find(o, "ipw_closed"),
                             *su = s_find(o, "ipw_success"), *rt = s_find(o, "ipw_success_rate"),
                             *hh = s_find(o, "households"), *pp = s_find(o, "persons");
-    static const char *const partners[3][2] = {{"podmiot partnerski", "współpracował"},
-                                               {"podmioty partnerskie", "współpracowały"},
-                                               {"podmiotów partnerskich", "współpracowało"}};
-    static const char *const finished[3] = {"zakończyła", "zakończyły", "zakończyło"};
-    static const char *const households[3] = {"gospodarstwo domowe", "gospodarstwa domowe", "gospodarstw domowych"};
-    static const char *const persons[3] = {"osobę", "osoby", "osób"};
+    const char *hidden = "nie jest podawana (małe liczby)";
     char a[32], b[32], c[64], buf[1024];
     size_t len = 0;
-    int k;
 
-    s_num(a, sizeof a, pe);
-    k = s_plural(s_val(pe), pe && pe->suppressed);
-    len += (size_t)snprintf(buf + len, sizeof buf - len, "%s %s %s w PZK", a, partners[k][0], partners[k][1]);
-    if (pm && pm->suppressed) {
-        s_num(b, sizeof b, pc);
-        len += (size_t)snprintf(buf + len, sizeof buf - len,
-                                "; przeciętny czas działania PZK nie jest podawany (PZK w okresie: %s)", b);
-    } else if (pm && pm->has_value) {
+#define S_ADD(...)                                                                                                 \
+    do {                                                                                                           \
+        int n_ = snprintf(buf + len, sizeof buf - len, __VA_ARGS__);                                               \
+        if (n_ > 0)                                                                                                \
+            len += (size_t)n_ < sizeof buf - len ? (size_t)n_ : sizeof buf - len - 1;                              \
+    } while (0)
+    if (s_shown(pe))
+        S_ADD("%lld %s %s w PZK", (long long)s_val(pe),
+              koop_plural_word(s_val(pe), "podmiot partnerski", "podmioty partnerskie", "podmiotów partnerskich"),
+              koop_plural_word(s_val(pe), "współpracował", "współpracowały", "współpracowało"));
+    else
+        S_ADD("liczba podmiotów partnerskich w PZK %s", hidden);
+    s_num(b, sizeof b, pc);
+    if (pm && pm->suppressed)
+        S_ADD("; przeciętny czas działania PZK nie jest podawany (PZK w okresie: %s)", b);
+    else if (s_shown(pm)) {
         s_num(a, sizeof a, pm);
-        s_num(b, sizeof b, pc);
-        len += (size_t)snprintf(buf + len, sizeof buf - len, "; przeciętny PZK działał %s miesiąca (PZK w okresie: %s)",
-                                a, b);
-    } else {
-        len += (size_t)snprintf(buf + len, sizeof buf - len, "; w okresie nie działał żaden PZK");
-    }
-    if (cl && (s_val(cl) > 0 || cl->suppressed)) {
-        s_num(a, sizeof a, su);
-        s_num(b, sizeof b, cl);
+        S_ADD("; przeciętny PZK działał %s miesiąca (PZK w okresie: %s)", a, b);
+    } else
+        S_ADD("; w okresie nie działał żaden PZK");
+    if (cl && cl->suppressed)
+        S_ADD("; liczba zamkniętych IPW %s", hidden);
+    else if (s_val(cl) == 0)
+        S_ADD("; w okresie nie zamknięto żadnego IPW");
+    else if (!s_shown(su) || !s_shown(rt))
+        S_ADD("; IPW zamknięto dla %lld %s; liczba zakończonych sukcesem %s", (long long)s_val(cl),
+              s_val(cl) == 1 ? "osoby/rodziny" : "osób/rodzin", hidden);
+    else {
         s_num(c, sizeof c, rt);
-        if (!rt || rt->suppressed)
-            snprintf(c, sizeof c, "odsetek ukryty – małe liczby");
-        else
-            strncat(c, " %", sizeof c - strlen(c) - 1);
-        k = s_plural(s_val(su), su && su->suppressed);
-        len += (size_t)snprintf(buf + len, sizeof buf - len,
-                                "; %s spośród %s %s, których IPW zamknięto, %s go sukcesem (%s)", a, b,
-                                s_val(cl) == 1 && !cl->suppressed ? "osoby/rodziny" : "osób/rodzin", finished[k], c);
-    } else {
-        len += (size_t)snprintf(buf + len, sizeof buf - len, "; w okresie nie zamknięto żadnego IPW");
+        S_ADD("; %lld spośród %lld %s, których IPW zamknięto, %s go sukcesem (%s %%)", (long long)s_val(su),
+              (long long)s_val(cl), s_val(cl) == 1 ? "osoby/rodziny" : "osób/rodzin",
+              koop_plural_word(s_val(su), "zakończyła", "zakończyły", "zakończyło"), c);
     }
-    s_num(a, sizeof a, hh);
-    s_num(b, sizeof b, pp);
-    k = s_plural(s_val(hh), hh && hh->suppressed);
-    snprintf(buf + len, sizeof buf - len, "; IPW objęły %s %s (%s %s).", a, households[k], b,
-             persons[s_plural(s_val(pp), pp && pp->suppressed)]);
+    if (!s_shown(hh))
+        S_ADD("; liczba gospodarstw domowych objętych IPW %s.", hidden);
+    else if (!s_shown(pp))
+        S_ADD("; IPW objęły %lld %s (liczba osób %s).", (long long)s_val(hh),
+              koop_plural_word(s_val(hh), "gospodarstwo domowe", "gospodarstwa domowe", "gospodarstw domowych"),
+              hidden);
+    else
+        S_ADD("; IPW objęły %lld %s (%lld %s).", (long long)s_val(hh),
+              koop_plural_word(s_val(hh), "gospodarstwo domowe", "gospodarstwa domowe", "gospodarstw domowych"),
+              (long long)s_val(pp), koop_plural_word(s_val(pp), "osobę", "osoby", "osób"));
+#undef S_ADD
     return strdup(buf);
 }
 
 /* ---- the figures ---- */
 
 static void
-s_figures_pzk(s_out *o, const s_sums *s, int32_t end, int64_t partners_by_sector[REP_SECTORS], int evaluation)
+s_figures_pzk(s_out *o, const s_sums *s, int32_t end, int64_t partners_by_sector[REP_SECTORS])
 {
     int64_t partners = 0, dissolved = s->in[REP_F_PZK_DISSOLVED];
     /* working in the period: dissolved in it, or formed by its end and not dissolved by then */
@@ -642,25 +660,21 @@ s_figures_pzk(s_out *o, const s_sums *s, int32_t end, int64_t partners_by_sector
     for (int i = 0; i < REP_SECTORS; i++)
         partners += partners_by_sector[i];
     s_count(o, "pzk", "partner_entities", "Podmioty partnerskie w PZK (różne instytucje)", partners);
-    if (!evaluation)
-        for (int i = 0; i < REP_SECTORS; i++)
-            s_count_dim(o, "pzk", "partner_entities", s_sector_key[i], "Podmioty partnerskie w PZK wg sektora",
-                        s_sector_pl[i], partners_by_sector[i]);
+    for (int i = 0; i < REP_SECTORS; i++)
+        s_count_dim(o, "pzk", "partner_entities", s_sector_key[i], "Podmioty partnerskie w PZK wg sektora",
+                    s_sector_pl(i), partners_by_sector[i]);
     s_count(o, "pzk", "pzk_count", "PZK działające w okresie", dissolved + running);
     s_ratio(o, "pzk", "pzk_avg_months", "Przeciętny czas działania PZK (miesiące)", days, dissolved + running,
             1.0 / S_DAYS_PER_MONTH);
-    if (!evaluation) {
-        s_count(o, "pzk", "pzk_formed", "PZK utworzone w okresie", s->in[REP_F_PZK_FORMED]);
-        s_count(o, "pzk", "pzk_dissolved", "PZK rozwiązane w okresie", dissolved);
-    }
+    s_count(o, "pzk", "pzk_formed", "PZK utworzone w okresie", s->in[REP_F_PZK_FORMED]);
+    s_count(o, "pzk", "pzk_dissolved", "PZK rozwiązane w okresie", dissolved);
     s_count(o, "pzk", "agreements", "Porozumienia podpisane w okresie", s->in[REP_F_AGR_SIGNED]);
-    if (!evaluation)
-        s_ratio(o, "pzk", "agreement_avg_parties", "Przeciętna liczba stron porozumienia",
-                (double)s->in[REP_F_AGR_PARTIES], s->in[REP_F_AGR_SIGNED], 1.0);
+    s_ratio(o, "pzk", "agreement_avg_parties", "Przeciętna liczba stron porozumienia",
+            (double)s->in[REP_F_AGR_PARTIES], s->in[REP_F_AGR_SIGNED], 1.0);
 }
 
 static void
-s_figures_ipw(s_out *o, const s_sums *s, int64_t households, int64_t persons, int evaluation)
+s_figures_ipw(s_out *o, const s_sums *s, int64_t households, int64_t persons)
 {
     int64_t closed = 0, active;
     for (int i = 0; i < REP_OUTCOMES; i++)
@@ -669,24 +683,21 @@ s_figures_ipw(s_out *o, const s_sums *s, int64_t households, int64_t persons, in
     for (int i = 0; i < REP_OUTCOMES; i++)
         active -= s->before[REP_F_IPW_CLOSED + i];
     s_count(o, "ipw", "ipw_opened", "IPW otwarte w okresie", s->in[REP_F_IPW_OPENED]);
-    if (!evaluation)
-        s_count(o, "ipw", "ipw_signed", "IPW podpisane (po raz pierwszy realizowane) w okresie", s->in[REP_F_IPW_SIGNED]);
+    s_count(o, "ipw", "ipw_signed", "IPW podpisane (po raz pierwszy realizowane) w okresie", s->in[REP_F_IPW_SIGNED]);
     s_count(o, "ipw", "ipw_active", "IPW realizowane w okresie (otwarte do jego końca, niezamknięte przed początkiem)",
             active);
     s_count(o, "ipw", "ipw_closed", "IPW zamknięte w okresie", closed);
-    if (!evaluation)
-        for (int i = 2; i < REP_OUTCOMES; i++)
-            s_count_dim(o, "ipw", "ipw_closed", s_outcome_key[i], "IPW zamknięte wg wyniku", s_outcome_pl[i],
-                        s->in[REP_F_IPW_CLOSED + i]);
+    for (int i = 2; i < REP_OUTCOMES; i++)
+        s_count_dim(o, "ipw", "ipw_closed", s_outcome_key[i], "IPW zamknięte wg wyniku", s_outcome_pl(i),
+                    s->in[REP_F_IPW_CLOSED + i]);
     s_count(o, "ipw", "ipw_success", "IPW zakończone sukcesem", s->in[REP_F_IPW_CLOSED + 2]);
     s_share(o, "ipw", "ipw_success_rate", "Odsetek IPW zakończonych sukcesem (%)", s->in[REP_F_IPW_CLOSED + 2], closed);
     s_ratio(o, "ipw", "ipw_avg_months", "Przeciętny czas trwania zamkniętego IPW (miesiące)",
             (double)s->in[REP_F_IPW_CLOSED_DAYS], closed, 1.0 / S_DAYS_PER_MONTH);
     s_count(o, "ipw", "households", "Gospodarstwa domowe (osoby/rodziny) objęte IPW w okresie", households);
     s_count(o, "ipw", "persons", "Osoby w gospodarstwach objętych IPW", persons);
-    if (!evaluation)
-        s_count(o, "ipw", "households_registered", "Gospodarstwa domowe zarejestrowane w okresie",
-                s->in[REP_F_HH_REGISTERED]);
+    s_count(o, "ipw", "households_registered", "Gospodarstwa domowe zarejestrowane w okresie",
+            s->in[REP_F_HH_REGISTERED]);
 }
 
 static void
@@ -702,7 +713,7 @@ s_figures_rest(s_out *o, const s_sums *s, double median, int64_t answers)
         goals += s->in[REP_F_GOAL_ADDED + a];
     s_count(o, "goals", "goals_added", "Cele dodane w okresie", goals);
     for (int a = 0; a < REP_AREAS; a++)
-        s_count_dim(o, "goals", "goals_added", s_area_key[a], "Cele wg obszaru", s_area_pl[a], s->in[REP_F_GOAL_ADDED + a]);
+        s_count_dim(o, "goals", "goals_added", s_area_key[a], "Cele wg obszaru", s_area_pl(a), s->in[REP_F_GOAL_ADDED + a]);
     s_count(o, "goals", "psr_goals_reviewed", "Cele z co najmniej jedną oceną (do końca okresu)", s->cum[REP_F_PSR_FIRST]);
     s_ratio(o, "goals", "psr_avg_change", "Przeciętna zmiana oceny PSR: od wartości wyjściowej do ostatniej oceny",
             (double)s->cum[REP_F_PSR_DELTA], s->cum[REP_F_PSR_FIRST], 1.0);
@@ -720,15 +731,15 @@ s_figures_rest(s_out *o, const s_sums *s, double median, int64_t answers)
     s_count(o, "tasks", "tasks_on_time", "Zadania wykonane w terminie", on_time);
     for (int i = 0; i < REP_SECTORS; i++)
         s_count_dim(o, "tasks", "tasks_on_time", s_sector_key[i], "Zadania wykonane w terminie wg sektora właściciela",
-                    s_sector_pl[i], s->in[REP_F_TASK_ON_TIME + i]);
+                    s_sector_pl(i), s->in[REP_F_TASK_ON_TIME + i]);
     s_count(o, "tasks", "tasks_late", "Zadania wykonane po terminie", late);
     for (int i = 0; i < REP_SECTORS; i++)
         s_count_dim(o, "tasks", "tasks_late", s_sector_key[i], "Zadania wykonane po terminie wg sektora właściciela",
-                    s_sector_pl[i], s->in[REP_F_TASK_LATE + i]);
+                    s_sector_pl(i), s->in[REP_F_TASK_LATE + i]);
     s_count(o, "tasks", "tasks_overdue", "Zadania zaległe (niewykonane po terminie)", overdue);
     for (int i = 0; i < REP_SECTORS; i++)
         s_count_dim(o, "tasks", "tasks_overdue", s_sector_key[i], "Zadania zaległe wg sektora właściciela",
-                    s_sector_pl[i], s->overdue[i]);
+                    s_sector_pl(i), s->overdue[i]);
     s_count(o, "tasks", "tasks_not_yet_due", "Zadania w toku przed terminem", open - overdue);
     s_count(o, "tasks", "tasks_cancelled", "Zadania anulowane", cancelled);
     s_share(o, "tasks", "tasks_on_time_rate", "Odsetek zadań wykonanych w terminie (%)", on_time, on_time + late);
@@ -739,7 +750,7 @@ s_figures_rest(s_out *o, const s_sums *s, double median, int64_t answers)
     s_count(o, "referrals", "referrals_declined", "Skierowania odrzucone", s->in[REP_F_REF_DECLINED]);
     s_count(o, "referrals", "referrals_done", "Skierowania zrealizowane", s->in[REP_F_REF_DONE]);
     s_figure(o, "referrals", "referral_median_answer_days", NULL, "Mediana czasu odpowiedzi na skierowanie (dni)", NULL,
-             median, answers > 0, 1, answers);
+             median, answers > 0, 1, REP_CELL_RATIO, answers, 0);
 
     /* ZZK of the IPWs running in the period */
     active = s->cum[REP_F_IPW_OPENED];
@@ -765,7 +776,7 @@ s_figures_catalogue(rep_proj_t *p, MDB_txn *txn, uint32_t unit, s_out *o, const 
     s_count(o, "catalogue", "catalogue_active", "Pozycje aktywne", s->now[REP_F_CAT_ACTIVE]);
     for (int t = 1; t < REP_TARGETS; t++)
         s_count_dim(o, "catalogue", "catalogue_by_target", s_target_key[t], "Aktywne pozycje wg grupy docelowej",
-                    s_target_pl[t], s->now[REP_F_CAT_TARGET + t]);
+                    s_target_pl(t), s->now[REP_F_CAT_TARGET + t]);
     if ((rc = s_categories(p, txn, unit, o)) != 0)
         return rc;
     s_count(o, "catalogue", "catalogue_unverified", "Aktywne pozycje niezweryfikowane od roku",
@@ -780,6 +791,7 @@ s_free_out(s_out *o)
         free(o->strs[i]);
     free(o->strs);
     free(o->figs);
+    free(o->cells);
     free(o->ptrs);
     free(o->rep.summary);
     free(o);
@@ -794,26 +806,243 @@ rep_report_free(Koop__Rep__Report **self_p)
     *self_p = NULL;
 }
 
+/* The period of a report: months m1..m2, the report day t, and the day the
+ * period ends for "so far" figures (end = min(to, t)). */
+typedef struct {
+    uint16_t m1, m2;
+    int32_t t, end;
+} s_period;
+
+/* Every figure of unit (none hidden yet) into o; with_units: also the
+ * counts of units below it (not needed to decide what a hub hides). */
+static int
+s_compute(rep_proj_t *p, MDB_txn *txn, uint32_t unit_no, const s_period *pd, int with_units, s_out *o)
+{
+    s_sums *s = malloc(sizeof *s);
+    uint16_t m1 = pd->m1, m2 = pd->m2;
+    int32_t t = pd->t;
+    int64_t partners[REP_SECTORS], households, persons, gaps_n, gaps_w, answers = 0, unverified = 0;
+    double median = 0;
+    s_units_ctx uc;
+    rep_unit_t unit;
+    int rc;
+
+    if (!s)
+        return ENOMEM;
+    unit.no = unit_no;
+    /* the counters */
+    if ((rc = s_read_months(p, txn, unit.no, m1, m2, t, s)) != 0)
+        goto done;
+    if (m1 == 0) { /* from the start: the trees over S, every sector at once */
+        int64_t gn[REP_SECTORS], gw[REP_SECTORS];
+        if ((rc = rep_cov_gaps_from_start(p, txn, unit.no, REP_KIND_INSTITUTION, m2, gn, gw)) != 0)
+            goto done;
+        for (int i = 0; i < REP_SECTORS; i++)
+            partners[i] = s->cum[REP_F_INST_START + i] - s->before[REP_F_INST_END + i] - gn[i];
+        if ((rc = rep_cov_gaps_from_start(p, txn, unit.no, REP_KIND_HOUSEHOLD, m2, gn, gw)) != 0)
+            goto done;
+        gaps_n = gn[0];
+        gaps_w = gw[0];
+    } else {
+        for (int i = 0; i < REP_SECTORS; i++) {
+            if ((rc = rep_cov_gaps(p, txn, unit.no, REP_KIND_INSTITUTION, i, m1, m2, &gaps_n, &gaps_w)) != 0)
+                goto done;
+            partners[i] = s->cum[REP_F_INST_START + i] - s->before[REP_F_INST_END + i] - gaps_n;
+        }
+        if ((rc = rep_cov_gaps(p, txn, unit.no, REP_KIND_HOUSEHOLD, 0, m1, m2, &gaps_n, &gaps_w)) != 0)
+            goto done;
+    }
+    households = s->cum[REP_F_HH_START] - s->before[REP_F_HH_END] - gaps_n;
+    persons = s->cum[REP_F_HH_START_W] - s->before[REP_F_HH_END_W] - gaps_w;
+    if ((rc = s_answer_median(p, txn, unit.no, m1, m2, &median, &answers)) != 0 ||
+        (rc = s_unverified(p, txn, unit.no, t, &unverified)) != 0)
+        goto done;
+
+    /* the figures: all of them for either report, so that both hide the same */
+    s_figures_pzk(o, s, pd->end, partners);
+    s_figures_ipw(o, s, households, persons);
+    s_figures_rest(o, s, median, answers);
+    if ((rc = s_figures_catalogue(p, txn, unit.no, o, s, unverified)) != 0)
+        goto done;
+    if (!with_units)
+        goto done;
+    memset(&uc, 0, sizeof uc);
+    uc.p = p;
+    uc.txn = txn;
+    uc.unit = unit.no;
+    uc.m2 = m2;
+    uc.t = t;
+    if ((rc = rep_unit_each(p, txn, s_count_units, &uc)) != 0 && rc != 1)
+        goto done;
+    if ((rc = uc.rc) != 0)
+        goto done;
+    s_figure(o, "units", "gminas", NULL, "Gminy, z których dotarły dane", NULL, (double)uc.gminas, 1, 0,
+             REP_CELL_PLAIN, 0, 0);
+    s_figure(o, "units", "gminas_with_agreements", NULL, "Gminy z podpisanymi porozumieniami (do końca okresu)", NULL,
+             (double)uc.gminas_agreed, 1, 0, REP_CELL_PLAIN, 0, 0);
+    s_figure(o, "units", "powiats_with_agreements", NULL, "Powiaty z podpisanymi porozumieniami (do końca okresu)",
+             NULL, (double)uc.powiats_agreed, 1, 0, REP_CELL_PLAIN, 0, 0);
+done:
+    free(s);
+    return rc == 0 && o->failed ? ENOMEM : rc;
+}
+
+typedef struct {
+    rep_proj_t *p;
+    MDB_txn *txn;
+    uint32_t parent;
+    const s_period *pd;
+    s_out *me;           /* the report's own figures, when its unit is below parent */
+    uint32_t me_no;
+    s_out **kids;
+    int *movable;        /* a gmina's row may take more hidden figures; a hub's not */
+    size_t n, cap;
+    int rc;
+} s_family;
+
+/* Adds a unit right below c->parent to the family with its figures (as its
+ * own report hides them). */
+static int
+s_collect_kid(const char *node, const rep_unit_t *u, void *ctx)
+{
+    s_family *c = ctx;
+    s_out *k;
+    (void)node;
+    if (u->parent != c->parent || u->no == c->parent)
+        return 0;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 16;
+        s_out **g = realloc(c->kids, cap * sizeof *g);
+        int *gm = g ? realloc(c->movable, cap * sizeof *gm) : NULL;
+        if (g)
+            c->kids = g;
+        if (!gm) {
+            c->rc = ENOMEM;
+            return 1;
+        }
+        c->movable = gm;
+        c->cap = cap;
+    }
+    c->movable[c->n] = !u->hub;
+    if (c->me && u->no == c->me_no) {
+        c->kids[c->n++] = c->me;
+        return 0;
+    }
+    if (!(k = calloc(1, sizeof *k))) {
+        c->rc = ENOMEM;
+        return 1;
+    }
+    c->kids[c->n++] = k;
+    if ((c->rc = s_compute(c->p, c->txn, u->no, c->pd, 0, k)) != 0)
+        return 1;
+    rep_suppress_row(k->cells, k->n);
+    return 0;
+}
+
+/* Decides what a report of `unit` made above a gmina hides (suppress.c):
+ * the unit's small counts and what tells them, then what would tell them
+ * or those of its family - a hub and the units right below it: the
+ * report's own unit's family when it is a hub, its hub's when it is a
+ * gmina (every hub computes the same family, so a gmina reads the same
+ * everywhere). */
+static int
+s_suppress(rep_proj_t *p, MDB_txn *txn, const rep_unit_t *unit, const s_period *pd, s_out *o)
+{
+    s_family c = {p, txn, unit->no, pd, NULL, 0, NULL, NULL, 0, 0, 0};
+    s_out *top = o;
+    rep_cell_t **rows = NULL;
+    size_t *lens = NULL;
+    int rc = 0;
+    rep_suppress_row(o->cells, o->n);
+    if (!unit->hub && unit->parent) {
+        /* a gmina: the family of its hub */
+        if (!(top = calloc(1, sizeof *top)))
+            return ENOMEM;
+        c.parent = unit->parent;
+        c.me = o;
+        c.me_no = unit->no;
+        if ((rc = s_compute(p, txn, unit->parent, pd, 0, top)) != 0)
+            goto done;
+        rep_suppress_row(top->cells, top->n);
+    } else if (!unit->hub) {
+        goto done;
+    }
+    rc = rep_unit_each(p, txn, s_collect_kid, &c);
+    if (rc == 1 || rc == 0)
+        rc = c.rc;
+    if (rc == 0 && c.n) {
+        rows = malloc(c.n * sizeof *rows);
+        lens = malloc(c.n * sizeof *lens);
+        if (!rows || !lens) {
+            rc = ENOMEM;
+            goto done;
+        }
+        for (size_t i = 0; i < c.n; i++) {
+            rows[i] = c.kids[i]->cells;
+            lens[i] = c.kids[i]->n;
+        }
+        rep_suppress_family(top->cells, top->n, rows, lens, c.movable, c.n);
+    }
+done:
+    for (size_t i = 0; i < c.n; i++)
+        if (c.kids[i] != o)
+            s_free_out(c.kids[i]);
+    free(c.kids);
+    free(c.movable);
+    free(rows);
+    free(lens);
+    if (top != o)
+        s_free_out(top);
+    if (rc != 0)
+        return rc;
+    for (size_t i = 0; i < o->n; i++)
+        if (o->cells[i].hidden) {
+            o->figs[i].has_value = 0;
+            o->figs[i].has_suppressed = o->figs[i].suppressed = 1;
+        }
+    return 0;
+}
+
+/* The evaluation keeps these figures of all (in this order, totals only). */
+static const char *const s_evaluation_keys[] = {
+    "partner_entities", "pzk_count", "pzk_avg_months", "agreements", "ipw_opened", "ipw_active",
+    "ipw_closed", "ipw_success", "ipw_success_rate", "ipw_avg_months", "households", "persons",
+};
+
+static void
+s_keep_evaluation(s_out *o)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < o->n; i++) {
+        int keep = 0;
+        for (size_t j = 0; !keep && j < sizeof s_evaluation_keys / sizeof s_evaluation_keys[0]; j++)
+            keep = !o->figs[i].dim[0] && strcmp(o->figs[i].key, s_evaluation_keys[j]) == 0;
+        if (keep) {
+            o->figs[k] = o->figs[i];
+            o->cells[k] = o->cells[i];
+            k++;
+        }
+    }
+    o->n = k;
+}
+
 int
 rep_report(rep_proj_t *p, MDB_txn *txn, const Koop__Rep__ReportQuery *q, int evaluation, Koop__Rep__Report **out,
            koop_error_t *err)
 {
     const rep_self_t *self = rep_proj_self(p);
     s_out *o = calloc(1, sizeof *o);
-    s_sums *s = malloc(sizeof *s);
     rep_unit_t unit;
-    char node[64], from_s[11] = "", to_s[11] = "", asof_s[11];
-    int32_t from = REP_NO_DAY, to = REP_NO_DAY, t, end;
-    uint16_t m1, m2;
-    int64_t partners[REP_SECTORS], households, persons, gaps_n, gaps_w, answers = 0, unverified = 0;
-    double median = 0;
+    char node[64], from_s[11] = "", to_s[11] = "", asof_s[11], name[REP_NAME_MAX];
+    int32_t from = REP_NO_DAY, to = REP_NO_DAY, t;
+    s_period pd;
     rep_stats_t st;
     s_units_ctx uc;
     int rc;
 
     *out = NULL;
     koop_error_clear(err);
-    if (!o || !s) {
+    if (!o) {
         koop_error_fill(err, INTERNAL_NO_MEMORY, NULL);
         goto fail;
     }
@@ -842,9 +1071,10 @@ rep_report(rep_proj_t *p, MDB_txn *txn, const Koop__Rep__ReportQuery *q, int eva
         koop_error_fill(err, DATE_ORDER, "to", q->to, "period_start", q->from);
         goto fail;
     }
-    m1 = from == REP_NO_DAY ? 0 : rep_month_of(from);
-    m2 = to == REP_NO_DAY ? rep_month_of(t) : rep_month_of(to);
-    end = to == REP_NO_DAY || to > t ? t : to;
+    pd.t = t;
+    pd.m1 = from == REP_NO_DAY ? 0 : rep_month_of(from);
+    pd.m2 = to == REP_NO_DAY ? rep_month_of(t) : rep_month_of(to);
+    pd.end = to == REP_NO_DAY || to > t ? t : to;
     if (from != REP_NO_DAY)
         rep_day_format(from, from_s);
     if (to != REP_NO_DAY)
@@ -877,53 +1107,14 @@ rep_report(rep_proj_t *p, MDB_txn *txn, const Koop__Rep__ReportQuery *q, int eva
     if ((rc = rep_unit_node(p, txn, unit.no, node, NULL)) != 0)
         goto store_fail;
 
-    /* the counters */
-    if ((rc = s_read_months(p, txn, unit.no, m1, m2, t, s)) != 0)
+    if ((rc = s_compute(p, txn, unit.no, &pd, 1, o)) != 0)
         goto store_fail;
-    if (m1 == 0) { /* from the start: the trees over S, every sector at once */
-        int64_t gn[REP_SECTORS], gw[REP_SECTORS];
-        if ((rc = rep_cov_gaps_from_start(p, txn, unit.no, REP_KIND_INSTITUTION, m2, gn, gw)) != 0)
-            goto store_fail;
-        for (int i = 0; i < REP_SECTORS; i++)
-            partners[i] = s->cum[REP_F_INST_START + i] - s->before[REP_F_INST_END + i] - gn[i];
-        if ((rc = rep_cov_gaps_from_start(p, txn, unit.no, REP_KIND_HOUSEHOLD, m2, gn, gw)) != 0)
-            goto store_fail;
-        gaps_n = gn[0];
-        gaps_w = gw[0];
-    } else {
-        for (int i = 0; i < REP_SECTORS; i++) {
-            if ((rc = rep_cov_gaps(p, txn, unit.no, REP_KIND_INSTITUTION, i, m1, m2, &gaps_n, &gaps_w)) != 0)
-                goto store_fail;
-            partners[i] = s->cum[REP_F_INST_START + i] - s->before[REP_F_INST_END + i] - gaps_n;
-        }
-        if ((rc = rep_cov_gaps(p, txn, unit.no, REP_KIND_HOUSEHOLD, 0, m1, m2, &gaps_n, &gaps_w)) != 0)
-            goto store_fail;
-    }
-    households = s->cum[REP_F_HH_START] - s->before[REP_F_HH_END] - gaps_n;
-    persons = s->cum[REP_F_HH_START_W] - s->before[REP_F_HH_END_W] - gaps_w;
-    if (!evaluation && ((rc = s_answer_median(p, txn, unit.no, m1, m2, &median, &answers)) != 0 ||
-                        (rc = s_unverified(p, txn, unit.no, t, &unverified)) != 0))
+    if (o->suppress && (rc = s_suppress(p, txn, &unit, &pd, o)) != 0)
         goto store_fail;
+    if (evaluation)
+        s_keep_evaluation(o);
     if ((rc = rep_proj_stats(p, txn, &st)) != 0)
         goto store_fail;
-
-    /* the figures */
-    s_figures_pzk(o, s, end, partners, evaluation);
-    s_figures_ipw(o, s, households, persons, evaluation);
-    if (!evaluation) {
-        s_figures_rest(o, s, median, answers);
-        if ((rc = s_figures_catalogue(p, txn, unit.no, o, s, unverified)) != 0)
-            goto store_fail;
-        memset(&uc, 0, sizeof uc);
-        uc.p = p;
-        uc.txn = txn;
-        uc.unit = unit.no;
-        if ((rc = rep_unit_each(p, txn, s_count_gminas, &uc)) != 0 && rc != 1)
-            goto store_fail;
-        if ((rc = uc.rc) != 0)
-            goto store_fail;
-        s_figure(o, "units", "gminas", NULL, "Gminy, z których dotarły dane", NULL, (double)uc.gminas, 1, 0, 0);
-    }
     if (o->failed || !(o->ptrs = malloc((o->n ? o->n : 1) * sizeof *o->ptrs))) {
         koop_error_fill(err, INTERNAL_NO_MEMORY, NULL);
         goto fail;
@@ -936,8 +1127,12 @@ rep_report(rep_proj_t *p, MDB_txn *txn, const Koop__Rep__ReportQuery *q, int eva
         koop_error_fill(err, INTERNAL_NO_MEMORY, NULL);
         goto fail;
     }
+    if (strcmp(node, self->node) == 0)
+        snprintf(name, sizeof name, "%s", self->name);
+    else if ((rc = rep_unit_name(p, txn, node, name)) != 0)
+        goto store_fail;
     o->rep.unit = s_keep(o, node);
-    o->rep.unit_name = s_keep(o, strcmp(node, self->node) == 0 ? self->name : "");
+    o->rep.unit_name = s_keep(o, name);
     o->rep.teryt = s_keep(o, unit.teryt);
     o->rep.level = (char *)s_level(&unit);
     o->rep.from = s_keep(o, from_s);
@@ -951,7 +1146,6 @@ rep_report(rep_proj_t *p, MDB_txn *txn, const Koop__Rep__ReportQuery *q, int eva
         koop_error_fill(err, INTERNAL_NO_MEMORY, NULL);
         goto fail;
     }
-    free(s);
     *out = &o->rep;
     return KOOP_OK;
 store_fail:
@@ -962,6 +1156,5 @@ store_fail:
 fail:
     if (o)
         s_free_out(o);
-    free(s);
     return err->status;
 }

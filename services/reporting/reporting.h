@@ -8,7 +8,9 @@
  *   coverage.c    distinct entities "present at some time in a period"
  *                 (partner institutions in PZKs, households in IPWs)
  *   report.c      figures of a unit and period read from the projection,
- *                 small-count suppression, the evaluation in Polish
+ *                 the evaluation in Polish
+ *   suppress.c    which figures a report above a gmina hides (small counts
+ *                 and what would tell them by subtraction)
  *   approval.c    approved reporting periods: report.approve, report.approvals,
  *                 reopening, the marks of reports (design note there)
  *   main.c        the service: feeds, report.* methods, rebuild
@@ -23,6 +25,7 @@
 #include "envelope.pb-c.h"
 #include "errors.h"
 #include "reporting.pb-c.h"
+#include "service.h"
 #include "store.h"
 
 #include <stddef.h>
@@ -130,6 +133,9 @@ extern const char *const rep_tables[];
 int rep_proj_new(rep_proj_t **out, koop_store_t *store, const rep_self_t *self);
 void rep_proj_destroy(rep_proj_t **self_p);
 const rep_self_t *rep_proj_self(const rep_proj_t *p);
+/* Events rejected or refused as not their node's to change since the last
+ * call (counted once their batch ended), and starts again from 0. */
+uint64_t rep_proj_take_refused(rep_proj_t *p);
 koop_store_t *rep_proj_store(const rep_proj_t *p);
 
 /* Prepares the tables in txn: records this node as unit 1. When the stored
@@ -157,6 +163,7 @@ int rep_apply_end(MDB_txn *txn, void *ctx);
 
 typedef struct {
     uint64_t applied, ignored, rejected;
+    uint64_t not_owned;  /* events that would have changed another node's record (refused) */
 } rep_stats_t;
 int rep_proj_stats(rep_proj_t *p, MDB_txn *txn, rep_stats_t *out);
 
@@ -182,11 +189,46 @@ typedef struct {
 int rep_unit_by_node(rep_proj_t *p, MDB_txn *txn, const char *node, rep_unit_t *out);
 /* The node id of unit `no` into node (size 64). */
 int rep_unit_node(rep_proj_t *p, MDB_txn *txn, uint32_t no, char node[64], rep_unit_t *out);
+/* The name unit `node` gave itself (node.described) into out, "" when it
+ * has given none. 0 or an LMDB error. */
+#define REP_NAME_MAX 256
+int rep_unit_name(rep_proj_t *p, MDB_txn *txn, const char *node, char out[REP_NAME_MAX]);
 /* Calls fn for every unit. fn returns non-zero to stop (returned). */
 typedef int (*rep_unit_fn)(const char *node, const rep_unit_t *u, void *ctx);
 int rep_unit_each(rep_proj_t *p, MDB_txn *txn, rep_unit_fn fn, void *ctx);
 /* 1 when `unit` is `ancestor` or below it. */
 int rep_unit_within(rep_proj_t *p, MDB_txn *txn, uint32_t unit, uint32_t ancestor, int *within);
+
+/* ---- suppression (suppress.c) ---- */
+
+typedef enum {
+    REP_CELL_COUNT = 0, /* a count: n */
+    REP_CELL_RATIO,     /* an average or median over n things */
+    REP_CELL_SHARE,     /* a percentage: n of whole */
+    REP_CELL_PLAIN,     /* never hidden (how many gminas sent data) */
+} rep_cell_kind_t;
+
+/* One figure as suppression sees it (key and dim borrowed). */
+typedef struct {
+    const char *key, *dim; /* dim "" for the total */
+    rep_cell_kind_t kind;
+    int64_t n, whole;
+    int hidden;            /* out */
+} rep_cell_t;
+
+#define REP_MAX_CELLS 512
+
+/* Decides which figures of one report above a gmina are hidden: small
+ * counts and averages over them, then what would tell them by subtraction
+ * within the report, then percentages (the rules: suppress.c). */
+void rep_suppress_row(rep_cell_t *row, size_t n);
+/* Then, for a family - a unit (parent) and the units right below it
+ * (kids[j], each as rep_suppress_row left it): each count of parent equals
+ * the same count of the kids plus its own part; hides more until no hidden
+ * count can be had by subtraction, in parent's row and in the rows of kids
+ * that are movable (gminas), never in a hub below's. */
+void rep_suppress_family(rep_cell_t *parent, size_t n, rep_cell_t *const *kids, const size_t *nkids, const int *movable,
+                         size_t k);
 
 /* ---- internals shared by projection.c, coverage.c and report.c ---- */
 
@@ -266,6 +308,10 @@ int rep_cov_source(rep_proj_t *p, MDB_txn *txn, rep_acc_t *acc, char kind, const
 /* Moves a source that can no longer change into the entity's frozen spans
  * (the coverage does not change; the source row goes). */
 int rep_cov_freeze(rep_proj_t *p, MDB_txn *txn, char kind, const char *id, const char *source);
+/* The first unit outside chain where entity (kind, id) is covered, in
+ * *unit (0: none, or it is covered in chain's own unit too): a household in
+ * another node's IPWs is that node's, unless a transfer handed it over. */
+int rep_cov_outside(rep_proj_t *p, MDB_txn *txn, char kind, const char *id, const rep_chain_t *chain, uint32_t *unit);
 /* Changes the weight or sector of an entity in every unit where it is covered. */
 int rep_cov_attr(rep_proj_t *p, MDB_txn *txn, rep_acc_t *acc, char kind, const char *id, int64_t weight,
                  int sector);
@@ -309,5 +355,14 @@ int rep_approvals_start(struct koop_service *svc, rep_proj_t *p);
 void rep_approvals_stop(void);
 int rep_approve(struct koop_call *call);
 int rep_approvals(struct koop_call *call);
+
+/* ---- main.c: the service, for in-process drivers (tests/fuzz, built
+ * with main renamed) ---- */
+const koop_service_def_t *rep_service_def(void);
+/* The service's state over svc's store (koop_service_local_new), without
+ * feeds: its report.* methods answer from the projection, which the caller
+ * fills with rep_apply. NULL on failure. rep_close_local frees it. */
+rep_proj_t *rep_open_local(koop_service_t *svc);
+void rep_close_local(void);
 
 #endif

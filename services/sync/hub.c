@@ -50,6 +50,7 @@
 #include "clock.h"
 #include "id.h"
 #include "loop.h"
+#include "events.h"
 #include "record.h"
 #include "registry.pb-c.h"
 #include "say.h"
@@ -175,7 +176,9 @@ typedef struct {
     uint64_t seq;
     uint64_t batch_no;
     char stream[SYNC_MAX_STREAM + 1];
-    char reason[200];
+    char reason[300];
+    int refused_event;             /* REFUSE for an event: `why` says which and why */
+    sync_check_why_t why;
     Koop__Sync__StreamPos pos[SYNC_MAX_STREAMS];
     char pos_stream[SYNC_MAX_STREAMS][SYNC_MAX_STREAM + 1];
     char pos_log[SYNC_MAX_STREAMS][SYNC_MAX_NAME + 1];
@@ -202,6 +205,7 @@ struct sync_hub {
     s_work *work;
     size_t nwork;
     koop_log_appender_t appender;   /* the merged log, during a drain's txn */
+    sync_check_t *check;            /* every event of a batch, before any is stored */
     /* down-flow */
     sync_local_t *down_reader;
     char down_log_id[SYNC_MAX_NAME + 1];
@@ -209,6 +213,8 @@ struct sync_hub {
     uint64_t down_cursor;                   /* last registry seq looked at */
     uint64_t down_last;                     /* last key of down_log */
     uint64_t malformed;
+    uint64_t events_refused;        /* batches refused for an event that failed the check */
+    uint64_t down_out;              /* registry events kept out of the down-flow */
     uint64_t unsent;
     uint64_t ingest_commits, ingest_events, ingest_us, drain_events; /* metrics since start */
     uint64_t verify_results, verify_differing, verify_repaired;       /* sync verify (verify.c) */
@@ -255,18 +261,29 @@ s_send_to(sync_hub_t *hub, const uint8_t *rid, size_t rid_len, const Koop__Sync_
     return rc;
 }
 
+/* A REFUSE; why (may be NULL) names the event of the batch that failed the check. */
 static void
 s_send_refuse(sync_hub_t *hub, const uint8_t *rid, size_t rid_len, int code, const char *stream,
-              uint64_t expected, uint64_t batch_no, const char *reason)
+              uint64_t expected, uint64_t batch_no, const char *reason, const sync_check_why_t *why)
 {
     Koop__Sync__Frame f = KOOP__SYNC__FRAME__INIT;
     Koop__Sync__Refuse r = KOOP__SYNC__REFUSE__INIT;
+    char *args[SYNC_CHECK_ARGS];
     r.has_code = r.has_expected = r.has_batch_no = 1;
     r.code = (Koop__Sync__Code)code;
     r.stream = (char *)(stream && *stream ? stream : NULL);
     r.expected = expected;
     r.batch_no = batch_no;
     r.reason = (char *)(reason && *reason ? reason : NULL);
+    if (why) {
+        for (size_t i = 0; i < why->nargs; i++)
+            args[i] = (char *)why->args[i];
+        r.error = (char *)koop_err_code(why->err);
+        r.error_args = args;
+        r.n_error_args = why->nargs;
+        r.has_event_seq = 1;
+        r.event_seq = why->seq;
+    }
     f.body_case = KOOP__SYNC__FRAME__BODY_REFUSE;
     f.refuse = &r;
     (void)s_send_to(hub, rid, rid_len, &f);
@@ -483,20 +500,18 @@ s_batch(sync_hub_t *hub, MDB_txn *txn, s_work *w)
                  (unsigned long long)st.last_seq, (unsigned long long)b->prev);
         return 0;
     }
-    /* every event first: a refused batch keeps nothing */
+    /* every event first, decoded in full (check.c): a refused batch keeps nothing */
     chain = b->prev;
     for (size_t i = 0; i < b->n_items; i++) {
         const Koop__Sync__Item *it = b->items[i];
-        sync_event_head_t h;
         if (!it->has_seq || it->seq <= chain || !it->has_event || it->event.len == 0)
             goto malformed;
-        /* read in place: node, stream, seq and scope must be this node's,
-         * this stream's, the item's, and SHARED */
-        if (sync_event_head(it->event.data, it->event.len, &h) != 0 || !h.has_seq || h.seq != it->seq ||
-            h.scope != KOOP__SCOPE__SCOPE_SHARED || h.node_len != strlen(s->node) ||
-            memcmp(h.node, s->node, h.node_len) != 0 || h.stream_len != strlen(w->stream) ||
-            memcmp(h.stream, w->stream, h.stream_len) != 0)
-            goto malformed;
+        rc = sync_check_event(hub->check, hub->cfg->node_id, it->event.data, it->event.len, s->node, w->stream,
+                              it->seq, &w->why);
+        if (rc < 0)
+            return rc; /* out of memory: nothing is acknowledged, the uplink sends again */
+        if (rc > 0)
+            goto refused;
         chain = it->seq;
     }
     /* the node's SHARED chain must continue the head the hub holds (chain.c) */
@@ -565,10 +580,26 @@ s_batch(sync_hub_t *hub, MDB_txn *txn, s_work *w)
     return 0;
 malformed:
     hub->malformed++;
-    s_refuse_work(w, KOOP__SYNC__CODE__CODE_MALFORMED,
-                  "zdarzenie w paczce jest nieprawidłowe (inny węzeł/strumień/seq albo nie SHARED)");
+    s_refuse_work(w, KOOP__SYNC__CODE__CODE_MALFORMED, "paczka bez numerów zdarzeń po kolei albo z pustym zdarzeniem");
     koop_warn("hub: węzeł %s, strumień %s: odrzucono paczkę %llu: %s", s->node, w->stream,
               (unsigned long long)b->batch_no, w->reason);
+    return 0;
+refused:
+    /* nothing of the batch is kept; the uplink holds the stream at this event */
+    {
+        koop_error_t e;
+        const char *args[SYNC_CHECK_ARGS + 1];
+        for (size_t i = 0; i < w->why.nargs; i++)
+            args[i] = w->why.args[i];
+        args[w->why.nargs] = NULL;
+        koop_error_set(&e, w->why.err, NULL, args);
+        w->out = OUT_REFUSE;
+        w->code = KOOP__SYNC__CODE__CODE_MALFORMED;
+        w->refused_event = 1;
+        koop_error_render(&e, KOOP_LANG_PL, NULL, w->reason, sizeof w->reason);
+    }
+    koop_warn("hub: węzeł %s, strumień %s: odrzucono całą paczkę %llu (%zu zdarzeń): %s", s->node, w->stream,
+              (unsigned long long)b->batch_no, b->n_items, w->reason);
     return 0;
 }
 
@@ -586,6 +617,7 @@ s_drain_fn(MDB_txn *txn, void *ctx)
         s_work *w = &hub->work[i];
         w->out = OUT_NONE;
         w->reason[0] = '\0';
+        w->refused_event = 0;
         w->npos = 0;
         if (w->f->body_case == KOOP__SYNC__FRAME__BODY_HELLO)
             rc = s_hello(hub, txn, w);
@@ -669,7 +701,8 @@ s_answer(sync_hub_t *hub, s_work *w)
         if (w->f->body_case == KOOP__SYNC__FRAME__BODY_HELLO)
             koop_warn("hub: odmowa HELLO węzła %.63s: %s", w->f->hello->node ? w->f->hello->node : "?",
                       w->reason);
-        s_send_refuse(hub, w->rid, w->rid_len, w->code, w->stream, w->seq, w->batch_no, w->reason);
+        s_send_refuse(hub, w->rid, w->rid_len, w->code, w->stream, w->seq, w->batch_no, w->reason,
+                      w->refused_event ? &w->why : NULL);
         break;
     default:
         break;
@@ -762,7 +795,7 @@ typedef struct {
     sync_session_t *s;
     const Koop__Sync__Frame *f;
     uint32_t put, same;
-    int refused;
+    int refused, refused_event;
     char reason[200];
 } s_verify_ctx;
 
@@ -774,7 +807,7 @@ s_verify_write_fn(MDB_txn *txn, void *ctx)
     s_stream_state st;
     int rc;
     c->put = c->same = 0;
-    c->refused = 0;
+    c->refused = c->refused_event = 0;
     if (c->f->body_case == KOOP__SYNC__FRAME__BODY_VERIFY_RESULT) {
         const Koop__Sync__VerifyResult *r = c->f->verify_result;
         size_t len = koop__sync__verify_result__get_packed_size(r);
@@ -792,8 +825,9 @@ s_verify_write_fn(MDB_txn *txn, void *ctx)
     }
     if (rc != 0)
         return rc;
-    rc = sync_verify_repair(txn, hub->store, hub->log, c->s->node, st.epoch, st.last_seq, c->f->repair, &c->put,
-                            &c->same, c->reason, sizeof c->reason);
+    rc = sync_verify_repair(txn, hub->store, hub->log, hub->check, hub->cfg->node_id, c->s->node, st.epoch,
+                            st.last_seq, c->f->repair, &c->put, &c->same, &c->refused_event, c->reason,
+                            sizeof c->reason);
     if (rc == 1) {
         c->refused = 1;
         return 0;
@@ -804,7 +838,7 @@ s_verify_write_fn(MDB_txn *txn, void *ctx)
 static void
 s_on_verify_frame(sync_hub_t *hub, sync_session_t *s, const Koop__Sync__Frame *f)
 {
-    s_verify_ctx c = {hub, s, f, 0, 0, 0, ""};
+    s_verify_ctx c = {hub, s, f, 0, 0, 0, 0, ""};
     Koop__Sync__Frame out = KOOP__SYNC__FRAME__INIT;
     int rc;
 
@@ -852,6 +886,13 @@ s_on_verify_frame(sync_hub_t *hub, sync_session_t *s, const Koop__Sync__Frame *f
             snprintf(c.reason, sizeof c.reason, "błąd zapisu w hubie");
             c.refused = 1;
             c.put = c.same = 0;
+        } else if (c.refused_event) {
+            /* an event of the repair failed the hub's check: counted as a batch's */
+            hub->events_refused++;
+            koop_service_note_refused(hub->sync->svc, 1);
+            s->refused++;
+            snprintf(s->last_refusal, sizeof s->last_refusal, "%s", c.reason);
+            koop_warn("hub: sync verify węzła %s, strumień %s: %s", s->node, f->repair->stream, c.reason);
         } else if (c.put) {
             koop_warn("hub: sync verify węzła %s, strumień %s: przywrócono %u zdarzeń kopii", s->node,
                       f->repair->stream, c.put);
@@ -876,7 +917,7 @@ s_take(sync_hub_t *hub, const uint8_t *rid, size_t rid_len, const char *uid, con
 
     if (!f) {
         hub->malformed++;
-        s_send_refuse(hub, rid, rid_len, KOOP__SYNC__CODE__CODE_MALFORMED, NULL, 0, 0, "nieczytelna wiadomość");
+        s_send_refuse(hub, rid, rid_len, KOOP__SYNC__CODE__CODE_MALFORMED, NULL, 0, 0, "nieczytelna wiadomość", NULL);
         return;
     }
     s = sync_sessions_by_key(hub->sessions, uid);
@@ -902,7 +943,7 @@ s_take(sync_hub_t *hub, const uint8_t *rid, size_t rid_len, const char *uid, con
     case KOOP__SYNC__FRAME__BODY_PING:
         if (!s) {
             s_send_refuse(hub, rid, rid_len, KOOP__SYNC__CODE__CODE_NO_SESSION, NULL, 0, 0,
-                          "brak sesji: najpierw HELLO");
+                          "brak sesji: najpierw HELLO", NULL);
         } else {
             Koop__Sync__Frame pf = KOOP__SYNC__FRAME__INIT;
             Koop__Sync__Pong p = KOOP__SYNC__PONG__INIT;
@@ -921,14 +962,14 @@ s_take(sync_hub_t *hub, const uint8_t *rid, size_t rid_len, const char *uid, con
             s_on_verify_frame(hub, s, f);
         else
             s_send_refuse(hub, rid, rid_len, KOOP__SYNC__CODE__CODE_NO_SESSION, NULL, 0, 0,
-                          "brak sesji: najpierw HELLO");
+                          "brak sesji: najpierw HELLO", NULL);
         break;
     case KOOP__SYNC__FRAME__BODY_DOWN_ACK:
         if (s)
             s_on_down_ack(hub, s, f->down_ack);
         else
             s_send_refuse(hub, rid, rid_len, KOOP__SYNC__CODE__CODE_NO_SESSION, NULL, 0, 0,
-                          "brak sesji: najpierw HELLO");
+                          "brak sesji: najpierw HELLO", NULL);
         break;
     case KOOP__SYNC__FRAME__BODY_RELAY:
     case KOOP__SYNC__FRAME__BODY_RELAY_ACK:
@@ -938,12 +979,12 @@ s_take(sync_hub_t *hub, const uint8_t *rid, size_t rid_len, const char *uid, con
             sync_relay_frame(hub->sync->relay, s->node, f);
         else
             s_send_refuse(hub, rid, rid_len, KOOP__SYNC__CODE__CODE_NO_SESSION, NULL, 0, 0,
-                          "brak sesji: najpierw HELLO");
+                          "brak sesji: najpierw HELLO", NULL);
         break;
     default:
         /* frames only a hub sends, or an empty one */
         hub->malformed++;
-        s_send_refuse(hub, rid, rid_len, KOOP__SYNC__CODE__CODE_MALFORMED, NULL, 0, 0, "nieoczekiwana wiadomość");
+        s_send_refuse(hub, rid, rid_len, KOOP__SYNC__CODE__CODE_MALFORMED, NULL, 0, 0, "nieoczekiwana wiadomość", NULL);
         break;
     }
     if (f)
@@ -993,7 +1034,7 @@ s_recv_one(sync_hub_t *hub)
         }
         hub->malformed++;
         s_send_refuse(hub, zmq_msg_data(&rid), zmq_msg_size(&rid), KOOP__SYNC__CODE__CODE_MALFORMED, NULL, 0, 0,
-                      "jedna ramka na wiadomość");
+                      "jedna ramka na wiadomość", NULL);
         goto done;
     }
     uid = zmq_msg_gets(&body, "User-Id");
@@ -1008,6 +1049,20 @@ done:
     zmq_msg_close(&body);
     zmq_msg_close(&rid);
     return 0;
+}
+
+/* A batch refused for an event, counted once its drain ended (a drain's
+ * transaction may run twice). */
+static void
+s_count_refusal(sync_hub_t *hub, const s_work *w)
+{
+    sync_session_t *s = sync_sessions_by_key(hub->sessions, w->key);
+    hub->events_refused++;
+    koop_service_note_refused(hub->sync->svc, 1);
+    if (s) {
+        s->refused++;
+        snprintf(s->last_refusal, sizeof s->last_refusal, "%s", w->reason);
+    }
 }
 
 static void
@@ -1027,6 +1082,7 @@ s_process_work(sync_hub_t *hub)
             s_work *w = &hub->work[i];
             w->out = OUT_REFUSE;
             w->code = KOOP__SYNC__CODE__CODE_INTERNAL;
+            w->refused_event = 0;
             snprintf(w->reason, sizeof w->reason, "błąd zapisu w hubie: %s", koop_strerror(rc));
         }
     }
@@ -1034,6 +1090,8 @@ s_process_work(sync_hub_t *hub)
         s_work *w = &hub->work[i];
         if (rc == 0 && w->out == OUT_WELCOME)
             s_install_session(hub, w);
+        if (w->refused_event)
+            s_count_refusal(hub, w);
         s_answer(hub, w);
     }
     if (rc == 0) {
@@ -1068,31 +1126,55 @@ s_on_readable(koop_zwatch_t *w)
 
 /* ---- down-flow: the hub's registry log -> down_log / down_rec ---- */
 
-static const struct {
-    const char *prefix;
-    const ProtobufCMessageDescriptor *desc;
-} s_kinds[] = {
-    {"institution.", &koop__reg__institution__descriptor},
-    {"agreement.", &koop__reg__agreement__descriptor},
-    {"pzk.", &koop__reg__pzk__descriptor},
-    {"catalogue.", &koop__reg__catalogue_entry__descriptor},
+/* The kinds of record that go down: the SHARED records of a registry. */
+static const ProtobufCMessageDescriptor *const s_kinds[] = {
+    &koop__reg__institution__descriptor, &koop__reg__agreement__descriptor, &koop__reg__pzk__descriptor,
+    &koop__reg__catalogue_entry__descriptor,
 };
 
-/* The record id of a hub-owned record event, or 0 when it is not one. */
+/* The record of a registry event that may go down: decoded by its type
+ * (events.def), a SHARED registry record whose owner is the node that
+ * wrote the event. Returns 1 with its id and owner, 0 when it is not one. */
 static int
-s_record_id(const Koop__Event *ev, char id[KOOP_ID_LEN])
+s_record(const Koop__Event *ev, char id[KOOP_ID_LEN], char owner[SYNC_MAX_NAME + 1])
 {
-    for (size_t i = 0; ev->type && i < KOOP_ARRAY_LEN(s_kinds); i++) {
-        if (strncmp(ev->type, s_kinds[i].prefix, strlen(s_kinds[i].prefix)) == 0) {
-            ProtobufCMessage *m = protobuf_c_message_unpack(s_kinds[i].desc, NULL, ev->payload.len, ev->payload.data);
-            const char *rid = m ? koop_record_str(m, "id") : NULL;
-            int ok = rid && koop_id_valid(rid);
-            if (ok)
-                memcpy(id, rid, KOOP_ID_LEN); /* 36 chars + NUL */
-            if (m)
-                protobuf_c_message_free_unpacked(m, NULL);
-            return ok;
-        }
+    const koop_event_type_t *t;
+    ProtobufCMessage *m;
+    const char *rid, *own;
+    int ok = 0;
+    if (koop_event_decode(ev, &t, &m) != 0)
+        return 0;
+    for (size_t i = 0; i < KOOP_ARRAY_LEN(s_kinds) && !ok; i++)
+        ok = t->payload == s_kinds[i] && t->scope == KOOP__SCOPE__SCOPE_SHARED;
+    rid = ok ? koop_record_str(m, "id") : NULL;
+    own = ok ? koop_record_str(m, "owner") : NULL;
+    ok = rid && koop_id_valid(rid) && own && sync_valid_name(own) && ev->node && strcmp(own, ev->node) == 0;
+    if (ok) {
+        memcpy(id, rid, KOOP_ID_LEN); /* 36 chars + NUL */
+        snprintf(owner, SYNC_MAX_NAME + 1, "%s", own);
+    }
+    protobuf_c_message_free_unpacked(m, NULL);
+    return ok;
+}
+
+/* The owner of the record whose latest event in down_log is the entry of
+ * down_rec for id ("" when there is none). */
+static int
+s_down_owner(sync_hub_t *hub, MDB_txn *txn, const char *id, char owner[SYNC_MAX_NAME + 1])
+{
+    MDB_val rk = {strlen(id), (void *)id}, rv, v;
+    Koop__Event *ev;
+    char rid[KOOP_ID_LEN];
+    int rc;
+    owner[0] = '\0';
+    if ((rc = mdb_get(txn, hub->dbi_down_rec, &rk, &rv)) != 0 || rv.mv_size != 8)
+        return rc == MDB_NOTFOUND || rc == 0 ? 0 : rc;
+    if ((rc = mdb_get(txn, hub->dbi_down_log, &rv, &v)) != 0)
+        return rc == MDB_NOTFOUND ? 0 : rc;
+    if ((ev = koop__event__unpack(NULL, v.mv_size, v.mv_data)) != NULL) {
+        if (!s_record(ev, rid, owner))
+            owner[0] = '\0';
+        koop__event__free_unpacked(ev, NULL);
     }
     return 0;
 }
@@ -1103,6 +1185,7 @@ typedef struct {
     int reset;                /* the registry's log changed: start a new down log */
     char new_log_id[KOOP_ID_LEN];
     uint64_t cursor, last;
+    uint64_t out;             /* record events kept out of the down-flow */
 } s_down_ctx;
 
 static int
@@ -1116,9 +1199,11 @@ s_down_apply_fn(MDB_txn *txn, void *ctx)
 {
     s_down_ctx *d = ctx;
     sync_hub_t *hub = d->hub;
+    const char *self = hub->cfg->node_id;
     uint64_t cursor = hub->down_cursor, last = hub->down_last;
     int rc;
 
+    d->out = 0;
     if (d->reset) {
         if ((rc = s_drop_table(txn, hub->dbi_down_log)) != 0 || (rc = s_drop_table(txn, hub->dbi_down_rec)) != 0)
             return rc;
@@ -1132,7 +1217,8 @@ s_down_apply_fn(MDB_txn *txn, void *ctx)
         Koop__Event *ev = koop__event__unpack(NULL, raw->len, raw->data), *inner = NULL;
         const uint8_t *bytes = NULL;
         size_t len = 0;
-        char id[KOOP_ID_LEN];
+        char id[KOOP_ID_LEN], owner[SYNC_MAX_NAME + 1];
+        int out = 0;
         if (!ev) {
             /* never decodable: moved past when its position is given */
             if (i >= d->b->n_seqs || d->b->seqs[i] <= cursor)
@@ -1147,16 +1233,45 @@ s_down_apply_fn(MDB_txn *txn, void *ctx)
             continue;
         }
         cursor = ev->seq;
-        if (ev->scope == KOOP__SCOPE__SCOPE_SHARED && s_record_id(ev, id)) {
+        /* only what is the hub's to send goes down: its own records, and
+         * records of the hubs above that its registry took (remote.*); a
+         * record keeps its one owner */
+        if (ev->scope == KOOP__SCOPE__SCOPE_SHARED && s_record(ev, id, owner)) {
             bytes = raw->data; /* this hub's own record */
             len = raw->len;
+            out = strcmp(owner, self) != 0;
         } else if (ev->scope == KOOP__SCOPE__SCOPE_LOCAL && ev->type && strncmp(ev->type, "remote.", 7) == 0) {
             /* a record from the hub above: forward its envelope as it came */
             inner = koop__event__unpack(NULL, ev->payload.len, ev->payload.data);
-            if (inner && s_record_id(inner, id)) {
+            if (inner && s_record(inner, id, owner)) {
                 bytes = ev->payload.data;
                 len = ev->payload.len;
+                out = strcmp(owner, self) == 0;
+            } else {
+                out = 1;
             }
+        } else if (ev->scope == KOOP__SCOPE__SCOPE_SHARED) {
+            const koop_event_type_t *t = koop_event_type(ev->type);
+            /* a SHARED record event that is not a proper record of this hub */
+            for (size_t k = 0; t && k < KOOP_ARRAY_LEN(s_kinds); k++)
+                out |= t->payload == s_kinds[k];
+        }
+        if (bytes && !out) {
+            char was[SYNC_MAX_NAME + 1];
+            if ((rc = s_down_owner(hub, txn, id, was)) != 0) {
+                if (inner)
+                    koop__event__free_unpacked(inner, NULL);
+                koop__event__free_unpacked(ev, NULL);
+                return rc;
+            }
+            out = was[0] && strcmp(was, owner) != 0;
+        }
+        if (out) {
+            koop_warn("hub: zdarzenie %llu rejestru huba (%.60s) nie idzie w dół: rekord nie jest huba %s ani "
+                      "huba nad nim albo zmieniłby właściciela", (unsigned long long)ev->seq, ev->type ? ev->type : "?",
+                      self);
+            d->out++;
+            bytes = NULL;
         }
         if (bytes) {
             unsigned char key[8];
@@ -1189,7 +1304,7 @@ static void
 s_on_down_fetch(void *ctx, int status, const char *error, const uint8_t *payload, size_t len)
 {
     sync_hub_t *hub = ctx;
-    s_down_ctx d = {hub, NULL, 0, "", 0, 0};
+    s_down_ctx d = {hub, NULL, 0, "", 0, 0, 0};
     int rc;
 
     if (status != KOOP_OK) {
@@ -1227,6 +1342,8 @@ s_on_down_fetch(void *ctx, int status, const char *error, const uint8_t *payload
         }
     }
     hub->down_cursor = d.cursor;
+    hub->down_out += d.out;
+    koop_service_note_refused(hub->sync->svc, d.out);
     if (d.b->log_id && sync_valid_name(d.b->log_id))
         snprintf(hub->down_src_log, sizeof hub->down_src_log, "%s", d.b->log_id);
     if (d.last != hub->down_last) {
@@ -1570,7 +1687,8 @@ s_hub_new(sync_t *sync)
     hub->sessions = sync_sessions_new();
     hub->work = calloc(DRAIN_MAX, sizeof *hub->work);
     hub->tick = calloc(1, sizeof *hub->tick);
-    if (!hub->sessions || !hub->work || !hub->tick)
+    hub->check = sync_check_new();
+    if (!hub->sessions || !hub->work || !hub->tick || !hub->check)
         goto fail;
     if ((rc = koop_store_write(hub->store, s_load_meta_fn, hub)) != 0) {
         koop_error("hub: nie można odczytać stanu: %s", koop_strerror(rc));
@@ -1701,6 +1819,7 @@ sync_hub_stop(sync_hub_t **self_p)
         }
     }
     sync_sessions_destroy(&hub->sessions, s_snap_free);
+    sync_check_destroy(&hub->check);
     if (hub->work)
         s_work_clear(hub);
     free(hub->work);
@@ -1828,6 +1947,9 @@ sync_hub_status(sync_hub_t *hub, koop_call_t *call, Koop__Sync__Status *st)
         n->down_seq = s->down_seq;
         n->hello_ms = s->hello_ms;
         n->key = s->key;
+        n->has_refused = 1;
+        n->refused = s->refused;
+        n->last_refusal = s->last_refusal[0] ? s->last_refusal : NULL;
         for (size_t j = 0; j < n->n_streams; j++)
             if (s_held(s, n->streams[j]->stream))
                 n->streams[j]->state = "wstrzymany: nowa tożsamość dziennika (koopctl enrol)";
@@ -1851,6 +1973,9 @@ sync_hub_status(sync_hub_t *hub, koop_call_t *call, Koop__Sync__Status *st)
     st->ingest_events = hub->ingest_events;
     st->ingest_us = hub->ingest_us;
     st->malformed = hub->malformed;
+    st->has_events_refused = st->has_down_out = 1;
+    st->events_refused = hub->events_refused;
+    st->down_out = hub->down_out;
     st->down_seq = hub->down_last;
     return 0;
 fail:

@@ -94,6 +94,36 @@ typedef struct {
  * message (truncated, bad varint, wrong wire type for a known field). */
 int sync_event_head(const uint8_t *buf, size_t len, sync_event_head_t *out);
 
+/* ---- check.c: the hub's check of one event from a node ---- */
+
+#define SYNC_CHECK_ARGS 6      /* arguments of a refusal's message */
+#define SYNC_CHECK_ARG 140     /* bytes of one */
+#define SYNC_CHECK_DEPTH 6     /* envelopes inside one another (a tree of hubs) */
+
+typedef struct sync_check sync_check_t;
+/* Why an event was refused: a code of common/errors.def (sync.event_*) and
+ * its arguments ({1} the event's seq, {2} its stream, then the code's own). */
+typedef struct {
+    koop_err_t err;
+    uint64_t seq;
+    size_t nargs;
+    char args[SYNC_CHECK_ARGS][SYNC_CHECK_ARG];
+} sync_check_why_t;
+/* A checker with its decoding arena; NULL when out of memory. */
+sync_check_t *sync_check_new(void);
+void sync_check_destroy(sync_check_t **self_p);
+/* Checks the envelope buf[0..len) that `node` sent as item `seq` of its
+ * stream `stream`, for the hub `self`: decoded in full (envelope, payload by
+ * its type in events.def, and the envelopes a sync.event carries), it names
+ * node, stream and seq, is SHARED, of a known type of this stream, its
+ * payload decodes as that type's message, a registry record names `node`
+ * as its owner, and an envelope carried by a hub's stream is of a node
+ * below it (not the hub that sent it, not this one). Returns 0 when it
+ * passes, 1 with *why when it is refused, -ENOMEM (nothing said about the
+ * event). Allocates nothing that outlives the call. */
+int sync_check_event(sync_check_t *c, const char *self, const uint8_t *buf, size_t len, const char *node,
+                     const char *stream, uint64_t seq, sync_check_why_t *why);
+
 /* ---- local.c: one request at a time to a local service (over the client) ---- */
 
 typedef struct sync_local sync_local_t;
@@ -183,11 +213,14 @@ sync_digest_t *sync_verify_digest(MDB_txn *txn, koop_store_t *store, const char 
 const Koop__Sync__Digest *sync_digest_msg(const sync_digest_t *d);
 void sync_digest_free(sync_digest_t **d);
 /* Puts back, in txn, the events of r the copy lacks or holds differently
- * (appended to the merged log again and indexed). 0 with *put and *same;
- * 1 refused (reason filled: nothing kept); or an error code. */
-int sync_verify_repair(MDB_txn *txn, koop_store_t *store, koop_log_t *log, const char *node, uint32_t epoch,
-                       uint64_t stored, const Koop__Sync__Repair *r, uint32_t *put, uint32_t *same, char *reason,
-                       size_t reason_len);
+ * (appended to the merged log again and indexed). Every event of r passes
+ * the hub's check (check.c, with `check` for the hub `self`) and the chain
+ * first, as a batch does. 0 with *put and *same; 1 refused (reason filled,
+ * *refused_event set when an event failed the check: nothing kept); or an
+ * error code. */
+int sync_verify_repair(MDB_txn *txn, koop_store_t *store, koop_log_t *log, sync_check_t *check, const char *self,
+                       const char *node, uint32_t epoch, uint64_t stored, const Koop__Sync__Repair *r, uint32_t *put,
+                       uint32_t *same, int *refused_event, char *reason, size_t reason_len);
 
 /* The node's side: runs of sync verify over the uplink's streams. */
 typedef struct sync_verifier sync_verifier_t;
@@ -209,6 +242,15 @@ const Koop__Sync__VerifyResult *sync_verifier_result(sync_verifier_t *v, uint64_
 
 sync_uplink_t *sync_uplink_start(sync_t *sync);
 void sync_uplink_stop(sync_uplink_t **self_p);
+/* In process (tests, fuzzing): the uplink's state over sync->svc's store,
+ * with no socket or timer, as if its HELLO had gone. sync_uplink_take
+ * handles one frame from the hub as if it had arrived (answers to the hub
+ * go nowhere; requests to the node's services are sent by the service's
+ * client); sync_uplink_learn gives a stream's log identity as its
+ * producer's feed.stat would. */
+sync_uplink_t *sync_uplink_open(sync_t *sync);
+void sync_uplink_take(sync_uplink_t *up, const uint8_t *data, size_t len);
+void sync_uplink_learn(sync_uplink_t *up, const char *stream, const char *log_id);
 /* sync.status first asks every producer of the node how far it is, without
  * blocking: 1 when the answers are in (or the call runs for the last time),
  * 0 when the call was deferred until they are (return KOOP_DEFERRED). */
@@ -251,6 +293,8 @@ typedef struct sync_session {
     uint8_t **snap;                /* packed Down frames of a snapshot in progress */
     size_t *snap_len;
     size_t nsnap, snap_next;
+    uint64_t refused;              /* batches refused for an event (hub.c) */
+    char last_refusal[300];
     size_t ss_index;               /* sessions.c: position in the list */
 } sync_session_t;
 

@@ -15,10 +15,15 @@
  *               send each reply as one BATCH (prev = sent), sent = its last seq
  *               --ACK--> acked = seq (cumulative; persisted after each drain)
  *               --REFUSE GAP--> rewind the stream to the hub's position
+ *               --REFUSE MALFORMED naming an event (the hub's check)--> the
+ *                         stream is held until koop-sync restarts (its bytes
+ *                         never change, so sending it again is refused again)
  *               --REFUSE NO_SESSION--> HELLO_SENT (the hub restarted under us)
  *               --no ack progress for SYNC_RETRANSMIT_MS--> rewind to acked
  *               --DOWN--> registry remote.apply --> DOWN_ACK (the position the
- *                         registry reports, right or wrong: the hub goes on from there)
+ *                         registry reports, right or wrong: the hub goes on from there);
+ *                         refused by the registry's check: no DOWN_ACK, and
+ *                         every DOWN of that down log is dropped until restart
  *               --silence for SYNC_DEAD_MS--> WAIT; a Ping after SYNC_HEARTBEAT_MS idle
  *
  * Invariants: this side keeps no events, only positions: everything not yet
@@ -75,6 +80,8 @@ typedef struct {
     uint64_t rewind_batch_no;
     uint64_t progress_mono;
     int held;                        /* the hub refused it: no batches until the next HELLO */
+    int refused;                     /* the hub's check refused an event of it: held until restart */
+    char refusal[400];               /* why (the hub's code rendered), for the status */
     uint64_t held_ms;                /* real ms since it is held for a reason that stays (s_note_held) */
     char state[700];
     uint64_t fetch_mono_us;          /* when the fetch in flight was sent (debug timing) */
@@ -119,6 +126,10 @@ struct sync_uplink {
     uint64_t last_contact_ms;        /* real time */
     uint64_t rehello_mono;           /* 0 = none planned */
     uint64_t down_dropped;
+    uint64_t down_refused;           /* Downs the node's registry refused */
+    char down_held[SYNC_MAX_NAME + 1]; /* the down log whose Downs are dropped (refused) */
+    char down_asked[SYNC_MAX_NAME + 1];  /* the down log of the Down at the registry */
+    char down_state[400];
     char last_error[900];
     sync_verifier_t *verifier;       /* sync verify (verify.c) */
 };
@@ -688,7 +699,13 @@ s_on_welcome(sync_uplink_t *up, const Koop__Sync__Welcome *w)
         s_stream *st = s_find(up, p->stream);
         if (!st || !st->log_id[0] || !p->log_id || strcmp(p->log_id, st->log_id) != 0)
             continue;
-        if (p->verdict == KOOP__SYNC__VERDICT__VERDICT_OK) {
+        if (p->verdict == KOOP__SYNC__VERDICT__VERDICT_OK && st->refused) {
+            if (p->seq != st->acked) {
+                st->acked = p->seq;
+                st->dirty = 1;
+            }
+            memcpy(st->state, st->refusal, sizeof st->refusal); /* state is the larger */
+        } else if (p->verdict == KOOP__SYNC__VERDICT__VERDICT_OK) {
             if (p->seq < st->acked)
                 koop_warn("uplink: hub ma w strumieniu %s mniej (%llu) niż potwierdził (%llu) – "
                           "odtworzony z kopii? wysyłam ponownie od %llu",
@@ -744,6 +761,29 @@ s_on_ack(sync_uplink_t *up, const Koop__Sync__Ack *a)
         st->inflight += st->flight[i].n;
 }
 
+/* The hub's check refused event r->event_seq of st: nothing of its batch
+ * was kept, and the same bytes would be refused again, so the stream stops
+ * here (no HELLO will release it) until koop-sync restarts; status says
+ * which event and why, in the hub's words from the error catalogue. */
+static void
+s_hold_refused(sync_uplink_t *up, s_stream *st, const Koop__Sync__Refuse *r)
+{
+    koop_error_t e;
+    char msg[240];
+    koop_error_set_code(&e, r->error, KOOP_MALFORMED, NULL, (const char *const *)r->error_args, r->n_error_args);
+    koop_error_render(&e, KOOP_LANG_PL, NULL, msg, sizeof msg);
+    st->held = 1;
+    st->refused = 1;
+    snprintf(st->refusal, sizeof st->refusal,
+             "wstrzymany: hub odrzucił zdarzenie nr %llu (%.40s): %s; nic nie będzie wysyłane do restartu "
+             "koop-sync",
+             (unsigned long long)r->event_seq, e.code, msg);
+    memcpy(st->state, st->refusal, sizeof st->refusal); /* state is the larger */
+    s_rewind(st, st->acked);
+    koop_error("uplink: strumień %s: %s", st->name, st->refusal);
+    s_note_held(up); /* held for a reason that stays: alert_after counts from now */
+}
+
 static void
 s_on_refuse(sync_uplink_t *up, const Koop__Sync__Refuse *r)
 {
@@ -775,6 +815,12 @@ s_on_refuse(sync_uplink_t *up, const Koop__Sync__Refuse *r)
         s_disconnect(up);
         break;
     case KOOP__SYNC__CODE__CODE_MALFORMED:
+        if (st && r->batch_no >= st->rewind_batch_no && r->has_event_seq && r->error) {
+            s_hold_refused(up, st, r);
+            break;
+        }
+        /* a frame the hub could not take: tried again after REHELLO_MS */
+        /* fall through */
     case KOOP__SYNC__CODE__CODE_STREAM:
     case KOOP__SYNC__CODE__CODE_CHAIN:
         if (st && r->batch_no >= st->rewind_batch_no) {
@@ -797,6 +843,19 @@ s_on_down_applied(void *ctx, int status, const char *error, const uint8_t *paylo
     Koop__Sync__Frame f = KOOP__SYNC__FRAME__INIT;
     Koop__Sync__DownAck a = KOOP__SYNC__DOWN_ACK__INIT;
     Koop__Reg__RemotePosition *p;
+    if (status == KOOP_MALFORMED) {
+        /* the registry's check refused a record of it: the same Down would
+         * be refused again, so the down-flow of that log stops here */
+        snprintf(up->down_held, sizeof up->down_held, "%s", up->down_asked);
+        snprintf(up->down_state, sizeof up->down_state,
+                 "wstrzymane: rejestr odrzucił dane huba (%.200s); nic z huba nie będzie przyjmowane do restartu "
+                 "koop-sync",
+                 error ? error : "?");
+        up->down_refused++;
+        koop_service_note_refused(up->sync->svc, 1);
+        koop_error("uplink: %s", up->down_state);
+        return; /* no DownAck: the position stays where the registry is */
+    }
     if (status != KOOP_OK) {
         koop_warn("uplink: rejestr nie przyjął danych huba: %s", error ? error : "?");
         return; /* the hub sends it again */
@@ -826,10 +885,15 @@ s_on_down(sync_uplink_t *up, const Koop__Sync__Down *d)
     if (up->state != UP_READY || !up->hub_node[0] || !d->log_id || !sync_valid_name(d->log_id) ||
         d->n_items > SYNC_DOWN_MAX)
         return;
+    if (up->down_held[0] && strcmp(up->down_held, d->log_id) == 0) {
+        up->down_dropped++; /* refused before (s_on_down_applied) */
+        return;
+    }
     if (sync_local_busy(up->registry)) {
         up->down_dropped++; /* one at a time; the hub sends it again */
         return;
     }
+    snprintf(up->down_asked, sizeof up->down_asked, "%s", d->log_id);
     events = calloc(d->n_items ? d->n_items : 1, sizeof *events);
     if (!events)
         return;
@@ -1011,13 +1075,14 @@ s_on_tick(uv_timer_t *t)
 
 /* ---- start / stop ---- */
 
-sync_uplink_t *
-sync_uplink_start(sync_t *sync)
+/* The uplink's state over sync->svc's store: its streams, their readers
+ * and the stored positions; nothing on the network yet. */
+static sync_uplink_t *
+s_uplink_new(sync_t *sync)
 {
     sync_uplink_t *up = calloc(1, sizeof *up);
     const koop_config_t *cfg = koop_service_config(sync->svc);
     const char *names[KOOP_MAX_SERVICES];
-    char err[300], path[PATH_MAX + 32];
     int n, rc;
 
     if (!up)
@@ -1054,6 +1119,46 @@ sync_uplink_start(sync_t *sync)
         koop_error("uplink: nie można odczytać pozycji: %s", koop_strerror(rc));
         goto fail;
     }
+    return up;
+fail:
+    sync_uplink_stop(&up);
+    return NULL;
+}
+
+sync_uplink_t *
+sync_uplink_open(sync_t *sync)
+{
+    sync_uplink_t *up = s_uplink_new(sync);
+    if (up)
+        up->state = UP_HELLO_SENT; /* as if a HELLO had gone: the hub's frames are taken */
+    return up;
+}
+
+void
+sync_uplink_learn(sync_uplink_t *up, const char *stream, const char *log_id)
+{
+    s_stream *st = s_find(up, stream);
+    if (st)
+        s_learn_log_id(st, log_id);
+}
+
+void
+sync_uplink_take(sync_uplink_t *up, const uint8_t *data, size_t len)
+{
+    s_on_frame(up, data, len);
+    s_save(up);
+}
+
+sync_uplink_t *
+sync_uplink_start(sync_t *sync)
+{
+    sync_uplink_t *up = s_uplink_new(sync);
+    const koop_config_t *cfg;
+    char err[300], path[PATH_MAX + 32];
+
+    if (!up)
+        return NULL;
+    cfg = up->cfg;
     if (up->state != UP_OFF) {
         snprintf(path, sizeof path, "%s/keys/node.key", cfg->dir);
         if (sync_cert_load(path, 1, &up->keys, err, sizeof err) != 0) {
@@ -1276,6 +1381,14 @@ sync_uplink_status(sync_uplink_t *up, koop_call_t *call, Koop__Sync__UplinkStatu
     out->down_log_id = up->down_log_id;
     out->down_seq = up->down_seq;
     out->last_error = up->last_error[0] ? up->last_error : NULL;
+    for (size_t i = 0; !out->last_error && i < up->nstreams; i++)
+        if (up->streams[i].refused)
+            out->last_error = up->streams[i].refusal; /* the link is up, but this stream stands */
+    out->has_down_refused = 1;
+    out->down_refused = up->down_refused;
+    out->down_state = up->down_state[0] ? up->down_state : NULL;
+    if (!out->last_error && up->down_state[0])
+        out->last_error = up->down_state;
     out->hub_node = up->hub_node[0] ? up->hub_node : NULL;
     return 0;
 }

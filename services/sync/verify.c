@@ -336,9 +336,9 @@ sync_digest_free(sync_digest_t **d)
 }
 
 int
-sync_verify_repair(MDB_txn *txn, koop_store_t *store, koop_log_t *log, const char *node, uint32_t epoch,
-                   uint64_t stored, const Koop__Sync__Repair *r, uint32_t *put, uint32_t *same, char *reason,
-                   size_t reason_len)
+sync_verify_repair(MDB_txn *txn, koop_store_t *store, koop_log_t *log, sync_check_t *check, const char *self,
+                   const char *node, uint32_t epoch, uint64_t stored, const Koop__Sync__Repair *r, uint32_t *put,
+                   uint32_t *same, int *refused_event, char *reason, size_t reason_len)
 {
     unsigned char key[2 * SYNC_MAX_NAME + 24];
     size_t plen = s_ingest_prefix(key, sizeof key, node, r->stream, epoch);
@@ -347,27 +347,49 @@ sync_verify_repair(MDB_txn *txn, koop_store_t *store, koop_log_t *log, const cha
     int rc;
 
     *put = *same = 0;
+    *refused_event = 0;
     reason[0] = '\0';
     if (!plen || r->n_items == 0 || r->n_items > SYNC_BATCH_MAX || r->prev_link.len != KOOP_CHAIN_LEN ||
         r->link.len != KOOP_CHAIN_LEN) {
         snprintf(reason, reason_len, "nieprawidłowa naprawa");
         return 1;
     }
-    /* the node's events, in order, within what the hub acknowledged, and
-     * the bytes the node chained (S over them from S before them) */
-    memcpy(s, r->prev_link.data, sizeof s);
+    /* the node's events, in order, within what the hub acknowledged, each
+     * decoded in full and checked as a batch's are (check.c: its node,
+     * stream, seq, scope, type, payload and owner) */
     for (size_t i = 0; i < r->n_items; i++) {
         const Koop__Sync__Item *it = r->items[i];
-        sync_event_head_t h;
-        if (!it->has_seq || it->seq <= prev || it->seq > stored || !it->has_event ||
-            sync_event_head(it->event.data, it->event.len, &h) != 0 || !h.has_seq || h.seq != it->seq ||
-            h.scope != KOOP__SCOPE__SCOPE_SHARED || h.node_len != strlen(node) || memcmp(h.node, node, h.node_len) ||
-            h.stream_len != strlen(r->stream) || memcmp(h.stream, r->stream, h.stream_len) ||
-            koop_chain_entry(s, s, it->event.data, it->event.len, NULL) != 0) {
+        sync_check_why_t why;
+        if (!it->has_seq || it->seq <= prev || it->seq > stored || !it->has_event || it->event.len == 0) {
             snprintf(reason, reason_len, "zdarzenie %llu naprawy jest nieprawidłowe", (unsigned long long)it->seq);
             return 1;
         }
+        rc = sync_check_event(check, self, it->event.data, it->event.len, node, r->stream, it->seq, &why);
+        if (rc < 0)
+            return rc;
+        if (rc > 0) {
+            koop_error_t e;
+            const char *args[SYNC_CHECK_ARGS + 1];
+            char msg[160];
+            for (size_t j = 0; j < why.nargs; j++)
+                args[j] = why.args[j];
+            args[why.nargs] = NULL;
+            koop_error_set(&e, why.err, NULL, args);
+            koop_error_render(&e, KOOP_LANG_PL, NULL, msg, sizeof msg);
+            snprintf(reason, reason_len, "naprawa odrzucona: %s", msg);
+            *refused_event = 1;
+            return 1;
+        }
         prev = it->seq;
+    }
+    /* then the bytes the node chained (S over them from S before them) */
+    memcpy(s, r->prev_link.data, sizeof s);
+    for (size_t i = 0; i < r->n_items; i++) {
+        const Koop__Sync__Item *it = r->items[i];
+        if (koop_chain_entry(s, s, it->event.data, it->event.len, NULL) != 0) {
+            snprintf(reason, reason_len, "zdarzenie %llu naprawy jest nieprawidłowe", (unsigned long long)it->seq);
+            return 1;
+        }
     }
     if (memcmp(s, r->link.data, sizeof s) != 0) {
         snprintf(reason, reason_len, "zdarzenia naprawy nie zgadzają się z łańcuchem dziennika węzła");

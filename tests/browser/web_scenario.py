@@ -21,7 +21,7 @@ import tempfile
 import time
 
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -77,7 +77,8 @@ class Browser:
 
     # ---- finding things ----
     def h1(self, text, timeout=15):
-        WebDriverWait(self.d, timeout).until(
+        # the page may be drawn again while it is read: a stale heading is not yet the one
+        WebDriverWait(self.d, timeout, ignored_exceptions=(StaleElementReferenceException,)).until(
             lambda d: any(text in e.text for e in d.find_elements(By.CSS_SELECTOR, "main h1")))
 
     def css(self, sel, timeout=15):
@@ -85,7 +86,8 @@ class Browser:
 
     def text_in(self, sel, text, timeout=15):
         try:
-            WebDriverWait(self.d, timeout).until(lambda d: text in d.find_element(By.CSS_SELECTOR, sel).text)
+            WebDriverWait(self.d, timeout, ignored_exceptions=(StaleElementReferenceException,)).until(
+                lambda d: text in d.find_element(By.CSS_SELECTOR, sel).text)
             return True
         except TimeoutException:
             return False
@@ -255,6 +257,14 @@ def scenario(b):
     b.d.find_element(By.LINK_TEXT, FAMILY).click()
     b.h1(FAMILY)
     b.page("04-household")
+    # an IPW opens only on a consent (or another legal basis) on record
+    b.open_details("consent-add")
+    b.fill("consent-add-purpose", "Zgoda na współpracę w ZZK")
+    b.select_text("consent-add-share_with", "GOPS")
+    b.select_text("consent-add-share_with", "KPP")
+    b.fill("consent-add-date", TODAY)
+    b.submit("consent-add")
+    WebDriverWait(b.d, 10).until(lambda d: "Brak zgód" not in d.find_element(By.TAG_NAME, "main").text)
     b.open_details("ipw-open")
     b.select_text("ipw-open-coordinator", SW)
     b.fill("ipw-open-opened", TODAY)

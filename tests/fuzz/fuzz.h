@@ -22,6 +22,7 @@
 #define KOOP_FUZZ_H
 
 #include "config.h"
+#include "envelope.pb-c.h"
 #include "koop.h"
 #include "service.h"
 
@@ -65,6 +66,9 @@ int fz_rmtree(const char *path);
 
 /* A gmina node's config in memory with data_dir under dir. */
 void fz_config(koop_config_t *cfg, const char *dir);
+/* Puts a copy of a seeded store (template: its data.mdb, made once per
+ * process) in place as service's store of cfg (data_dir made). */
+void fz_restore(const char *template, const koop_config_t *cfg, const char *service);
 
 /* Splits input into up to FZ_MAX_REQUESTS parts, each a 2-byte big-endian
  * length then that many bytes (cut at the end of the input; what follows the
@@ -121,6 +125,11 @@ int fz_call(koop_service_t *svc, const uint8_t *req, size_t len, uint8_t **paylo
  * seeding; aborts when it is refused. */
 void fz_must_json(koop_service_t *svc, const koop_service_def_t *def, fz_ids_t *ids, const char *caller,
                   const char *method, const char *json);
+/* Applies producer's whole log of stream (feed.fetch, up to 1,000 events)
+ * to a consumer's store in one write transaction, as its feed would: apply
+ * may refuse an event (KOOP_FEED_REFUSED); any other error aborts. */
+void fz_feed_apply(koop_service_t *producer, const char *stream, koop_store_t *store,
+                   int (*apply)(MDB_txn *txn, const Koop__Event *ev, void *ctx), void *ctx);
 /* Runs a sequence (fz_split) of requests with placeholders on svc. */
 void fz_run_sequence(koop_service_t *svc, fz_ids_t *ids, const uint8_t *data, size_t size);
 

@@ -20,48 +20,6 @@
 
 #include <sys/stat.h>
 
-typedef struct {
-    cases_t *c;
-    Koop__FeedBatch *batch;
-} s_copy;
-
-static int
-s_copy_fn(MDB_txn *txn, void *ctx)
-{
-    s_copy *cp = ctx;
-    for (size_t i = 0; i < cp->batch->n_events; i++) {
-        Koop__Event *ev = koop__event__unpack(NULL, cp->batch->events[i].len, cp->batch->events[i].data);
-        int rc;
-        FZ_ASSERT(ev != NULL);
-        rc = cases_copy_apply(txn, ev, cp->c);
-        koop__event__free_unpacked(ev, NULL);
-        if (rc != 0)
-            return rc;
-    }
-    return 0;
-}
-
-/* The registry's whole log into the cases copy. */
-static void
-s_fill_copy(koop_service_t *reg, cases_t *c)
-{
-    Koop__FeedFetch q = KOOP__FEED_FETCH__INIT;
-    s_copy cp = {c, NULL};
-    uint8_t *req, *payload;
-    size_t len, plen;
-    q.stream = "registry";
-    q.has_max = 1;
-    q.max = 1000;
-    req = fz_request("", "feed.fetch", &q.base, &len);
-    FZ_ASSERT(req && fz_call(reg, req, len, &payload, &plen) == KOOP_OK);
-    free(req);
-    cp.batch = koop__feed_batch__unpack(NULL, plen, payload);
-    free(payload);
-    FZ_ASSERT(cp.batch != NULL);
-    FZ_ASSERT(koop_store_write(koop_service_store(c->svc), s_copy_fn, &cp) == 0);
-    koop__feed_batch__free_unpacked(cp.batch, NULL);
-}
-
 static fz_ids_t s_ids;
 static char s_template[PATH_MAX + 32];
 
@@ -96,7 +54,7 @@ s_seed(void)
     svc = koop_service_local_new(cdef, &cfg, &c);
     FZ_ASSERT(svc != NULL);
     c.svc = svc;
-    s_fill_copy(reg, &c);
+    fz_feed_apply(reg, "registry", koop_service_store(svc), cases_copy_apply, &c);
     koop_service_local_destroy(&reg);
     fz_must_json(svc, cdef, &s_ids, FZ_ID(2), "household.add",
                  "{\"name\": \"Rodzina Testowa\", \"size\": 3, \"date\": \"2026-01-05\"}");
@@ -124,18 +82,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     koop_config_t cfg;
     koop_service_t *svc;
     fz_ids_t ids;
-    char dir[PATH_MAX + 16], file[PATH_MAX + 32];
 
     fz_init();
     if (!s_template[0])
         s_seed();
     fz_config(&cfg, fz_scratch());
-    snprintf(dir, sizeof dir, "%s", cfg.data_dir);
-    FZ_ASSERT(mkdir(dir, 0700) == 0);
-    snprintf(dir, sizeof dir, "%s/cases", cfg.data_dir);
-    FZ_ASSERT(mkdir(dir, 0700) == 0);
-    snprintf(file, sizeof file, "%s/data.mdb", dir);
-    FZ_ASSERT(fz_copy_file(s_template, file) == 0);
+    fz_restore(s_template, &cfg, "cases");
     memset(&c, 0, sizeof c);
     svc = koop_service_local_new(cases_service_def(), &cfg, &c);
     FZ_ASSERT(svc != NULL);

@@ -6,7 +6,8 @@
  * (keys/enrolled, as `koopctl enrol` writes it); the input is a sequence of
  * frames (fz_split) from that key on one connection. Checked: no crash;
  * every event the hub then holds for the node is, by the hub's own rules,
- * this node's, this stream's, at its seq and SHARED.
+ * this node's, this stream's, at its seq and SHARED, and passes the full
+ * check (check.c) again.
  */
 #include "fuzz.h"
 #include "sync.h"
@@ -16,6 +17,7 @@
 
 static char s_keys_dir[300];
 static char s_key[41];
+static sync_check_t *s_check;
 
 static void
 s_cleanup(void)
@@ -54,6 +56,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     }
     FZ_ASSERT(zcert_save_public(cert, path) == 0);
     zcert_destroy(&cert);
+    s_check = sync_check_new();
+    FZ_ASSERT(s_check != NULL);
     return 0;
 }
 
@@ -85,7 +89,11 @@ s_check_stored(koop_service_t *svc, const char *stream)
         fprintf(stderr, "hub holds %zu %s events of gmina-2013032\n", b->n_events, stream);
     for (size_t i = 0; i < b->n_events; i++) {
         sync_event_head_t h;
+        sync_check_why_t why;
         FZ_ASSERT(sync_event_head(b->events[i].data, b->events[i].len, &h) == 0);
+        /* what the hub keeps passes its own full check */
+        FZ_ASSERT(i >= b->n_seqs || sync_check_event(s_check, "hub-2013", b->events[i].data, b->events[i].len,
+                                                     "gmina-2013032", stream, b->seqs[i], &why) == 0);
         FZ_ASSERT(h.scope == KOOP__SCOPE__SCOPE_SHARED);
         FZ_ASSERT(h.node_len == 13 && memcmp(h.node, "gmina-2013032", 13) == 0);
         FZ_ASSERT(h.stream_len == strlen(stream) && memcmp(h.stream, stream, h.stream_len) == 0);

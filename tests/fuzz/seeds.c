@@ -9,8 +9,12 @@
  * Usage: seeds CORPUS_DIR
  */
 #include "fuzz.h"
+#include "api.h"
+#include "chain.h"
 #include "cases.h"
+#include "notifier.h"
 #include "registry.h"
+#include "reporting.h"
 #include "sync.h"
 
 #include <errno.h>
@@ -42,14 +46,13 @@ typedef struct {
 static const ProtobufCMessageDescriptor *s_types[256];
 static size_t s_ntypes;
 
-static const ProtobufCMessageDescriptor *
-s_request_type(const koop_service_def_t *def, const char *method)
+/* The request type of a method of def's service or of every service's
+ * runtime (sys.ping, feed.fetch, feed.stat): its row of common/api.def. */
+static const koop_api_method_t *
+s_row(const koop_service_def_t *def, const char *method)
 {
-    for (size_t i = 0; i < def->nmethods; i++)
-        if (strcmp(def->methods[i].name, method) == 0)
-            return def->methods[i].request;
-    return strcmp(method, "feed.fetch") == 0 || strcmp(method, "feed.stat") == 0 ? &koop__feed_fetch__descriptor
-                                                                                  : NULL;
+    const koop_api_method_t *a = koop_api_find(method);
+    return a && (strcmp(a->service, def->name) == 0 || strcmp(a->service, "sys") == 0) ? a : NULL;
 }
 
 /* One sequence for `target`; each request also alone for fuzz_request
@@ -61,17 +64,14 @@ s_sequence(const char *target, const char *name, const koop_service_def_t *def, 
     size_t seq_len = 0;
     char file[128];
     for (size_t i = 0; i < n; i++) {
-        const ProtobufCMessageDescriptor *d = s_request_type(def, reqs[i].method);
+        const koop_api_method_t *row = s_row(def, reqs[i].method);
+        const ProtobufCMessageDescriptor *d = row ? row->request : NULL;
         uint8_t *one;
         size_t len;
-        if (reqs[i].json && d && d != &koop__feed_fetch__descriptor) {
-            koop_service_def_t any = *def;
-            one = fz_request_json(&any, reqs[i].caller, reqs[i].method, reqs[i].json, &len);
-        } else if (reqs[i].json) {
-            /* a built-in method: FeedFetch from JSON by hand */
-            koop_method_t m = {reqs[i].method, &koop__feed_fetch__descriptor, NULL, 0};
-            koop_service_def_t b = {.name = "builtin", .methods = &m, .nmethods = 1};
-            one = fz_request_json(&b, reqs[i].caller, reqs[i].method, reqs[i].json, &len);
+        if (reqs[i].json) {
+            koop_service_def_t of = *def;
+            of.name = row ? row->service : def->name; /* a runtime's method: the row of "sys" */
+            one = fz_request_json(&of, reqs[i].caller, reqs[i].method, reqs[i].json, &len);
         } else {
             one = fz_request(reqs[i].caller, reqs[i].method, NULL, &len);
         }
@@ -326,6 +326,7 @@ s_hub(void)
     uint8_t *req, *payload, *seq = NULL;
     size_t len, plen, seq_len = 0;
     Koop__Sync__Item items[8], *ptrs[8];
+    uint8_t links[9][KOOP_CHAIN_LEN]; /* S before item 0, and after each item */
     Koop__Sync__StreamPos pos = KOOP__SYNC__STREAM_POS__INIT, *pos_p = &pos;
     Koop__Sync__Hello hello = KOOP__SYNC__HELLO__INIT;
     Koop__Sync__Batch batch = KOOP__SYNC__BATCH__INIT;
@@ -362,6 +363,16 @@ s_hub(void)
         ptrs[i] = &items[i];
         koop__event__free_unpacked(ev, NULL);
     }
+    /* the SHARED chain over them, as the uplink sends it with a batch */
+    koop_chain_genesis(links[0], "koop.shared", b->log_id);
+    for (size_t i = 0; i < n; i++)
+        FZ_ASSERT(koop_chain_entry(links[i + 1], links[i], items[i].event.data, items[i].event.len, NULL) == 0);
+#define LINKS(from, to)                                                                            \
+    do {                                                                                           \
+        batch.has_prev_link = batch.has_link = 1;                                                  \
+        batch.prev_link = (ProtobufCBinaryData){KOOP_CHAIN_LEN, links[from]};                      \
+        batch.link = (ProtobufCBinaryData){KOOP_CHAIN_LEN, links[to]};                             \
+    } while (0)
 
 #define FRAME(name)                                                                                \
     do {                                                                                           \
@@ -408,6 +419,7 @@ s_hub(void)
     batch.batch_no = 1;
     batch.items = ptrs;
     batch.n_items = n;
+    LINKS(0, n);
     FRAME("batch");
     ping.has_time_ms = 1;
     ping.time_ms = 1767225600000ULL;
@@ -425,11 +437,13 @@ s_hub(void)
     f.body_case = KOOP__SYNC__FRAME__BODY_BATCH;
     batch.prev = 0;
     batch.n_items = 2;
+    LINKS(0, 2);
     FRAME("batch 1");
     batch.prev = items[1].seq;
     batch.batch_no = 2;
     batch.items = ptrs + 2;
     batch.n_items = n - 2;
+    LINKS(2, n);
     FRAME("batch 2");
     FRAME("batch 2 again");
     batch.prev = items[n - 1].seq + 5;
@@ -443,6 +457,7 @@ s_hub(void)
     batch.batch_no = 1;
     batch.items = ptrs;
     batch.n_items = n;
+    LINKS(0, n);
     FRAME("no session");
     f.body_case = KOOP__SYNC__FRAME__BODY_HELLO;
     FRAME("hello");
@@ -491,6 +506,193 @@ s_hub(void)
 #undef SAVE
 }
 
+/* ids in fuzz_notifier: 0 GOPS, 1 social worker, 2 coordinator, 3 IPW, 4 task */
+static void
+s_notifier(void)
+{
+    const koop_service_def_t *d = notif_service_def();
+    SEQ("notifier", "inbox", d,
+        {I1, "inbox.list", "{}"},
+        {I1, "inbox.list", "{\"unread\": true}"},
+        {I1, "inbox.read", "{\"id\": \"all\"}"},
+        {I2, "inbox.list", "{}"},
+        {"", "inbox.list", "{}"});
+    SEQ("notifier", "prefs", d,
+        {I1, "notify.prefs", "{\"mail\": false, \"digest\": true, \"due_days\": 3, \"quiet\": \"22-7\"}"},
+        {I1, "notify.prefs", "{\"quiet\": \"none\"}"},
+        {I1, "notify.prefs", "{\"due_days\": 99}"},
+        {I9, "notify.prefs", "{\"mail\": true}"});
+    SEQ("notifier", "queue", d,
+        {"", "notify.status", "{}"},
+        {"", "notify.retry", "{}"},
+        {I1, "notify.retry", "{}"},
+        {"", "notify.check_reminders", "{}"},
+        {"", "feed.fetch", "{\"stream\": \"notifier\", \"after_seq\": 0, \"max\": 10}"});
+}
+
+static void
+s_reporting(void)
+{
+    const koop_service_def_t *d = rep_service_def();
+    SEQ("reporting", "reports", d,
+        {"", "report.evaluation", "{}"},
+        {"", "report.indicators", "{\"unit\": \"2013032\", \"from\": \"2025-01\", \"to\": \"2025-12\", "
+                                  "\"as_of\": \"2025-12-31\"}"},
+        {"", "report.evaluation", "{\"unit\": \"gmina-2013032\", \"from\": \"2025-03-01\", \"to\": \"2025-03-31\"}"},
+        {"", "report.status", "{}"});
+    SEQ("reporting", "refusals-and-rebuild", d,
+        {"", "report.indicators", "{\"unit\": \"9999\"}"},
+        {"", "report.indicators", "{\"from\": \"2025-12\", \"to\": \"2025-01\"}"},
+        {"", "report.evaluation", "{\"as_of\": \"2025-02-30\"}"},
+        {I1, "report.rebuild", "{}"},
+        {"", "report.rebuild", "{}"},
+        {"", "report.status", "{}"});
+}
+
+/* What a hub sends an uplink (fuzz_uplink): the log ids it knows. */
+static void
+s_uplink(void)
+{
+    static const char *const reg_log = "0190f1c2-0000-7000-8000-00000000000a", *cases_log =
+        "0190f1c2-0000-7000-8000-00000000000b";
+    Koop__Sync__Frame f = KOOP__SYNC__FRAME__INIT;
+    Koop__Sync__Welcome w = KOOP__SYNC__WELCOME__INIT;
+    Koop__Sync__StreamPos p[2] = {KOOP__SYNC__STREAM_POS__INIT, KOOP__SYNC__STREAM_POS__INIT}, *pp[2] = {&p[0], &p[1]};
+    Koop__Sync__Ack a = KOOP__SYNC__ACK__INIT;
+    Koop__Sync__Refuse r = KOOP__SYNC__REFUSE__INIT;
+    Koop__Sync__Down dn = KOOP__SYNC__DOWN__INIT;
+    Koop__Sync__Item it = KOOP__SYNC__ITEM__INIT, *itp = &it;
+    Koop__Sync__Pong pong = KOOP__SYNC__PONG__INIT;
+    Koop__Reg__Institution in = KOOP__REG__INSTITUTION__INIT;
+    Koop__Event ev = KOOP__EVENT__INIT;
+    char *args[5] = {"4", "registry", "institution.updated", "hub-2013", "gmina-2013032"};
+    uint8_t payload[256], env[512], *seq = NULL, *fb;
+    size_t seq_len = 0, fl;
+
+#define UFRAME(body, member, value)                                                                    do {                                                                                                   f.body_case = KOOP__SYNC__FRAME__BODY_##body;                                                      f.member = (value);                                                                                FZ_ASSERT(sync_frame_pack(&f, &fb, &fl) == 0);                                                     FZ_ASSERT(fz_join(&seq, &seq_len, fb, fl) == 0);                                                   free(fb);                                                                                      } while (0)
+#define USAVE(name)                                                                                    do {                                                                                                   s_write("uplink", name, seq, seq_len);                                                             free(seq);                                                                                         seq = NULL;                                                                                        seq_len = 0;                                                                                   } while (0)
+
+    p[0].stream = "registry";
+    p[0].log_id = (char *)reg_log;
+    p[1].stream = "cases";
+    p[1].log_id = (char *)cases_log;
+    p[0].has_seq = p[1].has_seq = p[0].has_verdict = p[1].has_verdict = p[0].has_epoch = p[1].has_epoch = 1;
+    p[0].seq = 3;
+    p[0].epoch = p[1].epoch = 1;
+    w.hub = "hub-2013";
+    w.streams = pp;
+    w.n_streams = 2;
+    w.has_heartbeat_ms = w.has_window = w.has_batch_max = 1;
+    w.heartbeat_ms = 1000;
+    w.window = 20000;
+    w.batch_max = 2000;
+    a.stream = "registry";
+    a.has_seq = a.has_batch_no = 1;
+    a.seq = 3;
+    a.batch_no = 1;
+    UFRAME(WELCOME, welcome, &w);
+    UFRAME(ACK, ack, &a);
+    pong.has_time_ms = 1;
+    pong.time_ms = 1767225600000ULL;
+    UFRAME(PONG, pong, &pong);
+    USAVE("welcome-ack-pong");
+
+    /* a record of the hub coming down, as a snapshot chunk then an update */
+    in.id = "0190f1c2-0000-7000-8000-0000000000c1";
+    in.name = "PCPR";
+    in.owner = "hub-2013";
+    in.has_sector = 1;
+    in.sector = KOOP__REG__SECTOR__SECTOR_FAMILY_SUPPORT;
+    ev.node = "hub-2013";
+    ev.stream = "registry";
+    ev.has_seq = ev.has_scope = ev.has_payload = 1;
+    ev.seq = 1;
+    ev.scope = KOOP__SCOPE__SCOPE_SHARED;
+    ev.type = "institution.added";
+    ev.payload.len = koop__reg__institution__pack(&in, payload);
+    ev.payload.data = payload;
+    it.has_seq = it.has_event = 1;
+    it.seq = 1;
+    it.event.len = koop__event__pack(&ev, env);
+    it.event.data = env;
+    dn.log_id = "0190f1c2-0000-7000-8000-0000000000d1";
+    dn.has_from_seq = dn.has_to_seq = 1;
+    dn.to_seq = 1;
+    dn.items = &itp;
+    dn.n_items = 1;
+    UFRAME(WELCOME, welcome, &w);
+    UFRAME(DOWN, down, &dn);
+    dn.from_seq = 1;
+    dn.to_seq = 2;
+    it.seq = 2;
+    UFRAME(DOWN, down, &dn);
+    USAVE("welcome-down");
+
+    /* refusals: a gap, an event the hub's check refused, no session, denied */
+    r.has_code = r.has_expected = r.has_batch_no = 1;
+    r.stream = "registry";
+    UFRAME(WELCOME, welcome, &w);
+    r.code = KOOP__SYNC__CODE__CODE_GAP;
+    r.expected = 2;
+    r.batch_no = 1;
+    UFRAME(REFUSE, refuse, &r);
+    r.code = KOOP__SYNC__CODE__CODE_MALFORMED;
+    r.error = "sync.event_owner";
+    r.error_args = args;
+    r.n_error_args = 5;
+    r.has_event_seq = 1;
+    r.event_seq = 4;
+    r.reason = "zdarzenie nr 4 strumienia registry: rekord należy do węzła hub-2013";
+    UFRAME(REFUSE, refuse, &r);
+    UFRAME(WELCOME, welcome, &w);
+    r.error = NULL;
+    r.n_error_args = 0;
+    r.has_event_seq = 0;
+    r.code = KOOP__SYNC__CODE__CODE_NO_SESSION;
+    UFRAME(REFUSE, refuse, &r);
+    r.code = KOOP__SYNC__CODE__CODE_DENIED;
+    UFRAME(REFUSE, refuse, &r);
+    USAVE("refusals");
+#undef UFRAME
+#undef USAVE
+}
+
+/* HTTP requests as the web UI and scripts make them (fuzz_http): parts
+ * "METHOD PATH", query, body, Cookie, Accept-Language. */
+static void
+s_http(void)
+{
+    static const char *const reqs[][5] = {
+        {"GET /api/institutions", "sector=police&text=komenda", "", "koop=0123456789abcdef0123456789abcdef; lang=pl",
+         "pl-PL,pl;q=0.9,en;q=0.8"},
+        {"POST /api/institutions", "", "{\"name\": \"Komenda Powiatowa Policji\", \"sector\": \"police\", "
+                                      "\"level\": \"powiat\", \"teryt\": \"2013\"}",
+         "koop=0123456789abcdef0123456789abcdef", "en-GB,en;q=0.9"},
+        {"PUT /api/institutions/0190f1c2-0000-7000-8000-000000000001", "", "{\"phone\": \"86 111 22 33\"}", "", ""},
+        {"POST /api/pzks/0190f1c2-0000-7000-8000-000000000003/join", "",
+         "{\"institution\": \"0190f1c2-0000-7000-8000-000000000001\", \"date\": \"2025-01-15\"}", "", "de"},
+        {"GET /api/ipws/0190f1c2-0000-7000-8000-000000000007", "lang=en", "", "lang=en", ""},
+        {"GET /api/reports/evaluation", "unit=2013032&from=2025-01&to=2025-12&format=csv", "", "", ""},
+        {"POST /api/session", "", "{\"login\": \"anna\", \"password\": \"tajne hasło\"}", "", ""},
+        {"DELETE /api/institutions", "", "", "", ""},
+        {"GET /index.html", "", "", "", ""},
+        {"GET /js/app.js", "", "", "", ""},
+        {"GET /../etc/passwd", "", "", "", ""},
+        {"POST /api/institutions", "", "{\"name\": {\"a\": [[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]}}", "", ""},
+        {"POST /api/institutions", "", "{\"name\": \"A\", \"name\": \"B\"}", "", ""},
+    };
+    for (size_t i = 0; i < KOOP_ARRAY_LEN(reqs); i++) {
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        char name[32];
+        for (int k = 0; k < 5; k++)
+            FZ_ASSERT(fz_join(&buf, &len, (const uint8_t *)reqs[i][k], strlen(reqs[i][k])) == 0);
+        snprintf(name, sizeof name, "request-%zu", i);
+        s_write("http", name, buf, len);
+        free(buf);
+    }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -507,5 +709,9 @@ main(int argc, char **argv)
     s_configs();
     s_event_heads();
     s_hub();
+    s_notifier();
+    s_reporting();
+    s_uplink();
+    s_http();
     return 0;
 }

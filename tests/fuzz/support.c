@@ -8,6 +8,7 @@
 #include "notifier.pb-c.h"
 #include "reporting.pb-c.h"
 #include "sync.pb-c.h"
+#include "feed.h"
 #include "rpc.h"
 #include "say.h"
 
@@ -148,6 +149,18 @@ fz_config(koop_config_t *cfg, const char *dir)
     /* nothing listens there: hooks that would call out fail fast */
     snprintf(cfg->endpoints[KOOP_SVC_ID_registry], sizeof cfg->endpoints[0], "ipc://%s/run/registry", dir);
     snprintf(cfg->endpoints[KOOP_SVC_ID_cases], sizeof cfg->endpoints[0], "ipc://%s/run/cases", dir);
+}
+
+void
+fz_restore(const char *template, const koop_config_t *cfg, const char *service)
+{
+    char dir[PATH_MAX + 16], file[PATH_MAX + 32];
+    snprintf(dir, sizeof dir, "%s", cfg->data_dir);
+    FZ_ASSERT(mkdir(dir, 0700) == 0 || errno == EEXIST);
+    snprintf(dir, sizeof dir, "%s/%s", cfg->data_dir, service);
+    FZ_ASSERT(mkdir(dir, 0700) == 0);
+    snprintf(file, sizeof file, "%s/data.mdb", dir);
+    FZ_ASSERT(fz_copy_file(template, file) == 0);
 }
 
 size_t
@@ -403,6 +416,49 @@ fz_must_json(koop_service_t *svc, const koop_service_def_t *def, fz_ids_t *ids, 
     }
     fz_ids_scan(ids, payload, plen);
     free(payload);
+}
+
+typedef struct {
+    Koop__FeedBatch *batch;
+    int (*apply)(MDB_txn *txn, const Koop__Event *ev, void *ctx);
+    void *ctx;
+} s_feed_ctx;
+
+static int
+s_feed_fn(MDB_txn *txn, void *ctx)
+{
+    s_feed_ctx *f = ctx;
+    for (size_t i = 0; i < f->batch->n_events; i++) {
+        Koop__Event *ev = koop__event__unpack(NULL, f->batch->events[i].len, f->batch->events[i].data);
+        int rc;
+        FZ_ASSERT(ev != NULL);
+        rc = f->apply(txn, ev, f->ctx);
+        koop__event__free_unpacked(ev, NULL);
+        if (rc != 0 && rc != KOOP_FEED_REFUSED)
+            return rc;
+    }
+    return 0;
+}
+
+void
+fz_feed_apply(koop_service_t *producer, const char *stream, koop_store_t *store,
+              int (*apply)(MDB_txn *txn, const Koop__Event *ev, void *ctx), void *ctx)
+{
+    Koop__FeedFetch q = KOOP__FEED_FETCH__INIT;
+    s_feed_ctx f = {NULL, apply, ctx};
+    uint8_t *req, *payload;
+    size_t len, plen;
+    q.stream = (char *)stream;
+    q.has_max = 1;
+    q.max = 1000;
+    req = fz_request("", "feed.fetch", &q.base, &len);
+    FZ_ASSERT(req && fz_call(producer, req, len, &payload, &plen) == KOOP_OK);
+    free(req);
+    f.batch = koop__feed_batch__unpack(NULL, plen, payload);
+    free(payload);
+    FZ_ASSERT(f.batch != NULL);
+    FZ_ASSERT(koop_store_write(store, s_feed_fn, &f) == 0);
+    koop__feed_batch__free_unpacked(f.batch, NULL);
 }
 
 void

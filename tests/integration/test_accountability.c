@@ -267,7 +267,7 @@ Test(accountability, the_hub_refuses_a_stream_whose_chain_does_not_continue)
     cr_assert_eq(kt_add_institutions(g, 5, "Po"), 5);
     cr_assert_eq(kt_wait_synced(g, 30), 0);
     cr_assert_eq(kt_compare_streams(g, hub, "registry", &n), 0);
-    cr_assert_eq(n, 5 + 5);
+    cr_assert_eq(n, 1 + 5 + 5, "node.described, then the institutions");
     /* restored from the copy: the same log id, another history from seq 6 on */
     cr_assert_eq(kt_node_stop(g), 0);
     snprintf(cmd, sizeof cmd, "rm -rf '%s' && mv '%s' '%s'", env, backup, env);
@@ -293,8 +293,8 @@ Test(accountability, the_hub_refuses_a_stream_whose_chain_does_not_continue)
             if (!strcmp(json_string_value(json_object_get(node, "node")), "gmina-2013032"))
                 reg = json_object_get(json_object_get(node, "streams"), "registry");
         cr_assert_not_null(reg);
-        cr_assert_eq(json_integer_value(json_object_get(reg, "events")), 10);
-        cr_assert_eq(json_integer_value(json_object_get(reg, "acked")), 10);
+        cr_assert_eq(json_integer_value(json_object_get(reg, "events")), 11);
+        cr_assert_eq(json_integer_value(json_object_get(reg, "acked")), 11);
     }
     json_decref(st);
     {
@@ -302,7 +302,7 @@ Test(accountability, the_hub_refuses_a_stream_whose_chain_does_not_continue)
         kt_ctl(&r, hub, "--json", "events", "list", "--stream", "registry", "--node", "gmina-2013032", "--limit", "100",
                NULL);
         cr_assert_eq(r.code, 0);
-        cr_assert_eq(json_array_size(r.json), 10);
+        cr_assert_eq(json_array_size(r.json), 11);
         cr_assert_null(strstr(r.out, "Inna historia"), "the other history reached the hub");
         kt_run_free(&r);
     }
@@ -345,7 +345,8 @@ Test(accountability, sync_verify_finds_and_repairs_a_range_removed_from_the_hubs
     cr_assert_eq(kt_enrol(hub, g), 0);
     cr_assert_eq(kt_node_start(hub, 20), 0);
     cr_assert_eq(kt_node_start(g, 20), 0);
-    /* in three steps, so that no batch (one hub_ingest run) crosses 49/50 or 90/91 */
+    /* in three steps, so that no batch (one hub_ingest run) crosses 50/51 or 91/92 (seq 1 is the
+     * registry's node.described) */
     cr_assert_eq(kt_add_institutions(g, 49, "Instytucja"), 49);
     cr_assert_eq(kt_wait_synced(g, 60), 0);
     cr_assert_eq(kt_add_institutions(g, 41, "Instytucja B"), 41);
@@ -358,21 +359,21 @@ Test(accountability, sync_verify_finds_and_repairs_a_range_removed_from_the_hubs
     cr_assert(json_is_true(json_object_get(r.json, "ok")), "%s", r.out);
     kt_run_free(&r);
 
-    /* seqs 50..90 of the gmina's registry stream removed from the hub's copy */
+    /* seqs 51..91 (the second step) of the gmina's registry stream removed from the hub's copy */
     cr_assert_eq(kt_node_stop(hub), 0);
     kt_lmdb_env(hub, "sync", env, sizeof env);
     {
         /* hub_ingest key: node \0 stream \0 be32 epoch be64 seq of a run's
-         * first event; the runs of seqs 50..90 begin there */
+         * first event; the runs of seqs 51..91 begin there */
         int runs = 0;
-        for (uint64_t seq = 50; seq <= 90; seq++) {
+        for (uint64_t seq = 51; seq <= 91; seq++) {
             char hex[256];
             const char *prefix = "676d696e612d32303133303332" "00" "7265676973747279" "00" "00000001";
             kt_lmdb_seq_key(seq, key);
             snprintf(hex, sizeof hex, "%s%s", prefix, key);
             runs += kt_lmdb_edit(env, "hub_ingest", hex, "", NULL, NULL, 0) == 0;
         }
-        cr_assert_geq(runs, 1, "no run of the hub's copy began in 50..90");
+        cr_assert_geq(runs, 1, "no run of the hub's copy began in 51..91");
     }
     cr_assert_eq(kt_node_start(hub, 20), 0);
     s_wait_hub_connected(hub, "gmina-2013032");
@@ -398,13 +399,13 @@ Test(accountability, sync_verify_finds_and_repairs_a_range_removed_from_the_hubs
         size_t i;
         json_t *d;
         json_array_foreach(json_object_get(reg, "differing"), i, d) {
-            cr_assert_leq(json_integer_value(json_object_get(d, "from")), 90);
-            cr_assert_geq(json_integer_value(json_object_get(d, "to")), 50);
+            cr_assert_leq(json_integer_value(json_object_get(d, "from")), 91);
+            cr_assert_geq(json_integer_value(json_object_get(d, "to")), 51);
         }
     }
     kt_run_free(&r);
     cr_assert_eq(kt_compare_streams(g, hub, "registry", &n), 0, "the hub's copy is whole again");
-    cr_assert_eq(n, 200);
+    cr_assert_eq(n, 1 + 200);
     /* the hub shows the result (and counts it) */
     st = kt_sync_status(hub);
     cr_assert_geq(json_integer_value(json_object_get(st, "verify_repaired")), 41, "%s", json_dumps(st, JSON_COMPACT));

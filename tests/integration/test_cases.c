@@ -556,7 +556,7 @@ Test(cases, bad_input_is_refused_and_service_keeps_serving)
     cr_assert(ipw && goal);
     /* each: the error's code and field, then the command */
     const char *bad[][18] = {
-        {"date.invalid", "birth", "household", "add", "--name", "X", "--size", "3", "--birth", "1985-02-30", NULL},
+        {"date.no_such_day", "birth", "household", "add", "--name", "X", "--size", "3", "--birth", "1985-02-30", NULL},
         {"pesel.invalid", "pesel", "household", "add", "--name", "X", "--size", "3", "--pesel", "123", NULL},
         {"pesel.invalid", "pesel", "household", "add", "--name", "X", "--size", "3", "--pesel", "8501011234a", NULL},
         {"field.range", "size", "household", "add", "--name", "X", "--size", "0", NULL},
@@ -571,7 +571,7 @@ Test(cases, bad_input_is_refused_and_service_keeps_serving)
         {"record.not_found", "household", "household", "show", "--household", unknown, NULL},
         {"record.not_found", "household", "ipw", "open", "--household", unknown, "--coordinator", g.sw, "--opened",
          "2026-01-01", NULL},
-        {"date.invalid", "opened", "ipw", "open", "--household", "x", "--coordinator", g.sw, "--opened", "2026-13-01",
+        {"date.no_such_day", "opened", "ipw", "open", "--household", "x", "--coordinator", g.sw, "--opened", "2026-13-01",
          NULL},
         {"record.not_found", "ipw", "ipw", "show", "--ipw", unknown, NULL},
         {"field.required", "ipw", "ipw", "show", NULL},

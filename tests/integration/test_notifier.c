@@ -36,8 +36,10 @@ s_port_open(int port)
     return ok;
 }
 
+/* The suite's SMTP server on smtp_port, storing into maildir; auth
+ * "USER:PASSWORD" or NULL; with cert and key a TLS relay (STARTTLS required). */
 static void
-s_smtp_start(const char *auth)
+s_smtp_start_tls(const char *auth, const char *cert, const char *key)
 {
     char port[16];
     snprintf(port, sizeof port, "%d", smtp_port);
@@ -47,7 +49,11 @@ s_smtp_start(const char *auth)
         int fd = open("/dev/null", O_WRONLY);
         dup2(fd, 1);
         dup2(fd, 2);
-        execl("/usr/bin/python3", "python3", "tests/support/smtp_server.py", port, maildir, auth, (char *)NULL);
+        if (cert)
+            execl("/usr/bin/python3", "python3", "tests/support/smtp_server.py", port, maildir, auth ? auth : "-", cert,
+                  key, (char *)NULL);
+        else
+            execl("/usr/bin/python3", "python3", "tests/support/smtp_server.py", port, maildir, auth, (char *)NULL);
         _exit(127);
     }
     /* Python and aiosmtpd take seconds to start on a loaded machine; a
@@ -58,6 +64,12 @@ s_smtp_start(const char *auth)
         kt_sleep_ms(50);
     }
     cr_assert(s_port_open(smtp_port), "the SMTP server did not start");
+}
+
+static void
+s_smtp_start(const char *auth)
+{
+    s_smtp_start_tls(auth, NULL, NULL);
 }
 
 static void
@@ -469,5 +481,360 @@ Test(notifier, preferences_mail_off_and_quiet_hours)
     cr_assert_eq(r.code, 1, "bad quiet hours accepted");
     kt_run_free(&r);
     free(t1);
+    free(t2);
+}
+
+/* ---- who is told what ---- */
+
+/* YYYY-MM-DD of today + days (the real clock, as the node's). */
+static void
+s_day(int days, char out[11])
+{
+    time_t t = time(NULL) + (time_t)days * 86400;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, 11, "%Y-%m-%d", &tm);
+}
+
+/* Waits until person's inbox has `want` entries of kind; returns how many. */
+static size_t
+s_wait_inbox(const char *person, const char *kind, size_t want)
+{
+    size_t n = 0;
+    for (int i = 0; i < 100 && n < want; i++) {
+        n = s_inbox(person, kind);
+        if (n < want)
+            kt_sleep_ms(100);
+    }
+    return n;
+}
+
+/* Sets key in the node's [notifier] section (the file's last): replaces
+ * its line, or appends it. */
+static void
+s_conf_set(const char *key, const char *value)
+{
+    FILE *f = fopen(node.conf, "r");
+    char line[1024], *out = NULL;
+    size_t len = 0, klen = strlen(key);
+    FILE *o = open_memstream(&out, &len);
+    int done = 0;
+    cr_assert(f && o);
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, key, klen) == 0 && line[klen] == ' ') {
+            fprintf(o, "%s = %s\n", key, value);
+            done = 1;
+        } else {
+            fputs(line, o);
+        }
+    }
+    if (!done)
+        fprintf(o, "%s = %s\n", key, value);
+    fclose(f);
+    fclose(o);
+    f = fopen(node.conf, "w");
+    cr_assert_not_null(f);
+    fputs(out, f);
+    fclose(f);
+    free(out);
+}
+
+Test(notifier, the_coordinator_hears_of_done_tasks_and_declined_referrals)
+{
+    kt_run_t r;
+    char *svc = kt_ctl_id(&node, "service", "add", "--name", "Program profilaktyczny", "--provider", kpp, "--target",
+                          "families", "--category", "profilaktyka", NULL);
+    char *t = s_task("2031-09-15", "Rozmowa z rodziną"), *ref;
+    cr_assert(svc && t);
+    /* the police officer (a partner in the ZZK) does the task: the coordinator (Anna) is told */
+    kt_ctl(&r, &node, "--as", cop, "task", "done", "--task", t, NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    kt_run_free(&r);
+    cr_assert_eq(s_wait_inbox(sw, "task_done", 1), 1, "the coordinator was not told the task is done");
+    cr_assert_eq(s_wait_count("anna@example.org", "wykonano zadanie z terminem 2031-09-15", 1, 20), 1);
+    cr_assert_eq(s_inbox(cop, "task_done"), 0, "the one who did it is not told");
+    /* a referral the gmina's coordinator sent (leads send referrals), declined by the officer it names at the
+     * provider: the sender and the IPW's coordinator hear */
+    ref = kt_ctl_id(&node, "--as", coord, "referral", "send", "--ipw", ipw, "--service", svc, "--recipients", cop, NULL);
+    cr_assert_not_null(ref);
+    kt_ctl(&r, &node, "--as", cop, "referral", "decline", "--referral", ref, "--reason", "brak miejsc", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    kt_run_free(&r);
+    cr_assert_eq(s_wait_inbox(coord, "referral_answered", 1), 1, "the sender was not told");
+    cr_assert_eq(s_wait_inbox(sw, "referral_declined", 1), 1, "the IPW's coordinator was not told of the decline");
+    cr_assert_eq(s_inbox(cop, "referral_declined"), 0, "the one who declined is not told");
+    cr_assert_eq(s_inbox(cop, "referral_answered"), 0, "the one who declined is not told");
+    cr_assert_eq(s_wait_count("anna@example.org", "odrzuciła skierowanie", 1, 20), 1);
+    s_mails(s_pii_fn, NULL);
+    free(svc);
+    free(t);
+    free(ref);
+}
+
+/* A task entered when its due date has passed: one overdue notice, at once,
+ * and not again when the reminders run. */
+Test(notifier, a_task_overdue_when_entered_gets_one_overdue_notice)
+{
+    char due[11], long_ago[11], needle[64];
+    kt_run_t r;
+    s_day(-5, due);
+    s_day(-40, long_ago);
+    char *t1 = s_task(due, "Zaległe");
+    char *t2 = s_task(long_ago, "Dawno zaległe");
+    cr_assert(t1 && t2);
+    cr_assert_eq(s_wait_inbox(cop, "task_overdue", 2), 2, "an overdue task entered today gets its notice");
+    snprintf(needle, sizeof needle, "w terminie %s", due);
+    cr_assert_eq(s_wait_count("jan@example.org", needle, 1, 20), 1);
+    /* the reminders are checked again: nothing more */
+    kt_ctl(&r, &node, "notify", "retry", NULL);
+    kt_run_free(&r);
+    kt_node_stop(&node);
+    cr_assert_eq(kt_node_start(&node, 20), 0);
+    kt_sleep_ms(1500);
+    cr_assert_eq(s_inbox(cop, "task_overdue"), 2, "one overdue notice per task");
+    cr_assert_eq(s_count("jan@example.org", needle), 1);
+    free(t1);
+    free(t2);
+}
+
+/* Steps dated more than a day back are history being entered: the inbox
+ * keeps them, nobody is mailed. */
+Test(notifier, history_entered_after_the_fact_sends_no_mail)
+{
+    kt_run_t r;
+    char added[11], due[11], done[11];
+    s_day(-10, added);
+    s_day(-3, due);
+    s_day(-2, done);
+    char *t = kt_ctl_id(&node, "--as", sw, "task", "add", "--ipw", ipw, "--owner", cop, "--due", due, "--title",
+                        "Historyczne", "--date", added, NULL);
+    cr_assert_not_null(t);
+    cr_assert_eq(s_wait_inbox(cop, "task_assigned", 1), 1, "the inbox keeps history too");
+    kt_ctl(&r, &node, "--as", cop, "task", "done", "--task", t, "--date", done, NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    kt_run_free(&r);
+    cr_assert_eq(s_wait_inbox(sw, "task_done", 1), 1);
+    /* a step of today still mails: the control that mail works at all */
+    char *now = s_task("2031-10-01", "Dzisiejsze");
+    cr_assert_not_null(now);
+    cr_assert_eq(s_wait_count("jan@example.org", "2031-10-01", 1, 20), 1);
+    kt_sleep_ms(1000);
+    cr_assert_eq(s_count("jan@example.org", due), 0, "history was mailed to the owner");
+    cr_assert_eq(s_inbox(cop, "task_overdue"), 0, "a task of history is not news when it is entered overdue");
+    cr_assert_eq(s_count("anna@example.org", due), 0, "history was mailed to the coordinator");
+    free(t);
+    free(now);
+}
+
+Test(notifier, mails_link_to_the_configured_web_url)
+{
+    char want[200];
+    kt_node_stop(&node);
+    s_conf_set("web_url", "https://koop.ops.kobylin.example.gov.pl/");
+    cr_assert_eq(kt_node_start(&node, 20), 0);
+    char *t = s_task("2031-11-01", "Zadanie");
+    cr_assert_not_null(t);
+    snprintf(want, sizeof want, "https://koop.ops.kobylin.example.gov.pl/ipw/%s", ipw);
+    cr_assert_eq(s_wait_count("jan@example.org", want, 1, 20), 1, "the mail does not link to web_url");
+    cr_assert_eq(s_count("jan@example.org", "2031-11-01"), 1, "one mail, and it is the one with the link");
+    free(t);
+}
+
+/* A person who wants one mail a day gets the day's notices in one mail at
+ * 07:00 of the next day (the clock is moved there), through the real relay. */
+Test(notifier, the_daily_digest_is_one_mail_through_the_relay)
+{
+    kt_run_t r;
+    char env[32];
+    int ok = 0;
+    for (int i = 0; i < 50 && !ok; i++) {
+        kt_ctl(&r, &node, "--as", cop, "notify", "prefs", "--digest", "true", NULL);
+        ok = r.code == 0;
+        kt_run_free(&r);
+        if (!ok)
+            kt_sleep_ms(100);
+    }
+    cr_assert(ok, "notify prefs --digest true refused");
+    char *t1 = s_task("2031-12-01", "Pierwsze");
+    char *t2 = s_task("2031-12-02", "Drugie");
+    cr_assert(t1 && t2);
+    cr_assert_eq(s_wait_inbox(cop, "task_assigned", 2), 2);
+    kt_sleep_ms(1000);
+    cr_assert_eq(s_count("jan@example.org", "2031-12-01"), 0, "a single mail went out with the digest on");
+    /* tomorrow, 07:30 */
+    {
+        time_t now = time(NULL);
+        struct tm tm;
+        localtime_r(&now, &tm);
+        tm.tm_mday += 1;
+        tm.tm_hour = 7;
+        tm.tm_min = 30;
+        tm.tm_sec = 0;
+        tm.tm_isdst = -1;
+        snprintf(env, sizeof env, "%lld", ((long long)mktime(&tm) - (long long)now) * 1000);
+    }
+    kt_node_stop(&node);
+    setenv("KOOP_CLOCK_OFFSET_MS", env, 1);
+    cr_assert_eq(kt_node_start(&node, 20), 0);
+    cr_assert_eq(s_wait_count("jan@example.org", "podsumowanie powiadomie", 1, 20), 1, "no digest mail");
+    unsetenv("KOOP_CLOCK_OFFSET_MS");
+    cr_assert_eq(s_count("jan@example.org", "2031-12-01"), 1, "the digest holds the first task");
+    cr_assert_eq(s_count("jan@example.org", "2031-12-02"), 1, "the digest holds the second task, in the same mail");
+    cr_assert_eq(s_count("jan@example.org", "Subject: [koop] Podsumowanie dnia: 2 powiadomienia\n"), 1,
+                 "the digest's subject counts its notices in Polish");
+    s_mails(s_pii_fn, NULL);
+    free(t1);
+    free(t2);
+}
+
+/* STARTTLS to a local TLS relay that refuses mail without it, with a
+ * self-signed certificate made here: refused until the node trusts it
+ * (smtp_ca_file), then delivered. */
+Test(notifier, starttls_to_a_local_tls_relay)
+{
+    char cert[PATH_MAX + 32], key[PATH_MAX + 32], url[64], needle[64];
+    kt_run_t r;
+    int reported = 0;
+    snprintf(cert, sizeof cert, "%s/relay-cert.pem", node.dir);
+    snprintf(key, sizeof key, "%s/relay-key.pem", node.dir);
+    {
+        char *const argv[] = {"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+                              "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out",
+                              cert, NULL};
+        cr_assert_eq(kt_exec(&r, argv), 0);
+        cr_assert_eq(r.code, 0, "openssl: %s", r.err);
+        kt_run_free(&r);
+    }
+    s_smtp_stop();
+    s_smtp_start_tls(NULL, cert, key);
+    kt_node_stop(&node);
+    snprintf(url, sizeof url, "smtp://127.0.0.1:%d", smtp_port);
+    s_conf_set("smtp_url", url);
+    cr_assert_eq(kt_node_start(&node, 20), 0);
+    /* not trusted yet: the mail waits and the error says why */
+    char *t1 = s_task("2032-01-10", "Zadanie");
+    cr_assert_not_null(t1);
+    for (int i = 0; i < 100 && !reported; i++) {
+        kt_ctl(&r, &node, "--json", "notify", "status", NULL);
+        const char *e = json_string_value(json_object_get(r.json, "last_error"));
+        reported = e && strstr(e, "TLS") && json_integer_value(json_object_get(r.json, "queue")) >= 1;
+        kt_run_free(&r);
+        if (!reported)
+            kt_sleep_ms(100);
+    }
+    cr_assert(reported, "an untrusted relay certificate is not reported in notify status");
+    cr_assert_eq(s_count("jan@example.org", "2032-01-10"), 0, "a mail went out over an untrusted link");
+    /* the operator names the relay's certificate */
+    kt_node_stop(&node);
+    s_conf_set("smtp_ca_file", cert);
+    cr_assert_eq(kt_node_start(&node, 20), 0);
+    kt_ctl(&r, &node, "notify", "retry", NULL);
+    kt_run_free(&r);
+    snprintf(needle, sizeof needle, "2032-01-10");
+    cr_assert_eq(s_wait_count("jan@example.org", needle, 1, 30), 1, "the mail did not go over STARTTLS");
+    free(t1);
+}
+
+/* ---- no relay configured: mail is off ---- */
+
+static kt_node_t quiet;
+
+static void
+s_quiet_setup(void)
+{
+    cr_assert_eq(kt_node_init(&quiet, "gmina", "2013032", "Bez poczty", NULL), 0);
+    cr_assert_eq(kt_node_start(&quiet, 20), 0);
+}
+
+static void
+s_quiet_teardown(void)
+{
+    s_smtp_stop();
+    cr_assert_eq(kt_node_destroy(&quiet), 0, "sanitizer reports in the node's log");
+}
+
+TestSuite(notifier_off, .init = s_quiet_setup, .fini = s_quiet_teardown, .timeout = 180);
+
+static int
+s_log_lines(const kt_node_t *n, const char *needle)
+{
+    char path[PATH_MAX + 16], line[2048];
+    int count = 0;
+    FILE *f;
+    snprintf(path, sizeof path, "%s/node.log", n->dir);
+    if (!(f = fopen(path, "r")))
+        return -1;
+    while (fgets(line, sizeof line, f))
+        count += strstr(line, needle) != NULL;
+    fclose(f);
+    return count;
+}
+
+Test(notifier_off, without_smtp_url_mail_is_off_and_nothing_waits_for_later)
+{
+    kt_run_t r;
+    char *gopsq = kt_ctl_id(&quiet, "institution", "add", "--name", "GOPS", "--sector", "social_assistance", "--level",
+                            "gmina", NULL);
+    char *a = kt_ctl_id(&quiet, "person", "add", "--name", "Anna", "--institution", gopsq, "--role", "social_worker",
+                        "--email", "anna@example.org", NULL);
+    char *b = kt_ctl_id(&quiet, "person", "add", "--name", "Beata", "--institution", gopsq, "--role", "social_worker",
+                        "--email", "beata@example.org", NULL);
+    char *h = kt_ctl_id(&quiet, "--as", a, "household", "add", "--name", "Rodzina", "--size", "2", NULL);
+    /* an IPW opens with a consent (issue 12) */
+    char *w = h && kt_consent_all(&quiet, a, h, "2026-01-10") == 0
+                  ? kt_ctl_id(&quiet, "--as", a, "ipw", "open", "--household", h, "--coordinator", a, "--opened",
+                              "2026-01-10", NULL)
+                  : NULL;
+    size_t n = 0;
+    cr_assert(gopsq && a && b && h && w);
+    kt_ctl(&r, &quiet, "--as", a, "ipw", "member", "add", "--ipw", w, "--person", b, NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    kt_run_free(&r);
+    char *t = kt_ctl_id(&quiet, "--as", a, "task", "add", "--ipw", w, "--owner", b, "--due", "2031-02-01", "--title",
+                        "Zadanie", NULL);
+    cr_assert_not_null(t);
+    for (int i = 0; i < 100 && !n; i++) {
+        kt_ctl(&r, &quiet, "--json", "--as", b, "inbox", "list", NULL);
+        n = json_array_size(r.json);
+        kt_run_free(&r);
+        if (!n)
+            kt_sleep_ms(100);
+    }
+    cr_assert_geq(n, 2, "the inbox gets the notices with mail off");
+    kt_ctl(&r, &quiet, "--json", "notify", "status", NULL);
+    cr_assert_eq(json_integer_value(json_object_get(r.json, "queue")), 0, "a mail was queued with mail off");
+    cr_assert(json_is_false(json_object_get(r.json, "mail_on")), "%s", r.out);
+    cr_assert_null(json_object_get(r.json, "last_error"), "no delivery was tried: %s", r.out);
+    kt_run_free(&r);
+    kt_ctl(&r, &quiet, "notify", "status", NULL);
+    cr_assert(strstr(r.out, "poczta włączona") && strstr(r.out, "nie"), "%s", r.out);
+    kt_run_free(&r);
+    cr_assert_eq(s_log_lines(&quiet, "mail is off"), 1, "one line at start says mail is off");
+    cr_assert_eq(s_log_lines(&quiet, "not delivered"), 0, "delivery was tried");
+
+    /* a relay is configured later: nothing old goes out, new notices do */
+    smtp_port = kt_free_port();
+    snprintf(maildir, sizeof maildir, "%s/mail", quiet.dir);
+    s_smtp_start(NULL);
+    kt_node_stop(&quiet);
+    {
+        FILE *f = fopen(quiet.conf, "a"); /* [notifier] is the file's last section */
+        cr_assert_not_null(f);
+        fprintf(f, "smtp_url = smtp://127.0.0.1:%d\n", smtp_port);
+        fclose(f);
+    }
+    cr_assert_eq(kt_node_start(&quiet, 20), 0);
+    char *t2 = kt_ctl_id(&quiet, "--as", a, "task", "add", "--ipw", w, "--owner", b, "--due", "2031-03-01", "--title",
+                         "Nowe", NULL);
+    cr_assert_not_null(t2);
+    cr_assert_eq(s_wait_count("beata@example.org", "2031-03-01", 1, 20), 1, "the new notice is mailed");
+    kt_sleep_ms(1000);
+    cr_assert_eq(s_mails(NULL, NULL), 1, "old notices went out when the relay was configured");
+    free(gopsq);
+    free(a);
+    free(b);
+    free(h);
+    free(w);
+    free(t);
     free(t2);
 }

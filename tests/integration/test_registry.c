@@ -193,7 +193,7 @@ Test(registry, bad_input_is_refused_and_changes_nothing)
         {"record.not_found", "institution", "person", "add", "--name", "Jan", "--institution", "no-such-id", "--role",
          "teacher", NULL},
         {"field.required", "institution", "person", "add", "--name", "Jan", "--role", "teacher", NULL},
-        {"date.invalid", "formed", "pzk", "create", "--name", "P", "--formed", "2019-02-30", NULL},
+        {"date.no_such_day", "formed", "pzk", "create", "--name", "P", "--formed", "2019-02-30", NULL},
         {"date.required", "formed", "pzk", "create", "--name", "P", NULL},
         {"field.enum", "target", "service", "add", "--name", "S", "--provider", "x", "--target", "martians",
          "--category", "c", NULL},
@@ -331,4 +331,162 @@ Test(registry, keys_generate_keeps_a_pair_and_rotates_with_force)
     cr_assert_str_neq(strstr(before, "public-key"), strstr(after, "public-key"), "no new key was made");
     cr_assert_eq(stat(sec, &st), 0);
     cr_assert_eq(st.st_mode & 0777, 0600);
+}
+
+/* Names people read in lists are one line of visible text: each broken rule
+ * is its own code, and nothing is written. */
+Test(registry, names_refused_by_the_rule_they_break)
+{
+    kt_run_t r;
+    char *gops = kt_ctl_id(&node, "institution", "add", "--name", "GOPS", "--sector", "social_assistance",
+                           "--level", "gmina", NULL);
+    const struct {
+        const char *value, *code;
+    } names[] = {
+        {"   ", "text.blank"},
+        {" \xc2\xa0\t", "text.control"},
+        {"\xc2\xa0\xe2\x80\x83", "text.blank"},
+        {"Jan\nKowalski", "text.newline"},
+        {"Jan\r\nKowalski", "text.newline"},
+        {"Jan\tKowalski", "text.control"},
+        {"Jan \xe2\x80\xaeikswolwoK", "text.bidi"},
+    };
+    cr_assert_not_null(gops);
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        kt_ctl(&r, &node, "--json", "institution", "add", "--name", names[i].value, "--sector", "police", "--level",
+               "gmina", NULL);
+        kt_refused(&r, 1, names[i].code, "name", NULL);
+        kt_ctl(&r, &node, "--json", "person", "add", "--name", names[i].value, "--institution", gops, "--role",
+               "teacher", NULL);
+        kt_refused(&r, 1, names[i].code, "name", NULL);
+        kt_ctl(&r, &node, "--json", "pzk", "create", "--name", names[i].value, "--formed", "2020-01-01", NULL);
+        kt_refused(&r, 1, names[i].code, "name", NULL);
+        kt_ctl(&r, &node, "--json", "service", "add", "--name", names[i].value, "--provider", gops, "--target",
+               "adults", "--category", "poradnictwo", NULL);
+        kt_refused(&r, 1, names[i].code, "name", NULL);
+        kt_ctl(&r, &node, "--json", "service", "add", "--name", "Poradnia", "--provider", gops, "--target",
+               "adults", "--category", names[i].value, NULL);
+        kt_refused(&r, 1, names[i].code, "category", NULL);
+    }
+    /* the message says which rule failed */
+    kt_ctl(&r, &node, "institution", "add", "--name", "Jan\nKowalski", "--sector", "police", "--level", "gmina", NULL);
+    cr_assert(strstr(r.err, "--name") && strstr(r.err, "wiersz"), "%s", r.err);
+    kt_run_free(&r);
+    kt_ctl(&r, &node, "--lang", "en", "institution", "add", "--name", "x\xe2\x80\xae", "--sector", "police", "--level",
+           "gmina", NULL);
+    cr_assert(strstr(r.err, "writing direction"), "%s", r.err);
+    kt_run_free(&r);
+    /* a name written with a hyphen, apostrophe or Polish letters is fine */
+    char *ok = kt_ctl_id(&node, "person", "add", "--name", "Zofia O'Brien-Brzęczyszczykiewicz", "--institution", gops,
+                         "--role", "teacher", NULL);
+    cr_assert_not_null(ok);
+    cr_assert_eq(s_list_len("institution", "list", "--text", ""), 1, "nothing was written");
+    cr_assert_eq(s_list_len("person", "list", "--text", ""), 1);
+    cr_assert_eq(s_list_len("pzk", "list", "--teryt", "2013032"), 0);
+    cr_assert_eq(s_list_len("service", "search", "--text", ""), 0);
+    free(ok);
+    free(gops);
+}
+
+Test(registry, dates_that_do_not_exist_are_not_format_errors)
+{
+    kt_run_t r;
+    kt_ctl(&r, &node, "--json", "pzk", "create", "--name", "P", "--formed", "2026-02-30", NULL);
+    kt_refused(&r, 1, "date.no_such_day", "formed", "2026-02-30", NULL);
+    kt_ctl(&r, &node, "--json", "pzk", "create", "--name", "P", "--formed", "2026-04-31", NULL);
+    kt_refused(&r, 1, "date.no_such_day", "formed", "2026-04-31", NULL);
+    kt_ctl(&r, &node, "--json", "pzk", "create", "--name", "P", "--formed", "2026-02-3", NULL);
+    kt_refused(&r, 1, "date.invalid", "formed", "2026-02-3", NULL);
+    kt_ctl(&r, &node, "--json", "pzk", "create", "--name", "P", "--formed", "1850-01-01", NULL);
+    kt_refused(&r, 1, "date.year", "formed", "1850-01-01", NULL);
+    kt_ctl(&r, &node, "pzk", "create", "--name", "P", "--formed", "2026-02-30", NULL);
+    cr_assert(strstr(r.err, "nie ma takiego dnia: 2026-02-30"), "%s", r.err);
+    kt_run_free(&r);
+    cr_assert_eq(s_list_len("pzk", "list", "--teryt", "2013032"), 0, "nothing was written");
+}
+
+Test(registry, pzk_memberships_of_one_institution_do_not_overlap)
+{
+    kt_run_t r;
+    char *pcpr = kt_ctl_id(&node, "institution", "add", "--name", "PCPR", "--sector", "family_support", "--level",
+                           "powiat", NULL);
+    char *pzk = kt_ctl_id(&node, "pzk", "create", "--name", "G-PZK", "--formed", "2019-01-01", NULL);
+    cr_assert(pcpr && pzk);
+    kt_ctl(&r, &node, "pzk", "join", "--pzk", pzk, "--institution", pcpr, "--date", "2019-03-01", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    kt_run_free(&r);
+    kt_ctl(&r, &node, "pzk", "leave", "--pzk", pzk, "--institution", pcpr, "--date", "2021-06-30", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    kt_run_free(&r);
+    /* history entered later: a new membership dated inside the earlier one */
+    kt_ctl(&r, &node, "--json", "pzk", "join", "--pzk", pzk, "--institution", pcpr, "--date", "2020-01-01", NULL);
+    kt_refused(&r, 1, "pzk.membership_overlap", "date", "2020-01-01", "2019-03-01", "2021-06-30", NULL);
+    /* ... or starting before it */
+    kt_ctl(&r, &node, "--json", "pzk", "join", "--pzk", pzk, "--institution", pcpr, "--date", "2019-02-01", NULL);
+    kt_refused(&r, 1, "pzk.membership_overlap", "date", "2019-02-01", "2019-03-01", "2021-06-30", NULL);
+    kt_ctl(&r, &node, "--json", "pzk", "show", "--id", pzk, NULL);
+    cr_assert_eq(json_array_size(json_object_get(r.json, "members")), 1, "nothing was written");
+    kt_run_free(&r);
+    /* coming back on the day it left, or later, is a new membership */
+    kt_ctl(&r, &node, "--json", "pzk", "join", "--pzk", pzk, "--institution", pcpr, "--date", "2021-06-30", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_assert_eq(json_array_size(json_object_get(r.json, "members")), 2);
+    kt_run_free(&r);
+    free(pcpr);
+    free(pzk);
+}
+
+Test(registry, pzk_representative_works_at_the_institution)
+{
+    kt_run_t r;
+    char *gops = kt_ctl_id(&node, "institution", "add", "--name", "GOPS", "--sector", "social_assistance",
+                           "--level", "gmina", NULL);
+    char *pup = kt_ctl_id(&node, "institution", "add", "--name", "PUP", "--sector", "labour_office", "--level",
+                          "powiat", NULL);
+    char *anna = kt_ctl_id(&node, "person", "add", "--name", "Anna Nowak", "--institution", gops, "--role",
+                           "social_worker", NULL);
+    char *pzk = kt_ctl_id(&node, "pzk", "create", "--name", "PZK", "--formed", "2020-01-01", NULL);
+    cr_assert(gops && pup && anna && pzk);
+    kt_ctl(&r, &node, "--json", "pzk", "join", "--pzk", pzk, "--institution", pup, "--date", "2020-02-01",
+           "--representative", anna, NULL);
+    kt_refused(&r, 1, "pzk.representative_elsewhere", "representative", anna, pup, gops, NULL);
+    kt_ctl(&r, &node, "--json", "pzk", "show", "--id", pzk, NULL);
+    cr_assert_eq(json_array_size(json_object_get(r.json, "members")), 0, "nothing was written");
+    kt_run_free(&r);
+    kt_ctl(&r, &node, "--json", "pzk", "join", "--pzk", pzk, "--institution", gops, "--date", "2020-02-01",
+           "--representative", anna, NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    kt_run_free(&r);
+    free(gops);
+    free(pup);
+    free(anna);
+    free(pzk);
+}
+
+/* Search ignores case and Polish letters: "osrodek" finds "Ośrodek". */
+Test(registry, search_without_polish_letters)
+{
+    kt_run_t r;
+    char *gops = kt_ctl_id(&node, "institution", "add", "--name", "Gminny Ośrodek Pomocy Społecznej", "--sector",
+                           "social_assistance", "--level", "gmina", "--address", "ul. Źródlana 3, Łomża", NULL);
+    char *p = kt_ctl_id(&node, "person", "add", "--name", "Małgorzata Żółkiewska", "--institution", gops, "--role",
+                        "social_worker", NULL);
+    char *s = kt_ctl_id(&node, "service", "add", "--name", "Ośrodek wsparcia dziennego", "--provider", gops,
+                        "--target", "children_youth", "--category", "Świetlica", NULL);
+    cr_assert(gops && p && s);
+    cr_assert_eq(s_list_len("service", "search", "--text", "osrodek"), 1);
+    cr_assert_eq(s_list_len("service", "search", "--text", "OSRODEK WSPARCIA"), 1);
+    cr_assert_eq(s_list_len("service", "search", "--text", "swietlica"), 1, "the category too");
+    cr_assert_eq(s_list_len("service", "search", "--category", "swietlica"), 1);
+    cr_assert_eq(s_list_len("service", "search", "--text", "ośrodki"), 0);
+    cr_assert_eq(s_list_len("institution", "list", "--text", "osrodek pomocy spolecznej"), 1);
+    cr_assert_eq(s_list_len("institution", "list", "--text", "lomza"), 1, "the address too");
+    cr_assert_eq(s_list_len("person", "list", "--text", "malgorzata zolk"), 1);
+    cr_assert_eq(s_list_len("person", "list", "--text", "MAŁGORZATA"), 1);
+    kt_ctl(&r, &node, "--json", "service", "search", "--text", "osrodek", NULL);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(r.json, 0), "name")), "Ośrodek wsparcia dziennego");
+    kt_run_free(&r);
+    free(gops);
+    free(p);
+    free(s);
 }

@@ -179,7 +179,7 @@ Test(registry_faults, garbage_on_the_wire_gets_error_replies_and_changes_nothing
         const void *f8[] = {env};
         size_t l8[] = {len};
         cr_assert_eq(s_raw(ctx, f8, l8, 1, &e), KOOP_INVALID);
-        kt_err_is("an over-long name", e.code, e.field, "field.text", "name");
+        kt_err_is("an over-long name", e.code, e.field, "text.too_long", "name");
         free(env);
         free(name);
     }

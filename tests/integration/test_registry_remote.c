@@ -168,35 +168,93 @@ Test(registry_remote, hub_records_are_stored_read_only_with_their_position)
     free(ev[1].data);
 }
 
+/* Calls remote.apply with events that must be refused whole: the reply's
+ * code names event `at` (1-based) and why; nothing is applied. */
+static void
+s_refused(ProtobufCBinaryData *events, size_t n, const char *at, const char *why)
+{
+    Koop__Reg__RemoteApply q = KOOP__REG__REMOTE_APPLY__INIT;
+    koop_reply_t reply;
+    q.source = "hub-2013";
+    q.log_id = "down-log-1";
+    q.has_from_seq = q.has_to_seq = 1;
+    q.to_seq = 3;
+    q.events = events;
+    q.n_events = n;
+    cr_assert_eq(koop_rpc_call(client, NULL, "remote.apply", &q.base, 5000, &reply), 0);
+    cr_assert_eq(reply.status, KOOP_MALFORMED, "a bad Down was taken (%s)", why);
+    kt_err_is(why, reply.err.code, reply.err.field, "remote.event", "events");
+    cr_assert_geq(reply.err.nargs, 3);
+    cr_assert_str_eq(reply.err.args[0], at);
+    cr_assert_str_eq(reply.err.args[2], why);
+    koop_reply_clear(&reply);
+}
+
 Test(registry_remote, never_overwrites_own_records_nor_takes_people)
 {
     ProtobufCBinaryData ev[3];
-    Koop__Reg__RemotePosition *p;
     kt_run_t r;
-    char bad_id[KOOP_ID_LEN];
+    char bad_id[KOOP_ID_LEN], good_id[KOOP_ID_LEN], other_id[KOOP_ID_LEN];
     int st;
     char *own = kt_ctl_id(&node, "institution", "add", "--name", "GOPS", "--sector", "social_assistance",
                           "--level", "gmina", NULL);
     cr_assert_not_null(own);
-
-    /* a hub event that would overwrite this node's record */
-    ev[0].data = s_institution_event(own, "Przejęty", "hub-2013", 1, &ev[0].len);
-    /* a record claiming this node as its owner */
+    koop_id_new(good_id);
     koop_id_new(bad_id);
+    koop_id_new(other_id);
+
+    /* a good record first: refused with the bad one after it (nothing of a
+     * Down is kept when one of its events fails) */
+    ev[0].data = s_institution_event(good_id, "PCPR", "hub-2013", 1, &ev[0].len);
+    /* a hub event that would overwrite this node's record */
+    ev[1].data = s_institution_event(own, "Przejęty", "hub-2013", 2, &ev[1].len);
+    s_refused(ev, 2, "2", "down_self");
+    free(ev[1].data);
+    /* a record claiming this node as its owner */
     ev[1].data = s_institution_event(bad_id, "Podszywka", "gmina-2013032", 2, &ev[1].len);
+    s_refused(ev, 2, "2", "down_self");
+    free(ev[1].data);
+    /* a record whose owner is not the node that wrote the event */
+    ev[1].data = s_institution_event(bad_id, "Podszywka", "hub-2013", 2, &ev[1].len);
+    {
+        Koop__Event *e = koop__event__unpack(NULL, ev[1].len, ev[1].data);
+        e->node = "hub-20";
+        free(ev[1].data);
+        ev[1].len = koop__event__get_packed_size(e);
+        ev[1].data = malloc(ev[1].len);
+        koop__event__pack(e, ev[1].data);
+        e->node = NULL;
+        koop__event__free_unpacked(e, NULL);
+    }
+    s_refused(ev, 2, "2", "down_owner");
+    free(ev[1].data);
     /* garbage */
-    ev[2].data = (uint8_t *)strdup("\xff\xff\xff not an event");
-    ev[2].len = strlen((char *)ev[2].data);
-    p = s_apply(0, 3, ev, 3, &st);
-    cr_assert_eq(st, 0);
-    cr_assert_eq(p->applied, 0);
-    cr_assert_eq(p->skipped, 3);
-    koop__reg__remote_position__free_unpacked(p, NULL);
+    ev[1].data = (uint8_t *)strdup("\xff\xff\xff not an event");
+    ev[1].len = strlen((char *)ev[1].data);
+    s_refused(ev, 2, "2", "down_undecodable");
+    /* a record of another hub that this hub now claims */
+    ev[2].data = s_institution_event(other_id, "Powiatowy", "hub-2014", 1, &ev[2].len);
+    {
+        Koop__Reg__RemotePosition *p = s_apply(0, 1, &ev[2], 1, &st);
+        cr_assert_eq(st, 0);
+        cr_assert_eq(p->applied, 1);
+        koop__reg__remote_position__free_unpacked(p, NULL);
+    }
+    free(ev[2].data);
+    ev[2].data = s_institution_event(other_id, "Przejęty", "hub-2013", 2, &ev[2].len);
+    s_refused(&ev[2], 1, "1", "down_other");
+
     kt_ctl(&r, &node, "--json", "institution", "show", "--id", own, NULL);
     cr_assert_str_eq(json_string_value(json_object_get(r.json, "name")), "GOPS");
     kt_run_free(&r);
+    kt_ctl(&r, &node, "--json", "institution", "show", "--id", other_id, NULL);
+    cr_assert_str_eq(json_string_value(json_object_get(r.json, "name")), "Powiatowy");
+    cr_assert_str_eq(json_string_value(json_object_get(r.json, "owner")), "hub-2014");
+    kt_run_free(&r);
     kt_ctl(&r, &node, "--json", "institution", "show", "--id", bad_id, NULL);
     kt_refused(&r, 1, "record.not_found", "id", "institution", bad_id, NULL);
+    kt_ctl(&r, &node, "--json", "institution", "show", "--id", good_id, NULL);
+    kt_refused(&r, 1, "record.not_found", "id", "institution", good_id, NULL);
 
     /* bad source: refused as a whole */
     {

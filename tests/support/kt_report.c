@@ -10,8 +10,18 @@ kt_report_num(json_t *v)
     if (json_is_null(v))
         return -1;
     if (json_is_string(v))
-        return strcmp(json_string_value(v), "<3") == 0 ? -3 : -4;
+        return -4; /* no figure is a string: a hidden one is null with "suppressed" */
     return json_number_value(v);
+}
+
+double
+kt_report_eval(json_t *rep, const char *key)
+{
+    json_t *hidden = json_object_get(rep, "suppressed"), *v = json_object_get(rep, key);
+    for (size_t i = 0; i < json_array_size(hidden); i++)
+        if (strcmp(json_string_value(json_array_get(hidden, i)), key) == 0)
+            return json_is_null(v) ? -3 : -5;
+    return kt_report_num(v);
 }
 
 double
@@ -21,8 +31,11 @@ kt_report_figure(json_t *rep, const char *key, const char *dim)
     for (size_t i = 0; i < json_array_size(figs); i++) {
         json_t *f = json_array_get(figs, i);
         if (strcmp(json_string_value(json_object_get(f, "key")), key) == 0 &&
-            strcmp(json_string_value(json_object_get(f, "dim")), dim ? dim : "") == 0)
+            strcmp(json_string_value(json_object_get(f, "dim")), dim ? dim : "") == 0) {
+            if (json_is_true(json_object_get(f, "suppressed")))
+                return json_is_null(json_object_get(f, "value")) ? -3 : -5;
             return kt_report_num(json_object_get(f, "value"));
+        }
     }
     return -2;
 }
@@ -39,4 +52,21 @@ kt_report_seen(kt_node_t *n)
                       json_integer_value(json_object_get(r.json, "rejected")));
     kt_run_free(&r);
     return seen;
+}
+
+long
+kt_log_events(kt_node_t *n, const char *service)
+{
+    kt_run_t r;
+    long count = -1;
+    json_t *s;
+    size_t i;
+    kt_ctl(&r, n, "--json", "status", NULL);
+    json_array_foreach(json_object_get(r.json, "services"), i, s) {
+        const char *name = json_string_value(json_object_get(s, "name"));
+        if (name && strcmp(name, service) == 0 && json_is_integer(json_object_get(s, "last_seq")))
+            count = (long)json_integer_value(json_object_get(s, "last_seq"));
+    }
+    kt_run_free(&r);
+    return count;
 }

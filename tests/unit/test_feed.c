@@ -20,10 +20,10 @@ static int
 s_apply(MDB_txn *txn, const Koop__Event *ev, void *ctx)
 {
     (void)txn;
-    (void)ev;
     (void)ctx;
     applied++;
-    return 0;
+    /* the consumer refuses an event about what its node does not own */
+    return ev->actor && strcmp(ev->actor, "refuse") == 0 ? KOOP_FEED_REFUSED : 0;
 }
 
 static koop_client_t *client;
@@ -68,7 +68,8 @@ s_teardown(void)
 
 TestSuite(feed, .init = s_setup, .fini = s_teardown);
 
-/* A FeedBatch of events at seqs; bad[i] makes event i undecodable. With
+/* A FeedBatch of events at seqs; bad[i] makes event i undecodable (1), of
+ * another stream (2), or one the consumer refuses (3). With
  * with_seqs the batch names each event's position. Caller frees. */
 static uint8_t *
 s_batch(const uint64_t *seqs, const int *bad, size_t n, int with_seqs, size_t *len)
@@ -81,12 +82,13 @@ s_batch(const uint64_t *seqs, const int *bad, size_t n, int with_seqs, size_t *l
         Koop__Event e = KOOP__EVENT__INIT;
         size_t l;
         e.node = "gmina-2013032";
-        e.stream = "registry";
+        e.stream = bad[i] == 2 ? "cases" : "registry";
+        e.actor = bad[i] == 3 ? "refuse" : NULL;
         e.has_seq = 1;
         e.seq = seqs[i];
         e.type = "institution.added";
         l = koop__event__pack(&e, bufs[i]);
-        if (bad[i]) {
+        if (bad[i] == 1) {
             bufs[i][l++] = 0x48; /* payload (bytes) as a varint */
             bufs[i][l++] = 0x07;
         }
@@ -132,5 +134,19 @@ Test(feed, keeps_a_batch_out_when_the_position_is_unknown_and_stops_after_a_boun
     }
     cr_assert(koop_feed_failed(feed), "the feed goes on retrying an undecodable batch for ever");
     cr_assert_eq(applied, 0);
+    free(b);
+}
+
+Test(feed, moves_past_events_of_another_stream_and_those_the_consumer_refuses_and_counts_them)
+{
+    uint64_t seqs[] = {1, 2, 3, 4};
+    int bad[] = {0, 2, 3, 0};
+    size_t len;
+    uint8_t *b = s_batch(seqs, bad, 4, 1, &len);
+    cr_assert_eq(koop_feed_take(feed, b, len), 0);
+    cr_assert_eq(koop_feed_position(feed), 4);
+    cr_assert_eq(applied, 3, "an event of another stream reached the consumer");
+    cr_assert_eq(koop_feed_refused(feed), 2);
+    cr_assert_not(koop_feed_failed(feed));
     free(b);
 }

@@ -72,6 +72,7 @@ s_make(void)
         snprintf(teryt, sizeof teryt, "1465%02d2", (i + 1) % 100);
         /* cases over ten years: many months per gmina, so many month rows */
         fleet_facts_init(&g[i], (uint32_t)i + 1, teryt, 16436, 3650, 3);
+        snprintf(g[i].owner, sizeof g[i].owner, "gmina-%s", teryt);
     }
     for (int e = 0; e < S_EVENTS; e++) {
         int i = (e * 7) % S_GMINAS;

@@ -7,6 +7,7 @@
  * suppression) are checked until the sync service can carry real streams.
  */
 #include "cases.pb-c.h"
+#include "record.h"
 #include "registry.pb-c.h"
 #include "../../services/reporting/reporting.h"
 #include "store.h"
@@ -92,9 +93,13 @@ static void
 s_emit_path(const char *const *path, int n, const char *stream, const char *type, const ProtobufCMessage *msg)
 {
     Koop__Event ev = KOOP__EVENT__INIT;
-    uint8_t *bytes = malloc(protobuf_c_message_get_packed_size(msg));
+    uint8_t *bytes;
     size_t len;
     s_apply_ctx c;
+    /* a registry record names its owner: the node that writes it */
+    if (strcmp(stream, "registry") == 0 && !koop_record_str(msg, "owner"))
+        koop_record_set_str((ProtobufCMessage *)msg, "owner", path[n - 1]);
+    bytes = malloc(protobuf_c_message_get_packed_size(msg));
     cr_assert_not_null(bytes);
     len = protobuf_c_message_pack(msg, bytes);
     ev.node = (char *)path[n - 1];
@@ -547,7 +552,7 @@ Test(reporting_projection, referrals_and_their_median_answer_time)
 }
 
 /* Two gminas under a powiat hub: the hub counts a powiat institution in
- * both gminas' PZKs once, and shows 1-2 as "<3". */
+ * both gminas' PZKs once, hides 1-2 and what would tell them. */
 Test(reporting_projection, powiat_hub_counts_distinct_partners_and_suppresses_small_counts)
 {
     Koop__Rep__Report *r;
@@ -579,15 +584,17 @@ Test(reporting_projection, powiat_hub_counts_distinct_partners_and_suppresses_sm
     cr_expect(r->small_counts_suppressed);
     cr_expect_str_eq(r->unit, hub);
     cr_expect_str_eq(r->level, "powiat");
-    EXPECT(r, "partner_entities", NULL, 3);
-    EXPECT(r, "partner_entities", "social_assistance", -3); /* 2 -> "<3" */
+    EXPECT(r, "partner_entities", NULL, 3); /* 3 = 2 + 1 hidden: which sector has which stays open */
+    EXPECT(r, "partner_entities", "social_assistance", -3); /* 2 */
     EXPECT(r, "partner_entities", "family_support", -3);
     EXPECT(r, "pzk_count", NULL, -3);
     EXPECT(r, "pzk_avg_months", NULL, -3); /* an average over 2 PZKs */
-    EXPECT(r, "ipw_opened", NULL, 4);
+    EXPECT(r, "ipw_opened", NULL, 4); /* 3 + 1: gmina 1's 3 is hidden instead (below) */
     EXPECT(r, "ipw_closed", NULL, 4);
-    EXPECT(r, "ipw_success", NULL, 3);
-    EXPECT(r, "ipw_success_rate", NULL, -3); /* 75 % of 4 would tell the one without success */
+    EXPECT(r, "ipw_closed", "no_success", -3); /* 1 */
+    EXPECT(r, "ipw_closed", "success", -3);    /* 4 - 3 would tell the 1 */
+    EXPECT(r, "ipw_success", NULL, -3);        /* the same 3 */
+    EXPECT(r, "ipw_success_rate", NULL, -3);   /* 75 % of 4 would tell the one without success */
     EXPECT(r, "households", NULL, 4);
     EXPECT(r, "persons", NULL, 10);
     EXPECT(r, "gminas", NULL, 2);
@@ -596,13 +603,16 @@ Test(reporting_projection, powiat_hub_counts_distinct_partners_and_suppresses_sm
     r = s_report("gmina-2013032", NULL, NULL, "2022-12-31", 1);
     cr_expect_str_eq(r->level, "gmina");
     EXPECT(r, "partner_entities", NULL, -3);
-    EXPECT(r, "ipw_closed", NULL, 3);
+    EXPECT(r, "ipw_opened", NULL, -3); /* the powiat's 4 - 3 would tell gmina 2's one */
+    EXPECT(r, "ipw_closed", NULL, -3);
+    EXPECT(r, "households", NULL, -3);
+    EXPECT(r, "persons", NULL, 6);     /* 10 = 6 + 4: nothing hidden to tell */
     EXPECT(r, "ipw_success", NULL, -3);
     EXPECT(r, "ipw_success_rate", NULL, -3);
-    cr_expect(strstr(r->summary, "<3 podmioty partnerskie współpracowały"), "summary: %s", r->summary);
-    cr_expect(strstr(r->summary, "<3 spośród 3 osób/rodzin, których IPW zamknięto, zakończyły go sukcesem (odsetek "
-                                 "ukryty – małe liczby)"),
-              "summary: %s", r->summary);
+    cr_expect(strstr(r->summary, "liczba podmiotów partnerskich w PZK nie jest podawana (małe liczby)"), "summary: %s",
+              r->summary);
+    cr_expect(strstr(r->summary, "liczba zamkniętych IPW nie jest podawana (małe liczby)"), "summary: %s", r->summary);
+    cr_expect(!strstr(r->summary, "<3") && !strstr(r->summary, "spośród"), "summary: %s", r->summary);
     rep_report_free(&r);
     r = s_report("2013042", NULL, NULL, "2022-12-31", 1);
     cr_expect_str_eq(r->unit, "gmina-2013042");
@@ -643,15 +653,15 @@ Test(reporting_projection, voivodeship_hub_sees_gminas_through_powiat_hubs)
     r = s_report(NULL, NULL, NULL, "2022-12-31", 0);
     cr_expect_str_eq(r->level, "województwo");
     EXPECT(r, "partner_entities", NULL, 7); /* PCPR once + 3 + 3 */
-    EXPECT(r, "pzk_count", NULL, 4);
+    EXPECT(r, "pzk_count", NULL, -3); /* 4 - powiat 2013's 3 would tell powiat 2014's one */
     EXPECT(r, "ipw_opened", NULL, 6);
     EXPECT(r, "gminas", NULL, 4);
     rep_report_free(&r);
     r = s_report("2013", NULL, NULL, "2022-12-31", 0);
     cr_expect_str_eq(r->unit, pow1);
     EXPECT(r, "partner_entities", NULL, 4);
-    EXPECT(r, "pzk_count", NULL, 3);
-    EXPECT(r, "ipw_opened", NULL, 6);
+    EXPECT(r, "pzk_count", NULL, -3);  /* 3 = 1 + 1 + 1 hidden: each would be 1 */
+    EXPECT(r, "ipw_opened", NULL, 6);  /* 2 + 2 + 2 hidden: not telling */
     EXPECT(r, "gminas", NULL, 3);
     rep_report_free(&r);
     r = s_report("hub-2014", NULL, NULL, "2022-12-31", 0);
@@ -821,5 +831,297 @@ Test(reporting_projection, the_list_of_services_as_of_the_report_day)
     rep_report_free(&r);
     r = s_report(NULL, NULL, NULL, "2023-06-15", 0);
     EXPECT(r, "catalogue_unverified", NULL, 2);
+    rep_report_free(&r);
+}
+
+/* ---- complementary suppression (services/reporting/suppress.c), figures
+ * computed by hand ---- */
+
+/* The case that showed the hole: 8 IPWs closed, 6 with success. Hiding only
+ * the rate (its rest, 2, is small) still told the 2 by subtraction. */
+Test(reporting_projection, a_hidden_count_is_not_told_by_subtraction_within_a_report)
+{
+    Koop__Rep__Report *r;
+    const char *hub = "hub-2013";
+    s_open(hub, "2013", 1);
+    s_via(hub, "gmina-2013032", NULL);
+    for (int k = 0; k < 8; k++) {
+        Koop__Cases__Outcome o = k < 6 ? KOOP__CASES__OUTCOME__OUTCOME_SUCCESS
+                                 : k == 6 ? KOOP__CASES__OUTCOME__OUTCOME_NO_SUCCESS
+                                          : KOOP__CASES__OUTCOME__OUTCOME_DISCONTINUED;
+        s_ipw("ipw.opened", s_id(3, k), s_id(4, k), "2020-01-01", "2020-01-01", 3, KOOP__CASES__OUTCOME__OUTCOME_NONE);
+        s_ipw("ipw.closed", s_id(3, k), s_id(4, k), "2020-01-01", "2020-11-01", 3, o);
+    }
+    r = s_report(NULL, NULL, NULL, "2022-12-31", 0);
+    EXPECT(r, "ipw_closed", NULL, 8);
+    EXPECT(r, "ipw_closed", "no_success", -3);    /* 1 */
+    EXPECT(r, "ipw_closed", "discontinued", -3);  /* 1 */
+    EXPECT(r, "ipw_closed", "success", -3);       /* 6, else 8 - 6 = 1 + 1 */
+    EXPECT(r, "ipw_success", NULL, -3);           /* the same 6 */
+    EXPECT(r, "ipw_success_rate", NULL, -3);
+    EXPECT(r, "ipw_opened", NULL, 8);
+    EXPECT(r, "ipw_avg_months", NULL, 10.0);      /* 305 days / 30.44, over 8: an average tells no count */
+    rep_report_free(&r);
+    r = s_report(NULL, NULL, NULL, "2022-12-31", 1);
+    EXPECT(r, "ipw_closed", NULL, 8);
+    EXPECT(r, "ipw_success", NULL, -3);
+    EXPECT(r, "ipw_success_rate", NULL, -3);
+    cr_expect(!strstr(r->summary, "6 spośród 8") && !strstr(r->summary, "<3"), "summary: %s", r->summary);
+    cr_expect(strstr(r->summary, "IPW zamknięto dla 8 osób/rodzin; liczba zakończonych sukcesem nie jest podawana"),
+              "summary: %s", r->summary);
+    rep_report_free(&r);
+    /* the gmina at the hub reads the same */
+    r = s_report("gmina-2013032", NULL, NULL, "2022-12-31", 0);
+    EXPECT(r, "ipw_closed", NULL, 8);
+    EXPECT(r, "ipw_success", NULL, -3);
+    rep_report_free(&r);
+}
+
+/* A chain of equations: hiding the one late task (and its sector) leaves
+ * tasks due = on time + late + ... with one hidden term, so the next
+ * smallest part shown (the 4 cancelled) is hidden too. */
+Test(reporting_projection, complementary_suppression_follows_the_task_equations)
+{
+    Koop__Rep__Report *r;
+    const char *hub = "hub-2013", *ipw = s_id(3, 1);
+    s_open(hub, "2013", 1);
+    s_via(hub, "gmina-2013032", NULL);
+    s_ipw("ipw.opened", ipw, s_id(4, 1), "2021-01-01", "2021-01-01", 3, KOOP__CASES__OUTCOME__OUTCOME_NONE);
+    for (int k = 0; k < 10; k++) {
+        const char *task = s_id(6, k);
+        Koop__Reg__Sector sc = k == 5 ? KOOP__REG__SECTOR__SECTOR_POLICE : KOOP__REG__SECTOR__SECTOR_SOCIAL_ASSISTANCE;
+        s_task("task.added", task, ipw, "2021-03-10", "2021-01-02", sc);
+        if (k < 5)
+            s_task("task.done", task, ipw, "2021-03-10", "2021-03-01", sc);      /* on time */
+        else if (k == 5)
+            s_task("task.done", task, ipw, "2021-03-10", "2021-03-12", sc);      /* late */
+        else
+            s_task("task.cancelled", task, ipw, "2021-03-10", "2021-02-01", sc); /* 4 cancelled */
+    }
+    r = s_report(NULL, "2021-01", "2021-12", "2021-06-01", 0);
+    EXPECT(r, "tasks_due", NULL, 10);
+    EXPECT(r, "tasks_on_time", NULL, 5);
+    EXPECT(r, "tasks_on_time", "social_assistance", 5);
+    EXPECT(r, "tasks_late", NULL, -3);           /* 1 */
+    EXPECT(r, "tasks_late", "police", -3);       /* 1 */
+    EXPECT(r, "tasks_cancelled", NULL, -3);      /* 4: 10 - 5 - 0 - 0 would be the late one */
+    EXPECT(r, "tasks_overdue", NULL, 0);
+    EXPECT(r, "tasks_not_yet_due", NULL, 0);
+    EXPECT(r, "tasks_on_time_rate", NULL, -3);   /* 5 of 6 tells the late one */
+    rep_report_free(&r);
+}
+
+/* Across gminas: the powiat's figure minus the others' would tell a hidden
+ * one, so the smallest other gmina's is hidden as well; the powiat's stays. */
+Test(reporting_projection, a_gminas_hidden_count_is_not_told_by_the_powiat_total)
+{
+    Koop__Rep__Report *r;
+    const char *hub = "hub-2013";
+    static const struct {
+        const char *node;
+        int ipws;
+    } g[] = {{"gmina-2013011", 2}, {"gmina-2013022", 5}, {"gmina-2013032", 4}};
+    s_open(hub, "2013", 1);
+    for (int i = 0, n = 0; i < 3; i++) {
+        s_via(hub, g[i].node, NULL);
+        for (int k = 0; k < g[i].ipws; k++, n++)
+            s_ipw("ipw.opened", s_id(3, n), s_id(4, n), "2021-01-01", "2021-01-01", 3, KOOP__CASES__OUTCOME__OUTCOME_NONE);
+    }
+    r = s_report(NULL, NULL, NULL, "2022-12-31", 0);
+    EXPECT(r, "ipw_opened", NULL, 11);
+    EXPECT(r, "households", NULL, 11);
+    EXPECT(r, "persons", NULL, 33);
+    rep_report_free(&r);
+    r = s_report("gmina-2013011", NULL, NULL, "2022-12-31", 0);
+    EXPECT(r, "ipw_opened", NULL, -3); /* 2 */
+    EXPECT(r, "persons", NULL, 6);     /* 6 + 15 + 12 = 33: nothing hidden */
+    rep_report_free(&r);
+    r = s_report("gmina-2013032", NULL, NULL, "2022-12-31", 0);
+    EXPECT(r, "ipw_opened", NULL, -3); /* 4, the smallest of the others: 11 - 5 = 2 + 4 */
+    EXPECT(r, "households", NULL, -3);
+    rep_report_free(&r);
+    r = s_report("gmina-2013022", NULL, NULL, "2022-12-31", 0);
+    EXPECT(r, "ipw_opened", NULL, 5);
+    rep_report_free(&r);
+    /* evaluation and indicators hide the same */
+    r = s_report("gmina-2013032", NULL, NULL, "2022-12-31", 1);
+    EXPECT(r, "ipw_opened", NULL, -3);
+    rep_report_free(&r);
+}
+
+/* Every gmina's 1: the total 3 would tell all of them. */
+Test(reporting_projection, hidden_ones_that_add_up_to_their_number_hide_their_total)
+{
+    Koop__Rep__Report *r;
+    const char *hub = "hub-2013";
+    s_open(hub, "2013", 1);
+    for (int i = 0; i < 3; i++) {
+        char node[32];
+        snprintf(node, sizeof node, "gmina-201301%d", i);
+        s_via(hub, node, NULL);
+        s_pzk("pzk.created", s_id(2, i), node + 6, "2019-06-01", NULL, NULL);
+        s_ipw("ipw.opened", s_id(3, i * 2), s_id(4, i * 2), "2021-01-01", "2021-01-01", 2, KOOP__CASES__OUTCOME__OUTCOME_NONE);
+        s_ipw("ipw.opened", s_id(3, i * 2 + 1), s_id(4, i * 2 + 1), "2021-01-01", "2021-01-01", 2,
+              KOOP__CASES__OUTCOME__OUTCOME_NONE);
+    }
+    r = s_report(NULL, NULL, NULL, "2022-12-31", 0);
+    EXPECT(r, "pzk_count", NULL, -3);  /* 3 = 1 + 1 + 1 */
+    EXPECT(r, "pzk_formed", NULL, -3);
+    EXPECT(r, "ipw_opened", NULL, 6);  /* 6 = 2 + 2 + 2: could be 1 + 2 + 3 */
+    rep_report_free(&r);
+}
+
+/* The same events on a gmina node: nothing hidden there. */
+Test(reporting_projection, a_gmina_sees_its_own_figures_whole)
+{
+    Koop__Rep__Report *r;
+    s_open("gmina-2013032", "2013032", 0);
+    s_via("gmina-2013032", NULL, NULL);
+    s_ipw("ipw.opened", s_id(3, 1), s_id(4, 1), "2021-01-01", "2021-01-01", 2, KOOP__CASES__OUTCOME__OUTCOME_NONE);
+    s_ipw("ipw.closed", s_id(3, 1), s_id(4, 1), "2021-01-01", "2021-06-01", 2, KOOP__CASES__OUTCOME__OUTCOME_SUCCESS);
+    r = s_report(NULL, NULL, NULL, "2022-12-31", 0);
+    cr_expect(!r->small_counts_suppressed);
+    EXPECT(r, "ipw_closed", NULL, 1);
+    EXPECT(r, "ipw_success", NULL, 1);
+    EXPECT(r, "ipw_success_rate", NULL, 100.0);
+    for (size_t i = 0; i < r->n_figures; i++)
+        cr_expect(!r->figures[i]->suppressed, "%s hidden on a gmina", r->figures[i]->key);
+    rep_report_free(&r);
+}
+
+static void
+s_agreement(const char *id, const char *signed_, int parties)
+{
+    Koop__Reg__Agreement a = KOOP__REG__AGREEMENT__INIT;
+    char *p[8];
+    for (int i = 0; i < parties; i++)
+        p[i] = (char *)s_id(1, 50 + i);
+    a.id = (char *)id;
+    a.signed_ = (char *)signed_;
+    a.n_parties = (size_t)parties;
+    a.parties = p;
+    s_emit("registry", "agreement.added", &a.base);
+}
+
+/* "gminy i powiaty z podpisanymi porozumieniami": units with an agreement
+ * signed by the end of the period, the powiat for those of its gminas. */
+Test(reporting_projection, gminas_and_powiats_with_signed_agreements)
+{
+    Koop__Rep__Report *r;
+    const char *voiv = "hub-20";
+    s_open(voiv, "20", 1);
+    s_via(voiv, "hub-2013", "gmina-2013032");
+    s_agreement(s_id(5, 1), "2019-03-01", 3);
+    s_via(voiv, "hub-2013", "gmina-2013042");
+    s_ipw("ipw.opened", s_id(3, 1), s_id(4, 1), "2021-01-01", "2021-01-01", 2, KOOP__CASES__OUTCOME__OUTCOME_NONE);
+    s_via(voiv, "hub-2014", "gmina-2014011");
+    s_agreement(s_id(5, 2), "2021-05-01", 2);
+    s_via(voiv, "hub-2014", NULL);
+    s_agreement(s_id(5, 3), "2020-01-01", 2); /* the powiat's own */
+    r = s_report(NULL, NULL, NULL, "2022-12-31", 0);
+    EXPECT(r, "gminas", NULL, 3);
+    EXPECT(r, "gminas_with_agreements", NULL, 2);
+    EXPECT(r, "powiats_with_agreements", NULL, 2);
+    rep_report_free(&r);
+    r = s_report(NULL, NULL, "2020", "2022-12-31", 0);
+    EXPECT(r, "gminas_with_agreements", NULL, 1);  /* gmina 2014011 signed in 2021 */
+    EXPECT(r, "powiats_with_agreements", NULL, 2); /* 2013 by its gmina, 2014 its own */
+    rep_report_free(&r);
+    r = s_report("2013", NULL, NULL, "2022-12-31", 0);
+    EXPECT(r, "gminas", NULL, 2);
+    EXPECT(r, "gminas_with_agreements", NULL, 1);
+    EXPECT(r, "powiats_with_agreements", NULL, 1);
+    rep_report_free(&r);
+}
+
+/* A node names itself (node.described): the hub shows the name next to the
+ * node id and learns its TERYT; a node cannot name another. */
+Test(reporting_projection, nodes_name_themselves)
+{
+    Koop__Rep__Report *r;
+    Koop__Reg__NodeInfo info = KOOP__REG__NODE_INFO__INIT;
+    rep_stats_t st;
+    MDB_txn *txn;
+    char name[REP_NAME_MAX];
+    s_open("hub-2013", "2013", 1);
+    s_via("hub-2013", "node-a", NULL);
+    info.node = "node-a";
+    info.name = "Gmina Kobylin-Borzymy";
+    info.teryt = "2013032";
+    info.role = "gmina";
+    s_emit("registry", "node.described", &info.base);
+    s_via("hub-2013", "node-b", NULL);
+    info.name = "Podszywająca się";
+    s_emit("registry", "node.described", &info.base); /* node-b naming node-a: rejected */
+    cr_assert_eq(koop_store_read(store, &txn), 0);
+    cr_assert_eq(rep_unit_name(proj, txn, "node-a", name), 0);
+    cr_expect_str_eq(name, "Gmina Kobylin-Borzymy");
+    cr_assert_eq(rep_proj_stats(proj, txn, &st), 0);
+    mdb_txn_abort(txn);
+    cr_expect_eq(st.rejected, 1);
+    r = s_report("2013032", NULL, NULL, "2022-12-31", 1);
+    cr_expect_str_eq(r->unit, "node-a", "found by the TERYT it gave");
+    cr_expect_str_eq(r->unit_name, "Gmina Kobylin-Borzymy");
+    cr_expect_str_eq(r->level, "gmina");
+    rep_report_free(&r);
+}
+
+/* At a gmina, a powiat institution came down from the hub as a LOCAL
+ * remote.institution.added of the gmina's registry (the hub's envelope
+ * inside): it counts with its real sector. */
+Test(reporting_projection, hub_institutions_count_with_their_sector_at_a_gmina)
+{
+    Koop__Rep__Report *r;
+    Koop__Reg__Institution inst = KOOP__REG__INSTITUTION__INIT;
+    Koop__Event hub_ev = KOOP__EVENT__INIT, local = KOOP__EVENT__INIT;
+    uint8_t payload[512], env[1024];
+    const char *pcpr = s_id(1, 100), *gops = s_id(1, 1);
+    s_apply_ctx c;
+    s_open("gmina-2013032", "2013032", 0);
+    s_via("gmina-2013032", NULL, NULL);
+    s_institution(gops, KOOP__REG__SECTOR__SECTOR_SOCIAL_ASSISTANCE);
+    s_pzk("pzk.joined", s_id(2, 1), "2013032", "2019-06-01", NULL, gops, "2019-06-01", NULL, pcpr, "2019-06-01", NULL,
+          NULL);
+    r = s_report(NULL, NULL, NULL, "2022-12-31", 0);
+    EXPECT(r, "partner_entities", "unknown", 1); /* the hub's institution before its record came */
+    rep_report_free(&r);
+    inst.id = (char *)pcpr;
+    inst.name = "PCPR";
+    inst.has_sector = 1;
+    inst.sector = KOOP__REG__SECTOR__SECTOR_FAMILY_SUPPORT;
+    inst.owner = "hub-2013";
+    hub_ev.node = "hub-2013";
+    hub_ev.stream = "registry";
+    hub_ev.type = "institution.added";
+    hub_ev.has_scope = hub_ev.has_payload = hub_ev.has_seq = 1;
+    hub_ev.seq = 7;
+    hub_ev.scope = KOOP__SCOPE__SCOPE_SHARED;
+    hub_ev.payload.data = payload;
+    hub_ev.payload.len = koop__reg__institution__pack(&inst, payload);
+    local.node = "gmina-2013032";
+    local.stream = "registry";
+    local.type = "remote.institution.added";
+    local.has_scope = local.has_payload = local.has_seq = 1;
+    local.seq = ++seq;
+    local.scope = KOOP__SCOPE__SCOPE_LOCAL;
+    local.payload.data = env;
+    local.payload.len = koop__event__pack(&hub_ev, env);
+    c.ev = &local;
+    cr_assert_eq(koop_store_write(store, s_apply_fn, &c), 0);
+    r = s_report(NULL, NULL, NULL, "2022-12-31", 0);
+    EXPECT(r, "partner_entities", NULL, 2);
+    EXPECT(r, "partner_entities", "family_support", 1);
+    EXPECT(r, "partner_entities", "unknown", -1);
+    rep_report_free(&r);
+    /* a record of the hub brought by another node's envelope is not taken */
+    inst.owner = "gmina-2013099";
+    inst.sector = KOOP__REG__SECTOR__SECTOR_POLICE;
+    hub_ev.payload.len = koop__reg__institution__pack(&inst, payload);
+    local.seq = ++seq;
+    local.payload.len = koop__event__pack(&hub_ev, env);
+    cr_assert_eq(koop_store_write(store, s_apply_fn, &c), 0);
+    r = s_report(NULL, NULL, NULL, "2022-12-31", 0);
+    EXPECT(r, "partner_entities", "family_support", 1);
+    EXPECT(r, "partner_entities", "police", -1);
     rep_report_free(&r);
 }

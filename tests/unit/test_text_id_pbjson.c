@@ -7,6 +7,7 @@
 #include "text.h"
 
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 Test(text, utf8_and_control_characters)
@@ -36,6 +37,15 @@ Test(text, contains_folds_polish_letters)
     cr_assert(koop_text_contains("Poradnictwo RODZINNE", "rodzin"));
     cr_assert(!koop_text_contains("Klub seniora", "rodzin"));
     cr_assert(koop_text_equal("Świetlica", "świetlica"));
+    /* without Polish letters, and the other way round */
+    cr_assert(koop_text_contains("Ośrodek wsparcia dziennego", "osrodek"));
+    cr_assert(koop_text_contains("Osrodek wsparcia", "OŚRODEK"));
+    cr_assert(koop_text_contains("Gminny Ośrodek Pomocy Społecznej", "pomocy spoleczn"));
+    cr_assert(koop_text_contains("Łódź", "lodz"));
+    cr_assert(koop_text_contains("ŻÓŁĆ ĄĘŃŹ", "zolc aenz"));
+    cr_assert(koop_text_contains("Café Müller", "cafe muller"));
+    cr_assert(!koop_text_contains("Ośrodek", "osrodki"));
+    cr_assert(koop_text_equal("Świetlica", "swietlica"));
     cr_assert(koop_text_email("anna@example.org"));
     cr_assert(!koop_text_email("anna@"));
     cr_assert(!koop_text_email("a b@example.org"));
@@ -44,32 +54,78 @@ Test(text, contains_folds_polish_letters)
 Test(text, names_keep_their_rules_and_say_which_one_failed)
 {
     uint32_t bad;
+    cr_assert_eq(koop_text_name_rule("Anna Nowak-Kowalska", 100, &bad), KOOP_TEXT_OK);
     cr_assert_eq(koop_text_name_rule("Zofia Brzęczyszczykiewicz", 200, &bad), KOOP_TEXT_OK);
+    cr_assert_eq(koop_text_name_rule("Zażółć gęślą jaźń", 100, &bad), KOOP_TEXT_OK);
+    cr_assert_eq(bad, 0);
+    cr_assert_eq(koop_text_name_rule("abcdef", 5, &bad), KOOP_TEXT_TOO_LONG);
+    cr_assert_eq(koop_text_name_rule("\xc3\x28", 200, &bad), KOOP_TEXT_BAD_UTF8);
     cr_assert_eq(koop_text_name_rule("   ", 200, &bad), KOOP_TEXT_BLANK);
-    cr_assert_eq(koop_text_name_rule(" \t\u00a0\u3000", 200, &bad), KOOP_TEXT_BLANK, "Unicode spaces are blank too");
+    cr_assert_eq(koop_text_name_rule(" \xc2\xa0 \xe2\x80\x83", 100, &bad), KOOP_TEXT_BLANK, "no-break and em spaces");
+    cr_assert_eq(koop_text_name_rule(" \u00a0\u3000", 200, &bad), KOOP_TEXT_BLANK, "Unicode spaces are blank too");
     cr_assert_eq(koop_text_name_rule("Jan\nKowalski", 200, &bad), KOOP_TEXT_NEWLINE);
+    cr_assert_eq(koop_text_name_rule("Jan\r", 100, &bad), KOOP_TEXT_NEWLINE);
     cr_assert_eq(koop_text_name_rule("Jan\u2028Kowalski", 200, &bad), KOOP_TEXT_NEWLINE, "a Unicode line separator");
     cr_assert_eq(koop_text_name_rule("Jan\x07", 200, &bad), KOOP_TEXT_CONTROL);
     cr_assert_eq(bad, 7);
+    /* a tab is a control character in a name: a name is one cell of a table */
+    cr_assert_eq(koop_text_name_rule("Jan\tKowalski", 100, &bad), KOOP_TEXT_CONTROL);
+    cr_assert_eq(koop_text_name_rule(" \t\u00a0", 100, &bad), KOOP_TEXT_CONTROL);
+    cr_assert_eq(koop_text_name_rule("Jan\x7f", 100, &bad), KOOP_TEXT_CONTROL);
+    cr_assert_eq(koop_text_name_rule("Jan\xc2\x9b", 100, &bad), KOOP_TEXT_CONTROL, "C1 control");
     cr_assert_eq(koop_text_name_rule("Jan\u200bKowalski", 200, &bad), KOOP_TEXT_CONTROL, "an invisible space");
     cr_assert_eq(koop_text_name_rule("Kowalski\u202egnp.exe", 200, &bad), KOOP_TEXT_BIDI);
     cr_assert_eq(bad, 0x202e);
     cr_assert_eq(koop_text_name_rule("abc\u2066x", 200, &bad), KOOP_TEXT_BIDI, "an isolate");
-    cr_assert_eq(koop_text_name_rule("\xc3\x28", 200, &bad), KOOP_TEXT_BAD_UTF8);
-    cr_assert_eq(koop_text_name_rule("abcdef", 5, &bad), KOOP_TEXT_TOO_LONG);
+    cr_assert_eq(koop_text_name_rule("\xe2\x81\xa6x\xe2\x81\xa9", 100, &bad), KOOP_TEXT_BIDI, "U+2066 isolate");
+    cr_assert_eq(koop_text_name_rule("a\xe2\x80\x8f", 100, &bad), KOOP_TEXT_BIDI, "U+200F mark");
 }
 
-Test(text, match_ignores_case_and_polish_letters)
+Test(text, contains_ignores_case_and_polish_letters_either_side)
 {
-    cr_assert(koop_text_match("Gminny Ośrodek Pomocy Społecznej", "osrodek"));
-    cr_assert(koop_text_match("Gminny Ośrodek Pomocy Społecznej", "OŚRODEK"));
-    cr_assert(koop_text_match("osrodek", "ośrodek"), "either side may lack the letters");
-    cr_assert(koop_text_match("Łódź", "lodz"));
-    cr_assert(koop_text_match("Brzęczyszczykiewicz", "brzeczy"));
-    cr_assert(koop_text_match("ŻÓŁTA", "zolta"));
-    cr_assert(!koop_text_match("Kowalski", "nowak"));
-    cr_assert(koop_text_match("x", ""));
-    cr_assert(!koop_text_match(NULL, "a"));
+    cr_assert(koop_text_contains("Gminny Ośrodek Pomocy Społecznej", "osrodek"));
+    cr_assert(koop_text_contains("Gminny Ośrodek Pomocy Społecznej", "OŚRODEK"));
+    cr_assert(koop_text_contains("osrodek", "ośrodek"), "either side may lack the letters");
+    cr_assert(koop_text_contains("Łódź", "lodz"));
+    cr_assert(koop_text_contains("Brzęczyszczykiewicz", "brzeczy"));
+    cr_assert(koop_text_contains("ŻÓŁTA", "zolta"));
+    cr_assert(!koop_text_contains("Kowalski", "nowak"));
+    cr_assert(koop_text_contains("x", ""));
+    cr_assert(!koop_text_contains(NULL, "a"));
+}
+
+/* The Polish rule written another way: by the last two digits' words. */
+static int
+s_plural_reference(long long n)
+{
+    char s[32];
+    size_t len;
+    snprintf(s, sizeof s, "%lld", n);
+    len = strlen(s);
+    if (strcmp(s, "1") == 0)
+        return 0;
+    if (len >= 2 && s[len - 2] == '1')
+        return 2; /* -10 .. -19: "jedenaście zdarzeń", "dwanaście zdarzeń" */
+    return strchr("234", s[len - 1]) ? 1 : 2;
+}
+
+Test(text, polish_plural_forms_0_to_1000)
+{
+    static const struct {
+        long long n;
+        const char *word;
+    } cases[] = {
+        {0, "zdarzeń"},   {1, "zdarzenie"},  {2, "zdarzenia"},  {3, "zdarzenia"},   {4, "zdarzenia"},
+        {5, "zdarzeń"},   {11, "zdarzeń"},   {12, "zdarzeń"},   {13, "zdarzeń"},    {14, "zdarzeń"},
+        {21, "zdarzeń"},  {22, "zdarzenia"}, {24, "zdarzenia"}, {25, "zdarzeń"},    {101, "zdarzeń"},
+        {102, "zdarzenia"}, {111, "zdarzeń"}, {112, "zdarzeń"}, {122, "zdarzenia"}, {1000, "zdarzeń"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        cr_assert_str_eq(koop_plural_word(cases[i].n, "zdarzenie", "zdarzenia", "zdarzeń"), cases[i].word,
+                         "%lld", cases[i].n);
+    for (long long n = 0; n <= 1000; n++)
+        cr_assert_eq(koop_plural(n), s_plural_reference(n), "%lld", n);
+    cr_assert_eq(koop_plural(-2), 1);
 }
 
 Test(clock, days_back_to_dates)
@@ -103,6 +159,18 @@ Test(clock, dates)
     cr_assert(!koop_date_valid("2023-13-01"));
     cr_assert(!koop_date_valid("2023-1-01"));
     cr_assert(!koop_date_valid("23-01-01xx"));
+    cr_assert_eq(koop_date_check("2026-02-28"), KOOP_DATE_OK);
+    cr_assert_eq(koop_date_check("2026-02-30"), KOOP_DATE_NO_SUCH_DAY);
+    cr_assert_eq(koop_date_check("2024-02-29"), KOOP_DATE_OK);
+    cr_assert_eq(koop_date_check("2023-02-29"), KOOP_DATE_NO_SUCH_DAY);
+    cr_assert_eq(koop_date_check("2026-13-01"), KOOP_DATE_NO_SUCH_DAY);
+    cr_assert_eq(koop_date_check("2026-04-31"), KOOP_DATE_NO_SUCH_DAY);
+    cr_assert_eq(koop_date_check("2026-00-10"), KOOP_DATE_NO_SUCH_DAY);
+    cr_assert_eq(koop_date_check("2026-01-00"), KOOP_DATE_NO_SUCH_DAY);
+    cr_assert_eq(koop_date_check("1899-12-31"), KOOP_DATE_YEAR);
+    cr_assert_eq(koop_date_check("2026-2-3"), KOOP_DATE_FORMAT);
+    cr_assert_eq(koop_date_check("2026/02/03"), KOOP_DATE_FORMAT);
+    cr_assert_eq(koop_date_check("jutro"), KOOP_DATE_FORMAT);
     cr_assert_eq(koop_date_days("1970-01-01"), 0);
     cr_assert_eq(koop_date_days("2020-10-01") - koop_date_days("2019-06-01"), 488);
 }

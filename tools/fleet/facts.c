@@ -68,6 +68,7 @@ s_registry(fleet_facts_t *g)
             mp[i] = &m[i];
         }
         p.id = pid;
+        p.owner = g->owner[0] ? g->owner : NULL;
         p.formed = d1;
         p.teryt = g->teryt;
         p.n_members = 12;
@@ -79,6 +80,7 @@ s_registry(fleet_facts_t *g)
         s_id(id, 1, g->unit, 400 + r);
         snprintf(name, sizeof name, "Szkoła Podstawowa nr %llu", (unsigned long long)(r % 60 + 1));
         in.id = id;
+        in.owner = g->owner[0] ? g->owner : NULL;
         in.name = name;
         in.has_sector = in.has_level = in.has_active = 1;
         in.sector = KOOP__REG__SECTOR__SECTOR_EDUCATION;

@@ -29,6 +29,7 @@ typedef struct {
     int32_t first_day;      /* days since 1970-01-01: IPWs open from here ... */
     uint32_t span_days;     /* ... over this many days */
     uint32_t reg_every;     /* IPWs per registry event */
+    char owner[64];         /* the node that owns its registry records ("": none named) */
     /* the event just made (fleet_facts_next) */
     uint64_t n;             /* events made so far */
     uint8_t buf[4096];      /* its payload */

@@ -2,6 +2,7 @@
 #include "fleet.h"
 #include "facts.h"
 #include "../../services/sync/sync.h"
+#include "chain.h"
 #include "clock.h"
 #include "enrol.h"
 #include "id.h"
@@ -27,6 +28,7 @@ typedef struct {
     uint8_t *bytes;               /* envelopes, one after another */
     size_t nbytes, capbytes;
     size_t *end;                  /* end[i]: where the envelope of seq i+1 ends */
+    uint8_t *links;               /* S (common/chain.h) after seq i+1: KOOP_CHAIN_LEN bytes each */
     uint64_t n, capn;
     uint64_t sent, acked;
     uint64_t flight[FLIGHT_MAX];  /* last seq of each batch in flight, oldest first */
@@ -280,6 +282,16 @@ s_rewind(s_gmina *g, s_stream *st, uint64_t pos)
     st->progress_ms = koop_clock_mono_ms();
 }
 
+/* S at seq (the genesis of the stream's log id at 0) into out. */
+static void
+s_link_at(const s_stream *st, uint64_t seq, uint8_t out[KOOP_CHAIN_LEN])
+{
+    if (seq == 0)
+        koop_chain_genesis(out, "koop.shared", st->log_id);
+    else
+        memcpy(out, st->links + (seq - 1) * KOOP_CHAIN_LEN, KOOP_CHAIN_LEN);
+}
+
 static const uint8_t *
 s_event(const s_stream *st, uint64_t seq, size_t *len)
 {
@@ -296,6 +308,7 @@ s_send_batch(s_gmina *g, int si)
     s_stream *st = &g->streams[si];
     Koop__Sync__Frame frame = KOOP__SYNC__FRAME__INIT;
     Koop__Sync__Batch b = KOOP__SYNC__BATCH__INIT;
+    uint8_t before[KOOP_CHAIN_LEN], after[KOOP_CHAIN_LEN];
     uint64_t room, seq = st->sent;
     size_t n = 0, bytes = 0;
     int rc;
@@ -323,6 +336,12 @@ s_send_batch(s_gmina *g, int si)
     b.batch_no = ++g->batch_no;
     b.items = f->ptrs;
     b.n_items = n;
+    /* the chain's links, as an uplink sends them (docs/ACCOUNTABILITY.md) */
+    s_link_at(st, st->sent, before);
+    s_link_at(st, seq, after);
+    b.has_prev_link = b.has_link = 1;
+    b.prev_link = (ProtobufCBinaryData){KOOP_CHAIN_LEN, before};
+    b.link = (ProtobufCBinaryData){KOOP_CHAIN_LEN, after};
     frame.body_case = KOOP__SYNC__FRAME__BODY_BATCH;
     frame.batch = &b;
     if ((rc = s_send(g, &frame)) != 0) {
@@ -622,12 +641,24 @@ s_append(s_gmina *g, s_stream *st, const char *stream, const char *type, const u
     if (st->n == st->capn) {
         uint64_t cap = st->capn ? st->capn * 2 : 256;
         size_t *e = realloc(st->end, cap * sizeof *e);
+        uint8_t *l;
         if (!e)
             return -ENOMEM;
         st->end = e;
+        if (!(l = realloc(st->links, cap * KOOP_CHAIN_LEN)))
+            return -ENOMEM;
+        st->links = l;
         st->capn = cap;
     }
-    st->nbytes += koop__event__pack(&ev, st->bytes + st->nbytes);
+    {
+        /* the SHARED chain over the envelopes, as the gmina's log keeps it */
+        size_t from = st->nbytes;
+        uint8_t *link = st->links + st->n * KOOP_CHAIN_LEN;
+        st->nbytes += koop__event__pack(&ev, st->bytes + st->nbytes);
+        s_link_at(st, st->n, link);
+        if (koop_chain_entry(link, link, st->bytes + from, st->nbytes - from, NULL) != 0)
+            return -EINVAL;
+    }
     st->end[st->n++] = st->nbytes;
     return 0;
 }
@@ -877,6 +908,7 @@ fleet_add(fleet_t *self, int hub, const char *node, const char *teryt, int32_t f
         if (koop_id_new(g->streams[i].log_id) != 0)
             return -EIO;
     fleet_facts_init(&g->facts, self->n + 1, teryt, first_day, 365, REG_EVERY);
+    snprintf(g->facts.owner, sizeof g->facts.owner, "%s", node); /* as its registry names them */
     if (hub_dir && (rc = koop_enrol_write(hub_dir, g->pub, node, "gmina", NULL, 0)) != 0)
         return rc;
     self->st.gminas = ++self->n;
@@ -934,6 +966,7 @@ fleet_destroy(fleet_t **self_p)
         for (int s = 0; s < FLEET_STREAMS; s++) {
             free(g->streams[s].bytes);
             free(g->streams[s].end);
+            free(g->streams[s].links);
         }
     }
     uv_walk(&f->loop, s_walk_close, NULL);
