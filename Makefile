@@ -232,7 +232,9 @@ fuzz:
 	  grep -E "^stat::number_of_executed_units|^stat::new_units_added" build/fuzz/$$t.log | tr '\n' ' '; echo; \
 	done
 
+# (the gateway finds web/ beside its program: build/asan/bin -> build/asan/web)
 test-asan:
+	@mkdir -p build/asan && ln -sfn $(CURDIR)/web build/asan/web
 	$(MAKE) BUILD=build/asan BIN=build/asan/bin SAN=1 OPT=-O1 test
 
 # The long fault run (tests/faults, root: network namespaces, tmpfs):

@@ -14,24 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static kt_gmina_t g;
-
-static void
-s_setup(void)
-{
-    cr_assert_eq(kt_gmina_setup(&g), 0, "node with staff did not start");
-}
-
-static void
-s_teardown(void)
-{
-    kt_gmina_teardown(&g);
-}
-
-TestSuite(case_checks, .init = s_setup, .fini = s_teardown, .timeout = 180);
-
-#define AS(r, who, ...) kt_as(r, &g, who, __VA_ARGS__, NULL)
-#define ID(who, ...) kt_as_id(&g, who, __VA_ARGS__, NULL)
+KT_GMINA_SUITE(case_checks, 180);
 #define REFUSED(r, exit, code, field, ...) kt_refused(r, exit, code, field __VA_OPT__(, ) __VA_ARGS__, NULL)
 
 /* How many households exist for the coordinator (nothing written by a refusal). */

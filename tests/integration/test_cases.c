@@ -13,24 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static kt_gmina_t g;
-
-static void
-s_setup(void)
-{
-    cr_assert_eq(kt_gmina_setup(&g), 0, "node with staff did not start");
-}
-
-static void
-s_teardown(void)
-{
-    kt_gmina_teardown(&g);
-}
-
-TestSuite(cases, .init = s_setup, .fini = s_teardown, .timeout = 120);
-
-#define AS(r, who, ...) kt_as(r, &g, who, __VA_ARGS__, NULL)
-#define ID(who, ...) kt_as_id(&g, who, __VA_ARGS__, NULL)
+KT_GMINA_SUITE(cases, 120);
 
 /* A command that must be refused: its exit code, the error's code and field
  * and (when given) the message's arguments (kt_refused). */

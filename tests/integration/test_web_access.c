@@ -142,7 +142,7 @@ Test(web_access, the_web_ui_is_served_with_types_validators_and_no_listing, .ini
     const char *p;
     cr_assert_eq(kt_http_wait(&g.node, 20), 0);
     cr_assert_eq(kt_http(&c, &r, "GET", "/", NULL, NULL), 0);
-    cr_assert_eq(r.status, 200);
+    cr_assert_eq(r.status, 200, "GET /: %ld %s", r.status, r.body);
     cr_assert(strstr(r.headers, "Content-Type: text/html; charset=utf-8"), "%s", r.headers);
     cr_assert(strstr(r.headers, "Content-Security-Policy: default-src 'self'; script-src 'self'; style-src 'self'"));
     cr_assert(strstr(r.headers, "Cache-Control: no-cache"));

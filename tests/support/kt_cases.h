@@ -78,4 +78,21 @@ int kt_contains(const uint8_t *hay, size_t hay_len, const char *needle);
  * log's chains, and the records against their events: docs/ACCOUNTABILITY.md). */
 void kt_verify_clean(kt_node_t *n, const char *stream);
 
+/* A suite whose every test runs on its own gmina node with staff
+ * (kt_gmina_setup before, kt_gmina_teardown after), in `g`; AS and ID run
+ * koopctl as one of its people. For a test file that includes Criterion. */
+#define KT_GMINA_SUITE(suite, seconds)                                                                      \
+    static kt_gmina_t g;                                                                                    \
+    static void s_gmina_setup(void)                                                                         \
+    {                                                                                                       \
+        cr_assert_eq(kt_gmina_setup(&g), 0, "node with staff did not start");                               \
+    }                                                                                                       \
+    static void s_gmina_teardown(void)                                                                      \
+    {                                                                                                       \
+        kt_gmina_teardown(&g);                                                                              \
+    }                                                                                                       \
+    TestSuite(suite, .init = s_gmina_setup, .fini = s_gmina_teardown, .timeout = seconds)
+#define AS(r, who, ...) kt_as(r, &g, who, __VA_ARGS__, NULL)
+#define ID(who, ...) kt_as_id(&g, who, __VA_ARGS__, NULL)
+
 #endif

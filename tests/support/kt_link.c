@@ -84,9 +84,10 @@ kt_link_call(kt_link_t *self, const void *data, size_t len)
             return NULL;
         out = koop__sync__frame__unpack(NULL, zframe_size(f), zframe_data(f));
         zframe_destroy(&f);
-        if (!out || out->body_case != KOOP__SYNC__FRAME__BODY_DOWN)
+        if (!out || (out->body_case != KOOP__SYNC__FRAME__BODY_DOWN && out->body_case != KOOP__SYNC__FRAME__BODY_PEERS))
             return out;
-        koop__sync__frame__free_unpacked(out, NULL); /* the hub's records, not an answer */
+        /* the hub's records or its key directory, sent when it has them: not an answer */
+        koop__sync__frame__free_unpacked(out, NULL);
     }
 }
 

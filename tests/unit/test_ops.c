@@ -78,7 +78,7 @@ typedef struct {
     koop_store_t *store;
     koop_log_t *log;
     volatile int stop;
-    int batches;
+    volatile int batches;
 } s_writer;
 
 static void *
@@ -104,6 +104,7 @@ Test(ops, a_copy_made_while_the_store_is_written_is_a_consistent_snapshot_in_a_p
     pthread_t t;
     uint64_t last_after = 0;
     MDB_txn *txn;
+    int before;
 
     s_store("registry", &store, &log, 1000);
     koop_store_copying(store, 1);
@@ -111,13 +112,21 @@ Test(ops, a_copy_made_while_the_store_is_written_is_a_consistent_snapshot_in_a_p
     w.store = store;
     w.log = log;
     cr_assert_eq(pthread_create(&t, NULL, s_write_on, &w), 0);
+    /* the writer is under way before the copy starts (on a busy machine the
+     * thread may not have run yet when a small copy is already done) */
+    for (int i = 0; i < 10000 && w.batches == 0; i++)
+        usleep(1000);
     snprintf(out, sizeof out, "%s/copy", dir);
     cr_assert_eq(mkdir(out, 0700), 0);
+    before = w.batches;
     cr_assert_eq(koop_backup_copy(koop_store_env(store), out, &info), 0);
+    /* writers go on while the store is marked as being copied */
+    for (int i = 0; i < 10000 && w.batches == before; i++)
+        usleep(1000);
     w.stop = 1;
     pthread_join(t, NULL);
     koop_store_copying(store, 0);
-    cr_assert_gt(w.batches, 0, "writes went on while the copy was made");
+    cr_assert_gt(w.batches, before, "writes went on while the copy was made");
     cr_assert_str_eq(info.node, "gmina-2013032");
     cr_assert_eq(info.format, KOOP_STORE_FORMAT);
     cr_assert_str_eq(info.log_id, koop_log_id(log));
