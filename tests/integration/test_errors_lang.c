@@ -116,11 +116,11 @@ s_check(const char *service, const char *as, const char *const *cmd, int exit_co
     /* without --json: one line, "error: ..." / "błąd: ..." */
     s_run(&r, 0, NULL, "en", as, cmd);
     snprintf(text, sizeof text, "error: %s\n", en);
-    cr_assert_str_eq(r.err, text, "%s: text output in English", service);
+    cr_assert_str_eq(r.err, text, "%s: text output in English: %s", service, r.err);
     kt_run_free(&r);
     s_run(&r, 0, NULL, NULL, as, cmd);
     snprintf(text, sizeof text, "błąd: %s\n", pl);
-    cr_assert_str_eq(r.err, text, "%s: text output in Polish", service);
+    cr_assert_str_eq(r.err, text, "%s: text output in Polish: %s", service, r.err);
     kt_run_free(&r);
 }
 
