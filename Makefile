@@ -150,8 +150,9 @@ $(AXE): tests/browser/package.json tests/browser/package-lock.json | deps
 # programs in $(BIN) (KOOP_BIN) on ipc sockets in their own temporary dirs;
 # tests/deploy runs `make install` of this tree (KOOP_SRC, KOOP_BUILD);
 # tests/browser drives Chromium over the gateway (screenshots in
-# $(BUILD)/screenshots).
-test: all $(TEST_BIN) fuzz-replay $(AXE)
+# $(BUILD)/screenshots). The fault run's binary is built too (it is run by
+# make test-faults), so a change of an API it uses cannot go unseen.
+test: all $(TEST_BIN) $(BUILD)/tests/koop-faults fuzz-replay $(AXE)
 	KOOP_BIN=$(abspath $(BIN)) KOOP_SRC=$(CURDIR) KOOP_BUILD=$(abspath $(BUILD)) $(if $(SAN),LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp):print_suppressions=0) \
 	  $(TEST_BIN) -j2 --timeout 300 $(TEST_ARGS)
 
