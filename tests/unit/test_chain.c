@@ -7,30 +7,15 @@
 #include "log.h"
 #include "store.h"
 
+#include "kt_scratch.h"
+
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static char dir[64];
-
-static void
-s_mkdir(void)
-{
-    snprintf(dir, sizeof dir, "/tmp/kc.XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-}
-
-static void
-s_rmdir(void)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    cr_assert_eq(system(cmd), 0);
-}
-
-TestSuite(chain, .init = s_mkdir, .fini = s_rmdir);
+KT_SCRATCH_SUITE(chain, "kc");
 
 typedef struct {
     koop_log_t *log;

@@ -14,6 +14,8 @@
 #include "progress.h"
 #include "store.h"
 
+#include "kt_scratch.h"
+
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -23,24 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static char dir[64];
-
-static void
-s_mkdir(void)
-{
-    snprintf(dir, sizeof dir, "/tmp/ko.XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-}
-
-static void
-s_rmdir(void)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    cr_assert_eq(system(cmd), 0);
-}
-
-TestSuite(ops, .init = s_mkdir, .fini = s_rmdir);
+KT_SCRATCH_SUITE(ops, "ko");
 
 typedef struct {
     koop_log_t *log;

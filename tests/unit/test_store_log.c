@@ -3,29 +3,14 @@
 #include "log.h"
 #include "store.h"
 
+#include "kt_scratch.h"
+
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static char dir[64];
-
-static void
-s_mkdir(void)
-{
-    snprintf(dir, sizeof dir, "/tmp/ku.XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-}
-
-static void
-s_rmdir(void)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    cr_assert_eq(system(cmd), 0);
-}
-
-TestSuite(store, .init = s_mkdir, .fini = s_rmdir);
+KT_SCRATCH_SUITE(store, "ku");
 
 typedef struct {
     koop_log_t *log;
