@@ -314,6 +314,15 @@ bench_gateway_run(void)
         h.name = "Rodzina Benchmarkowa", h.has_size = 1, h.size = 4;
         for (int i = 0; i < 50 && bench_call(cases, sw, "household.add", &h.base, &koop__cases__household__descriptor, hh) != 0; i++)
             usleep(100000); /* until the cases copy of the registry has the person */
+        {
+            /* an IPW needs the family's consent (docs/CASES.md) */
+            Koop__Cases__ConsentRecord cr = KOOP__CASES__CONSENT_RECORD__INIT;
+            char *share[1] = {gops};
+            cr.household = hh, cr.purpose = "Zgoda na współpracę", cr.date = "2026-01-10";
+            cr.n_share_with = 1, cr.share_with = share;
+            if (bench_call(cases, sw, "consent.record", &cr.base, NULL, NULL) != 0)
+                goto done;
+        }
         o.household = hh, o.coordinator = sw, o.opened = "2026-01-10";
         if (bench_call(cases, sw, "ipw.open", &o.base, &koop__cases__ipw__descriptor, ipw) != 0)
             goto done;

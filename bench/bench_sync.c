@@ -506,7 +506,7 @@ s_catchup_run(const char *tmp, int levels, uint64_t n, s_catchup *out)
     bench_knode_t *g = &nodes[0], *p = &nodes[1], *v = &nodes[2];
     char dir[3][PATH_MAX], listen[2][64], key[2][PATH_MAX + 32], cert[PATH_MAX + 32], kc[PATH_MAX + 16];
     koop_rpc_client_t *top = NULL, *gc = NULL;
-    uint64_t t0, target = 0, done_us = 0;
+    uint64_t t0, target = 0, done_us = 0, own = 0;
     int rc = -1;
 
     memset(out, 0, sizeof *out);
@@ -540,6 +540,19 @@ s_catchup_run(const char *tmp, int levels, uint64_t n, s_catchup *out)
     }
     if (bench_knode_start(g, 20000) != 0)
         goto done;
+    {
+        /* what the gmina wrote by itself at start (its node.described) is
+         * part of the backlog too */
+        Koop__Sync__Status *st = s_status(koop_config_endpoint(&g->cfg, "sync"));
+        if (!st || !st->uplink) {
+            if (st)
+                koop__sync__status__free_unpacked(st, NULL);
+            fprintf(stderr, "bench sync: the gmina's sync status has no uplink\n");
+            goto done;
+        }
+        own = st->uplink->pending;
+        koop__sync__status__free_unpacked(st, NULL);
+    }
     t0 = koop_clock_mono_us();
     if (s_write(koop_config_endpoint(&g->cfg, "registry"), n) != n) {
         fprintf(stderr, "bench sync: not all of %llu writes were acknowledged\n", (unsigned long long)n);
@@ -548,9 +561,9 @@ s_catchup_run(const char *tmp, int levels, uint64_t n, s_catchup *out)
     out->g_rate = (double)n / ((double)(koop_clock_mono_us() - t0) / 1e6);
     {
         Koop__Sync__Status *st = s_status(koop_config_endpoint(&g->cfg, "sync"));
-        if (!st || !st->uplink || st->uplink->pending != n) {
-            fprintf(stderr, "bench sync: the gmina should have %llu pending (has %llu)\n", (unsigned long long)n,
-                    st && st->uplink ? (unsigned long long)st->uplink->pending : 0ull);
+        if (!st || !st->uplink || st->uplink->pending != n + own) {
+            fprintf(stderr, "bench sync: the gmina should have %llu pending (has %llu)\n",
+                    (unsigned long long)(n + own), st && st->uplink ? (unsigned long long)st->uplink->pending : 0ull);
             if (st)
                 koop__sync__status__free_unpacked(st, NULL);
             goto done;
@@ -584,7 +597,7 @@ s_catchup_run(const char *tmp, int levels, uint64_t n, s_catchup *out)
             const Koop__Sync__StreamStatus *ss =
                 levels == 3 ? s_hub_stream(st, p->cfg.node_id, "sync", NULL)
                             : s_hub_stream(st, g->cfg.node_id, "registry", NULL);
-            if (ss && (levels == 3 ? ss->events >= n : ss->acked >= target)) {
+            if (ss && (levels == 3 ? ss->events >= n + own : ss->acked >= target)) {
                 done_us = now - t0;
                 out->hub_done_s = (double)done_us / 1e6;
                 out->link_s = ss->stored_ms;               /* finished below */
@@ -614,7 +627,8 @@ s_catchup_run(const char *tmp, int levels, uint64_t n, s_catchup *out)
         if (st->ingest_us)
             out->txn_rate = (double)st->ingest_events / ((double)st->ingest_us / 1e6);
         out->link_s = out->link_s > (double)gn->hello_ms ? (out->link_s - (double)gn->hello_ms) / 1e3 : out->hub_done_s;
-        out->rate = (double)n / out->link_s;
+        out->n = n + own;
+        out->rate = (double)out->n / out->link_s;
         koop__sync__status__free_unpacked(st, NULL);
     }
     for (int i = 0; i < levels - 1; i++) {
