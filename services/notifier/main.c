@@ -77,8 +77,6 @@ s_start(koop_service_t *svc)
     s_prepare(n, svc);
     if (!n->mail_on)
         koop_info("no smtp_url in [notifier]: mail is off; notifications go to the inboxes only, nothing is queued");
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
-        return -1;
     n->feed_registry = s_feed(n, "registry");
     n->feed_cases = s_feed(n, "cases");
     if (!n->feed_registry)
@@ -275,6 +273,6 @@ int
 main(int argc, char **argv)
 {
     int rc = koop_service_main(&s_def, argc, argv, &s_notif);
-    curl_global_cleanup();
+    notif_smtp_global_cleanup();
     return rc;
 }

@@ -46,7 +46,15 @@ int notif_smtp_conf_load(notif_smtp_conf_t *conf, const koop_config_t *cfg, char
 /* Called (on the sending thread) just before the relay is given the end of
  * the message; returns 0 when the delivery was recorded durably. */
 typedef int (*notif_smtp_commit_fn)(void *ctx);
-/* Sends one mail (blocking; run it off the loop thread). commit (may be NULL)
+/* libcurl's global set-up (TLS libraries included), on the loop thread
+ * before the first mail is handed to a sending thread: a node that sends
+ * no mail never maps OpenSSL's tables (~3 MB of an idle node's memory,
+ * make bench, section node). Idempotent; 0, or -1 with a Polish message. */
+int notif_smtp_global_init(char *err, size_t errlen);
+/* Undoes notif_smtp_global_init when it ran (at exit). */
+void notif_smtp_global_cleanup(void);
+/* Sends one mail (blocking; run it off the loop thread; after
+ * notif_smtp_global_init). commit (may be NULL)
  * runs at the commit point; *committed says whether it ran and succeeded.
  * Returns 0, or -1 with the reason in err. */
 int notif_smtp_send(const notif_smtp_conf_t *conf, const char *to, const char *subject,

@@ -335,6 +335,13 @@ s_on_tick(uv_timer_t *t)
         s_schedule(n, wait < TICK_MS ? wait : TICK_MS);
         return;
     }
+    if (notif_smtp_global_init(n->last_error, sizeof n->last_error) != 0) {
+        /* a mail is due: it stays queued, tried again at the next tick */
+        koop_error("%s", n->last_error);
+        n->last_error_ms = koop_clock_real_ms();
+        s_schedule(n, TICK_MS);
+        return;
+    }
     rc = koop_store_write(n->store, s_pick_due, &p);
     if (rc != 0) {
         koop_error("delivery queue: %s", koop_strerror(rc));

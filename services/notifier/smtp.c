@@ -84,6 +84,30 @@ s_encode_header(const char *text, char *out, size_t outlen)
     snprintf(out, outlen, "=?UTF-8?B?%s?=", b64);
 }
 
+static int s_curl_ready;
+
+int
+notif_smtp_global_init(char *err, size_t errlen)
+{
+    CURLcode rc;
+    if (s_curl_ready)
+        return 0;
+    if ((rc = curl_global_init(CURL_GLOBAL_DEFAULT)) != CURLE_OK) {
+        snprintf(err, errlen, "nie można przygotować biblioteki poczty (libcurl): %s", curl_easy_strerror(rc));
+        return -1;
+    }
+    s_curl_ready = 1;
+    return 0;
+}
+
+void
+notif_smtp_global_cleanup(void)
+{
+    if (s_curl_ready)
+        curl_global_cleanup();
+    s_curl_ready = 0;
+}
+
 int
 notif_smtp_send(const notif_smtp_conf_t *conf, const char *to, const char *subject, const char *body,
                 const char *message_id, notif_smtp_commit_fn commit, void *commit_ctx, int *committed,
