@@ -60,7 +60,9 @@ void koop_error_set_code(koop_error_t *e, const char *code, int status, const ch
 void koop_error_clear(koop_error_t *e);
 
 /* Renders e's message in lang into out (always NUL-terminated). field_label
- * is how {field} is written (NULL: the field's own name). A code this build
+ * is how {field} is written (NULL: the field's own name). A count's noun
+ * ({N|one|few|many}, {N|w:M}; errors.def) takes the form for the argument's
+ * number; an argument that is not a whole number, the last form. A code this build
  * does not know is rendered as "refused (code)" with its field and
  * arguments (a peer without codes sends its own words as code "legacy" with
  * one argument: they are shown as they came). Returns the length written. */
