@@ -136,6 +136,13 @@ koop_err_word_known(const char *token)
     return token && s_word_row(token) >= 0;
 }
 
+const char *
+koop_err_word(const char *token, koop_lang_t lang)
+{
+    int row = token ? s_word_row(token) : -1;
+    return row >= 0 ? s_words[row][1 + (lang == KOOP_LANG_EN)] : NULL;
+}
+
 /* Appends the n bytes of s to out at *used (bounded). */
 static void
 s_putn(char *out, size_t len, size_t *used, const char *s, size_t n)
@@ -156,14 +163,6 @@ s_put(char *out, size_t len, size_t *used, const char *s)
     s_putn(out, len, used, s, strlen(s));
 }
 
-/* The words-table text of token in lang (one form, or forms "a|b|c"), or
- * NULL when token is not a word. */
-static const char *
-s_word(const char *token, koop_lang_t lang)
-{
-    int row = s_word_row(token);
-    return row >= 0 ? s_words[row][1 + lang] : NULL;
-}
 
 /* The Polish plural form (koop_plural: 0 one, 1 few, 2 many) of the whole
  * number written in s (an optional '-', digits: any length, only the last
@@ -263,7 +262,7 @@ koop_error_render(const koop_error_t *e, koop_lang_t lang, const char *field_lab
                     s_put(out, len, &used, arg);
                 } else if (p[3] == 'w' && (p[4] == '}' || (p[4] == ':' && p[6] == '}'))) {
                     /* {N|w}, {N|w:M}: a word of the table, in the form for argument M */
-                    if ((word = s_word(arg, lang)))
+                    if ((word = koop_err_word(arg, lang)))
                         s_put_form(out, len, &used, word, strlen(word), p[4] == ':' ? s_arg(e, p[5]) : NULL);
                     else
                         s_put(out, len, &used, arg);

@@ -84,6 +84,10 @@ const char *koop_err_template(koop_err_t id, koop_lang_t lang);
 size_t koop_err_words(const char *const (**words)[3]);
 /* 1 when token is a word of the words table. */
 int koop_err_word_known(const char *token);
+/* The text of word token of the words table in lang ("key_mismatch" ->
+ * "odrzucone: klucz gminy się zmienił"; a counted word: its forms
+ * "a|b|c"), NULL when token is not a word. */
+const char *koop_err_word(const char *token, koop_lang_t lang);
 
 /* Formats a number as an error argument: KOOP_NUM(n) is a string valid to
  * the end of the enclosing full expression's block. */

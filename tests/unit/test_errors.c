@@ -248,14 +248,10 @@ s_scan_calls(const char *path, const char *text, const char *macro, int id_at, i
                 token[lens[at] - 2] = '\0';
                 sc->words++;
                 cr_expect(koop_err_word_known(token), "%s: %s(%s, ...\"%s\"): not in the words table", path, macro, id, token);
-                if (q[2] == ':') { /* {N|w:M}: the word has a count's forms */
-                    const char *const(*words)[3];
-                    size_t nw = koop_err_words(&words);
-                    for (size_t k = 0; k < nw; k++)
-                        if (strcmp(words[k][0], token) == 0)
-                            cr_expect(strchr(words[k][1 + lang], '|'), "%s: %s(%s, ...\"%s\"): counted by {%c|w:%c}, the word has no forms",
-                                      path, macro, id, token, q[-1], q[3]);
-                }
+                if (q[2] == ':' && koop_err_word(token, (koop_lang_t)lang)) /* {N|w:M}: a word with a count's forms */
+                    cr_expect(strchr(koop_err_word(token, (koop_lang_t)lang), '|'),
+                              "%s: %s(%s, ...\"%s\"): counted by {%c|w:%c}, the word has no forms", path, macro, id, token,
+                              q[-1], q[3]);
             }
         }
     }
