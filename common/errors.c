@@ -1,5 +1,6 @@
 /* errors.c - the error catalogue (errors.def) and rendering of messages. */
 #include "errors.h"
+#include "text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,18 +136,17 @@ koop_err_word_known(const char *token)
     return token && s_word_row(token) >= 0;
 }
 
-static const char *
-s_word(const char *token, koop_lang_t lang)
+const char *
+koop_err_word(const char *token, koop_lang_t lang)
 {
-    int row = s_word_row(token);
-    return row >= 0 ? s_words[row][1 + lang] : token;
+    int row = token ? s_word_row(token) : -1;
+    return row >= 0 ? s_words[row][1 + (lang == KOOP_LANG_EN)] : NULL;
 }
 
-/* Appends s to out at *used (bounded). */
+/* Appends the n bytes of s to out at *used (bounded). */
 static void
-s_put(char *out, size_t len, size_t *used, const char *s)
+s_putn(char *out, size_t len, size_t *used, const char *s, size_t n)
 {
-    size_t n = strlen(s);
     if (*used + 1 >= len)
         return;
     if (n > len - 1 - *used)
@@ -154,6 +154,64 @@ s_put(char *out, size_t len, size_t *used, const char *s)
     memcpy(out + *used, s, n);
     *used += n;
     out[*used] = '\0';
+}
+
+/* Appends s to out at *used (bounded). */
+static void
+s_put(char *out, size_t len, size_t *used, const char *s)
+{
+    s_putn(out, len, used, s, strlen(s));
+}
+
+
+/* The Polish plural form (koop_plural: 0 one, 1 few, 2 many) of the whole
+ * number written in s (an optional '-', digits: any length, only the last
+ * two digits and "is it 1" matter), or -1 when s is not one. */
+static int
+s_count_form(const char *s)
+{
+    size_t n;
+    long long v = 0;
+    if (*s == '-')
+        s++;
+    n = strspn(s, "0123456789");
+    if (n == 0 || s[n] != '\0')
+        return -1;
+    while (n > 1 && *s == '0') { /* "007" is 7 */
+        s++;
+        n--;
+    }
+    for (size_t i = n > 2 ? n - 2 : 0; i < n; i++)
+        v = v * 10 + (s[i] - '0');
+    return koop_plural(n > 2 ? 100 + v : v);
+}
+
+/* Appends to out the form for count (NULL: no count) of the forms
+ * forms[0..len) separated by '|': of three, Polish (one, few, many); of two,
+ * English (one, other); of one, that one. Without a whole number the last. */
+static void
+s_put_form(char *out, size_t cap, size_t *used, const char *forms, size_t len, const char *count)
+{
+    const char *end = forms + len, *bar;
+    int form = count ? s_count_form(count) : -1;
+    size_t nforms = 1, want;
+    for (size_t i = 0; i < len; i++)
+        nforms += forms[i] == '|';
+    want = form < 0 ? nforms - 1 : nforms == 2 ? (size_t)(form != 0) : (size_t)form;
+    if (want >= nforms)
+        want = nforms - 1;
+    for (size_t k = 0; k < want; k++)
+        forms = (const char *)memchr(forms, '|', (size_t)(end - forms)) + 1;
+    bar = memchr(forms, '|', (size_t)(end - forms));
+    s_putn(out, cap, used, forms, (size_t)((bar ? bar : end) - forms));
+}
+
+/* Argument digit ('1'..'9') of e, "?" when it has none. */
+static const char *
+s_arg(const koop_error_t *e, char digit)
+{
+    size_t i = (size_t)(digit - '1');
+    return digit >= '1' && digit <= '9' && i < e->nargs ? e->args[i] : "?";
 }
 
 size_t
@@ -198,12 +256,22 @@ koop_error_render(const koop_error_t *e, koop_lang_t lang, const char *field_lab
                 p = end + 1;
                 continue;
             }
-            if (end && p[1] >= '1' && p[1] <= '9') {
-                size_t i = (size_t)(p[1] - '1');
-                const char *arg = i < e->nargs ? e->args[i] : "?";
-                if (p[2] == '|' && p[3] == 'w')
-                    arg = s_word(arg, lang);
-                s_put(out, len, &used, arg);
+            if (end && p[1] >= '1' && p[1] <= '9' && (p[2] == '}' || p[2] == '|')) {
+                const char *arg = s_arg(e, p[1]), *word;
+                if (p[2] == '}') {
+                    s_put(out, len, &used, arg);
+                } else if (p[3] == 'w' && (p[4] == '}' || (p[4] == ':' && p[6] == '}'))) {
+                    /* {N|w}, {N|w:M}: a word of the table, in the form for argument M */
+                    if ((word = koop_err_word(arg, lang)))
+                        s_put_form(out, len, &used, word, strlen(word), p[4] == ':' ? s_arg(e, p[5]) : NULL);
+                    else
+                        s_put(out, len, &used, arg);
+                } else {
+                    /* {N|one|few|many}: the count, and its noun */
+                    s_put(out, len, &used, arg);
+                    s_put(out, len, &used, " ");
+                    s_put_form(out, len, &used, p + 3, (size_t)(end - p - 3), arg);
+                }
                 p = end + 1;
                 continue;
             }

@@ -60,7 +60,9 @@ void koop_error_set_code(koop_error_t *e, const char *code, int status, const ch
 void koop_error_clear(koop_error_t *e);
 
 /* Renders e's message in lang into out (always NUL-terminated). field_label
- * is how {field} is written (NULL: the field's own name). A code this build
+ * is how {field} is written (NULL: the field's own name). A count's noun
+ * ({N|one|few|many}, {N|w:M}; errors.def) takes the form for the argument's
+ * number; an argument that is not a whole number, the last form. A code this build
  * does not know is rendered as "refused (code)" with its field and
  * arguments (a peer without codes sends its own words as code "legacy" with
  * one argument: they are shown as they came). Returns the length written. */
@@ -82,6 +84,10 @@ const char *koop_err_template(koop_err_t id, koop_lang_t lang);
 size_t koop_err_words(const char *const (**words)[3]);
 /* 1 when token is a word of the words table. */
 int koop_err_word_known(const char *token);
+/* The text of word token of the words table in lang ("key_mismatch" ->
+ * "odrzucone: klucz gminy się zmienił"; a counted word: its forms
+ * "a|b|c"), NULL when token is not a word. */
+const char *koop_err_word(const char *token, koop_lang_t lang);
 
 /* Formats a number as an error argument: KOOP_NUM(n) is a string valid to
  * the end of the enclosing full expression's block. */

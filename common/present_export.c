@@ -3,6 +3,7 @@
  * changed the data and when. The JSON form is the reply as it is. */
 #include "present.h"
 #include "cases.pb-c.h"
+#include "errors.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -214,6 +215,33 @@ s_ipw(FILE *out, size_t no, const Koop__Cases__Ipw *ipw, const Koop__Cases__Expo
     }
 }
 
+/* Its transfers to or from another gmina (docs/CASES.md): what was offered,
+ * and the answer. */
+static void
+s_transfers(FILE *out, const Koop__Cases__HouseholdExport *x)
+{
+    char buf[256], state[64];
+    fprintf(out, "\n5. PRZEKAZANIA SPRAWY DO INNEJ GMINY\n");
+    if (!x->n_transfers)
+        fprintf(out, "   (brak)\n");
+    for (size_t i = 0; i < x->n_transfers; i++) {
+        const Koop__Cases__Transfer *t = x->transfers[i];
+        const char *answer = t->answer ? koop_err_word(t->answer, KOOP_LANG_PL) : NULL;
+        fprintf(out, "   %zu) %s %s, %s: %s\n", i + 1, t->incoming ? "przyjęcie z gminy" : "przekazanie do gminy",
+                s_or(t->incoming ? t->from_node : t->to_node), s_or(t->date),
+                koop_present_enum(&koop__cases__transfer_state__descriptor, t->state, KOOP_LANG_PL, state, sizeof state));
+        s_line(out, 6, "Identyfikator:", t->id);
+        s_line(out, 6, "Program IPW:", t->ipw);
+        s_line(out, 6, "Nowy numer IPW:", t->number);
+        s_line(out, 6, "Odcisk klucza gminy:", t->fingerprint);
+        if (t->answered && *t->answered) {
+            snprintf(buf, sizeof buf, "%s, %s", t->answered, answer ? answer : s_or(t->answer));
+            s_line(out, 6, "Odpowiedź:", buf);
+        }
+        s_line(out, 6, t->incoming ? "Odpowiedział(a):" : "Przekazał(a):", t->by);
+    }
+}
+
 /* Reading or changing: the methods that only show data. */
 static int
 s_is_read(const char *method)
@@ -252,7 +280,8 @@ koop_present_export_text(const ProtobufCMessage *reply, FILE *out)
                 tl = x->timeline[j];
         s_ipw(out, i + 1, x->ipws[i], tl);
     }
-    fprintf(out, "\n5. KTO I KIEDY MIAŁ WGLĄD W DANE ALBO JE ZMIENIAŁ (dziennik dostępu)\n");
+    s_transfers(out, x);
+    fprintf(out, "\n6. KTO I KIEDY MIAŁ WGLĄD W DANE ALBO JE ZMIENIAŁ (dziennik dostępu)\n");
     if (!x->n_audit)
         fprintf(out, "   (brak wpisów)\n");
     for (size_t i = 0; i < x->n_audit; i++) {
@@ -265,7 +294,7 @@ koop_present_export_text(const ProtobufCMessage *reply, FILE *out)
                 e->caller && *e->caller ? e->caller : "(administrator)", s_is_read(e->method) ? "odczyt (wgląd)" : "zmiana",
                 s_or(e->method), res, coded ? " (" : "", coded ? e->code : "", coded ? ")" : "");
     }
-    fprintf(out, "\n6. HISTORIA ZMIAN DANYCH GOSPODARSTWA (wpisy i poprawki, od najstarszej)\n");
+    fprintf(out, "\n7. HISTORIA ZMIAN DANYCH GOSPODARSTWA (wpisy i poprawki, od najstarszej)\n");
     if (!x->n_history)
         fprintf(out, "   (brak)\n");
     for (size_t i = 0; i < x->n_history; i++) {
@@ -287,11 +316,12 @@ koop_present_export_text(const ProtobufCMessage *reply, FILE *out)
         }
         if (h && (!was || was->size != h->size || was->n_members != h->n_members || was->n_consents != h->n_consents)) {
             char line[96];
-            snprintf(line, sizeof line, "%u osób, %zu członków wpisanych, %zu zgód", h->size, h->n_members, h->n_consents);
+            snprintf(line, sizeof line, "liczba osób %u, wpisani członkowie: %zu, zgody: %zu", h->size, h->n_members,
+                     h->n_consents);
             s_line(out, 6, "Stan:", line);
         }
     }
-    fprintf(out, "\n7. OSOBY WYMIENIONE W KOPII (pracownicy instytucji)\n");
+    fprintf(out, "\n8. OSOBY WYMIENIONE W KOPII (pracownicy instytucji)\n");
     if (!x->n_people)
         fprintf(out, "   (brak)\n");
     for (size_t i = 0; i < x->n_people; i++) {

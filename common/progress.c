@@ -1,6 +1,7 @@
 /* progress.c - a progress line on a terminal (see progress.h). */
 #include "progress.h"
 #include "clock.h"
+#include "text.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,17 @@ koop_progress_amount(char *out, size_t size, double n, koop_progress_unit_t unit
             *p = ',';
 }
 
+/* The noun after an amount of unit as koop_progress_amount wrote it, with
+ * its space: " zdarzenia" after "2" events, "" for bytes (their unit is in
+ * the amount). */
+static const char *
+s_noun(koop_progress_unit_t unit, const char *amount)
+{
+    if (unit != KOOP_PROGRESS_EVENTS)
+        return "";
+    return koop_plural_word(strtoll(amount, NULL, 10), " zdarzenie", " zdarzenia", " zdarzeń");
+}
+
 size_t
 koop_progress_format(char *out, size_t size, const char *what, uint64_t done, uint64_t total,
                      koop_progress_unit_t unit, double elapsed_s)
@@ -51,7 +63,7 @@ koop_progress_format(char *out, size_t size, const char *what, uint64_t done, ui
     if (r > 0) {
         char rr[32];
         koop_progress_amount(rr, sizeof rr, r, unit);
-        snprintf(rate, sizeof rate, ", %s%s/s", rr, unit == KOOP_PROGRESS_EVENTS ? " zdarzeń" : "");
+        snprintf(rate, sizeof rate, ", %s%s/s", rr, s_noun(unit, rr));
         if (total > done) {
             uint64_t s = (uint64_t)((double)(total - done) / r + 0.5);
             if (s >= 3600)
@@ -62,8 +74,7 @@ koop_progress_format(char *out, size_t size, const char *what, uint64_t done, ui
                          (unsigned long long)(s % 60));
         }
     }
-    n = snprintf(out, size, "%s: %s / %s%s (%u %%)%s%s", what, a, b, unit == KOOP_PROGRESS_EVENTS ? " zdarzeń" : "",
-                 pct, rate, left);
+    n = snprintf(out, size, "%s: %s / %s%s (%u %%)%s%s", what, a, b, s_noun(unit, b), pct, rate, left);
     return n < 0 ? 0 : (size_t)n >= size ? size - 1 : (size_t)n;
 }
 

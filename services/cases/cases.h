@@ -407,6 +407,12 @@ int cases_pesel_index(koop_call_t *call, const Koop__Cases__Household *h, int ad
 
 /* ---- transfer.c ---- */
 void cases_transfer_stop(cases_t *c);
+/* Every transfer record of this node (sent or received) for which keep(t,
+ * ctx) says 1 (keep NULL: all), in key order and without the sealed bytes,
+ * appended to the array of Koop__Cases__Transfer * at items (its count *n;
+ * the records are the array's, freed with it). KOOP_OK or a refusal. */
+int cases_transfer_collect(koop_call_t *call, int (*keep)(const Koop__Cases__Transfer *t, const void *ctx),
+                           const void *ctx, void *items, size_t *n);
 
 /* ---- method handlers ---- */
 

@@ -7,7 +7,9 @@
  * or one of their records), with the people named as the registry copy
  * knows them, and the history of the household record: every version a
  * LOCAL event of the log carried (its corrections; the IPWs' corrections
- * are in their timelines, with the old and the new value). A household
+ * are in their timelines, with the old and the new value), and its
+ * transfers to or from another gmina (transfer.c: offered, accepted,
+ * declined; the sealed bytes never). A household
  * removed as entered by mistake, or handed to another gmina, is exported
  * too: this node still holds it. Coordinators only; the export is itself audited. koopctl
  * prints it as a document in Polish (common/present_export.c) or as JSON.
@@ -302,6 +304,24 @@ s_people(koop_call_t *call, s_export *x)
     return KOOP_OK;
 }
 
+static int
+s_of_household(const Koop__Cases__Transfer *t, const void *ctx)
+{
+    return t->household && strcmp(t->household, ctx) == 0;
+}
+
+/* The household's transfers, with who offered or answered them; the audit
+ * entries about a transfer name it. */
+static int
+s_transfers(koop_call_t *call, s_export *x)
+{
+    int rc = cases_transfer_collect(call, s_of_household, x->h->id, &x->out.transfers, &x->out.n_transfers);
+    for (size_t i = 0; rc == KOOP_OK && i < x->out.n_transfers; i++)
+        if ((rc = s_add(call, &x->ids, &x->n_ids, x->out.transfers[i]->id)) == KOOP_OK)
+            rc = s_add(call, &x->people, &x->n_people, x->out.transfers[i]->by);
+    return rc;
+}
+
 /* Frees what the copy holds (every element malloc'd, as unpacked records). */
 static void
 s_export_free(s_export *x)
@@ -317,7 +337,10 @@ s_export_free(s_export *x)
         protobuf_c_message_free_unpacked(&o->people[i]->base, NULL);
     for (size_t i = 0; i < o->n_history; i++)
         protobuf_c_message_free_unpacked(&o->history[i]->base, NULL);
+    for (size_t i = 0; i < o->n_transfers; i++)
+        protobuf_c_message_free_unpacked(&o->transfers[i]->base, NULL);
     free(o->history);
+    free(o->transfers);
     free(o->ipws);
     free(o->timeline);
     free(o->audit);
@@ -358,7 +381,8 @@ cases_household_export(koop_call_t *call)
             (rc = s_add(call, &x.people, &x.n_people, x.h->consents[i]->recorded_by)) != KOOP_OK)
             goto done;
     if ((rc = s_ipws(call, &x)) != KOOP_OK || (rc = s_timeline(call, &x)) != KOOP_OK ||
-        (rc = s_history(call, &x)) != KOOP_OK || (rc = s_audit(call, &x)) != KOOP_OK ||
+        (rc = s_history(call, &x)) != KOOP_OK || (rc = s_transfers(call, &x)) != KOOP_OK ||
+        (rc = s_audit(call, &x)) != KOOP_OK ||
         (rc = s_people(call, &x)) != KOOP_OK)
         goto done;
     x.out.node = (char *)koop_service_node(call->svc);

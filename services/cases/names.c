@@ -2,7 +2,8 @@
  * names.c - names next to ids in the cases service's replies
  * (common/names.h): the person, institution and listed service names of the
  * registry copy (copy.c), a household's name for a caller who may see the
- * household (access.c), an IPW's case number.
+ * household (access.c) – of the field `household`, and of a household's
+ * `linked` (the households holding the same PESEL) – an IPW's case number.
  */
 #include "cases.h"
 
@@ -46,7 +47,7 @@ cases_names(void *ctx, const char *field, const char *id, koop_names_kind_t kind
     koop_call_t *call = ctx;
     if (kind == KOOP_NAMES_NUMBER)
         return s_ipw_number(call, id, out, len);
-    if (strcmp(field, "household") == 0)
+    if (strcmp(field, "household") == 0 || strcmp(field, "linked") == 0)
         return s_household_name(call, id, out, len);
     return cases_copy_name(call, field, id, out, len);
 }

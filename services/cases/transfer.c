@@ -186,6 +186,17 @@ s_public(const Koop__Cases__Transfer *t)
     return p;
 }
 
+/* Frees t's sealed bytes (answered: they are no longer needed; or t is
+ * about to be shown). */
+static void
+s_drop_sealed(Koop__Cases__Transfer *t)
+{
+    free(t->sealed.data);
+    t->sealed.data = NULL;
+    t->sealed.len = 0;
+    t->has_sealed = 0;
+}
+
 /* The SHARED facts of a transfer (ids and node ids) and its LOCAL record. */
 static int
 s_transfer_change(koop_call_t *call, const Koop__Cases__Transfer *t, const char *type, const char *date,
@@ -490,10 +501,7 @@ s_answer(koop_call_t *call, const Koop__Sync__Relay *r)
     if ((rc = cases_set(call, &t->answered, today)) != KOOP_OK ||
         (rc = cases_set(call, &t->answer, r->answer && s_node_name(r->answer) ? r->answer : (r->accepted ? "accepted" : "declined"))) != KOOP_OK)
         goto done;
-    free(t->sealed.data);
-    t->sealed.data = NULL;
-    t->sealed.len = 0;
-    t->has_sealed = 0;
+    s_drop_sealed(t);
     if ((rc = cases_load_any(call, "household", &koop__cases__household__descriptor, "household", t->household,
                              (ProtobufCMessage **)&h)) != KOOP_OK)
         goto done;
@@ -583,20 +591,13 @@ cases_transfer_receive(koop_call_t *call)
 /* ---- the receiver ---- */
 
 int
-cases_transfer_list(koop_call_t *call)
+cases_transfer_collect(koop_call_t *call, int (*keep)(const Koop__Cases__Transfer *t, const void *ctx), const void *ctx,
+                       void *items, size_t *n)
 {
-    const Koop__Cases__TransferQuery *q = (const Koop__Cases__TransferQuery *)call->req;
-    ProtobufCMessage **items = NULL;
-    size_t n = 0;
-    cases_person_t who;
     MDB_cursor *cur;
     MDB_val k, v;
     int rc;
 
-    if ((rc = cases_caller(call, &who)) != KOOP_OK)
-        return rc;
-    if (!cases_is_coordinator(&who))
-        return koop_fail(call, ACCESS_DENIED_COORDINATOR_ONLY, NULL, "transfers");
     if ((rc = mdb_cursor_open(call->txn, cases_dbi(call, "transfer"), &cur)) != 0)
         return koop_call_store_error(call, rc);
     while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
@@ -605,17 +606,42 @@ cases_transfer_list(koop_call_t *call)
             rc = MDB_CORRUPTED;
             break;
         }
-        free(t->sealed.data);
-        t->sealed.data = NULL;
-        t->sealed.len = 0;
-        t->has_sealed = 0;
-        if ((q->has_state && q->state && t->state != q->state) || (rc = cases_append(call, &items, &n, t)) != KOOP_OK) {
+        s_drop_sealed(t);
+        if (keep && !keep(t, ctx)) {
             koop__cases__transfer__free_unpacked(t, NULL);
-            if (rc != KOOP_OK)
-                break;
+            continue;
+        }
+        if (cases_append(call, items, n, t) != KOOP_OK) {
+            koop__cases__transfer__free_unpacked(t, NULL);
+            mdb_cursor_close(cur);
+            return call->status;
         }
     }
     mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? KOOP_OK : koop_call_store_error(call, rc);
+}
+
+static int
+s_in_state(const Koop__Cases__Transfer *t, const void *ctx)
+{
+    const Koop__Cases__TransferQuery *q = ctx;
+    return !q->has_state || !q->state || t->state == q->state;
+}
+
+int
+cases_transfer_list(koop_call_t *call)
+{
+    const Koop__Cases__TransferQuery *q = (const Koop__Cases__TransferQuery *)call->req;
+    ProtobufCMessage **items = NULL;
+    size_t n = 0;
+    cases_person_t who;
+    int rc;
+
+    if ((rc = cases_caller(call, &who)) != KOOP_OK)
+        return rc;
+    if (!cases_is_coordinator(&who))
+        return koop_fail(call, ACCESS_DENIED_COORDINATOR_ONLY, NULL, "transfers");
+    rc = cases_transfer_collect(call, s_in_state, q, &items, &n);
     return cases_list_done(call, rc, &koop__cases__transfer_list__descriptor, items, n);
 }
 
@@ -908,10 +934,7 @@ cases_transfer_accept(koop_call_t *call)
     if ((rc = s_import(call, &who, t, p, today)) != KOOP_OK)
         goto done;
     t->state = TR(ACCEPTED);
-    free(t->sealed.data);
-    t->sealed.data = NULL;
-    t->sealed.len = 0;
-    t->has_sealed = 0;
+    s_drop_sealed(t);
     t->has_handed = 1;
     t->handed = 0;
     if ((rc = cases_set(call, &t->household, p->household->id)) != KOOP_OK ||
@@ -954,10 +977,7 @@ cases_transfer_decline(koop_call_t *call)
         return rc;
     cases_today(today);
     t->state = TR(DECLINED);
-    free(t->sealed.data);
-    t->sealed.data = NULL;
-    t->sealed.len = 0;
-    t->has_sealed = 0;
+    s_drop_sealed(t);
     if ((rc = cases_set(call, &t->answered, today)) != KOOP_OK || (rc = cases_set(call, &t->answer, "declined")) != KOOP_OK ||
         (rc = cases_set(call, &t->by, who.id)) != KOOP_OK || (rc = s_transfer_save(call, t)) != KOOP_OK)
         goto done;

@@ -238,6 +238,51 @@ Test(present_node, household_names_only_for_those_who_may_see_them)
     free(task);
 }
 
+/* A household linked to the households holding the same PESEL names them
+ * (`linked_names`), each only for a caller who may see that household. */
+Test(present_node, linked_households_are_named_for_those_who_may_see_them)
+{
+    char *a = NULL, *ipw = kt_open_ipw(&g, g.sw, "2026-01-10", &a), *b, *consent, *ipw_b;
+    kt_run_t r;
+    cr_assert_not_null(ipw);
+    kt_as(&r, &g, g.sw, "household", "update", "--household", a, "--pesel", "85010112345", NULL);
+    kt_ok(&r, "pesel");
+    b = ID(g.coord, "household", "add", "--name", "Nowe gospodarstwo", "--size", "1", "--pesel", "85010112345",
+           "--link", "true");
+    cr_assert_not_null(b);
+    kt_as(&r, &g, g.coord, "household", "show", "--household", b, NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_assert_str_eq(json_string_value(json_array_get(json_object_get(r.json, "linked"), 0)), a, "%s", r.out);
+    cr_assert_str_eq(json_string_value(json_array_get(json_object_get(r.json, "linked_names"), 0)), "Rodzina Testowa",
+                     "%s", r.out);
+    kt_run_free(&r);
+    READS("household show", TEXT("--as", g.coord, "household", "show", "--household", b),
+          WANT("powiązane (PESEL)  Rodzina Testowa"), NOT(a));
+    READS("--lang en", TEXT("--lang", "en", "--as", g.coord, "household", "show", "--household", b),
+          WANT("linked (PESEL)     Rodzina Testowa"), NOT(a));
+    /* the coordinator of b's IPW sees b, not a (another social worker's case): the id, no name */
+    consent = kt_consent(&g, g.coord, b, "2026-01-12");
+    ipw_b = consent ? ID(g.coord, "ipw", "open", "--household", b, "--coordinator", g.sw2, "--opened", "2026-01-12")
+                    : NULL;
+    cr_assert_not_null(ipw_b);
+    kt_as(&r, &g, g.sw2, "household", "show", "--household", b, NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_assert_str_eq(json_string_value(json_array_get(json_object_get(r.json, "linked"), 0)), a);
+    {
+        /* no name known: "" (or, when no name of the list is known, no names at all) */
+        const char *name = json_string_value(json_array_get(json_object_get(r.json, "linked_names"), 0));
+        cr_assert(!name || !*name, "%s", r.out);
+    }
+    kt_run_free(&r);
+    READS("household show, a's name hidden", TEXT("--as", g.sw2, "household", "show", "--household", b),
+          WANT("Nowe gospodarstwo", a), NOT("Rodzina Testowa"));
+    free(a);
+    free(b);
+    free(ipw);
+    free(consent);
+    free(ipw_b);
+}
+
 Test(present_node, notifier_and_reporting_status_read_dates_and_labels)
 {
     READS("notify status", TEXT("notify", "status"), WANT("w kolejce", "przypomnienia"), NOT("queue", "failed_attempts"));

@@ -233,6 +233,36 @@ s_no_pii_at(kt_node_t *hub)
     }
 }
 
+/* The household's own copy (household export, GDPR art. 15) at s holds
+ * transfer tid in `state` (incoming or not) without its sealed bytes, and
+ * its document says every string of doc (NULL-terminated) and none of
+ * avoid (may be NULL). */
+static void
+s_exported(s_gmina *s, const char *hh, const char *tid, const char *state, int incoming, const char *const *doc,
+           const char *avoid)
+{
+    kt_run_t r;
+    json_t *t = NULL, *e;
+    size_t i;
+    s_run(&r, s->n, s->coord, "household", "export", "--household", hh, NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    json_array_foreach(json_object_get(r.json, "transfers"), i, e) if (!strcmp(kt_str(e, "id"), tid)) t = e;
+    cr_assert_not_null(t, "the copy lacks transfer %s: %s", tid, r.out);
+    cr_assert_str_eq(kt_str(t, "state"), state);
+    cr_assert_eq(json_is_true(json_object_get(t, "incoming")), incoming, "%s", r.out);
+    cr_assert_str_eq(kt_str(t, "household"), hh);
+    cr_assert_null(json_object_get(t, "sealed"), "the sealed bytes are never shown");
+    cr_assert(!avoid || !strstr(r.out, avoid), "%s", r.out);
+    kt_run_free(&r);
+    kt_ctl(&r, s->n, "--as", s->coord, "household", "export", "--household", hh, NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_assert(strstr(r.out, "5. PRZEKAZANIA SPRAWY DO INNEJ GMINY") && strstr(r.out, tid), "%s", r.out);
+    for (i = 0; doc[i]; i++)
+        cr_assert(strstr(r.out, doc[i]), "the document lacks '%s':\n%s", doc[i], r.out);
+    cr_assert(!avoid || !strstr(r.out, avoid), "%s", r.out);
+    kt_run_free(&r);
+}
+
 /* An indicator of unit at node (NULL unit: the node itself), waiting until
  * it is `want` (the hub's reporting follows the sync in its own time). */
 static void
@@ -376,6 +406,12 @@ Test(transfer, a_family_moves_with_every_field_and_is_counted_once)
     cr_assert_str_eq(json_string_value(json_object_get(r.json, "transferred_to")), "gmina-2013072");
     cr_assert_str_eq(json_string_value(json_object_get(r.json, "address")), s_pii[2]);
     kt_run_free(&r);
+    /* the family's own copy says where its case went, on both sides */
+    s_exported(&a, hh, tid, "accepted", 0,
+               (const char *const[]){"przekazanie do gminy gmina-2013072, ", ": przyjęte\n", fp, "Odpowiedź:", NULL}, NULL);
+    s_exported(&b, hh, tid, "accepted", 1,
+               (const char *const[]){"przyjęcie z gminy gmina-2013032, ", ": przyjęte\n", "IPW/2026/0004", b.coord, NULL},
+               NULL);
 
     /* counted once: the powiat still has 7 programmes, now 3 + 4 */
     cr_assert_eq(kt_wait_synced(&g1, 60), 0);
@@ -419,6 +455,9 @@ Test(transfer, a_declined_family_stays_and_is_unlocked)
     cr_assert_str_eq(json_string_value(json_object_get(json_array_get(r.json, 0), "answer")), "declined");
     cr_assert_null(strstr(r.out, "nie zamieszkała"));
     kt_run_free(&r);
+    s_exported(&a, hh, tid, "declined", 0,
+               (const char *const[]){"przekazanie do gminy gmina-2013072, ", ": odrzucone\n", "Odpowiedź:", a.sw, NULL},
+               "nie zamieszkała");
     s_run(&r, &g1, a.sw, "household", "transfer", "--household", hh, "--to", "gmina-2013032", NULL);
     kt_refused(&r, 1, "transfer.self", "to", NULL);
     kt_verify_clean(&g1, "cases");

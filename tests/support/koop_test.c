@@ -241,7 +241,8 @@ s_check_refusal(const kt_run_t *r, koop_lang_t lang, const char *code, const cha
         koop_error_render(&want, lang, field ? label : NULL, msg, sizeof msg);
         cr_assert_str_eq(got_msg, msg, "%s: message '%s', want '%s'", what, got_msg, msg);
         for (const char *p = t; (p = strchr(p, '{')) != NULL; p++)
-            if (p[1] >= '1' && p[1] <= '9' && p[2] == '|' && (size_t)(p[1] - '1') < nargs)
+            if (p[1] >= '1' && p[1] <= '9' && p[2] == '|' && p[3] == 'w' && (p[4] == '}' || p[4] == ':') &&
+                (size_t)(p[1] - '1') < nargs)
                 cr_assert(koop_err_word_known(args[p[1] - '1']), "%s: '%s' (argument %c of %s) is not in the words table",
                           what, args[p[1] - '1'], p[1], code);
     }

@@ -19,27 +19,43 @@
 
 #define MAX_PH 16
 
-/* The placeholders of a template, each as written ("{field}", "{2}",
- * "{1|w}"), sorted, without repeats; returns how many, or -1 (and says why
- * in why) for a brace that is not a placeholder. */
+/* How many '|'-separated forms text[0..len) has, 0 when one is empty. */
 static int
-s_placeholders(const char *t, char out[MAX_PH][16], char *why, size_t whylen)
+s_forms(const char *text, size_t len)
+{
+    int n = 1;
+    for (size_t i = 0; i < len; i++)
+        if (text[i] == '|' && (i == 0 || text[i - 1] == '|' || i + 1 == len))
+            return 0;
+        else
+            n += text[i] == '|';
+    return len ? n : 0;
+}
+
+/* The placeholders of a template in lang, each as written ("{field}",
+ * "{2}", "{1|w}", "{4|w:3}"; a count with its forms as "{3|n}": three forms
+ * in Polish, two in English), sorted, without repeats; returns how many, or
+ * -1 (and says why in why) for a brace that is not a placeholder. */
+static int
+s_placeholders(const char *t, koop_lang_t lang, char out[MAX_PH][16], char *why, size_t whylen)
 {
     int n = 0;
     for (const char *p = t; (p = strchr(p, '{')) != NULL;) {
         const char *end = strchr(p, '}');
-        char ph[16];
+        char ph[16] = "";
         size_t len = end ? (size_t)(end - p) + 1 : 0;
-        int ok = end && len < sizeof ph;
-        if (ok) {
-            memcpy(ph, p, len);
-            ph[len] = '\0';
-            ok = strcmp(ph, "{field}") == 0 ||
-                 (ph[1] >= '1' && ph[1] - '0' <= KOOP_ERR_MAX_ARGS &&
-                  (strcmp(ph + 2, "}") == 0 || strcmp(ph + 2, "|w}") == 0));
+        int ok = end && !memchr(p + 1, '{', len - 1);
+        if (ok && len == 7 && strncmp(p, "{field}", 7) == 0)
+            snprintf(ph, sizeof ph, "{field}");
+        else if (ok && p[1] >= '1' && p[1] - '0' <= KOOP_ERR_MAX_ARGS && (p[2] == '}' || p[2] == '|')) {
+            if (p[2] == '}' || (len == 5 && p[3] == 'w') ||
+                (len == 7 && p[3] == 'w' && p[4] == ':' && p[5] >= '1' && p[5] - '0' <= KOOP_ERR_MAX_ARGS))
+                snprintf(ph, sizeof ph, "%.*s", (int)len, p);
+            else if (s_forms(p + 3, len - 4) == (lang == KOOP_LANG_PL ? 3 : 2))
+                snprintf(ph, sizeof ph, "{%c|n}", p[1]);
         }
-        if (!ok) {
-            snprintf(why, whylen, "'%.20s' is not a placeholder", p);
+        if (!ph[0]) {
+            snprintf(why, whylen, "'%.40s' is not a placeholder", p);
             return -1;
         }
         int seen = 0;
@@ -78,9 +94,9 @@ Test(errors, placeholders_of_the_two_languages_agree)
     for (int id = 1; id < KOOP_ERR_COUNT; id++) {
         char pl[MAX_PH][16], en[MAX_PH][16], why[80];
         const char *code = koop_err_code((koop_err_t)id);
-        int npl = s_placeholders(koop_err_template((koop_err_t)id, KOOP_LANG_PL), pl, why, sizeof why);
+        int npl = s_placeholders(koop_err_template((koop_err_t)id, KOOP_LANG_PL), KOOP_LANG_PL, pl, why, sizeof why);
         cr_expect_geq(npl, 0, "%s (pl): %s", code, why);
-        int nen = s_placeholders(koop_err_template((koop_err_t)id, KOOP_LANG_EN), en, why, sizeof why);
+        int nen = s_placeholders(koop_err_template((koop_err_t)id, KOOP_LANG_EN), KOOP_LANG_EN, en, why, sizeof why);
         cr_expect_geq(nen, 0, "%s (en): %s", code, why);
         cr_expect_eq(npl, nen, "%s: %d placeholders in Polish, %d in English", code, npl, nen);
         for (int i = 0; i < npl && i < nen; i++)
@@ -130,6 +146,10 @@ Test(errors, words_are_unique_and_translated)
                      "token '%s' is not [a-z_.]+", words[i][0]);
         for (size_t j = 0; j < i; j++)
             cr_expect_str_neq(words[i][0], words[j][0], "word '%s' twice", words[i][0]);
+        /* a counted word: forms one|few|many in Polish, one|other in English */
+        int fpl = s_forms(words[i][1], strlen(words[i][1])), fen = s_forms(words[i][2], strlen(words[i][2]));
+        cr_expect((fpl == 1 && fen == 1) || (fpl == 3 && fen == 2), "word '%s': %d Polish and %d English forms",
+                  words[i][0], fpl, fen);
     }
 }
 
@@ -217,15 +237,21 @@ s_scan_calls(const char *path, const char *text, const char *macro, int id_at, i
             continue;
         for (int lang = 0; lang < 2; lang++) {
             const char *t = koop_err_template(e, (koop_lang_t)lang);
-            for (const char *q = t; (q = strstr(q, "|w}")) != NULL; q++) {
+            for (const char *q = t; (q = strstr(q, "|w")) != NULL; q++) {
                 int at = args_at + (q[-1] - '1');
                 char token[96];
+                if (q[2] != '}' && q[2] != ':')
+                    continue; /* a count's forms that begin with w */
                 if (at >= n || args[at][0] != '"' || lens[at] < 2 || lens[at] - 2 >= sizeof token)
                     continue; /* a variable: checked where its values are made, and by the tests */
                 memcpy(token, args[at] + 1, lens[at] - 2);
                 token[lens[at] - 2] = '\0';
                 sc->words++;
                 cr_expect(koop_err_word_known(token), "%s: %s(%s, ...\"%s\"): not in the words table", path, macro, id, token);
+                if (q[2] == ':' && koop_err_word(token, (koop_lang_t)lang)) /* {N|w:M}: a word with a count's forms */
+                    cr_expect(strchr(koop_err_word(token, (koop_lang_t)lang), '|'),
+                              "%s: %s(%s, ...\"%s\"): counted by {%c|w:%c}, the word has no forms", path, macro, id, token,
+                              q[-1], q[3]);
             }
         }
     }
@@ -331,6 +357,102 @@ Test(errors, renders_arguments_and_words_in_both_languages)
     cr_expect_str_eq(s_render(&e, KOOP_LANG_EN, "--limit"), "--limit: 9999 is outside the range 1–5000");
 }
 
+Test(errors, a_count_takes_the_polish_form_of_its_number)
+{
+    static const struct {
+        const char *n, *pl;
+    } cases[] = {
+        {"0", "0 nieczytelnych zdarzeń"},   {"1", "1 nieczytelne zdarzenie"},   {"2", "2 nieczytelne zdarzenia"},
+        {"5", "5 nieczytelnych zdarzeń"},   {"12", "12 nieczytelnych zdarzeń"}, {"22", "22 nieczytelne zdarzenia"},
+        {"25", "25 nieczytelnych zdarzeń"}, {"101", "101 nieczytelnych zdarzeń"}, {"112", "112 nieczytelnych zdarzeń"},
+        {"4", "4 nieczytelne zdarzenia"},   {"14", "14 nieczytelnych zdarzeń"}, {"21", "21 nieczytelnych zdarzeń"},
+        {"102", "102 nieczytelne zdarzenia"}, {"-2", "-2 nieczytelne zdarzenia"}, {"01", "01 nieczytelne zdarzenie"},
+        /* longer than any integer type: only the last two digits count */
+        {"100000000000000000000000000001", "100000000000000000000000000001 nieczytelnych zdarzeń"},
+        {"100000000000000000000000000023", "100000000000000000000000000023 nieczytelne zdarzenia"},
+    };
+    koop_error_t e;
+    char want[200];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        koop_error_fill(&e, EVENTS_TOO_MANY_BAD, NULL, cases[i].n);
+        snprintf(want, sizeof want, "%s: przerwano listę", cases[i].pl);
+        cr_expect_str_eq(s_render(&e, KOOP_LANG_PL, NULL), want, "count %s", cases[i].n);
+    }
+}
+
+Test(errors, a_count_takes_the_form_its_sentence_needs_in_both_languages)
+{
+    static const struct {
+        koop_err_t id;
+        koop_lang_t lang;
+        const char *field, *args[5], *want;
+    } cases[] = {
+        {KOOP_ERR_EVENTS_TOO_MANY_BAD, KOOP_LANG_EN, NULL, {"1"}, "1 unreadable event: the listing stopped"},
+        {KOOP_ERR_EVENTS_TOO_MANY_BAD, KOOP_LANG_EN, NULL, {"2"}, "2 unreadable events: the listing stopped"},
+        {KOOP_ERR_EVENTS_TOO_MANY_BAD, KOOP_LANG_EN, NULL, {"0"}, "0 unreadable events: the listing stopped"},
+        /* English has no "few": 21 and 22 are plural */
+        {KOOP_ERR_EVENTS_TOO_MANY_BAD, KOOP_LANG_EN, NULL, {"21"}, "21 unreadable events: the listing stopped"},
+        /* after "nie ma" the noun is genitive whatever the count */
+        {KOOP_ERR_CLI_SYNC_WAIT, KOOP_LANG_PL, NULL, {"30", "tcp://hub:7700", "1", "ok"},
+         "po 30 s hub tcp://hub:7700 nie ma jeszcze 1 zdarzenia tego węzła: ok"},
+        {KOOP_ERR_CLI_SYNC_WAIT, KOOP_LANG_PL, NULL, {"30", "tcp://hub:7700", "3", "ok"},
+         "po 30 s hub tcp://hub:7700 nie ma jeszcze 3 zdarzeń tego węzła: ok"},
+        {KOOP_ERR_CLI_SYNC_WAIT, KOOP_LANG_EN, NULL, {"30", "tcp://hub:7700", "1", "ok"},
+         "after 30 s the hub tcp://hub:7700 still lacks 1 event of this node: ok"},
+        /* accusative inside a sentence */
+        {KOOP_ERR_HOUSEHOLD_SIZE, KOOP_LANG_PL, "size", {"1", "0"},
+         "pole size: gospodarstwo liczy co najmniej 1 osobę (tyle zapisano), a podano 0"},
+        {KOOP_ERR_HOUSEHOLD_SIZE, KOOP_LANG_PL, "size", {"3", "2"},
+         "pole size: gospodarstwo liczy co najmniej 3 osoby (tyle zapisano), a podano 2"},
+        {KOOP_ERR_HOUSEHOLD_SIZE, KOOP_LANG_EN, "size", {"1", "0"},
+         "size: the household has at least 1 person (that many are recorded), but 0 was given"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        koop_error_t e;
+        koop_error_set(&e, cases[i].id, cases[i].field, cases[i].args);
+        cr_expect_str_eq(s_render(&e, cases[i].lang, NULL), cases[i].want, "case %zu", i);
+    }
+}
+
+Test(errors, a_count_that_is_not_a_number_takes_the_last_form)
+{
+    koop_error_t e;
+    static const char *const odd[] = {"abc", "1.5", "", "-", "1 2", "1e3", "+1", "0x1"};
+    char want_pl[200], want_en[200];
+    for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++) {
+        koop_error_fill(&e, EVENTS_TOO_MANY_BAD, NULL, odd[i]);
+        snprintf(want_pl, sizeof want_pl, "%s nieczytelnych zdarzeń: przerwano listę", odd[i]);
+        snprintf(want_en, sizeof want_en, "%s unreadable events: the listing stopped", odd[i]);
+        cr_expect_str_eq(s_render(&e, KOOP_LANG_PL, NULL), want_pl, "'%s'", odd[i]);
+        cr_expect_str_eq(s_render(&e, KOOP_LANG_EN, NULL), want_en, "'%s'", odd[i]);
+    }
+    /* a missing argument is '?', with the last form */
+    koop_error_fill(&e, EVENTS_TOO_MANY_BAD, NULL);
+    cr_expect_str_eq(s_render(&e, KOOP_LANG_PL, NULL), "? nieczytelnych zdarzeń: przerwano listę");
+    cr_expect_str_eq(s_render(&e, KOOP_LANG_EN, NULL), "? unreadable events: the listing stopped");
+}
+
+Test(errors, a_counted_word_of_the_table_takes_the_form_of_its_count)
+{
+    koop_error_t e;
+    koop_error_fill(&e, RECORD_HAS_CHILDREN, "id", "household", "H1", "1", "ipws");
+    cr_expect_str_eq(s_render(&e, KOOP_LANG_PL, NULL),
+                     "nie można usunąć: gospodarstwo H1 ma 1 program – najpierw usuń wszystko, co do niego należy");
+    cr_expect_str_eq(s_render(&e, KOOP_LANG_EN, NULL),
+                     "cannot remove: the household H1 has 1 programme – first remove everything that belongs to it");
+    koop_error_fill(&e, RECORD_HAS_CHILDREN, "id", "household", "H1", "3", "ipws");
+    cr_expect(strstr(s_render(&e, KOOP_LANG_PL, NULL), " ma 3 programy – "), "%s", s_render(&e, KOOP_LANG_PL, NULL));
+    cr_expect(strstr(s_render(&e, KOOP_LANG_EN, NULL), " has 3 programmes – "), "%s", s_render(&e, KOOP_LANG_EN, NULL));
+    koop_error_fill(&e, RECORD_HAS_CHILDREN, "id", "household", "H1", "12", "ipws");
+    cr_expect(strstr(s_render(&e, KOOP_LANG_PL, NULL), " ma 12 programów – "), "%s", s_render(&e, KOOP_LANG_PL, NULL));
+    koop_error_fill(&e, RECORD_LIMIT, "household", "household", "30", "persons");
+    cr_expect_str_eq(s_render(&e, KOOP_LANG_PL, NULL), "gospodarstwo ma już 30 osób (najwięcej, ile można)");
+    cr_expect_str_eq(s_render(&e, KOOP_LANG_EN, NULL), "the household already has 30 people (the most it may have)");
+    /* a word shown without a count: its last form; a count that is not one: the last form */
+    koop_error_fill(&e, RECORD_LIMIT, "household", "household", "many", "persons");
+    cr_expect_str_eq(s_render(&e, KOOP_LANG_PL, NULL), "gospodarstwo ma już many osób (najwięcej, ile można)");
+}
+
 Test(errors, arguments_are_bounded_and_cleaned)
 {
     koop_error_t e;
@@ -376,6 +498,15 @@ Test(errors, rendering_fits_the_buffer)
     cr_expect_eq(koop_error_render(&e, KOOP_LANG_PL, NULL, small, sizeof small), sizeof small - 1);
     cr_expect_eq(strlen(small), sizeof small - 1);
     cr_expect_eq(koop_error_render(&e, KOOP_LANG_PL, NULL, small, 0), 0);
+    /* a count's noun is cut like the rest (and never read past its braces) */
+    koop_error_fill(&e, EVENTS_TOO_MANY_BAD, NULL, "22");
+    for (size_t n = 1; n <= 30; n++) {
+        char out[30];
+        size_t got = koop_error_render(&e, KOOP_LANG_PL, NULL, out, n);
+        cr_expect_eq(got, strlen(out));
+        cr_expect_lt(got, n);
+        cr_expect_eq(strncmp(out, "22 nieczytelne zdarzenia: przerwano listę", got), 0, "%zu: '%s'", n, out);
+    }
 }
 
 Test(errors, language_from_koop_lang)

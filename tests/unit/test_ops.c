@@ -264,6 +264,13 @@ Test(ops, the_progress_line_says_done_total_rate_and_time_left)
     cr_assert_str_eq(line, "odbudowa: 7200 / 10800 zdarzeń (66 %), 7200 zdarzeń/s, zostało 0:01");
     koop_progress_format(line, sizeof line, "x", 1, 3601, KOOP_PROGRESS_EVENTS, 1.0);
     cr_assert(strstr(line, "zostało 1:00:00"), "%s", line);
+    cr_assert_str_eq(line, "x: 1 / 3601 zdarzeń (0 %), 1 zdarzenie/s, zostało 1:00:00", "the noun goes with its count");
+    koop_progress_format(line, sizeof line, "x", 2, 22, KOOP_PROGRESS_EVENTS, 1.0);
+    cr_assert_str_eq(line, "x: 2 / 22 zdarzenia (9 %), 2 zdarzenia/s, zostało 0:10");
+    koop_progress_format(line, sizeof line, "x", 0, 1, KOOP_PROGRESS_EVENTS, 0.0);
+    cr_assert_str_eq(line, "x: 0 / 1 zdarzenie (0 %)");
+    koop_progress_format(line, sizeof line, "x", 12, 12, KOOP_PROGRESS_EVENTS, 1.0);
+    cr_assert_str_eq(line, "x: 12 / 12 zdarzeń (100 %), 12 zdarzeń/s");
     koop_progress_format(line, sizeof line, "x", 0, 0, KOOP_PROGRESS_BYTES, 0.0);
     cr_assert_str_eq(line, "x: 0 B / 0 B (100 %)");
     /* not a terminal: nothing is drawn */
