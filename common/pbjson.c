@@ -37,9 +37,8 @@ koop_pbjson_enum_names(const ProtobufCEnumDescriptor *e, char *out, size_t outle
     }
 }
 
-/* Whether a non-repeated field is present in msg. */
-static int
-s_present(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
+int
+koop_pbjson_present(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
 {
     if (f->label == PROTOBUF_C_LABEL_REQUIRED)
         return 1;
@@ -112,8 +111,8 @@ s_scalar_to_json(const ProtobufCFieldDescriptor *f, const void *p)
     return json_null();
 }
 
-static size_t
-s_elem_size(const ProtobufCFieldDescriptor *f)
+size_t
+koop_pbjson_elem_size(const ProtobufCFieldDescriptor *f)
 {
     switch (f->type) {
     case PROTOBUF_C_TYPE_INT32: case PROTOBUF_C_TYPE_SINT32: case PROTOBUF_C_TYPE_SFIXED32:
@@ -148,9 +147,9 @@ koop_pbjson_to_json(const ProtobufCMessage *msg)
             const char *arr = *(char *const *)MEMBER(msg, f);
             val = json_array();
             for (size_t k = 0; val && k < n; k++)
-                json_array_append_new(val, s_scalar_to_json(f, arr + k * s_elem_size(f)));
+                json_array_append_new(val, s_scalar_to_json(f, arr + k * koop_pbjson_elem_size(f)));
         } else {
-            if (!s_present(msg, f))
+            if (!koop_pbjson_present(msg, f))
                 continue;
             if (f->type == PROTOBUF_C_TYPE_ENUM && *(int *)MEMBER(msg, f) == 0)
                 continue;
@@ -227,7 +226,7 @@ s_scalar_from_json(const ProtobufCFieldDescriptor *f, json_t *j, void *p, koop_e
                 goto bad;
         } else
             goto bad;
-        if (s_elem_size(f) == 4) {
+        if (koop_pbjson_elem_size(f) == 4) {
             if (v < INT32_MIN || v > INT32_MAX)
                 goto bad;
             *(int32_t *)p = (int32_t)v;
@@ -248,7 +247,7 @@ s_scalar_from_json(const ProtobufCFieldDescriptor *f, json_t *j, void *p, koop_e
                 goto bad;
         } else
             goto bad;
-        if (s_elem_size(f) == 4) {
+        if (koop_pbjson_elem_size(f) == 4) {
             if (v > UINT32_MAX)
                 goto bad;
             *(uint32_t *)p = (uint32_t)v;
@@ -345,7 +344,7 @@ koop_pbjson_from_json(const ProtobufCMessageDescriptor *desc, json_t *obj, koop_
         }
         if (f->label == PROTOBUF_C_LABEL_REPEATED) {
             json_t *arr = json_is_string(val) ? s_split(json_string_value(val)) : json_incref(val);
-            size_t n = json_is_array(arr) ? json_array_size(arr) : 0, es = s_elem_size(f);
+            size_t n = json_is_array(arr) ? json_array_size(arr) : 0, es = koop_pbjson_elem_size(f);
             char *items;
             if (!json_is_array(arr)) {
                 json_decref(arr);

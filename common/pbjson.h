@@ -23,6 +23,23 @@
 /* A new JSON object for msg (caller decrefs). NULL on allocation failure. */
 json_t *koop_pbjson_to_json(const ProtobufCMessage *msg);
 
+/* How koop's JSON is printed (koopctl --json, the gateway's bodies). */
+#define KOOP_PBJSON_DUMP_FLAGS (JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12))
+
+/* msg as JSON text: the bytes json_dumps(koop_pbjson_to_json(msg),
+ * KOOP_PBJSON_DUMP_FLAGS) gives, written straight from the message without
+ * the tree (pbjson_write.c). field: NULL for the whole message, or one of
+ * its fields whose value alone is written ("items" of a list reply; "[]"
+ * when msg has no such value). A malloc'd NUL-terminated string (*len its
+ * length, len may be NULL), or NULL when out of memory. */
+char *koop_pbjson_dumps(const ProtobufCMessage *msg, const char *field, size_t *len);
+
+/* Whether the non-repeated field f is present in m (proto2 has_, a set
+ * pointer; proto3 scalars always). */
+int koop_pbjson_present(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f);
+/* The size of one element of a repeated field of f's type. */
+size_t koop_pbjson_elem_size(const ProtobufCFieldDescriptor *f);
+
 /* Builds a message of type desc from a JSON object. Unknown keys and bad
  * values are errors, set in *err (code, the key as field, the value).
  * Returns the message (free with protobuf_c_message_free_unpacked(m, NULL))

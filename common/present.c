@@ -26,7 +26,7 @@ koop_present_label(const char *field, koop_lang_t lang)
 void
 koop_present_dump(json_t *value, FILE *out)
 {
-    json_dumpf(value, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
+    json_dumpf(value, out, KOOP_PBJSON_DUMP_FLAGS);
     fputc('\n', out);
     fflush(out);
 }
@@ -48,6 +48,22 @@ koop_present_json(const koop_api_method_t *m, const ProtobufCMessage *reply)
     items = items ? json_incref(items) : json_array();
     json_decref(out);
     return items;
+}
+
+char *
+koop_present_json_text(const koop_api_method_t *m, const ProtobufCMessage *reply, size_t *len)
+{
+    json_t *tree;
+    char *text;
+    if (!(m && (m->flags & KOOP_API_REPORT)) && reply->descriptor != koop_api_find("sync.status")->reply)
+        return koop_pbjson_dumps(reply, m && (m->flags & KOOP_API_LIST) ? "items" : NULL, len);
+    if (!(tree = koop_present_json(m, reply)))
+        return NULL;
+    text = json_dumps(tree, KOOP_PBJSON_DUMP_FLAGS);
+    json_decref(tree);
+    if (text && len)
+        *len = strlen(text);
+    return text;
 }
 
 json_t *

@@ -32,6 +32,12 @@ typedef enum { KOOP_FMT_TEXT = 0, KOOP_FMT_CSV = 1 } koop_fmt_t;
 /* The reply of method m as JSON (a LIST method: its items array). Caller
  * decrefs; NULL on lack of memory. */
 json_t *koop_present_json(const koop_api_method_t *m, const ProtobufCMessage *reply);
+/* The same as the text koopctl --json prints and the gateway answers (no
+ * trailing newline): written straight from the message (koop_pbjson_dumps)
+ * where the JSON is the message's own, printed from koop_present_json's tree
+ * where it is composed (reports, sync.status). A malloc'd string (*len its
+ * length), or NULL on lack of memory. */
+char *koop_present_json_text(const koop_api_method_t *m, const ProtobufCMessage *reply, size_t *len);
 /* Writes the reply of m for people (or as CSV, for reports). */
 void koop_present_text(const koop_api_method_t *m, const ProtobufCMessage *reply, koop_fmt_t fmt,
                        koop_lang_t lang, FILE *out);

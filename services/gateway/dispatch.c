@@ -37,14 +37,19 @@ void
 gw_answer_json(gw_req_t *r, unsigned status, json_t *body)
 {
     /* the bytes koopctl --json prints (koop_present_dump's format) */
-    char *s = body ? json_dumps(body, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12)) : NULL;
+    char *s = body ? json_dumps(body, KOOP_PBJSON_DUMP_FLAGS) : NULL;
     json_decref(body);
+    gw_answer_text(r, status, s, s ? strlen(s) : 0);
+}
+
+void
+gw_answer_text(gw_req_t *r, unsigned status, char *s, size_t n)
+{
     free(r->resp);
     r->resp = NULL;
     r->resp_len = 0;
     r->status = status;
     if (s) {
-        size_t n = strlen(s);
         r->resp = realloc(s, n + 2);
         if (!r->resp) {
             free(s);
@@ -146,7 +151,11 @@ gw_answer_reply(gw_req_t *r, const koop_api_method_t *api, const ProtobufCMessag
         s_answer_csv(r, api, reply);
         return;
     }
-    gw_answer_json(r, 200, koop_present_json(api, reply));
+    {
+        size_t n = 0;
+        char *s = koop_present_json_text(api, reply, &n);
+        gw_answer_text(r, 200, s, n);
+    }
 }
 
 void

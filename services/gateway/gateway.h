@@ -241,6 +241,9 @@ void gw_static_serve(gw_req_t *r);
 void gw_dispatch(gw_req_t *r);
 /* Answers: JSON (takes the reference), a catalogue error, a koop_error_t. */
 void gw_answer_json(gw_req_t *r, unsigned status, json_t *body);
+/* Answers status with the JSON text s[0..n) (malloc'd: taken, freed here;
+ * NULL: out of memory, answered 500) and koopctl's trailing newline. */
+void gw_answer_text(gw_req_t *r, unsigned status, char *s, size_t n);
 void gw_answer_error(gw_req_t *r, const koop_error_t *e);
 void gw_answer_err(gw_req_t *r, koop_err_t id, const char *field, const char *const *args);
 #define gw_fail(r, ID, field, ...)                                                                 \

@@ -349,9 +349,16 @@ s_run_method(kc_ctx_t *ctx, const koop_api_method_t *m, int argc, char **argv)
     if (rc != KC_OK)
         return rc;
     if (ctx->json) {
-        json_t *out = koop_present_json(m, rep);
-        koop_present_dump(out, stdout);
-        json_decref(out);
+        size_t len = 0;
+        char *out = koop_present_json_text(m, rep, &len);
+        if (!out) {
+            protobuf_c_message_free_unpacked(rep, NULL);
+            return kc_error(ctx, KC_UNAVAILABLE, INTERNAL_NO_MEMORY, NULL);
+        }
+        fwrite(out, 1, len, stdout);
+        fputc('\n', stdout);
+        fflush(stdout);
+        free(out);
     } else {
         koop_present_text(m, rep, fmt, ctx->lang, stdout);
     }

@@ -102,6 +102,12 @@ uint8_t *fz_request_json(const koop_service_def_t *def, const char *caller, cons
  * picks one). Returns how many were written to out. */
 size_t fz_request_types(const ProtobufCMessageDescriptor **out, size_t max);
 
+/* m shown as JSON as koopctl --json and the gateway show it: the tree
+ * (koop_pbjson_to_json) printed with KOOP_PBJSON_DUMP_FLAGS, and the direct
+ * writer (koop_pbjson_dumps) - asserted to be the same bytes, for the whole
+ * message and for each of its repeated fields alone (a list reply). */
+void fz_json_same(const ProtobufCMessage *m);
+
 /* Reply types by method: what a client expects back (fuzz_reply's first
  * byte picks one; captured replies are filed under theirs). */
 typedef struct {

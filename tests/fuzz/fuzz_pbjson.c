@@ -42,6 +42,7 @@ s_round(const ProtobufCMessage *m)
     json_t *j = koop_pbjson_to_json(m);
     ProtobufCMessage *back;
     FZ_ASSERT(j != NULL);
+    fz_json_same(m);
     back = koop_pbjson_from_json(m->descriptor, j, &err);
     if (!back)
         fprintf(stderr, "read back: %s (%s)\n", err.code, err.field);

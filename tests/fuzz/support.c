@@ -483,6 +483,38 @@ fz_run_sequence(koop_service_t *svc, fz_ids_t *ids, const uint8_t *data, size_t 
     }
 }
 
+void
+fz_json_same(const ProtobufCMessage *m)
+{
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    json_t *j = koop_pbjson_to_json(m);
+    char *tree, *direct;
+    size_t len = 0;
+    FZ_ASSERT(j != NULL);
+    tree = json_dumps(j, KOOP_PBJSON_DUMP_FLAGS);
+    direct = koop_pbjson_dumps(m, NULL, &len);
+    FZ_ASSERT(tree != NULL && direct != NULL);
+    if (strcmp(tree, direct) != 0)
+        fprintf(stderr, "tree:\n%s\ndirect:\n%s\n", tree, direct);
+    FZ_ASSERT(strcmp(tree, direct) == 0 && len == strlen(tree));
+    free(tree);
+    free(direct);
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        json_t *v = json_object_get(j, d->fields[i].name);
+        if (d->fields[i].label != PROTOBUF_C_LABEL_REPEATED || !v)
+            continue;
+        tree = json_dumps(v, KOOP_PBJSON_DUMP_FLAGS);
+        direct = koop_pbjson_dumps(m, d->fields[i].name, NULL);
+        FZ_ASSERT(tree != NULL && direct != NULL);
+        if (strcmp(tree, direct) != 0)
+            fprintf(stderr, "field %s, tree:\n%s\ndirect:\n%s\n", d->fields[i].name, tree, direct);
+        FZ_ASSERT(strcmp(tree, direct) == 0);
+        free(tree);
+        free(direct);
+    }
+    json_decref(j);
+}
+
 size_t
 fz_request_types(const ProtobufCMessageDescriptor **out, size_t max)
 {
