@@ -32,26 +32,32 @@ typedef struct {
     int oom;
 } s_buf;
 
-static void
+/* Room for n more bytes and the final NUL. 0, or -1 (b->oom set). */
+static int
+s_grow(s_buf *b, size_t n)
+{
+    size_t cap = b->cap ? b->cap : 4096;
+    char *p;
+    if (b->oom)
+        return -1;
+    while (cap - b->len < n + 1)
+        cap *= 2;
+    if (!(p = realloc(b->p, cap))) {
+        b->oom = 1;
+        return -1;
+    }
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+static inline void
 s_put(s_buf *b, const char *s, size_t n)
 {
-    if (b->oom)
+    if (b->cap - b->len < n + 1 && s_grow(b, n) != 0)
         return;
-    if (b->cap - b->len < n + 1) {
-        size_t cap = b->cap ? b->cap : 1024;
-        char *p;
-        while (cap - b->len < n + 1)
-            cap *= 2;
-        if (!(p = realloc(b->p, cap))) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
     memcpy(b->p + b->len, s, n);
     b->len += n;
-    b->p[b->len] = '\0';
 }
 
 static void
@@ -64,11 +70,16 @@ s_puts(s_buf *b, const char *s)
 static void
 s_indent(s_buf *b, int depth)
 {
-    static const char spaces[] = "                                ";
-    s_put(b, "\n", 1);
-    for (int n = depth * INDENT; n > 0;) {
-        int k = n < (int)sizeof spaces - 1 ? n : (int)sizeof spaces - 1;
-        s_put(b, spaces, (size_t)k);
+    static const char line[] = "\n                                                                ";
+    size_t n = (size_t)depth * INDENT;
+    if (n < sizeof line - 1) {
+        s_put(b, line, n + 1);
+        return;
+    }
+    s_put(b, line, 1);
+    for (; n > 0;) {
+        size_t k = n < sizeof line - 2 ? n : sizeof line - 2;
+        s_put(b, line + 1, k);
         n -= k;
     }
 }
@@ -100,17 +111,26 @@ s_utf8(const unsigned char *s)
     return 1;
 }
 
+/* 1 for the bytes a JSON string escapes (and the NUL that ends it). */
+static const unsigned char s_special[256] = {
+    [0] = 1, [1] = 1, [2] = 1, [3] = 1, [4] = 1, [5] = 1, [6] = 1, [7] = 1, [8] = 1, [9] = 1, [10] = 1, [11] = 1,
+    [12] = 1, [13] = 1, [14] = 1, [15] = 1, [16] = 1, [17] = 1, [18] = 1, [19] = 1, [20] = 1, [21] = 1, [22] = 1,
+    [23] = 1, [24] = 1, [25] = 1, [26] = 1, [27] = 1, [28] = 1, [29] = 1, [30] = 1, [31] = 1, ['"'] = 1, ['\\'] = 1,
+};
+
 static void
 s_string(s_buf *b, const char *s)
 {
     const char *run = s;
     s_put(b, "\"", 1);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
+    for (;; s++) {
+        unsigned char c;
         const char *esc = NULL;
         char u[8];
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
+        while (!s_special[(unsigned char)*s])
+            s++;
+        if (!(c = (unsigned char)*s))
+            break;
         switch (c) {
         case '"': esc = "\\\""; break;
         case '\\': esc = "\\\\"; break;
@@ -318,10 +338,11 @@ koop_pbjson_dumps(const ProtobufCMessage *msg, const char *field, size_t *len)
         else
             s_puts(&b, "[]");
     }
-    if (b.oom) {
+    if (b.oom || (b.cap - b.len < 1 && s_grow(&b, 0) != 0)) {
         free(b.p);
         return NULL;
     }
+    b.p[b.len] = '\0';
     if (len)
         *len = b.len;
     return b.p;
