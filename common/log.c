@@ -271,14 +271,6 @@ int
 koop_log_appender_add(koop_log_appender_t *a, const char *type, int scope, const char *actor,
                       const uint8_t *payload, size_t payload_len, uint64_t *seq_out)
 {
-    return koop_log_appender_add_hashed(a, type, scope, actor, payload, payload_len, NULL, seq_out);
-}
-
-int
-koop_log_appender_add_hashed(koop_log_appender_t *a, const char *type, int scope, const char *actor,
-                             const uint8_t *payload, size_t payload_len, const uint8_t *payload_hash,
-                             uint64_t *seq_out)
-{
     koop_log_t *self = a->la_log;
     char id[KOOP_ID_LEN];
     unsigned char key[8];
@@ -317,7 +309,7 @@ koop_log_appender_add_hashed(koop_log_appender_t *a, const char *type, int scope
          * shared chain's value in log_shared is its link (log_chain.h) */
         if ((rc = koop_log_chain_append(&self->chain, a->la_txn, e.seq, scope == KOOP__SCOPE__SCOPE_SHARED,
                                         v.mv_data, v.mv_size - s_bytes_len(payload_len), payload,
-                                        payload_len, payload_hash)) != 0)
+                                        payload_len)) != 0)
             return rc;
     }
     a->la_last = e.seq;

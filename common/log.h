@@ -70,11 +70,6 @@ typedef struct {
 int koop_log_appender_begin(koop_log_appender_t *a, koop_log_t *self, MDB_txn *txn);
 int koop_log_appender_add(koop_log_appender_t *a, const char *type, int scope, const char *actor,
                           const uint8_t *payload, size_t payload_len, uint64_t *seq_out);
-/* The same with the payload's koop_chain_hash already computed (payload_hash,
- * KOOP_CHAIN_LEN bytes; log_chain.h). */
-int koop_log_appender_add_hashed(koop_log_appender_t *a, const char *type, int scope, const char *actor,
-                                 const uint8_t *payload, size_t payload_len, const uint8_t *payload_hash,
-                                 uint64_t *seq_out);
 /* Closes the cursors; accepts an appender whose begin failed. */
 void koop_log_appender_end(koop_log_appender_t *a);
 

@@ -75,7 +75,7 @@ s_link_at(MDB_txn *txn, MDB_dbi dbi, uint64_t seq, const uint8_t genesis[KOOP_CH
 
 int
 koop_log_chain_append(koop_log_chain_t *c, MDB_txn *txn, uint64_t seq, int shared, const uint8_t *env,
-                      size_t header_len, const uint8_t *payload, size_t payload_len, const uint8_t *payload_hash)
+                      size_t header_len, const uint8_t *payload, size_t payload_len)
 {
     uint8_t ph[KOOP_CHAIN_LEN], prev[KOOP_CHAIN_LEN], prev_shared[KOOP_CHAIN_LEN], link[KOOP_CHAIN_LEN];
     int rc;
@@ -92,10 +92,7 @@ koop_log_chain_append(koop_log_chain_t *c, MDB_txn *txn, uint64_t seq, int share
             return rc;
     }
     c->last_seq = 0; /* until this append is complete */
-    if (payload_hash)
-        memcpy(ph, payload_hash, sizeof ph);
-    else
-        koop_chain_hash(ph, payload, payload_len);
+    koop_chain_hash(ph, payload, payload_len);
     koop_chain_link(link, prev, env, header_len, ph);
     if ((rc = s_put_link(txn, c->chain, seq, link, MDB_APPEND)) != 0)
         return rc;

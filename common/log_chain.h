@@ -45,14 +45,10 @@ int koop_log_chain_rebase(koop_store_t *store, MDB_txn *txn, const char *log_id)
 
 /* Adds the links of entry seq (just written as env: header_len bytes before
  * the payload field, payload/payload_len) in txn: L(seq), and S(seq) for a
- * SHARED entry (log_shared's value). payload_hash, when not NULL, is
- * koop_chain_hash of the payload computed before (a hub hashes what it
- * appends on another thread while the previous drain commits); NULL: it is
- * computed here. 0, or an LMDB code (MDB_CORRUPTED when the link of seq - 1
- * is not there). */
+ * SHARED entry (log_shared's value). 0, or an LMDB code (MDB_CORRUPTED when
+ * the link of seq - 1 is not there). */
 int koop_log_chain_append(koop_log_chain_t *c, MDB_txn *txn, uint64_t seq, int shared, const uint8_t *env,
-                          size_t header_len, const uint8_t *payload, size_t payload_len,
-                          const uint8_t *payload_hash);
+                          size_t header_len, const uint8_t *payload, size_t payload_len);
 
 /* The chain state of a log (log.c). */
 struct koop_log;

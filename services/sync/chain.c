@@ -64,25 +64,9 @@ sync_chain_head(MDB_txn *txn, koop_store_t *store, const char *node, const char 
     return 0;
 }
 
-size_t
-sync_chain_links(const Koop__Sync__Batch *b, uint8_t (*out)[32])
-{
-    const uint8_t *prev = b->prev_link.data;
-    if (!b->has_prev_link || b->prev_link.len != KOOP_CHAIN_LEN)
-        return 0;
-    for (size_t i = 0; i < b->n_items; i++) {
-        const Koop__Sync__Item *it = b->items[i];
-        if (koop_chain_entry(out[i], prev, it->event.data, it->event.len, NULL) != 0)
-            return i;
-        prev = out[i];
-    }
-    return b->n_items;
-}
-
 int
 sync_chain_check(MDB_txn *txn, koop_store_t *store, const char *node, const char *stream, uint32_t epoch,
-                 uint64_t stored, const char *log_id, const Koop__Sync__Batch *b, const uint8_t (*links)[32],
-                 size_t nlinks, char *reason, size_t reason_len)
+                 uint64_t stored, const char *log_id, const Koop__Sync__Batch *b, char *reason, size_t reason_len)
 {
     uint8_t s[KOOP_CHAIN_LEN];
     sync_head_t head;
@@ -114,13 +98,11 @@ sync_chain_check(MDB_txn *txn, koop_store_t *store, const char *node, const char
     memcpy(s, b->prev_link.data, sizeof s);
     for (size_t i = 0; i < b->n_items; i++) {
         const Koop__Sync__Item *it = b->items[i];
-        if (links ? i >= nlinks : koop_chain_entry(s, s, it->event.data, it->event.len, NULL) != 0) {
+        if (koop_chain_entry(s, s, it->event.data, it->event.len, NULL) != 0) {
             snprintf(reason, reason_len, "zdarzenie %llu nie jest kopertą w postaci dziennika",
                      (unsigned long long)it->seq);
             return 1;
         }
-        if (links)
-            memcpy(s, links[i], sizeof s);
         if (head.known && it->seq == head.seq && head.seq == stored && memcmp(s, head.shared, sizeof s) != 0) {
             snprintf(reason, reason_len, "łańcuch paczki nie przechodzi przez ogniwo, które hub ma przy %llu "
                                          "(inna historia dziennika węzła: odtworzona kopia?)",

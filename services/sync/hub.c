@@ -15,16 +15,7 @@
  *   Silence for SYNC_DEAD_MS: shown as not connected; positions stay.
  *
  * Ingest (all HELLOs and BATCHes of one drain of the socket in ONE write
- * transaction, acknowledged only after its commit returned). What needs no
- * stored state - the full decode of every event, the node's SHARED links
- * recomputed over the items, the hash of each envelope the merged log will
- * chain - is worked out first for a whole drain on a thread of libuv's pool
- * (s_precheck), while the loop commits the drain before it: on a hub the
- * check and the hashing are most of the CPU per event, and so they run
- * beside the write transaction instead of inside it. The results are pure
- * functions of the frame and the session's node; the drain uses them in
- * the order the checks had before, and checks inline what was not done
- * ahead (a frame of a connection without a session yet, sync_hub_take):
+ * transaction, acknowledged only after its commit returned):
  *   - a batch continues the stored stream: prev == stored position (or the
  *     stored position is prev or one of the batch's seqs: the overlap is
  *     duplicates, skipped); prev beyond it is a GAP (refused, nothing kept,
@@ -192,29 +183,7 @@ typedef struct {
     char pos_stream[SYNC_MAX_STREAMS][SYNC_MAX_STREAM + 1];
     char pos_log[SYNC_MAX_STREAMS][SYNC_MAX_NAME + 1];
     size_t npos;
-    /* a BATCH's check, made before its drain (s_precheck) for pre_node */
-    char pre_node[SYNC_MAX_NAME + 1]; /* the session's node when taken ("" none) */
-    int pre_done;
-    int pre_rc;                    /* 0, PRE_MALFORMED, PRE_REFUSED (why), or -ENOMEM */
-    uint8_t (*pre_links)[32];      /* S after each item (sync_chain_links) */
-    size_t pre_nlinks;
-    uint8_t (*pre_hash)[32];       /* koop_chain_hash of each item's envelope */
 } s_work;
-
-enum { PRE_MALFORMED = 1, PRE_REFUSED = 2 };
-
-/* The one check a drain may have running on the thread pool: its own
- * checker and a copy of the hub's id, so nothing of the hub is touched off
- * the loop. `hub` is NULL once the hub stopped meanwhile: the job then
- * frees itself when it comes back. */
-typedef struct {
-    uv_work_t req;
-    sync_hub_t *hub;
-    sync_check_t *check;
-    char self[SYNC_MAX_NAME + 1];
-    s_work *work;
-    size_t nwork;
-} s_job;
 
 struct sync_hub {
     sync_t *sync;
@@ -233,11 +202,8 @@ struct sync_hub {
     sync_sessions_t *sessions;
     unsigned allow_gen;        /* the allow-list's generation the sessions were checked against */
     uint64_t allow_checked_mono;
-    s_work *work;                   /* the drain being taken or committed */
+    s_work *work;
     size_t nwork;
-    s_work *spare;                  /* the other drain's array, when no check has it */
-    s_job *job;                     /* NULL: every check inline (sync_hub_open) */
-    int checking;                   /* job is on the thread pool */
     koop_log_appender_t appender;   /* the merged log, during a drain's txn */
     sync_check_t *check;            /* every event of a batch, before any is stored */
     /* down-flow */
@@ -494,59 +460,13 @@ s_held(const sync_session_t *s, const char *stream)
     return 0;
 }
 
-/* The check of batch work w for the node `node` (w->pre_*), needing
- * nothing but the frame: every item in seq order with an event, each event
- * decoded in full (check.c), then the links of the node's chain over the
- * items and the hash of each envelope as the merged log chains it. Stops at
- * the first item that fails, as the drain does. Runs on the thread pool
- * (with the job's checker) or inline (with the hub's). */
-static void
-s_precheck(sync_check_t *c, const char *self, const char *node, s_work *w)
-{
-    const Koop__Sync__Batch *b = w->f->batch;
-    const char *stream = b->stream;
-    uint64_t chain = b->prev;
-    int rc;
-
-    free(w->pre_links);
-    free(w->pre_hash);
-    w->pre_links = w->pre_hash = NULL;
-    w->pre_nlinks = 0;
-    w->pre_done = 1;
-    w->pre_rc = 0;
-    if (b->n_items == 0 || b->n_items > SYNC_BATCH_MAX || !sync_valid_stream(stream))
-        return; /* refused by the drain before it looks at any event */
-    for (size_t i = 0; i < b->n_items; i++) {
-        const Koop__Sync__Item *it = b->items[i];
-        if (!it->has_seq || it->seq <= chain || !it->has_event || it->event.len == 0) {
-            w->pre_rc = PRE_MALFORMED;
-            return;
-        }
-        rc = sync_check_event(c, self, it->event.data, it->event.len, node, stream, it->seq, &w->why);
-        if (rc != 0) {
-            w->pre_rc = rc < 0 ? rc : PRE_REFUSED;
-            return;
-        }
-        chain = it->seq;
-    }
-    w->pre_links = malloc(b->n_items * sizeof *w->pre_links);
-    w->pre_hash = malloc(b->n_items * sizeof *w->pre_hash);
-    if (!w->pre_links || !w->pre_hash) {
-        w->pre_rc = -ENOMEM;
-        return;
-    }
-    w->pre_nlinks = sync_chain_links(b, w->pre_links);
-    for (size_t i = 0; i < b->n_items; i++)
-        koop_chain_hash(w->pre_hash[i], b->items[i]->event.data, b->items[i]->event.len);
-}
-
 static int
 s_batch(sync_hub_t *hub, MDB_txn *txn, s_work *w)
 {
     const Koop__Sync__Batch *b = w->f->batch;
     sync_session_t *s = sync_sessions_by_key(hub->sessions, w->key);
     s_stream_state st;
-    uint64_t first_mseq = 0;
+    uint64_t chain, first_mseq = 0;
     size_t start = 0;
     int rc;
 
@@ -580,21 +500,23 @@ s_batch(sync_hub_t *hub, MDB_txn *txn, s_work *w)
                  (unsigned long long)st.last_seq, (unsigned long long)b->prev);
         return 0;
     }
-    /* every event first, decoded in full (check.c): a refused batch keeps
-     * nothing (checked ahead of the drain for this node, or now) */
-    if (!w->pre_done || strcmp(w->pre_node, s->node) != 0) {
-        snprintf(w->pre_node, sizeof w->pre_node, "%s", s->node);
-        s_precheck(hub->check, hub->cfg->node_id, s->node, w);
+    /* every event first, decoded in full (check.c): a refused batch keeps nothing */
+    chain = b->prev;
+    for (size_t i = 0; i < b->n_items; i++) {
+        const Koop__Sync__Item *it = b->items[i];
+        if (!it->has_seq || it->seq <= chain || !it->has_event || it->event.len == 0)
+            goto malformed;
+        rc = sync_check_event(hub->check, hub->cfg->node_id, it->event.data, it->event.len, s->node, w->stream,
+                              it->seq, &w->why);
+        if (rc < 0)
+            return rc; /* out of memory: nothing is acknowledged, the uplink sends again */
+        if (rc > 0)
+            goto refused;
+        chain = it->seq;
     }
-    if (w->pre_rc < 0)
-        return w->pre_rc; /* out of memory: nothing is acknowledged, the uplink sends again */
-    if (w->pre_rc == PRE_MALFORMED)
-        goto malformed;
-    if (w->pre_rc == PRE_REFUSED)
-        goto refused;
     /* the node's SHARED chain must continue the head the hub holds (chain.c) */
-    rc = sync_chain_check(txn, hub->store, s->node, w->stream, st.epoch, st.last_seq, st.log_id, b,
-                          (const uint8_t(*)[32])w->pre_links, w->pre_nlinks, w->reason, sizeof w->reason);
+    rc = sync_chain_check(txn, hub->store, s->node, w->stream, st.epoch, st.last_seq, st.log_id, b, w->reason,
+                          sizeof w->reason);
     if (rc != 0 && rc != 1)
         return rc;
     if (rc == 1) {
@@ -626,8 +548,8 @@ s_batch(sync_hub_t *hub, MDB_txn *txn, s_work *w)
     for (size_t i = start; i < b->n_items; i++) {
         const Koop__Sync__Item *it = b->items[i];
         uint64_t mseq;
-        if ((rc = koop_log_appender_add_hashed(&hub->appender, "sync.event", KOOP__SCOPE__SCOPE_SHARED, "",
-                                               it->event.data, it->event.len, w->pre_hash[i], &mseq)) != 0)
+        if ((rc = koop_log_appender_add(&hub->appender, "sync.event", KOOP__SCOPE__SCOPE_SHARED, "", it->event.data,
+                                        it->event.len, &mseq)) != 0)
             return rc;
         if (i == start)
             first_mseq = mseq;
@@ -789,27 +711,14 @@ s_answer(sync_hub_t *hub, s_work *w)
 
 /* ---- the socket ---- */
 
-/* Frees what the n works of `work` hold (frames and checks). */
-static void
-s_works_free(s_work *work, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        s_work *w = &work[i];
-        if (w->f)
-            koop__sync__frame__free_unpacked(w->f, NULL);
-        w->f = NULL;
-        free(w->pre_links);
-        free(w->pre_hash);
-        w->pre_links = w->pre_hash = NULL;
-        w->pre_done = 0;
-        w->pre_node[0] = '\0';
-    }
-}
-
 static void
 s_work_clear(sync_hub_t *hub)
 {
-    s_works_free(hub->work, hub->nwork);
+    for (size_t i = 0; i < hub->nwork; i++) {
+        if (hub->work[i].f)
+            koop__sync__frame__free_unpacked(hub->work[i].f, NULL);
+        hub->work[i].f = NULL;
+    }
     hub->nwork = 0;
 }
 
@@ -1028,9 +937,6 @@ s_take(sync_hub_t *hub, const uint8_t *rid, size_t rid_len, const char *uid, con
         w->f = f;
         w->stream[0] = '\0';
         w->seq = w->batch_no = 0;
-        w->pre_done = 0;
-        snprintf(w->pre_node, sizeof w->pre_node, "%s",
-                 s && f->body_case == KOOP__SYNC__FRAME__BODY_BATCH ? s->node : "");
         f = NULL;
         break;
     }
@@ -1207,127 +1113,15 @@ s_process_work(sync_hub_t *hub)
     s_work_clear(hub);
 }
 
-/* ---- the check of a drain on the thread pool (see the top) ---- */
-
-static void
-s_job_run(uv_work_t *req)
-{
-    s_job *job = req->data;
-    for (size_t i = 0; i < job->nwork; i++) {
-        s_work *w = &job->work[i];
-        if (w->f->body_case == KOOP__SYNC__FRAME__BODY_BATCH && w->pre_node[0])
-            s_precheck(job->check, job->self, w->pre_node, w);
-    }
-}
-
-static void s_pump(sync_hub_t *hub);
-
-/* Whether the drain taken has a batch worth checking ahead. */
-static int
-s_wants_check(const sync_hub_t *hub)
-{
-    for (size_t i = 0; i < hub->nwork; i++)
-        if (hub->work[i].f->body_case == KOOP__SYNC__FRAME__BODY_BATCH && hub->work[i].pre_node[0])
-            return 1;
-    return 0;
-}
-
-static void s_job_done(uv_work_t *req, int status);
-
-/* Hands the drain taken (hub->work) to the job; the loop takes the next
- * one into `next`. 1 when the job runs, 0 when it could not start. */
-static int
-s_job_start(sync_hub_t *hub, s_work *next)
-{
-    s_job *job = hub->job;
-    job->work = hub->work;
-    job->nwork = hub->nwork;
-    if (uv_queue_work(hub->loop, &job->req, s_job_run, s_job_done) != 0) {
-        job->work = NULL;
-        job->nwork = 0;
-        return 0; /* the drain checks inline */
-    }
-    hub->checking = 1;
-    hub->work = next;
-    hub->nwork = 0;
-    return 1;
-}
-
-/* Takes what the socket holds into hub->work (one drain at most). */
-static void
-s_take_drain(sync_hub_t *hub)
-{
-    if (hub->sock && koop_zwatch_readable(hub->watch))
-        while (hub->nwork < DRAIN_MAX && s_recv_one(hub) == 0)
-            ;
-}
-
-/* A checked drain came back: the next drain is taken and its check
- * started, then this one is committed and answered while that runs. */
-static void
-s_job_done(uv_work_t *req, int status)
-{
-    s_job *job = req->data;
-    sync_hub_t *hub = job->hub;
-    s_work *done = job->work;
-    size_t ndone = job->nwork;
-
-    (void)status; /* never cancelled: uv_cancel is not used */
-    job->work = NULL;
-    job->nwork = 0;
-    if (!hub) { /* the hub stopped meanwhile */
-        s_works_free(done, ndone);
-        free(done);
-        sync_check_destroy(&job->check);
-        free(job);
-        return;
-    }
-    hub->checking = 0;
-    s_take_drain(hub); /* into hub->work, empty while the job ran */
-    if (hub->nwork && s_wants_check(hub) && s_job_start(hub, NULL)) {
-        hub->work = done;
-        hub->nwork = ndone;
-        s_process_work(hub); /* beside the next drain's check */
-        return;              /* hub->work (done, now empty) takes the drain after */
-    }
-    {
-        /* nothing to check ahead: this drain, then the one taken, in order */
-        s_work *taken = hub->work;
-        size_t ntaken = hub->nwork;
-        hub->work = done;
-        hub->nwork = ndone;
-        s_process_work(hub);
-        hub->spare = done;
-        hub->work = taken;
-        hub->nwork = ntaken;
-        s_process_work(hub);
-    }
-    s_pump(hub);
-}
-
-/* Drains the socket: each drain's check goes to the thread pool when it
- * has batches (s_job_done carries on from there), or runs inline. */
-static void
-s_pump(sync_hub_t *hub)
-{
-    while (!hub->checking && hub->sock && koop_zwatch_readable(hub->watch)) {
-        while (hub->nwork < DRAIN_MAX && s_recv_one(hub) == 0)
-            ;
-        if (hub->job && hub->spare && s_wants_check(hub)) {
-            s_work *next = hub->spare;
-            hub->spare = NULL;
-            if (s_job_start(hub, next))
-                return;
-            hub->spare = next;
-        }
-        s_process_work(hub);
-    }
-}
-
 static void
 s_on_readable(koop_zwatch_t *w)
 {
-    s_pump(w->zw_data);
+    sync_hub_t *hub = w->zw_data;
+    while (hub->sock && koop_zwatch_readable(w)) {
+        while (hub->nwork < DRAIN_MAX && s_recv_one(hub) == 0)
+            ;
+        s_process_work(hub);
+    }
 }
 
 /* ---- down-flow: the hub's registry log -> down_log / down_rec ---- */
@@ -1976,19 +1770,6 @@ sync_hub_start(sync_t *sync)
         koop_error("hub: nie można nasłuchiwać na %s: %s", cfg->sync_listen, zmq_strerror(errno));
         goto fail;
     }
-    /* the drain's check on the thread pool: its own checker, a second drain
-     * array; libsodium made ready here, on the loop, before any thread uses it */
-    {
-        uint8_t h[KOOP_CHAIN_LEN];
-        koop_chain_hash(h, "", 0);
-    }
-    hub->job = calloc(1, sizeof *hub->job);
-    hub->spare = calloc(DRAIN_MAX, sizeof *hub->spare);
-    if (!hub->job || !hub->spare || !(hub->job->check = sync_check_new()))
-        goto fail;
-    hub->job->req.data = hub->job;
-    hub->job->hub = hub;
-    snprintf(hub->job->self, sizeof hub->job->self, "%s", cfg->node_id);
     hub->watch = calloc(1, sizeof *hub->watch);
     if (!hub->watch)
         goto fail;
@@ -2039,16 +1820,9 @@ sync_hub_stop(sync_hub_t **self_p)
     }
     sync_sessions_destroy(&hub->sessions, s_snap_free);
     sync_check_destroy(&hub->check);
-    if (hub->job && hub->checking) {
-        hub->job->hub = NULL; /* it frees itself and its drain when it comes back */
-    } else if (hub->job) {
-        sync_check_destroy(&hub->job->check);
-        free(hub->job);
-    }
     if (hub->work)
         s_work_clear(hub);
     free(hub->work);
-    free(hub->spare);
     free(hub);
     *self_p = NULL;
 }

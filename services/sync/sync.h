@@ -187,20 +187,12 @@ typedef struct {
 } sync_head_t;
 /* The last accepted head of (node, stream): 0, MDB_NOTFOUND or an error. */
 int sync_chain_head(MDB_txn *txn, koop_store_t *store, const char *node, const char *stream, sync_head_t *out);
-/* S after each item of batch b, recomputed from its prev_link: out[i] is
- * S(items[i]). Needs nothing but b (a hub computes it on a worker thread,
- * off the write transaction). Returns how many items it could chain: all
- * of them, or the index of the first that is not an envelope as a log
- * writes it (0 also when b has no usable prev_link). */
-size_t sync_chain_links(const Koop__Sync__Batch *b, uint8_t (*out)[32]);
 /* Checks that batch b continues the stored chain of (node, stream) (stored
  * position `stored` in `epoch` of log `log_id`) and that its items are the
- * chained bytes. links/nlinks: what sync_chain_links returned for b, or
- * NULL to compute them here. 0 ok; 1 refused (reason filled, Polish); or an
- * LMDB error. */
+ * chained bytes. 0 ok; 1 refused (reason filled, Polish); or an LMDB error. */
 int sync_chain_check(MDB_txn *txn, koop_store_t *store, const char *node, const char *stream, uint32_t epoch,
-                     uint64_t stored, const char *log_id, const Koop__Sync__Batch *b,
-                     const uint8_t (*links)[32], size_t nlinks, char *reason, size_t reason_len);
+                     uint64_t stored, const char *log_id, const Koop__Sync__Batch *b, char *reason,
+                     size_t reason_len);
 /* Keeps the head after b (stored before at `before`), and a witness every
  * 1024 seqs. 0 or an LMDB error. */
 int sync_chain_store(MDB_txn *txn, koop_store_t *store, const char *node, const char *stream, uint32_t epoch,
