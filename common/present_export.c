@@ -40,6 +40,21 @@ s_line(FILE *out, int indent, const char *label, const char *value)
  * block's, so two in one call do not share it. */
 #define S_ENUM(d, v) koop_present_enum(&(d), (int)(v), KOOP_LANG_PL, (char[64]){0}, 64)
 
+/* Another gmina for people: its name and its node id ("Kobylin-Borzymy
+ * (gmina-2013032)"), the id alone when its name is unknown; NULL when
+ * there is none. */
+static const char *
+s_gmina(char *buf, size_t size, const char *id, const char *name)
+{
+    if (!id || !*id)
+        return NULL;
+    if (name && *name)
+        snprintf(buf, size, "%s (%s)", name, id);
+    else
+        snprintf(buf, size, "%s", id);
+    return buf;
+}
+
 /* ids joined with ", " into buf */
 static const char *
 s_join(char *buf, size_t size, char *const *ids, size_t n)
@@ -83,9 +98,9 @@ s_household(FILE *out, const Koop__Cases__Household *h)
         snprintf(buf, sizeof buf, "%s: wpis omyłkowy (%s)", h->removed, s_or(h->removed_reason));
         s_line(out, 3, "Usunięto:", buf);
     }
-    s_line(out, 3, "Przekazano do gminy:", h->transferred_to);
+    s_line(out, 3, "Przekazano do gminy:", s_gmina(buf, sizeof buf, h->transferred_to, h->transferred_to_name));
     s_line(out, 3, "Data przekazania:", h->transferred);
-    s_line(out, 3, "Przejęto z gminy:", h->transferred_from);
+    s_line(out, 3, "Przejęto z gminy:", s_gmina(buf, sizeof buf, h->transferred_from, h->transferred_from_name));
     s_line(out, 3, "Powiązane gospodarstwa:", s_join(buf, sizeof buf, h->linked, h->n_linked));
     fprintf(out, "\n2. CZŁONKOWIE GOSPODARSTWA\n");
     if (!h->n_members)
@@ -197,7 +212,7 @@ s_ipw(FILE *out, size_t no, const Koop__Cases__Ipw *ipw, const Koop__Cases__Expo
 static void
 s_transfers(FILE *out, const Koop__Cases__HouseholdExport *x)
 {
-    char buf[256], state[64];
+    char buf[256], state[64], gmina[300];
     fprintf(out, "\n5. PRZEKAZANIA SPRAWY DO INNEJ GMINY\n");
     if (!x->n_transfers)
         fprintf(out, "   (brak)\n");
@@ -205,7 +220,9 @@ s_transfers(FILE *out, const Koop__Cases__HouseholdExport *x)
         const Koop__Cases__Transfer *t = x->transfers[i];
         const char *answer = t->answer ? koop_err_word(t->answer, KOOP_LANG_PL) : NULL;
         fprintf(out, "   %zu) %s %s, %s: %s\n", i + 1, t->incoming ? "przyjęcie z gminy" : "przekazanie do gminy",
-                s_or(t->incoming ? t->from_node : t->to_node), s_or(t->date),
+                s_or(s_gmina(gmina, sizeof gmina, t->incoming ? t->from_node : t->to_node,
+                             t->incoming ? t->from_node_name : t->to_node_name)),
+                s_or(t->date),
                 koop_present_enum(&koop__cases__transfer_state__descriptor, t->state, KOOP_LANG_PL, state, sizeof state));
         s_line(out, 6, "Identyfikator:", t->id);
         s_line(out, 6, "Program IPW:", t->ipw);

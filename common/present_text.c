@@ -366,6 +366,7 @@ static const struct {
     {"koop.cases.Referral", "service provider status sent note id"},
     {"koop.cases.TimelineEntry", "date type actor summary"},
     {"koop.cases.AuditEntry", "time_ms caller method ipw allowed result code"},
+    {"koop.cases.Transfer", "id incoming from_node to_node household state date answered answer by number"},
     {"koop.notif.InboxEntry", "time_ms read number id text"},
     {"koop.notif.Delivery", "time_ms to ok attempt error"},
     {"koop.rep.FeedStatus", "stream position failed endpoint"},

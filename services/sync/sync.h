@@ -37,6 +37,7 @@
 #define SYNC_MAX_NAME 63           /* node ids, log ids, stream names */
 #define SYNC_MAX_STREAM 32         /* stream names: [a-z0-9_], 1..32 */
 #define SYNC_MAX_STREAMS 16        /* per node */
+#define SYNC_MAX_LABEL KOOP_MAX_NODE_NAME /* what a node calls itself ([node] name) */
 #define SYNC_BATCH_MAX 2000        /* events in one Batch */
 #define SYNC_BATCH_BYTES (1024 * 1024)
 #define SYNC_WINDOW 20000          /* unacknowledged events per stream */
