@@ -146,7 +146,7 @@ gw_answer_reply(gw_req_t *r, const koop_api_method_t *api, const ProtobufCMessag
         s_answer_csv(r, api, reply);
         return;
     }
-    gw_answer_json(r, 200, koop_present_json(api, reply));
+    gw_answer_json(r, 200, koop_present_json(api, reply, r->lang));
 }
 
 void

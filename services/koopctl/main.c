@@ -349,7 +349,7 @@ s_run_method(kc_ctx_t *ctx, const koop_api_method_t *m, int argc, char **argv)
     if (rc != KC_OK)
         return rc;
     if (ctx->json) {
-        json_t *out = koop_present_json(m, rep);
+        json_t *out = koop_present_json(m, rep, ctx->lang);
         koop_present_dump(out, stdout);
         json_decref(out);
     } else {
