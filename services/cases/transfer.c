@@ -124,8 +124,25 @@ s_on_key(void *ctx, const koop_reply_t *reply)
     koop_service_retry_deferred(c->svc, 0);
 }
 
+/* What the cache says of slot i: the key (and name) when the sync service
+ * gave one, else transfer.no_key. */
+static int
+s_cached_key(koop_call_t *call, const struct cases_keys *k, int i, const char *node, uint8_t key[32],
+             char fingerprint[40], char name[KOOP_MAX_NODE_NAME + 1])
+{
+    if (i < 0 || !k->e[i].known)
+        return koop_fail(call, TRANSFER_NO_KEY, "to", node);
+    memcpy(key, k->e[i].key, 32);
+    memcpy(fingerprint, k->e[i].fingerprint, 40);
+    memcpy(name, k->e[i].name, sizeof k->e[i].name);
+    return KOOP_OK;
+}
+
 /* The key of node (and its name, "" unknown): KOOP_OK with it, or the call
- * deferred while the sync service is asked, or refused (transfer.no_key). */
+ * deferred while the sync service is asked, or refused (transfer.no_key).
+ * A key given without a name is asked for again after KEY_MISSING_MS (the
+ * name may follow the key through the hubs), and is used as it is when the
+ * sync service does not answer. */
 static int
 s_peer_key(koop_call_t *call, const char *node, uint8_t key[32], char fingerprint[40],
            char name[KOOP_MAX_NODE_NAME + 1])
@@ -133,22 +150,18 @@ s_peer_key(koop_call_t *call, const char *node, uint8_t key[32], char fingerprin
     cases_t *c = cases_of(call);
     const char *ep = koop_config_endpoint(koop_service_config(call->svc), "sync");
     Koop__Sync__KeyQuery q = KOOP__SYNC__KEY_QUERY__INIT;
-    int i;
+    uint64_t age;
+    int i, usable;
 
     if (!c->keys && !(c->keys = calloc(1, sizeof *c->keys)))
         return koop_fail(call, INTERNAL_NO_MEMORY, NULL);
     i = s_key_slot(c->keys, node);
-    if (i >= 0 && koop_clock_mono_ms() - c->keys->e[i].at_mono <
-                      (c->keys->e[i].known && c->keys->e[i].name[0] ? KEY_FRESH_MS : KEY_MISSING_MS)) {
-        if (!c->keys->e[i].known)
-            return koop_fail(call, TRANSFER_NO_KEY, "to", node);
-        memcpy(key, c->keys->e[i].key, 32);
-        memcpy(fingerprint, c->keys->e[i].fingerprint, 40);
-        memcpy(name, c->keys->e[i].name, sizeof c->keys->e[i].name);
-        return KOOP_OK;
-    }
+    age = i >= 0 ? koop_clock_mono_ms() - c->keys->e[i].at_mono : UINT64_MAX;
+    usable = i >= 0 && c->keys->e[i].known && age < KEY_FRESH_MS;
+    if (i >= 0 && age < (usable && c->keys->e[i].name[0] ? KEY_FRESH_MS : KEY_MISSING_MS))
+        return s_cached_key(call, c->keys, i, node, key, fingerprint, name);
     if (!ep || call->final)
-        return koop_fail(call, TRANSFER_NO_KEY, "to", node);
+        return s_cached_key(call, c->keys, usable ? i : -1, node, key, fingerprint, name);
     if (!c->keys->asking) {
         snprintf(c->keys->asking_node, sizeof c->keys->asking_node, "%s", node);
         q.node = c->keys->asking_node;
@@ -156,10 +169,11 @@ s_peer_key(koop_call_t *call, const char *node, uint8_t key[32], char fingerprin
                                            s_on_key, c, NULL) == 0;
     }
     /* the answer runs it again (the key then known or known to be missing);
-     * no answer: the last run after KOOP_DEFER_MAX_MS refuses */
+     * no answer: the last run after KOOP_DEFER_MAX_MS takes the key the
+     * cache still has, or refuses */
     if (koop_call_defer(call, UINT64_MAX) == KOOP_DEFERRED)
         return KOOP_DEFERRED;
-    return koop_fail(call, TRANSFER_NO_KEY, "to", node);
+    return s_cached_key(call, c->keys, usable ? i : -1, node, key, fingerprint, name);
 }
 
 /* This node's key pair (DIR/keys/node.key). */
