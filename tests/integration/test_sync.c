@@ -6,6 +6,7 @@
  * --filter 'sync/<star>').
  */
 #include "kt_link.h"
+#include "kt_ops.h"
 #include "kt_sync.h"
 #include "chain.h"
 #include "config.h"
@@ -309,22 +310,6 @@ s_play_until(s_play *p, uint64_t want)
     cr_assert_eq(p->acked, want, "got %llu of %llu", (unsigned long long)p->acked, (unsigned long long)want);
 }
 
-/* How many lines of the node's log hold needle. */
-static int
-s_log_lines(const kt_node_t *n, const char *needle)
-{
-    char path[PATH_MAX + 16], line[4096];
-    FILE *f;
-    int k = 0;
-    snprintf(path, sizeof path, "%s/node.log", n->dir);
-    if (!(f = fopen(path, "r")))
-        return -1;
-    while (fgets(line, sizeof line, f))
-        k += strstr(line, needle) != NULL;
-    fclose(f);
-    return k;
-}
-
 Test(sync, the_uplink_keeps_to_the_window_and_batch_size_its_hub_advertises)
 {
     kt_node_t *hub = s_new(), *g = s_new();
@@ -361,7 +346,7 @@ Test(sync, the_uplink_keeps_to_the_window_and_batch_size_its_hub_advertises)
     cr_assert_eq(p.batch_seen, 1);
     s_play_forget(&p);
     s_play_pump(&p, 500);
-    cr_assert_eq(s_log_lines(g, "poza granicami"), 1, "the clamp is logged once, not at every WELCOME");
+    cr_assert_eq(kt_node_log_lines(g, "poza granicami"), 1, "the clamp is logged once, not at every WELCOME");
 }
 
 Test(sync, unknown_key_is_refused_and_writes_nothing)
