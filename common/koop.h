@@ -39,6 +39,9 @@ enum koop_status {
 /* Bounds of the identity fields of a request envelope (service.c). */
 #define KOOP_MAX_CALLER 64
 #define KOOP_MAX_METHOD 64
+/* Longest name a node gives itself ([node] name, `node init --name`), in
+ * bytes: what other nodes take from it (the key directory, docs/SYNC.md). */
+#define KOOP_MAX_NODE_NAME 200
 /* Length of an id string (UUIDv7, 36 chars) plus NUL. */
 #define KOOP_ID_LEN 37
 

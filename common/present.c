@@ -34,11 +34,11 @@ koop_present_dump(json_t *value, FILE *out)
 /* ---- JSON ---- */
 
 json_t *
-koop_present_json(const koop_api_method_t *m, const ProtobufCMessage *reply)
+koop_present_json(const koop_api_method_t *m, const ProtobufCMessage *reply, koop_lang_t lang)
 {
     json_t *out, *items;
     if (m && (m->flags & KOOP_API_REPORT))
-        return koop_present_report_json(m, reply);
+        return koop_present_report_json(m, reply, lang);
     if (reply->descriptor == koop_api_find("sync.status")->reply)
         return koop_present_sync_json(reply);
     out = koop_pbjson_to_json(reply);
@@ -51,13 +51,13 @@ koop_present_json(const koop_api_method_t *m, const ProtobufCMessage *reply)
 }
 
 char *
-koop_present_json_text(const koop_api_method_t *m, const ProtobufCMessage *reply, size_t *len)
+koop_present_json_text(const koop_api_method_t *m, const ProtobufCMessage *reply, koop_lang_t lang, size_t *len)
 {
     json_t *tree;
     char *text;
     if (!(m && (m->flags & KOOP_API_REPORT)) && reply->descriptor != koop_api_find("sync.status")->reply)
         return koop_pbjson_dumps(reply, m && (m->flags & KOOP_API_LIST) ? "items" : NULL, len);
-    if (!(tree = koop_present_json(m, reply)))
+    if (!(tree = koop_present_json(m, reply, lang)))
         return NULL;
     text = json_dumps(tree, KOOP_PBJSON_DUMP_FLAGS);
     json_decref(tree);
@@ -223,7 +223,7 @@ koop_present_text(const koop_api_method_t *m, const ProtobufCMessage *reply, koo
                   FILE *out)
 {
     if (m && (m->flags & KOOP_API_REPORT)) {
-        koop_present_report_text(m, reply, fmt, out);
+        koop_present_report_text(m, reply, fmt, lang, out);
         return;
     }
     if (reply->descriptor == koop_api_find("sync.status")->reply) {

@@ -29,15 +29,17 @@
 /* Output formats of koop_present_text. */
 typedef enum { KOOP_FMT_TEXT = 0, KOOP_FMT_CSV = 1 } koop_fmt_t;
 
-/* The reply of method m as JSON (a LIST method: its items array). Caller
- * decrefs; NULL on lack of memory. */
-json_t *koop_present_json(const koop_api_method_t *m, const ProtobufCMessage *reply);
+/* The reply of method m as JSON (a LIST method: its items array), what is
+ * for people in it (a report's labels) in lang. Caller decrefs; NULL on
+ * lack of memory. */
+json_t *koop_present_json(const koop_api_method_t *m, const ProtobufCMessage *reply, koop_lang_t lang);
 /* The same as the text koopctl --json prints and the gateway answers (no
  * trailing newline): written straight from the message (koop_pbjson_dumps)
  * where the JSON is the message's own, printed from koop_present_json's tree
  * where it is composed (reports, sync.status). A malloc'd string (*len its
  * length), or NULL on lack of memory. */
-char *koop_present_json_text(const koop_api_method_t *m, const ProtobufCMessage *reply, size_t *len);
+char *koop_present_json_text(const koop_api_method_t *m, const ProtobufCMessage *reply, koop_lang_t lang,
+                             size_t *len);
 /* Writes the reply of m for people (or as CSV, for reports). */
 void koop_present_text(const koop_api_method_t *m, const ProtobufCMessage *reply, koop_fmt_t fmt,
                        koop_lang_t lang, FILE *out);
@@ -87,9 +89,9 @@ json_t *koop_present_event(const Koop__Event *ev);
 void koop_present_event_line(json_t *event, FILE *out);
 
 /* ---- present_report.c, present_sync.c ---- */
-json_t *koop_present_report_json(const koop_api_method_t *m, const ProtobufCMessage *reply);
+json_t *koop_present_report_json(const koop_api_method_t *m, const ProtobufCMessage *reply, koop_lang_t lang);
 void koop_present_report_text(const koop_api_method_t *m, const ProtobufCMessage *reply, koop_fmt_t fmt,
-                              FILE *out);
+                              koop_lang_t lang, FILE *out);
 json_t *koop_present_sync_json(const ProtobufCMessage *reply);
 /* present_check.c: a koop.VerifyReport; present_export.c: the document of
  * koop.cases.HouseholdExport (Polish). */

@@ -35,33 +35,25 @@ s_line(FILE *out, int indent, const char *label, const char *value)
     fprintf(out, " %s\n", value);
 }
 
+/* The Polish label of value v of enum d (labels.def, as every text output
+ * says it); its JSON name where it has none. The buffer is the caller's
+ * block's, so two in one call do not share it. */
+#define S_ENUM(d, v) koop_present_enum(&(d), (int)(v), KOOP_LANG_PL, (char[64]){0}, 64)
+
+/* Another gmina for people: its name and its node id ("Kobylin-Borzymy
+ * (gmina-2013032)"), the id alone when its name is unknown; NULL when
+ * there is none. */
 static const char *
-s_enum(const ProtobufCEnumDescriptor *d, int v, const char *const *pl, size_t npl)
+s_gmina(char *buf, size_t size, const char *id, const char *name)
 {
-    const ProtobufCEnumValue *ev;
-    if (v >= 0 && (size_t)v < npl && pl[v])
-        return pl[v];
-    ev = protobuf_c_enum_descriptor_get_value(d, v);
-    return ev ? ev->name : "?";
+    if (!id || !*id)
+        return NULL;
+    if (name && *name)
+        snprintf(buf, size, "%s (%s)", name, id);
+    else
+        snprintf(buf, size, "%s", id);
+    return buf;
 }
-
-static const char *const s_sex[] = {NULL, "kobieta", "mężczyzna"};
-static const char *const s_status[] = {NULL, "w przygotowaniu", "realizowany", "zawieszony", "zamknięty"};
-static const char *const s_outcome[] = {NULL, "brak (w toku)", "sukces", "bez sukcesu", "przerwany"};
-static const char *const s_task[] = {NULL, "zaplanowane", "w toku", "wykonane", "anulowane"};
-static const char *const s_referral[] = {NULL, "wysłane", "przyjęte", "odrzucone", "zrealizowane"};
-static const char *const s_area[] = {NULL, "praca", "mieszkanie", "zdrowie", "uzależnienia", "rodzicielstwo i opieka",
-                                     "edukacja", "finanse", "relacje", "sprawy prawne", "inne"};
-static const char *const s_role[] = {NULL, "pracownik socjalny", "asystent rodziny", "koordynator", "animator",
-                                     "ekspert ds. modelu", "superwizor", "kurator sądowy", "nauczyciel", "psycholog",
-                                     "policjant", "inna"};
-static const char *const s_sector[] = {NULL, "pomoc społeczna", "wspieranie rodziny", "rynek pracy", "policja",
-                                       "sądownictwo", "oświata", "ochrona zdrowia", "mieszkalnictwo",
-                                       "organizacje pozarządowe", "kultura i sport", "kościoły i związki wyznaniowe",
-                                       "inne"};
-static const char *const s_target[] = {NULL, "dzieci i młodzież", "dorośli", "rodziny", "seniorzy", "członkowie PZK"};
-
-#define S_ENUM(d, v, table) s_enum(&(d), (int)(v), (table), KOOP_ARRAY_LEN(table))
 
 /* ids joined with ", " into buf */
 static const char *
@@ -84,7 +76,7 @@ s_household(FILE *out, const Koop__Cases__Household *h)
     s_line(out, 3, "PESEL:", h->pesel);
     s_line(out, 3, "Data urodzenia:", h->birth);
     if (h->has_sex && h->sex)
-        s_line(out, 3, "Płeć:", S_ENUM(koop__cases__sex__descriptor, h->sex, s_sex));
+        s_line(out, 3, "Płeć:", S_ENUM(koop__cases__sex__descriptor, h->sex));
     s_line(out, 3, "Adres:", h->address);
     s_line(out, 3, "Telefon:", h->phone);
     snprintf(buf, sizeof buf, "%u", h->size);
@@ -92,7 +84,7 @@ s_household(FILE *out, const Koop__Cases__Household *h)
     buf[0] = '\0';
     for (size_t i = 0; i < h->n_target; i++)
         snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%s%s", i ? ", " : "",
-                 S_ENUM(koop__reg__target__descriptor, h->target[i], s_target));
+                 S_ENUM(koop__reg__target__descriptor, h->target[i]));
     s_line(out, 3, "Grupy docelowe:", buf);
     s_line(out, 3, "Zarejestrowano:", h->registered);
     s_line(out, 3, "Zarejestrował(a):", h->created_by);
@@ -106,9 +98,9 @@ s_household(FILE *out, const Koop__Cases__Household *h)
         snprintf(buf, sizeof buf, "%s: wpis omyłkowy (%s)", h->removed, s_or(h->removed_reason));
         s_line(out, 3, "Usunięto:", buf);
     }
-    s_line(out, 3, "Przekazano do gminy:", h->transferred_to);
+    s_line(out, 3, "Przekazano do gminy:", s_gmina(buf, sizeof buf, h->transferred_to, h->transferred_to_name));
     s_line(out, 3, "Data przekazania:", h->transferred);
-    s_line(out, 3, "Przejęto z gminy:", h->transferred_from);
+    s_line(out, 3, "Przejęto z gminy:", s_gmina(buf, sizeof buf, h->transferred_from, h->transferred_from_name));
     s_line(out, 3, "Powiązane gospodarstwa:", s_join(buf, sizeof buf, h->linked, h->n_linked));
     fprintf(out, "\n2. CZŁONKOWIE GOSPODARSTWA\n");
     if (!h->n_members)
@@ -119,7 +111,7 @@ s_household(FILE *out, const Koop__Cases__Household *h)
         s_line(out, 6, "PESEL:", m->pesel);
         s_line(out, 6, "Data urodzenia:", m->birth);
         if (m->has_sex && m->sex)
-            s_line(out, 6, "Płeć:", S_ENUM(koop__cases__sex__descriptor, m->sex, s_sex));
+            s_line(out, 6, "Płeć:", S_ENUM(koop__cases__sex__descriptor, m->sex));
         s_line(out, 6, "Pokrewieństwo:", m->relation);
     }
     fprintf(out, "\n3. ZGODY\n");
@@ -142,8 +134,8 @@ s_ipw(FILE *out, size_t no, const Koop__Cases__Ipw *ipw, const Koop__Cases__Expo
     char buf[1024];
     fprintf(out, "   4.%zu %s\n", no, s_or(ipw->number));
     s_line(out, 6, "Identyfikator:", ipw->id);
-    s_line(out, 6, "Stan:", S_ENUM(koop__cases__ipw_status__descriptor, ipw->status, s_status));
-    s_line(out, 6, "Wynik:", S_ENUM(koop__cases__outcome__descriptor, ipw->outcome, s_outcome));
+    s_line(out, 6, "Stan:", S_ENUM(koop__cases__ipw_status__descriptor, ipw->status));
+    s_line(out, 6, "Wynik:", S_ENUM(koop__cases__outcome__descriptor, ipw->outcome));
     s_line(out, 6, "Otwarto:", ipw->opened);
     s_line(out, 6, "Podpisano:", ipw->signed_);
     s_line(out, 6, "Zamknięto:", ipw->closed);
@@ -153,13 +145,13 @@ s_ipw(FILE *out, size_t no, const Koop__Cases__Ipw *ipw, const Koop__Cases__Expo
     buf[0] = '\0';
     for (size_t i = 0; i < ipw->n_history; i++)
         snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%s%s %s", i ? ", " : "", s_or(ipw->history[i]->date),
-                 S_ENUM(koop__cases__ipw_status__descriptor, ipw->history[i]->status, s_status));
+                 S_ENUM(koop__cases__ipw_status__descriptor, ipw->history[i]->status));
     s_line(out, 6, "Historia stanów:", buf);
     fprintf(out, "      Zespół ZZK:\n");
     for (size_t i = 0; i < ipw->n_members; i++) {
         const Koop__Cases__ZzkMember *m = ipw->members[i];
         fprintf(out, "        - osoba %s, instytucja %s (%s), od %s%s%s%s\n", s_or(m->person), s_or(m->institution),
-                S_ENUM(koop__reg__sector__descriptor, m->sector, s_sector), s_or(m->added),
+                S_ENUM(koop__reg__sector__descriptor, m->sector), s_or(m->added),
                 m->removed && *m->removed ? " do " : "", m->removed && *m->removed ? m->removed : "",
                 m->coordinator ? ", koordynator programu" : "");
     }
@@ -167,7 +159,7 @@ s_ipw(FILE *out, size_t no, const Koop__Cases__Ipw *ipw, const Koop__Cases__Expo
     for (size_t i = 0; i < ipw->n_goals; i++) {
         const Koop__Cases__Goal *g = ipw->goals[i];
         fprintf(out, "        - %s (obszar: %s, dodano %s), PSR: wyjściowo %d, docelowo %d\n", s_or(g->description),
-                S_ENUM(koop__cases__area__descriptor, g->area, s_area), s_or(g->added), g->baseline, g->target);
+                S_ENUM(koop__cases__area__descriptor, g->area), s_or(g->added), g->baseline, g->target);
         for (size_t j = 0; j < g->n_scalings; j++)
             fprintf(out, "            ocena %s: %d\n", s_or(g->scalings[j]->date), g->scalings[j]->value);
     }
@@ -175,7 +167,7 @@ s_ipw(FILE *out, size_t no, const Koop__Cases__Ipw *ipw, const Koop__Cases__Expo
     for (size_t i = 0; i < ipw->n_tasks; i++) {
         const Koop__Cases__Task *t = ipw->tasks[i];
         fprintf(out, "        - %s (termin %s, stan: %s)\n", s_or(t->title), s_or(t->due),
-                S_ENUM(koop__cases__task_status__descriptor, t->status, s_task));
+                S_ENUM(koop__cases__task_status__descriptor, t->status));
         s_line(out, 10, "Wykonuje:", t->owner);
         s_line(out, 10, "Instytucja:", t->owner_institution);
         s_line(out, 10, "Usługa z listy:", t->service);
@@ -197,7 +189,7 @@ s_ipw(FILE *out, size_t no, const Koop__Cases__Ipw *ipw, const Koop__Cases__Expo
     for (size_t i = 0; i < ipw->n_referrals; i++) {
         const Koop__Cases__Referral *r = ipw->referrals[i];
         fprintf(out, "        - usługa %s, realizator %s (stan: %s)\n", s_or(r->service), s_or(r->provider),
-                S_ENUM(koop__cases__referral_status__descriptor, r->status, s_referral));
+                S_ENUM(koop__cases__referral_status__descriptor, r->status));
         s_line(out, 10, "Wysłano:", r->sent);
         s_line(out, 10, "Przyjęto:", r->accepted);
         s_line(out, 10, "Odrzucono:", r->declined);
@@ -220,7 +212,7 @@ s_ipw(FILE *out, size_t no, const Koop__Cases__Ipw *ipw, const Koop__Cases__Expo
 static void
 s_transfers(FILE *out, const Koop__Cases__HouseholdExport *x)
 {
-    char buf[256], state[64];
+    char buf[256], state[64], gmina[300];
     fprintf(out, "\n5. PRZEKAZANIA SPRAWY DO INNEJ GMINY\n");
     if (!x->n_transfers)
         fprintf(out, "   (brak)\n");
@@ -228,7 +220,9 @@ s_transfers(FILE *out, const Koop__Cases__HouseholdExport *x)
         const Koop__Cases__Transfer *t = x->transfers[i];
         const char *answer = t->answer ? koop_err_word(t->answer, KOOP_LANG_PL) : NULL;
         fprintf(out, "   %zu) %s %s, %s: %s\n", i + 1, t->incoming ? "przyjęcie z gminy" : "przekazanie do gminy",
-                s_or(t->incoming ? t->from_node : t->to_node), s_or(t->date),
+                s_or(s_gmina(gmina, sizeof gmina, t->incoming ? t->from_node : t->to_node,
+                             t->incoming ? t->from_node_name : t->to_node_name)),
+                s_or(t->date),
                 koop_present_enum(&koop__cases__transfer_state__descriptor, t->state, KOOP_LANG_PL, state, sizeof state));
         s_line(out, 6, "Identyfikator:", t->id);
         s_line(out, 6, "Program IPW:", t->ipw);
@@ -326,10 +320,10 @@ koop_present_export_text(const ProtobufCMessage *reply, FILE *out)
         fprintf(out, "   (brak)\n");
     for (size_t i = 0; i < x->n_people; i++) {
         const Koop__Cases__ExportPerson *p = x->people[i];
-        fprintf(out, "   - %s: %s", s_or(p->id), p->has_role ? S_ENUM(koop__reg__role__descriptor, p->role, s_role) : "–");
+        fprintf(out, "   - %s: %s", s_or(p->id), p->has_role ? S_ENUM(koop__reg__role__descriptor, p->role) : "–");
         if (p->institution && *p->institution)
             fprintf(out, ", instytucja %s%s%s%s", p->institution, p->has_sector ? " (" : "",
-                    p->has_sector ? S_ENUM(koop__reg__sector__descriptor, p->sector, s_sector) : "",
+                    p->has_sector ? S_ENUM(koop__reg__sector__descriptor, p->sector) : "",
                     p->has_sector ? ")" : "");
         fputc('\n', out);
     }

@@ -1,6 +1,9 @@
 /*
  * present_report.c - report figures (report evaluation / indicators) as
- * JSON, CSV and Polish text (see present.h).
+ * JSON, CSV and text in Polish or English (see present.h): a figure's
+ * label and its dimension's are labels.def's ("indicator", "indicator.by",
+ * the dimension's set), as are the groups' titles and the words of the text
+ * ("report"); the reply's own Polish labels stand where labels.def has none.
  *
  * JSON: evaluation is one object with the figures as keys and "suppressed",
  * the list of keys hidden; indicators has a "figures" array whose figures
@@ -20,19 +23,30 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const struct {
-    const char *group;
-    const char *title;
-} s_groups[] = {
-    {"pzk", "PZK i podmioty partnerskie"},
-    {"ipw", "Indywidualne Programy Współpracy (IPW)"},
-    {"goals", "Cele i skalowanie PSR"},
-    {"tasks", "Zadania z terminem w okresie"},
-    {"referrals", "Skierowania do usług z listy"},
-    {"zzk", "Zadaniowe Zespoły Kooperacyjne (ZZK) w IPW realizowanych w okresie"},
-    {"catalogue", "Lista aktywności i usług (stan na dzień raportu)"},
-    {"units", "Jednostki"},
-};
+/* The groups in the order of the text (titles: labels.def "indicator.group"). */
+static const char *const s_groups[] = {"pzk", "ipw", "goals", "tasks", "referrals", "zzk", "catalogue", "units"};
+
+/* A word of the reports' text ("report" of labels.def). */
+static const char *
+s_word(const char *word, koop_lang_t lang)
+{
+    const char *w = koop_present_word("report", word, lang);
+    return w ? w : word;
+}
+
+static const char *
+s_label(const Koop__Rep__Figure *f, koop_lang_t lang)
+{
+    const char *w = koop_present_word(f->dim && *f->dim ? "indicator.by" : "indicator", f->key, lang);
+    return w ? w : f->label ? f->label : f->key;
+}
+
+static const char *
+s_dim_label(const Koop__Rep__Figure *f, koop_lang_t lang)
+{
+    const char *w = f->dim_set && *f->dim_set ? koop_present_word(f->dim_set, f->dim, lang) : NULL;
+    return w ? w : f->dim_label && *f->dim_label ? f->dim_label : f->dim;
+}
 
 /* ---- values ---- */
 
@@ -46,18 +60,18 @@ s_json_value(const Koop__Rep__Figure *f)
     return json_integer((json_int_t)(f->value + (f->value >= 0 ? 0.5 : -0.5)));
 }
 
-/* The value for text (decimal comma) or CSV (decimal point). */
+/* The value for text (Polish: decimal comma) or CSV (decimal point). */
 static void
-s_text_value(char *out, size_t len, const Koop__Rep__Figure *f, int csv)
+s_text_value(char *out, size_t len, const Koop__Rep__Figure *f, int csv, koop_lang_t lang)
 {
     if (f->suppressed)
-        snprintf(out, len, "%s", csv ? "" : "ukryte");
+        snprintf(out, len, "%s", csv ? "" : s_word("hidden", lang));
     else if (!f->has_value)
         snprintf(out, len, "%s", csv ? "" : "–");
     else if (f->decimals) {
         char *dot;
         snprintf(out, len, "%.1f", f->value);
-        if (!csv && (dot = strchr(out, '.')))
+        if (!csv && lang != KOOP_LANG_EN && (dot = strchr(out, '.')))
             *dot = ',';
     } else
         snprintf(out, len, "%lld", (long long)(f->value + (f->value >= 0 ? 0.5 : -0.5)));
@@ -105,25 +119,25 @@ s_header_json(const Koop__Rep__Report *r)
 }
 
 static void
-s_text_header(FILE *out, const char *what, const Koop__Rep__Report *r)
+s_text_header(FILE *out, const char *what, const Koop__Rep__Report *r, koop_lang_t lang)
 {
-    fprintf(out, "%s: %s%s%s (%s, TERYT %s)\n", what, r->unit_name && *r->unit_name ? r->unit_name : r->unit,
+    fprintf(out, "%s: %s%s%s (%s, TERYT %s)\n", s_word(what, lang), r->unit_name && *r->unit_name ? r->unit_name : r->unit,
            r->unit_name && *r->unit_name ? " – " : "", r->unit_name && *r->unit_name ? r->unit : "", r->level,
-           r->teryt && *r->teryt ? r->teryt : "nieznany");
-    fprintf(out, "Okres: %s – %s (stan na %s)%s\n", r->from && *r->from ? r->from : "od początku",
-           r->to && *r->to ? r->to : r->as_of, r->as_of,
-           r->small_counts_suppressed ? "; liczby 1–2 i te, z których dałoby się je odczytać, ukryte" : "");
+           r->teryt && *r->teryt ? r->teryt : s_word("teryt_unknown", lang));
+    fprintf(out, "%s: %s – %s (%s %s)%s%s\n", s_word("period", lang),
+           r->from && *r->from ? r->from : s_word("from_start", lang), r->to && *r->to ? r->to : r->as_of,
+           s_word("as_of", lang), r->as_of, r->small_counts_suppressed ? "; " : "",
+           r->small_counts_suppressed ? s_word("suppressed", lang) : "");
     if (r->approval) {
-        fprintf(out, "Zatwierdzenie: %s",
-                !strcmp(r->approval, "approved")   ? "okres zatwierdzony przez jednostkę"
-                : !strcmp(r->approval, "withheld") ? "NIEZATWIERDZONY – wskaźniki nie są publikowane"
-                                                   : "WSTĘPNE – okres nie jest (w całości) zatwierdzony");
+        fprintf(out, "%s: %s", s_word("approval", lang),
+                s_word(!strcmp(r->approval, "approved") || !strcmp(r->approval, "withheld") ? r->approval : "preliminary",
+                       lang));
         for (size_t i = 0; i < r->n_approvals; i++) {
             const Koop__Rep__Approval *a = r->approvals[i];
             int reopened = a->state == KOOP__REP__APPROVAL_STATE__APPROVAL_REOPENED;
             fprintf(out, "%s %s: %s%s%s", i ? ";" : " (", a->period ? a->period : "?",
-                    reopened ? "otwarty ponownie, " : "zatwierdzony", reopened && a->reason ? a->reason : "",
-                    reopened && a->n_changed ? " – " : "");
+                    s_word(reopened ? "period_reopened" : "period_approved", lang),
+                    reopened && a->reason ? a->reason : "", reopened && a->n_changed ? " – " : "");
             for (size_t j = 0; reopened && j < a->n_changed; j++)
                 fprintf(out, "%s%s", j ? ", " : "", a->changed[j]);
         }
@@ -166,7 +180,7 @@ s_evaluation_json(const Koop__Rep__Report *r)
 }
 
 static json_t *
-s_indicators_json(const Koop__Rep__Report *r)
+s_indicators_json(const Koop__Rep__Report *r, koop_lang_t lang)
 {
     json_t *o = s_header_json(r), *arr = json_array();
     for (size_t i = 0; i < r->n_figures; i++) {
@@ -175,9 +189,9 @@ s_indicators_json(const Koop__Rep__Report *r)
         json_object_set_new(x, "group", json_string(f->group));
         json_object_set_new(x, "key", json_string(f->key));
         json_object_set_new(x, "dim", json_string(f->dim ? f->dim : ""));
-        json_object_set_new(x, "label", json_string(f->label));
-        if (f->dim_label && *f->dim_label)
-            json_object_set_new(x, "dim_label", json_string(f->dim_label));
+        json_object_set_new(x, "label", json_string(s_label(f, lang)));
+        if (f->dim && *f->dim)
+            json_object_set_new(x, "dim_label", json_string(s_dim_label(f, lang)));
         json_object_set_new(x, "value", s_json_value(f));
         json_object_set_new(x, "suppressed", json_boolean(f->suppressed));
         json_array_append_new(arr, x);
@@ -187,7 +201,7 @@ s_indicators_json(const Koop__Rep__Report *r)
 }
 
 static void
-s_print_evaluation(FILE *out, int csv, const Koop__Rep__Report *r)
+s_print_evaluation(FILE *out, int csv, const Koop__Rep__Report *r, koop_lang_t lang)
 {
     if (csv) {
         char v[64];
@@ -198,7 +212,7 @@ s_print_evaluation(FILE *out, int csv, const Koop__Rep__Report *r)
         fputs(",suppressed\n", out);
         s_csv_unit(out, r);
         for (size_t i = 0; i < r->n_figures; i++) {
-            s_text_value(v, sizeof v, r->figures[i], 1);
+            s_text_value(v, sizeof v, r->figures[i], 1, lang);
             fprintf(out, ",%s", v);
         }
         fputc(',', out);
@@ -210,19 +224,19 @@ s_print_evaluation(FILE *out, int csv, const Koop__Rep__Report *r)
         fputc('\n', out);
     } else {
         char v[64];
-        s_text_header(out, "Ocena modelu kooperacji", r);
+        s_text_header(out, "evaluation", r, lang);
         fprintf(out, "\n%s\n\n", r->summary ? r->summary : "");
         for (size_t i = 0; i < r->n_figures; i++) {
-            s_text_value(v, sizeof v, r->figures[i], 0);
+            s_text_value(v, sizeof v, r->figures[i], 0, lang);
             fputs("  ", out);
-            koop_present_padded(out, r->figures[i]->label, 82);
+            koop_present_padded(out, s_label(r->figures[i], lang), 82);
             fprintf(out, " %s%s\n", v, strstr(r->figures[i]->key, "_rate") && r->figures[i]->has_value ? " %" : "");
         }
     }
 }
 
 static void
-s_print_indicators(FILE *out, int csv, const Koop__Rep__Report *r)
+s_print_indicators(FILE *out, int csv, const Koop__Rep__Report *r, koop_lang_t lang)
 {
     char v[64];
     if (csv) {
@@ -234,28 +248,29 @@ s_print_indicators(FILE *out, int csv, const Koop__Rep__Report *r)
             fprintf(out, ",%s,%s,", f->group, f->key);
             s_csv_field(out, f->dim ? f->dim : "");
             fputc(',', out);
-            s_csv_field(out, f->label);
-            s_text_value(v, sizeof v, f, 1);
+            s_csv_field(out, s_label(f, lang));
+            s_text_value(v, sizeof v, f, 1, lang);
             fprintf(out, ",%s,%d\n", v, f->suppressed ? 1 : 0);
         }
         return;
     }
-    s_text_header(out, "Wskaźniki modelu kooperacji", r);
+    s_text_header(out, "indicators", r, lang);
     for (size_t g = 0; g < sizeof s_groups / sizeof s_groups[0]; g++) {
         int any = 0;
         for (size_t i = 0; i < r->n_figures; i++) {
             const Koop__Rep__Figure *f = r->figures[i];
+            const char *title = koop_present_word("indicator.group", s_groups[g], lang);
             char line[400];
-            if (strcmp(f->group, s_groups[g].group) != 0)
+            if (strcmp(f->group, s_groups[g]) != 0)
                 continue;
             if (!any)
-                fprintf(out, "\n%s\n", s_groups[g].title);
+                fprintf(out, "\n%s\n", title ? title : s_groups[g]);
             any = 1;
-            s_text_value(v, sizeof v, f, 0);
+            s_text_value(v, sizeof v, f, 0, lang);
             if (f->dim && *f->dim)
-                snprintf(line, sizeof line, "    – %s", f->dim_label && *f->dim_label ? f->dim_label : f->dim);
+                snprintf(line, sizeof line, "    – %s", s_dim_label(f, lang));
             else
-                snprintf(line, sizeof line, "  %s", f->label);
+                snprintf(line, sizeof line, "  %s", s_label(f, lang));
             koop_present_padded(out, line, 84);
             fprintf(out, " %s%s\n", v, strstr(f->key, "_rate") && f->has_value ? " %" : "");
         }
@@ -264,19 +279,20 @@ s_print_indicators(FILE *out, int csv, const Koop__Rep__Report *r)
 
 
 json_t *
-koop_present_report_json(const koop_api_method_t *m, const ProtobufCMessage *reply)
+koop_present_report_json(const koop_api_method_t *m, const ProtobufCMessage *reply, koop_lang_t lang)
 {
     const Koop__Rep__Report *r = (const Koop__Rep__Report *)reply;
-    return strcmp(m->verb, "evaluation") == 0 ? s_evaluation_json(r) : s_indicators_json(r);
+    return strcmp(m->verb, "evaluation") == 0 ? s_evaluation_json(r) : s_indicators_json(r, lang);
 }
 
 void
-koop_present_report_text(const koop_api_method_t *m, const ProtobufCMessage *reply, koop_fmt_t fmt, FILE *out)
+koop_present_report_text(const koop_api_method_t *m, const ProtobufCMessage *reply, koop_fmt_t fmt, koop_lang_t lang,
+                         FILE *out)
 {
     const Koop__Rep__Report *r = (const Koop__Rep__Report *)reply;
     if (strcmp(m->verb, "evaluation") == 0)
-        s_print_evaluation(out, fmt == KOOP_FMT_CSV, r);
+        s_print_evaluation(out, fmt == KOOP_FMT_CSV, r, lang);
     else
-        s_print_indicators(out, fmt == KOOP_FMT_CSV, r);
+        s_print_indicators(out, fmt == KOOP_FMT_CSV, r, lang);
     fflush(out);
 }

@@ -24,6 +24,7 @@
 #include "pbjson.h"
 #include "text.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,13 +43,58 @@ static const struct {
 #undef KOOP_LABEL
 };
 
+/* A report asks for a word per figure and a list per cell: an open-
+ * addressing table of the rows by (set, value), filled on first use (the
+ * first row of a pair wins, as the search through the rows did). */
+#define S_WORD_SLOTS 1024 /* power of two, > 4 x the rows */
+_Static_assert(sizeof s_values / sizeof s_values[0] * 4 < S_WORD_SLOTS, "labels.def outgrew S_WORD_SLOTS");
+static short s_word_slots[S_WORD_SLOTS]; /* row + 1; 0: empty */
+static pthread_once_t s_word_once = PTHREAD_ONCE_INIT;
+
+static uint32_t
+s_word_hash(const char *set, const char *word)
+{
+    uint32_t h = 2166136261u;
+    for (const char *p = set; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    h = (h ^ 0xffu) * 16777619u; /* between the two: ("a", "bc") is not ("ab", "c") */
+    for (const char *p = word; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    return h & (S_WORD_SLOTS - 1);
+}
+
+/* The slot of (set, word): its row's, or the empty one where it would go. */
+static uint32_t
+s_word_find(const char *set, const char *word)
+{
+    uint32_t h = s_word_hash(set, word);
+    while (s_word_slots[h] && (strcmp(s_values[s_word_slots[h] - 1].set, set) != 0 ||
+                               strcmp(s_values[s_word_slots[h] - 1].value, word) != 0))
+        h = (h + 1) & (S_WORD_SLOTS - 1);
+    return h;
+}
+
+static void
+s_word_fill(void)
+{
+    for (size_t i = 0; i < sizeof s_values / sizeof s_values[0]; i++) {
+        uint32_t h = s_word_find(s_values[i].set, s_values[i].value);
+        if (!s_word_slots[h])
+            s_word_slots[h] = (short)(i + 1);
+    }
+}
+
 const char *
 koop_present_word(const char *set, const char *word, koop_lang_t lang)
 {
-    for (size_t i = 0; set && word && i < sizeof s_values / sizeof s_values[0]; i++)
-        if (strcmp(s_values[i].set, set) == 0 && strcmp(s_values[i].value, word) == 0)
-            return lang == KOOP_LANG_EN ? s_values[i].en : s_values[i].pl;
-    return NULL;
+    uint32_t h;
+    if (!set || !word)
+        return NULL;
+    pthread_once(&s_word_once, s_word_fill);
+    h = s_word_find(set, word);
+    if (!s_word_slots[h])
+        return NULL;
+    return lang == KOOP_LANG_EN ? s_values[s_word_slots[h] - 1].en : s_values[s_word_slots[h] - 1].pl;
 }
 
 const char *
@@ -366,6 +412,7 @@ static const struct {
     {"koop.cases.Referral", "service provider status sent note id"},
     {"koop.cases.TimelineEntry", "date type actor summary"},
     {"koop.cases.AuditEntry", "time_ms caller method ipw allowed result code"},
+    {"koop.cases.Transfer", "id incoming from_node to_node household state date answered answer by number"},
     {"koop.notif.InboxEntry", "time_ms read number id text"},
     {"koop.notif.Delivery", "time_ms to ok attempt error"},
     {"koop.rep.FeedStatus", "stream position failed endpoint"},

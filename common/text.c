@@ -1,4 +1,5 @@
 #include "text.h"
+#include "koop.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -241,4 +242,10 @@ koop_plural_word(long long n, const char *one, const char *few, const char *many
 {
     int k = koop_plural(n);
     return k == 0 ? one : k == 1 ? few : many;
+}
+
+int
+koop_text_node_name(const char *s)
+{
+    return s && koop_text_name_rule(s, KOOP_MAX_NODE_NAME, NULL) == KOOP_TEXT_OK;
 }

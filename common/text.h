@@ -46,6 +46,9 @@ typedef enum {
     KOOP_TEXT_BIDI,
 } koop_text_rule_t;
 koop_text_rule_t koop_text_name_rule(const char *s, size_t max, uint32_t *bad);
+/* 1 when s may stand as what a node calls itself ([node] name, and such a
+ * name from another node): the rules of a name, 1..KOOP_MAX_NODE_NAME bytes. */
+int koop_text_node_name(const char *s);
 
 /* Polish plural forms of a count: 0 for one ("1 zdarzenie"), 1 for few
  * (2-4, 22-24, ... but not 12-14: "2 zdarzenia", "22 zdarzenia"), 2 for

@@ -413,6 +413,10 @@ void cases_transfer_stop(cases_t *c);
  * the records are the array's, freed with it). KOOP_OK or a refusal. */
 int cases_transfer_collect(koop_call_t *call, int (*keep)(const Koop__Cases__Transfer *t, const void *ctx),
                            const void *ctx, void *items, size_t *n);
+/* What gmina `node` calls itself into out (len bytes): this node's own
+ * name, or the one the node's sync service last gave with that gmina's key
+ * or with a relay from it (table "node_name"). 1, or 0 when unknown. */
+int cases_node_name(koop_call_t *call, const char *node, char *out, size_t len);
 
 /* ---- method handlers ---- */
 

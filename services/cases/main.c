@@ -13,7 +13,7 @@ static const koop_method_t s_methods[] = {
 static const char *const s_tables[] = {
     "household", "consent", "ipw", "ipw_child", "goal", "task", "task_owner", "meeting", "referral",
     "timeline", "meta", "audit", "audit_chain", "copy_person", "copy_institution", "copy_service", "copy_rep",
-    "ipw_number", "pesel", "transfer", NULL,
+    "ipw_number", "pesel", "transfer", "node_name", NULL,
 };
 
 static int

@@ -3,7 +3,8 @@
  * (common/names.h): the person, institution and listed service names of the
  * registry copy (copy.c), a household's name for a caller who may see the
  * household (access.c) – of the field `household`, and of a household's
- * `linked` (the households holding the same PESEL) – an IPW's case number.
+ * `linked` (the households holding the same PESEL) – an IPW's case number,
+ * and the name of the other gmina of a transfer (transfer.c).
  */
 #include "cases.h"
 
@@ -49,5 +50,8 @@ cases_names(void *ctx, const char *field, const char *id, koop_names_kind_t kind
         return s_ipw_number(call, id, out, len);
     if (strcmp(field, "household") == 0 || strcmp(field, "linked") == 0)
         return s_household_name(call, id, out, len);
+    if (!strcmp(field, "from_node") || !strcmp(field, "to_node") || !strcmp(field, "transferred_to") ||
+        !strcmp(field, "transferred_from"))
+        return cases_node_name(call, id, out, len);
     return cases_copy_name(call, field, id, out, len);
 }

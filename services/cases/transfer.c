@@ -31,6 +31,12 @@
  *   (household.transferred_out)
  *   DECLINED: unlocked (household.transfer_declined)
  *
+ * Names. The other gmina is named by what it calls itself ([node] name):
+ * the sync service gives it with the key (transfer.key) and with what
+ * transfer.receive delivers, from its directory (docs/SYNC.md); the last
+ * one given is kept in table "node_name" (node -> name) for the replies
+ * (names.c: from_node_name, to_node_name, transferred_*_name).
+ *
  * The receiver checks the fingerprint the offer names against its own key:
  * an offer sealed to another key is answered key_mismatch at once (the
  * sender's coordinator sees why). No personal data and no free text ever
@@ -43,6 +49,7 @@
 #include "id.h"
 #include "say.h"
 #include "sync.pb-c.h"
+#include "text.h"
 
 #include <limits.h>
 #include <sodium.h>
@@ -53,7 +60,7 @@
 #define TR(x) KOOP__CASES__TRANSFER_STATE__TRANSFER_##x
 #define KEYS_MAX 64
 #define KEY_FRESH_MS 60000   /* a key the sync service gave is used this long */
-#define KEY_MISSING_MS 1000  /* that it had none, this long (the directory may come any moment) */
+#define KEY_MISSING_MS 1000  /* that it had none (or a key without a name), this long: the directory may come any moment */
 #define OUTBOX_MAX 16        /* relays per transfer.outbox answer */
 #define OUTBOX_BYTES (2 * 1024 * 1024)
 
@@ -63,6 +70,7 @@ struct cases_keys {
         char node[64];
         uint8_t key[32];
         char fingerprint[40];
+        char name[KOOP_MAX_NODE_NAME + 1]; /* "" unknown */
         int known;
         uint64_t at_mono;
     } e[KEYS_MAX];
@@ -102,10 +110,13 @@ s_on_key(void *ctx, const koop_reply_t *reply)
         }
         c->keys->e[i].known = 0;
         c->keys->e[i].at_mono = koop_clock_mono_ms();
+        c->keys->e[i].name[0] = '\0';
         if (reply->status == KOOP_OK && (r = koop__sync__key_reply__unpack(NULL, reply->len, reply->payload)) &&
             koop_key_from_z85(r->key, c->keys->e[i].key) == 0) {
             koop_key_fingerprint(c->keys->e[i].key, c->keys->e[i].fingerprint);
             c->keys->e[i].known = 1;
+            if (koop_text_node_name(r->name))
+                snprintf(c->keys->e[i].name, sizeof c->keys->e[i].name, "%s", r->name);
         }
         if (r)
             koop__sync__key_reply__free_unpacked(r, NULL);
@@ -113,28 +124,44 @@ s_on_key(void *ctx, const koop_reply_t *reply)
     koop_service_retry_deferred(c->svc, 0);
 }
 
-/* The key of node: KOOP_OK with it, or the call deferred while the sync
- * service is asked, or refused (transfer.no_key). */
+/* What the cache says of slot i: the key (and name) when the sync service
+ * gave one, else transfer.no_key. */
 static int
-s_peer_key(koop_call_t *call, const char *node, uint8_t key[32], char fingerprint[40])
+s_cached_key(koop_call_t *call, const struct cases_keys *k, int i, const char *node, uint8_t key[32],
+             char fingerprint[40], char name[KOOP_MAX_NODE_NAME + 1])
+{
+    if (i < 0 || !k->e[i].known)
+        return koop_fail(call, TRANSFER_NO_KEY, "to", node);
+    memcpy(key, k->e[i].key, 32);
+    memcpy(fingerprint, k->e[i].fingerprint, 40);
+    memcpy(name, k->e[i].name, sizeof k->e[i].name);
+    return KOOP_OK;
+}
+
+/* The key of node (and its name, "" unknown): KOOP_OK with it, or the call
+ * deferred while the sync service is asked, or refused (transfer.no_key).
+ * A key given without a name is asked for again after KEY_MISSING_MS (the
+ * name may follow the key through the hubs), and is used as it is when the
+ * sync service does not answer. */
+static int
+s_peer_key(koop_call_t *call, const char *node, uint8_t key[32], char fingerprint[40],
+           char name[KOOP_MAX_NODE_NAME + 1])
 {
     cases_t *c = cases_of(call);
     const char *ep = koop_config_endpoint(koop_service_config(call->svc), "sync");
     Koop__Sync__KeyQuery q = KOOP__SYNC__KEY_QUERY__INIT;
-    int i;
+    uint64_t age;
+    int i, usable;
 
     if (!c->keys && !(c->keys = calloc(1, sizeof *c->keys)))
         return koop_fail(call, INTERNAL_NO_MEMORY, NULL);
     i = s_key_slot(c->keys, node);
-    if (i >= 0 && koop_clock_mono_ms() - c->keys->e[i].at_mono < (c->keys->e[i].known ? KEY_FRESH_MS : KEY_MISSING_MS)) {
-        if (!c->keys->e[i].known)
-            return koop_fail(call, TRANSFER_NO_KEY, "to", node);
-        memcpy(key, c->keys->e[i].key, 32);
-        memcpy(fingerprint, c->keys->e[i].fingerprint, 40);
-        return KOOP_OK;
-    }
+    age = i >= 0 ? koop_clock_mono_ms() - c->keys->e[i].at_mono : UINT64_MAX;
+    usable = i >= 0 && c->keys->e[i].known && age < KEY_FRESH_MS;
+    if (i >= 0 && age < (usable && c->keys->e[i].name[0] ? KEY_FRESH_MS : KEY_MISSING_MS))
+        return s_cached_key(call, c->keys, i, node, key, fingerprint, name);
     if (!ep || call->final)
-        return koop_fail(call, TRANSFER_NO_KEY, "to", node);
+        return s_cached_key(call, c->keys, usable ? i : -1, node, key, fingerprint, name);
     if (!c->keys->asking) {
         snprintf(c->keys->asking_node, sizeof c->keys->asking_node, "%s", node);
         q.node = c->keys->asking_node;
@@ -142,10 +169,11 @@ s_peer_key(koop_call_t *call, const char *node, uint8_t key[32], char fingerprin
                                            s_on_key, c, NULL) == 0;
     }
     /* the answer runs it again (the key then known or known to be missing);
-     * no answer: the last run after KOOP_DEFER_MAX_MS refuses */
+     * no answer: the last run after KOOP_DEFER_MAX_MS takes the key the
+     * cache still has, or refuses */
     if (koop_call_defer(call, UINT64_MAX) == KOOP_DEFERRED)
         return KOOP_DEFERRED;
-    return koop_fail(call, TRANSFER_NO_KEY, "to", node);
+    return s_cached_key(call, c->keys, usable ? i : -1, node, key, fingerprint, name);
 }
 
 /* This node's key pair (DIR/keys/node.key). */
@@ -173,6 +201,41 @@ static int
 s_transfer_save(koop_call_t *call, const Koop__Cases__Transfer *t)
 {
     return cases_save(call, "transfer", t->id, &t->base);
+}
+
+/* Keeps name as what node calls itself (a name the sync service gave: it is
+ * checked again, as anything from outside; "" or a bad one changes nothing). */
+static int
+s_node_name_put(koop_call_t *call, const char *node, const char *name)
+{
+    MDB_val v;
+    int rc;
+    if (!s_node_name(node) || !koop_text_node_name(name))
+        return KOOP_OK;
+    rc = koop_store_get_str(call->txn, cases_dbi(call, "node_name"), node, &v);
+    if (rc == 0 && v.mv_size == strlen(name) && memcmp(v.mv_data, name, v.mv_size) == 0)
+        return KOOP_OK;
+    if ((rc != 0 && rc != MDB_NOTFOUND) ||
+        (rc = koop_store_put_str(call->txn, cases_dbi(call, "node_name"), node, name, strlen(name))) != 0)
+        return koop_call_store_error(call, rc);
+    return KOOP_OK;
+}
+
+int
+cases_node_name(koop_call_t *call, const char *node, char *out, size_t len)
+{
+    const koop_config_t *cfg = koop_service_config(call->svc);
+    MDB_val v;
+    out[0] = '\0';
+    if (!node || !*node)
+        return 0;
+    if (strcmp(node, cfg->node_id) == 0) {
+        snprintf(out, len, "%s", cfg->name);
+    } else if (koop_store_get_str(call->txn, cases_dbi(call, "node_name"), node, &v) == 0 &&
+               v.mv_size <= KOOP_MAX_NODE_NAME) {
+        snprintf(out, len, "%.*s", (int)v.mv_size, (const char *)v.mv_data);
+    }
+    return out[0] != '\0';
 }
 
 /* A copy of t without the sealed bytes (replies, LOCAL events). */
@@ -298,7 +361,7 @@ cases_household_transfer(koop_call_t *call)
     const char *self = koop_service_node(call->svc);
     cases_person_t who;
     uint8_t key[32];
-    char id[KOOP_ID_LEN], date[11], fingerprint[40], summary[200];
+    char id[KOOP_ID_LEN], date[11], fingerprint[40], summary[200], to_name[KOOP_MAX_NODE_NAME + 1];
     uint64_t seq = 0;
     int rc, any;
 
@@ -337,7 +400,8 @@ cases_household_transfer(koop_call_t *call)
             (rc = cases_ipw_attach_children(call, ipw)) != KOOP_OK)
             goto done;
     }
-    if ((rc = s_peer_key(call, q->to, key, fingerprint)) != KOOP_OK)
+    if ((rc = s_peer_key(call, q->to, key, fingerprint, to_name)) != KOOP_OK ||
+        (rc = s_node_name_put(call, q->to, to_name)) != KOOP_OK)
         goto done;
     if (q->fingerprint && *q->fingerprint && strcmp(q->fingerprint, fingerprint) != 0) {
         rc = koop_fail(call, TRANSFER_FINGERPRINT, "fingerprint", q->to, fingerprint, q->fingerprint);
@@ -576,12 +640,17 @@ s_offer(koop_call_t *call, const Koop__Sync__Relay *r)
 int
 cases_transfer_receive(koop_call_t *call)
 {
-    const Koop__Sync__Relay *r = (const Koop__Sync__Relay *)call->req;
+    const Koop__Cases__TransferDelivery *d = (const Koop__Cases__TransferDelivery *)call->req;
+    const Koop__Sync__Relay *r = d->relay;
     Koop__Empty empty = KOOP__EMPTY__INIT;
     int rc;
+    if (!r)
+        return koop_fail(call, FIELD_REQUIRED, "relay");
     if (!r->id || !koop_id_valid(r->id) || !s_node_name(r->from_node) || !r->to_node ||
         strcmp(r->to_node, koop_service_node(call->svc)) != 0)
         return koop_fail(call, FIELD_INVALID, "to_node", r->to_node ? r->to_node : "");
+    if ((rc = s_node_name_put(call, r->from_node, d->from_name)) != KOOP_OK)
+        return rc;
     rc = r->kind == KOOP__SYNC__RELAY_KIND__RELAY_OFFER ? s_offer(call, r)
          : r->kind == KOOP__SYNC__RELAY_KIND__RELAY_ANSWER ? s_answer(call, r)
                                                             : koop_fail(call, FIELD_INVALID, "kind", "?");

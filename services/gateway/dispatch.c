@@ -153,7 +153,7 @@ gw_answer_reply(gw_req_t *r, const koop_api_method_t *api, const ProtobufCMessag
     }
     {
         size_t n = 0;
-        char *s = koop_present_json_text(api, reply, &n);
+        char *s = koop_present_json_text(api, reply, r->lang, &n);
         gw_answer_text(r, 200, s, n);
     }
 }

@@ -350,7 +350,7 @@ s_run_method(kc_ctx_t *ctx, const koop_api_method_t *m, int argc, char **argv)
         return rc;
     if (ctx->json) {
         size_t len = 0;
-        char *out = koop_present_json_text(m, rep, &len);
+        char *out = koop_present_json_text(m, rep, ctx->lang, &len);
         if (!out) {
             protobuf_c_message_free_unpacked(rep, NULL);
             return kc_error(ctx, KC_UNAVAILABLE, INTERNAL_NO_MEMORY, NULL);

@@ -18,6 +18,7 @@
 #include "koop.h"
 #include "keyprint.h"
 #include "preflight.h"
+#include "text.h"
 
 #include <czmq.h>
 #include <errno.h>
@@ -205,7 +206,8 @@ kc_node_init(kc_ctx_t *ctx, int argc, char **argv)
         kc_error(ctx, KC_USAGE, CLI_INIT_TERYT_ROLE, "teryt", teryt, role);
         goto done;
     }
-    if (!name || !*name || strlen(name) > 200 || strpbrk(name, "\n\r")) {
+    /* the rules of every name: other nodes take it only so (docs/SYNC.md, Transfers) */
+    if (!koop_text_node_name(name)) {
         kc_error(ctx, KC_USAGE, CLI_INIT_NAME, "name");
         goto done;
     }

@@ -62,19 +62,6 @@ static const char *const s_target_key[REP_TARGETS] = {
 
 static const char *const s_outcome_key[REP_OUTCOMES] = {"unknown", "none", "success", "no_success", "discontinued"};
 
-/* The Polish name of value `key` of an enum (labels.def: the words every
- * output uses); index 0 ("unknown") is said here. */
-static const char *
-s_pl(const char *enum_name, const char *key, const char *unknown)
-{
-    const char *w = strcmp(key, "unknown") == 0 ? unknown : koop_present_word(enum_name, key, KOOP_LANG_PL);
-    return w ? w : key;
-}
-#define s_sector_pl(i) s_pl("koop.reg.Sector", s_sector_key[i], "sektor nieznany")
-#define s_area_pl(i) s_pl("koop.cases.Area", s_area_key[i], "obszar nieznany")
-#define s_target_pl(i) s_pl("koop.reg.Target", s_target_key[i], "nieokreślona")
-#define s_outcome_pl(i) s_pl("koop.cases.Outcome", s_outcome_key[i], "wynik nieznany")
-
 /* ---- building the reply ---- */
 
 typedef struct {
@@ -125,11 +112,17 @@ s_round1(double x)
 }
 
 /* Adds a figure with its raw value (has_value 0: none, no denominator);
- * kind, n and whole say what suppression needs (rep_cell_t). */
+ * kind, n and whole say what suppression needs (rep_cell_t). Its label and
+ * its dimension's are labels.def's, in Polish: "indicator" by its key (split
+ * by dim: "indicator.by"), dim by the set dim_set names (NULL: dim is text
+ * of its own, a category); the presentation says them in the reader's
+ * language from the same rows. */
 static Koop__Rep__Figure *
-s_figure(s_out *o, const char *group, const char *key, const char *dim, const char *label, const char *dim_label,
-         double value, int has_value, unsigned decimals, rep_cell_kind_t kind, int64_t n, int64_t whole)
+s_figure(s_out *o, const char *group, const char *key, const char *dim_set, const char *dim, double value,
+         int has_value, unsigned decimals, rep_cell_kind_t kind, int64_t n, int64_t whole)
 {
+    const char *label = koop_present_word(dim ? "indicator.by" : "indicator", key, KOOP_LANG_PL);
+    const char *dim_label = dim && dim_set ? koop_present_word(dim_set, dim, KOOP_LANG_PL) : dim;
     Koop__Rep__Figure *f;
     rep_cell_t *c;
     if (o->failed)
@@ -154,8 +147,9 @@ s_figure(s_out *o, const char *group, const char *key, const char *dim, const ch
     f->key = (char *)key;
     f->group = (char *)group;
     f->dim = (char *)(dim ? dim : "");
-    f->label = (char *)label;
-    f->dim_label = (char *)(dim_label ? dim_label : "");
+    f->label = (char *)(label ? label : key);
+    f->dim_label = (char *)(dim_label ? dim_label : dim ? dim : "");
+    f->dim_set = (char *)(dim && dim_set ? dim_set : "");
     f->has_decimals = 1;
     f->decimals = decimals;
     if (has_value) {
@@ -172,32 +166,30 @@ s_figure(s_out *o, const char *group, const char *key, const char *dim, const ch
 }
 
 static void
-s_count(s_out *o, const char *group, const char *key, const char *label, int64_t n)
+s_count(s_out *o, const char *group, const char *key, int64_t n)
 {
-    s_figure(o, group, key, NULL, label, NULL, (double)n, 1, 0, REP_CELL_COUNT, n, 0);
+    s_figure(o, group, key, NULL, NULL, (double)n, 1, 0, REP_CELL_COUNT, n, 0);
 }
 
 static void
-s_count_dim(s_out *o, const char *group, const char *key, const char *dim, const char *label, const char *dim_label,
-            int64_t n)
+s_count_dim(s_out *o, const char *group, const char *key, const char *dim_set, const char *dim, int64_t n)
 {
     if (n != 0)
-        s_figure(o, group, key, dim, label, dim_label, (double)n, 1, 0, REP_CELL_COUNT, n, 0);
+        s_figure(o, group, key, dim_set, dim, (double)n, 1, 0, REP_CELL_COUNT, n, 0);
 }
 
 static void
-s_ratio(s_out *o, const char *group, const char *key, const char *label, double num, int64_t den, double scale)
+s_ratio(s_out *o, const char *group, const char *key, double num, int64_t den, double scale)
 {
-    s_figure(o, group, key, NULL, label, NULL, den ? num * scale / (double)den : 0, den != 0, 1, REP_CELL_RATIO, den,
-             0);
+    s_figure(o, group, key, NULL, NULL, den ? num * scale / (double)den : 0, den != 0, 1, REP_CELL_RATIO, den, 0);
 }
 
 /* A percentage of two counts (suppress.c hides it also when the part, or
  * the rest, is 1 or 2: 66.7 % of 3 would tell the 2 and the 1). */
 static void
-s_share(s_out *o, const char *group, const char *key, const char *label, int64_t part, int64_t whole)
+s_share(s_out *o, const char *group, const char *key, int64_t part, int64_t whole)
 {
-    s_figure(o, group, key, NULL, label, NULL, whole ? (double)part * 100.0 / (double)whole : 0, whole != 0, 1,
+    s_figure(o, group, key, NULL, NULL, whole ? (double)part * 100.0 / (double)whole : 0, whole != 0, 1,
              REP_CELL_SHARE, part, whole);
 }
 
@@ -476,7 +468,7 @@ s_categories(rep_proj_t *p, MDB_txn *txn, uint32_t unit, s_out *o)
         name[k.mv_size - 4] = '\0';
         if (!(kept = s_keep(o, name[0] ? name : "(bez kategorii)")))
             break;
-        s_count_dim(o, "catalogue", "catalogue_by_category", kept, "Aktywne pozycje listy wg kategorii", kept, count);
+        s_count_dim(o, "catalogue", "catalogue_by_category", NULL, kept, count);
     }
     mdb_cursor_close(cur);
     return rc == MDB_NOTFOUND ? 0 : rc;
@@ -659,18 +651,15 @@ s_figures_pzk(s_out *o, const s_sums *s, int32_t end, int64_t partners_by_sector
                   (double)(s->cum[REP_F_PZK_FORMED_DAYS] - s->cum[REP_F_PZK_DISSOLVED_FORMED_DAYS]);
     for (int i = 0; i < REP_SECTORS; i++)
         partners += partners_by_sector[i];
-    s_count(o, "pzk", "partner_entities", "Podmioty partnerskie w PZK (różne instytucje)", partners);
+    s_count(o, "pzk", "partner_entities", partners);
     for (int i = 0; i < REP_SECTORS; i++)
-        s_count_dim(o, "pzk", "partner_entities", s_sector_key[i], "Podmioty partnerskie w PZK wg sektora",
-                    s_sector_pl(i), partners_by_sector[i]);
-    s_count(o, "pzk", "pzk_count", "PZK działające w okresie", dissolved + running);
-    s_ratio(o, "pzk", "pzk_avg_months", "Przeciętny czas działania PZK (miesiące)", days, dissolved + running,
-            1.0 / S_DAYS_PER_MONTH);
-    s_count(o, "pzk", "pzk_formed", "PZK utworzone w okresie", s->in[REP_F_PZK_FORMED]);
-    s_count(o, "pzk", "pzk_dissolved", "PZK rozwiązane w okresie", dissolved);
-    s_count(o, "pzk", "agreements", "Porozumienia podpisane w okresie", s->in[REP_F_AGR_SIGNED]);
-    s_ratio(o, "pzk", "agreement_avg_parties", "Przeciętna liczba stron porozumienia",
-            (double)s->in[REP_F_AGR_PARTIES], s->in[REP_F_AGR_SIGNED], 1.0);
+        s_count_dim(o, "pzk", "partner_entities", "koop.reg.Sector", s_sector_key[i], partners_by_sector[i]);
+    s_count(o, "pzk", "pzk_count", dissolved + running);
+    s_ratio(o, "pzk", "pzk_avg_months", days, dissolved + running, 1.0 / S_DAYS_PER_MONTH);
+    s_count(o, "pzk", "pzk_formed", s->in[REP_F_PZK_FORMED]);
+    s_count(o, "pzk", "pzk_dissolved", dissolved);
+    s_count(o, "pzk", "agreements", s->in[REP_F_AGR_SIGNED]);
+    s_ratio(o, "pzk", "agreement_avg_parties", (double)s->in[REP_F_AGR_PARTIES], s->in[REP_F_AGR_SIGNED], 1.0);
 }
 
 static void
@@ -682,22 +671,18 @@ s_figures_ipw(s_out *o, const s_sums *s, int64_t households, int64_t persons)
     active = s->cum[REP_F_IPW_OPENED];
     for (int i = 0; i < REP_OUTCOMES; i++)
         active -= s->before[REP_F_IPW_CLOSED + i];
-    s_count(o, "ipw", "ipw_opened", "IPW otwarte w okresie", s->in[REP_F_IPW_OPENED]);
-    s_count(o, "ipw", "ipw_signed", "IPW podpisane (po raz pierwszy realizowane) w okresie", s->in[REP_F_IPW_SIGNED]);
-    s_count(o, "ipw", "ipw_active", "IPW realizowane w okresie (otwarte do jego końca, niezamknięte przed początkiem)",
-            active);
-    s_count(o, "ipw", "ipw_closed", "IPW zamknięte w okresie", closed);
+    s_count(o, "ipw", "ipw_opened", s->in[REP_F_IPW_OPENED]);
+    s_count(o, "ipw", "ipw_signed", s->in[REP_F_IPW_SIGNED]);
+    s_count(o, "ipw", "ipw_active", active);
+    s_count(o, "ipw", "ipw_closed", closed);
     for (int i = 2; i < REP_OUTCOMES; i++)
-        s_count_dim(o, "ipw", "ipw_closed", s_outcome_key[i], "IPW zamknięte wg wyniku", s_outcome_pl(i),
-                    s->in[REP_F_IPW_CLOSED + i]);
-    s_count(o, "ipw", "ipw_success", "IPW zakończone sukcesem", s->in[REP_F_IPW_CLOSED + 2]);
-    s_share(o, "ipw", "ipw_success_rate", "Odsetek IPW zakończonych sukcesem (%)", s->in[REP_F_IPW_CLOSED + 2], closed);
-    s_ratio(o, "ipw", "ipw_avg_months", "Przeciętny czas trwania zamkniętego IPW (miesiące)",
-            (double)s->in[REP_F_IPW_CLOSED_DAYS], closed, 1.0 / S_DAYS_PER_MONTH);
-    s_count(o, "ipw", "households", "Gospodarstwa domowe (osoby/rodziny) objęte IPW w okresie", households);
-    s_count(o, "ipw", "persons", "Osoby w gospodarstwach objętych IPW", persons);
-    s_count(o, "ipw", "households_registered", "Gospodarstwa domowe zarejestrowane w okresie",
-            s->in[REP_F_HH_REGISTERED]);
+        s_count_dim(o, "ipw", "ipw_closed", "koop.cases.Outcome", s_outcome_key[i], s->in[REP_F_IPW_CLOSED + i]);
+    s_count(o, "ipw", "ipw_success", s->in[REP_F_IPW_CLOSED + 2]);
+    s_share(o, "ipw", "ipw_success_rate", s->in[REP_F_IPW_CLOSED + 2], closed);
+    s_ratio(o, "ipw", "ipw_avg_months", (double)s->in[REP_F_IPW_CLOSED_DAYS], closed, 1.0 / S_DAYS_PER_MONTH);
+    s_count(o, "ipw", "households", households);
+    s_count(o, "ipw", "persons", persons);
+    s_count(o, "ipw", "households_registered", s->in[REP_F_HH_REGISTERED]);
 }
 
 static void
@@ -705,18 +690,15 @@ s_figures_rest(s_out *o, const s_sums *s, double median, int64_t answers)
 {
     int64_t goals = 0, active, zzk, sect, due = 0, on_time = 0, late = 0, open = 0, overdue = 0, cancelled = 0;
     static const char *const hist_key[REP_HIST] = {"0", "1", "2", "3", "4", "5", "6+"};
-    static const char *const hist_pl[REP_HIST] = {"sektor nieznany", "1 sektor", "2 sektory", "3 sektory",
-                                                  "4 sektory", "5 sektorów", "6 i więcej sektorów"};
 
     /* goals */
     for (int a = 0; a < REP_AREAS; a++)
         goals += s->in[REP_F_GOAL_ADDED + a];
-    s_count(o, "goals", "goals_added", "Cele dodane w okresie", goals);
+    s_count(o, "goals", "goals_added", goals);
     for (int a = 0; a < REP_AREAS; a++)
-        s_count_dim(o, "goals", "goals_added", s_area_key[a], "Cele wg obszaru", s_area_pl(a), s->in[REP_F_GOAL_ADDED + a]);
-    s_count(o, "goals", "psr_goals_reviewed", "Cele z co najmniej jedną oceną (do końca okresu)", s->cum[REP_F_PSR_FIRST]);
-    s_ratio(o, "goals", "psr_avg_change", "Przeciętna zmiana oceny PSR: od wartości wyjściowej do ostatniej oceny",
-            (double)s->cum[REP_F_PSR_DELTA], s->cum[REP_F_PSR_FIRST], 1.0);
+        s_count_dim(o, "goals", "goals_added", "koop.cases.Area", s_area_key[a], s->in[REP_F_GOAL_ADDED + a]);
+    s_count(o, "goals", "psr_goals_reviewed", s->cum[REP_F_PSR_FIRST]);
+    s_ratio(o, "goals", "psr_avg_change", (double)s->cum[REP_F_PSR_DELTA], s->cum[REP_F_PSR_FIRST], 1.0);
 
     /* tasks due in the period */
     for (int i = 0; i < REP_SECTORS; i++) {
@@ -727,30 +709,27 @@ s_figures_rest(s_out *o, const s_sums *s, double median, int64_t answers)
         overdue += s->overdue[i];
     }
     due = on_time + late + open + cancelled;
-    s_count(o, "tasks", "tasks_due", "Zadania z terminem w okresie", due);
-    s_count(o, "tasks", "tasks_on_time", "Zadania wykonane w terminie", on_time);
+    s_count(o, "tasks", "tasks_due", due);
+    s_count(o, "tasks", "tasks_on_time", on_time);
     for (int i = 0; i < REP_SECTORS; i++)
-        s_count_dim(o, "tasks", "tasks_on_time", s_sector_key[i], "Zadania wykonane w terminie wg sektora właściciela",
-                    s_sector_pl(i), s->in[REP_F_TASK_ON_TIME + i]);
-    s_count(o, "tasks", "tasks_late", "Zadania wykonane po terminie", late);
+        s_count_dim(o, "tasks", "tasks_on_time", "koop.reg.Sector", s_sector_key[i], s->in[REP_F_TASK_ON_TIME + i]);
+    s_count(o, "tasks", "tasks_late", late);
     for (int i = 0; i < REP_SECTORS; i++)
-        s_count_dim(o, "tasks", "tasks_late", s_sector_key[i], "Zadania wykonane po terminie wg sektora właściciela",
-                    s_sector_pl(i), s->in[REP_F_TASK_LATE + i]);
-    s_count(o, "tasks", "tasks_overdue", "Zadania zaległe (niewykonane po terminie)", overdue);
+        s_count_dim(o, "tasks", "tasks_late", "koop.reg.Sector", s_sector_key[i], s->in[REP_F_TASK_LATE + i]);
+    s_count(o, "tasks", "tasks_overdue", overdue);
     for (int i = 0; i < REP_SECTORS; i++)
-        s_count_dim(o, "tasks", "tasks_overdue", s_sector_key[i], "Zadania zaległe wg sektora właściciela",
-                    s_sector_pl(i), s->overdue[i]);
-    s_count(o, "tasks", "tasks_not_yet_due", "Zadania w toku przed terminem", open - overdue);
-    s_count(o, "tasks", "tasks_cancelled", "Zadania anulowane", cancelled);
-    s_share(o, "tasks", "tasks_on_time_rate", "Odsetek zadań wykonanych w terminie (%)", on_time, on_time + late);
+        s_count_dim(o, "tasks", "tasks_overdue", "koop.reg.Sector", s_sector_key[i], s->overdue[i]);
+    s_count(o, "tasks", "tasks_not_yet_due", open - overdue);
+    s_count(o, "tasks", "tasks_cancelled", cancelled);
+    s_share(o, "tasks", "tasks_on_time_rate", on_time, on_time + late);
 
     /* referrals */
-    s_count(o, "referrals", "referrals_sent", "Skierowania wysłane w okresie", s->in[REP_F_REF_SENT]);
-    s_count(o, "referrals", "referrals_accepted", "Skierowania przyjęte", s->in[REP_F_REF_ACCEPTED]);
-    s_count(o, "referrals", "referrals_declined", "Skierowania odrzucone", s->in[REP_F_REF_DECLINED]);
-    s_count(o, "referrals", "referrals_done", "Skierowania zrealizowane", s->in[REP_F_REF_DONE]);
-    s_figure(o, "referrals", "referral_median_answer_days", NULL, "Mediana czasu odpowiedzi na skierowanie (dni)", NULL,
-             median, answers > 0, 1, REP_CELL_RATIO, answers, 0);
+    s_count(o, "referrals", "referrals_sent", s->in[REP_F_REF_SENT]);
+    s_count(o, "referrals", "referrals_accepted", s->in[REP_F_REF_ACCEPTED]);
+    s_count(o, "referrals", "referrals_declined", s->in[REP_F_REF_DECLINED]);
+    s_count(o, "referrals", "referrals_done", s->in[REP_F_REF_DONE]);
+    s_figure(o, "referrals", "referral_median_answer_days", NULL, NULL, median, answers > 0, 1, REP_CELL_RATIO,
+             answers, 0);
 
     /* ZZK of the IPWs running in the period */
     active = s->cum[REP_F_IPW_OPENED];
@@ -758,12 +737,12 @@ s_figures_rest(s_out *o, const s_sums *s, double median, int64_t answers)
         active -= s->before[REP_F_IPW_CLOSED + i];
     zzk = s->cum[REP_F_IPW_OPENED_ZZK] - s->before[REP_F_IPW_CLOSED_ZZK];
     sect = s->cum[REP_F_IPW_OPENED_SECT] - s->before[REP_F_IPW_CLOSED_SECT];
-    s_ratio(o, "zzk", "zzk_avg_size", "Przeciętna liczba członków ZZK na IPW", (double)zzk, active, 1.0);
-    s_ratio(o, "zzk", "zzk_avg_sectors", "Przeciętna liczba sektorów w ZZK na IPW", (double)sect, active, 1.0);
+    s_ratio(o, "zzk", "zzk_avg_size", (double)zzk, active, 1.0);
+    s_ratio(o, "zzk", "zzk_avg_sectors", (double)sect, active, 1.0);
     for (int h = 0; h < REP_HIST; h++)
-        s_count_dim(o, "zzk", "ipw_by_zzk_sectors", hist_key[h], "IPW wg liczby sektorów w ZZK", hist_pl[h],
+        s_count_dim(o, "zzk", "ipw_by_zzk_sectors", "indicator.zzk_sectors", hist_key[h],
                     s->cum[REP_F_IPW_OPENED_HIST + h] - s->before[REP_F_IPW_CLOSED_HIST + h]);
-    s_count(o, "zzk", "meetings", "Spotkania ZZK w okresie", s->in[REP_F_MEETINGS]);
+    s_count(o, "zzk", "meetings", s->in[REP_F_MEETINGS]);
 
 }
 
@@ -772,15 +751,13 @@ static int
 s_figures_catalogue(rep_proj_t *p, MDB_txn *txn, uint32_t unit, s_out *o, const s_sums *s, int64_t unverified)
 {
     int rc;
-    s_count(o, "catalogue", "catalogue_entries", "Pozycje na liście aktywności i usług", s->now[REP_F_CAT_ENTRIES]);
-    s_count(o, "catalogue", "catalogue_active", "Pozycje aktywne", s->now[REP_F_CAT_ACTIVE]);
+    s_count(o, "catalogue", "catalogue_entries", s->now[REP_F_CAT_ENTRIES]);
+    s_count(o, "catalogue", "catalogue_active", s->now[REP_F_CAT_ACTIVE]);
     for (int t = 1; t < REP_TARGETS; t++)
-        s_count_dim(o, "catalogue", "catalogue_by_target", s_target_key[t], "Aktywne pozycje wg grupy docelowej",
-                    s_target_pl(t), s->now[REP_F_CAT_TARGET + t]);
+        s_count_dim(o, "catalogue", "catalogue_by_target", "koop.reg.Target", s_target_key[t], s->now[REP_F_CAT_TARGET + t]);
     if ((rc = s_categories(p, txn, unit, o)) != 0)
         return rc;
-    s_count(o, "catalogue", "catalogue_unverified", "Aktywne pozycje niezweryfikowane od roku",
-            s->now[REP_F_CAT_NEVER_VERIFIED] + unverified);
+    s_count(o, "catalogue", "catalogue_unverified", s->now[REP_F_CAT_NEVER_VERIFIED] + unverified);
     return 0;
 }
 
@@ -876,12 +853,9 @@ s_compute(rep_proj_t *p, MDB_txn *txn, uint32_t unit_no, const s_period *pd, int
         goto done;
     if ((rc = uc.rc) != 0)
         goto done;
-    s_figure(o, "units", "gminas", NULL, "Gminy, z których dotarły dane", NULL, (double)uc.gminas, 1, 0,
-             REP_CELL_PLAIN, 0, 0);
-    s_figure(o, "units", "gminas_with_agreements", NULL, "Gminy z podpisanymi porozumieniami (do końca okresu)", NULL,
-             (double)uc.gminas_agreed, 1, 0, REP_CELL_PLAIN, 0, 0);
-    s_figure(o, "units", "powiats_with_agreements", NULL, "Powiaty z podpisanymi porozumieniami (do końca okresu)",
-             NULL, (double)uc.powiats_agreed, 1, 0, REP_CELL_PLAIN, 0, 0);
+    s_figure(o, "units", "gminas", NULL, NULL, (double)uc.gminas, 1, 0, REP_CELL_PLAIN, 0, 0);
+    s_figure(o, "units", "gminas_with_agreements", NULL, NULL, (double)uc.gminas_agreed, 1, 0, REP_CELL_PLAIN, 0, 0);
+    s_figure(o, "units", "powiats_with_agreements", NULL, NULL, (double)uc.powiats_agreed, 1, 0, REP_CELL_PLAIN, 0, 0);
 done:
     free(s);
     return rc == 0 && o->failed ? ENOMEM : rc;

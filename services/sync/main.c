@@ -102,7 +102,7 @@ static const koop_method_t s_methods[] = {
 
 /* Tables of both sides (a hub with a higher hub runs both). */
 static const char *const s_tables[] = {"uplink_pos", "uplink_meta", "hub_streams", "hub_ingest", "hub_bind",
-                                       "hub_meta", "down_log", "down_rec", "relay", "peers", "hub_chain",
+                                       "hub_meta", "down_log", "down_rec", "relay", "peers", "names", "hub_chain",
                                        "hub_witness", "hub_verify", NULL};
 
 /* The keys the link needs: without them the node would run on without its

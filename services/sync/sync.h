@@ -37,6 +37,7 @@
 #define SYNC_MAX_NAME 63           /* node ids, log ids, stream names */
 #define SYNC_MAX_STREAM 32         /* stream names: [a-z0-9_], 1..32 */
 #define SYNC_MAX_STREAMS 16        /* per node */
+#define SYNC_MAX_LABEL KOOP_MAX_NODE_NAME /* what a node calls itself ([node] name) */
 #define SYNC_BATCH_MAX 2000        /* events in one Batch */
 #define SYNC_BATCH_BYTES (1024 * 1024)
 #define SYNC_WINDOW 20000          /* unacknowledged events per stream */
@@ -74,6 +75,18 @@ int sync_frame_send(void *sock, const void *rid, size_t rid_len, const Koop__Syn
 /* Socket options of both ends of the link: limits, linger, TCP keepalive
  * (no ZMTP heartbeats: see wire.c). */
 int sync_link_sockopts(void *sock);
+/* What an uplink may have in flight on one link: its own SYNC_WINDOW and
+ * SYNC_BATCH_MAX, each lowered to what the hub's WELCOME advertises. */
+typedef struct {
+    uint32_t window;    /* events unacknowledged per stream: 1..SYNC_WINDOW */
+    uint32_t batch_max; /* events in one Batch: 1..min(SYNC_BATCH_MAX, window) */
+} sync_limits_t;
+/* Fills *out from the WELCOME w (NULL, or a field it lacks: our own
+ * limit): min(ours, the hub's) for each, a hub's 0 taken as 1 (nothing
+ * would ever be sent), a batch never above the window. Returns 1 when a
+ * value the hub advertised was outside 1..ours (0, or more than this side
+ * would ever use) and was clamped, else 0. */
+int sync_link_limits(const Koop__Sync__Welcome *w, sync_limits_t *out);
 /* Reads a be64 + string value ("seq, log id"); 0 or MDB_CORRUPTED. */
 int sync_pos_decode(const MDB_val *v, uint64_t *seq, char *log_id, size_t log_id_size);
 int sync_pos_put(MDB_txn *txn, MDB_dbi dbi, const char *key, uint64_t seq, const char *log_id);

@@ -33,10 +33,15 @@
  * Keys. The hub that delivers an OFFER to its own child checks the
  * fingerprint against the key it enrolled for that child; a mismatch (the
  * gmina was re-keyed) is answered key_mismatch at once. PEERS frames carry
- * the directory: up, a hub's bound children (node, Z85 key) and what its
+ * the directory: up, the sender's own name ([node] name) and, from a hub,
+ * its bound children (node, Z85 key, the name each told it) and what its
  * children reported below them; down, everything the hub knows, so every
- * gmina can find every other gmina's key (transfer.key). A gmina keeps the
- * last directory in table "peers" (it works while the hub is away).
+ * gmina can find every other gmina's key (transfer.key) and name (given to
+ * the cases service with the key, and with what transfer.receive delivers).
+ * A hub keeps its children's names in table "names" (node -> name), a
+ * gmina the last directory in table "peers" (node -> key and name; it works
+ * while the hub is away). A name from another node is checked as any name
+ * from outside (koop_text_node_name); one that fails is dropped, the key kept.
  *
  * Checks. A relay from a child must come from that child or from a node it
  * reported below it, name a valid receiver, and fit in KOOP_MAX_MSG / 2;
@@ -47,6 +52,7 @@
 #include "clock.h"
 #include "id.h"
 #include "say.h"
+#include "text.h"
 #include "cases.pb-c.h"
 
 #include <errno.h>
@@ -66,10 +72,14 @@
 typedef struct {
     char node[SYNC_MAX_NAME + 1];
     char key[41];
+    char name[SYNC_MAX_LABEL + 1]; /* "" unknown */
 } s_peer;
 
+/* A child of this hub: the name it gave itself and what it reported below it. */
 typedef struct {
     char child[SYNC_MAX_NAME + 1];
+    char name[SYNC_MAX_LABEL + 1];
+    int name_dirty;                /* not in table "names" yet */
     s_peer *below;
     size_t n;
 } s_below;
@@ -84,16 +94,17 @@ typedef struct {
 struct sync_relay {
     sync_t *sync;
     koop_store_t *store;
-    MDB_dbi dbi_relay, dbi_peers;
+    MDB_dbi dbi_relay, dbi_peers, dbi_names;
     uv_timer_t *tick;
     const char *self;
     /* a gmina: its cases service */
     sync_local_t *outbox, *relayed, *receive;
     uint64_t outbox_mono;
     Koop__Sync__Relay *receiving; /* what transfer.receive is taking now */
-    /* a hub: what each child reported below it */
+    /* a hub: what each child reported below it, and its name */
     s_below *below;
     size_t nbelow;
+    int names_dirty;              /* a child's name to write */
     /* the directory from above (and what this node last sent) */
     s_peer *dir;
     size_t ndir;
@@ -206,9 +217,12 @@ typedef struct {
     size_t n, cap;
 } s_peer_list;
 
+/* Adds node (its key, and its name or NULL) unless the list has it: what
+ * comes first wins. Slots are zeroed, so lists compare with memcmp. */
 static int
-s_peer_add(s_peer_list *l, const char *node, const char *key)
+s_peer_add(s_peer_list *l, const char *node, const char *key, const char *name)
 {
+    s_peer *p;
     if (s_in(l->list, l->n, node) || l->n >= PEERS_MAX)
         return 0;
     if (l->n == l->cap) {
@@ -219,20 +233,37 @@ s_peer_add(s_peer_list *l, const char *node, const char *key)
         l->list = grown;
         l->cap = cap;
     }
-    snprintf(l->list[l->n].node, sizeof l->list[l->n].node, "%s", node);
-    snprintf(l->list[l->n].key, sizeof l->list[l->n].key, "%s", key);
-    l->n++;
+    p = &l->list[l->n++];
+    memset(p, 0, sizeof *p);
+    snprintf(p->node, sizeof p->node, "%s", node);
+    snprintf(p->key, sizeof p->key, "%s", key);
+    snprintf(p->name, sizeof p->name, "%s", name ? name : "");
     return 0;
 }
 
 static int
 s_child_visit(const char *node, const char *key, void *ctx)
 {
-    return s_peer_add(ctx, node, key);
+    return s_peer_add(ctx, node, key, NULL);
+}
+
+typedef struct {
+    sync_relay_t *r;
+    s_peer_list *l;
+} s_named_ctx;
+
+/* A bound child with the name it gave itself. */
+static int
+s_child_named_visit(const char *node, const char *key, void *ctx)
+{
+    s_named_ctx *c = ctx;
+    const s_below *b = s_below_of(c->r, node);
+    return s_peer_add(c->l, node, key, b ? b->name : NULL);
 }
 
 /* What this hub can reach below it: its bound children and what they
- * reported below them; with_dir, also the directory from above. */
+ * reported below them; with_dir, also the directory from above. Each with
+ * its name where it is known (this hub's own children first). */
 static int
 s_reachable(sync_relay_t *r, int with_dir, s_peer_list *out)
 {
@@ -240,23 +271,35 @@ s_reachable(sync_relay_t *r, int with_dir, s_peer_list *out)
     int rc;
     memset(out, 0, sizeof *out);
     if (r->sync->hub) {
+        s_named_ctx c = {r, out};
         if ((rc = koop_store_read(r->store, &txn)) != 0)
             return rc;
-        rc = sync_hub_each_child(r->sync->hub, txn, s_child_visit, out);
+        rc = sync_hub_each_child(r->sync->hub, txn, s_child_named_visit, &c);
         mdb_txn_abort(txn);
         if (rc != 0)
             return rc;
         for (size_t i = 0; i < r->nbelow; i++)
-            for (size_t k = 0; k < r->below[i].n; k++)
-                if ((rc = s_peer_add(out, r->below[i].below[k].node, r->below[i].below[k].key)) != 0)
+            for (size_t k = 0; k < r->below[i].n; k++) {
+                const s_peer *p = &r->below[i].below[k];
+                if ((rc = s_peer_add(out, p->node, p->key, p->name)) != 0)
                     return rc;
+            }
     }
     for (size_t i = 0; with_dir && i < r->ndir; i++)
-        if ((rc = s_peer_add(out, r->dir[i].node, r->dir[i].key)) != 0)
+        if ((rc = s_peer_add(out, r->dir[i].node, r->dir[i].key, r->dir[i].name)) != 0)
             return rc;
     return 0;
 }
 
+/* This node's own name as it goes to its hub (NULL: none that may go). */
+static const char *
+s_own_name(const sync_relay_t *r)
+{
+    const char *name = koop_service_config(r->sync->svc)->name;
+    return koop_text_node_name(name) ? name : NULL;
+}
+
+/* PEERS to child `to`, or up (to NULL: with this node's own name). */
 static void
 s_send_peers(sync_relay_t *r, const char *to, const s_peer_list *l)
 {
@@ -268,10 +311,12 @@ s_send_peers(sync_relay_t *r, const char *to, const s_peer_list *l)
             koop__sync__peer__init(&items[i]);
             items[i].node = (char *)l->list[i].node;
             items[i].key = (char *)l->list[i].key;
+            items[i].name = l->list[i].name[0] ? (char *)l->list[i].name : NULL;
             ptrs[i] = &items[i];
         }
         p.peers = ptrs;
         p.n_peers = l->n;
+        p.name = to ? NULL : (char *)s_own_name(r);
         f.body_case = KOOP__SYNC__FRAME__BODY_PEERS;
         f.peers = &p;
         (void)(to ? sync_hub_send_node(r->sync->hub, to, &f) : sync_uplink_send_frame(r->sync->uplink, &f));
@@ -280,14 +325,18 @@ s_send_peers(sync_relay_t *r, const char *to, const s_peer_list *l)
     free(ptrs);
 }
 
-/* Up: what is below this hub; down to `child` (NULL: every live child):
- * everything known. */
+/* Up: this node's name and, a hub, what is below it; down to `child`
+ * (NULL: every live child): everything known. */
 static void
 s_peers_out(sync_relay_t *r, const char *child)
 {
     s_peer_list l;
-    if (!r->sync->hub)
+    if (!r->sync->hub) {
+        memset(&l, 0, sizeof l);
+        if (sync_uplink_is_ready(r->sync->uplink))
+            s_send_peers(r, NULL, &l); /* a gmina: its name */
         return;
+    }
     if (!child && sync_uplink_is_ready(r->sync->uplink) && s_reachable(r, 0, &l) == 0) {
         s_send_peers(r, NULL, &l);
         free(l.list);
@@ -311,14 +360,66 @@ s_peers_out(sync_relay_t *r, const char *child)
     free(l.list);
 }
 
+/* Table "peers": node -> its Z85 key (40 bytes), then its name (none in
+ * a directory saved before names came). */
 static int
 s_dir_save_fn(MDB_txn *txn, void *ctx)
 {
     sync_relay_t *r = ctx;
     int rc = mdb_drop(txn, r->dbi_peers, 0);
-    for (size_t i = 0; rc == 0 && i < r->ndir; i++)
-        rc = koop_store_put_str(txn, r->dbi_peers, r->dir[i].node, r->dir[i].key, 40);
+    for (size_t i = 0; rc == 0 && i < r->ndir; i++) {
+        char v[40 + SYNC_MAX_LABEL];
+        size_t nl = strlen(r->dir[i].name);
+        memcpy(v, r->dir[i].key, 40);
+        memcpy(v + 40, r->dir[i].name, nl);
+        rc = koop_store_put_str(txn, r->dbi_peers, r->dir[i].node, v, 40 + nl);
+    }
     return rc;
+}
+
+/* Calls fn for every entry of a table keyed by node id (a key that cannot
+ * be one is passed over); fn returns non-zero to stop (returned). */
+static int
+s_each_node(MDB_txn *txn, MDB_dbi dbi, int (*fn)(const char *node, const MDB_val *v, void *ctx), void *ctx)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int rc;
+    if ((rc = mdb_cursor_open(txn, dbi, &cur)) != 0)
+        return rc;
+    while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
+        char node[SYNC_MAX_NAME + 1];
+        if (k.mv_size == 0 || k.mv_size > SYNC_MAX_NAME)
+            continue;
+        memcpy(node, k.mv_data, k.mv_size);
+        node[k.mv_size] = '\0';
+        if ((rc = fn(node, &v, ctx)) != 0)
+            break;
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* A value's name (bytes from..end) when it may stand as one, else NULL. */
+static const char *
+s_stored_name(const MDB_val *v, size_t from, char name[SYNC_MAX_LABEL + 1])
+{
+    if (v->mv_size < from || v->mv_size - from > SYNC_MAX_LABEL)
+        return NULL;
+    memcpy(name, (const char *)v->mv_data + from, v->mv_size - from);
+    name[v->mv_size - from] = '\0';
+    return koop_text_node_name(name) ? name : NULL;
+}
+
+static int
+s_dir_entry(const char *node, const MDB_val *v, void *ctx)
+{
+    char key[41], name[SYNC_MAX_LABEL + 1];
+    if (v->mv_size < 40)
+        return 0;
+    memcpy(key, v->mv_data, 40);
+    key[40] = '\0';
+    return s_peer_add(ctx, node, key, s_stored_name(v, 40, name));
 }
 
 static int
@@ -326,50 +427,50 @@ s_dir_load_fn(MDB_txn *txn, void *ctx)
 {
     sync_relay_t *r = ctx;
     s_peer_list l = {NULL, 0, 0};
-    MDB_cursor *cur;
-    MDB_val k, v;
-    int rc;
-    if ((rc = mdb_cursor_open(txn, r->dbi_peers, &cur)) != 0)
-        return rc;
-    while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
-        char node[SYNC_MAX_NAME + 1], key[41];
-        if (k.mv_size == 0 || k.mv_size > SYNC_MAX_NAME || v.mv_size != 40)
-            continue;
-        memcpy(node, k.mv_data, k.mv_size);
-        node[k.mv_size] = '\0';
-        memcpy(key, v.mv_data, 40);
-        key[40] = '\0';
-        if ((rc = s_peer_add(&l, node, key)) != 0)
-            break;
-    }
-    mdb_cursor_close(cur);
+    int rc = s_each_node(txn, r->dbi_peers, s_dir_entry, &l);
     r->dir = l.list;
     r->ndir = l.n;
-    return rc == MDB_NOTFOUND ? 0 : rc;
+    return rc;
 }
 
-/* PEERS from a child (what is below it) or from above (the directory). */
+/* The entry of child, made (empty) when there is none; NULL: no memory. */
+static s_below *
+s_below_get(sync_relay_t *r, const char *child)
+{
+    s_below *b = (s_below *)s_below_of(r, child), *grown;
+    if (b)
+        return b;
+    if (!(grown = realloc(r->below, (r->nbelow + 1) * sizeof *grown)))
+        return NULL;
+    r->below = grown;
+    b = &r->below[r->nbelow++];
+    memset(b, 0, sizeof *b);
+    snprintf(b->child, sizeof b->child, "%s", child);
+    return b;
+}
+
+/* PEERS from a child (its name, what is below it) or from above (the directory). */
 static void
 s_on_peers(sync_relay_t *r, const char *child, const Koop__Sync__Peers *p)
 {
     s_peer_list l = {NULL, 0, 0};
     uint8_t key[32];
-    for (size_t i = 0; i < p->n_peers && i < PEERS_MAX; i++)
-        if (sync_valid_name(p->peers[i]->node) && koop_key_from_z85(p->peers[i]->key, key) == 0 &&
-            s_peer_add(&l, p->peers[i]->node, p->peers[i]->key) != 0)
+    for (size_t i = 0; i < p->n_peers && i < PEERS_MAX; i++) {
+        const Koop__Sync__Peer *e = p->peers[i];
+        if (sync_valid_name(e->node) && koop_key_from_z85(e->key, key) == 0 &&
+            s_peer_add(&l, e->node, e->key, koop_text_node_name(e->name) ? e->name : NULL) != 0)
             break;
+    }
     if (child) {
-        s_below *b = (s_below *)s_below_of(r, child);
+        s_below *b = s_below_get(r, child);
         if (!b) {
-            s_below *grown = realloc(r->below, (r->nbelow + 1) * sizeof *grown);
-            if (!grown) {
-                free(l.list);
-                return;
-            }
-            r->below = grown;
-            b = &r->below[r->nbelow++];
-            memset(b, 0, sizeof *b);
-            snprintf(b->child, sizeof b->child, "%s", child);
+            free(l.list);
+            return;
+        }
+        if (koop_text_node_name(p->name) && strcmp(b->name, p->name) != 0) {
+            snprintf(b->name, sizeof b->name, "%s", p->name);
+            b->name_dirty = r->names_dirty = 1;
+            r->peers_mono = 0;
         }
         if (b->n != l.n || (l.n && memcmp(b->below, l.list, l.n * sizeof *l.list) != 0))
             r->peers_mono = 0; /* tell the others (and the hub above) soon */
@@ -390,25 +491,83 @@ s_on_peers(sync_relay_t *r, const char *child, const Koop__Sync__Peers *p)
         koop_warn("przekazania: nie można zapisać katalogu kluczy węzłów");
 }
 
+/* Writes the children's names not in table "names" yet. */
+static int
+s_names_save_fn(MDB_txn *txn, void *ctx)
+{
+    sync_relay_t *r = ctx;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < r->nbelow; i++)
+        if (r->below[i].name_dirty)
+            rc = koop_store_put_str(txn, r->dbi_names, r->below[i].child, r->below[i].name, strlen(r->below[i].name));
+    return rc;
+}
+
+static void
+s_names_save(sync_relay_t *r)
+{
+    int rc;
+    if (!r->names_dirty)
+        return;
+    if ((rc = koop_store_write(r->store, s_names_save_fn, r)) != 0) {
+        koop_warn("przekazania: nie można zapisać nazw węzłów: %s (ponowię)", koop_strerror(rc));
+        return;
+    }
+    for (size_t i = 0; i < r->nbelow; i++)
+        r->below[i].name_dirty = 0;
+    r->names_dirty = 0;
+}
+
+/* A hub: its children's names as they last gave them (table "names"). */
+static int
+s_names_entry(const char *node, const MDB_val *v, void *ctx)
+{
+    char name[SYNC_MAX_LABEL + 1];
+    s_below *b;
+    if (!sync_valid_name(node) || !s_stored_name(v, 0, name))
+        return 0;
+    if (!(b = s_below_get(ctx, node)))
+        return ENOMEM;
+    memcpy(b->name, name, sizeof b->name);
+    return 0;
+}
+
+static int
+s_names_load_fn(MDB_txn *txn, void *ctx)
+{
+    sync_relay_t *r = ctx;
+    return s_each_node(txn, r->dbi_names, s_names_entry, r);
+}
+
+/* The directory's entry of node (from above), or NULL. */
+static const s_peer *
+s_dir_find(const sync_relay_t *r, const char *node)
+{
+    for (size_t i = 0; r && node && i < r->ndir; i++)
+        if (strcmp(r->dir[i].node, node) == 0)
+            return &r->dir[i];
+    return NULL;
+}
+
 int
 sync_transfer_key(koop_call_t *call)
 {
     sync_t *sync = koop_service_user(call->svc);
     const Koop__Sync__KeyQuery *q = (const Koop__Sync__KeyQuery *)call->req;
     Koop__Sync__KeyReply out = KOOP__SYNC__KEY_REPLY__INIT;
+    const s_peer *p;
     uint8_t key[32];
     char fp[40];
     if (!q->node || !sync_valid_name(q->node))
         return koop_fail(call, FIELD_INVALID, "node", q->node ? q->node : "");
-    for (size_t i = 0; sync->relay && i < sync->relay->ndir; i++)
-        if (strcmp(sync->relay->dir[i].node, q->node) == 0 && koop_key_from_z85(sync->relay->dir[i].key, key) == 0) {
-            koop_key_fingerprint(key, fp);
-            out.node = q->node;
-            out.key = sync->relay->dir[i].key;
-            out.fingerprint = fp;
-            return koop_call_reply(call, &out.base);
-        }
-    return koop_fail(call, RECORD_NOT_FOUND, "node", "node", q->node);
+    if (!(p = s_dir_find(sync->relay, q->node)) || koop_key_from_z85(p->key, key) != 0)
+        return koop_fail(call, RECORD_NOT_FOUND, "node", "node", q->node);
+    koop_key_fingerprint(key, fp);
+    out.node = q->node;
+    out.key = (char *)p->key;
+    out.fingerprint = fp;
+    out.name = p->name[0] ? (char *)p->name : NULL;
+    return koop_call_reply(call, &out.base);
 }
 
 /* ---- a gmina: the cases service's outbox and inbox ---- */
@@ -458,10 +617,13 @@ s_on_received(void *ctx, int status, const char *error, const uint8_t *payload, 
     koop__sync__relay__free_unpacked(rl, NULL);
 }
 
-/* A relay for this gmina: its cases service takes it, then the hub hears. */
+/* A relay for this gmina: its cases service takes it, with the name the
+ * directory gives its sender, then the hub hears. */
 static void
 s_deliver_here(sync_relay_t *r, const Koop__Sync__Relay *rl)
 {
+    Koop__Cases__TransferDelivery d = KOOP__CASES__TRANSFER_DELIVERY__INIT;
+    const s_peer *from = s_dir_find(r, rl->from_node);
     uint8_t *buf;
     size_t len;
     if (!r->receive || sync_local_busy(r->receive))
@@ -472,7 +634,9 @@ s_deliver_here(sync_relay_t *r, const Koop__Sync__Relay *rl)
     koop__sync__relay__pack(rl, buf);
     r->receiving = koop__sync__relay__unpack(NULL, len, buf);
     free(buf);
-    if (r->receiving && sync_local_call(r->receive, "transfer.receive", &r->receiving->base, 10000, s_on_received, r) != 0) {
+    d.relay = r->receiving;
+    d.from_name = from && from->name[0] ? (char *)from->name : NULL;
+    if (r->receiving && sync_local_call(r->receive, "transfer.receive", &d.base, 10000, s_on_received, r) != 0) {
         koop__sync__relay__free_unpacked(r->receiving, NULL);
         r->receiving = NULL;
     }
@@ -766,10 +930,11 @@ s_on_tick(uv_timer_t *t)
         r->outbox_mono = now;
         (void)sync_local_call(r->outbox, "transfer.outbox", &q.base, 5000, s_on_outbox, r);
     }
-    if (r->sync->hub && now - r->peers_mono >= PEERS_MS) {
+    if (now - r->peers_mono >= PEERS_MS) {
         r->peers_mono = now;
         s_peers_out(r, NULL);
     }
+    s_names_save(r);
 }
 
 /* ---- start / stop ---- */
@@ -788,12 +953,14 @@ sync_relay_start(sync_t *sync)
     r->store = koop_service_store(sync->svc);
     r->dbi_relay = koop_store_dbi(r->store, "relay");
     r->dbi_peers = koop_store_dbi(r->store, "peers");
+    r->dbi_names = koop_store_dbi(r->store, "names");
     if (!sync->hub && cases &&
         (!(r->outbox = sync_local_new(koop_service_client(sync->svc), cases)) ||
          !(r->relayed = sync_local_new(koop_service_client(sync->svc), cases)) ||
          !(r->receive = sync_local_new(koop_service_client(sync->svc), cases))))
         goto fail;
-    if ((rc = koop_store_write(r->store, s_dir_load_fn, r)) != 0) {
+    if ((rc = koop_store_write(r->store, s_dir_load_fn, r)) != 0 ||
+        (sync->hub && (rc = koop_store_write(r->store, s_names_load_fn, r)) != 0)) {
         koop_error("przekazania: nie można odczytać katalogu kluczy: %s", koop_strerror(rc));
         goto fail;
     }

@@ -11,7 +11,9 @@
  *                            per stream; backoff reset
  *               --REFUSE DENIED / VERSION--> WAIT;  --silence SYNC_DEAD_MS--> WAIT
  *   READY       per stream: fetch SHARED events after `sent` from the producer
- *               (long poll) while fewer than SYNC_WINDOW are unacknowledged,
+ *               (long poll) while fewer than the window are unacknowledged,
+ *               at most batch_max at a time (both: ours, or the lower values
+ *               the hub's WELCOME advertised; sync_link_limits),
  *               send each reply as one BATCH (prev = sent), sent = its last seq
  *               --ACK--> acked = seq (cumulative; persisted after each drain)
  *               --REFUSE GAP--> rewind the stream to the hub's position
@@ -118,6 +120,9 @@ struct sync_uplink {
     char down_log_id[SYNC_MAX_NAME + 1];
     uint64_t down_seq;
     uint64_t next_batch_no;
+    sync_limits_t limits;            /* of this link (the last WELCOME) */
+    uint32_t clamp_window, clamp_batch; /* the out-of-bounds limits last logged */
+    int clamp_logged;
     uint64_t backoff_ms;
     uint64_t next_attempt_mono;
     uint64_t phase_mono;             /* when CONNECTING / HELLO_SENT began */
@@ -653,13 +658,13 @@ s_pump(s_stream *st)
     uint64_t room;
     if (up->state != UP_READY || st->held || sync_local_busy(st->reader) || st->nflight >= FLIGHT_MAX)
         return;
-    if (st->inflight >= SYNC_WINDOW)
+    if (st->inflight >= up->limits.window)
         return;
-    room = SYNC_WINDOW - st->inflight;
+    room = up->limits.window - st->inflight;
     q.stream = st->name;
     q.has_after_seq = q.has_max = q.has_wait_ms = q.has_shared_only = 1;
     q.after_seq = st->sent;
-    q.max = (uint32_t)(room < SYNC_BATCH_MAX ? room : SYNC_BATCH_MAX);
+    q.max = (uint32_t)(room < up->limits.batch_max ? room : up->limits.batch_max);
     q.wait_ms = FETCH_WAIT_MS;
     q.shared_only = 1;
     st->fetch_gen = st->gen;
@@ -679,11 +684,28 @@ s_find(sync_uplink_t *up, const char *name)
     return NULL;
 }
 
+/* The link's window and batch size from the WELCOME; a hub's value out of
+ * bounds is said once (per value), not at every reconnect. */
+static void
+s_take_limits(sync_uplink_t *up, const Koop__Sync__Welcome *w)
+{
+    if (!sync_link_limits(w, &up->limits))
+        return;
+    if (up->clamp_logged && up->clamp_window == w->window && up->clamp_batch == w->batch_max)
+        return;
+    up->clamp_logged = 1;
+    up->clamp_window = w->window;
+    up->clamp_batch = w->batch_max;
+    koop_warn("uplink: hub podaje okno %u i partię %u zdarzeń – poza granicami 1..%d i 1..%d; używam %u i %u",
+              w->window, w->batch_max, SYNC_WINDOW, SYNC_BATCH_MAX, up->limits.window, up->limits.batch_max);
+}
+
 static void
 s_on_welcome(sync_uplink_t *up, const Koop__Sync__Welcome *w)
 {
     if (up->state != UP_HELLO_SENT)
         return;
+    s_take_limits(up, w);
     if (w->hub && sync_valid_name(w->hub) && strcmp(w->hub, up->hub_node) != 0) {
         snprintf(up->hub_node, sizeof up->hub_node, "%s", w->hub);
         s_save_meta(up);
@@ -1089,6 +1111,7 @@ s_uplink_new(sync_t *sync)
         return NULL;
     up->sync = sync;
     up->cfg = cfg;
+    (void)sync_link_limits(NULL, &up->limits); /* ours, until a WELCOME says */
     up->store = koop_service_store(sync->svc);
     up->loop = koop_service_loop(sync->svc);
     up->zctx = koop_service_zctx(sync->svc);

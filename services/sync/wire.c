@@ -25,6 +25,29 @@ sync_valid_stream(const char *s)
     return strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_") == n;
 }
 
+/* One limit: ours, or the hub's when it is lower; *clamped when the
+ * hub's was outside 1..ours. */
+static uint32_t
+s_limit(int has, uint32_t hub, uint32_t ours, int *clamped)
+{
+    if (!has)
+        return ours;
+    if (hub == 0 || hub > ours)
+        *clamped = 1;
+    return hub == 0 ? 1 : hub < ours ? hub : ours;
+}
+
+int
+sync_link_limits(const Koop__Sync__Welcome *w, sync_limits_t *out)
+{
+    int clamped = 0;
+    out->window = s_limit(w && w->has_window, w ? w->window : 0, SYNC_WINDOW, &clamped);
+    out->batch_max = s_limit(w && w->has_batch_max, w ? w->batch_max : 0, SYNC_BATCH_MAX, &clamped);
+    if (out->batch_max > out->window)
+        out->batch_max = out->window; /* a batch larger than the window would never go */
+    return clamped;
+}
+
 int
 sync_frame_pack(const Koop__Sync__Frame *frame, uint8_t **out, size_t *len)
 {

@@ -923,6 +923,8 @@ Test(accountability, the_persons_own_copy_holds_every_field_entered_and_every_au
     for (i = 0; i < KOOP_ARRAY_LEN(fields); i++)
         cr_assert(strstr(r.out, fields[i]), "the copy lacks '%s'", fields[i]);
     cr_assert(strstr(r.out, gmina.kpp) && strstr(r.out, gmina.service) && strstr(r.out, gmina.cop), "ids named");
+    /* and the staff by name too (the cases service's registry copy keeps them) */
+    cr_assert(strstr(r.out, "\"Jan Dzielnicowy\"") && strstr(r.out, "\"Anna Nowak\""), "staff named: %s", r.out);
     cr_assert_null(strstr(r.out, "Inna Rodzina Obca"), "another household's data");
     /* every audit entry about it (the household, its IPW or their records) */
     kt_as(&audit, &gmina, gmina.coord, "audit", "show", "--limit", "5000", NULL);

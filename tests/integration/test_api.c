@@ -232,7 +232,7 @@ Test(api, koopctl_json_is_the_presentation_modules_json, .init = s_setup, .fini 
         cr_assert_eq(reply.status, KOOP_OK, "%s: %s", a->name, reply.err.code);
         rep = protobuf_c_message_unpack(a->reply, NULL, reply.len, reply.payload);
         cr_assert_not_null(rep);
-        j = koop_present_json(a, rep);
+        j = koop_present_json(a, rep, KOOP_LANG_PL); /* koopctl's own language: KOOP_LANG is not set */
         f = open_memstream(&mine, &len);
         koop_present_dump(j, f);
         fclose(f);

@@ -229,6 +229,10 @@ Test(keys, node_init_checks_the_teryt_for_the_role_a_hubs_address_and_key_and_ma
               "tcp://127.0.0.1:7700");
     S_REFUSED("cli.init_listen", hubdir, "--role", "hub", "--teryt", "2013", "--name", "P");
     S_REFUSED("field.enum", hubdir, "--role", "powiat", "--teryt", "2013", "--name", "P");
+    /* the node's name goes to other nodes: the rules of every name */
+    S_REFUSED("cli.init_name", dir, "--role", "gmina", "--teryt", "2013032", "--name", "Gmina \xe2\x80\xaeX");
+    S_REFUSED("cli.init_name", dir, "--role", "gmina", "--teryt", "2013032", "--name", "Gmina\tX");
+    S_REFUSED("cli.init_name", dir, "--role", "gmina", "--teryt", "2013032", "--name", "   ");
     s_init(&r, hubdir, "--role", "hub", "--teryt", "20", "--name", "Województwo", "--listen", "tcp://127.0.0.1:7701",
            NULL);
     cr_assert_eq(r.code, 0, "a voivodeship hub has 2 digits: %s", r.err);

@@ -3,6 +3,7 @@
  * (tests/support/smtp_server.py, Debian's python3-aiosmtpd), the real koopctl.
  */
 #include "koop_test.h"
+#include "kt_ops.h"
 #include "kt_sync.h"
 
 #include <arpa/inet.h>
@@ -755,21 +756,6 @@ s_quiet_teardown(void)
 
 TestSuite(notifier_off, .init = s_quiet_setup, .fini = s_quiet_teardown, .timeout = 180);
 
-static int
-s_log_lines(const kt_node_t *n, const char *needle)
-{
-    char path[PATH_MAX + 16], line[2048];
-    int count = 0;
-    FILE *f;
-    snprintf(path, sizeof path, "%s/node.log", n->dir);
-    if (!(f = fopen(path, "r")))
-        return -1;
-    while (fgets(line, sizeof line, f))
-        count += strstr(line, needle) != NULL;
-    fclose(f);
-    return count;
-}
-
 Test(notifier_off, without_smtp_url_mail_is_off_and_nothing_waits_for_later)
 {
     kt_run_t r;
@@ -809,8 +795,8 @@ Test(notifier_off, without_smtp_url_mail_is_off_and_nothing_waits_for_later)
     kt_ctl(&r, &quiet, "notify", "status", NULL);
     cr_assert(strstr(r.out, "poczta włączona") && strstr(r.out, "nie"), "%s", r.out);
     kt_run_free(&r);
-    cr_assert_eq(s_log_lines(&quiet, "mail is off"), 1, "one line at start says mail is off");
-    cr_assert_eq(s_log_lines(&quiet, "not delivered"), 0, "delivery was tried");
+    cr_assert_eq(kt_node_log_lines(&quiet, "mail is off"), 1, "one line at start says mail is off");
+    cr_assert_eq(kt_node_log_lines(&quiet, "not delivered"), 0, "delivery was tried");
 
     /* a relay is configured later: nothing old goes out, new notices do */
     smtp_port = kt_free_port();

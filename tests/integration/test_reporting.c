@@ -522,6 +522,38 @@ Test(reporting, text_csv_and_bad_periods)
     kt_ctl(&r, &node, "report", "indicators", "--as-of", "2022-12-31", NULL);
     cr_assert_eq(r.code, 0, "%s", r.err);
     cr_expect(strstr(r.out, "Lista aktywności i usług"), "%s", r.out);
+    cr_expect(strstr(r.out, "Wskaźniki modelu kooperacji: Kobylin-Borzymy – gmina-2013032 (gmina, TERYT 2013032)\n"
+                            "Okres: od początku – 2022-12-31 (stan na 2022-12-31)\n"), "%s", r.out);
+    cr_expect(strstr(r.out, "\n  Przeciętny czas działania PZK (miesiące)"), "%s", r.out);
+    cr_expect(strstr(r.out, "\n    – pomoc społeczna "), "%s", r.out);
+    kt_run_free(&r);
+    /* in English (--lang en): the same figures under labels.def's English */
+    kt_ctl(&r, &node, "--lang", "en", "report", "indicators", "--as-of", "2022-12-31", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_expect(strstr(r.out, "Indicators of the cooperation model: Kobylin-Borzymy – gmina-2013032 (gmina, TERYT 2013032)\n"
+                            "Period: from the start – 2022-12-31 (as of 2022-12-31)\n"), "%s", r.out);
+    cr_expect(strstr(r.out, "\nIndividual Cooperation Programmes (IPW)\n  IPWs opened in the period "), "%s", r.out);
+    cr_expect(strstr(r.out, "\n  Mean working time of a PZK (months)"), "%s", r.out);
+    cr_expect(strstr(r.out, "\n    – social assistance "), "%s", r.out);
+    cr_expect(strstr(r.out, " 19.8\n"), "a decimal point in English: %s", r.out);
+    cr_expect_null(strstr(r.out, "IPW otwarte"), "%s", r.out);
+    cr_expect_null(strstr(r.out, "pomoc społeczna"), "%s", r.out);
+    kt_run_free(&r);
+    kt_ctl(&r, &node, "--lang", "en", "--json", "report", "indicators", "--as-of", "2022-12-31", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    {
+        size_t i;
+        json_t *f;
+        int seen = 0;
+        json_array_foreach(json_object_get(r.json, "figures"), i, f) {
+            const char *key = json_string_value(json_object_get(f, "key")), *dim = json_string_value(json_object_get(f, "dim"));
+            if (!strcmp(key, "ipw_closed") && !strcmp(dim, "success") && ++seen)
+                cr_expect_str_eq(json_string_value(json_object_get(f, "dim_label")), "success");
+            if (!strcmp(key, "ipw_closed") && !*dim && ++seen)
+                cr_expect_str_eq(json_string_value(json_object_get(f, "label")), "IPWs closed in the period");
+        }
+        cr_expect_eq(seen, 2, "%s", r.out);
+    }
     kt_run_free(&r);
 
     /* a period that is not whole months is refused */

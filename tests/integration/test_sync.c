@@ -6,6 +6,7 @@
  * --filter 'sync/<star>').
  */
 #include "kt_link.h"
+#include "kt_ops.h"
 #include "kt_sync.h"
 #include "chain.h"
 #include "config.h"
@@ -43,9 +44,12 @@ s_new(void)
     return &nodes[nnodes++];
 }
 
+static void s_play_stop(void);
+
 static void
 s_fini(void)
 {
+    s_play_stop();
     for (int i = 0; i < nnodes; i++)
         kt_node_destroy(&nodes[i]);
     nnodes = 0;
@@ -128,6 +132,221 @@ Test(sync, catch_up_after_hub_outage_is_exact)
     }
     json_decref(st);
     free(gops);
+}
+
+/* ---- a hub played by the test: what the uplink does with a WELCOME's limits ---- */
+
+/* A CURVE ROUTER with the keys of a hub node (made, never started) that
+ * answers HELLO with a WELCOME of `window` and `batch_max`, Ping with Pong,
+ * and keeps count of the gmina's registry stream as it comes. */
+typedef struct {
+    zsock_t *sock;
+    zframe_t *rid;
+    uint32_t window, batch_max;
+    uint64_t acked;        /* what this hub says it holds of the registry stream */
+    uint64_t got;          /* the last seq of it received in order */
+    uint64_t unacked_max;  /* the most events of it seen unacknowledged at once */
+    size_t batch_seen;     /* the largest batch of it */
+    int hellos;
+} s_play;
+
+static s_play *s_playing; /* closed by the suite's fini, however the test ends */
+
+static void
+s_play_open(s_play *p, const kt_node_t *hub, int port)
+{
+    char path[PATH_MAX + 32];
+    zcert_t *cert;
+    memset(p, 0, sizeof *p);
+    s_playing = p;
+    snprintf(path, sizeof path, "%s/keys/node.key", hub->dir);
+    cert = zcert_load(path);
+    cr_assert_not_null(cert);
+    p->sock = zsock_new(ZMQ_ROUTER);
+    cr_assert_not_null(p->sock);
+    zcert_apply(cert, p->sock);
+    zcert_destroy(&cert);
+    zsock_set_curve_server(p->sock, 1);
+    zsock_set_rcvtimeo(p->sock, 50);
+    cr_assert_eq(zsock_bind(p->sock, "tcp://127.0.0.1:%d", port), port);
+}
+
+static void
+s_play_stop(void)
+{
+    if (!s_playing)
+        return;
+    zframe_destroy(&s_playing->rid);
+    zsock_destroy(&s_playing->sock);
+    s_playing = NULL;
+}
+
+static void
+s_play_send(s_play *p, const Koop__Sync__Frame *f)
+{
+    size_t n = koop__sync__frame__get_packed_size(f);
+    uint8_t *buf = malloc(n ? n : 1);
+    zframe_t *rid = zframe_dup(p->rid);
+    cr_assert(buf && rid);
+    koop__sync__frame__pack(f, buf);
+    cr_assert_eq(zframe_send(&rid, p->sock, ZFRAME_MORE), 0);
+    cr_assert_eq(zsock_send(p->sock, "b", buf, n), 0);
+    free(buf);
+}
+
+static void
+s_play_welcome(s_play *p, const Koop__Sync__Hello *h)
+{
+    Koop__Sync__Frame f = KOOP__SYNC__FRAME__INIT;
+    Koop__Sync__Welcome w = KOOP__SYNC__WELCOME__INIT;
+    Koop__Sync__StreamPos pos[16], *ptrs[16];
+    size_t n = 0;
+    for (size_t i = 0; i < h->n_streams && n < 16; i++, n++) {
+        koop__sync__stream_pos__init(&pos[n]);
+        pos[n].stream = h->streams[i]->stream;
+        pos[n].log_id = h->streams[i]->log_id;
+        pos[n].has_seq = pos[n].has_verdict = pos[n].has_epoch = 1;
+        pos[n].seq = strcmp(h->streams[i]->stream, "registry") == 0 ? p->acked : h->streams[i]->seq;
+        pos[n].verdict = KOOP__SYNC__VERDICT__VERDICT_OK;
+        pos[n].epoch = 1;
+        ptrs[n] = &pos[n];
+    }
+    w.hub = "hub-2013";
+    w.streams = ptrs;
+    w.n_streams = n;
+    w.has_heartbeat_ms = w.has_window = w.has_batch_max = 1;
+    w.heartbeat_ms = 1000;
+    w.window = p->window;
+    w.batch_max = p->batch_max;
+    f.body_case = KOOP__SYNC__FRAME__BODY_WELCOME;
+    f.welcome = &w;
+    s_play_send(p, &f);
+    p->hellos++;
+}
+
+/* Takes what the gmina sends for ms milliseconds. */
+static void
+s_play_pump(s_play *p, int ms)
+{
+    int64_t end = zclock_mono() + ms;
+    while (zclock_mono() < end) {
+        zmsg_t *m = zmsg_recv(p->sock);
+        zframe_t *rid, *data;
+        Koop__Sync__Frame *f;
+        if (!m)
+            continue;
+        rid = zmsg_pop(m);
+        data = zmsg_pop(m);
+        f = data ? koop__sync__frame__unpack(NULL, zframe_size(data), zframe_data(data)) : NULL;
+        zframe_destroy(&p->rid);
+        p->rid = rid;
+        if (f && f->body_case == KOOP__SYNC__FRAME__BODY_HELLO) {
+            s_play_welcome(p, f->hello);
+        } else if (f && f->body_case == KOOP__SYNC__FRAME__BODY_PING) {
+            Koop__Sync__Frame pf = KOOP__SYNC__FRAME__INIT;
+            Koop__Sync__Pong pong = KOOP__SYNC__PONG__INIT;
+            pong.has_time_ms = 1;
+            pong.time_ms = f->ping->time_ms;
+            pf.body_case = KOOP__SYNC__FRAME__BODY_PONG;
+            pf.pong = &pong;
+            s_play_send(p, &pf);
+        } else if (f && f->body_case == KOOP__SYNC__FRAME__BODY_BATCH && !strcmp(f->batch->stream, "registry")) {
+            const Koop__Sync__Batch *b = f->batch;
+            if (b->n_items > p->batch_seen)
+                p->batch_seen = b->n_items;
+            for (size_t i = 0; i < b->n_items; i++)
+                if (b->items[i]->seq == p->got + 1)
+                    p->got++; /* an overlap after a rewind is no news */
+            if (p->got - p->acked > p->unacked_max)
+                p->unacked_max = p->got - p->acked;
+        }
+        if (f)
+            koop__sync__frame__free_unpacked(f, NULL);
+        zframe_destroy(&data);
+        zmsg_destroy(&m);
+    }
+}
+
+static void
+s_play_ack(s_play *p)
+{
+    Koop__Sync__Frame f = KOOP__SYNC__FRAME__INIT;
+    Koop__Sync__Ack a = KOOP__SYNC__ACK__INIT;
+    a.stream = "registry";
+    a.has_seq = 1;
+    a.seq = p->got;
+    f.body_case = KOOP__SYNC__FRAME__BODY_ACK;
+    f.ack = &a;
+    s_play_send(p, &f);
+    p->acked = p->got;
+}
+
+/* NO_SESSION: the uplink says HELLO again (as to a hub that restarted). */
+static void
+s_play_forget(s_play *p)
+{
+    Koop__Sync__Frame f = KOOP__SYNC__FRAME__INIT;
+    Koop__Sync__Refuse r = KOOP__SYNC__REFUSE__INIT;
+    int hellos = p->hellos;
+    r.has_code = 1;
+    r.code = KOOP__SYNC__CODE__CODE_NO_SESSION;
+    f.body_case = KOOP__SYNC__FRAME__BODY_REFUSE;
+    f.refuse = &r;
+    s_play_send(p, &f);
+    for (int i = 0; i < 100 && p->hellos == hellos; i++)
+        s_play_pump(p, 100);
+    cr_assert_gt(p->hellos, hellos, "no HELLO after NO_SESSION");
+}
+
+/* Acks what came until `want` events of the registry stream are in. */
+static void
+s_play_until(s_play *p, uint64_t want)
+{
+    for (int i = 0; i < 300 && p->acked < want; i++) {
+        s_play_pump(p, 100);
+        if (p->got > p->acked)
+            s_play_ack(p);
+    }
+    cr_assert_eq(p->acked, want, "got %llu of %llu", (unsigned long long)p->acked, (unsigned long long)want);
+}
+
+Test(sync, the_uplink_keeps_to_the_window_and_batch_size_its_hub_advertises)
+{
+    kt_node_t *hub = s_new(), *g = s_new();
+    int port = 0;
+    static s_play p;
+
+    cr_assert_eq(kt_hub_init(hub, "2013", "Powiat", &port), 0);
+    cr_assert_eq(kt_gmina_init(g, "2013032", "Kobylin-Borzymy", port, hub), 0);
+    s_play_open(&p, hub, port);
+    p.window = 5;
+    p.batch_max = 2;
+    cr_assert_eq(kt_node_start(g, 30), 0);
+    cr_assert_eq(kt_add_institutions(g, 20, "Szkoła"), 20); /* with node.described: 21 events */
+    for (int i = 0; i < 100 && !p.hellos; i++)
+        s_play_pump(&p, 100);
+    cr_assert_eq(p.hellos, 1, "the gmina never said HELLO");
+    /* nothing acknowledged: the window fills and stays full, in batches of 2 */
+    s_play_pump(&p, 1500);
+    cr_assert_eq(p.got, 5, "%llu events sent without an ack (window 5)", (unsigned long long)p.got);
+    cr_assert_eq(p.batch_seen, 2, "batches of %zu (batch_max 2)", p.batch_seen);
+    s_play_until(&p, 21);
+    cr_assert_leq(p.unacked_max, 5);
+    cr_assert_eq(p.batch_seen, 2);
+
+    /* a hub saying 0 would stall the link: one event at a time, and said once */
+    p.window = p.batch_max = 0;
+    p.unacked_max = p.batch_seen = 0;
+    s_play_forget(&p);
+    cr_assert_eq(kt_add_institutions(g, 3, "Przedszkole"), 3);
+    s_play_pump(&p, 1000);
+    cr_assert_eq(p.got, 22, "window 0 is taken as 1: %llu", (unsigned long long)p.got);
+    s_play_until(&p, 24);
+    cr_assert_eq(p.unacked_max, 1);
+    cr_assert_eq(p.batch_seen, 1);
+    s_play_forget(&p);
+    s_play_pump(&p, 500);
+    cr_assert_eq(kt_node_log_lines(g, "poza granicami"), 1, "the clamp is logged once, not at every WELCOME");
 }
 
 Test(sync, unknown_key_is_refused_and_writes_nothing)

@@ -8,9 +8,12 @@
  * one powiat hub and through two powiat hubs under a voivodeship hub.
  */
 #include "kt_cases.h"
+#include "kt_link.h"
 #include "kt_report.h"
 #include "kt_sync.h"
 #include "cert.h"
+
+#include <czmq.h>
 
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -209,6 +212,64 @@ s_transfer(s_gmina *from, s_gmina *to, const char *hh, const char *fingerprint)
     return t;
 }
 
+/* What the directory at gmina n says node calls itself ("" none), once the
+ * directory has node's key (waits for it). */
+static void
+s_dir_name(kt_node_t *n, const char *node, char out[256])
+{
+    Koop__Sync__KeyQuery q = KOOP__SYNC__KEY_QUERY__INIT;
+    q.node = (char *)node;
+    for (int i = 0; i < 100; i++) {
+        uint8_t *payload = NULL;
+        size_t len = 0;
+        int st = kt_request(n, "sync", NULL, "transfer.key", &q.base, 1000, &payload, &len);
+        Koop__Sync__KeyReply *k = st == 0 ? koop__sync__key_reply__unpack(NULL, len, payload) : NULL;
+        free(payload);
+        if (k) {
+            snprintf(out, 256, "%s", k->name ? k->name : "");
+            koop__sync__key_reply__free_unpacked(k, NULL);
+            return;
+        }
+        kt_sleep_ms(100);
+    }
+    cr_assert_fail("%s never had the key of %s", n->dir, node);
+}
+
+/* Waits until the directories of gminas x and y (node ids xn, yn) name
+ * each other: the names come through the hubs a little after the keys. */
+static void
+s_names_known(kt_node_t *x, const char *xn, const char *x_name, kt_node_t *y, const char *yn, const char *y_name)
+{
+    char got_x[256] = "", got_y[256] = "";
+    for (int i = 0; i < 100 && (strcmp(got_x, x_name) != 0 || strcmp(got_y, y_name) != 0); i++) {
+        s_dir_name(y, xn, got_x);
+        s_dir_name(x, yn, got_y);
+        if (strcmp(got_x, x_name) != 0 || strcmp(got_y, y_name) != 0)
+            kt_sleep_ms(100);
+    }
+    cr_assert_str_eq(got_x, x_name, "%s never named %s", y->dir, xn);
+    cr_assert_str_eq(got_y, y_name, "%s never named %s", x->dir, yn);
+}
+
+/* The receiver's coordinator sees its pending transfer with both gminas
+ * named, in JSON and in text (where the names stand for the ids). */
+static void
+s_names_at_receiver(s_gmina *to, const char *from_name, const char *to_name)
+{
+    kt_run_t r;
+    json_t *t;
+    s_run(&r, to->n, to->coord, "transfer", "list", "--state", "pending", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    t = json_array_get(r.json, 0);
+    cr_assert_str_eq(kt_str(t, "from_node_name"), from_name, "%s", r.out);
+    cr_assert_str_eq(kt_str(t, "to_node_name"), to_name, "%s", r.out);
+    kt_run_free(&r);
+    kt_ctl(&r, to->n, "--as", to->coord, "transfer", "list", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_assert(strstr(r.out, from_name) && strstr(r.out, to_name), "the text names both gminas:\n%s", r.out);
+    kt_run_free(&r);
+}
+
 /* The fingerprint of a node's key, as the node's operator reads it. */
 static void
 s_fingerprint(kt_node_t *n, char out[40])
@@ -288,11 +349,12 @@ s_wait_figure(kt_node_t *n, const char *unit, const char *key, double want)
 
 static kt_node_t hub, g1, g2;
 static s_gmina a, b;
+static int port;
 
 static void
 s_setup(void)
 {
-    int port = 0;
+    port = 0;
     cr_assert_eq(kt_hub_init(&hub, "2013", "Powiat", &port), 0);
     cr_assert_eq(kt_gmina_init(&g1, "2013032", "Kobylin-Borzymy", port, &hub), 0);
     cr_assert_eq(kt_gmina_init(&g2, "2013072", "Wysokie Mazowieckie", port, &hub), 0);
@@ -331,6 +393,7 @@ Test(transfer, a_family_moves_with_every_field_and_is_counted_once)
     s_wait_figure(&hub, "gmina-2013032", "ipw_opened", 4);
 
     s_fingerprint(&g2, fp);
+    s_names_known(&g1, "gmina-2013032", "Kobylin-Borzymy", &g2, "gmina-2013072", "Wysokie Mazowieckie");
     /* a fingerprint that is not the receiver's: nothing sent, nothing locked
      * (asked again while the hub has not passed the key down yet) */
     for (int i = 0; i < 100; i++) {
@@ -344,6 +407,9 @@ Test(transfer, a_family_moves_with_every_field_and_is_counted_once)
     kt_refused(&r, 1, "transfer.fingerprint", "fingerprint", NULL);
     json_t *t = s_transfer(&a, &b, hh, fp);
     cr_assert_str_eq(json_string_value(json_object_get(t, "fingerprint")), fp);
+    /* both gminas by the names they gave themselves (node init --name) */
+    cr_assert_str_eq(kt_str(t, "from_node_name"), "Kobylin-Borzymy");
+    cr_assert_str_eq(kt_str(t, "to_node_name"), "Wysokie Mazowieckie");
     cr_assert_str_eq(json_string_value(json_object_get(t, "state")), "pending");
     cr_assert_null(json_object_get(t, "sealed"), "the sealed bytes are never shown");
     json_decref(t);
@@ -352,6 +418,7 @@ Test(transfer, a_family_moves_with_every_field_and_is_counted_once)
     kt_refused(&r, 1, "transfer.pending", NULL, NULL);
 
     char *tid = s_wait_transfer(&b, 1);
+    s_names_at_receiver(&b, "Kobylin-Borzymy", "Wysokie Mazowieckie");
     s_run(&r, &g2, b.sw, "transfer", "accept", "--transfer", tid, NULL);
     kt_refused(&r, 1, "access.denied.coordinator_action", NULL, NULL);
     s_run(&r, &g2, b.coord, "transfer", "accept", "--transfer", tid, NULL);
@@ -371,6 +438,7 @@ Test(transfer, a_family_moves_with_every_field_and_is_counted_once)
     cr_assert_str_eq(json_string_value(json_object_get(r.json, "phone")), s_pii[3]);
     cr_assert_str_eq(json_string_value(json_object_get(r.json, "owner")), "gmina-2013072");
     cr_assert_str_eq(json_string_value(json_object_get(r.json, "transferred_from")), "gmina-2013032");
+    cr_assert_str_eq(kt_str(r.json, "transferred_from_name"), "Kobylin-Borzymy");
     json_t *m = json_array_get(json_object_get(r.json, "members"), 0);
     cr_assert_str_eq(json_string_value(json_object_get(m, "name")), s_pii[4]);
     cr_assert_str_eq(json_string_value(json_object_get(m, "relation")), s_pii[8]);
@@ -380,6 +448,7 @@ Test(transfer, a_family_moves_with_every_field_and_is_counted_once)
     s_run(&r, &g2, b.coord, "ipw", "show", "--ipw", ipw, NULL);
     cr_assert_eq(r.code, 0, "%s", r.err);
     cr_assert_str_eq(json_string_value(json_object_get(r.json, "previous_number")), "IPW/2026/0001");
+    cr_assert_str_eq(kt_str(r.json, "transferred_from_name"), "Kobylin-Borzymy");
     cr_assert_str_eq(json_string_value(json_object_get(r.json, "number")), "IPW/2026/0004", "a number of this gmina");
     cr_assert_str_eq(json_string_value(json_object_get(r.json, "status")), "active");
     cr_assert_str_eq(json_string_value(json_object_get(r.json, "coordinator")), b.coord);
@@ -404,13 +473,20 @@ Test(transfer, a_family_moves_with_every_field_and_is_counted_once)
     s_run(&r, &g1, a.sw, "household", "show", "--household", hh, NULL);
     cr_assert_eq(r.code, 0, "the sender still reads its copy: %s", r.err);
     cr_assert_str_eq(json_string_value(json_object_get(r.json, "transferred_to")), "gmina-2013072");
+    cr_assert_str_eq(kt_str(r.json, "transferred_to_name"), "Wysokie Mazowieckie");
     cr_assert_str_eq(json_string_value(json_object_get(r.json, "address")), s_pii[2]);
+    kt_run_free(&r);
+    kt_ctl(&r, &g1, "--as", a.sw, "household", "show", "--household", hh, NULL);
+    cr_assert(strstr(r.out, "przekazano gminie  Wysokie Mazowieckie\n"), "the text names the gmina it went to:\n%s", r.out);
     kt_run_free(&r);
     /* the family's own copy says where its case went, on both sides */
     s_exported(&a, hh, tid, "accepted", 0,
-               (const char *const[]){"przekazanie do gminy gmina-2013072, ", ": przyjęte\n", fp, "Odpowiedź:", NULL}, NULL);
+               (const char *const[]){"przekazanie do gminy Wysokie Mazowieckie (gmina-2013072), ", ": przyjęte\n", fp,
+                                     "Odpowiedź:", "Przekazano do gminy:     Wysokie Mazowieckie (gmina-2013072)", NULL},
+               NULL);
     s_exported(&b, hh, tid, "accepted", 1,
-               (const char *const[]){"przyjęcie z gminy gmina-2013032, ", ": przyjęte\n", "IPW/2026/0004", b.coord, NULL},
+               (const char *const[]){"przyjęcie z gminy Kobylin-Borzymy (gmina-2013032), ", ": przyjęte\n", "IPW/2026/0004",
+                                     b.coord, "Przejęto z gminy:        Kobylin-Borzymy (gmina-2013032)", NULL},
                NULL);
 
     /* counted once: the powiat still has 7 programmes, now 3 + 4 */
@@ -456,7 +532,8 @@ Test(transfer, a_declined_family_stays_and_is_unlocked)
     cr_assert_null(strstr(r.out, "nie zamieszkała"));
     kt_run_free(&r);
     s_exported(&a, hh, tid, "declined", 0,
-               (const char *const[]){"przekazanie do gminy gmina-2013072, ", ": odrzucone\n", "Odpowiedź:", a.sw, NULL},
+               (const char *const[]){"przekazanie do gminy Wysokie Mazowieckie (gmina-2013072), ", ": odrzucone\n",
+                                     "Odpowiedź:", a.sw, NULL},
                "nie zamieszkała");
     s_run(&r, &g1, a.sw, "household", "transfer", "--household", hh, "--to", "gmina-2013032", NULL);
     kt_refused(&r, 1, "transfer.self", "to", NULL);
@@ -465,6 +542,69 @@ Test(transfer, a_declined_family_stays_and_is_unlocked)
     free(tid);
     free(hh);
     free(ipw);
+}
+
+/* A child sends its hub a name (Peers up, as an uplink does). */
+static void
+s_say_name(kt_link_t *l, const char *name)
+{
+    Koop__Sync__Frame f = KOOP__SYNC__FRAME__INIT;
+    Koop__Sync__Peers p = KOOP__SYNC__PEERS__INIT;
+    uint8_t buf[1024];
+    size_t n;
+    p.name = (char *)name;
+    f.body_case = KOOP__SYNC__FRAME__BODY_PEERS;
+    f.peers = &p;
+    n = koop__sync__frame__get_packed_size(&f);
+    cr_assert_leq(n, sizeof buf);
+    koop__sync__frame__pack(&f, buf);
+    cr_assert_eq(zsock_send(kt_link_sock(l), "b", buf, n), 0);
+}
+
+/* A name from another node is taken only as a name may be: one line of
+ * visible text, no writing-direction controls, at most 200 bytes; a bad
+ * one is dropped (the last good one stays) and the gmina is shown by its
+ * node id where no name came. */
+Test(transfer, a_gminas_name_is_taken_only_as_a_name_may_be)
+{
+    kt_node_t x;
+    kt_link_t *l;
+    Koop__Sync__Frame *rep;
+    char name[256], longer[300];
+    memset(longer, 'a', 201);
+    longer[201] = '\0';
+    cr_assert_eq(kt_gmina_init(&x, "2013099", "Gmina X", port, &hub), 0);
+    cr_assert_eq(kt_enrol(&hub, &x), 0);
+    cr_assert_not_null(l = kt_link_open(&x, &hub, port));
+    rep = kt_link_hello(l, "gmina-2013099", "registry", "0190f1c2-0000-7000-8000-000000000099", 0);
+    cr_assert(rep && rep->body_case == KOOP__SYNC__FRAME__BODY_WELCOME, "no WELCOME");
+    koop__sync__frame__free_unpacked(rep, NULL);
+    s_say_name(l, "Gmina \xe2\x80\xaeX"); /* U+202E: would read backwards */
+    s_say_name(l, longer);
+    s_say_name(l, "Gmina\nX");
+    kt_sleep_ms(2000); /* several of the hub's ticks: the directory has gone down meanwhile */
+    s_dir_name(&g1, "gmina-2013099", name);
+    cr_assert_str_eq(name, "", "a bad name reached the directory");
+    s_say_name(l, "Gmina Iksińska");
+    for (int i = 0; i < 100 && strcmp(name, "Gmina Iksińska") != 0; i++) {
+        kt_sleep_ms(100);
+        s_dir_name(&g1, "gmina-2013099", name);
+    }
+    cr_assert_str_eq(name, "Gmina Iksińska", "a good name never came down");
+    s_say_name(l, "\x01");
+    kt_sleep_ms(2000);
+    s_dir_name(&g2, "gmina-2013099", name);
+    cr_assert_str_eq(name, "Gmina Iksińska", "a bad name took the good one's place");
+    /* the hub keeps its children's names: X offline, the hub restarted, the
+     * directory it sends again still names X */
+    kt_link_close(&l);
+    cr_assert_eq(kt_node_stop(&hub), 0);
+    cr_assert_eq(kt_node_start(&hub, 30), 0);
+    cr_assert_eq(kt_wait_synced(&g1, 60), 0);
+    kt_sleep_ms(2000);
+    s_dir_name(&g1, "gmina-2013099", name);
+    cr_assert_str_eq(name, "Gmina Iksińska", "the hub forgot the name over its restart");
+    cr_assert_eq(kt_node_destroy(&x), 0);
 }
 
 /* Corrections are events: the hub's figures follow them after the sync. */
@@ -544,8 +684,13 @@ Test(transfer_tree, through_two_powiat_hubs_and_a_voivodeship_hub)
         free(x), free(xi);
     }
     s_wait_figure(&voiv, NULL, "ipw_opened", 7);
-    json_decref(s_transfer(&a, &b, hh, NULL));
+    s_names_known(&t1, "gmina-2013032", "Kobylin-Borzymy", &t2, "gmina-2014011", "Zambrów");
+    json_t *t = s_transfer(&a, &b, hh, NULL);
+    /* the names cross the tree as the keys do: up to the voivodeship and down the other side */
+    cr_assert_str_eq(kt_str(t, "to_node_name"), "Zambrów");
+    json_decref(t);
     char *tid = s_wait_transfer(&b, 1);
+    s_names_at_receiver(&b, "Kobylin-Borzymy", "Zambrów");
     s_run(&r, &t2, b.coord, "transfer", "accept", "--transfer", tid, NULL);
     cr_assert_eq(r.code, 0, "%s", r.err);
     kt_run_free(&r);

@@ -237,6 +237,21 @@ Test(web_access, methods_describe_the_fields_of_a_form_and_reports_come_as_csv, 
     cr_assert(strstr(r.headers, "Content-Disposition: attachment; filename=\"report.indicators.csv\""));
     cr_assert(strncmp(r.body, "unit,teryt,level,from,to,as_of", 30) == 0, "%.80s", r.body);
     kt_resp_free(&r);
+    /* a report's labels in the UI's language (labels.def), keys the same */
+    {
+        static const char *const want[][2] = {{"", "IPW otwarte w okresie"}, {"?lang=en", "IPWs opened in the period"}};
+        for (i = 0; i < 2; i++) {
+            char path[64];
+            const char *label = NULL;
+            snprintf(path, sizeof path, "/api/reports/indicators%s", want[i][0]);
+            cr_assert_eq(kt_http(&c, &r, "GET", path, NULL, NULL), 0);
+            cr_assert_eq(r.status, 200, "%s", r.body);
+            json_array_foreach(json_object_get(r.json, "figures"), j, in) if (!strcmp(json_string_value(json_object_get(in, "key")), "ipw_opened"))
+                label = json_string_value(json_object_get(in, "label"));
+            cr_assert_str_eq(label ? label : "", want[i][1], "%s", r.body);
+            kt_resp_free(&r);
+        }
+    }
     /* format is a report's only: elsewhere it is an unknown field */
     cr_assert_eq(kt_http(&c, &r, "GET", "/api/tasks/mine?format=csv", NULL, NULL), 0);
     cr_assert_eq(r.status, 400);

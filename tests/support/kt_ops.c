@@ -268,6 +268,21 @@ kt_node_log(const kt_node_t *n)
 }
 
 int
+kt_node_log_lines(const kt_node_t *n, const char *needle)
+{
+    char path[PATH_MAX + 16], line[4096];
+    FILE *f;
+    int k = 0;
+    snprintf(path, sizeof path, "%s/node.log", n->dir);
+    if (!(f = fopen(path, "r")))
+        return -1;
+    while (fgets(line, sizeof line, f))
+        k += strstr(line, needle) != NULL;
+    fclose(f);
+    return k;
+}
+
+int
 kt_pair_init(kt_node_t *hub, kt_node_t *g, int enrol)
 {
     int port = 0;

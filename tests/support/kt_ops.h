@@ -61,5 +61,7 @@ int kt_node_services(const kt_node_t *n);
 
 /* The text of a node's log. Caller frees; NULL when none. */
 char *kt_node_log(const kt_node_t *n);
+/* How many lines of a node's log hold needle; -1 when it has no log. */
+int kt_node_log_lines(const kt_node_t *n, const char *needle);
 
 #endif

@@ -1,6 +1,7 @@
 /* Unit tests of common/text, common/id, common/clock and common/pbjson. */
 #include "clock.h"
 #include "id.h"
+#include "koop.h"
 #include "pbjson.h"
 #include "record.h"
 #include "registry.pb-c.h"
@@ -79,6 +80,26 @@ Test(text, names_keep_their_rules_and_say_which_one_failed)
     cr_assert_eq(koop_text_name_rule("abc\u2066x", 200, &bad), KOOP_TEXT_BIDI, "an isolate");
     cr_assert_eq(koop_text_name_rule("\xe2\x81\xa6x\xe2\x81\xa9", 100, &bad), KOOP_TEXT_BIDI, "U+2066 isolate");
     cr_assert_eq(koop_text_name_rule("a\xe2\x80\x8f", 100, &bad), KOOP_TEXT_BIDI, "U+200F mark");
+}
+
+/* What a node calls itself, from its config or from another node. */
+Test(text, a_nodes_name_is_a_name_of_at_most_200_bytes)
+{
+    char longest[KOOP_MAX_NODE_NAME + 2];
+    cr_assert(koop_text_node_name("Gmina Kobylin-Borzymy"));
+    cr_assert(koop_text_node_name("Zambrów"));
+    memset(longest, 'a', KOOP_MAX_NODE_NAME);
+    longest[KOOP_MAX_NODE_NAME] = '\0';
+    cr_assert(koop_text_node_name(longest));
+    longest[KOOP_MAX_NODE_NAME] = 'a';
+    longest[KOOP_MAX_NODE_NAME + 1] = '\0';
+    cr_assert_not(koop_text_node_name(longest), "201 bytes");
+    cr_assert_not(koop_text_node_name(NULL));
+    cr_assert_not(koop_text_node_name(""));
+    cr_assert_not(koop_text_node_name("   "));
+    cr_assert_not(koop_text_node_name("Gmina\nX"));
+    cr_assert_not(koop_text_node_name("Gmina \xe2\x80\xaeX"), "U+202E");
+    cr_assert_not(koop_text_node_name("Gmina \xc3"), "cut UTF-8");
 }
 
 Test(text, contains_ignores_case_and_polish_letters_either_side)
