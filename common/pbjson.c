@@ -37,8 +37,9 @@ koop_pbjson_enum_names(const ProtobufCEnumDescriptor *e, char *out, size_t outle
     }
 }
 
-int
-koop_pbjson_present(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
+/* Whether a non-repeated field is present in msg. */
+static int
+s_present(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
 {
     if (f->label == PROTOBUF_C_LABEL_REQUIRED)
         return 1;
@@ -47,6 +48,12 @@ koop_pbjson_present(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f
     if (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->quantifier_offset)
         return *(protobuf_c_boolean *)QUANT(m, f) != 0;
     return 1; /* proto3 scalar */
+}
+
+int
+koop_pbjson_member(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
+{
+    return s_present(m, f) && !(f->type == PROTOBUF_C_TYPE_ENUM && *(const int *)MEMBER(m, f) == 0);
 }
 
 static json_t *
@@ -149,9 +156,7 @@ koop_pbjson_to_json(const ProtobufCMessage *msg)
             for (size_t k = 0; val && k < n; k++)
                 json_array_append_new(val, s_scalar_to_json(f, arr + k * koop_pbjson_elem_size(f)));
         } else {
-            if (!koop_pbjson_present(msg, f))
-                continue;
-            if (f->type == PROTOBUF_C_TYPE_ENUM && *(int *)MEMBER(msg, f) == 0)
+            if (!koop_pbjson_member(msg, f))
                 continue;
             val = s_scalar_to_json(f, MEMBER(msg, f));
         }

@@ -34,9 +34,10 @@ json_t *koop_pbjson_to_json(const ProtobufCMessage *msg);
  * length, len may be NULL), or NULL when out of memory. */
 char *koop_pbjson_dumps(const ProtobufCMessage *msg, const char *field, size_t *len);
 
-/* Whether the non-repeated field f is present in m (proto2 has_, a set
- * pointer; proto3 scalars always). */
-int koop_pbjson_present(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f);
+/* Whether the non-repeated field f of m is a member of its JSON object:
+ * present (proto2 has_, a set pointer; proto3 scalars always) and not an
+ * enum's zero (*_UNSPECIFIED) value. */
+int koop_pbjson_member(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f);
 /* The size of one element of a repeated field of f's type. */
 size_t koop_pbjson_elem_size(const ProtobufCFieldDescriptor *f);
 

@@ -300,11 +300,7 @@ s_message(s_buf *b, const ProtobufCMessage *m, int depth)
     for (unsigned i = 0; i < d->n_fields; i++) {
         const ProtobufCFieldDescriptor *f = &d->fields[i];
         if (f->label != PROTOBUF_C_LABEL_REPEATED) {
-            if (!koop_pbjson_present(m, f))
-                continue;
-            if (f->type == PROTOBUF_C_TYPE_ENUM && *(const int *)MEMBER(m, f) == 0)
-                continue;
-            if (!s_writable(f, MEMBER(m, f)))
+            if (!koop_pbjson_member(m, f) || !s_writable(f, MEMBER(m, f)))
                 continue;
         }
         if (written++)
@@ -332,8 +328,7 @@ koop_pbjson_dumps(const ProtobufCMessage *msg, const char *field, size_t *len)
         const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(msg->descriptor, field);
         if (f && f->label == PROTOBUF_C_LABEL_REPEATED)
             s_array(&b, msg, f, 0);
-        else if (f && koop_pbjson_present(msg, f) && !(f->type == PROTOBUF_C_TYPE_ENUM && *(const int *)MEMBER(msg, f) == 0) &&
-                 s_writable(f, MEMBER(msg, f)))
+        else if (f && koop_pbjson_member(msg, f) && s_writable(f, MEMBER(msg, f)))
             s_scalar(&b, f, MEMBER(msg, f), 0);
         else
             s_puts(&b, "[]");

@@ -33,13 +33,26 @@ koop_present_dump(json_t *value, FILE *out)
 
 /* ---- JSON ---- */
 
+/* Whose JSON a reply is: composed here (a report, sync.status), or the
+ * message's own (pbjson). */
+enum { S_JSON_OWN, S_JSON_REPORT, S_JSON_SYNC };
+
+static int
+s_json_kind(const koop_api_method_t *m, const ProtobufCMessage *reply)
+{
+    if (m && (m->flags & KOOP_API_REPORT))
+        return S_JSON_REPORT;
+    return reply->descriptor == koop_api_find("sync.status")->reply ? S_JSON_SYNC : S_JSON_OWN;
+}
+
 json_t *
 koop_present_json(const koop_api_method_t *m, const ProtobufCMessage *reply, koop_lang_t lang)
 {
     json_t *out, *items;
-    if (m && (m->flags & KOOP_API_REPORT))
+    int kind = s_json_kind(m, reply);
+    if (kind == S_JSON_REPORT)
         return koop_present_report_json(m, reply, lang);
-    if (reply->descriptor == koop_api_find("sync.status")->reply)
+    if (kind == S_JSON_SYNC)
         return koop_present_sync_json(reply);
     out = koop_pbjson_to_json(reply);
     if (!out || !m || !(m->flags & KOOP_API_LIST))
@@ -55,7 +68,7 @@ koop_present_json_text(const koop_api_method_t *m, const ProtobufCMessage *reply
 {
     json_t *tree;
     char *text;
-    if (!(m && (m->flags & KOOP_API_REPORT)) && reply->descriptor != koop_api_find("sync.status")->reply)
+    if (s_json_kind(m, reply) == S_JSON_OWN)
         return koop_pbjson_dumps(reply, m && (m->flags & KOOP_API_LIST) ? "items" : NULL, len);
     if (!(tree = koop_present_json(m, reply, lang)))
         return NULL;
