@@ -182,6 +182,20 @@ s_wrk_ms(const char *out, const char *key)
     return v;
 }
 
+/* CPU used so far (µs) by the cases service and the gateway. */
+static int
+s_cpu(uint32_t cases_pid, uint32_t gw_pid, uint64_t out[2])
+{
+    return bench_proc_cpu_us(cases_pid, &out[0]) == 0 && bench_proc_cpu_us(gw_pid, &out[1]) == 0 ? 0 : -1;
+}
+
+/* µs of CPU per request of a RUN_S run at rate requests/s. */
+static double
+s_per(uint64_t us, double rate)
+{
+    return rate > 0 ? (double)us / (rate * RUN_S) : 0;
+}
+
 /* The raw RPC baseline: task.mine with WINDOW requests in flight. */
 static int
 s_raw(koop_rpc_client_t *c, const char *sw, double *rate, double *p50, double *p99)
@@ -241,6 +255,8 @@ bench_gateway_run(void)
     koop_config_t cfg;
     koop_rpc_client_t *reg = NULL, *cases = NULL, *gw = NULL;
     double raw_rate = 0, raw_p50 = 0, raw_p99 = 0, gw_rate, gw_p50, gw_p99, ratio;
+    uint32_t cases_pid = 0, gw_pid = 0;
+    uint64_t cpu0[2], cpu1[2], cpu2[2];
     pid_t node = -1;
     int port = s_free_port(), rc = 1, ready = 0;
 
@@ -339,7 +355,12 @@ bench_gateway_run(void)
         fprintf(stderr, "bench gateway: login failed\n");
         goto done;
     }
-    if (s_raw(cases, sw, &raw_rate, &raw_p50, &raw_p99) != 0) {
+    if (bench_ping(koop_config_endpoint(&cfg, "cases"), 2000, &cases_pid) != 0 ||
+        bench_ping(koop_config_endpoint(&cfg, "gateway"), 2000, &gw_pid) != 0 || s_cpu(cases_pid, gw_pid, cpu0) != 0) {
+        fprintf(stderr, "bench gateway: no pid of cases or gateway\n");
+        goto done;
+    }
+    if (s_raw(cases, sw, &raw_rate, &raw_p50, &raw_p99) != 0 || s_cpu(cases_pid, gw_pid, cpu1) != 0) {
         fprintf(stderr, "bench gateway: raw task.mine failed\n");
         goto done;
     }
@@ -356,6 +377,8 @@ bench_gateway_run(void)
             goto done;
         }
         gw_rate = strtod(strstr(out, "Requests/sec:") + 13, NULL);
+        if (s_cpu(cases_pid, gw_pid, cpu2) != 0)
+            goto done;
         gw_p50 = s_wrk_ms(out, "50%");
         gw_p99 = s_wrk_ms(out, "99%");
     }
@@ -365,6 +388,10 @@ bench_gateway_run(void)
            raw_p50, raw_p99);
     printf("  gateway, wrk 100 connections:      %9.0f req/s   p50 %6.2f ms   p99 %6.2f ms\n", gw_rate, gw_p50,
            gw_p99);
+    /* what each request costs the two services: the bound of both rates and
+     * of the latency at 100 in flight on two cores shared with the load */
+    printf("  CPU per request: raw RPC cases %.0f us; gateway run cases %.0f us + gateway %.0f us\n",
+           s_per(cpu1[0] - cpu0[0], raw_rate), s_per(cpu2[0] - cpu1[0], gw_rate), s_per(cpu2[1] - cpu1[1], gw_rate));
     printf("\nAims (information only)\n");
     bench_aim(ratio >= 0.5, "gateway >= 0.5 x the raw RPC of the same call: %.2f x", ratio);
     bench_aim(gw_p99 >= 0 && gw_p99 < 20, "gateway p99 < 20 ms at 100 connections: %.2f ms (the raw RPC's own p99 at "

@@ -677,6 +677,51 @@ s_task_wanted(const Koop__Cases__TaskQuery *q, const Koop__Cases__Task *t, const
     return !q->overdue || (s_open(t) && t->due && cases_date_before(t->due, today));
 }
 
+/* Whether the caller can see an IPW, for the IPWs of one task.mine: a
+ * person's tasks are mostly in a few programmes, and seeing one depends only
+ * on (caller, IPW) within a call, so each IPW (and its household, for the
+ * consent) is read and judged once. */
+#define S_SEEN_MAX 16
+typedef struct {
+    char ipw[KOOP_ID_LEN];
+    int keep;
+} s_seen_ipw;
+
+typedef struct {
+    s_seen_ipw e[S_SEEN_MAX];
+    unsigned n;
+} s_seen;
+
+/* Sets *keep for the IPW `id`: 1 when it is not removed and who may see it.
+ * KOOP_OK or the call's failure. */
+static int
+s_ipw_seen(koop_call_t *call, const cases_person_t *who, s_seen *seen, const char *id, int *keep)
+{
+    Koop__Cases__Ipw *ipw = NULL;
+    koop_err_t why;
+    unsigned slot;
+    int rc;
+    for (unsigned i = 0; i < seen->n && i < S_SEEN_MAX; i++)
+        if (strcmp(seen->e[i].ipw, id) == 0) {
+            *keep = seen->e[i].keep;
+            return KOOP_OK;
+        }
+    *keep = 0;
+    rc = koop_record_get(call->txn, cases_dbi(call, "ipw"), id, &koop__cases__ipw__descriptor, (ProtobufCMessage **)&ipw);
+    if (rc != 0) /* index and records are written together: a miss is damage */
+        return koop_call_store_error(call, rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc);
+    rc = cases_removed(&ipw->base) ? KOOP_OK : cases_ipw_visible(call, who, ipw, NULL, keep, &why);
+    koop__cases__ipw__free_unpacked(ipw, NULL);
+    if (rc != KOOP_OK)
+        return rc;
+    if (strlen(id) < sizeof seen->e[0].ipw) {
+        slot = seen->n++ % S_SEEN_MAX;
+        snprintf(seen->e[slot].ipw, sizeof seen->e[slot].ipw, "%s", id);
+        seen->e[slot].keep = *keep;
+    }
+    return KOOP_OK;
+}
+
 /* The caller's tasks (as owner) in programmes they can still see, by due date. */
 int
 cases_task_mine(koop_call_t *call)
@@ -686,7 +731,9 @@ cases_task_mine(koop_call_t *call)
     size_t n = 0;
     cases_person_t who;
     MDB_cursor *cur = NULL;
+    MDB_dbi tasks = cases_dbi(call, "task");
     MDB_val k, v;
+    s_seen seen = {.n = 0};
     char today[11];
     int rc;
 
@@ -701,27 +748,18 @@ cases_task_mine(koop_call_t *call)
     while (rc == 0 && k.mv_size == 2 * (KOOP_ID_LEN - 1) && memcmp(k.mv_data, who.id, KOOP_ID_LEN - 1) == 0) {
         char tid[KOOP_ID_LEN];
         Koop__Cases__Task *t = NULL;
-        Koop__Cases__Ipw *ipw = NULL;
-        koop_err_t why;
         int keep = 0;
         memcpy(tid, (char *)k.mv_data + KOOP_ID_LEN - 1, KOOP_ID_LEN - 1);
         tid[KOOP_ID_LEN - 1] = '\0';
-        rc = koop_record_get(call->txn, cases_dbi(call, "task"), tid, &koop__cases__task__descriptor,
-                             (ProtobufCMessage **)&t);
-        if (rc == 0)
-            rc = koop_record_get(call->txn, cases_dbi(call, "ipw"), t->ipw, &koop__cases__ipw__descriptor,
-                                 (ProtobufCMessage **)&ipw);
+        rc = koop_record_get(call->txn, tasks, tid, &koop__cases__task__descriptor, (ProtobufCMessage **)&t);
         if (rc != 0) {
             /* index and records are written together: a miss is damage, not the end */
             if (rc == MDB_NOTFOUND)
                 rc = MDB_CORRUPTED;
-            if (t)
-                koop__cases__task__free_unpacked(t, NULL);
             break;
         }
-        if (!cases_removed(&ipw->base) && s_task_wanted(q, t, today))
-            rc = cases_ipw_visible(call, &who, ipw, NULL, &keep, &why);
-        koop__cases__ipw__free_unpacked(ipw, NULL);
+        if (s_task_wanted(q, t, today))
+            rc = s_ipw_seen(call, &who, &seen, t->ipw, &keep);
         if (rc != KOOP_OK || !keep) {
             koop__cases__task__free_unpacked(t, NULL);
             if (rc != KOOP_OK)

@@ -337,6 +337,18 @@ Test(case_roles, consent_decides_who_of_the_zzk_reads)
     free(basis);
 }
 
+/* 1 when `task` is among who's done tasks (task mine --status done). */
+static int
+s_mine_has(const char *who, const char *task)
+{
+    json_t *list = s_allowed(who, "task.mine", "task", "mine", "--status", "done", NULL), *t;
+    size_t i;
+    int found = 0;
+    json_array_foreach(list, i, t) found |= strcmp(json_string_value(json_object_get(t, "id")), task) == 0;
+    json_decref(list);
+    return found;
+}
+
 Test(case_roles, members_lose_a_closed_ipw_after_the_period_coordinators_keep_it)
 {
     char *h2 = kt_as_id(&g, g.sw, "household", "add", "--name", "Dawna", "--size", "1", "--date", "2025-01-01", NULL);
@@ -344,15 +356,23 @@ Test(case_roles, members_lose_a_closed_ipw_after_the_period_coordinators_keep_it
     char *old = s_id(s_allowed(g.sw, "ipw.open", "ipw", "open", "--household", h2, "--coordinator", g.sw, "--opened",
                                "2025-01-02", NULL));
     json_decref(s_allowed(g.sw, "ipw.member.add", "ipw", "member", "add", "--ipw", old, "--person", g.cop, NULL));
+    /* the member's task there: in "my tasks" while the IPW is theirs to read */
+    char *t_old = s_id(s_allowed(g.sw, "task.add", "task", "add", "--ipw", old, "--owner", g.cop, "--due", "2025-02-01",
+                                 "--title", "Stare zadanie", NULL));
+    json_decref(s_allowed(g.cop, "task.start", "task", "start", "--task", t_old, "--date", "2025-01-10", NULL));
+    json_decref(s_allowed(g.cop, "task.done", "task", "done", "--task", t_old, "--date", "2025-01-20", NULL));
+    cr_assert(s_mine_has(g.cop, t_old), "a task of a readable IPW is among the owner's tasks");
     json_decref(s_allowed(g.sw, "ipw.close", "ipw", "close", "--ipw", old, "--date", "2025-03-01", "--outcome",
                           "discontinued", NULL));
     s_refused(g.cop, "ipw.show", "access.denied.closed", "ipw", "show", "--ipw", old, NULL);
+    cr_assert(!s_mine_has(g.cop, t_old), "a task of an IPW closed past the period is no longer listed");
     json_decref(s_allowed(g.sw, "ipw.show", "ipw", "show", "--ipw", old, NULL));
     json_decref(s_allowed(g.coord, "ipw.show", "ipw", "show", "--ipw", old, NULL));
     /* recently closed: members still read it */
     json_decref(s_allowed(g.sw, "ipw.close", "ipw", "close", "--ipw", ipw, "--date", "2026-11-20", "--outcome",
                           "success", NULL));
     json_decref(s_allowed(g.cop, "ipw.show", "ipw", "show", "--ipw", ipw, NULL));
+    free(t_old);
     free(h2);
     free(c2);
     free(old);
