@@ -92,6 +92,10 @@ void koop_present_event_line(json_t *event, FILE *out);
 json_t *koop_present_report_json(const koop_api_method_t *m, const ProtobufCMessage *reply, koop_lang_t lang);
 void koop_present_report_text(const koop_api_method_t *m, const ProtobufCMessage *reply, koop_fmt_t fmt,
                               koop_lang_t lang, FILE *out);
+/* The evaluation's summary in the model's words, made from the figures of
+ * report (a koop.rep.Report; a withheld one says why it has none), in lang.
+ * Caller frees; NULL on lack of memory. */
+char *koop_present_summary(const ProtobufCMessage *report, koop_lang_t lang);
 json_t *koop_present_sync_json(const ProtobufCMessage *reply);
 /* present_check.c: a koop.VerifyReport; present_export.c: the document of
  * koop.cases.HouseholdExport (Polish). */

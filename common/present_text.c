@@ -179,22 +179,30 @@ static const char *const s_hidden[] = {
     "koop.notif.InboxEntry.person", "koop.notif.InboxEntry.ipw", "koop.notif.InboxEntry.kind",
 };
 
-/* Strings shown as a word of a set of labels.def. */
+/* Strings shown as a word of a set of labels.def, or (set NULL) of the
+ * words table of errors.def: a transfer's answer is a code ("key_mismatch"). */
 static const struct {
     const char *field, *set;
 } s_word_fields[] = {
     {"koop.cases.TimelineEntry.type", "event"},
     {"koop.notif.InboxEntry.kind", "notice"},
     {"koop.cases.AuditEntry.result", "result"},
+    {"koop.cases.Transfer.answer", NULL},
+    {"koop.rep.UnitInfo.level", "report.level"},
 };
 
-/* The word of `set` for s; for a step dated after today (an event of the
- * timeline), its ".future" word first: a meeting planned is not held. */
+/* The word of `set` (NULL: errors.def's words) for s; for a step dated
+ * after today (an event of the timeline), its ".future" word first: a
+ * meeting planned is not held. */
 static const char *
 s_word(const ProtobufCMessage *m, const char *set, const char *s, koop_lang_t lang)
 {
     const ProtobufCFieldDescriptor *df = protobuf_c_message_descriptor_get_field_by_name(m->descriptor, "date");
     const char *w = NULL;
+    if (!set) {
+        w = koop_err_word(s, lang);
+        return w ? w : s;
+    }
     if (df && df->type == PROTOBUF_C_TYPE_STRING) {
         const char *date = *S_AT(m, df->offset, const char *);
         char today[11], future[160];

@@ -252,6 +252,15 @@ Test(web_access, methods_describe_the_fields_of_a_form_and_reports_come_as_csv, 
             kt_resp_free(&r);
         }
     }
+    /* the evaluation's summary too, in the UI's language */
+    cr_assert_eq(kt_http(&c, &r, "GET", "/api/reports/evaluation?lang=en", NULL, NULL), 0);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_expect(strstr(kt_str(r.json, "summary"), " cooperated in PZKs; "), "%s", r.body);
+    cr_expect_null(strstr(kt_str(r.json, "summary"), " w PZK"), "%s", r.body);
+    kt_resp_free(&r);
+    cr_assert_eq(kt_http(&c, &r, "GET", "/api/reports/evaluation?lang=pl", NULL, NULL), 0);
+    cr_expect(strstr(kt_str(r.json, "summary"), " w PZK"), "%s", r.body);
+    kt_resp_free(&r);
     /* format is a report's only: elsewhere it is an unknown field */
     cr_assert_eq(kt_http(&c, &r, "GET", "/api/tasks/mine?format=csv", NULL, NULL), 0);
     cr_assert_eq(r.status, 400);
