@@ -190,16 +190,6 @@ s_shown(const Koop__Rep__Figure *f)
     return f && !f->suppressed && f->has_value;
 }
 
-/* Appends clause `key` of "report.summary" in lang, {1}.. from args. */
-static void
-s_clause(char *out, size_t len, size_t *used, const char *key, koop_lang_t lang, const char *const *args,
-         size_t nargs)
-{
-    const char *t = koop_present_word("report.summary", key, lang);
-    if (t && *used + 1 < len)
-        *used += koop_template_render(t, lang, NULL, args, nargs, out + *used, len - *used);
-}
-
 char *
 koop_present_summary(const ProtobufCMessage *report, koop_lang_t lang)
 {
@@ -210,9 +200,9 @@ koop_present_summary(const ProtobufCMessage *report, koop_lang_t lang)
                             *hh = s_total(r, "households"), *pp = s_total(r, "persons");
     char n1[24], n2[24], months[64], pzks[64], rate[64], buf[1024];
     size_t used = 0;
+/* appends clause key of "report.summary" */
 #define S_CLAUSE(key, ...)                                                                                          \
-    s_clause(buf, sizeof buf, &used, key, lang, (const char *const[]){__VA_ARGS__},                                \
-             sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
+    (used += koop_present_sentence("report.summary", key, lang, KOOP_ARGS(__VA_ARGS__), buf + used, sizeof buf - used))
     buf[0] = '\0';
     if (r->approval && strcmp(r->approval, "withheld") == 0) {
         S_CLAUSE("withheld", "");

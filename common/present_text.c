@@ -97,6 +97,17 @@ koop_present_word(const char *set, const char *word, koop_lang_t lang)
     return lang == KOOP_LANG_EN ? s_values[s_word_slots[h] - 1].en : s_values[s_word_slots[h] - 1].pl;
 }
 
+size_t
+koop_present_sentence(const char *set, const char *key, koop_lang_t lang, const char *const *args, size_t nargs,
+                      char *out, size_t len)
+{
+    const char *t = koop_present_word(set, key, lang);
+    if (!len)
+        return 0;
+    out[0] = '\0';
+    return t ? koop_template_render(t, lang, NULL, args, nargs, out, len) : 0;
+}
+
 const char *
 koop_present_enum(const ProtobufCEnumDescriptor *e, int value, koop_lang_t lang, char *buf, size_t len)
 {

@@ -5,6 +5,7 @@
 #include "present.h"
 #include "registry.pb-c.h"
 #include "reporting.pb-c.h"
+#include "sync.pb-c.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -244,6 +245,98 @@ Test(present, the_reporting_status_names_every_field_in_both_languages)
     out = NULL;
     CAPTURE(out, koop_present_message_text(&st.base, KOOP_LANG_PL, OUT));
     cr_assert(strstr(out, "odrzucone zdarzenia cudzych rekordów") && strstr(out, "poziom: województwo"), "%s", out);
+    free(out);
+}
+
+/* ---- present_sync.c ---- */
+
+Test(present, sync_status_of_a_hub_in_both_languages)
+{
+    Koop__Sync__Status st = KOOP__SYNC__STATUS__INIT;
+    Koop__Sync__NodeStatus n = KOOP__SYNC__NODE_STATUS__INIT, *nodes[] = {&n};
+    Koop__Sync__StreamStatus ns = KOOP__SYNC__STREAM_STATUS__INIT, us = KOOP__SYNC__STREAM_STATUS__INIT;
+    Koop__Sync__StreamStatus *nss[] = {&ns}, *uss[] = {&us};
+    Koop__Sync__UplinkStatus up = KOOP__SYNC__UPLINK_STATUS__INIT;
+    char *out = NULL;
+    st.node = "powiat-2013";
+    st.role = "hub";
+    st.listen = "tcp://0.0.0.0:5555";
+    st.has_malformed = 1;
+    st.malformed = 1;
+    n.node = "gmina-2013032";
+    n.has_refused = 1;
+    n.refused = 2;
+    n.last_refusal = "bad";
+    ns.stream = "cases";
+    ns.has_acked = ns.has_epoch = ns.has_events = 1;
+    ns.acked = 5;
+    ns.epoch = 1;
+    ns.events = 7;
+    n.streams = nss;
+    n.n_streams = 1;
+    st.nodes = nodes;
+    st.n_nodes = 1;
+    up.hub = "tcp://x";
+    up.hub_node = "woj-20";
+    up.has_connected = up.connected = 1;
+    up.has_pending = 1;
+    up.pending = 1;
+    us.stream = "registry";
+    us.has_last_seq = us.has_acked = us.has_pending = 1;
+    us.last_seq = 3;
+    us.acked = 2;
+    us.pending = 1;
+    us.state = "ok";
+    up.streams = uss;
+    up.n_streams = 1;
+    st.uplink = &up;
+    /* the Polish as it was written before the words moved to labels.def */
+    CAPTURE(out, koop_present_sync_text(&st.base, KOOP_LANG_PL, OUT));
+    cr_assert_str_eq(out, "hub powiat-2013, nasłuch: tcp://0.0.0.0:5555\n"
+                          "  gmina-2013032        niepołączony, ostatni kontakt: nigdy\n"
+                          "    odrzucone paczki: 2 (ostatnio: bad)\n"
+                          "    cases      potwierdzone 5 (zdarzeń w epoce 1: 7)\n"
+                          "  odrzucone wiadomości: 1\n"
+                          "  połączenie w górę:\n"
+                          "    hub tcp://x (woj-20): połączony, ostatni kontakt: nigdy\n"
+                          "    czeka na wysłanie: 1 zdarzenie\n"
+                          "      registry   ostatnie 3, potwierdzone 2, czeka 1\n");
+    free(out);
+    out = NULL;
+    CAPTURE(out, koop_present_sync_text(&st.base, KOOP_LANG_EN, OUT));
+    cr_assert_str_eq(out, "hub powiat-2013, listening on: tcp://0.0.0.0:5555\n"
+                          "  gmina-2013032        not connected, last contact: never\n"
+                          "    batches refused: 2 (the last: bad)\n"
+                          "    cases      acknowledged 5 (events in epoch 1: 7)\n"
+                          "  messages refused: 1\n"
+                          "  the link up:\n"
+                          "    hub tcp://x (woj-20): connected, last contact: never\n"
+                          "    waiting to be sent: 1 event\n"
+                          "      registry   last 3, acknowledged 2, waiting 1\n");
+    free(out);
+}
+
+Test(present, sync_verify_in_both_languages)
+{
+    Koop__Sync__VerifyResult v = KOOP__SYNC__VERIFY_RESULT__INIT;
+    Koop__Sync__StreamVerify sv = KOOP__SYNC__STREAM_VERIFY__INIT, *svs[] = {&sv};
+    char *out = NULL;
+    v.state = "done";
+    sv.stream = "cases";
+    sv.has_upto = sv.has_events = sv.has_ok = 1;
+    sv.upto = 9;
+    sv.events = 9;
+    sv.ok = 1;
+    v.streams = svs;
+    v.n_streams = 1;
+    CAPTURE(out, koop_present_sync_verify_text(&v.base, KOOP_LANG_PL, OUT));
+    cr_assert_str_eq(out, "sprawdzenie kopii huba (sync verify, –): done\n"
+                          "  cases      do 9: zdarzeń 9, różnych zakresów 0, przywrócono 0 – zgodne\n");
+    free(out);
+    out = NULL;
+    CAPTURE(out, koop_present_sync_verify_text(&v.base, KOOP_LANG_EN, OUT));
+    cr_assert_str_eq(out, "check of the hub's copy (sync verify, –): done\n"
+                          "  cases      up to 9: events 9, ranges differing 0, restored 0 – consistent\n");
     free(out);
 }
 
