@@ -46,7 +46,7 @@ static const struct {
 /* A report asks for a word per figure and a list per cell: an open-
  * addressing table of the rows by (set, value), filled on first use (the
  * first row of a pair wins, as the search through the rows did). */
-#define S_WORD_SLOTS 1024 /* power of two, > 4 x the rows */
+#define S_WORD_SLOTS 2048 /* power of two, > 4 x the rows */
 _Static_assert(sizeof s_values / sizeof s_values[0] * 4 < S_WORD_SLOTS, "labels.def outgrew S_WORD_SLOTS");
 static short s_word_slots[S_WORD_SLOTS]; /* row + 1; 0: empty */
 static pthread_once_t s_word_once = PTHREAD_ONCE_INIT;
