@@ -12,7 +12,8 @@
 #                   $(DESTDIR)$(PREFIX) (PREFIX=/usr/local by default)
 #   make deb        the Debian package build/koop_VERSION_ARCH.deb (debhelper)
 # The version is the file VERSION, and nowhere else.
-# Generated protobuf code lives in $(BUILD)/gen and is never committed.
+# Generated protobuf code lives in $(BUILD)/gen and is never committed; so
+# are the web UI's catalogues of labels.def's words (web/i18n/labels-*.json).
 
 CC      ?= cc
 BUILD   ?= build
@@ -60,7 +61,12 @@ DEPS_PURPOSES := build $(sort $(foreach g,$(MAKECMDGOALS),$(DEPS_PURPOSE_$(g))))
 .PHONY: all deps test test-asan test-unit test-faults fuzz fuzz-build fuzz-replay fuzz-seeds bench bench-sync bench-scale demo install uninstall deb clean
 .SECONDARY:
 
-all: $(PROGRAMS)
+# The words of labels.def the web UI shows, made from it (tools/i18n): the
+# gateway serves them from web/ with the UI's own catalogues.
+WEB_GEN    := web/i18n/labels-pl.json web/i18n/labels-en.json
+WEB_LABELS := $(BUILD)/tools/web-labels
+
+all: $(PROGRAMS) $(WEB_GEN)
 
 # Debian packages: installed when missing (as root), otherwise the apt-get
 # line is printed and the build stops. An order-only prerequisite of every
@@ -106,6 +112,13 @@ $(BIN)/koop-node: $(patsubst %.c,$(BUILD)/%.o,$(wildcard services/node/*.c)) $(L
 $(BIN)/koopctl: $(patsubst %.c,$(BUILD)/%.o,$(wildcard services/koopctl/*.c)) $(LIBKOOP)
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(WEB_LABELS): $(BUILD)/tools/i18n/web_labels.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -ljansson
+
+web/i18n/labels-%.json: $(WEB_LABELS)
+	$(WEB_LABELS) $* $@
 
 # ---- tests ----
 TEST_C    := $(wildcard tests/unit/*.c tests/integration/*.c tests/deploy/*.c tests/browser/*.c tests/support/*.c)
@@ -281,13 +294,13 @@ DOCDIR          ?= $(PREFIX)/share/doc/koop
 SYSTEMD_UNITDIR ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR     ?= $(PREFIX)/lib/sysusers.d
 WEBDIR          ?= $(PREFIX)/share/koop/web
-WEB_FILES       := $(shell find web -type f 2>/dev/null)
+WEB_FILES       := $(sort $(shell find web -type f 2>/dev/null) $(WEB_GEN))
 UNIT            := deploy/systemd/koop-node@.service
 
 # The unit names /usr/bin/koop-node; installed elsewhere it names BINDIR.
 # web/ goes to WEBDIR, where the gateway looks beside its program
 # (PREFIX/bin -> PREFIX/share/koop/web) when [gateway] web_dir is not set.
-install: $(PROGRAMS)
+install: $(PROGRAMS) $(WEB_GEN)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSTEMD_UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
 	  $(DESTDIR)$(DOCDIR)/examples
 	install -m 0755 $(PROGRAMS) $(DESTDIR)$(BINDIR)/
@@ -309,7 +322,7 @@ deb: | deps
 	scripts/deb.sh $(BUILD)/deb
 
 clean:
-	rm -rf build bin
+	rm -rf build bin $(WEB_GEN)
 
 # (not those of the package build's own copy of the tree in $(BUILD)/deb)
 -include $(shell find $(BUILD) -path $(BUILD)/deb -prune -o -name '*.d' -type f -print 2>/dev/null)

@@ -206,12 +206,12 @@ s_put_form(char *out, size_t cap, size_t *used, const char *forms, size_t len, c
     s_putn(out, cap, used, forms, (size_t)((bar ? bar : end) - forms));
 }
 
-/* Argument digit ('1'..'9') of e, "?" when it has none. */
+/* Argument digit ('1'..'9') of args, "?" when there is none. */
 static const char *
-s_arg(const koop_error_t *e, char digit)
+s_arg(const char *const *args, size_t nargs, char digit)
 {
     size_t i = (size_t)(digit - '1');
-    return digit >= '1' && digit <= '9' && i < e->nargs ? e->args[i] : "?";
+    return digit >= '1' && digit <= '9' && i < nargs && args[i] ? args[i] : "?";
 }
 
 size_t
@@ -248,7 +248,27 @@ koop_error_render(const koop_error_t *e, koop_lang_t lang, const char *field_lab
         }
         return used;
     }
-    for (const char *p = t; *p;) {
+    {
+        const char *args[KOOP_ERR_MAX_ARGS];
+        for (size_t i = 0; i < e->nargs; i++)
+            args[i] = e->args[i];
+        return koop_template_render(t, lang, field, args, e->nargs, out, len);
+    }
+}
+
+size_t
+koop_template_render(const char *t, koop_lang_t lang, const char *field, const char *const *args, size_t nargs,
+                     char *out, size_t len)
+{
+    size_t used = 0;
+    if (!len)
+        return 0;
+    out[0] = '\0';
+    if (!field)
+        field = "";
+    if (lang != KOOP_LANG_EN)
+        lang = KOOP_LANG_PL;
+    for (const char *p = t ? t : ""; *p;) {
         if (*p == '{') {
             const char *end = strchr(p, '}');
             if (end && strncmp(p, "{field}", 7) == 0) {
@@ -256,14 +276,18 @@ koop_error_render(const koop_error_t *e, koop_lang_t lang, const char *field_lab
                 p = end + 1;
                 continue;
             }
-            if (end && p[1] >= '1' && p[1] <= '9' && (p[2] == '}' || p[2] == '|')) {
-                const char *arg = s_arg(e, p[1]), *word;
+            if (end && p[1] >= '1' && p[1] <= '9' && (p[2] == '}' || p[2] == '|' || p[2] == ':')) {
+                const char *arg = s_arg(args, nargs, p[1]), *word;
                 if (p[2] == '}') {
                     s_put(out, len, &used, arg);
+                } else if (p[2] == ':') {
+                    /* {N:one|few|many}: the form for the count alone (a verb that agrees with it) */
+                    s_put_form(out, len, &used, p + 3, (size_t)(end - p - 3), arg);
                 } else if (p[3] == 'w' && (p[4] == '}' || (p[4] == ':' && p[6] == '}'))) {
                     /* {N|w}, {N|w:M}: a word of the table, in the form for argument M */
                     if ((word = koop_err_word(arg, lang)))
-                        s_put_form(out, len, &used, word, strlen(word), p[4] == ':' ? s_arg(e, p[5]) : NULL);
+                        s_put_form(out, len, &used, word, strlen(word),
+                                   p[4] == ':' ? s_arg(args, nargs, p[5]) : NULL);
                     else
                         s_put(out, len, &used, arg);
                 } else {

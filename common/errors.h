@@ -68,6 +68,13 @@ void koop_error_clear(koop_error_t *e);
  * one argument: they are shown as they came). Returns the length written. */
 size_t koop_error_render(const koop_error_t *e, koop_lang_t lang, const char *field_label, char *out,
                          size_t len);
+/* Renders template t, written as errors.def's messages are ({field}, {N},
+ * {N|one|few|many}, {N:one|few|many}, {N|w}, {N|w:M}), with args[0..nargs)
+ * as {1}.. (a missing one: "?") and field as {field}, in lang, into out
+ * (always NUL-terminated). Returns the length written. koop_error_render
+ * for a template that is not an error's (a report's sentences, labels.def). */
+size_t koop_template_render(const char *t, koop_lang_t lang, const char *field, const char *const *args,
+                            size_t nargs, char *out, size_t len);
 
 /* How the command line names a field: "share_with" -> "--share-with"
  * (into out, always NUL-terminated). */

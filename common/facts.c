@@ -126,26 +126,24 @@ koop_facts_free(koop_facts_t **self_p)
 
 /* ---- judging ---- */
 
-/* A finding: with an exit code a problem, with 0 a warning. */
-static void s_problem(koop_facts_t *f, int exit_code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* A finding, sentence key of labels.def's set "status" in f->lang with
+ * args: with an exit code a problem, with 0 a warning. */
 static void
-s_problem(koop_facts_t *f, int exit_code, const char *fmt, ...)
+s_problem(koop_facts_t *f, int exit_code, const char *key, const char *const *args, size_t nargs)
 {
     size_t *n = exit_code ? &f->nproblems : &f->nwarnings;
-    va_list ap;
     /* a service down hides less than a link: it is the one to fix first */
     if (exit_code && (f->exit_code == 0 || exit_code == KOOP_FACTS_EXIT_DOWN))
         f->exit_code = exit_code;
     if (*n == KOOP_FACTS_PROBLEMS)
         return;
-    va_start(ap, fmt);
-    vsnprintf(exit_code ? f->problems[(*n)++] : f->warnings[(*n)++], KOOP_FACTS_PROBLEM_LEN, fmt, ap);
-    va_end(ap);
+    koop_present_sentence("status", key, f->lang, args, nargs,
+                          exit_code ? f->problems[(*n)++] : f->warnings[(*n)++], KOOP_FACTS_PROBLEM_LEN);
 }
 
 /* "2 h 05 min" */
 static const char *
-s_span(uint64_t ms, char *buf, size_t size)
+s_span(uint64_t ms, koop_lang_t lang, char *buf, size_t size)
 {
     uint64_t s = ms / 1000;
     if (s < 120)
@@ -155,7 +153,7 @@ s_span(uint64_t ms, char *buf, size_t size)
     else if (s < 172800)
         snprintf(buf, size, "%llu h %02llu min", (unsigned long long)(s / 3600), (unsigned long long)(s % 3600 / 60));
     else
-        snprintf(buf, size, "%llu dni", (unsigned long long)(s / 86400));
+        koop_present_sentence("status", "days", lang, KOOP_ARGS(KOOP_NUM(s / 86400)), buf, size);
     return buf;
 }
 
@@ -213,16 +211,16 @@ koop_facts_judge(koop_facts_t *f)
         const koop_facts_service_t *s = &f->services[i];
         if (s->stats)
             continue;
-        koop_error_render(&s->err, KOOP_LANG_PL, NULL, msg, sizeof msg);
-        s_problem(f, KOOP_FACTS_EXIT_DOWN, "usługa %s nie odpowiada: %s", s->name, msg);
+        koop_error_render(&s->err, f->lang, NULL, msg, sizeof msg);
+        s_problem(f, KOOP_FACTS_EXIT_DOWN, "service_down", KOOP_ARGS(s->name, msg));
     }
-    s_span(f->alert_after_ms, alert, sizeof alert);
+    s_span(f->alert_after_ms, f->lang, alert, sizeof alert);
     if (u && u->hub && *u->hub) {
         uint64_t down = koop_facts_link_down_ms(f);
         if (!u->connected && down > f->alert_after_ms)
-            s_problem(f, KOOP_FACTS_EXIT_LINK, "brak połączenia z hubem %s od %s (alarm po %s)%s%s", u->hub,
-                      s_span(down, span, sizeof span), alert, u->last_error ? ": " : "",
-                      u->last_error ? u->last_error : "");
+            s_problem(f, KOOP_FACTS_EXIT_LINK, "link_down",
+                      KOOP_ARGS(u->hub, s_span(down, f->lang, span, sizeof span), alert, u->last_error ? ": " : "",
+                                u->last_error ? u->last_error : ""));
         else if (u->connected) {
             /* streams the hub holds back: the link is up, but those events stay */
             uint64_t since = 0;
@@ -231,9 +229,8 @@ koop_facts_judge(koop_facts_t *f)
                     since = u->streams[i]->held_ms;
             if (since) {
                 uint64_t held = f->now_ms > since ? f->now_ms - since : 0;
-                s_problem(f, held > f->alert_after_ms ? KOOP_FACTS_EXIT_LINK : 0,
-                          "hub wstrzymuje zdarzenia od %s (alarm po %s): %s", s_span(held, span, sizeof span), alert,
-                          u->last_error ? u->last_error : "");
+                s_problem(f, held > f->alert_after_ms ? KOOP_FACTS_EXIT_LINK : 0, "held",
+                          KOOP_ARGS(s_span(held, f->lang, span, sizeof span), alert, u->last_error ? u->last_error : ""));
             }
         }
     }
@@ -241,14 +238,12 @@ koop_facts_judge(koop_facts_t *f)
         const Koop__Sync__NodeStatus *n = st->nodes[i];
         uint64_t silent = s_silent_ms(f, s_node_heard_ms(n));
         if (!n->connected && silent > f->alert_after_ms)
-            s_problem(f, KOOP_FACTS_EXIT_LINK, "węzeł %s milczy od %s (alarm po %s)", n->node,
-                      s_span(silent, span, sizeof span), alert);
+            s_problem(f, KOOP_FACTS_EXIT_LINK, "node_silent",
+                      KOOP_ARGS(n->node, s_span(silent, f->lang, span, sizeof span), alert));
         for (size_t j = 0; j < n->n_streams; j++)
             if (n->streams[j]->state && *n->streams[j]->state)
-                s_problem(f, 0,
-                          "węzeł %s, strumień %s: %s – jeśli węzeł odtworzono z kopii, zapisz go ponownie: "
-                          "koopctl -c %s enrol PLIK (jego keys/node.pub; porównaj odcisk: koopctl keys show --file PLIK)",
-                          n->node, n->streams[j]->stream, n->streams[j]->state, f->cfg->path);
+                s_problem(f, 0, "stream_held",
+                          KOOP_ARGS(n->node, n->streams[j]->stream, n->streams[j]->state, f->cfg->path));
     }
 }
 
@@ -337,56 +332,73 @@ koop_facts_json(const koop_facts_t *f)
 }
 
 static const char *
-s_bytes(uint64_t n, char *buf, size_t size)
+s_bytes(uint64_t n, koop_lang_t lang, char *buf, size_t size)
 {
     koop_progress_amount(buf, size, (double)n, KOOP_PROGRESS_BYTES);
+    for (char *p = buf; lang == KOOP_LANG_EN && *p; p++)
+        if (*p == ',')
+            *p = '.'; /* a decimal point in English */
     return buf;
 }
+
+/* Line key of labels.def's set "status" in f->lang, {1}.. from args; a
+ * line break unless `more` (the line goes on). */
+static void
+s_line(FILE *out, const koop_facts_t *f, int more, const char *key, const char *const *args, size_t nargs)
+{
+    char line[KOOP_FACTS_PROBLEM_LEN + 64];
+    koop_present_sentence("status", key, f->lang, args, nargs, line, sizeof line);
+    fprintf(out, "%s%s", line, more ? "" : "\n");
+}
+#define S_LINE(key, ...) s_line(out, f, 0, key, KOOP_ARGS(__VA_ARGS__))
 
 void
 koop_facts_text(const koop_facts_t *f, FILE *out)
 {
     const Koop__Sync__Status *st = f->sync;
-    char a[32], b[32], span[40];
+    char a[32], b[32], span[40], name[16], when[40];
     uint64_t data = 0;
 
-    fprintf(out, "węzeł %s (%s): %s\n", f->cfg->node_id, f->cfg->role,
-            f->exit_code == 0 ? "wszystko działa"
-            : f->exit_code == KOOP_FACTS_EXIT_DOWN ? "NIE WSZYSTKIE USŁUGI ODPOWIADAJĄ"
-                                                   : "SYNCHRONIZACJA WYMAGA UWAGI");
+    S_LINE("head", f->cfg->node_id, f->cfg->role,
+           koop_present_word("status", f->exit_code == 0                      ? "all_ok"
+                                       : f->exit_code == KOOP_FACTS_EXIT_DOWN ? "not_all_answer"
+                                                                              : "link_needs_attention",
+                             f->lang));
     for (size_t i = 0; i < f->nservices; i++) {
         const koop_facts_service_t *s = &f->services[i];
+        snprintf(name, sizeof name, "%-10s", s->name);
         if (!s->stats) {
-            fprintf(out, "  %-10s nie odpowiada\n", s->name);
+            S_LINE("service_silent", name);
             continue;
         }
-        fprintf(out, "  %-10s działa (pid %u, od %s), zdarzeń w dzienniku: %llu, dane: %s (mapa %s)", s->name,
-                s->stats->pid, s_span(f->now_ms > s->stats->started_ms ? f->now_ms - s->stats->started_ms : 0, span,
-                                      sizeof span),
-                (unsigned long long)s->stats->last_seq, s_bytes(s->stats->store ? s->stats->store->file_bytes : 0, a, sizeof a),
-                s_bytes(s->stats->store ? s->stats->store->map_bytes : 0, b, sizeof b));
+        s_line(out, f, 1, "service",
+               KOOP_ARGS(name, KOOP_NUM(s->stats->pid),
+                         s_span(f->now_ms > s->stats->started_ms ? f->now_ms - s->stats->started_ms : 0, f->lang, span,
+                                sizeof span),
+                         KOOP_NUM(s->stats->last_seq), s_bytes(s->stats->store ? s->stats->store->file_bytes : 0, f->lang, a, sizeof a),
+                         s_bytes(s->stats->store ? s->stats->store->map_bytes : 0, f->lang, b, sizeof b)));
         if (s->stats->events_refused)
-            fprintf(out, ", odrzuconych zdarzeń z zewnątrz: %llu", (unsigned long long)s->stats->events_refused);
+            s_line(out, f, 1, "service_refused", KOOP_ARGS(KOOP_NUM(s->stats->events_refused)));
         fputc('\n', out);
         data += s->stats->store ? s->stats->store->file_bytes : 0;
     }
-    fprintf(out, "  dane razem: %s\n", s_bytes(data, a, sizeof a));
+    S_LINE("data", s_bytes(data, f->lang, a, sizeof a));
     if (st && st->uplink && st->uplink->hub && *st->uplink->hub) {
         const Koop__Sync__UplinkStatus *u = st->uplink;
         json_t *t = koop_present_time(u->last_contact_ms);
-        fprintf(out, "  hub %s: %s, ostatni kontakt: %s, czeka na wysłanie: %llu zdarzeń\n", u->hub,
-                u->connected ? "połączony" : "NIEPOŁĄCZONY", json_is_string(t) ? json_string_value(t) : "nigdy",
-                (unsigned long long)u->pending);
+        snprintf(when, sizeof when, "%s", json_is_string(t) ? json_string_value(t) : koop_present_word("sync", "never", f->lang));
         json_decref(t);
+        S_LINE("hub", u->hub, koop_present_word("sync", u->connected ? "connected" : "disconnected_up", f->lang), when,
+               KOOP_NUM(u->pending));
     } else if (st && st->uplink) {
-        fprintf(out, "  hub: nie skonfigurowano ([sync] hub)\n");
+        S_LINE("no_hub", "");
     }
     if (st && st->n_nodes)
-        fprintf(out, "  węzłów przy hubie: %zu\n", st->n_nodes);
+        S_LINE("nodes", KOOP_NUM(st->n_nodes));
     for (size_t i = 0; i < f->nproblems; i++)
-        fprintf(out, "  ! %s\n", f->problems[i]);
+        S_LINE("problem", f->problems[i]);
     for (size_t i = 0; i < f->nwarnings; i++)
-        fprintf(out, "  uwaga: %s\n", f->warnings[i]);
+        S_LINE("warning", f->warnings[i]);
     fflush(out);
 }
 

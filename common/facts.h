@@ -10,7 +10,8 @@
  *   koop_facts_judge:  what is wrong (a service does not answer; the link to
  *                      the hub down, or the hub holding streams back, for
  *                      longer than [sync] alert_after; on a hub a node silent
- *                      that long), each with a Polish sentence; the exit code
+ *                      that long), each with a sentence in f->lang
+ *                      (labels.def's set "status"); the exit code
  *                      koopctl gives. Shorter than alert_after: a warning.
  *
  * Nothing here names a person: services, node ids, streams, counts, sizes.
@@ -55,6 +56,7 @@ typedef struct koop_facts {
     size_t nproblems, nwarnings;
     char problems[KOOP_FACTS_PROBLEMS][KOOP_FACTS_PROBLEM_LEN];
     char warnings[KOOP_FACTS_PROBLEMS][KOOP_FACTS_PROBLEM_LEN];
+    koop_lang_t lang;             /* of the findings and the text (KOOP_LANG_PL unless set, then judge again) */
 } koop_facts_t;
 
 /* Takes ownership of facts (koop_facts_free). */
@@ -77,7 +79,7 @@ uint64_t koop_facts_link_down_ms(const koop_facts_t *f);
 
 /* The facts as koopctl status --json prints them (caller decrefs). */
 json_t *koop_facts_json(const koop_facts_t *f);
-/* ... as text for people (Polish). */
+/* ... as text for people (in f->lang). */
 void koop_facts_text(const koop_facts_t *f, FILE *out);
 /* ... as Prometheus text exposition (version 0.0.4), every metric koop_*. */
 void koop_facts_metrics(const koop_facts_t *f, FILE *out);

@@ -240,11 +240,11 @@ koop_present_text(const koop_api_method_t *m, const ProtobufCMessage *reply, koo
         return;
     }
     if (reply->descriptor == koop_api_find("sync.status")->reply) {
-        koop_present_sync_text(reply, out);
+        koop_present_sync_text(reply, lang, out);
         return;
     }
     if (reply->descriptor == koop_api_find("sync.verify")->reply) {
-        koop_present_sync_verify_text(reply, out);
+        koop_present_sync_verify_text(reply, lang, out);
         return;
     }
     if (reply->descriptor == &koop__verify_report__descriptor) {

@@ -76,6 +76,14 @@ const char *koop_present_enum(const ProtobufCEnumDescriptor *e, int value, koop_
                               size_t len);
 /* The label of a word of a set of labels.def ("event", "task.done"), or NULL. */
 const char *koop_present_word(const char *set, const char *word, koop_lang_t lang);
+/* Word `key` of set of labels.def as a template (errors.def's syntax) in
+ * lang with args[0..nargs) as {1}.. into out (always NUL-terminated; empty
+ * when there is no such word); returns the length written. KOOP_ARGS(a,
+ * b, ...) gives args and nargs. */
+size_t koop_present_sentence(const char *set, const char *key, koop_lang_t lang, const char *const *args,
+                             size_t nargs, char *out, size_t len);
+#define KOOP_ARGS(...)                                                                                             \
+    (const char *const[]){__VA_ARGS__}, sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *)
 /* The label of field of messages of d: "Type.field" first, then "field". */
 const char *koop_present_field_label(const ProtobufCMessageDescriptor *d, const char *field, koop_lang_t lang);
 /* "2026-01-10 14:03" (the node's local time) of unix ms; "" for 0. */
@@ -92,14 +100,18 @@ void koop_present_event_line(json_t *event, FILE *out);
 json_t *koop_present_report_json(const koop_api_method_t *m, const ProtobufCMessage *reply, koop_lang_t lang);
 void koop_present_report_text(const koop_api_method_t *m, const ProtobufCMessage *reply, koop_fmt_t fmt,
                               koop_lang_t lang, FILE *out);
+/* The evaluation's summary in the model's words, made from the figures of
+ * report (a koop.rep.Report; a withheld one says why it has none), in lang.
+ * Caller frees; NULL on lack of memory. */
+char *koop_present_summary(const ProtobufCMessage *report, koop_lang_t lang);
 json_t *koop_present_sync_json(const ProtobufCMessage *reply);
 /* present_check.c: a koop.VerifyReport; present_export.c: the document of
  * koop.cases.HouseholdExport (Polish). */
 void koop_present_verify_text(const ProtobufCMessage *reply, koop_lang_t lang, FILE *out);
 void koop_present_export_text(const ProtobufCMessage *reply, FILE *out);
-void koop_present_sync_text(const ProtobufCMessage *reply, FILE *out);
+void koop_present_sync_text(const ProtobufCMessage *reply, koop_lang_t lang, FILE *out);
 /* The result of sync verify (koop.sync.VerifyResult). */
-void koop_present_sync_verify_text(const ProtobufCMessage *reply, FILE *out);
+void koop_present_sync_verify_text(const ProtobufCMessage *reply, koop_lang_t lang, FILE *out);
 /* ISO 8601 UTC ("2026-12-01T10:00:00.000Z") of unix ms, null when 0. */
 json_t *koop_present_time(uint64_t ms);
 

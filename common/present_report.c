@@ -4,6 +4,9 @@
  * label and its dimension's are labels.def's ("indicator", "indicator.by",
  * the dimension's set), as are the groups' titles and the words of the text
  * ("report"); the reply's own Polish labels stand where labels.def has none.
+ * The evaluation's summary is made here from its figures, in the reader's
+ * language ("report.summary"); the reporting service writes the Polish one
+ * into its reply with the same function.
  *
  * JSON: evaluation is one object with the figures as keys and "suppressed",
  * the list of keys hidden; indicators has a "figures" array whose figures
@@ -121,8 +124,10 @@ s_header_json(const Koop__Rep__Report *r)
 static void
 s_text_header(FILE *out, const char *what, const Koop__Rep__Report *r, koop_lang_t lang)
 {
+    const char *level = r->level ? koop_present_word("report.level", r->level, lang) : NULL;
     fprintf(out, "%s: %s%s%s (%s, TERYT %s)\n", s_word(what, lang), r->unit_name && *r->unit_name ? r->unit_name : r->unit,
-           r->unit_name && *r->unit_name ? " – " : "", r->unit_name && *r->unit_name ? r->unit : "", r->level,
+           r->unit_name && *r->unit_name ? " – " : "", r->unit_name && *r->unit_name ? r->unit : "",
+           level ? level : r->level ? r->level : "",
            r->teryt && *r->teryt ? r->teryt : s_word("teryt_unknown", lang));
     fprintf(out, "%s: %s – %s (%s %s)%s%s\n", s_word("period", lang),
            r->from && *r->from ? r->from : s_word("from_start", lang), r->to && *r->to ? r->to : r->as_of,
@@ -162,12 +167,89 @@ s_csv_unit(FILE *out, const Koop__Rep__Report *r)
     fprintf(out, ",%s,%s,%s", r->from ? r->from : "", r->to ? r->to : "", r->as_of ? r->as_of : "");
 }
 
+/* ---- the evaluation's summary ---- */
+
+static const Koop__Rep__Figure *
+s_total(const Koop__Rep__Report *r, const char *key)
+{
+    for (size_t i = 0; i < r->n_figures; i++)
+        if (strcmp(r->figures[i]->key, key) == 0 && !(r->figures[i]->dim && *r->figures[i]->dim))
+            return r->figures[i];
+    return NULL;
+}
+
+static long long
+s_count(const Koop__Rep__Figure *f)
+{
+    return f && f->has_value ? (long long)(f->value + (f->value >= 0 ? 0.5 : -0.5)) : 0;
+}
+
+static int
+s_shown(const Koop__Rep__Figure *f)
+{
+    return f && !f->suppressed && f->has_value;
+}
+
+char *
+koop_present_summary(const ProtobufCMessage *report, koop_lang_t lang)
+{
+    const Koop__Rep__Report *r = (const Koop__Rep__Report *)report;
+    const Koop__Rep__Figure *pe = s_total(r, "partner_entities"), *pc = s_total(r, "pzk_count"),
+                            *pm = s_total(r, "pzk_avg_months"), *cl = s_total(r, "ipw_closed"),
+                            *su = s_total(r, "ipw_success"), *rt = s_total(r, "ipw_success_rate"),
+                            *hh = s_total(r, "households"), *pp = s_total(r, "persons");
+    char n1[24], n2[24], months[64], pzks[64], rate[64], buf[1024];
+    size_t used = 0;
+/* appends clause key of "report.summary" */
+#define S_CLAUSE(key, ...)                                                                                          \
+    (used += koop_present_sentence("report.summary", key, lang, KOOP_ARGS(__VA_ARGS__), buf + used, sizeof buf - used))
+    buf[0] = '\0';
+    if (r->approval && strcmp(r->approval, "withheld") == 0) {
+        S_CLAUSE("withheld", "");
+        return strdup(buf);
+    }
+    if (s_shown(pe))
+        S_CLAUSE("partners", koop_num_str(n1, s_count(pe)));
+    else
+        S_CLAUSE("partners_hidden", "");
+    if (pc)
+        s_text_value(pzks, sizeof pzks, pc, 0, lang);
+    else
+        snprintf(pzks, sizeof pzks, "%s", s_word("hidden", lang));
+    if (pm && pm->suppressed)
+        S_CLAUSE("pzk_months_hidden", pzks);
+    else if (s_shown(pm)) {
+        s_text_value(months, sizeof months, pm, 0, lang);
+        S_CLAUSE("pzk_months", months, pzks);
+    } else
+        S_CLAUSE("no_pzk", "");
+    if (cl && cl->suppressed)
+        S_CLAUSE("closed_hidden", "");
+    else if (s_count(cl) == 0)
+        S_CLAUSE("none_closed", "");
+    else if (!s_shown(su) || !s_shown(rt))
+        S_CLAUSE("success_hidden", koop_num_str(n1, s_count(cl)));
+    else {
+        s_text_value(rate, sizeof rate, rt, 0, lang);
+        S_CLAUSE("success", koop_num_str(n1, s_count(su)), koop_num_str(n2, s_count(cl)), rate);
+    }
+    if (!s_shown(hh))
+        S_CLAUSE("households_hidden", "");
+    else if (!s_shown(pp))
+        S_CLAUSE("households_only", koop_num_str(n1, s_count(hh)));
+    else
+        S_CLAUSE("households", koop_num_str(n1, s_count(hh)), koop_num_str(n2, s_count(pp)));
+#undef S_CLAUSE
+    return strdup(buf);
+}
+
 /* ---- the two reports ---- */
 
 static json_t *
-s_evaluation_json(const Koop__Rep__Report *r)
+s_evaluation_json(const Koop__Rep__Report *r, koop_lang_t lang)
 {
     json_t *o = s_header_json(r), *hidden = json_array();
+    char *summary = koop_present_summary(&r->base, lang);
     for (size_t i = 0; i < r->n_figures; i++)
         if (!r->figures[i]->dim || !*r->figures[i]->dim) {
             json_object_set_new(o, r->figures[i]->key, s_json_value(r->figures[i]));
@@ -175,7 +257,8 @@ s_evaluation_json(const Koop__Rep__Report *r)
                 json_array_append_new(hidden, json_string(r->figures[i]->key));
         }
     json_object_set_new(o, "suppressed", hidden);
-    json_object_set_new(o, "summary", json_string(r->summary ? r->summary : ""));
+    json_object_set_new(o, "summary", json_string(summary ? summary : ""));
+    free(summary);
     return o;
 }
 
@@ -223,9 +306,10 @@ s_print_evaluation(FILE *out, int csv, const Koop__Rep__Report *r, koop_lang_t l
             }
         fputc('\n', out);
     } else {
-        char v[64];
+        char v[64], *summary = koop_present_summary(&r->base, lang);
         s_text_header(out, "evaluation", r, lang);
-        fprintf(out, "\n%s\n\n", r->summary ? r->summary : "");
+        fprintf(out, "\n%s\n\n", summary ? summary : "");
+        free(summary);
         for (size_t i = 0; i < r->n_figures; i++) {
             s_text_value(v, sizeof v, r->figures[i], 0, lang);
             fputs("  ", out);
@@ -282,7 +366,7 @@ json_t *
 koop_present_report_json(const koop_api_method_t *m, const ProtobufCMessage *reply, koop_lang_t lang)
 {
     const Koop__Rep__Report *r = (const Koop__Rep__Report *)reply;
-    return strcmp(m->verb, "evaluation") == 0 ? s_evaluation_json(r) : s_indicators_json(r, lang);
+    return strcmp(m->verb, "evaluation") == 0 ? s_evaluation_json(r, lang) : s_indicators_json(r, lang);
 }
 
 void

@@ -1,6 +1,7 @@
 /*
  * present_sync.c - `sync status` of both ends of the gmina -> hub link as
- * JSON and Polish text (see present.h, docs/SYNC.md).
+ * JSON and text in Polish or English (labels.def's set "sync"; see
+ * present.h, docs/SYNC.md).
  *
  * JSON, on a gmina:
  *   {node, role, hub, hub_node, connected, last_contact, last_contact_ms,
@@ -75,35 +76,61 @@ s_uplink_json(const Koop__Sync__UplinkStatus *u)
     return o;
 }
 
+/* Line key of labels.def's set "sync" in lang after indent, {1}.. from args. */
 static void
-s_print_uplink(FILE *out, const Koop__Sync__UplinkStatus *u, const char *indent)
+s_say(FILE *out, const char *indent, const char *key, koop_lang_t lang, const char *const *args, size_t nargs)
 {
-    char when[40] = "nigdy";
-    if (u->last_contact_ms) {
-        json_t *t = koop_present_time(u->last_contact_ms);
-        snprintf(when, sizeof when, "%s", json_string_value(t));
-        json_decref(t);
-    }
+    char line[1024];
+    koop_present_sentence("sync", key, lang, args, nargs, line, sizeof line);
+    fprintf(out, "%s%s\n", indent, line);
+}
+#define S_SAY(key, ...) s_say(out, indent, key, lang, KOOP_ARGS(__VA_ARGS__))
+#define S_WORD(key) koop_present_word("sync", key, lang)
+#define S_U(v) koop_num_str((char[24]){0}, (long long)(v))
+
+/* When (ISO 8601 UTC) of unix ms into out, or none when there is no time. */
+static const char *
+s_when(char out[40], uint64_t ms, const char *none)
+{
+    json_t *t = ms ? koop_present_time(ms) : NULL;
+    snprintf(out, 40, "%s", json_is_string(t) ? json_string_value(t) : none ? none : "");
+    json_decref(t);
+    return out;
+}
+
+/* " – state" of a stream whose state is not "ok", else "". */
+static const char *
+s_state(char *out, size_t len, const char *state)
+{
+    snprintf(out, len, "%s%s", state && strcmp(state, "ok") ? " – " : "", state && strcmp(state, "ok") ? state : "");
+    return out;
+}
+
+static void
+s_print_uplink(FILE *out, const Koop__Sync__UplinkStatus *u, const char *indent, koop_lang_t lang)
+{
+    char when[40], hub[400], name[16], state[200];
     if (!u->hub || !*u->hub)
-        fprintf(out, "%shub: nie skonfigurowano ([sync] hub) – zdarzenia czekają w dziennikach\n", indent);
-    else
-        fprintf(out, "%shub %s%s%s%s: %s, ostatni kontakt: %s\n", indent, u->hub, u->hub_node ? " (" : "",
-               u->hub_node ? u->hub_node : "", u->hub_node ? ")" : "",
-               u->connected ? "połączony" : "NIEPOŁĄCZONY", when);
-    fprintf(out, "%sczeka na wysłanie: %llu %s\n", indent, (unsigned long long)u->pending,
-            koop_plural_word((long long)u->pending, "zdarzenie", "zdarzenia", "zdarzeń"));
+        S_SAY("no_hub", "");
+    else {
+        snprintf(hub, sizeof hub, "%s%s%s%s", u->hub, u->hub_node ? " (" : "", u->hub_node ? u->hub_node : "",
+                 u->hub_node ? ")" : "");
+        S_SAY("hub", hub, S_WORD(u->connected ? "connected" : "disconnected_up"),
+              s_when(when, u->last_contact_ms, S_WORD("never")));
+    }
+    S_SAY("pending", S_U(u->pending));
     for (size_t i = 0; i < u->n_streams; i++) {
-        const Koop__Sync__StreamStatus *s = u->streams[i];
-        fprintf(out, "%s  %-10s ostatnie %llu, potwierdzone %llu, czeka %llu%s%s\n", indent, s->stream,
-               (unsigned long long)s->last_seq, (unsigned long long)s->acked, (unsigned long long)s->pending,
-               s->state && strcmp(s->state, "ok") ? " – " : "", s->state && strcmp(s->state, "ok") ? s->state : "");
+        const Koop__Sync__StreamStatus *st = u->streams[i];
+        snprintf(name, sizeof name, "%-10s", st->stream ? st->stream : "?");
+        S_SAY("stream", name, S_U(st->last_seq), S_U(st->acked), S_U(st->pending),
+              s_state(state, sizeof state, st->state));
     }
     if (u->down_state && *u->down_state)
-        fprintf(out, "%sdane huba w dół: %s\n", indent, u->down_state);
+        S_SAY("down_state", u->down_state);
     if (u->down_refused)
-        fprintf(out, "%sodrzucone paczki danych huba: %llu\n", indent, (unsigned long long)u->down_refused);
+        S_SAY("down_refused", S_U(u->down_refused));
     if (u->last_error && *u->last_error)
-        fprintf(out, "%sostatni błąd: %s\n", indent, u->last_error);
+        S_SAY("last_error", u->last_error);
 }
 
 /* The last sync verify (docs/ACCOUNTABILITY.md), or null. */
@@ -122,21 +149,17 @@ s_verify_json(const Koop__Sync__VerifyResult *r)
 }
 
 static void
-s_print_verify(FILE *out, const Koop__Sync__VerifyResult *r, const char *indent)
+s_print_verify(FILE *out, const Koop__Sync__VerifyResult *r, const char *indent, koop_lang_t lang)
 {
-    json_t *t;
+    char when[40], name[16], state[200];
     if (!r)
         return;
-    t = koop_present_time(r->finished_ms ? r->finished_ms : r->started_ms);
-    fprintf(out, "%ssprawdzenie kopii huba (sync verify, %s): %s\n", indent,
-            json_is_string(t) ? json_string_value(t) : "–", r->state ? r->state : "?");
-    json_decref(t);
+    S_SAY("verify", s_when(when, r->finished_ms ? r->finished_ms : r->started_ms, "–"), r->state ? r->state : "?");
     for (size_t i = 0; i < r->n_streams; i++) {
-        const Koop__Sync__StreamVerify *s = r->streams[i];
-        fprintf(out, "%s  %-10s do %llu: zdarzeń %llu, różnych zakresów %zu, przywrócono %llu%s%s\n", indent,
-                s->stream, (unsigned long long)s->upto, (unsigned long long)s->events, s->n_differing,
-                (unsigned long long)s->repaired, s->state ? " – " : (s->ok ? " – zgodne" : " – NIEZGODNE"),
-                s->state ? s->state : "");
+        const Koop__Sync__StreamVerify *sv = r->streams[i];
+        snprintf(name, sizeof name, "%-10s", sv->stream ? sv->stream : "?");
+        snprintf(state, sizeof state, " – %s", sv->state ? sv->state : S_WORD(sv->ok ? "verify_ok" : "verify_differs"));
+        S_SAY("verify_stream", name, S_U(sv->upto), S_U(sv->events), S_U(sv->n_differing), S_U(sv->repaired), state);
     }
 }
 
@@ -201,52 +224,56 @@ koop_present_sync_json(const ProtobufCMessage *reply)
 }
 
 void
-koop_present_sync_verify_text(const ProtobufCMessage *reply, FILE *out)
+koop_present_sync_verify_text(const ProtobufCMessage *reply, koop_lang_t lang, FILE *out)
 {
-    s_print_verify(out, (const Koop__Sync__VerifyResult *)reply, "");
+    s_print_verify(out, (const Koop__Sync__VerifyResult *)reply, "", lang);
     fflush(out);
 }
 
 void
-koop_present_sync_text(const ProtobufCMessage *reply, FILE *out)
+koop_present_sync_text(const ProtobufCMessage *reply, koop_lang_t lang, FILE *out)
 {
     const Koop__Sync__Status *st = (const Koop__Sync__Status *)reply;
+    const char *indent = "";
+    char when[40], name[32], state[200];
     if (strcmp(st->role ? st->role : "", "hub") != 0) {
-        fprintf(out, "węzeł %s (gmina)\n", st->node);
+        S_SAY("gmina", st->node ? st->node : "?");
         if (st->uplink)
-            s_print_uplink(out, st->uplink, "");
-        s_print_verify(out, st->verify, "");
-    } else {
-        fprintf(out, "hub %s, nasłuch: %s\n", st->node, st->listen && *st->listen ? st->listen : "(brak [sync] listen)");
-        if (st->n_nodes == 0)
-            fprintf(out, "  (żaden węzeł jeszcze się nie połączył)\n");
-        for (size_t i = 0; i < st->n_nodes; i++) {
-            const Koop__Sync__NodeStatus *n = st->nodes[i];
-            json_t *t = koop_present_time(n->last_contact_ms);
-            fprintf(out, "  %-20s %s, ostatni kontakt: %s\n", n->node, n->connected ? "połączony" : "niepołączony",
-                   json_is_string(t) ? json_string_value(t) : "nigdy");
-            json_decref(t);
-            if (n->refused)
-                fprintf(out, "    odrzucone paczki: %llu (ostatnio: %s)\n", (unsigned long long)n->refused,
-                        n->last_refusal ? n->last_refusal : "?");
-            for (size_t j = 0; j < n->n_streams; j++)
-                fprintf(out, "    %-10s potwierdzone %llu (zdarzeń w epoce %u: %llu)%s%s\n", n->streams[j]->stream,
-                       (unsigned long long)n->streams[j]->acked, n->streams[j]->epoch,
-                       (unsigned long long)n->streams[j]->events, n->streams[j]->state ? " – " : "",
-                       n->streams[j]->state ? n->streams[j]->state : "");
-            s_print_verify(out, n->verify, "    ");
+            s_print_uplink(out, st->uplink, "", lang);
+        s_print_verify(out, st->verify, "", lang);
+        fflush(out);
+        return;
+    }
+    S_SAY("hub_head", st->node ? st->node : "?", st->listen && *st->listen ? st->listen : S_WORD("no_listen"));
+    indent = "  ";
+    if (st->n_nodes == 0)
+        S_SAY("no_nodes", "");
+    for (size_t i = 0; i < st->n_nodes; i++) {
+        const Koop__Sync__NodeStatus *n = st->nodes[i];
+        snprintf(name, sizeof name, "%-20s", n->node ? n->node : "?");
+        S_SAY("node", name, S_WORD(n->connected ? "connected" : "disconnected"),
+              s_when(when, n->last_contact_ms, S_WORD("never")));
+        indent = "    ";
+        if (n->refused)
+            S_SAY("node_refused", S_U(n->refused), n->last_refusal ? n->last_refusal : "?");
+        for (size_t j = 0; j < n->n_streams; j++) {
+            const Koop__Sync__StreamStatus *ss = n->streams[j];
+            snprintf(name, sizeof name, "%-10s", ss->stream ? ss->stream : "?");
+            snprintf(state, sizeof state, "%s%s", ss->state ? " – " : "", ss->state ? ss->state : "");
+            S_SAY("node_stream", name, S_U(ss->acked), S_U(ss->epoch), S_U(ss->events), state);
         }
-        if (st->malformed)
-            fprintf(out, "  odrzucone wiadomości: %llu\n", (unsigned long long)st->malformed);
-        if (st->events_refused)
-            fprintf(out, "  paczki odrzucone za nieprawidłowe zdarzenie: %llu\n", (unsigned long long)st->events_refused);
-        if (st->down_out)
-            fprintf(out, "  zdarzenia rejestru huba niewysłane w dół (nie jego rekordy): %llu\n",
-                    (unsigned long long)st->down_out);
-        if (st->uplink) {
-            fprintf(out, "  połączenie w górę:\n");
-            s_print_uplink(out, st->uplink, "    ");
-        }
+        s_print_verify(out, n->verify, "    ", lang);
+        indent = "  ";
+    }
+    if (st->malformed)
+        S_SAY("malformed", S_U(st->malformed));
+    if (st->events_refused)
+        S_SAY("events_refused", S_U(st->events_refused));
+    if (st->down_out)
+        S_SAY("down_out", S_U(st->down_out));
+    if (st->uplink) {
+        S_SAY("uplink", "");
+        s_print_uplink(out, st->uplink, "    ", lang);
     }
     fflush(out);
 }

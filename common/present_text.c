@@ -46,7 +46,7 @@ static const struct {
 /* A report asks for a word per figure and a list per cell: an open-
  * addressing table of the rows by (set, value), filled on first use (the
  * first row of a pair wins, as the search through the rows did). */
-#define S_WORD_SLOTS 1024 /* power of two, > 4 x the rows */
+#define S_WORD_SLOTS 2048 /* power of two, > 4 x the rows */
 _Static_assert(sizeof s_values / sizeof s_values[0] * 4 < S_WORD_SLOTS, "labels.def outgrew S_WORD_SLOTS");
 static short s_word_slots[S_WORD_SLOTS]; /* row + 1; 0: empty */
 static pthread_once_t s_word_once = PTHREAD_ONCE_INIT;
@@ -95,6 +95,17 @@ koop_present_word(const char *set, const char *word, koop_lang_t lang)
     if (!s_word_slots[h])
         return NULL;
     return lang == KOOP_LANG_EN ? s_values[s_word_slots[h] - 1].en : s_values[s_word_slots[h] - 1].pl;
+}
+
+size_t
+koop_present_sentence(const char *set, const char *key, koop_lang_t lang, const char *const *args, size_t nargs,
+                      char *out, size_t len)
+{
+    const char *t = koop_present_word(set, key, lang);
+    if (!len)
+        return 0;
+    out[0] = '\0';
+    return t ? koop_template_render(t, lang, NULL, args, nargs, out, len) : 0;
 }
 
 const char *
@@ -179,22 +190,30 @@ static const char *const s_hidden[] = {
     "koop.notif.InboxEntry.person", "koop.notif.InboxEntry.ipw", "koop.notif.InboxEntry.kind",
 };
 
-/* Strings shown as a word of a set of labels.def. */
+/* Strings shown as a word of a set of labels.def, or (set NULL) of the
+ * words table of errors.def: a transfer's answer is a code ("key_mismatch"). */
 static const struct {
     const char *field, *set;
 } s_word_fields[] = {
     {"koop.cases.TimelineEntry.type", "event"},
     {"koop.notif.InboxEntry.kind", "notice"},
     {"koop.cases.AuditEntry.result", "result"},
+    {"koop.cases.Transfer.answer", NULL},
+    {"koop.rep.UnitInfo.level", "report.level"},
 };
 
-/* The word of `set` for s; for a step dated after today (an event of the
- * timeline), its ".future" word first: a meeting planned is not held. */
+/* The word of `set` (NULL: errors.def's words) for s; for a step dated
+ * after today (an event of the timeline), its ".future" word first: a
+ * meeting planned is not held. */
 static const char *
 s_word(const ProtobufCMessage *m, const char *set, const char *s, koop_lang_t lang)
 {
     const ProtobufCFieldDescriptor *df = protobuf_c_message_descriptor_get_field_by_name(m->descriptor, "date");
     const char *w = NULL;
+    if (!set) {
+        w = koop_err_word(s, lang);
+        return w ? w : s;
+    }
     if (df && df->type == PROTOBUF_C_TYPE_STRING) {
         const char *date = *S_AT(m, df->offset, const char *);
         char today[11], future[160];

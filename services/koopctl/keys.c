@@ -14,6 +14,7 @@
  */
 #include "koopctl.h"
 #include "keyprint.h"
+#include "present.h"
 
 #include <czmq.h>
 #include <dirent.h>
@@ -54,11 +55,15 @@ s_show(kc_ctx_t *ctx, const char *path)
         kc_print(ctx, o);
         json_decref(o);
     } else {
-        printf("Klucz publiczny %s%s%s%s%s%s\n  plik:   %s\n  klucz:  %s\n  odcisk: %s\n"
-               "Porównaj odcisk przez telefon: druga strona uruchamia koopctl keys show --file PLIK na pliku, "
-               "który dostała.\n",
-               node ? "węzła " : "", node ? node : "", role ? " (" : "", role ? role : "", teryt ? ", TERYT " : "",
-               teryt ? teryt : "", path, zcert_public_txt(cert), print);
+        char whose[400] = "", meta[160] = "";
+        if (node)
+            koop_present_sentence("keys", "of_node", ctx->lang, KOOP_ARGS(node), whose, sizeof whose);
+        if (role && teryt)
+            snprintf(meta, sizeof meta, " (%s, TERYT %s)", role, teryt);
+        else if (role || teryt)
+            snprintf(meta, sizeof meta, role ? " (%s)" : " (TERYT %s)", role ? role : teryt);
+        strncat(whose, meta, sizeof whose - strlen(whose) - 1);
+        kc_say(ctx, "keys", "show", KOOP_ARGS(whose, path, zcert_public_txt(cert), print));
     }
     zcert_destroy(&cert);
     return KC_OK;
@@ -88,10 +93,9 @@ s_generate(kc_ctx_t *ctx, int force)
     if (kc_write_keys(ctx->cfg.dir, ctx->cfg.node_id, ctx->cfg.role, ctx->cfg.teryt) != 0)
         return kc_error(ctx, KC_REFUSED, CLI_IO, NULL, sec, strerror(errno));
     (void)koop_keyprint_file(pub, print, NULL, 0);
-    printf("Nowa para kluczy węzła %s: %s (publiczny, odcisk %s), %s (tajny, 0600)\n", ctx->cfg.node_id, pub, print,
-           sec);
+    kc_say(ctx, "keys", "generated", KOOP_ARGS(ctx->cfg.node_id, pub, print, sec));
     if (force)
-        printf("Zapisz nowy klucz publiczny w hubie: koopctl -c HUB.conf enrol %s\n", pub);
+        kc_say(ctx, "keys", "enrol_again", KOOP_ARGS(pub));
     return KC_OK;
 }
 
@@ -194,12 +198,13 @@ kc_unenrol(kc_ctx_t *ctx, int argc, char **argv)
     } else {
         for (size_t i = 0; i < json_array_size(removed); i++) {
             json_t *o = json_array_get(removed, i);
-            printf("Usunięto z huba %s klucz %s%s%s\n", ctx->cfg.node_id,
-                   json_string_value(json_object_get(o, "key")), json_is_string(json_object_get(o, "node")) ? " węzła " : "",
-                   json_is_string(json_object_get(o, "node")) ? json_string_value(json_object_get(o, "node")) : "");
+            const char *node = json_string_value(json_object_get(o, "node"));
+            char whose[400] = "";
+            if (node)
+                koop_present_sentence("keys", "of_node", ctx->lang, KOOP_ARGS(node), whose, sizeof whose);
+            kc_say(ctx, "keys", "removed", KOOP_ARGS(ctx->cfg.node_id, json_string_value(json_object_get(o, "key")), whose));
         }
-        printf("Hub nie przyjmie już nowego połączenia z tym kluczem; połączenie, które trwa, zerwie restart "
-               "huba (systemctl restart koop-node@NAZWA). Dane węzła zostają w hubie.\n");
+        kc_say(ctx, "keys", "removed_note", KOOP_ARGS(""));
     }
     rc = KC_OK;
 done:

@@ -65,6 +65,9 @@ int kc_call(kc_ctx_t *ctx, const char *service, const char *method, const Protob
 
 /* Prints a JSON value: as JSON with --json, else as readable text. */
 void kc_print(kc_ctx_t *ctx, json_t *value);
+/* Prints line key of labels.def's set (koop_present_sentence) in ctx->lang
+ * with args as {1}.., and a line break. */
+void kc_say(kc_ctx_t *ctx, const char *set, const char *key, const char *const *args, size_t nargs);
 
 /* Local commands (argv: what follows the command's words). */
 int kc_node_init(kc_ctx_t *ctx, int argc, char **argv);

@@ -220,6 +220,14 @@ kc_call(kc_ctx_t *ctx, const char *service, const char *method, const ProtobufCM
 }
 
 void
+kc_say(kc_ctx_t *ctx, const char *set, const char *key, const char *const *args, size_t nargs)
+{
+    char line[2048];
+    koop_present_sentence(set, key, ctx->lang, args, nargs, line, sizeof line);
+    printf("%s\n", line);
+}
+
+void
 kc_print(kc_ctx_t *ctx, json_t *value)
 {
     if (ctx->json)

@@ -36,6 +36,8 @@ kc_status(kc_ctx_t *ctx, int argc, char **argv)
         kc_async_close(&a);
         return kc_error(ctx, KC_UNAVAILABLE, INTERNAL_NO_MEMORY, NULL);
     }
+    facts->lang = ctx->lang; /* the findings in the reader's words */
+    koop_facts_judge(facts);
     if (metrics) {
         koop_facts_metrics(facts, stdout);
     } else if (ctx->json) {

@@ -45,6 +45,7 @@
 #include "id.h"
 #include "record.h"
 #include "registry.pb-c.h"
+#include "present.h"
 #include "say.h"
 #include "service.h"
 
@@ -775,8 +776,7 @@ rep_approval_mark(rep_proj_t *p, MDB_txn *txn, int withhold, Koop__Rep__Report *
         rep->approval = "withheld";
         rep->n_figures = 0;
         free(rep->summary);
-        rep->summary = strdup("Wskaźniki za ten okres nie zostały zatwierdzone przez jednostkę: nie są publikowane "
-                              "([reporting] publish = approved).");
+        rep->summary = koop_present_summary(&rep->base, KOOP_LANG_PL); /* says why there are none */
     }
     return 0;
 fail:

@@ -537,107 +537,6 @@ s_level(const rep_unit_t *u)
     }
 }
 
-/* ---- Polish words ---- */
-
-static void
-s_num(char *out, size_t len, const Koop__Rep__Figure *f)
-{
-    if (!f || f->suppressed)
-        snprintf(out, len, "ukryte");
-    else if (!f->has_value)
-        snprintf(out, len, "–");
-    else if (f->decimals) {
-        char *comma;
-        snprintf(out, len, "%.1f", f->value);
-        if ((comma = strchr(out, '.')))
-            *comma = ',';
-    } else
-        snprintf(out, len, "%lld", (long long)s_round(f->value));
-}
-
-static const Koop__Rep__Figure *
-s_find(const s_out *o, const char *key)
-{
-    for (size_t i = 0; i < o->n; i++)
-        if (strcmp(o->figs[i].key, key) == 0 && !o->figs[i].dim[0])
-            return &o->figs[i];
-    return NULL;
-}
-
-static int64_t
-s_val(const Koop__Rep__Figure *f)
-{
-    return f && f->has_value ? (int64_t)s_round(f->value) : 0;
-}
-
-static int
-s_shown(const Koop__Rep__Figure *f)
-{
-    return f && !f->suppressed && f->has_value;
-}
-
-/* The evaluation in the model's words ("350 partner entities cooperated in
- * PZKs; an average PZK worked 16 months; 140 of 172 persons/families
- * completed their IPW successfully (81.4 %)"), in Polish. What a hub hides
- * is said to be hidden, never written as a number or a bound. */
-static char *
-s_summary(const s_out *o)
-{
-    const Koop__Rep__Figure *pe = s_find(o, "partner_entities"), *pc = s_find(o, "pzk_count"),
-                            *pm = s_find(o, "pzk_avg_months"), *cl = s_find(o, "ipw_closed"),
-                            *su = s_find(o, "ipw_success"), *rt = s_find(o, "ipw_success_rate"),
-                            *hh = s_find(o, "households"), *pp = s_find(o, "persons");
-    const char *hidden = "nie jest podawana (małe liczby)";
-    char a[32], b[32], c[64], buf[1024];
-    size_t len = 0;
-
-#define S_ADD(...)                                                                                                 \
-    do {                                                                                                           \
-        int n_ = snprintf(buf + len, sizeof buf - len, __VA_ARGS__);                                               \
-        if (n_ > 0)                                                                                                \
-            len += (size_t)n_ < sizeof buf - len ? (size_t)n_ : sizeof buf - len - 1;                              \
-    } while (0)
-    if (s_shown(pe))
-        S_ADD("%lld %s %s w PZK", (long long)s_val(pe),
-              koop_plural_word(s_val(pe), "podmiot partnerski", "podmioty partnerskie", "podmiotów partnerskich"),
-              koop_plural_word(s_val(pe), "współpracował", "współpracowały", "współpracowało"));
-    else
-        S_ADD("liczba podmiotów partnerskich w PZK %s", hidden);
-    s_num(b, sizeof b, pc);
-    if (pm && pm->suppressed)
-        S_ADD("; przeciętny czas działania PZK nie jest podawany (PZK w okresie: %s)", b);
-    else if (s_shown(pm)) {
-        s_num(a, sizeof a, pm);
-        S_ADD("; przeciętny PZK działał %s miesiąca (PZK w okresie: %s)", a, b);
-    } else
-        S_ADD("; w okresie nie działał żaden PZK");
-    if (cl && cl->suppressed)
-        S_ADD("; liczba zamkniętych IPW %s", hidden);
-    else if (s_val(cl) == 0)
-        S_ADD("; w okresie nie zamknięto żadnego IPW");
-    else if (!s_shown(su) || !s_shown(rt))
-        S_ADD("; IPW zamknięto dla %lld %s; liczba zakończonych sukcesem %s", (long long)s_val(cl),
-              s_val(cl) == 1 ? "osoby/rodziny" : "osób/rodzin", hidden);
-    else {
-        s_num(c, sizeof c, rt);
-        S_ADD("; %lld spośród %lld %s, których IPW zamknięto, %s go sukcesem (%s %%)", (long long)s_val(su),
-              (long long)s_val(cl), s_val(cl) == 1 ? "osoby/rodziny" : "osób/rodzin",
-              koop_plural_word(s_val(su), "zakończyła", "zakończyły", "zakończyło"), c);
-    }
-    if (!s_shown(hh))
-        S_ADD("; liczba gospodarstw domowych objętych IPW %s.", hidden);
-    else if (!s_shown(pp))
-        S_ADD("; IPW objęły %lld %s (liczba osób %s).", (long long)s_val(hh),
-              koop_plural_word(s_val(hh), "gospodarstwo domowe", "gospodarstwa domowe", "gospodarstw domowych"),
-              hidden);
-    else
-        S_ADD("; IPW objęły %lld %s (%lld %s).", (long long)s_val(hh),
-              koop_plural_word(s_val(hh), "gospodarstwo domowe", "gospodarstwa domowe", "gospodarstw domowych"),
-              (long long)s_val(pp), koop_plural_word(s_val(pp), "osobę", "osoby", "osób"));
-#undef S_ADD
-    return strdup(buf);
-}
-
 /* ---- the figures ---- */
 
 static void
@@ -1097,7 +996,7 @@ rep_report(rep_proj_t *p, MDB_txn *txn, const Koop__Rep__ReportQuery *q, int eva
         o->ptrs[i] = &o->figs[i];
     o->rep.n_figures = o->n;
     o->rep.figures = o->ptrs;
-    if (evaluation && !(o->rep.summary = s_summary(o))) {
+    if (evaluation && !(o->rep.summary = koop_present_summary(&o->rep.base, KOOP_LANG_PL))) {
         koop_error_fill(err, INTERNAL_NO_MEMORY, NULL);
         goto fail;
     }

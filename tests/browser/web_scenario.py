@@ -15,6 +15,7 @@ when everything holds, else 1 with what did not.
 import datetime
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -36,6 +37,11 @@ FAMILY = os.environ["KOOP_WEB_FAMILY"]
 COP = os.environ["KOOP_WEB_COP"]
 SW = os.environ["KOOP_WEB_SW"]
 TODAY = datetime.date.today().isoformat()
+# the report groups' titles as common/labels.def declares them (the UI's
+# catalogue of them is made from it by make): {group: (polski, English)}
+LABELS_DEF = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "common", "labels.def")
+GROUPS = {m.group(1): (m.group(2), m.group(3)) for m in re.finditer(
+    r'^KOOP_VALUE\("indicator\.group", "([^"]+)", "([^"]+)", "([^"]+)"\)', open(LABELS_DEF, encoding="utf-8").read(), re.M)}
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--disable-dev-shm-usage", "--lang=pl", "--window-size=1280,900"]
@@ -218,6 +224,11 @@ class Browser:
         el.clear()
         el.send_keys(value)
 
+    def group_titles(self):
+        """The report's group titles as shown: {group: caption}."""
+        return {e.get_attribute("data-group"): e.find_element(By.TAG_NAME, "caption").text
+                for e in self.d.find_elements(By.CSS_SELECTOR, "#report-results section.report-group")}
+
     def figure(self, key):
         cells = self.d.find_elements(By.CSS_SELECTOR, f"tr[data-key='{key}'] td.num")
         return cells[0].text if cells else None
@@ -242,6 +253,9 @@ def scenario(b):
     b.css("tr[data-key='tasks_on_time']")
     before = b.figure("tasks_on_time")
     say(f"report before: tasks done on time = {before}")
+    titles = b.group_titles()
+    check(len(titles) > 3 and all(GROUPS.get(g, ("?",))[0] == t for g, t in titles.items()),
+          f"the report groups' titles are labels.def's: {titles}")
     b.page("10-reports")
     b.logout()
 
@@ -398,6 +412,18 @@ def scenario(b):
     check(b.d.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en", "html lang follows the language switch")
     check("lang=en" in b.d.execute_script("return document.cookie"), "the switch sets the lang cookie")
     b.page("15-tasks-english")
+    # the report in English: labels.def's titles, the evaluation in English words
+    b.nav("raporty")
+    b.h1("Reports")
+    b.css("tr[data-key='tasks_on_time']")
+    titles = b.group_titles()
+    check(len(titles) > 3 and all(GROUPS.get(g, ("?", "?"))[1] == t for g, t in titles.items()),
+          f"the report groups' titles in English are labels.def's: {titles}")
+    summary = b.css("#evaluation-summary").text
+    check(" in PZKs" in summary and " w PZK" not in summary, f"the evaluation's summary in English: {summary}")
+    b.page("16-reports-english")
+    b.go("#/zadania")
+    b.h1("My tasks")
     b.d.find_element(By.CSS_SELECTOR, "#lang-switch button[lang=pl]").click()
     b.h1("Moje zadania")
     b.logout()

@@ -103,6 +103,13 @@ Test(keys, both_sides_compute_the_same_short_fingerprint_from_the_file_they_have
     cr_assert_str_neq(a, h);
     cr_assert_eq(kt_ctl(&r, &g, "keys", "show", NULL), 0);
     cr_assert(strstr(r.out, h) && strstr(r.out, "gmina-2013032") && strstr(r.out, "telefon"), "%s", r.out);
+    cr_assert(strstr(r.out, "Klucz publiczny węzła gmina-2013032 (gmina, TERYT 2013032)\n"), "%s", r.out);
+    kt_run_free(&r);
+    cr_assert_eq(kt_ctl(&r, &g, "--lang", "en", "keys", "show", NULL), 0);
+    cr_assert(strstr(r.out, "The public key of node gmina-2013032 (gmina, TERYT 2013032)\n") &&
+                  strstr(r.out, "\n  fingerprint: ") && strstr(r.out, h) && strstr(r.out, "by phone") &&
+                  !strstr(r.out, "telefon"),
+              "%s", r.out);
     kt_run_free(&r);
     /* node init and enrol print it where the key is handed over */
     cr_assert_eq(kt_ctl(&r, &hub, "enrol", pub, NULL), 0);

@@ -530,7 +530,7 @@ Test(reporting, text_csv_and_bad_periods)
     /* in English (--lang en): the same figures under labels.def's English */
     kt_ctl(&r, &node, "--lang", "en", "report", "indicators", "--as-of", "2022-12-31", NULL);
     cr_assert_eq(r.code, 0, "%s", r.err);
-    cr_expect(strstr(r.out, "Indicators of the cooperation model: Kobylin-Borzymy – gmina-2013032 (gmina, TERYT 2013032)\n"
+    cr_expect(strstr(r.out, "Indicators of the cooperation model: Kobylin-Borzymy – gmina-2013032 (municipality, TERYT 2013032)\n"
                             "Period: from the start – 2022-12-31 (as of 2022-12-31)\n"), "%s", r.out);
     cr_expect(strstr(r.out, "\nIndividual Cooperation Programmes (IPW)\n  IPWs opened in the period "), "%s", r.out);
     cr_expect(strstr(r.out, "\n  Mean working time of a PZK (months)"), "%s", r.out);
@@ -538,6 +538,22 @@ Test(reporting, text_csv_and_bad_periods)
     cr_expect(strstr(r.out, " 19.8\n"), "a decimal point in English: %s", r.out);
     cr_expect_null(strstr(r.out, "IPW otwarte"), "%s", r.out);
     cr_expect_null(strstr(r.out, "pomoc społeczna"), "%s", r.out);
+    kt_run_free(&r);
+    /* the evaluation's summary too, the same sentence in the reader's words */
+    kt_ctl(&r, &node, "--lang", "en", "report", "evaluation", "--as-of", "2022-12-31", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_expect(strstr(r.out, "(municipality, TERYT 2013032)\n"), "%s", r.out);
+    cr_expect(strstr(r.out, "\n6 partner entities cooperated in PZKs; a PZK worked 19.8 months on average (PZKs in the "
+                            "period: 2); 2 of the 4 persons/families whose IPW was closed completed it with success "
+                            "(50.0 %); IPWs covered 5 households (15 people).\n"), "%s", r.out);
+    cr_expect_null(strstr(r.out, "podmiot"), "%s", r.out);
+    kt_run_free(&r);
+    kt_ctl(&r, &node, "--lang", "en", "--json", "report", "evaluation", "--as-of", "2022-12-31", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_expect(strncmp(json_string_value(json_object_get(r.json, "summary")), "6 partner entities cooperated in PZKs;", 38) == 0,
+              "%s", r.out);
+    cr_expect_str_eq(json_string_value(json_object_get(r.json, "level")), "gmina", "JSON keeps the reply's own values: %s",
+                     r.out);
     kt_run_free(&r);
     kt_ctl(&r, &node, "--lang", "en", "--json", "report", "indicators", "--as-of", "2022-12-31", NULL);
     cr_assert_eq(r.code, 0, "%s", r.err);

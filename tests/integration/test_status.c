@@ -117,6 +117,18 @@ Test(status, every_service_with_its_sizes_and_a_service_that_does_not_answer_exi
     cr_assert_eq(r.code, 3);
     cr_assert(strstr(r.out, "cases      nie odpowiada"), "%s", r.out);
     kt_run_free(&r);
+    /* in English: the lines and the findings, in text and in JSON */
+    kt_ctl(&r, &g, "--lang", "en", "status", NULL);
+    cr_assert_eq(r.code, 3);
+    cr_assert(strstr(r.out, "node gmina-2013032 (gmina): NOT EVERY SERVICE ANSWERS\n") &&
+                  strstr(r.out, "\n  cases      does not answer\n") && strstr(r.out, "\n  registry   running (pid ") &&
+                  strstr(r.out, "\n  ! the service cases does not answer: "),
+              "%s", r.out);
+    cr_assert(!strstr(r.out, "nie odpowiada") && !strstr(r.out, "działa") && !strstr(r.out, "dane"), "%s", r.out);
+    kt_run_free(&r);
+    kt_ctl(&r, &g, "--lang", "en", "--json", "status", NULL);
+    cr_assert(strstr(s_problem(&r, 0), "the service cases does not answer"), "%s", r.out);
+    kt_run_free(&r);
     kt_ctl(&r, &g, "status", "--metrics", NULL);
     cr_assert_eq(r.code, 3);
     cr_assert(strstr(r.out, "koop_service_up{node=\"gmina-2013032\",service=\"cases\"} 0"), "%s", r.out);

@@ -531,6 +531,11 @@ Test(transfer, a_declined_family_stays_and_is_unlocked)
     cr_assert_str_eq(json_string_value(json_object_get(json_array_get(r.json, 0), "answer")), "declined");
     cr_assert_null(strstr(r.out, "nie zamieszkała"));
     kt_run_free(&r);
+    /* in text the answer is a word of the reader's language, not its code */
+    kt_ctl(&r, &g1, "--as", a.coord, "transfer", "list", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_assert(strstr(r.out, "odrzucone") && !strstr(r.out, "declined"), "%s", r.out);
+    kt_run_free(&r);
     s_exported(&a, hh, tid, "declined", 0,
                (const char *const[]){"przekazanie do gminy Wysokie Mazowieckie (gmina-2013072), ", ": odrzucone\n",
                                      "Odpowiedź:", a.sw, NULL},

@@ -14,6 +14,15 @@
 
 static kt_gmina_t g;
 
+/* The words of labels.def: set, value, Polish, English. */
+static const char *const s_words[][4] = {
+#define KOOP_LABEL(field, pl, en)
+#define KOOP_VALUE(set, value, pl, en) {set, value, pl, en},
+#include "labels.def"
+#undef KOOP_VALUE
+#undef KOOP_LABEL
+};
+
 TestSuite(web_access, .timeout = 120);
 
 static void
@@ -166,6 +175,26 @@ Test(web_access, the_web_ui_is_served_with_types_validators_and_no_listing, .ini
     cr_assert(r.status == 200 && json_is_object(r.json));
     cr_assert(strstr(r.headers, "Content-Type: application/json"));
     kt_resp_free(&r);
+    /* the words of labels.def the UI shows, made from it by make: the
+     * report groups' titles of both languages, every one as labels.def says */
+    for (int en = 0; en < 2; en++) {
+        size_t seen = 0;
+        cr_assert_eq(kt_http(&c, &r, "GET", en ? "/i18n/labels-en.json" : "/i18n/labels-pl.json", NULL, NULL), 0);
+        cr_assert(r.status == 200 && json_is_object(r.json), "%ld %s", r.status, r.body);
+        for (size_t i = 0; i < sizeof s_words / sizeof s_words[0]; i++) {
+            json_t *title;
+            if (strcmp(s_words[i][0], "indicator.group") != 0)
+                continue;
+            title = json_object_get(json_object_get(json_object_get(r.json, "reports"), "group"), s_words[i][1]);
+            cr_expect_str_eq(json_string_value(title) ? json_string_value(title) : "", s_words[i][2 + en], "%s",
+                             r.body);
+            seen++;
+        }
+        cr_expect_gt(seen, 5);
+        cr_expect_eq(json_object_size(json_object_get(json_object_get(r.json, "reports"), "group")), seen, "%s",
+                     r.body);
+        kt_resp_free(&r);
+    }
     {
         static const char *const missing[] = {"/js/", "/js", "/nie-ma.html", "/../koop.conf", "/%2e%2e/koop.conf",
                                               "/.hidden", "/koop.conf"};
@@ -252,6 +281,15 @@ Test(web_access, methods_describe_the_fields_of_a_form_and_reports_come_as_csv, 
             kt_resp_free(&r);
         }
     }
+    /* the evaluation's summary too, in the UI's language */
+    cr_assert_eq(kt_http(&c, &r, "GET", "/api/reports/evaluation?lang=en", NULL, NULL), 0);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_expect(strstr(kt_str(r.json, "summary"), " cooperated in PZKs; "), "%s", r.body);
+    cr_expect_null(strstr(kt_str(r.json, "summary"), " w PZK"), "%s", r.body);
+    kt_resp_free(&r);
+    cr_assert_eq(kt_http(&c, &r, "GET", "/api/reports/evaluation?lang=pl", NULL, NULL), 0);
+    cr_expect(strstr(kt_str(r.json, "summary"), " w PZK"), "%s", r.body);
+    kt_resp_free(&r);
     /* format is a report's only: elsewhere it is an unknown field */
     cr_assert_eq(kt_http(&c, &r, "GET", "/api/tasks/mine?format=csv", NULL, NULL), 0);
     cr_assert_eq(r.status, 400);

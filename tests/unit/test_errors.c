@@ -34,7 +34,8 @@ s_forms(const char *text, size_t len)
 
 /* The placeholders of a template in lang, each as written ("{field}",
  * "{2}", "{1|w}", "{4|w:3}"; a count with its forms as "{3|n}": three forms
- * in Polish, two in English), sorted, without repeats; returns how many, or
+ * in Polish, two in English; a form alone, "{1:a|b|c}", is none), sorted,
+ * without repeats; returns how many, or
  * -1 (and says why in why) for a brace that is not a placeholder. */
 static int
 s_placeholders(const char *t, koop_lang_t lang, char out[MAX_PH][16], char *why, size_t whylen)
@@ -45,6 +46,10 @@ s_placeholders(const char *t, koop_lang_t lang, char out[MAX_PH][16], char *why,
         char ph[16] = "";
         size_t len = end ? (size_t)(end - p) + 1 : 0;
         int ok = end && !memchr(p + 1, '{', len - 1);
+        if (ok && p[1] >= '1' && p[1] - '0' <= KOOP_ERR_MAX_ARGS && p[2] == ':' && s_forms(p + 3, len - 4)) {
+            p = end + 1; /* {N:forms}: a form alone, agreeing with a count said elsewhere */
+            continue;
+        }
         if (ok && len == 7 && strncmp(p, "{field}", 7) == 0)
             snprintf(ph, sizeof ph, "{field}");
         else if (ok && p[1] >= '1' && p[1] - '0' <= KOOP_ERR_MAX_ARGS && (p[2] == '}' || p[2] == '|')) {
@@ -451,6 +456,57 @@ Test(errors, a_counted_word_of_the_table_takes_the_form_of_its_count)
     /* a word shown without a count: its last form; a count that is not one: the last form */
     koop_error_fill(&e, RECORD_LIMIT, "household", "household", "many", "persons");
     cr_expect_str_eq(s_render(&e, KOOP_LANG_PL, NULL), "gospodarstwo ma już many osób (najwięcej, ile można)");
+}
+
+/* The sentences of labels.def made with the same renderer (a report's
+ * summary, sync status, status, keys): their placeholders agree too. */
+static const char *const s_templates[][3] = {
+#define KOOP_LABEL(field, pl, en)
+#define KOOP_VALUE(set, value, pl, en) {set, pl, en},
+#include "labels.def"
+#undef KOOP_VALUE
+#undef KOOP_LABEL
+};
+
+Test(errors, placeholders_of_labels_sentences_agree)
+{
+    int seen = 0;
+    for (size_t k = 0; k < sizeof s_templates / sizeof s_templates[0]; k++) {
+        char pl[MAX_PH][16], en[MAX_PH][16], why[80];
+        int npl, nen;
+        static const char *const sets[] = {"report.summary", "sync", "status", "keys"};
+        int sentence = 0;
+        for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++)
+            sentence |= strcmp(s_templates[k][0], sets[i]) == 0;
+        if (!sentence)
+            continue;
+        seen++;
+        npl = s_placeholders(s_templates[k][1], KOOP_LANG_PL, pl, why, sizeof why);
+        nen = s_placeholders(s_templates[k][2], KOOP_LANG_EN, en, why, sizeof why);
+        cr_expect_geq(npl, 0, "%s (pl): %s", s_templates[k][1], why);
+        cr_expect_geq(nen, 0, "%s (en): %s", s_templates[k][2], why);
+        cr_expect_eq(npl, nen, "%s: %d placeholders in Polish, %d in English", s_templates[k][2], npl, nen);
+        for (int i = 0; i < npl && i < nen; i++)
+            cr_expect_str_eq(pl[i], en[i], "%s: %s in Polish, %s in English", s_templates[k][2], pl[i], en[i]);
+    }
+    cr_expect_gt(seen, 10);
+}
+
+Test(errors, a_form_alone_agrees_with_its_count)
+{
+    char out[200];
+    const char *t = "{1|podmiot|podmioty|podmiotów} {1:działał|działały|działało}";
+    koop_template_render(t, KOOP_LANG_PL, NULL, (const char *const[]){"1"}, 1, out, sizeof out);
+    cr_expect_str_eq(out, "1 podmiot działał");
+    koop_template_render(t, KOOP_LANG_PL, NULL, (const char *const[]){"3"}, 1, out, sizeof out);
+    cr_expect_str_eq(out, "3 podmioty działały");
+    koop_template_render(t, KOOP_LANG_PL, NULL, (const char *const[]){"12"}, 1, out, sizeof out);
+    cr_expect_str_eq(out, "12 podmiotów działało");
+    /* a missing argument: "?" and the last form */
+    koop_template_render(t, KOOP_LANG_PL, NULL, NULL, 0, out, sizeof out);
+    cr_expect_str_eq(out, "? podmiotów działało");
+    koop_template_render("{1:is|are} {1}", KOOP_LANG_EN, NULL, (const char *const[]){"1"}, 1, out, sizeof out);
+    cr_expect_str_eq(out, "is 1");
 }
 
 Test(errors, arguments_are_bounded_and_cleaned)

@@ -1,7 +1,10 @@
 // i18n.js - the UI's own words, one JSON catalogue per language
 // (i18n/pl.json, i18n/en.json). Field labels come from the server (GET
 // /api/methods, common/labels.def) and error messages from the API's JSON
-// error (common/errors.def): neither is copied here.
+// error (common/errors.def): neither is copied here. Other words of
+// labels.def the UI shows (the report groups' titles) come in
+// i18n/labels-pl.json, labels-en.json, made from labels.def by make
+// (tools/i18n), merged into the catalogue.
 // The language is the `lang` cookie, which the gateway reads too, else the
 // browser's first of pl/en, else Polish.
 
@@ -21,10 +24,19 @@ function browserLang() {
   return 'pl';
 }
 
+// b's members into a, objects member by member.
+function merge(a, b) {
+  for (const [k, v] of Object.entries(b)) {
+    a[k] = v && typeof v === 'object' && a[k] && typeof a[k] === 'object' ? merge(a[k], v) : v;
+  }
+  return a;
+}
+
 export async function loadLang() {
   lang = cookieLang() || browserLang();
-  const res = await fetch(`i18n/${lang}.json`, { credentials: 'same-origin' });
-  catalogue = await res.json();
+  const [own, labels] = await Promise.all([`i18n/${lang}.json`, `i18n/labels-${lang}.json`].map(
+    async (path) => (await fetch(path, { credentials: 'same-origin' })).json()));
+  catalogue = merge(own, labels);
   document.documentElement.lang = lang;
 }
 
