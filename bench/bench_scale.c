@@ -92,15 +92,17 @@ typedef struct {
     uint64_t counted, missing, doubled, other;
     uint64_t applied, rejected;
     fleet_stats_t fleet_end;
-    /* key directories (PEERS) the gminas received: in the connect storm
-     * (online .. all READY), over the day (its wall time), on Monday */
-    uint64_t dir_frames[3], dir_bytes[3];
+    /* key directories (PEERS) the gminas received, and the fleet's
+     * reconnects: in the connect storm (online .. the day's start), over
+     * the day (its wall time), on Monday */
+    uint64_t dir_frames[3], dir_bytes[3], reconnects[3];
     double dir_day_s;
 } s_tree;
 
 enum { S_DIR_STORM, S_DIR_DAY, S_DIR_MONDAY };
 
-/* Adds the key directories received since *from (then sets *from to now). */
+/* Adds the key directories received and the reconnects since *from (then
+ * sets *from to now). */
 static void
 s_dir_count(s_tree *t, int phase, fleet_stats_t *from)
 {
@@ -108,6 +110,7 @@ s_dir_count(s_tree *t, int phase, fleet_stats_t *from)
     fleet_stats(t->fleet, &now);
     t->dir_frames[phase] += now.dir_frames - from->dir_frames;
     t->dir_bytes[phase] += now.dir_bytes - from->dir_bytes;
+    t->reconnects[phase] += now.reconnects - from->reconnects;
     *from = now;
 }
 
@@ -735,11 +738,14 @@ s_print_tree(const s_tree *t)
            (unsigned long long)t->fleet_end.gaps, (unsigned long long)t->fleet_end.retransmits,
            (unsigned long long)t->fleet_end.denied, (unsigned long long)t->fleet_end.errors);
     printf("  key directory down (PEERS the gminas got): storm %llu frames %.1f MB; day %llu frames %.1f MB in %.0f s;\n"
-           "    monday %llu frames %.1f MB; whole run %llu frames %.1f MB\n",
+           "    monday %llu frames %.1f MB; whole run %llu frames %.1f MB\n"
+           "  fleet reconnects: storm %llu, day %llu, monday %llu\n",
            (unsigned long long)t->dir_frames[S_DIR_STORM], (double)t->dir_bytes[S_DIR_STORM] / 1e6,
            (unsigned long long)t->dir_frames[S_DIR_DAY], (double)t->dir_bytes[S_DIR_DAY] / 1e6, t->dir_day_s,
            (unsigned long long)t->dir_frames[S_DIR_MONDAY], (double)t->dir_bytes[S_DIR_MONDAY] / 1e6,
-           (unsigned long long)t->fleet_end.dir_frames, (double)t->fleet_end.dir_bytes / 1e6);
+           (unsigned long long)t->fleet_end.dir_frames, (double)t->fleet_end.dir_bytes / 1e6,
+           (unsigned long long)t->reconnects[S_DIR_STORM], (unsigned long long)t->reconnects[S_DIR_DAY],
+           (unsigned long long)t->reconnects[S_DIR_MONDAY]);
 }
 
 int
