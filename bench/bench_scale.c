@@ -568,6 +568,8 @@ s_run_tree(s_tree *t, unsigned events)
     fflush(stdout);
     rc = t->missing == 0 && t->doubled == 0 ? 0 : -1;
 done:
+    if (rc != 0)
+        fleet_stats(t->fleet, &t->fleet_end); /* what the fleet saw until the failure */
     free(a);
     free(b);
     return rc;
