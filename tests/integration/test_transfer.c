@@ -560,15 +560,20 @@ Test(transfer, a_declined_family_stays_and_is_unlocked)
     free(ipw);
 }
 
-/* A child sends its hub a name (Peers up, as an uplink does). */
+/* PEERS up from a test-played child (as an uplink sends it): its name, and
+ * the digest it holds (have NULL: none, as an older uplink). */
 static void
-s_say_name(kt_link_t *l, const char *name)
+s_say_have(kt_link_t *l, const char *name, const ProtobufCBinaryData *have)
 {
     Koop__Sync__Frame f = KOOP__SYNC__FRAME__INIT;
     Koop__Sync__Peers p = KOOP__SYNC__PEERS__INIT;
     uint8_t buf[1024];
     size_t n;
     p.name = (char *)name;
+    if (have) {
+        p.has_have = 1;
+        p.have = *have;
+    }
     f.body_case = KOOP__SYNC__FRAME__BODY_PEERS;
     f.peers = &p;
     n = koop__sync__frame__get_packed_size(&f);
@@ -595,19 +600,19 @@ Test(transfer, a_gminas_name_is_taken_only_as_a_name_may_be)
     rep = kt_link_hello(l, "gmina-2013099", "registry", "0190f1c2-0000-7000-8000-000000000099", 0);
     cr_assert(rep && rep->body_case == KOOP__SYNC__FRAME__BODY_WELCOME, "no WELCOME");
     koop__sync__frame__free_unpacked(rep, NULL);
-    s_say_name(l, "Gmina \xe2\x80\xaeX"); /* U+202E: would read backwards */
-    s_say_name(l, longer);
-    s_say_name(l, "Gmina\nX");
+    s_say_have(l, "Gmina \xe2\x80\xaeX", NULL); /* U+202E: would read backwards */
+    s_say_have(l, longer, NULL);
+    s_say_have(l, "Gmina\nX", NULL);
     kt_sleep_ms(2000); /* several of the hub's ticks: the directory has gone down meanwhile */
     s_dir_name(&g1, "gmina-2013099", name);
     cr_assert_str_eq(name, "", "a bad name reached the directory");
-    s_say_name(l, "Gmina Iksińska");
+    s_say_have(l, "Gmina Iksińska", NULL);
     for (int i = 0; i < 100 && strcmp(name, "Gmina Iksińska") != 0; i++) {
         kt_sleep_ms(100);
         s_dir_name(&g1, "gmina-2013099", name);
     }
     cr_assert_str_eq(name, "Gmina Iksińska", "a good name never came down");
-    s_say_name(l, "\x01");
+    s_say_have(l, "\x01", NULL);
     kt_sleep_ms(2000);
     s_dir_name(&g2, "gmina-2013099", name);
     cr_assert_str_eq(name, "Gmina Iksińska", "a bad name took the good one's place");
@@ -922,28 +927,6 @@ Test(transfer_keys, a_restarted_hub_brings_every_child_current)
     cr_assert_eq(kt_node_destroy(&d3), 0);
 }
 
-/* PEERS up from a test-played child (as an uplink sends it): its name, and
- * the digest it holds (have NULL: none, as an older uplink). */
-static void
-s_say_have(kt_link_t *l, const char *name, const ProtobufCBinaryData *have)
-{
-    Koop__Sync__Frame f = KOOP__SYNC__FRAME__INIT;
-    Koop__Sync__Peers p = KOOP__SYNC__PEERS__INIT;
-    uint8_t buf[1024];
-    size_t n;
-    p.name = (char *)name;
-    if (have) {
-        p.has_have = 1;
-        p.have = *have;
-    }
-    f.body_case = KOOP__SYNC__FRAME__BODY_PEERS;
-    f.peers = &p;
-    n = koop__sync__frame__get_packed_size(&f);
-    cr_assert_leq(n, sizeof buf);
-    koop__sync__frame__pack(&f, buf);
-    cr_assert_eq(zsock_send(kt_link_sock(l), "b", buf, n), 0);
-}
-
 /* The next PEERS the hub sends within ms (pinging meanwhile, so that the
  * session stays live), or NULL. */
 static Koop__Sync__Frame *
@@ -1038,4 +1021,38 @@ Test(transfer_keys, the_hub_sends_its_directory_only_to_a_child_that_lacks_it)
         kt_link_close(&l);
     }
     cr_assert_eq(kt_node_destroy(&x), 0);
+}
+
+/* When hub last had a HELLO of its child node, as its status says it
+ * ("" none), into out; 1 when it shows the child connected. */
+static int
+s_hello_at(kt_node_t *hub_node, const char *node, char out[64])
+{
+    json_t *st = kt_sync_status(hub_node), *n = st ? kt_hub_node(st, node) : NULL;
+    int connected = n && json_is_true(json_object_get(n, "connected"));
+    snprintf(out, 64, "%s", n && json_is_string(json_object_get(n, "hello")) ? kt_str(n, "hello") : "");
+    json_decref(st);
+    return connected;
+}
+
+/* A powiat hub is also a child: its koop-sync killed (kill -9) and back,
+ * it says the voivodeship's directory it kept, so neither the voivodeship
+ * sends it again nor the powiat to its gmina (the powiat's own digest is
+ * the same after its restart); the directory still crosses the tree. */
+Test(transfer_tree, a_hub_in_the_middle_restarted_is_sent_nothing_it_holds)
+{
+    uint64_t at_voiv;
+    char before[64], now[64];
+    s_names_known(&t1, "gmina-2013032", "Kobylin-Borzymy", &t2, "gmina-2014011", "Zambrów");
+    at_voiv = s_dir_sent_settled(&voiv);
+    cr_assert_geq(at_voiv, 2, "the voivodeship sent its directory to %llu powiats", (unsigned long long)at_voiv);
+    (void)s_hello_at(&voiv, "hub-2013", before);
+    cr_assert_gt(kt_sync_kill9(&pow1), 0, "koop-sync of the powiat did not come back");
+    for (int i = 0; i < 300 && !(s_hello_at(&voiv, "hub-2013", now) && strcmp(now, before) != 0); i++)
+        kt_sleep_ms(200);
+    cr_assert_str_neq(now, before, "the powiat never said HELLO again");
+    cr_assert_eq(kt_wait_synced(&t1, 60), 0);
+    cr_assert_eq(s_dir_sent_settled(&voiv), at_voiv, "the voivodeship sent its directory again");
+    cr_assert_eq(s_dir_sent_settled(&pow1), 0, "the restarted powiat sent its gmina the directory it holds");
+    s_names_known(&t1, "gmina-2013032", "Kobylin-Borzymy", &t2, "gmina-2014011", "Zambrów");
 }
