@@ -92,7 +92,27 @@ typedef struct {
     uint64_t counted, missing, doubled, other;
     uint64_t applied, rejected;
     fleet_stats_t fleet_end;
+    /* key directories (PEERS) the gminas received, and the fleet's
+     * reconnects: in the connect storm (online .. the day's start), over
+     * the day (its wall time), on Monday */
+    uint64_t dir_frames[3], dir_bytes[3], reconnects[3];
+    double dir_day_s;
 } s_tree;
+
+enum { S_DIR_STORM, S_DIR_DAY, S_DIR_MONDAY };
+
+/* Adds the key directories received and the reconnects since *from (then
+ * sets *from to now). */
+static void
+s_dir_count(s_tree *t, int phase, fleet_stats_t *from)
+{
+    fleet_stats_t now;
+    fleet_stats(t->fleet, &now);
+    t->dir_frames[phase] += now.dir_frames - from->dir_frames;
+    t->dir_bytes[phase] += now.dir_bytes - from->dir_bytes;
+    t->reconnects[phase] += now.reconnects - from->reconnects;
+    *from = now;
+}
 
 static unsigned
 s_env(const char *name, unsigned def)
@@ -416,17 +436,19 @@ s_run_tree(s_tree *t, unsigned events)
     s_sample *a = calloc((size_t)t->nhubs, sizeof *a), *b = calloc((size_t)t->nhubs, sizeof *b);
     double day_s = (double)s_env("KOOP_SCALE_DAY_S", 10);
     unsigned third = t->ngminas / 3, per_slice = events / S_SLICES;
-    uint64_t t0, t0_ms, done;
+    uint64_t t0, t0_ms, t0_dir, done;
     int rc = -1;
-    fleet_stats_t st;
+    fleet_stats_t st, dir;
 
     if (!a || !b)
         goto done;
     /* connect: all at once */
+    fleet_stats(t->fleet, &dir);
     t0 = koop_clock_mono_us();
     if (fleet_online(t->fleet, 0, t->ngminas, 1) != 0 || s_wait_ready(t, t->ngminas, 300) != 0)
         goto done;
     t->connect_s = (double)(koop_clock_mono_us() - t0) / 1e6;
+    s_dir_count(t, S_DIR_STORM, &dir);
     printf("    connect: %u gminas HELLO -> READY in %.1f s\n", t->ngminas, t->connect_s);
     fflush(stdout);
 
@@ -434,6 +456,8 @@ s_run_tree(s_tree *t, unsigned events)
     if (s_sample_all(t, a) != 0)
         goto done;
     t0_ms = koop_clock_real_ms();
+    t0_dir = koop_clock_mono_us();
+    s_dir_count(t, S_DIR_STORM, &dir); /* the storm's rounds until the day starts */
     for (int s = 0; s < S_SLICES; s++) {
         unsigned n = s == S_SLICES - 1 ? events - per_slice * (S_SLICES - 1) : per_slice;
         if (fleet_write(t->fleet, 0, t->ngminas, n) != 0 || fleet_sync(t->fleet, 600000) != 0)
@@ -446,6 +470,8 @@ s_run_tree(s_tree *t, unsigned events)
     if (!(done = s_wait_report(t, t->expected, 600)))
         goto done;
     t->day_latency_s = (double)(done - st.last_write_us) / 1e6;
+    t->dir_day_s = (double)(koop_clock_mono_us() - t0_dir) / 1e6;
+    s_dir_count(t, S_DIR_DAY, &dir);
     if (s_sample_all(t, b) != 0)
         goto done;
     s_levels(t, a, b, t0_ms, t->day_events, t->day_rate, t->cpu_sync, t->cpu_rep);
@@ -475,11 +501,13 @@ s_run_tree(s_tree *t, unsigned events)
         goto done;
     t0 = koop_clock_mono_us();
     t0_ms = koop_clock_real_ms();
+    fleet_stats(t->fleet, &dir);
     if (fleet_online(t->fleet, 0, third, 1) != 0 || s_wait_ready(t, t->ngminas, 300) != 0)
         goto done;
     t->monday_ready_s = (double)(koop_clock_mono_us() - t0) / 1e6;
     if (!(done = s_wait_report(t, t->expected, 600)))
         goto done;
+    s_dir_count(t, S_DIR_MONDAY, &dir);
     t->monday_top_s = (double)(done - t0) / 1e6;
     if (s_sample_all(t, b) != 0)
         goto done;
@@ -540,6 +568,8 @@ s_run_tree(s_tree *t, unsigned events)
     fflush(stdout);
     rc = t->missing == 0 && t->doubled == 0 ? 0 : -1;
 done:
+    if (rc != 0)
+        fleet_stats(t->fleet, &t->fleet_end); /* what the fleet saw until the failure */
     free(a);
     free(b);
     return rc;
@@ -709,6 +739,15 @@ s_print_tree(const s_tree *t)
            (unsigned long long)t->fleet_end.batches, (unsigned long long)t->fleet_end.reconnects,
            (unsigned long long)t->fleet_end.gaps, (unsigned long long)t->fleet_end.retransmits,
            (unsigned long long)t->fleet_end.denied, (unsigned long long)t->fleet_end.errors);
+    printf("  key directory down (PEERS the gminas got): storm %llu frames %.1f MB; day %llu frames %.1f MB in %.0f s;\n"
+           "    monday %llu frames %.1f MB; whole run %llu frames %.1f MB\n"
+           "  fleet reconnects: storm %llu, day %llu, monday %llu\n",
+           (unsigned long long)t->dir_frames[S_DIR_STORM], (double)t->dir_bytes[S_DIR_STORM] / 1e6,
+           (unsigned long long)t->dir_frames[S_DIR_DAY], (double)t->dir_bytes[S_DIR_DAY] / 1e6, t->dir_day_s,
+           (unsigned long long)t->dir_frames[S_DIR_MONDAY], (double)t->dir_bytes[S_DIR_MONDAY] / 1e6,
+           (unsigned long long)t->fleet_end.dir_frames, (double)t->fleet_end.dir_bytes / 1e6,
+           (unsigned long long)t->reconnects[S_DIR_STORM], (unsigned long long)t->reconnects[S_DIR_DAY],
+           (unsigned long long)t->reconnects[S_DIR_MONDAY]);
 }
 
 int

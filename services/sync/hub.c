@@ -2158,10 +2158,27 @@ done:
 int
 sync_hub_send_node(sync_hub_t *hub, const char *node, const Koop__Sync__Frame *f)
 {
+    uint8_t *buf;
+    size_t len;
+    int rc = sync_frame_pack(f, &buf, &len);
+    if (rc == 0)
+        rc = sync_hub_send_node_bytes(hub, node, buf, len);
+    free(buf);
+    return rc;
+}
+
+int
+sync_hub_send_node_bytes(sync_hub_t *hub, const char *node, const uint8_t *buf, size_t len)
+{
     sync_session_t *s = sync_sessions_by_node(hub->sessions, node);
-    if (s && s_session_live(s, koop_clock_mono_ms()))
-        return s_send_to(hub, s->rid, s->rid_len, f);
-    return -ENOTCONN;
+    int rc;
+    if (!s || !s_session_live(s, koop_clock_mono_ms()))
+        return -ENOTCONN;
+    if (!hub->sock)
+        return 0; /* in process (sync_hub_open): dropped */
+    if ((rc = sync_frame_send_bytes(hub->sock, s->rid, s->rid_len, buf, len)) != 0)
+        hub->unsent++; /* peer gone or its queue full */
+    return rc;
 }
 
 int

@@ -35,6 +35,8 @@ s_status(koop_call_t *call)
             goto done;
         }
         hub_filled = 1;
+        st.has_dir_sent = st.has_dir_bytes = 1;
+        sync_relay_dir_sent(sync->relay, &st.dir_sent, &st.dir_bytes);
     }
     rc = koop_call_reply(call, &st.base);
 done:

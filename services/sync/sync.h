@@ -48,6 +48,8 @@
 #define SYNC_BACKOFF_MAX_MS 10000
 #define SYNC_DOWN_STALL_MS 10000   /* a Down not acknowledged for this long is sent again */
 #define SYNC_DOWN_MAX 500          /* records in one Down */
+#define SYNC_PEERS_MS 30000        /* a node tells its hub what it has (PEERS up) at least this often */
+#define SYNC_DIR_DIGEST 16         /* bytes of a key directory's digest (Peers.digest / have) */
 
 typedef struct sync_uplink sync_uplink_t;
 typedef struct sync_hub sync_hub_t;
@@ -72,6 +74,9 @@ int sync_frame_pack(const Koop__Sync__Frame *frame, uint8_t **out, size_t *len);
 /* Sends frame on a DEALER (rid NULL) or to rid on a ROUTER, never blocking.
  * 0, or -errno (EAGAIN: no connection / queue full; EHOSTUNREACH: peer gone). */
 int sync_frame_send(void *sock, const void *rid, size_t rid_len, const Koop__Sync__Frame *frame);
+/* The same with a frame packed already (buf[0..len), borrowed): one packing
+ * sent to many. */
+int sync_frame_send_bytes(void *sock, const void *rid, size_t rid_len, const uint8_t *buf, size_t len);
 /* Socket options of both ends of the link: limits, linger, TCP keepalive
  * (no ZMTP heartbeats: see wire.c). */
 int sync_link_sockopts(void *sock);
@@ -361,6 +366,8 @@ int sync_hub_events(sync_hub_t *self, koop_call_t *call);
  * session (0, or -ENOTCONN); the position stored of (node, stream); each
  * bound child with its Z85 key (fn returns non-zero to stop). */
 int sync_hub_send_node(sync_hub_t *hub, const char *node, const Koop__Sync__Frame *f);
+/* The same with a frame packed already (buf[0..len), borrowed). */
+int sync_hub_send_node_bytes(sync_hub_t *hub, const char *node, const uint8_t *buf, size_t len);
 int sync_hub_stored(sync_hub_t *hub, MDB_txn *txn, const char *node, const char *stream, uint64_t *seq);
 typedef int (*sync_child_fn)(const char *node, const char *key, void *ctx);
 int sync_hub_each_child(sync_hub_t *hub, MDB_txn *txn, sync_child_fn fn, void *ctx);
@@ -374,6 +381,8 @@ void sync_relay_stop(sync_relay_t **self_p);
 void sync_relay_frame(sync_relay_t *self, const char *node, const Koop__Sync__Frame *f);
 /* The link to `node` (a child; NULL: the hub above) became READY. */
 void sync_relay_link_ready(sync_relay_t *self, const char *node);
+/* A hub's key directories sent down since start: frames and bytes. */
+void sync_relay_dir_sent(const sync_relay_t *self, uint64_t *frames, uint64_t *bytes);
 /* transfer.key: another node's key as the hub passed it down. */
 int sync_transfer_key(koop_call_t *call);
 

@@ -43,6 +43,27 @@
  * while the hub is away). A name from another node is checked as any name
  * from outside (koop_text_node_name); one that fails is dropped, the key kept.
  *
+ * The directory down is sent only to a child that does not hold it:
+ *
+ *   hub:   its entries sorted by node, packed once, digest = BLAKE2b-128 of
+ *          that packing; the frame (with the digest) packed once per change
+ *   child: keeps the directory and its digest in one txn ("peers"), says
+ *          the digest it holds in its PEERS up ("have") at each connect,
+ *          every SYNC_PEERS_MS and after each directory it takes (the ack)
+ *   hub:   a child's PEERS up --have != digest--> the directory to it now;
+ *          the directory changed --quiet PEERS_QUIET_MS (at most
+ *          PEERS_LATE_MS)--> a round to every live child whose have differs;
+ *          every SYNC_PEERS_MS: built again, a round likewise. A child that
+ *          never says `have` (an older node) is sent it every round, as
+ *          before; nothing is sent twice to a child within SYNC_PEERS_MS
+ *          unless it reconnected.
+ *
+ * Nothing of it is persisted at the hub: the digest is a function of the
+ * directory, so a hub restarted with the same children, names and
+ * directory from above has the same digest, and its children that hold it
+ * are sent nothing; what a child holds it says again after any restart of
+ * either (a child whose copy was lost says none and is sent it).
+ *
  * Checks. A relay from a child must come from that child or from a node it
  * reported below it, name a valid receiver, and fit in KOOP_MAX_MSG / 2;
  * anything else is dropped and counted as malformed in the log.
@@ -56,6 +77,7 @@
 #include "cases.pb-c.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,8 +86,11 @@
 #define RELAY_RESEND_MS 10000
 #define RELAY_UNKNOWN_MS (24ULL * 3600 * 1000)
 #define OUTBOX_POLL_MS 1000
-#define PEERS_MS 30000
+#define PEERS_QUIET_MS 1000
+#define PEERS_LATE_MS 10000
+#define PEERS_ROUND_MAX 100 /* children sent the directory in one tick of a round (the rest at the next) */
 #define PEERS_MAX 20000
+#define DIGEST_KEY "#digest" /* table "peers": the directory's digest (no node id has '#') */
 #define FLIGHT_MAX 256
 #define KEY_LEN (1 + KOOP_ID_LEN - 1)
 
@@ -75,13 +100,17 @@ typedef struct {
     char name[SYNC_MAX_LABEL + 1]; /* "" unknown */
 } s_peer;
 
-/* A child of this hub: the name it gave itself and what it reported below it. */
+/* A child of this hub: the name it gave itself, what it reported below it,
+ * and which directory it holds (what it said) and was sent last. */
 typedef struct {
     char child[SYNC_MAX_NAME + 1];
     char name[SYNC_MAX_LABEL + 1];
     int name_dirty;                /* not in table "names" yet */
     s_peer *below;
     size_t n;
+    int has_have, has_sent;
+    uint8_t have[SYNC_DIR_DIGEST], sent[SYNC_DIR_DIGEST];
+    uint64_t sent_mono;
 } s_below;
 
 /* A relay sent and not acked yet: when, and to whom ("": up). */
@@ -101,14 +130,27 @@ struct sync_relay {
     sync_local_t *outbox, *relayed, *receive;
     uint64_t outbox_mono;
     Koop__Sync__Relay *receiving; /* what transfer.receive is taking now */
-    /* a hub: what each child reported below it, and its name */
+    /* a hub: what each child reported below it, and its name (sorted by child) */
     s_below *below;
     size_t nbelow;
     int names_dirty;              /* a child's name to write */
-    /* the directory from above (and what this node last sent) */
+    /* the directory from above, and its digest */
     s_peer *dir;
     size_t ndir;
-    uint64_t peers_mono;
+    int has_dir_digest;
+    uint8_t dir_digest[SYNC_DIR_DIGEST];
+    /* PEERS up: when last sent; due now */
+    uint64_t up_mono;
+    int up_due;
+    /* a hub: its directory down, packed (a PEERS frame), and its digest */
+    uint8_t *down;
+    size_t down_len;
+    uint8_t down_digest[SYNC_DIR_DIGEST];
+    int down_dirty;               /* its inputs may have changed: build it at the next tick */
+    int down_pending;             /* changed, its round not yet gone */
+    int down_round_due;           /* a round at the next tick (a child asked meanwhile) */
+    uint64_t down_built_mono, down_changed_mono, down_pending_mono, down_round_mono;
+    uint64_t dir_sent, dir_bytes;
     s_flight flight[FLIGHT_MAX];
     size_t nflight;
 };
@@ -194,13 +236,33 @@ s_send_relay(sync_relay_t *r, const char *to, const Koop__Sync__Relay *rl)
 
 /* ---- the directory ---- */
 
+/* Where child is in r->below (sorted by child), or where it would go. */
+static size_t
+s_below_pos(const sync_relay_t *r, const char *child, int *found)
+{
+    size_t lo = 0, hi = r->nbelow;
+    *found = 0;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(r->below[mid].child, child);
+        if (c == 0) {
+            *found = 1;
+            return mid;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 static const s_below *
 s_below_of(const sync_relay_t *r, const char *child)
 {
-    for (size_t i = 0; i < r->nbelow; i++)
-        if (strcmp(r->below[i].child, child) == 0)
-            return &r->below[i];
-    return NULL;
+    int found;
+    size_t i = s_below_pos(r, child, &found);
+    return found ? &r->below[i] : NULL;
 }
 
 static int
@@ -299,69 +361,9 @@ s_own_name(const sync_relay_t *r)
     return koop_text_node_name(name) ? name : NULL;
 }
 
-/* PEERS to child `to`, or up (to NULL: with this node's own name). */
-static void
-s_send_peers(sync_relay_t *r, const char *to, const s_peer_list *l)
-{
-    Koop__Sync__Frame f = KOOP__SYNC__FRAME__INIT;
-    Koop__Sync__Peers p = KOOP__SYNC__PEERS__INIT;
-    Koop__Sync__Peer *items = calloc(l->n ? l->n : 1, sizeof *items), **ptrs = calloc(l->n ? l->n : 1, sizeof *ptrs);
-    if (items && ptrs) {
-        for (size_t i = 0; i < l->n; i++) {
-            koop__sync__peer__init(&items[i]);
-            items[i].node = (char *)l->list[i].node;
-            items[i].key = (char *)l->list[i].key;
-            items[i].name = l->list[i].name[0] ? (char *)l->list[i].name : NULL;
-            ptrs[i] = &items[i];
-        }
-        p.peers = ptrs;
-        p.n_peers = l->n;
-        p.name = to ? NULL : (char *)s_own_name(r);
-        f.body_case = KOOP__SYNC__FRAME__BODY_PEERS;
-        f.peers = &p;
-        (void)(to ? sync_hub_send_node(r->sync->hub, to, &f) : sync_uplink_send_frame(r->sync->uplink, &f));
-    }
-    free(items);
-    free(ptrs);
-}
-
-/* Up: this node's name and, a hub, what is below it; down to `child`
- * (NULL: every live child): everything known. */
-static void
-s_peers_out(sync_relay_t *r, const char *child)
-{
-    s_peer_list l;
-    if (!r->sync->hub) {
-        memset(&l, 0, sizeof l);
-        if (sync_uplink_is_ready(r->sync->uplink))
-            s_send_peers(r, NULL, &l); /* a gmina: its name */
-        return;
-    }
-    if (!child && sync_uplink_is_ready(r->sync->uplink) && s_reachable(r, 0, &l) == 0) {
-        s_send_peers(r, NULL, &l);
-        free(l.list);
-    }
-    if (s_reachable(r, 1, &l) != 0)
-        return;
-    if (child) {
-        s_send_peers(r, child, &l);
-    } else {
-        MDB_txn *txn;
-        s_peer_list kids;
-        memset(&kids, 0, sizeof kids);
-        if (koop_store_read(r->store, &txn) == 0) {
-            (void)sync_hub_each_child(r->sync->hub, txn, s_child_visit, &kids);
-            mdb_txn_abort(txn);
-        }
-        for (size_t i = 0; i < kids.n; i++)
-            s_send_peers(r, kids.list[i].node, &l);
-        free(kids.list);
-    }
-    free(l.list);
-}
-
 /* Table "peers": node -> its Z85 key (40 bytes), then its name (none in
- * a directory saved before names came). */
+ * a directory saved before names came); DIGEST_KEY -> the directory's
+ * digest as the hub gave it (none: it gave none), in the same txn. */
 static int
 s_dir_save_fn(MDB_txn *txn, void *ctx)
 {
@@ -374,6 +376,8 @@ s_dir_save_fn(MDB_txn *txn, void *ctx)
         memcpy(v + 40, r->dir[i].name, nl);
         rc = koop_store_put_str(txn, r->dbi_peers, r->dir[i].node, v, 40 + nl);
     }
+    if (rc == 0 && r->has_dir_digest)
+        rc = koop_store_put_str(txn, r->dbi_peers, DIGEST_KEY, r->dir_digest, SYNC_DIR_DIGEST);
     return rc;
 }
 
@@ -415,8 +419,8 @@ static int
 s_dir_entry(const char *node, const MDB_val *v, void *ctx)
 {
     char key[41], name[SYNC_MAX_LABEL + 1];
-    if (v->mv_size < 40)
-        return 0;
+    if (v->mv_size < 40 || !sync_valid_name(node))
+        return 0; /* DIGEST_KEY, or not an entry */
     memcpy(key, v->mv_data, 40);
     key[40] = '\0';
     return s_peer_add(ctx, node, key, s_stored_name(v, 40, name));
@@ -427,26 +431,235 @@ s_dir_load_fn(MDB_txn *txn, void *ctx)
 {
     sync_relay_t *r = ctx;
     s_peer_list l = {NULL, 0, 0};
+    MDB_val v;
     int rc = s_each_node(txn, r->dbi_peers, s_dir_entry, &l);
     r->dir = l.list;
     r->ndir = l.n;
-    return rc;
+    if (rc == 0 && (rc = koop_store_get_str(txn, r->dbi_peers, DIGEST_KEY, &v)) == 0 && v.mv_size == SYNC_DIR_DIGEST) {
+        memcpy(r->dir_digest, v.mv_data, SYNC_DIR_DIGEST);
+        r->has_dir_digest = 1;
+    }
+    return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-/* The entry of child, made (empty) when there is none; NULL: no memory. */
+/* The entry of child, made (empty) in its place when there is none; NULL:
+ * no memory. Entries move: a pointer holds until the next call. */
 static s_below *
 s_below_get(sync_relay_t *r, const char *child)
 {
-    s_below *b = (s_below *)s_below_of(r, child), *grown;
-    if (b)
-        return b;
+    int found;
+    size_t i = s_below_pos(r, child, &found);
+    s_below *b, *grown;
+    if (found)
+        return &r->below[i];
     if (!(grown = realloc(r->below, (r->nbelow + 1) * sizeof *grown)))
         return NULL;
     r->below = grown;
-    b = &r->below[r->nbelow++];
+    memmove(&r->below[i + 1], &r->below[i], (r->nbelow - i) * sizeof *grown);
+    r->nbelow++;
+    b = &r->below[i];
     memset(b, 0, sizeof *b);
     snprintf(b->child, sizeof b->child, "%s", child);
     return b;
+}
+
+/* ---- PEERS frames: up (what this node has), down (the directory) ---- */
+
+/* A PEERS frame over the entries of a list (borrowed by the frame: the
+ * list outlives it). Fill p.name / digest / have, then pack or send f. */
+typedef struct {
+    Koop__Sync__Frame f;
+    Koop__Sync__Peers p;
+    Koop__Sync__Peer *items;
+    Koop__Sync__Peer **ptrs;
+} s_peers_msg;
+
+/* 0 or -ENOMEM (then m holds nothing to free). m must not move after. */
+static int
+s_peers_msg_init(s_peers_msg *m, const s_peer_list *l)
+{
+    koop__sync__frame__init(&m->f);
+    koop__sync__peers__init(&m->p);
+    m->items = calloc(l->n ? l->n : 1, sizeof *m->items);
+    m->ptrs = calloc(l->n ? l->n : 1, sizeof *m->ptrs);
+    if (!m->items || !m->ptrs) {
+        free(m->items);
+        free(m->ptrs);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < l->n; i++) {
+        koop__sync__peer__init(&m->items[i]);
+        m->items[i].node = (char *)l->list[i].node;
+        m->items[i].key = (char *)l->list[i].key;
+        m->items[i].name = l->list[i].name[0] ? (char *)l->list[i].name : NULL;
+        m->ptrs[i] = &m->items[i];
+    }
+    m->p.peers = m->ptrs;
+    m->p.n_peers = l->n;
+    m->f.body_case = KOOP__SYNC__FRAME__BODY_PEERS;
+    m->f.peers = &m->p;
+    return 0;
+}
+
+static void
+s_peers_msg_free(s_peers_msg *m)
+{
+    free(m->items);
+    free(m->ptrs);
+}
+
+/* PEERS up: this node's name, a hub's what is below it, and the digest of
+ * the directory it holds from above. 0 or -errno (-ENOTCONN: not READY). */
+static int
+s_report_up(sync_relay_t *r)
+{
+    s_peer_list l = {NULL, 0, 0};
+    s_peers_msg m;
+    int rc;
+    if (!sync_uplink_is_ready(r->sync->uplink))
+        return -ENOTCONN;
+    if (r->sync->hub && (rc = s_reachable(r, 0, &l)) != 0) {
+        free(l.list);
+        return rc;
+    }
+    if ((rc = s_peers_msg_init(&m, &l)) == 0) {
+        m.p.name = (char *)s_own_name(r);
+        m.p.has_have = r->has_dir_digest;
+        m.p.have.data = r->dir_digest;
+        m.p.have.len = r->has_dir_digest ? SYNC_DIR_DIGEST : 0;
+        rc = sync_uplink_send_frame(r->sync->uplink, &m.f);
+        s_peers_msg_free(&m);
+    }
+    free(l.list);
+    return rc;
+}
+
+static int
+s_peer_cmp(const void *a, const void *b)
+{
+    return strcmp(((const s_peer *)a)->node, ((const s_peer *)b)->node);
+}
+
+/* Builds the directory down again (everything this hub knows, sorted by
+ * node) and packs it with its digest; a different digest is a change (its
+ * round waits for the directory to settle). 0 or -errno. */
+static int
+s_down_build(sync_relay_t *r, uint64_t now)
+{
+    s_peer_list l;
+    s_peers_msg m;
+    uint8_t *plain = NULL, *packed = NULL, digest[SYNC_DIR_DIGEST];
+    size_t plain_len, packed_len;
+    int rc;
+    if ((rc = s_reachable(r, 1, &l)) != 0)
+        goto done;
+    qsort(l.list, l.n, sizeof *l.list, s_peer_cmp);
+    if ((rc = s_peers_msg_init(&m, &l)) != 0)
+        goto done;
+    if ((rc = sync_frame_pack(&m.f, &plain, &plain_len)) == 0) {
+        crypto_generichash(digest, sizeof digest, plain, plain_len, NULL, 0);
+        m.p.has_digest = 1;
+        m.p.digest.data = digest;
+        m.p.digest.len = sizeof digest;
+        rc = sync_frame_pack(&m.f, &packed, &packed_len);
+    }
+    s_peers_msg_free(&m);
+    if (rc != 0)
+        goto done;
+    r->down_built_mono = now;
+    if (r->down && memcmp(r->down_digest, digest, sizeof digest) == 0)
+        goto done; /* the same directory */
+    free(r->down);
+    r->down = packed;
+    r->down_len = packed_len;
+    packed = NULL;
+    memcpy(r->down_digest, digest, sizeof digest);
+    r->down_changed_mono = now;
+    if (!r->down_pending) {
+        r->down_pending = 1;
+        r->down_pending_mono = now;
+    }
+    r->up_due = 1; /* what is below may have changed too */
+done:
+    free(plain);
+    free(packed);
+    free(l.list);
+    return rc;
+}
+
+/* Sends the directory to child unless it holds it, or was sent it since it
+ * connected less than SYNC_PEERS_MS ago (its ack is on the way). 1 when
+ * it was sent, else 0. */
+static int
+s_down_offer(sync_relay_t *r, const char *child, uint64_t now)
+{
+    s_below *b = s_below_get(r, child);
+    if (!b || !r->down || (b->has_have && memcmp(b->have, r->down_digest, SYNC_DIR_DIGEST) == 0))
+        return 0;
+    if (b->has_sent && memcmp(b->sent, r->down_digest, SYNC_DIR_DIGEST) == 0 && now - b->sent_mono < SYNC_PEERS_MS)
+        return 0;
+    if (sync_hub_send_node_bytes(r->sync->hub, child, r->down, r->down_len) != 0)
+        return 0; /* not connected: it says what it has when it comes */
+    memcpy(b->sent, r->down_digest, SYNC_DIR_DIGEST);
+    b->has_sent = 1;
+    b->sent_mono = now;
+    r->dir_sent++;
+    r->dir_bytes += r->down_len;
+    return 1;
+}
+
+typedef struct {
+    sync_relay_t *r;
+    uint64_t now;
+    unsigned sent;
+} s_round_ctx;
+
+/* 1 (stop) once PEERS_ROUND_MAX children were sent it in this tick. */
+static int
+s_down_visit(const char *node, const char *key, void *ctx)
+{
+    s_round_ctx *c = ctx;
+    (void)key;
+    c->sent += (unsigned)s_down_offer(c->r, node, c->now);
+    return c->sent >= PEERS_ROUND_MAX;
+}
+
+/* A hub, each tick: the directory built again when its inputs may have
+ * changed (and every SYNC_PEERS_MS), and a round to the children that do not
+ * hold it once it has settled, when a child asked meanwhile, or every
+ * SYNC_PEERS_MS; PEERS_ROUND_MAX children a tick (2,500 copies of a
+ * 185 KB directory not in one burst), the round going on at the next tick. */
+static void
+s_down_tick(sync_relay_t *r, uint64_t now)
+{
+    MDB_txn *txn;
+    s_round_ctx c = {r, now, 0};
+    int rc;
+    if (r->down_dirty || !r->down || now - r->down_built_mono >= SYNC_PEERS_MS) {
+        if ((rc = s_down_build(r, now)) != 0) {
+            koop_warn("przekazania: nie można zbudować katalogu kluczy: %s (ponowię)", koop_strerror(rc));
+            return;
+        }
+        r->down_dirty = 0;
+    }
+    if (r->down_pending) {
+        if (now - r->down_changed_mono < PEERS_QUIET_MS && now - r->down_pending_mono < PEERS_LATE_MS)
+            return;
+        r->down_pending = 0;
+        r->down_round_due = 1;
+    }
+    if (!r->down_round_due && now - r->down_round_mono < SYNC_PEERS_MS)
+        return;
+    if ((rc = koop_store_read(r->store, &txn)) != 0) {
+        koop_warn("przekazania: nie można odczytać węzłów huba: %s (ponowię)", koop_strerror(rc));
+        return;
+    }
+    rc = sync_hub_each_child(r->sync->hub, txn, s_down_visit, &c);
+    mdb_txn_abort(txn);
+    if (rc != 0 && rc != 1)
+        koop_warn("przekazania: katalog kluczy nie poszedł do wszystkich węzłów: %s (ponowię)", koop_strerror(rc));
+    r->down_round_due = rc != 0; /* 1: PEERS_ROUND_MAX sent, the others at the next tick */
+    r->down_round_mono = now;
 }
 
 /* PEERS from a child (its name, what is below it) or from above (the directory). */
@@ -470,25 +683,42 @@ s_on_peers(sync_relay_t *r, const char *child, const Koop__Sync__Peers *p)
         if (koop_text_node_name(p->name) && strcmp(b->name, p->name) != 0) {
             snprintf(b->name, sizeof b->name, "%s", p->name);
             b->name_dirty = r->names_dirty = 1;
-            r->peers_mono = 0;
+            r->down_dirty = 1;
         }
         if (b->n != l.n || (l.n && memcmp(b->below, l.list, l.n * sizeof *l.list) != 0))
-            r->peers_mono = 0; /* tell the others (and the hub above) soon */
+            r->down_dirty = 1; /* tell the others (and the hub above) soon */
         free(b->below);
         b->below = l.list;
         b->n = l.n;
+        b->has_have = p->has_have && p->have.len == SYNC_DIR_DIGEST;
+        if (b->has_have)
+            memcpy(b->have, p->have.data, SYNC_DIR_DIGEST);
+        if (r->down_dirty || r->down_pending || !r->down)
+            r->down_round_due = 1; /* the directory is changing: the round reaches it */
+        else
+            (void)s_down_offer(r, child, koop_clock_mono_ms());
         return;
     }
-    if (l.n == r->ndir && (l.n == 0 || memcmp(l.list, r->dir, l.n * sizeof *l.list) == 0)) {
+    /* from above: kept with its digest, and said back (the ack) */
+    if (p->has_digest)
+        r->up_due = 1;
+    if (l.n == r->ndir && (l.n == 0 || memcmp(l.list, r->dir, l.n * sizeof *l.list) == 0) &&
+        r->has_dir_digest == (p->has_digest && p->digest.len == SYNC_DIR_DIGEST) &&
+        (!r->has_dir_digest || memcmp(r->dir_digest, p->digest.data, SYNC_DIR_DIGEST) == 0)) {
         free(l.list);
         return;
     }
     free(r->dir);
     r->dir = l.list;
     r->ndir = l.n;
-    r->peers_mono = 0; /* pass it down */
-    if (koop_store_write(r->store, s_dir_save_fn, r) != 0)
+    r->has_dir_digest = p->has_digest && p->digest.len == SYNC_DIR_DIGEST;
+    if (r->has_dir_digest)
+        memcpy(r->dir_digest, p->digest.data, SYNC_DIR_DIGEST);
+    r->down_dirty = 1; /* pass it down */
+    if (koop_store_write(r->store, s_dir_save_fn, r) != 0) {
         koop_warn("przekazania: nie można zapisać katalogu kluczy węzłów");
+        r->has_dir_digest = 0; /* not kept: the hub sends it again */
+    }
 }
 
 /* Writes the children's names not in table "names" yet. */
@@ -906,10 +1136,14 @@ sync_relay_link_ready(sync_relay_t *r, const char *node)
     if (!r)
         return;
     if (node) {
-        /* a child (re)connected: every child's directory may have changed */
-        r->peers_mono = 0;
+        /* a child (re)connected: it may be bound anew (the directory
+         * changes), and what was sent to it before may be lost */
+        s_below *b = (s_below *)s_below_of(r, node);
+        if (b)
+            b->has_sent = 0;
+        r->down_dirty = 1;
     } else {
-        r->peers_mono = 0; /* up: say what is below at once */
+        r->up_due = 1;     /* up: say what is below, and what we hold, at once */
         r->outbox_mono = 0;
         r->nflight = 0;    /* the hub may have restarted: send again */
     }
@@ -930,9 +1164,11 @@ s_on_tick(uv_timer_t *t)
         r->outbox_mono = now;
         (void)sync_local_call(r->outbox, "transfer.outbox", &q.base, 5000, s_on_outbox, r);
     }
-    if (now - r->peers_mono >= PEERS_MS) {
-        r->peers_mono = now;
-        s_peers_out(r, NULL);
+    if (r->sync->hub)
+        s_down_tick(r, now);
+    if (r->sync->uplink && (r->up_due || now - r->up_mono >= SYNC_PEERS_MS) && s_report_up(r) == 0) {
+        r->up_due = 0;
+        r->up_mono = now;
     }
     s_names_save(r);
 }
@@ -1001,6 +1237,14 @@ sync_relay_stop(sync_relay_t **self_p)
         free(r->below[i].below);
     free(r->below);
     free(r->dir);
+    free(r->down);
     free(r);
     *self_p = NULL;
+}
+
+void
+sync_relay_dir_sent(const sync_relay_t *r, uint64_t *frames, uint64_t *bytes)
+{
+    *frames = r ? r->dir_sent : 0;
+    *bytes = r ? r->dir_bytes : 0;
 }

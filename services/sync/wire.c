@@ -64,6 +64,14 @@ sync_frame_pack(const Koop__Sync__Frame *frame, uint8_t **out, size_t *len)
 }
 
 int
+sync_frame_send_bytes(void *sock, const void *rid, size_t rid_len, const uint8_t *buf, size_t len)
+{
+    if (rid && zmq_send(sock, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+        return -errno;
+    return zmq_send(sock, buf, len, ZMQ_DONTWAIT) < 0 ? -errno : 0;
+}
+
+int
 sync_frame_send(void *sock, const void *rid, size_t rid_len, const Koop__Sync__Frame *frame)
 {
     uint8_t *buf;
@@ -71,13 +79,7 @@ sync_frame_send(void *sock, const void *rid, size_t rid_len, const Koop__Sync__F
     int rc = sync_frame_pack(frame, &buf, &len);
     if (rc != 0)
         return rc;
-    if (rid && zmq_send(sock, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
-        rc = -errno;
-        goto done;
-    }
-    if (zmq_send(sock, buf, len, ZMQ_DONTWAIT) < 0)
-        rc = -errno;
-done:
+    rc = sync_frame_send_bytes(sock, rid, rid_len, buf, len);
     free(buf);
     return rc;
 }

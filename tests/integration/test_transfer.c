@@ -9,9 +9,11 @@
  */
 #include "kt_cases.h"
 #include "kt_link.h"
+#include "kt_lmdb.h"
 #include "kt_report.h"
 #include "kt_sync.h"
 #include "cert.h"
+#include "envelope.pb-c.h"
 
 #include <czmq.h>
 
@@ -351,18 +353,32 @@ static kt_node_t hub, g1, g2;
 static s_gmina a, b;
 static int port;
 
+/* A powiat hub (on a new *p) with its two gminas x and y, all started. */
+static void
+s_powiat(kt_node_t *h, kt_node_t *x, kt_node_t *y, int *p)
+{
+    *p = 0;
+    cr_assert_eq(kt_hub_init(h, "2013", "Powiat", p), 0);
+    cr_assert_eq(kt_gmina_init(x, "2013032", "Kobylin-Borzymy", *p, h), 0);
+    cr_assert_eq(kt_gmina_init(y, "2013072", "Wysokie Mazowieckie", *p, h), 0);
+    cr_assert_eq(kt_enrol(h, x), 0);
+    cr_assert_eq(kt_enrol(h, y), 0);
+    cr_assert_eq(kt_node_start(h, 30), 0);
+    cr_assert_eq(kt_node_start(x, 30), 0);
+    cr_assert_eq(kt_node_start(y, 30), 0);
+}
+
+/* Destroys them; the sanitizer reports in their logs. */
+static int
+s_powiat_destroy(kt_node_t *h, kt_node_t *x, kt_node_t *y)
+{
+    return kt_node_destroy(x) + kt_node_destroy(y) + kt_node_destroy(h);
+}
+
 static void
 s_setup(void)
 {
-    port = 0;
-    cr_assert_eq(kt_hub_init(&hub, "2013", "Powiat", &port), 0);
-    cr_assert_eq(kt_gmina_init(&g1, "2013032", "Kobylin-Borzymy", port, &hub), 0);
-    cr_assert_eq(kt_gmina_init(&g2, "2013072", "Wysokie Mazowieckie", port, &hub), 0);
-    cr_assert_eq(kt_enrol(&hub, &g1), 0);
-    cr_assert_eq(kt_enrol(&hub, &g2), 0);
-    cr_assert_eq(kt_node_start(&hub, 30), 0);
-    cr_assert_eq(kt_node_start(&g1, 30), 0);
-    cr_assert_eq(kt_node_start(&g2, 30), 0);
+    s_powiat(&hub, &g1, &g2, &port);
     s_staff(&a, &g1, "Kobylin");
     s_staff(&b, &g2, "Wysokie");
 }
@@ -370,7 +386,7 @@ s_setup(void)
 static void
 s_teardown(void)
 {
-    int reports = kt_node_destroy(&g1) + kt_node_destroy(&g2) + kt_node_destroy(&hub);
+    int reports = s_powiat_destroy(&hub, &g1, &g2);
     s_staff_free(&a);
     s_staff_free(&b);
     cr_assert_eq(reports, 0, "sanitizer reports in the nodes' logs");
@@ -549,15 +565,20 @@ Test(transfer, a_declined_family_stays_and_is_unlocked)
     free(ipw);
 }
 
-/* A child sends its hub a name (Peers up, as an uplink does). */
+/* PEERS up from a test-played child (as an uplink sends it): its name, and
+ * the digest it holds (have NULL: none, as an older uplink). */
 static void
-s_say_name(kt_link_t *l, const char *name)
+s_say_have(kt_link_t *l, const char *name, const ProtobufCBinaryData *have)
 {
     Koop__Sync__Frame f = KOOP__SYNC__FRAME__INIT;
     Koop__Sync__Peers p = KOOP__SYNC__PEERS__INIT;
     uint8_t buf[1024];
     size_t n;
     p.name = (char *)name;
+    if (have) {
+        p.has_have = 1;
+        p.have = *have;
+    }
     f.body_case = KOOP__SYNC__FRAME__BODY_PEERS;
     f.peers = &p;
     n = koop__sync__frame__get_packed_size(&f);
@@ -584,19 +605,19 @@ Test(transfer, a_gminas_name_is_taken_only_as_a_name_may_be)
     rep = kt_link_hello(l, "gmina-2013099", "registry", "0190f1c2-0000-7000-8000-000000000099", 0);
     cr_assert(rep && rep->body_case == KOOP__SYNC__FRAME__BODY_WELCOME, "no WELCOME");
     koop__sync__frame__free_unpacked(rep, NULL);
-    s_say_name(l, "Gmina \xe2\x80\xaeX"); /* U+202E: would read backwards */
-    s_say_name(l, longer);
-    s_say_name(l, "Gmina\nX");
+    s_say_have(l, "Gmina \xe2\x80\xaeX", NULL); /* U+202E: would read backwards */
+    s_say_have(l, longer, NULL);
+    s_say_have(l, "Gmina\nX", NULL);
     kt_sleep_ms(2000); /* several of the hub's ticks: the directory has gone down meanwhile */
     s_dir_name(&g1, "gmina-2013099", name);
     cr_assert_str_eq(name, "", "a bad name reached the directory");
-    s_say_name(l, "Gmina Iksińska");
+    s_say_have(l, "Gmina Iksińska", NULL);
     for (int i = 0; i < 100 && strcmp(name, "Gmina Iksińska") != 0; i++) {
         kt_sleep_ms(100);
         s_dir_name(&g1, "gmina-2013099", name);
     }
     cr_assert_str_eq(name, "Gmina Iksińska", "a good name never came down");
-    s_say_name(l, "\x01");
+    s_say_have(l, "\x01", NULL);
     kt_sleep_ms(2000);
     s_dir_name(&g2, "gmina-2013099", name);
     cr_assert_str_eq(name, "Gmina Iksińska", "a bad name took the good one's place");
@@ -719,4 +740,324 @@ Test(transfer_tree, through_two_powiat_hubs_and_a_voivodeship_hub)
     free(tid);
     free(hh);
     free(ipw);
+}
+
+/* ---- the key directory goes down only to a child that lacks it ---- */
+
+static kt_node_t dhub, d1, d2;
+static int dport;
+
+static void
+s_dir_setup(void)
+{
+    s_powiat(&dhub, &d1, &d2, &dport);
+}
+
+static void
+s_dir_teardown(void)
+{
+    cr_assert_eq(s_powiat_destroy(&dhub, &d1, &d2), 0, "sanitizer reports in the nodes' logs");
+}
+
+TestSuite(transfer_keys, .init = s_dir_setup, .fini = s_dir_teardown, .timeout = 180);
+
+/* How many key directories hub has sent down since its koop-sync started
+ * (sync.status straight from the service: its reply's dir_sent). */
+static uint64_t
+s_dir_sent(kt_node_t *h)
+{
+    Koop__Empty q = KOOP__EMPTY__INIT;
+    uint8_t *payload = NULL;
+    size_t len = 0;
+    Koop__Sync__Status *st = NULL;
+    uint64_t n;
+    for (int i = 0; i < 50 && !st; i++) {
+        if (kt_request(h, "sync", NULL, "sync.status", &q.base, 5000, &payload, &len) == 0)
+            st = koop__sync__status__unpack(NULL, len, payload);
+        free(payload);
+        payload = NULL;
+        if (!st)
+            kt_sleep_ms(200); /* koop-sync restarting */
+    }
+    cr_assert_not_null(st, "no sync status of %s", h->dir);
+    cr_assert(st->has_dir_sent, "the hub's status has no dir_sent");
+    n = st->dir_sent;
+    koop__sync__status__free_unpacked(st, NULL);
+    return n;
+}
+
+/* The same once it has not moved for 2 s (every child took what it was sent). */
+static uint64_t
+s_dir_sent_settled(kt_node_t *h)
+{
+    uint64_t last = s_dir_sent(h), now;
+    for (int i = 0; i < 30; i++) {
+        kt_sleep_ms(2000);
+        if ((now = s_dir_sent(h)) == last)
+            return now;
+        last = now;
+    }
+    cr_assert_fail("the hub never stopped sending its directory (%llu sent)", (unsigned long long)last);
+    return 0;
+}
+
+/* Waits until gmina n's directory names node `name`. */
+static void
+s_dir_names(kt_node_t *n, const char *node, const char *name)
+{
+    char got[256] = "";
+    for (int i = 0; i < 150 && strcmp(got, name) != 0; i++) {
+        s_dir_name(n, node, got);
+        if (strcmp(got, name) != 0)
+            kt_sleep_ms(200);
+    }
+    cr_assert_str_eq(got, name, "%s never named %s", n->dir, node);
+}
+
+/* Both gminas hold each other's key and name. */
+static void
+s_dir_current(void)
+{
+    s_dir_names(&d1, "gmina-2013072", "Wysokie Mazowieckie");
+    s_dir_names(&d2, "gmina-2013032", "Kobylin-Borzymy");
+}
+
+/* Once every child holds the directory, neither a child's reconnect nor a
+ * whole round (30 s) sends it again: what went down every 30 s and at
+ * every connect, to every child, now goes nowhere. */
+Test(transfer_keys, a_round_with_no_change_sends_no_directory)
+{
+    uint64_t sent;
+    s_dir_current();
+    sent = s_dir_sent_settled(&dhub);
+    cr_assert_geq(sent, 2, "the directory went to %llu children", (unsigned long long)sent);
+    cr_assert_gt(kt_sync_kill9(&d2), 0, "koop-sync of the gmina did not come back");
+    cr_assert_eq(kt_wait_synced(&d2, 60), 0);
+    kt_sleep_ms(3000);
+    cr_assert_eq(s_dir_sent(&dhub), sent, "a child's reconnect sent the directory again");
+    kt_sleep_ms(32000); /* past a round (SYNC_PEERS_MS) */
+    cr_assert_eq(s_dir_sent(&dhub), sent, "a round with no change sent the directory");
+    s_dir_current();
+}
+
+/* Replaces the line `name = ...` of a stopped node's configuration. */
+static void
+s_rename(kt_node_t *n, const char *name)
+{
+    char buf[16384], *at, *end;
+    size_t len;
+    FILE *f = fopen(n->conf, "r");
+    cr_assert_not_null(f, "%s", n->conf);
+    len = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[len] = '\0';
+    cr_assert_not_null(at = strstr(buf, "\nname = "), "no name in %s", n->conf);
+    cr_assert_not_null(end = strchr(at + 1, '\n'));
+    cr_assert_not_null(f = fopen(n->conf, "w"), "%s", n->conf);
+    cr_assert(fprintf(f, "%.*s\nname = %s%s", (int)(at - buf), buf, name, end) > 0);
+    cr_assert_eq(fclose(f), 0);
+}
+
+/* Waits until d1 and d2 name gmina-2013099 (d3) `name`: the hub's count
+ * of directories sent, which went to each of the 3 children once (twice
+ * when a second change came on the heels of the first), since `before`. */
+static uint64_t
+s_dir_reached(const char *name, uint64_t before)
+{
+    uint64_t sent;
+    s_dir_names(&d1, "gmina-2013099", name);
+    s_dir_names(&d2, "gmina-2013099", name);
+    sent = s_dir_sent_settled(&dhub);
+    cr_assert(sent - before >= 3 && sent - before <= 6, "%s: %llu directories for 3 children", name,
+              (unsigned long long)(sent - before));
+    return sent;
+}
+
+/* A new gmina, a rename and a child that lost its copy: each change reaches
+ * every child, once each; the one without a copy gets it again. */
+Test(transfer_keys, a_change_reaches_every_child_and_a_lost_copy_comes_back)
+{
+    kt_node_t d3;
+    char env[PATH_MAX + 16];
+    uint64_t sent0, sent1, sent2, sent3;
+    s_dir_current();
+    sent0 = s_dir_sent_settled(&dhub);
+    /* enrolled */
+    cr_assert_eq(kt_gmina_init(&d3, "2013099", "Gmina Trzecia", dport, &dhub), 0);
+    cr_assert_eq(kt_enrol(&dhub, &d3), 0);
+    cr_assert_eq(kt_node_start(&d3, 30), 0);
+    sent1 = s_dir_reached("Gmina Trzecia", sent0);
+    s_dir_names(&d3, "gmina-2013032", "Kobylin-Borzymy");
+    /* renamed */
+    cr_assert_eq(kt_node_stop(&d3), 0);
+    s_rename(&d3, "Gmina Przemianowana");
+    cr_assert_eq(kt_node_start(&d3, 30), 0);
+    sent2 = s_dir_reached("Gmina Przemianowana", sent1);
+    /* d2 loses its copy (table "peers" emptied while it is down) */
+    cr_assert_eq(kt_node_stop(&d2), 0);
+    kt_lmdb_env(&d2, "sync", env, sizeof env);
+    for (int i = 0; i < 10 && kt_lmdb_edit(env, "peers", NULL, "", NULL, NULL, 0) == 0; i++)
+        ;
+    cr_assert_neq(kt_lmdb_edit(env, "peers", NULL, "", NULL, NULL, 0), 0, "table peers still holds entries");
+    cr_assert_eq(kt_node_start(&d2, 30), 0);
+    s_dir_names(&d2, "gmina-2013099", "Gmina Przemianowana");
+    s_dir_names(&d2, "gmina-2013032", "Kobylin-Borzymy");
+    sent3 = s_dir_sent_settled(&dhub);
+    cr_assert_eq(sent3 - sent2, 1, "a child without its copy: %llu directories, want 1 (to it alone)",
+                 (unsigned long long)(sent3 - sent2));
+    cr_assert_eq(kt_node_destroy(&d3), 0);
+}
+
+/* The hub's koop-sync killed (kill -9) and back: children that hold the
+ * directory are sent nothing (its digest did not change with the restart);
+ * the hub stopped, a gmina enrolled meanwhile, the hub back: every child
+ * gets the new directory. */
+Test(transfer_keys, a_restarted_hub_brings_every_child_current)
+{
+    kt_node_t d3;
+    s_dir_current();
+    (void)s_dir_sent_settled(&dhub);
+    cr_assert_gt(kt_sync_kill9(&dhub), 0, "koop-sync of the hub did not come back");
+    cr_assert_eq(kt_wait_synced(&d1, 60), 0);
+    cr_assert_eq(kt_wait_synced(&d2, 60), 0);
+    cr_assert_eq(s_dir_sent_settled(&dhub), 0, "children that hold the directory were sent it after the restart");
+    cr_assert_eq(kt_node_stop(&dhub), 0);
+    cr_assert_eq(kt_gmina_init(&d3, "2013099", "Gmina Trzecia", dport, &dhub), 0);
+    cr_assert_eq(kt_enrol(&dhub, &d3), 0);
+    cr_assert_eq(kt_node_start(&dhub, 30), 0);
+    cr_assert_eq(kt_node_start(&d3, 30), 0);
+    s_dir_names(&d1, "gmina-2013099", "Gmina Trzecia");
+    s_dir_names(&d2, "gmina-2013099", "Gmina Trzecia");
+    s_dir_names(&d3, "gmina-2013072", "Wysokie Mazowieckie");
+    cr_assert_eq(kt_node_destroy(&d3), 0);
+}
+
+/* The next PEERS the hub sends within ms (pinging meanwhile, so that the
+ * session stays live), or NULL. */
+static Koop__Sync__Frame *
+s_next_peers(kt_link_t *l, int ms)
+{
+    Koop__Sync__Frame ping = KOOP__SYNC__FRAME__INIT;
+    Koop__Sync__Ping p = KOOP__SYNC__PING__INIT;
+    uint8_t buf[64];
+    size_t n;
+    ping.body_case = KOOP__SYNC__FRAME__BODY_PING;
+    ping.ping = &p;
+    n = koop__sync__frame__pack(&ping, buf);
+    zsock_set_rcvtimeo(kt_link_sock(l), 500);
+    for (int waited = 0; waited < ms; waited += 500) {
+        zframe_t *fr;
+        cr_assert_eq(zsock_send(kt_link_sock(l), "b", buf, n), 0);
+        while ((fr = zframe_recv(kt_link_sock(l))) != NULL) {
+            Koop__Sync__Frame *f = koop__sync__frame__unpack(NULL, zframe_size(fr), zframe_data(fr));
+            zframe_destroy(&fr);
+            if (f && f->body_case == KOOP__SYNC__FRAME__BODY_PEERS)
+                return f;
+            if (f)
+                koop__sync__frame__free_unpacked(f, NULL);
+        }
+    }
+    return NULL;
+}
+
+/* 1 when the directory f names node as name. */
+static int
+s_lists(const Koop__Sync__Frame *f, const char *node, const char *name)
+{
+    for (size_t i = 0; i < f->peers->n_peers; i++)
+        if (strcmp(f->peers->peers[i]->node, node) == 0)
+            return f->peers->peers[i]->name && strcmp(f->peers->peers[i]->name, name) == 0;
+    return 0;
+}
+
+/* The frames a child sees: the directory with its digest to one that says
+ * none (an older uplink) or an older one, nothing to one that holds it,
+ * whether it said so on the same connection or on a new one. */
+Test(transfer_keys, the_hub_sends_its_directory_only_to_a_child_that_lacks_it)
+{
+    kt_node_t x;
+    kt_link_t *l;
+    Koop__Sync__Frame *rep, *dir = NULL;
+    ProtobufCBinaryData have, older = {16, (uint8_t *)"0123456789abcdef"};
+    uint8_t digest[64];
+    s_dir_current();
+    cr_assert_eq(kt_gmina_init(&x, "2013098", "Gmina X", dport, &dhub), 0);
+    cr_assert_eq(kt_enrol(&dhub, &x), 0);
+    for (int round = 0; round < 3; round++) {
+        cr_assert_not_null(l = kt_link_open(&x, &dhub, dport));
+        rep = kt_link_hello(l, "gmina-2013098", "registry", "0190f1c2-0000-7000-8000-000000000098", 0);
+        cr_assert(rep && rep->body_case == KOOP__SYNC__FRAME__BODY_WELCOME, "no WELCOME");
+        koop__sync__frame__free_unpacked(rep, NULL);
+        if (round == 0) {
+            /* none held: the directory comes (again as the child's name joins it) */
+            s_say_have(l, "Gmina X", NULL);
+            while ((rep = s_next_peers(l, 8000)) != NULL) {
+                int done = s_lists(rep, "gmina-2013098", "Gmina X");
+                if (dir)
+                    koop__sync__frame__free_unpacked(dir, NULL);
+                dir = rep;
+                if (done)
+                    break;
+            }
+            cr_assert_not_null(dir, "no directory for a child that holds none");
+            cr_assert(s_lists(dir, "gmina-2013032", "Kobylin-Borzymy") && s_lists(dir, "gmina-2013072", "Wysokie Mazowieckie") &&
+                          s_lists(dir, "gmina-2013098", "Gmina X"),
+                      "the directory lacks a gmina");
+            cr_assert(dir->peers->has_digest && dir->peers->digest.len == 16, "no digest");
+            memcpy(digest, dir->peers->digest.data, dir->peers->digest.len);
+            have.len = dir->peers->digest.len;
+            have.data = digest;
+            koop__sync__frame__free_unpacked(dir, NULL);
+            dir = NULL;
+        }
+        if (round == 1) {
+            /* an older directory, on a new connection: it comes again */
+            s_say_have(l, "Gmina X", &older);
+            rep = s_next_peers(l, 5000);
+            cr_assert_not_null(rep, "no directory for a child that holds an older one");
+            cr_assert(rep->peers->digest.len == have.len && memcmp(rep->peers->digest.data, digest, have.len) == 0,
+                      "another directory came");
+            koop__sync__frame__free_unpacked(rep, NULL);
+        }
+        /* the directory held: nothing comes */
+        s_say_have(l, "Gmina X", &have);
+        rep = s_next_peers(l, 3000);
+        cr_assert_null(rep, "a directory for a child that holds it");
+        kt_link_close(&l);
+    }
+    cr_assert_eq(kt_node_destroy(&x), 0);
+}
+
+/* When hub last had a HELLO of its child node, as its status says it
+ * ("" none), into out; 1 when it shows the child connected. */
+static int
+s_hello_at(kt_node_t *hub_node, const char *node, char out[64])
+{
+    json_t *st = kt_sync_status(hub_node), *n = st ? kt_hub_node(st, node) : NULL;
+    int connected = n && json_is_true(json_object_get(n, "connected"));
+    snprintf(out, 64, "%s", n && json_is_string(json_object_get(n, "hello")) ? kt_str(n, "hello") : "");
+    json_decref(st);
+    return connected;
+}
+
+/* A powiat hub is also a child: its koop-sync killed (kill -9) and back,
+ * it says the voivodeship's directory it kept, so neither the voivodeship
+ * sends it again nor the powiat to its gmina (the powiat's own digest is
+ * the same after its restart); the directory still crosses the tree. */
+Test(transfer_tree, a_hub_in_the_middle_restarted_is_sent_nothing_it_holds)
+{
+    uint64_t at_voiv;
+    char before[64], now[64];
+    s_names_known(&t1, "gmina-2013032", "Kobylin-Borzymy", &t2, "gmina-2014011", "Zambrów");
+    at_voiv = s_dir_sent_settled(&voiv);
+    cr_assert_geq(at_voiv, 2, "the voivodeship sent its directory to %llu powiats", (unsigned long long)at_voiv);
+    (void)s_hello_at(&voiv, "hub-2013", before);
+    cr_assert_gt(kt_sync_kill9(&pow1), 0, "koop-sync of the powiat did not come back");
+    for (int i = 0; i < 300 && !(s_hello_at(&voiv, "hub-2013", now) && strcmp(now, before) != 0); i++)
+        kt_sleep_ms(200);
+    cr_assert_str_neq(now, before, "the powiat never said HELLO again");
+    cr_assert_eq(kt_wait_synced(&t1, 60), 0);
+    cr_assert_eq(s_dir_sent_settled(&voiv), at_voiv, "the voivodeship sent its directory again");
+    cr_assert_eq(s_dir_sent_settled(&pow1), 0, "the restarted powiat sent its gmina the directory it holds");
+    s_names_known(&t1, "gmina-2013032", "Kobylin-Borzymy", &t2, "gmina-2014011", "Zambrów");
 }

@@ -342,6 +342,21 @@ kt_sync_pid(kt_node_t *n)
     return n->pid ? kt_child_pid(n->pid, "koop-sync") : 0;
 }
 
+pid_t
+kt_sync_kill9(kt_node_t *n)
+{
+    pid_t old = kt_sync_pid(n);
+    if (old <= 0 || kill(old, SIGKILL) != 0)
+        return 0;
+    for (int i = 0; i < 200; i++) {
+        pid_t p = kt_sync_pid(n);
+        if (p > 0 && p != old)
+            return p;
+        kt_sleep_ms(50);
+    }
+    return 0;
+}
+
 static int
 s_file_contains(const char *path, const char *needle)
 {

@@ -43,6 +43,9 @@ int kt_compare_streams(kt_node_t *g, kt_node_t *hub, const char *stream, uint64_
 
 /* The pid of a node's koop-sync child, or 0. */
 pid_t kt_sync_pid(kt_node_t *n);
+/* kill -9 of the node's koop-sync; waits (10 s) until koop-node has started
+ * it again: its new pid, or 0 (none was running, or none came). */
+pid_t kt_sync_kill9(kt_node_t *n);
 
 /* 1 when some file under dir contains needle (bytes). */
 int kt_dir_contains(const char *dir, const char *needle);

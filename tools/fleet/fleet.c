@@ -68,6 +68,11 @@ struct s_gmina {
     char down_log_id[SYNC_MAX_NAME + 1];
     uint64_t down_seq;
     uint64_t denied;
+    char name[32];                /* what it calls itself ([node] name) */
+    int has_dir;                  /* a key directory from the hub, with its digest */
+    uint8_t dir_digest[SYNC_DIR_DIGEST];
+    int peers_due;                /* PEERS up at the next tick */
+    uint64_t peers_ms;            /* when PEERS last went up */
 };
 
 typedef struct {
@@ -402,6 +407,7 @@ s_on_welcome(s_gmina *g, const Koop__Sync__Welcome *w)
     }
     s_set_state(g, FLEET_READY);
     g->backoff_ms = SYNC_BACKOFF_MIN_MS;
+    g->peers_due = 1;
     S_COUNT(g->fleet, welcomes, 1);
 }
 
@@ -470,6 +476,41 @@ s_on_down(s_gmina *g, const Koop__Sync__Down *d)
     (void)s_send(g, &f);
 }
 
+/* PEERS up, as transfer.c sends it from a gmina: its name and the digest
+ * of the directory it holds. */
+static void
+s_say_peers(s_gmina *g)
+{
+    Koop__Sync__Frame f = KOOP__SYNC__FRAME__INIT;
+    Koop__Sync__Peers p = KOOP__SYNC__PEERS__INIT;
+    p.name = g->name;
+    p.has_have = g->has_dir;
+    p.have.data = g->dir_digest;
+    p.have.len = g->has_dir ? SYNC_DIR_DIGEST : 0;
+    f.body_case = KOOP__SYNC__FRAME__BODY_PEERS;
+    f.peers = &p;
+    if (s_send(g, &f) == 0) {
+        g->peers_due = 0;
+        g->peers_ms = koop_clock_mono_ms();
+    }
+}
+
+/* The hub's key directory (len bytes on the wire): a simulated gmina keeps
+ * only its digest (the hubs are measured, not its copy) and says it back. */
+static void
+s_on_peers(s_gmina *g, const Koop__Sync__Peers *p, size_t len)
+{
+    pthread_mutex_lock(&g->fleet->mu);
+    g->fleet->st.dir_frames++;
+    g->fleet->st.dir_bytes += len;
+    pthread_mutex_unlock(&g->fleet->mu);
+    g->has_dir = p->has_digest && p->digest.len == SYNC_DIR_DIGEST;
+    if (g->has_dir) {
+        memcpy(g->dir_digest, p->digest.data, SYNC_DIR_DIGEST);
+        g->peers_due = 1;
+    }
+}
+
 static void
 s_on_frame(s_gmina *g, const uint8_t *data, size_t len)
 {
@@ -491,6 +532,9 @@ s_on_frame(s_gmina *g, const uint8_t *data, size_t len)
         break;
     case KOOP__SYNC__FRAME__BODY_DOWN:
         s_on_down(g, f->down);
+        break;
+    case KOOP__SYNC__FRAME__BODY_PEERS:
+        s_on_peers(g, f->peers, len);
         break;
     default:
         break;
@@ -587,6 +631,8 @@ s_tick_one(s_gmina *g, uint64_t now)
         f.ping = &p;
         (void)s_send(g, &f);
     }
+    if (g->peers_due || now >= g->peers_ms + SYNC_PEERS_MS)
+        s_say_peers(g);
     for (int i = 0; i < FLEET_STREAMS; i++) {
         s_stream *st = &g->streams[i];
         if (st->nflight && now > st->progress_ms + SYNC_RETRANSMIT_MS) {
@@ -901,6 +947,7 @@ fleet_add(fleet_t *self, int hub, const char *node, const char *teryt, int32_t f
     g->hub = hub;
     snprintf(g->node, sizeof g->node, "%s", node);
     snprintf(g->teryt, sizeof g->teryt, "%s", teryt);
+    snprintf(g->name, sizeof g->name, "Gmina %s", g->teryt);
     if (zmq_curve_keypair(g->key, secret) != 0 || !zmq_z85_decode(g->pub, g->key) ||
         !zmq_z85_decode(g->sec, secret) || koop_id_new(g->actor) != 0)
         return -EIO;

@@ -14,7 +14,9 @@
  * cumulative acks, rewind on GAP, HELLO again on NO_SESSION, retransmit
  * after SYNC_RETRANSMIT_MS without progress, a Ping after SYNC_HEARTBEAT_MS
  * of silence, reconnect after SYNC_DEAD_MS without a word from the hub,
- * DownAck for the hub's records. Unlike a real gmina it keeps its events in
+ * DownAck for the hub's records, PEERS up (its name and the digest of the
+ * key directory it holds) at READY, every SYNC_PEERS_MS and after each
+ * directory the hub sends. Unlike a real gmina it keeps its events in
  * memory instead of in LMDB logs: what is measured is the hubs.
  *
  * All gminas live on one libuv loop in a thread of their own (one ZeroMQ
@@ -56,6 +58,8 @@ typedef struct {
     uint64_t retransmits;     /* rewinds after SYNC_RETRANSMIT_MS without progress */
     uint64_t errors;          /* REFUSE MALFORMED / STREAM / INTERNAL, unreadable frames */
     uint64_t batches;         /* batches sent */
+    uint64_t dir_frames;      /* key directories (PEERS) received from the hubs */
+    uint64_t dir_bytes;       /* their bytes */
     uint64_t commands_done;   /* commands the loop has run */
 } fleet_stats_t;
 
