@@ -334,6 +334,21 @@ int rep_report(rep_proj_t *p, MDB_txn *txn, const Koop__Rep__ReportQuery *q, int
                Koop__Rep__Report **out, koop_error_t *err);
 void rep_report_free(Koop__Rep__Report **self_p);
 
+/* What the family suppression of a hub's reports decided, kept per LMDB
+ * snapshot (report.c): a report in a read-only txn of the same snapshot
+ * takes it instead of computing every unit below the hub again. The
+ * projection owns one (rep_proj_families). */
+typedef struct rep_family_cache rep_family_cache_t;
+/* NULL when out of memory. */
+rep_family_cache_t *rep_family_cache_new(void);
+void rep_family_cache_destroy(rep_family_cache_t **self_p);
+/* on = 0: every report computes its family (what the cache must equal);
+ * on = 1 (the default): reports keep and take families. */
+void rep_family_cache_use(rep_family_cache_t *c, int on);
+/* Reports that took their family from the cache so far. */
+uint64_t rep_family_cache_hits(const rep_family_cache_t *c);
+rep_family_cache_t *rep_proj_families(rep_proj_t *p);
+
 /* ---- approval.c ---- */
 
 /* An approval event of a unit below (report.approved / report.reopened,
