@@ -223,7 +223,8 @@ typedef struct {
  * within the report, then percentages (the rules: suppress.c). */
 void rep_suppress_row(rep_cell_t *row, size_t n);
 /* Then, for a family - a unit (parent) and the units right below it
- * (kids[j], each as rep_suppress_row left it): each count of parent equals
+ * (kids[j], each as rep_suppress_row left it, which is what lets a kid's row
+ * the family hid nothing in go without another pass): each count of parent equals
  * the same count of the kids plus its own part; hides more until no hidden
  * count can be had by subtraction, in parent's row and in the rows of kids
  * that are movable (gminas), never in a hub below's. */
