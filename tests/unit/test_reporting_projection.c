@@ -1341,3 +1341,40 @@ Test(reporting_projection, a_projection_of_an_older_format_is_cleared_and_refill
     cr_expect_eq(hidden_after, hidden_before);
     s_expect_same_reports(before, nbefore, after, nafter, "after the store was cleared and refilled");
 }
+
+/* Gminas whose rows differ in their cells (each its own categories on the
+ * list of services): the figures after the categories are found in every
+ * row all the same. catalogue_unverified: 10 at the powiat = 2 (hidden) + 5
+ * + 3, so the 3 is hidden too; the 5 and the 10 can stay. */
+Test(reporting_projection, a_family_links_the_same_figure_in_rows_of_other_cells)
+{
+    static const struct {
+        const char *node, *category;
+        int entries;
+    } g[] = {{"gmina-2013011", "terapia", 2}, {"gmina-2013022", "praca", 5}, {"gmina-2013032", "opieka", 3}};
+    Koop__Rep__Report *r;
+    const char *hub = "hub-2013";
+    s_open(hub, "2013", 1);
+    for (int i = 0, n = 0; i < 3; i++) {
+        s_via(hub, g[i].node, NULL);
+        for (int k = 0; k < g[i].entries; k++, n++) {
+            Koop__Reg__CatalogueEntry e = KOOP__REG__CATALOGUE_ENTRY__INIT;
+            e.id = (char *)s_id(8, n);
+            e.category = (char *)g[i].category;
+            s_emit("registry", "catalogue.added", &e.base); /* never verified */
+        }
+    }
+    r = s_report(NULL, NULL, NULL, "2022-12-31", 0);
+    EXPECT(r, "catalogue_unverified", NULL, 10);
+    EXPECT(r, "catalogue_by_category", "terapia", -3);
+    rep_report_free(&r);
+    r = s_report("gmina-2013011", NULL, NULL, "2022-12-31", 0);
+    EXPECT(r, "catalogue_unverified", NULL, -3); /* 2 */
+    rep_report_free(&r);
+    r = s_report("gmina-2013022", NULL, NULL, "2022-12-31", 0);
+    EXPECT(r, "catalogue_unverified", NULL, 5);
+    rep_report_free(&r);
+    r = s_report("gmina-2013032", NULL, NULL, "2022-12-31", 0);
+    EXPECT(r, "catalogue_unverified", NULL, -3); /* 3: 10 - 5 would tell the 2 */
+    rep_report_free(&r);
+}
