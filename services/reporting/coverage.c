@@ -24,13 +24,21 @@
  *                              counters hold), frozen spans (from sources
  *                              that can no longer change)
  *   cov_src  kind ID source -> s_src_hdr (the chain of units), spans
+ *   cov_src  'u' kind ID U source -> spans: the same spans once per unit
+ *                              of the chain (the index by unit, in the same
+ *                              table, its keys one byte longer), so that the
+ *                              sources of (kind, ID) in U are one prefix
+ *                              range: an institution in the PZKs of 2,500
+ *                              gminas is walked for a gmina over that
+ *                              gmina's PZKs only, not over every PZK
  *   cov_gap  U kind sector E S -> int64 count, int64 weight
  *   cov_gsum U kind N         -> the same by S, every sector in one row, as a
  *                              Fenwick tree over S (reports from the start)
  *
  * Invariant: the counters and gaps of (kind, ID, U) are exactly those of its
  * eff spans with its weight and sector; eff = merge(frozen + every source
- * whose chain holds U).
+ * whose chain holds U). The index holds a row ('u', kind, ID, U, source) for
+ * exactly the units U of each cov_src row's chain, with its spans.
  */
 #include "reporting.h"
 #include "koop.h"
@@ -64,6 +72,9 @@ typedef struct {
 
 #define S_COV_KEY (1 + REP_ID + 4)
 #define S_SRC_KEY (1 + REP_ID + REP_ID)
+#define S_SRC_UNIT_TAG 'u' /* not a kind */
+#define S_SRC_UNIT_KEY (1 + S_COV_KEY + REP_ID)
+#define S_SRC_UNIT_PREFIX (1 + S_COV_KEY)
 
 static void
 s_cov_key(unsigned char key[S_COV_KEY], char kind, const char *id, uint32_t unit)
@@ -71,6 +82,38 @@ s_cov_key(unsigned char key[S_COV_KEY], char kind, const char *id, uint32_t unit
     key[0] = (unsigned char)kind;
     memcpy(key + 1, id, REP_ID);
     rep_be32_put(key + 1 + REP_ID, unit);
+}
+
+/* ('u', kind, id, unit, source): the index of sources by unit; source NULL:
+ * the prefix of the unit's range. */
+static void
+s_src_unit_key(unsigned char key[S_SRC_UNIT_KEY], char kind, const char *id, uint32_t unit, const char *source)
+{
+    key[0] = S_SRC_UNIT_TAG;
+    s_cov_key(key + 1, kind, id, unit);
+    if (source)
+        memcpy(key + S_SRC_UNIT_PREFIX, source, REP_ID);
+}
+
+/* Writes (n > 0) or deletes (n = 0) the index row of source in unit. */
+static int
+s_src_unit_set(rep_proj_t *p, MDB_txn *txn, char kind, const char *id, uint32_t unit, const char *source,
+               const rep_span_t *sp, int n)
+{
+    unsigned char key[S_SRC_UNIT_KEY];
+    MDB_val k = {sizeof key, key}, v = {(size_t)n * sizeof *sp, (void *)sp};
+    int rc;
+    s_src_unit_key(key, kind, id, unit, source);
+    if (n > 0)
+        return mdb_put(txn, rep_dbi(p, "cov_src"), &k, &v, 0);
+    rc = mdb_del(txn, rep_dbi(p, "cov_src"), &k, NULL);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static uint32_t
+s_key_unit(const unsigned char *in)
+{
+    return (uint32_t)in[0] << 24 | (uint32_t)in[1] << 16 | (uint32_t)in[2] << 8 | in[3];
 }
 
 static int
@@ -333,14 +376,15 @@ s_src_decode(const MDB_val *v, s_src_hdr *h, const rep_span_t **spans)
 }
 
 /* Recomputes the coverage of (kind, id) in unit from its frozen spans and
- * sources; a new row takes def_weight and def_sector. */
+ * the sources whose chain holds unit (their prefix range in the index); a
+ * new row takes def_weight and def_sector. */
 static int
 s_recompute(rep_proj_t *p, MDB_txn *txn, rep_acc_t *acc, char kind, const char *id, uint32_t unit, int64_t def_weight,
             int def_sector)
 {
     s_cov *old = NULL, *cov = NULL;
     rep_span_t *all = NULL;
-    unsigned char prefix[1 + REP_ID];
+    unsigned char prefix[S_SRC_UNIT_KEY];
     MDB_cursor *cur = NULL;
     MDB_val k, v;
     int rc, found, n = 0, cap = 2 * REP_MAX_SPANS;
@@ -356,30 +400,28 @@ s_recompute(rep_proj_t *p, MDB_txn *txn, rep_acc_t *acc, char kind, const char *
         goto fail;
     memcpy(all, old->frozen, old->h.n_frozen * sizeof *all);
     n = old->h.n_frozen;
-    prefix[0] = (unsigned char)kind;
-    memcpy(prefix + 1, id, REP_ID);
+    s_src_unit_key(prefix, kind, id, unit, NULL);
     if ((rc = mdb_cursor_open(txn, rep_dbi(p, "cov_src"), &cur)) != 0)
         goto fail;
-    k.mv_size = sizeof prefix;
+    k.mv_size = S_SRC_UNIT_PREFIX;
     k.mv_data = prefix;
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        s_src_hdr h;
-        const rep_span_t *sp;
-        if (k.mv_size != S_SRC_KEY || memcmp(k.mv_data, prefix, sizeof prefix) != 0)
+        int ns = (int)(v.mv_size / sizeof *all);
+        if (k.mv_size != S_SRC_UNIT_KEY || memcmp(k.mv_data, prefix, S_SRC_UNIT_PREFIX) != 0)
             break;
-        if ((rc = s_src_decode(&v, &h, &sp)) != 0)
+        if (v.mv_size % sizeof *all != 0 || ns < 1 || ns > REP_MAX_SPANS) {
+            rc = MDB_CORRUPTED;
             goto fail;
-        if (!s_chain_has(&h, unit))
-            continue;
-        if (n + h.n > cap) {
+        }
+        if (n + ns > cap) {
             n = s_cap(all, s_merge(all, n), REP_MAX_SPANS);
-            if (n + h.n > cap) {
+            if (n + ns > cap) {
                 rc = MDB_CORRUPTED;
                 goto fail;
             }
         }
-        memcpy(all + n, sp, h.n * sizeof *all);
-        n += h.n;
+        memcpy(all + n, v.mv_data, (size_t)ns * sizeof *all);
+        n += ns;
     }
     if (rc != 0 && rc != MDB_NOTFOUND)
         goto fail;
@@ -467,8 +509,11 @@ rep_cov_source(rep_proj_t *p, MDB_txn *txn, rep_acc_t *acc, char kind, const cha
         memcpy(v.mv_data, &h, sizeof h);
         memcpy((char *)v.mv_data + sizeof h, sp, (size_t)n * sizeof *sp);
     }
+    /* the index: the new spans in the units of the new chain, none in those
+     * only the old one had */
     for (int i = 0; i < nunits; i++)
-        if ((rc = s_recompute(p, txn, acc, kind, id, units[i], weight, sector)) != 0)
+        if ((rc = s_src_unit_set(p, txn, kind, id, units[i], source, sp, s_chain_has(&h, units[i]) ? n : 0)) != 0 ||
+            (rc = s_recompute(p, txn, acc, kind, id, units[i], weight, sector)) != 0)
             return rc;
     return 0;
 }
@@ -501,7 +546,8 @@ rep_cov_freeze(rep_proj_t *p, MDB_txn *txn, char kind, const char *id, const cha
     for (int i = 0; i < h.depth && rc == 0; i++) {
         rep_span_t all[2 * REP_MAX_SPANS];
         int n;
-        if ((rc = s_cov_get(p, txn, kind, id, h.chain[i], cov, &found)) != 0)
+        if ((rc = s_src_unit_set(p, txn, kind, id, h.chain[i], source, NULL, 0)) != 0 ||
+            (rc = s_cov_get(p, txn, kind, id, h.chain[i], cov, &found)) != 0)
             break;
         if (!found)
             continue; /* cannot be: the source is counted where its chain goes */
@@ -522,38 +568,41 @@ int
 rep_cov_outside(rep_proj_t *p, MDB_txn *txn, char kind, const char *id, const rep_chain_t *chain, uint32_t *unit)
 {
     unsigned char prefix[1 + REP_ID];
+    unsigned char own[S_COV_KEY];
     MDB_cursor *cur;
-    MDB_val k, v;
+    MDB_val k = {sizeof own, own}, v;
     int rc;
 
-    uint32_t outside = 0;
-    int own = 0;
     *unit = 0;
+    if (chain->n > 0) { /* covered in the chain's own unit: one lookup */
+        s_cov_key(own, kind, id, chain->unit[0]);
+        rc = mdb_get(txn, rep_dbi(p, "cov"), &k, &v);
+        if (rc != MDB_NOTFOUND)
+            return rc;
+    }
+    /* the first unit by number that is not the chain's: at most chain->n
+     * rows of the chain's units come before it */
     prefix[0] = (unsigned char)kind;
     memcpy(prefix + 1, id, REP_ID);
     if ((rc = mdb_cursor_open(txn, rep_dbi(p, "cov"), &cur)) != 0)
         return rc;
     k.mv_size = sizeof prefix;
     k.mv_data = prefix;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && !own; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && !*unit;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         const unsigned char *kb = k.mv_data;
         uint32_t u;
         int in = 0;
         if (k.mv_size != S_COV_KEY || memcmp(kb, prefix, sizeof prefix) != 0)
             break;
-        u = (uint32_t)kb[1 + REP_ID] << 24 | (uint32_t)kb[2 + REP_ID] << 16 | (uint32_t)kb[3 + REP_ID] << 8 |
-            kb[4 + REP_ID];
-        own = chain->n > 0 && u == chain->unit[0];
+        u = s_key_unit(kb + 1 + REP_ID);
         for (int i = 0; i < chain->n; i++)
             in |= chain->unit[i] == u;
-        if (!in && !outside)
-            outside = u;
+        if (!in)
+            *unit = u;
     }
     mdb_cursor_close(cur);
-    if (rc != 0 && rc != MDB_NOTFOUND)
-        return rc;
-    *unit = own ? 0 : outside;
-    return 0;
+    return rc == 0 || rc == MDB_NOTFOUND ? 0 : rc;
 }
 
 int
@@ -576,8 +625,7 @@ rep_cov_attr(rep_proj_t *p, MDB_txn *txn, rep_acc_t *acc, char kind, const char 
         if (k.mv_size != S_COV_KEY || memcmp(k.mv_data, prefix, sizeof prefix) != 0)
             break;
         const unsigned char *kb = k.mv_data;
-        units[n++] = (uint32_t)kb[1 + REP_ID] << 24 | (uint32_t)kb[2 + REP_ID] << 16 | (uint32_t)kb[3 + REP_ID] << 8 |
-                     kb[4 + REP_ID];
+        units[n++] = s_key_unit(kb + 1 + REP_ID);
     }
     mdb_cursor_close(cur);
     if (rc != 0 && rc != MDB_NOTFOUND)

@@ -25,7 +25,8 @@
  *   unit_no   U              -> node id
  *   unit_name node id        -> the name the node gave itself (node.described)
  *   cov       kind ID U      -> coverage of a distinct entity (coverage.c)
- *   cov_src   kind ID source -> spans one source gives it (coverage.c)
+ *   cov_src   kind ID source -> spans one source gives it, and the same by
+ *             unit: 'u' kind ID U source (coverage.c)
  *   cov_gap   U kind sector E S -> gaps between covered spans (coverage.c)
  *   open_due  U D            -> int64[13]: open tasks due on D, by owner sector
  *   answer    U N            -> answers to referrals by days taken: a Fenwick
@@ -74,7 +75,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define REP_FORMAT 7u /* 6: registry rows begin with their owner unit (cases rows keep theirs); 7: unit names */
+#define REP_FORMAT 8u /* 6: registry rows begin with their owner unit (cases rows keep theirs); 7: unit names;
+                         8: coverage sources indexed by unit (coverage.c) */
 
 const char *const rep_tables[] = {
     "month", "unit", "unit_no", "cov", "cov_src", "cov_gap", "cov_gsum", "open_due", "answer", "category", "verified",
@@ -110,6 +112,7 @@ struct rep_proj {
     uint32_t *used;   /* the slots in use, S_ROWS_CAP / 2 at most */
     size_t nrows;
     rep_stats_t stats;
+    rep_family_cache_t *families; /* report.c's */
 };
 
 /* ---- calendar ---- */
@@ -732,10 +735,9 @@ rep_proj_new(rep_proj_t **out, koop_store_t *store, const rep_self_t *self)
 {
     rep_proj_t *p = calloc(1, sizeof *p);
     *out = NULL;
-    if (!p || !(p->rows = calloc(S_ROWS_CAP, sizeof *p->rows)) || !(p->used = calloc(S_ROWS_CAP / 2, sizeof *p->used))) {
-        if (p)
-            free(p->rows);
-        free(p);
+    if (!p || !(p->rows = calloc(S_ROWS_CAP, sizeof *p->rows)) ||
+        !(p->used = calloc(S_ROWS_CAP / 2, sizeof *p->used)) || !(p->families = rep_family_cache_new())) {
+        rep_proj_destroy(&p);
         return -ENOMEM;
     }
     p->store = store;
@@ -770,6 +772,7 @@ rep_proj_destroy(rep_proj_t **self_p)
         return;
     free((*self_p)->rows);
     free((*self_p)->used);
+    rep_family_cache_destroy(&(*self_p)->families);
     free(*self_p);
     *self_p = NULL;
 }
@@ -792,6 +795,12 @@ koop_store_t *
 rep_proj_store(const rep_proj_t *p)
 {
     return p->store;
+}
+
+rep_family_cache_t *
+rep_proj_families(rep_proj_t *p)
+{
+    return p->families;
 }
 
 static int

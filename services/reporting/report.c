@@ -70,6 +70,8 @@ typedef struct {
     rep_cell_t *cells;            /* cells[i]: figs[i] as suppression sees it */
     Koop__Rep__Figure **ptrs;
     size_t n, cap;
+    size_t nsup;                  /* cells[0 .. nsup-1]: those of every row of a
+                                     family (then only never-hidden counts of units) */
     char **strs;                  /* strings the reply owns */
     size_t nstrs, capstrs;
     int suppress;                 /* made above a gmina */
@@ -740,6 +742,7 @@ s_compute(rep_proj_t *p, MDB_txn *txn, uint32_t unit_no, const s_period *pd, int
     s_figures_rest(o, s, median, answers);
     if ((rc = s_figures_catalogue(p, txn, unit.no, o, s, unverified)) != 0)
         goto done;
+    o->nsup = o->n;
     if (!with_units)
         goto done;
     memset(&uc, 0, sizeof uc);
@@ -769,6 +772,7 @@ typedef struct {
     uint32_t me_no;
     s_out **kids;
     int *movable;        /* a gmina's row may take more hidden figures; a hub's not */
+    uint32_t *nos;       /* the kids' unit numbers */
     size_t n, cap;
     int rc;
 } s_family;
@@ -787,16 +791,20 @@ s_collect_kid(const char *node, const rep_unit_t *u, void *ctx)
         size_t cap = c->cap ? c->cap * 2 : 16;
         s_out **g = realloc(c->kids, cap * sizeof *g);
         int *gm = g ? realloc(c->movable, cap * sizeof *gm) : NULL;
+        uint32_t *gn = gm ? realloc(c->nos, cap * sizeof *gn) : NULL;
         if (g)
             c->kids = g;
-        if (!gm) {
+        if (gm)
+            c->movable = gm;
+        if (!gn) {
             c->rc = ENOMEM;
             return 1;
         }
-        c->movable = gm;
+        c->nos = gn;
         c->cap = cap;
     }
     c->movable[c->n] = !u->hub;
+    c->nos[c->n] = u->no;
     if (c->me && u->no == c->me_no) {
         c->kids[c->n++] = c->me;
         return 0;
@@ -812,33 +820,201 @@ s_collect_kid(const char *node, const rep_unit_t *u, void *ctx)
     return 0;
 }
 
+/* ---- the families suppressed, per snapshot ----
+ *
+ * Deciding what a hub's report hides needs the figures of every unit right
+ * below it (rep_suppress_family): 2,500 reports for a hub with 2,500
+ * gminas straight below it. What it decides - which cells of the hub's row
+ * and of each kid's row are hidden - is a function of the projection's
+ * state, the family's top and the period only, so it is kept per LMDB
+ * snapshot: a report read in the same snapshot (no write committed since)
+ * takes the hidden cells of its unit's row from here, exactly what
+ * computing the family again would give. Any commit makes a new snapshot
+ * id, so whatever was applied since is never missed. Only read-only
+ * transactions use it: a write txn's id is the next snapshot's, and it may
+ * still change or be aborted (and its id taken by the next one). One
+ * thread (the service's loop) uses a projection's cache. */
+
+#define S_FAMILIES 4
+
+typedef struct {
+    uint64_t snapshot;   /* mdb_txn_id of the read txn that filled it; 0: empty */
+    uint64_t used;       /* rep_family_cache.clock when last filled or read */
+    uint32_t parent;     /* the family's top */
+    s_period pd;
+    size_t nrows;        /* rows: [0] the top, then its kids */
+    uint32_t *nos;       /* each row's unit */
+    size_t *ncells;      /* its cells (s_out.nsup) */
+    size_t *at;          /* where its flags begin in hidden */
+    uint8_t *hidden;
+} s_family_entry;
+
+struct rep_family_cache {
+    s_family_entry e[S_FAMILIES];
+    uint64_t clock, hits;
+    int off;
+};
+
+rep_family_cache_t *
+rep_family_cache_new(void)
+{
+    return calloc(1, sizeof(rep_family_cache_t));
+}
+
+static void
+s_entry_clear(s_family_entry *e)
+{
+    free(e->nos);
+    free(e->ncells);
+    free(e->at);
+    free(e->hidden);
+    memset(e, 0, sizeof *e);
+}
+
+void
+rep_family_cache_destroy(rep_family_cache_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    for (int i = 0; i < S_FAMILIES; i++)
+        s_entry_clear(&(*self_p)->e[i]);
+    free(*self_p);
+    *self_p = NULL;
+}
+
+void
+rep_family_cache_use(rep_family_cache_t *c, int on)
+{
+    c->off = !on;
+    for (int i = 0; !on && i < S_FAMILIES; i++)
+        s_entry_clear(&c->e[i]);
+}
+
+uint64_t
+rep_family_cache_hits(const rep_family_cache_t *c)
+{
+    return c->hits;
+}
+
+/* The snapshot txn reads, in *id: 1 when txn is read-only (its id is a
+ * committed snapshot's, never above the last commit), 0 for a write txn
+ * (its id is the last commit's + 1 until it commits). */
+static int
+s_snapshot(MDB_txn *txn, uint64_t *id)
+{
+    MDB_envinfo info;
+    *id = (uint64_t)mdb_txn_id(txn);
+    if (mdb_env_info(mdb_txn_env(txn), &info) != 0)
+        return 0;
+    return *id > 0 && *id <= (uint64_t)info.me_last_txnid;
+}
+
+static s_family_entry *
+s_family_find(rep_family_cache_t *c, uint64_t snapshot, uint32_t parent, const s_period *pd)
+{
+    for (int i = 0; i < S_FAMILIES; i++) {
+        s_family_entry *e = &c->e[i];
+        if (e->snapshot == snapshot && e->parent == parent && e->pd.m1 == pd->m1 && e->pd.m2 == pd->m2 &&
+            e->pd.t == pd->t && e->pd.end == pd->end)
+            return e;
+    }
+    return NULL;
+}
+
+/* Sets o's hidden cells from the family's row of unit `no`; 0 when the
+ * cache has none for it (o unchanged). */
+static int
+s_family_take(rep_family_cache_t *c, uint64_t snapshot, uint32_t parent, uint32_t no, const s_period *pd, s_out *o)
+{
+    s_family_entry *e = s_family_find(c, snapshot, parent, pd);
+    size_t r = 0;
+    if (!e)
+        return 0;
+    while (r < e->nrows && e->nos[r] != no)
+        r++;
+    if (r == e->nrows || e->ncells[r] != o->nsup)
+        return 0; /* cannot be (the same snapshot gives the same cells): compute it */
+    for (size_t i = 0; i < o->n; i++)
+        o->cells[i].hidden = i < o->nsup ? e->hidden[e->at[r] + i] : 0; /* the counts of units: never */
+    e->used = ++c->clock;
+    c->hits++;
+    return 1;
+}
+
+/* Keeps what the family of top (unit parent) and c's kids hid. Without
+ * memory it keeps nothing (the next report computes it again). */
+static void
+s_family_keep(rep_family_cache_t *fc, uint64_t snapshot, uint32_t parent, const s_period *pd, const s_out *top,
+              const s_family *c)
+{
+    s_family_entry *e = &fc->e[0], fresh;
+    size_t cells = top->nsup;
+    for (int i = 1; i < S_FAMILIES; i++) /* an empty one, else the one read longest ago */
+        if (fc->e[i].used < e->used)
+            e = &fc->e[i];
+    for (size_t j = 0; j < c->n; j++)
+        cells += c->kids[j]->nsup;
+    memset(&fresh, 0, sizeof fresh);
+    fresh.nrows = c->n + 1;
+    fresh.nos = malloc(fresh.nrows * sizeof *fresh.nos);
+    fresh.ncells = malloc(fresh.nrows * sizeof *fresh.ncells);
+    fresh.at = malloc(fresh.nrows * sizeof *fresh.at);
+    fresh.hidden = malloc(cells ? cells : 1);
+    if (!fresh.nos || !fresh.ncells || !fresh.at || !fresh.hidden) {
+        s_entry_clear(&fresh);
+        return;
+    }
+    cells = 0;
+    for (size_t r = 0; r < fresh.nrows; r++) {
+        const s_out *row = r == 0 ? top : c->kids[r - 1];
+        fresh.nos[r] = r == 0 ? parent : c->nos[r - 1];
+        fresh.ncells[r] = row->nsup;
+        fresh.at[r] = cells;
+        for (size_t i = 0; i < row->nsup; i++)
+            fresh.hidden[cells++] = (uint8_t)row->cells[i].hidden;
+    }
+    fresh.snapshot = snapshot;
+    fresh.parent = parent;
+    fresh.pd = *pd;
+    fresh.used = ++fc->clock;
+    s_entry_clear(e);
+    *e = fresh;
+}
+
 /* Decides what a report of `unit` made above a gmina hides (suppress.c):
  * the unit's small counts and what tells them, then what would tell them
  * or those of its family - a hub and the units right below it: the
  * report's own unit's family when it is a hub, its hub's when it is a
  * gmina (every hub computes the same family, so a gmina reads the same
- * everywhere). */
+ * everywhere). A read-only txn takes it from the cache of families when the
+ * family was decided in the same snapshot, and keeps it there otherwise. */
 static int
 s_suppress(rep_proj_t *p, MDB_txn *txn, const rep_unit_t *unit, const s_period *pd, s_out *o)
 {
-    s_family c = {p, txn, unit->no, pd, NULL, 0, NULL, NULL, 0, 0, 0};
+    s_family c = {p, txn, unit->no, pd, NULL, 0, NULL, NULL, NULL, 0, 0, 0};
+    rep_family_cache_t *fc = rep_proj_families(p);
     s_out *top = o;
     rep_cell_t **rows = NULL;
     size_t *lens = NULL;
-    int rc = 0;
+    uint64_t snapshot = 0;
+    int rc = 0, cached = !fc->off && s_snapshot(txn, &snapshot);
+    if (!unit->hub && !unit->parent) {
+        rep_suppress_row(o->cells, o->n);
+        goto done;
+    }
+    if (!unit->hub)
+        c.parent = unit->parent; /* a gmina: the family of its hub */
+    if (cached && s_family_take(fc, snapshot, c.parent, unit->no, pd, o))
+        goto done;
     rep_suppress_row(o->cells, o->n);
-    if (!unit->hub && unit->parent) {
-        /* a gmina: the family of its hub */
+    if (!unit->hub) {
         if (!(top = calloc(1, sizeof *top)))
             return ENOMEM;
-        c.parent = unit->parent;
         c.me = o;
         c.me_no = unit->no;
         if ((rc = s_compute(p, txn, unit->parent, pd, 0, top)) != 0)
             goto done;
         rep_suppress_row(top->cells, top->n);
-    } else if (!unit->hub) {
-        goto done;
     }
     rc = rep_unit_each(p, txn, s_collect_kid, &c);
     if (rc == 1 || rc == 0)
@@ -856,12 +1032,15 @@ s_suppress(rep_proj_t *p, MDB_txn *txn, const rep_unit_t *unit, const s_period *
         }
         rep_suppress_family(top->cells, top->n, rows, lens, c.movable, c.n);
     }
+    if (rc == 0 && cached)
+        s_family_keep(fc, snapshot, c.parent, pd, top, &c);
 done:
     for (size_t i = 0; i < c.n; i++)
         if (c.kids[i] != o)
             s_free_out(c.kids[i]);
     free(c.kids);
     free(c.movable);
+    free(c.nos);
     free(rows);
     free(lens);
     if (top != o)
@@ -980,7 +1159,8 @@ rep_report(rep_proj_t *p, MDB_txn *txn, const Koop__Rep__ReportQuery *q, int eva
     if ((rc = rep_unit_node(p, txn, unit.no, node, NULL)) != 0)
         goto store_fail;
 
-    if ((rc = s_compute(p, txn, unit.no, &pd, 1, o)) != 0)
+    /* the evaluation shows no counts of units (each reads every unit below) */
+    if ((rc = s_compute(p, txn, unit.no, &pd, !evaluation, o)) != 0)
         goto store_fail;
     if (o->suppress && (rc = s_suppress(p, txn, &unit, &pd, o)) != 0)
         goto store_fail;

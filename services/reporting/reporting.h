@@ -223,7 +223,8 @@ typedef struct {
  * within the report, then percentages (the rules: suppress.c). */
 void rep_suppress_row(rep_cell_t *row, size_t n);
 /* Then, for a family - a unit (parent) and the units right below it
- * (kids[j], each as rep_suppress_row left it): each count of parent equals
+ * (kids[j], each as rep_suppress_row left it, which is what lets a kid's row
+ * the family hid nothing in go without another pass): each count of parent equals
  * the same count of the kids plus its own part; hides more until no hidden
  * count can be had by subtraction, in parent's row and in the rows of kids
  * that are movable (gminas), never in a hub below's. */
@@ -333,6 +334,21 @@ int rep_cov_gaps(rep_proj_t *p, MDB_txn *txn, uint32_t unit, char kind, int sect
 int rep_report(rep_proj_t *p, MDB_txn *txn, const Koop__Rep__ReportQuery *q, int evaluation,
                Koop__Rep__Report **out, koop_error_t *err);
 void rep_report_free(Koop__Rep__Report **self_p);
+
+/* What the family suppression of a hub's reports decided, kept per LMDB
+ * snapshot (report.c): a report in a read-only txn of the same snapshot
+ * takes it instead of computing every unit below the hub again. The
+ * projection owns one (rep_proj_families). */
+typedef struct rep_family_cache rep_family_cache_t;
+/* NULL when out of memory. */
+rep_family_cache_t *rep_family_cache_new(void);
+void rep_family_cache_destroy(rep_family_cache_t **self_p);
+/* on = 0: every report computes its family (what the cache must equal);
+ * on = 1 (the default): reports keep and take families. */
+void rep_family_cache_use(rep_family_cache_t *c, int on);
+/* Reports that took their family from the cache so far. */
+uint64_t rep_family_cache_hits(const rep_family_cache_t *c);
+rep_family_cache_t *rep_proj_families(rep_proj_t *p);
 
 /* ---- approval.c ---- */
 
