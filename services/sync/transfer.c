@@ -553,7 +553,8 @@ s_down_build(sync_relay_t *r, uint64_t now)
     int rc;
     if ((rc = s_reachable(r, 1, &l)) != 0)
         goto done;
-    qsort(l.list, l.n, sizeof *l.list, s_peer_cmp);
+    if (l.n > 1)
+        qsort(l.list, l.n, sizeof *l.list, s_peer_cmp);
     if ((rc = s_peers_msg_init(&m, &l)) != 0)
         goto done;
     if ((rc = sync_frame_pack(&m.f, &plain, &plain_len)) == 0) {
