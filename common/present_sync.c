@@ -9,6 +9,7 @@
  *    down: {log_id, seq, refused, state}, last_error,
  *    verify: the last sync verify (VerifyResult) or null}
  * on a hub: {node, role, listen, malformed, events_refused, down_seq, down_out,
+ *    dir_sent, dir_bytes (key directories sent down since start),
  *    ingest_*, verify_results, verify_differing, verify_repaired,
  *    nodes: [{node, connected, last_contact, last_contact_ms, down_seq,
  *             refused, last_refusal,
@@ -183,6 +184,8 @@ koop_present_sync_json(const ProtobufCMessage *reply)
         json_object_set_new(out, "events_refused", json_integer((json_int_t)st->events_refused));
         json_object_set_new(out, "down_out", json_integer((json_int_t)st->down_out));
         json_object_set_new(out, "down_seq", json_integer((json_int_t)st->down_seq));
+        json_object_set_new(out, "dir_sent", json_integer((json_int_t)st->dir_sent));
+        json_object_set_new(out, "dir_bytes", json_integer((json_int_t)st->dir_bytes));
         json_object_set_new(out, "ingest_commits", json_integer((json_int_t)st->ingest_commits));
         json_object_set_new(out, "ingest_events", json_integer((json_int_t)st->ingest_events));
         json_object_set_new(out, "ingest_ms", json_integer((json_int_t)(st->ingest_us / 1000)));
@@ -271,6 +274,8 @@ koop_present_sync_text(const ProtobufCMessage *reply, koop_lang_t lang, FILE *ou
         S_SAY("events_refused", S_U(st->events_refused));
     if (st->down_out)
         S_SAY("down_out", S_U(st->down_out));
+    if (st->dir_sent)
+        S_SAY("dir_sent", S_U(st->dir_sent), S_U((st->dir_bytes + 1023) / 1024));
     if (st->uplink) {
         S_SAY("uplink", "");
         s_print_uplink(out, st->uplink, "    ", lang);

@@ -10,6 +10,9 @@
 #include <sys/statvfs.h>
 
 #define STORE_MAX_TABLES 32
+/* Slots of the table names' hash (a power of two, twice the tables): a
+ * service asks for a table by name on every record it touches. */
+#define STORE_NAME_SLOTS 64
 /* The map is address space, not disk: a large start avoids growth (and its
  * pause) in normal use; the file grows only as pages are used. */
 #define STORE_INITIAL_MAP ((size_t)256 << 20)
@@ -21,7 +24,31 @@ struct koop_store {
     int ntables;
     char *names[STORE_MAX_TABLES];
     MDB_dbi dbis[STORE_MAX_TABLES];
+    int8_t slot[STORE_NAME_SLOTS]; /* index into names + 1, 0: empty (linear probing) */
 };
+
+static unsigned
+s_name_hash(const char *name)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (; *name; name++)
+        h = (h ^ (uint8_t)*name) * 16777619u;
+    return h & (STORE_NAME_SLOTS - 1);
+}
+
+/* The index of table `name`, or -1. The first table added under a name
+ * stands first on its probe sequence, as it stood first in the list. */
+static int
+s_find(const koop_store_t *self, const char *name)
+{
+    unsigned h = s_name_hash(name);
+    for (unsigned n = 0; n < STORE_NAME_SLOTS && self->slot[h]; n++) {
+        if (strcmp(self->names[self->slot[h] - 1], name) == 0)
+            return self->slot[h] - 1;
+        h = (h + 1) & (STORE_NAME_SLOTS - 1);
+    }
+    return -1;
+}
 
 /* A filesystem with less than this free counts as full: LMDB writes a
  * commit's pages and meta page in pieces, so a nearly full disk fails one
@@ -45,6 +72,12 @@ s_add_table(koop_store_t *self, MDB_txn *txn, const char *name)
     self->names[self->ntables] = strdup(name);
     if (!self->names[self->ntables])
         return -ENOMEM;
+    {
+        unsigned h = s_name_hash(name);
+        while (self->slot[h]) /* 32 tables in 64 slots: there is room */
+            h = (h + 1) & (STORE_NAME_SLOTS - 1);
+        self->slot[h] = (int8_t)(self->ntables + 1);
+    }
     self->ntables++;
     return 0;
 }
@@ -134,9 +167,9 @@ koop_store_env(koop_store_t *self)
 MDB_dbi
 koop_store_dbi(koop_store_t *self, const char *name)
 {
-    for (int i = 0; i < self->ntables; i++)
-        if (strcmp(self->names[i], name) == 0)
-            return self->dbis[i];
+    int i = s_find(self, name);
+    if (i >= 0)
+        return self->dbis[i];
     assert(!"table not opened");
     return 0;
 }
@@ -144,12 +177,11 @@ koop_store_dbi(koop_store_t *self, const char *name)
 int
 koop_store_dbi_find(koop_store_t *self, const char *name, MDB_dbi *out)
 {
-    for (int i = 0; i < self->ntables; i++)
-        if (strcmp(self->names[i], name) == 0) {
-            *out = self->dbis[i];
-            return 0;
-        }
-    return -ENOENT;
+    int i = s_find(self, name);
+    if (i < 0)
+        return -ENOENT;
+    *out = self->dbis[i];
+    return 0;
 }
 
 int

@@ -838,6 +838,23 @@ Test(transfer_keys, a_round_with_no_change_sends_no_directory)
     kt_sleep_ms(32000); /* past a round (SYNC_PEERS_MS) */
     cr_assert_eq(s_dir_sent(&dhub), sent, "a round with no change sent the directory");
     s_dir_current();
+    /* what the hub's operator reads of it */
+    {
+        kt_run_t r;
+        char line[96];
+        kt_ctl(&r, &dhub, "--json", "sync", "status", NULL);
+        cr_assert_eq(r.code, 0, "%s", r.err);
+        cr_assert_eq(json_integer_value(json_object_get(r.json, "dir_sent")), (json_int_t)sent, "%s", r.out);
+        cr_assert_gt(json_integer_value(json_object_get(r.json, "dir_bytes")), 0, "%s", r.out);
+        kt_run_free(&r);
+        kt_ctl(&r, &dhub, "--lang", "en", "sync", "status", NULL);
+        snprintf(line, sizeof line, "the key directory sent to the nodes below: %llu times,", (unsigned long long)sent);
+        cr_assert(strstr(r.out, line), "no '%s' in:\n%s", line, r.out);
+        kt_run_free(&r);
+        kt_ctl(&r, &dhub, "sync", "status", NULL);
+        cr_assert(strstr(r.out, "katalog kluczy wysłany węzłom poniżej: "), "%s", r.out);
+        kt_run_free(&r);
+    }
 }
 
 /* Replaces the line `name = ...` of a stopped node's configuration. */

@@ -6,6 +6,7 @@
 #include "kt_scratch.h"
 
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -238,5 +239,46 @@ Test(store, log_envelopes_are_the_bytes_protobuf_c_makes)
     cr_assert_eq(seen, 43);
     mdb_txn_abort(txn);
     koop_log_destroy(&log);
+    koop_store_destroy(&s);
+}
+
+/* Every table is found by its name, the 32nd as the 1st, each its own
+ * LMDB table (what a put in one shows in no other), and a name not opened
+ * is not found. */
+Test(store, every_table_is_found_by_its_name)
+{
+    static char names[25][16];
+    const char *tables[26];
+    koop_store_t *s;
+    MDB_dbi seen[32], d;
+    MDB_txn *txn;
+    int n = 0;
+    for (int i = 0; i < 25; i++) {
+        snprintf(names[i], sizeof names[i], "t%d_%c", i * 7, 'a' + i);
+        tables[i] = names[i];
+    }
+    tables[25] = NULL;
+    cr_assert_eq(koop_store_open(&s, dir, tables), 0);
+    /* the log's own tables are there too, opened first */
+    cr_assert_eq(koop_store_dbi_find(s, "log", &seen[n++]), 0);
+    cr_assert_eq(koop_store_dbi_find(s, "store_meta", &seen[n++]), 0);
+    for (int i = 0; i < 25; i++) {
+        cr_assert_eq(koop_store_dbi_find(s, names[i], &d), 0, "%s", names[i]);
+        cr_assert_eq(koop_store_dbi(s, names[i]), d);
+        for (int k = 0; k < n; k++)
+            cr_assert_neq(seen[k], d, "%s shares a handle", names[i]);
+        seen[n++] = d;
+    }
+    cr_assert_eq(koop_store_dbi_find(s, "t0", &d), -ENOENT);
+    cr_assert_eq(koop_store_dbi_find(s, "", &d), -ENOENT);
+    cr_assert_eq(koop_store_dbi_find(s, "t7_b ", &d), -ENOENT);
+    /* a value put through one name is read through that name only */
+    cr_assert_eq(mdb_txn_begin(koop_store_env(s), NULL, 0, &txn), 0);
+    cr_assert_eq(koop_store_put_str(txn, koop_store_dbi(s, names[24]), "k", "v", 1), 0);
+    for (int i = 0; i < 24; i++) {
+        MDB_val k = {1, "k"}, v;
+        cr_assert_eq(mdb_get(txn, koop_store_dbi(s, names[i]), &k, &v), MDB_NOTFOUND, "%s", names[i]);
+    }
+    mdb_txn_abort(txn);
     koop_store_destroy(&s);
 }
