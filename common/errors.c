@@ -228,16 +228,8 @@ koop_error_render(const koop_error_t *e, koop_lang_t lang, const char *field_lab
     t = e->id == KOOP_ERR_UNKNOWN_CODE || e->id == KOOP_ERR_NONE ? NULL : s_rows[e->id].msg[lang];
     if (!t) {
         /* a code from a newer peer: say the code, and what we have */
-        t = s_rows[KOOP_ERR_UNKNOWN_CODE].msg[lang];
-        for (const char *p = t; *p; p++) {
-            if (strncmp(p, "{1}", 3) == 0) {
-                s_put(out, len, &used, e->code);
-                p += 2;
-            } else {
-                char c[2] = {*p, 0};
-                s_put(out, len, &used, c);
-            }
-        }
+        used = koop_template_render(s_rows[KOOP_ERR_UNKNOWN_CODE].msg[lang], lang, NULL, (const char *const[]){e->code},
+                                    1, out, len);
         if (*field) {
             s_put(out, len, &used, ": ");
             s_put(out, len, &used, field);
