@@ -53,6 +53,11 @@
  *   hub:   a child's PEERS up --have != digest--> the directory to it now;
  *          the directory changed --quiet PEERS_QUIET_MS (at most
  *          PEERS_LATE_MS)--> a round to every live child whose have differs;
+ *          a small round (the directory times the children at most
+ *          PEERS_SMALL_BYTES: a powiat's dozen gminas) goes at once, without
+ *          waiting for the next tick, so a gmina that has just connected can
+ *          be sent a household a moment later; a child is sent nothing
+ *          between its connect and its first PEERS (which says what it holds)
  *          every SYNC_PEERS_MS: built again, a round likewise. A child that
  *          never says `have` (an older node) is sent it every round, as
  *          before; nothing is sent twice to a child within SYNC_PEERS_MS
@@ -88,6 +93,7 @@
 #define OUTBOX_POLL_MS 1000
 #define PEERS_QUIET_MS 1000
 #define PEERS_LATE_MS 10000
+#define PEERS_SMALL_BYTES (256 * 1024) /* a round this small is not held back (~60 children of ~60 entries) */
 #define PEERS_ROUND_MAX 100 /* children sent the directory in one tick of a round (the rest at the next) */
 #define PEERS_MAX 20000
 #define DIGEST_KEY "#digest" /* table "peers": the directory's digest (no node id has '#') */
@@ -108,6 +114,7 @@ typedef struct {
     int name_dirty;                /* not in table "names" yet */
     s_peer *below;
     size_t n;
+    int heard;                     /* it sent PEERS since it (re)connected (or this hub started) */
     int has_have, has_sent;
     uint8_t have[SYNC_DIR_DIGEST], sent[SYNC_DIR_DIGEST];
     uint64_t sent_mono;
@@ -595,8 +602,8 @@ static int
 s_down_offer(sync_relay_t *r, const char *child, uint64_t now)
 {
     s_below *b = s_below_get(r, child);
-    if (!b || !r->down || (b->has_have && memcmp(b->have, r->down_digest, SYNC_DIR_DIGEST) == 0))
-        return 0;
+    if (!b || !r->down || !b->heard || (b->has_have && memcmp(b->have, r->down_digest, SYNC_DIR_DIGEST) == 0))
+        return 0; /* not heard since its connect: its PEERS, coming, says what it holds */
     if (b->has_sent && memcmp(b->sent, r->down_digest, SYNC_DIR_DIGEST) == 0 && now - b->sent_mono < SYNC_PEERS_MS)
         return 0;
     if (sync_hub_send_node_bytes(r->sync->hub, child, r->down, r->down_len) != 0)
@@ -625,6 +632,14 @@ s_down_visit(const char *node, const char *key, void *ctx)
     return c->sent >= PEERS_ROUND_MAX;
 }
 
+/* 1 when a round of the directory to every child is small enough to go at
+ * once (no directory yet counts as small: it is built first). */
+static int
+s_down_small(const sync_relay_t *r)
+{
+    return (uint64_t)r->down_len * (r->nbelow + 1) <= PEERS_SMALL_BYTES;
+}
+
 /* A hub, each tick: the directory built again when its inputs may have
  * changed (and every SYNC_PEERS_MS), and a round to the children that do not
  * hold it once it has settled, when a child asked meanwhile, or every
@@ -644,7 +659,7 @@ s_down_tick(sync_relay_t *r, uint64_t now)
         r->down_dirty = 0;
     }
     if (r->down_pending) {
-        if (now - r->down_changed_mono < PEERS_QUIET_MS && now - r->down_pending_mono < PEERS_LATE_MS)
+        if (!s_down_small(r) && now - r->down_changed_mono < PEERS_QUIET_MS && now - r->down_pending_mono < PEERS_LATE_MS)
             return;
         r->down_pending = 0;
         r->down_round_due = 1;
@@ -691,12 +706,15 @@ s_on_peers(sync_relay_t *r, const char *child, const Koop__Sync__Peers *p)
         free(b->below);
         b->below = l.list;
         b->n = l.n;
+        b->heard = 1;
         b->has_have = p->has_have && p->have.len == SYNC_DIR_DIGEST;
         if (b->has_have)
             memcpy(b->have, p->have.data, SYNC_DIR_DIGEST);
-        if (r->down_dirty || r->down_pending || !r->down)
+        if (r->down_dirty || r->down_pending || !r->down) {
             r->down_round_due = 1; /* the directory is changing: the round reaches it */
-        else
+            if (s_down_small(r))
+                s_down_tick(r, koop_clock_mono_ms()); /* now, not at the next tick */
+        } else
             (void)s_down_offer(r, child, koop_clock_mono_ms());
         return;
     }
@@ -1141,8 +1159,10 @@ sync_relay_link_ready(sync_relay_t *r, const char *node)
          * changes), and what was sent to it before may be lost */
         s_below *b = (s_below *)s_below_of(r, node);
         if (b)
-            b->has_sent = 0;
+            b->has_sent = b->heard = 0;
         r->down_dirty = 1;
+        if (s_down_small(r))
+            s_down_tick(r, koop_clock_mono_ms()); /* its key to the others now */
     } else {
         r->up_due = 1;     /* up: say what is below, and what we hold, at once */
         r->outbox_mono = 0;

@@ -925,6 +925,67 @@ Test(transfer_keys, a_change_reaches_every_child_and_a_lost_copy_comes_back)
     cr_assert_eq(kt_node_destroy(&d3), 0);
 }
 
+/* 1 when n's koop-sync says its uplink is connected (one request, no wait). */
+static int
+s_uplink_connected(kt_node_t *n)
+{
+    Koop__Empty q = KOOP__EMPTY__INIT;
+    uint8_t *payload = NULL;
+    size_t len = 0;
+    Koop__Sync__Status *st = NULL;
+    int up;
+    if (kt_request(n, "sync", NULL, "sync.status", &q.base, 1000, &payload, &len) == 0)
+        st = koop__sync__status__unpack(NULL, len, payload);
+    free(payload);
+    up = st && st->uplink && st->uplink->connected;
+    koop__sync__status__free_unpacked(st, NULL);
+    return up;
+}
+
+/* 1 when n's directory holds node's key (one request, no wait). */
+static int
+s_has_key(kt_node_t *n, const char *node)
+{
+    Koop__Sync__KeyQuery q = KOOP__SYNC__KEY_QUERY__INIT;
+    uint8_t *payload = NULL;
+    size_t len = 0;
+    Koop__Sync__KeyReply *k = NULL;
+    q.node = (char *)node;
+    if (kt_request(n, "sync", NULL, "transfer.key", &q.base, 1000, &payload, &len) == 0)
+        k = koop__sync__key_reply__unpack(NULL, len, payload);
+    free(payload);
+    koop__sync__key_reply__free_unpacked(k, NULL);
+    return k != NULL;
+}
+
+/* In a powiat's small tree a new gmina's key reaches the other gminas at
+ * its connect, not after the quiet a 2,500-child round waits for
+ * (PEERS_QUIET_MS, 1 s, after the last change, which was >= 1 s after the
+ * connect): the acceptance check sends a household to a gmina ~1 s after
+ * that gmina first connected. Polled every 20 ms from d3's side and d1's. */
+Test(transfer_keys, a_new_gminas_key_reaches_the_others_at_its_connect)
+{
+    kt_node_t d3;
+    int64_t up_ms = -1, key_ms = -1, t0;
+    s_dir_current();
+    cr_assert_eq(kt_gmina_init(&d3, "2013099", "Gmina Trzecia", dport, &dhub), 0);
+    cr_assert_eq(kt_enrol(&dhub, &d3), 0);
+    cr_assert_eq(kt_node_start(&d3, 30), 0);
+    t0 = zclock_mono();
+    while ((up_ms < 0 || key_ms < 0) && zclock_mono() - t0 < 30000) {
+        if (key_ms < 0 && s_has_key(&d1, "gmina-2013099"))
+            key_ms = zclock_mono() - t0;
+        if (up_ms < 0 && s_uplink_connected(&d3))
+            up_ms = zclock_mono() - t0;
+        kt_sleep_ms(20);
+    }
+    cr_assert_geq(up_ms, 0, "the new gmina never connected");
+    cr_assert_geq(key_ms, 0, "the new gmina's key never reached gmina-2013032");
+    cr_assert_lt(key_ms - up_ms, 1000, "the new gmina's key reached gmina-2013032 %lld ms after it connected",
+                 (long long)(key_ms - up_ms));
+    cr_assert_eq(kt_node_destroy(&d3), 0);
+}
+
 /* The hub's koop-sync killed (kill -9) and back: children that hold the
  * directory are sent nothing (its digest did not change with the restart);
  * the hub stopped, a gmina enrolled meanwhile, the hub back: every child
