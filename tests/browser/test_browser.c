@@ -8,10 +8,12 @@
  *   the coordinator reads the report; the social worker logs in with the
  *   keyboard alone, finds the family without Polish letters, opens an IPW,
  *   adds the police officer to its ZZK, a goal (a wrong scale value first:
- *   the message next to the field, nothing saved) and a task for him; the
- *   police officer logs in, sees the task (the case number, not the
- *   family's name) and its notification, marks it done with the keyboard;
- *   the coordinator sees it done and the report change.
+ *   the message next to the field, nothing saved) and a task for him, and
+ *   activates the programme (its timeline in labels.def's words, Polish
+ *   and, at the end, English); the police officer logs in, sees the task
+ *   (the case number, not the family's name) and its notification, marks
+ *   it done with the keyboard; the coordinator sees it done and the report
+ *   change.
  *
  * Screenshots of every main page go to build/screenshots/.
  */

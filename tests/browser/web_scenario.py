@@ -42,6 +42,10 @@ TODAY = datetime.date.today().isoformat()
 LABELS_DEF = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "common", "labels.def")
 GROUPS = {m.group(1): (m.group(2), m.group(3)) for m in re.finditer(
     r'^KOOP_VALUE\("indicator\.group", "([^"]+)", "([^"]+)", "([^"]+)"\)', open(LABELS_DEF, encoding="utf-8").read(), re.M)}
+# the timeline's words, labels.def's set "event" (lower case, as koopctl
+# prints them; the UI writes the first letter capital): {type: (polski, English)}
+EVENTS = {m.group(1): (m.group(2), m.group(3)) for m in re.finditer(
+    r'^KOOP_VALUE\("event", "([^"]+)", "([^"]+)", "([^"]+)"\)', open(LABELS_DEF, encoding="utf-8").read(), re.M)}
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--disable-dev-shm-usage", "--lang=pl", "--window-size=1280,900"]
@@ -53,6 +57,27 @@ axe_report = []
 
 def say(msg):
     print(msg, flush=True)
+
+
+def capital(word):
+    return word[:1].upper() + word[1:]
+
+
+def check_timeline(b, en):
+    """The timeline says labels.def's words, the first letter capital: the
+    programme opened and started (ipw.activated), the goal rated."""
+    lang = "English" if en else "Polish"
+    want = [capital(EVENTS[k][en]) for k in ("ipw.opened", "ipw.activated", "goal.scaled")]
+    try:
+        WebDriverWait(b.d, 15, ignored_exceptions=(StaleElementReferenceException,)).until(
+            lambda d: all(w in b.timeline_words() for w in want))
+    except TimeoutException:
+        pass
+    words = b.timeline_words()
+    say(f"the timeline in {lang}: {words}")
+    check(all(w in words for w in want), f"the timeline in {lang} has labels.def's words {want}: {words}")
+    known = {capital(v[en]) for v in EVENTS.values()}
+    check(words and all(w in known for w in words), f"every word of the timeline in {lang} is labels.def's: {words}")
 
 
 def check(cond, what):
@@ -229,6 +254,10 @@ class Browser:
         return {e.get_attribute("data-group"): e.find_element(By.TAG_NAME, "caption").text
                 for e in self.d.find_elements(By.CSS_SELECTOR, "#report-results section.report-group")}
 
+    def timeline_words(self):
+        """The timeline's event words as shown, in its order."""
+        return [e.text for e in self.d.find_elements(By.CSS_SELECTOR, "#timeline + table tbody td strong")]
+
     def figure(self, key):
         cells = self.d.find_elements(By.CSS_SELECTOR, f"tr[data-key='{key}'] td.num")
         return cells[0].text if cells else None
@@ -327,6 +356,12 @@ def scenario(b):
     b.fill("task-add-title", "Wizyta dzielnicowego")
     b.submit("task-add")
     check(b.text_in("#tasks + table", "Wizyta dzielnicowego"), "the task is listed in the IPW")
+    # the programme signed: its timeline in labels.def's words
+    b.open_details(b.css("form[data-method='ipw.activate']").get_attribute("id"))
+    b.fill(b.css("form[data-method='ipw.activate'] input[name=date]").get_attribute("id"), TODAY)
+    b.d.find_element(By.CSS_SELECTOR, "form[data-method='ipw.activate'] button[type=submit]").click()
+    check(b.text_in("main h1 .tag", "realizowany"), "the activated programme is realizowany")
+    check_timeline(b, 0)
     b.page("05-ipw")
     b.logout()
 
@@ -422,6 +457,11 @@ def scenario(b):
     summary = b.css("#evaluation-summary").text
     check(" in PZKs" in summary and " w PZK" not in summary, f"the evaluation's summary in English: {summary}")
     b.page("16-reports-english")
+    b.d.get(ipw_url)
+    b.h1("IPW programme")
+    b.idle()
+    check_timeline(b, 1)
+    b.page("17-ipw-english")
     b.go("#/zadania")
     b.h1("My tasks")
     b.d.find_element(By.CSS_SELECTOR, "#lang-switch button[lang=pl]").click()

@@ -14,11 +14,29 @@
 #include <stdio.h>
 #include <string.h>
 
-/* A set of labels.def and where its words go: catalogue[section][key][value]. */
+/* A set of labels.def and where its words go: catalogue[section][key][value],
+ * or catalogue[section][value] when key is NULL (values with dots, such as
+ * event types: i18n.js term). */
 static const struct {
     const char *set, *section, *key;
 } s_exports[] = {
     {"indicator.group", "reports", "group"}, /* the report groups' titles (web/js/views/reports.js) */
+    /* the timeline's words, lower case as koopctl prints them: the UI
+     * capitalises the first letter (i18n.js capital) */
+    {"event", "timeline", NULL},
+    /* values of enums: enum.<key>.<value> (i18n.js enumText) */
+    {"koop.reg.Sector", "enum", "sector"},
+    {"koop.reg.Level", "enum", "level"},
+    {"koop.reg.Role", "enum", "role"},
+    {"koop.reg.Target", "enum", "target"},
+    {"koop.cases.Sex", "enum", "sex"},
+    {"koop.cases.Area", "enum", "area"},
+    {"koop.cases.IpwStatus", "enum", "ipw_status"},
+    {"koop.cases.TaskStatus", "enum", "task_status"},
+    {"koop.cases.ReferralStatus", "enum", "referral_status"},
+    {"koop.cases.Outcome", "enum", "outcome"},
+    {"koop.cases.TransferState", "enum", "transfer_state"},
+    {"bool", "enum", "bool"},
 };
 
 /* obj[name], made an empty object when it is not there; NULL on lack of memory. */
@@ -41,7 +59,8 @@ s_word(json_t *cat, const char *set, const char *value, const char *word)
         json_t *sec, *words;
         if (strcmp(set, s_exports[e].set) != 0)
             continue;
-        if (!(sec = s_child(cat, s_exports[e].section)) || !(words = s_child(sec, s_exports[e].key)) ||
+        if (!(sec = s_child(cat, s_exports[e].section)) ||
+            !(words = s_exports[e].key ? s_child(sec, s_exports[e].key) : sec) ||
             json_object_set_new(words, value, json_string(word)) != 0)
             return -1;
     }

@@ -2,9 +2,11 @@
 // (i18n/pl.json, i18n/en.json). Field labels come from the server (GET
 // /api/methods, common/labels.def) and error messages from the API's JSON
 // error (common/errors.def): neither is copied here. Other words of
-// labels.def the UI shows (the report groups' titles) come in
-// i18n/labels-pl.json, labels-en.json, made from labels.def by make
-// (tools/i18n), merged into the catalogue.
+// labels.def the UI shows (the report groups' titles, the timeline's event
+// words, the values of enums) come in i18n/labels-pl.json, labels-en.json,
+// made from labels.def by make (tools/i18n/web_labels.c), merged into the
+// catalogue; they are lower case, as koopctl prints them (capital() for
+// the start of a line).
 // The language is the `lang` cookie, which the gateway reads too, else the
 // browser's first of pl/en, else Polish.
 
@@ -64,6 +66,13 @@ export function t(key, ...args) {
 export function term(section, key) {
   const sec = catalogue[section];
   return sec && typeof sec[key] === 'string' ? sec[key] : '';
+}
+
+// s with its first letter capital, as the UI's language writes it.
+export function capital(s) {
+  if (!s) return '';
+  const first = String.fromCodePoint(s.codePointAt(0));
+  return first.toLocaleUpperCase(lang) + s.slice(first.length);
 }
 
 export function has(key) {

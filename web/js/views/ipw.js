@@ -4,7 +4,7 @@
 import { call } from '../api.js';
 import { form, action, label } from '../forms.js';
 import { h, fill, table, record } from '../dom.js';
-import { t, term, enumText, dateText } from '../i18n.js';
+import { t, term, capital, enumText, dateText } from '../i18n.js';
 import { directory, nameOf, namesOf } from '../names.js';
 import { psrChart } from '../chart.js';
 import { peopleChoices } from './families.js';
@@ -30,6 +30,21 @@ function memberChoices(d) {
 
 function goalText(g) {
   return [enumText('area', g.area), g.description].filter(Boolean).join(': ');
+}
+
+// Today as YYYY-MM-DD, the browser's local date.
+function today() {
+  const d = new Date();
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+}
+
+// An event of the timeline in labels.def's words (set "event", as koopctl
+// says it: "<type>.future" for one dated after today, a meeting planned),
+// capitalised at the start of its line; an event labels.def does not name
+// is "Other event", never its raw type.
+function eventText(e) {
+  const w = (e.date && e.date.slice(0, 10) > today() && term('timeline', `${e.type}.future`)) || term('timeline', e.type);
+  return w ? capital(w) : t('ipw.event_other');
 }
 
 function goalChoices(ipw) {
@@ -152,7 +167,7 @@ export async function show(box, [id]) {
     h('h2', { id: 'timeline' }, t('ipw.timeline')),
     timeline.length ? table(null, [
       { label: t('ipw.col_date'), cell: (e) => dateText(e.date) },
-      { label: t('ipw.col_what'), cell: (e) => [h('strong', {}, term('timeline', e.type) || e.type), e.summary ? h('br', {}) : null, e.summary || ''] },
+      { label: t('ipw.col_what'), cell: (e) => [h('strong', {}, eventText(e)), e.summary ? h('br', {}) : null, e.summary || ''] },
       { label: t('ipw.col_who'), cell: (e) => nameOf(e, 'actor') },
     ], timeline) : h('p', { class: 'empty' }, t('ipw.none')));
   return title;
