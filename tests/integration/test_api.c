@@ -196,6 +196,50 @@ Test(api, help_is_in_polish_by_default_as_it_was)
     }
 }
 
+/* Line i of text (0-based), into out without its line break; 0 or -1. */
+static int
+s_line(const char *text, int i, char *out, size_t len)
+{
+    const char *p = text, *end;
+    for (; i > 0 && p; i--)
+        if ((p = strchr(p, '\n')))
+            p++;
+    if (!p || !*p)
+        return -1;
+    end = strchrnul(p, '\n');
+    snprintf(out, len, "%.*s", (int)(end - p), p);
+    return 0;
+}
+
+/* The commands of both tables, local ones too: line by line, the two
+ * languages name the same options (the paragraphs after them are wrapped
+ * each in its own way). */
+Test(api, help_names_the_same_options_in_both_languages)
+{
+    kt_run_t pl, en;
+    int lines = 0, blank = 0;
+    unsetenv("KOOP_LANG");
+    s_koopctl(&pl, "--help", NULL);
+    s_koopctl(&en, "--lang", "en", "--help", NULL);
+    for (int i = 0; blank < 3; i++) {
+        char a[1024], b[1024], oa[512], ob[512];
+        cr_assert_eq(s_line(pl.out, i, a, sizeof a), 0, "the Polish help ends at line %d", i);
+        cr_assert_eq(s_line(en.out, i, b, sizeof b), 0, "the English help ends at line %d", i);
+        blank += !*a;
+        cr_assert_eq(!*a, !*b, "line %d: '%s' against '%s'", i, a, b);
+        if (strncmp(a, "  ", 2) != 0)
+            continue;
+        cr_expect(strncmp(a, b, 30) == 0, "line %d: another command: '%s' against '%s'", i, a, b);
+        kt_help_options(a, oa, sizeof oa);
+        kt_help_options(b, ob, sizeof ob);
+        cr_expect_str_eq(ob, oa, "'%s' names %s, '%s' %s", b, ob, a, oa);
+        lines++;
+    }
+    cr_expect_gt(lines, 60);
+    kt_run_free(&pl);
+    kt_run_free(&en);
+}
+
 Test(api, a_noun_lists_its_verbs_in_the_readers_language)
 {
     kt_run_t r;

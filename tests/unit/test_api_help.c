@@ -2,50 +2,10 @@
  * options in English too, and both languages name the same options (so one
  * cannot drift from the other when a row changes). */
 #include "api.h"
+#include "koop_test.h"
 
 #include <criterion/criterion.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-
-#define S_MAX_OPTIONS 32
-
-static int
-s_cmp(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* The --options a help names ("--as-of", "--csv" of "--json|--csv"), sorted
- * and each once, space-separated into out. */
-static void
-s_options(const char *help, char *out, size_t len)
-{
-    char names[S_MAX_OPTIONS][40];
-    const char *sorted[S_MAX_OPTIONS];
-    size_t n = 0, used = 0;
-    for (const char *p = strstr(help, "--"); p; p = strstr(p, "--")) {
-        size_t k = strspn(p + 2, "abcdefghijklmnopqrstuvwxyz0123456789-");
-        int seen = 0;
-        cr_assert(k > 0 && k < sizeof names[0], "'%s': an option without a name", help);
-        cr_assert_lt(n, S_MAX_OPTIONS, "'%s': too many options for the test", help);
-        snprintf(names[n], sizeof names[n], "%.*s", (int)k, p + 2);
-        for (size_t i = 0; i < n; i++)
-            seen |= strcmp(names[i], names[n]) == 0;
-        if (!seen)
-            n++;
-        p += 2 + k;
-    }
-    for (size_t i = 0; i < n; i++)
-        sorted[i] = names[i];
-    qsort(sorted, n, sizeof sorted[0], s_cmp);
-    out[0] = '\0';
-    for (size_t i = 0; i < n; i++) {
-        int w = snprintf(out + used, len - used, "%s--%s", i ? " " : "", sorted[i]);
-        cr_assert(w > 0 && (size_t)w < len - used);
-        used += (size_t)w;
-    }
-}
 
 Test(api_help, every_command_has_its_help_in_english_and_only_commands_have_one)
 {
@@ -73,8 +33,8 @@ Test(api_help, both_languages_name_the_same_options)
     for (size_t i = 0; i < koop_api_nmethods; i++) {
         const koop_api_method_t *a = &koop_api_methods[i];
         char pl[1024], en[1024];
-        s_options(a->help, pl, sizeof pl);
-        s_options(a->help_en, en, sizeof en);
+        kt_help_options(a->help, pl, sizeof pl);
+        kt_help_options(a->help_en, en, sizeof en);
         cr_expect_str_eq(en, pl, "koopctl %s %s: the English help names %s, the Polish %s", a->noun, a->verb, en, pl);
     }
 }
@@ -83,14 +43,14 @@ Test(api_help, both_languages_name_the_same_options)
 Test(api_help, the_option_sets_of_two_helps_differ_when_an_option_does)
 {
     char a[256], b[256];
-    s_options("--ipw ID --date RRRR-MM-DD [--reason TEKST]", a, sizeof a);
+    kt_help_options("--ipw ID --date RRRR-MM-DD [--reason TEKST]", a, sizeof a);
     cr_assert_str_eq(a, "--date --ipw --reason");
-    s_options("--ipw ID [--reason TEXT --date YYYY-MM-DD --ipw]", b, sizeof b);
+    kt_help_options("--ipw ID [--reason TEXT --date YYYY-MM-DD --ipw]", b, sizeof b);
     cr_expect_str_eq(a, b, "order and repetition do not matter");
-    s_options("--ipw ID --date YYYY-MM-DD", b, sizeof b);
+    kt_help_options("--ipw ID --date YYYY-MM-DD", b, sizeof b);
     cr_expect_str_neq(a, b);
-    s_options("--ipw ID --when YYYY-MM-DD [--reason TEXT]", b, sizeof b);
+    kt_help_options("--ipw ID --when YYYY-MM-DD [--reason TEXT]", b, sizeof b);
     cr_expect_str_neq(a, b);
-    s_options("[--unit NODE] [--json|--csv]", b, sizeof b);
+    kt_help_options("[--unit NODE] [--json|--csv]", b, sizeof b);
     cr_expect_str_eq(b, "--csv --json --unit");
 }
