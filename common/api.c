@@ -12,8 +12,9 @@
 #include <string.h>
 
 const koop_api_method_t koop_api_methods[] = {
-#define KOOP_API(svc, fn, name, req, rep, flags, noun, verb, http, path, help)                    \
-    {#svc, name, &req##__descriptor, &rep##__descriptor, (flags), noun, verb, KOOP_HTTP_##http, path, help},
+#define KOOP_API(svc, fn, name, req, rep, flags, noun, verb, http, path, help, help_en)                     \
+    {#svc, name, &req##__descriptor, &rep##__descriptor, (flags), noun, verb, KOOP_HTTP_##http, path, help, \
+     help_en},
 #include "api.def"
 #undef KOOP_API
 };

@@ -2,8 +2,8 @@
  * api - the one description of every method (common/api.def), as data.
  *
  * Each row names the service, the method, its request and reply messages,
- * flags, koopctl's noun and verb with its help, and the gateway's HTTP
- * method and path. Services build their method tables from their own rows
+ * flags, koopctl's noun and verb with its help (in Polish and in English),
+ * and the gateway's HTTP method and path. Services build their method tables from their own rows
  * (include "api_rows.h" with KOOP_API_<service> defined); koopctl builds its
  * commands and --help from koop_api_methods; the gateway its routes.
  */
@@ -33,7 +33,8 @@ typedef struct {
     const char *noun, *verb;                    /* koopctl; "" when internal */
     koop_http_t http;
     const char *path;                           /* "/api/ipws/{ipw}"; "" when internal */
-    const char *help;                           /* koopctl options */
+    const char *help;                           /* koopctl options, in Polish */
+    const char *help_en;                        /* the same options in English */
 } koop_api_method_t;
 
 extern const koop_api_method_t koop_api_methods[];

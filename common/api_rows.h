@@ -2,8 +2,8 @@
  * api_rows.h - expands the rows of api.def for one service.
  *
  * Define KOOP_API_<service>(handler, name, request, reply, flags, noun, verb,
- * http, path, help) before including this file; the rows of every other
- * service expand to nothing. Used by each service's main.c to build its
+ * http, path, help, help_en) before including this file; the rows of every
+ * other service expand to nothing. Used by each service's main.c to build its
  * method table, so a service serves exactly its rows, each with its handler
  * (a row without a handler does not compile).
  */

@@ -77,25 +77,6 @@ koop_check_phone(koop_call_t *call, const char *field, const char *value)
     return KOOP_OK;
 }
 
-/* The names of e's values first..last, space-separated, into out. */
-static void
-s_enum_names(const ProtobufCEnumDescriptor *e, int first, int last, char *out, size_t len)
-{
-    size_t used = 0;
-    out[0] = '\0';
-    for (unsigned i = 0; i < e->n_values; i++) {
-        char name[64];
-        int n;
-        if (e->values[i].value < first || e->values[i].value > last)
-            continue;
-        koop_pbjson_enum_name(&e->values[i], name, sizeof name);
-        n = snprintf(out + used, len - used, "%s%s", used ? " " : "", name);
-        if (n < 0 || (size_t)n >= len - used)
-            break;
-        used += (size_t)n;
-    }
-}
-
 /* The highest value of e. */
 static int
 s_enum_last(const ProtobufCEnumDescriptor *e)
@@ -124,7 +105,7 @@ s_enum_refuse(koop_call_t *call, const char *field, int value, const ProtobufCEn
               int last)
 {
     char names[KOOP_ERR_ARG_MAX], given[64];
-    s_enum_names(e, first, last, names, sizeof names);
+    koop_pbjson_enum_range(e, first, last, names, sizeof names);
     s_enum_name(e, value, given);
     return koop_fail(call, FIELD_ENUM, field, given, names);
 }
@@ -139,7 +120,7 @@ koop_check_enum(koop_call_t *call, const char *field, int has, int value, const 
     if (!has || value == 0) {
         if (!required)
             return KOOP_OK;
-        s_enum_names(e, first, last, names, sizeof names);
+        koop_pbjson_enum_range(e, first, last, names, sizeof names);
         return koop_fail(call, FIELD_ENUM_REQUIRED, field, names);
     }
     if (value < first || value > last)

@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,13 +22,13 @@ koop_pbjson_enum_name(const ProtobufCEnumValue *v, char *out, size_t outlen)
 }
 
 void
-koop_pbjson_enum_names(const ProtobufCEnumDescriptor *e, char *out, size_t outlen)
+koop_pbjson_enum_range(const ProtobufCEnumDescriptor *e, int first, int last, char *out, size_t outlen)
 {
     size_t used = 0;
     out[0] = '\0';
     for (unsigned i = 0; i < e->n_values; i++) {
         char name[64];
-        if (e->values[i].value == 0)
+        if (e->values[i].value < first || e->values[i].value > last)
             continue;
         koop_pbjson_enum_name(&e->values[i], name, sizeof name);
         int n = snprintf(out + used, outlen - used, "%s%s", used ? " " : "", name);
@@ -35,6 +36,12 @@ koop_pbjson_enum_names(const ProtobufCEnumDescriptor *e, char *out, size_t outle
             break;
         used += (size_t)n;
     }
+}
+
+void
+koop_pbjson_enum_names(const ProtobufCEnumDescriptor *e, char *out, size_t outlen)
+{
+    koop_pbjson_enum_range(e, 1, INT_MAX, out, outlen);
 }
 
 /* Whether a non-repeated field is present in msg. */

@@ -50,7 +50,11 @@ ProtobufCMessage *koop_pbjson_from_json(const ProtobufCMessageDescriptor *desc, 
 /* The JSON name of an enum value ("social_assistance"), into out. */
 void koop_pbjson_enum_name(const ProtobufCEnumValue *v, char *out, size_t outlen);
 
-/* Lists the allowed names of an enum into out, space-separated. */
+/* Lists the allowed names of an enum into out, space-separated: every value
+ * but 0 (unspecified; the enums here have no negative values). */
 void koop_pbjson_enum_names(const ProtobufCEnumDescriptor *e, char *out, size_t outlen);
+/* The same for the values first..last only (a field that takes some of
+ * them: an IPW closes with an outcome from success on). */
+void koop_pbjson_enum_range(const ProtobufCEnumDescriptor *e, int first, int last, char *out, size_t outlen);
 
 #endif

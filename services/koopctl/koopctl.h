@@ -9,7 +9,8 @@
  * text). Commands that are not one request (node init, status, events,
  * keys, enrol) are the rows of main.c's local table. Errors are structured
  * (errors.h): with --json one object {"error": {code, field, message}} on
- * stderr, else "błąd: message"; KOOP_LANG=en or --lang en gives English.
+ * stderr, else "błąd: message"; KOOP_LANG=en or --lang en gives English
+ * (messages, text output, --help and the verbs of `koopctl NOUN`).
  *
  * Exit codes: 0 ok; 1 the service refused (message on stderr); 2 usage or
  * bad option; 3 the service did not answer; 4 (status, sync wait) the

@@ -7,73 +7,147 @@
 #include "record.h"
 #include "present.h"
 #include "version.h"
+#include "cases.pb-c.h"
+#include "registry.pb-c.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* Commands that are not one method of api.def. words: how many argv words
- * name the command (the function gets what follows them). */
+ * name the command (the function gets what follows them); help and
+ * help_en: its options in Polish and in English, as api.def's two columns. */
 static const struct {
     const char *noun, *verb;
     int words;
     int (*fn)(kc_ctx_t *ctx, int argc, char **argv);
-    const char *help;
+    const char *help, *help_en;
 } s_local[] = {
     {"node", "init", 2, kc_node_init,
      "KATALOG --role gmina|hub --teryt KOD --name NAZWA [--hub ADRES --hub-key PLIK --listen ADRES "
-     "--smtp URL --http HOST:PORT --id ID --data-dir KATALOG --runtime-dir KATALOG]"},
+     "--smtp URL --http HOST:PORT --id ID --data-dir KATALOG --runtime-dir KATALOG]",
+     "DIRECTORY --role gmina|hub --teryt CODE --name NAME [--hub ADDRESS --hub-key FILE --listen ADDRESS "
+     "--smtp URL --http HOST:PORT --id ID --data-dir DIRECTORY --runtime-dir DIRECTORY]"},
     {"status", "", 1, kc_status,
-     "[--metrics] (usługi, połączenie z hubem, rozmiary danych; kod 3: usługa nie odpowiada, 4: połączenie)"},
-    {"events", "list", 2, kc_events, "--stream USŁUGA [--node ID] [--after SEQ] [--limit N]"},
-    {"keys", "", 1, kc_keys, "show [--file PLIK.pub] | fingerprint | generate [--force] (klucz węzła i jego odcisk)"},
+     "[--metrics] (usługi, połączenie z hubem, rozmiary danych; kod 3: usługa nie odpowiada, 4: połączenie)",
+     "[--metrics] (the services, the link to the hub, the data's sizes; code 3: a service does not answer, "
+     "4: the link)"},
+    {"events", "list", 2, kc_events, "--stream USŁUGA [--node ID] [--after SEQ] [--limit N]",
+     "--stream SERVICE [--node ID] [--after SEQ] [--limit N]"},
+    {"keys", "", 1, kc_keys, "show [--file PLIK.pub] | fingerprint | generate [--force] (klucz węzła i jego odcisk)",
+     "show [--file FILE.pub] | fingerprint | generate [--force] (the node's key and its fingerprint)"},
 
-    {"enrol", "", 1, kc_enrol, "GMINA/keys/node.pub [--node ID] (hub: dopuść klucz gminy)"},
-    {"unenrol", "", 1, kc_unenrol, "ID_WĘZŁA|PLIK.pub (hub: usuń klucz węzła z listy dopuszczonych)"},
-    {"backup", "", 1, kc_backup, "KATALOG (kopia zapasowa działającego węzła do nowego katalogu)"},
-    {"restore", "", 1, kc_restore, "KATALOG (odtworzenie kopii; węzeł zatrzymany)"},
-    {"sync", "wait", 2, kc_sync_wait, "[--timeout S] (czekaj, aż hub ma wszystkie zdarzenia)"},
+    {"enrol", "", 1, kc_enrol, "GMINA/keys/node.pub [--node ID] (hub: dopuść klucz gminy)",
+     "MUNICIPALITY/keys/node.pub [--node ID] (hub: admit a municipality's key)"},
+    {"unenrol", "", 1, kc_unenrol, "ID_WĘZŁA|PLIK.pub (hub: usuń klucz węzła z listy dopuszczonych)",
+     "NODE_ID|FILE.pub (hub: remove a node's key from the admitted ones)"},
+    {"backup", "", 1, kc_backup, "KATALOG (kopia zapasowa działającego węzła do nowego katalogu)",
+     "DIRECTORY (a backup of the running node, into a new directory)"},
+    {"restore", "", 1, kc_restore, "KATALOG (odtworzenie kopii; węzeł zatrzymany)",
+     "DIRECTORY (restores a backup; the node stopped)"},
+    {"sync", "wait", 2, kc_sync_wait, "[--timeout S] (czekaj, aż hub ma wszystkie zdarzenia)",
+     "[--timeout S] (waits until the hub has all the events)"},
 };
 
-static void
-s_usage(FILE *out)
+/* The help's lines are at most this many characters (a paragraph's). */
+#define S_HELP_WIDTH 96
+
+/* pl or en: a help of the reader's language. */
+static const char *
+s_in(koop_lang_t lang, const char *pl, const char *en)
 {
-    fprintf(out,
-            "użycie: koopctl -c WĘZEŁ.conf [--json] [--as OSOBA] [--lang pl|en] RZECZOWNIK CZASOWNIK "
-            "[--opcja wartość ...]\n\n"
-            "Polecenia węzła:\n");
+    return lang == KOOP_LANG_EN ? en : pl;
+}
+
+/* Sentence key of labels.def's set "help" in lang ({1}.. from args), into
+ * out; returns out. */
+static const char *
+s_help_line(koop_lang_t lang, const char *key, const char *const *args, size_t nargs, char *out, size_t len)
+{
+    koop_present_sentence("help", key, lang, args, nargs, out, len);
+    return out;
+}
+
+/* Prints sentence key of "help" as a paragraph: lines of at most
+ * S_HELP_WIDTH characters broken between words, the following ones
+ * indented by two spaces. */
+static void
+s_help_paragraph(FILE *out, koop_lang_t lang, const char *key, const char *const *args, size_t nargs)
+{
+    char text[2048];
+    size_t col = 0;
+    s_help_line(lang, key, args, nargs, text, sizeof text);
+    for (const char *p = text; *p;) {
+        size_t n = strcspn(p, " "), chars = 0;
+        for (size_t i = 0; i < n; i++)
+            chars += ((unsigned char)p[i] & 0xc0) != 0x80; /* not a UTF-8 continuation byte */
+        if (n) {
+            if (col && col + 1 + chars > S_HELP_WIDTH) {
+                fputs("\n  ", out);
+                col = 2;
+            } else if (col) {
+                fputc(' ', out);
+                col++;
+            }
+            fprintf(out, "%.*s", (int)n, p);
+            col += chars;
+        }
+        p += n + strspn(p + n, " ");
+    }
+    fputc('\n', out);
+}
+
+/* koopctl --help in lang: the local commands, every command of api.def,
+ * the values the options take (the enums' own names, as the options accept
+ * them), errors and exit codes. */
+static void
+s_usage(FILE *out, koop_lang_t lang)
+{
+    char line[512], as[64], coord[64];
+    char sectors[512], levels[256], roles[512], targets[256], areas[512], outcomes[256];
+    fprintf(out, "%s\n\n", s_help_line(lang, "usage", NULL, 0, line, sizeof line));
+    fprintf(out, "%s\n", s_help_line(lang, "node", NULL, 0, line, sizeof line));
     for (size_t i = 0; i < KOOP_ARRAY_LEN(s_local); i++)
-        fprintf(out, "  %-17s %-10s %s\n", s_local[i].noun, s_local[i].verb, s_local[i].help);
-    fprintf(out, "\nPolecenia usług (common/api.def):\n");
+        fprintf(out, "  %-17s %-10s %s\n", s_local[i].noun, s_local[i].verb,
+                s_in(lang, s_local[i].help, s_local[i].help_en));
+    fprintf(out, "\n%s\n", s_help_line(lang, "services", NULL, 0, line, sizeof line));
+    s_help_line(lang, "as", NULL, 0, as, sizeof as);
+    s_help_line(lang, "coord", NULL, 0, coord, sizeof coord);
     for (size_t i = 0; i < koop_api_nmethods; i++) {
         const koop_api_method_t *m = &koop_api_methods[i];
+        const char *help = s_in(lang, m->help, m->help_en);
         if (m->flags & KOOP_API_INTERNAL || !*m->noun) /* web rows: the gateway's own routes */
             continue;
-        fprintf(out, "  %-17s %-10s %s%s%s\n", m->noun, m->verb, m->flags & KOOP_API_PERSON ? "--as OSOBA " : "",
-                m->help, m->flags & KOOP_API_COORD ? " (koordynatorzy)" : "");
+        /* --as once: some rows (inbox) name it in their help already */
+        fprintf(out, "  %-17s %-10s %s%s%s\n", m->noun, m->verb,
+                (m->flags & KOOP_API_PERSON) && strncmp(help, "--as ", 5) != 0 ? as : "", help,
+                m->flags & KOOP_API_COORD ? coord : "");
     }
-    fprintf(out,
-            "\nWartości: sektory social_assistance family_support labour_office police court education\n"
-            "  health housing ngo culture_sport church other; poziomy gmina powiat voivodeship;\n"
-            "  role social_worker family_assistant coordinator animator model_expert supervisor\n"
-            "  probation_officer teacher psychologist police_officer other; grupy docelowe (po przecinku)\n"
-            "  children_youth adults families seniors pzk_members; daty RRRR-MM-DD.\n"
-            "Sprawy (wymagają --as OSOBA): obszary celów work housing health addiction parenting education\n"
-            "  finances relations legal other; skala PSR 0-10; wyniki IPW success no_success discontinued.\n"
-            "Błędy: z --json jeden obiekt {\"error\": {\"code\", \"field\", \"message\"}} na stderr;\n"
-            "  KOOP_LANG=en albo --lang en: komunikaty po angielsku.\n"
-            "Kody wyjścia: 0 ok, 1 odmowa usługi, 2 błąd użycia, 3 usługa nie odpowiada,\n"
-            "  4 (status, sync wait) połączenie z hubem wymaga uwagi.\n");
+    fputc('\n', out);
+    koop_pbjson_enum_names(&koop__reg__sector__descriptor, sectors, sizeof sectors);
+    koop_pbjson_enum_names(&koop__reg__level__descriptor, levels, sizeof levels);
+    koop_pbjson_enum_names(&koop__reg__role__descriptor, roles, sizeof roles);
+    koop_pbjson_enum_names(&koop__reg__target__descriptor, targets, sizeof targets);
+    koop_pbjson_enum_names(&koop__cases__area__descriptor, areas, sizeof areas);
+    /* none is the outcome of a programme not closed yet: ipw close takes the rest */
+    koop_pbjson_enum_range(&koop__cases__outcome__descriptor, KOOP__CASES__OUTCOME__OUTCOME_SUCCESS, INT_MAX,
+                           outcomes, sizeof outcomes);
+    s_help_paragraph(out, lang, "values", KOOP_ARGS(sectors, levels, roles, targets));
+    s_help_paragraph(out, lang, "cases", KOOP_ARGS(areas, outcomes));
+    s_help_paragraph(out, lang, "errors", KOOP_ARGS("{\"error\": {\"code\", \"field\", \"message\"}}"));
+    s_help_paragraph(out, lang, "exit", NULL, 0);
 }
 
 /* Lists the verbs of a noun (koopctl ipw), and of the two-word nouns it
- * begins ("ipw member add"). */
+ * begins ("ipw member add"), in lang. */
 static void
-s_noun_usage(FILE *out, const char *noun)
+s_noun_usage(FILE *out, koop_lang_t lang, const char *noun)
 {
     size_t len = strlen(noun);
-    fprintf(out, "użycie: koopctl -c WĘZEŁ.conf %s CZASOWNIK [--opcja wartość ...]\n", noun);
+    char line[512];
+    fprintf(out, "%s\n", s_help_line(lang, "noun_usage", KOOP_ARGS(noun), line, sizeof line));
     for (size_t i = 0; i < koop_api_nmethods; i++) {
         const koop_api_method_t *m = &koop_api_methods[i];
         char verb[64];
@@ -81,7 +155,7 @@ s_noun_usage(FILE *out, const char *noun)
             (m->noun[len] != '\0' && m->noun[len] != ' '))
             continue;
         snprintf(verb, sizeof verb, "%s%s%s", m->noun[len] ? m->noun + len + 1 : "", m->noun[len] ? " " : "", m->verb);
-        fprintf(out, "  %-13s %s\n", verb, m->help);
+        fprintf(out, "  %-13s %s\n", verb, s_in(lang, m->help, m->help_en));
     }
 }
 
@@ -382,7 +456,7 @@ main(int argc, char **argv)
 {
     kc_ctx_t ctx = {.timeout_ms = KC_TIMEOUT_DEFAULT_MS, .lang = koop_lang_from_env()};
     const koop_api_method_t *m;
-    int i = 1, known;
+    int i = 1, known, help = 0;
 
     for (; i < argc; i++) {
         const char *a = argv[i];
@@ -403,16 +477,15 @@ main(int argc, char **argv)
             koop_version_print();
             return 0;
         } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            s_usage(stdout);
-            return 0;
+            help = 1; /* printed after the other options: --help --lang en is in English */
         } else if (a[0] == '-') {
             return kc_error(&ctx, KC_USAGE, CLI_GLOBAL_OPTION, NULL, a);
         } else
             break;
     }
-    if (i >= argc) {
-        s_usage(stderr);
-        return KC_USAGE;
+    if (help || i >= argc) {
+        s_usage(help ? stdout : stderr, ctx.lang);
+        return help ? 0 : KC_USAGE;
     }
     for (size_t k = 0; k < KOOP_ARRAY_LEN(s_local); k++) {
         if (strcmp(argv[i], s_local[k].noun) != 0)
@@ -433,7 +506,7 @@ main(int argc, char **argv)
     if (!m) {
         char cmd[160];
         if (known && (i + 1 >= argc || strcmp(argv[i + 1], "--help") == 0 || strcmp(argv[i + 1], "-h") == 0)) {
-            s_noun_usage(i + 1 >= argc ? stderr : stdout, argv[i]);
+            s_noun_usage(i + 1 >= argc ? stderr : stdout, ctx.lang, argv[i]);
             return i + 1 >= argc ? KC_USAGE : 0;
         }
         snprintf(cmd, sizeof cmd, "%s%s%s", argv[i], known && i + 1 < argc ? " " : "",

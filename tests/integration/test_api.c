@@ -2,7 +2,8 @@
  * The one description of the API (common/api.def) against what is really
  * served: every method of the table is answered by its service on a real
  * node (no "method.unknown"), has a koopctl command and an HTTP route (unless
- * internal), and `koopctl --help` lists every command; a request whose
+ * internal), and `koopctl --help` lists every command (in Polish, or in
+ * English with --lang en / KOOP_LANG=en, as `koopctl NOUN`); a request whose
  * deadline has passed is not executed; koopctl --json prints exactly what
  * the shared presentation module makes of the reply.
  */
@@ -17,6 +18,7 @@
 #include "clock.h"
 
 #include <criterion/criterion.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +87,178 @@ Test(api, help_lists_every_command_of_the_table)
         snprintf(line, sizeof line, "  %-17s %-10s ", a->noun, a->verb);
         cr_expect(strstr(r.out, line), "koopctl --help does not list '%s %s'", a->noun, a->verb);
     }
+    kt_run_free(&r);
+}
+
+/* Runs koopctl ARGS... (NULL-terminated, at most 4; no node) into r. */
+static void
+s_koopctl(kt_run_t *r, ...)
+{
+    char exe[PATH_MAX];
+    char *argv[6] = {exe};
+    int n = 1;
+    va_list ap;
+    snprintf(exe, sizeof exe, "%s/koopctl", kt_bin());
+    va_start(ap, r);
+    for (char *a; n < 5 && (a = va_arg(ap, char *)) != NULL;)
+        argv[n++] = a;
+    va_end(ap);
+    argv[n] = NULL;
+    cr_assert_eq(kt_exec(r, argv), 0, "koopctl could not be run");
+}
+
+/* The first letter of Polish (not of English) in s, or NULL. */
+static const char *
+s_polish_letter(const char *s)
+{
+    static const char *const letters[] = {"ą", "ć", "ę", "ł", "ń", "ó", "ś", "ź", "ż",
+                                          "Ą", "Ć", "Ę", "Ł", "Ń", "Ó", "Ś", "Ź", "Ż"};
+    for (size_t i = 0; i < sizeof letters / sizeof letters[0]; i++)
+        if (strstr(s, letters[i]))
+            return strstr(s, letters[i]);
+    return NULL;
+}
+
+static int
+s_starts(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+Test(api, help_is_in_english_with_lang_en_before_or_after_it_and_with_koop_lang)
+{
+    const koop_api_method_t *verify = koop_api_find("events.verify");
+    char line[256];
+    kt_run_t first = {0};
+    cr_assert_not_null(verify);
+    snprintf(line, sizeof line, "\n  %-17s %-10s %s\n", verify->noun, verify->verb, verify->help_en);
+    for (int way = 0; way < 3; way++) {
+        kt_run_t r;
+        const char *polish;
+        unsetenv("KOOP_LANG");
+        if (way == 0)
+            s_koopctl(&r, "--lang", "en", "--help", NULL);
+        else if (way == 1)
+            s_koopctl(&r, "--help", "--lang", "en", NULL);
+        else {
+            setenv("KOOP_LANG", "en", 1);
+            s_koopctl(&r, "--help", NULL);
+        }
+        cr_expect_eq(r.code, 0, "%d: koopctl --help exits %d", way, r.code);
+        polish = s_polish_letter(r.out);
+        cr_expect_null(polish, "%d: the English help has a Polish letter: ...%.60s", way, polish);
+        cr_expect(s_starts(r.out, "usage: koopctl -c NODE.conf "), "%d: %.100s", way, r.out);
+        cr_expect(strstr(r.out, line), "%d: no line '%s'", way, line + 1);
+        cr_expect(strstr(r.out, "--stream SERVICE"), "%d", way);
+        cr_expect(strstr(r.out, "\nExit codes: 0 ok, 1 the service refused"), "%d", way);
+        /* the values from the enums, as the options take them */
+        cr_expect(strstr(r.out, "Values: sectors social_assistance family_support"), "%d", way);
+        cr_expect(strstr(r.out, "pzk_members; dates YYYY-MM-DD."), "%d", way);
+        cr_expect(strstr(r.out, "IPW outcomes success no_success discontinued."), "%d", way);
+        if (way == 0)
+            first = r;
+        else {
+            cr_expect_str_eq(r.out, first.out, "%d: the same help every way", way);
+            kt_run_free(&r);
+        }
+    }
+    kt_run_free(&first);
+}
+
+Test(api, help_is_in_polish_by_default_as_it_was)
+{
+    static const char *const lines[] = {
+        "użycie: koopctl -c WĘZEŁ.conf [--json] [--as OSOBA] [--lang pl|en] RZECZOWNIK CZASOWNIK "
+        "[--opcja wartość ...]\n\nPolecenia węzła:\n",
+        "\n  events            list       --stream USŁUGA [--node ID] [--after SEQ] [--limit N]\n",
+        "\n  events            verify     --stream USŁUGA (łańcuch dziennika i rekordy wobec zdarzeń)\n",
+        "\n  audit             verify     --as OSOBA (łańcuch dziennika dostępu) (koordynatorzy)\n",
+        "\n  ipw               close      --as OSOBA --ipw ID --date RRRR-MM-DD --outcome "
+        "success|no_success|discontinued [--reason TEKST --cancel-open]\n",
+        /* --as once where the row's help names it */
+        "\n  inbox             list       --as OSOBA [--unread true --limit N]\n",
+        "\nWartości: sektory social_assistance family_support",
+        "\nKody wyjścia: 0 ok, 1 odmowa usługi, 2 błąd użycia, 3 usługa nie odpowiada,",
+    };
+    for (int way = 0; way < 2; way++) {
+        kt_run_t r;
+        if (way == 0) {
+            unsetenv("KOOP_LANG");
+            s_koopctl(&r, "--help", NULL);
+        } else {
+            setenv("KOOP_LANG", "en", 1); /* --lang wins */
+            s_koopctl(&r, "--help", "--lang", "pl", NULL);
+        }
+        cr_expect_eq(r.code, 0);
+        for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
+            cr_expect(strstr(r.out, lines[i]), "%d: koopctl --help has no '%s'", way, lines[i]);
+        kt_run_free(&r);
+    }
+}
+
+/* Line i of text (0-based), into out without its line break; 0 or -1. */
+static int
+s_line(const char *text, int i, char *out, size_t len)
+{
+    const char *p = text, *end;
+    for (; i > 0 && p; i--)
+        if ((p = strchr(p, '\n')))
+            p++;
+    if (!p || !*p)
+        return -1;
+    end = strchrnul(p, '\n');
+    snprintf(out, len, "%.*s", (int)(end - p), p);
+    return 0;
+}
+
+/* The commands of both tables, local ones too: line by line, the two
+ * languages name the same options (the paragraphs after them are wrapped
+ * each in its own way). */
+Test(api, help_names_the_same_options_in_both_languages)
+{
+    kt_run_t pl, en;
+    int lines = 0, blank = 0;
+    unsetenv("KOOP_LANG");
+    s_koopctl(&pl, "--help", NULL);
+    s_koopctl(&en, "--lang", "en", "--help", NULL);
+    for (int i = 0; blank < 3; i++) {
+        char a[1024], b[1024], oa[512], ob[512];
+        cr_assert_eq(s_line(pl.out, i, a, sizeof a), 0, "the Polish help ends at line %d", i);
+        cr_assert_eq(s_line(en.out, i, b, sizeof b), 0, "the English help ends at line %d", i);
+        blank += !*a;
+        cr_assert_eq(!*a, !*b, "line %d: '%s' against '%s'", i, a, b);
+        if (strncmp(a, "  ", 2) != 0)
+            continue;
+        cr_expect(strncmp(a, b, 30) == 0, "line %d: another command: '%s' against '%s'", i, a, b);
+        kt_help_options(a, oa, sizeof oa);
+        kt_help_options(b, ob, sizeof ob);
+        cr_expect_str_eq(ob, oa, "'%s' names %s, '%s' %s", b, ob, a, oa);
+        lines++;
+    }
+    cr_expect_gt(lines, 60);
+    kt_run_free(&pl);
+    kt_run_free(&en);
+}
+
+Test(api, a_noun_lists_its_verbs_in_the_readers_language)
+{
+    kt_run_t r;
+    const char *polish;
+    unsetenv("KOOP_LANG");
+    s_koopctl(&r, "--lang", "en", "ipw", NULL);
+    cr_expect_eq(r.code, 2, "koopctl ipw without a verb is a usage error");
+    polish = s_polish_letter(r.err);
+    cr_expect_null(polish, "a Polish letter: ...%.60s", polish);
+    cr_expect(s_starts(r.err, "usage: koopctl -c NODE.conf ipw VERB [--option value ...]\n"), "%s", r.err);
+    cr_expect(strstr(r.err, "\n  open          --household ID --coordinator PERSON --opened YYYY-MM-DD\n"), "%s",
+              r.err);
+    cr_expect(strstr(r.err, "\n  member add    --ipw ID --person PERSON [--date YYYY-MM-DD]\n"), "%s", r.err);
+    kt_run_free(&r);
+    s_koopctl(&r, "ipw", "--help", NULL);
+    cr_expect_eq(r.code, 0);
+    cr_expect(s_starts(r.out, "użycie: koopctl -c WĘZEŁ.conf ipw CZASOWNIK [--opcja wartość ...]\n"), "%s", r.out);
+    cr_expect(strstr(r.out, "\n  open          --household ID --coordinator OSOBA --opened RRRR-MM-DD\n"), "%s",
+              r.out);
     kt_run_free(&r);
 }
 

@@ -582,3 +582,40 @@ done:
     free(share);
     return rc;
 }
+
+#define KT_MAX_OPTIONS 32
+
+static int
+s_strcmp_p(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+void
+kt_help_options(const char *help, char *out, size_t len)
+{
+    char names[KT_MAX_OPTIONS][40];
+    const char *sorted[KT_MAX_OPTIONS];
+    size_t n = 0, used = 0;
+    for (const char *p = strstr(help, "--"); p; p = strstr(p, "--")) {
+        size_t k = strspn(p + 2, "abcdefghijklmnopqrstuvwxyz0123456789-");
+        int seen = 0;
+        cr_assert(k > 0 && k < sizeof names[0], "'%s': an option without a name", help);
+        cr_assert_lt(n, KT_MAX_OPTIONS, "'%s': too many options for the test", help);
+        snprintf(names[n], sizeof names[n], "%.*s", (int)k, p + 2);
+        for (size_t i = 0; i < n; i++)
+            seen |= strcmp(names[i], names[n]) == 0;
+        if (!seen)
+            n++;
+        p += 2 + k;
+    }
+    for (size_t i = 0; i < n; i++)
+        sorted[i] = names[i];
+    qsort(sorted, n, sizeof sorted[0], s_strcmp_p);
+    out[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        int w = snprintf(out + used, len - used, "%s--%s", i ? " " : "", sorted[i]);
+        cr_assert(w > 0 && (size_t)w < len - used);
+        used += (size_t)w;
+    }
+}

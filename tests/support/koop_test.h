@@ -100,4 +100,9 @@ int kt_exec_input(kt_run_t *r, char *const argv[], const char *input);
 /* Sleeps ms milliseconds. */
 void kt_sleep_ms(int ms);
 
+/* The --options a command's help names ("--as-of", "--csv" of
+ * "--json|--csv"), sorted and each once, space-separated into out: the
+ * same in both languages of one help. Asserts they fit. */
+void kt_help_options(const char *help, char *out, size_t len);
+
 #endif
