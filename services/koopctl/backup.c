@@ -279,7 +279,7 @@ kc_backup(kc_ctx_t *ctx, int argc, char **argv)
     json_object_set_new(manifest, "role", json_string(ctx->cfg.role));
     json_object_set_new(manifest, "teryt", json_string(ctx->cfg.teryt));
     json_object_set_new(manifest, "store_format", json_integer(KOOP_STORE_FORMAT));
-    progress = koop_progress_new("kopia zapasowa", total, KOOP_PROGRESS_BYTES, ctx->json, stderr);
+    progress = koop_progress_new("backup", total, KOOP_PROGRESS_BYTES, ctx->lang, ctx->json, stderr);
     norder = koop_backup_order(order);
     for (size_t k = 0; k < norder; k++) {
         const char *name = koop_services[order[k]].name, *ep = koop_config_endpoint(&ctx->cfg, name);
@@ -349,7 +349,7 @@ kc_backup(kc_ctx_t *ctx, int argc, char **argv)
         char size[32];
         printf("Kopia zapasowa węzła %s: %s (%zu usług, %s). Zawiera dane osobowe: trzymaj ją tak bezpiecznie "
                "jak sam węzeł.\nOdtworzenie (węzeł zatrzymany): koopctl -c %s restore %s\n",
-               ctx->cfg.node_id, dir, json_array_size(list), (koop_progress_amount(size, sizeof size, (double)done, KOOP_PROGRESS_BYTES), size), ctx->conf_path, dir);
+               ctx->cfg.node_id, dir, json_array_size(list), (koop_progress_amount(size, sizeof size, (double)done, KOOP_PROGRESS_BYTES, KOOP_LANG_PL), size), ctx->conf_path, dir);
     }
     rc = KC_OK;
     goto done;
@@ -774,7 +774,7 @@ kc_restore(kc_ctx_t *ctx, int argc, char **argv)
     }
     for (size_t i = 0; i < r.n; i++)
         total += r.stores[i].bytes;
-    progress = koop_progress_new("odtwarzanie", total, KOOP_PROGRESS_BYTES, ctx->json, stderr);
+    progress = koop_progress_new("restore", total, KOOP_PROGRESS_BYTES, ctx->lang, ctx->json, stderr);
     for (size_t i = 0; i < r.n; i++) {
         if ((rc = s_stage_copy(&r, &r.stores[i], progress, &done)) != KC_OK ||
             (rc = s_stage_check(&r, &r.stores[i])) != KC_OK)

@@ -99,7 +99,7 @@ kc_sync_wait(kc_ctx_t *ctx, int argc, char **argv)
         if (pending > most)
             most = pending;
         if (!progress && !(connected && pending == 0))
-            progress = koop_progress_new("wysyłanie do huba", most, KOOP_PROGRESS_EVENTS, ctx->json, stderr);
+            progress = koop_progress_new("sync_wait", most, KOOP_PROGRESS_EVENTS, ctx->lang, ctx->json, stderr);
         koop_progress_total(progress, most);
         koop_progress_set(progress, most - pending);
         if (connected && pending == 0)
@@ -160,7 +160,7 @@ s_shared_after(const char *endpoint, const char *stream, uint64_t after)
 static int
 s_follow_rebuild(kc_ctx_t *ctx)
 {
-    koop_progress_t *progress = koop_progress_new("odbudowa wskaźników", 0, KOOP_PROGRESS_EVENTS, ctx->json, stderr);
+    koop_progress_t *progress = koop_progress_new("rebuild", 0, KOOP_PROGRESS_EVENTS, ctx->lang, ctx->json, stderr);
     uint64_t total = 0;
     int rc = KC_OK, have_total = 0;
 
