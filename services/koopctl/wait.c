@@ -11,6 +11,7 @@
 #include "client.h"
 #include "clock.h"
 #include "facts.h"
+#include "present.h"
 #include "progress.h"
 #include "reporting.pb-c.h"
 #include "sync.pb-c.h"
@@ -91,7 +92,7 @@ kc_sync_wait(kc_ctx_t *ctx, int argc, char **argv)
         u = st->uplink;
         if (!u || !u->hub || !*u->hub) {
             if (!ctx->json)
-                printf("Węzeł %s nie wysyła zdarzeń do huba ([sync] hub): nie ma na co czekać.\n", ctx->cfg.node_id);
+                kc_say(ctx, "sync", "wait_no_hub", KOOP_ARGS(ctx->cfg.node_id));
             break;
         }
         pending = u->pending;
@@ -123,7 +124,7 @@ kc_sync_wait(kc_ctx_t *ctx, int argc, char **argv)
         kc_print(ctx, o);
         json_decref(o);
     } else if (rc == KC_OK && st && st->uplink && st->uplink->hub && *st->uplink->hub) {
-        printf("Hub %s ma wszystkie zdarzenia węzła %s.\n", st->uplink->hub, ctx->cfg.node_id);
+        kc_say(ctx, "sync", "wait_done", KOOP_ARGS(st->uplink->hub, ctx->cfg.node_id));
     }
     if (st)
         koop__sync__status__free_unpacked(st, NULL);

@@ -459,8 +459,8 @@ Test(errors, a_counted_word_of_the_table_takes_the_form_of_its_count)
 }
 
 /* The sentences of labels.def made with the same renderer (a report's
- * summary, sync status, status, keys, the progress line): their
- * placeholders agree too. */
+ * summary, sync status, status, keys, node init, backup and restore, the
+ * progress line): their placeholders agree too. */
 static const char *const s_templates[][3] = {
 #define KOOP_LABEL(field, pl, en)
 #define KOOP_VALUE(set, value, pl, en) {set, pl, en},
@@ -475,7 +475,7 @@ Test(errors, placeholders_of_labels_sentences_agree)
     for (size_t k = 0; k < sizeof s_templates / sizeof s_templates[0]; k++) {
         char pl[MAX_PH][16], en[MAX_PH][16], why[80];
         int npl, nen;
-        static const char *const sets[] = {"report.summary", "sync", "status", "keys", "progress"};
+        static const char *const sets[] = {"report.summary", "sync", "status", "keys", "init", "backup", "progress"};
         int sentence = 0;
         for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++)
             sentence |= strcmp(s_templates[k][0], sets[i]) == 0;
