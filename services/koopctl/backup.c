@@ -577,7 +577,8 @@ s_stage_check(s_restore *r, const s_store *s)
     koop_backup_info_t info;
     int rc = koop_backup_inspect(s->stage, &info);
     if (rc != 0)
-        return kc_error(r->ctx, KC_REFUSED, CLI_RESTORE_DAMAGED, NULL, s->src, koop_strerror(rc));
+        return kc_error(r->ctx, KC_REFUSED, CLI_RESTORE_DAMAGED, NULL, s->src,
+                        koop_strerror_lang(rc, r->ctx->lang));
     if (strcmp(info.node, r->ctx->cfg.node_id) != 0 || info.format != KOOP_STORE_FORMAT ||
         strcmp(info.log_id, s->old_id) != 0 || info.last_seq != s->last_seq)
         return kc_error(r->ctx, KC_REFUSED, CLI_RESTORE_DAMAGED, NULL, s->src, "node, format, log_id, last_seq");
@@ -651,7 +652,7 @@ s_renew(s_restore *r, const s_store *s)
     if (c.refused)
         return KC_REFUSED;
     if (rc != 0)
-        return kc_error(r->ctx, KC_REFUSED, CLI_IO, NULL, s->stage, koop_strerror(rc));
+        return kc_error(r->ctx, KC_REFUSED, CLI_IO, NULL, s->stage, koop_strerror_lang(rc, r->ctx->lang));
     return KC_OK;
 }
 

@@ -595,3 +595,14 @@ Test(errors, library_codes_are_named_whatever_their_kind)
     /* the three ranges never meet */
     cr_assert(MDB_LAST_ERRCODE < -4095 && KOOP_DEADLINE > 0 && KOOP_DEADLINE < 64);
 }
+
+/* What koopctl passes as a library error's name into its reader's
+ * language; the services' logs keep the Polish of koop_strerror. */
+Test(errors, a_library_error_is_named_in_the_readers_language)
+{
+    cr_expect_str_eq(koop_strerror_lang(-ENOSPC, KOOP_LANG_EN),
+                     "disk full: no room for the data (free some space; the service keeps running)");
+    cr_expect_str_eq(koop_strerror_lang(-ENOSPC, KOOP_LANG_PL), koop_strerror(-ENOSPC));
+    cr_expect_str_eq(koop_strerror_lang(EIO, KOOP_LANG_EN), "disk input/output error");
+    cr_expect_str_eq(koop_strerror_lang(-ENOENT, KOOP_LANG_EN), strerror(ENOENT));
+}
