@@ -101,4 +101,8 @@ const char *koop_err_word(const char *token, koop_lang_t lang);
 const char *koop_num_str(char buf[24], long long n);
 #define KOOP_NUM(n) koop_num_str((char[24]){0}, (long long)(n))
 
+/* koop_strerror (koop.h) in lang: what koopctl passes into a message of its
+ * reader's language. */
+const char *koop_strerror_lang(int rc, koop_lang_t lang);
+
 #endif

@@ -334,10 +334,7 @@ koop_facts_json(const koop_facts_t *f)
 static const char *
 s_bytes(uint64_t n, koop_lang_t lang, char *buf, size_t size)
 {
-    koop_progress_amount(buf, size, (double)n, KOOP_PROGRESS_BYTES);
-    for (char *p = buf; lang == KOOP_LANG_EN && *p; p++)
-        if (*p == ',')
-            *p = '.'; /* a decimal point in English */
+    koop_progress_amount(buf, size, (double)n, KOOP_PROGRESS_BYTES, lang);
     return buf;
 }
 

@@ -984,8 +984,12 @@ s_backup_done(uv_work_t *w, int status)
         int rc = status != 0 ? status : b->rc;
         koop_error("kopia zapasowa do %s nie powiodła się: %s", b->dir, koop_strerror(rc));
         (void)rmdir(b->dir);
+        /* the reader's language is koopctl's: the two errors koop_strerror
+         * names in Polish are codes of their own, the rest strerror's words */
         s_backup_answer(s, &b->identity, b->request_id,
-                        rc == -ENOSPC ? KOOP_ERR_BACKUP_DISK_FULL : KOOP_ERR_BACKUP_COPY,
+                        rc == -ENOSPC ? KOOP_ERR_BACKUP_DISK_FULL
+                        : rc == -EIO  ? KOOP_ERR_BACKUP_IO
+                                      : KOOP_ERR_BACKUP_COPY,
                         (const char *const[]){s->def->name, b->dir, koop_strerror(rc), NULL});
     }
     zmq_msg_close(&b->identity);

@@ -1,4 +1,5 @@
 #include "koop.h"
+#include "errors.h"
 
 #include <errno.h>
 #include <lmdb.h>
@@ -25,12 +26,20 @@ koop_status_name(int status)
 const char *
 koop_strerror(int rc)
 {
+    return koop_strerror_lang(rc, KOOP_LANG_PL);
+}
+
+const char *
+koop_strerror_lang(int rc, koop_lang_t lang)
+{
+    int en = lang == KOOP_LANG_EN;
     if (rc == 0)
         return "ok";
     if (rc == ENOSPC || rc == -ENOSPC)
-        return "dysk pełny: brak miejsca na dane (zwolnij miejsce; usługa działa dalej)";
+        return en ? "disk full: no room for the data (free some space; the service keeps running)"
+                  : "dysk pełny: brak miejsca na dane (zwolnij miejsce; usługa działa dalej)";
     if (rc == EIO || rc == -EIO)
-        return "błąd wejścia/wyjścia dysku";
+        return en ? "disk input/output error" : "błąd wejścia/wyjścia dysku";
     if (rc >= MDB_KEYEXIST && rc <= MDB_LAST_ERRCODE)
         return mdb_strerror(rc);
     return strerror(rc < 0 ? -rc : rc);

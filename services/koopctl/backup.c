@@ -39,6 +39,7 @@
 #include "keyprint.h"
 #include "log.h"
 #include "preflight.h"
+#include "present.h"
 #include "progress.h"
 #include "store.h"
 #include "version.h"
@@ -84,7 +85,7 @@ s_give(const kc_ctx_t *ctx, const char *path)
     if (geteuid() != 0 || stat(ctx->cfg.data_dir, &st) != 0 || st.st_uid == 0)
         return;
     if (chown(path, st.st_uid, st.st_gid) != 0)
-        fprintf(stderr, "uwaga: nie można nadać %s użytkownikowi węzła: %s\n", path, strerror(errno));
+        kc_say_on(ctx, stderr, "backup", "not_given", KOOP_ARGS(path, strerror(errno)));
 }
 
 static uint64_t
@@ -279,7 +280,7 @@ kc_backup(kc_ctx_t *ctx, int argc, char **argv)
     json_object_set_new(manifest, "role", json_string(ctx->cfg.role));
     json_object_set_new(manifest, "teryt", json_string(ctx->cfg.teryt));
     json_object_set_new(manifest, "store_format", json_integer(KOOP_STORE_FORMAT));
-    progress = koop_progress_new("kopia zapasowa", total, KOOP_PROGRESS_BYTES, ctx->json, stderr);
+    progress = koop_progress_new("backup", total, KOOP_PROGRESS_BYTES, ctx->lang, ctx->json, stderr);
     norder = koop_backup_order(order);
     for (size_t k = 0; k < norder; k++) {
         const char *name = koop_services[order[k]].name, *ep = koop_config_endpoint(&ctx->cfg, name);
@@ -347,9 +348,9 @@ kc_backup(kc_ctx_t *ctx, int argc, char **argv)
         kc_print(ctx, manifest);
     } else {
         char size[32];
-        printf("Kopia zapasowa węzła %s: %s (%zu usług, %s). Zawiera dane osobowe: trzymaj ją tak bezpiecznie "
-               "jak sam węzeł.\nOdtworzenie (węzeł zatrzymany): koopctl -c %s restore %s\n",
-               ctx->cfg.node_id, dir, json_array_size(list), (koop_progress_amount(size, sizeof size, (double)done, KOOP_PROGRESS_BYTES), size), ctx->conf_path, dir);
+        koop_progress_amount(size, sizeof size, (double)done, KOOP_PROGRESS_BYTES, ctx->lang);
+        kc_say(ctx, "backup", "made",
+               KOOP_ARGS(ctx->cfg.node_id, dir, KOOP_NUM(json_array_size(list)), size, ctx->conf_path));
     }
     rc = KC_OK;
     goto done;
@@ -357,7 +358,7 @@ failed:
     koop_progress_end(&progress);
     s_backup_remove(dir, made);
     if (!ctx->json)
-        fprintf(stderr, "Kopia zapasowa nie powstała; usunięto to, co z niej zapisano w %s.\n", dir);
+        kc_say_on(ctx, stderr, "backup", "not_made", KOOP_ARGS(dir));
 done:
     json_decref(manifest);
     koop_facts_free(&facts);
@@ -576,7 +577,8 @@ s_stage_check(s_restore *r, const s_store *s)
     koop_backup_info_t info;
     int rc = koop_backup_inspect(s->stage, &info);
     if (rc != 0)
-        return kc_error(r->ctx, KC_REFUSED, CLI_RESTORE_DAMAGED, NULL, s->src, koop_strerror(rc));
+        return kc_error(r->ctx, KC_REFUSED, CLI_RESTORE_DAMAGED, NULL, s->src,
+                        koop_strerror_lang(rc, r->ctx->lang));
     if (strcmp(info.node, r->ctx->cfg.node_id) != 0 || info.format != KOOP_STORE_FORMAT ||
         strcmp(info.log_id, s->old_id) != 0 || info.last_seq != s->last_seq)
         return kc_error(r->ctx, KC_REFUSED, CLI_RESTORE_DAMAGED, NULL, s->src, "node, format, log_id, last_seq");
@@ -650,7 +652,7 @@ s_renew(s_restore *r, const s_store *s)
     if (c.refused)
         return KC_REFUSED;
     if (rc != 0)
-        return kc_error(r->ctx, KC_REFUSED, CLI_IO, NULL, s->stage, koop_strerror(rc));
+        return kc_error(r->ctx, KC_REFUSED, CLI_IO, NULL, s->stage, koop_strerror_lang(rc, r->ctx->lang));
     return KC_OK;
 }
 
@@ -720,20 +722,15 @@ s_restore_report(s_restore *r, json_t *m, const char *replaced, int replaced_any
         json_decref(o);
         return;
     }
-    printf("Odtworzono węzeł %s z kopii %s (zrobionej %s): %zu usług; każdy dziennik ma nową tożsamość.\n",
-           cfg->node_id, r->from, s_str(m, "created") ? s_str(m, "created") : "?", r->n);
+    kc_say(r->ctx, "backup", "restored",
+           KOOP_ARGS(cfg->node_id, r->from, s_str(m, "created") ? s_str(m, "created") : "?", KOOP_NUM(r->n)));
     if (replaced_any)
-        printf("Poprzednie dane są w %s – usuń je, gdy węzeł działa jak trzeba (to dane osobowe).\n", replaced);
-    printf("Zmiany zrobione w węźle po chwili kopii przepadły.\nUruchom węzeł: systemctl start koop-node@NAZWA "
-           "(albo koop-node -c %s).\n", r->ctx->conf_path);
+        kc_say(r->ctx, "backup", "replaced", KOOP_ARGS(replaced));
+    kc_say(r->ctx, "backup", "start", KOOP_ARGS(r->ctx->conf_path));
     if (cfg->sync_hub[0])
-        printf("WAŻNE: węzeł wysyła zdarzenia do huba %s, a hub nie przyjmie dzienników o nowej tożsamości, dopóki "
-               "nie zapisze węzła ponownie. W hubie wykonaj:\n  koopctl -c HUB.conf enrol %s\n(ten sam plik "
-               "klucza; odcisk %s – porównaj przez telefon). Do tego czasu zdarzenia czekają w dziennikach "
-               "(nic nie ginie), a koopctl status zgłasza alarm (kod 4); po zapisaniu pójdą w ciągu 30 s.\n",
-               cfg->sync_hub, pub, print);
+        kc_say(r->ctx, "backup", "enrol_again", KOOP_ARGS(cfg->sync_hub, pub, print));
     if (koop_config_is_hub(cfg))
-        printf("Gminy prześlą same to, czego hub nie ma w kopii, i dostaną od nowa dane powiatu.\n");
+        kc_say(r->ctx, "backup", "hub_restored", KOOP_ARGS(""));
 }
 
 int
@@ -774,7 +771,7 @@ kc_restore(kc_ctx_t *ctx, int argc, char **argv)
     }
     for (size_t i = 0; i < r.n; i++)
         total += r.stores[i].bytes;
-    progress = koop_progress_new("odtwarzanie", total, KOOP_PROGRESS_BYTES, ctx->json, stderr);
+    progress = koop_progress_new("restore", total, KOOP_PROGRESS_BYTES, ctx->lang, ctx->json, stderr);
     for (size_t i = 0; i < r.n; i++) {
         if ((rc = s_stage_copy(&r, &r.stores[i], progress, &done)) != KC_OK ||
             (rc = s_stage_check(&r, &r.stores[i])) != KC_OK)

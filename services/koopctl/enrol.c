@@ -1,12 +1,14 @@
 /*
  * enrol.c - `koopctl enrol CERT` (a hub's allow-list), see docs/SYNC.md.
  * (`sync status` is a method of api.def, printed by common/present_sync.c.)
- * Errors are codes of errors.def (cli.*), printed by kc_error.
+ * Errors are codes of errors.def (cli.*), printed by kc_error; what it did
+ * is labels.def's set "keys", in the reader's language.
  */
 #include "koopctl.h"
 #include "enrol.h"
 #include "keyprint.h"
 #include "koop.h"
+#include "present.h"
 #include "sync.pb-c.h"
 
 #include <czmq.h>
@@ -93,8 +95,10 @@ kc_enrol(kc_ctx_t *ctx, int argc, char **argv)
     } else {
         char print[KOOP_KEYPRINT_LEN];
         koop_keyprint(zcert_public_key(in), print);
-        printf("Zapisano w hubie %s klucz węzła %s (odcisk %s)\n", ctx->cfg.node_id,
-               node ? node : "(bez identyfikatora: przypisze go pierwsze połączenie)", print);
+        if (node)
+            kc_say(ctx, "keys", "enrolled", KOOP_ARGS(ctx->cfg.node_id, node, print));
+        else
+            kc_say(ctx, "keys", "enrolled_no_id", KOOP_ARGS(ctx->cfg.node_id, print));
     }
     rc = KC_OK;
 done:

@@ -25,6 +25,7 @@
 #include <jansson.h>
 #include <protobuf-c/protobuf-c.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <uv.h>
 
 enum { KC_OK = 0, KC_REFUSED = 1, KC_USAGE = 2, KC_UNAVAILABLE = 3 };
@@ -69,6 +70,9 @@ void kc_print(kc_ctx_t *ctx, json_t *value);
 /* Prints line key of labels.def's set (koop_present_sentence) in ctx->lang
  * with args as {1}.., and a line break. */
 void kc_say(kc_ctx_t *ctx, const char *set, const char *key, const char *const *args, size_t nargs);
+/* kc_say on out (stderr: a warning, or what a failure left). */
+void kc_say_on(const kc_ctx_t *ctx, FILE *out, const char *set, const char *key, const char *const *args,
+               size_t nargs);
 
 /* Local commands (argv: what follows the command's words). */
 int kc_node_init(kc_ctx_t *ctx, int argc, char **argv);

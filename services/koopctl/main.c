@@ -294,11 +294,17 @@ kc_call(kc_ctx_t *ctx, const char *service, const char *method, const ProtobufCM
 }
 
 void
+kc_say_on(const kc_ctx_t *ctx, FILE *out, const char *set, const char *key, const char *const *args, size_t nargs)
+{
+    char line[8192]; /* the longest sentence with paths of PATH_MAX in it */
+    koop_present_sentence(set, key, ctx->lang, args, nargs, line, sizeof line);
+    fprintf(out, "%s\n", line);
+}
+
+void
 kc_say(kc_ctx_t *ctx, const char *set, const char *key, const char *const *args, size_t nargs)
 {
-    char line[2048];
-    koop_present_sentence(set, key, ctx->lang, args, nargs, line, sizeof line);
-    printf("%s\n", line);
+    kc_say_on(ctx, stdout, set, key, args, nargs);
 }
 
 void

@@ -18,6 +18,7 @@
 #include "koop.h"
 #include "keyprint.h"
 #include "preflight.h"
+#include "present.h"
 #include "text.h"
 
 #include <czmq.h>
@@ -356,13 +357,12 @@ kc_node_init(kc_ctx_t *ctx, int argc, char **argv)
         char pub[PATH_MAX + 32], print[KOOP_KEYPRINT_LEN] = "?";
         snprintf(pub, sizeof pub, "%s/keys/node.pub", dir);
         (void)koop_keyprint_file(pub, print, NULL, 0);
-        printf("Utworzono węzeł %s (%s, %s) w %s\nKlucz publiczny: %s (odcisk %s)\n", node_id, role, name, dir, pub,
-               print);
+        kc_say(ctx, "init", "created", KOOP_ARGS(node_id, role, name, dir, pub, print));
         if (hub_cert) {
             koop_keyprint(zcert_public_key(hub_cert), print);
-            printf("Klucz huba: %s/keys/hub.pub (odcisk %s – porównaj go z hubem przez telefon)\n", dir, print);
+            kc_say(ctx, "init", "hub_key", KOOP_ARGS(dir, print));
         }
-        printf("Uruchom: koop-node -c %s\n", conf);
+        kc_say(ctx, "init", "start", KOOP_ARGS(conf));
     }
     rc = KC_OK;
 done:

@@ -11,6 +11,7 @@
 #include "client.h"
 #include "clock.h"
 #include "facts.h"
+#include "present.h"
 #include "progress.h"
 #include "reporting.pb-c.h"
 #include "sync.pb-c.h"
@@ -91,7 +92,7 @@ kc_sync_wait(kc_ctx_t *ctx, int argc, char **argv)
         u = st->uplink;
         if (!u || !u->hub || !*u->hub) {
             if (!ctx->json)
-                printf("Węzeł %s nie wysyła zdarzeń do huba ([sync] hub): nie ma na co czekać.\n", ctx->cfg.node_id);
+                kc_say(ctx, "sync", "wait_no_hub", KOOP_ARGS(ctx->cfg.node_id));
             break;
         }
         pending = u->pending;
@@ -99,7 +100,7 @@ kc_sync_wait(kc_ctx_t *ctx, int argc, char **argv)
         if (pending > most)
             most = pending;
         if (!progress && !(connected && pending == 0))
-            progress = koop_progress_new("wysyłanie do huba", most, KOOP_PROGRESS_EVENTS, ctx->json, stderr);
+            progress = koop_progress_new("sync_wait", most, KOOP_PROGRESS_EVENTS, ctx->lang, ctx->json, stderr);
         koop_progress_total(progress, most);
         koop_progress_set(progress, most - pending);
         if (connected && pending == 0)
@@ -123,7 +124,7 @@ kc_sync_wait(kc_ctx_t *ctx, int argc, char **argv)
         kc_print(ctx, o);
         json_decref(o);
     } else if (rc == KC_OK && st && st->uplink && st->uplink->hub && *st->uplink->hub) {
-        printf("Hub %s ma wszystkie zdarzenia węzła %s.\n", st->uplink->hub, ctx->cfg.node_id);
+        kc_say(ctx, "sync", "wait_done", KOOP_ARGS(st->uplink->hub, ctx->cfg.node_id));
     }
     if (st)
         koop__sync__status__free_unpacked(st, NULL);
@@ -160,7 +161,7 @@ s_shared_after(const char *endpoint, const char *stream, uint64_t after)
 static int
 s_follow_rebuild(kc_ctx_t *ctx)
 {
-    koop_progress_t *progress = koop_progress_new("odbudowa wskaźników", 0, KOOP_PROGRESS_EVENTS, ctx->json, stderr);
+    koop_progress_t *progress = koop_progress_new("rebuild", 0, KOOP_PROGRESS_EVENTS, ctx->lang, ctx->json, stderr);
     uint64_t total = 0;
     int rc = KC_OK, have_total = 0;
 

@@ -459,8 +459,8 @@ Test(errors, a_counted_word_of_the_table_takes_the_form_of_its_count)
 }
 
 /* The sentences of labels.def made with the same renderer (a report's
- * summary, sync status, status, keys, koopctl's help): their placeholders
- * agree too. */
+ * summary, sync status, status, keys, koopctl's help, node init, backup and
+ * restore, the progress line): their placeholders agree too. */
 static const char *const s_templates[][3] = {
 #define KOOP_LABEL(field, pl, en)
 #define KOOP_VALUE(set, value, pl, en) {set, pl, en},
@@ -475,7 +475,8 @@ Test(errors, placeholders_of_labels_sentences_agree)
     for (size_t k = 0; k < sizeof s_templates / sizeof s_templates[0]; k++) {
         char pl[MAX_PH][16], en[MAX_PH][16], why[80];
         int npl, nen;
-        static const char *const sets[] = {"report.summary", "sync", "status", "keys", "help"};
+        static const char *const sets[] = {"report.summary", "sync",   "status",  "keys",
+                                           "help",           "init",   "backup",  "progress"};
         int sentence = 0;
         for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++)
             sentence |= strcmp(s_templates[k][0], sets[i]) == 0;
@@ -594,4 +595,15 @@ Test(errors, library_codes_are_named_whatever_their_kind)
     cr_assert_str_eq(koop_strerror(0), "ok");
     /* the three ranges never meet */
     cr_assert(MDB_LAST_ERRCODE < -4095 && KOOP_DEADLINE > 0 && KOOP_DEADLINE < 64);
+}
+
+/* What koopctl passes as a library error's name into its reader's
+ * language; the services' logs keep the Polish of koop_strerror. */
+Test(errors, a_library_error_is_named_in_the_readers_language)
+{
+    cr_expect_str_eq(koop_strerror_lang(-ENOSPC, KOOP_LANG_EN),
+                     "disk full: no room for the data (free some space; the service keeps running)");
+    cr_expect_str_eq(koop_strerror_lang(-ENOSPC, KOOP_LANG_PL), koop_strerror(-ENOSPC));
+    cr_expect_str_eq(koop_strerror_lang(EIO, KOOP_LANG_EN), "disk input/output error");
+    cr_expect_str_eq(koop_strerror_lang(-ENOENT, KOOP_LANG_EN), strerror(ENOENT));
 }

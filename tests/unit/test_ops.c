@@ -11,6 +11,7 @@
 #include "feed.h"
 #include "keyprint.h"
 #include "log.h"
+#include "present.h"
 #include "progress.h"
 #include "store.h"
 
@@ -258,25 +259,26 @@ Test(ops, a_fingerprint_is_five_groups_of_base32_and_differs_between_keys)
 Test(ops, the_progress_line_says_done_total_rate_and_time_left)
 {
     char line[256];
-    koop_progress_format(line, sizeof line, "kopia zapasowa", 50u << 20, 200u << 20, KOOP_PROGRESS_BYTES, 10.0);
+    koop_progress_format(line, sizeof line, "kopia zapasowa", 50u << 20, 200u << 20, KOOP_PROGRESS_BYTES, KOOP_LANG_PL,
+                         10.0);
     cr_assert_str_eq(line, "kopia zapasowa: 50,0 MiB / 200,0 MiB (25 %), 5,0 MiB/s, zostało 0:30");
-    koop_progress_format(line, sizeof line, "odbudowa", 7200, 10800, KOOP_PROGRESS_EVENTS, 1.0);
+    koop_progress_format(line, sizeof line, "odbudowa", 7200, 10800, KOOP_PROGRESS_EVENTS, KOOP_LANG_PL, 1.0);
     cr_assert_str_eq(line, "odbudowa: 7200 / 10800 zdarzeń (66 %), 7200 zdarzeń/s, zostało 0:01");
-    koop_progress_format(line, sizeof line, "x", 1, 3601, KOOP_PROGRESS_EVENTS, 1.0);
+    koop_progress_format(line, sizeof line, "x", 1, 3601, KOOP_PROGRESS_EVENTS, KOOP_LANG_PL, 1.0);
     cr_assert(strstr(line, "zostało 1:00:00"), "%s", line);
     cr_assert_str_eq(line, "x: 1 / 3601 zdarzeń (0 %), 1 zdarzenie/s, zostało 1:00:00", "the noun goes with its count");
-    koop_progress_format(line, sizeof line, "x", 2, 22, KOOP_PROGRESS_EVENTS, 1.0);
+    koop_progress_format(line, sizeof line, "x", 2, 22, KOOP_PROGRESS_EVENTS, KOOP_LANG_PL, 1.0);
     cr_assert_str_eq(line, "x: 2 / 22 zdarzenia (9 %), 2 zdarzenia/s, zostało 0:10");
-    koop_progress_format(line, sizeof line, "x", 0, 1, KOOP_PROGRESS_EVENTS, 0.0);
+    koop_progress_format(line, sizeof line, "x", 0, 1, KOOP_PROGRESS_EVENTS, KOOP_LANG_PL, 0.0);
     cr_assert_str_eq(line, "x: 0 / 1 zdarzenie (0 %)");
-    koop_progress_format(line, sizeof line, "x", 12, 12, KOOP_PROGRESS_EVENTS, 1.0);
+    koop_progress_format(line, sizeof line, "x", 12, 12, KOOP_PROGRESS_EVENTS, KOOP_LANG_PL, 1.0);
     cr_assert_str_eq(line, "x: 12 / 12 zdarzeń (100 %), 12 zdarzeń/s");
-    koop_progress_format(line, sizeof line, "x", 0, 0, KOOP_PROGRESS_BYTES, 0.0);
+    koop_progress_format(line, sizeof line, "x", 0, 0, KOOP_PROGRESS_BYTES, KOOP_LANG_PL, 0.0);
     cr_assert_str_eq(line, "x: 0 B / 0 B (100 %)");
     /* not a terminal: nothing is drawn */
     {
         FILE *f = tmpfile();
-        koop_progress_t *p = koop_progress_new("x", 10, KOOP_PROGRESS_EVENTS, 0, f);
+        koop_progress_t *p = koop_progress_new("backup", 10, KOOP_PROGRESS_EVENTS, KOOP_LANG_PL, 0, f);
         cr_assert(!koop_progress_visible(p));
         koop_progress_set(p, 5);
         koop_progress_end(&p);
@@ -284,6 +286,42 @@ Test(ops, the_progress_line_says_done_total_rate_and_time_left)
         cr_assert_eq(ftell(f), 0);
         fclose(f);
     }
+}
+
+/* The line is labels.def's templates: the noun of a count of events takes
+ * the form of that count in each language (Polish one/few/many, English
+ * one/other), the rate's its own; bytes are said with the language's
+ * decimal mark. */
+Test(ops, the_progress_line_counts_events_in_the_form_of_each_language)
+{
+    static const struct {
+        uint64_t n;
+        const char *pl, *en;
+    } cases[] = {
+        {1, "x: 1 / 1 zdarzenie (100 %), 1 zdarzenie/s", "x: 1 / 1 event (100 %), 1 event/s"},
+        {2, "x: 2 / 2 zdarzenia (100 %), 2 zdarzenia/s", "x: 2 / 2 events (100 %), 2 events/s"},
+        {5, "x: 5 / 5 zdarzeń (100 %), 5 zdarzeń/s", "x: 5 / 5 events (100 %), 5 events/s"},
+        {22, "x: 22 / 22 zdarzenia (100 %), 22 zdarzenia/s", "x: 22 / 22 events (100 %), 22 events/s"},
+    };
+    char line[256], what[64];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        koop_progress_format(line, sizeof line, "x", cases[i].n, cases[i].n, KOOP_PROGRESS_EVENTS, KOOP_LANG_PL, 1.0);
+        cr_expect_str_eq(line, cases[i].pl);
+        koop_progress_format(line, sizeof line, "x", cases[i].n, cases[i].n, KOOP_PROGRESS_EVENTS, KOOP_LANG_EN, 1.0);
+        cr_expect_str_eq(line, cases[i].en);
+    }
+    /* the total and the rate each in the form of their own count */
+    koop_progress_format(line, sizeof line, "x", 2, 5, KOOP_PROGRESS_EVENTS, KOOP_LANG_PL, 2.0);
+    cr_expect_str_eq(line, "x: 2 / 5 zdarzeń (40 %), 1 zdarzenie/s, zostało 0:03");
+    koop_progress_format(line, sizeof line, "x", 2, 5, KOOP_PROGRESS_EVENTS, KOOP_LANG_EN, 2.0);
+    cr_expect_str_eq(line, "x: 2 / 5 events (40 %), 1 event/s, 0:03 left");
+    koop_progress_format(line, sizeof line, "backup", 50u << 20, 200u << 20, KOOP_PROGRESS_BYTES, KOOP_LANG_EN, 10.0);
+    cr_expect_str_eq(line, "backup: 50.0 MiB / 200.0 MiB (25 %), 5.0 MiB/s, 0:30 left");
+    /* what is done, by its key */
+    cr_expect_gt(koop_present_sentence("progress", "sync_wait", KOOP_LANG_EN, NULL, 0, what, sizeof what), 0);
+    cr_expect_str_eq(what, "sending to the hub");
+    cr_expect_gt(koop_present_sentence("progress", "sync_wait", KOOP_LANG_PL, NULL, 0, what, sizeof what), 0);
+    cr_expect_str_eq(what, "wysyłanie do huba");
 }
 
 Test(ops, durations_of_the_config)
