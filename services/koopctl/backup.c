@@ -23,7 +23,8 @@
  *          were made consumers first, so none is ahead; one that is means the
  *          backup is not koopctl's: refused). The uplink's positions are left
  *          on the old identities on purpose: the hub must see the new ones.
- *   swap   the data replaced move to DATA/replaced-TIME/<service>, the copies in
+ *   swap   the data replaced move to DATA/replaced-TIME/<service> (a new
+ *          directory each time: -2, -3 when TIME is taken), the copies in
  *   done   DATA/.restore removed; what to do next is printed (the hub refuses
  *          the new identities until the node is enrolled again).
  * Nothing of the node changes before the swap; an interrupted swap leaves
@@ -656,7 +657,25 @@ s_renew(s_restore *r, const s_store *s)
     return KC_OK;
 }
 
-/* Puts the staged copies in place; the data they replace go to replaced. */
+/* DATA/replaced-STAMP, or -STAMP-2, -3, ... when that is taken (two
+ * restores in one second: the second must not put its data over what the
+ * first set aside). KC_OK or a usage error naming the directory. */
+static int
+s_replaced_name(kc_ctx_t *ctx, const char *stamp, char *out, size_t size)
+{
+    for (unsigned n = 1; n < 1000; n++) {
+        int len = n == 1 ? snprintf(out, size, "%s/replaced-%s", ctx->cfg.data_dir, stamp)
+                         : snprintf(out, size, "%s/replaced-%s-%u", ctx->cfg.data_dir, stamp, n);
+        if (len < 0 || (size_t)len >= size)
+            break;
+        if (access(out, F_OK) != 0 && errno == ENOENT)
+            return KC_OK;
+    }
+    return kc_error(ctx, KC_REFUSED, CLI_IO, NULL, ctx->cfg.data_dir, strerror(EEXIST));
+}
+
+/* Puts the staged copies in place; the data they replace go to replaced
+ * (a directory that does not exist yet: s_replaced_name). */
 static int
 s_swap(s_restore *r, const char *replaced)
 {
@@ -669,8 +688,8 @@ s_swap(s_restore *r, const char *replaced)
         snprintf(cur, sizeof cur, "%s/data.mdb", dir);
         snprintf(staged, sizeof staged, "%s/data.mdb", s->stage);
         if (access(cur, F_OK) == 0) {
-            if (!moved_any && mkdir(replaced, 0700) != 0 && errno != EEXIST)
-                goto fail;
+            if (!moved_any && mkdir(replaced, 0700) != 0)
+                goto fail; /* never into data set aside before */
             moved_any = 1;
             snprintf(old, sizeof old, "%s/%s", replaced, s->name);
             if ((mkdir(old, 0700) != 0 && errno != EEXIST))
@@ -787,7 +806,8 @@ kc_restore(kc_ctx_t *ctx, int argc, char **argv)
             goto unstage;
     localtime_r(&now, &tm);
     strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
-    snprintf(replaced, sizeof replaced, "%s/replaced-%s", ctx->cfg.data_dir, stamp);
+    if ((rc = s_replaced_name(ctx, stamp, replaced, sizeof replaced)) != KC_OK)
+        goto unstage;
     for (size_t i = 0; i < r.n; i++) {
         snprintf(path, sizeof path, "%s/%s/data.mdb", ctx->cfg.data_dir, r.stores[i].name);
         replaced_any |= access(path, F_OK) == 0;

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define S_FMT(buf, ...) cr_assert(snprintf(buf, sizeof buf, __VA_ARGS__) < (int)sizeof buf, "path too long")
@@ -341,6 +342,59 @@ Test(backup, a_node_whose_restore_was_cut_short_does_not_start_until_it_is_run_a
     cr_assert(strstr(r.err, "nie zostało dokończone") && strstr(r.err, "restore /srv/kopie/wtorek"),
               "the message names the command to run: %s", r.err);
     kt_run_free(&r);
+}
+
+/* Data a restore set aside are never overwritten by the next one: with
+ * DATA/replaced-STAMP already there for this second and the next ten (as
+ * a restore run twice within a second leaves it), a restore sets its data
+ * aside in a directory of its own and what was there stays byte for byte. */
+Test(backup, a_restore_never_sets_its_data_over_what_an_earlier_one_set_aside)
+{
+    char dir[PATH_MAX + 32], path[PATH_MAX + 96], stamp[32], buf[64];
+    time_t now = time(NULL);
+    struct tm tm;
+    int fresh = 0;
+    kt_run_t r;
+    FILE *f;
+
+    cr_assert_eq(kt_node_init(&g, "gmina", "2013032", "Gmina Kobylin-Borzymy", NULL), 0);
+    cr_assert_eq(kt_node_start(&g, 20), 0);
+    cr_assert_eq(kt_add_institutions(&g, 3, "Przed kopią"), 3);
+    S_FMT(dir, "%s/kopia", g.dir);
+    cr_assert_eq(kt_ctl(&r, &g, "backup", dir, NULL), 0);
+    cr_assert_eq(r.code, 0, "backup: %s", r.err);
+    kt_run_free(&r);
+    cr_assert_eq(kt_node_stop(&g), 0);
+    for (int s = 0; s <= 10; s++) {
+        time_t t = now + s;
+        localtime_r(&t, &tm);
+        strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+        S_FMT(path, "%s/data/replaced-%s", g.dir, stamp);
+        cr_assert_eq(mkdir(path, 0700), 0, "%s", path);
+        S_FMT(path, "%s/data/replaced-%s/registry", g.dir, stamp);
+        cr_assert_eq(mkdir(path, 0700), 0, "%s", path);
+        S_FMT(path, "%s/data/replaced-%s/registry/data.mdb", g.dir, stamp);
+        cr_assert_not_null(f = fopen(path, "w"), "%s", path);
+        cr_assert(fprintf(f, "set aside by the restore before") > 0);
+        cr_assert_eq(fclose(f), 0);
+    }
+    cr_assert_eq(kt_ctl(&r, &g, "restore", dir, NULL), 0);
+    cr_assert_eq(r.code, 0, "restore: %s", r.err);
+    kt_run_free(&r);
+    for (int s = 0; s <= 10; s++) {
+        time_t t = now + s;
+        localtime_r(&t, &tm);
+        strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+        S_FMT(path, "%s/data/replaced-%s/registry/data.mdb", g.dir, stamp);
+        cr_assert_not_null(f = fopen(path, "r"), "%s", path);
+        buf[fread(buf, 1, sizeof buf - 1, f)] = '\0';
+        fclose(f);
+        cr_assert_str_eq(buf, "set aside by the restore before", "%s was overwritten", path);
+        S_FMT(path, "%s/data/replaced-%s-2/registry/data.mdb", g.dir, stamp);
+        fresh += access(path, F_OK) == 0;
+    }
+    cr_assert_eq(fresh, 1, "the restore's own data set aside in %d directories replaced-STAMP-2", fresh);
+    cr_assert_eq(kt_node_start(&g, 20), 0, "the restored node starts");
 }
 
 /* Puts back by hand (as a copy of the files would) an older registry store,
