@@ -25,6 +25,7 @@
  *          on the old identities on purpose: the hub must see the new ones.
  *   swap   the data replaced move to DATA/replaced-TIME/<service> (a new
  *          directory each time: -2, -3 when TIME is taken), the copies in
+ *          their place (rename, then fsync of the directory)
  *   done   DATA/.restore removed; what to do next is printed (the hub refuses
  *          the new identities until the node is enrolled again).
  * Nothing of the node changes before the swap; an interrupted swap leaves
