@@ -28,20 +28,9 @@ static const char *const s_words[][4] = {
 static const struct {
     const char *set, *section, *key;
 } s_ui[] = {
-    {"indicator.group", "reports", "group"},
-    {"event", "timeline", NULL},
-    {"koop.reg.Sector", "enum", "sector"},
-    {"koop.reg.Level", "enum", "level"},
-    {"koop.reg.Role", "enum", "role"},
-    {"koop.reg.Target", "enum", "target"},
-    {"koop.cases.Sex", "enum", "sex"},
-    {"koop.cases.Area", "enum", "area"},
-    {"koop.cases.IpwStatus", "enum", "ipw_status"},
-    {"koop.cases.TaskStatus", "enum", "task_status"},
-    {"koop.cases.ReferralStatus", "enum", "referral_status"},
-    {"koop.cases.Outcome", "enum", "outcome"},
-    {"koop.cases.TransferState", "enum", "transfer_state"},
-    {"bool", "enum", "bool"},
+#define KOOP_WEB_EXPORT(set, section, key) {set, section, key},
+#include "../../tools/i18n/web_exports.def"
+#undef KOOP_WEB_EXPORT
 };
 
 TestSuite(web_access, .timeout = 120);

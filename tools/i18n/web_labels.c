@@ -20,23 +20,9 @@
 static const struct {
     const char *set, *section, *key;
 } s_exports[] = {
-    {"indicator.group", "reports", "group"}, /* the report groups' titles (web/js/views/reports.js) */
-    /* the timeline's words, lower case as koopctl prints them: the UI
-     * capitalises the first letter (i18n.js capital) */
-    {"event", "timeline", NULL},
-    /* values of enums: enum.<key>.<value> (i18n.js enumText) */
-    {"koop.reg.Sector", "enum", "sector"},
-    {"koop.reg.Level", "enum", "level"},
-    {"koop.reg.Role", "enum", "role"},
-    {"koop.reg.Target", "enum", "target"},
-    {"koop.cases.Sex", "enum", "sex"},
-    {"koop.cases.Area", "enum", "area"},
-    {"koop.cases.IpwStatus", "enum", "ipw_status"},
-    {"koop.cases.TaskStatus", "enum", "task_status"},
-    {"koop.cases.ReferralStatus", "enum", "referral_status"},
-    {"koop.cases.Outcome", "enum", "outcome"},
-    {"koop.cases.TransferState", "enum", "transfer_state"},
-    {"bool", "enum", "bool"},
+#define KOOP_WEB_EXPORT(set, section, key) {set, section, key},
+#include "web_exports.def"
+#undef KOOP_WEB_EXPORT
 };
 
 /* obj[name], made an empty object when it is not there; NULL on lack of memory. */
