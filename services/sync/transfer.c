@@ -678,6 +678,15 @@ s_down_tick(sync_relay_t *r, uint64_t now)
     r->down_round_mono = now;
 }
 
+/* A change of the directory: a small round goes now, not at the next tick
+ * (a large one waits in s_down_tick for the directory to settle). */
+static void
+s_down_soon(sync_relay_t *r)
+{
+    if (s_down_small(r))
+        s_down_tick(r, koop_clock_mono_ms());
+}
+
 /* PEERS from a child (its name, what is below it) or from above (the directory). */
 static void
 s_on_peers(sync_relay_t *r, const char *child, const Koop__Sync__Peers *p)
@@ -712,8 +721,7 @@ s_on_peers(sync_relay_t *r, const char *child, const Koop__Sync__Peers *p)
             memcpy(b->have, p->have.data, SYNC_DIR_DIGEST);
         if (r->down_dirty || r->down_pending || !r->down) {
             r->down_round_due = 1; /* the directory is changing: the round reaches it */
-            if (s_down_small(r))
-                s_down_tick(r, koop_clock_mono_ms()); /* now, not at the next tick */
+            s_down_soon(r);
         } else
             (void)s_down_offer(r, child, koop_clock_mono_ms());
         return;
@@ -1160,9 +1168,8 @@ sync_relay_link_ready(sync_relay_t *r, const char *node)
         s_below *b = (s_below *)s_below_of(r, node);
         if (b)
             b->has_sent = b->heard = 0;
-        r->down_dirty = 1;
-        if (s_down_small(r))
-            s_down_tick(r, koop_clock_mono_ms()); /* its key to the others now */
+        r->down_dirty = 1; /* its key to the others */
+        s_down_soon(r);
     } else {
         r->up_due = 1;     /* up: say what is below, and what we hold, at once */
         r->outbox_mono = 0;

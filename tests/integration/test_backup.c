@@ -262,19 +262,28 @@ Test(backup, restore_in_place_on_an_enrolled_gmina_says_to_enrol_again_and_then_
         free(ids[i]);
 }
 
+/* g, a new gmina started with n institutions named prefix..., and its
+ * backup in dir (g.dir/kopia). */
+static void
+s_gmina_backed_up(int n, const char *prefix, char *dir, size_t size)
+{
+    kt_run_t r;
+    cr_assert_eq(kt_node_init(&g, "gmina", "2013032", "Gmina Kobylin-Borzymy", NULL), 0);
+    cr_assert_eq(kt_node_start(&g, 20), 0);
+    cr_assert_eq(kt_add_institutions(&g, n, prefix), n);
+    cr_assert(snprintf(dir, size, "%s/kopia", g.dir) < (int)size, "path too long");
+    cr_assert_eq(kt_ctl(&r, &g, "backup", dir, NULL), 0);
+    cr_assert_eq(r.code, 0, "backup: %s", r.err);
+    kt_run_free(&r);
+}
+
 Test(backup, restore_refuses_another_nodes_an_incomplete_and_a_damaged_backup_and_changes_nothing)
 {
     char dir[PATH_MAX + 32], path[PATH_MAX + 64], code[64], *before, *after;
     kt_run_t r;
     int fd;
 
-    cr_assert_eq(kt_node_init(&g, "gmina", "2013032", "Gmina Kobylin-Borzymy", NULL), 0);
-    cr_assert_eq(kt_node_start(&g, 20), 0);
-    cr_assert_eq(kt_add_institutions(&g, 5, "Jest"), 5);
-    S_FMT(dir, "%s/kopia", g.dir);
-    cr_assert_eq(kt_ctl(&r, &g, "backup", dir, NULL), 0);
-    cr_assert_eq(r.code, 0, "%s", r.err);
-    kt_run_free(&r);
+    s_gmina_backed_up(5, "Jest", dir, sizeof dir);
     /* into an existing, non-empty directory: refused */
     cr_assert_eq(kt_ctl(&r, &g, "--json", "backup", dir, NULL), 0);
     cr_assert_eq(r.code, 1);
@@ -344,6 +353,15 @@ Test(backup, a_node_whose_restore_was_cut_short_does_not_start_until_it_is_run_a
     kt_run_free(&r);
 }
 
+/* t as restore names its DATA/replaced-STAMP (local time, to the second). */
+static void
+s_stamp(time_t t, char out[32])
+{
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(out, 32, "%Y%m%d-%H%M%S", &tm);
+}
+
 /* Data a restore set aside are never overwritten by the next one: with
  * DATA/replaced-STAMP already there for this second and the next ten (as
  * a restore run twice within a second leaves it), a restore sets its data
@@ -352,23 +370,14 @@ Test(backup, a_restore_never_sets_its_data_over_what_an_earlier_one_set_aside)
 {
     char dir[PATH_MAX + 32], path[PATH_MAX + 96], stamp[32], buf[64];
     time_t now = time(NULL);
-    struct tm tm;
     int fresh = 0;
     kt_run_t r;
     FILE *f;
 
-    cr_assert_eq(kt_node_init(&g, "gmina", "2013032", "Gmina Kobylin-Borzymy", NULL), 0);
-    cr_assert_eq(kt_node_start(&g, 20), 0);
-    cr_assert_eq(kt_add_institutions(&g, 3, "Przed kopią"), 3);
-    S_FMT(dir, "%s/kopia", g.dir);
-    cr_assert_eq(kt_ctl(&r, &g, "backup", dir, NULL), 0);
-    cr_assert_eq(r.code, 0, "backup: %s", r.err);
-    kt_run_free(&r);
+    s_gmina_backed_up(3, "Przed kopią", dir, sizeof dir);
     cr_assert_eq(kt_node_stop(&g), 0);
     for (int s = 0; s <= 10; s++) {
-        time_t t = now + s;
-        localtime_r(&t, &tm);
-        strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+        s_stamp(now + s, stamp);
         S_FMT(path, "%s/data/replaced-%s", g.dir, stamp);
         cr_assert_eq(mkdir(path, 0700), 0, "%s", path);
         S_FMT(path, "%s/data/replaced-%s/registry", g.dir, stamp);
@@ -382,9 +391,7 @@ Test(backup, a_restore_never_sets_its_data_over_what_an_earlier_one_set_aside)
     cr_assert_eq(r.code, 0, "restore: %s", r.err);
     kt_run_free(&r);
     for (int s = 0; s <= 10; s++) {
-        time_t t = now + s;
-        localtime_r(&t, &tm);
-        strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+        s_stamp(now + s, stamp);
         S_FMT(path, "%s/data/replaced-%s/registry/data.mdb", g.dir, stamp);
         cr_assert_not_null(f = fopen(path, "r"), "%s", path);
         buf[fread(buf, 1, sizeof buf - 1, f)] = '\0';

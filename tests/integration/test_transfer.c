@@ -214,19 +214,29 @@ s_transfer(s_gmina *from, s_gmina *to, const char *hh, const char *fingerprint)
     return t;
 }
 
+/* n's transfer.key answer for node (one request, no wait), or NULL: the
+ * directory there does not hold node's key (or koop-sync did not answer). */
+static Koop__Sync__KeyReply *
+s_key_once(kt_node_t *n, const char *node)
+{
+    Koop__Sync__KeyQuery q = KOOP__SYNC__KEY_QUERY__INIT;
+    uint8_t *payload = NULL;
+    size_t len = 0;
+    Koop__Sync__KeyReply *k = NULL;
+    q.node = (char *)node;
+    if (kt_request(n, "sync", NULL, "transfer.key", &q.base, 1000, &payload, &len) == 0)
+        k = koop__sync__key_reply__unpack(NULL, len, payload);
+    free(payload);
+    return k;
+}
+
 /* What the directory at gmina n says node calls itself ("" none), once the
  * directory has node's key (waits for it). */
 static void
 s_dir_name(kt_node_t *n, const char *node, char out[256])
 {
-    Koop__Sync__KeyQuery q = KOOP__SYNC__KEY_QUERY__INIT;
-    q.node = (char *)node;
     for (int i = 0; i < 100; i++) {
-        uint8_t *payload = NULL;
-        size_t len = 0;
-        int st = kt_request(n, "sync", NULL, "transfer.key", &q.base, 1000, &payload, &len);
-        Koop__Sync__KeyReply *k = st == 0 ? koop__sync__key_reply__unpack(NULL, len, payload) : NULL;
-        free(payload);
+        Koop__Sync__KeyReply *k = s_key_once(n, node);
         if (k) {
             snprintf(out, 256, "%s", k->name ? k->name : "");
             koop__sync__key_reply__free_unpacked(k, NULL);
@@ -761,24 +771,30 @@ s_dir_teardown(void)
 
 TestSuite(transfer_keys, .init = s_dir_setup, .fini = s_dir_teardown, .timeout = 180);
 
-/* How many key directories hub has sent down since its koop-sync started
- * (sync.status straight from the service: its reply's dir_sent). */
-static uint64_t
-s_dir_sent(kt_node_t *h)
+/* n's sync.status straight from its koop-sync (one request, no wait), or
+ * NULL when it did not answer. */
+static Koop__Sync__Status *
+s_status_once(kt_node_t *n, int timeout_ms)
 {
     Koop__Empty q = KOOP__EMPTY__INIT;
     uint8_t *payload = NULL;
     size_t len = 0;
     Koop__Sync__Status *st = NULL;
+    if (kt_request(n, "sync", NULL, "sync.status", &q.base, timeout_ms, &payload, &len) == 0)
+        st = koop__sync__status__unpack(NULL, len, payload);
+    free(payload);
+    return st;
+}
+
+/* How many key directories hub has sent down since its koop-sync started
+ * (its sync.status reply's dir_sent). */
+static uint64_t
+s_dir_sent(kt_node_t *h)
+{
+    Koop__Sync__Status *st = NULL;
     uint64_t n;
-    for (int i = 0; i < 50 && !st; i++) {
-        if (kt_request(h, "sync", NULL, "sync.status", &q.base, 5000, &payload, &len) == 0)
-            st = koop__sync__status__unpack(NULL, len, payload);
-        free(payload);
-        payload = NULL;
-        if (!st)
-            kt_sleep_ms(200); /* koop-sync restarting */
-    }
+    for (int i = 0; i < 50 && !(st = s_status_once(h, 5000)); i++)
+        kt_sleep_ms(200); /* koop-sync restarting */
     cr_assert_not_null(st, "no sync status of %s", h->dir);
     cr_assert(st->has_dir_sent, "the hub's status has no dir_sent");
     n = st->dir_sent;
@@ -929,16 +945,10 @@ Test(transfer_keys, a_change_reaches_every_child_and_a_lost_copy_comes_back)
 static int
 s_uplink_connected(kt_node_t *n)
 {
-    Koop__Empty q = KOOP__EMPTY__INIT;
-    uint8_t *payload = NULL;
-    size_t len = 0;
-    Koop__Sync__Status *st = NULL;
-    int up;
-    if (kt_request(n, "sync", NULL, "sync.status", &q.base, 1000, &payload, &len) == 0)
-        st = koop__sync__status__unpack(NULL, len, payload);
-    free(payload);
-    up = st && st->uplink && st->uplink->connected;
-    koop__sync__status__free_unpacked(st, NULL);
+    Koop__Sync__Status *st = s_status_once(n, 1000);
+    int up = st && st->uplink && st->uplink->connected;
+    if (st)
+        koop__sync__status__free_unpacked(st, NULL);
     return up;
 }
 
@@ -946,15 +956,9 @@ s_uplink_connected(kt_node_t *n)
 static int
 s_has_key(kt_node_t *n, const char *node)
 {
-    Koop__Sync__KeyQuery q = KOOP__SYNC__KEY_QUERY__INIT;
-    uint8_t *payload = NULL;
-    size_t len = 0;
-    Koop__Sync__KeyReply *k = NULL;
-    q.node = (char *)node;
-    if (kt_request(n, "sync", NULL, "transfer.key", &q.base, 1000, &payload, &len) == 0)
-        k = koop__sync__key_reply__unpack(NULL, len, payload);
-    free(payload);
-    koop__sync__key_reply__free_unpacked(k, NULL);
+    Koop__Sync__KeyReply *k = s_key_once(n, node);
+    if (k)
+        koop__sync__key_reply__free_unpacked(k, NULL);
     return k != NULL;
 }
 
